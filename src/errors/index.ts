@@ -1,0 +1,173 @@
+/**
+ * The one error model of conclave: every failure is a `ConclaveError` with a
+ * stable machine-readable `code`, a message that says what was wrong and what
+ * to do, and the underlying `cause` kept. Each failure has its own subclass so
+ * callers can branch with `instanceof` or on `code`, and every backend throws
+ * the same classes.
+ *
+ * @example
+ * ```ts
+ * try { await transport.request("swarm.rpc.echo", env, { timeoutMs: 50 }); }
+ * catch (err) { if (err instanceof TimeoutError) retryLater(); else throw err; }
+ * ```
+ */
+export class ConclaveError extends Error {
+  /** Stable identifier of the failure, e.g. `"E_TIMEOUT"`. Never localised. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  /** A plain object for logs and JSON output. */
+  toJSON(): { name: string; code: string; message: string } {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}
+
+/** An envelope failed to parse as JSON or failed its schema. */
+export class InvalidEnvelopeError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_INVALID_ENVELOPE", message, options);
+  }
+}
+
+/** An encoded envelope is larger than the configured size limit. */
+export class EnvelopeTooLargeError extends ConclaveError {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      "E_ENVELOPE_TOO_LARGE",
+      `envelope is ${size} bytes, over the ${limit}-byte limit; store large payloads elsewhere and send a reference, or raise maxEnvelopeBytes`,
+    );
+  }
+}
+
+/** A signature is missing where one is required, malformed, or does not verify. */
+export class SignatureError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_SIGNATURE", message, options);
+  }
+}
+
+/** A key file or key material could not be read, parsed or written. */
+export class KeyError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_KEY", message, options);
+  }
+}
+
+/** An operation did not complete before its deadline. */
+export class TimeoutError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_TIMEOUT", message, options);
+  }
+}
+
+/** A request found no subscriber to answer it. */
+export class NoRespondersError extends ConclaveError {
+  constructor(readonly subject: string) {
+    super(
+      "E_NO_RESPONDERS",
+      `no subscriber answers requests on "${subject}"; start an agent that serves it or check the subject`,
+    );
+  }
+}
+
+/** The transport, store or node was used after `close()` or during `drain()`. */
+export class ClosedError extends ConclaveError {
+  constructor(what: string) {
+    super("E_CLOSED", `${what} is closed; create a new one or call it before close()/drain()`);
+  }
+}
+
+/** A subject or subject pattern is malformed. */
+export class InvalidSubjectError extends ConclaveError {
+  constructor(
+    readonly subject: string,
+    reason: string,
+  ) {
+    super("E_INVALID_SUBJECT", `invalid subject "${subject}": ${reason}`);
+  }
+}
+
+/** The swarm file or an option is invalid. `path` names the field. */
+export class ConfigError extends ConclaveError {
+  constructor(
+    message: string,
+    readonly details: readonly ConfigIssue[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super("E_CONFIG", message, options);
+  }
+}
+
+/** One problem found in a configuration file. */
+export interface ConfigIssue {
+  /** Dotted path of the field, e.g. `agents.2.role`. */
+  readonly path: string;
+  /** 1-based line in the source file, when known. */
+  readonly line?: number;
+  readonly message: string;
+}
+
+/** A task arrived whose type no handler of the receiving agent knows. */
+export class UnknownTaskTypeError extends ConclaveError {
+  constructor(readonly taskType: string) {
+    super(
+      "E_UNKNOWN_TASK_TYPE",
+      `no handler for task type "${taskType}"; register one with agent.handle("${taskType}", ...) or fix the publisher`,
+    );
+  }
+}
+
+/** No live, trusted agent can take work for a role. */
+export class NoRouteError extends ConclaveError {
+  constructor(readonly role: string) {
+    super(
+      "E_NO_ROUTE",
+      `no live agent with role "${role}" is available; start one or check its heartbeats`,
+    );
+  }
+}
+
+/**
+ * Thrown by a handler to say retrying cannot help: the task goes straight to
+ * the dead-letter queue with this message as the reason.
+ */
+export class PermanentError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_PERMANENT", message, options);
+  }
+}
+
+/** A handler failed; the task will be retried or dead-lettered. Wraps the thrown value. */
+export class HandlerError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_HANDLER", message, options);
+  }
+}
+
+/** A store operation failed (I/O, constraint, migration). */
+export class StoreError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_STORE", message, options);
+  }
+}
+
+/** A message arrived out of order in a way the ordering policy cannot repair. */
+export class OrderingError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_ORDERING", message, options);
+  }
+}
+
+/** Turns anything thrown into an Error without losing it. */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === "string" ? value : JSON.stringify(value));
+}

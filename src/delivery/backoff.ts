@@ -1,0 +1,41 @@
+import type { Random } from "../core/random.js";
+
+/** How retries are spaced. All times in milliseconds. */
+export interface BackoffPolicy {
+  /** Delay before the first retry. */
+  readonly baseMs: number;
+  /** Upper bound of any single delay. */
+  readonly maxMs: number;
+  /** Growth per attempt; 2 doubles the delay each time. */
+  readonly factor: number;
+  /**
+   * `full`: uniform in [0, d] (AWS "full jitter", best at spreading herds);
+   * `equal`: d/2 + uniform in [0, d/2]; `none`: exactly d.
+   */
+  readonly jitter: "full" | "equal" | "none";
+}
+
+export const defaultBackoff: BackoffPolicy = Object.freeze({
+  baseMs: 100,
+  maxMs: 30_000,
+  factor: 2,
+  jitter: "full",
+});
+
+/**
+ * The delay before retry number `retry` (1 for the first retry). Pure: the
+ * same policy, retry and random sequence give the same delay.
+ */
+export function backoffDelay(retry: number, policy: BackoffPolicy, random: Random): number {
+  const exponent = Math.max(0, retry - 1);
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * policy.factor ** exponent);
+  const bounded = Number.isFinite(ceiling) ? ceiling : policy.maxMs;
+  switch (policy.jitter) {
+    case "none":
+      return Math.round(bounded);
+    case "equal":
+      return Math.round(bounded / 2 + random.next() * (bounded / 2));
+    case "full":
+      return Math.round(random.next() * bounded);
+  }
+}

@@ -7,18 +7,17 @@ export interface Clock {
   now(): number;
   /**
    * Runs `fn` once after `ms` milliseconds. Returns a function that cancels it;
-   * cancelling twice or after it ran is a no-op. Timers must not keep the
-   * process alive on their own (`unref` semantics).
+   * cancelling twice or after it ran is a no-op. A pending timer keeps the
+   * process alive, so whoever sets one cancels it on close.
    */
   setTimer(fn: () => void, ms: number): () => void;
 }
 
-/** The wall clock and node's timers, unref'd so they never hold the process open. */
+/** The wall clock and node's timers. */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
   setTimer(fn: () => void, ms: number): () => void {
     const handle = setTimeout(fn, Math.max(0, ms));
-    handle.unref();
     return () => clearTimeout(handle);
   },
 });

@@ -85,6 +85,29 @@ export class ClosedError extends ConclaveError {
   }
 }
 
+/** A durable message was enqueued to a subject that no declared queue takes. */
+export class UnroutableError extends ConclaveError {
+  constructor(readonly subject: string) {
+    super(
+      "E_UNROUTABLE",
+      `no durable queue takes subject "${subject}"; declare one with ensureQueue() whose subjects match, or check the subject`,
+    );
+  }
+}
+
+/** A durable queue is at its configured capacity; the producer should slow down and retry. */
+export class QueueFullError extends ConclaveError {
+  constructor(
+    readonly queue: string,
+    readonly limit: number,
+  ) {
+    super(
+      "E_QUEUE_FULL",
+      `queue "${queue}" holds its limit of ${limit} pending messages; add consumers, slow the producer, or raise maxPending`,
+    );
+  }
+}
+
 /** A subject or subject pattern is malformed. */
 export class InvalidSubjectError extends ConclaveError {
   constructor(

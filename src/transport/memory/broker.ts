@@ -1,0 +1,327 @@
+import { randomBytes } from "node:crypto";
+import { type Clock, systemClock } from "../../core/clock.js";
+import {
+  ConfigError,
+  NoRespondersError,
+  QueueFullError,
+  TimeoutError,
+  toError,
+  UnroutableError,
+} from "../../errors/index.js";
+import type { EnqueueResult, Headers, Message, MessageHandler, QueueConfig } from "../port.js";
+import { assertPattern, assertSubject, SubjectIndex, subjectMatches } from "../subject.js";
+import { DurableQueue, deadLetterHeaders, type StoredMessage } from "./durable-queue.js";
+import { Journal, type JournalOptions } from "./journal.js";
+
+const EMPTY_HEADERS: Headers = Object.freeze({});
+
+export interface MemoryBrokerConfig {
+  /**
+   * SQLite file that journals durable queues. Omit (or `":memory:"`) for a
+   * broker whose queues vanish with the process.
+   */
+  readonly journalPath?: string;
+  readonly journal?: JournalOptions;
+  /** How long an enqueued message id is remembered for deduplication. Default 2 minutes. */
+  readonly dedupWindowMs?: number;
+  readonly clock?: Clock;
+  /** Called with failures nobody awaits (a journal write behind a lease, a throwing handler). */
+  readonly onError?: (error: Error) => void;
+}
+
+/** A core subscription as the broker holds it. */
+export interface BrokerSubscription {
+  readonly pattern: string;
+  readonly queue: string | undefined;
+  readonly handler: MessageHandler;
+  active: boolean;
+}
+
+/**
+ * The in-process message broker behind `createMemoryTransport`. Several
+ * transports (one per node in tests) may share one broker. Core messages are
+ * delivered on a microtask, never on the publisher's stack.
+ */
+export class MemoryBroker {
+  readonly clock: Clock;
+  readonly journal: Journal | undefined;
+  readonly #subs = new SubjectIndex<BrokerSubscription>();
+  readonly #queues = new Map<string, DurableQueue>();
+  readonly #queueIndex = new SubjectIndex<DurableQueue>();
+  readonly #dedup: Map<string, number>;
+  readonly #dedupWindowMs: number;
+  readonly #groupCursor = new Map<string, number>();
+  readonly #onError: (error: Error) => void;
+  #outboxSubs: BrokerSubscription[] = [];
+  #outboxMsgs: Message[] = [];
+  #flushScheduled = false;
+  #closed = false;
+
+  constructor(config: MemoryBrokerConfig = {}) {
+    this.clock = config.clock ?? systemClock;
+    this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
+    this.#onError =
+      config.onError ??
+      ((error) => process.emitWarning(`conclave memory broker: ${error.message}`));
+    const path = config.journalPath;
+    this.journal = path && path !== ":memory:" ? new Journal(path, config.journal) : undefined;
+    this.#dedup = this.journal?.loadDedup(this.clock.now()) ?? new Map();
+    if (this.journal) this.#restore(this.journal);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  report(error: Error): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // A failing error hook must not take the broker down.
+    }
+  }
+
+  // ---- core messaging -------------------------------------------------------
+
+  subscribe(pattern: string, handler: MessageHandler, queue?: string): BrokerSubscription {
+    assertPattern(pattern);
+    const sub: BrokerSubscription = { pattern, queue, handler, active: true };
+    this.#subs.add(pattern, sub);
+    return sub;
+  }
+
+  unsubscribe(sub: BrokerSubscription): void {
+    if (!sub.active) return;
+    sub.active = false;
+    this.#subs.remove(sub.pattern, sub);
+  }
+
+  /** Number of subscriptions that would receive a message on `subject`. */
+  interest(subject: string): number {
+    return this.#subs.match(subject).length;
+  }
+
+  publish(subject: string, data: Uint8Array, headers?: Headers, reply?: string): void {
+    assertSubject(subject);
+    const matches = this.#subs.match(subject);
+    if (matches.length === 0) return;
+    const message: Message =
+      reply === undefined
+        ? { subject, data, headers: headers ?? EMPTY_HEADERS }
+        : { subject, data, headers: headers ?? EMPTY_HEADERS, reply };
+    let groups: Map<string, BrokerSubscription[]> | undefined;
+    for (const sub of matches) {
+      if (sub.queue === undefined) {
+        this.#outboxSubs.push(sub);
+        this.#outboxMsgs.push(message);
+      } else {
+        groups ??= new Map();
+        const key = `${sub.pattern}\u0000${sub.queue}`;
+        const members = groups.get(key);
+        if (members) members.push(sub);
+        else groups.set(key, [sub]);
+      }
+    }
+    if (groups) {
+      for (const [key, members] of groups) {
+        const cursor = this.#groupCursor.get(key) ?? 0;
+        this.#groupCursor.set(key, cursor + 1);
+        this.#outboxSubs.push(members[cursor % members.length] as BrokerSubscription);
+        this.#outboxMsgs.push(message);
+      }
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const subs = this.#outboxSubs;
+    const msgs = this.#outboxMsgs;
+    this.#outboxSubs = [];
+    this.#outboxMsgs = [];
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i] as BrokerSubscription;
+      if (!sub.active) continue;
+      try {
+        const result = sub.handler(msgs[i] as Message);
+        if (result && typeof result.then === "function") {
+          result.then(undefined, (e: unknown) => this.report(toError(e)));
+        }
+      } catch (e) {
+        this.report(toError(e));
+      }
+    }
+  };
+
+  request(
+    subject: string,
+    data: Uint8Array,
+    timeoutMs: number,
+    headers?: Headers,
+  ): Promise<Message> {
+    assertSubject(subject);
+    if (this.interest(subject) === 0) return Promise.reject(new NoRespondersError(subject));
+    const inbox = `_INBOX.${randomBytes(12).toString("hex")}`;
+    return new Promise<Message>((resolve, reject) => {
+      const sub = this.subscribe(inbox, (reply) => {
+        cancel();
+        this.unsubscribe(sub);
+        resolve(reply);
+      });
+      const cancel = this.clock.setTimer(() => {
+        this.unsubscribe(sub);
+        reject(
+          new TimeoutError(
+            `no reply on "${subject}" within ${timeoutMs} ms; the responder is slow or gone — raise timeoutMs or check it`,
+          ),
+        );
+      }, timeoutMs);
+      this.publish(subject, data, headers, inbox);
+    });
+  }
+
+  // ---- durable queues -------------------------------------------------------
+
+  ensureQueue(config: QueueConfig): void {
+    validateQueueConfig(config);
+    const existing = this.#queues.get(config.name);
+    if (existing) {
+      if (existing.config.subjects !== config.subjects) {
+        this.#queueIndex.remove(existing.config.subjects, existing);
+        this.#queueIndex.add(config.subjects, existing);
+      }
+      existing.config = config;
+    } else {
+      const queue = this.#newQueue(config);
+      this.#queues.set(config.name, queue);
+      this.#queueIndex.add(config.subjects, queue);
+    }
+    const routable =
+      subjectMatches(config.subjects, config.deadLetterSubject) ||
+      this.#queueIndex.match(config.deadLetterSubject).length > 0;
+    if (!routable) {
+      throw new ConfigError(
+        `queue "${config.name}" dead-letters to "${config.deadLetterSubject}", which no queue takes; declare the dead-letter queue first`,
+      );
+    }
+    this.journal?.saveQueue(config.name, config);
+  }
+
+  queue(name: string): DurableQueue | undefined {
+    return this.#queues.get(name);
+  }
+
+  async enqueue(
+    subject: string,
+    data: Uint8Array,
+    msgId: string,
+    headers?: Headers,
+  ): Promise<EnqueueResult> {
+    assertSubject(subject);
+    const now = this.clock.now();
+    const seen = this.#dedup.get(msgId);
+    if (seen !== undefined && seen >= now) return { duplicate: true };
+    const targets = this.#queueIndex.match(subject);
+    if (targets.length === 0) throw new UnroutableError(subject);
+    for (const queue of targets) {
+      const limit = queue.config.maxPending;
+      if (limit !== undefined && queue.messages.size >= limit) {
+        throw new QueueFullError(queue.name, limit);
+      }
+    }
+    const expiresAt = now + this.#dedupWindowMs;
+    this.#dedup.delete(msgId);
+    this.#dedup.set(msgId, expiresAt);
+    this.journal?.dedup(msgId, expiresAt);
+    this.#pruneDedup(now);
+    const writes = targets.map((queue) =>
+      queue.add(subject, msgId, headers ?? EMPTY_HEADERS, data),
+    );
+    await (writes.length === 1 ? writes[0] : Promise.all(writes));
+    return { duplicate: false };
+  }
+
+  /** Moves `message` out of `from` into the queue of its dead-letter subject. */
+  deadLetter(from: DurableQueue, message: StoredMessage, reason: string): void {
+    from.remove(message).catch((e: unknown) => this.report(toError(e)));
+    const subject = from.config.deadLetterSubject;
+    const headers = deadLetterHeaders(from.name, message, reason, this.clock.now());
+    for (const queue of this.#queueIndex.match(subject)) {
+      queue
+        .add(subject, `dlq:${message.msgId}`, headers, message.data)
+        .catch((e: unknown) => this.report(toError(e)));
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const queue of this.#queues.values()) queue.close();
+    this.journal?.close();
+  }
+
+  #newQueue(config: QueueConfig): DurableQueue {
+    return new DurableQueue(config, {
+      clock: this.clock,
+      journal: this.journal,
+      deadLetter: (from, message, reason) => this.deadLetter(from, message, reason),
+      report: (error) => this.report(error),
+    });
+  }
+
+  #restore(journal: Journal): void {
+    for (const [name, raw] of journal.loadQueues()) {
+      const config = raw as QueueConfig;
+      const queue = this.#newQueue(config);
+      this.#queues.set(name, queue);
+      this.#queueIndex.add(config.subjects, queue);
+    }
+    for (const row of journal.loadMessages()) {
+      const queue = this.#queues.get(row.queue);
+      if (!queue) continue;
+      queue.restore({
+        seq: row.seq,
+        subject: row.subject,
+        msgId: row.msgId,
+        headers: row.headers,
+        data: row.data,
+        deliveries: row.deliveries,
+        visibleAt: row.visibleAt,
+        lease: undefined,
+      });
+    }
+  }
+
+  #pruneCounter = 0;
+  #pruneDedup(now: number): void {
+    if (++this.#pruneCounter < 1024) return;
+    this.#pruneCounter = 0;
+    // Insertion order is expiry order while the window is constant.
+    for (const [id, expiresAt] of this.#dedup) {
+      if (expiresAt >= now) break;
+      this.#dedup.delete(id);
+    }
+    this.journal?.prune(now);
+  }
+}
+
+const QUEUE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+
+function validateQueueConfig(config: QueueConfig): void {
+  if (!QUEUE_NAME.test(config.name)) {
+    throw new ConfigError(`queue name "${config.name}" must be 1-128 letters, digits, '_' or '-'`);
+  }
+  assertPattern(config.subjects);
+  assertSubject(config.deadLetterSubject);
+  if (!Number.isInteger(config.ackWaitMs) || config.ackWaitMs < 1) {
+    throw new ConfigError(
+      `queue "${config.name}": ackWaitMs must be a positive integer of milliseconds`,
+    );
+  }
+  if (!Number.isInteger(config.maxDeliver) || config.maxDeliver < 1) {
+    throw new ConfigError(`queue "${config.name}": maxDeliver must be an integer of at least 1`);
+  }
+}

@@ -1,0 +1,428 @@
+import type { Clock } from "../../core/clock.js";
+import { MinHeap } from "../../core/min-heap.js";
+import { toError } from "../../errors/index.js";
+import {
+  DeadLetterHeaders,
+  type Delivery,
+  type DeliveryHandler,
+  type Headers,
+  type QueueConfig,
+  type QueueInfo,
+} from "../port.js";
+import type { Journal } from "./journal.js";
+
+/** A message held by a queue. */
+export interface StoredMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly msgId: string;
+  readonly headers: Headers;
+  readonly data: Uint8Array;
+  deliveries: number;
+  visibleAt: number;
+  lease: Lease | undefined;
+}
+
+interface Lease {
+  readonly token: number;
+  readonly consumer: QueueConsumer;
+  readonly message: StoredMessage;
+  until: number;
+  active: boolean;
+}
+
+/** What a queue needs from the broker around it. */
+export interface QueueHost {
+  readonly clock: Clock;
+  readonly journal: Journal | undefined;
+  /** Moves a message to the dead-letter subject; never throws for routing. */
+  deadLetter(from: DurableQueue, message: StoredMessage, reason: string): void;
+  /** Reports a failure nobody awaits (e.g. a journal write behind a lease). */
+  report(error: Error): void;
+}
+
+/** One consumer's view of a queue: its handler, its capacity, its leases. */
+export class QueueConsumer {
+  readonly leases = new Set<Lease>();
+  accepting = true;
+  #idle: (() => void)[] = [];
+
+  constructor(
+    readonly queue: DurableQueue,
+    readonly handler: DeliveryHandler,
+    readonly maxInFlight: number,
+  ) {}
+
+  get inFlight(): number {
+    return this.leases.size;
+  }
+
+  hasCapacity(): boolean {
+    return this.accepting && this.leases.size < this.maxInFlight;
+  }
+
+  /** Resolves when no lease is held. */
+  idle(): Promise<void> {
+    if (this.leases.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  released(): void {
+    if (this.leases.size === 0 && this.#idle.length > 0) {
+      const waiters = this.#idle;
+      this.#idle = [];
+      for (const w of waiters) w();
+    }
+  }
+}
+
+let nextToken = 1;
+
+/**
+ * A durable work queue: FIFO by sequence, each message leased to one
+ * consumer at a time, redelivered on nak or lease expiry, dead-lettered after
+ * `maxDeliver`. The journal (when present) makes it survive a restart.
+ */
+export class DurableQueue {
+  config: QueueConfig;
+  readonly messages = new Map<number, StoredMessage>();
+  readonly #ready: StoredMessage[] = [];
+  #readyHead = 0;
+  readonly #delayed = new MinHeap<StoredMessage>((m) => m.visibleAt);
+  readonly #leases = new MinHeap<{ lease: Lease; until: number }>((e) => e.until);
+  readonly consumers: QueueConsumer[] = [];
+  #cursor = 0;
+  #nextSeq = 1;
+  #leased = 0;
+  #dispatching = false;
+  #again = false;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #cancelTimer: (() => void) | undefined;
+  readonly #host: QueueHost;
+
+  constructor(config: QueueConfig, host: QueueHost) {
+    this.config = config;
+    this.#host = host;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  info(): QueueInfo {
+    return {
+      name: this.name,
+      pending: this.messages.size,
+      inFlight: this.#leased,
+      consumers: this.consumers.length,
+    };
+  }
+
+  /** Puts back a message read from the journal at start-up. */
+  restore(message: StoredMessage): void {
+    this.messages.set(message.seq, message);
+    this.#nextSeq = Math.max(this.#nextSeq, message.seq + 1);
+    this.#makeVisible(message);
+  }
+
+  /** Adds a new message; returns the journal write to await. */
+  add(subject: string, msgId: string, headers: Headers, data: Uint8Array): Promise<void> {
+    const message: StoredMessage = {
+      seq: this.#nextSeq++,
+      subject,
+      msgId,
+      headers,
+      data,
+      deliveries: 0,
+      visibleAt: 0,
+      lease: undefined,
+    };
+    this.messages.set(message.seq, message);
+    this.#ready.push(message);
+    const written = this.#host.journal?.put({
+      queue: this.name,
+      seq: message.seq,
+      subject,
+      msgId,
+      headers,
+      data,
+      deliveries: 0,
+      visibleAt: 0,
+    });
+    this.dispatch();
+    return written ?? Promise.resolve();
+  }
+
+  /** Removes a message for good (ack, dead-letter). */
+  remove(message: StoredMessage): Promise<void> {
+    if (this.messages.get(message.seq) !== message) return Promise.resolve();
+    this.messages.delete(message.seq);
+    return this.#host.journal?.delete(this.name, message.seq) ?? Promise.resolve();
+  }
+
+  attach(consumer: QueueConsumer): void {
+    this.consumers.push(consumer);
+    this.dispatch();
+  }
+
+  /** Detaches a consumer; with `release`, its leases go back to the queue now. */
+  detach(consumer: QueueConsumer, release: boolean): void {
+    consumer.accepting = false;
+    const i = this.consumers.indexOf(consumer);
+    if (i >= 0) this.consumers.splice(i, 1);
+    if (release) {
+      for (const lease of [...consumer.leases]) {
+        this.#expire(lease, "its consumer closed before settling it");
+      }
+    }
+    this.dispatch();
+  }
+
+  /** Hands ready messages to consumers with capacity, round-robin. */
+  dispatch(): void {
+    if (this.#dispatching) {
+      this.#again = true;
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      do {
+        this.#again = false;
+        this.#promoteDelayed();
+        this.#dispatchReady();
+      } while (this.#again);
+    } finally {
+      this.#dispatching = false;
+    }
+    this.#schedule();
+  }
+
+  close(): void {
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  #dispatchReady(): void {
+    const now = this.#host.clock.now();
+    while (this.#readyHead < this.#ready.length) {
+      const consumer = this.#pickConsumer();
+      if (!consumer) break;
+      const message = this.#ready[this.#readyHead] as StoredMessage;
+      this.#readyHead++;
+      if (this.messages.get(message.seq) !== message || message.lease) continue;
+      this.#lease(message, consumer, now);
+    }
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready.splice(0, this.#readyHead);
+      this.#readyHead = 0;
+    }
+  }
+
+  #pickConsumer(): QueueConsumer | undefined {
+    const n = this.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumers[(this.#cursor + i) % n] as QueueConsumer;
+      if (c.hasCapacity()) {
+        this.#cursor = (this.#cursor + i + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  #lease(message: StoredMessage, consumer: QueueConsumer, now: number): void {
+    message.deliveries++;
+    const lease: Lease = {
+      token: nextToken++,
+      consumer,
+      message,
+      until: now + this.config.ackWaitMs,
+      active: true,
+    };
+    message.lease = lease;
+    consumer.leases.add(lease);
+    this.#leased++;
+    this.#leases.push({ lease, until: lease.until });
+    this.#host.journal
+      ?.deliveries(this.name, message.seq, message.deliveries, message.visibleAt)
+      .catch((e: unknown) => this.#host.report(toError(e)));
+    const delivery = this.#delivery(lease);
+    queueMicrotask(() => this.#invoke(consumer, delivery));
+  }
+
+  #invoke(consumer: QueueConsumer, delivery: LeasedDelivery): void {
+    let result: void | Promise<void>;
+    try {
+      result = consumer.handler(delivery);
+    } catch (error) {
+      this.#handlerFailed(delivery, error);
+      return;
+    }
+    if (result && typeof result.then === "function") {
+      result.then(undefined, (error: unknown) => this.#handlerFailed(delivery, error));
+    }
+  }
+
+  #handlerFailed(delivery: LeasedDelivery, error: unknown): void {
+    if (delivery.settled) return;
+    const reason = `handler failed without settling: ${toError(error).message}`;
+    delivery.nak({ reason }).catch((e: unknown) => this.#host.report(toError(e)));
+  }
+
+  #delivery(lease: Lease): LeasedDelivery {
+    const message = lease.message;
+    const queue = this;
+    const delivery: LeasedDelivery = {
+      subject: message.subject,
+      data: message.data,
+      headers: message.headers,
+      queue: this.name,
+      msgId: message.msgId,
+      deliveryCount: message.deliveries,
+      settled: false,
+      ack(): Promise<void> {
+        if (delivery.settled) return Promise.resolve();
+        delivery.settled = true;
+        queue.#end(lease);
+        const written = queue.remove(message);
+        queue.dispatch();
+        return written;
+      },
+      nak(options?: { delayMs?: number; reason?: string }): Promise<void> {
+        if (delivery.settled) return Promise.resolve();
+        delivery.settled = true;
+        if (!lease.active) return Promise.resolve();
+        queue.#end(lease);
+        const reason = options?.reason ?? "nak";
+        const written = queue.#retryOrDeadLetter(message, reason, options?.delayMs ?? 0);
+        queue.dispatch();
+        return written;
+      },
+      term(reason: string): Promise<void> {
+        if (delivery.settled) return Promise.resolve();
+        delivery.settled = true;
+        queue.#end(lease);
+        if (queue.messages.get(message.seq) === message) {
+          queue.#host.deadLetter(queue, message, reason);
+        }
+        queue.dispatch();
+        return queue.#host.journal?.flush() ?? Promise.resolve();
+      },
+      working(): void {
+        if (!lease.active || delivery.settled) return;
+        lease.until = queue.#host.clock.now() + queue.config.ackWaitMs;
+      },
+    };
+    return delivery;
+  }
+
+  /** After a failed delivery: back in line after `delayMs`, or dead-lettered when exhausted. */
+  #retryOrDeadLetter(message: StoredMessage, reason: string, delayMs: number): Promise<void> {
+    if (this.messages.get(message.seq) !== message) return Promise.resolve();
+    if (message.deliveries >= this.config.maxDeliver) {
+      this.#host.deadLetter(
+        this,
+        message,
+        `delivered ${message.deliveries} times (maxDeliver ${this.config.maxDeliver}); last failure: ${reason}`,
+      );
+      return this.#host.journal?.flush() ?? Promise.resolve();
+    }
+    message.visibleAt = this.#host.clock.now() + Math.max(0, delayMs);
+    this.#makeVisible(message);
+    return (
+      this.#host.journal?.deliveries(
+        this.name,
+        message.seq,
+        message.deliveries,
+        message.visibleAt,
+      ) ?? Promise.resolve()
+    );
+  }
+
+  #makeVisible(message: StoredMessage): void {
+    if (message.visibleAt <= this.#host.clock.now()) this.#ready.push(message);
+    else this.#delayed.push(message);
+  }
+
+  #end(lease: Lease): void {
+    if (!lease.active) return;
+    lease.active = false;
+    this.#leased--;
+    lease.consumer.leases.delete(lease);
+    if (lease.message.lease === lease) lease.message.lease = undefined;
+    lease.consumer.released();
+  }
+
+  #expire(lease: Lease, why: string): void {
+    if (!lease.active) return;
+    this.#end(lease);
+    const message = lease.message;
+    if (this.messages.get(message.seq) !== message || message.lease) return;
+    this.#retryOrDeadLetter(message, why, 0).catch((e: unknown) => this.#host.report(toError(e)));
+  }
+
+  #promoteDelayed(): void {
+    const now = this.#host.clock.now();
+    for (
+      let next = this.#delayed.peek();
+      next && next.visibleAt <= now;
+      next = this.#delayed.peek()
+    ) {
+      this.#delayed.pop();
+      if (this.messages.get(next.seq) === next && !next.lease) this.#ready.push(next);
+    }
+  }
+
+  #expireLeases(): void {
+    const now = this.#host.clock.now();
+    for (let next = this.#leases.peek(); next && next.until <= now; next = this.#leases.peek()) {
+      this.#leases.pop();
+      const lease = next.lease;
+      if (!lease.active) continue;
+      if (lease.until > now) {
+        // Extended by working(): wait for the new deadline.
+        this.#leases.push({ lease, until: lease.until });
+        continue;
+      }
+      this.#expire(lease, `ack deadline of ${this.config.ackWaitMs} ms passed`);
+    }
+  }
+
+  #schedule(): void {
+    const nextDelayed = this.#delayed.peek()?.visibleAt ?? Number.POSITIVE_INFINITY;
+    const nextLease = this.#leases.peek()?.until ?? Number.POSITIVE_INFINITY;
+    const due = Math.min(nextDelayed, nextLease);
+    if (due === Number.POSITIVE_INFINITY || due >= this.#timerAt) return;
+    this.#cancelTimer?.();
+    this.#timerAt = due;
+    this.#cancelTimer = this.#host.clock.setTimer(() => {
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      this.#cancelTimer = undefined;
+      this.#expireLeases();
+      this.dispatch();
+    }, due - this.#host.clock.now());
+  }
+}
+
+interface LeasedDelivery extends Delivery {
+  settled: boolean;
+}
+
+/** Headers for a message moved to the dead-letter subject. */
+export function deadLetterHeaders(
+  queue: string,
+  message: StoredMessage,
+  reason: string,
+  at: number,
+): Headers {
+  return {
+    ...message.headers,
+    [DeadLetterHeaders.reason]: reason,
+    [DeadLetterHeaders.queue]: queue,
+    [DeadLetterHeaders.subject]: message.subject,
+    [DeadLetterHeaders.deliveries]: String(message.deliveries),
+    [DeadLetterHeaders.at]: String(at),
+    [DeadLetterHeaders.msgId]: message.msgId,
+  };
+}

@@ -1,0 +1,21 @@
+export { swarmJsonSchema } from "./json-schema.js";
+export {
+  type LoadSwarmConfigOptions,
+  loadSwarmConfig,
+  type ParseSwarmConfigOptions,
+  parseSwarmConfig,
+  type ValidateSwarmConfigOptions,
+  validateSwarmConfig,
+} from "./load.js";
+export { redactUrl } from "./redact.js";
+export {
+  type AgentConfig,
+  type BackoffConfig,
+  type DefaultsConfig,
+  type OrderingMode,
+  type RoleConfig,
+  type RoutingStrategy,
+  type SwarmConfig,
+  type SwarmConfigInput,
+  swarmConfigSchema,
+} from "./schema.js";

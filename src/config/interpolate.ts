@@ -1,0 +1,129 @@
+// `${VAR}` interpolation, done on the YAML tree rather than the raw text so a
+// variable's value can never inject YAML structure, and so each failure
+// knows the path and line of the scalar it came from.
+import { type Document, isMap, isScalar, isSeq, parse, type Scalar } from "yaml";
+import type { ConfigIssue } from "../errors/index.js";
+import { dottedPath, type PathSegment, type SourceLines } from "./issues.js";
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+
+/**
+ * Substitutes `${NAME}` and `${NAME:-default}` (the default applies when the
+ * variable is unset or empty, as in the shell); `$${` writes a literal `${`.
+ */
+export function interpolate(
+  text: string,
+  env: Environment,
+): { value: string; errors: readonly string[] } {
+  const errors: string[] = [];
+  let value = "";
+  let index = 0;
+  while (index < text.length) {
+    const dollar = text.indexOf("$", index);
+    if (dollar === -1) {
+      value += text.slice(index);
+      break;
+    }
+    value += text.slice(index, dollar);
+    if (text.startsWith("$${", dollar)) {
+      value += "${";
+      index = dollar + 3;
+      continue;
+    }
+    if (text[dollar + 1] !== "{") {
+      value += "$";
+      index = dollar + 1;
+      continue;
+    }
+    const close = text.indexOf("}", dollar + 2);
+    if (close === -1) {
+      errors.push(
+        `unterminated "\${" in ${JSON.stringify(text)}; close it with "}" or write "$\${" for a literal`,
+      );
+      break;
+    }
+    const reference = text.slice(dollar + 2, close);
+    index = close + 1;
+    const match = REFERENCE.exec(reference);
+    const name = match?.[1];
+    if (match === null || name === undefined) {
+      errors.push(
+        `malformed variable reference "\${${reference}}"; expected \${NAME} or \${NAME:-default}`,
+      );
+      continue;
+    }
+    const fallback = match[2];
+    const found = env[name];
+    if (found !== undefined && !(found === "" && fallback !== undefined)) value += found;
+    else if (fallback !== undefined) value += fallback;
+    else {
+      errors.push(
+        `environment variable ${name} is not set; set it or give a default with \${${name}:-default}`,
+      );
+    }
+  }
+  return { value, errors };
+}
+
+// An unquoted `${WORKERS:-4}` should be the number 4, as if it had been
+// written in place; quoted scalars always stay strings.
+function retype(text: string): string | number | boolean {
+  try {
+    const typed: unknown = parse(text);
+    if (typeof typed === "boolean" || (typeof typed === "number" && Number.isFinite(typed))) {
+      return typed;
+    }
+  } catch {
+    // Not a scalar on its own (e.g. "a: b"): it stays the string it is.
+  }
+  return text;
+}
+
+/**
+ * Interpolates every string scalar of `document` in place (mapping keys are
+ * left alone). Returns one issue per failure and the paths that failed, whose
+ * value is left as written.
+ */
+export function interpolateDocument(
+  document: Document,
+  env: Environment,
+  lines: SourceLines,
+): { issues: ConfigIssue[]; failedPaths: string[] } {
+  const issues: ConfigIssue[] = [];
+  const failedPaths: string[] = [];
+
+  const visitScalar = (node: Scalar, path: readonly PathSegment[]) => {
+    if (typeof node.value !== "string" || !node.value.includes("$")) return;
+    const { value, errors } = interpolate(node.value, env);
+    if (errors.length === 0) {
+      node.value = node.type === "PLAIN" ? retype(value) : value;
+      return;
+    }
+    const dotted = dottedPath(path);
+    failedPaths.push(dotted);
+    const line = lines.lineOf(path);
+    for (const message of errors) {
+      issues.push({ path: dotted, ...(line === undefined ? {} : { line }), message });
+    }
+  };
+
+  const visit = (node: unknown, path: readonly PathSegment[]) => {
+    if (isScalar(node)) visitScalar(node, path);
+    else if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        visit(pair.value, [...path, key]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, index) => {
+        visit(item, [...path, index]);
+      });
+    }
+    // Aliases are skipped: their anchor is interpolated where it is defined.
+  };
+
+  visit(document.contents, []);
+  return { issues, failedPaths };
+}

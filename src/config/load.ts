@@ -1,0 +1,215 @@
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import { ConfigError, type ConfigIssue } from "../errors/index.js";
+import { type Environment, interpolateDocument } from "./interpolate.js";
+import { configError, SourceLines, toConfigIssues, UNWRITTEN_MESSAGE } from "./issues.js";
+import { deepFreeze, type SwarmConfig, swarmConfigSchema } from "./schema.js";
+
+/** Options of {@link parseSwarmConfig}. */
+export interface ParseSwarmConfigOptions {
+  /** Name of the file in messages, e.g. `examples/review-swarm/swarm.yaml`. Default `"<swarm>"`. */
+  readonly source?: string;
+  /** Folder that relative paths resolve against. Default: the current working directory. */
+  readonly baseDir?: string;
+  /** Variables for `${VAR}` interpolation. Default: `process.env`. */
+  readonly env?: Environment;
+}
+
+/** Options of {@link loadSwarmConfig}. */
+export interface LoadSwarmConfigOptions {
+  /** Name of the file in messages. Default: the path as given. */
+  readonly source?: string;
+  /** Folder that relative paths resolve against. Default: the swarm file's folder. */
+  readonly baseDir?: string;
+  /** Variables for `${VAR}` interpolation. Default: `process.env`. */
+  readonly env?: Environment;
+}
+
+/** Options of {@link validateSwarmConfig}. */
+export interface ValidateSwarmConfigOptions {
+  /** Name of the configuration in messages. Default `"<config>"`. */
+  readonly source?: string;
+  /** Folder that relative paths resolve against. Default: the current working directory. */
+  readonly baseDir?: string;
+}
+
+const SQLITE_MEMORY = "sqlite::memory:";
+
+function resolveStore(store: string, baseDir: string): string {
+  if (!store.startsWith("sqlite:") || store === SQLITE_MEMORY) return store;
+  const file = store.slice("sqlite:".length);
+  return `sqlite:${isAbsolute(file) ? file : resolve(baseDir, file)}`;
+}
+
+// Paths in a swarm file mean "next to the swarm file", not "wherever the
+// command happened to be started", so they are made absolute once, here.
+function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
+  return deepFreeze({
+    ...config,
+    store: resolveStore(config.store, baseDir),
+    dataDir: resolve(baseDir, config.dataDir),
+    keysDir: resolve(baseDir, config.keysDir),
+    ...(config.module === undefined ? {} : { module: resolve(baseDir, config.module) }),
+  });
+}
+
+function isUnder(path: string, prefixes: readonly string[]): boolean {
+  return prefixes.some(
+    (prefix) => prefix === "" || path === prefix || path.startsWith(`${prefix}.`),
+  );
+}
+
+function validate(
+  data: unknown,
+  context: {
+    source: string;
+    baseDir: string;
+    lines?: SourceLines;
+    earlierIssues?: readonly ConfigIssue[];
+    failedPaths?: readonly string[];
+  },
+): SwarmConfig {
+  const { source, lines, earlierIssues = [], failedPaths = [] } = context;
+  if (data === null || data === undefined) {
+    throw configError(source, [
+      {
+        path: "",
+        ...(lines === undefined ? {} : { line: 1 }),
+        message:
+          "the swarm file is empty; expected a mapping with at least swarm, roles and agents",
+      },
+    ]);
+  }
+  const result = swarmConfigSchema.safeParse(data, { error: () => UNWRITTEN_MESSAGE });
+  const schemaIssues = result.success
+    ? []
+    : toConfigIssues(result.error.issues, data, swarmConfigSchema, lines).filter(
+        // A value whose interpolation failed was left as written; its schema
+        // errors would only repeat the real problem.
+        (issue) => !isUnder(issue.path, failedPaths),
+      );
+  const issues = [...earlierIssues, ...schemaIssues];
+  if (!result.success || issues.length > 0) throw configError(source, issues);
+  return resolvePaths(result.data, resolve(context.baseDir));
+}
+
+/**
+ * Parses and validates the text of a swarm file: YAML, then `${VAR}` /
+ * `${VAR:-default}` interpolation of string values from `env`, then the
+ * schema with every default applied; relative paths become absolute against
+ * `baseDir`. Returns a deeply frozen config.
+ *
+ * @throws ConfigError listing every problem found, each with its dotted
+ * path, 1-based line and what was expected; its message has one
+ * `<source>:<line>: <path>: <message>` line per problem.
+ *
+ * @example
+ * ```ts
+ * const config = parseSwarmConfig(
+ *   "swarm: demo\ntransport: ${BUS:-memory}\nroles: { worker: { tasks: [echo] } }\nagents: [{ id: w-1, role: worker }]\n",
+ *   { source: "demo.yaml", baseDir: "/srv/demo", env: {} },
+ * );
+ * config.store; // "sqlite:/srv/demo/.conclave/demo.db"
+ * ```
+ */
+export function parseSwarmConfig(text: string, options: ParseSwarmConfigOptions = {}): SwarmConfig {
+  const source = options.source ?? "<swarm>";
+  const baseDir = options.baseDir ?? process.cwd();
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    // Merge keys (`<<: *common`) are how YAML users share agent settings.
+    merge: true,
+    uniqueKeys: true,
+  });
+  const lines = new SourceLines(document, lineCounter);
+  if (document.errors.length > 0) {
+    throw configError(
+      source,
+      document.errors.map((error) => {
+        const at = lineCounter.linePos(error.pos[0]);
+        return {
+          path: "",
+          line: at.line,
+          message: `invalid YAML: ${error.message} (column ${at.col})`,
+        };
+      }),
+    );
+  }
+  const { issues, failedPaths } = interpolateDocument(document, options.env ?? process.env, lines);
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: 100 });
+  } catch (cause) {
+    // Only an alias bomb gets here: the document itself parsed.
+    throw configError(
+      source,
+      [{ path: "", message: `cannot expand the YAML: ${(cause as Error).message}` }],
+      cause,
+    );
+  }
+  return validate(data, { source, baseDir, lines, earlierIssues: issues, failedPaths });
+}
+
+/**
+ * Reads and validates a swarm file. Relative paths in it resolve against the
+ * file's own folder, so the swarm runs the same from any working directory.
+ *
+ * @throws ConfigError when the file cannot be read or is invalid (see {@link parseSwarmConfig}).
+ *
+ * @example
+ * ```ts
+ * const config = await loadSwarmConfig("examples/review-swarm/swarm.yaml");
+ * for (const agent of config.agents) console.log(agent.id, agent.role, agent.concurrency);
+ * ```
+ */
+export async function loadSwarmConfig(
+  path: string,
+  options: LoadSwarmConfigOptions = {},
+): Promise<SwarmConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    const reason =
+      (cause as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(cause);
+    throw new ConfigError(
+      `cannot read swarm file ${path}: ${reason}; check the path`,
+      [{ path: "", message: `cannot read the file: ${reason}` }],
+      { cause },
+    );
+  }
+  return parseSwarmConfig(text, {
+    source: options.source ?? path,
+    baseDir: options.baseDir ?? dirname(resolve(path)),
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+}
+
+/**
+ * Validates a swarm configuration given as a plain object (e.g. built in
+ * code for `createSwarm`), with the same defaults, checks and path
+ * resolution as a file but without interpolation or line numbers.
+ *
+ * @throws ConfigError listing every problem with its dotted path.
+ *
+ * @example
+ * ```ts
+ * const config = validateSwarmConfig({
+ *   swarm: "demo",
+ *   roles: { worker: { tasks: ["echo"] } },
+ *   agents: [{ id: "w-1", role: "worker" }],
+ * });
+ * ```
+ */
+export function validateSwarmConfig(
+  value: unknown,
+  options: ValidateSwarmConfigOptions = {},
+): SwarmConfig {
+  return validate(value, {
+    source: options.source ?? "<config>",
+    baseDir: options.baseDir ?? process.cwd(),
+  });
+}

@@ -168,6 +168,18 @@ export class PermanentError extends ConclaveError {
   }
 }
 
+/**
+ * Thrown by a handler when the agent itself is broken (lost its model session,
+ * corrupted state), not just this task: the agent stops taking work, its task
+ * goes back to the queue for others, and the supervisor restarts the agent
+ * with backoff.
+ */
+export class AgentCrashError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_AGENT_CRASH", message, options);
+  }
+}
+
 /** A handler failed; the task will be retried or dead-lettered. Wraps the thrown value. */
 export class HandlerError extends ConclaveError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -1,0 +1,472 @@
+import type { KeyObject } from "node:crypto";
+import type { Clock } from "../core/clock.js";
+import type { Random } from "../core/random.js";
+import { type BackoffPolicy, backoffDelay } from "../delivery/backoff.js";
+import {
+  AgentCrashError,
+  ConclaveError,
+  PermanentError,
+  SignatureError,
+  toError,
+  UnknownTaskTypeError,
+} from "../errors/index.js";
+import type { AgentCard } from "../registry/agent-card.js";
+import type { Store } from "../store/port.js";
+import type { Consumer, Delivery, Message, Transport } from "../transport/port.js";
+import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
+import { createEnvelope, type Envelope } from "../wire/envelope.js";
+import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import { type Sender, StagingContext, TaskContext } from "./context.js";
+import type { SwarmEvent } from "./events.js";
+import { queueNames, subjects, taskName } from "./subjects.js";
+
+/** Handles one task. Its return value is the task's result (the reply, for a request). */
+export type TaskHandler<TBody = unknown, TResult = unknown> = (
+  ctx: TaskContext<TBody>,
+) => TResult | Promise<TResult>;
+
+/** Runs when the agent starts (and again after each restart). */
+export type StartHook = (ctx: StartContext) => void | Promise<void>;
+
+/** Settings of the role an agent plays, resolved from the swarm file. */
+export interface RoleSettings {
+  readonly ackWaitMs: number;
+  readonly maxDeliver: number;
+  readonly backoff: BackoffPolicy;
+}
+
+/** What a node gives its agents: one transport, one store, one clock. */
+export interface NodeServices {
+  readonly swarm: string;
+  readonly transport: Transport;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly maxEnvelopeBytes: number;
+  readonly signing: "required" | "optional";
+  /** The public key of a known, trusted agent; undefined when unknown. */
+  publicKey(agentId: string): KeyObject | undefined;
+  role(role: string): RoleSettings;
+  emit(event: SwarmEvent): void;
+  /** Sends a task's committed outbox; failures are left for the relay. */
+  sendOutbox(taskId: string): Promise<void>;
+}
+
+export interface AgentSpec {
+  readonly id: string;
+  readonly role: string;
+  readonly tags?: readonly string[];
+  readonly capabilities?: readonly string[];
+  /** Vote weight. Default 1. */
+  readonly weight?: number;
+  /** Tasks handled at once. Default 1. */
+  readonly concurrency?: number;
+  /** Free-form settings handed to the handlers (`ctx.options`). */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** What a start hook may do: send now, or stage work that must happen exactly once. */
+export class StartContext {
+  constructor(
+    private readonly agent: Agent,
+    readonly options: Readonly<Record<string, unknown>>,
+  ) {}
+
+  get agentId(): string {
+    return this.agent.id;
+  }
+
+  /**
+   * Runs `fn` at most once per `key` over the life of the store: its staged
+   * tasks, events and effects are committed together, then sent. After a
+   * crash and restart, a completed `once` only re-sends what was not yet
+   * sent. Returns false when it had already run.
+   */
+  once(key: string, fn: (ctx: StagingContext) => void | Promise<void>): Promise<boolean> {
+    return this.agent.once(key, fn);
+  }
+}
+
+/**
+ * One agent: an identity, a role, handlers per task type. Its tasks come from
+ * its role's durable queue, which it shares with the other agents of the
+ * role; it acks a task only after the handler's effects are committed.
+ */
+export class Agent {
+  readonly id: string;
+  readonly role: string;
+  readonly card: AgentCard;
+  readonly concurrency: number;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly #handlers = new Map<string, TaskHandler>();
+  readonly #startHooks: StartHook[] = [];
+  readonly #privateKey: KeyObject;
+  #services: NodeServices | undefined;
+  #consumer: Consumer | undefined;
+  #requests: { unsubscribe(): void } | undefined;
+  #exit: ((error: Error | undefined) => void) | undefined;
+  #running = new Set<AbortController>();
+
+  constructor(spec: AgentSpec, keys: { publicKey: string; privateKey: KeyObject }) {
+    this.id = spec.id;
+    this.role = spec.role;
+    this.concurrency = spec.concurrency ?? 1;
+    this.options = spec.options ?? {};
+    this.#privateKey = keys.privateKey;
+    this.card = {
+      id: spec.id,
+      role: spec.role,
+      tags: spec.tags ?? [],
+      capabilities: spec.capabilities ?? [],
+      weight: spec.weight ?? 1,
+      publicKey: keys.publicKey,
+    };
+  }
+
+  /**
+   * Registers the handler of task type `task` (as named under the role's
+   * `tasks`). Returns the agent for chaining.
+   *
+   * @example
+   * ```ts
+   * swarm.agent({ id: "dev-1", role: "developer" }).handle("code", async (ctx) => {
+   *   ctx.effect("code.written", ctx.root);
+   *   ctx.submit("auditor", "audit", { root: ctx.root });
+   * });
+   * ```
+   */
+  handle<TBody = unknown, TResult = unknown>(
+    task: string,
+    handler: TaskHandler<TBody, TResult>,
+  ): this {
+    this.#handlers.set(task, handler as TaskHandler);
+    return this;
+  }
+
+  /** Registers a hook that runs when the agent starts. */
+  onStart(hook: StartHook): this {
+    this.#startHooks.push(hook);
+    return this;
+  }
+
+  /** Task types this agent handles. */
+  get tasks(): string[] {
+    return [...this.#handlers.keys()];
+  }
+
+  /** The signing identity the agent's messages go out with. */
+  sender(): Sender {
+    const s = this.#need();
+    return {
+      swarm: s.swarm,
+      agentId: this.id,
+      privateKey: this.#privateKey,
+      maxEnvelopeBytes: s.maxEnvelopeBytes,
+      clock: s.clock,
+    };
+  }
+
+  /**
+   * Attaches to the node and starts taking work. Resolves with `exited`, a
+   * promise that settles when the agent crashes, with the error.
+   */
+  async start(services: NodeServices): Promise<{ exited: Promise<Error | undefined> }> {
+    this.#services = services;
+    const exited = new Promise<Error | undefined>((resolve) => {
+      this.#exit = resolve;
+    });
+    for (const hook of this.#startHooks) {
+      await hook(new StartContext(this, this.options));
+    }
+    if (this.#handlers.size > 0) {
+      this.#consumer = services.transport.consume(
+        queueNames.role(services.swarm, this.role),
+        (delivery) => this.#onDelivery(delivery),
+        { maxInFlight: this.concurrency },
+      );
+      this.#requests = services.transport.subscribe(
+        subjects.agentRequest(services.swarm, this.id),
+        (message) => this.#onRequest(message),
+      );
+    }
+    return { exited };
+  }
+
+  /** Stops taking work; with `graceful`, waits for in-flight tasks to settle. */
+  async stop(graceful: boolean): Promise<void> {
+    this.#exit?.(undefined);
+    this.#requests?.unsubscribe();
+    this.#requests = undefined;
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    if (!consumer) return;
+    if (graceful) {
+      await consumer.drain();
+    } else {
+      for (const controller of this.#running) controller.abort(new Error("agent stopped"));
+      await consumer.close();
+    }
+  }
+
+  async once(key: string, fn: (ctx: StagingContext) => void | Promise<void>): Promise<boolean> {
+    const s = this.#need();
+    const taskId = `once:${this.id}:${key}`;
+    if (!(await s.store.isCompleted(taskId))) {
+      const staging = new StagingContext(this.sender(), undefined);
+      await fn(staging);
+      const { duplicate } = await s.store.completeTask({
+        taskId,
+        agent: this.id,
+        at: s.clock.now(),
+        ...staging.staged(),
+      });
+      await s.sendOutbox(taskId);
+      return !duplicate;
+    }
+    await s.sendOutbox(taskId);
+    return false;
+  }
+
+  async #onDelivery(delivery: Delivery): Promise<void> {
+    const s = this.#need();
+    const settings = s.role(this.role);
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(delivery.data, { maxBytes: s.maxEnvelopeBytes });
+      this.#verify(envelope);
+    } catch (error) {
+      await this.#reject(delivery, error, settings);
+      return;
+    }
+    const name = taskName(envelope.type);
+    const handler = name === undefined ? undefined : this.#handlers.get(name);
+    if (!handler || name === undefined) {
+      await this.#reject(delivery, new UnknownTaskTypeError(envelope.type), settings);
+      return;
+    }
+    if (envelope.deadline !== undefined && s.clock.now() > envelope.deadline) {
+      await delivery.term(`deadline passed at ${new Date(envelope.deadline).toISOString()}`);
+      return;
+    }
+    if (await s.store.isCompleted(envelope.id)) {
+      // Redelivered after it was committed (crash between commit and ack):
+      // finish the send and the ack, never the effects.
+      await s.sendOutbox(envelope.id);
+      await delivery.ack();
+      s.emit({ type: "task.duplicate", id: envelope.id, agent: this.id });
+      return;
+    }
+    const started = s.clock.now();
+    const controller = new AbortController();
+    this.#running.add(controller);
+    const ctx = new TaskContext(
+      this.sender(),
+      envelope,
+      delivery.deliveryCount,
+      controller.signal,
+      this.options,
+      () => delivery.working(),
+    );
+    const cancelLease = this.#keepLease(delivery, settings.ackWaitMs);
+    try {
+      await handler(ctx);
+      await s.store.completeTask({
+        taskId: envelope.id,
+        agent: this.id,
+        at: s.clock.now(),
+        ...ctx.staged(),
+      });
+    } catch (error) {
+      cancelLease();
+      this.#running.delete(controller);
+      await this.#failed(delivery, envelope, name, error, settings);
+      return;
+    }
+    cancelLease();
+    this.#running.delete(controller);
+    await s.sendOutbox(envelope.id);
+    await delivery.ack();
+    s.emit({
+      type: "task.completed",
+      id: envelope.id,
+      agent: this.id,
+      task: name,
+      durationMs: s.clock.now() - started,
+      attempt: delivery.deliveryCount,
+    });
+  }
+
+  async #onRequest(message: Message): Promise<void> {
+    const s = this.#need();
+    if (!message.reply) return;
+    const reply = (body: unknown, type: string, parent?: Envelope) => {
+      const draft = createEnvelope(
+        {
+          type,
+          from: this.id,
+          body: body === undefined ? null : (body as never),
+          ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
+        },
+        { clock: s.clock },
+      );
+      const data = encodeEnvelope(signEnvelope(draft, this.#privateKey), {
+        maxBytes: s.maxEnvelopeBytes,
+      });
+      if (message.reply) s.transport.publish(message.reply, data);
+    };
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(message.data, { maxBytes: s.maxEnvelopeBytes });
+      this.#verify(envelope);
+    } catch (error) {
+      const e = toError(error);
+      s.emit({
+        type: "message.rejected",
+        subject: message.subject,
+        code: codeOf(e),
+        reason: e.message,
+      });
+      reply({ error: { code: codeOf(e), message: e.message } }, "reply.error");
+      return;
+    }
+    const name = taskName(envelope.type);
+    const handler = name === undefined ? undefined : this.#handlers.get(name);
+    if (!handler) {
+      const e = new UnknownTaskTypeError(envelope.type);
+      reply({ error: { code: e.code, message: e.message } }, "reply.error", envelope);
+      return;
+    }
+    const controller = new AbortController();
+    const ctx = new TaskContext(
+      this.sender(),
+      envelope,
+      1,
+      controller.signal,
+      this.options,
+      () => {},
+    );
+    try {
+      const result = await handler(ctx);
+      await s.store.completeTask({
+        taskId: envelope.id,
+        agent: this.id,
+        at: s.clock.now(),
+        ...ctx.staged(),
+      });
+      await s.sendOutbox(envelope.id);
+      reply(result, "reply.ok", envelope);
+    } catch (error) {
+      const e = toError(error);
+      reply({ error: { code: codeOf(e), message: e.message } }, "reply.error", envelope);
+    }
+  }
+
+  #verify(envelope: Envelope): void {
+    const s = this.#need();
+    if (envelope.sig === undefined) {
+      if (s.signing === "required") {
+        throw new SignatureError(
+          `envelope ${envelope.id} from "${envelope.from}" is unsigned and this swarm requires signatures; sign it with the sender's Ed25519 key (docs/PROTOCOL.md)`,
+        );
+      }
+      return;
+    }
+    const key = s.publicKey(envelope.from);
+    if (!key) {
+      throw new UnknownSignerError(envelope.from);
+    }
+    verifyEnvelope(envelope, key);
+  }
+
+  /** Bad input: dead-letter it with the reason, except a signer we may not know yet. */
+  async #reject(delivery: Delivery, error: unknown, settings: RoleSettings): Promise<void> {
+    const s = this.#need();
+    const e = toError(error);
+    s.emit({
+      type: "message.rejected",
+      subject: delivery.subject,
+      code: codeOf(e),
+      reason: e.message,
+    });
+    if (e instanceof UnknownSignerError && delivery.deliveryCount < settings.maxDeliver) {
+      // Its card may still be on the way (a new agent on another node): retry later.
+      await delivery.nak({
+        delayMs: backoffDelay(delivery.deliveryCount, settings.backoff, s.random),
+        reason: `${e.name}: ${e.message}`,
+      });
+      return;
+    }
+    await delivery.term(`${e.name}: ${e.message}`);
+  }
+
+  async #failed(
+    delivery: Delivery,
+    envelope: Envelope,
+    task: string,
+    error: unknown,
+    settings: RoleSettings,
+  ): Promise<void> {
+    const s = this.#need();
+    const e = toError(error);
+    const permanent = e instanceof PermanentError;
+    const willRetry = !permanent && delivery.deliveryCount < settings.maxDeliver;
+    s.emit({
+      type: "task.failed",
+      id: envelope.id,
+      agent: this.id,
+      task,
+      attempt: delivery.deliveryCount,
+      error: e.message,
+      willRetry,
+    });
+    const reason = `${e.name}: ${e.message}`;
+    if (permanent) {
+      await delivery.term(reason);
+    } else if (e instanceof AgentCrashError) {
+      // The task is not at fault: hand it back at once, then let the supervisor restart us.
+      await delivery.nak({ reason });
+      this.#exit?.(e);
+    } else {
+      await delivery.nak({
+        delayMs: backoffDelay(delivery.deliveryCount, settings.backoff, s.random),
+        reason,
+      });
+    }
+  }
+
+  /** Extends the lease while the handler runs, so a long task keeps its slot. */
+  #keepLease(delivery: Delivery, ackWaitMs: number): () => void {
+    const s = this.#need();
+    const every = Math.max(10, Math.floor(ackWaitMs / 3));
+    let cancel: () => void = () => {};
+    const tick = () => {
+      delivery.working();
+      cancel = s.clock.setTimer(tick, every);
+    };
+    cancel = s.clock.setTimer(tick, every);
+    return () => cancel();
+  }
+
+  #need(): NodeServices {
+    if (!this.#services) {
+      throw new ConclaveError(
+        "E_NOT_STARTED",
+        `agent "${this.id}" is not started; call swarm.start() first`,
+      );
+    }
+    return this.#services;
+  }
+}
+
+/** A signed envelope from an agent id the node has no public key for. */
+export class UnknownSignerError extends SignatureError {
+  constructor(readonly agentId: string) {
+    super(
+      `no public key is known for agent "${agentId}"; it has not announced itself, was revoked, or is not part of this swarm`,
+    );
+  }
+}
+
+function codeOf(error: Error): string {
+  return error instanceof ConclaveError ? error.code : "E_UNKNOWN";
+}

@@ -1,0 +1,599 @@
+import type { KeyObject } from "node:crypto";
+import { type Clock, systemClock } from "../core/clock.js";
+import { type Random, systemRandom } from "../core/random.js";
+import { type BackoffPolicy, backoffDelay, defaultBackoff } from "../delivery/backoff.js";
+import { ConclaveError, ConfigError, toError } from "../errors/index.js";
+import { decodePublicKey, encodePublicKey } from "../identity/keys.js";
+import type { AgentCard } from "../registry/agent-card.js";
+import { createRegistryView, type RegistryView } from "../registry/registry-view.js";
+import { createRouter, type Router } from "../routing/router.js";
+import type { RoutingStrategy } from "../routing/strategies.js";
+import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
+import type { Store } from "../store/port.js";
+import {
+  type Consumer,
+  DeadLetterHeaders,
+  type Delivery,
+  type Message,
+  type Transport,
+} from "../transport/port.js";
+import { DEFAULT_MAX_ENVELOPE_BYTES, decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
+import { createEnvelope, type Envelope } from "../wire/envelope.js";
+
+import { ulid } from "../wire/ulid.js";
+import { Agent, type AgentSpec, type NodeServices, type RoleSettings } from "./agent.js";
+import { buildMessage, type SubmitOptions } from "./context.js";
+import type { SwarmEvent, SwarmEventListener } from "./events.js";
+import { queueNames, subjects, taskType } from "./subjects.js";
+
+/** Where an agent's key pair comes from. */
+export type KeyProvider = (agentId: string) => { publicKey: KeyObject; privateKey: KeyObject };
+
+export interface RoleConfig extends Partial<RoleSettings> {
+  /** Task types the role handles. */
+  readonly tasks?: readonly string[];
+  readonly concurrency?: number;
+  readonly routing?: RoutingStrategy;
+}
+
+export interface SwarmConfig {
+  /** The swarm's name: the subject prefix. */
+  readonly name: string;
+  readonly transport: Transport;
+  readonly store: Store;
+  /** Gives each agent its key pair (files under keysDir, or fresh ones in tests). */
+  readonly keys: KeyProvider;
+  readonly roles: Readonly<Record<string, RoleConfig>>;
+  readonly defaults?: Partial<RoleSettings> & {
+    readonly concurrency?: number;
+    readonly heartbeatMs?: number;
+    readonly suspectAfterMs?: number;
+    readonly leftAfterMs?: number;
+  };
+  readonly signing?: "required" | "optional";
+  readonly maxEnvelopeBytes?: number;
+  /** Names this node in heartbeats. Default: a fresh id. */
+  readonly nodeId?: string;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  /** Restarts of a crashed agent allowed per minute before it is given up on. Default 5. */
+  readonly maxRestartsPerMinute?: number;
+}
+
+const HEARTBEAT_CHUNK = 500;
+
+/**
+ * A swarm as one node sees it: the agents it hosts, the role queues they
+ * share, the registry of every agent heard from, and the plumbing that makes
+ * task handling effectively-once (outbox relay, dead-letter recorder).
+ *
+ * @example
+ * ```ts
+ * const swarm = createSwarm({ name: "demo", transport, store, keys, roles: { dev: { tasks: ["code"] } } });
+ * swarm.agent({ id: "dev-1", role: "dev" }).handle("code", async (ctx) => { ctx.effect("done", ctx.root); });
+ * await swarm.start();
+ * await swarm.submit("dev", "code", { file: "a.ts" }, { as: "dev-1" });
+ * ```
+ */
+export function createSwarm(config: SwarmConfig): Swarm {
+  return new Swarm(config);
+}
+
+export class Swarm {
+  readonly name: string;
+  readonly nodeId: string;
+  readonly transport: Transport;
+  readonly store: Store;
+  readonly registry: RegistryView;
+  readonly #config: SwarmConfig;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #agents = new Map<string, Agent>();
+  readonly #supervisors = new Map<string, Supervisor>();
+  readonly #keys = new Map<string, KeyObject>();
+  readonly #listeners = new Set<SwarmEventListener>();
+  readonly #routers = new Map<string, Router>();
+  readonly #sending = new Set<string>();
+  readonly #services: NodeServices;
+  #deadLetters: Consumer | undefined;
+  #subscriptions: { unsubscribe(): void }[] = [];
+  #cancelHeartbeat: (() => void) | undefined;
+  #cancelRelay: (() => void) | undefined;
+  #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+
+  constructor(config: SwarmConfig) {
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(config.name)) {
+      throw new ConfigError(
+        `swarm name "${config.name}" must be lowercase letters, digits and '-', starting with a letter`,
+      );
+    }
+    this.#config = config;
+    this.name = config.name;
+    this.transport = config.transport;
+    this.store = config.store;
+    this.#clock = config.clock ?? systemClock;
+    this.#random = config.random ?? systemRandom;
+    this.nodeId = config.nodeId ?? `node-${ulid(this.#clock)}`;
+    const d = config.defaults ?? {};
+    const heartbeatMs = d.heartbeatMs ?? 1000;
+    this.registry = createRegistryView({
+      suspectAfterMs: d.suspectAfterMs ?? heartbeatMs * 3,
+      leftAfterMs: d.leftAfterMs ?? heartbeatMs * 10,
+    });
+    this.#services = {
+      swarm: this.name,
+      transport: this.transport,
+      store: this.store,
+      clock: this.#clock,
+      random: this.#random,
+      maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
+      signing: config.signing ?? "required",
+      publicKey: (id) => this.#publicKey(id),
+      role: (role) => this.#roleSettings(role),
+      emit: (event) => this.#emit(event),
+      sendOutbox: (taskId) => this.#sendOutbox(taskId),
+    };
+  }
+
+  /** Adds an agent hosted by this node. Call before `start()`. */
+  agent(spec: AgentSpec): Agent {
+    if (this.#agents.has(spec.id)) {
+      throw new ConfigError(
+        `agent id "${spec.id}" is already used in this swarm; ids must be unique`,
+      );
+    }
+    if (!(spec.role in this.#config.roles)) {
+      throw new ConfigError(
+        `agent "${spec.id}" has role "${spec.role}", which the swarm does not define; add it under roles`,
+      );
+    }
+    const pair = this.#config.keys(spec.id);
+    const agent = new Agent(
+      {
+        ...spec,
+        concurrency:
+          spec.concurrency ??
+          this.#config.roles[spec.role]?.concurrency ??
+          this.#config.defaults?.concurrency ??
+          1,
+      },
+      { publicKey: encodePublicKey(pair.publicKey), privateKey: pair.privateKey },
+    );
+    this.#agents.set(spec.id, agent);
+    this.#keys.set(spec.id, pair.publicKey);
+    if (this.#state === "running") void this.#startAgent(agent);
+    return agent;
+  }
+
+  get agents(): readonly Agent[] {
+    return [...this.#agents.values()];
+  }
+
+  /** Listens to what this node observes. Returns the function that stops listening. */
+  on(listener: SwarmEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Declares the queues, recovers what a crash left unsent, starts the
+   * registry and every agent. Idempotent.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "new") return;
+    this.#state = "starting";
+    const t = this.transport;
+    await t.ensureQueue({
+      name: queueNames.deadLetters(this.name),
+      subjects: subjects.allDeadLetters(this.name),
+      ackWaitMs: 30_000,
+      maxDeliver: 1_000_000,
+      deadLetterSubject: subjects.deadLetter(this.name, "dlq"),
+    });
+    for (const role of Object.keys(this.#config.roles)) {
+      const s = this.#roleSettings(role);
+      await t.ensureQueue({
+        name: queueNames.role(this.name, role),
+        subjects: subjects.roleTasks(this.name, role),
+        ackWaitMs: s.ackWaitMs,
+        maxDeliver: s.maxDeliver,
+        deadLetterSubject: subjects.deadLetter(this.name, role),
+      });
+    }
+    this.#deadLetters = t.consume(
+      queueNames.deadLetters(this.name),
+      (d) => this.#recordDeadLetter(d),
+      { maxInFlight: 16 },
+    );
+    this.#subscriptions.push(
+      t.subscribe(subjects.heartbeat(this.name), (m) => this.#onHeartbeat(m)),
+      t.subscribe(subjects.leave(this.name), (m) => this.#onLeave(m)),
+    );
+    await this.#relayOutbox();
+    this.#heartbeat();
+    this.#state = "running";
+    await Promise.all([...this.#agents.values()].map((a) => this.#startAgent(a)));
+    this.#scheduleRelay();
+  }
+
+  /**
+   * Submits a durable task to a role, signed as agent `as` (hosted here).
+   * Resolves when the bus has it. Returns the task id.
+   */
+  async submit<TBody>(
+    role: string,
+    task: string,
+    body: TBody,
+    options: SubmitOptions & { as: string },
+  ): Promise<string> {
+    const agent = this.#agentOrThrow(options.as);
+    const subject = subjects.task(this.name, role, task);
+    const { envelope, entry } = buildMessage(
+      agent.sender(),
+      "enqueue",
+      subject,
+      taskType(task),
+      body,
+      undefined,
+      options,
+    );
+    await this.transport.enqueue(subject, entry.data, { msgId: envelope.id });
+    this.#emit({ type: "task.submitted", id: envelope.id, role, task });
+    return envelope.id;
+  }
+
+  /**
+   * Sends a task to one live agent of `role` and waits for its result,
+   * choosing by the role's routing strategy and failing over to the next
+   * candidate when one fails or times out.
+   */
+  async request<TResult = unknown>(
+    role: string,
+    task: string,
+    body: unknown,
+    options: { as: string; timeoutMs?: number; tags?: readonly string[] },
+  ): Promise<TResult> {
+    const agent = this.#agentOrThrow(options.as);
+    const candidates = this.registry
+      .find({ role, ...(options.tags ? { tags: options.tags } : {}) })
+      .map((e) => e.card);
+    const router = this.#router(role);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    return router.routeWithFailover(candidates, role, async (card) => {
+      const { entry } = buildMessage(
+        agent.sender(),
+        "publish",
+        subjects.agentRequest(this.name, card.id),
+        taskType(task),
+        body,
+        undefined,
+      );
+      const reply = await this.transport.request(entry.subject, entry.data, { timeoutMs });
+      const envelope = decodeEnvelope(reply.data, { maxBytes: this.#services.maxEnvelopeBytes });
+      if (envelope.type === "reply.error") {
+        const error = (envelope.body as { error?: { code?: string; message?: string } }).error;
+        throw new ConclaveError(
+          error?.code ?? "E_REMOTE",
+          `agent "${card.id}" failed the request: ${error?.message ?? "unknown error"}`,
+        );
+      }
+      return envelope.body as TResult;
+    });
+  }
+
+  /**
+   * Stops taking work, lets in-flight tasks finish and ack, announces the
+   * agents' departure, then closes the transport and the store. Idempotent.
+   */
+  async drain(): Promise<void> {
+    await this.#stop(true);
+  }
+
+  /** Stops at once: in-flight tasks go back to their queues for redelivery. Idempotent. */
+  async close(): Promise<void> {
+    await this.#stop(false);
+  }
+
+  async #stop(graceful: boolean): Promise<void> {
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    const wasRunning = this.#state === "running";
+    this.#state = "stopping";
+    this.#cancelHeartbeat?.();
+    this.#cancelRelay?.();
+    for (const sup of this.#supervisors.values()) await sup.stop().catch(() => undefined);
+    await Promise.all([...this.#agents.values()].map((a) => a.stop(graceful)));
+    if (wasRunning && graceful) this.#announceLeave();
+    for (const s of this.#subscriptions) s.unsubscribe();
+    this.#subscriptions = [];
+    if (graceful) await this.#deadLetters?.drain();
+    else await this.#deadLetters?.close();
+    if (graceful) await this.transport.drain();
+    else await this.transport.close();
+    await this.store.close();
+    this.#state = "stopped";
+  }
+
+  // ---- agents ---------------------------------------------------------------
+
+  async #startAgent(agent: Agent): Promise<void> {
+    const sup = createSupervisor({
+      name: agent.id,
+      clock: this.#clock,
+      random: this.#random,
+      backoff: { ...defaultBackoff, baseMs: 200, maxMs: 10_000 },
+      maxRestarts: this.#config.maxRestartsPerMinute ?? 5,
+      windowMs: 60_000,
+      start: async () => {
+        const { exited } = await agent.start(this.#services);
+        return {
+          exited: exited.then(async (error) => {
+            // A crash: stop taking work; unsettled tasks go back to the queue.
+            if (error) await agent.stop(false);
+            return error;
+          }),
+          stop: () => agent.stop(true),
+        };
+      },
+      onEvent: (e) => {
+        if (e.type === "crashed") {
+          this.#emit({
+            type: "agent.crashed",
+            agent: agent.id,
+            error: e.error.message,
+            restart: e.restart,
+          });
+        } else if (e.type === "gave-up") {
+          this.#emit({ type: "agent.gave_up", agent: agent.id, error: e.error.message });
+        }
+      },
+    });
+    this.#supervisors.set(agent.id, sup);
+    await sup.start();
+  }
+
+  #agentOrThrow(id: string): Agent {
+    const agent = this.#agents.get(id);
+    if (!agent) {
+      throw new ConfigError(
+        `agent "${id}" is not hosted by this node; messages must be signed by a local agent`,
+      );
+    }
+    if (this.#state !== "running") {
+      throw new ConclaveError("E_NOT_STARTED", "the swarm is not running; call start() first");
+    }
+    return agent;
+  }
+
+  #roleSettings(role: string): RoleSettings {
+    const r = this.#config.roles[role];
+    const d = this.#config.defaults ?? {};
+    if (!r) throw new ConfigError(`role "${role}" is not defined in the swarm`);
+    const backoff: BackoffPolicy = r.backoff ?? d.backoff ?? defaultBackoff;
+    return {
+      ackWaitMs: r.ackWaitMs ?? d.ackWaitMs ?? 30_000,
+      maxDeliver: r.maxDeliver ?? d.maxDeliver ?? 5,
+      backoff,
+    };
+  }
+
+  #router(role: string): Router {
+    let router = this.#routers.get(role);
+    if (!router) {
+      router = createRouter({
+        strategy: this.#config.roles[role]?.routing ?? "round-robin",
+        random: this.#random,
+        clock: this.#clock,
+      });
+      this.#routers.set(role, router);
+    }
+    return router;
+  }
+
+  // ---- keys and registry ----------------------------------------------------
+
+  #publicKey(agentId: string): KeyObject | undefined {
+    const known = this.#keys.get(agentId);
+    if (known) return known;
+    const entry = this.registry.get(agentId);
+    if (!entry) return undefined;
+    try {
+      const key = decodePublicKey(entry.card.publicKey);
+      this.#keys.set(agentId, key);
+      return key;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #heartbeat(): void {
+    const now = this.#clock.now();
+    const cards: AgentCard[] = [...this.#agents.values()].map((a) => a.card);
+    for (let i = 0; i < cards.length; i += HEARTBEAT_CHUNK) {
+      const body = { node: this.nodeId, cards: cards.slice(i, i + HEARTBEAT_CHUNK) };
+      this.transport.publish(
+        subjects.heartbeat(this.name),
+        this.#nodeMessage("registry.heartbeat", body),
+      );
+    }
+    for (const event of this.registry.tick(now)) {
+      if (event.type === "agent.left") {
+        this.#keys.delete(event.card.id);
+        this.#routers.forEach((r) => r.forget(event.card.id));
+      }
+      this.#emit(event);
+    }
+    const every = this.#config.defaults?.heartbeatMs ?? 1000;
+    this.#cancelHeartbeat = this.#clock.setTimer(() => this.#heartbeat(), every);
+  }
+
+  #announceLeave(): void {
+    const ids = [...this.#agents.keys()];
+    this.transport.publish(
+      subjects.leave(this.name),
+      this.#nodeMessage("registry.leave", { node: this.nodeId, agents: ids }),
+    );
+  }
+
+  /** Registry traffic is signed by no agent: it carries cards, not commands. */
+  #nodeMessage(type: string, body: unknown): Uint8Array {
+    return encodeEnvelope(
+      createEnvelope({ type, from: this.nodeId, body: body as never }, { clock: this.#clock }),
+      { maxBytes: this.#services.maxEnvelopeBytes },
+    );
+  }
+
+  #onHeartbeat(message: Message): void {
+    let cards: AgentCard[];
+    try {
+      const env = decodeEnvelope(message.data, { maxBytes: this.#services.maxEnvelopeBytes });
+      cards = (env.body as { cards?: AgentCard[] }).cards ?? [];
+      if (!Array.isArray(cards)) throw new TypeError("cards is not a list");
+    } catch (error) {
+      this.#parkBadInput(message, error);
+      return;
+    }
+    const now = this.#clock.now();
+    for (const card of cards) {
+      const local = this.#agents.get(card.id);
+      const known = this.registry.get(card.id);
+      const pinned = local?.card.publicKey ?? known?.card.publicKey;
+      if (pinned !== undefined && pinned !== card.publicKey) {
+        this.#emit({
+          type: "message.rejected",
+          subject: message.subject,
+          code: "E_SIGNATURE",
+          reason: `a card for "${card.id}" carries a different public key than the one pinned; ignored (revoke the agent first to rotate its key)`,
+        });
+        continue;
+      }
+      for (const event of this.registry.observe(card, now)) this.#emit(event);
+    }
+  }
+
+  #onLeave(message: Message): void {
+    try {
+      const env = decodeEnvelope(message.data, { maxBytes: this.#services.maxEnvelopeBytes });
+      const ids = (env.body as { agents?: string[] }).agents ?? [];
+      const now = this.#clock.now();
+      for (const id of ids) for (const event of this.registry.leave(id, now)) this.#emit(event);
+    } catch (error) {
+      this.#parkBadInput(message, error);
+    }
+  }
+
+  /** Core-bus input that fails to parse is parked in the dead-letter queue with the reason. */
+  #parkBadInput(message: Message, error: unknown): void {
+    const e = toError(error);
+    const code = e instanceof ConclaveError ? e.code : "E_INVALID_ENVELOPE";
+    this.#emit({ type: "message.rejected", subject: message.subject, code, reason: e.message });
+    this.transport
+      .enqueue(subjects.deadLetter(this.name, "input"), message.data, {
+        msgId: `bad-${ulid(this.#clock)}`,
+        headers: {
+          [DeadLetterHeaders.reason]: `${e.name}: ${e.message}`,
+          [DeadLetterHeaders.subject]: message.subject,
+          [DeadLetterHeaders.deliveries]: "1",
+          [DeadLetterHeaders.at]: String(this.#clock.now()),
+        },
+      })
+      .catch((err: unknown) => this.#emit({ type: "error", error: toError(err).message }));
+  }
+
+  // ---- outbox and dead letters ---------------------------------------------
+
+  async #sendOutbox(taskId: string): Promise<void> {
+    const entries = await this.store.pendingOutbox({ taskId });
+    if (entries.length === 0) return;
+    const sent: string[] = [];
+    try {
+      for (const entry of entries) {
+        if (this.#sending.has(entry.id)) continue;
+        this.#sending.add(entry.id);
+        try {
+          if (entry.mode === "enqueue") {
+            await this.transport.enqueue(entry.subject, entry.data, { msgId: entry.id });
+          } else {
+            this.transport.publish(entry.subject, entry.data);
+          }
+          sent.push(entry.id);
+        } finally {
+          this.#sending.delete(entry.id);
+        }
+      }
+    } catch (error) {
+      // Left in the outbox: the relay retries it.
+      this.#emit({
+        type: "error",
+        error: `sending outbox of ${taskId}: ${toError(error).message}`,
+      });
+    }
+    if (sent.length > 0) await this.store.deleteOutbox(sent);
+  }
+
+  async #relayOutbox(): Promise<void> {
+    const pending = await this.store.pendingOutbox({ limit: 10_000 });
+    const tasks = new Set(pending.map((p) => p.taskId));
+    for (const taskId of tasks) await this.#sendOutbox(taskId);
+  }
+
+  #scheduleRelay(retry = 1): void {
+    const delay = backoffDelay(
+      retry,
+      { baseMs: 1000, maxMs: 30_000, factor: 2, jitter: "equal" },
+      this.#random,
+    );
+    this.#cancelRelay = this.#clock.setTimer(() => {
+      if (this.#state !== "running") return;
+      this.#relayOutbox().then(
+        () => this.#scheduleRelay(1),
+        (e: unknown) => {
+          this.#emit({ type: "error", error: `outbox relay: ${toError(e).message}` });
+          this.#scheduleRelay(retry + 1);
+        },
+      );
+    }, delay);
+  }
+
+  async #recordDeadLetter(delivery: Delivery): Promise<void> {
+    const h = delivery.headers;
+    let envelope: Envelope | undefined;
+    try {
+      envelope = decodeEnvelope(delivery.data, { maxBytes: Number.MAX_SAFE_INTEGER });
+    } catch {
+      envelope = undefined;
+    }
+    const record = {
+      id: h[DeadLetterHeaders.msgId] ?? delivery.msgId,
+      subject: h[DeadLetterHeaders.subject] ?? delivery.subject,
+      reason: h[DeadLetterHeaders.reason] ?? "unknown",
+      deliveries: Number(h[DeadLetterHeaders.deliveries] ?? "0") || 0,
+      at: Number(h[DeadLetterHeaders.at] ?? this.#clock.now()) || this.#clock.now(),
+      data: Buffer.from(delivery.data).toString("base64"),
+      ...(envelope ? { corr: envelope.corr ?? envelope.id, type: envelope.type } : {}),
+    };
+    try {
+      await this.store.recordDeadLetter(record);
+    } catch (error) {
+      await delivery.nak({ delayMs: 1000, reason: toError(error).message });
+      return;
+    }
+    await delivery.ack();
+    this.#emit({
+      type: "task.dead_lettered",
+      id: record.id,
+      subject: record.subject,
+      reason: record.reason,
+      deliveries: record.deliveries,
+    });
+  }
+
+  #emit(event: SwarmEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken listener must not break the swarm.
+      }
+    }
+  }
+}

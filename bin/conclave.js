@@ -6,7 +6,9 @@ import { fileURLToPath } from "node:url";
 
 const main = new URL("../dist/cli/main.js", import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
-  process.stderr.write("conclave: dist/ is missing; run `npm run build` (or `npm install`) first.\n");
+  process.stderr.write(
+    "conclave: dist/ is missing; run `npm run build` (or `npm install`) first.\n",
+  );
   process.exit(2);
 }
 await import(main.href);

@@ -418,7 +418,7 @@ export class Swarm {
     for (const event of this.registry.tick(now)) {
       if (event.type === "agent.left") {
         this.#keys.delete(event.card.id);
-        this.#routers.forEach((r) => r.forget(event.card.id));
+        for (const r of this.#routers.values()) r.forget(event.card.id);
       }
       this.#emit(event);
     }

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const main = new URL("../dist/cli/main.js", import.meta.url);
+const main = new URL("../dist/cli/bin.js", import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   process.stderr.write(
     "conclave: dist/ is missing; run `npm run build` (or `npm install`) first.\n",

@@ -163,6 +163,9 @@ export class Agent {
       privateKey: this.#privateKey,
       maxEnvelopeBytes: s.maxEnvelopeBytes,
       clock: s.clock,
+      assertRole: (role) => {
+        s.role(role);
+      },
     };
   }
 

@@ -6,6 +6,11 @@ import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
 import { subjects, taskType } from "./subjects.js";
 
+/** Effect kind recorded when a root task is submitted. */
+export const ROOT_SUBMITTED = "root.submitted";
+/** Effect kind recorded when a handler calls `ctx.finish()`. */
+export const ROOT_COMPLETED = "root.completed";
+
 /** What a context needs to create messages on behalf of its agent. */
 export interface Sender {
   readonly swarm: string;
@@ -13,6 +18,8 @@ export interface Sender {
   readonly privateKey: KeyObject;
   readonly maxEnvelopeBytes: number;
   readonly clock: Clock;
+  /** Throws `ConfigError` for a role the swarm does not define: such a task could never be delivered. */
+  readonly assertRole: (role: string) => void;
 }
 
 export interface SubmitOptions {
@@ -78,6 +85,7 @@ export class StagingContext {
    * only if this handler succeeds. Returns the new task's envelope id.
    */
   submit<TBody>(role: string, task: string, body: TBody, options?: SubmitOptions): string {
+    this.sender.assertRole(role);
     const subject = subjects.task(this.sender.swarm, role, task);
     const { envelope, entry } = buildMessage(
       this.sender,
@@ -89,6 +97,9 @@ export class StagingContext {
       options,
     );
     this.#outbox.push(entry);
+    // A task without a parent starts a workload item; tracked so a run can
+    // tell what was submitted, completed, dead-lettered or lost.
+    if (!this.parent) this.effect(ROOT_SUBMITTED, envelope.id, { role, task });
     return envelope.id;
   }
 
@@ -146,6 +157,14 @@ export class TaskContext<TBody = unknown> extends StagingContext {
   /** The root task this one descends from (its correlation id), or its own id. */
   get root(): string {
     return this.task.corr ?? this.task.id;
+  }
+
+  /**
+   * Marks the root task this one descends from as completed: the workload
+   * item is done. Committed with this task, so it counts once.
+   */
+  finish(data?: unknown): void {
+    this.effect(ROOT_COMPLETED, this.root, data);
   }
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */

@@ -22,7 +22,7 @@ import { createEnvelope, type Envelope } from "../wire/envelope.js";
 
 import { ulid } from "../wire/ulid.js";
 import { Agent, type AgentSpec, type NodeServices, type RoleSettings } from "./agent.js";
-import { buildMessage, type SubmitOptions } from "./context.js";
+import { buildMessage, StagingContext, type SubmitOptions } from "./context.js";
 import type { SwarmEvent, SwarmEventListener } from "./events.js";
 import { queueNames, subjects, taskType } from "./subjects.js";
 
@@ -217,8 +217,10 @@ export class Swarm {
   }
 
   /**
-   * Submits a durable task to a role, signed as agent `as` (hosted here).
-   * Resolves when the bus has it. Returns the task id.
+   * Submits a durable root task to a role, signed as agent `as` (hosted
+   * here). The task is recorded in the store's outbox before it is sent, so
+   * it is tracked as a workload item and survives a crash. Resolves when
+   * the bus has it. Returns the task id.
    */
   async submit<TBody>(
     role: string,
@@ -227,19 +229,18 @@ export class Swarm {
     options: SubmitOptions & { as: string },
   ): Promise<string> {
     const agent = this.#agentOrThrow(options.as);
-    const subject = subjects.task(this.name, role, task);
-    const { envelope, entry } = buildMessage(
-      agent.sender(),
-      "enqueue",
-      subject,
-      taskType(task),
-      body,
-      undefined,
-      options,
-    );
-    await this.transport.enqueue(subject, entry.data, { msgId: envelope.id });
-    this.#emit({ type: "task.submitted", id: envelope.id, role, task });
-    return envelope.id;
+    const staging = new StagingContext(agent.sender(), undefined);
+    const id = staging.submit(role, task, body, options);
+    const taskId = `submit:${id}`;
+    await this.store.completeTask({
+      taskId,
+      agent: agent.id,
+      at: this.#clock.now(),
+      ...staging.staged(),
+    });
+    await this.#sendOutbox(taskId);
+    this.#emit({ type: "task.submitted", id, role, task });
+    return id;
   }
 
   /**
@@ -255,7 +256,7 @@ export class Swarm {
   ): Promise<TResult> {
     const agent = this.#agentOrThrow(options.as);
     const candidates = this.registry
-      .find({ role, ...(options.tags ? { tags: options.tags } : {}) })
+      .find({ role, cardStatus: "active", ...(options.tags ? { tags: options.tags } : {}) })
       .map((e) => e.card);
     const router = this.#router(role);
     const timeoutMs = options.timeoutMs ?? 30_000;

@@ -83,6 +83,8 @@ export interface Store {
   deadLetteredRoots(): Promise<string[]>;
   effects(kind: string): Promise<EffectRecord[]>;
   effectStats(kind: string): Promise<EffectStats>;
+  /** Stats of every effect kind recorded. */
+  allEffectStats(): Promise<EffectStats[]>;
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
   close(): Promise<void>;

@@ -233,6 +233,18 @@ export class SqliteStore implements Store {
     return { kind, keys: row.keys, duplicateKeys: row.dups };
   }
 
+  async allEffectStats(): Promise<EffectStats[]> {
+    this.#open();
+    const rows = this.#db
+      .prepare(
+        `select kind, count(*) as keys, coalesce(sum(case when n > 1 then 1 else 0 end), 0) as dups
+         from (select kind, key, count(*) as n from conclave_effects group by kind, key)
+         group by kind order by kind`,
+      )
+      .all() as { kind: string; keys: number; dups: number }[];
+    return rows.map((r) => ({ kind: r.kind, keys: r.keys, duplicateKeys: r.dups }));
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     this.#open();
     const row = this.#s.getMeta.get(key) as { value: string } | undefined;

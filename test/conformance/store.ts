@@ -90,6 +90,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       const stats = await store.effectStats("twice");
       assert.equal(stats.keys, 1);
       assert.equal(stats.duplicateKeys, 1);
+      const all = await store.allEffectStats();
+      assert.deepEqual(
+        all.find((s) => s.kind === "twice"),
+        { kind: "twice", keys: 1, duplicateKeys: 1 },
+      );
     });
 
     test("outbox entries stay until deleted, oldest first", async () => {

@@ -1,0 +1,117 @@
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { createConnection } from "node:net";
+import { dirname } from "node:path";
+import { loadSwarmConfig } from "../config/load.js";
+import { redactUrl } from "../config/redact.js";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { toError } from "../errors/index.js";
+
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** `conclave doctor`: can this machine run the swarm? Exit 0 when every check passes. */
+export async function runDoctor(options: { swarm?: string; json: boolean }): Promise<number> {
+  const checks: Check[] = [checkNode(), await checkSqlite()];
+  if (options.swarm) {
+    let config: SwarmFile | undefined;
+    try {
+      config = await loadSwarmConfig(options.swarm);
+      checks.push({ name: "swarm file", ok: true, detail: `${options.swarm} is valid` });
+    } catch (error) {
+      checks.push({ name: "swarm file", ok: false, detail: toError(error).message });
+    }
+    if (config) {
+      checks.push(checkStorePath(config));
+      checks.push(await checkTransport(config));
+    }
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ok: checks.every((c) => c.ok), checks })}\n`);
+  } else {
+    for (const c of checks)
+      process.stdout.write(`${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.detail}\n`);
+  }
+  return checks.every((c) => c.ok) ? 0 : 1;
+}
+
+function checkNode(): Check {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  const ok = major > 20 || (major === 20 && minor >= 10);
+  return {
+    name: "node",
+    ok,
+    detail: ok
+      ? `v${process.versions.node}`
+      : `v${process.versions.node}; conclave needs Node 20.10 or newer`,
+  };
+}
+
+async function checkSqlite(): Promise<Check> {
+  try {
+    const { default: Database } = await import("better-sqlite3");
+    const db = new Database(":memory:");
+    const row = db.prepare("select sqlite_version() as v").get() as { v: string };
+    db.close();
+    return { name: "sqlite", ok: true, detail: `better-sqlite3 loaded, SQLite ${row.v}` };
+  } catch (error) {
+    return {
+      name: "sqlite",
+      ok: false,
+      detail: `better-sqlite3 did not load (${toError(error).message}); run \`npm rebuild better-sqlite3\``,
+    };
+  }
+}
+
+function checkStorePath(config: SwarmFile): Check {
+  if (!config.store.startsWith("sqlite:")) {
+    return {
+      name: "store",
+      ok: true,
+      detail: `${redactUrl(config.store)} (checked when the swarm starts)`,
+    };
+  }
+  const path = config.store.slice("sqlite:".length);
+  if (path === ":memory:") return { name: "store", ok: true, detail: "in memory" };
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    accessSync(dirname(path), constants.W_OK);
+    return { name: "store", ok: true, detail: `${dirname(path)} is writable` };
+  } catch (error) {
+    return {
+      name: "store",
+      ok: false,
+      detail: `${dirname(path)} is not writable: ${toError(error).message}`,
+    };
+  }
+}
+
+async function checkTransport(config: SwarmFile): Promise<Check> {
+  if (config.transport === "memory")
+    return { name: "transport", ok: true, detail: "in-process (memory)" };
+  const url = new URL(config.transport);
+  const port = Number(url.port || (url.protocol.startsWith("amqp") ? 5672 : 4222));
+  const host = url.hostname || "127.0.0.1";
+  const shown = redactUrl(config.transport);
+  const ok = await new Promise<boolean>((resolve) => {
+    const socket = createConnection({ host, port, timeout: 2000 });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(false));
+  });
+  return {
+    name: "transport",
+    ok,
+    detail: ok
+      ? `${shown} is reachable`
+      : `${shown} is not reachable on ${host}:${port}; is the broker running?`,
+  };
+}

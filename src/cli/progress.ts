@@ -1,0 +1,92 @@
+import type { SwarmEvent } from "../runtime/events.js";
+import type { WorkloadProgress } from "../runtime/workload.js";
+
+/** Counters of what one run observed, beside the store's measured progress. */
+export class RunCounters {
+  retries = 0;
+  failures = 0;
+  duplicates = 0;
+  rejected = 0;
+  crashes = 0;
+  readonly completedBy = new Map<string, number>();
+  readonly deadReasons = new Map<string, number>();
+
+  observe(event: SwarmEvent): void {
+    switch (event.type) {
+      case "task.completed":
+        this.completedBy.set(event.agent, (this.completedBy.get(event.agent) ?? 0) + 1);
+        break;
+      case "task.failed":
+        this.failures++;
+        if (event.willRetry) this.retries++;
+        break;
+      case "task.duplicate":
+        this.duplicates++;
+        break;
+      case "task.dead_lettered": {
+        const reason = event.reason.replace(/[0-9A-HJKMNP-TV-Z]{26}/g, "…").slice(0, 120);
+        this.deadReasons.set(reason, (this.deadReasons.get(reason) ?? 0) + 1);
+        break;
+      }
+      case "message.rejected":
+        this.rejected++;
+        break;
+      case "agent.crashed":
+        this.crashes++;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+export interface ProgressOptions {
+  readonly stream: NodeJS.WriteStream;
+  readonly color: boolean;
+}
+
+/**
+ * Shows a run's progress on stderr: a live bar on a terminal, a plain line
+ * every second otherwise (logs and CI).
+ */
+export class ProgressView {
+  readonly #out: NodeJS.WriteStream;
+  readonly #tty: boolean;
+  readonly #color: boolean;
+  #lastPlain = 0;
+  #drawn = false;
+
+  constructor(options: ProgressOptions) {
+    this.#out = options.stream;
+    this.#tty = options.stream.isTTY === true;
+    this.#color = options.color && this.#tty;
+  }
+
+  update(p: WorkloadProgress, counters: RunCounters, elapsedMs: number): void {
+    const settled = p.completed + p.deadLettered;
+    const total = Math.max(p.submitted, 1);
+    const secs = (elapsedMs / 1000).toFixed(1);
+    const stats = `${settled}/${p.submitted} settled · ${p.completed} completed · ${p.deadLettered} dead-lettered · ${counters.retries} retries · ${secs}s`;
+    if (this.#tty) {
+      const width = 24;
+      const filled = Math.round((settled / total) * width);
+      const bar = "█".repeat(filled) + "░".repeat(width - filled);
+      const painted = this.#color ? `\x1b[36m${bar}\x1b[0m` : bar;
+      this.#out.write(`\r\x1b[2K${painted} ${stats}`);
+      this.#drawn = true;
+    } else if (elapsedMs - this.#lastPlain >= 1000) {
+      this.#lastPlain = elapsedMs;
+      this.#out.write(`progress: ${stats}\n`);
+    }
+  }
+
+  end(): void {
+    if (this.#drawn) this.#out.write("\n");
+    this.#drawn = false;
+  }
+}
+
+/** Whether to colour output: a terminal, and NO_COLOR unset (https://no-color.org). */
+export function useColor(stream: NodeJS.WriteStream): boolean {
+  return stream.isTTY === true && !process.env["NO_COLOR"];
+}

@@ -1,0 +1,149 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { loadSwarmConfig } from "../config/load.js";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import type { SwarmEvent } from "../runtime/events.js";
+import { openSwarm } from "../runtime/from-config.js";
+import type { Swarm } from "../runtime/swarm.js";
+import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
+import { ProgressView, RunCounters, useColor } from "./progress.js";
+
+export interface RunOptions {
+  readonly json: boolean;
+  /** Overrides of the file's workload (e.g. `{ tasks: 50 }`). */
+  readonly workload?: Readonly<Record<string, unknown>>;
+  /** Only these agents run here. */
+  readonly agents?: readonly string[];
+  /** Give up waiting for the workload after this long (ms); what is left counts as lost. */
+  readonly timeoutMs: number;
+  /** Keep running after the workload settles, until a signal. */
+  readonly forever: boolean;
+  /** Adjusts the loaded file before anything opens (the demo moves its state and clears it). */
+  readonly configure?: (config: SwarmFile) => SwarmFile;
+}
+
+/** The last line of `--json` output. */
+export interface RunSummary {
+  readonly type: "summary";
+  readonly swarm: string;
+  readonly tasks: {
+    readonly submitted: number;
+    readonly completed: number;
+    readonly deadLettered: number;
+    readonly lost: number;
+    readonly duplicateEffects: number;
+  };
+  readonly retries: number;
+  readonly durationMs: number;
+}
+
+/**
+ * Runs a swarm file in this process until its workload settles (every root
+ * task completed or dead-lettered), or until SIGINT/SIGTERM; prints the
+ * summary. Returns the exit code: 0 when nothing was lost or applied twice.
+ */
+export async function runSwarmFile(file: string, options: RunOptions): Promise<number> {
+  const started = Date.now();
+  const loaded = await loadSwarmConfig(file);
+  const config = options.configure ? options.configure(loaded) : loaded;
+  const swarm = await openSwarm(config, {
+    ...(options.workload ? { workload: options.workload } : {}),
+    ...(options.agents ? { agents: options.agents } : {}),
+  });
+  const counters = new RunCounters();
+  const view = new ProgressView({ stream: process.stderr, color: useColor(process.stderr) });
+  swarm.on((event) => {
+    counters.observe(event);
+    if (options.json) writeEvent(event);
+  });
+
+  let stopping: string | undefined;
+  const onSignal = (signal: string) => () => {
+    if (stopping) process.exit(130);
+    stopping = signal;
+  };
+  const onInt = onSignal("SIGINT");
+  const onTerm = onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+
+  let progress: WorkloadProgress;
+  try {
+    await swarm.start();
+    progress = await waitForWorkload(swarm, options, counters, view, started, () => stopping);
+  } finally {
+    view.end();
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+  await swarm.drain();
+
+  const summary: RunSummary = {
+    type: "summary",
+    swarm: config.swarm,
+    tasks: {
+      submitted: progress.submitted,
+      completed: progress.completed,
+      deadLettered: progress.deadLettered,
+      lost: progress.pending,
+      duplicateEffects: progress.duplicateEffects,
+    },
+    retries: counters.retries,
+    durationMs: Date.now() - started,
+  };
+  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
+  const interrupted = stopping !== undefined && !options.forever;
+  if (interrupted) return 130;
+  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 ? 0 : 1;
+}
+
+async function waitForWorkload(
+  swarm: Swarm,
+  options: RunOptions,
+  counters: RunCounters,
+  view: ProgressView,
+  started: number,
+  stopping: () => string | undefined,
+): Promise<WorkloadProgress> {
+  const deadline = started + options.timeoutMs;
+  for (;;) {
+    const p = await workloadProgress(swarm.store);
+    view.update(p, counters, Date.now() - started);
+    const settled = p.submitted > 0 && p.pending === 0;
+    if (stopping()) return p;
+    if (!options.forever && (settled || Date.now() > deadline)) return p;
+    await sleep(100);
+  }
+}
+
+function writeEvent(event: SwarmEvent): void {
+  const compact =
+    "card" in event ? { ...event, card: { id: event.card.id, role: event.card.role } } : event;
+  const line = { ts: Date.now(), ...compact };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): string {
+  const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const ok = s.tasks.lost === 0 && s.tasks.duplicateEffects === 0;
+  const lines = [
+    "",
+    `${paint(1, `swarm ${s.swarm}`)} — ${ok ? paint(32, "nothing lost") : paint(31, "PROBLEMS")} in ${(s.durationMs / 1000).toFixed(1)}s`,
+    `  tasks submitted     ${s.tasks.submitted}`,
+    `  completed           ${s.tasks.completed}`,
+    `  dead-lettered       ${s.tasks.deadLettered}`,
+    `  lost                ${s.tasks.lost === 0 ? s.tasks.lost : paint(31, String(s.tasks.lost))}`,
+    `  duplicate effects   ${s.tasks.duplicateEffects === 0 ? 0 : paint(31, String(s.tasks.duplicateEffects))}`,
+    `  retries             ${s.retries}`,
+  ];
+  if (counters.completedBy.size > 0) {
+    lines.push("  handled by");
+    for (const [agent, n] of [...counters.completedBy].sort())
+      lines.push(`    ${agent.padEnd(18)}${n}`);
+  }
+  if (counters.deadReasons.size > 0) {
+    lines.push("  dead-letter reasons");
+    for (const [reason, n] of counters.deadReasons) lines.push(`    ${n} × ${reason}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

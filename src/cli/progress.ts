@@ -55,6 +55,7 @@ export class ProgressView {
   readonly #color: boolean;
   #lastPlain = 0;
   #drawn = false;
+  #unprinted: string | undefined;
 
   constructor(options: ProgressOptions) {
     this.#out = options.stream;
@@ -76,13 +77,19 @@ export class ProgressView {
       this.#drawn = true;
     } else if (elapsedMs - this.#lastPlain >= 1000) {
       this.#lastPlain = elapsedMs;
+      this.#unprinted = undefined;
       this.#out.write(`progress: ${stats}\n`);
+    } else {
+      this.#unprinted = stats;
     }
   }
 
+  /** Finishes the bar, or prints the final plain line. */
   end(): void {
     if (this.#drawn) this.#out.write("\n");
+    else if (this.#unprinted) this.#out.write(`progress: ${this.#unprinted}\n`);
     this.#drawn = false;
+    this.#unprinted = undefined;
   }
 }
 

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, test } from "node:test";
+
+const root = resolve(import.meta.dirname, "..", "..");
+const bin = join(root, "src", "cli", "bin.ts");
+// Resolved here so the child finds tsx whatever its working directory.
+const tsx = import.meta.resolve("tsx");
+const agents = join(root, "examples", "review-swarm", "agents.mjs");
+const work = mkdtempSync(join(tmpdir(), "conclave-cli-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], cwd = work): ChildProcess {
+  return spawn(process.execPath, ["--import", tsx, bin, ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+function finish(child: ChildProcess): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => {
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const run = (args: string[], cwd = work) => finish(start(args, cwd));
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+interface Summary {
+  type: string;
+  tasks: {
+    submitted: number;
+    completed: number;
+    deadLettered: number;
+    lost: number;
+    duplicateEffects: number;
+  };
+}
+
+function summaryOf(stdout: string): Summary {
+  const last = jsonLines(stdout).at(-1) as unknown as Summary;
+  assert.equal(last.type, "summary", "the last line is the summary");
+  return last;
+}
+
+function swarmFile(name: string, workload: Record<string, number>): string {
+  const dir = join(work, name);
+  const file = join(work, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `swarm: ${name}
+dataDir: ${dir}
+module: ${agents}
+defaults: { ackWaitMs: 2000, maxDeliver: 4, concurrency: 4, backoff: { baseMs: 10, maxMs: 100 }, heartbeatMs: 200 }
+roles:
+  architect: {}
+  developer: { tasks: [code] }
+  sentinel: { tasks: [scan] }
+  auditor: { tasks: [audit] }
+agents:
+  - { id: architect, role: architect }
+  - { id: dev-1, role: developer }
+  - { id: dev-2, role: developer }
+  - { id: dev-3, role: developer, options: { flakiness: 0.3 } }
+  - { id: sentinel, role: sentinel }
+  - { id: auditor, role: auditor }
+workload: ${JSON.stringify(workload)}
+`,
+  );
+  return file;
+}
+
+describe("conclave CLI", () => {
+  test("demo --json: every line is JSON and the summary adds up", async () => {
+    const r = await run(["demo", "--json", "--tasks", "60", "--data-dir", join(work, "demo")]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = summaryOf(r.stdout);
+    assert.equal(s.tasks.submitted, 60);
+    assert.equal(s.tasks.completed + s.tasks.deadLettered, 60);
+    assert.equal(s.tasks.lost, 0);
+    assert.equal(s.tasks.duplicateEffects, 0);
+    assert.ok(s.tasks.deadLettered >= 1, "the impossible spec is dead-lettered");
+    const events = jsonLines(r.stdout);
+    assert.ok(
+      events.some((e) => e.type === "task.failed" && e.willRetry === true),
+      "retries are visible",
+    );
+  });
+
+  test("demo without --json prints a human summary", async () => {
+    const r = await run(["demo", "--tasks", "20", "--data-dir", join(work, "demo-human")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /nothing lost/);
+    assert.match(r.stdout, /lost\s+0/);
+    assert.match(r.stderr, /progress: /, "plain progress lines when stderr is not a terminal");
+  });
+
+  test("kill -9 mid-run, then `up` again: every task settles, none lost, no effect twice", async () => {
+    const file = swarmFile("crashy", { tasks: 400, impossibleEvery: 50, workMs: 40 });
+    const child = start(["up", file, "--json"]);
+    const first = finish(child);
+    let completed = 0;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the first run completed no task")), 60_000);
+      child.stdout?.on("data", (d: Buffer) => {
+        completed += (d.toString().match(/"task.completed"/g) ?? []).length;
+        if (completed >= 60) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill("SIGKILL");
+    const killed = await first;
+    assert.equal(killed.signal, "SIGKILL");
+    assert.ok(!killed.stdout.includes('"summary"'), "the first run did not get to finish");
+
+    const again = await run(["up", file, "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    const s = summaryOf(again.stdout);
+    assert.equal(s.tasks.submitted, 400, "the plan was not made twice");
+    assert.equal(s.tasks.completed + s.tasks.deadLettered, 400);
+    assert.equal(s.tasks.lost, 0);
+    assert.equal(s.tasks.duplicateEffects, 0);
+  });
+
+  test("an invalid swarm file exits 2 and names the field and line", async () => {
+    const file = join(work, "bad.yaml");
+    writeFileSync(
+      file,
+      "swarm: bad\nagents:\n  - id: a\n    role: ghost\nroles:\n  dev: { concurrencyy: 2 }\n",
+    );
+    const r = await run(["up", file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /bad\.yaml:4: agents\.0\.role/);
+    assert.match(r.stderr, /did you mean "concurrency"/);
+  });
+
+  test("unknown commands and bad options exit 2", async () => {
+    assert.equal((await run(["frobnicate"])).code, 2);
+    assert.equal((await run(["demo", "--tasks", "zero"])).code, 2);
+  });
+
+  test("keys gen writes a 0600 key file per agent", async () => {
+    const dir = join(work, "keys");
+    const r = await run(["keys", "gen", "alice", "bob", "--dir", dir, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { agent: string; path: string; fingerprint: string }[];
+    assert.deepEqual(
+      out.map((k) => k.agent),
+      ["alice", "bob"],
+    );
+    for (const k of out) {
+      assert.equal(statSync(k.path).mode & 0o777, 0o600);
+      assert.match(k.fingerprint, /^SHA256:/);
+      assert.ok(readFileSync(k.path, "utf8").includes('"alg"'));
+    }
+    const again = await run(["keys", "gen", "alice", "--dir", dir]);
+    assert.equal(again.code, 1, "an existing key is not overwritten without --force");
+  });
+
+  test("doctor --json reports every check", async () => {
+    const file = swarmFile("doctor", { tasks: 1 });
+    const r = await run(["doctor", "--swarm", file, "--json"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] };
+    assert.equal(report.ok, true);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      ["node", "sqlite", "swarm file", "store", "transport"],
+    );
+  });
+});

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Enforces the layering of shared/DESIGN.md: each folder under src/ may import
+// only from the folders listed for it (dependencies point downwards). madge
+// catches cycles; this catches a lower layer reaching up.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+
+const below = {
+  errors: [],
+  core: ["errors"],
+  config: ["errors"],
+  wire: ["errors", "core"],
+  identity: ["errors", "core", "wire"],
+  transport: ["errors", "core", "wire"],
+  store: ["errors", "core"],
+  sim: ["errors", "core", "wire"],
+  delivery: ["errors", "core", "wire", "transport"],
+  registry: ["errors", "core", "wire", "identity"],
+  routing: ["errors", "core", "registry"],
+  runtime: [
+    "errors",
+    "core",
+    "config",
+    "wire",
+    "identity",
+    "transport",
+    "store",
+    "delivery",
+    "registry",
+    "routing",
+  ],
+  testkit: [
+    "errors",
+    "core",
+    "config",
+    "wire",
+    "identity",
+    "transport",
+    "store",
+    "delivery",
+    "registry",
+    "routing",
+    "runtime",
+    "sim",
+  ],
+  cli: [
+    "errors",
+    "core",
+    "config",
+    "wire",
+    "identity",
+    "transport",
+    "store",
+    "delivery",
+    "registry",
+    "routing",
+    "runtime",
+  ],
+};
+
+function files(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+const problems = [];
+for (const file of files("src")) {
+  const parts = relative("src", file).split(sep);
+  if (parts.length < 2) continue; // src/index.ts may import anything
+  const layer = parts[0];
+  const allowed = below[layer];
+  if (!allowed) {
+    problems.push(
+      `${file}: folder "${layer}" has no place in the layer list of scripts/check-layers.mjs`,
+    );
+    continue;
+  }
+  const source = readFileSync(file, "utf8");
+  for (const match of source.matchAll(/from\s+"(\.\.?\/[^"]+)"/g)) {
+    const target = relative("src", join(file, "..", match[1])).split(sep)[0];
+    if (target !== layer && !allowed.includes(target)) {
+      problems.push(`${file}: imports ${match[1]} — "${layer}" may not depend on "${target}"`);
+    }
+  }
+}
+if (problems.length > 0) {
+  console.error(`layer check failed:\n  ${problems.join("\n  ")}`);
+  process.exit(1);
+}
+console.log("layer check: every import points down");

@@ -1,0 +1,60 @@
+/**
+ * conclave: swarms of agents that coordinate over an event bus.
+ *
+ * @example
+ * ```ts
+ * import { createSwarm, createMemoryTransport, openSqliteStore, loadOrCreateAgentKey } from "conclave";
+ * ```
+ */
+export {
+  type AgentConfig as SwarmFileAgent,
+  type BackoffConfig,
+  loadSwarmConfig,
+  type OrderingMode,
+  parseSwarmConfig,
+  type RoleConfig as SwarmFileRole,
+  redactUrl,
+  type SwarmConfig as SwarmFile,
+  swarmConfigSchema,
+  swarmJsonSchema,
+  validateSwarmConfig,
+} from "./config/index.js";
+export { type Clock, ManualClock, systemClock } from "./core/clock.js";
+export { type Random, seededRandom, systemRandom } from "./core/random.js";
+export * from "./delivery/index.js";
+export * from "./errors/index.js";
+export * from "./identity/index.js";
+export * from "./registry/index.js";
+export * from "./routing/index.js";
+export {
+  Agent,
+  type AgentSpec,
+  StartContext,
+  type StartHook,
+  type TaskHandler,
+  UnknownSignerError,
+} from "./runtime/agent.js";
+export { StagingContext, type SubmitOptions, TaskContext } from "./runtime/context.js";
+export type { SwarmEvent, SwarmEventListener } from "./runtime/events.js";
+export {
+  loadSwarmModule,
+  type OpenSwarmOptions,
+  openStore,
+  openSwarm,
+  openTransport,
+  type SetupContext,
+  type SwarmModule,
+} from "./runtime/from-config.js";
+export { queueNames, subjects } from "./runtime/subjects.js";
+export { createSupervisor, type Supervisor } from "./runtime/supervisor.js";
+export {
+  createSwarm,
+  type KeyProvider,
+  type RoleConfig as SwarmRoleConfig,
+  Swarm,
+  type SwarmConfig as SwarmOptions,
+} from "./runtime/swarm.js";
+export { type WorkloadProgress, workloadProgress } from "./runtime/workload.js";
+export * from "./store/index.js";
+export * from "./transport/index.js";
+export * from "./wire/index.js";

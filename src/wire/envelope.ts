@@ -1,0 +1,243 @@
+import { z } from "zod";
+import { type Clock, systemClock } from "../core/clock.js";
+import type { Random } from "../core/random.js";
+import { InvalidEnvelopeError } from "../errors/index.js";
+import { describeEnvelopeIssues } from "./envelope-issues.js";
+import { assertJsonValue } from "./json-value.js";
+import { sharedUlidFactory, ulidPattern } from "./ulid.js";
+
+/** `task.code_review`: lower-case tokens of `[a-z0-9_-]` joined by dots. */
+export const envelopeTypePattern: RegExp = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+
+/** Agent ids are safe in file names, subjects and URLs without escaping. */
+export const agentIdPattern: RegExp = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * Correlation, causation and conversation ids, and header values, are
+ * printable ASCII: they map onto NATS and AMQP headers unchanged, and their
+ * length means the same in every language.
+ */
+const referencePattern = /^[\x20-\x7e]{1,128}$/;
+const headerNamePattern = /^[a-z0-9-]{1,128}$/;
+const headerValuePattern = /^[\x20-\x7e]{0,8192}$/;
+
+/**
+ * 64 signature bytes are 86 base64url characters; the last one carries only
+ * two bits, so it must be A, Q, g or w. Anything else would be a second
+ * spelling of the same signature.
+ */
+export const signaturePattern: RegExp = /^[A-Za-z0-9_-]{85}[AQgw]$/;
+
+/** Deepest nesting of objects and arrays in an envelope, counting the envelope itself as 1. */
+export const ENVELOPE_MAX_DEPTH = 256;
+
+/** Longest `type`. */
+export const ENVELOPE_TYPE_MAX_LENGTH = 256;
+
+const required =
+  (what: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? "is required" : `must be ${what}`;
+
+const agentId = () =>
+  z
+    .string({ error: required("a string") })
+    .regex(agentIdPattern, { error: "must be an agent id: 1-128 characters of A-Z a-z 0-9 _ -" });
+
+const reference = () =>
+  z
+    .string({ error: required("a string") })
+    .regex(referencePattern, { error: "must be 1-128 printable ASCII characters" });
+
+const millis = () =>
+  z
+    .int({ error: required("an integer (ms since the Unix epoch)") })
+    .min(0, { error: "must be non-negative (ms since the Unix epoch)" });
+
+/**
+ * The schema of an envelope, the one message shape on the bus. Closed:
+ * unknown top-level fields are rejected. See docs/PROTOCOL.md for the
+ * meaning of each field. Prefer {@link parseEnvelope}, which also checks the
+ * body and throws the project's error type.
+ */
+export const envelopeSchema = z
+  .strictObject({
+    id: z
+      .string({ error: required("a string") })
+      .regex(ulidPattern, { error: "must be a ULID (26 upper-case Crockford base32 characters)" }),
+    type: z
+      .string({ error: required("a string") })
+      .max(ENVELOPE_TYPE_MAX_LENGTH, {
+        error: `must be at most ${ENVELOPE_TYPE_MAX_LENGTH} characters`,
+      })
+      .regex(envelopeTypePattern, {
+        error: "must be dot-separated lower-case tokens of a-z 0-9 _ - (e.g. task.code_review)",
+      }),
+    from: agentId(),
+    to: agentId().optional(),
+    ts: millis(),
+    deadline: millis().optional(),
+    corr: reference().optional(),
+    cause: reference().optional(),
+    conv: reference().optional(),
+    seq: z
+      .int({ error: required("an integer") })
+      .min(0, { error: "must be non-negative" })
+      .optional(),
+    attempt: z
+      .int({ error: required("an integer") })
+      .min(1, { error: "must be at least 1 (the first delivery is attempt 1)" })
+      .optional(),
+    headers: z
+      .record(
+        z.string().regex(headerNamePattern),
+        z.string({ error: required("a string") }).regex(headerValuePattern, {
+          error: "must be at most 8192 printable ASCII characters",
+        }),
+        { error: required("an object of string values") },
+      )
+      .optional(),
+    body: z.custom<unknown>((value) => value !== undefined, {
+      error: "is required (use null for an empty body)",
+    }),
+    sig: z
+      .string({ error: required("a string") })
+      .regex(signaturePattern, {
+        error: "must be an Ed25519 signature: 86 base64url characters, no padding",
+      })
+      .optional(),
+  })
+  .superRefine((envelope, ctx) => {
+    if (envelope.seq !== undefined && envelope.conv === undefined) {
+      ctx.addIssue({ code: "custom", path: ["conv"], message: "is required when seq is set" });
+    }
+    if (envelope.conv !== undefined && envelope.seq === undefined) {
+      ctx.addIssue({ code: "custom", path: ["seq"], message: "is required when conv is set" });
+    }
+  });
+
+/**
+ * Every message on the bus. Plain JSON on the wire; see docs/PROTOCOL.md.
+ * `TBody` is what the sender promises `body` holds; a decoder cannot check
+ * that promise, so decoded envelopes are `Envelope<unknown>`.
+ */
+export interface Envelope<TBody = unknown> {
+  /** ULID, unique per message; receivers deduplicate on it. Kept across retries. */
+  readonly id: string;
+  /** What the message is, e.g. `task.code_review` or `consensus.vote`. */
+  readonly type: string;
+  /** Agent id of the sender. */
+  readonly from: string;
+  /** Agent id of the one intended receiver, if any. */
+  readonly to?: string;
+  /** When the sender created it, ms since the Unix epoch. */
+  readonly ts: number;
+  /** Absolute time (ms since the epoch) after which the work is no longer wanted. */
+  readonly deadline?: number;
+  /** Correlation id: ties a reply to its request; shared by a whole exchange. */
+  readonly corr?: string;
+  /** Causation id: the `id` of the envelope that caused this one. */
+  readonly cause?: string;
+  /** Conversation id; with `seq`, gives strict per-conversation order. */
+  readonly conv?: string;
+  /** Position within `conv`, from 0, without gaps. Set together with `conv`. */
+  readonly seq?: number;
+  /** Delivery attempt this envelope represents, from 1. */
+  readonly attempt?: number;
+  /** W3C trace context (`traceparent`, `tracestate`) and other lower-case string headers. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The payload: any JSON value, `null` when empty. */
+  readonly body: TBody;
+  /** Ed25519 signature over the canonical envelope without `sig`; see `signEnvelope`. */
+  readonly sig?: string;
+}
+
+/**
+ * Validates an in-memory value as an envelope: the schema, plus a body that
+ * is plain JSON (finite numbers, well-formed strings, plain objects) nested at
+ * most {@link ENVELOPE_MAX_DEPTH} deep. Returns a shallow copy; `body` is not
+ * copied.
+ *
+ * @throws InvalidEnvelopeError whose message names each failing field.
+ *
+ * @example
+ * ```ts
+ * const env = parseEnvelope(JSON.parse(text)); // or use decodeEnvelope(bytes)
+ * ```
+ */
+export function parseEnvelope(value: unknown): Envelope {
+  const result = envelopeSchema.safeParse(value);
+  if (!result.success) {
+    // Parsed again with the offending inputs attached, only on this cold path: it costs.
+    const detailed = envelopeSchema.safeParse(value, { reportInput: true });
+    const error = detailed.error ?? result.error;
+    throw new InvalidEnvelopeError(describeEnvelopeIssues(error.issues), { cause: error });
+  }
+  assertJsonValue(result.data, { maxDepth: ENVELOPE_MAX_DEPTH, root: "" });
+  return result.data;
+}
+
+/** What the caller of {@link createEnvelope} supplies; `id` and `ts` are filled in. */
+export type EnvelopeFields<TBody> = Omit<Envelope<TBody>, "id" | "ts" | "sig">;
+
+/** Per-call options of {@link createEnvelope}. */
+export interface CreateEnvelopeOptions {
+  /** Source of `ts` and the id's time. Defaults to the system clock. */
+  readonly clock?: Clock;
+  /** Source of the id's random part; defaults to node:crypto. For tests and simulations. */
+  readonly random?: Random;
+}
+
+/** The order fields are written in, so encoded envelopes read alike. */
+const FIELD_ORDER = [
+  "id",
+  "type",
+  "from",
+  "to",
+  "ts",
+  "deadline",
+  "corr",
+  "cause",
+  "conv",
+  "seq",
+  "attempt",
+  "headers",
+  "body",
+] as const;
+
+/**
+ * Creates a validated envelope with a fresh ULID `id` and `ts` from the
+ * clock. Fields left `undefined` are dropped.
+ *
+ * @throws InvalidEnvelopeError naming each invalid field.
+ *
+ * @example
+ * ```ts
+ * const env = createEnvelope({
+ *   type: "task.code_review",
+ *   from: "lead",
+ *   body: { repo: "acme/api", pr: 42 },
+ * });
+ * ```
+ */
+export function createEnvelope<TBody>(
+  fields: EnvelopeFields<TBody>,
+  options: CreateEnvelopeOptions = {},
+): Envelope<TBody> {
+  const clock = options.clock ?? systemClock;
+  const ts = Math.floor(clock.now());
+  const source: Record<string, unknown> = {
+    ...fields,
+    id: sharedUlidFactory(clock, options.random)(ts),
+    ts,
+  };
+  const ordered: Record<string, unknown> = {};
+  for (const key of FIELD_ORDER) {
+    if (source[key] !== undefined) ordered[key] = source[key];
+  }
+  // Unknown keys are kept so that validation names them instead of losing them silently.
+  for (const key of Object.keys(source)) {
+    if (!(key in ordered) && source[key] !== undefined) ordered[key] = source[key];
+  }
+  return parseEnvelope(ordered) as Envelope<TBody>;
+}

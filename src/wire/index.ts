@@ -1,0 +1,31 @@
+export { CANONICAL_MAX_DEPTH, canonicalBytes, canonicalize } from "./canonical.js";
+export {
+  type CodecOptions,
+  DEFAULT_MAX_ENVELOPE_BYTES,
+  decodeEnvelope,
+  encodeEnvelope,
+} from "./codec.js";
+export {
+  agentIdPattern,
+  type CreateEnvelopeOptions,
+  createEnvelope,
+  ENVELOPE_MAX_DEPTH,
+  ENVELOPE_TYPE_MAX_LENGTH,
+  type Envelope,
+  type EnvelopeFields,
+  envelopeSchema,
+  envelopeTypePattern,
+  parseEnvelope,
+  signaturePattern,
+} from "./envelope.js";
+export type { JsonValue } from "./json-value.js";
+export { signEnvelope, signingBytes, verifyEnvelope } from "./signature.js";
+export {
+  createUlidFactory,
+  isUlid,
+  ULID_MAX_TIME,
+  type UlidFactory,
+  ulid,
+  ulidPattern,
+  ulidTime,
+} from "./ulid.js";

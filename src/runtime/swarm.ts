@@ -502,33 +502,41 @@ export class Swarm {
 
   // ---- outbox and dead letters ---------------------------------------------
 
+  /**
+   * Sends what a committed task left in the outbox, in batches sent
+   * concurrently (so a plan of thousands of tasks shares journal commits),
+   * then clears what the bus accepted. What fails stays for the relay.
+   */
   async #sendOutbox(taskId: string): Promise<void> {
-    const entries = await this.store.pendingOutbox({ taskId });
-    if (entries.length === 0) return;
-    const sent: string[] = [];
-    try {
-      for (const entry of entries) {
-        if (this.#sending.has(entry.id)) continue;
-        this.#sending.add(entry.id);
-        try {
+    for (;;) {
+      const entries = (await this.store.pendingOutbox({ taskId, limit: 1000 })).filter(
+        (e) => !this.#sending.has(e.id),
+      );
+      if (entries.length === 0) return;
+      for (const e of entries) this.#sending.add(e.id);
+      const results = await Promise.allSettled(
+        entries.map(async (entry) => {
           if (entry.mode === "enqueue") {
             await this.transport.enqueue(entry.subject, entry.data, { msgId: entry.id });
           } else {
             this.transport.publish(entry.subject, entry.data);
           }
-          sent.push(entry.id);
-        } finally {
-          this.#sending.delete(entry.id);
-        }
+          return entry.id;
+        }),
+      );
+      for (const e of entries) this.#sending.delete(e.id);
+      const sent = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      if (sent.length > 0) await this.store.deleteOutbox(sent);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) {
+        // Left in the outbox: the relay retries it with backoff.
+        this.#emit({
+          type: "error",
+          error: `sending outbox of ${taskId}: ${toError(failed.reason).message}`,
+        });
+        return;
       }
-    } catch (error) {
-      // Left in the outbox: the relay retries it.
-      this.#emit({
-        type: "error",
-        error: `sending outbox of ${taskId}: ${toError(error).message}`,
-      });
     }
-    if (sent.length > 0) await this.store.deleteOutbox(sent);
   }
 
   async #relayOutbox(): Promise<void> {

@@ -28,14 +28,16 @@ export const defaultBackoff: BackoffPolicy = Object.freeze({
  */
 export function backoffDelay(retry: number, policy: BackoffPolicy, random: Random): number {
   const exponent = Math.max(0, retry - 1);
-  const ceiling = Math.min(policy.maxMs, policy.baseMs * policy.factor ** exponent);
-  const bounded = Number.isFinite(ceiling) ? ceiling : policy.maxMs;
+  // 0 × Infinity is NaN: a zero base stays zero however many retries.
+  const raw = policy.baseMs === 0 ? 0 : policy.baseMs * policy.factor ** exponent;
+  const bounded = Number.isFinite(raw) ? Math.min(policy.maxMs, raw) : policy.maxMs;
+  // Floor, not round, so a delay never exceeds a fractional maxMs.
   switch (policy.jitter) {
     case "none":
-      return Math.round(bounded);
+      return Math.floor(bounded);
     case "equal":
-      return Math.round(bounded / 2 + random.next() * (bounded / 2));
+      return Math.floor(bounded / 2 + random.next() * (bounded / 2));
     case "full":
-      return Math.round(random.next() * bounded);
+      return Math.floor(random.next() * bounded);
   }
 }

@@ -365,20 +365,7 @@ export class Agent {
   }
 
   #verify(envelope: Envelope): void {
-    const s = this.#need();
-    if (envelope.sig === undefined) {
-      if (s.signing === "required") {
-        throw new SignatureError(
-          `envelope ${envelope.id} from "${envelope.from}" is unsigned and this swarm requires signatures; sign it with the sender's Ed25519 key (docs/PROTOCOL.md)`,
-        );
-      }
-      return;
-    }
-    const key = s.publicKey(envelope.from);
-    if (!key) {
-      throw new UnknownSignerError(envelope.from);
-    }
-    verifyEnvelope(envelope, key);
+    verifySender(envelope, this.#need());
   }
 
   /** Bad input: dead-letter it with the reason, except a signer we may not know yet. */
@@ -459,6 +446,27 @@ export class Agent {
     }
     return this.#services;
   }
+}
+
+/**
+ * Checks an envelope's signature against the sender's known key, under the
+ * swarm's signing policy. Throws `SignatureError` (or `UnknownSignerError`).
+ */
+export function verifySender(
+  envelope: Envelope,
+  s: Pick<NodeServices, "signing" | "publicKey">,
+): void {
+  if (envelope.sig === undefined) {
+    if (s.signing === "required") {
+      throw new SignatureError(
+        `envelope ${envelope.id} from "${envelope.from}" is unsigned and this swarm requires signatures; sign it with the sender's Ed25519 key (docs/PROTOCOL.md)`,
+      );
+    }
+    return;
+  }
+  const key = s.publicKey(envelope.from);
+  if (!key) throw new UnknownSignerError(envelope.from);
+  verifyEnvelope(envelope, key);
 }
 
 /** A signed envelope from an agent id the node has no public key for. */

@@ -21,9 +21,22 @@ import { DEFAULT_MAX_ENVELOPE_BYTES, decodeEnvelope, encodeEnvelope } from "../w
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 
 import { ulid } from "../wire/ulid.js";
-import { Agent, type AgentSpec, type NodeServices, type RoleSettings } from "./agent.js";
+import {
+  Agent,
+  type AgentSpec,
+  type NodeServices,
+  type RoleSettings,
+  verifySender,
+} from "./agent.js";
 import { buildMessage, StagingContext, type SubmitOptions } from "./context.js";
+import {
+  type EventHandler,
+  EventSubscription,
+  type SubscribeOptions,
+  VECTOR_CLOCK_HEADER,
+} from "./event-subscription.js";
 import type { SwarmEvent, SwarmEventListener } from "./events.js";
+import { SwarmMetrics } from "./metrics.js";
 import { queueNames, subjects, taskType } from "./subjects.js";
 
 /** Where an agent's key pair comes from. */
@@ -85,6 +98,8 @@ export class Swarm {
   readonly transport: Transport;
   readonly store: Store;
   readonly registry: RegistryView;
+  /** Counters of what this node observed (Prometheus naming). */
+  readonly metrics = new SwarmMetrics();
   readonly #config: SwarmConfig;
   readonly #clock: Clock;
   readonly #random: Random;
@@ -94,6 +109,9 @@ export class Swarm {
   readonly #listeners = new Set<SwarmEventListener>();
   readonly #routers = new Map<string, Router>();
   readonly #sending = new Set<string>();
+  readonly #eventSubs = new Set<EventSubscription>();
+  /** Causally ordered events sent per local agent, for their vector clocks. */
+  readonly #causalSent = new Map<string, number>();
   readonly #services: NodeServices;
   #deadLetters: Consumer | undefined;
   #subscriptions: { unsubscribe(): void }[] = [];
@@ -244,6 +262,82 @@ export class Swarm {
   }
 
   /**
+   * Publishes an event to `<swarm>.event.<type>`, signed as local agent `as`.
+   * At-most-once fan-out: subscribers that are not listening miss it. With
+   * `causal: true` it carries a vector clock, so causal subscribers never see
+   * it before the events this node had delivered when it was sent.
+   */
+  publish<TBody>(
+    type: string,
+    body: TBody,
+    options: { as: string; conv?: string; seq?: number; causal?: boolean },
+  ): string {
+    const agent = this.#agentOrThrow(options.as);
+    const headers: Record<string, string> = {};
+    if (options.causal) {
+      const clock: Record<string, number> = {};
+      for (const sub of this.#eventSubs) {
+        for (const [node, n] of Object.entries(sub.delivered() ?? {}))
+          clock[node] = Math.max(clock[node] ?? 0, n);
+      }
+      const sent = (this.#causalSent.get(agent.id) ?? 0) + 1;
+      this.#causalSent.set(agent.id, sent);
+      clock[agent.id] = sent;
+      headers[VECTOR_CLOCK_HEADER] = JSON.stringify(clock);
+    }
+    const { envelope, entry } = buildMessage(
+      agent.sender(),
+      "publish",
+      subjects.event(this.name, type),
+      type,
+      body,
+      undefined,
+      {
+        ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq ?? 0 }),
+      },
+    );
+    this.transport.publish(entry.subject, entry.data, { headers });
+    return envelope.id;
+  }
+
+  /**
+   * Subscribes to events whose type matches `type` (wildcards `*` and `>`
+   * allowed), with opt-in ordering (see `SubscribeOptions`). Events that fail
+   * to decode or verify are parked in the dead-letter queue with the reason.
+   */
+  subscribe<TBody = unknown>(
+    type: string,
+    handler: EventHandler<TBody>,
+    options: SubscribeOptions = {},
+  ): { unsubscribe(): void } {
+    const sub = new EventSubscription(
+      {
+        transport: this.transport,
+        clock: this.#clock,
+        open: (message) => {
+          const envelope = decodeEnvelope(message.data, {
+            maxBytes: this.#services.maxEnvelopeBytes,
+          });
+          verifySender(envelope, this.#services);
+          return envelope;
+        },
+        park: (message, error) => this.#parkBadInput(message, error),
+        emit: (event) => this.#emit(event),
+      },
+      subjects.event(this.name, type),
+      handler as EventHandler,
+      options,
+    );
+    this.#eventSubs.add(sub);
+    return {
+      unsubscribe: () => {
+        sub.close();
+        this.#eventSubs.delete(sub);
+      },
+    };
+  }
+
+  /**
    * Sends a task to one live agent of `role` and waits for its result,
    * choosing by the role's routing strategy and failing over to the next
    * candidate when one fails or times out.
@@ -306,6 +400,8 @@ export class Swarm {
     if (wasRunning && graceful) this.#announceLeave();
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions = [];
+    for (const sub of this.#eventSubs) sub.close();
+    this.#eventSubs.clear();
     if (graceful) await this.#deadLetters?.drain();
     else await this.#deadLetters?.close();
     if (graceful) await this.transport.drain();
@@ -597,6 +693,7 @@ export class Swarm {
   }
 
   #emit(event: SwarmEvent): void {
+    this.metrics.observe(event);
     for (const listener of this.#listeners) {
       try {
         listener(event);

@@ -1,0 +1,220 @@
+import type { Clock } from "../core/clock.js";
+import {
+  type CausalOrderer,
+  createCausalOrderer,
+  type VectorClock,
+} from "../delivery/causal-order.js";
+import {
+  type ConversationOrderer,
+  createConversationOrderer,
+} from "../delivery/conversation-order.js";
+import { OrderingError, toError } from "../errors/index.js";
+import type { Message, Transport } from "../transport/port.js";
+import type { Envelope } from "../wire/envelope.js";
+import type { SwarmEvent } from "./events.js";
+
+/** Header carrying the sender's vector clock (JSON) on causally ordered events. */
+export const VECTOR_CLOCK_HEADER = "conclave-vc";
+
+/** Hands an event to its subscriber. Errors are reported, never thrown into the bus. */
+export type EventHandler<TBody = unknown> = (event: Envelope<TBody>) => void | Promise<void>;
+
+export interface SubscribeOptions {
+  /**
+   * `none` (default): as they arrive. `conversation`: strictly by `seq` within
+   * each `conv`, holding early arrivals until the gap fills or `gapTimeoutMs`
+   * passes. `causal`: never before the events they causally follow (vector
+   * clocks in the `conclave-vc` header; publish with `causal: true`).
+   */
+  readonly ordering?: "none" | "conversation" | "causal";
+  /** Longest an event waits for a missing predecessor. Default 2000 ms. */
+  readonly gapTimeoutMs?: number;
+  /** Most events held back per conversation (or in total, for causal). Default 1000. */
+  readonly maxBuffered?: number;
+  /** A queue group: each event goes to one subscriber of the group. */
+  readonly queue?: string;
+}
+
+/** What an event subscription needs from its swarm. */
+export interface EventSubscriptionHost {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  /** Decodes and verifies; throws a typed error for bad input. */
+  open(message: Message): Envelope;
+  /** Parks bad input in the dead-letter queue with the reason, and counts it. */
+  park(message: Message, error: unknown): void;
+  emit(event: SwarmEvent): void;
+}
+
+/**
+ * One subscription to events, with its opt-in ordering buffer. The ordering
+ * itself is the pure code of `delivery/`; this binds it to the bus and a
+ * timer for gap timeouts.
+ */
+export class EventSubscription {
+  readonly #conversation: ConversationOrderer<Envelope> | undefined;
+  readonly #causal: CausalOrderer<Envelope> | undefined;
+  readonly #unsubscribe: () => void;
+  #cancelTick: (() => void) | undefined;
+  #tickAt = Number.POSITIVE_INFINITY;
+  #chain: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(
+    private readonly host: EventSubscriptionHost,
+    subject: string,
+    private readonly handler: EventHandler,
+    options: SubscribeOptions,
+  ) {
+    const maxBuffered = options.maxBuffered ?? 1000;
+    if (options.ordering === "conversation") {
+      this.#conversation = createConversationOrderer<Envelope>({
+        gapTimeoutMs: options.gapTimeoutMs ?? 2000,
+        maxBufferedPerConversation: maxBuffered,
+      });
+    } else if (options.ordering === "causal") {
+      this.#causal = createCausalOrderer<Envelope>({ maxBuffered });
+    }
+    const sub = host.transport.subscribe(
+      subject,
+      (m) => this.#receive(m),
+      options.queue ? { queue: options.queue } : {},
+    );
+    this.#unsubscribe = () => sub.unsubscribe();
+  }
+
+  /** Events this subscription has delivered, by sender: what a causal publisher must have seen. */
+  delivered(): VectorClock | undefined {
+    return this.#causal?.delivered();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#unsubscribe();
+    this.#cancelTick?.();
+  }
+
+  #receive(message: Message): void {
+    let envelope: Envelope;
+    try {
+      envelope = this.host.open(message);
+    } catch (error) {
+      this.host.park(message, error);
+      return;
+    }
+    if (this.#conversation) {
+      let out: ReturnType<ConversationOrderer<Envelope>["push"]>;
+      try {
+        out = this.#conversation.push(
+          envelope.conv === undefined
+            ? { value: envelope }
+            : { conv: envelope.conv, seq: envelope.seq ?? 0, value: envelope },
+          this.host.clock.now(),
+        );
+      } catch (error) {
+        this.host.park(message, error);
+        return;
+      }
+      for (const report of out.reports) {
+        if (report.kind === "regression") {
+          this.host.park(
+            message,
+            new OrderingError(
+              `event ${envelope.id} has seq ${report.seq} of conversation "${report.conv}", but ${report.expected} is next: its place was given up after the gap timeout`,
+            ),
+          );
+        } else if (report.kind === "duplicate") {
+          this.host.emit({
+            type: "message.rejected",
+            subject: message.subject,
+            code: "E_DUPLICATE",
+            reason: `seq ${report.seq} of "${report.conv}" was already delivered`,
+          });
+        } else if (report.kind === "gap-skipped") {
+          this.host.emit({
+            type: "error",
+            error: `conversation "${report.conv}": gave up waiting for seq ${report.from}..${report.to} (${report.reason})`,
+          });
+        }
+      }
+      this.#deliver(out.deliver);
+      this.#scheduleTick();
+    } else if (this.#causal) {
+      let clock: VectorClock;
+      try {
+        clock = JSON.parse(message.headers[VECTOR_CLOCK_HEADER] ?? "null") as VectorClock;
+        if (clock === null || typeof clock !== "object") {
+          throw new OrderingError(
+            `a causally ordered event needs a vector clock in the ${VECTOR_CLOCK_HEADER} header; publish it with causal: true`,
+          );
+        }
+        const out = this.#causal.push({ from: envelope.from, clock, value: envelope });
+        for (const report of out.reports) {
+          if (report.kind === "overflow") {
+            this.host.park(
+              message,
+              new OrderingError(
+                `causal buffer full: event ${envelope.id} could not wait for its predecessors`,
+              ),
+            );
+          } else {
+            this.host.emit({
+              type: "message.rejected",
+              subject: message.subject,
+              code: "E_DUPLICATE",
+              reason: `event ${report.seq} of ${report.from} was already delivered`,
+            });
+          }
+        }
+        this.#deliver(out.deliver);
+      } catch (error) {
+        this.host.park(message, error);
+      }
+    } else {
+      this.#deliver([envelope]);
+    }
+  }
+
+  /** Runs the handler on each event in order, one at a time. */
+  #deliver(events: readonly Envelope[]): void {
+    for (const event of events) {
+      this.#chain = this.#chain.then(async () => {
+        if (this.#closed) return;
+        try {
+          await this.handler(event);
+        } catch (error) {
+          this.host.emit({
+            type: "error",
+            error: `event handler for ${event.type} failed: ${toError(error).message}`,
+          });
+        }
+      });
+    }
+  }
+
+  #scheduleTick(): void {
+    const conversation = this.#conversation;
+    const due = conversation?.nextDeadline();
+    if (!conversation || due === undefined || due >= this.#tickAt || this.#closed) return;
+    this.#cancelTick?.();
+    this.#tickAt = due;
+    this.#cancelTick = this.host.clock.setTimer(
+      () => {
+        this.#tickAt = Number.POSITIVE_INFINITY;
+        this.#cancelTick = undefined;
+        const out = conversation.tick(this.host.clock.now());
+        for (const report of out.reports) {
+          if (report.kind === "gap-skipped") {
+            this.host.emit({
+              type: "error",
+              error: `conversation "${report.conv}": gave up waiting for seq ${report.from}..${report.to} (${report.reason})`,
+            });
+          }
+        }
+        this.#deliver(out.deliver);
+        this.#scheduleTick();
+      },
+      Math.max(0, due - this.host.clock.now()),
+    );
+  }
+}

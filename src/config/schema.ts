@@ -35,7 +35,7 @@ export interface DefaultsConfig {
 }
 
 /** Delivery order guarantee for a role's tasks. */
-export type OrderingMode = "none" | "conversation" | "causal";
+export type OrderingMode = "none" | "conversation";
 /** How a task is assigned among the live agents of a role. */
 export type RoutingStrategy = "round-robin" | "least-loaded" | "reputation";
 
@@ -51,6 +51,8 @@ export interface RoleConfig {
   readonly concurrency: number;
   readonly backoff: BackoffConfig;
   readonly ordering: OrderingMode;
+  /** Longest a conversation task waits for its predecessor; unset: min(10000, ackWaitMs). */
+  readonly gapTimeoutMs?: number;
   readonly routing: RoutingStrategy;
 }
 
@@ -247,9 +249,16 @@ const roleSchema = z
     concurrency: concurrency.optional(),
     backoff: backoffOverrideSchema.optional(),
     ordering: z
-      .enum(["none", "conversation", "causal"])
+      .enum(["none", "conversation"])
       .default("none")
-      .describe("none; conversation: strict per conversation (conv + seq); causal: vector clocks."),
+      .describe(
+        "none, or conversation: a task with conv and seq runs after seq - 1 of its conversation completed (or after gapTimeoutMs). Causal ordering is for event subscriptions.",
+      ),
+    gapTimeoutMs: integer(10, 3_600_000)
+      .optional()
+      .describe(
+        "Longest a conversation task waits for its predecessor. Default: min(10000, ackWaitMs).",
+      ),
     routing: z
       .enum(["round-robin", "least-loaded", "reputation"])
       .default("round-robin")

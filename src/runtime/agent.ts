@@ -33,7 +33,17 @@ export interface RoleSettings {
   readonly ackWaitMs: number;
   readonly maxDeliver: number;
   readonly backoff: BackoffPolicy;
+  /**
+   * `conversation`: a task with `conv` and `seq > 0` runs only after task
+   * `seq - 1` of its conversation completed (on any agent or node), or after
+   * `gapTimeoutMs` of waiting, whichever comes first.
+   */
+  readonly ordering: "none" | "conversation";
+  readonly gapTimeoutMs: number;
 }
+
+/** The completion marker a conversation task leaves for its successor. */
+export const conversationMarker = (conv: string, seq: number) => `conv:${conv}:${seq}`;
 
 /** What a node gives its agents: one transport, one store, one clock. */
 export interface NodeServices {
@@ -251,6 +261,9 @@ export class Agent {
       await delivery.term(`deadline passed at ${new Date(envelope.deadline).toISOString()}`);
       return;
     }
+    if (settings.ordering === "conversation" && envelope.conv !== undefined) {
+      await this.#awaitPredecessor(envelope, delivery, settings);
+    }
     if (await s.store.isCompleted(envelope.id)) {
       // Redelivered after it was committed (crash between commit and ack):
       // finish the send and the ack, never the effects.
@@ -273,12 +286,27 @@ export class Agent {
     const cancelLease = this.#keepLease(delivery, settings.ackWaitMs);
     try {
       await handler(ctx);
-      await s.store.completeTask({
+      const at = s.clock.now();
+      const done = s.store.completeTask({
         taskId: envelope.id,
         agent: this.id,
-        at: s.clock.now(),
+        at,
         ...ctx.staged(),
       });
+      // Committed in the same group commit as the task in practice; if a crash
+      // split them, the successor waits out its gap timeout and runs anyway.
+      const marker =
+        envelope.conv === undefined
+          ? undefined
+          : s.store.completeTask({
+              taskId: conversationMarker(envelope.conv, envelope.seq ?? 0),
+              agent: this.id,
+              at,
+              effects: [],
+              outbox: [],
+            });
+      await done;
+      await marker;
     } catch (error) {
       cancelLease();
       this.#running.delete(controller);
@@ -421,6 +449,33 @@ export class Agent {
         delayMs: backoffDelay(delivery.deliveryCount, settings.backoff, s.random),
         reason,
       });
+    }
+  }
+
+  /**
+   * Holds a conversation task (keeping its lease) until its predecessor has
+   * completed, polling the store, for at most the gap timeout.
+   */
+  async #awaitPredecessor(
+    envelope: Envelope,
+    delivery: Delivery,
+    settings: RoleSettings,
+  ): Promise<void> {
+    const s = this.#need();
+    const seq = envelope.seq ?? 0;
+    if (seq === 0 || envelope.conv === undefined) return;
+    const previous = conversationMarker(envelope.conv, seq - 1);
+    const giveUpAt = s.clock.now() + settings.gapTimeoutMs;
+    while (!(await s.store.isCompleted(previous))) {
+      if (s.clock.now() >= giveUpAt) {
+        s.emit({
+          type: "error",
+          error: `conversation "${envelope.conv}": seq ${seq - 1} did not complete within ${settings.gapTimeoutMs} ms; running seq ${seq} anyway`,
+        });
+        return;
+      }
+      delivery.working();
+      await new Promise<void>((resolve) => s.clock.setTimer(resolve, 20));
     }
   }
 

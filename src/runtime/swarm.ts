@@ -42,11 +42,13 @@ import { queueNames, subjects, taskType } from "./subjects.js";
 /** Where an agent's key pair comes from. */
 export type KeyProvider = (agentId: string) => { publicKey: KeyObject; privateKey: KeyObject };
 
-export interface RoleConfig extends Partial<RoleSettings> {
+export interface RoleConfig extends Partial<Omit<RoleSettings, "ordering">> {
   /** Task types the role handles. */
   readonly tasks?: readonly string[];
   readonly concurrency?: number;
   readonly routing?: RoutingStrategy;
+  /** Task order within a conversation; `causal` applies to event subscriptions only. */
+  readonly ordering?: "none" | "conversation" | "causal";
 }
 
 export interface SwarmConfig {
@@ -124,6 +126,13 @@ export class Swarm {
       throw new ConfigError(
         `swarm name "${config.name}" must be lowercase letters, digits and '-', starting with a letter`,
       );
+    }
+    for (const [role, r] of Object.entries(config.roles)) {
+      if (r.ordering === "causal") {
+        throw new ConfigError(
+          `role "${role}": causal ordering applies to event subscriptions (swarm.subscribe(..., { ordering: "causal" })); order a role's tasks with ordering: conversation`,
+        );
+      }
     }
     this.#config = config;
     this.name = config.name;
@@ -466,10 +475,13 @@ export class Swarm {
     const d = this.#config.defaults ?? {};
     if (!r) throw new ConfigError(`role "${role}" is not defined in the swarm`);
     const backoff: BackoffPolicy = r.backoff ?? d.backoff ?? defaultBackoff;
+    const ackWaitMs = r.ackWaitMs ?? d.ackWaitMs ?? 30_000;
     return {
-      ackWaitMs: r.ackWaitMs ?? d.ackWaitMs ?? 30_000,
+      ackWaitMs,
       maxDeliver: r.maxDeliver ?? d.maxDeliver ?? 5,
       backoff,
+      ordering: r.ordering === "conversation" ? "conversation" : "none",
+      gapTimeoutMs: r.gapTimeoutMs ?? Math.min(10_000, ackWaitMs),
     };
   }
 

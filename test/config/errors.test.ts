@@ -18,7 +18,7 @@ agents:
 `);
     const issue = issueAt(issues, "roles.worker.ordering");
     assert.equal(issue.line, 5);
-    assert.equal(issue.message, 'expected one of "none", "conversation", "causal", got "strict"');
+    assert.equal(issue.message, 'expected one of "none", "conversation", got "strict"');
   });
 
   test("a near-miss enum value gets a suggestion", () => {
@@ -232,7 +232,7 @@ agents: [{ id: w-1, role: worker }]
       assert.deepEqual(error.message.split("\n"), [
         "invalid swarm file examples/demo/swarm.yaml (2 problems):",
         'examples/demo/swarm.yaml:2: transport: expected "memory" or a nats://, tls://, amqp:// or amqps:// URL, got "kafka://x"',
-        'examples/demo/swarm.yaml:3: roles.worker.ordering: expected one of "none", "conversation", "causal", got "strict"',
+        'examples/demo/swarm.yaml:3: roles.worker.ordering: expected one of "none", "conversation", got "strict"',
       ]);
     }
   });

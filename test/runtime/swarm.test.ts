@@ -208,3 +208,64 @@ describe("swarm runtime (embedded)", () => {
     }
   });
 });
+
+describe("conversation ordering of a role's tasks", () => {
+  test("tasks of one conversation run in seq order across agents, whatever the submit order", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["step"], ordering: "conversation", gapTimeoutMs: 5000 } },
+      defaults: fast,
+    });
+    try {
+      const { swarm } = t;
+      const ran: number[] = [];
+      swarm.agent({ id: "lead", role: "lead" });
+      for (const id of ["dev-1", "dev-2"]) {
+        swarm
+          .agent({ id, role: "dev", concurrency: 4 })
+          .handle<{ seq: number }>("step", async (ctx) => {
+            await sleep(5);
+            ran.push(ctx.body.seq);
+          });
+      }
+      await swarm.start();
+      for (const seq of [4, 2, 3, 0, 1]) {
+        await swarm.submit("dev", "step", { seq }, { as: "lead", conv: "build-7", seq });
+      }
+      await until(() => ran.length === 5, 5000, "five steps");
+      assert.deepEqual(ran, [0, 1, 2, 3, 4]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a missing predecessor is waited for only up to the gap timeout", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["step"], ordering: "conversation", gapTimeoutMs: 150 } },
+      defaults: fast,
+    });
+    try {
+      const { swarm } = t;
+      const ran: number[] = [];
+      swarm.agent({ id: "lead", role: "lead" });
+      swarm
+        .agent({ id: "dev-1", role: "dev", concurrency: 4 })
+        .handle<{ seq: number }>("step", (ctx) => {
+          ran.push(ctx.body.seq);
+        });
+      await swarm.start();
+      const started = Date.now();
+      await swarm.submit("dev", "step", { seq: 2 }, { as: "lead", conv: "c", seq: 2 });
+      await until(() => ran.length === 1, 3000, "seq 2 after the gap timeout");
+      assert.ok(Date.now() - started >= 140, "it waited for seq 1 first");
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("causal ordering of a role's task queue is refused with a pointer to event subscriptions", () => {
+    assert.throws(
+      () => createTestSwarm({ roles: { dev: { tasks: ["x"], ordering: "causal" } } }),
+      /causal ordering applies to event subscriptions/,
+    );
+  });
+});

@@ -26,6 +26,11 @@ function program(): Command {
   const cli = new Command("conclave")
     .description("Swarms of agents that coordinate over an event bus.")
     .version("0.1.0")
+
+    .option(
+      "--log-level <level>",
+      "log level on stderr: fatal, error, warn, info, debug, silent (default: warn; error for the demo, whose dead letters are expected)",
+    )
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -54,6 +59,7 @@ function program(): Command {
         const dataDir = resolve(opts.dataDir);
         process.exitCode = await runSwarmFile(demoSwarm, {
           json: opts.json,
+          logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "error",
           workload: { tasks: opts.tasks },
           timeoutMs: opts.timeout * 1000,
           forever: false,
@@ -90,6 +96,7 @@ function program(): Command {
       ) => {
         process.exitCode = await runSwarmFile(resolve(file), {
           json: opts.json,
+          logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "warn",
           timeoutMs: opts.timeout * 1000,
           forever: opts.forever,
           ...(opts.tasks ? { workload: { tasks: opts.tasks } } : {}),

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import pino from "pino";
 import { loadSwarmConfig } from "../config/load.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import type { SwarmEvent } from "../runtime/events.js";
@@ -17,6 +18,8 @@ export interface RunOptions {
   readonly timeoutMs: number;
   /** Keep running after the workload settles, until a signal. */
   readonly forever: boolean;
+  /** pino level of the logs on stderr. Default `warn`. */
+  readonly logLevel?: string;
   /** Adjusts the loaded file before anything opens (the demo moves its state and clears it). */
   readonly configure?: (config: SwarmFile) => SwarmFile;
 }
@@ -49,11 +52,13 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     ...(options.workload ? { workload: options.workload } : {}),
     ...(options.agents ? { agents: options.agents } : {}),
   });
+  const log = pino({ name: "conclave", level: options.logLevel ?? "warn" }, pino.destination(2));
   const counters = new RunCounters();
   const view = new ProgressView({ stream: process.stderr, color: useColor(process.stderr) });
   swarm.on((event) => {
     counters.observe(event);
     if (options.json) writeEvent(event);
+    logEvent(log, event);
   });
 
   let stopping: string | undefined;
@@ -113,6 +118,32 @@ async function waitForWorkload(
     if (stopping()) return p;
     if (!options.forever && (settled || Date.now() > deadline)) return p;
     await sleep(100);
+  }
+}
+
+/** Operational events go to the log (stderr); task traffic only at debug. */
+function logEvent(log: pino.Logger, event: SwarmEvent): void {
+  switch (event.type) {
+    case "error":
+      log.error({ event: event.type }, event.error);
+      break;
+    case "agent.crashed":
+    case "agent.gave_up":
+      log.error({ event: event.type, agent: event.agent }, event.error);
+      break;
+    case "message.rejected":
+      log.warn({ event: event.type, subject: event.subject, code: event.code }, event.reason);
+      break;
+    case "task.dead_lettered":
+      log.warn({ event: event.type, id: event.id, subject: event.subject }, event.reason);
+      break;
+    case "agent.joined":
+    case "agent.suspect":
+    case "agent.left":
+      log.info({ event: event.type, agent: event.card.id });
+      break;
+    default:
+      log.debug(event);
   }
 }
 

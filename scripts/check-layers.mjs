@@ -15,6 +15,9 @@ const below = {
   store: ["errors", "core"],
   sim: ["errors", "core", "wire"],
   delivery: ["errors", "core", "wire", "transport"],
+  consensus: ["errors", "core", "wire", "identity"],
+  ledger: ["errors", "core", "store"],
+  market: ["errors", "core", "wire", "identity", "ledger"],
   registry: ["errors", "core", "wire", "identity"],
   routing: ["errors", "core", "registry"],
   runtime: [

@@ -404,8 +404,10 @@ export class Swarm {
     this.#state = "stopping";
     this.#cancelHeartbeat?.();
     this.#cancelRelay?.();
-    for (const sup of this.#supervisors.values()) await sup.stop().catch(() => undefined);
+    // Agents first, the way the caller asked (drain or drop); their
+    // supervisors then see a normal exit and do not restart them.
     await Promise.all([...this.#agents.values()].map((a) => a.stop(graceful)));
+    for (const sup of this.#supervisors.values()) await sup.stop().catch(() => undefined);
     if (wasRunning && graceful) this.#announceLeave();
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions = [];

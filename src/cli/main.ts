@@ -2,10 +2,12 @@ import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { runDoctor } from "./doctor.js";
 import { generateKeys } from "./keys.js";
-import { runSwarmFile } from "./run.js";
+import { runDistributed } from "./processes.js";
+import { type RunOptions, runSwarmFile } from "./run.js";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
@@ -20,6 +22,95 @@ function positiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError("expected a whole number of at least 1");
   return n;
+}
+
+interface UpOptions {
+  json: boolean;
+  agents?: string;
+  tasks?: number;
+  forever: boolean;
+  timeout: number;
+  transport?: string;
+  store?: string;
+  dataDir?: string;
+}
+
+interface DemoOptions {
+  tasks: number;
+  json: boolean;
+  dataDir: string;
+  resume: boolean;
+  timeout: number;
+  transport?: string;
+  processes?: number;
+}
+
+function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
+  const agents = opts.agents
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return {
+    json: opts.json,
+    timeoutMs: opts.timeout * 1000,
+    forever: opts.forever,
+    ...(opts.tasks ? { workload: { tasks: opts.tasks } } : {}),
+    ...(agents ? { agents } : {}),
+    configure: (config) => overrides(config, opts),
+  };
+}
+
+/** Applies --transport, --store and --data-dir to a loaded swarm file. */
+function overrides(
+  config: SwarmFile,
+  opts: { transport?: string; store?: string; dataDir?: string },
+): SwarmFile {
+  const dataDir = opts.dataDir ? resolve(opts.dataDir) : undefined;
+  return {
+    ...config,
+    ...(opts.transport ? { transport: opts.transport } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(dataDir ? { dataDir, keysDir: join(dataDir, "keys") } : {}),
+  };
+}
+
+async function runDemo(opts: DemoOptions, logLevel: string): Promise<number> {
+  const dataDir = resolve(opts.dataDir);
+  const transport = opts.transport ?? "memory";
+  const store = join(dataDir, "review-swarm.db");
+  if (!opts.resume) {
+    for (const file of [store, join(dataDir, "review-swarm.journal.db")]) {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+    }
+  }
+  const common = { transport, store: `sqlite:${store}`, dataDir };
+  if (opts.processes && opts.processes > 1) {
+    return runDistributed(demoSwarm, {
+      processes: opts.processes,
+      json: opts.json,
+      timeoutMs: opts.timeout * 1000,
+      workload: { tasks: opts.tasks },
+      childArgs: [
+        "--transport",
+        transport,
+        "--store",
+        common.store,
+        "--data-dir",
+        dataDir,
+        "--timeout",
+        String(opts.timeout),
+      ],
+      configure: (config) => overrides(config, common),
+    });
+  }
+  return runSwarmFile(demoSwarm, {
+    json: opts.json,
+    logLevel,
+    workload: { tasks: opts.tasks },
+    timeoutMs: opts.timeout * 1000,
+    forever: false,
+    configure: (config) => overrides(config, common),
+  });
 }
 
 function program(): Command {
@@ -37,44 +128,26 @@ function program(): Command {
   cli
     .command("demo")
     .description(
-      "run the review swarm (examples/review-swarm) in this process on the embedded default",
+      "run the review swarm (examples/review-swarm): in this process on the embedded default, or over --processes on a broker",
     )
     .option("--tasks <n>", "coding tasks the architect publishes", positiveInt, 200)
     .option("--json", "one JSON event per line on stdout; the last line is the summary", false)
     .option("--data-dir <dir>", "where the demo keeps its SQLite files", ".conclave/demo")
     .option("--resume", "continue the previous demo run instead of starting afresh", false)
+    .option("--transport <url>", "memory (default), nats://host:port or amqp://user:pass@host:port")
+    .option(
+      "--processes <n>",
+      "spread the agents over this many OS processes (needs a broker)",
+      positiveInt,
+    )
     .addOption(
       new Option("--timeout <seconds>", "give up after this long")
         .argParser(positiveInt)
         .default(300),
     )
-    .action(
-      async (opts: {
-        tasks: number;
-        json: boolean;
-        dataDir: string;
-        resume: boolean;
-        timeout: number;
-      }) => {
-        const dataDir = resolve(opts.dataDir);
-        process.exitCode = await runSwarmFile(demoSwarm, {
-          json: opts.json,
-          logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "error",
-          workload: { tasks: opts.tasks },
-          timeoutMs: opts.timeout * 1000,
-          forever: false,
-          configure: (config) => {
-            const store = join(dataDir, `${config.swarm}.db`);
-            if (!opts.resume) {
-              for (const file of [store, join(dataDir, `${config.swarm}.journal.db`)]) {
-                for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
-              }
-            }
-            return { ...config, dataDir, keysDir: join(dataDir, "keys"), store: `sqlite:${store}` };
-          },
-        });
-      },
-    );
+    .action(async (opts: DemoOptions) => {
+      process.exitCode = await runDemo(opts, cli.opts<{ logLevel?: string }>().logLevel ?? "error");
+    });
 
   cli
     .command("up")
@@ -84,30 +157,47 @@ function program(): Command {
     .option("--agents <ids>", "only run these agents here (comma-separated)")
     .option("--tasks <n>", "override workload.tasks", positiveInt)
     .option("--forever", "keep running after the workload settles, until SIGINT/SIGTERM", false)
+    .option("--transport <url>", "override the file's transport")
+    .option("--store <url>", "override the file's store (sqlite:<path> or postgres://…)")
+    .option(
+      "--data-dir <dir>",
+      "override the file's dataDir (keys and the embedded journal live there)",
+    )
     .addOption(
       new Option("--timeout <seconds>", "give up waiting for the workload after this long")
         .argParser(positiveInt)
         .default(3600),
     )
+    .action(async (file: string, opts: UpOptions) => {
+      process.exitCode = await runSwarmFile(resolve(file), {
+        ...upOptions(opts),
+        logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "warn",
+      });
+    });
+
+  cli
+    .command("agent")
+    .description(
+      "run one or more agents of a swarm file as this process, joining the swarm over its broker",
+    )
+    .requiredOption("--swarm <file>", "the swarm file")
+    .requiredOption("--id <ids>", "agent id(s) to run here (comma-separated)")
+    .option("--json", "one JSON event per line on stdout", false)
+    .option("--transport <url>", "override the file's transport")
+    .option("--store <url>", "override the file's store")
+    .option("--data-dir <dir>", "override the file's dataDir")
     .action(
-      async (
-        file: string,
-        opts: { json: boolean; agents?: string; tasks?: number; forever: boolean; timeout: number },
-      ) => {
-        process.exitCode = await runSwarmFile(resolve(file), {
-          json: opts.json,
+      async (opts: {
+        swarm: string;
+        id: string;
+        json: boolean;
+        transport?: string;
+        store?: string;
+        dataDir?: string;
+      }) => {
+        process.exitCode = await runSwarmFile(resolve(opts.swarm), {
+          ...upOptions({ ...opts, agents: opts.id, forever: true, timeout: 3600 }),
           logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "warn",
-          timeoutMs: opts.timeout * 1000,
-          forever: opts.forever,
-          ...(opts.tasks ? { workload: { tasks: opts.tasks } } : {}),
-          ...(opts.agents
-            ? {
-                agents: opts.agents
-                  .split(",")
-                  .map((s) => s.trim())
-                  .filter(Boolean),
-              }
-            : {}),
         });
       },
     );

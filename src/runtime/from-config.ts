@@ -43,17 +43,40 @@ export interface OpenSwarmOptions {
   readonly transport?: Transport;
 }
 
-/** Opens the transport a swarm file names. */
-export function openTransport(config: SwarmFile): Transport {
+/**
+ * Opens the transport a swarm file names: `memory` (journaled in the data
+ * folder), `nats://` / `tls://` (JetStream), or `amqp://` / `amqps://`
+ * (RabbitMQ, one topic exchange per swarm). Broker drivers load only here.
+ */
+export async function openTransport(config: SwarmFile): Promise<Transport> {
   if (config.transport === "memory") {
     return createMemoryTransport({
       journalPath: join(config.dataDir, `${config.swarm}.journal.db`),
       dedupWindowMs: config.defaults.dedupWindowMs,
     });
   }
-  throw new ConfigError(
-    `transport "${config.transport.split("://")[0]}://" is not available in this build; use "memory"`,
-  );
+  const url = new URL(config.transport);
+  if (url.protocol === "nats:" || url.protocol === "tls:") {
+    const { createNatsTransport } = await import("../transport/nats/index.js");
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    return createNatsTransport({
+      servers: `${url.protocol}//${url.host}`,
+      name: `conclave-${config.swarm}`,
+      dedupWindowMs: config.defaults.dedupWindowMs,
+      ...(user && pass ? { user, pass } : user ? { token: user } : {}),
+      ...(url.protocol === "tls:" ? { tls: {} } : {}),
+    });
+  }
+  if (url.protocol === "amqp:" || url.protocol === "amqps:") {
+    const { createAmqpTransport } = await import("../transport/amqp/index.js");
+    return createAmqpTransport({
+      url: config.transport,
+      exchange: config.swarm,
+      dedupWindowMs: config.defaults.dedupWindowMs,
+    });
+  }
+  throw new ConfigError(`transport "${url.protocol}//" is not supported; use memory, nats://, tls://, amqp:// or amqps://`);
 }
 
 /** Opens the store a swarm file names. */
@@ -106,7 +129,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   }
   const keys = new Map<string, AgentKeyPair>();
   for (const a of agents) keys.set(a.id, await loadOrCreateAgentKey(config.keysDir, a.id));
-  const transport = options.transport ?? openTransport(config);
+  const transport = options.transport ?? (await openTransport(config));
   const store = openStore(config);
   const swarm = createSwarm({
     name: config.swarm,

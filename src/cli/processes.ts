@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { loadSwarmConfig } from "../config/load.js";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { systemClock } from "../core/clock.js";
+import { systemRandom } from "../core/random.js";
+import { toError } from "../errors/index.js";
+import { openStore } from "../runtime/from-config.js";
+import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
+import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
+import { ProgressView, RunCounters, useColor } from "./progress.js";
+import type { RunSummary } from "./run.js";
+
+export interface DistributedRunOptions {
+  readonly processes: number;
+  readonly json: boolean;
+  readonly timeoutMs: number;
+  readonly workload?: Readonly<Record<string, unknown>>;
+  /** Arguments every child gets after `up <file>` (transport, store, data folder overrides). */
+  readonly childArgs: readonly string[];
+  readonly configure?: (config: SwarmFile) => SwarmFile;
+}
+
+/**
+ * Runs a swarm file over several OS processes: the agents are dealt
+ * round-robin to `processes` children (`conclave up --agents … --forever`),
+ * each supervised (restarted with backoff if it crashes); this process hosts
+ * no agent, follows the workload in the shared store, relays the children's
+ * events, and when every root task has settled drains them and prints the
+ * same summary as a single-process run.
+ */
+export async function runDistributed(
+  file: string,
+  options: DistributedRunOptions,
+): Promise<number> {
+  const started = Date.now();
+  const loaded = await loadSwarmConfig(file);
+  const config = options.configure ? options.configure(loaded) : loaded;
+  if (config.transport === "memory") {
+    throw new (await import("../errors/index.js")).ConfigError(
+      "--processes needs a broker every process can reach: pass --transport nats://… or amqp://…",
+    );
+  }
+  const groups: string[][] = Array.from(
+    { length: Math.min(options.processes, config.agents.length) },
+    () => [],
+  );
+  config.agents.forEach((a, i) => groups[i % groups.length]?.push(a.id));
+
+  const counters = new RunCounters();
+  const view = new ProgressView({ stream: process.stderr, color: useColor(process.stderr) });
+  const children = new Set<ChildProcess>();
+  const supervisors: Supervisor[] = groups.map((agents, n) =>
+    createSupervisor({
+      name: `process-${n}`,
+      clock: systemClock,
+      random: systemRandom,
+      backoff: { baseMs: 200, maxMs: 5000, factor: 2, jitter: "full" },
+      maxRestarts: 5,
+      windowMs: 60_000,
+      start: async () => {
+        const child = spawnChild(file, agents, options);
+        children.add(child);
+        relay(child, options.json, counters);
+        const exited = new Promise<Error | undefined>((resolve) => {
+          child.once("exit", (code, signal) => {
+            children.delete(child);
+            resolve(
+              code === 0
+                ? undefined
+                : new Error(`agents ${agents.join(",")} exited with ${signal ?? code}`),
+            );
+          });
+        });
+        return {
+          exited,
+          stop: async () => {
+            child.kill("SIGTERM");
+            await exited;
+          },
+        };
+      },
+    }),
+  );
+  await Promise.all(supervisors.map((s) => s.start()));
+
+  const store = await openStore(config);
+  let progress: WorkloadProgress;
+  try {
+    for (;;) {
+      progress = await workloadProgress(store);
+      view.update(progress, counters, Date.now() - started);
+      if (
+        (progress.submitted > 0 && progress.pending === 0) ||
+        Date.now() - started > options.timeoutMs
+      )
+        break;
+      await sleep(200);
+    }
+  } finally {
+    view.end();
+    await Promise.all(
+      supervisors.map((s) =>
+        s.stop().catch((e: unknown) => process.stderr.write(`${toError(e).message}\n`)),
+      ),
+    );
+    await store.close();
+  }
+  const summary: RunSummary = {
+    type: "summary",
+    swarm: config.swarm,
+    tasks: {
+      submitted: progress.submitted,
+      completed: progress.completed,
+      deadLettered: progress.deadLettered,
+      lost: progress.pending,
+      duplicateEffects: progress.duplicateEffects,
+    },
+    retries: counters.retries,
+    durationMs: Date.now() - started,
+  };
+  process.stdout.write(
+    options.json ? `${JSON.stringify(summary)}\n` : `${JSON.stringify(summary, null, 2)}\n`,
+  );
+  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 ? 0 : 1;
+}
+
+function spawnChild(
+  file: string,
+  agents: readonly string[],
+  options: DistributedRunOptions,
+): ChildProcess {
+  const script = process.argv[1] as string;
+  const args = [
+    ...process.execArgv,
+    script,
+    "up",
+    file,
+    "--json",
+    "--forever",
+    "--agents",
+    agents.join(","),
+    ...options.childArgs,
+    ...(options.workload?.["tasks"] === undefined
+      ? []
+      : ["--tasks", String(options.workload["tasks"])]),
+  ];
+  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env: process.env });
+}
+
+/** Children print JSON events; count them, and pass them on with --json (not their summaries). */
+function relay(child: ChildProcess, json: boolean, counters: RunCounters): void {
+  if (!child.stdout) return;
+  const lines = createInterface({ input: child.stdout });
+  lines.on("line", (line) => {
+    let event: { type?: string };
+    try {
+      event = JSON.parse(line) as { type?: string };
+    } catch {
+      return;
+    }
+    if (event.type === "summary") return;
+    counters.observe(event as Parameters<RunCounters["observe"]>[0]);
+    if (json) process.stdout.write(`${line}\n`);
+  });
+}

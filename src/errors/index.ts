@@ -206,3 +206,85 @@ export function toError(value: unknown): Error {
   if (value instanceof Error) return value;
   return new Error(typeof value === "string" ? value : JSON.stringify(value));
 }
+
+/**
+ * The message broker could not be reached, dropped the connection for good,
+ * or refused an operation for a reason no more specific class covers. The
+ * driver's error is kept as `cause`; credentials never appear in the message.
+ */
+export class TransportError extends ConclaveError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_TRANSPORT", message, options);
+  }
+}
+
+/**
+ * A proposal ended without enough approving weight before its deadline
+ * (`no-quorum`): too few voters answered. Nothing was decided either way.
+ */
+export class QuorumNotReachedError extends ConclaveError {
+  constructor(
+    readonly proposal: string,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      "E_QUORUM_NOT_REACHED",
+      message ??
+        `proposal ${proposal} reached no quorum before its deadline; check that enough voters are live, then propose again with a later deadline or a lower threshold`,
+      options,
+    );
+  }
+}
+
+/**
+ * A privileged action was about to run without a sealed, verified approval
+ * for exactly that action: no decision, a decision for another action, or an
+ * outcome other than `approved`.
+ */
+export class UnapprovedActionError extends ConclaveError {
+  constructor(
+    readonly action: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      "E_UNAPPROVED_ACTION",
+      `privileged action "${action}" refused: ${reason}; propose it (ctx.propose) and run it only with the approved, sealed decision`,
+      options,
+    );
+  }
+}
+
+/**
+ * A voter policy is malformed or one of its CEL expressions does not
+ * compile. `rule` is the 0-based index of the offending rule (undefined for
+ * the policy as a whole); `position` is 1-based line and column within the
+ * expression.
+ */
+export class PolicyError extends ConclaveError {
+  constructor(
+    message: string,
+    readonly rule?: number,
+    readonly position?: { readonly line: number; readonly column: number },
+    options?: { cause?: unknown },
+  ) {
+    super("E_POLICY", message, options);
+  }
+}
+
+/**
+ * A sealed decision or the audit chain failed verification: a seal that
+ * does not match its contents, a broken link, a bad signature, or a tally or
+ * outcome that the votes do not support. `index` names the first bad entry of
+ * a chain.
+ */
+export class AuditChainError extends ConclaveError {
+  constructor(
+    message: string,
+    readonly index?: number,
+    options?: { cause?: unknown },
+  ) {
+    super("E_AUDIT_CHAIN", message, options);
+  }
+}

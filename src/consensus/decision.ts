@@ -1,0 +1,307 @@
+/**
+ * Offline verification of sealed decisions and of the audit chain, and the
+ * guard a privileged action runs behind. Pure functions: given the voters'
+ * public keys and the consensus configuration, anyone can recompute every
+ * signature, tally, outcome, seal and link of a decision log.
+ */
+import type { KeyObject } from "node:crypto";
+import {
+  AuditChainError,
+  ConclaveError,
+  QuorumNotReachedError,
+  UnapprovedActionError,
+} from "../errors/index.js";
+import type { Envelope } from "../wire/envelope.js";
+import { verifyEnvelope } from "../wire/signature.js";
+import { auditRecord, type SignatureCheck } from "./audit.js";
+import {
+  DEFAULT_CLUSTER_SIZE,
+  defaultHierarchySeed,
+  type HierarchyPlan,
+  planFlat,
+  planHierarchy,
+} from "./hierarchy-plan.js";
+import type { QuorumThreshold } from "./quorum-math.js";
+import { computeSeal, type Decision } from "./seal.js";
+import type { ProtocolName, Voter } from "./types.js";
+import { hashProposal } from "./vote.js";
+
+/**
+ * Checks a decision's record under one protocol's rule. Returns undefined
+ * when it holds, else what is wrong. The seal and link are checked before.
+ */
+export type DecisionRule = (
+  decision: Decision,
+  options: VerifyDecisionOptions,
+) => string | undefined;
+
+/** What a decision is verified against: keys and configuration the auditor trusts. */
+export interface VerifyDecisionOptions {
+  /** Each voter's Ed25519 public key, by agent id. A missing key fails its votes. */
+  readonly publicKeys: ReadonlyMap<string, KeyObject>;
+  /** The eligible voters with their weights and roles. */
+  readonly voters: readonly Voter[];
+  /** The configured threshold; for `hierarchical`, one per level (the last repeats). */
+  readonly threshold: QuorumThreshold | readonly QuorumThreshold[];
+  readonly vetoRoles?: readonly string[];
+  /** The expected `prevSeal` (the previous decision's seal, null for the first); unchecked when omitted. */
+  readonly prevSeal?: string | null;
+  /**
+   * Expected parameters of a hierarchical vote. Defaults: cluster size 5,
+   * the seed derived from the proposal hash, level deadlines splitting the
+   * proposal's window evenly. The record must match them.
+   */
+  readonly hierarchy?: {
+    readonly clusterSize?: number;
+    readonly seed?: number;
+    readonly levelDeadlines?: readonly number[];
+  };
+  /** Rules for protocols whose records this module does not define (`pbft`), or replacements. */
+  readonly rules?: Partial<Record<ProtocolName, DecisionRule>>;
+}
+
+/** The verdict of {@link verifyDecision}. */
+export type VerifyDecisionResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Verifies one sealed decision offline: the seal over its contents, the
+ * link to the expected previous seal, and under its protocol's rule every
+ * vote's signature, sender, proposal id and hash, one vote per sender, and
+ * the tally and outcome recomputed from the votes (each cluster's too, for
+ * `hierarchical`). Evidence is sealed but not re-verified: it holds what was
+ * received, forged messages included.
+ *
+ * @example
+ * ```ts
+ * const verdict = verifyDecision(decision, { publicKeys, voters, threshold: { weight: 4 } });
+ * if (!verdict.ok) console.error(verdict.reason);
+ * ```
+ */
+export function verifyDecision(
+  decision: Decision,
+  options: VerifyDecisionOptions,
+): VerifyDecisionResult {
+  try {
+    const reason = check(decision, options);
+    return reason === undefined ? { ok: true } : { ok: false, reason };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { ok: false, reason: `the decision cannot be verified: ${message}` };
+  }
+}
+
+function check(decision: Decision, options: VerifyDecisionOptions): string | undefined {
+  if (typeof decision !== "object" || decision === null) return "not a decision object";
+  if (typeof decision.seal !== "string") return "the decision has no seal";
+  if (computeSeal(decision) !== decision.seal) {
+    return "the seal does not match the decision's contents: it was altered after sealing";
+  }
+  if (options.prevSeal !== undefined && decision.prevSeal !== options.prevSeal) {
+    return `prevSeal is ${String(decision.prevSeal)}, expected ${String(options.prevSeal)}: the decision is not the next entry of this log`;
+  }
+  if (decision.proposal.protocol !== decision.protocol) {
+    return `the proposal asks for ${decision.proposal.protocol}, the decision was made by ${decision.protocol}`;
+  }
+  const rule = options.rules?.[decision.protocol] ?? BUILT_IN_RULES[decision.protocol];
+  if (rule === undefined) {
+    return `no rule to verify ${decision.protocol} decisions; pass one in options.rules.${decision.protocol}`;
+  }
+  return rule(decision, options);
+}
+
+const BUILT_IN_RULES: Partial<Record<ProtocolName, DecisionRule>> = {
+  quorum: (decision, options) => {
+    if (Array.isArray(options.threshold)) {
+      return "a quorum decision has one threshold; pass { weight } or { fraction }";
+    }
+    const votes = voteList(decision);
+    if (typeof votes === "string") return votes;
+    const plan = planFlat({
+      proposal: decision.proposal,
+      voters: options.voters,
+      threshold: options.threshold as QuorumThreshold,
+      vetoRoles: options.vetoRoles ?? [],
+    });
+    return auditRecord(plan, { ...decision, votes }, signatureCheck(options.publicKeys));
+  },
+  hierarchical: (decision, options) => {
+    const votes = voteList(decision);
+    if (typeof votes === "string") return votes;
+    const record = decision.hierarchy;
+    if (record === undefined) return "a hierarchical decision must carry its hierarchy record";
+    const expected = options.hierarchy ?? {};
+    const clusterSize = expected.clusterSize ?? DEFAULT_CLUSTER_SIZE;
+    const proposalHash = hashProposal(decision.proposal);
+    const seed = expected.seed ?? defaultHierarchySeed(proposalHash);
+    if (record.clusterSize !== clusterSize || record.seed !== seed) {
+      return `the hierarchy used cluster size ${record.clusterSize} and seed ${record.seed}; the configuration gives ${clusterSize} and ${seed}`;
+    }
+    let plan: HierarchyPlan;
+    try {
+      plan = planHierarchy({
+        proposal: decision.proposal,
+        proposalHash,
+        voters: options.voters,
+        threshold: options.threshold,
+        vetoRoles: options.vetoRoles ?? [],
+        clusterSize,
+        seed,
+        ...(expected.levelDeadlines === undefined
+          ? {}
+          : { levelDeadlines: expected.levelDeadlines }),
+        representatives: record.representatives,
+      });
+    } catch (err) {
+      return `the hierarchy record does not fit the voters: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (JSON.stringify(plan.levelDeadlines) !== JSON.stringify(record.levelDeadlines)) {
+      return `the hierarchy used level deadlines [${record.levelDeadlines.join(", ")}]; the configuration gives [${plan.levelDeadlines.join(", ")}]`;
+    }
+    return auditRecord(plan, { ...decision, votes }, signatureCheck(options.publicKeys));
+  },
+};
+
+function voteList(decision: Decision): readonly Envelope[] | string {
+  // Read from JSON, the record may not be the shape its type promises.
+  const votes: unknown = decision.votes;
+  return Array.isArray(votes)
+    ? (votes as readonly Envelope[])
+    : `a ${decision.protocol} decision must list its signed votes`;
+}
+
+function signatureCheck(publicKeys: ReadonlyMap<string, KeyObject>): SignatureCheck {
+  return (envelope) => {
+    const key = publicKeys.get(envelope.from);
+    if (key === undefined)
+      return `no public key for ${String(envelope.from)} (unknown agent or revoked key)`;
+    try {
+      verifyEnvelope(envelope, key);
+      return undefined;
+    } catch (err) {
+      return err instanceof ConclaveError ? err.message : String(err);
+    }
+  };
+}
+
+/** Options of {@link verifyChain}. */
+export interface VerifyChainOptions {
+  /** `prevSeal` of the first entry: null (default) for a log from its start, or the seal before a segment. */
+  readonly genesis?: string | null;
+  /** The seal the last entry must carry, from a trusted anchor; catches a truncated log. */
+  readonly head?: string;
+  /** Also verify each decision fully (signatures, tallies) under this configuration. */
+  readonly decisions?: Omit<VerifyDecisionOptions, "prevSeal">;
+}
+
+/** The verdict of {@link verifyChain}: the count of good entries, or the first bad one and why. */
+export type VerifyChainResult =
+  | { readonly ok: true; readonly count: number; readonly head: string | null }
+  | { readonly ok: false; readonly index: number; readonly reason: string };
+
+/**
+ * Verifies an audit log of decisions, oldest first: each seal matches its
+ * contents and each `prevSeal` is the seal before it, so an altered,
+ * removed, inserted or reordered entry is reported at the first index where
+ * the chain breaks. Removing entries from the end is only caught with
+ * `head`. With `decisions`, each entry is also verified fully.
+ *
+ * @example
+ * ```ts
+ * const verdict = verifyChain(log, { decisions: { publicKeys, voters, threshold } });
+ * if (!verdict.ok) throw new AuditChainError(verdict.reason, verdict.index);
+ * ```
+ */
+export function verifyChain(
+  decisions: readonly Decision[],
+  options: VerifyChainOptions = {},
+): VerifyChainResult {
+  let previous: string | null = options.genesis ?? null;
+  for (let index = 0; index < decisions.length; index++) {
+    const decision = decisions[index] as Decision;
+    let seal: string;
+    try {
+      seal = computeSeal(decision);
+    } catch (err) {
+      return { ok: false, index, reason: `entry ${index} cannot be read: ${String(err)}` };
+    }
+    if (seal !== decision.seal) {
+      return {
+        ok: false,
+        index,
+        reason: `entry ${index}: the seal does not match its contents (altered after sealing)`,
+      };
+    }
+    if (decision.prevSeal !== previous) {
+      return {
+        ok: false,
+        index,
+        reason: `entry ${index}: prevSeal does not link to ${index === 0 ? "the start of the log" : `entry ${index - 1}`} (an entry was removed, inserted or reordered)`,
+      };
+    }
+    if (options.decisions !== undefined) {
+      const verdict = verifyDecision(decision, options.decisions);
+      if (!verdict.ok) return { ok: false, index, reason: `entry ${index}: ${verdict.reason}` };
+    }
+    previous = decision.seal;
+  }
+  if (options.head !== undefined && previous !== options.head) {
+    return {
+      ok: false,
+      index: decisions.length,
+      reason: `the log ends at seal ${String(previous)}, the anchor says ${options.head}: entries are missing at the end`,
+    };
+  }
+  return { ok: true, count: decisions.length, head: previous };
+}
+
+/** Options of {@link requireApproval}. */
+export interface RequireApprovalOptions extends VerifyDecisionOptions {
+  /** The privileged action about to run, e.g. `funds.transfer`. */
+  readonly action: string;
+}
+
+/**
+ * The guard in front of a privileged action: returns the decision if it is
+ * a verified, sealed approval of exactly `action`, and throws otherwise.
+ * Run the action with `decision.proposal.data`, nothing else.
+ *
+ * @throws UnapprovedActionError without a decision, for another action, or
+ *   when the outcome is `rejected` or `vetoed`; QuorumNotReachedError when it
+ *   is `no-quorum`; AuditChainError when the decision fails verification.
+ *
+ * @example
+ * ```ts
+ * const approved = requireApproval(decision, { action: "backup.delete", publicKeys, voters, threshold });
+ * await deleteBackup(approved.proposal.data);
+ * ```
+ */
+export function requireApproval(
+  decision: Decision | undefined,
+  options: RequireApprovalOptions,
+): Decision {
+  if (decision === undefined) {
+    throw new UnapprovedActionError(options.action, "there is no decision for it");
+  }
+  const verdict = verifyDecision(decision, options);
+  if (!verdict.ok) {
+    throw new AuditChainError(
+      `the decision on proposal ${String(decision.proposal?.id)} does not verify: ${verdict.reason}; do not run the action, and inspect the audit log (conclave audit verify)`,
+    );
+  }
+  if (decision.proposal.action !== options.action) {
+    throw new UnapprovedActionError(
+      options.action,
+      `the decision approves "${decision.proposal.action}", not this action`,
+    );
+  }
+  if (decision.outcome === "no-quorum") throw new QuorumNotReachedError(decision.proposal.id);
+  if (decision.outcome !== "approved") {
+    throw new UnapprovedActionError(
+      options.action,
+      `proposal ${decision.proposal.id} was ${decision.outcome}`,
+    );
+  }
+  return decision;
+}

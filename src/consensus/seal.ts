@@ -1,0 +1,85 @@
+/**
+ * Decisions and their seals. A decision is the full record of a proposal's
+ * outcome (the proposal, the signed votes, the tally, the outcome, the
+ * evidence of misbehaviour) sealed with SHA-256 over its canonical JSON and
+ * chained to the previous decision's seal, so an audit log of decisions is
+ * tamper-evident: changing, removing, inserting or reordering any entry
+ * breaks a seal or a link (see `verifyChain`).
+ */
+import type { Envelope } from "../wire/envelope.js";
+import type { HierarchyRecord } from "./hierarchy-plan.js";
+import type { ByzantineEvidence, Outcome, Proposal, ProtocolName, Tally } from "./types.js";
+import { sha256Canonical } from "./vote.js";
+
+/** A sealed outcome of one proposal; verifiable offline with the voters' public keys. */
+export interface Decision {
+  readonly proposal: Proposal;
+  readonly protocol: ProtocolName;
+  /**
+   * `quorum`: the accepted signed votes. `hierarchical`: the accepted signed
+   * votes and cluster votes. `pbft`: the commit certificate (2f + 1 signed
+   * commit envelopes), checked by the rule passed as
+   * `VerifyDecisionOptions.rules.pbft`.
+   */
+  readonly votes: readonly Envelope[];
+  readonly tally: Tally;
+  readonly outcome: Outcome;
+  /** Misbehaviour seen during the vote, as received (not re-verified: forged messages are evidence too). */
+  readonly evidence: readonly ByzantineEvidence[];
+  /** When the outcome was decided, ms since the epoch (the `now` of the deciding step or tick). */
+  readonly decidedAt: number;
+  /** `hierarchical` only: the tree's parameters and representatives. */
+  readonly hierarchy?: HierarchyRecord;
+  /** The seal of the previous decision in the audit log; null for the first. */
+  readonly prevSeal: string | null;
+  /** SHA-256 hex over the canonical JSON of every other field. */
+  readonly seal: string;
+}
+
+/** A decision before sealing: what a round's result holds. */
+export type DecisionParts = Omit<Decision, "seal" | "prevSeal">;
+
+/** Only the fields a seal covers, in a fresh object (extra fields of the input are left out). */
+function sealedFields(decision: DecisionParts & { readonly prevSeal: string | null }): object {
+  return {
+    proposal: decision.proposal,
+    protocol: decision.protocol,
+    votes: decision.votes,
+    tally: decision.tally,
+    outcome: decision.outcome,
+    evidence: decision.evidence,
+    decidedAt: decision.decidedAt,
+    ...(decision.hierarchy === undefined ? {} : { hierarchy: decision.hierarchy }),
+    prevSeal: decision.prevSeal,
+  };
+}
+
+/**
+ * The seal a decision must carry: SHA-256 (hex) over the RFC 8785 canonical
+ * JSON of `{ proposal, protocol, votes, tally, outcome, evidence, decidedAt,
+ * hierarchy?, prevSeal }`.
+ *
+ * @throws InvalidEnvelopeError if a field holds a value JSON cannot carry.
+ */
+export function computeSeal(
+  decision: DecisionParts & { readonly prevSeal: string | null },
+): string {
+  return sha256Canonical(sealedFields(decision));
+}
+
+/**
+ * Seals a decided round's result, chaining it to the previous seal of the
+ * audit log (null for the first decision).
+ *
+ * @throws InvalidEnvelopeError if a field holds a value JSON cannot carry.
+ *
+ * @example
+ * ```ts
+ * const result = round.result();
+ * if (result) log.append(sealDecision(result, log.lastSeal() ?? null));
+ * ```
+ */
+export function sealDecision(parts: DecisionParts, prevSeal: string | null): Decision {
+  const fields = sealedFields({ ...parts, prevSeal }) as Omit<Decision, "seal">;
+  return { ...fields, seal: sha256Canonical(fields) };
+}

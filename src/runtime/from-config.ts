@@ -76,7 +76,9 @@ export async function openTransport(config: SwarmFile): Promise<Transport> {
       dedupWindowMs: config.defaults.dedupWindowMs,
     });
   }
-  throw new ConfigError(`transport "${url.protocol}//" is not supported; use memory, nats://, tls://, amqp:// or amqps://`);
+  throw new ConfigError(
+    `transport "${url.protocol}//" is not supported; use memory, nats://, tls://, amqp:// or amqps://`,
+  );
 }
 
 /** Opens the store a swarm file names. */

@@ -1,0 +1,465 @@
+import type { Clock } from "../../core/clock.js";
+import { ClosedError, toError } from "../../errors/index.js";
+import {
+  type Consumer,
+  DeadLetterHeaders,
+  type Delivery,
+  type DeliveryHandler,
+  type Headers,
+} from "../port.js";
+import {
+  type Driver,
+  type FetchIterator,
+  fromNatsHeaders,
+  type JsMsg,
+  mapError,
+  type PullConsumer,
+} from "./driver.js";
+
+/** A queue's settings as the consumer side needs them. */
+export interface QueueSettings {
+  readonly name: string;
+  /** JetStream stream holding the queue. */
+  readonly stream: string;
+  /** Durable pull consumer on that stream. */
+  readonly durable: string;
+  readonly ackWaitMs: number;
+  readonly maxDeliver: number;
+  readonly deadLetterSubject: string;
+}
+
+/** What a consumer needs from the transport that owns it. */
+export interface ConsumerHost {
+  readonly driver: Driver;
+  readonly clock: Clock;
+  /** The queue's settings: this transport's `ensureQueue`, else read from the server. */
+  settings(queue: string): Promise<QueueSettings>;
+  /** The latest settings known locally (an `ensureQueue` may update them while consuming). */
+  cachedSettings(queue: string): QueueSettings | undefined;
+  /** The driver's handle on the durable pull consumer. */
+  pullConsumer(settings: QueueSettings): Promise<PullConsumer>;
+  /** Durably stores a dead letter (JetStream publish, deduplicated by `msgId`). */
+  publishDeadLetter(
+    subject: string,
+    data: Uint8Array,
+    msgId: string,
+    headers: Headers,
+  ): Promise<void>;
+  /**
+   * Finishes moving a dead letter: removes the original from its queue's
+   * stream if it is still there (see `ORIGINAL_SEQ_HEADER`). Never throws.
+   */
+  completeDeadLetter(stream: string, seq: number, msgId: string): Promise<void>;
+  /** Resolves once the server has read everything sent so far. */
+  flush(): Promise<void>;
+  report(error: Error): void;
+  detached(consumer: NatsConsumer): void;
+  /** True once the transport is closed: settling can no longer reach the server. */
+  isClosed(): boolean;
+}
+
+/**
+ * Header on a dead letter naming the original's sequence in its queue's
+ * stream (the queue is `DeadLetterHeaders.queue`). JetStream cannot move a
+ * message between streams atomically, so a dead letter is published first
+ * (nothing is lost if the mover dies) and the original removed after; a
+ * consumer that receives the dead letter first completes the removal before
+ * its handler sees it. So once a dead letter is observed, the original is gone.
+ */
+export const ORIGINAL_SEQ_HEADER = "conclave-original-seq";
+
+/**
+ * How long one pull request waits on the server for messages. An idle
+ * consumer renews it this often; the driver sends heartbeats at half of it
+ * and gives up on the request after two missed ones.
+ */
+const PULL_EXPIRES_MS = 10_000;
+/** Backoff bounds when pulling fails (stream missing, server restarting). */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+type State = "running" | "draining" | "closed";
+
+/**
+ * A consumer attached to a durable queue: pulls from the queue's JetStream
+ * pull consumer and hands each message to the handler as a `Delivery`.
+ *
+ * Backpressure is exact: pull requests only ever ask for
+ * `maxInFlight - inFlight - alreadyRequested` messages, so the server never
+ * leases this consumer more than `maxInFlight` messages at once. (The driver's
+ * `consume()` re-pulls as soon as messages *arrive*, not when they are
+ * settled, so it cannot bound unsettled work; this loop of sized `fetch()`
+ * calls can. Each `fetch()` survives a reconnect: the driver re-issues its
+ * pull request once the connection is back.)
+ */
+export class NatsConsumer implements Consumer {
+  readonly queue: string;
+  #state: State = "running";
+  #inFlight = 0;
+  #requested = 0;
+  readonly #fetches = new Set<FetchIterator>();
+  #pull: PullConsumer | undefined;
+  #starting = false;
+  #failures = 0;
+  #lastFailure = "";
+  #cancelRetry: (() => void) | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #detached = false;
+
+  constructor(
+    queue: string,
+    private readonly handler: DeliveryHandler,
+    private readonly maxInFlight: number,
+    private readonly host: ConsumerHost,
+  ) {
+    this.queue = queue;
+    this.#pump();
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  async drain(): Promise<void> {
+    if (this.#state === "running") {
+      this.#state = "draining";
+      this.#stopPulling();
+    }
+    await this.#idle();
+    this.#detach();
+  }
+
+  async close(): Promise<void> {
+    if (this.#state !== "closed") {
+      this.#state = "closed";
+      this.#stopPulling();
+      // A drain waiting on this consumer gives up: close means now.
+      this.#wakeIdle();
+    }
+    this.#detach();
+  }
+
+  // ---- pulling ---------------------------------------------------------------
+
+  /** Asks for more messages when there is room; starts the pull consumer handle first. */
+  #pump(): void {
+    if (this.#state !== "running" || this.#cancelRetry) return;
+    if (!this.#pull) {
+      if (!this.#starting) void this.#start();
+      return;
+    }
+    const free = this.maxInFlight - this.#inFlight - this.#requested;
+    if (free <= 0) return;
+    // With a request already waiting, refill in larger steps rather than one
+    // request per settled message.
+    if (this.#fetches.size > 0 && free < Math.ceil(this.maxInFlight / 2)) return;
+    void this.#fetch(this.#pull, free);
+  }
+
+  async #start(): Promise<void> {
+    this.#starting = true;
+    try {
+      const settings = await this.host.settings(this.queue);
+      const pull = await this.host.pullConsumer(settings);
+      if (this.#state !== "running") return;
+      this.#pull = pull;
+      this.#failures = 0;
+      this.#lastFailure = "";
+    } catch (error) {
+      this.#failed(error, `consuming queue "${this.queue}"`);
+    } finally {
+      this.#starting = false;
+    }
+    this.#pump();
+  }
+
+  async #fetch(pull: PullConsumer, batch: number): Promise<void> {
+    this.#requested += batch;
+    let received = 0;
+    let iterator: FetchIterator | undefined;
+    const startedAt = this.host.clock.now();
+    try {
+      iterator = await pull.fetch({ max_messages: batch, expires: PULL_EXPIRES_MS });
+      this.#fetches.add(iterator);
+      if (this.#state !== "running") iterator.stop();
+      for await (const message of iterator) {
+        if (received >= batch) {
+          // The driver re-issues a full request after a reconnect; anything
+          // beyond what was asked for goes straight back.
+          this.#release(message);
+          continue;
+        }
+        received++;
+        this.#requested--;
+        this.#receive(message);
+      }
+      if (received === 0 && this.host.clock.now() - startedAt < PULL_EXPIRES_MS / 2) {
+        // Ended early and empty (not by expiry): do not spin, pause a little.
+        this.#backoff();
+      } else {
+        this.#failures = 0;
+        this.#lastFailure = "";
+      }
+    } catch (error) {
+      if (this.#state === "running") this.#failed(error, `pulling from queue "${this.queue}"`);
+    } finally {
+      this.#requested -= batch - received;
+      if (iterator) this.#fetches.delete(iterator);
+    }
+    this.#pump();
+  }
+
+  /** Reports a failure (once per distinct message) and retries later with backoff. */
+  #failed(error: unknown, what: string): void {
+    const mapped = mapError(this.host.driver, error, what);
+    if (mapped.message !== this.#lastFailure) {
+      this.#lastFailure = mapped.message;
+      this.host.report(mapped);
+    }
+    this.#backoff();
+  }
+
+  /** Pauses pulling for a while, longer after each consecutive failure. */
+  #backoff(): void {
+    if (this.#state !== "running" || this.#cancelRetry) return;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.#failures);
+    this.#failures++;
+    this.#pull = undefined;
+    this.#cancelRetry = this.host.clock.setTimer(() => {
+      this.#cancelRetry = undefined;
+      this.#pump();
+    }, delay);
+  }
+
+  #stopPulling(): void {
+    this.#cancelRetry?.();
+    this.#cancelRetry = undefined;
+    for (const iterator of this.#fetches) iterator.stop();
+  }
+
+  /** Gives a message back at once (it was not handed to the handler). */
+  #release(message: JsMsg): void {
+    try {
+      message.nak();
+    } catch {
+      // The connection is gone: the server redelivers after the ack deadline.
+    }
+  }
+
+  // ---- deliveries ------------------------------------------------------------
+
+  #receive(message: JsMsg): void {
+    if (this.#state !== "running") {
+      this.#release(message);
+      return;
+    }
+    const settings = this.host.cachedSettings(this.queue);
+    if (!settings) {
+      this.#release(message);
+      return;
+    }
+    this.#inFlight++;
+    const delivery = this.#delivery(message, settings);
+    if (delivery.deliveryCount > settings.maxDeliver) {
+      // Its last allowed lease expired (a hung handler, a dead consumer):
+      // dead-letter it now, never hand it over again.
+      delivery
+        .deadLetter(
+          `ack deadline of ${settings.ackWaitMs} ms passed on the last allowed delivery (maxDeliver ${settings.maxDeliver})`,
+          delivery.deliveryCount - 1,
+        )
+        .catch((e: unknown) => this.host.report(toError(e)));
+      return;
+    }
+    const deadQueue = delivery.headers[DeadLetterHeaders.queue];
+    const originalSeq = Number(delivery.headers[ORIGINAL_SEQ_HEADER]);
+    const originalMsgId = delivery.headers[DeadLetterHeaders.msgId];
+    if (deadQueue && originalMsgId && Number.isSafeInteger(originalSeq) && originalSeq > 0) {
+      void this.host
+        .completeDeadLetter(deadQueue, originalSeq, originalMsgId)
+        .then(() => this.#invoke(delivery));
+      return;
+    }
+    queueMicrotask(() => this.#invoke(delivery));
+  }
+
+  #invoke(delivery: NatsDelivery): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.handler(delivery);
+    } catch (error) {
+      this.#handlerFailed(delivery, error);
+      return;
+    }
+    if (result && typeof result.then === "function") {
+      result.then(undefined, (error: unknown) => this.#handlerFailed(delivery, error));
+    }
+  }
+
+  #handlerFailed(delivery: NatsDelivery, error: unknown): void {
+    if (delivery.settled) return;
+    const reason = `handler failed without settling: ${toError(error).message}`;
+    delivery.nak({ reason }).catch((e: unknown) => this.host.report(toError(e)));
+  }
+
+  /**
+   * Wraps a leased message. The lease is tracked here too: when the ack
+   * deadline passes unsettled (a hung handler), JetStream takes the message
+   * back, so its slot is freed for the redelivery, as the memory adapter does.
+   * A late `ack` still removes the message; a late `nak` does nothing.
+   */
+  #delivery(message: JsMsg, settings: QueueSettings): NatsDelivery {
+    const host = this.host;
+    const headers = fromNatsHeaders(message.headers);
+    const msgId = message.headers?.get("Nats-Msg-Id") || `${settings.stream}:${message.seq}`;
+    const deliveryCount = message.info.deliveryCount;
+    const current = () => host.cachedSettings(settings.name) ?? settings;
+    let leased = true;
+    let cancelLease: (() => void) | undefined;
+
+    const endLease = () => {
+      cancelLease?.();
+      cancelLease = undefined;
+      if (!leased) return;
+      leased = false;
+      this.#slotFreed();
+    };
+    const holdLease = () => {
+      cancelLease?.();
+      cancelLease = host.clock.setTimer(() => {
+        cancelLease = undefined;
+        if (!delivery.settled) endLease();
+      }, current().ackWaitMs);
+    };
+    holdLease();
+
+    const settle = (work: () => Promise<void>, whenExpired: "run" | "skip"): Promise<void> => {
+      if (delivery.settled) return Promise.resolve();
+      delivery.settled = true;
+      cancelLease?.();
+      cancelLease = undefined;
+      if (!leased && whenExpired === "skip") return Promise.resolve();
+      if (host.isClosed()) {
+        endLease();
+        return Promise.reject(new ClosedError("the NATS transport"));
+      }
+      let done: Promise<void>;
+      try {
+        done = work();
+      } catch (error) {
+        done = Promise.reject(error);
+      }
+      return done.then(endLease, (error: unknown) => {
+        endLease();
+        throw mapError(host.driver, error, `settling a delivery of queue "${settings.name}"`);
+      });
+    };
+
+    const deadLetter = async (reason: string, deliveries: number): Promise<void> => {
+      const s = current();
+      const dead: Headers = {
+        ...headers,
+        // NATS header values are single lines.
+        [DeadLetterHeaders.reason]: reason.replace(/[\r\n]+/g, " "),
+        [DeadLetterHeaders.queue]: s.name,
+        [DeadLetterHeaders.subject]: message.subject,
+        [DeadLetterHeaders.deliveries]: String(deliveries),
+        [DeadLetterHeaders.at]: String(host.clock.now()),
+        [DeadLetterHeaders.msgId]: msgId,
+        [ORIGINAL_SEQ_HEADER]: String(message.seq),
+      };
+      try {
+        await host.publishDeadLetter(s.deadLetterSubject, message.data, `dlq:${msgId}`, dead);
+      } catch (error) {
+        // Keep the message rather than lose it: it comes back after a pause
+        // and is dead-lettered again then.
+        try {
+          message.nak(Math.min(s.ackWaitMs, RETRY_MAX_MS));
+        } catch {
+          // Connection gone: redelivered after the ack deadline.
+        }
+        throw error;
+      }
+      // Plain TERM: the reason travels in the dead letter's headers (a TERM
+      // reason needs nats-server 2.11). In a work-queue stream TERM removes
+      // the message, like an ack.
+      message.term();
+      await host.flush();
+    };
+
+    const delivery: NatsDelivery = {
+      subject: message.subject,
+      data: message.data,
+      headers,
+      queue: settings.name,
+      msgId,
+      deliveryCount,
+      settled: false,
+      ack(): Promise<void> {
+        return settle(async () => {
+          await message.ackAck();
+        }, "run");
+      },
+      nak(options?: { delayMs?: number; reason?: string }): Promise<void> {
+        return settle(async () => {
+          const s = current();
+          if (deliveryCount >= s.maxDeliver) {
+            await deadLetter(
+              `delivered ${deliveryCount} times (maxDeliver ${s.maxDeliver}); last failure: ${options?.reason ?? "nak"}`,
+              deliveryCount,
+            );
+            return;
+          }
+          const delayMs = Math.max(0, Math.round(options?.delayMs ?? 0));
+          message.nak(delayMs > 0 ? delayMs : undefined);
+          await host.flush();
+        }, "skip");
+      },
+      term(reason: string): Promise<void> {
+        return settle(() => deadLetter(reason, deliveryCount), "run");
+      },
+      working(): void {
+        if (delivery.settled || !leased) return;
+        try {
+          message.working();
+          holdLease();
+        } catch (error) {
+          host.report(mapError(host.driver, error, "extending a lease"));
+        }
+      },
+      deadLetter(reason: string, deliveries: number): Promise<void> {
+        return settle(() => deadLetter(reason, deliveries), "run");
+      },
+    };
+    return delivery;
+  }
+
+  #slotFreed(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#wakeIdle();
+    this.#pump();
+  }
+
+  #idle(): Promise<void> {
+    if (this.#inFlight === 0 || this.#state === "closed") return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    this.host.detached(this);
+  }
+}
+
+interface NatsDelivery extends Delivery {
+  settled: boolean;
+  /** Dead-letters without a handler (expired last lease). */
+  deadLetter(reason: string, deliveries: number): Promise<void>;
+}

@@ -1,0 +1,352 @@
+/**
+ * What the NATS adapter promises beyond the shared conformance suite: how it
+ * behaves when the server crashes or restarts, how it maps JetStream's
+ * settings and failures, and that it keeps its driver and credentials to
+ * itself. Runs against a private nats-server (see test/helpers/nats-server.ts).
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  ConfigError,
+  QueueFullError,
+  TimeoutError,
+  TransportError,
+  UnroutableError,
+} from "../../src/errors/index.js";
+import {
+  createNatsTransport,
+  deleteNatsQueue,
+  type NatsTransportConfig,
+} from "../../src/transport/nats/index.js";
+import {
+  DeadLetterHeaders,
+  type Delivery,
+  type QueueConfig,
+  type Transport,
+} from "../../src/transport/port.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const text = (d: { data: Uint8Array }) => dec.decode(d.data);
+
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const available = natsServerAvailable();
+if (!available && process.env.CI === "true") {
+  test("nats adapter: broker behaviour", () => {
+    throw new Error(
+      "nats-server is not on PATH; CI must install it (v2.9+) to test the NATS adapter",
+    );
+  });
+}
+
+describe("nats adapter: broker behaviour", {
+  skip: available ? false : "nats-server is not on PATH",
+}, () => {
+  let server: NatsServer;
+  const opened: Transport[] = [];
+  const errors: Error[] = [];
+
+  const connect = async (overrides: Partial<NatsTransportConfig> = {}) => {
+    const t = await createNatsTransport({
+      servers: server.url,
+      reconnectTimeWaitMs: 50,
+      apiTimeoutMs: 1_000,
+      onError: (e) => errors.push(e),
+      ...overrides,
+    });
+    opened.push(t);
+    return t;
+  };
+
+  /** A dead-letter queue and a work queue under a fresh prefix. */
+  const queues = async (t: Transport, overrides: Partial<QueueConfig> = {}) => {
+    const p = `b${randomBytes(5).toString("hex")}`;
+    await t.ensureQueue({
+      name: `${p}-dlq`,
+      subjects: `${p}.dlq.>`,
+      ackWaitMs: 30_000,
+      maxDeliver: 1000,
+      deadLetterSubject: `${p}.dlq.dlq`,
+    });
+    const work: QueueConfig = {
+      name: `${p}-work`,
+      subjects: `${p}.task.>`,
+      ackWaitMs: 500,
+      maxDeliver: 3,
+      deadLetterSubject: `${p}.dlq.work`,
+      ...overrides,
+    };
+    await t.ensureQueue(work);
+    return { p, work, dlq: `${p}-dlq` };
+  };
+
+  before(async () => {
+    server = await startNatsServer({ jetstream: true });
+  });
+
+  after(async () => {
+    for (const t of opened) await t.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  test("kill -9 of the server loses no unacked message, and a running consumer resumes by itself", async () => {
+    const bus = await connect();
+    const { p, work } = await queues(bus, { ackWaitMs: 1_000, maxDeliver: 100 });
+    const seen = new Map<string, number>();
+    bus.consume(
+      work.name,
+      async (d) => {
+        seen.set(text(d), (seen.get(text(d)) ?? 0) + 1);
+        await sleep(5);
+        // An ack lost with the crashed server fails; the message comes back.
+        await d.ack().catch(() => undefined);
+      },
+      { maxInFlight: 4 },
+    );
+    const enqueue = async (i: number) => {
+      for (;;) {
+        try {
+          await bus.enqueue(`${p}.task.a`, enc.encode(String(i)), { msgId: `${p}-${i}` });
+          return;
+        } catch (error) {
+          // While the server is away the publish times out; the same msgId makes the retry safe.
+          if (!(error instanceof TimeoutError)) throw error;
+        }
+      }
+    };
+    for (let i = 0; i < 20; i++) await enqueue(i);
+    await until(() => seen.size >= 5, 3_000, "the first deliveries");
+    await server.restart();
+    for (let i = 20; i < 40; i++) await enqueue(i);
+    await until(() => seen.size === 40, 15_000, "every message after the crash");
+    const ended = await Promise.race([bus.closed(), sleep(10, "still open")]);
+    assert.equal(ended, "still open", "the connection reconnects instead of closing");
+  });
+
+  test("a graceful server restart keeps unacked messages and never brings back acked ones", async () => {
+    const bus = await connect();
+    const { p, work } = await queues(bus);
+    for (let i = 0; i < 30; i++) {
+      await bus.enqueue(`${p}.task.a`, enc.encode(String(i)), { msgId: `${p}-r${i}` });
+    }
+    let acked = 0;
+    const consumer = bus.consume(
+      work.name,
+      async (d) => {
+        if (acked < 10) {
+          acked++;
+          await d.ack();
+        }
+      },
+      { maxInFlight: 1 },
+    );
+    await until(() => acked === 10, 5_000, "10 acks");
+    await consumer.close();
+    await server.restart({ signal: "SIGTERM" });
+    const again = await connect();
+    const seen = new Set<string>();
+    again.consume(
+      work.name,
+      async (d) => {
+        seen.add(text(d));
+        await d.ack();
+      },
+      { maxInFlight: 8 },
+    );
+    await until(() => seen.size === 20, 10_000, "the 20 unacked messages");
+    await sleep(100);
+    assert.equal(seen.size, 20);
+    for (let i = 0; i < 10; i++) assert.ok(!seen.has(String(i)), `message ${i} was acked`);
+  });
+
+  test("a message whose last lease expires is dead-lettered with the reason, not handed over again", async () => {
+    const bus = await connect();
+    const { p, work, dlq } = await queues(bus, { ackWaitMs: 300, maxDeliver: 1 });
+    let handled = 0;
+    bus.consume(
+      work.name,
+      () => {
+        handled++; // hangs: never settles
+      },
+      { maxInFlight: 1 },
+    );
+    const dead: Delivery[] = [];
+    bus.consume(
+      dlq,
+      async (d) => {
+        dead.push(d);
+        await d.ack();
+      },
+      { maxInFlight: 1 },
+    );
+    await bus.enqueue(`${p}.task.hang`, enc.encode("h"), { msgId: `${p}-h` });
+    await until(() => dead.length === 1, 5_000, "the dead letter");
+    const d = dead[0] as Delivery;
+    assert.equal(handled, 1);
+    assert.match(d.headers[DeadLetterHeaders.reason] ?? "", /ack deadline of 300 ms passed/);
+    assert.equal(d.headers[DeadLetterHeaders.deliveries], "1");
+    assert.equal(d.headers[DeadLetterHeaders.queue], work.name);
+    assert.equal(d.msgId, `dlq:${p}-h`);
+    await sleep(50);
+    assert.equal((await bus.queueInfo(work.name)).pending, 0);
+  });
+
+  test("a handler error with line breaks is dead-lettered with a one-line reason", async () => {
+    const bus = await connect();
+    const { p, work, dlq } = await queues(bus, { maxDeliver: 1 });
+    bus.consume(
+      work.name,
+      () => {
+        throw new Error("first line\nsecond line");
+      },
+      { maxInFlight: 1 },
+    );
+    const dead: Delivery[] = [];
+    bus.consume(
+      dlq,
+      async (d) => {
+        dead.push(d);
+        await d.ack();
+      },
+      { maxInFlight: 1 },
+    );
+    await bus.enqueue(`${p}.task.a`, enc.encode("x"), { msgId: `${p}-nl` });
+    await until(() => dead.length === 1, 5_000, "the dead letter");
+    assert.match(dead[0]?.headers[DeadLetterHeaders.reason] ?? "", /first line second line$/);
+  });
+
+  test("settling twice is a no-op; nak after ack changes nothing", async () => {
+    const bus = await connect();
+    const { p, work } = await queues(bus);
+    const seen: number[] = [];
+    bus.consume(
+      work.name,
+      async (d) => {
+        seen.push(d.deliveryCount);
+        await d.ack();
+        await d.ack();
+        await d.nak();
+        await d.term("too late");
+      },
+      { maxInFlight: 1 },
+    );
+    await bus.enqueue(`${p}.task.a`, enc.encode("x"), { msgId: `${p}-x` });
+    await until(() => seen.length === 1, 3_000, "the delivery");
+    await sleep(700);
+    assert.deepEqual(seen, [1]);
+    assert.equal((await bus.queueInfo(work.name)).pending, 0);
+  });
+
+  test("ensureQueue is idempotent and updates maxPending, subjects and the ack deadline", async () => {
+    const bus = await connect();
+    const { p, work } = await queues(bus, { maxPending: 2 });
+    await bus.ensureQueue(work);
+    await bus.enqueue(`${p}.task.a`, enc.encode("1"), { msgId: `${p}-1` });
+    await bus.enqueue(`${p}.task.a`, enc.encode("2"), { msgId: `${p}-2` });
+    await assert.rejects(
+      bus.enqueue(`${p}.task.a`, enc.encode("3"), { msgId: `${p}-3` }),
+      (e: unknown) => e instanceof QueueFullError && e.queue === work.name && e.limit === 2,
+    );
+    await bus.ensureQueue({ ...work, maxPending: 3, subjects: `${p}.job.>`, ackWaitMs: 700 });
+    await assert.rejects(
+      bus.enqueue(`${p}.task.a`, enc.encode("3"), { msgId: `${p}-3` }),
+      UnroutableError,
+    );
+    await bus.enqueue(`${p}.job.a`, enc.encode("3"), { msgId: `${p}-3` });
+    assert.equal((await bus.queueInfo(work.name)).pending, 3);
+    assert.equal(await deleteNatsQueue(bus, work.name), true);
+    assert.equal(await deleteNatsQueue(bus, work.name), false);
+  });
+
+  test("overlapping subjects and unroutable dead letters are refused with ConfigError", async () => {
+    const bus = await connect();
+    const { p, work } = await queues(bus);
+    await assert.rejects(
+      bus.ensureQueue({ ...work, name: `${p}-other`, subjects: `${p}.task.x.>` }),
+      (e: unknown) => e instanceof ConfigError && /overlap/.test(e.message),
+    );
+    await assert.rejects(
+      bus.ensureQueue({ ...work, name: `${p}-lost`, deadLetterSubject: `${p}.nowhere` }),
+      (e: unknown) => e instanceof ConfigError && /no queue takes/.test(e.message),
+    );
+    await assert.rejects(
+      bus.ensureQueue({ ...work, maxDeliver: 0 }),
+      (e: unknown) => e instanceof ConfigError && /maxDeliver/.test(e.message),
+    );
+  });
+
+  test("consume() before the queue exists reports it, then starts once it is declared", async () => {
+    errors.length = 0;
+    const bus = await connect();
+    const p = `b${randomBytes(5).toString("hex")}`;
+    const got: string[] = [];
+    bus.consume(
+      `${p}-work`,
+      async (d) => {
+        got.push(text(d));
+        await d.ack();
+      },
+      { maxInFlight: 2 },
+    );
+    await until(
+      () => errors.some((e) => e instanceof ConfigError && e.message.includes(`${p}-work`)),
+      3_000,
+      "the report",
+    );
+    const other = await connect();
+    await other.ensureQueue({
+      name: `${p}-dlq`,
+      subjects: `${p}.dlq.>`,
+      ackWaitMs: 30_000,
+      maxDeliver: 10,
+      deadLetterSubject: `${p}.dlq.x`,
+    });
+    await other.ensureQueue({
+      name: `${p}-work`,
+      subjects: `${p}.task.>`,
+      ackWaitMs: 1_000,
+      maxDeliver: 3,
+      deadLetterSubject: `${p}.dlq.work`,
+    });
+    await other.enqueue(`${p}.task.a`, enc.encode("late"), { msgId: `${p}-late` });
+    await until(() => got.length === 1, 8_000, "the delivery");
+    assert.deepEqual(got, ["late"]);
+  });
+
+  test("a failed connection is a TransportError that does not show the credentials", async () => {
+    await assert.rejects(
+      createNatsTransport({
+        servers: "nats://alice:s3cret-url@127.0.0.1:1",
+        user: "bob",
+        pass: "s3cret-pass",
+        connectTimeoutMs: 2_000,
+      }),
+      (e: unknown) =>
+        e instanceof TransportError &&
+        !e.message.includes("s3cret") &&
+        !JSON.stringify(e.toJSON()).includes("s3cret"),
+    );
+    await assert.rejects(createNatsTransport({ servers: "amqp://127.0.0.1" }), ConfigError);
+  });
+
+  test("the driver is imported lazily: no module of the adapter imports it at load time", () => {
+    const dir = join(import.meta.dirname, "../../src/transport/nats");
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+      const source = readFileSync(join(dir, file), "utf8");
+      const eager = source.match(/^\s*(import|export)\s+(?!type\b)[^;]*?from\s+["']@nats-io\//gm);
+      assert.equal(eager, null, `${file} imports the driver eagerly`);
+    }
+  });
+});

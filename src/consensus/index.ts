@@ -114,3 +114,4 @@ export {
   VOTE_TYPE,
   verifierFromKeys,
 } from "./vote.js";
+export * from "./pbft.js";

@@ -49,6 +49,7 @@ export {
   type HierarchyRecord,
   planHierarchy,
 } from "./hierarchy-plan.js";
+export * from "./pbft.js";
 export {
   type AnyPolicy,
   allOf,
@@ -114,4 +115,3 @@ export {
   VOTE_TYPE,
   verifierFromKeys,
 } from "./vote.js";
-export * from "./pbft.js";

@@ -46,7 +46,7 @@ export async function runDistributed(
     { length: Math.min(options.processes, config.agents.length) },
     () => [],
   );
-  config.agents.forEach((a, i) => groups[i % groups.length]?.push(a.id));
+  for (const [i, a] of config.agents.entries()) groups[i % groups.length]?.push(a.id);
 
   const counters = new RunCounters();
   const view = new ProgressView({ stream: process.stderr, color: useColor(process.stderr) });

@@ -1,2 +1,10 @@
+export { auditHash, verifyAuditChain } from "./audit-chain.js";
 export * from "./port.js";
+export {
+  dropPostgresSchema,
+  openPostgresStore,
+  PostgresStore,
+  type PostgresStoreConfig,
+  type PostgresTlsOptions,
+} from "./postgres-store.js";
 export { openSqliteStore, SqliteStore, type SqliteStoreConfig } from "./sqlite-store.js";

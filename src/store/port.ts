@@ -3,14 +3,23 @@
  * runtime uses it to make task handling effectively-once (a completion
  * marker, the handler's effects and its outgoing messages are committed in
  * one transaction: the transactional outbox), and to keep dead letters and
- * run metadata. Adapters: SQLite (embedded default) and, later, Postgres.
+ * run metadata, and it holds the coordination state that must outlive a
+ * process: the consensus audit chain, a registry snapshot and idempotency
+ * keys. Adapters: SQLite (embedded default, `openSqliteStore`) and Postgres
+ * (`openPostgresStore`, shared by many processes and machines).
  *
- * Contract:
+ * Contract (every adapter, checked by `test/conformance/store.ts`):
  * - `completeTask` is atomic and idempotent by `taskId`: a second call for the
- *   same id writes nothing and reports `duplicate: true`.
+ *   same id writes nothing and reports `duplicate: true`. This holds across
+ *   store handles and processes sharing the same database, not only within
+ *   one handle.
  * - Every method may be called concurrently; adapters serialise as needed.
  * - Failures throw `StoreError` with the driver error as `cause`.
- * - After `close()` every call rejects with `ClosedError`; `close()` is idempotent.
+ * - After `close()` every call rejects with `ClosedError`; `close()` is
+ *   idempotent and first commits completions already requested.
+ * - Opening a store written by a newer conclave (a schema this build does
+ *   not know) fails with a `StoreError` that says to upgrade; opening one at
+ *   an older version migrates it, and at the current version changes nothing.
  */
 
 /** A side effect a handler applied, recorded with the task's completion. */
@@ -67,9 +76,77 @@ export interface EffectStats {
   readonly duplicateKeys: number;
 }
 
+/** The fields that link one audit entry to the chain, given to the hash function. */
+export interface AuditLink {
+  /** The entry's position: 1 for the first entry, then +1 with no gaps. */
+  readonly seq: number;
+  readonly kind: string;
+  /** The entry's data as stored: `JSON.stringify(data)`. */
+  readonly data: string;
+  /** The previous entry's hash; `null` for the first entry. */
+  readonly prevHash: string | null;
+}
+
+/** An event to append to the audit chain. */
+export interface AuditEntry {
+  /** What happened, e.g. `"decision.sealed"`. No line breaks. */
+  readonly kind: string;
+  /** JSON-serialisable data (e.g. the decision with its signed votes). */
+  readonly data: unknown;
+  /**
+   * Computes the entry's hash from its link, called once under the append
+   * lock so it sees the true previous hash. Defaults to `auditHash` (SHA-256).
+   * Consensus passes its seal function here.
+   */
+  readonly hash?: (link: AuditLink) => string;
+}
+
+/** One entry of the audit chain as stored. */
+export interface AuditRecord {
+  readonly seq: number;
+  readonly kind: string;
+  readonly data: unknown;
+  readonly prevHash: string | null;
+  readonly hash: string;
+}
+
+/** An agent card as kept in the registry snapshot. */
+export interface StoredAgentCard {
+  /** The agent id (the card's `id`). */
+  readonly id: string;
+  /** The card, parsed back from JSON; the registry validates its shape. */
+  readonly card: unknown;
+  /** When the card was saved (ms since epoch): the newest save wins. */
+  readonly updatedAt: number;
+}
+
+/** What claiming an idempotency key found. */
+export interface IdempotencyClaim {
+  /** `true` for the one caller that claimed the key; `false` for every later one. */
+  readonly first: boolean;
+  /** For a later caller: the result the first claim stored, when it stored one. */
+  readonly result?: unknown;
+}
+
+/** Where a store's schema stands. */
+export interface SchemaStatus {
+  /** Migrations recorded in the store, oldest first, with when they ran (ISO 8601). */
+  readonly applied: readonly { readonly name: string; readonly appliedAt: string }[];
+  /** Migrations this build knows, in order; the last is the version it writes. */
+  readonly known: readonly string[];
+}
+
 export interface Store {
   /** `"sqlite"` or `"postgres"`. */
   readonly kind: string;
+  /**
+   * Records a handled task: its completion marker, effects and outbox, all
+   * in one transaction. Calls made in the same event-loop turn are group
+   * committed (one transaction for the batch), each still atomic and
+   * idempotent on its own: the first call for a `taskId` writes and gets
+   * `{ duplicate: false }`; every other, from this handle or any other on
+   * the same database, writes nothing and gets `{ duplicate: true }`.
+   */
   completeTask(completion: TaskCompletion): Promise<{ duplicate: boolean }>;
   isCompleted(taskId: string): Promise<boolean>;
   /** Outbox entries not yet confirmed sent, oldest first; for one task, or all. */
@@ -78,14 +155,73 @@ export interface Store {
   deleteOutbox(ids: readonly string[]): Promise<void>;
   /** Idempotent by id. */
   recordDeadLetter(record: DeadLetterRecord): Promise<void>;
+  /** Dead letters, oldest first. */
   deadLetters(options?: { limit?: number }): Promise<DeadLetterRecord[]>;
   /** Root ids (`corr`) of dead-lettered tasks, distinct. */
   deadLetteredRoots(): Promise<string[]>;
+  /** Effects of one kind, by time, then task id, then key. */
   effects(kind: string): Promise<EffectRecord[]>;
   effectStats(kind: string): Promise<EffectStats>;
   /** Stats of every effect kind recorded. */
   allEffectStats(): Promise<EffectStats[]>;
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+
+  /**
+   * Appends one entry to the audit chain and returns it as stored. The store
+   * assigns `seq` in append order: appends are serialised (one at a time per
+   * database, across handles and processes), so `seq` runs 1, 2, 3, … with
+   * no gaps and each entry's `prevHash` is the hash of the entry before it.
+   * The chain is append-only: nothing updates or deletes an entry.
+   *
+   * @example
+   * ```ts
+   * const entry = await store.appendAudit({ kind: "decision.sealed", data: decision });
+   * // entry.seq, entry.prevHash, entry.hash
+   * ```
+   */
+  appendAudit(entry: AuditEntry): Promise<AuditRecord>;
+  /** Audit entries in `seq` order, from `fromSeq` (default 1), at most `limit` (default 10,000). */
+  auditLog(options?: { fromSeq?: number; limit?: number }): Promise<AuditRecord[]>;
+
+  /**
+   * Saves an agent's card (any JSON-serialisable object with an `id`) in
+   * the registry snapshot, keyed by `card.id` (insert or replace). A save
+   * older than the stored one (`updatedAt`, default now) is ignored, so a
+   * late heartbeat never rolls a card back; `saved` says whether this one
+   * was kept. Equal times: the later save wins.
+   */
+  saveAgentCard<Card extends { readonly id: string }>(
+    card: Card,
+    options?: { updatedAt?: number },
+  ): Promise<{ saved: boolean }>;
+  /** Every card in the snapshot, by agent id. */
+  agentCards(): Promise<StoredAgentCard[]>;
+  /** Removes an agent's card; removing a missing one is not an error. */
+  removeAgentCard(id: string): Promise<void>;
+
+  /**
+   * Claims `key` once, atomically, across every handle on the database: the
+   * first claim stores `result` (JSON-serialisable, optional) and gets
+   * `{ first: true }`; every later claim, concurrent or not, gets
+   * `{ first: false, result }` with the first claim's result. For
+   * effectively-once processing of messages that carry their own id.
+   *
+   * @example
+   * ```ts
+   * const { first } = await store.claimIdempotencyKey(`amqp:${messageId}`);
+   * if (!first) return ack(); // seen before
+   * ```
+   */
+  claimIdempotencyKey(
+    key: string,
+    result?: unknown,
+    options?: { at?: number },
+  ): Promise<IdempotencyClaim>;
+  /** Forgets idempotency keys claimed before `before` (ms since epoch); returns how many. */
+  pruneIdempotencyKeys(before: number): Promise<number>;
+
+  /** The schema version of the database and of this build. */
+  schemaStatus(): Promise<SchemaStatus>;
   close(): Promise<void>;
 }

@@ -5,30 +5,45 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { ClosedError } from "../../src/errors/index.js";
-import type { Store } from "../../src/store/port.js";
+import { ClosedError, StoreError } from "../../src/errors/index.js";
+import { auditHash, verifyAuditChain } from "../../src/store/audit-chain.js";
+import type { AuditLink, Store } from "../../src/store/port.js";
 
 export interface StoreConformanceOptions {
   readonly name: string;
-  /** A fresh, empty store; `reopen` gives another handle on the same data. */
+  /**
+   * A fresh, empty store; `reopen` gives another handle on the same data (a
+   * separate connection or pool, as a second process would have).
+   */
   readonly create: () => Promise<{
     store: Store;
     reopen(): Promise<Store>;
     destroy(): Promise<void>;
+    /**
+     * Records a migration this build does not know, as a newer conclave
+     * would, and returns a function that removes it again. Without it the
+     * newer-schema scenario is skipped.
+     */
+    simulateNewerSchema?(): Promise<() => Promise<void>>;
   }>;
+  /** When set, the whole suite is skipped with this reason (e.g. no server to test against). */
+  readonly skip?: string;
 }
 
 const id = () => randomBytes(8).toString("hex");
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 export function runStoreConformance(options: StoreConformanceOptions): void {
-  describe(`${options.name}: store conformance`, () => {
+  describe(`${options.name}: store conformance`, { skip: options.skip ?? false }, () => {
     let store: Store;
     let reopen: () => Promise<Store>;
     let destroy: () => Promise<void>;
+    let simulateNewerSchema: (() => Promise<() => Promise<void>>) | undefined;
 
     before(async () => {
-      ({ store, reopen, destroy } = await options.create());
+      const created = await options.create();
+      ({ store, reopen, destroy } = created);
+      simulateNewerSchema = created.simulateNewerSchema?.bind(created);
     });
     after(async () => {
       await store.close();
@@ -158,6 +173,247 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         other.completeTask({ taskId: "x", agent: "a", at: 0, effects: [], outbox: [] }),
         ClosedError,
       );
+      await assert.rejects(other.pendingOutbox(), ClosedError);
+      await assert.rejects(other.appendAudit({ kind: "k", data: 1 }), ClosedError);
+      await assert.rejects(other.auditLog(), ClosedError);
+      await assert.rejects(other.saveAgentCard({ id: "a" }), ClosedError);
+      await assert.rejects(other.agentCards(), ClosedError);
+      await assert.rejects(other.claimIdempotencyKey("k"), ClosedError);
+      await assert.rejects(other.schemaStatus(), ClosedError);
+    });
+
+    test("close commits the completions already requested", async () => {
+      const other = await reopen();
+      const taskIds = [id(), id(), id()];
+      const done = taskIds.map((taskId) =>
+        other.completeTask({ taskId, agent: "a", at: 7, effects: [], outbox: [] }),
+      );
+      await other.close();
+      assert.deepEqual(
+        await Promise.all(done),
+        taskIds.map(() => ({ duplicate: false })),
+      );
+      for (const taskId of taskIds) assert.equal(await store.isCompleted(taskId), true);
+    });
+
+    test("a completion that cannot be stored fails alone, not its batch", async () => {
+      const good = id();
+      const bad = id();
+      const results = await Promise.allSettled([
+        store.completeTask({ taskId: good, agent: "a", at: 8, effects: [], outbox: [] }),
+        store.completeTask({
+          taskId: bad,
+          agent: "a",
+          at: 8,
+          effects: [{ kind: "bad", key: bad, data: { n: 1n } }],
+          outbox: [],
+        }),
+      ]);
+      assert.deepEqual(results[0], { status: "fulfilled", value: { duplicate: false } });
+      assert.equal(results[1]?.status, "rejected");
+      assert.ok(results[1]?.status === "rejected" && results[1].reason instanceof StoreError);
+      assert.equal(await store.isCompleted(bad), false);
+    });
+
+    test("two separate handles completing the same tasks concurrently apply each exactly once", async () => {
+      const other = await reopen();
+      try {
+        const kind = `handles-${id()}`;
+        const taskIds = Array.from({ length: 200 }, () => id());
+        const complete = (s: Store, taskId: string) =>
+          s.completeTask({
+            taskId,
+            agent: s === store ? "first" : "second",
+            at: 9,
+            effects: [{ kind, key: taskId }],
+            outbox: [
+              { id: `${taskId}-o`, mode: "publish", subject: "s.event.x", data: bytes(taskId) },
+            ],
+          });
+        // Opposite orders, several turns, so batches of both handles overlap.
+        const calls: Promise<{ duplicate: boolean }>[][] = taskIds.map(() => []);
+        for (let round = 0; round < 4; round++) {
+          const slice = taskIds.slice(round * 50, round * 50 + 50);
+          for (const [i, taskId] of slice.entries()) {
+            calls[round * 50 + i]?.push(complete(store, taskId));
+            const j = slice.length - 1 - i;
+            calls[round * 50 + j]?.push(complete(other, slice[j] as string));
+          }
+          await new Promise((r) => setImmediate(r));
+        }
+        const results = await Promise.all(calls.map((c) => Promise.all(c)));
+        for (const [i, pair] of results.entries()) {
+          assert.equal(
+            pair.filter((r) => !r.duplicate).length,
+            1,
+            `task ${taskIds[i]} applied exactly once`,
+          );
+        }
+        assert.deepEqual(await store.effectStats(kind), {
+          kind,
+          keys: taskIds.length,
+          duplicateKeys: 0,
+        });
+        assert.equal((await other.effects(kind)).length, taskIds.length);
+        for (const taskId of taskIds.slice(0, 10)) {
+          assert.equal((await store.pendingOutbox({ taskId })).length, 1);
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("audit appends get gap-free seqs under concurrency, from every handle, chained", async () => {
+      const other = await reopen();
+      try {
+        const before = (await store.auditLog()).length;
+        const appended = await Promise.all(
+          Array.from({ length: 60 }, (_, i) =>
+            (i % 2 === 0 ? store : other).appendAudit({ kind: "test.append", data: { i } }),
+          ),
+        );
+        const log = await store.auditLog();
+        assert.equal(log.length, before + 60);
+        assert.deepEqual(
+          log.map((r) => r.seq),
+          Array.from({ length: log.length }, (_, i) => i + 1),
+        );
+        assert.deepEqual(
+          appended.map((r) => r.seq).sort((a, b) => a - b),
+          log.slice(before).map((r) => r.seq),
+        );
+        assert.equal(verifyAuditChain(log), undefined, "every link and hash checks");
+        const entry = log[before + 3];
+        assert.ok(entry);
+        assert.equal(entry.prevHash, log[before + 2]?.hash);
+        assert.deepEqual(
+          (await store.auditLog({ fromSeq: entry.seq, limit: 2 })).map((r) => r.seq),
+          [entry.seq, entry.seq + 1],
+        );
+        const tampered = log.map((r) => (r.seq === entry.seq ? { ...r, data: { i: -1 } } : r));
+        assert.equal(verifyAuditChain(tampered), entry.seq);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("an audit entry can carry its own hash function, given the true previous hash", async () => {
+      const last = (await store.auditLog()).at(-1);
+      const seen: AuditLink[] = [];
+      const record = await store.appendAudit({
+        kind: "decision.sealed",
+        data: { proposal: "p1", votes: 3 },
+        hash: (link) => {
+          seen.push(link);
+          return `seal:${auditHash(link)}`;
+        },
+      });
+      assert.equal(seen.length, 1);
+      assert.deepEqual(seen[0], {
+        seq: (last?.seq ?? 0) + 1,
+        kind: "decision.sealed",
+        data: JSON.stringify({ proposal: "p1", votes: 3 }),
+        prevHash: last?.hash ?? null,
+      });
+      assert.equal(record.hash, `seal:${auditHash(seen[0] as AuditLink)}`);
+      assert.deepEqual(record.data, { proposal: "p1", votes: 3 });
+      await assert.rejects(store.appendAudit({ kind: "two\nlines", data: 1 }), StoreError);
+    });
+
+    test("registry cards upsert by id; an older save never replaces a newer one", async () => {
+      const agent = `agent-${id()}`;
+      assert.deepEqual(
+        await store.saveAgentCard({ id: agent, role: "dev", n: 1 }, { updatedAt: 10 }),
+        { saved: true },
+      );
+      assert.deepEqual(
+        await store.saveAgentCard({ id: agent, role: "dev", n: 2 }, { updatedAt: 20 }),
+        { saved: true },
+      );
+      assert.deepEqual(
+        await store.saveAgentCard({ id: agent, role: "dev", n: 0 }, { updatedAt: 15 }),
+        { saved: false },
+      );
+      const other = await reopen();
+      try {
+        const cards = (await other.agentCards()).filter((c) => c.id === agent);
+        assert.deepEqual(cards, [
+          { id: agent, card: { id: agent, role: "dev", n: 2 }, updatedAt: 20 },
+        ]);
+      } finally {
+        await other.close();
+      }
+      await store.removeAgentCard(agent);
+      await store.removeAgentCard(agent);
+      assert.equal((await store.agentCards()).filter((c) => c.id === agent).length, 0);
+      await assert.rejects(store.saveAgentCard({ id: "" }), StoreError);
+    });
+
+    test("an idempotency key is claimed once under concurrency, from every handle", async () => {
+      const other = await reopen();
+      try {
+        const key = `msg-${id()}`;
+        const claims = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            (i % 2 === 0 ? store : other).claimIdempotencyKey(key, { by: i }, { at: 100 }),
+          ),
+        );
+        const firsts = claims.flatMap((c, i) => (c.first ? [i] : []));
+        assert.equal(firsts.length, 1, "exactly one claim is first");
+        const winner = firsts[0] as number;
+        for (const [i, claim] of claims.entries()) {
+          if (i !== winner) assert.deepEqual(claim, { first: false, result: { by: winner } });
+        }
+        const bare = `msg-${id()}`;
+        assert.deepEqual(await store.claimIdempotencyKey(bare, undefined, { at: 50 }), {
+          first: true,
+        });
+        assert.deepEqual(await other.claimIdempotencyKey(bare), { first: false });
+        assert.equal(await store.pruneIdempotencyKeys(60), 1);
+        assert.deepEqual(await store.claimIdempotencyKey(bare), { first: true });
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("reopening a store at the current schema version changes nothing", async () => {
+      const status = await store.schemaStatus();
+      assert.ok(status.known.length > 0);
+      assert.deepEqual(
+        status.applied.map((m) => m.name),
+        status.known,
+        "a new store is at the latest version",
+      );
+      const taskId = id();
+      await store.completeTask({ taskId, agent: "a", at: 10, effects: [], outbox: [] });
+      const other = await reopen();
+      try {
+        assert.deepEqual(await other.schemaStatus(), status, "no migration ran again");
+        assert.equal(await other.isCompleted(taskId), true);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("a store written by a newer conclave is refused with a StoreError saying to upgrade", async (t) => {
+      if (!simulateNewerSchema) {
+        t.skip("the adapter's test gives no simulateNewerSchema");
+        return;
+      }
+      const undo = await simulateNewerSchema();
+      try {
+        await assert.rejects(
+          reopen(),
+          (error: unknown) =>
+            error instanceof StoreError &&
+            /newer conclave/.test(error.message) &&
+            /upgrade/.test(error.message),
+        );
+      } finally {
+        await undo();
+      }
+      const other = await reopen();
+      await other.close();
     });
   });
 }

@@ -54,6 +54,8 @@ export interface NodeServices {
   readonly random: Random;
   readonly maxEnvelopeBytes: number;
   readonly signing: "required" | "optional";
+  /** How often nodes announce their agents' cards. */
+  readonly heartbeatMs: number;
   /** The public key of a known, trusted agent; undefined when unknown. */
   publicKey(agentId: string): KeyObject | undefined;
   role(role: string): RoleSettings;
@@ -407,9 +409,13 @@ export class Agent {
       reason: e.message,
     });
     if (e instanceof UnknownSignerError && delivery.deliveryCount < settings.maxDeliver) {
-      // Its card may still be on the way (a new agent on another node): retry later.
+      // Its card may still be on the way (a new agent on another node): retry
+      // after at least a heartbeat interval, when the card will have arrived.
       await delivery.nak({
-        delayMs: backoffDelay(delivery.deliveryCount, settings.backoff, s.random),
+        delayMs: Math.max(
+          s.heartbeatMs,
+          backoffDelay(delivery.deliveryCount, settings.backoff, s.random),
+        ),
         reason: `${e.name}: ${e.message}`,
       });
       return;

@@ -112,6 +112,7 @@ export class Swarm {
   readonly #routers = new Map<string, Router>();
   readonly #sending = new Set<string>();
   readonly #eventSubs = new Set<EventSubscription>();
+  readonly #knownNodes = new Set<string>();
   /** Causally ordered events sent per local agent, for their vector clocks. */
   readonly #causalSent = new Map<string, number>();
   readonly #services: NodeServices;
@@ -155,6 +156,7 @@ export class Swarm {
       random: this.#random,
       maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
       signing: config.signing ?? "required",
+      heartbeatMs,
       publicKey: (id) => this.#publicKey(id),
       role: (role) => this.#roleSettings(role),
       emit: (event) => this.#emit(event),
@@ -516,8 +518,7 @@ export class Swarm {
     }
   }
 
-  #heartbeat(): void {
-    const now = this.#clock.now();
+  #publishCards(): void {
     const cards: AgentCard[] = [...this.#agents.values()].map((a) => a.card);
     for (let i = 0; i < cards.length; i += HEARTBEAT_CHUNK) {
       const body = { node: this.nodeId, cards: cards.slice(i, i + HEARTBEAT_CHUNK) };
@@ -526,6 +527,11 @@ export class Swarm {
         this.#nodeMessage("registry.heartbeat", body),
       );
     }
+  }
+
+  #heartbeat(): void {
+    const now = this.#clock.now();
+    this.#publishCards();
     for (const event of this.registry.tick(now)) {
       if (event.type === "agent.left") {
         this.#keys.delete(event.card.id);
@@ -558,6 +564,13 @@ export class Swarm {
     try {
       const env = decodeEnvelope(message.data, { maxBytes: this.#services.maxEnvelopeBytes });
       cards = (env.body as { cards?: AgentCard[] }).cards ?? [];
+      // A node we have not heard from has just joined: answer with our cards
+      // at once, so it can verify our agents' messages without waiting a
+      // heartbeat interval.
+      if (env.from !== this.nodeId && !this.#knownNodes.has(env.from)) {
+        this.#knownNodes.add(env.from);
+        if (this.#state === "running" || this.#state === "starting") this.#publishCards();
+      }
       if (!Array.isArray(cards)) throw new TypeError("cards is not a list");
     } catch (error) {
       this.#parkBadInput(message, error);

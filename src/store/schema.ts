@@ -1,0 +1,105 @@
+/**
+ * The store's tables as Kysely sees them. One schema for both dialects: the
+ * migrations in `./migrations/` create exactly these columns on SQLite and on
+ * Postgres. JSON is kept as text (not `jsonb`) so both dialects store and
+ * return the same bytes, and every 64-bit integer is read back as a JS number
+ * (timestamps in ms and sequence numbers stay far below 2^53).
+ */
+import type { Generated } from "kysely";
+
+/** Which SQL dialect a store runs on. */
+export type StoreDialect = "sqlite" | "postgres";
+
+/** One row per task handled: the completion marker that makes handling idempotent. */
+export interface CompletedTable {
+  task_id: string;
+  agent: string;
+  at: number;
+}
+
+/** Side effects recorded with a completion, in the same transaction. */
+export interface EffectsTable {
+  kind: string;
+  key: string;
+  task_id: string;
+  agent: string;
+  at: number;
+  /** JSON text, or null when the effect carried no data. */
+  data: string | null;
+}
+
+/** The transactional outbox: messages committed with a completion, deleted once the bus has them. */
+export interface OutboxTable {
+  id: string;
+  task_id: string;
+  mode: string;
+  subject: string;
+  data: Uint8Array;
+  /**
+   * Commit order. SQLite: assigned by the writer under the file's write lock;
+   * Postgres: a sequence default (`bigserial`), so omitted on insert there.
+   */
+  seq: Generated<number>;
+}
+
+export interface DeadLettersTable {
+  id: string;
+  subject: string;
+  reason: string;
+  deliveries: number;
+  at: number;
+  corr: string | null;
+  type: string | null;
+  /** The raw message, base64. */
+  data: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+/** The append-only audit chain (consensus seals and other auditable events). */
+export interface AuditLogTable {
+  /** 1, 2, 3, … with no gaps: assigned by the store under a lock. */
+  seq: number;
+  kind: string;
+  /** JSON text, exactly the bytes the hash covers. */
+  data: string;
+  /** The previous entry's hash; null for the first entry. */
+  prev_hash: string | null;
+  hash: string;
+}
+
+/** The latest card each agent announced: a registry snapshot for restarts and offline tools. */
+export interface RegistryTable {
+  agent_id: string;
+  /** JSON text of the card. */
+  card: string;
+  updated_at: number;
+}
+
+/** Generic idempotency keys (e.g. broker message ids) and what their first claim produced. */
+export interface IdempotencyTable {
+  key: string;
+  /** JSON text of the result, or null when none was given. */
+  result: string | null;
+  at: number;
+}
+
+/** Every table of the store, for `Kysely<Database>`. */
+export interface Database {
+  conclave_completed: CompletedTable;
+  conclave_effects: EffectsTable;
+  conclave_outbox: OutboxTable;
+  conclave_dead_letters: DeadLettersTable;
+  conclave_meta: MetaTable;
+  conclave_audit_log: AuditLogTable;
+  conclave_registry: RegistryTable;
+  conclave_idempotency: IdempotencyTable;
+}
+
+/** Where Kysely's Migrator records applied migrations (inside the store's schema on Postgres). */
+export const MIGRATION_TABLE = "conclave_migration";
+/** The Migrator's lock row table. */
+export const MIGRATION_LOCK_TABLE = "conclave_migration_lock";

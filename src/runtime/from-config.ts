@@ -81,13 +81,20 @@ export async function openTransport(config: SwarmFile): Promise<Transport> {
   );
 }
 
-/** Opens the store a swarm file names. */
-export function openStore(config: SwarmFile): Store {
+/** Opens the store a swarm file names: `sqlite:<path>` or a `postgres://` URL (pg loads only then). */
+export async function openStore(config: SwarmFile): Promise<Store> {
   if (config.store.startsWith("sqlite:")) {
     return openSqliteStore({ path: config.store.slice("sqlite:".length) });
   }
+  if (/^postgres(ql)?:\/\//.test(config.store)) {
+    const { openPostgresStore } = await import("../store/postgres-store.js");
+    const url = new URL(config.store);
+    const schema = url.searchParams.get("schema") ?? undefined;
+    url.searchParams.delete("schema");
+    return openPostgresStore({ url: url.toString(), ...(schema ? { schema } : {}) });
+  }
   throw new ConfigError(
-    `store "${config.store.split("://")[0]}://" is not available in this build; use "sqlite:<path>"`,
+    `store "${config.store.split(":")[0]}:" is not supported; use sqlite:<path> or postgres://…`,
   );
 }
 
@@ -132,7 +139,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   const keys = new Map<string, AgentKeyPair>();
   for (const a of agents) keys.set(a.id, await loadOrCreateAgentKey(config.keysDir, a.id));
   const transport = options.transport ?? (await openTransport(config));
-  const store = openStore(config);
+  const store = await openStore(config);
   const swarm = createSwarm({
     name: config.swarm,
     transport,

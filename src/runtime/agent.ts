@@ -56,8 +56,10 @@ export interface NodeServices {
   readonly signing: "required" | "optional";
   /** How often nodes announce their agents' cards. */
   readonly heartbeatMs: number;
-  /** The public key of a known, trusted agent; undefined when unknown. */
+  /** The public key of a trusted agent (local, or proven by handshake); undefined otherwise. */
   publicKey(agentId: string): KeyObject | undefined;
+  /** Whether the agent's key was revoked: its messages are refused for good. */
+  revoked(agentId: string): boolean;
   role(role: string): RoleSettings;
   emit(event: SwarmEvent): void;
   /** Sends a task's committed outbox; failures are left for the relay. */
@@ -248,7 +250,7 @@ export class Agent {
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(delivery.data, { maxBytes: s.maxEnvelopeBytes });
-      this.#verify(envelope);
+      await this.#verifyWaitingForTrust(envelope, delivery);
     } catch (error) {
       await this.#reject(delivery, error, settings);
       return;
@@ -398,6 +400,26 @@ export class Agent {
     verifySender(envelope, this.#need());
   }
 
+  /**
+   * Verifies a task's sender; when the sender is not trusted yet (its node
+   * joined moments ago and the handshake is under way), holds the task,
+   * keeping its lease, for a few heartbeats instead of spending deliveries.
+   */
+  async #verifyWaitingForTrust(envelope: Envelope, delivery: Delivery): Promise<void> {
+    const s = this.#need();
+    const giveUpAt = s.clock.now() + Math.max(5000, s.heartbeatMs * 5);
+    for (;;) {
+      try {
+        verifySender(envelope, s);
+        return;
+      } catch (error) {
+        if (!(error instanceof UnknownSignerError) || s.clock.now() >= giveUpAt) throw error;
+      }
+      delivery.working();
+      await new Promise<void>((resolve) => s.clock.setTimer(resolve, 50));
+    }
+  }
+
   /** Bad input: dead-letter it with the reason, except a signer we may not know yet. */
   async #reject(delivery: Delivery, error: unknown, settings: RoleSettings): Promise<void> {
     const s = this.#need();
@@ -515,8 +537,11 @@ export class Agent {
  */
 export function verifySender(
   envelope: Envelope,
-  s: Pick<NodeServices, "signing" | "publicKey">,
+  s: Pick<NodeServices, "signing" | "publicKey" | "revoked">,
 ): void {
+  if (s.revoked(envelope.from)) {
+    throw new SignatureError(`agent "${envelope.from}" was revoked; its messages are refused`);
+  }
   if (envelope.sig === undefined) {
     if (s.signing === "required") {
       throw new SignatureError(

@@ -44,6 +44,7 @@ export type SwarmEvent =
       readonly reason: string;
     }
   | RegistryEvent
+  | { readonly type: "agent.trusted"; readonly agent: string }
   | {
       readonly type: "agent.crashed";
       readonly agent: string;

@@ -38,6 +38,7 @@ import {
 import type { SwarmEvent, SwarmEventListener } from "./events.js";
 import { SwarmMetrics } from "./metrics.js";
 import { queueNames, subjects, taskType } from "./subjects.js";
+import { TrustManager } from "./trust.js";
 
 /** Where an agent's key pair comes from. */
 export type KeyProvider = (agentId: string) => { publicKey: KeyObject; privateKey: KeyObject };
@@ -107,12 +108,12 @@ export class Swarm {
   readonly #random: Random;
   readonly #agents = new Map<string, Agent>();
   readonly #supervisors = new Map<string, Supervisor>();
-  readonly #keys = new Map<string, KeyObject>();
   readonly #listeners = new Set<SwarmEventListener>();
   readonly #routers = new Map<string, Router>();
   readonly #sending = new Set<string>();
   readonly #eventSubs = new Set<EventSubscription>();
   readonly #knownNodes = new Set<string>();
+  readonly #trust: TrustManager;
   /** Causally ordered events sent per local agent, for their vector clocks. */
   readonly #causalSent = new Map<string, number>();
   readonly #services: NodeServices;
@@ -157,11 +158,35 @@ export class Swarm {
       maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
       signing: config.signing ?? "required",
       heartbeatMs,
-      publicKey: (id) => this.#publicKey(id),
+      publicKey: (id) => this.#trust.key(id),
+      revoked: (id) => this.#trust.isRevoked(id),
       role: (role) => this.#roleSettings(role),
       emit: (event) => this.#emit(event),
       sendOutbox: (taskId) => this.#sendOutbox(taskId),
     };
+    this.#trust = new TrustManager({
+      swarm: this.name,
+      nodeId: this.nodeId,
+      transport: this.transport,
+      clock: this.#clock,
+      registry: this.registry,
+      maxEnvelopeBytes: this.#services.maxEnvelopeBytes,
+      timeoutMs: Math.max(1000, heartbeatMs * 2),
+      signer: () => {
+        const first = this.#agents.values().next().value;
+        return first ? { id: first.id, privateKey: first.sender().privateKey } : undefined;
+      },
+      local: (id) => {
+        const agent = this.#agents.get(id);
+        return agent ? { id, privateKey: agent.sender().privateKey } : undefined;
+      },
+      card: (id) => {
+        const agent = this.#agents.get(id);
+        return agent ? { ...agent.card, node: this.nodeId } : undefined;
+      },
+      learn: (card) => this.#observeCard(card, "handshake"),
+      emit: (event) => this.#emit(event),
+    });
   }
 
   /** Adds an agent hosted by this node. Call before `start()`. */
@@ -189,7 +214,7 @@ export class Swarm {
       { publicKey: encodePublicKey(pair.publicKey), privateKey: pair.privateKey },
     );
     this.#agents.set(spec.id, agent);
-    this.#keys.set(spec.id, pair.publicKey);
+    this.#trust.trustLocal(spec.id, pair.publicKey);
     if (this.#state === "running") void this.#startAgent(agent);
     return agent;
   }
@@ -234,6 +259,7 @@ export class Swarm {
       (d) => this.#recordDeadLetter(d),
       { maxInFlight: 16 },
     );
+    this.#trust.start();
     this.#subscriptions.push(
       t.subscribe(subjects.heartbeat(this.name), (m) => this.#onHeartbeat(m)),
       t.subscribe(subjects.leave(this.name), (m) => this.#onLeave(m)),
@@ -388,6 +414,16 @@ export class Swarm {
   }
 
   /**
+   * Revokes an agent's key at once: this node refuses its messages from now
+   * on (tasks from it are dead-lettered), the registry drops it, and every
+   * node that trusts `as` applies the signed revocation too.
+   */
+  revoke(agentId: string, options: { as: string }): void {
+    const by = this.#agentOrThrow(options.as);
+    this.#trust.revoke(agentId, { id: by.id, privateKey: by.sender().privateKey });
+  }
+
+  /**
    * Stops taking work, lets in-flight tasks finish and ack, announces the
    * agents' departure, then closes the transport and the store. Idempotent.
    */
@@ -413,6 +449,7 @@ export class Swarm {
     if (wasRunning && graceful) this.#announceLeave();
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions = [];
+    this.#trust.close();
     for (const sub of this.#eventSubs) sub.close();
     this.#eventSubs.clear();
     if (graceful) await this.#deadLetters?.drain();
@@ -504,22 +541,11 @@ export class Swarm {
 
   // ---- keys and registry ----------------------------------------------------
 
-  #publicKey(agentId: string): KeyObject | undefined {
-    const known = this.#keys.get(agentId);
-    if (known) return known;
-    const entry = this.registry.get(agentId);
-    if (!entry) return undefined;
-    try {
-      const key = decodePublicKey(entry.card.publicKey);
-      this.#keys.set(agentId, key);
-      return key;
-    } catch {
-      return undefined;
-    }
-  }
-
   #publishCards(): void {
-    const cards: AgentCard[] = [...this.#agents.values()].map((a) => a.card);
+    const cards: AgentCard[] = [...this.#agents.values()].map((a) => ({
+      ...a.card,
+      node: this.nodeId,
+    }));
     for (let i = 0; i < cards.length; i += HEARTBEAT_CHUNK) {
       const body = { node: this.nodeId, cards: cards.slice(i, i + HEARTBEAT_CHUNK) };
       this.transport.publish(
@@ -534,7 +560,7 @@ export class Swarm {
     this.#publishCards();
     for (const event of this.registry.tick(now)) {
       if (event.type === "agent.left") {
-        this.#keys.delete(event.card.id);
+        this.#trust.forget(event.card.id);
         for (const r of this.#routers.values()) r.forget(event.card.id);
       }
       this.#emit(event);
@@ -576,22 +602,29 @@ export class Swarm {
       this.#parkBadInput(message, error);
       return;
     }
-    const now = this.#clock.now();
-    for (const card of cards) {
-      const local = this.#agents.get(card.id);
-      const known = this.registry.get(card.id);
-      const pinned = local?.card.publicKey ?? known?.card.publicKey;
-      if (pinned !== undefined && pinned !== card.publicKey) {
-        this.#emit({
-          type: "message.rejected",
-          subject: message.subject,
-          code: "E_SIGNATURE",
-          reason: `a card for "${card.id}" carries a different public key than the one pinned; ignored (revoke the agent first to rotate its key)`,
-        });
-        continue;
-      }
-      for (const event of this.registry.observe(card, now)) this.#emit(event);
+    for (const card of cards) this.#observeCard(card, message.subject);
+  }
+
+  /**
+   * Records a card heard in a heartbeat (or carried by a handshake) unless
+   * it conflicts with the key pinned for that id; returns whether it was kept.
+   */
+  #observeCard(card: AgentCard, subject: string): boolean {
+    const local = this.#agents.get(card.id);
+    const known = this.registry.get(card.id);
+    const pinned = local?.card.publicKey ?? known?.card.publicKey;
+    if (pinned !== undefined && pinned !== card.publicKey) {
+      this.#emit({
+        type: "message.rejected",
+        subject,
+        code: "E_SIGNATURE",
+        reason: `a card for "${card.id}" carries a different public key than the one pinned; ignored (revoke the agent first to rotate its key)`,
+      });
+      return false;
     }
+    for (const event of this.registry.observe(card, this.#clock.now())) this.#emit(event);
+    if (!local) this.#trust.consider(card);
+    return true;
   }
 
   #onLeave(message: Message): void {

@@ -1,0 +1,287 @@
+import { type KeyObject, randomBytes } from "node:crypto";
+import type { Clock } from "../core/clock.js";
+import { SignatureError, toError } from "../errors/index.js";
+import { decodePublicKey } from "../identity/keys.js";
+import type { AgentCard } from "../registry/agent-card.js";
+import type { RegistryView } from "../registry/registry-view.js";
+import type { Message, Transport } from "../transport/port.js";
+import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
+import { createEnvelope, type Envelope } from "../wire/envelope.js";
+import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import type { SwarmEvent } from "./events.js";
+
+/** Subject a node answers handshakes on. */
+export const handshakeSubject = (swarm: string, node: string) => `${swarm}.handshake.${node}`;
+/** Subject revocations are broadcast on. */
+export const revokeSubject = (swarm: string) => `${swarm}.registry.revoke`;
+
+/** A local identity able to sign handshake messages. */
+export interface LocalSigner {
+  readonly id: string;
+  readonly privateKey: KeyObject;
+}
+
+export interface TrustHost {
+  readonly swarm: string;
+  readonly nodeId: string;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly registry: RegistryView;
+  readonly maxEnvelopeBytes: number;
+  /** How long a handshake step waits for its answer. */
+  readonly timeoutMs: number;
+  /** The local agent that signs this node's side of a handshake; undefined while none. */
+  signer(): LocalSigner | undefined;
+  /** A local agent's identity, to answer a challenge addressed to it. */
+  local(agentId: string): LocalSigner | undefined;
+  /** The card this node announces for a local agent. */
+  card(agentId: string): AgentCard | undefined;
+  /**
+   * Learns a remote card carried by a challenge (its signature proves the
+   * challenger holds the card's key). Returns false when the card conflicts
+   * with a pinned key.
+   */
+  learn(card: AgentCard): boolean;
+  emit(event: SwarmEvent): void;
+}
+
+const nonce = () => randomBytes(32).toString("base64url");
+
+/**
+ * Explicit trust between agents of different nodes. A node accepts work,
+ * votes or bids from a remote agent only once that agent has proved, by a
+ * mutual challenge-response, that it holds the private key of the card it
+ * announced:
+ *
+ * 1. challenge: node A's signer C sends `{nonce: nA}` signed by C to the
+ *    target agent X's node;
+ * 2. response: X verifies C's signature (C's card must be known) and answers
+ *    `{nonce: nA, counter: nB}` signed by X; A checks it and trusts X;
+ * 3. confirm: C sends `{counter: nB}` signed by C; X's node checks it and
+ *    trusts C.
+ *
+ * Revocation removes a key at once, locally and on every node that hears
+ * the signed revocation; the registry then ignores that id and key.
+ */
+export class TrustManager {
+  readonly #trusted = new Map<string, KeyObject>();
+  readonly #attempted = new Map<string, number>();
+  readonly #pendingConfirm = new Map<string, { challenger: string; counter: string; at: number }>();
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly host: TrustHost) {}
+
+  start(): void {
+    const t = this.host.transport;
+    const a = t.subscribe(handshakeSubject(this.host.swarm, this.host.nodeId), (m) =>
+      this.#onHandshake(m),
+    );
+    const b = t.subscribe(revokeSubject(this.host.swarm), (m) => this.#onRevoke(m));
+    this.#unsubscribe.push(
+      () => a.unsubscribe(),
+      () => b.unsubscribe(),
+    );
+  }
+
+  close(): void {
+    for (const u of this.#unsubscribe) u();
+    this.#unsubscribe.length = 0;
+  }
+
+  /** Trusts a local agent's key (no handshake needed within a node). */
+  trustLocal(agentId: string, key: KeyObject): void {
+    this.#trusted.set(agentId, key);
+  }
+
+  /** The key of a trusted agent; undefined for unknown, unproven or revoked agents. */
+  key(agentId: string): KeyObject | undefined {
+    return this.#trusted.get(agentId);
+  }
+
+  isRevoked(agentId: string): boolean {
+    return this.host.registry.isRevoked(agentId);
+  }
+
+  /** Forgets an agent that left; it must prove itself again when it returns. */
+  forget(agentId: string): void {
+    this.#trusted.delete(agentId);
+    this.#attempted.delete(agentId);
+  }
+
+  /**
+   * Starts a handshake with a remote agent heard in a heartbeat, unless it is
+   * trusted, ours, or was tried within the last `timeoutMs`.
+   */
+  consider(card: AgentCard): void {
+    if (!card.node || card.node === this.host.nodeId || this.#trusted.has(card.id)) return;
+    if (this.host.registry.isRevoked(card.id)) return;
+    const now = this.host.clock.now();
+    const last = this.#attempted.get(card.id);
+    if (last !== undefined && now - last < this.host.timeoutMs) return;
+    this.#attempted.set(card.id, now);
+    this.#challenge(card).catch((error: unknown) => {
+      this.host.emit({
+        type: "error",
+        error: `handshake with ${card.id} failed, will retry: ${toError(error).message}`,
+      });
+    });
+  }
+
+  /**
+   * Revokes an agent at once: its key is no longer trusted here, the
+   * registry drops it, and a revocation signed by `by` tells every node.
+   */
+  revoke(agentId: string, by: LocalSigner): void {
+    this.#apply(agentId);
+    const envelope = this.#sign(by, "registry.revoke", { agent: agentId });
+    this.host.transport.publish(revokeSubject(this.host.swarm), this.#encode(envelope));
+  }
+
+  async #challenge(card: AgentCard): Promise<void> {
+    const signer = this.host.signer();
+    if (!signer) return;
+    const key = decodePublicKey(card.publicKey);
+    const nA = nonce();
+    const challenge = this.#sign(
+      signer,
+      "handshake.challenge",
+      { nonce: nA, card: this.host.card(signer.id) ?? null },
+      card.id,
+    );
+    const reply = await this.host.transport.request(
+      handshakeSubject(this.host.swarm, card.node as string),
+      this.#encode(challenge),
+      { timeoutMs: this.host.timeoutMs },
+    );
+    const response = decodeEnvelope(reply.data, { maxBytes: this.host.maxEnvelopeBytes });
+    if (response.type === "handshake.error") {
+      throw new SignatureError(
+        `agent ${card.id} refused the challenge: ${JSON.stringify(response.body)}`,
+      );
+    }
+    const body = response.body as { nonce?: unknown; counter?: unknown };
+    if (response.type !== "handshake.response" || response.from !== card.id || body.nonce !== nA) {
+      throw new SignatureError(
+        `agent ${card.id} answered the challenge with the wrong nonce or identity`,
+      );
+    }
+    verifyEnvelope(response, key);
+    if (typeof body.counter !== "string")
+      throw new SignatureError(`agent ${card.id} sent no counter-challenge`);
+    this.#trusted.set(card.id, key);
+    this.host.emit({ type: "agent.trusted", agent: card.id });
+    const confirm = this.#sign(signer, "handshake.confirm", { counter: body.counter }, card.id);
+    await this.host.transport.request(
+      handshakeSubject(this.host.swarm, card.node as string),
+      this.#encode(confirm),
+      { timeoutMs: this.host.timeoutMs },
+    );
+  }
+
+  #onHandshake(message: Message): void {
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(message.data, { maxBytes: this.host.maxEnvelopeBytes });
+    } catch {
+      return;
+    }
+    const reply = (signer: LocalSigner | undefined, type: string, body: unknown) => {
+      if (!message.reply) return;
+      const data = signer
+        ? this.#encode(this.#sign(signer, type, body, envelope.from))
+        : this.#encode(
+            createEnvelope(
+              { type, from: this.host.nodeId, body: body as never },
+              { clock: this.host.clock },
+            ),
+          );
+      this.host.transport.publish(message.reply, data);
+    };
+    const target = envelope.to === undefined ? undefined : this.host.local(envelope.to);
+    const carried = (envelope.body as { card?: AgentCard | null }).card;
+    const challengerCard =
+      this.host.registry.get(envelope.from)?.card ??
+      (carried && carried.id === envelope.from && !this.host.registry.isRevoked(carried.id)
+        ? carried
+        : undefined);
+    if (!target) return reply(undefined, "handshake.error", { code: "E_NO_SUCH_AGENT" });
+    if (!challengerCard || this.host.registry.isRevoked(envelope.from)) {
+      return reply(undefined, "handshake.error", { code: "E_UNKNOWN_CHALLENGER" });
+    }
+    let challengerKey: KeyObject;
+    try {
+      challengerKey = decodePublicKey(challengerCard.publicKey);
+      verifyEnvelope(envelope, challengerKey);
+    } catch {
+      this.host.emit({
+        type: "message.rejected",
+        subject: message.subject,
+        code: "E_SIGNATURE",
+        reason: `handshake from "${envelope.from}" is not signed by the key of its card`,
+      });
+      return reply(undefined, "handshake.error", { code: "E_SIGNATURE" });
+    }
+    const body = envelope.body as { nonce?: unknown; counter?: unknown };
+    if (carried && carried.id === envelope.from && !this.host.learn(carried)) {
+      return reply(undefined, "handshake.error", { code: "E_KEY_CONFLICT" });
+    }
+    if (envelope.type === "handshake.challenge" && typeof body.nonce === "string") {
+      const counter = nonce();
+      this.#pendingConfirm.set(`${envelope.from}>${target.id}`, {
+        challenger: envelope.from,
+        counter,
+        at: this.host.clock.now(),
+      });
+      return reply(target, "handshake.response", { nonce: body.nonce, counter });
+    }
+    if (envelope.type === "handshake.confirm") {
+      const key = `${envelope.from}>${target.id}`;
+      const pending = this.#pendingConfirm.get(key);
+      if (!pending || pending.counter !== body.counter) {
+        return reply(undefined, "handshake.error", { code: "E_BAD_CONFIRM" });
+      }
+      this.#pendingConfirm.delete(key);
+      this.#trusted.set(envelope.from, challengerKey);
+      this.host.emit({ type: "agent.trusted", agent: envelope.from });
+      return reply(undefined, "handshake.ok", {});
+    }
+    return reply(undefined, "handshake.error", { code: "E_BAD_HANDSHAKE" });
+  }
+
+  #onRevoke(message: Message): void {
+    try {
+      const envelope = decodeEnvelope(message.data, { maxBytes: this.host.maxEnvelopeBytes });
+      const key = this.#trusted.get(envelope.from);
+      if (!key) throw new SignatureError(`revocation from untrusted "${envelope.from}"`);
+      verifyEnvelope(envelope, key);
+      const agent = (envelope.body as { agent?: unknown }).agent;
+      if (typeof agent !== "string") throw new SignatureError("revocation names no agent");
+      this.#apply(agent);
+    } catch (error) {
+      this.host.emit({
+        type: "message.rejected",
+        subject: message.subject,
+        code: "E_SIGNATURE",
+        reason: `ignored a revocation: ${toError(error).message}`,
+      });
+    }
+  }
+
+  #apply(agentId: string): void {
+    this.#trusted.delete(agentId);
+    for (const event of this.host.registry.revoke(agentId, this.host.clock.now()))
+      this.host.emit(event);
+  }
+
+  #sign(signer: LocalSigner, type: string, body: unknown, to?: string): Envelope {
+    const draft = createEnvelope(
+      { type, from: signer.id, body: body as never, ...(to ? { to } : {}) },
+      { clock: this.host.clock },
+    );
+    return signEnvelope(draft, signer.privateKey);
+  }
+
+  #encode(envelope: Envelope): Uint8Array {
+    return encodeEnvelope(envelope, { maxBytes: this.host.maxEnvelopeBytes });
+  }
+}

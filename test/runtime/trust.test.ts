@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { generateAgentKeyPair } from "../../src/identity/keys.js";
+import type { SwarmEvent } from "../../src/runtime/events.js";
+import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { MemoryBroker } from "../../src/transport/memory/broker.js";
+import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const roles = { lead: {}, dev: { tasks: ["code"] } };
+const defaults = {
+  heartbeatMs: 100,
+  ackWaitMs: 2000,
+  maxDeliver: 3,
+  backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
+};
+
+/** Two or more nodes (swarm instances) sharing one in-process broker and one store. */
+function nodes() {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-trust-"));
+  const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
+  const made: Swarm[] = [];
+  const node = (name: string, keys = () => generateAgentKeyPair()) => {
+    const swarm = createSwarm({
+      name: "trust",
+      transport: createMemoryTransport({ broker }),
+      // One swarm, one store: every node shares it, as on Postgres.
+      store: openSqliteStore({ path: join(dir, "store.db") }),
+      keys,
+      roles,
+      defaults,
+      nodeId: name,
+    });
+    made.push(swarm);
+    return swarm;
+  };
+  return {
+    node,
+    async cleanup() {
+      for (const s of made) await s.close();
+      broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("trust between nodes", () => {
+  test("a remote agent's tasks are accepted after the mutual handshake, refused at once after revocation", async () => {
+    const { node, cleanup } = nodes();
+    try {
+      const a = node("node-a");
+      const b = node("node-b");
+      const events: SwarmEvent[] = [];
+      b.on((e) => events.push(e));
+      a.agent({ id: "lead", role: "lead" });
+      let handled = 0;
+      b.agent({ id: "dev", role: "dev" }).handle("code", () => {
+        handled++;
+      });
+      await a.start();
+      await b.start();
+      await a.submit("dev", "code", { n: 1 }, { as: "lead" });
+      await until(() => handled === 1, 5000, "the first task");
+      assert.ok(
+        events.some((e) => e.type === "agent.trusted" && e.agent === "lead"),
+        "node-b trusted lead through the handshake",
+      );
+
+      b.revoke("lead", { as: "dev" });
+      await a.submit("dev", "code", { n: 2 }, { as: "lead" });
+      await until(async () => (await b.store.deadLetters()).length === 1, 5000, "the refused task");
+      const [dead] = await b.store.deadLetters();
+      assert.match(dead?.reason ?? "", /revoked/);
+      assert.equal(handled, 1, "nothing from a revoked agent runs");
+      assert.equal(b.registry.get("lead"), undefined, "the registry dropped it");
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("an impostor announcing another agent's public key never becomes trusted", async () => {
+    const { node, cleanup } = nodes();
+    try {
+      const victim = generateAgentKeyPair();
+      const b = node("node-b");
+      let handled = 0;
+      b.agent({ id: "dev", role: "dev" }).handle("code", () => {
+        handled++;
+      });
+      await b.start();
+      // node-m announces "mallory" with the victim's public key but signs with its own private key.
+      const mine = generateAgentKeyPair();
+      const m = node("node-m", () => ({
+        publicKey: victim.publicKey,
+        privateKey: mine.privateKey,
+      }));
+      const events: SwarmEvent[] = [];
+      b.on((e) => events.push(e));
+      m.agent({ id: "mallory", role: "lead" });
+      await m.start();
+      await sleep(600);
+      assert.ok(!events.some((e) => e.type === "agent.trusted" && e.agent === "mallory"));
+      assert.equal(handled, 0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("a card that would change a pinned key is ignored", async () => {
+    const { node, cleanup } = nodes();
+    try {
+      const b = node("node-b");
+      b.agent({ id: "dev", role: "dev" });
+      await b.start();
+      const events: SwarmEvent[] = [];
+      b.on((e) => events.push(e));
+      const m = node("node-m");
+      m.agent({ id: "dev", role: "dev" }); // same id, another key
+      await m.start();
+      await until(
+        () =>
+          events.some(
+            (e) => e.type === "message.rejected" && /different public key/.test(e.reason),
+          ),
+        3000,
+        "the rejected card",
+      );
+    } finally {
+      await cleanup();
+    }
+  });
+});

@@ -1,0 +1,501 @@
+import type { Channel, ConsumeMessage } from "amqplib";
+import type { Clock } from "../../core/clock.js";
+import { ConfigError, TransportError, toError } from "../../errors/index.js";
+import {
+  type Consumer,
+  DeadLetterHeaders,
+  type Delivery,
+  type DeliveryHandler,
+  type Headers,
+  type QueueConfig,
+} from "../port.js";
+import { settleWithin } from "./channel-slot.js";
+import type { ConfirmPublisher, PublishOutcome } from "./confirm-publisher.js";
+import { mapAmqpError } from "./errors.js";
+import { deliveryCount, InternalHeaders, readHeaders, writeHeaders } from "./headers.js";
+
+/** What a consumer needs from the transport around it. */
+export interface ConsumerHost {
+  readonly clock: Clock;
+  readonly exchange: string;
+  readonly publisher: ConfirmPublisher;
+  /** True while the transport (and its connection) is usable. */
+  isOpen(): boolean;
+  report(error: Error): void;
+  openChannel(): Promise<Channel>;
+  /** The queue's settings: cached, or read from the broker; `ConfigError` when it is not declared. */
+  queueConfig(queue: string): Promise<QueueConfig>;
+  /** The latest settings this transport knows, so an `ensureQueue` update applies at once. */
+  knownConfig(queue: string): QueueConfig | undefined;
+  /** Declares (once) the delay queue for `delayMs`; returns the exchange and bucket header value. */
+  delayRoute(delayMs: number): Promise<{ readonly exchange: string; readonly bucket: string }>;
+  forget(consumer: AmqpConsumer): void;
+}
+
+type LeaseState = "held" | "settling" | "done";
+
+interface Lease {
+  readonly message: ConsumeMessage;
+  readonly channel: Channel;
+  readonly subject: string;
+  readonly msgId: string;
+  readonly headers: Headers;
+  readonly count: number;
+  state: LeaseState;
+  until: number;
+  cancelTimer: (() => void) | undefined;
+}
+
+/** After a failed dead-letter publish, how long the message waits before it goes back. */
+const DEAD_LETTER_RETRY_MS = 1000;
+/** After the server closed the consumer's channel, how long before it attaches again. */
+const REATTACH_MS = 1000;
+
+/**
+ * A consumer of one work queue, on its own channel with `prefetch =
+ * maxInFlight` and manual acks.
+ *
+ * RabbitMQ has no per-message ack deadline, so leases are kept here: a
+ * delivery unsettled for `ackWaitMs` (not extended by `working()`) is
+ * republished with its delivery count and acked, so another consumer gets it;
+ * settling it later is ignored. Every ack and nack is guarded, because acking
+ * an unknown delivery tag would make RabbitMQ close the channel.
+ */
+export class AmqpConsumer implements Consumer {
+  readonly #leases = new Set<Lease>();
+  #config: QueueConfig | undefined;
+  #channel: Channel | undefined;
+  #channelOpen = false;
+  #tag: string | undefined;
+  #state: "starting" | "running" | "draining" | "closed" = "starting";
+  #busy = 0;
+  #idleWaiters: (() => void)[] = [];
+  #started: Promise<void>;
+  #draining: Promise<void> | undefined;
+  #cancelReattach: (() => void) | undefined;
+
+  constructor(
+    readonly queue: string,
+    private readonly handler: DeliveryHandler,
+    private readonly maxInFlight: number,
+    private readonly host: ConsumerHost,
+  ) {
+    this.#started = this.#start();
+  }
+
+  /** Deliveries handed to the handler and not yet settled. */
+  get inFlight(): number {
+    return this.#leases.size;
+  }
+
+  drain(): Promise<void> {
+    this.#draining ??= this.#drain();
+    return this.#draining;
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#cancelReattach?.();
+    for (const lease of this.#leases) this.#end(lease, "done");
+    this.#leases.clear();
+    this.host.forget(this);
+    // Closing the channel gives every unacked message back to the queue at once.
+    await this.#closeChannel();
+    this.#notifyIdle(true);
+  }
+
+  /** Ends without touching the channel (the connection is gone). */
+  abandon(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#cancelReattach?.();
+    for (const lease of this.#leases) this.#end(lease, "done");
+    this.#leases.clear();
+    this.#notifyIdle(true);
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#state = "draining";
+    this.#cancelReattach?.();
+    await this.#started;
+    const channel = this.#channel;
+    const tag = this.#tag;
+    if (channel && tag && this.#channelOpen) {
+      // Deliveries that arrive before cancel-ok are leased and handled as usual.
+      await channel.cancel(tag).catch(() => undefined);
+    }
+    await this.#idle();
+    // close() may have run while we waited.
+    if (this.#closed()) return;
+    this.#state = "closed";
+    this.host.forget(this);
+    await this.#closeChannel();
+  }
+
+  async #start(): Promise<void> {
+    try {
+      this.#config = await this.host.queueConfig(this.queue);
+      if (this.#state !== "starting") return;
+      await this.#attach();
+      if (this.#state === "starting") this.#state = "running";
+    } catch (error) {
+      if (this.#closed()) return; // closed while attaching: the failure is ours
+      this.host.report(mapAmqpError(error, `attaching a consumer to queue "${this.queue}"`));
+      this.#state = "closed";
+      this.host.forget(this);
+      await this.#closeChannel();
+      this.#notifyIdle(true);
+    }
+  }
+
+  async #attach(): Promise<void> {
+    const channel = await this.host.openChannel();
+    this.#channel = channel;
+    this.#channelOpen = true;
+    channel.on("error", (error: Error) => {
+      // While attaching, the failing call reports the same error.
+      if (this.#state === "starting") return;
+      this.host.report(mapAmqpError(error, `consuming from queue "${this.queue}"`));
+    });
+    channel.once("close", () => this.#channelClosed(channel));
+    if (this.#state === "closed") {
+      await this.#closeChannel();
+      return;
+    }
+    await channel.prefetch(this.maxInFlight);
+    const { consumerTag } = await channel.consume(
+      this.queue,
+      (message) => this.#onMessage(channel, message),
+      { noAck: false },
+    );
+    this.#tag = consumerTag;
+  }
+
+  #channelClosed(channel: Channel): void {
+    if (channel !== this.#channel) return;
+    this.#channelOpen = false;
+    this.#tag = undefined;
+    // RabbitMQ took back everything this channel held: those leases are void.
+    for (const lease of this.#leases) this.#end(lease, "done");
+    this.#leases.clear();
+    this.#notifyIdle();
+    if (this.#state === "running" && this.host.isOpen()) {
+      // The server closed the channel on its own (an error it reported): attach again.
+      this.#cancelReattach = this.host.clock.setTimer(() => {
+        this.#cancelReattach = undefined;
+        if (this.#state !== "running" || !this.host.isOpen()) return;
+        this.#attach().catch((error: unknown) => {
+          this.host.report(mapAmqpError(error, `re-attaching to queue "${this.queue}"`));
+        });
+      }, REATTACH_MS);
+    }
+  }
+
+  async #closeChannel(): Promise<void> {
+    const channel = this.#channel;
+    if (!channel || !this.#channelOpen) return;
+    this.#channelOpen = false;
+    await settleWithin(channel.close());
+  }
+
+  #onMessage(channel: Channel, message: ConsumeMessage | null): void {
+    if (message === null) {
+      // basic.cancel from the server: the queue was deleted.
+      if (this.#state === "running" || this.#state === "draining") {
+        this.host.report(
+          new ConfigError(
+            `queue "${this.queue}" was deleted while consumed; declare it again with ensureQueue() and consume again`,
+          ),
+        );
+      }
+      this.#tag = undefined;
+      this.#state = "closed";
+      this.host.forget(this);
+      void this.#closeChannel();
+      this.#notifyIdle(true);
+      return;
+    }
+    // A message that reaches a closed consumer is left unacked: the channel's
+    // close gives it back.
+    if (this.#state === "closed" || channel !== this.#channel) return;
+    const config = this.#currentConfig();
+    const raw = message.properties.headers as Record<string, unknown> | undefined;
+    const subjectHeader = raw?.[InternalHeaders.subject];
+    const lease: Lease = {
+      message,
+      channel,
+      subject: typeof subjectHeader === "string" ? subjectHeader : message.fields.routingKey,
+      msgId: String(message.properties.messageId ?? ""),
+      headers: readHeaders(raw),
+      count: deliveryCount(raw, message.fields.redelivered),
+      state: "held",
+      until: this.host.clock.now() + config.ackWaitMs,
+      cancelTimer: undefined,
+    };
+    if (lease.count > config.maxDeliver) {
+      // Its last allowed delivery went to a consumer that died: dead-letter
+      // it now, without running the handler again.
+      lease.state = "settling";
+      void this.#settle(lease, () =>
+        this.#deadLetter(
+          lease,
+          `delivered ${lease.count - 1} times (maxDeliver ${config.maxDeliver}); last failure: its consumer went away before settling it`,
+          lease.count - 1,
+        ),
+      );
+      return;
+    }
+    this.#leases.add(lease);
+    this.#schedule(lease);
+    const delivery = this.#delivery(lease);
+    // Never run user code on amqplib's frame-parsing stack: a throw there
+    // would close the channel.
+    queueMicrotask(() => this.#invoke(lease, delivery));
+  }
+
+  #invoke(lease: Lease, delivery: Delivery): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.handler(delivery);
+    } catch (error) {
+      this.#handlerFailed(lease, delivery, error);
+      return;
+    }
+    if (result && typeof result.then === "function") {
+      result.then(undefined, (error: unknown) => this.#handlerFailed(lease, delivery, error));
+    }
+  }
+
+  #handlerFailed(lease: Lease, delivery: Delivery, error: unknown): void {
+    if (lease.state !== "held") return;
+    const reason = `handler failed without settling: ${toError(error).message}`;
+    void delivery.nak({ reason });
+  }
+
+  #delivery(lease: Lease): Delivery {
+    const consumer = this;
+    return {
+      subject: lease.subject,
+      data: lease.message.content,
+      headers: lease.headers,
+      queue: this.queue,
+      msgId: lease.msgId,
+      deliveryCount: lease.count,
+      ack(): Promise<void> {
+        if (lease.state !== "held") return Promise.resolve();
+        consumer.#end(lease, "done");
+        consumer.#ack(lease);
+        consumer.#notifyIdle();
+        return Promise.resolve();
+      },
+      nak(options?: { delayMs?: number; reason?: string }): Promise<void> {
+        if (lease.state !== "held") return Promise.resolve();
+        consumer.#end(lease, "settling");
+        const config = consumer.#currentConfig();
+        const reason = options?.reason ?? "nak";
+        if (lease.count >= config.maxDeliver) {
+          return consumer.#settle(lease, () =>
+            consumer.#deadLetter(
+              lease,
+              `delivered ${lease.count} times (maxDeliver ${config.maxDeliver}); last failure: ${reason}`,
+              lease.count,
+            ),
+          );
+        }
+        const delayMs = Math.max(0, options?.delayMs ?? 0);
+        return consumer.#settle(lease, () => consumer.#retry(lease, delayMs));
+      },
+      term(reason: string): Promise<void> {
+        if (lease.state !== "held") return Promise.resolve();
+        consumer.#end(lease, "settling");
+        return consumer.#settle(lease, () => consumer.#deadLetter(lease, reason, lease.count));
+      },
+      working(): void {
+        if (lease.state !== "held") return;
+        lease.until = consumer.host.clock.now() + consumer.#currentConfig().ackWaitMs;
+      },
+    };
+  }
+
+  #currentConfig(): QueueConfig {
+    const config = this.host.knownConfig(this.queue) ?? this.#config;
+    if (!config) throw new ConfigError(`queue "${this.queue}" is not declared`);
+    return config;
+  }
+
+  // ---- leases -----------------------------------------------------------------
+
+  #schedule(lease: Lease): void {
+    const wait = lease.until - this.host.clock.now();
+    lease.cancelTimer = this.host.clock.setTimer(() => this.#checkLease(lease), wait);
+  }
+
+  #checkLease(lease: Lease): void {
+    lease.cancelTimer = undefined;
+    if (lease.state !== "held") return;
+    if (lease.until > this.host.clock.now()) {
+      this.#schedule(lease); // extended by working()
+      return;
+    }
+    const config = this.#currentConfig();
+    this.#end(lease, "settling");
+    const why = `ack deadline of ${config.ackWaitMs} ms passed`;
+    void this.#settle(lease, () =>
+      lease.count >= config.maxDeliver
+        ? this.#deadLetter(
+            lease,
+            `delivered ${lease.count} times (maxDeliver ${config.maxDeliver}); last failure: ${why}`,
+            lease.count,
+          )
+        : this.#retry(lease, 0),
+    );
+  }
+
+  /** Takes a lease out of the unsettled set. */
+  #end(lease: Lease, state: LeaseState): void {
+    lease.state = state;
+    lease.cancelTimer?.();
+    lease.cancelTimer = undefined;
+    this.#leases.delete(lease);
+  }
+
+  /** Runs a settlement (republish, dead-letter) and counts it as work `drain()` waits for. */
+  async #settle(lease: Lease, operation: () => Promise<void>): Promise<void> {
+    this.#busy++;
+    try {
+      await operation();
+    } catch (error) {
+      this.host.report(toError(error));
+    } finally {
+      lease.state = "done";
+      this.#busy--;
+      this.#notifyIdle();
+    }
+  }
+
+  /** Puts the message back (at the tail, or via a delay queue) with its count, then acks it. */
+  async #retry(lease: Lease, delayMs: number): Promise<void> {
+    const { message } = lease;
+    const headers = writeHeaders(lease.headers, {
+      [InternalHeaders.deliveries]: String(lease.count),
+      [InternalHeaders.subject]: lease.subject,
+    });
+    let outcome: PublishOutcome | Error;
+    try {
+      if (delayMs > 0) {
+        const route = await this.host.delayRoute(delayMs);
+        headers[InternalHeaders.delay] = route.bucket;
+        outcome = await this.host.publisher.publish(route.exchange, this.queue, message.content, {
+          headers,
+          persistent: true,
+          mandatory: true,
+          messageId: lease.msgId,
+          expiration: String(Math.round(delayMs)),
+        });
+      } else {
+        outcome = await this.host.publisher.publish("", this.queue, message.content, {
+          headers,
+          persistent: true,
+          mandatory: true,
+          messageId: lease.msgId,
+        });
+      }
+    } catch (error) {
+      outcome = toError(error);
+    }
+    if (outcome === "routed") {
+      this.#ack(lease);
+      return;
+    }
+    // Could not republish (queue full, channel lost): hand it straight back to
+    // RabbitMQ instead, which counts the redelivery in x-delivery-count.
+    this.host.report(
+      new TransportError(
+        `could not put message "${lease.msgId}" back on queue "${this.queue}" (${describe(outcome)}); it was returned to the queue without delay`,
+        outcome instanceof Error ? { cause: outcome } : undefined,
+      ),
+    );
+    this.#requeue(lease);
+  }
+
+  /** Publishes the message to the dead-letter subject with the reason, then acks it. */
+  async #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
+    const config = this.#currentConfig();
+    const headers = writeHeaders(lease.headers, {
+      [DeadLetterHeaders.reason]: reason,
+      [DeadLetterHeaders.queue]: this.queue,
+      [DeadLetterHeaders.subject]: lease.subject,
+      [DeadLetterHeaders.deliveries]: String(deliveries),
+      [DeadLetterHeaders.at]: String(this.host.clock.now()),
+      [DeadLetterHeaders.msgId]: lease.msgId,
+    });
+    let outcome: PublishOutcome | Error;
+    try {
+      outcome = await this.host.publisher.publish(
+        this.host.exchange,
+        config.deadLetterSubject,
+        lease.message.content,
+        { headers, persistent: true, mandatory: true, messageId: `dlq:${lease.msgId}` },
+      );
+    } catch (error) {
+      outcome = toError(error);
+    }
+    if (outcome === "routed") {
+      this.#ack(lease);
+      return;
+    }
+    this.host.report(
+      new TransportError(
+        `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${describe(outcome)}); it goes back to the queue in ${DEAD_LETTER_RETRY_MS} ms`,
+        outcome instanceof Error ? { cause: outcome } : undefined,
+      ),
+    );
+    // Hold it a moment so that a missing dead-letter queue does not turn into a hot loop.
+    await new Promise<void>((resolve) => this.host.clock.setTimer(resolve, DEAD_LETTER_RETRY_MS));
+    this.#requeue(lease);
+  }
+
+  #ack(lease: Lease): void {
+    if (lease.channel !== this.#channel || !this.#channelOpen) return;
+    try {
+      lease.channel.ack(lease.message);
+    } catch (error) {
+      this.host.report(toError(error));
+    }
+  }
+
+  #requeue(lease: Lease): void {
+    if (lease.channel !== this.#channel || !this.#channelOpen) return;
+    try {
+      lease.channel.nack(lease.message, false, true);
+    } catch (error) {
+      this.host.report(toError(error));
+    }
+  }
+
+  #closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  // ---- idleness ---------------------------------------------------------------
+
+  #idle(): Promise<void> {
+    if (this.#leases.size === 0 && this.#busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #notifyIdle(force = false): void {
+    if (!force && (this.#leases.size > 0 || this.#busy > 0)) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function describe(outcome: PublishOutcome | Error): string {
+  if (outcome instanceof Error) return outcome.message;
+  if (outcome === "returned") return "no queue is bound to take it";
+  return "the queue refused it (full, or a broker failure)";
+}

@@ -1,0 +1,791 @@
+import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from "amqplib";
+import { type Clock, systemClock } from "../../core/clock.js";
+import {
+  ClosedError,
+  ConfigError,
+  QueueFullError,
+  TransportError,
+  toError,
+  UnroutableError,
+} from "../../errors/index.js";
+import type {
+  ConsumeOptions,
+  Consumer,
+  DeliveryHandler,
+  EnqueueOptions,
+  EnqueueResult,
+  Message,
+  MessageHandler,
+  PublishOptions,
+  QueueConfig,
+  QueueInfo,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+  Transport,
+  TransportFeatures,
+} from "../port.js";
+import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
+import { AmqpConsumer, type ConsumerHost } from "./amqp-consumer.js";
+import { ChannelSlot, settleWithin } from "./channel-slot.js";
+import { ConfirmPublisher } from "./confirm-publisher.js";
+import { createWindowDedupStore, type DedupStore } from "./dedup.js";
+import { connectError, mapAmqpError, replyCode } from "./errors.js";
+import { InternalHeaders, writeHeaders } from "./headers.js";
+import {
+  assertDeadLetterRoutable,
+  decodeStoredConfig,
+  encodeStoredConfig,
+  normalise,
+  QUEUE_NAME,
+  sameConfig,
+  validateQueueConfig,
+} from "./queue-config.js";
+import { RequestManager } from "./requests.js";
+import { SubscriptionManager } from "./subscriptions.js";
+import {
+  assertRoutingKey,
+  bindingKey,
+  CONFIG_QUEUE_ARGUMENTS,
+  configQueueName,
+  DELAY_BUCKETS,
+  DELAY_QUEUE_ARGUMENTS,
+  delayBucket,
+  delayExchangeName,
+  delayQueueName,
+  replyTarget,
+  workQueueArguments,
+} from "./topology.js";
+
+/** TLS settings for `amqps://`, passed to node's `tls.connect`. */
+export interface AmqpTlsOptions {
+  /** Trusted CA certificates (PEM), when the broker's certificate is not signed by a public CA. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Client certificate (PEM), for mutual TLS. */
+  readonly cert?: string | Buffer;
+  /** Client private key (PEM), for mutual TLS. */
+  readonly key?: string | Buffer;
+  readonly passphrase?: string;
+  /** Server name for SNI and certificate checks; defaults to the URL's host. */
+  readonly servername?: string;
+  /** Default true. Turn off only for a throwaway test broker. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+export interface AmqpTransportConfig {
+  /**
+   * `amqp://user:password@host:5672/vhost` or `amqps://…`. Holds credentials:
+   * the adapter never logs it nor puts it in an error message.
+   */
+  readonly url: string;
+  /** The durable topic exchange all subjects are published to. Default `"conclave"`. */
+  readonly exchange?: string;
+  /**
+   * How long an enqueued `msgId` is remembered for deduplication. Default
+   * 120 000 ms (two minutes), as the memory broker.
+   */
+  readonly dedupWindowMs?: number;
+  /**
+   * Where enqueue deduplication is recorded. Default: an in-process window
+   * (`createWindowDedupStore`), which catches retries from this process only;
+   * pass a shared store (e.g. one backed by the swarm store) to dedup across
+   * processes.
+   */
+  readonly dedup?: DedupStore;
+  /** TLS options; only with an `amqps://` URL. */
+  readonly tls?: AmqpTlsOptions;
+  /** AMQP heartbeat, unless the URL sets `?heartbeat=`. Default 30 s; 0 turns it off. */
+  readonly heartbeatSeconds?: number;
+  /** How long to wait for the TCP (and TLS) connection. Default 10 000 ms. */
+  readonly connectTimeoutMs?: number;
+  readonly clock?: Clock;
+  /** Called with failures nobody awaits (a broken channel, a throwing handler, a lost connection). */
+  readonly onError?: (error: Error) => void;
+}
+
+const FEATURES: TransportFeatures = Object.freeze({
+  durableAcrossRestart: true,
+  releasesOnClose: true,
+});
+
+const EXCHANGE_NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+interface Settings {
+  readonly url: string;
+  readonly endpoint: string;
+  readonly exchange: string;
+  readonly socketOptions: Record<string, unknown>;
+}
+
+/**
+ * A `Transport` on RabbitMQ (3.10 or later): core messaging on a topic
+ * exchange, durable work queues on quorum queues with publisher confirms.
+ * The driver (`amqplib`) is imported only when this is called.
+ *
+ * How the port maps onto RabbitMQ:
+ * - Subjects are routing keys on one durable topic exchange; `*` stays `*`
+ *   and `>` becomes `*.#` (one or more tokens, exactly as `>`).
+ * - `subscribe` binds an exclusive auto-delete queue; a queue group shares
+ *   one auto-delete queue per (group, pattern). `request` uses direct
+ *   reply-to and a mandatory publish, so "nobody listens" is
+ *   `NoRespondersError`.
+ * - `ensureQueue` declares a quorum queue bound with the queue's pattern
+ *   (`maxPending` → `x-max-length` with `reject-publish`) and stores its
+ *   settings in the broker, so a consumer on any connection can use them.
+ * - `enqueue` is a confirmed, persistent, mandatory publish: no bound queue →
+ *   `UnroutableError`, a full queue's nack → `QueueFullError`.
+ *   Deduplication goes through `config.dedup` (RabbitMQ has none).
+ * - Ack deadlines, delivery counts, retry delays and dead-lettering are done
+ *   by the adapter (see `AmqpConsumer`); a consumer's unacked messages go
+ *   back to the queue as soon as its channel or connection closes.
+ *
+ * Known limits: quorum queues apply `x-max-length` a little late (a burst of
+ * concurrent enqueues can overshoot `maxPending`, sequential ones by one);
+ * `queueInfo().pending` counts messages ready in the broker plus those this
+ * connection holds unsettled, not those leased to other connections; a
+ * dead-letter queue must be declared on the same connection before the queues
+ * that use it (AMQP cannot list bindings); settling a delivery after its ack
+ * deadline passed is ignored (it was already given back).
+ *
+ * @example
+ * ```ts
+ * const bus = await createAmqpTransport({ url: "amqp://guest:guest@127.0.0.1:5672" });
+ * await bus.ensureQueue({ name: "app-dlq", subjects: "app.dlq.>", ackWaitMs: 30_000, maxDeliver: 1000, deadLetterSubject: "app.dlq.dlq" });
+ * await bus.ensureQueue({ name: "app-work", subjects: "app.task.>", ackWaitMs: 30_000, maxDeliver: 5, deadLetterSubject: "app.dlq.work" });
+ * bus.consume("app-work", async (d) => { await handle(d.data); await d.ack(); }, { maxInFlight: 8 });
+ * await bus.enqueue("app.task.build", bytes, { msgId: envelope.id });
+ * ```
+ */
+export async function createAmqpTransport(config: AmqpTransportConfig): Promise<Transport> {
+  const settings = resolveSettings(config);
+  const driver = await loadDriver();
+  let model: ChannelModel;
+  try {
+    model = await driver.connect(settings.url, settings.socketOptions);
+  } catch (error) {
+    throw connectError(error, settings.endpoint);
+  }
+  const transport = new AmqpTransport(model, settings, config);
+  try {
+    await transport.init();
+  } catch (error) {
+    await transport.close().catch(() => undefined);
+    throw mapAmqpError(error, `declaring exchange "${settings.exchange}"`);
+  }
+  return transport;
+}
+
+type AmqpDriver = typeof import("amqplib");
+
+async function loadDriver(): Promise<AmqpDriver> {
+  try {
+    const loaded = (await import("amqplib")) as AmqpDriver & { default?: AmqpDriver };
+    return typeof loaded.connect === "function" ? loaded : (loaded.default ?? loaded);
+  } catch (error) {
+    throw new ConfigError(
+      "the amqp transport needs the amqplib package; install it with `npm install amqplib`",
+      [],
+      { cause: error },
+    );
+  }
+}
+
+function resolveSettings(config: AmqpTransportConfig): Settings {
+  const raw = config.url;
+  if (typeof raw !== "string" || !/^amqps?:\/\//i.test(raw)) {
+    throw new ConfigError("the amqp transport needs an amqp:// or amqps:// URL");
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    // No cause: node's URL error carries the input, credentials included.
+    throw new ConfigError("the amqp transport URL is not a valid URL");
+  }
+  const secure = parsed.protocol.toLowerCase() === "amqps:";
+  const exchange = config.exchange ?? "conclave";
+  if (!EXCHANGE_NAME.test(exchange) || exchange.startsWith("amq.")) {
+    throw new ConfigError(
+      `exchange name "${exchange}" must be 1-200 letters, digits, '_', '-', '.' or ':' and not start with "amq."`,
+    );
+  }
+  if (config.tls && !secure) {
+    throw new ConfigError("tls options need an amqps:// URL");
+  }
+  const heartbeat = config.heartbeatSeconds ?? 30;
+  if (!Number.isInteger(heartbeat) || heartbeat < 0) {
+    throw new ConfigError("heartbeatSeconds must be a non-negative integer");
+  }
+  const dedupWindowMs = config.dedupWindowMs ?? 120_000;
+  if (!Number.isInteger(dedupWindowMs) || dedupWindowMs < 1) {
+    throw new ConfigError("dedupWindowMs must be a positive integer of milliseconds");
+  }
+  const url = parsed.searchParams.has("heartbeat")
+    ? raw
+    : `${raw}${raw.includes("?") ? "&" : "?"}heartbeat=${heartbeat}`;
+  const port = parsed.port || (secure ? "5671" : "5672");
+  const vhost = parsed.pathname.length > 1 ? parsed.pathname : "";
+  return {
+    url,
+    endpoint: `${parsed.protocol}//${parsed.hostname}:${port}${vhost}`,
+    exchange,
+    socketOptions: {
+      timeout: config.connectTimeoutMs ?? 10_000,
+      clientProperties: { connection_name: `conclave (${exchange})` },
+      ...config.tls,
+    },
+  };
+}
+
+/** Resolves after `ms` on the given clock. */
+function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimer(resolve, ms));
+}
+
+/** Attempts to read a queue's stored settings while other readers hold them. */
+const CONFIG_READ_ATTEMPTS = 20;
+
+class AmqpTransport implements Transport, ConsumerHost {
+  readonly kind = "amqp";
+  readonly features = FEATURES;
+  readonly exchange: string;
+  readonly clock: Clock;
+  readonly publisher: ConfirmPublisher;
+  readonly #model: ChannelModel;
+  readonly #settings: Settings;
+  readonly #dedup: DedupStore;
+  readonly #dedupWindowMs: number;
+  readonly #onError: (error: Error) => void;
+  readonly #admin: ChannelSlot<Channel>;
+  readonly #core: ChannelSlot<Channel>;
+  readonly #confirm: ChannelSlot<ConfirmChannel>;
+  readonly #subs: SubscriptionManager;
+  readonly #requests: RequestManager;
+  readonly #consumers = new Set<AmqpConsumer>();
+  readonly #configs = new Map<string, QueueConfig>();
+  readonly #loading = new Map<string, Promise<QueueConfig>>();
+  readonly #delayRoutes = new Map<number, Promise<void>>();
+  #adminChain: Promise<unknown> = Promise.resolve();
+  #publishing: Promise<void> | undefined;
+  #state: "open" | "closed" = "open";
+  #draining: Promise<void> | undefined;
+  #resolveClosed!: (value: Error | undefined) => void;
+  readonly #closedPromise = new Promise<Error | undefined>((resolve) => {
+    this.#resolveClosed = resolve;
+  });
+
+  constructor(model: ChannelModel, settings: Settings, config: AmqpTransportConfig) {
+    this.#model = model;
+    this.#settings = settings;
+    this.exchange = settings.exchange;
+    this.clock = config.clock ?? systemClock;
+    this.#dedup = config.dedup ?? createWindowDedupStore(this.clock);
+    this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
+    this.#onError =
+      config.onError ??
+      ((error) => process.emitWarning(`conclave amqp transport: ${error.message}`));
+    const openChannel = () => this.#model.createChannel();
+    // The admin channel's errors always reach the operation that caused them.
+    this.#admin = new ChannelSlot(openChannel);
+    this.#core = new ChannelSlot(openChannel, {
+      onError: (error) => this.report(mapAmqpError(error, "publishing")),
+    });
+    this.#confirm = new ChannelSlot(() => this.#model.createConfirmChannel(), {
+      setup: (channel) => this.publisher.watch(channel),
+      onError: (error) => this.report(mapAmqpError(error, "publishing durable messages")),
+    });
+    this.publisher = new ConfirmPublisher(this.#confirm);
+    this.#subs = new SubscriptionManager({
+      exchange: this.exchange,
+      openChannel,
+      isOpen: () => this.isOpen(),
+      report: (error) => this.report(error),
+    });
+    this.#requests = new RequestManager({
+      exchange: this.exchange,
+      clock: this.clock,
+      openChannel,
+      report: (error) => this.report(error),
+    });
+    model.on("error", (error: Error) => this.#lost(error));
+    model.on("close", (error?: Error) => this.#lost(error));
+    model.on("blocked", (reason: unknown) => {
+      this.report(
+        new TransportError(
+          `RabbitMQ at ${this.#settings.endpoint} blocked publishing (${String(reason)}): it is short of memory or disk`,
+        ),
+      );
+    });
+  }
+
+  async init(): Promise<void> {
+    await Promise.all([this.#core.get(), this.#confirm.get()]);
+    await this.#adminOp((channel) =>
+      channel.assertExchange(this.exchange, "topic", { durable: true }),
+    );
+  }
+
+  // ---- core messaging --------------------------------------------------------
+
+  publish(subject: string, data: Uint8Array, options?: PublishOptions): void {
+    this.#open();
+    assertSubject(subject);
+    assertRoutingKey(subject);
+    const content = toBuffer(data);
+    const headers = writeHeaders(options?.headers);
+    const properties: {
+      headers: Record<string, string>;
+      replyTo?: string;
+      correlationId?: string;
+    } = options?.reply === undefined ? { headers } : { headers, replyTo: options.reply };
+    // A reply to a request goes to the requester's direct reply-to address.
+    const target = replyTarget(subject);
+    let exchange = this.exchange;
+    let routingKey = subject;
+    if (target) {
+      exchange = "";
+      routingKey = target.routingKey;
+      if (target.correlationId !== undefined) properties.correlationId = target.correlationId;
+    }
+    const send = (channel: Channel) => {
+      try {
+        channel.publish(exchange, routingKey, content, properties);
+      } catch (error) {
+        this.report(mapAmqpError(error, `publishing on "${subject}"`));
+      }
+    };
+    const channel = this.#core.current;
+    const barrier = this.#subs.settling();
+    if (channel && !barrier && !this.#publishing) {
+      send(channel);
+      return;
+    }
+    // Behind subscriptions still being set up on this connection (and behind
+    // earlier publishes that wait), so that order and visibility hold.
+    const next = Promise.all([this.#publishing, barrier])
+      .then(() => this.#core.get())
+      .then(send, (error: unknown) => {
+        if (this.isOpen()) this.report(mapAmqpError(error, `publishing on "${subject}"`));
+      });
+    this.#publishing = next;
+    void next.finally(() => {
+      if (this.#publishing === next) this.#publishing = undefined;
+    });
+  }
+
+  subscribe(pattern: string, handler: MessageHandler, options?: SubscribeOptions): Subscription {
+    this.#open();
+    assertPattern(pattern);
+    assertRoutingKey(pattern, bindingKey(pattern));
+    const sub = this.#subs.add(pattern, handler, options?.queue);
+    return {
+      pattern,
+      ...(options?.queue === undefined ? {} : { queue: options.queue }),
+      unsubscribe: () => this.#subs.remove(sub),
+    };
+  }
+
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Message> {
+    this.#open();
+    assertSubject(subject);
+    assertRoutingKey(subject);
+    const barrier = this.#subs.settling();
+    return this.#requests.request(
+      subject,
+      toBuffer(data),
+      options.timeoutMs,
+      options.headers,
+      barrier,
+    );
+  }
+
+  // ---- durable queues --------------------------------------------------------
+
+  async ensureQueue(config: QueueConfig): Promise<void> {
+    this.#open();
+    validateQueueConfig(config);
+    const wanted = normalise(config);
+    assertDeadLetterRoutable(wanted, this.#configs.values());
+    const configQueue = configQueueName(wanted.name);
+    const write = await this.#adminOp(async (channel) => {
+      const declared = await channel.assertQueue(configQueue, {
+        durable: true,
+        arguments: CONFIG_QUEUE_ARGUMENTS,
+      });
+      let previous = this.#configs.get(wanted.name);
+      if (!previous && declared.messageCount > 0) {
+        previous = await this.#readStoredConfig(channel, configQueue);
+      }
+      try {
+        await channel.assertQueue(wanted.name, {
+          durable: true,
+          arguments: workQueueArguments(wanted.maxPending),
+        });
+      } catch (error) {
+        if (replyCode(error) !== 406) throw error;
+        throw new ConfigError(
+          `queue "${wanted.name}" already exists in RabbitMQ with other arguments (a different maxPending, or not a quorum queue); RabbitMQ cannot change them in place: delete the queue, or change its limit with a policy`,
+          [],
+          { cause: error },
+        );
+      }
+      await channel.bindQueue(wanted.name, this.exchange, bindingKey(wanted.subjects));
+      if (previous && previous.subjects !== wanted.subjects) {
+        await channel.unbindQueue(wanted.name, this.exchange, bindingKey(previous.subjects));
+      }
+      if (previous && sameConfig(previous, wanted)) return false;
+      await channel.purgeQueue(configQueue);
+      return true;
+    }, `declaring queue "${wanted.name}"`);
+    if (write) {
+      const outcome = await this.publisher.publish(
+        "",
+        configQueue,
+        encodeStoredConfig(wanted, this.clock.now()),
+        { headers: {}, persistent: true, mandatory: true },
+      );
+      if (outcome !== "routed") {
+        throw new TransportError(
+          `could not store the settings of queue "${wanted.name}" in RabbitMQ (${outcome}); declare it again`,
+        );
+      }
+    }
+    this.#configs.set(wanted.name, wanted);
+  }
+
+  async enqueue(
+    subject: string,
+    data: Uint8Array,
+    options: EnqueueOptions,
+  ): Promise<EnqueueResult> {
+    this.#open();
+    assertSubject(subject);
+    assertRoutingKey(subject);
+    const msgId = options.msgId;
+    if (typeof msgId !== "string" || msgId.length === 0 || Buffer.byteLength(msgId) > 250) {
+      throw new ConfigError("enqueue(): msgId must be a string of 1-250 bytes (the envelope id)");
+    }
+    if (!(await this.#dedup.claim(msgId, this.#dedupWindowMs))) return { duplicate: true };
+    let outcome: Awaited<ReturnType<ConfirmPublisher["publish"]>>;
+    try {
+      outcome = await this.publisher.publish(this.exchange, subject, toBuffer(data), {
+        headers: writeHeaders(options.headers),
+        persistent: true,
+        mandatory: true,
+        messageId: msgId,
+      });
+    } catch (error) {
+      await this.#release(msgId);
+      throw mapAmqpError(error, `enqueueing on "${subject}"`);
+    }
+    if (outcome === "routed") return { duplicate: false };
+    await this.#release(msgId);
+    if (outcome === "returned") throw new UnroutableError(subject);
+    throw this.#queueFull(subject);
+  }
+
+  consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions): Consumer {
+    this.#open();
+    if (!QUEUE_NAME.test(queue)) {
+      throw new ConfigError(`queue "${queue}" is not declared; call ensureQueue() first`);
+    }
+    if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
+      throw new ConfigError("consume(): maxInFlight must be an integer of at least 1");
+    }
+    const consumer = new AmqpConsumer(queue, handler, options.maxInFlight, this);
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  async queueInfo(queue: string): Promise<QueueInfo> {
+    this.#open();
+    if (!QUEUE_NAME.test(queue)) throw new ConfigError(`queue "${queue}" is not declared`);
+    let ready: { messageCount: number; consumerCount: number };
+    try {
+      ready = await this.#adminOp((channel) => channel.checkQueue(queue));
+    } catch (error) {
+      if (error instanceof ConfigError && replyCode(error.cause) === 404) {
+        throw new ConfigError(`queue "${queue}" is not declared`, [], { cause: error.cause });
+      }
+      throw error;
+    }
+    let held = 0;
+    for (const consumer of this.#consumers) if (consumer.queue === queue) held += consumer.inFlight;
+    return {
+      name: queue,
+      // AMQP reports ready messages only; add what this connection holds unsettled.
+      pending: ready.messageCount + held,
+      inFlight: held,
+      consumers: ready.consumerCount,
+    };
+  }
+
+  // ---- lifecycle -------------------------------------------------------------
+
+  drain(): Promise<void> {
+    if (this.#state === "closed") return this.#draining ?? Promise.resolve();
+    this.#draining ??= (async () => {
+      this.#subs.removeAll();
+      await Promise.all([...this.#consumers].map((consumer) => consumer.drain()));
+      await this.publisher.settled();
+      await this.close();
+    })();
+    return this.#draining;
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+    await this.#requests.dispose(new ClosedError("the amqp transport"));
+    await this.#subs.dispose();
+    await Promise.all([this.#core.dispose(), this.#confirm.dispose(), this.#admin.dispose()]);
+    await closeModel(this.#model);
+    this.#resolveClosed(undefined);
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.#closedPromise;
+  }
+
+  // ---- ConsumerHost ----------------------------------------------------------
+
+  isOpen(): boolean {
+    return this.#state === "open";
+  }
+
+  report(error: Error): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // A failing error hook must not take the transport down.
+    }
+  }
+
+  openChannel(): Promise<Channel> {
+    return this.#model.createChannel();
+  }
+
+  knownConfig(queue: string): QueueConfig | undefined {
+    return this.#configs.get(queue);
+  }
+
+  queueConfig(queue: string): Promise<QueueConfig> {
+    const known = this.#configs.get(queue);
+    if (known) return Promise.resolve(known);
+    let loading = this.#loading.get(queue);
+    if (!loading) {
+      loading = this.#loadConfig(queue).finally(() => this.#loading.delete(queue));
+      this.#loading.set(queue, loading);
+    }
+    return loading;
+  }
+
+  async delayRoute(delayMs: number): Promise<{ exchange: string; bucket: string }> {
+    const k = delayBucket(delayMs);
+    let declared = this.#delayRoutes.get(k);
+    if (!declared) {
+      const exchange = delayExchangeName(this.exchange);
+      const queue = delayQueueName(this.exchange, k);
+      declared = this.#adminOp(async (channel) => {
+        await channel.assertExchange(exchange, "headers", { durable: true });
+        await channel.assertQueue(queue, { durable: true, arguments: DELAY_QUEUE_ARGUMENTS });
+        await channel.bindQueue(queue, exchange, "", {
+          "x-match": "all",
+          [InternalHeaders.delay]: String(k),
+        });
+      }, `declaring delay queue "${queue}"`);
+      this.#delayRoutes.set(k, declared);
+      declared.catch(() => this.#delayRoutes.delete(k));
+    }
+    await declared;
+    return { exchange: delayExchangeName(this.exchange), bucket: String(k) };
+  }
+
+  forget(consumer: AmqpConsumer): void {
+    this.#consumers.delete(consumer);
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  #open(): void {
+    if (this.#state === "closed") throw new ClosedError("the amqp transport");
+  }
+
+  /**
+   * Runs an operation on the admin channel, one at a time: a failing
+   * operation makes RabbitMQ close the channel, and must not take others
+   * with it. The next operation gets a new channel.
+   */
+  #adminOp<T>(operation: (channel: Channel) => Promise<T>, what = "managing queues"): Promise<T> {
+    const run = this.#adminChain.then(async () => {
+      this.#open();
+      try {
+        return await operation(await this.#admin.get());
+      } catch (error) {
+        throw mapAmqpError(error, what);
+      }
+    });
+    this.#adminChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #loadConfig(queue: string): Promise<QueueConfig> {
+    const configQueue = configQueueName(queue);
+    for (let attempt = 1; attempt <= CONFIG_READ_ATTEMPTS; attempt++) {
+      const found = await this.#adminOp(async (channel) => {
+        try {
+          await channel.checkQueue(configQueue);
+        } catch (error) {
+          if (replyCode(error) === 404) return "missing" as const;
+          throw error;
+        }
+        return (await this.#readStoredConfig(channel, configQueue)) ?? ("busy" as const);
+      }, `reading the settings of queue "${queue}"`);
+      if (found === "missing") {
+        throw new ConfigError(`queue "${queue}" is not declared; call ensureQueue() first`);
+      }
+      if (found !== "busy") {
+        const known = this.#configs.get(queue);
+        if (known) return known;
+        this.#configs.set(queue, found);
+        return found;
+      }
+      // Another connection holds the settings message for a moment, or a
+      // declaration is rewriting it: try again shortly.
+      await sleep(this.clock, 10 * attempt);
+    }
+    throw new ConfigError(
+      `queue "${queue}": its stored settings could not be read; declare it again with ensureQueue()`,
+    );
+  }
+
+  /**
+   * Reads the settings message(s) of a queue without consuming them: gets
+   * them unacked, then gives them back. With two copies (a racing update),
+   * the newest wins.
+   */
+  async #readStoredConfig(channel: Channel, configQueue: string): Promise<QueueConfig | undefined> {
+    const held: GetMessage[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const message = await channel.get(configQueue, { noAck: false });
+        if (message === false) break;
+        held.push(message);
+      }
+    } finally {
+      for (const message of held) {
+        try {
+          channel.nack(message, false, true);
+        } catch {
+          // The channel died: RabbitMQ puts the message back by itself.
+        }
+      }
+    }
+    let best: { at: number; config: QueueConfig } | undefined;
+    for (const message of held) {
+      const stored = decodeStoredConfig(message.content);
+      if (stored && (!best || stored.at >= best.at)) best = stored;
+    }
+    return best?.config;
+  }
+
+  async #release(msgId: string): Promise<void> {
+    try {
+      await this.#dedup.release?.(msgId);
+    } catch (error) {
+      this.report(toError(error));
+    }
+  }
+
+  /** The error for a nacked enqueue: the full queue, as far as this connection can tell. */
+  #queueFull(subject: string): QueueFullError {
+    for (const config of this.#configs.values()) {
+      if (config.maxPending !== undefined && subjectMatches(config.subjects, subject)) {
+        return new QueueFullError(config.name, config.maxPending);
+      }
+    }
+    return new QueueFullError(`(a queue taking "${subject}")`, 0);
+  }
+
+  #lost(error?: Error): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    const lost = new TransportError(
+      `lost the connection to RabbitMQ at ${this.#settings.endpoint}${error ? `: ${error.message}` : ""}; create a new transport`,
+      { cause: error },
+    );
+    for (const consumer of this.#consumers) consumer.abandon();
+    this.#consumers.clear();
+    this.#requests.failAll(lost);
+    void this.#requests.dispose(lost);
+    void this.#subs.dispose();
+    void this.#core.dispose();
+    void this.#confirm.dispose();
+    void this.#admin.dispose();
+    this.report(lost);
+    this.#resolveClosed(lost);
+  }
+}
+
+/** Closes a connection gracefully, or drops its socket when the broker does not answer. */
+async function closeModel(model: ChannelModel): Promise<void> {
+  if (await settleWithin(model.close())) return;
+  const connection = model.connection as { stream?: { destroy?: () => void } };
+  try {
+    connection.stream?.destroy?.();
+  } catch {
+    // Already gone.
+  }
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Deletes what the adapter declared on an exchange: the given work queues
+ * and their stored settings, the delay queues and exchange, and the
+ * exchange itself. For tests and teardown; messages in them are lost.
+ * Queue-group and subscription queues delete themselves.
+ *
+ * @example
+ * ```ts
+ * await deleteAmqpTopology({ url, exchange: "conclave-test-1a2b", queues: ["t1-work", "t1-dlq"] });
+ * ```
+ */
+export async function deleteAmqpTopology(options: {
+  readonly url: string;
+  readonly exchange?: string;
+  readonly queues: Iterable<string>;
+  readonly tls?: AmqpTlsOptions;
+}): Promise<void> {
+  const settings = resolveSettings({
+    url: options.url,
+    ...(options.exchange === undefined ? {} : { exchange: options.exchange }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
+  const driver = await loadDriver();
+  let model: ChannelModel;
+  try {
+    model = await driver.connect(settings.url, settings.socketOptions);
+  } catch (error) {
+    throw connectError(error, settings.endpoint);
+  }
+  model.on("error", () => undefined);
+  try {
+    const channel = await model.createChannel();
+    channel.on("error", () => undefined);
+    for (const queue of options.queues) {
+      await channel.deleteQueue(queue);
+      await channel.deleteQueue(configQueueName(queue));
+    }
+    for (const k of DELAY_BUCKETS) await channel.deleteQueue(delayQueueName(settings.exchange, k));
+    await channel.deleteExchange(delayExchangeName(settings.exchange));
+    await channel.deleteExchange(settings.exchange);
+  } catch (error) {
+    throw mapAmqpError(error, `deleting the topology of exchange "${settings.exchange}"`);
+  } finally {
+    await closeModel(model);
+  }
+}

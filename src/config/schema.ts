@@ -69,6 +69,17 @@ export interface AgentConfig {
   readonly concurrency: number;
   /** Free-form settings handed to the agent's handlers. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** The agent's credit account; absent: not metered. */
+  readonly budget?: { readonly initial: number; readonly minBalance: number };
+}
+
+/** Model prices as written in the swarm file. */
+export interface PricesConfig {
+  readonly version: string;
+  readonly creditsPerUsd: number;
+  readonly models: Readonly<
+    Record<string, { readonly input: number | string; readonly output: number | string }>
+  >;
 }
 
 /**
@@ -96,6 +107,7 @@ export interface SwarmConfig {
   readonly agents: readonly AgentConfig[];
   /** Free-form settings the handler module may read. */
   readonly workload: Readonly<Record<string, unknown>>;
+  readonly prices: PricesConfig;
 }
 
 const SWARM_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -281,8 +293,40 @@ const agentSchema = z
       .describe("Vote weight in consensus."),
     concurrency: concurrency.optional(),
     options: freeForm.default({}).describe("Free-form settings passed to the agent's handlers."),
+    budget: z
+      .strictObject({
+        initial: integer(0, Number.MAX_SAFE_INTEGER)
+          .default(0)
+          .describe("Credits minted to the agent once, the first time the swarm starts."),
+        minBalance: integer(0, Number.MAX_SAFE_INTEGER)
+          .default(0)
+          .describe("Below this balance the agent is halted until topped up."),
+      })
+      .optional()
+      .describe("The agent's credit account; without it the agent is not metered."),
   })
   .describe("One agent of the swarm.");
+
+const priceSchema = z.strictObject({
+  input: z.union([z.number().nonnegative(), z.string()]).describe("USD per 1M input tokens."),
+  output: z.union([z.number().nonnegative(), z.string()]).describe("USD per 1M output tokens."),
+});
+
+const pricesSchema = z
+  .strictObject({
+    version: z
+      .string()
+      .min(1)
+      .default("1")
+      .describe("Recorded with every fee, so a bill can be reproduced."),
+    creditsPerUsd: integer(1, 1_000_000_000_000)
+      .default(1_000_000)
+      .describe("Credits for one USD; the default makes a credit one micro-dollar."),
+    models: z.record(z.string().min(1), priceSchema).default({}).describe("Prices by model name."),
+  })
+  .describe(
+    "Model prices (USD per 1M tokens, the providers' convention), converted to integer credits.",
+  );
 
 const swarmObjectSchema = z.strictObject({
   swarm: pattern(
@@ -332,6 +376,7 @@ const swarmObjectSchema = z.strictObject({
     .min(1, { error: "expected at least one agent" })
     .describe("The agents of the swarm."),
   workload: freeForm.default({}).describe("Free-form settings the handler module may read."),
+  prices: pricesSchema.prefault({}),
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -511,6 +556,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     roles,
     agents,
     workload: parsed.workload,
+    prices: parsed.prices,
   });
 }
 

@@ -26,7 +26,7 @@ export type TaskHandler<TBody = unknown, TResult = unknown> = (
 ) => TResult | Promise<TResult>;
 
 /** Runs when the agent starts (and again after each restart). */
-export type StartHook = (ctx: StartContext) => void | Promise<void>;
+export type StartHook = (ctx: StartContext) => unknown;
 
 /** Settings of the role an agent plays, resolved from the swarm file. */
 export interface RoleSettings {

@@ -6,6 +6,7 @@
 import { agentsMemory } from "./agents-memory.js";
 import { durable, durableBacklog, fanout, runtimeTasks } from "./bus-memory.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
+import { ledgerBenches } from "./ledger.js";
 
 const benches: Record<string, Bench> = {
   "bus.memory.fanout": fanout,
@@ -13,6 +14,7 @@ const benches: Record<string, Bench> = {
   "bus.memory.durable.backlog": durableBacklog,
   "runtime.memory.tasks": runtimeTasks,
   "runtime.agents.memory": agentsMemory,
+  ...ledgerBenches,
 };
 
 const args = process.argv.slice(2);

@@ -1,5 +1,6 @@
-// Handlers of the review swarm. Plain JavaScript with no imports, so it runs
-// wherever conclave is installed. Each agent gets its handlers in setup().
+// Handlers of the review swarm. Plain JavaScript with no imports from
+// conclave, so it runs wherever conclave is installed. Each agent gets its
+// handlers in setup().
 import { createHash } from "node:crypto";
 
 /** A stable number in [0, 1) from a string: the demo is deterministic. */
@@ -15,63 +16,72 @@ export function setup(agent, { workload }) {
   const tasks = Number(workload.tasks ?? 200);
   const impossibleEvery = Number(workload.impossibleEvery ?? 40);
   const workMs = Number(workload.workMs ?? 4);
+  const budget = Number(workload.budget ?? 100);
 
   switch (agent.role) {
     case "architect":
       // once(): after a crash and restart the plan is not made twice; only
-      // what was not yet sent is sent.
+      // what was not yet sent is sent. Each task's budget goes into escrow.
       agent.onStart((ctx) =>
-        ctx.once(`plan-${tasks}`, (plan) => {
+        ctx.once(`plan-${tasks}`, async (plan) => {
           for (let n = 0; n < tasks; n++) {
             const module = MODULES[n % MODULES.length];
             const impossible = impossibleEvery > 0 && n % impossibleEvery === impossibleEvery - 1;
-            plan.submit("developer", "code", {
-              n,
-              module,
-              spec: impossible
-                ? `make ${module} both synchronous and asynchronous`
-                : `add input validation to ${module} endpoint #${n}`,
-              impossible,
-            });
+            const spec = impossible
+              ? `make ${module} both synchronous and asynchronous`
+              : `add input validation to ${module} endpoint #${n}`;
+            await plan.delegate("developer", "code", { n, module, spec, impossible }, { budget });
           }
         }),
       );
+      // A change failed its audit (its escrow came back): delegate it again.
+      agent.handle("redo", async (ctx) => {
+        await ctx.delegate("developer", "code", ctx.body, { budget });
+      });
       break;
 
     case "developer":
       agent.handle("code", async (ctx) => {
         const { n, module, spec, impossible } = ctx.body;
+        // Pay for the (simulated) model call before doing the work: an
+        // agent that cannot pay fails closed, and one that drops below its
+        // minimum balance is halted.
+        await ctx.spend({ kind: "llm", model: "sim-small", inputTokens: 400, outputTokens: 100 });
         await sleep(1 + Math.floor(draw(`${ctx.task.id}:work`) * workMs));
         if (impossible) throw new Error(`cannot implement "${spec}": contradictory requirements`);
         const flakiness = Number(ctx.options.flakiness ?? 0);
         if (draw(`${ctx.task.id}:${ctx.attempt}:${ctx.agentId}`) < flakiness) {
           throw new Error(`${ctx.agentId} lost its train of thought on task ${n}`);
         }
-        const code = `export function validate${module}${n}(input) { return input != null; }`;
-        ctx.effect("code.written", ctx.root, { by: ctx.agentId, bytes: code.length });
-        ctx.submit("sentinel", "scan", { n, module, code, author: ctx.agentId });
+        const body = ctx.options.hallucinates
+          ? `return eval(input); // trust me`
+          : `return input != null;`;
+        const code = `export function validate${module}${n}(input) { ${body} }`;
+        ctx.effect("code.written", `${ctx.root}:${ctx.task.id}`, { by: ctx.agentId, bytes: code.length });
+        ctx.submit("sentinel", "scan", { n, module, spec, code, author: ctx.agentId });
       });
       break;
 
     case "sentinel":
       agent.handle("scan", (ctx) => {
-        const { n, code, author } = ctx.body;
+        const { code } = ctx.body;
         const findings = /\beval\(|child_process/.test(code) ? ["dangerous call"] : [];
-        ctx.submit("auditor", "audit", {
-          n,
-          author,
-          findings,
-          digest: createHash("sha256").update(code).digest("hex"),
-        });
+        ctx.submit("auditor", "audit", { ...ctx.body, findings, digest: createHash("sha256").update(code).digest("hex") });
       });
       break;
 
     case "auditor":
-      agent.handle("audit", (ctx) => {
-        const { n, author, findings } = ctx.body;
+      agent.handle("audit", async (ctx) => {
+        const { n, module, spec, author, findings } = ctx.body;
         const verdict = findings.length === 0 ? "pass" : "fail";
-        ctx.effect("review.audited", ctx.root, { n, author, verdict });
-        ctx.finish({ verdict });
+        // Settle the delegation's escrow: paid to the author, or refunded.
+        if (ctx.escrow) await ctx.settle(verdict, author);
+        ctx.effect("review.audited", `${ctx.root}:${ctx.task.id}`, { n, author, verdict });
+        if (verdict === "pass") {
+          ctx.finish({ verdict, author });
+        } else {
+          ctx.submit("architect", "redo", { n, module, spec, impossible: false, failedBy: author });
+        }
       });
       break;
 

@@ -6,6 +6,7 @@ import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { runDoctor } from "./doctor.js";
 import { generateKeys } from "./keys.js";
+import { fundAgent, type LedgerTarget, showLedger } from "./ledger.js";
 import { runDistributed } from "./processes.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
 
@@ -43,6 +44,13 @@ interface DemoOptions {
   timeout: number;
   transport?: string;
   processes?: number;
+}
+
+function target(opts: { store?: string; swarm?: string }): LedgerTarget {
+  return {
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.swarm ? { swarm: resolve(opts.swarm) } : {}),
+  };
 }
 
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
@@ -199,6 +207,36 @@ function program(): Command {
           ...upOptions({ ...opts, agents: opts.id, forever: true, timeout: 3600 }),
           logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "warn",
         });
+      },
+    );
+
+  const ledger = cli.command("ledger").description("the swarm's credit ledger");
+  ledger
+    .command("show")
+    .description(
+      "accounts, escrow, spend per agent and per model; exit 1 if the ledger is inconsistent",
+    )
+    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
+    .option("--swarm <file>", "take the store from this swarm file")
+    .option("--json", "print the report as JSON (with minted and sum)", false)
+    .action(async (opts: { store?: string; swarm?: string; json: boolean }) => {
+      process.exitCode = await showLedger(target(opts), opts.json);
+    });
+  ledger
+    .command("fund")
+    .description("mint credits to an agent; a halted agent resumes")
+    .argument("<agent>", "agent id")
+    .argument("<amount>", "whole credits")
+    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
+    .option("--swarm <file>", "take the store from this swarm file")
+    .option("--json", "print the result as JSON", false)
+    .action(
+      async (
+        agent: string,
+        amount: string,
+        opts: { store?: string; swarm?: string; json: boolean },
+      ) => {
+        process.exitCode = await fundAgent(target(opts), agent, amount, opts.json);
       },
     );
 

@@ -10,7 +10,7 @@ import { openStore } from "../runtime/from-config.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
-import type { RunSummary } from "./run.js";
+import type { LedgerSummary, RunSummary } from "./run.js";
 
 export interface DistributedRunOptions {
   readonly processes: number;
@@ -87,6 +87,7 @@ export async function runDistributed(
 
   const store = await openStore(config);
   let progress: WorkloadProgress;
+  let ledger: LedgerSummary | undefined;
   try {
     for (;;) {
       progress = await workloadProgress(store);
@@ -117,13 +118,15 @@ export async function runDistributed(
       lost: progress.pending,
       duplicateEffects: progress.duplicateEffects,
     },
+    ...(ledger ? { ledger } : {}),
     retries: counters.retries,
     durationMs: Date.now() - started,
   };
   process.stdout.write(
     options.json ? `${JSON.stringify(summary)}\n` : `${JSON.stringify(summary, null, 2)}\n`,
   );
-  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 ? 0 : 1;
+  const ledgerOk = !ledger || (ledger.sum === ledger.minted && ledger.negative === 0);
+  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 && ledgerOk ? 0 : 1;
 }
 
 function spawnChild(

@@ -9,6 +9,7 @@ export class RunCounters {
   rejected = 0;
   crashes = 0;
   readonly completedBy = new Map<string, number>();
+  readonly halted = new Set<string>();
   readonly deadReasons = new Map<string, number>();
 
   observe(event: SwarmEvent): void {
@@ -33,6 +34,9 @@ export class RunCounters {
         break;
       case "agent.crashed":
         this.crashes++;
+        break;
+      case "agent.halted":
+        this.halted.add(event.agent);
         break;
       default:
         break;

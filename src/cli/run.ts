@@ -6,6 +6,7 @@ import type { SwarmEvent } from "../runtime/events.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
+import type { Store } from "../store/port.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
 
 export interface RunOptions {
@@ -35,8 +36,34 @@ export interface RunSummary {
     readonly lost: number;
     readonly duplicateEffects: number;
   };
+  /** Present when the swarm meters agents. */
+  readonly ledger?: LedgerSummary;
   readonly retries: number;
   readonly durationMs: number;
+}
+
+/** The ledger section of a run summary: the invariants, measured from the store. */
+export interface LedgerSummary {
+  readonly minted: number;
+  readonly sum: number;
+  /** Accounts below zero (there must be none). */
+  readonly negative: number;
+  /** Agents halted during the run for falling below their minimum balance. */
+  readonly halted: string[];
+}
+
+/** Reads the ledger invariants for the summary. */
+export async function ledgerSummary(
+  store: Store,
+  halted: Iterable<string>,
+): Promise<LedgerSummary> {
+  const check = await store.ledgerCheck();
+  return {
+    minted: check.minted,
+    sum: check.sum,
+    negative: check.negative.length,
+    halted: [...halted].sort(),
+  };
 }
 
 /**
@@ -80,6 +107,9 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
   }
+  const ledger = config.agents.some((a) => a.budget)
+    ? await ledgerSummary(swarm.store, counters.halted)
+    : undefined;
   await swarm.drain();
 
   const summary: RunSummary = {
@@ -92,6 +122,7 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
       lost: progress.pending,
       duplicateEffects: progress.duplicateEffects,
     },
+    ...(ledger ? { ledger } : {}),
     retries: counters.retries,
     durationMs: Date.now() - started,
   };
@@ -99,7 +130,8 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
   const interrupted = stopping !== undefined && !options.forever;
   if (interrupted) return 130;
-  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 ? 0 : 1;
+  const ledgerOk = !ledger || (ledger.sum === ledger.minted && ledger.negative === 0);
+  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 && ledgerOk ? 0 : 1;
 }
 
 async function waitForWorkload(
@@ -167,6 +199,13 @@ function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): str
     `  duplicate effects   ${s.tasks.duplicateEffects === 0 ? 0 : paint(31, String(s.tasks.duplicateEffects))}`,
     `  retries             ${s.retries}`,
   ];
+  if (s.ledger) {
+    const ok = s.ledger.sum === s.ledger.minted && s.ledger.negative === 0;
+    lines.push(
+      `  ledger              minted ${s.ledger.minted}, accounts sum ${s.ledger.sum} ${ok ? "(balanced)" : paint(31, "(UNBALANCED)")}, ${s.ledger.negative} negative`,
+      `  halted agents       ${s.ledger.halted.length === 0 ? "none" : s.ledger.halted.join(", ")}`,
+    );
+  }
   if (counters.completedBy.size > 0) {
     lines.push("  handled by");
     for (const [agent, n] of [...counters.completedBy].sort())

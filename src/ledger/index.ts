@@ -21,3 +21,4 @@ export {
   tokenCost,
   toMicros,
 } from "./prices.js";
+export { type SpendLine, type SpendReport, summarizeSpend } from "./spend.js";

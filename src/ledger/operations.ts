@@ -1,11 +1,24 @@
-import { createHash } from "node:crypto";
-import { addExact, parseAmount } from "./amount.js";
 import {
-  InsufficientCreditsError,
-  LedgerOverflowError,
-  OperationConflictError,
-  UnknownAccountError,
-} from "./errors.js";
+  assertAccount,
+  type Entry,
+  type LedgerOperation,
+  type OperationKind,
+  WORLD,
+} from "../store/ledger-rules.js";
+import { parseAmount } from "./amount.js";
+import { InvalidOperationError } from "./errors.js";
+
+// The types, the account check, the fingerprint and the rules live below
+// this layer, in the store, which enforces them in its transactions.
+export {
+  applyToBalances,
+  assertAccount,
+  type Entry,
+  type LedgerOperation,
+  type OperationKind,
+  operationFingerprint,
+  WORLD,
+} from "../store/ledger-rules.js";
 
 /**
  * Accounts: `agent:<id>` (an agent's credits), `escrow:<task>` (budget held
@@ -14,38 +27,10 @@ import {
  * zero: minting moves credits from `world`, so `-balance(world)` is what was
  * ever minted and every other account sums to exactly that.
  */
-export const WORLD = "world";
 export const TREASURY = "treasury";
 export const FEES = "fees";
 export const agentAccount = (agent: string) => `agent:${agent}`;
 export const escrowAccount = (task: string) => `escrow:${task}`;
-
-const ACCOUNT = /^(?:(?:agent|escrow):[A-Za-z0-9_:.-]{1,200}|treasury|fees|world)$/;
-
-export function assertAccount(account: string): void {
-  if (typeof account !== "string" || !ACCOUNT.test(account))
-    throw new UnknownAccountError(String(account));
-}
-
-export type OperationKind = "mint" | "transfer" | "hold" | "release" | "refund" | "fee";
-
-/** One side of an operation: credits into (positive) or out of (negative) an account. */
-export interface Entry {
-  readonly account: string;
-  readonly delta: number;
-}
-
-/**
- * A balanced set of entries applied atomically, at most once per `id`.
- * Entries sum to zero. `memo` says why (task, model, units, price version).
- */
-export interface LedgerOperation {
-  readonly id: string;
-  readonly kind: OperationKind;
-  readonly entries: readonly Entry[];
-  readonly memo: Readonly<Record<string, string | number>>;
-  readonly at: number;
-}
 
 function op(
   id: string,
@@ -55,7 +40,7 @@ function op(
   memo: Record<string, string | number> = {},
 ): LedgerOperation {
   if (typeof id !== "string" || id.length === 0 || id.length > 200) {
-    throw new OperationConflictError(String(id));
+    throw new InvalidOperationError(String(id), "the id must be 1 to 200 characters");
   }
   for (const e of entries) assertAccount(e.account);
   return Object.freeze({
@@ -164,39 +149,3 @@ export const operations = Object.freeze({
     );
   },
 });
-
-/** What makes two operations "the same" for idempotency: everything but the time. */
-export function operationFingerprint(operation: LedgerOperation): string {
-  const body = JSON.stringify([
-    operation.kind,
-    operation.entries.map((e) => [e.account, e.delta]),
-    Object.entries(operation.memo).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  ]);
-  return createHash("sha256").update(body).digest("hex");
-}
-
-/**
- * Applies `operation` to `balances` (mutated only on success), enforcing the
- * rules every ledger backend shares: entries balance, no account but `world`
- * goes negative, no value leaves the exact-integer range, and only `mint` and
- * `transfer` may create an account that does not exist yet (escrow and fee
- * accounts are created by their first credit). The SQL backends implement
- * the same rules in one transaction; this is their reference model.
- */
-export function applyToBalances(balances: Map<string, number>, operation: LedgerOperation): void {
-  const next = new Map<string, number>();
-  let sum = 0;
-  for (const { account, delta } of operation.entries) {
-    const current = next.get(account) ?? balances.get(account);
-    if (current === undefined && delta < 0 && account !== WORLD)
-      throw new UnknownAccountError(account);
-    const value = addExact(current ?? 0, delta);
-    if (value === undefined) throw new LedgerOverflowError(account);
-    if (value < 0 && account !== WORLD)
-      throw new InsufficientCreditsError(account, current ?? 0, -delta);
-    next.set(account, value);
-    sum += delta;
-  }
-  if (sum !== 0) throw new Error(`operation ${operation.id} does not balance (sum ${sum})`);
-  for (const [account, value] of next) balances.set(account, value);
-}

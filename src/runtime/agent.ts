@@ -16,6 +16,7 @@ import type { Consumer, Delivery, Message, Transport } from "../transport/port.j
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import type { Budgets } from "./budget.js";
 import { type Sender, StagingContext, TaskContext } from "./context.js";
 import type { SwarmEvent } from "./events.js";
 import { queueNames, subjects, taskName } from "./subjects.js";
@@ -64,6 +65,8 @@ export interface NodeServices {
   emit(event: SwarmEvent): void;
   /** Sends a task's committed outbox; failures are left for the relay. */
   sendOutbox(taskId: string): Promise<void>;
+  /** Credit budgets of metered agents. */
+  readonly budgets: Budgets;
 }
 
 export interface AgentSpec {
@@ -77,6 +80,8 @@ export interface AgentSpec {
   readonly concurrency?: number;
   /** Free-form settings handed to the handlers (`ctx.options`). */
   readonly options?: Readonly<Record<string, unknown>>;
+  /** A credit account: minted `initial` once; halted below `minBalance`. */
+  readonly budget?: { readonly initial: number; readonly minBalance: number };
 }
 
 /** What a start hook may do: send now, or stage work that must happen exactly once. */
@@ -120,6 +125,8 @@ export class Agent {
   #requests: { unsubscribe(): void } | undefined;
   #exit: ((error: Error | undefined) => void) | undefined;
   #running = new Set<AbortController>();
+  #started = false;
+  #paused = false;
 
   constructor(spec: AgentSpec, keys: { publicKey: string; privateKey: KeyObject }) {
     this.id = spec.id;
@@ -180,6 +187,7 @@ export class Agent {
       assertRole: (role) => {
         s.role(role);
       },
+      budgets: s.budgets,
     };
   }
 
@@ -195,12 +203,9 @@ export class Agent {
     for (const hook of this.#startHooks) {
       await hook(new StartContext(this, this.options));
     }
+    this.#started = true;
     if (this.#handlers.size > 0) {
-      this.#consumer = services.transport.consume(
-        queueNames.role(services.swarm, this.role),
-        (delivery) => this.#onDelivery(delivery),
-        { maxInFlight: this.concurrency },
-      );
+      if (!this.#paused) this.#attach();
       this.#requests = services.transport.subscribe(
         subjects.agentRequest(services.swarm, this.id),
         (message) => this.#onRequest(message),
@@ -209,8 +214,38 @@ export class Agent {
     return { exited };
   }
 
+  #attach(): void {
+    const s = this.#need();
+    this.#consumer = s.transport.consume(
+      queueNames.role(s.swarm, this.role),
+      (delivery) => this.#onDelivery(delivery),
+      { maxInFlight: this.concurrency },
+    );
+  }
+
+  /**
+   * Stops taking tasks (halted: out of credits) without stopping the agent:
+   * tasks in flight finish, queued ones go to the other agents of the role.
+   * Does not wait for in-flight tasks: it may be called from inside one.
+   */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    consumer?.drain().catch(() => undefined);
+  }
+
+  /** Takes tasks again after `pause()`. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#started && this.#handlers.size > 0 && !this.#consumer) this.#attach();
+  }
+
   /** Stops taking work; with `graceful`, waits for in-flight tasks to settle. */
   async stop(graceful: boolean): Promise<void> {
+    this.#started = false;
     this.#exit?.(undefined);
     this.#requests?.unsubscribe();
     this.#requests = undefined;
@@ -229,7 +264,7 @@ export class Agent {
     const s = this.#need();
     const taskId = `once:${this.id}:${key}`;
     if (!(await s.store.isCompleted(taskId))) {
-      const staging = new StagingContext(this.sender(), undefined);
+      const staging = new StagingContext(this.sender(), undefined, taskId);
       await fn(staging);
       const { duplicate } = await s.store.completeTask({
         taskId,

@@ -4,6 +4,7 @@ import type { OutboxEntry, TaskCompletion } from "../store/port.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
+import { type Budgets, EscrowHeaders, type SpendRequest } from "./budget.js";
 import { subjects, taskType } from "./subjects.js";
 
 /** Effect kind recorded when a root task is submitted. */
@@ -20,6 +21,8 @@ export interface Sender {
   readonly clock: Clock;
   /** Throws `ConfigError` for a role the swarm does not define: such a task could never be delivered. */
   readonly assertRole: (role: string) => void;
+  /** The ledger budgets, when the swarm meters agents. */
+  readonly budgets?: Budgets;
 }
 
 export interface SubmitOptions {
@@ -68,12 +71,45 @@ export function buildMessage<TBody>(
 export class StagingContext {
   readonly #effects: TaskCompletion["effects"][number][] = [];
   readonly #outbox: Omit<OutboxEntry, "taskId">[] = [];
+  #delegations = 0;
 
   constructor(
     protected readonly sender: Sender,
     /** The envelope being handled, if any: becomes the cause of what is sent. */
     protected readonly parent: Envelope | undefined,
+    /** Stable across retries of this handler: the base of its escrow keys. */
+    protected readonly stableId: string = parent?.id ?? "",
   ) {}
+
+  /**
+   * Submits a task to a role with a budget: `budget` credits move from this
+   * agent into the task's escrow now (`InsufficientCreditsError` or
+   * `AgentHaltedError`, and nothing is submitted, if it cannot), and the
+   * auditor's verdict later releases them to the worker or refunds them
+   * (`ctx.settle`). The escrow follows the task and everything it causes.
+   */
+  async delegate<TBody>(
+    role: string,
+    task: string,
+    body: TBody,
+    options: SubmitOptions & { budget: number },
+  ): Promise<string> {
+    const budgets = this.sender.budgets;
+    // An unmetered agent delegates without escrow: a plain submit.
+    if (!budgets?.has(this.sender.agentId)) return this.submit(role, task, body, options);
+    // Stable across retries, so a retried handler re-holds nothing.
+    const escrow = `${this.stableId || this.sender.agentId}.${++this.#delegations}`;
+    await budgets.hold(this.sender.agentId, escrow, options.budget);
+    return this.submit(role, task, body, {
+      ...options,
+      headers: {
+        ...options.headers,
+        [EscrowHeaders.key]: escrow,
+        [EscrowHeaders.amount]: String(options.budget),
+        [EscrowHeaders.delegator]: this.sender.agentId,
+      },
+    });
+  }
 
   /** The id of the agent running this handler. */
   get agentId(): string {
@@ -87,6 +123,20 @@ export class StagingContext {
   submit<TBody>(role: string, task: string, body: TBody, options?: SubmitOptions): string {
     this.sender.assertRole(role);
     const subject = subjects.task(this.sender.swarm, role, task);
+    // A task caused by a delegated one carries its escrow on, so whoever
+    // audits the end of the chain can settle it.
+    const inherited = escrowOf(this.parent);
+    if (inherited && !options?.headers?.[EscrowHeaders.key]) {
+      options = {
+        ...options,
+        headers: {
+          ...options?.headers,
+          [EscrowHeaders.key]: inherited.key,
+          [EscrowHeaders.amount]: String(inherited.amount),
+          [EscrowHeaders.delegator]: inherited.delegator,
+        },
+      };
+    }
     const { envelope, entry } = buildMessage(
       this.sender,
       "enqueue",
@@ -133,8 +183,27 @@ export class StagingContext {
   }
 }
 
+/** A delegation's escrow, as carried by its tasks. */
+export interface Escrow {
+  readonly key: string;
+  readonly amount: number;
+  readonly delegator: string;
+}
+
+/** Reads the escrow headers of an envelope. */
+export function escrowOf(envelope: Envelope | undefined): Escrow | undefined {
+  const h = envelope?.headers;
+  const key = h?.[EscrowHeaders.key];
+  const amount = Number(h?.[EscrowHeaders.amount]);
+  const delegator = h?.[EscrowHeaders.delegator];
+  if (!key || !delegator || !Number.isSafeInteger(amount) || amount < 1) return undefined;
+  return { key, amount, delegator };
+}
+
 /** The context of a task handler. */
 export class TaskContext<TBody = unknown> extends StagingContext {
+  #spends = 0;
+
   constructor(
     sender: Sender,
     /** The task's envelope, signature verified. */
@@ -165,6 +234,44 @@ export class TaskContext<TBody = unknown> extends StagingContext {
    */
   finish(data?: unknown): void {
     this.effect(ROOT_COMPLETED, this.root, data);
+  }
+
+  /** The escrow of the delegation this task belongs to, if any. */
+  get escrow(): Escrow | undefined {
+    return escrowOf(this.task as Envelope);
+  }
+
+  /**
+   * Charges a metered operation (credits, or a model's tokens at the price
+   * table) to this agent, before the work: fails closed with
+   * `InsufficientCreditsError`. A retried task pays again (it did the work
+   * again); the same attempt never pays twice.
+   */
+  spend(request: SpendRequest): Promise<number> {
+    const budgets = this.sender.budgets;
+    if (!budgets) return Promise.resolve(0);
+    return budgets.spend(
+      this.agentId,
+      `fee:${this.task.id}:${this.attempt}:${++this.#spends}`,
+      request,
+    );
+  }
+
+  /**
+   * The auditor's verdict on this task's delegation: `pass` releases the
+   * escrow to `worker`, `fail` refunds it to the delegator. Applies once.
+   */
+  async settle(verdict: "pass" | "fail", worker: string): Promise<void> {
+    const escrow = this.escrow;
+    const budgets = this.sender.budgets;
+    // Delegated without a budget (unmetered): nothing to settle.
+    if (!escrow || !budgets) return;
+    await budgets.settle(
+      escrow.key,
+      escrow.amount,
+      verdict,
+      verdict === "pass" ? worker : escrow.delegator,
+    );
   }
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */

@@ -46,6 +46,13 @@ export type SwarmEvent =
   | RegistryEvent
   | { readonly type: "agent.trusted"; readonly agent: string }
   | {
+      readonly type: "agent.halted";
+      readonly agent: string;
+      readonly balance: number;
+      readonly minBalance: number;
+    }
+  | { readonly type: "agent.resumed"; readonly agent: string; readonly balance: number }
+  | {
       readonly type: "agent.crashed";
       readonly agent: string;
       readonly error: string;

@@ -153,6 +153,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     defaults: config.defaults,
     signing: config.signing,
     maxEnvelopeBytes: config.limits.maxEnvelopeBytes,
+    prices: config.prices,
   });
   const workload = { ...config.workload, ...options.workload };
   for (const a of agents) {
@@ -164,6 +165,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       weight: a.weight,
       concurrency: a.concurrency,
       options: a.options,
+      ...(a.budget ? { budget: a.budget } : {}),
     });
     await module.setup(agent, { config, workload });
   }

@@ -3,7 +3,8 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
 import { type BackoffPolicy, backoffDelay, defaultBackoff } from "../delivery/backoff.js";
 import { ConclaveError, ConfigError, toError } from "../errors/index.js";
-import { decodePublicKey, encodePublicKey } from "../identity/keys.js";
+import { encodePublicKey } from "../identity/keys.js";
+import { createPriceTable, type PriceTableInput } from "../ledger/index.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import { createRegistryView, type RegistryView } from "../registry/registry-view.js";
 import { createRouter, type Router } from "../routing/router.js";
@@ -19,7 +20,6 @@ import {
 } from "../transport/port.js";
 import { DEFAULT_MAX_ENVELOPE_BYTES, decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
-
 import { ulid } from "../wire/ulid.js";
 import {
   Agent,
@@ -28,7 +28,8 @@ import {
   type RoleSettings,
   verifySender,
 } from "./agent.js";
-import { buildMessage, StagingContext, type SubmitOptions } from "./context.js";
+import { Budgets } from "./budget.js";
+import { buildMessage, escrowOf, StagingContext, type SubmitOptions } from "./context.js";
 import {
   type EventHandler,
   EventSubscription,
@@ -72,6 +73,8 @@ export interface SwarmConfig {
   readonly nodeId?: string;
   readonly clock?: Clock;
   readonly random?: Random;
+  /** Model prices for `ctx.spend({ model, inputTokens, outputTokens })`. */
+  readonly prices?: PriceTableInput;
   /** Restarts of a crashed agent allowed per minute before it is given up on. Default 5. */
   readonly maxRestartsPerMinute?: number;
 }
@@ -114,6 +117,8 @@ export class Swarm {
   readonly #eventSubs = new Set<EventSubscription>();
   readonly #knownNodes = new Set<string>();
   readonly #trust: TrustManager;
+  /** Credit budgets of the metered agents hosted here. */
+  readonly budgets: Budgets;
   /** Causally ordered events sent per local agent, for their vector clocks. */
   readonly #causalSent = new Map<string, number>();
   readonly #services: NodeServices;
@@ -149,7 +154,16 @@ export class Swarm {
       suspectAfterMs: d.suspectAfterMs ?? heartbeatMs * 3,
       leftAfterMs: d.leftAfterMs ?? heartbeatMs * 10,
     });
+    this.budgets = new Budgets({
+      store: this.store,
+      clock: this.#clock,
+      prices: config.prices ? createPriceTable(config.prices) : undefined,
+      emit: (event) => this.#emit(event),
+      halt: (id) => this.#agents.get(id)?.pause(),
+      resume: (id) => this.#agents.get(id)?.resume(),
+    });
     this.#services = {
+      budgets: this.budgets,
       swarm: this.name,
       transport: this.transport,
       store: this.store,
@@ -215,6 +229,7 @@ export class Swarm {
     );
     this.#agents.set(spec.id, agent);
     this.#trust.trustLocal(spec.id, pair.publicKey);
+    if (spec.budget) this.budgets.add(spec.id, spec.budget);
     if (this.#state === "running") void this.#startAgent(agent);
     return agent;
   }
@@ -265,6 +280,7 @@ export class Swarm {
       t.subscribe(subjects.leave(this.name), (m) => this.#onLeave(m)),
     );
     await this.#relayOutbox();
+    await this.budgets.start();
     this.#heartbeat();
     this.#state = "running";
     await Promise.all([...this.#agents.values()].map((a) => this.#startAgent(a)));
@@ -558,6 +574,10 @@ export class Swarm {
   #heartbeat(): void {
     const now = this.#clock.now();
     this.#publishCards();
+    // Someone may have funded a halted agent (conclave ledger fund, any node).
+    this.budgets
+      .poll()
+      .catch((e: unknown) => this.#emit({ type: "error", error: toError(e).message }));
     for (const event of this.registry.tick(now)) {
       if (event.type === "agent.left") {
         this.#trust.forget(event.card.id);
@@ -738,6 +758,9 @@ export class Swarm {
     };
     try {
       await this.store.recordDeadLetter(record);
+      // A delegated task that died never earns its budget: give it back.
+      const escrow = escrowOf(envelope);
+      if (escrow) await this.budgets.settle(escrow.key, escrow.amount, "fail", escrow.delegator);
     } catch (error) {
       await delivery.nak({ delayMs: 1000, reason: toError(error).message });
       return;

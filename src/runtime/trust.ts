@@ -178,15 +178,16 @@ export class TrustManager {
     );
   }
 
-  #onHandshake(message: Message): void {
+  /** Answers one handshake step; returns what `reply` returned, for early exits. */
+  #onHandshake(message: Message): undefined {
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(message.data, { maxBytes: this.host.maxEnvelopeBytes });
     } catch {
-      return;
+      return undefined;
     }
-    const reply = (signer: LocalSigner | undefined, type: string, body: unknown) => {
-      if (!message.reply) return;
+    const reply = (signer: LocalSigner | undefined, type: string, body: unknown): undefined => {
+      if (!message.reply) return undefined;
       const data = signer
         ? this.#encode(this.#sign(signer, type, body, envelope.from))
         : this.#encode(
@@ -196,6 +197,7 @@ export class TrustManager {
             ),
           );
       this.host.transport.publish(message.reply, data);
+      return undefined;
     };
     const target = envelope.to === undefined ? undefined : this.host.local(envelope.to);
     const carried = (envelope.body as { card?: AgentCard | null }).card;

@@ -50,7 +50,8 @@ const INT8_OID = 20;
  * Opens (and migrates) a store in a Postgres schema. Many processes may open
  * the same schema at once: migrations take an advisory lock, completions
  * are idempotent by task id through the primary key, audit appends take a
- * table lock.
+ * table lock, ledger operations lock their accounts' balance rows in
+ * account order (and are idempotent by operation id through the primary key).
  *
  * @example
  * ```ts

@@ -87,6 +87,39 @@ export interface IdempotencyTable {
   at: number;
 }
 
+/**
+ * One row per ledger operation applied: the idempotency record (a replay
+ * with the same fingerprint is a no-op, another fingerprint a conflict).
+ */
+export interface LedgerOperationsTable {
+  id: string;
+  kind: string;
+  /** SHA-256 of kind, entries and memo (`operationFingerprint`). */
+  fingerprint: string;
+  /** JSON text of the memo. */
+  memo: string;
+  at: number;
+}
+
+/** The entries of each operation, summing to zero per operation. */
+export interface LedgerEntriesTable {
+  operation_id: string;
+  /** The entry's position in its operation: 0, 1, … */
+  seq: number;
+  account: string;
+  /** Whole credits, positive into the account, negative out of it. */
+  delta: number;
+}
+
+/**
+ * Every account's balance, maintained with each operation and checkable
+ * against the entries (`ledgerCheck`). An account exists once it has a row.
+ */
+export interface LedgerBalancesTable {
+  account: string;
+  balance: number;
+}
+
 /** Every table of the store, for `Kysely<Database>`. */
 export interface Database {
   conclave_completed: CompletedTable;
@@ -97,6 +130,9 @@ export interface Database {
   conclave_audit_log: AuditLogTable;
   conclave_registry: RegistryTable;
   conclave_idempotency: IdempotencyTable;
+  conclave_ledger_operations: LedgerOperationsTable;
+  conclave_ledger_entries: LedgerEntriesTable;
+  conclave_ledger_balances: LedgerBalancesTable;
 }
 
 /** Where Kysely's Migrator records applied migrations (inside the store's schema on Postgres). */

@@ -22,6 +22,11 @@ import {
   type OutboxRow,
   type PreparedCompletion,
 } from "./kysely-store.js";
+import {
+  type LedgerOutcome,
+  type PreparedLedgerOperation,
+  planLedgerBatch,
+} from "./ledger-rules.js";
 import { migrateToLatest, refuseNewerSchema } from "./migrations/index.js";
 import { MIGRATION_TABLE, type Database as Tables } from "./schema.js";
 
@@ -36,8 +41,9 @@ export interface SqliteStoreConfig {
   readonly clock?: Clock;
   /**
    * Run the per-task calls (`isCompleted`, the group commit of
-   * `completeTask`, `pendingOutbox`, `deleteOutbox`) as prepared
-   * better-sqlite3 statements rather than through Kysely (default true):
+   * `completeTask`, `pendingOutbox`, `deleteOutbox`) and the group commit
+   * of `applyLedgerOperation` as prepared better-sqlite3 statements
+   * rather than through Kysely (default true):
    * Kysely's per-query cost is several times SQLite's own for these
    * one-row queries. `false` sends every call through Kysely; the
    * conformance suite runs both ways.
@@ -70,8 +76,9 @@ export function openSqliteStore(config: SqliteStoreConfig): SqliteStore {
  * and better-sqlite3, adjusted for several writers (see
  * `FileLockedSqliteDialect`: transactions begin `immediate`, handles on one
  * file in one process take turns, migrations are transactional), with
- * statements reused, and the four per-task calls as prepared statements
- * (`PreparedHotPath`; `preparedHotPath: false` turns that off).
+ * statements reused, and the four per-task calls and the ledger's batch
+ * write as prepared statements (`PreparedHotPath`; `preparedHotPath: false`
+ * turns that off).
  */
 export class SqliteStore extends KyselyStore {
   constructor(config: SqliteStoreConfig) {
@@ -175,6 +182,10 @@ class PreparedHotPath implements HotPath {
     });
   }
 
+  writeLedgerBatch(batch: readonly PreparedLedgerOperation[]): Promise<LedgerOutcome[]> {
+    return this.#locked(() => this.#statements.writeLedgerBatch.immediate(batch));
+  }
+
   #locked<T>(work: () => T): Promise<T> {
     const run = (): T => {
       try {
@@ -210,6 +221,40 @@ function prepareHotStatements(db: Database.Database) {
     ),
     maxOutboxSeq: db.prepare("select max(seq) as max from conclave_outbox"),
     deleteOutbox: db.prepare("delete from conclave_outbox where id = ?"),
+    ledgerFingerprint: db
+      .prepare("select fingerprint from conclave_ledger_operations where id = ?")
+      .pluck(),
+    ledgerBalance: db
+      .prepare("select balance from conclave_ledger_balances where account = ?")
+      .pluck(),
+    ledgerOperation: db.prepare(
+      "insert into conclave_ledger_operations (id, kind, fingerprint, memo, at) values (?, ?, ?, ?, ?)",
+    ),
+    ledgerEntry: db.prepare(
+      "insert into conclave_ledger_entries (operation_id, seq, account, delta) values (?, ?, ?, ?)",
+    ),
+    ledgerSetBalance: db.prepare(
+      "insert into conclave_ledger_balances (account, balance) values (?, ?) on conflict (account) do update set balance = excluded.balance",
+    ),
+  };
+  /**
+   * Same decisions as `KyselyStore`'s ledger batch (`planLedgerBatch`), with
+   * reads made lazily inside the `immediate` transaction, which holds the
+   * file's write lock: nobody else can change what was read.
+   */
+  const writeLedgerBatch = (batch: readonly PreparedLedgerOperation[]): LedgerOutcome[] => {
+    const plan = planLedgerBatch(batch, {
+      fingerprint: (id) => s.ledgerFingerprint.get(id) as string | undefined,
+      balance: (account) => s.ledgerBalance.get(account) as number | undefined,
+    });
+    for (const { operation, fingerprint, memo } of plan.applied) {
+      s.ledgerOperation.run(operation.id, operation.kind, fingerprint, memo, operation.at);
+      operation.entries.forEach((e, seq) => {
+        s.ledgerEntry.run(operation.id, seq, e.account, e.delta);
+      });
+    }
+    for (const [account, balance] of plan.balances) s.ledgerSetBalance.run(account, balance);
+    return plan.outcomes;
   };
   /** Same rules as `KyselyStore`'s batch write: first call per task id wins. */
   const writeCompletions = (completions: readonly PreparedCompletion[]): boolean[] => {
@@ -254,6 +299,7 @@ function prepareHotStatements(db: Database.Database) {
     ...s,
     outbox,
     writeCompletions: db.transaction(writeCompletions),
+    writeLedgerBatch: db.transaction(writeLedgerBatch),
     deleteAll: db.transaction((ids: readonly string[]) => {
       for (const id of ids) s.deleteOutbox.run(id);
     }),

@@ -13,12 +13,13 @@ import {
 } from "../schema.js";
 import { core } from "./001-core.js";
 import { coordination } from "./002-coordination.js";
+import { ledger } from "./003-ledger.js";
 import type { StoreMigration } from "./migration.js";
 
 export type { StoreMigration } from "./migration.js";
 
 /** Every migration, oldest first. The last one's name is the schema version this build writes. */
-export const migrations: readonly StoreMigration[] = Object.freeze([core, coordination]);
+export const migrations: readonly StoreMigration[] = Object.freeze([core, coordination, ledger]);
 
 /** A migration recorded in a store. */
 export interface AppliedMigration {

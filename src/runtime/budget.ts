@@ -1,0 +1,211 @@
+import type { Clock } from "../core/clock.js";
+import { ConfigError, toError } from "../errors/index.js";
+import {
+  AgentHaltedError,
+  agentAccount,
+  OperationConflictError,
+  operations,
+  type PriceTable,
+  tokenCost,
+} from "../ledger/index.js";
+import type { Store } from "../store/port.js";
+import type { SwarmEvent } from "./events.js";
+
+/** An agent's account settings. */
+export interface AgentBudget {
+  /** Credits minted once, the first time the swarm starts. */
+  readonly initial: number;
+  /** Below this the agent is halted until topped up. */
+  readonly minBalance: number;
+}
+
+/** What a metered operation costs: credits directly, or a model's tokens at the price table. */
+export type SpendRequest =
+  | { readonly kind: string; readonly credits: number; readonly units?: number }
+  | {
+      readonly kind: string;
+      readonly model: string;
+      readonly inputTokens: number;
+      readonly outputTokens: number;
+    };
+
+/** Headers a delegated task carries so whoever audits it can settle its escrow. */
+export const EscrowHeaders = Object.freeze({
+  key: "conclave-escrow",
+  amount: "conclave-escrow-amount",
+  delegator: "conclave-escrow-delegator",
+});
+
+export interface BudgetHost {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly prices: PriceTable | undefined;
+  emit(event: SwarmEvent): void;
+  /** Stops an agent taking tasks (its queued work goes to the others); must not wait for its in-flight tasks. */
+  halt(agentId: string): void;
+  /** Lets a halted agent take tasks again. */
+  resume(agentId: string): void;
+}
+
+/**
+ * Per-agent credit budgets over the store's double-entry ledger. Every
+ * debit is an idempotent ledger operation that fails closed
+ * (`InsufficientCreditsError`) before any work; an agent that falls below its
+ * minimum balance is halted at once and resumes when topped up.
+ */
+export class Budgets {
+  readonly #budgets = new Map<string, AgentBudget>();
+  readonly #halted = new Set<string>();
+  /** Every agent halted at some point during this node's life (for reports). */
+  readonly everHalted = new Set<string>();
+
+  constructor(private readonly host: BudgetHost) {}
+
+  /** Meters an agent hosted on this node. */
+  add(agentId: string, budget: AgentBudget): void {
+    this.#budgets.set(agentId, budget);
+  }
+
+  has(agentId: string): boolean {
+    return this.#budgets.has(agentId);
+  }
+
+  isHalted(agentId: string): boolean {
+    return this.#halted.has(agentId);
+  }
+
+  /** Mints each agent's initial credits, once per store, and halts those already below their minimum. */
+  async start(): Promise<void> {
+    for (const [agent, budget] of this.#budgets) {
+      if (budget.initial > 0) {
+        await this.host.store.applyLedgerOperation(
+          operations.mint(
+            `budget-initial:${agent}`,
+            agentAccount(agent),
+            budget.initial,
+            this.host.clock.now(),
+          ),
+        );
+      }
+      await this.#checkBalance(agent);
+    }
+  }
+
+  /** Throws `AgentHaltedError` when the agent may not bid, delegate or spend. */
+  assertActive(agentId: string): void {
+    if (this.#halted.has(agentId)) throw new AgentHaltedError(agentId);
+  }
+
+  /**
+   * Charges a metered operation to the agent. Idempotent by `operationId`.
+   * Fails closed with `InsufficientCreditsError` (nothing charged) when the
+   * agent cannot pay; halts the agent when the charge takes it below its
+   * minimum. Returns the credits charged (0 for an agent without a budget:
+   * it is not metered).
+   */
+  async spend(agentId: string, operationId: string, request: SpendRequest): Promise<number> {
+    this.assertActive(agentId);
+    // An agent without a budget is not metered.
+    if (!this.#budgets.has(agentId)) return 0;
+    const credits = "credits" in request ? request.credits : this.#price(request);
+    if (credits === 0) return 0;
+    const memo: Record<string, string | number> =
+      "credits" in request
+        ? { kind: request.kind, ...(request.units === undefined ? {} : { units: request.units }) }
+        : {
+            kind: request.kind,
+            model: request.model,
+            inputTokens: request.inputTokens,
+            outputTokens: request.outputTokens,
+            priceVersion: this.host.prices?.version ?? "none",
+          };
+    await this.host.store.applyLedgerOperation(
+      operations.fee(operationId, agentId, credits, this.host.clock.now(), memo),
+    );
+    await this.#checkBalance(agentId);
+    return credits;
+  }
+
+  /** Moves a delegated budget from the delegator into the task's escrow. */
+  async hold(delegator: string, escrowKey: string, amount: number): Promise<void> {
+    this.assertActive(delegator);
+    await this.host.store.applyLedgerOperation(
+      operations.hold(`hold:${escrowKey}`, delegator, escrowKey, amount, this.host.clock.now()),
+    );
+    await this.#checkBalance(delegator);
+  }
+
+  /**
+   * Settles an escrow after an audit: released to the worker on a pass,
+   * refunded to the delegator on a fail. At most one settlement applies per
+   * escrow, however often it is asked for.
+   */
+  async settle(
+    escrowKey: string,
+    amount: number,
+    verdict: "pass" | "fail",
+    party: string,
+  ): Promise<void> {
+    const id = `settle:${escrowKey}`;
+    const operation =
+      verdict === "pass"
+        ? operations.release(id, escrowKey, party, amount, this.host.clock.now())
+        : operations.refund(id, escrowKey, party, amount, this.host.clock.now());
+    try {
+      await this.host.store.applyLedgerOperation(operation);
+    } catch (error) {
+      // Already settled the other way (e.g. released, then a later stage
+      // dead-lettered): the first settlement stands.
+      if (error instanceof OperationConflictError) return;
+      throw error;
+    }
+    await this.#checkBalance(party);
+  }
+
+  /** The balance of an agent's account (0 when it has none yet). */
+  balance(agentId: string): Promise<number> {
+    return this.host.store.balance(agentAccount(agentId));
+  }
+
+  /** Resumes halted agents whose balance is back above their minimum (someone funded them). */
+  async poll(): Promise<void> {
+    for (const agent of [...this.#halted]) await this.#checkBalance(agent);
+  }
+
+  async #checkBalance(agentId: string): Promise<void> {
+    const budget = this.#budgets.get(agentId);
+    if (!budget) return;
+    let balance: number;
+    try {
+      balance = await this.host.store.balance(agentAccount(agentId));
+    } catch (error) {
+      this.host.emit({
+        type: "error",
+        error: `reading the balance of ${agentId}: ${toError(error).message}`,
+      });
+      return;
+    }
+    if (balance < budget.minBalance && !this.#halted.has(agentId)) {
+      this.#halted.add(agentId);
+      this.everHalted.add(agentId);
+      this.host.emit({
+        type: "agent.halted",
+        agent: agentId,
+        balance,
+        minBalance: budget.minBalance,
+      });
+      this.host.halt(agentId);
+    } else if (balance >= budget.minBalance && this.#halted.has(agentId)) {
+      this.#halted.delete(agentId);
+      this.host.emit({ type: "agent.resumed", agent: agentId, balance });
+      this.host.resume(agentId);
+    }
+  }
+
+  #price(request: { model: string; inputTokens: number; outputTokens: number }): number {
+    if (!this.host.prices) {
+      throw new ConfigError(`no price table: add prices.models.${request.model} to the swarm file`);
+    }
+    return tokenCost(this.host.prices, request.model, request);
+  }
+}

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AgentHaltedError,
+  agentAccount,
+  InsufficientCreditsError,
+  operations,
+} from "../../src/ledger/index.js";
+import type { SwarmEvent } from "../../src/runtime/events.js";
+import { createTestSwarm } from "../../src/testkit/index.js";
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const defaults = {
+  heartbeatMs: 50,
+  ackWaitMs: 2000,
+  maxDeliver: 5,
+  backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
+};
+
+describe("budgets", () => {
+  test("an agent that exhausts its budget is halted within one task, its work goes to others, and it resumes when funded", async () => {
+    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["work"] } }, defaults });
+    try {
+      const { swarm } = t;
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      const handled: Record<string, number> = { poor: 0, rich: 0 };
+      swarm.agent({ id: "lead", role: "lead" });
+      for (const [id, initial] of [
+        ["poor", 100],
+        ["rich", 100_000],
+      ] as const) {
+        swarm
+          .agent({ id, role: "dev", concurrency: 1, budget: { initial, minBalance: 50 } })
+          .handle("work", async (ctx) => {
+            await ctx.spend({ kind: "tool", credits: 30 });
+            await sleep(2);
+            handled[id] = (handled[id] ?? 0) + 1;
+            ctx.finish();
+          });
+      }
+      await swarm.start();
+      for (let i = 0; i < 30; i++) await swarm.submit("dev", "work", { i }, { as: "lead" });
+      await until(() => (handled["poor"] ?? 0) + (handled["rich"] ?? 0) === 30, 10_000, "30 tasks");
+      // 100 → 70 → 40 (< 50): halted after its second task, at most one more in flight.
+      assert.ok((handled["poor"] ?? 0) <= 3, `the poor agent handled ${handled["poor"]} tasks`);
+      assert.ok(events.some((e) => e.type === "agent.halted" && e.agent === "poor"));
+      assert.ok((await swarm.store.balance(agentAccount("poor"))) >= 0);
+
+      await swarm.store.applyLedgerOperation(
+        operations.mint("fund-1", agentAccount("poor"), 1000, Date.now()),
+      );
+      await until(
+        () => events.some((e) => e.type === "agent.resumed" && e.agent === "poor"),
+        5000,
+        "the resume",
+      );
+      const before = handled["poor"] ?? 0;
+      for (let i = 0; i < 20; i++) await swarm.submit("dev", "work", { i }, { as: "lead" });
+      await until(
+        () => (handled["poor"] ?? 0) + (handled["rich"] ?? 0) === 50,
+        10_000,
+        "20 more tasks",
+      );
+      assert.ok((handled["poor"] ?? 0) > before, "the funded agent takes tasks again");
+      const check = await swarm.store.ledgerCheck();
+      assert.equal(check.sum, check.minted);
+      assert.deepEqual(check.negative, []);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("delegation holds the budget in escrow; the verdict releases or refunds it; overdrafts and halted agents fail closed", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["work"] }, audit: { tasks: ["check"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      let delegated = 0;
+      const lead = swarm.agent({
+        id: "lead",
+        role: "lead",
+        budget: { initial: 250, minBalance: 0 },
+      });
+      lead.onStart((ctx) =>
+        ctx.once("plan", async (plan) => {
+          await plan.delegate("dev", "work", { ok: true }, { budget: 100 });
+          await plan.delegate("dev", "work", { ok: false }, { budget: 100 });
+          delegated = 2;
+          await assert.rejects(
+            plan.delegate("dev", "work", {}, { budget: 100 }),
+            InsufficientCreditsError,
+          );
+        }),
+      );
+      swarm
+        .agent({ id: "dev", role: "dev", budget: { initial: 0, minBalance: 0 } })
+        .handle<{ ok: boolean }>("work", (ctx) => {
+          ctx.submit("audit", "check", { ok: ctx.body.ok, author: ctx.agentId });
+        });
+      swarm
+        .agent({ id: "auditor", role: "audit" })
+        .handle<{ ok: boolean; author: string }>("check", async (ctx) => {
+          await ctx.settle(ctx.body.ok ? "pass" : "fail", ctx.body.author);
+          ctx.finish();
+        });
+      await swarm.start();
+      assert.equal(delegated, 2);
+      await until(
+        async () => (await swarm.store.balance(agentAccount("dev"))) === 100,
+        5000,
+        "the release",
+      );
+      await until(
+        async () => (await swarm.store.balance(agentAccount("lead"))) === 150,
+        5000,
+        "the refund",
+      );
+      const check = await swarm.store.ledgerCheck();
+      assert.equal(check.minted, 250);
+      assert.equal(check.sum, 250);
+
+      swarm.budgets.add("broke", { initial: 0, minBalance: 10 });
+      await swarm.budgets.start();
+      assert.ok(swarm.budgets.isHalted("broke"));
+      await assert.rejects(swarm.budgets.hold("broke", "x.1", 5), AgentHaltedError);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});

@@ -159,8 +159,14 @@ export class Swarm {
       clock: this.#clock,
       prices: config.prices ? createPriceTable(config.prices) : undefined,
       emit: (event) => this.#emit(event),
-      halt: (id) => this.#agents.get(id)?.pause(),
-      resume: (id) => this.#agents.get(id)?.resume(),
+      halt: (id) => {
+        this.#agents.get(id)?.pause();
+        this.#announce("agent.halted", { agent: id });
+      },
+      resume: (id) => {
+        this.#agents.get(id)?.resume();
+        this.#announce("agent.resumed", { agent: id });
+      },
     });
     this.#services = {
       budgets: this.budgets,
@@ -587,6 +593,15 @@ export class Swarm {
     }
     const every = this.#config.defaults?.heartbeatMs ?? 1000;
     this.#cancelHeartbeat = this.#clock.setTimer(() => this.#heartbeat(), every);
+  }
+
+  /** Publishes a node-level event (`<swarm>.event.<type>`) for every node and dashboard to see. */
+  #announce(type: string, body: unknown): void {
+    try {
+      this.transport.publish(subjects.event(this.name, type), this.#nodeMessage(type, body));
+    } catch (error) {
+      this.#emit({ type: "error", error: `publishing ${type}: ${toError(error).message}` });
+    }
   }
 
   #announceLeave(): void {

@@ -47,12 +47,21 @@ describe("budgets", () => {
             ctx.finish();
           });
       }
+      const published: string[] = [];
+      swarm.transport.subscribe("test.event.agent.*", (m) => {
+        published.push(m.subject);
+      });
       await swarm.start();
       for (let i = 0; i < 30; i++) await swarm.submit("dev", "work", { i }, { as: "lead" });
       await until(() => (handled["poor"] ?? 0) + (handled["rich"] ?? 0) === 30, 10_000, "30 tasks");
       // 100 → 70 → 40 (< 50): halted after its second task, at most one more in flight.
       assert.ok((handled["poor"] ?? 0) <= 3, `the poor agent handled ${handled["poor"]} tasks`);
       assert.ok(events.some((e) => e.type === "agent.halted" && e.agent === "poor"));
+      await until(
+        () => published.includes("test.event.agent.halted"),
+        2000,
+        "agent.halted on the bus",
+      );
       assert.ok((await swarm.store.balance(agentAccount("poor"))) >= 0);
 
       await swarm.store.applyLedgerOperation(

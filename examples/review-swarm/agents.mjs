@@ -57,7 +57,10 @@ export function setup(agent, { workload }) {
           ? `return eval(input); // trust me`
           : `return input != null;`;
         const code = `export function validate${module}${n}(input) { ${body} }`;
-        ctx.effect("code.written", `${ctx.root}:${ctx.task.id}`, { by: ctx.agentId, bytes: code.length });
+        ctx.effect("code.written", `${ctx.root}:${ctx.task.id}`, {
+          by: ctx.agentId,
+          bytes: code.length,
+        });
         ctx.submit("sentinel", "scan", { n, module, spec, code, author: ctx.agentId });
       });
       break;
@@ -66,7 +69,11 @@ export function setup(agent, { workload }) {
       agent.handle("scan", (ctx) => {
         const { code } = ctx.body;
         const findings = /\beval\(|child_process/.test(code) ? ["dangerous call"] : [];
-        ctx.submit("auditor", "audit", { ...ctx.body, findings, digest: createHash("sha256").update(code).digest("hex") });
+        ctx.submit("auditor", "audit", {
+          ...ctx.body,
+          findings,
+          digest: createHash("sha256").update(code).digest("hex"),
+        });
       });
       break;
 

@@ -1,42 +1,19 @@
 import { ConfigError } from "../../errors/index.js";
 import type { QueueConfig } from "../port.js";
-import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
+import { validateQueueConfig as validateCommon } from "../queue-config.js";
+import { subjectMatches } from "../subject.js";
 import { assertRoutingKey, bindingKey } from "./topology.js";
 
 export const QUEUE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** The same checks, with the same messages, as the memory broker; plus what AMQP adds. */
+/** The shared checks, plus that every subject maps to a valid AMQP routing key. */
 export function validateQueueConfig(config: QueueConfig): void {
-  if (!QUEUE_NAME.test(config.name)) {
-    throw new ConfigError(`queue name "${config.name}" must be 1-128 letters, digits, '_' or '-'`);
-  }
-  assertPattern(config.subjects);
+  validateCommon(config);
   assertRoutingKey(config.subjects, bindingKey(config.subjects));
-  assertSubject(config.deadLetterSubject);
   assertRoutingKey(config.deadLetterSubject);
-  if (!Number.isInteger(config.ackWaitMs) || config.ackWaitMs < 1) {
-    throw new ConfigError(
-      `queue "${config.name}": ackWaitMs must be a positive integer of milliseconds`,
-    );
-  }
-  if (!Number.isInteger(config.maxDeliver) || config.maxDeliver < 1) {
-    throw new ConfigError(`queue "${config.name}": maxDeliver must be an integer of at least 1`);
-  }
-  if (
-    config.maxPending !== undefined &&
-    (!Number.isInteger(config.maxPending) || config.maxPending < 1)
-  ) {
-    throw new ConfigError(`queue "${config.name}": maxPending must be an integer of at least 1`);
-  }
 }
 
-/**
- * Throws the memory broker's `ConfigError` unless some queue takes the
- * dead-letter subject: the queue itself, or one of `others` (the queues this
- * transport knows). RabbitMQ cannot list bindings over AMQP, so a dead-letter
- * queue declared only by another process is not seen: declare it on this
- * connection too (the runtime declares every queue on every node).
- */
 export function assertDeadLetterRoutable(config: QueueConfig, others: Iterable<QueueConfig>): void {
   if (subjectMatches(config.subjects, config.deadLetterSubject)) return;
   for (const other of others) {

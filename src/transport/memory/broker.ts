@@ -9,6 +9,7 @@ import {
   UnroutableError,
 } from "../../errors/index.js";
 import type { EnqueueResult, Headers, Message, MessageHandler, QueueConfig } from "../port.js";
+import { validateQueueConfig } from "../queue-config.js";
 import { assertPattern, assertSubject, SubjectIndex, subjectMatches } from "../subject.js";
 import { DurableQueue, deadLetterHeaders, type StoredMessage } from "./durable-queue.js";
 import { Journal, type JournalOptions } from "./journal.js";
@@ -305,23 +306,5 @@ export class MemoryBroker {
       this.#dedup.delete(id);
     }
     this.journal?.prune(now);
-  }
-}
-
-const QUEUE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
-
-function validateQueueConfig(config: QueueConfig): void {
-  if (!QUEUE_NAME.test(config.name)) {
-    throw new ConfigError(`queue name "${config.name}" must be 1-128 letters, digits, '_' or '-'`);
-  }
-  assertPattern(config.subjects);
-  assertSubject(config.deadLetterSubject);
-  if (!Number.isInteger(config.ackWaitMs) || config.ackWaitMs < 1) {
-    throw new ConfigError(
-      `queue "${config.name}": ackWaitMs must be a positive integer of milliseconds`,
-    );
-  }
-  if (!Number.isInteger(config.maxDeliver) || config.maxDeliver < 1) {
-    throw new ConfigError(`queue "${config.name}": maxDeliver must be an integer of at least 1`);
   }
 }

@@ -25,6 +25,7 @@ import type {
   Transport,
   TransportFeatures,
 } from "../port.js";
+import { validateQueueConfig } from "../queue-config.js";
 import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
 import {
   ApiCode,
@@ -797,28 +798,6 @@ function parseSettings(
     return { maxDeliver: value.maxDeliver, deadLetterSubject: value.deadLetterSubject };
   } catch {
     return undefined;
-  }
-}
-
-function validateQueueConfig(config: QueueConfig): void {
-  if (!QUEUE_NAME.test(config.name)) {
-    throw new ConfigError(`queue name "${config.name}" must be 1-128 letters, digits, '_' or '-'`);
-  }
-  assertPattern(config.subjects);
-  assertSubject(config.deadLetterSubject);
-  if (!Number.isInteger(config.ackWaitMs) || config.ackWaitMs < 1) {
-    throw new ConfigError(
-      `queue "${config.name}": ackWaitMs must be a positive integer of milliseconds`,
-    );
-  }
-  if (!Number.isInteger(config.maxDeliver) || config.maxDeliver < 1) {
-    throw new ConfigError(`queue "${config.name}": maxDeliver must be an integer of at least 1`);
-  }
-  if (
-    config.maxPending !== undefined &&
-    (!Number.isInteger(config.maxPending) || config.maxPending < 1)
-  ) {
-    throw new ConfigError(`queue "${config.name}": maxPending must be an integer of at least 1`);
   }
 }
 

@@ -4,7 +4,9 @@
  * {"name","value","unit","baseline","baselineValue","ratio","machine",...}.
  */
 import { agentsMemory } from "./agents-memory.js";
+import { brokerBenches } from "./bus-brokers.js";
 import { durable, durableBacklog, fanout, runtimeTasks } from "./bus-memory.js";
+import { consensusBenches } from "./consensus.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
 import { ledgerBenches } from "./ledger.js";
 
@@ -15,6 +17,8 @@ const benches: Record<string, Bench> = {
   "runtime.memory.tasks": runtimeTasks,
   "runtime.agents.memory": agentsMemory,
   ...ledgerBenches,
+  ...brokerBenches,
+  ...consensusBenches,
 };
 
 const args = process.argv.slice(2);

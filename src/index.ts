@@ -19,6 +19,7 @@ export {
   swarmJsonSchema,
   validateSwarmConfig,
 } from "./config/index.js";
+export * from "./consensus/index.js";
 export { type Clock, ManualClock, systemClock } from "./core/clock.js";
 export { type Random, seededRandom, systemRandom } from "./core/random.js";
 export * from "./delivery/index.js";

@@ -12,7 +12,31 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const MODULES = ["auth", "billing", "search", "profile", "inbox", "reports", "admin", "export"];
 
-export function setup(agent, { workload }) {
+/**
+ * Privileged actions after a passing review: a bonus transfer every 20
+ * reviews, a production deploy every 50. Each is proposed and voted on; only
+ * an approved one is handed to ops, with the decision's seal.
+ */
+async function proposeActions(ctx, privileged, n, author) {
+  const actions = [];
+  if (privileged["funds.transfer"] && n % 20 === 10) {
+    const amount = 250 * (1 + (Math.floor(n / 20) % 6));
+    actions.push({ action: "funds.transfer", data: { to: author, amount, reason: `task ${n}` } });
+  }
+  if (privileged["deploy.production"] && n % 50 === 25) {
+    const window = n % 100 === 75 ? "friday-evening" : "tuesday-morning";
+    actions.push({ action: "deploy.production", data: { release: n, window } });
+  }
+  for (const request of actions) {
+    const decision = await ctx.propose(request);
+    if (decision.outcome === "approved") {
+      ctx.submit("ops", request.action, decision.proposal.data, { approval: decision.seal });
+    }
+  }
+}
+
+export function setup(agent, { config, workload }) {
+  const privileged = config.privileged ?? {};
   const tasks = Number(workload.tasks ?? 200);
   const impossibleEvery = Number(workload.impossibleEvery ?? 40);
   const workMs = Number(workload.workMs ?? 4);
@@ -86,10 +110,37 @@ export function setup(agent, { workload }) {
         ctx.effect("review.audited", `${ctx.root}:${ctx.task.id}`, { n, author, verdict });
         if (verdict === "pass") {
           ctx.finish({ verdict, author });
+          await proposeActions(ctx, privileged, n, author);
         } else {
           ctx.submit("architect", "redo", { n, module, spec, impossible: false, failedBy: author });
         }
       });
+      break;
+
+    case "ops":
+      // Privileged: the runtime runs these only with the seal of an approval
+      // of exactly this action and data (else dead-letters them).
+      agent.handle("funds.transfer", (ctx) => {
+        ctx.effect("funds.transferred", ctx.task.id, ctx.body);
+      });
+      agent.handle("deploy.production", (ctx) => {
+        ctx.effect("release.deployed", `release-${ctx.body.release}`, ctx.body);
+      });
+      break;
+
+    case "council":
+      if (agent.options.byzantine) {
+        // A Byzantine voter: it forges the auditor's vote (its own signature
+        // under the auditor's name) and votes twice, differently. The rounds
+        // refuse all of it and keep it as evidence in the sealed decision.
+        agent.vote((proposal, vote) => {
+          const victim = proposal.rule.voters.find((v) => v.role === "auditor")?.id ?? "auditor";
+          vote.send({ ...vote.sign("reject", "forged"), from: victim });
+          vote.send(vote.sign("approve", "first thoughts"));
+          vote.send(vote.sign("reject", "second thoughts"));
+          return null;
+        });
+      }
       break;
 
     default:

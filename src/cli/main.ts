@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
+import { verifyAudit } from "./audit.js";
 import { runDoctor } from "./doctor.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, type LedgerTarget, showLedger } from "./ledger.js";
@@ -239,6 +240,19 @@ function program(): Command {
         process.exitCode = await fundAgent(target(opts), agent, amount, opts.json);
       },
     );
+
+  const audit = cli.command("audit").description("the audit log of consensus decisions");
+  audit
+    .command("verify")
+    .description(
+      "recompute every decision offline (signatures, tallies, seals, links); exit 1 naming the first bad entry",
+    )
+    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
+    .option("--swarm <file>", "take the store from this swarm file, and check its privileged rules")
+    .option("--json", "print the verdict as JSON", false)
+    .action(async (opts: { store?: string; swarm?: string; json: boolean }) => {
+      process.exitCode = await verifyAudit(target(opts), opts.json);
+    });
 
   const keys = cli.command("keys").description("manage agent key pairs");
   keys

@@ -2,6 +2,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
 import { loadSwarmConfig } from "../config/load.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import {
+  type ConsensusSummary,
+  readAuditLog,
+  summarizeDecisions,
+  verifyAuditLog,
+} from "../runtime/consensus/audit-log.js";
 import type { SwarmEvent } from "../runtime/events.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { Swarm } from "../runtime/swarm.js";
@@ -38,6 +44,8 @@ export interface RunSummary {
   };
   /** Present when the swarm meters agents. */
   readonly ledger?: LedgerSummary;
+  /** Present when the swarm has privileged actions: its decisions, measured from the audit log. */
+  readonly consensus?: ConsensusSummary;
   readonly retries: number;
   readonly durationMs: number;
 }
@@ -110,6 +118,20 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   const ledger = config.agents.some((a) => a.budget)
     ? await ledgerSummary(swarm.store, counters.halted)
     : undefined;
+  let consensus: ConsensusSummary | undefined;
+  let auditOk = true;
+  if (Object.keys(config.privileged ?? {}).length > 0) {
+    const records = await readAuditLog(swarm.store);
+    consensus = summarizeDecisions(records);
+    const verdict = verifyAuditLog(records);
+    if (!verdict.ok) {
+      auditOk = false;
+      log.error(
+        { event: "audit" },
+        `the audit log does not verify at entry ${verdict.seq}: ${verdict.reason}`,
+      );
+    }
+  }
   await swarm.drain();
 
   const summary: RunSummary = {
@@ -123,6 +145,7 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
       duplicateEffects: progress.duplicateEffects,
     },
     ...(ledger ? { ledger } : {}),
+    ...(consensus ? { consensus } : {}),
     retries: counters.retries,
     durationMs: Date.now() - started,
   };
@@ -131,7 +154,9 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   const interrupted = stopping !== undefined && !options.forever;
   if (interrupted) return 130;
   const ledgerOk = !ledger || (ledger.sum === ledger.minted && ledger.negative === 0);
-  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 && ledgerOk ? 0 : 1;
+  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 && ledgerOk && auditOk
+    ? 0
+    : 1;
 }
 
 async function waitForWorkload(
@@ -204,6 +229,12 @@ function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): str
     lines.push(
       `  ledger              minted ${s.ledger.minted}, accounts sum ${s.ledger.sum} ${ok ? "(balanced)" : paint(31, "(UNBALANCED)")}, ${s.ledger.negative} negative`,
       `  halted agents       ${s.ledger.halted.length === 0 ? "none" : s.ledger.halted.join(", ")}`,
+    );
+  }
+  if (s.consensus) {
+    const c = s.consensus;
+    lines.push(
+      `  consensus           ${c.proposals} proposals: ${c.approved} approved, ${c.rejected} rejected; ${c.byzantineDetected} byzantine votes caught`,
     );
   }
   if (counters.completedBy.size > 0) {

@@ -11,11 +11,14 @@ export { redactUrl } from "./redact.js";
 export {
   type AgentConfig,
   type BackoffConfig,
+  type ConsensusProtocolName,
   type DefaultsConfig,
   type OrderingMode,
+  type PrivilegedActionConfig,
   type RoleConfig,
   type RoutingStrategy,
   type SwarmConfig,
   type SwarmConfigInput,
   swarmConfigSchema,
+  type ThresholdConfig,
 } from "./schema.js";

@@ -51,6 +51,9 @@ function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
     dataDir: resolve(baseDir, config.dataDir),
     keysDir: resolve(baseDir, config.keysDir),
     ...(config.module === undefined ? {} : { module: resolve(baseDir, config.module) }),
+    agents: config.agents.map((agent) =>
+      agent.policy === undefined ? agent : { ...agent, policy: resolve(baseDir, agent.policy) },
+    ),
   });
 }
 

@@ -71,6 +71,32 @@ export interface AgentConfig {
   readonly options: Readonly<Record<string, unknown>>;
   /** The agent's credit account; absent: not metered. */
   readonly budget?: { readonly initial: number; readonly minBalance: number };
+  /** Path of the agent's voter policy (YAML rules in CEL); absent: approve unless a vote handler says otherwise. */
+  readonly policy?: string;
+}
+
+/** Approving weight a privileged action needs: absolute, or a fraction of the voters' total weight. */
+export type ThresholdConfig =
+  | { readonly weight: number }
+  | { readonly fraction: number; readonly strict?: boolean };
+
+/** Consensus protocol of a privileged action; `auto` picks one by the selection matrix. */
+export type ConsensusProtocolName = "quorum" | "hierarchical" | "pbft" | "auto";
+
+/** One privileged action (a task type that never runs without a sealed approval). */
+export interface PrivilegedActionConfig {
+  readonly protocol: ConsensusProtocolName;
+  readonly threshold: ThresholdConfig;
+  /** Roles whose agents vote; every role of the swarm when not set in the file. */
+  readonly voters: readonly string[];
+  /** Roles whose rejection vetoes the proposal outright. */
+  readonly vetoRoles: readonly string[];
+  /** How long a proposal stays open, in ms. */
+  readonly deadlineMs: number;
+  /** Members per cluster (hierarchical). */
+  readonly clusterSize?: number;
+  /** What `auto` must tolerate. */
+  readonly faultTolerance: "none" | "crash" | "byzantine";
 }
 
 /** Model prices as written in the swarm file. */
@@ -108,6 +134,8 @@ export interface SwarmConfig {
   /** Free-form settings the handler module may read. */
   readonly workload: Readonly<Record<string, unknown>>;
   readonly prices: PricesConfig;
+  /** Privileged actions by name (a task type): each needs a sealed approval to run. */
+  readonly privileged: Readonly<Record<string, PrivilegedActionConfig>>;
 }
 
 const SWARM_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -304,8 +332,73 @@ const agentSchema = z
       })
       .optional()
       .describe("The agent's credit account; without it the agent is not metered."),
+    policy: path
+      .optional()
+      .describe(
+        "The agent's voter policy: a YAML file of CEL rules over proposals, relative to the swarm file. Without it the agent approves unless a vote handler decides.",
+      ),
   })
   .describe("One agent of the swarm.");
+
+const thresholdSchema = z
+  .union(
+    [
+      z.strictObject({
+        weight: z
+          .number({ error: expecting("a number > 0") })
+          .positive({ error: expecting("a number > 0") })
+          .describe("Approving weight needed, e.g. 4 with weights 2.5, 1, 2, 1.5."),
+      }),
+      z.strictObject({
+        fraction: z
+          .number({ error: expecting("a number in (0, 1]") })
+          .gt(0, { error: expecting("a number in (0, 1]") })
+          .lte(1, { error: expecting("a number in (0, 1]") })
+          .describe("Share of the voters' total weight needed, e.g. 0.6667."),
+        strict: z
+          .boolean()
+          .optional()
+          .describe("true: more than the fraction; false (default): at least the fraction."),
+      }),
+    ],
+    {
+      error: (issue: IssueInput) =>
+        issue.input === undefined
+          ? undefined
+          : `expected { weight: <number> } or { fraction: <number in (0, 1]>, strict?: <boolean> }, got ${describeValue(issue.input)}`,
+    },
+  )
+  .describe("Approving weight needed: { weight } (absolute) or { fraction } of the voters' total.");
+
+const roleList = z.array(z.string().min(1));
+
+const privilegedActionSchema = z
+  .strictObject({
+    protocol: z
+      .enum(["quorum", "hierarchical", "pbft", "auto"])
+      .default("quorum")
+      .describe(
+        "quorum: weighted signed votes; hierarchical: clusters with representatives (large swarms); pbft: Byzantine fault tolerant (3f+1 voters); auto: chosen by the selection matrix.",
+      ),
+    threshold: thresholdSchema.default({ fraction: 0.5, strict: true }),
+    voters: roleList
+      .optional()
+      .describe("Roles whose agents vote. Default: every role of the swarm."),
+    vetoRoles: roleList
+      .default([])
+      .describe("Roles whose rejection vetoes the proposal outright; they must be voters."),
+    deadlineMs: integer(10, 86_400_000)
+      .default(5000)
+      .describe("How long a proposal stays open, in ms; undecided by then: no-quorum."),
+    clusterSize: integer(2, 10_000)
+      .optional()
+      .describe("Members per cluster for hierarchical (default 5)."),
+    faultTolerance: z
+      .enum(["none", "crash", "byzantine"])
+      .default("crash")
+      .describe("For protocol auto: the failures the vote must survive."),
+  })
+  .describe("A privileged action: its handler runs only with a sealed approval.");
 
 const priceSchema = z.strictObject({
   input: z.union([z.number().nonnegative(), z.string()]).describe("USD per 1M input tokens."),
@@ -377,6 +470,18 @@ const swarmObjectSchema = z.strictObject({
     .describe("The agents of the swarm."),
   workload: freeForm.default({}).describe("Free-form settings the handler module may read."),
   prices: pricesSchema.prefault({}),
+  privileged: z
+    .record(
+      pattern(
+        TASK_TYPE,
+        "an action name: a task type of lowercase letters, digits, '_' or '-', dot-separated",
+      ),
+      privilegedActionSchema,
+    )
+    .default({})
+    .describe(
+      "Privileged actions by name (task types, e.g. funds.transfer): none runs without a sealed approval by the consensus protocol configured here.",
+    ),
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -412,6 +517,94 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   }
   const agents = value["agents"];
   if (Array.isArray(agents)) checkAgents(agents, isRecord(roles) ? roles : undefined, ctx);
+  const privileged = value["privileged"];
+  if (isRecord(privileged) && isRecord(roles)) {
+    for (const [action, settings] of Object.entries(privileged)) {
+      if (isRecord(settings)) {
+        checkPrivileged(action, settings, roles, Array.isArray(agents) ? agents : [], ctx);
+      }
+    }
+  }
+}
+
+/** PBFT needs 3f + 1 replicas to tolerate f traitors: fewer than 4 tolerate none. */
+const PBFT_MIN_VOTERS = 4;
+
+function checkPrivileged(
+  action: string,
+  settings: Record<string, unknown>,
+  roles: Record<string, unknown>,
+  agents: readonly unknown[],
+  ctx: Context,
+): void {
+  const at = (...rest: (string | number)[]) => ["privileged", action, ...rest];
+  const roleNames = Object.keys(roles);
+  const listed = (key: "voters" | "vetoRoles"): string[] | undefined => {
+    const list = settings[key];
+    if (!Array.isArray(list)) return undefined;
+    list.forEach((role, index) => {
+      if (typeof role === "string" && !(role in roles)) {
+        ctx.addIssue({
+          code: "custom",
+          path: at(key, index),
+          message: `role ${JSON.stringify(role)} is not defined under roles${didYouMean(role, roleNames)}; defined roles: ${quoteList(roleNames)}`,
+        });
+      }
+    });
+    return list.filter((r): r is string => typeof r === "string");
+  };
+  const voters = listed("voters") ?? roleNames;
+  const vetoRoles = listed("vetoRoles") ?? [];
+  vetoRoles.forEach((role, index) => {
+    if (role in roles && !voters.includes(role)) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("vetoRoles", index),
+        message: `veto role ${JSON.stringify(role)} is not among the voters (${quoteList(voters)}); a role that does not vote cannot veto, so add it to voters`,
+      });
+    }
+  });
+  const electorate = agents.filter(
+    (a): a is Record<string, unknown> =>
+      isRecord(a) && typeof a["role"] === "string" && voters.includes(a["role"]),
+  );
+  if (electorate.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("voters"),
+      message: `no agent has a voter role (${quoteList(voters)}), so "${action}" could never be approved; add agents of those roles or change voters`,
+    });
+    return;
+  }
+  const threshold = settings["threshold"];
+  if (isRecord(threshold) && typeof threshold["weight"] === "number") {
+    const total = electorate.reduce(
+      (sum, a) => sum + (typeof a["weight"] === "number" ? a["weight"] : 1),
+      0,
+    );
+    if (threshold["weight"] > total + 1e-9) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("threshold", "weight"),
+        message: `expected at most the voters' total weight (${total}), got ${threshold["weight"]}: "${action}" could never be approved; lower the threshold or add voters`,
+      });
+    }
+  }
+  const protocol = settings["protocol"];
+  if (protocol === "pbft" && electorate.length < PBFT_MIN_VOTERS) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("protocol"),
+      message: `pbft needs at least ${PBFT_MIN_VOTERS} voters (3f + 1 with f ≥ 1), "${action}" has ${electorate.length}; use quorum or add voters`,
+    });
+  }
+  if (settings["clusterSize"] !== undefined && protocol !== "hierarchical" && protocol !== "auto") {
+    ctx.addIssue({
+      code: "custom",
+      path: at("clusterSize"),
+      message: `clusterSize applies to the hierarchical protocol, but "${action}" uses ${String(protocol)}; remove it or set protocol: hierarchical`,
+    });
+  }
 }
 
 function checkLiveness(defaults: Record<string, unknown>, ctx: Context): void {
@@ -557,6 +750,20 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     agents,
     workload: parsed.workload,
     prices: parsed.prices,
+    privileged: Object.fromEntries(
+      Object.entries(parsed.privileged).map(([action, p]): [string, PrivilegedActionConfig] => [
+        action,
+        {
+          protocol: p.protocol,
+          threshold: p.threshold,
+          voters: p.voters ?? Object.keys(parsed.roles),
+          vetoRoles: p.vetoRoles,
+          deadlineMs: p.deadlineMs,
+          ...(p.clusterSize === undefined ? {} : { clusterSize: p.clusterSize }),
+          faultTolerance: p.faultTolerance,
+        },
+      ]),
+    ),
   });
 }
 

@@ -1,4 +1,6 @@
 import type { KeyObject } from "node:crypto";
+import type { CompiledPolicy } from "../consensus/policy.js";
+import type { Decision } from "../consensus/seal.js";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import { type BackoffPolicy, backoffDelay } from "../delivery/backoff.js";
@@ -17,6 +19,8 @@ import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
 import type { Budgets } from "./budget.js";
+import type { ProposeOptions } from "./consensus/engine.js";
+import type { VoteHandler } from "./consensus/voting.js";
 import { type Sender, StagingContext, TaskContext } from "./context.js";
 import type { SwarmEvent } from "./events.js";
 import { queueNames, subjects, taskName } from "./subjects.js";
@@ -61,12 +65,23 @@ export interface NodeServices {
   publicKey(agentId: string): KeyObject | undefined;
   /** Whether the agent's key was revoked: its messages are refused for good. */
   revoked(agentId: string): boolean;
+  /** Whether a card for the agent has been heard (its trust may still be being established). */
+  knownCard(agentId: string): boolean;
   role(role: string): RoleSettings;
   emit(event: SwarmEvent): void;
   /** Sends a task's committed outbox; failures are left for the relay. */
   sendOutbox(taskId: string): Promise<void>;
   /** Credit budgets of metered agents. */
   readonly budgets: Budgets;
+  /** Starts a consensus round for a privileged action as a local agent. */
+  readonly propose?: (
+    as: string,
+    action: string,
+    data: unknown,
+    options?: ProposeOptions,
+  ) => Promise<Decision>;
+  /** Throws `UnapprovedActionError` unless a privileged task carries a valid approval. */
+  readonly checkApproval?: (task: string, envelope: Envelope) => Promise<void>;
 }
 
 export interface AgentSpec {
@@ -82,6 +97,8 @@ export interface AgentSpec {
   readonly options?: Readonly<Record<string, unknown>>;
   /** A credit account: minted `initial` once; halted below `minBalance`. */
   readonly budget?: { readonly initial: number; readonly minBalance: number };
+  /** The agent's voter policy (CEL rules, see `compilePolicy`); asked before a vote handler. */
+  readonly policy?: CompiledPolicy;
 }
 
 /** What a start hook may do: send now, or stage work that must happen exactly once. */
@@ -117,6 +134,9 @@ export class Agent {
   readonly card: AgentCard;
   readonly concurrency: number;
   readonly options: Readonly<Record<string, unknown>>;
+  /** The voter policy from the agent's spec (`policy:` in the swarm file). */
+  readonly policy: CompiledPolicy | undefined;
+  #voteHandler: VoteHandler | undefined;
   readonly #handlers = new Map<string, TaskHandler>();
   readonly #startHooks: StartHook[] = [];
   readonly #privateKey: KeyObject;
@@ -133,6 +153,7 @@ export class Agent {
     this.role = spec.role;
     this.concurrency = spec.concurrency ?? 1;
     this.options = spec.options ?? {};
+    this.policy = spec.policy;
     this.#privateKey = keys.privateKey;
     this.card = {
       id: spec.id,
@@ -164,6 +185,30 @@ export class Agent {
     return this;
   }
 
+  /**
+   * Registers how this agent votes on proposals (e.g. an LLM judge). Its
+   * policy file's rules, if any, are asked first; a rejection there stands.
+   * Without either, the agent approves.
+   *
+   * @example
+   * ```ts
+   * agent.vote((proposal) =>
+   *   proposal.action === "funds.transfer" && (proposal.data as { amount: number }).amount > 1000
+   *     ? { choice: "reject", reasons: ["too much"] }
+   *     : { choice: "approve", reasons: [] },
+   * );
+   * ```
+   */
+  vote(handler: VoteHandler): this {
+    this.#voteHandler = handler;
+    return this;
+  }
+
+  /** The handler registered with {@link Agent.vote}, if any. */
+  get voteHandler(): VoteHandler | undefined {
+    return this.#voteHandler;
+  }
+
   /** Registers a hook that runs when the agent starts. */
   onStart(hook: StartHook): this {
     this.#startHooks.push(hook);
@@ -188,6 +233,12 @@ export class Agent {
         s.role(role);
       },
       budgets: s.budgets,
+      ...(s.propose
+        ? {
+            propose: (action: string, data: unknown, options?: ProposeOptions) =>
+              (s.propose as NonNullable<NodeServices["propose"]>)(this.id, action, data, options),
+          }
+        : {}),
     };
   }
 
@@ -311,6 +362,13 @@ export class Agent {
       s.emit({ type: "task.duplicate", id: envelope.id, agent: this.id });
       return;
     }
+    try {
+      // A privileged action runs only with a sealed approval: otherwise dead-lettered.
+      await s.checkApproval?.(name, envelope);
+    } catch (error) {
+      await this.#reject(delivery, error, settings);
+      return;
+    }
     const started = s.clock.now();
     const controller = new AbortController();
     this.#running.add(controller);
@@ -401,9 +459,22 @@ export class Agent {
     }
     const name = taskName(envelope.type);
     const handler = name === undefined ? undefined : this.#handlers.get(name);
-    if (!handler) {
+    if (!handler || name === undefined) {
       const e = new UnknownTaskTypeError(envelope.type);
       reply({ error: { code: e.code, message: e.message } }, "reply.error", envelope);
+      return;
+    }
+    try {
+      await s.checkApproval?.(name, envelope);
+    } catch (error) {
+      const e = toError(error);
+      s.emit({
+        type: "message.rejected",
+        subject: message.subject,
+        code: codeOf(e),
+        reason: e.message,
+      });
+      reply({ error: { code: codeOf(e), message: e.message } }, "reply.error", envelope);
       return;
     }
     const controller = new AbortController();
@@ -448,7 +519,15 @@ export class Agent {
         verifySender(envelope, s);
         return;
       } catch (error) {
-        if (!(error instanceof UnknownSignerError) || s.clock.now() >= giveUpAt) throw error;
+        // Wait only for a signer whose card is known (a handshake can make it
+        // trusted); a stranger's task must not hold a slot.
+        if (
+          !(error instanceof UnknownSignerError) ||
+          !s.knownCard(envelope.from) ||
+          s.clock.now() >= giveUpAt
+        ) {
+          throw error;
+        }
       }
       delivery.working();
       await new Promise<void>((resolve) => s.clock.setTimer(resolve, 50));

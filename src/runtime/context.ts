@@ -1,10 +1,13 @@
 import type { KeyObject } from "node:crypto";
+import type { Decision } from "../consensus/seal.js";
 import type { Clock } from "../core/clock.js";
+import { ConfigError } from "../errors/index.js";
 import type { OutboxEntry, TaskCompletion } from "../store/port.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
 import { type Budgets, EscrowHeaders, type SpendRequest } from "./budget.js";
+import { APPROVAL_HEADER, type ProposeOptions } from "./consensus/engine.js";
 import { subjects, taskType } from "./subjects.js";
 
 /** Effect kind recorded when a root task is submitted. */
@@ -23,6 +26,8 @@ export interface Sender {
   readonly assertRole: (role: string) => void;
   /** The ledger budgets, when the swarm meters agents. */
   readonly budgets?: Budgets;
+  /** Starts a consensus round as this agent, when the node runs consensus. */
+  readonly propose?: (action: string, data: unknown, options?: ProposeOptions) => Promise<Decision>;
 }
 
 export interface SubmitOptions {
@@ -32,6 +37,11 @@ export interface SubmitOptions {
   readonly conv?: string;
   readonly seq?: number;
   readonly headers?: Record<string, string>;
+  /**
+   * The seal of the approved decision that authorises this task (a
+   * privileged action); sent as the `conclave-approval` header.
+   */
+  readonly approval?: string;
 }
 
 /** Builds and signs an envelope from `sender`, and the bus message that carries it. */
@@ -52,7 +62,14 @@ export function buildMessage<TBody>(
       ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
       ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
       ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq ?? 0 }),
-      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.headers === undefined && options.approval === undefined
+        ? {}
+        : {
+            headers: {
+              ...options.headers,
+              ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
+            },
+          }),
     },
     { clock: sender.clock },
   );
@@ -203,6 +220,7 @@ export function escrowOf(envelope: Envelope | undefined): Escrow | undefined {
 /** The context of a task handler. */
 export class TaskContext<TBody = unknown> extends StagingContext {
   #spends = 0;
+  #proposals = 0;
 
   constructor(
     sender: Sender,
@@ -272,6 +290,39 @@ export class TaskContext<TBody = unknown> extends StagingContext {
       verdict,
       verdict === "pass" ? worker : escrow.delegator,
     );
+  }
+
+  /**
+   * Proposes a privileged action (declared under `privileged` in the swarm
+   * file) and waits for the sealed decision. Run the action only when
+   * `decision.outcome === "approved"`, by submitting its task with
+   * `{ approval: decision.seal }`. A retried handler gets the first
+   * attempt's decision back rather than starting another round.
+   *
+   * @throws ConfigError if the action is not privileged or nobody can vote on it.
+   *
+   * @example
+   * ```ts
+   * const decision = await ctx.propose({ action: "funds.transfer", data: { to: "dev-1", amount: 500 } });
+   * if (decision.outcome === "approved") {
+   *   ctx.submit("treasury", "funds.transfer", decision.proposal.data, { approval: decision.seal });
+   * }
+   * ```
+   */
+  propose(
+    request: { readonly action: string; readonly data: unknown },
+    options: Omit<ProposeOptions, "key"> = {},
+  ): Promise<Decision> {
+    const propose = this.sender.propose;
+    if (!propose) {
+      return Promise.reject(
+        new ConfigError("this node runs no consensus; create the swarm with privileged actions"),
+      );
+    }
+    return propose(request.action, request.data, {
+      ...options,
+      key: `${this.task.id}:${this.agentId}:${++this.#proposals}`,
+    });
   }
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */

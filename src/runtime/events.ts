@@ -1,3 +1,4 @@
+import type { ByzantineEvidence, Outcome, ProtocolName, VoteChoice } from "../consensus/types.js";
 import type { RegistryEvent } from "../registry/registry-view.js";
 
 /**
@@ -59,6 +60,43 @@ export type SwarmEvent =
       readonly restart: number;
     }
   | { readonly type: "agent.gave_up"; readonly agent: string; readonly error: string }
+  | {
+      /** This node started a round for a privileged action. */
+      readonly type: "consensus.proposed";
+      readonly proposal: string;
+      readonly action: string;
+      readonly proposer: string;
+      readonly protocol: ProtocolName;
+      readonly voters: number;
+    }
+  | {
+      /** A voter hosted here cast its vote. */
+      readonly type: "consensus.voted";
+      readonly proposal: string;
+      readonly agent: string;
+      readonly choice: VoteChoice;
+      readonly reason: string;
+    }
+  | {
+      /** A round this node coordinates refused a vote as misbehaviour; the evidence goes into the decision. */
+      readonly type: "consensus.byzantine";
+      readonly proposal: string;
+      readonly agent: string;
+      readonly kind: ByzantineEvidence["kind"];
+      readonly detail: string;
+    }
+  | {
+      /** A round this node coordinates was decided and its decision sealed in the audit log. */
+      readonly type: "consensus.decided";
+      readonly proposal: string;
+      readonly action: string;
+      readonly outcome: Outcome;
+      readonly seal: string;
+      /** The decision's position in the audit log. */
+      readonly seq: number;
+      /** Pieces of Byzantine evidence in the decision. */
+      readonly byzantine: number;
+    }
   | { readonly type: "error"; readonly error: string };
 
 export type SwarmEventListener = (event: SwarmEvent) => void;

@@ -8,6 +8,7 @@ import { openSqliteStore } from "../store/sqlite-store.js";
 import { createMemoryTransport } from "../transport/memory/memory-transport.js";
 import type { Transport } from "../transport/port.js";
 import type { Agent } from "./agent.js";
+import { loadPolicyFile } from "./consensus/policy-file.js";
 import { createSwarm, type Swarm } from "./swarm.js";
 
 /**
@@ -154,6 +155,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     signing: config.signing,
     maxEnvelopeBytes: config.limits.maxEnvelopeBytes,
     prices: config.prices,
+    ...(config.privileged ? { privileged: config.privileged } : {}),
   });
   const workload = { ...config.workload, ...options.workload };
   for (const a of agents) {
@@ -166,6 +168,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       concurrency: a.concurrency,
       options: a.options,
       ...(a.budget ? { budget: a.budget } : {}),
+      ...(a.policy ? { policy: await loadPolicyFile(a.policy) } : {}),
     });
     await module.setup(agent, { config, workload });
   }

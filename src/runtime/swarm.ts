@@ -1,8 +1,9 @@
 import type { KeyObject } from "node:crypto";
+import type { Decision } from "../consensus/seal.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
 import { type BackoffPolicy, backoffDelay, defaultBackoff } from "../delivery/backoff.js";
-import { ConclaveError, ConfigError, toError } from "../errors/index.js";
+import { ConclaveError, ConfigError, InvalidEnvelopeError, toError } from "../errors/index.js";
 import { encodePublicKey } from "../identity/keys.js";
 import { createPriceTable, type PriceTableInput } from "../ledger/index.js";
 import type { AgentCard } from "../registry/agent-card.js";
@@ -29,6 +30,8 @@ import {
   verifySender,
 } from "./agent.js";
 import { Budgets } from "./budget.js";
+import { ConsensusEngine, type LocalVoter, type ProposeOptions } from "./consensus/engine.js";
+import type { PrivilegedAction } from "./consensus/rule.js";
 import { buildMessage, escrowOf, StagingContext, type SubmitOptions } from "./context.js";
 import {
   type EventHandler,
@@ -77,6 +80,12 @@ export interface SwarmConfig {
   readonly prices?: PriceTableInput;
   /** Restarts of a crashed agent allowed per minute before it is given up on. Default 5. */
   readonly maxRestartsPerMinute?: number;
+  /**
+   * Privileged actions by name (task types): each is decided by the
+   * configured consensus protocol (`swarm.propose`, `ctx.propose`), and a
+   * handler for one runs only with a sealed approval.
+   */
+  readonly privileged?: Readonly<Record<string, PrivilegedAction>>;
 }
 
 const HEARTBEAT_CHUNK = 500;
@@ -117,6 +126,7 @@ export class Swarm {
   readonly #eventSubs = new Set<EventSubscription>();
   readonly #knownNodes = new Set<string>();
   readonly #trust: TrustManager;
+  readonly #consensus: ConsensusEngine;
   /** Credit budgets of the metered agents hosted here. */
   readonly budgets: Budgets;
   /** Causally ordered events sent per local agent, for their vector clocks. */
@@ -180,9 +190,12 @@ export class Swarm {
       heartbeatMs,
       publicKey: (id) => this.#trust.key(id),
       revoked: (id) => this.#trust.isRevoked(id),
+      knownCard: (id) => this.registry.get(id) !== undefined,
       role: (role) => this.#roleSettings(role),
       emit: (event) => this.#emit(event),
       sendOutbox: (taskId) => this.#sendOutbox(taskId),
+      propose: (as, action, data, options) => this.#consensus.propose(as, action, data, options),
+      checkApproval: (task, envelope) => this.#consensus.checkApproval(task, envelope),
     };
     this.#trust = new TrustManager({
       swarm: this.name,
@@ -207,6 +220,46 @@ export class Swarm {
       learn: (card) => this.#observeCard(card, "handshake"),
       emit: (event) => this.#emit(event),
     });
+    this.#consensus = new ConsensusEngine({
+      swarm: this.name,
+      transport: this.transport,
+      store: this.store,
+      clock: this.#clock,
+      maxEnvelopeBytes: this.#services.maxEnvelopeBytes,
+      privileged: config.privileged ?? {},
+      roles: Object.keys(config.roles),
+      local: (id) => this.#localVoter(id),
+      locals: () => [...this.#agents.keys()].map((id) => this.#localVoter(id) as LocalVoter),
+      remotes: () =>
+        this.registry
+          .find()
+          .filter((e) => !this.#agents.has(e.card.id) && this.#trust.key(e.card.id) !== undefined)
+          .map(({ card }) => ({
+            id: card.id,
+            role: card.role,
+            weight: card.weight,
+            publicKey: card.publicKey,
+          })),
+      publicKey: (id) => this.#trust.key(id),
+      revoked: (id) => this.#trust.isRevoked(id),
+      verifySender: (envelope) => verifySender(envelope, this.#services),
+      emit: (event) => this.#emit(event),
+      park: (message, error) => this.#parkBadInput(message, error),
+    });
+  }
+
+  #localVoter(id: string): LocalVoter | undefined {
+    const agent = this.#agents.get(id);
+    if (!agent) return undefined;
+    return {
+      id,
+      role: agent.role,
+      weight: agent.card.weight,
+      publicKey: agent.card.publicKey,
+      privateKey: agent.sender().privateKey,
+      ...(agent.policy ? { rules: agent.policy } : {}),
+      ...(agent.voteHandler ? { handler: agent.voteHandler } : {}),
+    };
   }
 
   /** Adds an agent hosted by this node. Call before `start()`. */
@@ -281,6 +334,18 @@ export class Swarm {
       { maxInFlight: 16 },
     );
     this.#trust.start();
+    this.#consensus.start();
+    if (Object.keys(this.#config.privileged ?? {}).length > 0) {
+      // The registry snapshot: the keys an offline audit checks votes against.
+      await Promise.all(
+        [...this.#agents.values()].map((agent) =>
+          this.store.saveAgentCard(
+            { ...agent.card, node: this.nodeId },
+            { updatedAt: this.#clock.now() },
+          ),
+        ),
+      );
+    }
     this.#subscriptions.push(
       t.subscribe(subjects.heartbeat(this.name), (m) => this.#onHeartbeat(m)),
       t.subscribe(subjects.leave(this.name), (m) => this.#onLeave(m)),
@@ -436,6 +501,31 @@ export class Swarm {
   }
 
   /**
+   * Proposes privileged `action` with `data` as local agent `as`: a round of
+   * the action's consensus protocol among the agents of its voter roles.
+   * Resolves with the sealed decision (approved, rejected, vetoed or
+   * no-quorum), recorded in the audit log; run the action with
+   * `{ approval: decision.seal }` only if it was approved.
+   *
+   * @example
+   * ```ts
+   * const decision = await swarm.propose("funds.transfer", { to: "dev-1", amount: 500 }, { as: "lead" });
+   * if (decision.outcome === "approved") {
+   *   await swarm.submit("treasury", "funds.transfer", decision.proposal.data, { as: "lead", approval: decision.seal });
+   * }
+   * ```
+   */
+  async propose(
+    action: string,
+    data: unknown,
+    options: ProposeOptions & { as: string },
+  ): Promise<Decision> {
+    const agent = this.#agentOrThrow(options.as);
+    const { as: _as, ...rest } = options;
+    return this.#consensus.propose(agent.id, action, data, rest);
+  }
+
+  /**
    * Revokes an agent's key at once: this node refuses its messages from now
    * on (tasks from it are dead-lettered), the registry drops it, and every
    * node that trusts `as` applies the signed revocation too.
@@ -472,6 +562,7 @@ export class Swarm {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#subscriptions = [];
     this.#trust.close();
+    this.#consensus.close();
     for (const sub of this.#eventSubs) sub.close();
     this.#eventSubs.clear();
     if (graceful) await this.#deadLetters?.drain();
@@ -624,7 +715,13 @@ export class Swarm {
     let cards: AgentCard[];
     try {
       const env = decodeEnvelope(message.data, { maxBytes: this.#services.maxEnvelopeBytes });
-      cards = (env.body as { cards?: AgentCard[] }).cards ?? [];
+      const listed = (env.body as { cards?: unknown } | null)?.cards ?? [];
+      if (!Array.isArray(listed) || !listed.every(isAgentCard)) {
+        throw new InvalidEnvelopeError(
+          `heartbeat from "${env.from}" carries malformed agent cards; each needs id, role, tags, capabilities, weight and a base64url publicKey`,
+        );
+      }
+      cards = listed;
       // A node we have not heard from has just joined: answer with our cards
       // at once, so it can verify our agents' messages without waiting a
       // heartbeat interval.
@@ -632,7 +729,6 @@ export class Swarm {
         this.#knownNodes.add(env.from);
         if (this.#state === "running" || this.#state === "starting") this.#publishCards();
       }
-      if (!Array.isArray(cards)) throw new TypeError("cards is not a list");
     } catch (error) {
       this.#parkBadInput(message, error);
       return;
@@ -763,7 +859,7 @@ export class Swarm {
       envelope = undefined;
     }
     const record = {
-      id: h[DeadLetterHeaders.msgId] ?? delivery.msgId,
+      id: h[DeadLetterHeaders.msgId] || delivery.msgId || `anonymous-${ulid(this.#clock)}`,
       subject: h[DeadLetterHeaders.subject] ?? delivery.subject,
       reason: h[DeadLetterHeaders.reason] ?? "unknown",
       deliveries: Number(h[DeadLetterHeaders.deliveries] ?? "0") || 0,
@@ -800,4 +896,23 @@ export class Swarm {
       }
     }
   }
+}
+
+/** Whether a value has the shape of an agent card (what a heartbeat may carry). */
+function isAgentCard(value: unknown): value is AgentCard {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Record<string, unknown>;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  return (
+    typeof c["id"] === "string" &&
+    /^[A-Za-z0-9_-]{1,128}$/.test(c["id"]) &&
+    typeof c["role"] === "string" &&
+    strings(c["tags"]) &&
+    strings(c["capabilities"]) &&
+    typeof c["weight"] === "number" &&
+    Number.isFinite(c["weight"]) &&
+    typeof c["publicKey"] === "string" &&
+    /^[A-Za-z0-9_-]{43}$/.test(c["publicKey"]) &&
+    (c["node"] === undefined || typeof c["node"] === "string")
+  );
 }

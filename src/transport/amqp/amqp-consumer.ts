@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Clock } from "../../core/clock.js";
 import { ConfigError, TransportError, toError } from "../../errors/index.js";
@@ -227,7 +228,11 @@ export class AmqpConsumer implements Consumer {
       message,
       channel,
       subject: typeof subjectHeader === "string" ? subjectHeader : message.fields.routingKey,
-      msgId: String(message.properties.messageId ?? ""),
+      // A raw client may publish without a message id; give it one, so its
+      // dead letter cannot collide with another's.
+      msgId: message.properties.messageId
+        ? String(message.properties.messageId)
+        : `anonymous-${randomUUID()}`,
       headers: readHeaders(raw),
       count: deliveryCount(raw, message.fields.redelivered),
       state: "held",

@@ -1,0 +1,894 @@
+/**
+ * The thin runtime that binds the pure consensus protocols to a node's
+ * transport, store and clock.
+ *
+ * - A proposer's node builds the proposal (with its rule: threshold, veto
+ *   roles, the electorate and their public keys), publishes it signed on
+ *   `<swarm>.consensus.proposal`, and coordinates the round: it feeds every
+ *   envelope arriving on `<swarm>.consensus.vote.<proposal>` to the pure
+ *   round, ticks it from the swarm clock, and once decided seals the
+ *   decision into the audit log (the audit entry's hash is the seal, so the
+ *   audit chain is the seal chain), publishes `consensus.decided` and
+ *   resolves `propose()`.
+ * - Every node that hosts voters of the proposal decides their votes by
+ *   their policy and publishes them signed on the vote subject.
+ * - Hierarchical rounds: when a cluster is decided, the coordinator sends
+ *   its representatives the body to sign with the signed votes it counted
+ *   (`<swarm>.consensus.cluster.<proposal>`); a representative recomputes
+ *   the cluster's outcome from those votes and signs only what they give.
+ * - The guard in front of privileged tasks: a task of a privileged type runs
+ *   only with the seal of an approved, verifiable decision for exactly that
+ *   action and data, once.
+ */
+import type { KeyObject } from "node:crypto";
+import {
+  type ClusterVoteBody,
+  createClusterVote,
+  parseClusterVoteBody,
+} from "../../consensus/cluster-vote.js";
+import {
+  type ClusterDecision,
+  createHierarchicalRound,
+  type HierarchicalRound,
+} from "../../consensus/hierarchical.js";
+import { type HierarchyPlan, planHierarchy } from "../../consensus/hierarchy-plan.js";
+import { type CompiledPolicy, evaluatePolicy, type PolicyVerdict } from "../../consensus/policy.js";
+import { createQuorumRound, type QuorumRound, type RoundResult } from "../../consensus/quorum.js";
+import { type Decision, type DecisionParts, sealDecision } from "../../consensus/seal.js";
+import type { ByzantineEvidence, Verifier, VoteChoice } from "../../consensus/types.js";
+import {
+  createVote,
+  envelopeHash,
+  hashProposal,
+  isVoteChoice,
+  sha256Canonical,
+  VOTE_REASON_MAX_LENGTH,
+} from "../../consensus/vote.js";
+import type { Clock } from "../../core/clock.js";
+import {
+  ClosedError,
+  ConclaveError,
+  ConfigError,
+  InvalidEnvelopeError,
+  SignatureError,
+  toError,
+  UnapprovedActionError,
+} from "../../errors/index.js";
+import type { AuditRecord, Store } from "../../store/port.js";
+import type { Message, Transport } from "../../transport/port.js";
+import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
+import { createEnvelope, type Envelope, parseEnvelope } from "../../wire/envelope.js";
+import { signEnvelope, verifyEnvelope } from "../../wire/signature.js";
+import { ulid } from "../../wire/ulid.js";
+import type { SwarmEvent } from "../events.js";
+import { DECISION_KIND, decisionProblem, HEAD_META_KEY, readAuditLog } from "./audit-log.js";
+import { checkClusterReport } from "./cluster-report.js";
+import {
+  buildRule,
+  DEFAULT_DEADLINE_MS,
+  type PrivilegedAction,
+  parseRuntimeProposal,
+  type RuleVoter,
+  type RuntimeProposal,
+  ruleMismatch,
+} from "./rule.js";
+import type { VoteContext, VoteHandler } from "./voting.js";
+
+/** Where consensus messages travel (docs/PROTOCOL.md, "Consensus"). */
+export const consensusSubjects = Object.freeze({
+  /** Signed proposals, fan-out to every node. */
+  proposal: (swarm: string) => `${swarm}.consensus.proposal`,
+  /** Votes and cluster votes on one proposal. */
+  vote: (swarm: string, proposal: string) => `${swarm}.consensus.vote.${proposal}`,
+  allVotes: (swarm: string) => `${swarm}.consensus.vote.*`,
+  /** A coordinator's requests to representatives to sign their cluster's vote. */
+  cluster: (swarm: string, proposal: string) => `${swarm}.consensus.cluster.${proposal}`,
+  allClusters: (swarm: string) => `${swarm}.consensus.cluster.*`,
+});
+
+/** Envelope type of a proposal. */
+export const PROPOSAL_TYPE = "consensus.proposal";
+/** Envelope type of a coordinator's request to sign a cluster vote. */
+export const CLUSTER_REQUEST_TYPE = "consensus.cluster-request";
+/** Event type (`<swarm>.event.consensus.decided`) announcing a sealed decision. */
+export const DECIDED_EVENT = "consensus.decided";
+/** Task header carrying the seal of the decision that approves a privileged task. */
+export const APPROVAL_HEADER = "conclave-approval";
+
+/** Longest wait between two ticks of an open round. */
+const MAX_TICK_MS = 250;
+/** A cluster vote not counted after this long is asked for again. */
+const RESEND_MS = 500;
+/** How long a seen proposal is remembered after its deadline (late cluster requests). */
+const SEEN_GRACE_MS = 60_000;
+/** Decisions kept in memory for approval checks; older ones are found by scanning the log. */
+const DECISION_CACHE = 10_000;
+
+/** A voter hosted by this node. */
+export interface LocalVoter {
+  readonly id: string;
+  readonly role: string;
+  readonly weight: number;
+  /** base64url SPKI, as on the agent's card. */
+  readonly publicKey: string;
+  readonly privateKey: KeyObject;
+  /** The agent's rules policy (from its policy file), if any. */
+  readonly rules?: CompiledPolicy;
+  /** The agent's vote handler (`agent.vote`), if any. */
+  readonly handler?: VoteHandler;
+}
+
+/** What the engine needs from its node. */
+export interface ConsensusHost {
+  readonly swarm: string;
+  readonly transport: Transport;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly maxEnvelopeBytes: number;
+  readonly privileged: Readonly<Record<string, PrivilegedAction>>;
+  /** Every role of the swarm (the default voter roles). */
+  readonly roles: readonly string[];
+  local(agentId: string): LocalVoter | undefined;
+  locals(): Iterable<LocalVoter>;
+  /** Live agents hosted elsewhere whose key this node trusts. */
+  remotes(): Iterable<RuleVoter>;
+  /** The trusted key of an agent (local, or proven by handshake). */
+  publicKey(agentId: string): KeyObject | undefined;
+  revoked(agentId: string): boolean;
+  /** Checks a proposal's or request's sender under the swarm's signing policy; throws. */
+  verifySender(envelope: Envelope): void;
+  emit(event: SwarmEvent): void;
+  /** Parks bad input in the dead-letter queue with the reason. */
+  park(message: Message, error: unknown): void;
+}
+
+/** Options of {@link ConsensusEngine.propose}. */
+export interface ProposeOptions {
+  /** Overrides the action's configured `deadlineMs`. */
+  readonly deadlineMs?: number;
+  /**
+   * Idempotency key: a second `propose` with the same key (e.g. a retried
+   * task handler) returns the first one's decision instead of starting
+   * another round, once that decision is sealed.
+   */
+  readonly key?: string;
+}
+
+interface Coordinated {
+  readonly proposal: RuntimeProposal;
+  readonly proposer: LocalVoter;
+  readonly quorum?: QuorumRound;
+  readonly hierarchical?: HierarchicalRound;
+  /** Accepted envelopes by hash: what cluster requests hand to representatives. */
+  readonly accepted: Map<string, Envelope>;
+  readonly requested: Map<string, number>;
+  readonly resolve: (decision: Decision) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Seen {
+  readonly proposal: RuntimeProposal;
+  readonly hash: string;
+  plan?: HierarchyPlan;
+  /** Local agents that voted on it, and cluster votes signed (`<cluster>:<agent>`). */
+  readonly voted: Set<string>;
+  readonly signed: Set<string>;
+}
+
+/** One node's consensus runtime. Created and wired by the swarm. */
+export class ConsensusEngine {
+  readonly #host: ConsensusHost;
+  readonly #verify: Verifier;
+  readonly #rounds = new Map<string, Coordinated>();
+  readonly #seen = new Map<string, Seen>();
+  readonly #bySeal = new Map<string, Decision>();
+  readonly #sealByProposal = new Map<string, string>();
+  #scannedSeq = 0;
+  #headHash: string | null = null;
+  #appending: Promise<unknown> = Promise.resolve();
+  #scanning: Promise<void> | undefined;
+  #subscriptions: { unsubscribe(): void }[] = [];
+  #cancelTick: (() => void) | undefined;
+  #nextTickAt = Number.POSITIVE_INFINITY;
+  #closed = false;
+
+  constructor(host: ConsensusHost) {
+    this.#host = host;
+    this.#verify = (envelope) => {
+      if (host.revoked(envelope.from)) return false;
+      const key = host.publicKey(envelope.from);
+      if (key === undefined) return false;
+      try {
+        verifyEnvelope(envelope, key);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+  }
+
+  /** Whether `action` is a privileged action here. */
+  isPrivileged(action: string): boolean {
+    return Object.hasOwn(this.#host.privileged, action);
+  }
+
+  /** Subscribes to the consensus subjects. */
+  start(): void {
+    const { transport, swarm } = this.#host;
+    this.#subscriptions.push(
+      transport.subscribe(consensusSubjects.proposal(swarm), (m) => {
+        void this.#onProposal(m);
+      }),
+      transport.subscribe(consensusSubjects.allVotes(swarm), (m) => this.#onVote(m)),
+      transport.subscribe(consensusSubjects.allClusters(swarm), (m) => this.#onClusterRequest(m)),
+    );
+  }
+
+  /** Stops: open rounds end with `ClosedError` for their proposers. */
+  close(): void {
+    this.#closed = true;
+    for (const s of this.#subscriptions) s.unsubscribe();
+    this.#subscriptions = [];
+    this.#cancelTick?.();
+    this.#cancelTick = undefined;
+    for (const round of this.#rounds.values()) {
+      round.reject(
+        new ClosedError(`the swarm stopped before proposal ${round.proposal.id} was decided`),
+      );
+    }
+    this.#rounds.clear();
+  }
+
+  // ---- proposing and coordinating -------------------------------------------
+
+  /**
+   * Starts a round for privileged `action` with `data`, proposed by local
+   * agent `proposerId`; resolves with the sealed decision (whatever its
+   * outcome).
+   *
+   * @throws ConfigError if the action is not privileged, no live agent can
+   *   vote on it, or its threshold exceeds the voters' weight; ClosedError if
+   *   the node stops first; StoreError if the decision cannot be recorded.
+   */
+  async propose(
+    proposerId: string,
+    action: string,
+    data: unknown,
+    options: ProposeOptions = {},
+  ): Promise<Decision> {
+    const host = this.#host;
+    const settings = host.privileged[action];
+    if (settings === undefined || !this.isPrivileged(action)) {
+      throw new ConfigError(
+        `"${action}" is not a privileged action; declare it under privileged: in the swarm file (or SwarmConfig.privileged)`,
+      );
+    }
+    const proposer = host.local(proposerId);
+    if (proposer === undefined) {
+      throw new ConfigError(`agent "${proposerId}" is not hosted by this node; it cannot propose`);
+    }
+    const id = ulid(host.clock);
+    if (options.key !== undefined) {
+      const claim = await host.store.claimIdempotencyKey(`consensus.propose:${options.key}`, id);
+      if (!claim.first && typeof claim.result === "string") {
+        const earlier = await this.findDecisionByProposal(claim.result);
+        if (earlier !== undefined) return earlier;
+        // The earlier round never got sealed (the node stopped): vote again.
+      }
+    }
+    const roles = new Set(settings.voters ?? host.roles);
+    const electorate = new Map<string, RuleVoter>();
+    for (const voter of host.locals()) {
+      if (roles.has(voter.role)) electorate.set(voter.id, voter);
+    }
+    for (const voter of host.remotes()) {
+      if (roles.has(voter.role) && !electorate.has(voter.id) && !host.revoked(voter.id)) {
+        electorate.set(voter.id, voter);
+      }
+    }
+    if (electorate.size === 0) {
+      throw new ConfigError(
+        `no live agent of the voter roles (${[...roles].join(", ")}) can vote on "${action}"; start some, or change privileged.${action}.voters`,
+      );
+    }
+    const { protocol, rule } = buildRule(settings, [...electorate.values()]);
+    const now = host.clock.now();
+    const proposal: RuntimeProposal = {
+      id,
+      action,
+      // What the voters see, exactly: plain JSON.
+      data: JSON.parse(JSON.stringify(data ?? null)) as unknown,
+      proposer: proposerId,
+      ts: now,
+      deadline: now + (options.deadlineMs ?? settings.deadlineMs ?? DEFAULT_DEADLINE_MS),
+      protocol,
+      rule,
+    };
+    const proposalHash = hashProposal(proposal);
+    const common = {
+      proposal,
+      proposalHash,
+      voters: rule.voters,
+      threshold: rule.threshold,
+      vetoRoles: rule.vetoRoles,
+      verify: this.#verify,
+    };
+    const rounds =
+      protocol === "hierarchical"
+        ? {
+            hierarchical: createHierarchicalRound({
+              ...common,
+              ...(rule.clusterSize === undefined ? {} : { clusterSize: rule.clusterSize }),
+            }),
+          }
+        : { quorum: createQuorumRound(common) };
+    const decided = new Promise<Decision>((resolve, reject) => {
+      this.#rounds.set(id, {
+        proposal,
+        proposer,
+        ...rounds,
+        accepted: new Map(),
+        requested: new Map(),
+        resolve,
+        reject,
+      });
+    });
+    host.emit({
+      type: "consensus.proposed",
+      proposal: id,
+      action,
+      proposer: proposerId,
+      protocol,
+      voters: rule.voters.length,
+    });
+    this.#send(consensusSubjects.proposal(host.swarm), proposer, PROPOSAL_TYPE, proposal, id);
+    this.#schedule(host.clock.now());
+    return decided;
+  }
+
+  #onVote(message: Message): void {
+    const proposalId = message.subject.slice(message.subject.lastIndexOf(".") + 1);
+    const round = this.#rounds.get(proposalId);
+    if (round === undefined) return; // coordinated elsewhere
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(message.data, { maxBytes: this.#host.maxEnvelopeBytes });
+    } catch (error) {
+      this.#host.park(message, error);
+      return;
+    }
+    const now = this.#host.clock.now();
+    if (round.quorum !== undefined) {
+      const receipt = round.quorum.step(envelope, now);
+      if (!receipt.accepted && receipt.evidence) this.#reportEvidence(round, receipt.evidence);
+    } else if (round.hierarchical !== undefined) {
+      const receipt = round.hierarchical.step(envelope, now);
+      if (receipt.accepted) round.accepted.set(envelopeHash(envelope), envelope);
+      else if (receipt.evidence) this.#reportEvidence(round, receipt.evidence);
+      this.#requestClusterVotes(round, receipt.decided, now);
+    }
+    this.#finishIfDecided(round);
+  }
+
+  #reportEvidence(round: Coordinated, evidence: ByzantineEvidence): void {
+    this.#host.emit({
+      type: "consensus.byzantine",
+      proposal: round.proposal.id,
+      agent: evidence.agent,
+      kind: evidence.kind,
+      detail: evidence.detail,
+    });
+  }
+
+  #requestClusterVotes(round: Coordinated, decided: readonly ClusterDecision[], now: number): void {
+    for (const cluster of decided) {
+      const votes: Envelope[] = [];
+      for (const ref of cluster.body.votes) {
+        const envelope = round.accepted.get(ref.hash);
+        if (envelope !== undefined) votes.push(envelope);
+      }
+      round.requested.set(cluster.cluster, now);
+      this.#send(
+        consensusSubjects.cluster(this.#host.swarm, round.proposal.id),
+        round.proposer,
+        CLUSTER_REQUEST_TYPE,
+        { cluster: cluster.cluster, body: cluster.body, votes },
+        round.proposal.id,
+      );
+    }
+  }
+
+  #schedule(now: number): void {
+    if (this.#closed || this.#rounds.size === 0) return;
+    let next = now + MAX_TICK_MS;
+    for (const round of this.#rounds.values()) {
+      const deadlines = round.hierarchical?.plan.levelDeadlines ?? [round.proposal.deadline];
+      const due = deadlines.find((d) => d > now);
+      if (due !== undefined) next = Math.min(next, due);
+      else next = Math.min(next, now + 1);
+    }
+    if (next >= this.#nextTickAt && this.#cancelTick !== undefined) return;
+    this.#cancelTick?.();
+    this.#nextTickAt = next;
+    this.#cancelTick = this.#host.clock.setTimer(() => this.#tick(), Math.max(1, next - now));
+  }
+
+  #tick(): void {
+    this.#cancelTick = undefined;
+    this.#nextTickAt = Number.POSITIVE_INFINITY;
+    const now = this.#host.clock.now();
+    for (const round of [...this.#rounds.values()]) {
+      if (round.quorum !== undefined) {
+        round.quorum.tick(now);
+      } else if (round.hierarchical !== undefined) {
+        const { decided } = round.hierarchical.tick(now);
+        this.#requestClusterVotes(round, decided, now);
+        const stale = round.hierarchical
+          .pendingClusterVotes()
+          .filter((c) => now - (round.requested.get(c.cluster) ?? 0) >= RESEND_MS);
+        this.#requestClusterVotes(round, stale, now);
+      }
+      this.#finishIfDecided(round);
+    }
+    this.#forgetOld(now);
+    this.#schedule(now);
+  }
+
+  /** Forgets proposals seen long ago (voter-side state). */
+  #forgetOld(now: number): void {
+    for (const [id, seen] of this.#seen) {
+      if (now > seen.proposal.deadline + SEEN_GRACE_MS) this.#seen.delete(id);
+    }
+  }
+
+  #finishIfDecided(round: Coordinated): void {
+    const result: RoundResult | undefined = round.quorum?.result() ?? round.hierarchical?.result();
+    if (result === undefined || !this.#rounds.has(round.proposal.id)) return;
+    this.#rounds.delete(round.proposal.id);
+    const parts: DecisionParts = JSON.parse(
+      JSON.stringify({
+        proposal: result.proposal,
+        protocol: result.protocol,
+        votes: result.votes,
+        tally: result.tally,
+        outcome: result.outcome,
+        evidence: result.evidence,
+        decidedAt: result.decidedAt,
+        ...("hierarchy" in result ? { hierarchy: result.hierarchy } : {}),
+      }),
+    ) as DecisionParts;
+    this.#seal(parts).then(
+      ({ decision, seq }) => {
+        this.#host.emit({
+          type: "consensus.decided",
+          proposal: decision.proposal.id,
+          action: decision.proposal.action,
+          outcome: decision.outcome,
+          seal: decision.seal,
+          seq,
+          byzantine: decision.evidence.length,
+        });
+        try {
+          this.#send(
+            `${this.#host.swarm}.event.${DECIDED_EVENT}`,
+            round.proposer,
+            DECIDED_EVENT,
+            {
+              proposal: decision.proposal.id,
+              action: decision.proposal.action,
+              outcome: decision.outcome,
+              tally: decision.tally,
+              seal: decision.seal,
+              seq,
+              byzantine: decision.evidence.length,
+            },
+            decision.proposal.id,
+          );
+        } catch (error) {
+          this.#host.emit({
+            type: "error",
+            error: `announcing ${DECIDED_EVENT}: ${toError(error).message}`,
+          });
+        }
+        round.resolve(decision);
+      },
+      (error: unknown) => round.reject(toError(error)),
+    );
+  }
+
+  /**
+   * Appends a decision to the audit log, sealed on the current head. The
+   * seal must be computed before the store knows the head under its lock,
+   * so it is optimistic: if another node appended in between, the store
+   * refuses (the hash function sees another previous hash) and it is
+   * sealed again on the new head.
+   */
+  #seal(parts: DecisionParts): Promise<{ decision: Decision; seq: number }> {
+    const run = async () => {
+      for (let attempt = 0; ; attempt++) {
+        await this.#scan();
+        const decision = sealDecision(parts, this.#headHash);
+        let moved = false;
+        try {
+          const record = await this.#host.store.appendAudit({
+            kind: DECISION_KIND,
+            data: decision,
+            hash: (link) => {
+              if (link.prevHash !== decision.prevSeal) {
+                moved = true;
+                throw new ConclaveError("E_AUDIT_HEAD_MOVED", "the audit log grew meanwhile");
+              }
+              return decision.seal;
+            },
+          });
+          this.#remember(decision);
+          if (record.seq === this.#scannedSeq + 1) {
+            this.#scannedSeq = record.seq;
+            this.#headHash = record.hash;
+          }
+          await this.#host.store.setMeta(HEAD_META_KEY, decision.seal).catch(() => undefined);
+          return { decision, seq: record.seq };
+        } catch (error) {
+          if (!moved || attempt >= 100) throw error;
+        }
+      }
+    };
+    const next = this.#appending.then(run, run);
+    this.#appending = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Reads the audit log's new entries: the head, and the decisions for lookups. */
+  #scan(): Promise<void> {
+    this.#scanning ??= (async () => {
+      try {
+        const records = await readAuditLog(this.#host.store, this.#scannedSeq + 1);
+        for (const record of records) this.#learn(record);
+      } finally {
+        this.#scanning = undefined;
+      }
+    })();
+    return this.#scanning;
+  }
+
+  #learn(record: AuditRecord): void {
+    if (record.seq !== this.#scannedSeq + 1) return;
+    this.#scannedSeq = record.seq;
+    this.#headHash = record.hash;
+    if (record.kind === DECISION_KIND) this.#remember(record.data as Decision);
+  }
+
+  #remember(decision: Decision): void {
+    this.#bySeal.set(decision.seal, decision);
+    this.#sealByProposal.set(decision.proposal.id, decision.seal);
+    if (this.#bySeal.size > DECISION_CACHE) {
+      const oldest = this.#bySeal.keys().next().value as string;
+      const dropped = this.#bySeal.get(oldest);
+      this.#bySeal.delete(oldest);
+      if (dropped) this.#sealByProposal.delete(dropped.proposal.id);
+    }
+  }
+
+  /** The decision sealed as `seal` in the audit log, if any. */
+  async findDecision(seal: string): Promise<Decision | undefined> {
+    const cached = this.#bySeal.get(seal);
+    if (cached !== undefined) return cached;
+    await this.#scan();
+    const found = this.#bySeal.get(seal);
+    if (found !== undefined) return found;
+    // Older than the cache: search the whole log.
+    for (const record of await readAuditLog(this.#host.store)) {
+      if (record.kind === DECISION_KIND && record.hash === seal) return record.data as Decision;
+    }
+    return undefined;
+  }
+
+  /** The decision on proposal `id` in the audit log, if any. */
+  async findDecisionByProposal(id: string): Promise<Decision | undefined> {
+    const seal = this.#sealByProposal.get(id);
+    if (seal !== undefined) return this.findDecision(seal);
+    await this.#scan();
+    const after = this.#sealByProposal.get(id);
+    return after === undefined ? undefined : this.findDecision(after);
+  }
+
+  // ---- voting -----------------------------------------------------------------
+
+  async #onProposal(message: Message): Promise<void> {
+    const host = this.#host;
+    let envelope: Envelope;
+    let proposal: RuntimeProposal;
+    try {
+      envelope = decodeEnvelope(message.data, { maxBytes: host.maxEnvelopeBytes });
+      host.verifySender(envelope);
+      if (envelope.type !== PROPOSAL_TYPE) {
+        throw new InvalidEnvelopeError(`expected a ${PROPOSAL_TYPE}, got ${envelope.type}`);
+      }
+      const parsed = parseRuntimeProposal(envelope.body);
+      if (typeof parsed === "string") throw new InvalidEnvelopeError(`proposal: ${parsed}`);
+      if (parsed.proposer !== envelope.from) {
+        throw new SignatureError(
+          `proposal ${parsed.id} names ${parsed.proposer} as proposer but is signed by ${envelope.from}`,
+        );
+      }
+      proposal = parsed;
+    } catch (error) {
+      host.park(message, error);
+      return;
+    }
+    const now = host.clock.now();
+    if (now >= proposal.deadline || this.#seen.has(proposal.id)) return;
+    if (this.#seen.size > 1000) this.#forgetOld(now);
+    const hash = hashProposal(proposal);
+    const seen: Seen = { proposal, hash, voted: new Set(), signed: new Set() };
+    this.#seen.set(proposal.id, seen);
+    const voters: LocalVoter[] = [];
+    let mismatch = ruleMismatch(proposal, host.privileged[proposal.action], host.roles);
+    for (const listed of proposal.rule.voters) {
+      const local = host.local(listed.id);
+      if (local === undefined || seen.voted.has(listed.id)) continue;
+      seen.voted.add(listed.id);
+      voters.push(local);
+      if (
+        local.role !== listed.role ||
+        local.weight !== listed.weight ||
+        local.publicKey !== listed.publicKey
+      ) {
+        mismatch ??= `the proposal lists ${listed.id} with another role, weight or key than it has`;
+      }
+    }
+    if (voters.length === 0) return;
+    // Every verdict first, then the votes in electorate order: what a
+    // handler sends on its own goes out before the honest votes.
+    const verdicts = await Promise.all(
+      voters.map((voter) => this.#decide(voter, proposal, hash, mismatch)),
+    );
+    if (this.#closed) return;
+    voters.forEach((voter, i) => {
+      const verdict = verdicts[i];
+      if (verdict === null || verdict === undefined) return;
+      const reason = verdict.reasons.join("; ").slice(0, VOTE_REASON_MAX_LENGTH);
+      try {
+        const vote = createVote(
+          {
+            proposal,
+            proposalHash: hash,
+            from: voter.id,
+            choice: verdict.choice,
+            ...(reason === "" ? {} : { reason }),
+            privateKey: voter.privateKey,
+          },
+          { clock: host.clock },
+        );
+        this.#publish(consensusSubjects.vote(host.swarm, proposal.id), vote);
+        host.emit({
+          type: "consensus.voted",
+          proposal: proposal.id,
+          agent: voter.id,
+          choice: verdict.choice,
+          reason,
+        });
+      } catch (error) {
+        host.emit({
+          type: "error",
+          error: `${voter.id} could not vote on ${proposal.id}: ${toError(error).message}`,
+        });
+      }
+    });
+  }
+
+  /** A voter's verdict: its rules, then its handler; approve without either. */
+  async #decide(
+    voter: LocalVoter,
+    proposal: RuntimeProposal,
+    hash: string,
+    mismatch: string | undefined,
+  ): Promise<PolicyVerdict | null> {
+    if (mismatch !== undefined) {
+      return { choice: "reject", reasons: [`refused: ${mismatch}`] };
+    }
+    const reasons: string[] = [];
+    let abstained = false;
+    try {
+      if (voter.rules !== undefined) {
+        const verdict = evaluatePolicy(voter.rules, proposal, {
+          agent: voter.id,
+          role: voter.role,
+        });
+        if (verdict.choice === "reject" || voter.handler === undefined) return verdict;
+        abstained = verdict.choice === "abstain";
+        reasons.push(...verdict.reasons);
+      }
+      if (voter.handler === undefined) {
+        return { choice: "approve", reasons: ["no policy: approve"] };
+      }
+      const host = this.#host;
+      const ctx: VoteContext = {
+        agentId: voter.id,
+        role: voter.role,
+        proposal,
+        sign: (choice: VoteChoice, reason?: string) =>
+          createVote(
+            {
+              proposal,
+              proposalHash: hash,
+              from: voter.id,
+              choice,
+              ...(reason === undefined ? {} : { reason }),
+              privateKey: voter.privateKey,
+            },
+            { clock: host.clock },
+          ),
+        send: (envelope: Envelope) =>
+          this.#publish(consensusSubjects.vote(host.swarm, proposal.id), envelope),
+      };
+      const verdict = await voter.handler(proposal, ctx);
+      if (verdict === null) return null;
+      if (
+        typeof verdict !== "object" ||
+        !isVoteChoice(verdict.choice) ||
+        !Array.isArray(verdict.reasons)
+      ) {
+        return {
+          choice: "abstain",
+          reasons: ["the vote handler returned no { choice, reasons } verdict"],
+        };
+      }
+      // As allOf: a rejection anywhere stands, an abstention is not overruled by an approval.
+      const choice = verdict.choice === "approve" && abstained ? "abstain" : verdict.choice;
+      return { choice, reasons: [...reasons, ...verdict.reasons.map(String)] };
+    } catch (error) {
+      return { choice: "abstain", reasons: [`the policy failed: ${toError(error).message}`] };
+    }
+  }
+
+  #onClusterRequest(message: Message): void {
+    const host = this.#host;
+    const proposalId = message.subject.slice(message.subject.lastIndexOf(".") + 1);
+    const seen = this.#seen.get(proposalId);
+    if (seen === undefined) return;
+    let request: { cluster: string; body: ClusterVoteBody; votes: Envelope[] };
+    try {
+      const envelope = decodeEnvelope(message.data, { maxBytes: host.maxEnvelopeBytes });
+      host.verifySender(envelope);
+      if (envelope.type !== CLUSTER_REQUEST_TYPE || envelope.from !== seen.proposal.proposer) {
+        throw new SignatureError(
+          `a cluster request for ${proposalId} must come from its proposer ${seen.proposal.proposer}`,
+        );
+      }
+      const raw = envelope.body as { cluster?: unknown; body?: unknown; votes?: unknown };
+      const body = parseClusterVoteBody(raw.body);
+      if (
+        typeof body === "string" ||
+        typeof raw.cluster !== "string" ||
+        !Array.isArray(raw.votes)
+      ) {
+        throw new InvalidEnvelopeError(
+          `cluster request: ${typeof body === "string" ? body : "expected { cluster, body, votes }"}`,
+        );
+      }
+      request = { cluster: raw.cluster, body, votes: raw.votes.map((v) => parseEnvelope(v)) };
+    } catch (error) {
+      host.park(message, error);
+      return;
+    }
+    const rule = seen.proposal.rule;
+    seen.plan ??= planHierarchy({
+      proposal: seen.proposal,
+      proposalHash: seen.hash,
+      voters: rule.voters,
+      threshold: rule.threshold,
+      vetoRoles: rule.vetoRoles,
+      ...(rule.clusterSize === undefined ? {} : { clusterSize: rule.clusterSize }),
+    });
+    const node = seen.plan.nodes.get(request.cluster);
+    if (node === undefined) return;
+    const representatives = node.representatives
+      .map((id) => host.local(id))
+      .filter(
+        (v): v is LocalVoter => v !== undefined && !seen.signed.has(`${request.cluster}:${v.id}`),
+      );
+    if (representatives.length === 0) return;
+    const problem = checkClusterReport(
+      seen.plan,
+      node,
+      request.body,
+      request.votes,
+      this.#verify,
+      host.clock.now(),
+    );
+    if (problem !== undefined) {
+      host.emit({
+        type: "error",
+        error: `refused to sign cluster ${request.cluster} of proposal ${proposalId}: ${problem}`,
+      });
+      return;
+    }
+    for (const rep of representatives) {
+      seen.signed.add(`${request.cluster}:${rep.id}`);
+      const vote = createClusterVote(request.body, rep.id, rep.privateKey, { clock: host.clock });
+      this.#publish(consensusSubjects.vote(host.swarm, proposalId), vote);
+    }
+  }
+
+  // ---- the guard ----------------------------------------------------------------
+
+  /**
+   * Lets a task of a privileged type through only with the seal of a
+   * sealed, verifiable approval of exactly that action and data, used by no
+   * other task. Tasks of other types pass.
+   *
+   * @throws UnapprovedActionError saying why not.
+   */
+  async checkApproval(task: string, envelope: Envelope): Promise<void> {
+    if (!this.isPrivileged(task)) return;
+    const seal = envelope.headers?.[APPROVAL_HEADER];
+    if (seal === undefined || seal === "") {
+      throw new UnapprovedActionError(
+        task,
+        `task ${envelope.id} carries no approval (submit it with { approval: decision.seal })`,
+      );
+    }
+    const decision = await this.findDecision(seal);
+    if (decision === undefined) {
+      throw new UnapprovedActionError(
+        task,
+        `no decision sealed ${seal.slice(0, 16)}… is in the audit log`,
+      );
+    }
+    const proposal = decision.proposal;
+    if (proposal.action !== task) {
+      throw new UnapprovedActionError(
+        task,
+        `the decision approves "${proposal.action}", not this action`,
+      );
+    }
+    if (decision.outcome !== "approved") {
+      throw new UnapprovedActionError(task, `proposal ${proposal.id} was ${decision.outcome}`);
+    }
+    if (sha256Canonical(envelope.body) !== sha256Canonical(proposal.data)) {
+      throw new UnapprovedActionError(
+        task,
+        `the task's body is not the data proposal ${proposal.id} approved`,
+      );
+    }
+    const problem = decisionProblem(decision, {
+      privileged: this.#host.privileged,
+      roles: this.#host.roles,
+      trusted: (id) => this.#host.publicKey(id),
+    });
+    if (problem !== undefined) {
+      throw new UnapprovedActionError(
+        task,
+        `the decision on proposal ${proposal.id} does not verify (${problem}); inspect the audit log with conclave audit verify`,
+      );
+    }
+    const claim = await this.#host.store.claimIdempotencyKey(
+      `consensus.approval:${seal}`,
+      envelope.id,
+    );
+    if (!claim.first && claim.result !== envelope.id) {
+      throw new UnapprovedActionError(
+        task,
+        `the approval of proposal ${proposal.id} was already used by task ${String(claim.result)}; an approval runs its action once`,
+      );
+    }
+  }
+
+  // ---- sending ----------------------------------------------------------------
+
+  #send(subject: string, as: LocalVoter, type: string, body: unknown, corr: string): void {
+    const envelope = signEnvelope(
+      createEnvelope({ type, from: as.id, corr, body: body as never }, { clock: this.#host.clock }),
+      as.privateKey,
+    );
+    this.#publish(subject, envelope);
+  }
+
+  #publish(subject: string, envelope: Envelope): void {
+    this.#host.transport.publish(
+      subject,
+      encodeEnvelope(envelope, { maxBytes: this.#host.maxEnvelopeBytes }),
+    );
+  }
+}

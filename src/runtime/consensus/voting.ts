@@ -1,0 +1,49 @@
+/**
+ * How a hosted agent decides its vote: a rules policy (a YAML file of CEL
+ * rules, `agents[].policy` in the swarm file), a handler registered with
+ * `agent.vote(handler)` (the hook an LLM judge uses), both (the rules are
+ * asked first, and a rejection stops there), or neither (approve).
+ */
+import type { PolicyVerdict } from "../../consensus/policy.js";
+import type { VoteChoice } from "../../consensus/types.js";
+import type { Envelope } from "../../wire/envelope.js";
+import type { RuntimeProposal } from "./rule.js";
+
+/** What a vote handler may do besides returning its verdict. */
+export interface VoteContext {
+  /** The voting agent. */
+  readonly agentId: string;
+  readonly role: string;
+  /** The proposal voted on (with its rule). */
+  readonly proposal: RuntimeProposal;
+  /**
+   * Signs a vote on this proposal as this agent, without sending it. With
+   * {@link VoteContext.send}, for simulations of faulty voters.
+   */
+  sign(choice: VoteChoice, reason?: string): Envelope;
+  /**
+   * Sends an envelope as is on this proposal's vote subject. Honest voters
+   * never need it: the runtime signs and sends the verdict the handler
+   * returns. Simulations use it to play a Byzantine voter.
+   */
+  send(envelope: Envelope): void;
+}
+
+/**
+ * Decides an agent's vote. Returns the verdict the runtime signs and sends,
+ * or `null` when the agent casts no vote of its own (it stays silent, or
+ * already sent what it wanted through {@link VoteContext.send}). A thrown
+ * error makes the agent abstain, with the error as the reason.
+ *
+ * @example
+ * ```ts
+ * swarm.agent({ id: "judge", role: "auditor" }).vote(async (proposal) => {
+ *   const ok = await llmJudge(proposal);
+ *   return { choice: ok ? "approve" : "reject", reasons: ["the judge said so"] };
+ * });
+ * ```
+ */
+export type VoteHandler = (
+  proposal: RuntimeProposal,
+  ctx: VoteContext,
+) => PolicyVerdict | null | Promise<PolicyVerdict | null>;

@@ -1,0 +1,475 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { compilePolicy } from "../../src/consensus/policy.js";
+import type { Decision } from "../../src/consensus/seal.js";
+import { generateAgentKeyPair } from "../../src/identity/keys.js";
+import {
+  DECISION_KIND,
+  readAuditLog,
+  summarizeDecisions,
+  verifyAuditLog,
+} from "../../src/runtime/consensus/audit-log.js";
+import type { PrivilegedAction, RuntimeProposal } from "../../src/runtime/consensus/rule.js";
+import type { SwarmEvent } from "../../src/runtime/events.js";
+import { createSwarm, type RoleConfig, type Swarm } from "../../src/runtime/swarm.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { createTestSwarm } from "../../src/testkit/index.js";
+import { MemoryBroker } from "../../src/transport/memory/broker.js";
+import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+import type { Envelope } from "../../src/wire/envelope.js";
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const defaults = {
+  heartbeatMs: 100,
+  ackWaitMs: 2000,
+  maxDeliver: 3,
+  backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
+};
+
+const roles: Record<string, RoleConfig> = {
+  lead: {},
+  dev: {},
+  security: {},
+  finance: {},
+  ops: { tasks: ["funds.transfer"] },
+};
+
+/** Seed 000's council: weights 2.5 / 1.0 / 2.0 / 1.5, threshold 4. */
+function council(swarm: Swarm): void {
+  swarm.agent({ id: "architect", role: "lead", weight: 2.5 });
+  swarm.agent({ id: "developer", role: "dev", weight: 1 });
+  swarm.agent({
+    id: "sentinel",
+    role: "security",
+    weight: 2,
+    policy: compilePolicy({
+      rules: [
+        {
+          when: 'action == "funds.transfer"',
+          require: "data.amount <= 1000",
+          message: "transfers over 1000 need a human",
+        },
+      ],
+      default: "approve",
+    }),
+  });
+  swarm.agent({
+    id: "auditor",
+    role: "finance",
+    weight: 1.5,
+    policy: compilePolicy({
+      rules: [{ require: "data.amount <= 2000", message: "over the finance limit" }],
+      default: "approve",
+    }),
+  });
+}
+
+const transfer: PrivilegedAction = {
+  protocol: "quorum",
+  threshold: { weight: 4 },
+  voters: ["lead", "dev", "security", "finance"],
+  deadlineMs: 2000,
+};
+
+function testSwarm(privileged: Record<string, PrivilegedAction>) {
+  return createTestSwarm({ roles, defaults, privileged });
+}
+
+async function auditOk(swarm: Swarm) {
+  const log = await readAuditLog(swarm.store);
+  const verdict = verifyAuditLog(log);
+  assert.ok(verdict.ok, verdict.ok ? "" : `entry ${verdict.seq}: ${verdict.reason}`);
+  return log;
+}
+
+describe("consensus in the runtime: quorum", () => {
+  test("approved, rejected by a CEL policy, and vetoed; each decision sealed into the audit chain", async () => {
+    const t = testSwarm({
+      "funds.transfer": transfer,
+      "backup.delete": { ...transfer, vetoRoles: ["security"], threshold: { fraction: 0.5 } },
+    });
+    try {
+      const { swarm } = t;
+      council(swarm);
+      swarm.agent({ id: "ops-1", role: "ops" });
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      await swarm.start();
+
+      const approved = await swarm.propose(
+        "funds.transfer",
+        { to: "developer", amount: 500 },
+        { as: "developer" },
+      );
+      assert.equal(approved.outcome, "approved");
+      assert.ok(approved.tally.approve >= 4);
+      assert.equal(approved.prevSeal, null);
+      assert.equal(approved.protocol, "quorum");
+
+      const rejected = await swarm.propose(
+        "funds.transfer",
+        { to: "developer", amount: 5000 },
+        { as: "developer" },
+      );
+      assert.equal(rejected.outcome, "rejected", JSON.stringify(rejected.tally));
+      assert.equal(rejected.prevSeal, approved.seal, "chained to the previous decision");
+      const sentinelVote = rejected.votes.find((v) => v.from === "sentinel") as Envelope<{
+        choice: string;
+        reason: string;
+      }>;
+      assert.equal(sentinelVote.body.choice, "reject");
+      assert.match(sentinelVote.body.reason, /need a human/);
+
+      // The sentinel's policy only speaks about transfers: its default approves; the
+      // veto comes from a handler instead.
+      swarm.agents
+        .find((a) => a.id === "sentinel")
+        ?.vote(() => ({ choice: "reject", reasons: ["the backup is still needed"] }));
+      const vetoed = await swarm.propose(
+        "backup.delete",
+        { backup: "nightly", amount: 0 },
+        { as: "auditor" },
+      );
+      assert.equal(vetoed.outcome, "vetoed");
+
+      const log = await auditOk(swarm);
+      assert.equal(log.length, 3);
+      assert.deepEqual(
+        log.map((r) => [r.kind, r.hash, r.prevHash]),
+        [approved, rejected, vetoed].map((d) => [DECISION_KIND, d.seal, d.prevSeal]),
+        "the audit chain is the seal chain",
+      );
+      assert.deepEqual(summarizeDecisions(log), {
+        proposals: 3,
+        approved: 1,
+        rejected: 2,
+        byzantineDetected: 0,
+      });
+      assert.equal(events.filter((e) => e.type === "consensus.decided").length, 3);
+      assert.equal(
+        events.filter((e) => e.type === "consensus.voted" && e.proposal === approved.proposal.id)
+          .length,
+        4,
+      );
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("no-quorum when too few voters answer before the deadline", async () => {
+    const t = testSwarm({ "funds.transfer": { ...transfer, deadlineMs: 150 } });
+    try {
+      const { swarm } = t;
+      council(swarm);
+      for (const id of ["architect", "sentinel"]) {
+        swarm.agents.find((a) => a.id === id)?.vote(() => null);
+      }
+      await swarm.start();
+      const started = Date.now();
+      const decision = await swarm.propose(
+        "funds.transfer",
+        { to: "x", amount: 1 },
+        { as: "developer" },
+      );
+      assert.equal(decision.outcome, "no-quorum");
+      assert.ok(Date.now() - started >= 100, "undecided until the deadline");
+      assert.equal(decision.tally.approve, 2.5);
+      await auditOk(swarm);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a forged vote, an equivocation, a duplicate and replays are refused and kept as evidence", async () => {
+    const t = testSwarm({ "funds.transfer": { ...transfer, threshold: { weight: 6.5 } } });
+    try {
+      const { swarm } = t;
+      council(swarm);
+      swarm.agent({ id: "mole", role: "dev", weight: 0.5 });
+      let captured: Envelope | undefined;
+      swarm.agents
+        .find((a) => a.id === "mole")
+        ?.vote((proposal, ctx) => {
+          const mine = ctx.sign("approve", "yes");
+          // Forges the auditor's vote: its own signature under the auditor's name.
+          ctx.send({ ...ctx.sign("reject", "forged"), from: "auditor" });
+          ctx.send(mine);
+          ctx.send(mine); // replayed as is
+          ctx.send(ctx.sign("approve", "again")); // a duplicate vote
+          ctx.send(ctx.sign("reject", "changed my mind")); // equivocation
+          if (captured) ctx.send(captured); // a vote from an earlier proposal
+          captured = mine;
+          return proposal.action === "funds.transfer" ? null : null;
+        });
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      await swarm.start();
+
+      const first = await swarm.propose(
+        "funds.transfer",
+        { to: "a", amount: 10 },
+        { as: "architect" },
+      );
+      assert.equal(first.outcome, "approved");
+      const kinds = first.evidence.map((e) => `${e.kind}:${e.agent}`).sort();
+      assert.deepEqual(kinds, [
+        "bad-signature:auditor",
+        "duplicate-vote:mole",
+        "equivocation:mole",
+        "replay:mole",
+      ]);
+      // The auditor's real vote still counts; the mole's first vote counts once.
+      assert.ok(first.votes.some((v) => v.from === "auditor" && v.sig !== undefined));
+      assert.equal(first.votes.filter((v) => v.from === "mole").length, 1);
+
+      const second = await swarm.propose(
+        "funds.transfer",
+        { to: "b", amount: 20 },
+        { as: "architect" },
+      );
+      assert.ok(
+        second.evidence.some((e) => e.kind === "wrong-proposal" && e.agent === "mole"),
+        "a vote replayed from another proposal is refused",
+      );
+      assert.ok(events.some((e) => e.type === "consensus.byzantine"));
+      const log = await auditOk(swarm);
+      assert.equal(
+        summarizeDecisions(log).byzantineDetected,
+        first.evidence.length + second.evidence.length,
+      );
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a proposal for an action that is not privileged, or with nobody to vote, is refused", async () => {
+    const t = testSwarm({ "funds.transfer": { ...transfer, voters: ["ops"] } });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "architect", role: "lead" });
+      await swarm.start();
+      await assert.rejects(
+        swarm.propose("coffee.order", {}, { as: "architect" }),
+        /not a privileged action/,
+      );
+      await assert.rejects(
+        swarm.propose("funds.transfer", {}, { as: "architect" }),
+        /no live agent of the voter roles/,
+      );
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe("consensus in the runtime: hierarchical", () => {
+  test("clusters with representatives decide, and the decision verifies offline", async () => {
+    const t = createTestSwarm({
+      roles: { worker: {}, lead: {} },
+      defaults,
+      privileged: {
+        "deploy.production": {
+          protocol: "hierarchical",
+          threshold: { fraction: 0.5 },
+          voters: ["worker"],
+          clusterSize: 3,
+          deadlineMs: 3000,
+        },
+      },
+    });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "lead", role: "lead" });
+      for (let i = 0; i < 12; i++) {
+        swarm
+          .agent({ id: `w-${String(i).padStart(2, "0")}`, role: "worker" })
+          .vote(() => ({ choice: i % 4 === 3 ? "reject" : "approve", reasons: [] }));
+      }
+      await swarm.start();
+      const decision = await swarm.propose("deploy.production", { release: 7 }, { as: "lead" });
+      assert.equal(decision.protocol, "hierarchical");
+      assert.equal(decision.outcome, "approved");
+      assert.ok(decision.hierarchy);
+      assert.ok(decision.votes.some((v) => v.type === "consensus.cluster-vote"));
+      await auditOk(swarm);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe("privileged tasks", () => {
+  test("run only with the seal of an approval of exactly that action and data, once", async () => {
+    const t = testSwarm({ "funds.transfer": transfer });
+    try {
+      const { swarm } = t;
+      council(swarm);
+      const ran: unknown[] = [];
+      swarm.agent({ id: "ops-1", role: "ops" }).handle("funds.transfer", (ctx) => {
+        ran.push(ctx.body);
+      });
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      await swarm.start();
+      const data = { to: "developer", amount: 300 };
+      const approved = await swarm.propose("funds.transfer", data, { as: "architect" });
+      const rejected = await swarm.propose(
+        "funds.transfer",
+        { to: "developer", amount: 3000 },
+        { as: "architect" },
+      );
+      assert.equal(approved.outcome, "approved");
+      assert.equal(rejected.outcome, "rejected");
+
+      const dead = () => events.filter((e) => e.type === "task.dead_lettered");
+      await swarm.submit("ops", "funds.transfer", data, { as: "architect" });
+      await until(() => dead().length === 1, 5000, "the unapproved task dead-lettered");
+      await swarm.submit("ops", "funds.transfer", rejected.proposal.data, {
+        as: "architect",
+        approval: rejected.seal,
+      });
+      await until(() => dead().length === 2, 5000, "the rejected one dead-lettered");
+      await swarm.submit(
+        "ops",
+        "funds.transfer",
+        { ...data, amount: 900 },
+        {
+          as: "architect",
+          approval: approved.seal,
+        },
+      );
+      await until(() => dead().length === 3, 5000, "the altered one dead-lettered");
+      assert.equal(ran.length, 0, "no privileged handler ran without an approval");
+
+      await swarm.submit("ops", "funds.transfer", data, {
+        as: "architect",
+        approval: approved.seal,
+      });
+      await until(() => ran.length === 1, 5000, "the approved transfer");
+      await swarm.submit("ops", "funds.transfer", data, {
+        as: "architect",
+        approval: approved.seal,
+      });
+      await until(() => dead().length === 4, 5000, "the second use of the approval dead-lettered");
+      assert.equal(ran.length, 1);
+
+      const letters = await swarm.store.deadLetters();
+      assert.equal(letters.length, 4);
+      for (const letter of letters) assert.match(letter.reason, /UnapprovedActionError/);
+      assert.match(letters[0]?.reason ?? "", /carries no approval/);
+      assert.match(letters[1]?.reason ?? "", /was rejected/);
+      assert.match(letters[2]?.reason ?? "", /not the data/);
+      assert.match(letters[3]?.reason ?? "", /already used/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("ctx.propose from a handler, then the approved action as a follow-up task", async () => {
+    const t = createTestSwarm({
+      roles: { ...roles, lead: { tasks: ["pay"] } },
+      defaults,
+      privileged: { "funds.transfer": transfer },
+    });
+    try {
+      const { swarm } = t;
+      council(swarm);
+      const outcomes: string[] = [];
+      swarm.agents
+        .find((a) => a.id === "architect")
+        ?.handle<{ amount: number }>("pay", async (ctx) => {
+          const decision = await ctx.propose({
+            action: "funds.transfer",
+            data: { to: "developer", amount: ctx.body.amount },
+          });
+          outcomes.push(decision.outcome);
+          if (decision.outcome === "approved") {
+            ctx.submit("ops", "funds.transfer", decision.proposal.data, {
+              approval: decision.seal,
+            });
+          }
+          ctx.finish();
+        });
+      const paid: number[] = [];
+      swarm
+        .agent({ id: "ops-1", role: "ops" })
+        .handle<{ amount: number }>("funds.transfer", (ctx) => {
+          paid.push(ctx.body.amount);
+        });
+      await swarm.start();
+      await swarm.submit("lead", "pay", { amount: 700 }, { as: "developer" });
+      await swarm.submit("lead", "pay", { amount: 7000 }, { as: "developer" });
+      await until(() => outcomes.length === 2 && paid.length === 1, 5000, "both payments decided");
+      assert.deepEqual(outcomes.sort(), ["approved", "rejected"]);
+      assert.deepEqual(paid, [700]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe("consensus across nodes", () => {
+  test("voters on another node vote after the handshake; their votes verify against the trusted keys", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-consensus-"));
+    const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
+    const made: Swarm[] = [];
+    const node = (name: string) => {
+      const swarm = createSwarm({
+        name: "multi",
+        transport: createMemoryTransport({ broker }),
+        store: openSqliteStore({ path: join(dir, "store.db") }),
+        keys: () => generateAgentKeyPair(),
+        roles,
+        defaults,
+        nodeId: name,
+        privileged: { "funds.transfer": transfer },
+      });
+      made.push(swarm);
+      return swarm;
+    };
+    try {
+      const a = node("node-a");
+      const b = node("node-b");
+      a.agent({ id: "architect", role: "lead", weight: 2.5 });
+      a.agent({ id: "developer", role: "dev", weight: 1 });
+      b.agent({ id: "sentinel", role: "security", weight: 2 });
+      b.agent({ id: "auditor", role: "finance", weight: 1.5 });
+      const trusted: string[] = [];
+      a.on((e) => {
+        if (e.type === "agent.trusted") trusted.push(e.agent);
+      });
+      await a.start();
+      await b.start();
+      await until(() => trusted.length >= 2, 5000, "node-a trusts node-b's agents");
+      let decision: Decision | undefined;
+      await until(
+        async () => {
+          decision = await a.propose("funds.transfer", { amount: 1 }, { as: "developer" });
+          return (decision.proposal as RuntimeProposal).rule.voters.length === 4;
+        },
+        5000,
+        "an electorate of 4",
+      );
+      assert.equal(decision?.outcome, "approved");
+      assert.ok(decision?.votes.some((v) => v.from === "sentinel" || v.from === "auditor"));
+      const log = await readAuditLog(a.store);
+      const verdict = verifyAuditLog(log);
+      assert.ok(verdict.ok, JSON.stringify(verdict));
+    } finally {
+      for (const s of made) await s.close();
+      broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,7 +10,7 @@ import { openStore } from "../runtime/from-config.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
-import type { LedgerSummary, RunSummary } from "./run.js";
+import { buildSummary, type SummarySections, summaryHolds } from "./run.js";
 
 export interface DistributedRunOptions {
   readonly processes: number;
@@ -87,7 +87,7 @@ export async function runDistributed(
 
   const store = await openStore(config);
   let progress: WorkloadProgress;
-  let ledger: LedgerSummary | undefined;
+  const sections: SummarySections = {};
   try {
     for (;;) {
       progress = await workloadProgress(store);
@@ -108,25 +108,12 @@ export async function runDistributed(
     );
     await store.close();
   }
-  const summary: RunSummary = {
-    type: "summary",
-    swarm: config.swarm,
-    tasks: {
-      submitted: progress.submitted,
-      completed: progress.completed,
-      deadLettered: progress.deadLettered,
-      lost: progress.pending,
-      duplicateEffects: progress.duplicateEffects,
-    },
-    ...(ledger ? { ledger } : {}),
-    retries: counters.retries,
-    durationMs: Date.now() - started,
-  };
+  const summary = buildSummary(config.swarm, progress, counters, sections, started);
+  if (sections.auditProblem) process.stderr.write(`conclave: ${sections.auditProblem}\n`);
   process.stdout.write(
     options.json ? `${JSON.stringify(summary)}\n` : `${JSON.stringify(summary, null, 2)}\n`,
   );
-  const ledgerOk = !ledger || (ledger.sum === ledger.minted && ledger.negative === 0);
-  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 && ledgerOk ? 0 : 1;
+  return summaryHolds(summary, sections) ? 0 : 1;
 }
 
 function spawnChild(

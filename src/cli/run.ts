@@ -60,6 +60,74 @@ export interface LedgerSummary {
   readonly halted: string[];
 }
 
+/** The summary sections a swarm has besides tasks: ledger and consensus, measured from the store. */
+export interface SummarySections {
+  readonly ledger?: LedgerSummary;
+  readonly consensus?: ConsensusSummary;
+  /** Why the audit log does not verify, when it does not. */
+  readonly auditProblem?: string;
+}
+
+/** Measures the ledger (when agents are metered) and the consensus audit log (when actions are privileged). */
+export async function summarySections(
+  config: SwarmFile,
+  store: Store,
+  counters: RunCounters,
+): Promise<SummarySections> {
+  const ledger = config.agents.some((a) => a.budget)
+    ? await ledgerSummary(store, counters.halted)
+    : undefined;
+  if (Object.keys(config.privileged ?? {}).length === 0) return ledger ? { ledger } : {};
+  const records = await readAuditLog(store);
+  const verdict = verifyAuditLog(records);
+  return {
+    ...(ledger ? { ledger } : {}),
+    consensus: summarizeDecisions(records),
+    ...(verdict.ok
+      ? {}
+      : {
+          auditProblem: `the audit log does not verify at entry ${verdict.seq}: ${verdict.reason}`,
+        }),
+  };
+}
+
+/** The summary line of a run, single- or multi-process. */
+export function buildSummary(
+  swarm: string,
+  progress: WorkloadProgress,
+  counters: RunCounters,
+  sections: SummarySections,
+  started: number,
+): RunSummary {
+  return {
+    type: "summary",
+    swarm,
+    tasks: {
+      submitted: progress.submitted,
+      completed: progress.completed,
+      deadLettered: progress.deadLettered,
+      lost: progress.pending,
+      duplicateEffects: progress.duplicateEffects,
+    },
+    ...(sections.ledger ? { ledger: sections.ledger } : {}),
+    ...(sections.consensus ? { consensus: sections.consensus } : {}),
+    retries: counters.retries,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Whether a run kept every promise: nothing lost or applied twice, the ledger exact, the audit log verified. */
+export function summaryHolds(summary: RunSummary, sections: SummarySections): boolean {
+  const ledger = summary.ledger;
+  const ledgerOk = !ledger || (ledger.sum === ledger.minted && ledger.negative === 0);
+  return (
+    summary.tasks.lost === 0 &&
+    summary.tasks.duplicateEffects === 0 &&
+    ledgerOk &&
+    !sections.auditProblem
+  );
+}
+
 /** Reads the ledger invariants for the summary. */
 export async function ledgerSummary(
   store: Store,
@@ -115,48 +183,16 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
   }
-  const ledger = config.agents.some((a) => a.budget)
-    ? await ledgerSummary(swarm.store, counters.halted)
-    : undefined;
-  let consensus: ConsensusSummary | undefined;
-  let auditOk = true;
-  if (Object.keys(config.privileged ?? {}).length > 0) {
-    const records = await readAuditLog(swarm.store);
-    consensus = summarizeDecisions(records);
-    const verdict = verifyAuditLog(records);
-    if (!verdict.ok) {
-      auditOk = false;
-      log.error(
-        { event: "audit" },
-        `the audit log does not verify at entry ${verdict.seq}: ${verdict.reason}`,
-      );
-    }
-  }
+  const sections = await summarySections(config, swarm.store, counters);
+  if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);
   await swarm.drain();
 
-  const summary: RunSummary = {
-    type: "summary",
-    swarm: config.swarm,
-    tasks: {
-      submitted: progress.submitted,
-      completed: progress.completed,
-      deadLettered: progress.deadLettered,
-      lost: progress.pending,
-      duplicateEffects: progress.duplicateEffects,
-    },
-    ...(ledger ? { ledger } : {}),
-    ...(consensus ? { consensus } : {}),
-    retries: counters.retries,
-    durationMs: Date.now() - started,
-  };
+  const summary = buildSummary(config.swarm, progress, counters, sections, started);
   if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
   const interrupted = stopping !== undefined && !options.forever;
   if (interrupted) return 130;
-  const ledgerOk = !ledger || (ledger.sum === ledger.minted && ledger.negative === 0);
-  return summary.tasks.lost === 0 && summary.tasks.duplicateEffects === 0 && ledgerOk && auditOk
-    ? 0
-    : 1;
+  return summaryHolds(summary, sections) ? 0 : 1;
 }
 
 async function waitForWorkload(

@@ -231,6 +231,9 @@ function resolveSettings(config: AmqpTransportConfig): Settings {
     exchange,
     socketOptions: {
       timeout: config.connectTimeoutMs ?? 10_000,
+      // Nagle's algorithm made every confirmed publish wait ~40 ms for the
+      // broker's delayed ACK at low rates.
+      noDelay: true,
       clientProperties: { connection_name: `conclave (${exchange})` },
       ...config.tls,
     },

@@ -165,6 +165,9 @@ export async function createNatsTransport(config: NatsTransportConfig): Promise<
       maxReconnectAttempts: -1,
       reconnectTimeWait: config.reconnectTimeWaitMs ?? 2_000,
       timeout: config.connectTimeoutMs ?? 10_000,
+      // Without this the driver builds two Errors with stack traces per
+      // request (two requests per task): about 30% of client CPU.
+      noAsyncTraces: true,
     });
   } catch (error) {
     throw new TransportError(

@@ -5,6 +5,23 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 
+/** Everything the runtime may build on: the ports, the protocols and the pure layers. */
+const belowRuntime = [
+  "errors",
+  "core",
+  "config",
+  "wire",
+  "identity",
+  "transport",
+  "store",
+  "delivery",
+  "registry",
+  "routing",
+  "consensus",
+  "ledger",
+  "market",
+];
+
 const below = {
   errors: [],
   core: ["errors"],
@@ -20,54 +37,10 @@ const below = {
   market: ["errors", "core", "wire", "identity", "ledger"],
   registry: ["errors", "core", "wire", "identity"],
   routing: ["errors", "core", "registry"],
-  runtime: [
-    "errors",
-    "core",
-    "config",
-    "wire",
-    "identity",
-    "transport",
-    "store",
-    "delivery",
-    "registry",
-    "routing",
-    "consensus",
-    "ledger",
-    "market",
-  ],
-  testkit: [
-    "errors",
-    "core",
-    "config",
-    "wire",
-    "identity",
-    "transport",
-    "store",
-    "delivery",
-    "registry",
-    "routing",
-    "consensus",
-    "ledger",
-    "market",
-    "runtime",
-    "sim",
-  ],
-  cli: [
-    "errors",
-    "core",
-    "config",
-    "wire",
-    "identity",
-    "transport",
-    "store",
-    "delivery",
-    "registry",
-    "routing",
-    "consensus",
-    "ledger",
-    "market",
-    "runtime",
-  ],
+  runtime: belowRuntime,
+  // The user surfaces sit on the runtime and may use everything under it.
+  testkit: [...belowRuntime, "runtime", "sim"],
+  cli: [...belowRuntime, "runtime"],
 };
 
 function files(dir) {

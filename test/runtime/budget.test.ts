@@ -9,14 +9,7 @@ import {
 } from "../../src/ledger/index.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { until } from "../helpers/until.js";
 
 const defaults = {
   heartbeatMs: 50,

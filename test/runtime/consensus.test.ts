@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { compilePolicy } from "../../src/consensus/policy.js";
 import type { Decision } from "../../src/consensus/seal.js";
 import { generateAgentKeyPair } from "../../src/identity/keys.js";
@@ -21,14 +20,7 @@ import { createTestSwarm } from "../../src/testkit/index.js";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
 import type { Envelope } from "../../src/wire/envelope.js";
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { until } from "../helpers/until.js";
 
 const defaults = {
   heartbeatMs: 100,

@@ -5,14 +5,7 @@ import { buildMessage } from "../../src/runtime/context.js";
 import { VECTOR_CLOCK_HEADER } from "../../src/runtime/event-subscription.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
 import type { Envelope } from "../../src/wire/envelope.js";
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { until } from "../helpers/until.js";
 
 function setup() {
   const t = createTestSwarm({ roles: { ops: {} } });

@@ -4,14 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { AgentCrashError, PermanentError } from "../../src/errors/index.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { until } from "../helpers/until.js";
 
 const fast = {
   ackWaitMs: 2000,

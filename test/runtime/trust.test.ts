@@ -10,14 +10,7 @@ import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { until } from "../helpers/until.js";
 
 const roles = { lead: {}, dev: { tasks: ["code"] } };
 const defaults = {

@@ -121,6 +121,30 @@ export interface LedgerBalancesTable {
 }
 
 /** Every table of the store, for `Kysely<Database>`. */
+/** One row per auction held: what a report filters on, and the whole record as JSON. */
+export interface AuctionsTable {
+  id: string;
+  auctioneer: string;
+  task: string;
+  rule: string;
+  /** `awarded` or `unsold`. */
+  status: string;
+  winner: string | null;
+  price: number | null;
+  bids: number;
+  rejected_bids: number;
+  record: string;
+  at: number;
+}
+
+/** An agent's reputation in [0, 1], learned from outcomes; never written by the agent itself. */
+export interface ReputationTable {
+  agent: string;
+  score: number;
+  observations: number;
+  updated_at: number;
+}
+
 export interface Database {
   conclave_completed: CompletedTable;
   conclave_effects: EffectsTable;
@@ -133,6 +157,8 @@ export interface Database {
   conclave_ledger_operations: LedgerOperationsTable;
   conclave_ledger_entries: LedgerEntriesTable;
   conclave_ledger_balances: LedgerBalancesTable;
+  conclave_auctions: AuctionsTable;
+  conclave_reputation: ReputationTable;
 }
 
 /** Where Kysely's Migrator records applied migrations (inside the store's schema on Postgres). */

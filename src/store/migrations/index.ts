@@ -14,12 +14,18 @@ import {
 import { core } from "./001-core.js";
 import { coordination } from "./002-coordination.js";
 import { ledger } from "./003-ledger.js";
+import { market } from "./004-market.js";
 import type { StoreMigration } from "./migration.js";
 
 export type { StoreMigration } from "./migration.js";
 
 /** Every migration, oldest first. The last one's name is the schema version this build writes. */
-export const migrations: readonly StoreMigration[] = Object.freeze([core, coordination, ledger]);
+export const migrations: readonly StoreMigration[] = Object.freeze([
+  core,
+  coordination,
+  ledger,
+  market,
+]);
 
 /** A migration recorded in a store. */
 export interface AppliedMigration {

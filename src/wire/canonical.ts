@@ -1,5 +1,5 @@
 import { InvalidEnvelopeError } from "../errors/index.js";
-import { formatPath, whyNotJson } from "./json-value.js";
+import { formatPath, isWellFormed, whyNotJson } from "./json-value.js";
 
 /**
  * Deepest nesting `canonicalize` accepts. Higher than an envelope's own limit
@@ -33,6 +33,101 @@ const encoder = new TextEncoder();
  * ```
  */
 export function canonicalize(value: unknown): string {
+  return canonicalText(value, CANONICAL_MAX_DEPTH, false) ?? explainedCanonicalize(value);
+}
+
+/** Thrown inside {@link canonicalText} to unwind at the first value it refuses. */
+const REFUSED: unique symbol = Symbol("refused");
+
+/**
+ * The hot path of {@link canonicalize}: the same text for everything it
+ * accepts, but on the first value JSON cannot carry it returns undefined
+ * instead of saying where (the caller then takes the slow path, which names
+ * the JSON path). No path bookkeeping, one pass.
+ *
+ * With `strictKeys`, a key that is not well-formed Unicode is refused even
+ * when its value is `undefined` (and so omitted): what `assertJsonValue`
+ * refuses, so that one pass can both validate an envelope and canonicalise it.
+ * `omit` names a top-level member left out of the text (its value is not
+ * checked): `sig`, for the text a signature covers.
+ *
+ * @internal
+ */
+export function canonicalText(
+  value: unknown,
+  maxDepth: number,
+  strictKeys: boolean,
+  omit?: string,
+): string | undefined {
+  try {
+    return writeCanonical(value, 1, maxDepth, strictKeys, omit);
+  } catch {
+    // REFUSED, or a getter or proxy that threw: the slow path meets it again and reports it.
+    return undefined;
+  }
+}
+
+// A module-level function, not a closure: nothing to allocate per call.
+function writeCanonical(
+  node: unknown,
+  depth: number,
+  maxDepth: number,
+  strictKeys: boolean,
+  omit?: string,
+): string {
+  switch (typeof node) {
+    case "string":
+      if (!isWellFormed(node)) throw REFUSED;
+      return JSON.stringify(node);
+    case "number":
+      // For finite numbers this is Number.prototype.toString, as RFC 8785 asks.
+      if (!Number.isFinite(node)) throw REFUSED;
+      return JSON.stringify(node);
+    case "boolean":
+      return node ? "true" : "false";
+    case "object": {
+      if (node === null) return "null";
+      if (depth > maxDepth) throw REFUSED;
+      if (Array.isArray(node)) {
+        let out = "[";
+        for (let i = 0; i < node.length; i++) {
+          out += (i === 0 ? "" : ",") + writeCanonical(node[i], depth + 1, maxDepth, strictKeys);
+        }
+        return `${out}]`;
+      }
+      const proto: unknown = Object.getPrototypeOf(node);
+      if (proto !== Object.prototype && proto !== null) throw REFUSED;
+      const record = node as Record<string, unknown>;
+      const keys = Object.keys(record);
+      if (keys.length > 1) keys.sort();
+      let out = "{";
+      let first = true;
+      for (const key of keys) {
+        if (key === omit && depth === 1) continue;
+        const child = record[key];
+        if (child === undefined) {
+          if (strictKeys && !isWellFormed(key)) throw REFUSED;
+          continue;
+        }
+        if (!isWellFormed(key)) throw REFUSED;
+        out += `${first ? "" : ","}${JSON.stringify(key)}:${writeCanonical(child, depth + 1, maxDepth, strictKeys)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw REFUSED;
+  }
+}
+
+/**
+ * The slow path of {@link canonicalize}: canonicalises while keeping the
+ * JSON path, to name what it refuses. The reference the fast path is
+ * tested against.
+ *
+ * @internal
+ */
+export function explainedCanonicalize(value: unknown): string {
   const path: (string | number)[] = [];
   const fail = (reason: string): never => {
     throw new InvalidEnvelopeError(`cannot canonicalise: ${formatPath("$", path)} is ${reason}`);

@@ -1,5 +1,6 @@
 import { ConfigError, EnvelopeTooLargeError, InvalidEnvelopeError } from "../errors/index.js";
-import { type Envelope, parseEnvelope } from "./envelope.js";
+import { type Envelope, parseEnvelope, parseEnvelopeSigning } from "./envelope.js";
+import { recall, remember } from "./validated.js";
 
 /** 1 MiB: the largest encoded envelope accepted unless configured otherwise. */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
@@ -30,7 +31,8 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  */
 export function encodeEnvelope(envelope: Envelope, options: CodecOptions = {}): Uint8Array {
   const limit = maxBytesOf(options);
-  parseEnvelope(envelope);
+  // signEnvelope checked it in full (and changing it since would break its signature).
+  if (recall(envelope)?.checked !== "full") parseEnvelope(envelope);
   const bytes = encoder.encode(JSON.stringify(envelope));
   if (bytes.byteLength > limit) throw new EnvelopeTooLargeError(bytes.byteLength, limit);
   return bytes;
@@ -85,7 +87,10 @@ export function decodeEnvelope(input: Uint8Array | string, options: CodecOptions
       cause: err,
     });
   }
-  return parseEnvelope(value);
+  const { envelope, unsigned } = parseEnvelopeSigning(value);
+  // The signing text is what verifying it needs: computed once, here.
+  remember(envelope, envelope.sig === undefined ? "fields" : "full", unsigned);
+  return envelope;
 }
 
 function maxBytesOf(options: CodecOptions): number {

@@ -2,9 +2,11 @@ import { z } from "zod";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import { InvalidEnvelopeError } from "../errors/index.js";
+import { canonicalText } from "./canonical.js";
 import { describeEnvelopeIssues } from "./envelope-issues.js";
 import { assertJsonValue } from "./json-value.js";
 import { sharedUlidFactory, ulidPattern } from "./ulid.js";
+import { ENVELOPE_FIELDS, remember } from "./validated.js";
 
 /** `task.code_review`: lower-case tokens of `[a-z0-9_-]` joined by dots. */
 export const envelopeTypePattern: RegExp = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
@@ -166,6 +168,38 @@ export interface Envelope<TBody = unknown> {
  * ```
  */
 export function parseEnvelope(value: unknown): Envelope {
+  const envelope = parseFields(value);
+  assertJsonValue(envelope, { maxDepth: ENVELOPE_MAX_DEPTH, root: "" });
+  return envelope;
+}
+
+/**
+ * {@link parseEnvelope} that also returns what a signature of the envelope
+ * covers, the RFC 8785 canonical JSON of it without `sig`, computed in the
+ * same pass that checks its content (undefined in the odd case the fast pass
+ * declines a value that is nonetheless valid).
+ *
+ * @internal
+ */
+export function parseEnvelopeSigning(value: unknown): {
+  envelope: Envelope;
+  unsigned: string | undefined;
+} {
+  const envelope = parseFields(value);
+  // `sig` is left out of the text; the schema checked it is 86 base64url characters.
+  const unsigned = canonicalText(envelope, ENVELOPE_MAX_DEPTH, true, "sig");
+  // Refused: the full check names what is wrong and throws.
+  if (unsigned === undefined) {
+    assertJsonValue(envelope, { maxDepth: ENVELOPE_MAX_DEPTH, root: "" });
+  }
+  return { envelope, unsigned };
+}
+
+/** The schema part of {@link parseEnvelope}: every field but the body's content. */
+function parseFields(value: unknown): Envelope {
+  const fast = readEnvelope(value);
+  if (fast !== undefined) return fast;
+  // Unusual or invalid: the schema has the last word and names what is wrong.
   const result = envelopeSchema.safeParse(value);
   if (!result.success) {
     // Parsed again with the offending inputs attached, only on this cold path: it costs.
@@ -173,8 +207,113 @@ export function parseEnvelope(value: unknown): Envelope {
     const error = detailed.error ?? result.error;
     throw new InvalidEnvelopeError(describeEnvelopeIssues(error.issues), { cause: error });
   }
-  assertJsonValue(result.data, { maxDepth: ENVELOPE_MAX_DEPTH, root: "" });
   return result.data;
+}
+
+/** Every field of the schema. */
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(ENVELOPE_FIELDS);
+
+function isMillis(value: unknown): boolean {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function matches(value: unknown, pattern: RegExp): boolean {
+  return typeof value === "string" && pattern.test(value);
+}
+
+/**
+ * The hot path of {@link parseEnvelope}: a hand-written check of the usual
+ * case, equivalent to {@link envelopeSchema} on what it accepts, with the
+ * same output (a new object, fields in schema order, a copy of `headers`,
+ * `body` as is). It only ever says yes: anything it does not accept for sure
+ * (an invalid field, an unknown one, an object that is not plain, symbol or
+ * hidden keys in `headers`) returns undefined and goes to the schema, which
+ * decides and explains. Property tests hold the two to the same answers.
+ */
+export function readEnvelope(value: unknown): Envelope | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const input = value as Record<string, unknown>;
+  for (const key of Object.keys(input)) if (!KNOWN_FIELDS.has(key)) return undefined;
+  // Each field read once, into the output (a field present as undefined stays
+  // present, as in the schema's), by name: no keyed access on the hot path.
+  const out: Record<string, unknown> = {};
+  if ("id" in input) out["id"] = input["id"];
+  if ("type" in input) out["type"] = input["type"];
+  if ("from" in input) out["from"] = input["from"];
+  if ("to" in input) out["to"] = input["to"];
+  if ("ts" in input) out["ts"] = input["ts"];
+  if ("deadline" in input) out["deadline"] = input["deadline"];
+  if ("corr" in input) out["corr"] = input["corr"];
+  if ("cause" in input) out["cause"] = input["cause"];
+  if ("conv" in input) out["conv"] = input["conv"];
+  if ("seq" in input) out["seq"] = input["seq"];
+  if ("attempt" in input) out["attempt"] = input["attempt"];
+  if ("headers" in input) out["headers"] = input["headers"];
+  if ("body" in input) out["body"] = input["body"];
+  if ("sig" in input) out["sig"] = input["sig"];
+  return checkFields(out) ? (out as unknown as Envelope) : undefined;
+}
+
+/**
+ * Whether a plain record of known fields (in schema order) passes the
+ * schema; replaces `headers` by its copy, as the schema's output has.
+ */
+function checkFields(out: Record<string, unknown>): boolean {
+  const type = out["type"];
+  if (
+    !matches(out["id"], ulidPattern) ||
+    typeof type !== "string" ||
+    type.length > ENVELOPE_TYPE_MAX_LENGTH ||
+    !envelopeTypePattern.test(type) ||
+    !matches(out["from"], agentIdPattern) ||
+    !isMillis(out["ts"]) ||
+    out["body"] === undefined
+  ) {
+    return false;
+  }
+  const to = out["to"];
+  if (to !== undefined && !matches(to, agentIdPattern)) return false;
+  const deadline = out["deadline"];
+  if (deadline !== undefined && !isMillis(deadline)) return false;
+  const corr = out["corr"];
+  if (corr !== undefined && !matches(corr, referencePattern)) return false;
+  const cause = out["cause"];
+  if (cause !== undefined && !matches(cause, referencePattern)) return false;
+  const conv = out["conv"];
+  if (conv !== undefined && !matches(conv, referencePattern)) return false;
+  const seq = out["seq"];
+  if (seq !== undefined && !isMillis(seq)) return false;
+  const attempt = out["attempt"];
+  if (attempt !== undefined && !(isMillis(attempt) && (attempt as number) >= 1)) return false;
+  if ((seq === undefined) !== (conv === undefined)) return false;
+  const sig = out["sig"];
+  if (sig !== undefined && !matches(sig, signaturePattern)) return false;
+  if (out["headers"] !== undefined) {
+    const headers = readHeaders(out["headers"]);
+    if (headers === undefined) return false;
+    out["headers"] = headers;
+  }
+  return true;
+}
+
+/** A copy of a plain `headers` record of valid names and values, or undefined. */
+function readHeaders(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const names = Object.getOwnPropertyNames(value);
+  if (Object.getOwnPropertySymbols(value).length > 0) return undefined;
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, string> = {};
+  for (const name of names) {
+    if (!Object.prototype.propertyIsEnumerable.call(record, name)) return undefined;
+    const header = record[name];
+    if (!headerNamePattern.test(name) || !matches(header, headerValuePattern)) return undefined;
+    copy[name] = header as string;
+  }
+  return copy;
 }
 
 /** What the caller of {@link createEnvelope} supplies; `id` and `ts` are filled in. */
@@ -204,6 +343,8 @@ const FIELD_ORDER = [
   "headers",
   "body",
 ] as const;
+/** What createEnvelope takes from its fields (`id` and `ts` are replaced). */
+const BUILT_FIELDS: ReadonlySet<string> = new Set(FIELD_ORDER);
 
 /**
  * Creates a validated envelope with a fresh ULID `id` and `ts` from the
@@ -224,20 +365,56 @@ export function createEnvelope<TBody>(
   fields: EnvelopeFields<TBody>,
   options: CreateEnvelopeOptions = {},
 ): Envelope<TBody> {
+  const envelope = buildEnvelope(fields, options);
+  assertJsonValue(envelope, { maxDepth: ENVELOPE_MAX_DEPTH, root: "" });
+  return envelope;
+}
+
+/**
+ * {@link createEnvelope} without the check of the body's content: for
+ * `createSignedEnvelope`, whose signing pass checks it while canonicalising.
+ * The result is remembered as schema-checked.
+ *
+ * @internal
+ */
+export function buildEnvelope<TBody>(
+  fields: EnvelopeFields<TBody>,
+  options: CreateEnvelopeOptions = {},
+  remembered = true,
+): Envelope<TBody> {
   const clock = options.clock ?? systemClock;
   const ts = Math.floor(clock.now());
-  const source: Record<string, unknown> = {
-    ...fields,
-    id: sharedUlidFactory(clock, options.random)(ts),
-    ts,
-  };
-  const ordered: Record<string, unknown> = {};
-  for (const key of FIELD_ORDER) {
-    if (source[key] !== undefined) ordered[key] = source[key];
-  }
-  // Unknown keys are kept so that validation names them instead of losing them silently.
+  const id = sharedUlidFactory(clock, options.random)(ts);
+  const source = fields as unknown as Record<string, unknown>;
+  let unusual = false;
   for (const key of Object.keys(source)) {
-    if (!(key in ordered) && source[key] !== undefined) ordered[key] = source[key];
+    if (!BUILT_FIELDS.has(key)) unusual = true;
   }
-  return parseEnvelope(ordered) as Envelope<TBody>;
+  // In schema order, fields left undefined dropped; by name, no keyed access.
+  const ordered: Record<string, unknown> = { id };
+  const { type, from, to, deadline, corr, cause, conv, seq, attempt, headers, body } = source;
+  if (type !== undefined) ordered["type"] = type;
+  if (from !== undefined) ordered["from"] = from;
+  if (to !== undefined) ordered["to"] = to;
+  ordered["ts"] = ts;
+  if (deadline !== undefined) ordered["deadline"] = deadline;
+  if (corr !== undefined) ordered["corr"] = corr;
+  if (cause !== undefined) ordered["cause"] = cause;
+  if (conv !== undefined) ordered["conv"] = conv;
+  if (seq !== undefined) ordered["seq"] = seq;
+  if (attempt !== undefined) ordered["attempt"] = attempt;
+  if (headers !== undefined) ordered["headers"] = headers;
+  if (body !== undefined) ordered["body"] = body;
+  let envelope: Envelope<TBody>;
+  if (!unusual && checkFields(ordered)) {
+    envelope = ordered as unknown as Envelope<TBody>;
+  } else {
+    // Unknown keys are kept so that validation names them instead of losing them silently.
+    for (const key of Object.keys(source)) {
+      if (!(key in ordered) && source[key] !== undefined) ordered[key] = source[key];
+    }
+    envelope = parseFields(ordered) as Envelope<TBody>;
+  }
+  if (remembered) remember(envelope, "fields");
+  return envelope;
 }

@@ -19,7 +19,12 @@ export {
   signaturePattern,
 } from "./envelope.js";
 export type { JsonValue } from "./json-value.js";
-export { signEnvelope, signingBytes, verifyEnvelope } from "./signature.js";
+export {
+  createSignedEnvelope,
+  signEnvelope,
+  signingBytes,
+  verifyEnvelope,
+} from "./signature.js";
 export {
   createUlidFactory,
   isUlid,

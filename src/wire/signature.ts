@@ -1,7 +1,18 @@
-import { type KeyObject, sign, verify } from "node:crypto";
+import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { ConclaveError, KeyError, SignatureError } from "../errors/index.js";
-import { canonicalBytes } from "./canonical.js";
-import { type Envelope, signaturePattern } from "./envelope.js";
+import { canonicalize, canonicalText } from "./canonical.js";
+import {
+  buildEnvelope,
+  type CreateEnvelopeOptions,
+  ENVELOPE_MAX_DEPTH,
+  type Envelope,
+  type EnvelopeFields,
+  signaturePattern,
+} from "./envelope.js";
+import { assertJsonValue } from "./json-value.js";
+import { type Known, recall, remember } from "./validated.js";
+
+const encoder = new TextEncoder();
 
 /**
  * The exact bytes an envelope's signature covers: the RFC 8785 canonical JSON
@@ -15,8 +26,19 @@ import { type Envelope, signaturePattern } from "./envelope.js";
  * ```
  */
 export function signingBytes(envelope: Envelope): Uint8Array {
-  const { sig: _ignored, ...unsigned } = envelope;
-  return canonicalBytes(unsigned);
+  return encoder.encode(signingText(envelope));
+}
+
+/**
+ * The canonical text {@link signingBytes} encodes. An envelope just decoded
+ * or signed here (and unchanged since) already had it computed: it is reused
+ * instead of walking the envelope again.
+ */
+function signingText(envelope: Envelope): string {
+  const unsigned = recall(envelope)?.unsigned;
+  if (unsigned !== undefined) return unsigned;
+  const { sig: _ignored, ...rest } = envelope;
+  return canonicalize(rest);
 }
 
 /**
@@ -37,13 +59,86 @@ export function signEnvelope<TBody>(
   privateKey: KeyObject,
 ): Envelope<TBody> {
   requireEd25519(privateKey, "private");
-  const signature = sign(null, signingBytes(envelope), privateKey);
-  return { ...envelope, sig: signature.toString("base64url") };
+  return signKnown(envelope, privateKey, recall(envelope));
+}
+
+/** What buildEnvelope's output is known to be: its fields passed the schema. */
+const FIELDS_CHECKED = { checked: "fields", unsigned: undefined } as const;
+
+function signKnown<TBody>(
+  envelope: Envelope<TBody>,
+  privateKey: KeyObject,
+  known: Pick<Known, "checked" | "unsigned"> | undefined,
+): Envelope<TBody> {
+  let text = known?.unsigned;
+  let checked = text !== undefined && known?.checked === "full";
+  if (text === undefined && known !== undefined) {
+    // The fields passed the schema (createEnvelope): one pass checks the
+    // content and canonicalises it, and then the whole envelope is valid.
+    let unsigned: object = envelope;
+    if (envelope.sig !== undefined) {
+      const { sig: _ignored, ...rest } = envelope;
+      unsigned = rest;
+    }
+    text = canonicalText(unsigned, ENVELOPE_MAX_DEPTH, true);
+    if (text === undefined) {
+      // Names what is wrong, as createEnvelope would.
+      assertJsonValue(unsigned, { maxDepth: ENVELOPE_MAX_DEPTH, root: "" });
+    }
+    checked = text !== undefined;
+  }
+  text ??= signingText(envelope as Envelope);
+  const signature = sign(null, encoder.encode(text), privateKey);
+  const signed = { ...envelope, sig: signature.toString("base64url") };
+  // Checked in full, and signed here: encodeEnvelope need not check it
+  // again, nor verifyEnvelope recompute what it signs.
+  if (checked) remember(signed as Envelope, "full", text, publicKeyOf(privateKey));
+  return signed;
+}
+
+const publicKeys = new WeakMap<KeyObject, KeyObject>();
+
+/** The public half of a private key, derived once per key object. */
+function publicKeyOf(privateKey: KeyObject): KeyObject {
+  let publicKey = publicKeys.get(privateKey);
+  if (publicKey === undefined) {
+    publicKey = createPublicKey(privateKey);
+    publicKeys.set(privateKey, publicKey);
+  }
+  return publicKey;
+}
+
+/**
+ * Creates an envelope as {@link createEnvelope} does and signs it as
+ * {@link signEnvelope} does, checking and canonicalising its content in one
+ * pass: the way to build every signed message on a hot path.
+ *
+ * @throws KeyError if the key is not an Ed25519 private key;
+ *   InvalidEnvelopeError naming each invalid field.
+ *
+ * @example
+ * ```ts
+ * const vote = createSignedEnvelope({ type: "consensus.vote", from: me, body }, keys.privateKey, { clock });
+ * ```
+ */
+export function createSignedEnvelope<TBody>(
+  fields: EnvelopeFields<TBody>,
+  privateKey: KeyObject,
+  options: CreateEnvelopeOptions = {},
+): Envelope<TBody> {
+  requireEd25519(privateKey, "private");
+  return signKnown(buildEnvelope(fields, options, false), privateKey, FIELDS_CHECKED);
 }
 
 /**
  * Checks that `envelope` carries a valid signature by the holder of
  * `publicKey`. Returns normally on success.
+ *
+ * Envelopes are immutable by contract. An envelope decoded or signed here
+ * (and unchanged since, at the top level) is checked against the signing
+ * text computed then, and once it verified against a key it verifies against
+ * it again without a second signature check; change a copy, never the
+ * envelope's content in place.
  *
  * @throws SignatureError if `sig` is missing, malformed, or does not match
  *   (the envelope changed after signing, or another key signed it); KeyError
@@ -56,27 +151,39 @@ export function signEnvelope<TBody>(
  */
 export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
   requireEd25519(publicKey, "public");
-  const what = describe(envelope);
+  // Messages are built only on failure: the success path allocates no text.
   if (envelope.sig === undefined) {
-    throw new SignatureError(`${what} has no sig; it must be signed by its sender (signEnvelope)`);
+    throw new SignatureError(
+      `${describe(envelope)} has no sig; it must be signed by its sender (signEnvelope)`,
+    );
   }
   if (typeof envelope.sig !== "string" || !signaturePattern.test(envelope.sig)) {
     throw new SignatureError(
-      `${what} has a malformed sig; expected 86 base64url characters (an Ed25519 signature, no padding)`,
+      `${describe(envelope)} has a malformed sig; expected 86 base64url characters (an Ed25519 signature, no padding)`,
     );
   }
+  const known = recall(envelope);
+  // Verified against this key before, unchanged since: the same text, signature and key.
+  if (known?.unsigned !== undefined && sameKey(known.verifiedBy, publicKey)) return;
   let data: Uint8Array;
   try {
     data = signingBytes(envelope);
   } catch (err) {
     const reason = err instanceof ConclaveError ? err.message : String(err);
-    throw new SignatureError(`${what} cannot be verified: ${reason}`, { cause: err });
+    throw new SignatureError(`${describe(envelope)} cannot be verified: ${reason}`, {
+      cause: err,
+    });
   }
   if (!verify(null, data, publicKey, Buffer.from(envelope.sig, "base64url"))) {
     throw new SignatureError(
-      `${what} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
+      `${describe(envelope)} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
     );
   }
+  if (known !== undefined) known.verifiedBy = publicKey;
+}
+
+function sameKey(a: KeyObject | undefined, b: KeyObject): boolean {
+  return a !== undefined && (a === b || a.equals(b));
 }
 
 function requireEd25519(key: KeyObject, type: "public" | "private"): void {

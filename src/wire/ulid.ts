@@ -165,9 +165,19 @@ function encodeBase32(value: number, length: number): string {
   return out;
 }
 
+/** Random bytes drawn from node:crypto a pool at a time: one call per 102 ids, not one per id. */
+const POOL_SIZE = 1020;
+let pool = Buffer.alloc(0);
+let poolOffset = POOL_SIZE;
+
 function cryptoRandomHalves(): [number, number] {
-  const bytes = randomBytes(10);
-  return [bytes.readUIntBE(0, 5), bytes.readUIntBE(5, 5)];
+  if (poolOffset + 10 > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const at = poolOffset;
+  poolOffset += 10;
+  return [pool.readUIntBE(at, 5), pool.readUIntBE(at + 5, 5)];
 }
 
 /** Four draws of 20 bits: `Random.next()` promises a float, not 40 good bits at once. */

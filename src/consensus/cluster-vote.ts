@@ -8,8 +8,8 @@
  */
 import type { KeyObject } from "node:crypto";
 import { canonicalize } from "../wire/canonical.js";
-import { type CreateEnvelopeOptions, createEnvelope, type Envelope } from "../wire/envelope.js";
-import { signEnvelope } from "../wire/signature.js";
+import type { CreateEnvelopeOptions, Envelope } from "../wire/envelope.js";
+import { createSignedEnvelope } from "../wire/signature.js";
 import type { ClusterNode, HierarchyPlan } from "./hierarchy-plan.js";
 import type { Outcome, Tally, VoteChoice } from "./types.js";
 import { CLUSTER_VOTE_TYPE, envelopeHash, isSha256Hex, isVoteChoice } from "./vote.js";
@@ -192,9 +192,9 @@ export function createClusterVote(
   privateKey: KeyObject,
   envelopeOptions?: CreateEnvelopeOptions,
 ): Envelope<ClusterVoteBody> {
-  const envelope = createEnvelope(
+  return createSignedEnvelope(
     { type: CLUSTER_VOTE_TYPE, from, corr: body.proposal, body },
+    privateKey,
     envelopeOptions,
   );
-  return signEnvelope(envelope, privateKey);
 }

@@ -21,7 +21,13 @@ import {
   planFlat,
   planHierarchy,
 } from "./hierarchy-plan.js";
-import type { QuorumThreshold } from "./quorum-math.js";
+import { auditPbftRecord } from "./pbft-round.js";
+import {
+  fromWeightUnits,
+  type QuorumThreshold,
+  thresholdUnits,
+  toWeightUnits,
+} from "./quorum-math.js";
 import { computeSeal, type Decision } from "./seal.js";
 import type { ProtocolName, Voter } from "./types.js";
 import { hashProposal } from "./vote.js";
@@ -56,7 +62,7 @@ export interface VerifyDecisionOptions {
     readonly seed?: number;
     readonly levelDeadlines?: readonly number[];
   };
-  /** Rules for protocols whose records this module does not define (`pbft`), or replacements. */
+  /** Replacements for the built-in rules of `quorum`, `hierarchical` and `pbft`. */
   readonly rules?: Partial<Record<ProtocolName, DecisionRule>>;
 }
 
@@ -118,6 +124,8 @@ const BUILT_IN_RULES: Partial<Record<ProtocolName, DecisionRule>> = {
     }
     const votes = voteList(decision);
     if (typeof votes === "string") return votes;
+    const unreachable = unreachableThreshold(decision, votes, options);
+    if (unreachable !== null) return unreachable;
     const plan = planFlat({
       proposal: decision.proposal,
       voters: options.voters,
@@ -129,6 +137,8 @@ const BUILT_IN_RULES: Partial<Record<ProtocolName, DecisionRule>> = {
   hierarchical: (decision, options) => {
     const votes = voteList(decision);
     if (typeof votes === "string") return votes;
+    const unreachable = unreachableThreshold(decision, votes, options);
+    if (unreachable !== null) return unreachable;
     const record = decision.hierarchy;
     if (record === undefined) return "a hierarchical decision must carry its hierarchy record";
     const expected = options.hierarchy ?? {};
@@ -161,7 +171,52 @@ const BUILT_IN_RULES: Partial<Record<ProtocolName, DecisionRule>> = {
     }
     return auditRecord(plan, { ...decision, votes }, signatureCheck(options.publicKeys));
   },
+  pbft: (decision, options) => {
+    const votes = voteList(decision);
+    if (typeof votes === "string") return votes;
+    return auditPbftRecord(
+      { ...decision, votes },
+      { replicas: options.voters, checkSignature: signatureCheck(options.publicKeys) },
+    );
+  },
 };
+
+/**
+ * A threshold above the voters' total weight (a fixed weight, when some
+ * voters were not live) cannot be reached: the round ends `no-quorum` at
+ * once, without votes. Returns null when the threshold is reachable (the
+ * protocol's rule applies), else undefined when the record is that
+ * immediate `no-quorum`, or what is wrong with it.
+ */
+function unreachableThreshold(
+  decision: Decision,
+  votes: readonly Envelope[],
+  options: VerifyDecisionOptions,
+): string | undefined | null {
+  const rootThreshold = Array.isArray(options.threshold)
+    ? options.threshold.at(-1)
+    : options.threshold;
+  if (rootThreshold === undefined) return null;
+  let total = 0;
+  for (const voter of options.voters) total += toWeightUnits(voter.weight);
+  const threshold = thresholdUnits(rootThreshold as QuorumThreshold, total);
+  if (threshold <= total) return null;
+  if (decision.outcome !== "no-quorum") {
+    return `the threshold (${fromWeightUnits(threshold)}) exceeds the voters' total weight (${fromWeightUnits(total)}), so the outcome can only be no-quorum, not ${decision.outcome}`;
+  }
+  if (votes.length > 0) return "a round whose threshold cannot be reached counts no votes";
+  const tally = decision.tally;
+  if (
+    tally?.approve !== 0 ||
+    tally.reject !== 0 ||
+    tally.abstain !== 0 ||
+    tally.threshold !== fromWeightUnits(threshold) ||
+    tally.total !== fromWeightUnits(total)
+  ) {
+    return `the tally of a round whose threshold cannot be reached must be 0/0/0 with threshold ${fromWeightUnits(threshold)} and total ${fromWeightUnits(total)}`;
+  }
+  return undefined;
+}
 
 function voteList(decision: Decision): readonly Envelope[] | string {
   // Read from JSON, the record may not be the shape its type promises.

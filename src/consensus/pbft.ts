@@ -333,7 +333,7 @@ const MAX_BACKOFF_EXPONENT = 6;
  * ```ts
  * const replica = createPbftReplica({
  *   id: "r1", replicas, f: 1, viewChangeTimeoutTicks: 20, now: 0,
- *   sign: (fields, now) => signEnvelope(createEnvelope(fields, { clock: fixedAt(now) }), keys.privateKey),
+ *   sign: (fields, now) => createSignedEnvelope(fields, keys.privateKey, { clock: fixedAt(now) }),
  *   verify: (env) => registry.verify(env),
  *   validate: (proposal) => policy.allows(proposal),
  * });

@@ -112,6 +112,11 @@ export interface RoundResult {
   readonly evidence: readonly ByzantineEvidence[];
   /** The `now` of the step or tick that decided the round. */
   readonly decidedAt: number;
+  /**
+   * Why the round ended without counting, when it did: e.g. a fixed threshold
+   * above the weight of the voters that were live, or too few PBFT replicas.
+   */
+  readonly reason?: string;
 }
 
 /** One proposal's vote under the `quorum` protocol. Create with {@link createQuorumRound}. */

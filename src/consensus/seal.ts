@@ -17,9 +17,10 @@ export interface Decision {
   readonly protocol: ProtocolName;
   /**
    * `quorum`: the accepted signed votes. `hierarchical`: the accepted signed
-   * votes and cluster votes. `pbft`: the commit certificate (2f + 1 signed
-   * commit envelopes), checked by the rule passed as
-   * `VerifyDecisionOptions.rules.pbft`.
+   * votes and cluster votes. `pbft`: the commits seen for the proposal (2f + 1
+   * of them, the commit certificate, when approved), then the signed refusals
+   * (`consensus.vote` with `reject` or `abstain`) of replicas whose policy
+   * said no; see `pbft-round.ts`.
    */
   readonly votes: readonly Envelope[];
   readonly tally: Tally;
@@ -30,6 +31,12 @@ export interface Decision {
   readonly decidedAt: number;
   /** `hierarchical` only: the tree's parameters and representatives. */
   readonly hierarchy?: HierarchyRecord;
+  /**
+   * Why the round ended without a vote, when it did (a `no-quorum` decided
+   * at once: a fixed threshold above the live voters' weight, fewer than 4
+   * PBFT replicas). Sealed like every other field; absent otherwise.
+   */
+  readonly reason?: string;
   /** The seal of the previous decision in the audit log; null for the first. */
   readonly prevSeal: string | null;
   /** SHA-256 hex over the canonical JSON of every other field. */
@@ -50,6 +57,7 @@ function sealedFields(decision: DecisionParts & { readonly prevSeal: string | nu
     evidence: decision.evidence,
     decidedAt: decision.decidedAt,
     ...(decision.hierarchy === undefined ? {} : { hierarchy: decision.hierarchy }),
+    ...(decision.reason === undefined ? {} : { reason: decision.reason }),
     prevSeal: decision.prevSeal,
   };
 }
@@ -57,7 +65,7 @@ function sealedFields(decision: DecisionParts & { readonly prevSeal: string | nu
 /**
  * The seal a decision must carry: SHA-256 (hex) over the RFC 8785 canonical
  * JSON of `{ proposal, protocol, votes, tally, outcome, evidence, decidedAt,
- * hierarchy?, prevSeal }`.
+ * hierarchy?, reason?, prevSeal }`.
  *
  * @throws InvalidEnvelopeError if a field holds a value JSON cannot carry.
  */

@@ -5,8 +5,8 @@
  */
 import { createHash, type KeyObject } from "node:crypto";
 import { canonicalBytes } from "../wire/canonical.js";
-import { type CreateEnvelopeOptions, createEnvelope, type Envelope } from "../wire/envelope.js";
-import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import type { CreateEnvelopeOptions, Envelope } from "../wire/envelope.js";
+import { createSignedEnvelope, verifyEnvelope } from "../wire/signature.js";
 import type { Proposal, Verifier, VoteBody, VoteChoice } from "./types.js";
 
 /** Envelope `type` of a voter's vote. */
@@ -129,11 +129,11 @@ export function createVote(
     choice: options.choice,
     ...(options.reason === undefined ? {} : { reason: options.reason }),
   };
-  const envelope = createEnvelope(
+  return createSignedEnvelope(
     { type: VOTE_TYPE, from: options.from, corr: options.proposal.id, body },
+    options.privateKey,
     envelopeOptions,
   );
-  return signEnvelope(envelope, options.privateKey);
 }
 
 /**

@@ -3,18 +3,21 @@
  * certificates with openssl and runs a private nats-server on a free
  * loopback port with `tls { verify: true }`: it demands a client certificate
  * signed by that CA. A client without one (or with one from another CA, or
- * one that does not trust the server's CA) is refused with `TransportError`;
- * with the certificate and the CA (as file paths or as PEM text) core
- * publish/subscribe and a durable enqueue/consume work.
+ * one that does not trust the server's CA) is refused with
+ * `TlsHandshakeError` (a `TransportError`) saying which side refused and
+ * which certificate or CA to check; with the certificate and the CA (as file
+ * paths or as PEM text) core publish/subscribe and a durable enqueue/consume
+ * work.
  *
  * Note: when the server rejects the client's certificate (none, or one from
- * another CA), nats.js does not see the TLS 1.3 alert during connect: the
- * failure surfaces as a connect timeout, hence the short connectTimeoutMs.
+ * another CA), nats.js does not see the TLS 1.3 alert during connect: it
+ * times out (hence the short connectTimeoutMs), and the adapter then repeats
+ * the handshake by hand to report the refusal instead of a timeout.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { TransportError } from "../../src/errors/index.js";
+import { TlsHandshakeError, TransportError } from "../../src/errors/index.js";
 import {
   createNatsTransport,
   deleteNatsQueue,
@@ -73,30 +76,56 @@ describe("NATS over mutual TLS", {
     return t;
   };
 
-  const refused = async (overrides: Partial<NatsTransportConfig>, why: string) => {
+  const refused = async (
+    overrides: Partial<NatsTransportConfig>,
+    why: string,
+    expected: { side: TlsHandshakeError["side"]; says: RegExp },
+  ) => {
     await assert.rejects(connect(overrides), (error: unknown) => {
-      assert.ok(error instanceof TransportError, `${why}: a TransportError, got ${String(error)}`);
-      assert.equal(error.code, "E_TRANSPORT");
+      assert.ok(
+        error instanceof TlsHandshakeError,
+        `${why}: a TlsHandshakeError, got ${String(error)}`,
+      );
+      assert.ok(error instanceof TransportError, "still a TransportError");
+      assert.equal(error.code, "E_TLS_HANDSHAKE");
+      assert.equal(error.side, expected.side, why);
       assert.match(error.message, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(error.message, /timeout/i, "not reported as a timeout");
+      assert.match(error.message, expected.says, why);
       assert.ok(!error.message.includes("PRIVATE KEY"), "no key material in the message");
       return true;
     });
   };
+  const serverRefused = /the server refused the TLS handshake \(TLS alert: [a-z ]+\)/;
 
-  test("a client without a certificate is refused", async () => {
-    await refused({ tls: { ca: certs.caFile } }, "CA but no client certificate");
+  test("a client without a certificate is refused: the message says a client certificate is required", async () => {
+    await refused({ tls: { ca: certs.caFile } }, "CA but no client certificate", {
+      side: "server-refused",
+      says: new RegExp(
+        `${serverRefused.source}; it requires a client certificate: set tls\\.cert and tls\\.key`,
+      ),
+    });
   });
 
-  test("a client that asks for no TLS at all is refused", async () => {
-    await refused({}, "no tls settings");
+  test("a client that asks for no TLS at all does not trust the server's private CA", async () => {
+    await refused({}, "no tls settings", {
+      side: "server-untrusted",
+      says: /does not trust the server's certificate .*set tls\.ca/,
+    });
   });
 
-  test("a client certificate from another CA is refused", async () => {
+  test("a client certificate from another CA is refused: the message says to check it against the server's CA", async () => {
     await refused(
       {
         tls: { ca: certs.caFile, cert: certs.rogueClient.certFile, key: certs.rogueClient.keyFile },
       },
       "rogue client certificate",
+      {
+        side: "server-refused",
+        says: new RegExp(
+          `${serverRefused.source}; check that tls\\.cert .* was signed by a CA the server trusts`,
+        ),
+      },
     );
   });
 
@@ -104,6 +133,7 @@ describe("NATS over mutual TLS", {
     await refused(
       { tls: { ca: certs.rogueCaFile, cert: certs.client.certFile, key: certs.client.keyFile } },
       "server certificate from an untrusted CA",
+      { side: "server-untrusted", says: /does not trust the server's certificate .*set tls\.ca/ },
     );
   });
 

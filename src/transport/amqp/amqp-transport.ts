@@ -88,8 +88,9 @@ export interface AmqpTransportConfig {
   /**
    * Where enqueue deduplication is recorded. Default: an in-process window
    * (`createWindowDedupStore`), which catches retries from this process only;
-   * pass a shared store (e.g. one backed by the swarm store) to dedup across
-   * processes.
+   * pass `createSharedDedupStore` over a table every process shares (the
+   * runtime uses the swarm store's idempotency keys) to drop an id enqueued
+   * again by another process or after a restart.
    */
   readonly dedup?: DedupStore;
   /** TLS options; only with an `amqps://` URL. */
@@ -481,7 +482,10 @@ class AmqpTransport implements Transport, ConsumerHost {
       await this.#release(msgId);
       throw mapAmqpError(error, `enqueueing on "${subject}"`);
     }
-    if (outcome === "routed") return { duplicate: false };
+    if (outcome === "routed") {
+      await this.#confirmed(msgId);
+      return { duplicate: false };
+    }
     await this.#release(msgId);
     if (outcome === "returned") throw new UnroutableError(subject);
     throw this.#queueFull(subject);
@@ -691,6 +695,16 @@ class AmqpTransport implements Transport, ConsumerHost {
       if (stored && (!best || stored.at >= best.at)) best = stored;
     }
     return best?.config;
+  }
+
+  async #confirmed(msgId: string): Promise<void> {
+    try {
+      await this.#dedup.confirm?.(msgId);
+    } catch (error) {
+      // The message is on the broker; a failed record only lets a later
+      // duplicate through.
+      this.report(toError(error));
+    }
   }
 
   async #release(msgId: string): Promise<void> {

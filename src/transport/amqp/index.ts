@@ -4,5 +4,12 @@ export {
   createAmqpTransport,
   deleteAmqpTopology,
 } from "./amqp-transport.js";
-export { createWindowDedupStore, type DedupStore } from "./dedup.js";
+export {
+  createSharedDedupStore,
+  createWindowDedupStore,
+  type DedupStore,
+  type SharedClaims,
+  type SharedClaimValue,
+  type SharedDedupConfig,
+} from "./dedup.js";
 export { bindingKey } from "./topology.js";

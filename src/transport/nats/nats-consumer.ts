@@ -68,12 +68,16 @@ export interface ConsumerHost {
  */
 export const ORIGINAL_SEQ_HEADER = "conclave-original-seq";
 
-/**
- * How long one pull request waits on the server for messages. An idle
- * consumer renews it this often; the driver sends heartbeats at half of it
- * and gives up on the request after two missed ones.
- */
+/** How long one pull request waits on the server for messages; an idle consumer renews it this often. */
 const PULL_EXPIRES_MS = 10_000;
+/**
+ * While a pull request waits, the server sends a heartbeat this often; the
+ * driver ends the request after two missed ones. That is how a pull whose
+ * server went away (the consumer's leader died, and the request with it) is
+ * noticed and issued again: left to the driver's default (half the expiry)
+ * it took 10 s or more.
+ */
+const PULL_HEARTBEAT_MS = 1_000;
 /** Backoff bounds when pulling fails (stream missing, server restarting). */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
@@ -162,9 +166,9 @@ export class NatsConsumer implements Consumer {
       const settings = await this.host.settings(this.queue);
       const pull = await this.host.pullConsumer(settings);
       if (this.#state !== "running") return;
+      // The failure count is reset by a pull that works, not by the handle:
+      // getting one succeeds while the consumer has no leader yet.
       this.#pull = pull;
-      this.#failures = 0;
-      this.#lastFailure = "";
     } catch (error) {
       this.#failed(error, `consuming queue "${this.queue}"`);
     } finally {
@@ -179,7 +183,11 @@ export class NatsConsumer implements Consumer {
     let iterator: FetchIterator | undefined;
     const startedAt = this.host.clock.now();
     try {
-      iterator = await pull.fetch({ max_messages: batch, expires: PULL_EXPIRES_MS });
+      iterator = await pull.fetch({
+        max_messages: batch,
+        expires: PULL_EXPIRES_MS,
+        idle_heartbeat: PULL_HEARTBEAT_MS,
+      });
       this.#fetches.add(iterator);
       if (this.#state !== "running") iterator.stop();
       for await (const message of iterator) {
@@ -201,7 +209,13 @@ export class NatsConsumer implements Consumer {
         this.#lastFailure = "";
       }
     } catch (error) {
-      if (this.#state === "running") this.#failed(error, `pulling from queue "${this.queue}"`);
+      if (this.#state === "running") {
+        // A pull that lost its server is issued again on the same handle:
+        // fetching needs no API call, while getting a new handle waits for
+        // the consumer's new leader to answer an info request.
+        const keepHandle = isMissedHeartbeats(error);
+        this.#failed(error, `pulling from queue "${this.queue}"`, keepHandle);
+      }
     } finally {
       this.#requested -= batch - received;
       if (iterator) this.#fetches.delete(iterator);
@@ -210,21 +224,25 @@ export class NatsConsumer implements Consumer {
   }
 
   /** Reports a failure (once per distinct message) and retries later with backoff. */
-  #failed(error: unknown, what: string): void {
+  #failed(error: unknown, what: string, keepHandle = false): void {
     const mapped = mapError(this.host.driver, error, what);
     if (mapped.message !== this.#lastFailure) {
       this.#lastFailure = mapped.message;
       this.host.report(mapped);
     }
-    this.#backoff();
+    this.#backoff(keepHandle);
   }
 
-  /** Pauses pulling for a while, longer after each consecutive failure. */
-  #backoff(): void {
+  /**
+   * Pauses pulling for a while, longer after each consecutive failure (the
+   * count resets once a pull succeeds), then pulls again, through a new
+   * handle unless `keepHandle`.
+   */
+  #backoff(keepHandle = false): void {
     if (this.#state !== "running" || this.#cancelRetry) return;
     const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.#failures);
     this.#failures++;
-    this.#pull = undefined;
+    if (!keepHandle) this.#pull = undefined;
     this.#cancelRetry = this.host.clock.setTimer(() => {
       this.#cancelRetry = undefined;
       this.#pump();
@@ -462,4 +480,9 @@ interface NatsDelivery extends Delivery {
   settled: boolean;
   /** Dead-letters without a handler (expired last lease). */
   deadLetter(reason: string, deliveries: number): Promise<void>;
+}
+
+/** The driver ended a pull after missing its heartbeats: the request died with its server. */
+function isMissedHeartbeats(error: unknown): boolean {
+  return error instanceof Error && /heartbeats? missed/i.test(error.message);
 }

@@ -3,6 +3,8 @@ import {
   ClosedError,
   ConfigError,
   QueueFullError,
+  TimeoutError,
+  TlsHandshakeError,
   TransportError,
   toError,
   UnroutableError,
@@ -33,6 +35,7 @@ import {
   type Driver,
   fromNatsHeaders,
   isNoResponders,
+  isTimeout,
   type JetStreamClient,
   type JetStreamManager,
   loadDriver,
@@ -46,6 +49,7 @@ import {
   toNatsHeaders,
 } from "./driver.js";
 import { type ConsumerHost, NatsConsumer, type QueueSettings } from "./nats-consumer.js";
+import { diagnoseNatsTls } from "./tls-diagnosis.js";
 
 /** TLS material: each field is PEM text or the path of a PEM file. */
 export interface NatsTlsConfig {
@@ -83,6 +87,15 @@ export interface NatsTransportConfig {
   readonly apiTimeoutMs?: number;
   /** How long the first connection may take. Default 10 000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long `ensureQueue` (and the connection's first JetStream call) keeps
+   * trying while JetStream cannot answer yet (a cluster electing a leader, a
+   * server restarting, too few servers up for the replicas): timeouts and
+   * "temporarily unavailable" answers are retried with backoff (250 ms,
+   * doubling to 2 s) until this much time has passed. Default 30 000 ms; 0
+   * fails at the first timeout.
+   */
+  readonly ensureQueueRetryMs?: number;
   readonly clock?: Clock;
   /** Called with failures nobody awaits (a throwing handler, a pull that failed). Default: a process warning. */
   readonly onError?: (error: Error) => void;
@@ -100,6 +113,17 @@ const SETTINGS_PREFIX = "conclave queue settings: ";
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const QUEUE_GROUP = /^[A-Za-z0-9_\-.:$]{1,128}$/;
 const EMPTY_HEADERS: Headers = Object.freeze({});
+/** Backoff between attempts of a declaration JetStream could not answer yet. */
+const DECLARE_RETRY_MIN_MS = 250;
+const DECLARE_RETRY_MAX_MS = 2_000;
+const DEFAULT_DECLARE_RETRY_MS = 30_000;
+/**
+ * JetStream API errors that go away by themselves: insufficient resources /
+ * no suitable peers (10005, servers of the cluster down), system temporarily
+ * unavailable (10008), cluster cannot handle the request (10009, no leader),
+ * stream or consumer offline (10118, 10119).
+ */
+const TRANSIENT_API_CODES: ReadonlySet<number> = new Set([10005, 10008, 10009, 10118, 10119]);
 
 /**
  * Connects to NATS and returns a `Transport` on it: core NATS for
@@ -170,22 +194,54 @@ export async function createNatsTransport(config: NatsTransportConfig): Promise<
       noAsyncTraces: true,
     });
   } catch (error) {
-    throw new TransportError(
-      `cannot connect to NATS at ${shown}: ${describeCause(error)}; check that the server runs and the URL, credentials and TLS settings`,
-      { cause: error },
+    throw (
+      (await tlsFailure(driver, error, servers, config, shown)) ??
+      new TransportError(
+        `cannot connect to NATS at ${shown}: ${describeCause(error)}; check that the server runs and the URL, credentials and TLS settings`,
+        { cause: error },
+      )
     );
   }
   const apiTimeoutMs = config.apiTimeoutMs ?? 5_000;
-  let jsm: JetStreamManager;
-  try {
-    jsm = await driver.jetstream.jetstreamManager(nc, { timeout: apiTimeoutMs });
-  } catch (error) {
-    await nc.close().catch(() => undefined);
-    throw new ConfigError(
-      `JetStream is not available on the NATS server at ${shown}: ${describeCause(error)}; start nats-server with -js (or a jetstream {} block in its config)`,
-      [],
-      { cause: error },
-    );
+  const clock = config.clock ?? systemClock;
+  const retryMs = config.ensureQueueRetryMs ?? DEFAULT_DECLARE_RETRY_MS;
+  const startedAt = clock.now();
+  let jsm: JetStreamManager | undefined;
+  for (let attempt = 1; jsm === undefined; attempt++) {
+    try {
+      jsm = await driver.jetstream.jetstreamManager(nc, { timeout: apiTimeoutMs });
+    } catch (error) {
+      // A cluster without a leader yet times out or says "temporarily
+      // unavailable" (JetStream switched off answers "not enabled" at
+      // once): wait for it as ensureQueue does.
+      const elapsed = clock.now() - startedAt;
+      const delay = Math.min(DECLARE_RETRY_MAX_MS, DECLARE_RETRY_MIN_MS * 2 ** (attempt - 1));
+      const transient = isTransient(driver, error, false);
+      if (transient && elapsed + delay <= retryMs) {
+        if (attempt === 1) {
+          config.onError?.(
+            new TransportError(
+              `JetStream at ${shown} does not answer yet (${describeCause(error)}); retrying for up to ${retryMs} ms`,
+              { cause: error },
+            ),
+          );
+        }
+        await new Promise<void>((resolve) => clock.setTimer(resolve, delay));
+        continue;
+      }
+      await nc.close().catch(() => undefined);
+      if (transient) {
+        throw new TimeoutError(
+          `JetStream at ${shown} did not answer in ${elapsed} ms (${attempt} attempts): a cluster may still be electing a leader, or most of its servers are down; check them, or raise ensureQueueRetryMs`,
+          { cause: error },
+        );
+      }
+      throw new ConfigError(
+        `JetStream is not available on the NATS server at ${shown}: ${describeCause(error)}; start nats-server with -js (or a jetstream {} block in its config)`,
+        [],
+        { cause: error },
+      );
+    }
   }
   const js = driver.jetstream.jetstream(nc, { timeout: apiTimeoutMs });
   return new NatsTransport(driver, nc, js, jsm, config);
@@ -214,6 +270,7 @@ class NatsTransport implements Transport {
   readonly #dedupWindowMs: number;
   readonly #storage: "file" | "memory";
   readonly #replicas: number;
+  readonly #ensureQueueRetryMs: number;
   /** Queues declared through this transport, by name. */
   readonly #declared = new Map<string, QueueConfig>();
   /** Settings of every queue this transport has declared or consumed. */
@@ -244,6 +301,7 @@ class NatsTransport implements Transport {
     this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
     this.#storage = config.storage ?? "file";
     this.#replicas = config.replicas ?? 1;
+    this.#ensureQueueRetryMs = config.ensureQueueRetryMs ?? DEFAULT_DECLARE_RETRY_MS;
     this.#closedPromise = nc.closed().then((error) => {
       const ended = this.#closed ? undefined : error;
       this.#markClosed();
@@ -363,9 +421,32 @@ class NatsTransport implements Transport {
   async ensureQueue(config: QueueConfig): Promise<void> {
     this.#open();
     validateQueueConfig(config);
-    await this.#checkDeadLetterRoute(config);
-    await this.#ensureStream(config);
-    await this.#ensureConsumer(config);
+    const startedAt = this.#clock.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#checkDeadLetterRoute(config);
+        await this.#ensureStream(config);
+        await this.#ensureConsumer(config);
+        break;
+      } catch (error) {
+        if (this.#closed || !isTransient(this.#driver, error, true)) throw error;
+        const elapsed = this.#clock.now() - startedAt;
+        const delay = Math.min(DECLARE_RETRY_MAX_MS, DECLARE_RETRY_MIN_MS * 2 ** (attempt - 1));
+        if (elapsed + delay > this.#ensureQueueRetryMs) {
+          throw this.#declareGaveUp(config, error, attempt, elapsed);
+        }
+        if (attempt === 1) {
+          this.#report(
+            new TransportError(
+              `ensureQueue("${config.name}"): JetStream cannot answer yet (${describeCause(error)}); retrying for up to ${this.#ensureQueueRetryMs} ms`,
+              { cause: error },
+            ),
+          );
+        }
+        await new Promise<void>((resolve) => this.#clock.setTimer(resolve, delay));
+        this.#open();
+      }
+    }
     this.#declared.set(config.name, config);
     this.#settings.set(config.name, settingsOf(config));
   }
@@ -551,6 +632,13 @@ class NatsTransport implements Transport {
         throw this.#streamError(config, error, what);
       }
     }
+  }
+
+  #declareGaveUp(config: QueueConfig, error: unknown, attempts: number, elapsed: number): Error {
+    const message = `ensureQueue("${config.name}"): JetStream did not accept the queue in ${elapsed} ms (${attempts} attempts; last: ${describeCause(error)}); a cluster may still be electing a leader or have fewer than ${this.#replicas} servers up: check that most of its servers run, or raise ensureQueueRetryMs`;
+    return error instanceof TimeoutError
+      ? new TimeoutError(message, { cause: error })
+      : new TransportError(message, { cause: error });
   }
 
   #streamError(config: QueueConfig, error: unknown, what: string): Error {
@@ -827,6 +915,14 @@ function validateTransportConfig(config: NatsTransportConfig): string[] {
   positive(config.reconnectTimeWaitMs, "reconnectTimeWaitMs");
   positive(config.apiTimeoutMs, "apiTimeoutMs");
   positive(config.connectTimeoutMs, "connectTimeoutMs");
+  if (
+    config.ensureQueueRetryMs !== undefined &&
+    (!Number.isInteger(config.ensureQueueRetryMs) || config.ensureQueueRetryMs < 0)
+  ) {
+    throw new ConfigError(
+      "nats transport: ensureQueueRetryMs must be a non-negative integer of milliseconds",
+    );
+  }
   if (config.storage !== undefined && config.storage !== "file" && config.storage !== "memory") {
     throw new ConfigError('nats transport: storage must be "file" or "memory"');
   }
@@ -837,6 +933,98 @@ function validateTransportConfig(config: NatsTransportConfig): string[] {
     throw new ConfigError("nats transport: replicas must be an integer from 1 to 5");
   }
   return servers;
+}
+
+/**
+ * Whether a failed JetStream call may succeed if tried again shortly: the
+ * server did not answer in time, or said it is temporarily unable (no
+ * leader, peers missing, stream or consumer offline); with
+ * `noResponderIsTransient`, also no JetStream responder at all (which, once
+ * JetStream was seen working, means a cluster in transition). Walks the
+ * causes, since the error may already be mapped.
+ */
+function isTransient(driver: Driver, error: unknown, noResponderIsTransient: boolean): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof TimeoutError || isTimeout(driver, e)) return true;
+    if (noResponderIsTransient && e.name === "JetStreamNotEnabled") return true;
+    const code = apiCode(driver, e);
+    if (code !== undefined && TRANSIENT_API_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+/** Error codes of node's TLS client when it does not trust the server's certificate. */
+const UNTRUSTED_SERVER_CODES =
+  /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * A failed connect explained as a TLS failure, when it is one: this client
+ * refused the server's certificate (node says so at once), or the server
+ * refused this client's. The latter reaches nats.js only as a connect
+ * timeout (it misses the TLS 1.3 alert), so on a timeout with TLS in play
+ * the handshake is repeated by hand to learn what the server said.
+ */
+async function tlsFailure(
+  driver: Driver,
+  error: unknown,
+  servers: readonly string[],
+  config: NatsTransportConfig,
+  shown: string,
+): Promise<TlsHandshakeError | undefined> {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && UNTRUSTED_SERVER_CODES.test(code)) {
+      return new TlsHandshakeError(
+        "server-untrusted",
+        `cannot connect to NATS at ${shown}: the TLS handshake failed because this client does not trust the server's certificate (${describeCause(e)}, ${code}); set tls.ca (broker.tls.ca in a swarm file) to the CA that signed it, and check that the certificate names the host you connect to and has not expired`,
+        { cause: error },
+      );
+    }
+  }
+  const usesTls = config.tls !== undefined || servers.some((url) => url.startsWith("tls://"));
+  if (!usesTls || !isTimeout(driver, error)) return undefined;
+  for (const url of servers.slice(0, 3)) {
+    const endpoint = hostAndPort(url);
+    if (!endpoint) continue;
+    const found = await diagnoseNatsTls({
+      ...endpoint,
+      ...(config.tls?.ca === undefined ? {} : { ca: config.tls.ca }),
+      ...(config.tls?.cert === undefined ? {} : { cert: config.tls.cert }),
+      ...(config.tls?.key === undefined ? {} : { key: config.tls.key }),
+      timeoutMs: Math.min(config.connectTimeoutMs ?? 10_000, 5_000),
+    });
+    if (found.kind === "refused-by-server") {
+      const fix =
+        config.tls?.cert === undefined
+          ? "it requires a client certificate: set tls.cert and tls.key (broker.tls.cert and broker.tls.key in a swarm file) to a certificate signed by a CA the server trusts"
+          : "check that tls.cert (broker.tls.cert) was signed by a CA the server trusts (its ca_file), matches tls.key, and has not expired";
+      return new TlsHandshakeError(
+        "server-refused",
+        `cannot connect to NATS at ${shown}: the server refused the TLS handshake (${found.detail}); ${fix}`,
+        { cause: error },
+      );
+    }
+    if (found.kind === "server-untrusted") {
+      return new TlsHandshakeError(
+        "server-untrusted",
+        `cannot connect to NATS at ${shown}: the TLS handshake failed because this client does not trust the server's certificate (${found.detail}); set tls.ca (broker.tls.ca in a swarm file) to the CA that signed it`,
+        { cause: error },
+      );
+    }
+    if (found.kind !== "unknown") return undefined;
+  }
+  return undefined;
+}
+
+/** Host and port of a server URL (`nats://h:p`, `tls://h:p`, `h:p`). */
+function hostAndPort(url: string): { host: string; port: number } | undefined {
+  try {
+    const parsed = new URL(url.includes("://") ? url : `nats://${url}`);
+    const host = parsed.hostname.replace(/^\[|\]$/g, "");
+    return { host, port: Number(parsed.port || 4222) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** PEM text goes as is; anything else is a file path. */

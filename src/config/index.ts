@@ -11,6 +11,8 @@ export { redactUrl } from "./redact.js";
 export {
   type AgentConfig,
   type BackoffConfig,
+  type BrokerConfig,
+  type BrokerTlsConfig,
   type ConsensusProtocolName,
   type DefaultsConfig,
   type OrderingMode,

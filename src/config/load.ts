@@ -4,7 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue } from "../errors/index.js";
 import { type Environment, interpolateDocument } from "./interpolate.js";
 import { configError, SourceLines, toConfigIssues, UNWRITTEN_MESSAGE } from "./issues.js";
-import { deepFreeze, type SwarmConfig, swarmConfigSchema } from "./schema.js";
+import { type BrokerConfig, deepFreeze, type SwarmConfig, swarmConfigSchema } from "./schema.js";
 
 /** Options of {@link parseSwarmConfig}. */
 export interface ParseSwarmConfigOptions {
@@ -42,12 +42,26 @@ function resolveStore(store: string, baseDir: string): string {
   return `sqlite:${isAbsolute(file) ? file : resolve(baseDir, file)}`;
 }
 
+function resolveBrokerPaths(broker: BrokerConfig, baseDir: string): BrokerConfig {
+  const tls = broker.tls;
+  if (tls === undefined) return broker;
+  return {
+    ...broker,
+    tls: {
+      ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
+      ...(tls.cert === undefined ? {} : { cert: resolve(baseDir, tls.cert) }),
+      ...(tls.key === undefined ? {} : { key: resolve(baseDir, tls.key) }),
+    },
+  };
+}
+
 // Paths in a swarm file mean "next to the swarm file", not "wherever the
 // command happened to be started", so they are made absolute once, here.
 function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
   return deepFreeze({
     ...config,
     store: resolveStore(config.store, baseDir),
+    broker: resolveBrokerPaths(config.broker, baseDir),
     dataDir: resolve(baseDir, config.dataDir),
     keysDir: resolve(baseDir, config.keysDir),
     ...(config.module === undefined ? {} : { module: resolve(baseDir, config.module) }),

@@ -73,6 +73,8 @@ export interface AgentConfig {
   readonly budget?: { readonly initial: number; readonly minBalance: number };
   /** Path of the agent's voter policy (YAML rules in CEL); absent: approve unless a vote handler says otherwise. */
   readonly policy?: string;
+  /** Who operates the agent; agents sharing an owner bidding in one auction are suspected shills. */
+  readonly owner?: string;
 }
 
 /** Approving weight a privileged action needs: absolute, or a fraction of the voters' total weight. */
@@ -99,6 +101,52 @@ export interface PrivilegedActionConfig {
   readonly faultTolerance: "none" | "crash" | "byzantine";
 }
 
+/** One criterion of a multi-criteria auction. */
+export interface AuctionCriterionConfig {
+  /** The field of each bid's `criteria` it reads, e.g. `cost`. */
+  readonly name: string;
+  /** Relative weight; weights are normalised to sum 1. */
+  readonly weight: number;
+  /** `min`: lower is better (cost, latency); `max`: higher is better (quality). */
+  readonly direction: "min" | "max";
+}
+
+/** Auction rule names. */
+export type AuctionRuleName = "multi-criteria" | "first-price" | "vickrey" | "english" | "dutch";
+
+/** How tasks of one type are allocated by auction (contract-net). */
+export interface AuctionConfig {
+  readonly rule: AuctionRuleName;
+  /** `procurement`: bidders ask to be paid, lowest effective ask wins; `sale`: highest bid wins and pays. */
+  readonly side: "procurement" | "sale";
+  /** Procurement: the most the auctioneer pays; sale: the least it accepts. In credits. */
+  readonly reserve?: number;
+  /** How long each round takes bids, in ms. */
+  readonly roundMs: number;
+  /** Rounds of an English auction at most. */
+  readonly maxRounds: number;
+  /** English: the least a new bid must improve on the standing one. */
+  readonly minIncrement?: number;
+  /** Dutch: where the clock starts, how much it moves per step, and how often. */
+  readonly startPrice?: number;
+  readonly step?: number;
+  readonly stepMs?: number;
+  /** Multi-criteria: what bids are scored on. */
+  readonly criteria: readonly AuctionCriterionConfig[];
+  /** What happens to a task nobody won: queued to its role as usual, or dead-lettered. */
+  readonly onUnsold: "queue" | "dead-letter";
+}
+
+/** How the tasks of one type are allocated. */
+export interface TaskTypeConfig {
+  /** `queue`: the first free agent of the role takes it; `auction`: the role's agents bid for it. */
+  readonly allocation: "queue" | "auction";
+  /** The role whose agents bid; the role listing the task when only one does. */
+  readonly role: string;
+  /** Set when `allocation` is `auction`. */
+  readonly auction?: AuctionConfig;
+}
+
 /** Model prices as written in the swarm file. */
 export interface PricesConfig {
   readonly version: string;
@@ -106,6 +154,39 @@ export interface PricesConfig {
   readonly models: Readonly<
     Record<string, { readonly input: number | string; readonly output: number | string }>
   >;
+}
+
+/** PEM files for a TLS connection to the broker; absolute once loaded. */
+export interface BrokerTlsConfig {
+  /** The CA that signed the broker's certificate; unset: the system's trusted CAs. */
+  readonly ca?: string;
+  /** This node's client certificate, for brokers that verify clients (mutual TLS). */
+  readonly cert?: string;
+  /** The client certificate's private key. */
+  readonly key?: string;
+}
+
+/**
+ * How a node connects to its broker, beyond the transport URL. Every field
+ * is optional in the file; what applies depends on the transport (the schema
+ * refuses settings the transport cannot honour).
+ */
+export interface BrokerConfig {
+  /** More servers of the NATS cluster (`nats://host:port` or `tls://host:port`), tried with the transport URL's. */
+  readonly servers: readonly string[];
+  /** Copies of each queue stream in a JetStream cluster (NATS); unset: 1. */
+  readonly replicas?: 1 | 3 | 5;
+  /** Where JetStream keeps queue streams (NATS); unset: file. */
+  readonly storage?: "file" | "memory";
+  /**
+   * fsync every write of this node's SQLite files (the embedded transport's
+   * journal, a `sqlite:` store) before acknowledging it: what survives a
+   * power loss, at the cost of one fsync per commit. Brokers sync on their
+   * own side (see the swarm file reference).
+   */
+  readonly syncEveryWrite: boolean;
+  /** TLS files; with a `nats://`, `tls://` or `amqps://` transport only. */
+  readonly tls?: BrokerTlsConfig;
 }
 
 /**
@@ -121,6 +202,8 @@ export interface SwarmConfig {
   readonly transport: string;
   /** `"sqlite:<path>"`, `"sqlite::memory:"`, or a `postgres://` / `postgresql://` URL. May hold credentials. */
   readonly store: string;
+  /** Broker connection settings beyond the transport URL (servers, replicas, TLS files, sync). */
+  readonly broker: BrokerConfig;
   readonly dataDir: string;
   readonly keysDir: string;
   /** Path of the JavaScript module that registers the handlers. */
@@ -136,6 +219,8 @@ export interface SwarmConfig {
   readonly prices: PricesConfig;
   /** Privileged actions by name (a task type): each needs a sealed approval to run. */
   readonly privileged: Readonly<Record<string, PrivilegedActionConfig>>;
+  /** Allocation settings by task type; types not listed are queued to their role. */
+  readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
 }
 
 const SWARM_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -211,6 +296,69 @@ const storeSchema = z
 const path = z.string().min(1, { error: "expected a non-empty path" });
 const freeForm = z.record(z.string(), z.unknown());
 const label = z.string().min(1).max(128);
+
+// A seed server of a NATS cluster: no credentials here (they come from the
+// transport URL and apply to every server), no path.
+const NATS_SERVER = /^(nats|tls):\/\/[^\s/@?#]+\/?$/;
+
+const brokerTlsSchema = z
+  .strictObject({
+    ca: path
+      .optional()
+      .describe(
+        "PEM file of the CA that signed the broker's certificate, relative to the swarm file. Default: the system's trusted CAs.",
+      ),
+    cert: path
+      .optional()
+      .describe(
+        "PEM file of this node's client certificate, for a broker that verifies clients (mutual TLS); needs key.",
+      ),
+    key: path
+      .optional()
+      .describe(
+        "PEM file of the client certificate's private key (keep it mode 0600); needs cert.",
+      ),
+  })
+  .describe(
+    "TLS files for the broker connection (nats://, tls:// or amqps:// transports), relative to the swarm file.",
+  );
+
+const brokerSchema = z
+  .strictObject({
+    servers: z
+      .array(
+        z.string().regex(NATS_SERVER, {
+          error: (issue: IssueInput) =>
+            `expected nats://host:port or tls://host:port without credentials (they come from transport), got ${shownUrl(issue.input)}`,
+        }),
+      )
+      .default([])
+      .describe(
+        "More servers of the same NATS cluster, tried with the transport URL's (seeds: the client learns the rest of the cluster from them).",
+      ),
+    replicas: z
+      .literal([1, 3, 5])
+      .optional()
+      .describe(
+        "Copies of each queue stream in a JetStream cluster (1, 3 or 5; at most the cluster size). NATS only. Default: 1.",
+      ),
+    storage: z
+      .enum(["file", "memory"])
+      .optional()
+      .describe(
+        "Where JetStream keeps queue streams: file survives a server restart, memory does not. NATS only. Default: file.",
+      ),
+    syncEveryWrite: z
+      .boolean()
+      .default(false)
+      .describe(
+        "fsync every write of this node's SQLite files (embedded transport journal, sqlite store) before acknowledging it: survives a power loss, at one fsync per commit. On NATS also set jetstream { sync_interval: always } on the servers (2.10+) or use replicas: 3; RabbitMQ quorum queues always fsync before confirming.",
+      ),
+    tls: brokerTlsSchema.optional(),
+  })
+  .describe(
+    "Broker connection settings beyond the transport URL: cluster servers, stream replicas and storage, write sync, TLS files.",
+  );
 
 const ackWaitMs = integer(100, 3_600_000).describe(
   "How long a delivered task may stay unacked before it is redelivered, in ms.",
@@ -337,6 +485,11 @@ const agentSchema = z
       .describe(
         "The agent's voter policy: a YAML file of CEL rules over proposals, relative to the swarm file. Without it the agent approves unless a vote handler decides.",
       ),
+    owner: label
+      .optional()
+      .describe(
+        "Who operates the agent (a team, a key fingerprint); agents with one owner bidding in one auction are refused as shills.",
+      ),
   })
   .describe("One agent of the swarm.");
 
@@ -400,6 +553,76 @@ const privilegedActionSchema = z
   })
   .describe("A privileged action: its handler runs only with a sealed approval.");
 
+const credits = integer(0, Number.MAX_SAFE_INTEGER);
+
+const auctionSchema = z
+  .strictObject({
+    rule: z
+      .enum(["multi-criteria", "first-price", "vickrey", "english", "dutch"])
+      .default("vickrey")
+      .describe(
+        "multi-criteria: weighted, normalised criteria; first-price: sealed, best bid pays/is paid its own; vickrey: sealed, second price; english: open rounds with a minimum increment; dutch: a moving price clock, first taker wins.",
+      ),
+    side: z
+      .enum(["procurement", "sale"])
+      .default("procurement")
+      .describe(
+        "procurement (tasks): bidders ask to be paid, the lowest effective ask wins; sale: the highest effective bid wins and pays.",
+      ),
+    reserve: credits
+      .optional()
+      .describe("Procurement: the most the auctioneer pays; sale: the least it accepts. Credits."),
+    roundMs: integer(1, 3_600_000).default(200).describe("How long each round takes bids, in ms."),
+    maxRounds: integer(1, 1000).default(5).describe("Rounds of an English auction at most."),
+    minIncrement: integer(1, Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe("English: the least a new bid must improve on the standing one, in credits."),
+    startPrice: credits.optional().describe("Dutch: the clock's first price, in credits."),
+    step: integer(1, Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe("Dutch: how much the clock moves per step, in credits."),
+    stepMs: integer(1, 3_600_000).optional().describe("Dutch: how often the clock moves, in ms."),
+    criteria: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).describe("The bid field it reads, e.g. cost."),
+          weight: z
+            .number({ error: expecting("a number > 0") })
+            .positive({ error: expecting("a number > 0") })
+            .describe("Relative weight; weights are normalised to sum 1."),
+          direction: z
+            .enum(["min", "max"])
+            .describe("min: lower is better; max: higher is better."),
+        }),
+      )
+      .default([])
+      .describe("Multi-criteria: what bids are scored on."),
+    onUnsold: z
+      .enum(["queue", "dead-letter"])
+      .default("queue")
+      .describe(
+        "A task nobody won: queued to its role as usual, or dead-lettered with the reason.",
+      ),
+  })
+  .describe("Auction settings (contract-net): a call for proposals, signed bids, an award.");
+
+const taskTypeSchema = z
+  .strictObject({
+    allocation: z
+      .enum(["queue", "auction"])
+      .default("queue")
+      .describe(
+        "queue: the first free agent of the role takes it; auction: the role's agents bid.",
+      ),
+    role: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The role whose agents bid. Default: the one role listing the task."),
+    auction: auctionSchema.optional(),
+  })
+  .describe("How tasks of this type are allocated.");
+
 const priceSchema = z.strictObject({
   input: z.union([z.number().nonnegative(), z.string()]).describe("USD per 1M input tokens."),
   output: z.union([z.number().nonnegative(), z.string()]).describe("USD per 1M output tokens."),
@@ -433,6 +656,7 @@ const swarmObjectSchema = z.strictObject({
   store: storeSchema
     .optional()
     .describe(`Durable state: ${STORE_EXPECTED}. Default: sqlite:<dataDir>/<swarm>.db.`),
+  broker: brokerSchema.prefault({}),
   dataDir: path
     .default(DEFAULT_DATA_DIR)
     .describe("Folder for local state; relative paths resolve against the swarm file's folder."),
@@ -482,6 +706,15 @@ const swarmObjectSchema = z.strictObject({
     .describe(
       "Privileged actions by name (task types, e.g. funds.transfer): none runs without a sealed approval by the consensus protocol configured here.",
     ),
+  tasks: z
+    .record(
+      pattern(TASK_TYPE, "a task type of lowercase letters, digits, '_' or '-', dot-separated"),
+      taskTypeSchema,
+    )
+    .default({})
+    .describe(
+      "Allocation by task type: types not listed here are queued to their role; allocation: auction runs a contract-net auction among the role's agents.",
+    ),
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -501,6 +734,7 @@ function numberAt(value: Record<string, unknown>, key: string): number | undefin
 function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   const value: unknown = parsed;
   if (!isRecord(value)) return;
+  checkBroker(value, ctx);
   const defaults = value["defaults"];
   if (isRecord(defaults)) {
     checkLiveness(defaults, ctx);
@@ -517,6 +751,12 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   }
   const agents = value["agents"];
   if (Array.isArray(agents)) checkAgents(agents, isRecord(roles) ? roles : undefined, ctx);
+  const tasks = value["tasks"];
+  if (isRecord(tasks) && isRecord(roles)) {
+    for (const [task, settings] of Object.entries(tasks)) {
+      if (isRecord(settings)) checkTaskType(task, settings, roles, ctx);
+    }
+  }
   const privileged = value["privileged"];
   if (isRecord(privileged) && isRecord(roles)) {
     for (const [action, settings] of Object.entries(privileged)) {
@@ -524,6 +764,148 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
         checkPrivileged(action, settings, roles, Array.isArray(agents) ? agents : [], ctx);
       }
     }
+  }
+}
+
+/** Refuses broker settings the transport cannot honour, saying what to change. */
+function checkBroker(value: Record<string, unknown>, ctx: Context): void {
+  const broker = value["broker"];
+  const transport = value["transport"];
+  if (!isRecord(broker) || typeof transport !== "string") return;
+  const scheme = transport === "memory" ? "memory" : transport.slice(0, transport.indexOf(":"));
+  const isNats = scheme === "nats" || scheme === "tls";
+  // Never the URL itself: it may hold credentials.
+  const described = scheme === "memory" ? `"memory" (in-process, no broker)` : `a ${scheme}:// URL`;
+  const at = (...rest: string[]) => ["broker", ...rest];
+  const refuse = (key: string, message: string) =>
+    ctx.addIssue({ code: "custom", path: at(key), message });
+  const servers = broker["servers"];
+  if (Array.isArray(servers) && servers.length > 0 && !isNats) {
+    refuse(
+      "servers",
+      `servers lists more NATS servers, but the transport is ${described}; remove broker.servers or set transport to a nats:// or tls:// URL`,
+    );
+  }
+  if (broker["replicas"] !== undefined && !isNats) {
+    refuse(
+      "replicas",
+      scheme === "memory"
+        ? `replicas sets the copies of JetStream streams, but the transport is ${described}; remove broker.replicas or set transport to a nats:// URL`
+        : "replicas applies to NATS JetStream; RabbitMQ quorum queues replicate over the cluster's nodes by themselves, so remove broker.replicas",
+    );
+  }
+  if (broker["storage"] !== undefined && !isNats) {
+    refuse(
+      "storage",
+      scheme === "memory"
+        ? `storage applies to JetStream streams, but the transport is ${described}; remove broker.storage (the embedded transport journals to dataDir)`
+        : "storage applies to NATS JetStream; RabbitMQ quorum queues always keep messages on disk, so remove broker.storage",
+    );
+  }
+  const tls = broker["tls"];
+  if (!isRecord(tls)) return;
+  if (scheme === "memory") {
+    refuse(
+      "tls",
+      `tls files secure a broker connection, but the transport is ${described}; remove broker.tls or set transport to tls://host:4222 (NATS) or amqps://host:5671 (RabbitMQ)`,
+    );
+  } else if (scheme === "amqp") {
+    refuse(
+      "tls",
+      "tls files need a TLS connection, but the transport is a plain amqp:// URL; change it to amqps:// (port 5671 by default)",
+    );
+  }
+  const hasCert = tls["cert"] !== undefined;
+  const hasKey = tls["key"] !== undefined;
+  if (hasCert !== hasKey) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("tls", hasCert ? "cert" : "key"),
+      message: hasCert
+        ? "a client certificate needs its private key: add key: <file> next to cert"
+        : "a private key needs its client certificate: add cert: <file> next to key",
+    });
+  }
+}
+
+/** The roles whose `tasks` list `task`. */
+function rolesListing(task: string, roles: Record<string, unknown>): string[] {
+  return Object.entries(roles)
+    .filter(([, r]) => isRecord(r) && Array.isArray(r["tasks"]) && r["tasks"].includes(task))
+    .map(([name]) => name);
+}
+
+function checkTaskType(
+  task: string,
+  settings: Record<string, unknown>,
+  roles: Record<string, unknown>,
+  ctx: Context,
+): void {
+  const at = (...rest: (string | number)[]) => ["tasks", task, ...rest];
+  const listing = rolesListing(task, roles);
+  const role = settings["role"];
+  if (typeof role === "string") {
+    if (!(role in roles)) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("role"),
+        message: `role ${JSON.stringify(role)} is not defined under roles${didYouMean(role, Object.keys(roles))}; defined roles: ${quoteList(Object.keys(roles))}`,
+      });
+    } else if (!listing.includes(role)) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("role"),
+        message: `role ${JSON.stringify(role)} does not list "${task}" under its tasks, so its agents could never run it; add the task to the role`,
+      });
+    }
+  } else if (listing.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: at(),
+      message:
+        listing.length === 0
+          ? `no role lists "${task}" under its tasks, so nobody could run it; add it to a role's tasks`
+          : `several roles list "${task}" (${quoteList(listing)}); say which one allocates it with role:`,
+    });
+  }
+  const auction = settings["auction"];
+  if (settings["allocation"] === "auction" && !isRecord(auction)) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("auction"),
+      message: `allocation: auction needs an auction: block (at least { rule: vickrey }); or use allocation: queue`,
+    });
+  }
+  if (!isRecord(auction)) return;
+  if (settings["allocation"] !== "auction") {
+    ctx.addIssue({
+      code: "custom",
+      path: at("allocation"),
+      message: `an auction: block is set but allocation is not auction; set allocation: auction or remove the block`,
+    });
+  }
+  const rule = auction["rule"];
+  const need = (key: string, why: string) => {
+    if (auction[key] === undefined) {
+      ctx.addIssue({ code: "custom", path: at("auction", key), message: `${why}; add ${key}` });
+    }
+  };
+  if (rule === "multi-criteria") {
+    const criteria = auction["criteria"];
+    if (!Array.isArray(criteria) || criteria.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("auction", "criteria"),
+        message:
+          "multi-criteria needs at least one criterion, e.g. [{ name: cost, weight: 1, direction: min }]",
+      });
+    }
+  }
+  if (rule === "english") need("minIncrement", "an english auction needs the minimum raise");
+  if (rule === "dutch") {
+    need("startPrice", "a dutch auction needs the clock's first price");
+    need("step", "a dutch auction needs how much the clock moves per step");
+    need("stepMs", "a dutch auction needs how often the clock moves");
   }
 }
 
@@ -740,6 +1122,15 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     ...(parsed.description === undefined ? {} : { description: parsed.description }),
     transport: parsed.transport,
     store: parsed.store ?? `sqlite:${join(parsed.dataDir, `${parsed.swarm}.db`)}`,
+    broker: {
+      servers: parsed.broker.servers.map((url) => url.replace(/\/$/, "")),
+      ...(parsed.broker.replicas === undefined ? {} : { replicas: parsed.broker.replicas }),
+      ...(parsed.broker.storage === undefined ? {} : { storage: parsed.broker.storage }),
+      syncEveryWrite: parsed.broker.syncEveryWrite,
+      ...(parsed.broker.tls === undefined
+        ? {}
+        : { tls: stripUndefined(parsed.broker.tls) as BrokerTlsConfig }),
+    },
     dataDir: parsed.dataDir,
     keysDir: parsed.keysDir ?? join(parsed.dataDir, "keys"),
     ...(parsed.module === undefined ? {} : { module: parsed.module }),
@@ -761,6 +1152,19 @@ function build(parsed: ParsedSwarm): SwarmConfig {
           deadlineMs: p.deadlineMs,
           ...(p.clusterSize === undefined ? {} : { clusterSize: p.clusterSize }),
           faultTolerance: p.faultTolerance,
+        },
+      ]),
+    ),
+    tasks: Object.fromEntries(
+      Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
+        task,
+        {
+          allocation: t.allocation,
+          // The cross-field check guarantees exactly one role lists the task when none is named.
+          role: t.role ?? rolesListing(task, parsed.roles)[0] ?? "",
+          ...(t.auction === undefined
+            ? {}
+            : { auction: stripUndefined(t.auction) as unknown as AuctionConfig }),
         },
       ]),
     ),

@@ -219,6 +219,28 @@ export class TransportError extends ConclaveError {
 }
 
 /**
+ * The TLS handshake with a broker failed: the broker refused this client's
+ * certificate (or the lack of one, under mutual TLS), or this client did not
+ * trust the broker's certificate. The message says which, and which
+ * certificate or CA setting to check. A `TransportError`, so code that
+ * handles connection failures as a whole keeps working.
+ */
+export class TlsHandshakeError extends TransportError {
+  override readonly code: string = "E_TLS_HANDSHAKE";
+  /** `server-refused`: the broker rejected our certificate; `server-untrusted`: we rejected the broker's. */
+  readonly side: "server-refused" | "server-untrusted";
+
+  constructor(
+    side: "server-refused" | "server-untrusted",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.side = side;
+  }
+}
+
+/**
  * A proposal ended without enough approving weight before its deadline
  * (`no-quorum`): too few voters answered. Nothing was decided either way.
  */
@@ -286,5 +308,39 @@ export class AuditChainError extends ConclaveError {
     options?: { cause?: unknown },
   ) {
     super("E_AUDIT_CHAIN", message, options);
+  }
+}
+
+/**
+ * The terms of an auction are unusable: a missing or malformed field, or a
+ * combination that could never clear (a Dutch clock starting below its
+ * reserve, criteria on a rule that ignores them). `field` names the offending
+ * term, e.g. `criteria.1.weight`.
+ */
+export class AuctionTermsError extends ConclaveError {
+  constructor(
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("E_AUCTION_TERMS", `auction terms: ${field} ${message}`, options);
+  }
+}
+
+/**
+ * A bid was refused by an auction or its bid gate. `reason` is the stable,
+ * machine-readable rejection (the market layer's `BidRejection`, e.g.
+ * `"bad-signature"`, `"late"`, `"too-small-raise"`); the message says what to
+ * do about it. Auctions return rejections as values; this class is for
+ * callers that prefer to throw one.
+ */
+export class BidRejectedError<Reason extends string = string> extends ConclaveError {
+  constructor(
+    readonly reason: Reason,
+    readonly auction: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("E_BID_REJECTED", `bid on auction ${auction} rejected (${reason}): ${message}`, options);
   }
 }

@@ -43,6 +43,8 @@ export interface AgentCard {
   readonly node?: string;
   /** Undefined means `active`. */
   readonly status?: AgentStatus;
+  /** Who operates the agent, as the swarm file says; bidders sharing an owner are suspected shills. */
+  readonly owner?: string;
 }
 
 /** The card's status with the default applied. */
@@ -71,6 +73,7 @@ export function sameCard(a: AgentCard, b: AgentCard): boolean {
       a.weight === b.weight &&
       a.publicKey === b.publicKey &&
       a.node === b.node &&
+      a.owner === b.owner &&
       statusOf(a) === statusOf(b) &&
       sameList(a.tags, b.tags) &&
       sameList(a.capabilities, b.capabilities))

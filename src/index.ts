@@ -9,6 +9,7 @@
 export {
   type AgentConfig as SwarmFileAgent,
   type BackoffConfig,
+  type BrokerConfig as SwarmFileBroker,
   loadSwarmConfig,
   type OrderingMode,
   parseSwarmConfig,
@@ -35,11 +36,13 @@ export {
   type TaskHandler,
   UnknownSignerError,
 } from "./runtime/agent.js";
+export { storeDedup } from "./runtime/broker-dedup.js";
 export { StagingContext, type SubmitOptions, TaskContext } from "./runtime/context.js";
 export type { SwarmEvent, SwarmEventListener } from "./runtime/events.js";
 export {
   loadSwarmModule,
   type OpenSwarmOptions,
+  type OpenTransportOptions,
   openStore,
   openSwarm,
   openTransport,

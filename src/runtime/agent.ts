@@ -23,6 +23,8 @@ import type { ProposeOptions } from "./consensus/engine.js";
 import type { VoteHandler } from "./consensus/voting.js";
 import { type Sender, StagingContext, TaskContext } from "./context.js";
 import type { SwarmEvent } from "./events.js";
+import { keepLease } from "./lease.js";
+import type { AuctionOptions, AuctionOutcome, BidHandler, OutboxDraft } from "./market/engine.js";
 import { queueNames, subjects, taskName } from "./subjects.js";
 
 /** Handles one task. Its return value is the task's result (the reply, for a request). */
@@ -82,6 +84,19 @@ export interface NodeServices {
   ) => Promise<Decision>;
   /** Throws `UnapprovedActionError` unless a privileged task carries a valid approval. */
   readonly checkApproval?: (task: string, envelope: Envelope) => Promise<void>;
+  /** The role a task type is auctioned to, when the swarm allocates it by auction. */
+  readonly auctioned?: (task: string) => string | undefined;
+  /** Runs an auction as a local agent; the awarded task (if any) comes back to be staged. */
+  readonly auction?: (
+    as: string,
+    id: string,
+    task: string,
+    body: unknown,
+    parent: Envelope | undefined,
+    options: AuctionOptions,
+  ) => Promise<{ outcome: AuctionOutcome; draft?: OutboxDraft }>;
+  /** After a task is committed (or found committed): settles an awarded task's escrow. */
+  readonly completed?: (envelope: Envelope, agentId: string, firstTime: boolean) => Promise<void>;
 }
 
 export interface AgentSpec {
@@ -99,6 +114,8 @@ export interface AgentSpec {
   readonly budget?: { readonly initial: number; readonly minBalance: number };
   /** The agent's voter policy (CEL rules, see `compilePolicy`); asked before a vote handler. */
   readonly policy?: CompiledPolicy;
+  /** Who operates the agent (the swarm file's `owner`): bidders sharing one are suspected shills. */
+  readonly owner?: string;
 }
 
 /** What a start hook may do: send now, or stage work that must happen exactly once. */
@@ -137,6 +154,8 @@ export class Agent {
   /** The voter policy from the agent's spec (`policy:` in the swarm file). */
   readonly policy: CompiledPolicy | undefined;
   #voteHandler: VoteHandler | undefined;
+  #bidHandler: BidHandler | undefined;
+  #awards: Consumer | undefined;
   readonly #handlers = new Map<string, TaskHandler>();
   readonly #startHooks: StartHook[] = [];
   readonly #privateKey: KeyObject;
@@ -162,6 +181,7 @@ export class Agent {
       capabilities: spec.capabilities ?? [],
       weight: spec.weight ?? 1,
       publicKey: keys.publicKey,
+      ...(spec.owner === undefined ? {} : { owner: spec.owner }),
     };
   }
 
@@ -204,6 +224,32 @@ export class Agent {
     return this;
   }
 
+  /**
+   * Registers how this agent bids on calls for proposals to its role
+   * (contract-net): return a price (and the auction's criteria), or
+   * undefined not to bid. Without a bid handler the agent never bids. An
+   * agent with one also takes the tasks it wins from its own queue.
+   *
+   * @example
+   * ```ts
+   * agent.bid((cfp) => (cfp.task === "review" ? { price: 120, criteria: { quality: 0.9, latency_ms: 800 } } : undefined));
+   * ```
+   */
+  bid(handler: BidHandler): this {
+    this.#bidHandler = handler;
+    return this;
+  }
+
+  /** The handler registered with {@link Agent.bid}, if any. */
+  get bidHandler(): BidHandler | undefined {
+    return this.#bidHandler;
+  }
+
+  /** Whether the agent is paused (halted): it takes no new work and does not bid. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** The handler registered with {@link Agent.vote}, if any. */
   get voteHandler(): VoteHandler | undefined {
     return this.#voteHandler;
@@ -239,6 +285,26 @@ export class Agent {
               (s.propose as NonNullable<NodeServices["propose"]>)(this.id, action, data, options),
           }
         : {}),
+      ...(s.auctioned ? { auctioned: s.auctioned } : {}),
+      ...(s.auction
+        ? {
+            auction: (
+              id: string,
+              task: string,
+              body: unknown,
+              parent: Envelope | undefined,
+              options: AuctionOptions,
+            ) =>
+              (s.auction as NonNullable<NodeServices["auction"]>)(
+                this.id,
+                id,
+                task,
+                body,
+                parent,
+                options,
+              ),
+          }
+        : {}),
     };
   }
 
@@ -257,6 +323,15 @@ export class Agent {
     this.#started = true;
     if (this.#handlers.size > 0) {
       if (!this.#paused) this.#attach();
+      // Tasks won at auction wait in the agent's own queue, paused or not:
+      // it committed to them when it bid.
+      if (this.#bidHandler) {
+        this.#awards = services.transport.consume(
+          queueNames.awarded(services.swarm, this.id),
+          (delivery) => this.#onDelivery(delivery),
+          { maxInFlight: this.concurrency },
+        );
+      }
       this.#requests = services.transport.subscribe(
         subjects.agentRequest(services.swarm, this.id),
         (message) => this.#onRequest(message),
@@ -300,14 +375,15 @@ export class Agent {
     this.#exit?.(undefined);
     this.#requests?.unsubscribe();
     this.#requests = undefined;
-    const consumer = this.#consumer;
+    const consumers = [this.#consumer, this.#awards].filter((c) => c !== undefined);
     this.#consumer = undefined;
-    if (!consumer) return;
+    this.#awards = undefined;
+    if (consumers.length === 0) return;
     if (graceful) {
-      await consumer.drain();
+      await Promise.all(consumers.map((c) => c.drain()));
     } else {
       for (const controller of this.#running) controller.abort(new Error("agent stopped"));
-      await consumer.close();
+      await Promise.all(consumers.map((c) => c.close()));
     }
   }
 
@@ -358,6 +434,12 @@ export class Agent {
       // Redelivered after it was committed (crash between commit and ack):
       // finish the send and the ack, never the effects.
       await s.sendOutbox(envelope.id);
+      try {
+        await s.completed?.(envelope, this.id, false);
+      } catch (error) {
+        await delivery.nak({ delayMs: 1000, reason: toError(error).message });
+        return;
+      }
       await delivery.ack();
       s.emit({ type: "task.duplicate", id: envelope.id, agent: this.id });
       return;
@@ -380,7 +462,7 @@ export class Agent {
       this.options,
       () => delivery.working(),
     );
-    const cancelLease = this.#keepLease(delivery, settings.ackWaitMs);
+    const cancelLease = keepLease(s.clock, delivery, settings.ackWaitMs);
     try {
       await handler(ctx);
       const at = s.clock.now();
@@ -413,6 +495,14 @@ export class Agent {
     cancelLease();
     this.#running.delete(controller);
     await s.sendOutbox(envelope.id);
+    try {
+      await s.completed?.(envelope, this.id, true);
+    } catch (error) {
+      // Committed: the redelivery takes the duplicate path and settles again (idempotent).
+      s.emit({ type: "error", error: `settling ${envelope.id}: ${toError(error).message}` });
+      await delivery.nak({ delayMs: 1000, reason: toError(error).message });
+      return;
+    }
     await delivery.ack();
     s.emit({
       type: "task.completed",
@@ -622,18 +712,6 @@ export class Agent {
   }
 
   /** Extends the lease while the handler runs, so a long task keeps its slot. */
-  #keepLease(delivery: Delivery, ackWaitMs: number): () => void {
-    const s = this.#need();
-    const every = Math.max(10, Math.floor(ackWaitMs / 3));
-    let cancel: () => void = () => {};
-    const tick = () => {
-      delivery.working();
-      cancel = s.clock.setTimer(tick, every);
-    };
-    cancel = s.clock.setTimer(tick, every);
-    return () => cancel();
-  }
-
   #need(): NodeServices {
     if (!this.#services) {
       throw new ConclaveError(

@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
 import type { Clock } from "../core/clock.js";
 import { ConfigError } from "../errors/index.js";
@@ -8,6 +8,7 @@ import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
 import { type Budgets, EscrowHeaders, type SpendRequest } from "./budget.js";
 import { APPROVAL_HEADER, type ProposeOptions } from "./consensus/engine.js";
+import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
 import { subjects, taskType } from "./subjects.js";
 
 /** Effect kind recorded when a root task is submitted. */
@@ -28,6 +29,16 @@ export interface Sender {
   readonly budgets?: Budgets;
   /** Starts a consensus round as this agent, when the node runs consensus. */
   readonly propose?: (action: string, data: unknown, options?: ProposeOptions) => Promise<Decision>;
+  /** The role a task type is auctioned to, when the swarm allocates it by auction. */
+  readonly auctioned?: (task: string) => string | undefined;
+  /** Runs an auction as this agent; returns the awarded task to stage, if any. */
+  readonly auction?: (
+    id: string,
+    task: string,
+    body: unknown,
+    parent: Envelope | undefined,
+    options: AuctionOptions,
+  ) => Promise<{ outcome: AuctionOutcome; draft?: OutboxDraft }>;
 }
 
 export interface SubmitOptions {
@@ -139,7 +150,11 @@ export class StagingContext {
    */
   submit<TBody>(role: string, task: string, body: TBody, options?: SubmitOptions): string {
     this.sender.assertRole(role);
-    const subject = subjects.task(this.sender.swarm, role, task);
+    // A type the swarm allocates by auction waits in the market queue for
+    // a node to auction it among the role's agents.
+    const subject = this.sender.auctioned?.(task)
+      ? subjects.auctionRequest(this.sender.swarm, role, task)
+      : subjects.task(this.sender.swarm, role, task);
     // A task caused by a delegated one carries its escrow on, so whoever
     // audits the end of the chain can settle it.
     const inherited = escrowOf(this.parent);
@@ -194,6 +209,11 @@ export class StagingContext {
     this.#effects.push(data === undefined ? { kind, key } : { kind, key, data });
   }
 
+  /** Stages a message built elsewhere (an awarded task), sent only if this handler succeeds. */
+  protected stage(entry: Omit<OutboxEntry, "taskId">): void {
+    this.#outbox.push(entry);
+  }
+
   /** The staged writes, for the runtime to commit. */
   staged(): Pick<TaskCompletion, "effects" | "outbox"> {
     return { effects: this.#effects, outbox: this.#outbox };
@@ -221,6 +241,7 @@ export function escrowOf(envelope: Envelope | undefined): Escrow | undefined {
 export class TaskContext<TBody = unknown> extends StagingContext {
   #spends = 0;
   #proposals = 0;
+  #auctions = 0;
 
   constructor(
     sender: Sender,
@@ -323,6 +344,44 @@ export class TaskContext<TBody = unknown> extends StagingContext {
       ...options,
       key: `${this.task.id}:${this.agentId}:${++this.#proposals}`,
     });
+  }
+
+  /**
+   * Allocates a task by auction (contract-net) among the agents of its role
+   * and waits for the end: a call for proposals, signed bids until the
+   * deadline, an award. When awarded, the task is sent to the winner only if
+   * this handler succeeds (with the clearing price in escrow: released to
+   * the winner when it completes the task, refunded if the task dies);
+   * `outcome.task` is its id. When unsold nothing is sent: submit it
+   * yourself or give up. Settings come from the task type's `auction:` in
+   * the swarm file, overridden by `options`. A retried handler gets the
+   * first attempt's outcome back instead of a new auction.
+   *
+   * @example
+   * ```ts
+   * const won = await ctx.auction("review", { pr: 42 }, { rule: "vickrey", reserve: 500 });
+   * if (won.status === "unsold") ctx.submit("reviewer", "review", { pr: 42 });
+   * ```
+   */
+  async auction(
+    task: string,
+    body: unknown,
+    options: AuctionOptions = {},
+  ): Promise<AuctionOutcome & { readonly task?: string }> {
+    const auction = this.sender.auction;
+    if (!auction) {
+      throw new ConfigError("this node runs no market; auctions need a running swarm");
+    }
+    // Stable across retries of this handler, so a retry finds the recorded auction.
+    const stable = `${this.task.id}-${this.agentId}-${++this.#auctions}`;
+    const id =
+      stable.length <= 128
+        ? stable
+        : `${this.task.id}-${createHash("sha256").update(stable).digest("hex").slice(0, 32)}`;
+    const { outcome, draft } = await auction(id, task, body, this.task as Envelope, options);
+    if (!draft) return outcome;
+    this.stage(draft);
+    return { ...outcome, task: draft.id };
   }
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */

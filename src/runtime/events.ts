@@ -78,6 +78,16 @@ export type SwarmEvent =
       readonly reason: string;
     }
   | {
+      /** A PBFT replica hosted here committed a proposal: it holds a 2f + 1 commit certificate for it. */
+      readonly type: "consensus.committed";
+      readonly proposal: string;
+      readonly agent: string;
+      readonly view: number;
+      readonly seq: number;
+      /** SHA-256 hex of the proposal's canonical JSON. */
+      readonly digest: string;
+    }
+  | {
       /** A round this node coordinates refused a vote as misbehaviour; the evidence goes into the decision. */
       readonly type: "consensus.byzantine";
       readonly proposal: string;
@@ -90,12 +100,47 @@ export type SwarmEvent =
       readonly type: "consensus.decided";
       readonly proposal: string;
       readonly action: string;
+      readonly protocol: ProtocolName;
       readonly outcome: Outcome;
       readonly seal: string;
       /** The decision's position in the audit log. */
       readonly seq: number;
       /** Pieces of Byzantine evidence in the decision. */
       readonly byzantine: number;
+      /** From the proposal's creation to its decision (`decidedAt - proposal.ts`), ms. */
+      readonly durationMs: number;
+      /** Why it ended without a vote, when it did (see `Decision.reason`). */
+      readonly reason?: string;
+    }
+  | {
+      /** This node called for proposals on a task (round 1 of an auction). */
+      readonly type: "auction.opened";
+      readonly auction: string;
+      readonly task: string;
+      readonly role: string;
+      readonly rule: string;
+      readonly auctioneer: string;
+    }
+  | {
+      /** A bid to an auction this node runs was refused, with its typed reason. */
+      readonly type: "auction.bid_rejected";
+      readonly auction: string;
+      readonly bidder: string;
+      readonly reason: string;
+      readonly message: string;
+    }
+  | {
+      /** An auction this node ran ended: awarded (winner and price) or unsold (reason). */
+      readonly type: "auction.closed";
+      readonly auction: string;
+      readonly task: string;
+      readonly outcome: "awarded" | "unsold";
+      readonly winner?: string;
+      readonly price?: number;
+      readonly reason?: string;
+      readonly bids: number;
+      readonly rejectedBids: number;
+      readonly durationMs: number;
     }
   | { readonly type: "error"; readonly error: string };
 

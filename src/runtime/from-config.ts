@@ -1,13 +1,16 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import type { BrokerConfig, BrokerTlsConfig, SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConfigError } from "../errors/index.js";
 import { type AgentKeyPair, loadOrCreateAgentKey } from "../identity/index.js";
 import type { Store } from "../store/port.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
+import type { DedupStore } from "../transport/amqp/dedup.js";
 import { createMemoryTransport } from "../transport/memory/memory-transport.js";
 import type { Transport } from "../transport/port.js";
 import type { Agent } from "./agent.js";
+import { storeDedup } from "./broker-dedup.js";
 import { loadPolicyFile } from "./consensus/policy-file.js";
 import { createSwarm, type Swarm } from "./swarm.js";
 
@@ -44,16 +47,32 @@ export interface OpenSwarmOptions {
   readonly transport?: Transport;
 }
 
+/** Options of {@link openTransport}. */
+export interface OpenTransportOptions {
+  /**
+   * Where a RabbitMQ transport records enqueued ids for deduplication.
+   * Default: in this process only. `openSwarm` passes one on the swarm store
+   * (`storeDedup`), so duplicates are dropped across processes and restarts.
+   */
+  readonly dedup?: DedupStore;
+}
+
 /**
  * Opens the transport a swarm file names: `memory` (journaled in the data
  * folder), `nats://` / `tls://` (JetStream), or `amqp://` / `amqps://`
- * (RabbitMQ, one topic exchange per swarm). Broker drivers load only here.
+ * (RabbitMQ, one topic exchange per swarm), with the file's `broker`
+ * settings. Broker drivers load only here.
  */
-export async function openTransport(config: SwarmFile): Promise<Transport> {
+export async function openTransport(
+  config: SwarmFile,
+  options: OpenTransportOptions = {},
+): Promise<Transport> {
+  const broker = config.broker ?? NO_BROKER_SETTINGS;
   if (config.transport === "memory") {
     return createMemoryTransport({
       journalPath: join(config.dataDir, `${config.swarm}.journal.db`),
       dedupWindowMs: config.defaults.dedupWindowMs,
+      ...(broker.syncEveryWrite ? { journal: { synchronous: "full" } } : {}),
     });
   }
   const url = new URL(config.transport);
@@ -61,20 +80,34 @@ export async function openTransport(config: SwarmFile): Promise<Transport> {
     const { createNatsTransport } = await import("../transport/nats/index.js");
     const user = decodeURIComponent(url.username);
     const pass = decodeURIComponent(url.password);
+    const servers = [`${url.protocol}//${url.host}`];
+    for (const server of broker.servers) if (!servers.includes(server)) servers.push(server);
+    // tls:// without files: TLS with the system's trusted CAs.
+    const tls = broker.tls ?? (url.protocol === "tls:" ? {} : undefined);
     return createNatsTransport({
-      servers: `${url.protocol}//${url.host}`,
+      servers,
       name: `conclave-${config.swarm}`,
       dedupWindowMs: config.defaults.dedupWindowMs,
       ...(user && pass ? { user, pass } : user ? { token: user } : {}),
-      ...(url.protocol === "tls:" ? { tls: {} } : {}),
+      ...(tls === undefined ? {} : { tls }),
+      ...(broker.replicas === undefined ? {} : { replicas: broker.replicas }),
+      ...(broker.storage === undefined ? {} : { storage: broker.storage }),
     });
   }
   if (url.protocol === "amqp:" || url.protocol === "amqps:") {
     const { createAmqpTransport } = await import("../transport/amqp/index.js");
+    if (broker.tls && url.protocol === "amqp:") {
+      throw new ConfigError(
+        "broker.tls needs a TLS connection, but the transport is a plain amqp:// URL; change it to amqps://",
+      );
+    }
+    const tls = broker.tls ? await readTlsFiles(broker.tls) : undefined;
     return createAmqpTransport({
       url: config.transport,
       exchange: config.swarm,
       dedupWindowMs: config.defaults.dedupWindowMs,
+      ...(options.dedup ? { dedup: options.dedup } : {}),
+      ...(tls ? { tls } : {}),
     });
   }
   throw new ConfigError(
@@ -82,10 +115,37 @@ export async function openTransport(config: SwarmFile): Promise<Transport> {
   );
 }
 
+const NO_BROKER_SETTINGS: BrokerConfig = Object.freeze({ servers: [], syncEveryWrite: false });
+
+/** Reads the PEM files of `broker.tls` (amqplib wants their contents, not paths). */
+async function readTlsFiles(
+  tls: BrokerTlsConfig,
+): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
+  const read = async (field: "ca" | "cert" | "key") => {
+    const file = tls[field];
+    if (file === undefined) return {};
+    try {
+      return { [field]: await readFile(file) };
+    } catch (cause) {
+      const reason =
+        (cause as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(cause);
+      throw new ConfigError(
+        `cannot read broker.tls.${field} (${file}): ${reason}; check the path, relative to the swarm file`,
+        [],
+        { cause },
+      );
+    }
+  };
+  return Object.assign({}, await read("ca"), await read("cert"), await read("key"));
+}
+
 /** Opens the store a swarm file names: `sqlite:<path>` or a `postgres://` URL (pg loads only then). */
 export async function openStore(config: SwarmFile): Promise<Store> {
   if (config.store.startsWith("sqlite:")) {
-    return openSqliteStore({ path: config.store.slice("sqlite:".length) });
+    return openSqliteStore({
+      path: config.store.slice("sqlite:".length),
+      ...(config.broker?.syncEveryWrite ? { synchronous: "full" } : {}),
+    });
   }
   if (/^postgres(ql)?:\/\//.test(config.store)) {
     const { openPostgresStore } = await import("../store/postgres-store.js");
@@ -139,8 +199,14 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   }
   const keys = new Map<string, AgentKeyPair>();
   for (const a of agents) keys.set(a.id, await loadOrCreateAgentKey(config.keysDir, a.id));
-  const transport = options.transport ?? (await openTransport(config));
   const store = await openStore(config);
+  let transport: Transport;
+  try {
+    transport = options.transport ?? (await openTransport(config, { dedup: storeDedup(store) }));
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   const swarm = createSwarm({
     name: config.swarm,
     transport,
@@ -156,6 +222,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     maxEnvelopeBytes: config.limits.maxEnvelopeBytes,
     prices: config.prices,
     ...(config.privileged ? { privileged: config.privileged } : {}),
+    ...(config.tasks ? { tasks: config.tasks } : {}),
   });
   const workload = { ...config.workload, ...options.workload };
   for (const a of agents) {
@@ -168,6 +235,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       concurrency: a.concurrency,
       options: a.options,
       ...(a.budget ? { budget: a.budget } : {}),
+      ...(a.owner ? { owner: a.owner } : {}),
       ...(a.policy ? { policy: await loadPolicyFile(a.policy) } : {}),
     });
     await module.setup(agent, { config, workload });

@@ -1,12 +1,46 @@
 import type { SwarmEvent } from "./events.js";
 
 /**
- * Counters of what a node observed, named the Prometheus way
- * (`conclave_*_total`). Fed from the swarm's events, so every rejected or
- * dead-lettered message is counted whatever its path.
+ * Upper bounds (seconds) of the buckets of `conclave_consensus_decision_seconds`:
+ * from a few milliseconds (an in-process quorum) to a minute (a deadline).
+ */
+export const DECISION_SECONDS_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+]);
+
+interface Histogram {
+  readonly name: string;
+  /** The series' labels as written inside `{…}`; empty without labels. */
+  readonly labels: string;
+  readonly buckets: readonly number[];
+  /** Observations at or below each bucket's bound (not cumulative). */
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * Counters and histograms of what a node observed, named the Prometheus way
+ * (`conclave_*_total`, `*_seconds`). Fed from the swarm's events, so every
+ * rejected or dead-lettered message is counted whatever its path.
+ *
+ * Consensus, as seen by the node that coordinates a round (its proposer's):
+ * `conclave_consensus_proposals_total{action, protocol}`,
+ * `conclave_consensus_decisions_total{action, protocol, outcome}`,
+ * `conclave_consensus_byzantine_total{kind}` (each piece of evidence a
+ * round refused), and the histogram `conclave_consensus_decision_seconds{protocol}`
+ * of the time from proposal to decision; and, on every node,
+ * `conclave_consensus_votes_total{choice}` cast by the agents it hosts.
+ *
+ * Markets, as seen by the auctioneer's node: `conclave_auctions_opened_total{task, rule}`,
+ * `conclave_auctions_closed_total{task, outcome}`,
+ * `conclave_auction_bids_rejected_total{reason}` (one per refused bid, by its
+ * typed reason) and the histogram `conclave_auction_seconds{task}` from the
+ * call for proposals to the award.
  */
 export class SwarmMetrics {
   readonly #counters = new Map<string, number>();
+  readonly #histograms = new Map<string, Histogram>();
 
   observe(event: SwarmEvent): void {
     switch (event.type) {
@@ -43,6 +77,46 @@ export class SwarmMetrics {
       case "error":
         this.#inc("conclave_errors_total", {});
         break;
+      case "consensus.proposed":
+        this.#inc("conclave_consensus_proposals_total", {
+          action: event.action,
+          protocol: event.protocol,
+        });
+        break;
+      case "consensus.voted":
+        this.#inc("conclave_consensus_votes_total", { choice: event.choice });
+        break;
+      case "consensus.byzantine":
+        this.#inc("conclave_consensus_byzantine_total", { kind: event.kind });
+        break;
+      case "consensus.decided":
+        this.#inc("conclave_consensus_decisions_total", {
+          action: event.action,
+          protocol: event.protocol,
+          outcome: event.outcome,
+        });
+        this.#observe(
+          "conclave_consensus_decision_seconds",
+          { protocol: event.protocol },
+          event.durationMs / 1000,
+          DECISION_SECONDS_BUCKETS,
+        );
+        break;
+      case "auction.opened":
+        this.#inc("conclave_auctions_opened_total", { task: event.task, rule: event.rule });
+        break;
+      case "auction.bid_rejected":
+        this.#inc("conclave_auction_bids_rejected_total", { reason: event.reason });
+        break;
+      case "auction.closed":
+        this.#inc("conclave_auctions_closed_total", { task: event.task, outcome: event.outcome });
+        this.#observe(
+          "conclave_auction_seconds",
+          { task: event.task },
+          event.durationMs / 1000,
+          DECISION_SECONDS_BUCKETS,
+        );
+        break;
       default:
         break;
     }
@@ -51,6 +125,19 @@ export class SwarmMetrics {
   /** The value of one counter series; 0 if never counted. */
   get(name: string, labels: Record<string, string> = {}): number {
     return this.#counters.get(seriesKey(name, labels)) ?? 0;
+  }
+
+  /**
+   * One histogram series: its bucket bounds with cumulative counts (the last
+   * is `+Inf`), the sum and the count of observations; undefined if nothing
+   * was observed.
+   */
+  histogram(
+    name: string,
+    labels: Record<string, string> = {},
+  ): { buckets: { le: number; count: number }[]; sum: number; count: number } | undefined {
+    const histogram = this.#histograms.get(seriesKey(name, labels));
+    return histogram === undefined ? undefined : cumulative(histogram);
   }
 
   /** Sum of a counter over all its label sets. */
@@ -74,7 +161,52 @@ export class SwarmMetrics {
       }
       lines.push(`${key} ${this.#counters.get(key)}`);
     }
+    for (const key of [...this.#histograms.keys()].sort()) {
+      const histogram = this.#histograms.get(key) as Histogram;
+      const { name, labels } = histogram;
+      if (!seen.has(name)) {
+        seen.add(name);
+        lines.push(`# TYPE ${name} histogram`);
+      }
+      const series = (suffix: string, le?: string) => {
+        const all = [labels, le === undefined ? "" : `le="${le}"`].filter((l) => l !== "");
+        return `${name}${suffix}${all.length === 0 ? "" : `{${all.join(",")}}`}`;
+      };
+      const { buckets, sum, count } = cumulative(histogram);
+      for (const bucket of buckets) {
+        const le = bucket.le === Number.POSITIVE_INFINITY ? "+Inf" : String(bucket.le);
+        lines.push(`${series("_bucket", le)} ${bucket.count}`);
+      }
+      lines.push(`${series("_sum")} ${sum}`);
+      lines.push(`${series("_count")} ${count}`);
+    }
     return `${lines.join("\n")}\n`;
+  }
+
+  #observe(
+    name: string,
+    labels: Record<string, string>,
+    value: number,
+    buckets: readonly number[],
+  ): void {
+    const key = seriesKey(name, labels);
+    let histogram = this.#histograms.get(key);
+    if (histogram === undefined) {
+      const labelText = key.slice(name.length + 1, -1);
+      histogram = {
+        name,
+        labels: labelText,
+        buckets,
+        counts: buckets.map(() => 0),
+        sum: 0,
+        count: 0,
+      };
+      this.#histograms.set(key, histogram);
+    }
+    const index = buckets.findIndex((le) => value <= le);
+    if (index >= 0) histogram.counts[index] = (histogram.counts[index] ?? 0) + 1;
+    histogram.sum += value;
+    histogram.count++;
   }
 
   #inc(name: string, labels: Record<string, string>): void {
@@ -90,4 +222,19 @@ function seriesKey(name: string, labels: Record<string, string>): string {
     .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`))}"`)
     .join(",");
   return `${name}{${body}}`;
+}
+
+/** Cumulative bucket counts (the last bound `+Inf`), as Prometheus reports them. */
+function cumulative(histogram: Histogram): {
+  buckets: { le: number; count: number }[];
+  sum: number;
+  count: number;
+} {
+  let running = 0;
+  const buckets = histogram.buckets.map((le, i) => {
+    running += histogram.counts[i] ?? 0;
+    return { le, count: running };
+  });
+  buckets.push({ le: Number.POSITIVE_INFINITY, count: histogram.count });
+  return { buckets, sum: histogram.sum, count: histogram.count };
 }

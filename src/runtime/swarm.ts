@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import type { TaskTypeConfig } from "../config/schema.js";
 import type { Decision } from "../consensus/seal.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
@@ -11,7 +12,7 @@ import { createRegistryView, type RegistryView } from "../registry/registry-view
 import { createRouter, type Router } from "../routing/router.js";
 import type { RoutingStrategy } from "../routing/strategies.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
-import type { Store } from "../store/port.js";
+import type { Store, TaskCompletion } from "../store/port.js";
 import {
   type Consumer,
   DeadLetterHeaders,
@@ -40,7 +41,15 @@ import {
   VECTOR_CLOCK_HEADER,
 } from "./event-subscription.js";
 import type { SwarmEvent, SwarmEventListener } from "./events.js";
+import {
+  type AuctionOptions,
+  type AuctionOutcome,
+  MarketEngine,
+  type OutboxDraft,
+  REQUEST_ACK_WAIT_MS,
+} from "./market/engine.js";
 import { SwarmMetrics } from "./metrics.js";
+import { checkLeave, KnownNodes, signLeave, Throttle } from "./registry-gossip.js";
 import { queueNames, subjects, taskType } from "./subjects.js";
 import { TrustManager } from "./trust.js";
 
@@ -86,6 +95,13 @@ export interface SwarmConfig {
    * handler for one runs only with a sealed approval.
    */
   readonly privileged?: Readonly<Record<string, PrivilegedAction>>;
+  /**
+   * Allocation by task type: a type with `allocation: "auction"` is
+   * auctioned among its role's agents (contract-net) when submitted.
+   */
+  readonly tasks?: Readonly<Record<string, TaskTypeConfig>>;
+  /** Per-agent bid rate limit in auctions this node runs (token bucket). Default 200 at once, 100/s after. */
+  readonly bidRate?: { readonly capacity: number; readonly refillPerSecond: number };
 }
 
 const HEARTBEAT_CHUNK = 500;
@@ -124,9 +140,12 @@ export class Swarm {
   readonly #routers = new Map<string, Router>();
   readonly #sending = new Set<string>();
   readonly #eventSubs = new Set<EventSubscription>();
-  readonly #knownNodes = new Set<string>();
+  /** Nodes heard recently; a new one is answered with our cards (see `#cardReplies`). */
+  readonly #knownNodes: KnownNodes;
+  readonly #cardReplies: Throttle;
   readonly #trust: TrustManager;
   readonly #consensus: ConsensusEngine;
+  readonly #market: MarketEngine;
   /** Credit budgets of the metered agents hosted here. */
   readonly budgets: Budgets;
   /** Causally ordered events sent per local agent, for their vector clocks. */
@@ -164,6 +183,12 @@ export class Swarm {
       suspectAfterMs: d.suspectAfterMs ?? heartbeatMs * 3,
       leftAfterMs: d.leftAfterMs ?? heartbeatMs * 10,
     });
+    // A node silent for as long as its agents take to be dropped is new again when it returns.
+    this.#knownNodes = new KnownNodes({ expireAfterMs: d.leftAfterMs ?? heartbeatMs * 10 });
+    // Extra card publications for new nodes: at most one per half heartbeat interval.
+    this.#cardReplies = new Throttle(this.#clock, Math.max(1, heartbeatMs / 2), () => {
+      if (this.#state === "running" || this.#state === "starting") this.#publishCards();
+    });
     this.budgets = new Budgets({
       store: this.store,
       clock: this.#clock,
@@ -196,6 +221,10 @@ export class Swarm {
       sendOutbox: (taskId) => this.#sendOutbox(taskId),
       propose: (as, action, data, options) => this.#consensus.propose(as, action, data, options),
       checkApproval: (task, envelope) => this.#consensus.checkApproval(task, envelope),
+      auctioned: (task) => (this.#market.isAuctioned(task) ? this.#market.roleOf(task) : undefined),
+      auction: (as, id, task, body, parent, options) =>
+        this.#runAuction(as, id, task, body, parent, options),
+      completed: (envelope, agent, firstTime) => this.#market.completed(envelope, agent, firstTime),
     };
     this.#trust = new TrustManager({
       swarm: this.name,
@@ -246,6 +275,82 @@ export class Swarm {
       emit: (event) => this.#emit(event),
       park: (message, error) => this.#parkBadInput(message, error),
     });
+    this.#market = new MarketEngine({
+      swarm: this.name,
+      transport: this.transport,
+      store: this.store,
+      clock: this.#clock,
+      maxEnvelopeBytes: this.#services.maxEnvelopeBytes,
+      registry: this.registry,
+      budgets: this.budgets,
+      tasks: config.tasks ?? {},
+      ...(config.bidRate ? { bidRate: config.bidRate } : {}),
+      roleListing: (task) => {
+        const listing = Object.entries(config.roles).filter(([, r]) => r.tasks?.includes(task));
+        return listing.length === 1 ? listing[0]?.[0] : undefined;
+      },
+      local: (id) => this.#marketAgent(id),
+      bidders: (role) =>
+        [...this.#agents.values()].flatMap((a) =>
+          a.role === role && a.bidHandler ? (this.#marketAgent(a.id) ?? []) : [],
+        ),
+      anyLocal: () => {
+        const first = this.#agents.keys().next();
+        return first.done ? undefined : this.#marketAgent(first.value);
+      },
+      publicKey: (id) => this.#trust.key(id),
+      revoked: (id) => this.#trust.isRevoked(id),
+      owner: (id) => this.#agents.get(id)?.card.owner ?? this.registry.get(id)?.card.owner,
+      verifySender: (envelope) => verifySender(envelope, this.#services),
+      emit: (event) => this.#emit(event),
+      park: (message, error) => this.#parkBadInput(message, error),
+      commitAndSend: (taskId, agent, outbox) =>
+        this.#commitAndSend(taskId, agent, { effects: [], outbox }),
+    });
+  }
+
+  /** Commits what `taskId` staged (once: a repeat commits nothing) and sends its outbox. */
+  async #commitAndSend(
+    taskId: string,
+    agent: string,
+    staged: Pick<TaskCompletion, "effects" | "outbox">,
+  ): Promise<void> {
+    await this.store.completeTask({ taskId, agent, at: this.#clock.now(), ...staged });
+    await this.#sendOutbox(taskId);
+  }
+
+  #marketAgent(id: string) {
+    const agent = this.#agents.get(id);
+    if (!agent) return undefined;
+    return {
+      id,
+      role: agent.role,
+      privateKey: agent.sender().privateKey,
+      ...(agent.bidHandler ? { bid: agent.bidHandler } : {}),
+      idle: agent.paused || this.budgets.isHalted(id),
+    };
+  }
+
+  async #runAuction(
+    as: string,
+    id: string,
+    task: string,
+    body: unknown,
+    parent: Envelope | undefined,
+    options: AuctionOptions,
+  ): Promise<{ outcome: AuctionOutcome; draft?: OutboxDraft }> {
+    const agent = this.#agentOrThrow(as);
+    const won = await this.#market.run({ id, auctioneer: as, task, item: body, options });
+    if (won.outcome.status !== "awarded") return { outcome: won.outcome };
+    const draft = this.#market.awardedTask(
+      { id: as, privateKey: agent.sender().privateKey },
+      task,
+      body,
+      parent,
+      won,
+      as,
+    );
+    return { outcome: won.outcome, draft };
   }
 
   #localVoter(id: string): LocalVoter | undefined {
@@ -333,8 +438,33 @@ export class Swarm {
       (d) => this.#recordDeadLetter(d),
       { maxInFlight: 16 },
     );
+    // Each bidder has its own queue of the tasks it won.
+    for (const agent of this.#agents.values()) {
+      if (!agent.bidHandler) continue;
+      const s = this.#roleSettings(agent.role);
+      await t.ensureQueue({
+        name: queueNames.awarded(this.name, agent.id),
+        subjects: subjects.awardedTasks(this.name, agent.id),
+        ackWaitMs: s.ackWaitMs,
+        maxDeliver: s.maxDeliver,
+        deadLetterSubject: subjects.deadLetter(this.name, `award-${agent.id}`),
+      });
+    }
+    const auctioned = Object.values(this.#config.tasks ?? {}).some(
+      (t) => t.allocation === "auction",
+    );
+    if (auctioned) {
+      await t.ensureQueue({
+        name: queueNames.auctionRequests(this.name),
+        subjects: subjects.allAuctionRequests(this.name),
+        ackWaitMs: REQUEST_ACK_WAIT_MS,
+        maxDeliver: 20,
+        deadLetterSubject: subjects.deadLetter(this.name, "market"),
+      });
+    }
     this.#trust.start();
     this.#consensus.start();
+    this.#market.start();
     if (Object.keys(this.#config.privileged ?? {}).length > 0) {
       // The registry snapshot: the keys an offline audit checks votes against.
       await Promise.all(
@@ -355,6 +485,9 @@ export class Swarm {
     this.#heartbeat();
     this.#state = "running";
     await Promise.all([...this.#agents.values()].map((a) => this.#startAgent(a)));
+    if (auctioned && this.#agents.size > 0) {
+      this.#market.consumeRequests(queueNames.auctionRequests(this.name), 32);
+    }
     this.#scheduleRelay();
   }
 
@@ -373,14 +506,7 @@ export class Swarm {
     const agent = this.#agentOrThrow(options.as);
     const staging = new StagingContext(agent.sender(), undefined);
     const id = staging.submit(role, task, body, options);
-    const taskId = `submit:${id}`;
-    await this.store.completeTask({
-      taskId,
-      agent: agent.id,
-      at: this.#clock.now(),
-      ...staging.staged(),
-    });
-    await this.#sendOutbox(taskId);
+    await this.#commitAndSend(`submit:${id}`, agent.id, staging.staged());
     this.#emit({ type: "task.submitted", id, role, task });
     return id;
   }
@@ -526,6 +652,31 @@ export class Swarm {
   }
 
   /**
+   * Allocates a task by auction among the agents of its role, as local agent
+   * `as`, and sends it to the winner (see `TaskContext.auction`). Resolves
+   * with the outcome; `task` is the awarded task's id. Unsold: nothing is
+   * sent.
+   *
+   * @example
+   * ```ts
+   * const won = await swarm.auction("review", { pr: 42 }, { as: "lead", rule: "vickrey", reserve: 500 });
+   * ```
+   */
+  async auction(
+    task: string,
+    body: unknown,
+    options: AuctionOptions & { as: string; id?: string },
+  ): Promise<AuctionOutcome & { readonly task?: string }> {
+    const { as, id: given, ...rest } = options;
+    this.#agentOrThrow(as);
+    const id = given ?? ulid(this.#clock);
+    const { outcome, draft } = await this.#runAuction(as, id, task, body, undefined, rest);
+    if (!draft) return outcome;
+    await this.#commitAndSend(`auction:${id}`, as, { effects: [], outbox: [draft] });
+    return { ...outcome, task: draft.id };
+  }
+
+  /**
    * Revokes an agent's key at once: this node refuses its messages from now
    * on (tasks from it are dead-lettered), the registry drops it, and every
    * node that trusts `as` applies the signed revocation too.
@@ -553,6 +704,7 @@ export class Swarm {
     const wasRunning = this.#state === "running";
     this.#state = "stopping";
     this.#cancelHeartbeat?.();
+    this.#cardReplies.cancel();
     this.#cancelRelay?.();
     // Agents first, the way the caller asked (drain or drop); their
     // supervisors then see a normal exit and do not restart them.
@@ -563,6 +715,7 @@ export class Swarm {
     this.#subscriptions = [];
     this.#trust.close();
     this.#consensus.close();
+    this.#market.close();
     for (const sub of this.#eventSubs) sub.close();
     this.#eventSubs.clear();
     if (graceful) await this.#deadLetters?.drain();
@@ -671,6 +824,8 @@ export class Swarm {
   #heartbeat(): void {
     const now = this.#clock.now();
     this.#publishCards();
+    this.#cardReplies.ran();
+    this.#knownNodes.prune(now);
     // Someone may have funded a halted agent (conclave ledger fund, any node).
     this.budgets
       .poll()
@@ -695,15 +850,23 @@ export class Swarm {
     }
   }
 
+  /** Tells every node our agents are leaving, signed by one of them (see `checkLeave`). */
   #announceLeave(): void {
     const ids = [...this.#agents.keys()];
+    const signer = this.#agents.values().next().value;
+    if (!signer) return;
+    const envelope = signLeave(
+      { id: signer.id, privateKey: signer.sender().privateKey },
+      { node: this.nodeId, agents: ids },
+      this.#clock,
+    );
     this.transport.publish(
       subjects.leave(this.name),
-      this.#nodeMessage("registry.leave", { node: this.nodeId, agents: ids }),
+      encodeEnvelope(envelope, { maxBytes: this.#services.maxEnvelopeBytes }),
     );
   }
 
-  /** Registry traffic is signed by no agent: it carries cards, not commands. */
+  /** Heartbeats and node events are signed by no agent: they carry cards and news, not commands. */
   #nodeMessage(type: string, body: unknown): Uint8Array {
     return encodeEnvelope(
       createEnvelope({ type, from: this.nodeId, body: body as never }, { clock: this.#clock }),
@@ -723,11 +886,11 @@ export class Swarm {
       }
       cards = listed;
       // A node we have not heard from has just joined: answer with our cards
-      // at once, so it can verify our agents' messages without waiting a
-      // heartbeat interval.
-      if (env.from !== this.nodeId && !this.#knownNodes.has(env.from)) {
-        this.#knownNodes.add(env.from);
-        if (this.#state === "running" || this.#state === "starting") this.#publishCards();
+      // soon (throttled, so a burst of joins or of forged node ids cannot
+      // make us republish per heartbeat heard), so it can verify our agents'
+      // messages without waiting a heartbeat interval.
+      if (env.from !== this.nodeId && this.#knownNodes.observe(env.from, this.#clock.now())) {
+        this.#cardReplies.request();
       }
     } catch (error) {
       this.#parkBadInput(message, error);
@@ -758,10 +921,15 @@ export class Swarm {
     return true;
   }
 
+  /** A signed leave removes the signer's node's agents; an unsigned or forged one is dead-lettered. */
   #onLeave(message: Message): void {
     try {
       const env = decodeEnvelope(message.data, { maxBytes: this.#services.maxEnvelopeBytes });
-      const ids = (env.body as { agents?: string[] }).agents ?? [];
+      const ids = checkLeave(env, {
+        keyOf: (id) => this.#trust.key(id),
+        entry: (id) => this.registry.get(id),
+        revoked: (id) => this.#trust.isRevoked(id),
+      });
       const now = this.#clock.now();
       for (const id of ids) for (const event of this.registry.leave(id, now)) this.#emit(event);
     } catch (error) {
@@ -872,6 +1040,8 @@ export class Swarm {
       // A delegated task that died never earns its budget: give it back.
       const escrow = escrowOf(envelope);
       if (escrow) await this.budgets.settle(escrow.key, escrow.amount, "fail", escrow.delegator);
+      // A task won at auction and never done: its winner's reputation learns it.
+      await this.#market.failed(envelope);
     } catch (error) {
       await delivery.nak({ delayMs: 1000, reason: toError(error).message });
       return;
@@ -913,6 +1083,7 @@ function isAgentCard(value: unknown): value is AgentCard {
     Number.isFinite(c["weight"]) &&
     typeof c["publicKey"] === "string" &&
     /^[A-Za-z0-9_-]{43}$/.test(c["publicKey"]) &&
-    (c["node"] === undefined || typeof c["node"] === "string")
+    (c["node"] === undefined || typeof c["node"] === "string") &&
+    (c["owner"] === undefined || typeof c["owner"] === "string")
   );
 }

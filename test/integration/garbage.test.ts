@@ -445,6 +445,28 @@ function garbageSuite(kind: "nats" | "amqp", missing: () => Promise<string | und
           data: enc.encode("bye?"),
           reason: /^InvalidEnvelopeError: /,
         },
+        {
+          // A leave removes agents from every registry: it must be signed.
+          name: "leave unsigned",
+          subject: leave,
+          data: nodeMessage("registry.leave", { node: "node-raw", agents: ["worker-a"] }),
+          reason: /^SignatureError: registry\.leave from "node-raw" is unsigned/,
+        },
+        {
+          name: "leave forged",
+          subject: leave,
+          data: json(
+            signEnvelope(
+              createEnvelope({
+                type: "registry.leave",
+                from: "worker-a",
+                body: { node: "node-raw", agents: ["worker-a"] } as never,
+              }),
+              forger,
+            ),
+          ),
+          reason: /^SignatureError: /,
+        },
       ];
       // Every node parks what it receives: one dead letter per node.
       const found = await publishAndCollect(

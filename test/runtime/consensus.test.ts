@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { pbftDigest, verifyPbftCertificate } from "../../src/consensus/pbft.js";
 import { compilePolicy } from "../../src/consensus/policy.js";
-import type { Decision } from "../../src/consensus/seal.js";
-import { generateAgentKeyPair } from "../../src/identity/keys.js";
+import { computeSeal, type Decision } from "../../src/consensus/seal.js";
+import { verifierFromKeys } from "../../src/consensus/vote.js";
+import { decodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
 import {
   DECISION_KIND,
   readAuditLog,
@@ -301,6 +303,238 @@ describe("consensus in the runtime: hierarchical", () => {
   });
 });
 
+describe("consensus in the runtime: pbft", () => {
+  const deploy: PrivilegedAction = { protocol: "pbft", voters: ["council"], deadlineMs: 3000 };
+
+  /** Replicas alice (primary of view 0), bob, carol, mallory; an operator who proposes and deploys. */
+  function pbftSwarm() {
+    const t = createTestSwarm({
+      roles: { council: {}, ops: { tasks: ["deploy.production"] } },
+      defaults,
+      privileged: { "deploy.production": deploy },
+    });
+    const deployed: unknown[] = [];
+    t.swarm.agent({ id: "operator", role: "ops" }).handle("deploy.production", (ctx) => {
+      deployed.push(ctx.body);
+    });
+    const replicas = Object.fromEntries(
+      ["alice", "bob", "carol", "mallory"].map((id) => [
+        id,
+        t.swarm.agent({ id, role: "council", weight: id === "alice" ? 5 : 1 }),
+      ]),
+    );
+    return { ...t, deployed, replicas };
+  }
+
+  test("4 replicas, one Byzantine: the honest three commit; the certificate and the evidence are sealed, verify offline and let the action run", async () => {
+    const t = pbftSwarm();
+    try {
+      const { swarm } = t;
+      t.replicas["mallory"]?.vote((proposal, ctx) => {
+        const digest = pbftDigest(proposal);
+        const commit = (d: string) =>
+          ctx.signMessage("consensus.pbft.commit", { view: 0, seq: 1, digest: d });
+        ctx.send({ ...commit(digest), from: "carol" }); // forged: mallory's signature, carol's name
+        ctx.send(commit("0".repeat(64))); // a commit for something else…
+        ctx.send(commit(digest)); // …then for this proposal: equivocation
+        return null; // and nothing else: no prepare, no honest commit
+      });
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      await swarm.start();
+      const data = { release: "v42", region: "eu" };
+      const decision = await swarm.propose("deploy.production", data, { as: "operator" });
+      assert.equal(decision.protocol, "pbft");
+      assert.equal(decision.outcome, "approved", JSON.stringify(decision.tally));
+      assert.deepEqual(decision.tally, {
+        approve: 3,
+        reject: 0,
+        abstain: 0,
+        threshold: 3,
+        total: 4,
+      });
+      assert.deepEqual(
+        decision.votes.map((v) => `${v.type}:${v.from}`),
+        ["consensus.pbft.commit:alice", "consensus.pbft.commit:bob", "consensus.pbft.commit:carol"],
+      );
+      const rule = (decision.proposal as RuntimeProposal).rule;
+      const check = verifyPbftCertificate(decision.votes, {
+        replicas: rule.voters,
+        f: 1,
+        verify: verifierFromKeys(
+          new Map(rule.voters.map((v) => [v.id, decodePublicKey(v.publicKey)])),
+        ),
+        proposal: decision.proposal,
+      });
+      assert.ok(check.ok, check.ok ? "" : check.reason);
+      assert.deepEqual(decision.evidence.map((e) => `${e.kind}:${e.agent}`).sort(), [
+        "bad-signature:carol",
+        "equivocation:mallory",
+      ]);
+      const log = await auditOk(swarm);
+      assert.equal(log.at(-1)?.hash, decision.seal);
+
+      await swarm.submit("ops", "deploy.production", data, {
+        as: "operator",
+        approval: decision.seal,
+      });
+      await until(() => t.deployed.length === 1, 5000, "the approved deployment");
+
+      const m = swarm.metrics;
+      const labels = { action: "deploy.production", protocol: "pbft" };
+      assert.equal(m.get("conclave_consensus_proposals_total", labels), 1);
+      assert.equal(
+        m.get("conclave_consensus_decisions_total", { ...labels, outcome: "approved" }),
+        1,
+      );
+      assert.equal(m.get("conclave_consensus_byzantine_total", { kind: "bad-signature" }), 1);
+      assert.equal(m.get("conclave_consensus_byzantine_total", { kind: "equivocation" }), 1);
+      assert.equal(
+        m.histogram("conclave_consensus_decision_seconds", { protocol: "pbft" })?.count,
+        1,
+      );
+      assert.equal(m.get("conclave_consensus_votes_total", { choice: "approve" }), 3);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("the primary is silent: the backups change view and commit under the next primary", async () => {
+    const t = pbftSwarm();
+    try {
+      const { swarm } = t;
+      t.replicas["alice"]?.vote(() => null); // crashed: runs no replica
+      await swarm.start();
+      const started = Date.now();
+      const decision = await swarm.propose(
+        "deploy.production",
+        { release: "v43" },
+        {
+          as: "operator",
+        },
+      );
+      assert.equal(decision.outcome, "approved");
+      const views = decision.votes.map((v) => (v.body as { view: number }).view);
+      assert.deepEqual(views, [1, 1, 1], "committed in view 1, whose primary is bob");
+      assert.deepEqual(
+        decision.votes.map((v) => v.from),
+        ["bob", "carol", "mallory"],
+      );
+      assert.ok(Date.now() - started >= 400, "after the view-change timeout (500 ms)");
+      await auditOk(swarm);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("replicas whose policy rejects stay out of PBFT and sign their refusal: rejected; the guard refuses the action", async () => {
+    const t = pbftSwarm();
+    try {
+      const { swarm } = t;
+      for (const id of ["bob", "carol", "mallory"]) {
+        t.replicas[id]?.vote(() => ({ choice: "reject", reasons: ["not on a Friday"] }));
+      }
+      await swarm.start();
+      const decision = await swarm.propose(
+        "deploy.production",
+        { release: "v44" },
+        {
+          as: "operator",
+        },
+      );
+      assert.equal(decision.outcome, "rejected");
+      assert.deepEqual(decision.tally, {
+        approve: 0,
+        reject: 3,
+        abstain: 0,
+        threshold: 3,
+        total: 4,
+      });
+      assert.ok(decision.votes.every((v) => v.type === "consensus.vote"));
+      await auditOk(swarm);
+      await swarm.submit(
+        "ops",
+        "deploy.production",
+        { release: "v44" },
+        {
+          as: "operator",
+          approval: decision.seal,
+        },
+      );
+      await until(
+        async () => (await swarm.store.deadLetters()).length === 1,
+        5000,
+        "the refused deployment dead-lettered",
+      );
+      assert.deepEqual(t.deployed, []);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe("consensus in the runtime: voters gone", () => {
+  test("a fixed threshold above the live voters' weight ends as no-quorum with the reason, sealed and verifiable", async () => {
+    const t = testSwarm({ "funds.transfer": { ...transfer, threshold: { weight: 6 } } });
+    try {
+      const { swarm } = t;
+      // The auditor (1.5) is not running: 2.5 + 1 + 2 = 5.5 < 6.
+      swarm.agent({ id: "architect", role: "lead", weight: 2.5 });
+      swarm.agent({ id: "developer", role: "dev", weight: 1 });
+      swarm.agent({ id: "sentinel", role: "security", weight: 2 });
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      await swarm.start();
+      const decision = await swarm.propose("funds.transfer", { amount: 1 }, { as: "developer" });
+      assert.equal(decision.outcome, "no-quorum");
+      assert.match(
+        decision.reason ?? "",
+        /threshold \(6\) exceeds the total weight \(5\.5\) of the 3 live voters/,
+      );
+      assert.deepEqual(decision.votes, []);
+      assert.deepEqual(decision.tally, {
+        approve: 0,
+        reject: 0,
+        abstain: 0,
+        threshold: 6,
+        total: 5.5,
+      });
+      assert.equal(
+        events.filter((e) => e.type === "consensus.voted").length,
+        0,
+        "nobody was asked to vote",
+      );
+      const decided = events.find((e) => e.type === "consensus.decided");
+      assert.equal(decided?.type === "consensus.decided" ? decided.reason : "", decision.reason);
+      await auditOk(swarm);
+      // Altering the reason breaks the seal.
+      const forged = { ...decision, reason: "all fine" };
+      assert.notEqual(computeSeal(forged), decision.seal);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("pbft with fewer than 4 live replicas ends as no-quorum with the reason", async () => {
+    const t = createTestSwarm({
+      roles: { council: {} },
+      defaults,
+      privileged: { "deploy.production": { protocol: "pbft", deadlineMs: 2000 } },
+    });
+    try {
+      for (const id of ["a", "b", "c"]) t.swarm.agent({ id, role: "council" });
+      await t.swarm.start();
+      const decision = await t.swarm.propose("deploy.production", {}, { as: "a" });
+      assert.equal(decision.protocol, "pbft");
+      assert.equal(decision.outcome, "no-quorum");
+      assert.match(decision.reason ?? "", /PBFT needs at least 4 replicas/);
+      await auditOk(t.swarm);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
 describe("privileged tasks", () => {
   test("run only with the seal of an approval of exactly that action and data, once", async () => {
     const t = testSwarm({ "funds.transfer": transfer });
@@ -437,18 +671,29 @@ describe("consensus across nodes", () => {
       a.agent({ id: "developer", role: "dev", weight: 1 });
       b.agent({ id: "sentinel", role: "security", weight: 2 });
       b.agent({ id: "auditor", role: "finance", weight: 1.5 });
-      const trusted: string[] = [];
+      const trusted = { a: new Set<string>(), b: new Set<string>() };
       a.on((e) => {
-        if (e.type === "agent.trusted") trusted.push(e.agent);
+        if (e.type === "agent.trusted") trusted.a.add(e.agent);
+      });
+      b.on((e) => {
+        if (e.type === "agent.trusted") trusted.b.add(e.agent);
       });
       await a.start();
       await b.start();
-      await until(() => trusted.length >= 2, 5000, "node-a trusts node-b's agents");
+      await until(
+        () => trusted.a.size >= 2 && trusted.b.size >= 2,
+        5000,
+        "each node trusts the other's agents",
+      );
+      // Proposed before node-b's agents are live on node-a, the threshold (4)
+      // exceeds the live weight (3.5): no-quorum at once, with the reason.
       let decision: Decision | undefined;
       await until(
         async () => {
           decision = await a.propose("funds.transfer", { amount: 1 }, { as: "developer" });
-          return (decision.proposal as RuntimeProposal).rule.voters.length === 4;
+          const voters = (decision.proposal as RuntimeProposal).rule.voters.length;
+          if (voters < 4) assert.match(decision.reason ?? "", /exceeds the total weight/);
+          return voters === 4;
         },
         5000,
         "an electorate of 4",

@@ -16,6 +16,20 @@
  *   its representatives the body to sign with the signed votes it counted
  *   (`<swarm>.consensus.cluster.<proposal>`); a representative recomputes
  *   the cluster's outcome from those votes and signs only what they give.
+ * - PBFT rounds: each proposal is its own PBFT instance whose replicas are
+ *   the proposal's voters, sorted by id (the primary of view v is voter
+ *   v mod n). Every node runs one {@link PbftReplica} per hosted voter,
+ *   ticked from the swarm clock, exchanging signed pre-prepares, prepares,
+ *   commits, view-changes and new-views on `<swarm>.consensus.pbft.<proposal>`.
+ *   A voter whose policy approves takes part; one whose policy rejects or
+ *   abstains stays silent in PBFT and publishes its signed refusal on the
+ *   vote subject; one whose handler returns null stays silent altogether
+ *   (as a crashed replica). The proposer's node watches the broadcast
+ *   messages with a {@link PbftRound}, which ends on a commit certificate
+ *   (approved), enough refusals, or the deadline (see `pbft-round.ts`).
+ * - A fixed threshold above the weight of the voters live at proposal time,
+ *   or fewer than 4 live PBFT replicas, ends the round at once as
+ *   `no-quorum`, with the reason in the decision.
  * - The guard in front of privileged tasks: a task of a privileged type runs
  *   only with the seal of an approved, verifiable decision for exactly that
  *   action and data, once.
@@ -32,10 +46,13 @@ import {
   type HierarchicalRound,
 } from "../../consensus/hierarchical.js";
 import { type HierarchyPlan, planHierarchy } from "../../consensus/hierarchy-plan.js";
+import { createPbftReplica, type PbftBody, type PbftReplica } from "../../consensus/pbft.js";
+import { createPbftRound, type PbftRound } from "../../consensus/pbft-round.js";
 import { type CompiledPolicy, evaluatePolicy, type PolicyVerdict } from "../../consensus/policy.js";
 import { createQuorumRound, type QuorumRound, type RoundResult } from "../../consensus/quorum.js";
+import { fromWeightUnits, thresholdUnits, toWeightUnits } from "../../consensus/quorum-math.js";
 import { type Decision, type DecisionParts, sealDecision } from "../../consensus/seal.js";
-import type { ByzantineEvidence, Verifier, VoteChoice } from "../../consensus/types.js";
+import type { ByzantineEvidence, Tally, Verifier, VoteChoice } from "../../consensus/types.js";
 import {
   createVote,
   envelopeHash,
@@ -57,8 +74,8 @@ import {
 import type { AuditRecord, Store } from "../../store/port.js";
 import type { Message, Transport } from "../../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
-import { createEnvelope, type Envelope, parseEnvelope } from "../../wire/envelope.js";
-import { signEnvelope, verifyEnvelope } from "../../wire/signature.js";
+import { type Envelope, parseEnvelope } from "../../wire/envelope.js";
+import { createSignedEnvelope, verifyEnvelope } from "../../wire/signature.js";
 import { ulid } from "../../wire/ulid.js";
 import type { SwarmEvent } from "../events.js";
 import { DECISION_KIND, decisionProblem, HEAD_META_KEY, readAuditLog } from "./audit-log.js";
@@ -84,6 +101,9 @@ export const consensusSubjects = Object.freeze({
   /** A coordinator's requests to representatives to sign their cluster's vote. */
   cluster: (swarm: string, proposal: string) => `${swarm}.consensus.cluster.${proposal}`,
   allClusters: (swarm: string) => `${swarm}.consensus.cluster.*`,
+  /** PBFT messages among the replicas of one proposal (pre-prepare, prepare, commit, view-change, new-view). */
+  pbft: (swarm: string, proposal: string) => `${swarm}.consensus.pbft.${proposal}`,
+  allPbft: (swarm: string) => `${swarm}.consensus.pbft.*`,
 });
 
 /** Envelope type of a proposal. */
@@ -103,6 +123,26 @@ const RESEND_MS = 500;
 const SEEN_GRACE_MS = 60_000;
 /** Decisions kept in memory for approval checks; older ones are found by scanning the log. */
 const DECISION_CACHE = 10_000;
+/** Length of one PBFT tick: how often replicas are ticked from the swarm clock. */
+export const PBFT_TICK_MS = 50;
+/** The coordinator still takes commits this long after the deadline (commits in flight). */
+const PBFT_CLOSE_GRACE_MS = 200;
+/** Replicas keep running this long after the deadline (a late view change, then they stop). */
+const PBFT_REPLICA_GRACE_MS = 1_000;
+/** PBFT messages kept for a proposal not seen yet, or whose replicas are still deciding. */
+const PBFT_EARLY_MAX = 512;
+/** Proposals whose early PBFT messages are kept. */
+const PBFT_EARLY_PROPOSALS = 64;
+
+/**
+ * Ticks without progress before a PBFT backup gives up on its primary: a
+ * sixth of the proposal's window (at least 100 ms, at most 2 s), so that a
+ * few view changes fit before the deadline.
+ */
+export function pbftViewChangeTicks(proposal: { ts: number; deadline: number }): number {
+  const ms = Math.min(2_000, Math.max(100, Math.floor((proposal.deadline - proposal.ts) / 6)));
+  return Math.max(2, Math.round(ms / PBFT_TICK_MS));
+}
 
 /** A voter hosted by this node. */
 export interface LocalVoter {
@@ -159,6 +199,9 @@ interface Coordinated {
   readonly proposer: LocalVoter;
   readonly quorum?: QuorumRound;
   readonly hierarchical?: HierarchicalRound;
+  readonly pbft?: PbftRound;
+  /** Decided before any vote (an unreachable threshold). */
+  readonly fixed?: RoundResult;
   /** Accepted envelopes by hash: what cluster requests hand to representatives. */
   readonly accepted: Map<string, Envelope>;
   readonly requested: Map<string, number>;
@@ -173,6 +216,10 @@ interface Seen {
   /** Local agents that voted on it, and cluster votes signed (`<cluster>:<agent>`). */
   readonly voted: Set<string>;
   readonly signed: Set<string>;
+  /** PBFT: the replicas of hosted voters, by agent id. */
+  replicas?: Map<string, PbftReplica>;
+  /** PBFT: messages that arrived while the hosted voters were still deciding. */
+  early?: Envelope[];
 }
 
 /** One node's consensus runtime. Created and wired by the swarm. */
@@ -183,6 +230,10 @@ export class ConsensusEngine {
   readonly #seen = new Map<string, Seen>();
   readonly #bySeal = new Map<string, Decision>();
   readonly #sealByProposal = new Map<string, string>();
+  /** Proposals whose hosted PBFT replicas are running. */
+  readonly #replicated = new Set<Seen>();
+  /** PBFT messages for proposals not seen yet, by proposal id (oldest first). */
+  readonly #pbftEarly = new Map<string, Envelope[]>();
   #scannedSeq = 0;
   #headHash: string | null = null;
   #appending: Promise<unknown> = Promise.resolve();
@@ -221,6 +272,7 @@ export class ConsensusEngine {
       }),
       transport.subscribe(consensusSubjects.allVotes(swarm), (m) => this.#onVote(m)),
       transport.subscribe(consensusSubjects.allClusters(swarm), (m) => this.#onClusterRequest(m)),
+      transport.subscribe(consensusSubjects.allPbft(swarm), (m) => this.#onPbftMessage(m)),
     );
   }
 
@@ -237,6 +289,9 @@ export class ConsensusEngine {
       );
     }
     this.#rounds.clear();
+    for (const seen of this.#replicated) seen.replicas = undefined;
+    this.#replicated.clear();
+    this.#pbftEarly.clear();
   }
 
   // ---- proposing and coordinating -------------------------------------------
@@ -246,9 +301,13 @@ export class ConsensusEngine {
    * agent `proposerId`; resolves with the sealed decision (whatever its
    * outcome).
    *
-   * @throws ConfigError if the action is not privileged, no live agent can
-   *   vote on it, or its threshold exceeds the voters' weight; ClosedError if
-   *   the node stops first; StoreError if the decision cannot be recorded.
+   * A threshold above the live voters' total weight (a fixed weight while
+   * some voters are gone), or fewer than 4 live voters for `pbft`, ends the
+   * round at once as `no-quorum`, with the reason in the decision.
+   *
+   * @throws ConfigError if the action is not privileged, or no live agent
+   *   can vote on it; ClosedError if the node stops first; StoreError if the
+   *   decision cannot be recorded.
    */
   async propose(
     proposerId: string,
@@ -313,15 +372,28 @@ export class ConsensusEngine {
       vetoRoles: rule.vetoRoles,
       verify: this.#verify,
     };
+    const unreachable = protocol === "pbft" ? undefined : unreachableThreshold(proposal);
     const rounds =
-      protocol === "hierarchical"
-        ? {
-            hierarchical: createHierarchicalRound({
-              ...common,
-              ...(rule.clusterSize === undefined ? {} : { clusterSize: rule.clusterSize }),
-            }),
-          }
-        : { quorum: createQuorumRound(common) };
+      unreachable !== undefined
+        ? { fixed: unreachable }
+        : protocol === "pbft"
+          ? {
+              pbft: createPbftRound({
+                proposal,
+                proposalHash,
+                replicas: rule.voters,
+                verify: this.#verify,
+                closesAt: proposal.deadline + PBFT_CLOSE_GRACE_MS,
+              }),
+            }
+          : protocol === "hierarchical"
+            ? {
+                hierarchical: createHierarchicalRound({
+                  ...common,
+                  ...(rule.clusterSize === undefined ? {} : { clusterSize: rule.clusterSize }),
+                }),
+              }
+            : { quorum: createQuorumRound(common) };
     const decided = new Promise<Decision>((resolve, reject) => {
       this.#rounds.set(id, {
         proposal,
@@ -341,6 +413,12 @@ export class ConsensusEngine {
       protocol,
       voters: rule.voters.length,
     });
+    const round = this.#rounds.get(id) as Coordinated;
+    if (round.fixed !== undefined || round.pbft?.result() !== undefined) {
+      // Decided before any vote: nobody needs to see the proposal.
+      this.#finishIfDecided(round);
+      return decided;
+    }
     this.#send(consensusSubjects.proposal(host.swarm), proposer, PROPOSAL_TYPE, proposal, id);
     this.#schedule(host.clock.now());
     return decided;
@@ -360,6 +438,9 @@ export class ConsensusEngine {
     const now = this.#host.clock.now();
     if (round.quorum !== undefined) {
       const receipt = round.quorum.step(envelope, now);
+      if (!receipt.accepted && receipt.evidence) this.#reportEvidence(round, receipt.evidence);
+    } else if (round.pbft !== undefined) {
+      const receipt = round.pbft.step(envelope, now);
       if (!receipt.accepted && receipt.evidence) this.#reportEvidence(round, receipt.evidence);
     } else if (round.hierarchical !== undefined) {
       const receipt = round.hierarchical.step(envelope, now);
@@ -399,10 +480,12 @@ export class ConsensusEngine {
   }
 
   #schedule(now: number): void {
-    if (this.#closed || this.#rounds.size === 0) return;
-    let next = now + MAX_TICK_MS;
+    if (this.#closed || (this.#rounds.size === 0 && this.#replicated.size === 0)) return;
+    let next = now + (this.#replicated.size > 0 ? PBFT_TICK_MS : MAX_TICK_MS);
     for (const round of this.#rounds.values()) {
-      const deadlines = round.hierarchical?.plan.levelDeadlines ?? [round.proposal.deadline];
+      const deadlines = round.hierarchical?.plan.levelDeadlines ?? [
+        round.pbft?.closesAt ?? round.proposal.deadline,
+      ];
       const due = deadlines.find((d) => d > now);
       if (due !== undefined) next = Math.min(next, due);
       else next = Math.min(next, now + 1);
@@ -417,9 +500,12 @@ export class ConsensusEngine {
     this.#cancelTick = undefined;
     this.#nextTickAt = Number.POSITIVE_INFINITY;
     const now = this.#host.clock.now();
+    this.#tickReplicas(now);
     for (const round of [...this.#rounds.values()]) {
       if (round.quorum !== undefined) {
         round.quorum.tick(now);
+      } else if (round.pbft !== undefined) {
+        round.pbft.tick(now);
       } else if (round.hierarchical !== undefined) {
         const { decided } = round.hierarchical.tick(now);
         this.#requestClusterVotes(round, decided, now);
@@ -442,7 +528,8 @@ export class ConsensusEngine {
   }
 
   #finishIfDecided(round: Coordinated): void {
-    const result: RoundResult | undefined = round.quorum?.result() ?? round.hierarchical?.result();
+    const result: RoundResult | undefined =
+      round.fixed ?? round.quorum?.result() ?? round.pbft?.result() ?? round.hierarchical?.result();
     if (result === undefined || !this.#rounds.has(round.proposal.id)) return;
     this.#rounds.delete(round.proposal.id);
     const parts: DecisionParts = JSON.parse(
@@ -455,6 +542,7 @@ export class ConsensusEngine {
         evidence: result.evidence,
         decidedAt: result.decidedAt,
         ...("hierarchy" in result ? { hierarchy: result.hierarchy } : {}),
+        ...(result.reason === undefined ? {} : { reason: result.reason }),
       }),
     ) as DecisionParts;
     this.#seal(parts).then(
@@ -463,10 +551,13 @@ export class ConsensusEngine {
           type: "consensus.decided",
           proposal: decision.proposal.id,
           action: decision.proposal.action,
+          protocol: decision.protocol,
           outcome: decision.outcome,
           seal: decision.seal,
           seq,
           byzantine: decision.evidence.length,
+          durationMs: Math.max(0, decision.decidedAt - decision.proposal.ts),
+          ...(decision.reason === undefined ? {} : { reason: decision.reason }),
         });
         try {
           this.#send(
@@ -637,44 +728,224 @@ export class ConsensusEngine {
         mismatch ??= `the proposal lists ${listed.id} with another role, weight or key than it has`;
       }
     }
+    const early = this.#pbftEarly.get(proposal.id);
+    this.#pbftEarly.delete(proposal.id);
     if (voters.length === 0) return;
+    const pbft = proposal.protocol === "pbft";
+    if (pbft) seen.early = early ?? [];
     // Every verdict first, then the votes in electorate order: what a
     // handler sends on its own goes out before the honest votes.
     const verdicts = await Promise.all(
       voters.map((voter) => this.#decide(voter, proposal, hash, mismatch)),
     );
     if (this.#closed) return;
+    if (pbft) {
+      this.#startReplicas(seen, voters, verdicts);
+      return;
+    }
     voters.forEach((voter, i) => {
       const verdict = verdicts[i];
       if (verdict === null || verdict === undefined) return;
-      const reason = verdict.reasons.join("; ").slice(0, VOTE_REASON_MAX_LENGTH);
-      try {
-        const vote = createVote(
-          {
-            proposal,
-            proposalHash: hash,
-            from: voter.id,
-            choice: verdict.choice,
-            ...(reason === "" ? {} : { reason }),
-            privateKey: voter.privateKey,
-          },
-          { clock: host.clock },
-        );
-        this.#publish(consensusSubjects.vote(host.swarm, proposal.id), vote);
+      this.#castVote(seen, voter, verdict);
+    });
+  }
+
+  /** Signs and publishes a voter's verdict on the vote subject. */
+  #castVote(seen: Seen, voter: LocalVoter, verdict: PolicyVerdict): void {
+    const host = this.#host;
+    const { proposal, hash } = seen;
+    const reason = verdict.reasons.join("; ").slice(0, VOTE_REASON_MAX_LENGTH);
+    try {
+      const vote = createVote(
+        {
+          proposal,
+          proposalHash: hash,
+          from: voter.id,
+          choice: verdict.choice,
+          ...(reason === "" ? {} : { reason }),
+          privateKey: voter.privateKey,
+        },
+        { clock: host.clock },
+      );
+      this.#publish(consensusSubjects.vote(host.swarm, proposal.id), vote);
+      host.emit({
+        type: "consensus.voted",
+        proposal: proposal.id,
+        agent: voter.id,
+        choice: verdict.choice,
+        reason,
+      });
+    } catch (error) {
+      host.emit({
+        type: "error",
+        error: `${voter.id} could not vote on ${proposal.id}: ${toError(error).message}`,
+      });
+    }
+  }
+
+  // ---- PBFT replicas ------------------------------------------------------------
+
+  /**
+   * Starts one PBFT replica per hosted voter of a `pbft` proposal, from its
+   * verdict: approve takes part; reject or abstain stays silent in PBFT and
+   * publishes the signed refusal instead; null (the handler cast nothing)
+   * runs no replica at all, as a crashed one.
+   */
+  #startReplicas(
+    seen: Seen,
+    voters: readonly LocalVoter[],
+    verdicts: readonly (PolicyVerdict | null)[],
+  ): void {
+    const host = this.#host;
+    const { proposal, hash } = seen;
+    const now = host.clock.now();
+    const replicas = new Map<string, PbftReplica>();
+    voters.forEach((voter, i) => {
+      const verdict = verdicts[i];
+      if (verdict === null || verdict === undefined) return;
+      const approves = verdict.choice === "approve";
+      if (approves) {
         host.emit({
           type: "consensus.voted",
           proposal: proposal.id,
           agent: voter.id,
-          choice: verdict.choice,
-          reason,
+          choice: "approve",
+          reason: verdict.reasons.join("; ").slice(0, VOTE_REASON_MAX_LENGTH),
         });
+      } else {
+        this.#castVote(seen, voter, verdict);
+      }
+      try {
+        replicas.set(
+          voter.id,
+          createPbftReplica({
+            id: voter.id,
+            replicas: proposal.rule.voters,
+            f: Math.max(0, Math.floor((proposal.rule.voters.length - 1) / 3)),
+            sign: (fields, at) =>
+              createSignedEnvelope<PbftBody>({ ...fields, corr: proposal.id }, voter.privateKey, {
+                clock: fixedAt(at),
+              }),
+            verify: this.#verify,
+            // A primary may only order this very proposal (same digest) in its instance.
+            validate: (candidate) => approves && hashProposal(candidate) === hash,
+            viewChangeTimeoutTicks: pbftViewChangeTicks(proposal),
+            now,
+          }),
+        );
       } catch (error) {
         host.emit({
           type: "error",
-          error: `${voter.id} could not vote on ${proposal.id}: ${toError(error).message}`,
+          error: `${voter.id} cannot take part in PBFT on ${proposal.id}: ${toError(error).message}`,
         });
       }
     });
+    const early = seen.early ?? [];
+    seen.early = undefined;
+    if (replicas.size === 0) return;
+    seen.replicas = replicas;
+    this.#replicated.add(seen);
+    for (const replica of replicas.values()) {
+      try {
+        replica.propose(proposal, now);
+      } catch (error) {
+        host.emit({
+          type: "error",
+          error: `${replica.id} could not take proposal ${proposal.id}: ${toError(error).message}`,
+        });
+      }
+      this.#flushReplica(seen, replica);
+    }
+    for (const envelope of early) this.#deliver(seen, envelope, now);
+    this.#schedule(now);
+  }
+
+  #onPbftMessage(message: Message): void {
+    const proposalId = message.subject.slice(message.subject.lastIndexOf(".") + 1);
+    const round = this.#rounds.get(proposalId);
+    const seen = this.#seen.get(proposalId);
+    const forReplicas =
+      seen === undefined || seen.replicas !== undefined || seen.early !== undefined;
+    if (round?.pbft === undefined && !forReplicas) return;
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(message.data, { maxBytes: this.#host.maxEnvelopeBytes });
+    } catch (error) {
+      this.#host.park(message, error);
+      return;
+    }
+    const now = this.#host.clock.now();
+    if (round?.pbft !== undefined) {
+      const receipt = round.pbft.step(envelope, now);
+      if (!receipt.accepted && receipt.evidence) this.#reportEvidence(round, receipt.evidence);
+      this.#finishIfDecided(round);
+    }
+    if (seen?.replicas !== undefined) {
+      this.#deliver(seen, envelope, now);
+    } else if (seen?.early !== undefined) {
+      if (seen.early.length < PBFT_EARLY_MAX) seen.early.push(envelope);
+    } else if (seen === undefined) {
+      // The proposal itself may still be on its way (another subject).
+      let early = this.#pbftEarly.get(proposalId);
+      if (early === undefined) {
+        if (this.#pbftEarly.size >= PBFT_EARLY_PROPOSALS) {
+          this.#pbftEarly.delete(this.#pbftEarly.keys().next().value as string);
+        }
+        early = [];
+        this.#pbftEarly.set(proposalId, early);
+      }
+      if (early.length < PBFT_EARLY_MAX) early.push(envelope);
+    }
+  }
+
+  /** Hands a PBFT message to every hosted replica but its sender (its own broadcast comes back). */
+  #deliver(seen: Seen, envelope: Envelope, now: number): void {
+    for (const replica of seen.replicas?.values() ?? []) {
+      if (envelope.from === replica.id) continue;
+      replica.step(envelope, now);
+      this.#flushReplica(seen, replica);
+    }
+  }
+
+  #flushReplica(seen: Seen, replica: PbftReplica): void {
+    if (!replica.hasReady()) return;
+    // Evidence a replica sees is its own; the coordinator's round records what goes into the decision.
+    const ready = replica.ready();
+    for (const committed of ready.committed) {
+      this.#host.emit({
+        type: "consensus.committed",
+        proposal: committed.proposal.id,
+        agent: replica.id,
+        view: committed.view,
+        seq: committed.seq,
+        digest: committed.digest,
+      });
+    }
+    for (const { envelope } of ready.send) {
+      try {
+        this.#publish(consensusSubjects.pbft(this.#host.swarm, seen.proposal.id), envelope);
+      } catch (error) {
+        this.#host.emit({
+          type: "error",
+          error: `${replica.id} could not send a ${envelope.type} on ${seen.proposal.id}: ${toError(error).message}`,
+        });
+      }
+    }
+  }
+
+  #tickReplicas(now: number): void {
+    for (const seen of [...this.#replicated]) {
+      const replicas = seen.replicas;
+      if (replicas === undefined || now > seen.proposal.deadline + PBFT_REPLICA_GRACE_MS) {
+        seen.replicas = undefined;
+        this.#replicated.delete(seen);
+        continue;
+      }
+      for (const replica of replicas.values()) {
+        replica.tick(now);
+        this.#flushReplica(seen, replica);
+      }
+    }
   }
 
   /** A voter's verdict: its rules, then its handler; approve without either. */
@@ -719,8 +990,19 @@ export class ConsensusEngine {
             },
             { clock: host.clock },
           ),
+        signMessage: (type: string, body: unknown) =>
+          createSignedEnvelope(
+            { type, from: voter.id, corr: proposal.id, body: body as never },
+            voter.privateKey,
+            { clock: host.clock },
+          ),
         send: (envelope: Envelope) =>
-          this.#publish(consensusSubjects.vote(host.swarm, proposal.id), envelope),
+          this.#publish(
+            String(envelope.type).startsWith("consensus.pbft.")
+              ? consensusSubjects.pbft(host.swarm, proposal.id)
+              : consensusSubjects.vote(host.swarm, proposal.id),
+            envelope,
+          ),
       };
       const verdict = await voter.handler(proposal, ctx);
       if (verdict === null) return null;
@@ -878,9 +1160,10 @@ export class ConsensusEngine {
   // ---- sending ----------------------------------------------------------------
 
   #send(subject: string, as: LocalVoter, type: string, body: unknown, corr: string): void {
-    const envelope = signEnvelope(
-      createEnvelope({ type, from: as.id, corr, body: body as never }, { clock: this.#host.clock }),
+    const envelope = createSignedEnvelope(
+      { type, from: as.id, corr, body: body as never },
       as.privateKey,
+      { clock: this.#host.clock },
     );
     this.#publish(subject, envelope);
   }
@@ -891,4 +1174,40 @@ export class ConsensusEngine {
       encodeEnvelope(envelope, { maxBytes: this.#host.maxEnvelopeBytes }),
     );
   }
+}
+
+/** A clock that reads `now`: what a PBFT replica signs its messages at. */
+function fixedAt(now: number): Clock {
+  return { now: () => now, setTimer: () => () => undefined };
+}
+
+/**
+ * A fixed threshold above the total weight of the voters the rule lists
+ * (those live when it was proposed) can never be reached: the round ends at
+ * once as `no-quorum`, with the reason. Undefined when it can be reached.
+ */
+export function unreachableThreshold(proposal: RuntimeProposal): RoundResult | undefined {
+  const { rule } = proposal;
+  let total = 0;
+  for (const voter of rule.voters) total += toWeightUnits(voter.weight);
+  const threshold = thresholdUnits(rule.threshold, total);
+  if (threshold <= total) return undefined;
+  const tally: Tally = {
+    approve: 0,
+    reject: 0,
+    abstain: 0,
+    threshold: fromWeightUnits(threshold),
+    total: fromWeightUnits(total),
+  };
+  return {
+    proposal,
+    protocol: proposal.protocol,
+    proposalHash: hashProposal(proposal),
+    votes: [],
+    tally,
+    outcome: "no-quorum",
+    evidence: [],
+    decidedAt: proposal.ts,
+    reason: `the threshold (${tally.threshold}) exceeds the total weight (${tally.total}) of the ${rule.voters.length} live voter${rule.voters.length === 1 ? "" : "s"} (${rule.voters.map((v) => v.id).join(", ")}); start the missing voters or lower the threshold`,
+  };
 }

@@ -56,7 +56,11 @@ export const DEFAULT_DEADLINE_MS = 5000;
 export const DEFAULT_THRESHOLD: QuorumThreshold = Object.freeze({ fraction: 0.5, strict: true });
 
 /** Protocols the runtime can drive today. */
-export const RUNTIME_PROTOCOLS: ReadonlySet<ProtocolName> = new Set(["quorum", "hierarchical"]);
+export const RUNTIME_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
+  "quorum",
+  "hierarchical",
+  "pbft",
+]);
 
 /**
  * Builds the rule of a new proposal for `action` over `electorate` (agents
@@ -77,8 +81,8 @@ export function buildRule(
     protocol = choice.protocol;
     selection = { rule: choice.rule, reason: choice.reason };
     if (!RUNTIME_PROTOCOLS.has(protocol)) {
-      // PBFT is not driven by the runtime yet: the signed quorum is the
-      // closest protocol it has (every vote signed, forgeries caught).
+      // A protocol the runtime cannot drive: the signed quorum is the
+      // closest it has (every vote signed, forgeries caught).
       selection = {
         rule: `${choice.rule}→quorum`,
         reason: `${choice.reason}; the runtime does not drive ${protocol} yet, so a signed weighted quorum decides`,

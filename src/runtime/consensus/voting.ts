@@ -22,9 +22,17 @@ export interface VoteContext {
    */
   sign(choice: VoteChoice, reason?: string): Envelope;
   /**
-   * Sends an envelope as is on this proposal's vote subject. Honest voters
-   * never need it: the runtime signs and sends the verdict the handler
-   * returns. Simulations use it to play a Byzantine voter.
+   * Signs any envelope as this agent (`corr` the proposal id), without
+   * sending it: e.g. a `consensus.pbft.commit` body `{ view, seq, digest }`.
+   * With {@link VoteContext.send}, for simulations of Byzantine replicas.
+   */
+  signMessage(type: string, body: unknown): Envelope;
+  /**
+   * Sends an envelope as is: a `consensus.pbft.*` message on this
+   * proposal's PBFT subject, anything else on its vote subject. Honest
+   * voters never need it: the runtime signs and sends the verdict the
+   * handler returns (and runs PBFT for them). Simulations use it to play a
+   * Byzantine voter.
    */
   send(envelope: Envelope): void;
 }
@@ -34,6 +42,10 @@ export interface VoteContext {
  * or `null` when the agent casts no vote of its own (it stays silent, or
  * already sent what it wanted through {@link VoteContext.send}). A thrown
  * error makes the agent abstain, with the error as the reason.
+ *
+ * Under `pbft` the verdict decides the agent's replica: `approve` takes part
+ * in PBFT (prepare, commit), `reject` or `abstain` stays silent in PBFT and
+ * publishes the signed refusal, `null` runs no replica (a crashed one).
  *
  * @example
  * ```ts

@@ -111,9 +111,29 @@ export function setup(agent, { config, workload }) {
         if (verdict === "pass") {
           ctx.finish({ verdict, author });
           await proposeActions(ctx, privileged, n, author);
+          // Every fourth pass gets a second review, bought at auction (the
+          // task type's settings are under tasks.review in swarm.yaml).
+          if (config.tasks?.review && n % 4 === 0) {
+            await ctx.auction("review", { n, module, author });
+          }
         } else {
           ctx.submit("architect", "redo", { n, module, spec, impossible: false, failedBy: author });
         }
+      });
+      break;
+
+    case "reviewer":
+      // Asks its price (and states its quality) on every call for a review,
+      // except every seventh change, which nobody wants.
+      agent.bid((cfp) => {
+        if (cfp.item?.body?.n % 7 === 0) return undefined;
+        return {
+          price: Number(agent.options.ask ?? 30),
+          criteria: { quality: Number(agent.options.quality ?? 0.5) },
+        };
+      });
+      agent.handle("review", (ctx) => {
+        ctx.effect("review.second", ctx.task.id, { n: ctx.body.n, by: ctx.agentId });
       });
       break;
 

@@ -10,7 +10,7 @@ import { openStore } from "../runtime/from-config.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
-import { buildSummary, type SummarySections, summaryHolds } from "./run.js";
+import { buildSummary, type SummarySections, summaryHolds, summarySections } from "./run.js";
 
 export interface DistributedRunOptions {
   readonly processes: number;
@@ -87,7 +87,7 @@ export async function runDistributed(
 
   const store = await openStore(config);
   let progress: WorkloadProgress;
-  const sections: SummarySections = {};
+  let sections: SummarySections = {};
   try {
     for (;;) {
       progress = await workloadProgress(store);
@@ -106,7 +106,12 @@ export async function runDistributed(
         s.stop().catch((e: unknown) => process.stderr.write(`${toError(e).message}\n`)),
       ),
     );
-    await store.close();
+    // Measured once the children have drained: the ledger, the audit log and the auctions as stored.
+    try {
+      sections = await summarySections(config, store, counters);
+    } finally {
+      await store.close();
+    }
   }
   const summary = buildSummary(config.swarm, progress, counters, sections, started);
   if (sections.auditProblem) process.stderr.write(`conclave: ${sections.auditProblem}\n`);

@@ -12,7 +12,7 @@ import type { SwarmEvent } from "../runtime/events.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
-import type { Store } from "../store/port.js";
+import type { AuctionStats, Store } from "../store/port.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
 
 export interface RunOptions {
@@ -46,6 +46,8 @@ export interface RunSummary {
   readonly ledger?: LedgerSummary;
   /** Present when the swarm has privileged actions: its decisions, measured from the audit log. */
   readonly consensus?: ConsensusSummary;
+  /** Present when the swarm allocates task types by auction: measured from the store. */
+  readonly auctions?: AuctionStats;
   readonly retries: number;
   readonly durationMs: number;
 }
@@ -64,6 +66,7 @@ export interface LedgerSummary {
 export interface SummarySections {
   readonly ledger?: LedgerSummary;
   readonly consensus?: ConsensusSummary;
+  readonly auctions?: AuctionStats;
   /** Why the audit log does not verify, when it does not. */
   readonly auditProblem?: string;
 }
@@ -77,11 +80,15 @@ export async function summarySections(
   const ledger = config.agents.some((a) => a.budget)
     ? await ledgerSummary(store, counters.halted)
     : undefined;
-  if (Object.keys(config.privileged ?? {}).length === 0) return ledger ? { ledger } : {};
+  const auctions = Object.values(config.tasks ?? {}).some((t) => t.allocation === "auction")
+    ? await store.auctionStats()
+    : undefined;
+  const base = { ...(ledger ? { ledger } : {}), ...(auctions ? { auctions } : {}) };
+  if (Object.keys(config.privileged ?? {}).length === 0) return base;
   const records = await readAuditLog(store);
   const verdict = verifyAuditLog(records);
   return {
-    ...(ledger ? { ledger } : {}),
+    ...base,
     consensus: summarizeDecisions(records),
     ...(verdict.ok
       ? {}
@@ -111,6 +118,7 @@ export function buildSummary(
     },
     ...(sections.ledger ? { ledger: sections.ledger } : {}),
     ...(sections.consensus ? { consensus: sections.consensus } : {}),
+    ...(sections.auctions ? { auctions: sections.auctions } : {}),
     retries: counters.retries,
     durationMs: Date.now() - started,
   };
@@ -271,6 +279,12 @@ function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): str
     const c = s.consensus;
     lines.push(
       `  consensus           ${c.proposals} proposals: ${c.approved} approved, ${c.rejected} rejected; ${c.byzantineDetected} byzantine votes caught`,
+    );
+  }
+  if (s.auctions) {
+    const a = s.auctions;
+    lines.push(
+      `  auctions            ${a.held} held: ${a.awarded} awarded, ${a.unsold} unsold; ${a.rejectedBids} bids refused`,
     );
   }
   if (counters.completedBy.size > 0) {

@@ -5,12 +5,14 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
+import { pbftDigest } from "../../src/consensus/pbft.js";
 import { compilePolicy } from "../../src/consensus/policy.js";
 import { computeSeal, type Decision } from "../../src/consensus/seal.js";
 import { generateAgentKeyPair } from "../../src/identity/keys.js";
 import { createSwarm } from "../../src/runtime/swarm.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+import type { Envelope } from "../../src/wire/envelope.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const bin = join(root, "src", "cli", "bin.ts");
@@ -287,4 +289,112 @@ describe("conclave audit verify", () => {
     const missing = await run(["audit", "verify", "--store", `sqlite:${join(work, "nope.db")}`]);
     assert.equal(missing.code, 2);
   });
+});
+
+describe("conclave audit verify: PBFT decisions", () => {
+  const pbftStore = join(work, "pbft.db");
+
+  /** Three PBFT decisions: approved despite a Byzantine replica, approved after a view change, rejected. */
+  before(async () => {
+    const swarm = createSwarm({
+      name: "audited-pbft",
+      transport: createMemoryTransport({ journalPath: join(work, "pbft-journal.db") }),
+      store: openSqliteStore({ path: pbftStore }),
+      keys: () => generateAgentKeyPair(),
+      roles: { council: {}, ops: {} },
+      defaults: { heartbeatMs: 100 },
+      privileged: {
+        "deploy.production": { protocol: "pbft", voters: ["council"], deadlineMs: 3000 },
+      },
+    });
+    swarm.agent({ id: "operator", role: "ops" });
+    const mode = { value: "byzantine" };
+    for (const id of ["alice", "bob", "carol", "mallory"]) {
+      swarm.agent({ id, role: "council" }).vote((proposal, ctx) => {
+        if (mode.value === "reject" && id !== "alice") {
+          return { choice: "reject", reasons: ["not today"] };
+        }
+        if (mode.value === "view-change" && id === "alice") return null;
+        if (mode.value === "byzantine" && id === "mallory") {
+          const digest = pbftDigest(proposal);
+          ctx.send({
+            ...ctx.signMessage("consensus.pbft.commit", { view: 0, seq: 1, digest }),
+            from: "bob",
+          });
+          return null;
+        }
+        return { choice: "approve", reasons: [] };
+      });
+    }
+    await swarm.start();
+    const outcomes: string[] = [];
+    for (const next of ["byzantine", "view-change", "reject"]) {
+      mode.value = next;
+      const decision = await swarm.propose("deploy.production", { step: next }, { as: "operator" });
+      outcomes.push(decision.outcome);
+    }
+    assert.deepEqual(outcomes, ["approved", "approved", "rejected"]);
+    await swarm.close();
+  });
+
+  test("every certificate and refusal verifies offline: exit 0 and the count", async () => {
+    const r = await run(["audit", "verify", "--store", `sqlite:${pbftStore}`]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /3 decisions \(2 approved, 1 rejected, 0 vetoed, 0 no-quorum\)/);
+    assert.match(r.stdout, /1 pieces of Byzantine evidence/);
+  });
+
+  const resealed = (change: (decision: Decision) => void) => (db: Database.Database) => {
+    // A forger with write access recomputes every seal: only the signatures and the certificate rule hold.
+    let prevSeal: string | null = null;
+    for (let seq = 1; seq <= 3; seq++) {
+      const decision = rowData(db, seq);
+      if (seq === 1) change(decision);
+      const sealed = { ...decision, prevSeal };
+      const seal = computeSeal(sealed);
+      db.prepare(
+        "update conclave_audit_log set data = ?, prev_hash = ?, hash = ? where seq = ?",
+      ).run(JSON.stringify({ ...sealed, seal }), prevSeal, seal, seq);
+      prevSeal = seal;
+    }
+    db.prepare("update conclave_meta set value = ? where key = 'consensus.head'").run(prevSeal);
+  };
+  const cases: [string, (db: Database.Database) => void, RegExp][] = [
+    [
+      "a certificate one commit short, tally and all resealed",
+      resealed((d) => {
+        const record = d as unknown as { votes: unknown[]; tally: { approve: number } };
+        record.votes = record.votes.slice(1);
+        record.tally.approve = 2;
+      }),
+      /give no-quorum|still open/,
+    ],
+    [
+      "a commit moved to another digest, resealed",
+      resealed((d) => {
+        ((d.votes[0] as Envelope).body as { digest: string }).digest = "0".repeat(64);
+      }),
+      /signature|another proposal's digest/,
+    ],
+    [
+      "the approved data changed, resealed",
+      resealed((d) => {
+        (d.proposal as { data: unknown }).data = { step: "rm -rf" };
+      }),
+      /another proposal's digest/,
+    ],
+  ];
+  for (const [what, tamper, reason] of cases) {
+    test(`${what} is detected: exit 1 at entry 1`, async () => {
+      const file = join(work, `pbft-${what.replace(/\W+/g, "-")}.db`);
+      copyFileSync(pbftStore, file);
+      const db = new Database(file);
+      tamper(db);
+      db.close();
+      const r = await run(["audit", "verify", "--store", `sqlite:${file}`]);
+      assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /BROKEN at entry 1\b/);
+      assert.match(r.stdout, reason);
+    });
+  }
 });

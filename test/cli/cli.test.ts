@@ -111,6 +111,18 @@ describe("conclave CLI", () => {
       events.some((e) => e.type === "task.failed" && e.willRetry === true),
       "retries are visible",
     );
+    // Every fourth passing change is reviewed again by auction; every seventh nobody bids on.
+    const auctions = (s as unknown as { auctions: Record<string, number> }).auctions;
+    assert.ok(auctions, "the summary has an auctions section");
+    assert.equal(auctions["awarded"]! + auctions["unsold"]!, auctions["held"]);
+    assert.ok(auctions["held"]! >= 10, `auctions held: ${auctions["held"]}`);
+    assert.ok(auctions["unsold"]! >= 1, "some reviews go unsold");
+    // rev-2 and rev-3 share an owner: one of their bids is refused in each auction they both bid in.
+    assert.ok(auctions["rejectedBids"]! >= 1, "the shill's bids are refused");
+    assert.ok(
+      events.some((e) => e.type === "auction.bid_rejected" && e.reason === "duplicate-identity"),
+      "the shill bids are refused and reported",
+    );
   });
 
   test("demo without --json prints a human summary", async () => {

@@ -13,6 +13,9 @@
  *   n replicas exchanging encoded envelopes over the in-process transport:
  *   from `propose` at every replica until every replica holds a commit
  *   certificate. p50 (value) and p99 (notes). Goal for n = 4: p50 ≤ 3 ms.
+ *   The floor counts each message's signature check once: the final check of
+ *   the certificate re-checks commits the replica already verified, which
+ *   `verifyEnvelope` answers from memory.
  * - `consensus.hierarchical.sim.10000`: one hierarchical round of 10,000
  *   simulated voters (clusters of 5) on the deterministic simulator with
  *   1 ms latency: the proposal is broadcast, every voter signs its vote, the
@@ -38,8 +41,8 @@ import { type AgentKeyPair, generateAgentKeyPair } from "../src/identity/keys.js
 import { createSimNetwork, type SimNode, type SimOutput } from "../src/sim/index.js";
 import { createMemoryTransport } from "../src/transport/memory/memory-transport.js";
 import { decodeEnvelope, encodeEnvelope } from "../src/wire/codec.js";
-import { createEnvelope, type Envelope } from "../src/wire/envelope.js";
-import { signEnvelope, signingBytes } from "../src/wire/signature.js";
+import type { Envelope } from "../src/wire/envelope.js";
+import { createSignedEnvelope, signingBytes } from "../src/wire/signature.js";
 import { type Bench, type BenchResult, percentile, timed } from "./harness.js";
 
 type Result = Omit<BenchResult, "machine" | "ratio">;
@@ -190,8 +193,15 @@ function pbftCluster(n: number): PbftCluster {
   const keys = keysFor(ids);
   const crypto = { signs: 0, verifies: 0 };
   const checkSignature = verifierFromKeys(new Map([...keys].map(([id, k]) => [id, k.publicKey])));
+  // Counted once per message: checking a message again (the commits of the
+  // certificate, checked by the replica as they arrived) is answered from
+  // what verifyEnvelope remembers, without a signature check.
+  const checked = new WeakSet<Envelope>();
   const verifier = (envelope: Envelope) => {
-    crypto.verifies++;
+    if (!checked.has(envelope)) {
+      checked.add(envelope);
+      crypto.verifies++;
+    }
     return checkSignature(envelope);
   };
   let sample: Envelope | undefined;
@@ -236,7 +246,7 @@ function pbftCluster(n: number): PbftCluster {
       f,
       sign: (fields, now) => {
         crypto.signs++;
-        const signed = signEnvelope(createEnvelope<PbftBody>(fields, { clock: at(now) }), key);
+        const signed = createSignedEnvelope<PbftBody>(fields, key, { clock: at(now) });
         if (signed.type === "consensus.pbft.commit") sample = signed;
         return signed;
       },
@@ -311,7 +321,7 @@ function pbftBench(n: number, decisions: number, goalMs?: number): Bench {
       name: `consensus.pbft.${n}`,
       value: round2(p50),
       unit: "ms p50",
-      baseline: `${signs} Ed25519 signs + ${verifies} verifies (what one decision signs and checks, node:crypto)`,
+      baseline: `${signs} Ed25519 signs + ${verifies} verifies (the messages one decision signs and checks, node:crypto)`,
       baselineValue: round2(floor),
       notes: `p99 ${round2(p99)} ms over ${decisions} decisions; n = ${n}, f = ${Math.floor((n - 1) / 3)}; every message signed, encoded, published on the memory transport, decoded and verified; until every replica holds a 2f+1 commit certificate`,
       ...(goalMs === undefined ? {} : { goal: `p50 ≤ ${goalMs} ms`, met: p50 <= goalMs }),

@@ -9,6 +9,8 @@ import { durable, durableBacklog, fanout, runtimeTasks } from "./bus-memory.js";
 import { consensusBenches } from "./consensus.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
 import { ledgerBenches } from "./ledger.js";
+import { marketAuctionBenches } from "./market.js";
+import { contractNetTasks } from "./market-contractnet.js";
 
 const benches: Record<string, Bench> = {
   "bus.memory.fanout": fanout,
@@ -19,6 +21,8 @@ const benches: Record<string, Bench> = {
   ...ledgerBenches,
   ...brokerBenches,
   ...consensusBenches,
+  ...marketAuctionBenches,
+  "market.contractnet.tasks": contractNetTasks,
 };
 
 const args = process.argv.slice(2);

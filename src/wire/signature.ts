@@ -165,21 +165,57 @@ export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
   const known = recall(envelope);
   // Verified against this key before, unchanged since: the same text, signature and key.
   if (known?.unsigned !== undefined && sameKey(known.verifiedBy, publicKey)) return;
-  let data: Uint8Array;
+  let text: string;
   try {
-    data = signingBytes(envelope);
+    text = signingText(envelope);
   } catch (err) {
     const reason = err instanceof ConclaveError ? err.message : String(err);
     throw new SignatureError(`${describe(envelope)} cannot be verified: ${reason}`, {
       cause: err,
     });
   }
-  if (!verify(null, data, publicKey, Buffer.from(envelope.sig, "base64url"))) {
-    throw new SignatureError(
-      `${describe(envelope)} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
-    );
+  // Another copy of the same message (same text, signature and key) was
+  // verified in this process already: agents sharing a process (several
+  // replicas of one round, say) check each signature once, not once each.
+  const seen = verifiedSignatures.get(envelope.sig);
+  if (seen === undefined || seen.text !== text || !sameKey(seen.key, publicKey)) {
+    if (!verify(null, encoder.encode(text), publicKey, Buffer.from(envelope.sig, "base64url"))) {
+      throw new SignatureError(
+        `${describe(envelope)} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
+      );
+    }
+    rememberVerified(envelope.sig, text, publicKey);
   }
   if (known !== undefined) known.verifiedBy = publicKey;
+}
+
+/**
+ * Signatures this process verified, each with the exact text and key it
+ * verified against: Ed25519 verification is a pure function of the three, so
+ * a later check of the same triple has the same answer. Only successes are
+ * kept, only a signature check adds one, and the oldest is dropped past
+ * {@link VERIFIED_SIGNATURES_MAX} (a Map iterates in insertion order). The
+ * texts are the decoded messages' own strings, not copies.
+ */
+const verifiedSignatures = new Map<string, { readonly text: string; readonly key: KeyObject }>();
+const VERIFIED_SIGNATURES_MAX = 4_096;
+
+function rememberVerified(sig: string, text: string, key: KeyObject): void {
+  verifiedSignatures.set(sig, { text, key });
+  if (verifiedSignatures.size > VERIFIED_SIGNATURES_MAX) {
+    const oldest = verifiedSignatures.keys().next().value;
+    if (oldest !== undefined) verifiedSignatures.delete(oldest);
+  }
+}
+
+/**
+ * Forgets every signature this process verified, so that the next checks
+ * run the signature arithmetic again: for benchmarks that measure it.
+ *
+ * @internal
+ */
+export function forgetVerifiedSignatures(): void {
+  verifiedSignatures.clear();
 }
 
 function sameKey(a: KeyObject | undefined, b: KeyObject): boolean {

@@ -9,7 +9,9 @@
  * - `canonicalText` (one pass, no path bookkeeping) against the explained
  *   canonicalisation: the same text, the same refusals;
  * - the signing text remembered by `decodeEnvelope` and `signEnvelope`
- *   against recomputing it, and what a changed envelope no longer reuses.
+ *   against recomputing it, and what a changed envelope no longer reuses;
+ * - the signatures a process remembers as verified against checking each
+ *   copy afresh: the same answer for every copy, changed or not, and key.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -34,6 +36,7 @@ import {
 import { assertJsonValue } from "../../src/wire/json-value.js";
 import {
   createSignedEnvelope,
+  forgetVerifiedSignatures,
   signEnvelope,
   signingBytes,
   verifyEnvelope,
@@ -311,5 +314,69 @@ describe("remembered signing text", () => {
     >;
     signed["extra"] = 1;
     assert.throws(() => encodeEnvelope(signed as unknown as Envelope), /unknown field "extra"/);
+  });
+});
+
+describe("signatures verified once per process", () => {
+  const keys = generateAgentKeyPair();
+  const other = generateAgentKeyPair();
+  const fresh = (envelope: Envelope, key: typeof keys.publicKey): boolean => {
+    forgetVerifiedSignatures();
+    try {
+      verifyEnvelope(envelope, key);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const remembered = (envelope: Envelope, key: typeof keys.publicKey): boolean => {
+    try {
+      verifyEnvelope(envelope, key);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test("another copy of a verified message verifies; a changed copy or another key does not", () => {
+    const bytes = encodeEnvelope(signEnvelope(fullEnvelope(), keys.privateKey));
+    verifyEnvelope(decodeEnvelope(bytes), keys.publicKey);
+    verifyEnvelope(decodeEnvelope(bytes), keys.publicKey);
+    const copy = decodeEnvelope(bytes);
+    assert.throws(() => verifyEnvelope({ ...copy, body: { forged: true } }, keys.publicKey), {
+      name: "SignatureError",
+    });
+    assert.throws(() => verifyEnvelope(decodeEnvelope(bytes), other.publicKey), SignatureError);
+    verifyEnvelope(decodeEnvelope(bytes), keys.publicKey);
+  });
+
+  test("on random messages and changes, the remembered answer is the fresh one", () => {
+    const signed = signEnvelope(fullEnvelope(), keys.privateKey);
+    const bytes = encodeEnvelope(signed);
+    fc.assert(
+      fc.property(
+        fc.record({
+          body: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
+          from: fc.option(fc.constantFrom("a", "dev-1", signed.from), { nil: undefined }),
+          ts: fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined }),
+          otherKey: fc.boolean(),
+        }),
+        ({ body, from, ts, otherKey }) => {
+          const key = otherKey ? other.publicKey : keys.publicKey;
+          // The original is verified (and remembered) first, as a replica would.
+          verifyEnvelope(decodeEnvelope(bytes), keys.publicKey);
+          const copy = decodeEnvelope(bytes);
+          const changed = {
+            ...copy,
+            ...(body === undefined ? {} : { body }),
+            ...(from === undefined ? {} : { from }),
+            ...(ts === undefined ? {} : { ts }),
+          } as Envelope;
+          const answer = remembered(changed, key);
+          assert.equal(answer, fresh(changed, key));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

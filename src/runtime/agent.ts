@@ -25,6 +25,7 @@ import { type Sender, StagingContext, TaskContext } from "./context.js";
 import type { SwarmEvent } from "./events.js";
 import { keepLease } from "./lease.js";
 import type { AuctionOptions, AuctionOutcome, BidHandler, OutboxDraft } from "./market/engine.js";
+import { type HeartbeatBody, type SignedCard, signCard, signHeartbeat } from "./registry-gossip.js";
 import { queueNames, subjects, taskName } from "./subjects.js";
 
 /** Handles one task. Its return value is the task's result (the reply, for a request). */
@@ -264,6 +265,16 @@ export class Agent {
   /** Task types this agent handles. */
   get tasks(): string[] {
     return [...this.#handlers.keys()];
+  }
+
+  /** The agent's card on `node`, signed with its own key: what heartbeats carry. */
+  signedCard(node: string): SignedCard {
+    return signCard({ ...this.card, node }, this.#privateKey);
+  }
+
+  /** A heartbeat of this agent's node, signed by this agent (see `checkHeartbeat`). */
+  signHeartbeat(body: HeartbeatBody, clock: Clock): Envelope<HeartbeatBody> {
+    return signHeartbeat({ id: this.id, privateKey: this.#privateKey }, body, clock);
   }
 
   /** The signing identity the agent's messages go out with. */

@@ -1,11 +1,15 @@
 // Registry traffic between nodes, kept bounded and authenticated: which
 // nodes were heard recently (so a new one is answered with our cards), how
-// often such answers may go out, and the signed departure of a node's agents.
-import type { KeyObject } from "node:crypto";
+// often such answers may go out, signed heartbeats carrying cards each
+// signed by its own agent, and the signed departure of a node's agents.
+import { type KeyObject, sign, verify } from "node:crypto";
 import type { Clock } from "../core/clock.js";
-import { SignatureError } from "../errors/index.js";
+import { InvalidEnvelopeError, SignatureError } from "../errors/index.js";
+import { decodePublicKey } from "../identity/keys.js";
+import type { AgentCard } from "../registry/agent-card.js";
 import type { AgentEntry } from "../registry/registry-view.js";
-import { createEnvelope, type Envelope } from "../wire/envelope.js";
+import { canonicalize } from "../wire/canonical.js";
+import { createEnvelope, type Envelope, signaturePattern } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
 
 /** Envelope type of a node's signed departure notice. */
@@ -189,4 +193,217 @@ export function checkLeave(envelope: Envelope, context: LeaveCheckContext): stri
     const entry = context.entry(id);
     return entry !== undefined && entry.card.node === node && entry.joinedAt <= envelope.ts + skew;
   });
+}
+
+// ---- heartbeats -----------------------------------------------------------------
+
+/** Envelope type of a node's heartbeat (its agents' cards). */
+export const HEARTBEAT_TYPE = "registry.heartbeat";
+
+/**
+ * A card as a heartbeat carries it: bound to the node hosting the agent and
+ * signed by the agent's own key, so that no one else can change what it says
+ * (role, weight, owner, node) or attach it to another node.
+ */
+export interface SignedCard extends AgentCard {
+  readonly node: string;
+  /** Ed25519 signature (base64url) by the card's `publicKey` over {@link cardSigningText}. */
+  readonly sig: string;
+}
+
+/** Body of a `registry.heartbeat` envelope. */
+export interface HeartbeatBody {
+  readonly node: string;
+  readonly cards: readonly SignedCard[];
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * What a card's signature covers: the RFC 8785 canonical JSON of
+ * `{"card": <the card without sig>, "type": "registry.card"}`. The type keeps
+ * a card signature from ever passing as the signature of anything else.
+ */
+export function cardSigningText(card: AgentCard): string {
+  const { sig: _sig, ...unsigned } = card as AgentCard & { sig?: unknown };
+  return canonicalize({ card: unsigned, type: "registry.card" });
+}
+
+/** Signs `card` (which names its node) with its agent's private key. */
+export function signCard(
+  card: AgentCard & { readonly node: string },
+  privateKey: KeyObject,
+): SignedCard {
+  const { sig: _sig, ...unsigned } = card as AgentCard & { node: string; sig?: unknown };
+  const sig = sign(null, encoder.encode(cardSigningText(unsigned)), privateKey).toString(
+    "base64url",
+  );
+  return { ...unsigned, sig };
+}
+
+/**
+ * The heartbeat of a node: its agents' signed cards, in an envelope signed by
+ * one of those agents (`from`), whose timestamp makes it fresh.
+ */
+export function signHeartbeat(
+  signer: { readonly id: string; readonly privateKey: KeyObject },
+  body: HeartbeatBody,
+  clock: Clock,
+): Envelope<HeartbeatBody> {
+  const draft = createEnvelope(
+    {
+      type: HEARTBEAT_TYPE,
+      from: signer.id,
+      body: { node: body.node, cards: [...body.cards] } as never,
+    },
+    { clock },
+  );
+  return signEnvelope(draft, signer.privateKey) as Envelope<HeartbeatBody>;
+}
+
+/**
+ * Card signatures this node checked, with the text each covered. A node
+ * hears the same signed cards every heartbeat interval: the signature
+ * arithmetic runs once per card, later heartbeats compare the text. The
+ * text holds the card's public key, so the same signature over the same
+ * text is the same check. Bounded; the oldest is dropped first.
+ */
+export class CardProofs {
+  readonly #checked = new Map<string, string>();
+  readonly #max: number;
+
+  constructor(max = 10_000) {
+    this.#max = max;
+  }
+
+  /** Whether `card.sig` is its own key's signature over what the card says. */
+  valid(card: SignedCard): boolean {
+    const text = cardSigningText(card);
+    if (this.#checked.get(card.sig) === text) return true;
+    let ok: boolean;
+    try {
+      ok = verify(
+        null,
+        encoder.encode(text),
+        decodePublicKey(card.publicKey),
+        Buffer.from(card.sig, "base64url"),
+      );
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      this.#checked.set(card.sig, text);
+      if (this.#checked.size > this.#max) {
+        const oldest = this.#checked.keys().next().value;
+        if (oldest !== undefined) this.#checked.delete(oldest);
+      }
+    }
+    return ok;
+  }
+}
+
+/** What checking a heartbeat needs to know. */
+export interface HeartbeatCheckContext {
+  /** The key `id` is known by here (trusted, or pinned from its card); undefined for a stranger. */
+  keyOf(id: string): KeyObject | undefined;
+  revoked(id: string): boolean;
+  readonly proofs: CardProofs;
+  /** Now, on this node's clock. */
+  readonly now: number;
+  /** How far the signer's clock may differ from ours before a heartbeat counts as stale. Default 30 s. */
+  readonly maxClockSkewMs?: number;
+}
+
+/** Whether a value has the shape of an agent card (what a heartbeat may carry). */
+export function isAgentCard(value: unknown): value is AgentCard {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Record<string, unknown>;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  return (
+    typeof c["id"] === "string" &&
+    /^[A-Za-z0-9_-]{1,128}$/.test(c["id"]) &&
+    typeof c["role"] === "string" &&
+    strings(c["tags"]) &&
+    strings(c["capabilities"]) &&
+    typeof c["weight"] === "number" &&
+    Number.isFinite(c["weight"]) &&
+    typeof c["publicKey"] === "string" &&
+    /^[A-Za-z0-9_-]{43}$/.test(c["publicKey"]) &&
+    (c["node"] === undefined || typeof c["node"] === "string") &&
+    (c["owner"] === undefined || typeof c["owner"] === "string")
+  );
+}
+
+function isSignedCard(value: unknown): value is SignedCard {
+  if (!isAgentCard(value)) return false;
+  const c = value as unknown as Record<string, unknown>;
+  return (
+    typeof c["node"] === "string" && typeof c["sig"] === "string" && signaturePattern.test(c["sig"])
+  );
+}
+
+/**
+ * Checks a `registry.heartbeat` envelope and returns its node and cards
+ * (without their signatures). Throws `InvalidEnvelopeError` for a body that
+ * is not `{node, cards}` with well-formed signed cards, and `SignatureError`
+ * when the heartbeat is unsigned, signed by no agent it lists or by a revoked
+ * one, with a key other than the one pinned for the signer, forged, stale
+ * (signed more than the clock skew away from now: a replay), or when a card
+ * names another node or its own signature does not match what it says.
+ */
+export function checkHeartbeat(
+  envelope: Envelope,
+  context: HeartbeatCheckContext,
+): { node: string; cards: AgentCard[] } {
+  const body = envelope.body as Partial<HeartbeatBody> | null;
+  const node = body?.node;
+  const cards = body?.cards;
+  if (typeof node !== "string" || !Array.isArray(cards) || !cards.every(isSignedCard)) {
+    throw new InvalidEnvelopeError(
+      `heartbeat from "${envelope.from}" has no {node, cards} body with well-formed agent cards; each card needs id, role, tags, capabilities, weight, a base64url publicKey, its node and its agent's sig`,
+    );
+  }
+  const what = `registry.heartbeat of node "${node.slice(0, 128)}" from "${envelope.from}"`;
+  if (envelope.sig === undefined) {
+    throw new SignatureError(
+      `${what} is unsigned; a heartbeat must be signed by one of the agents it lists`,
+    );
+  }
+  const signerCard = cards.find((c) => c.id === envelope.from);
+  if (signerCard === undefined) {
+    throw new SignatureError(`${what} is signed by an agent it does not list; ignored`);
+  }
+  if (context.revoked(envelope.from)) {
+    throw new SignatureError(`${what} is signed by revoked agent "${envelope.from}"; ignored`);
+  }
+  const pinned = context.keyOf(envelope.from);
+  const key = pinned ?? decodePublicKey(signerCard.publicKey);
+  if (pinned !== undefined && !pinned.equals(decodePublicKey(signerCard.publicKey))) {
+    throw new SignatureError(
+      `${what} lists its signer with a different public key than the one pinned for it; ignored (revoke the agent first to rotate its key)`,
+    );
+  }
+  verifyEnvelope(envelope, key);
+  const skew = context.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+  if (Math.abs(context.now - envelope.ts) > skew) {
+    throw new SignatureError(
+      `${what} was signed ${Math.round((context.now - envelope.ts) / 1000)} s from now, beyond the ${skew / 1000} s allowed: a replay, or a clock that needs synchronising`,
+    );
+  }
+  const accepted: AgentCard[] = [];
+  for (const card of cards) {
+    if (card.node !== node) {
+      throw new SignatureError(
+        `${what} carries the card of "${card.id}" for node "${card.node.slice(0, 128)}"; a node may only list its own agents`,
+      );
+    }
+    if (!context.proofs.valid(card)) {
+      throw new SignatureError(
+        `${what} carries a card for "${card.id}" whose signature does not match what it says: changed after its agent signed it, or signed with another key; ignored`,
+      );
+    }
+    const { sig: _sig, ...plain } = card;
+    accepted.push(plain);
+  }
+  return { node, cards: accepted };
 }

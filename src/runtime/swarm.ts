@@ -4,7 +4,7 @@ import type { Decision } from "../consensus/seal.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
 import { type BackoffPolicy, backoffDelay, defaultBackoff } from "../delivery/backoff.js";
-import { ConclaveError, ConfigError, InvalidEnvelopeError, toError } from "../errors/index.js";
+import { ConclaveError, ConfigError, toError } from "../errors/index.js";
 import { encodePublicKey } from "../identity/keys.js";
 import { createPriceTable, type PriceTableInput } from "../ledger/index.js";
 import type { AgentCard } from "../registry/agent-card.js";
@@ -49,7 +49,15 @@ import {
   REQUEST_ACK_WAIT_MS,
 } from "./market/engine.js";
 import { SwarmMetrics } from "./metrics.js";
-import { checkLeave, KnownNodes, signLeave, Throttle } from "./registry-gossip.js";
+import {
+  CardProofs,
+  checkHeartbeat,
+  checkLeave,
+  KnownNodes,
+  type SignedCard,
+  signLeave,
+  Throttle,
+} from "./registry-gossip.js";
 import { queueNames, subjects, taskType } from "./subjects.js";
 import { TrustManager } from "./trust.js";
 
@@ -143,6 +151,10 @@ export class Swarm {
   /** Nodes heard recently; a new one is answered with our cards (see `#cardReplies`). */
   readonly #knownNodes: KnownNodes;
   readonly #cardReplies: Throttle;
+  /** Our agents' cards as signed for this node (each agent signs its own once). */
+  readonly #signedCards = new Map<string, SignedCard>();
+  /** Card signatures checked in heartbeats heard. */
+  readonly #cardProofs = new CardProofs();
   readonly #trust: TrustManager;
   readonly #consensus: ConsensusEngine;
   readonly #market: MarketEngine;
@@ -807,16 +819,31 @@ export class Swarm {
 
   // ---- keys and registry ----------------------------------------------------
 
+  /**
+   * Publishes our agents' cards, each signed by its own agent, in heartbeats
+   * signed by the first of them (see `checkHeartbeat`). A node without
+   * agents has nothing to announce.
+   */
   #publishCards(): void {
-    const cards: AgentCard[] = [...this.#agents.values()].map((a) => ({
-      ...a.card,
-      node: this.nodeId,
-    }));
+    const agents = [...this.#agents.values()];
+    const signer = agents[0];
+    if (!signer) return;
+    const cards = agents.map((a) => {
+      let signed = this.#signedCards.get(a.id);
+      if (signed === undefined) {
+        signed = a.signedCard(this.nodeId);
+        this.#signedCards.set(a.id, signed);
+      }
+      return signed;
+    });
     for (let i = 0; i < cards.length; i += HEARTBEAT_CHUNK) {
-      const body = { node: this.nodeId, cards: cards.slice(i, i + HEARTBEAT_CHUNK) };
+      // Every chunk lists its signer's card, so that it can be checked alone.
+      const chunk = cards.slice(i, i + HEARTBEAT_CHUNK);
+      if (i > 0) chunk.push(cards[0] as SignedCard);
+      const envelope = signer.signHeartbeat({ node: this.nodeId, cards: chunk }, this.#clock);
       this.transport.publish(
         subjects.heartbeat(this.name),
-        this.#nodeMessage("registry.heartbeat", body),
+        encodeEnvelope(envelope, { maxBytes: this.#services.maxEnvelopeBytes }),
       );
     }
   }
@@ -874,22 +901,24 @@ export class Swarm {
     );
   }
 
+  /** A heartbeat's cards are recorded once it checks out; anything else is dead-lettered with the reason. */
   #onHeartbeat(message: Message): void {
     let cards: AgentCard[];
     try {
       const env = decodeEnvelope(message.data, { maxBytes: this.#services.maxEnvelopeBytes });
-      const listed = (env.body as { cards?: unknown } | null)?.cards ?? [];
-      if (!Array.isArray(listed) || !listed.every(isAgentCard)) {
-        throw new InvalidEnvelopeError(
-          `heartbeat from "${env.from}" carries malformed agent cards; each needs id, role, tags, capabilities, weight and a base64url publicKey`,
-        );
-      }
-      cards = listed;
+      const now = this.#clock.now();
+      const heard = checkHeartbeat(env, {
+        keyOf: (id) => this.#trust.key(id),
+        revoked: (id) => this.#trust.isRevoked(id),
+        proofs: this.#cardProofs,
+        now,
+      });
+      cards = heard.cards;
       // A node we have not heard from has just joined: answer with our cards
-      // soon (throttled, so a burst of joins or of forged node ids cannot
-      // make us republish per heartbeat heard), so it can verify our agents'
-      // messages without waiting a heartbeat interval.
-      if (env.from !== this.nodeId && this.#knownNodes.observe(env.from, this.#clock.now())) {
+      // soon (throttled, so a burst of joins cannot make us republish per
+      // heartbeat heard), so it can verify our agents' messages without
+      // waiting a heartbeat interval.
+      if (heard.node !== this.nodeId && this.#knownNodes.observe(heard.node, now)) {
         this.#cardReplies.request();
       }
     } catch (error) {
@@ -1066,24 +1095,4 @@ export class Swarm {
       }
     }
   }
-}
-
-/** Whether a value has the shape of an agent card (what a heartbeat may carry). */
-function isAgentCard(value: unknown): value is AgentCard {
-  if (typeof value !== "object" || value === null) return false;
-  const c = value as Record<string, unknown>;
-  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
-  return (
-    typeof c["id"] === "string" &&
-    /^[A-Za-z0-9_-]{1,128}$/.test(c["id"]) &&
-    typeof c["role"] === "string" &&
-    strings(c["tags"]) &&
-    strings(c["capabilities"]) &&
-    typeof c["weight"] === "number" &&
-    Number.isFinite(c["weight"]) &&
-    typeof c["publicKey"] === "string" &&
-    /^[A-Za-z0-9_-]{43}$/.test(c["publicKey"]) &&
-    (c["node"] === undefined || typeof c["node"] === "string") &&
-    (c["owner"] === undefined || typeof c["owner"] === "string")
-  );
 }

@@ -440,6 +440,14 @@ function garbageSuite(kind: "nats" | "amqp", missing: () => Promise<string | und
           reason: /^\w+Error: .*cards/,
         },
         {
+          // A heartbeat (re)writes cards in every registry: it must be signed.
+          name: "heartbeat unsigned",
+          subject: heartbeat,
+          data: nodeMessage("registry.heartbeat", { node: "node-raw", cards: [] }),
+          reason:
+            /^SignatureError: registry\.heartbeat of node "node-raw" from "node-raw" is unsigned/,
+        },
+        {
           name: "leave non-JSON",
           subject: leave,
           data: enc.encode("bye?"),

@@ -4,15 +4,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ManualClock } from "../../src/core/clock.js";
-import { SignatureError } from "../../src/errors/index.js";
-import { generateAgentKeyPair } from "../../src/identity/keys.js";
+import { ManualClock, systemClock } from "../../src/core/clock.js";
+import { InvalidEnvelopeError, SignatureError } from "../../src/errors/index.js";
+import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
 import type { AgentEntry } from "../../src/registry/registry-view.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import {
+  CardProofs,
+  checkHeartbeat,
   checkLeave,
+  type HeartbeatCheckContext,
   KnownNodes,
   type LeaveCheckContext,
+  type SignedCard,
+  signCard,
+  signHeartbeat,
   signLeave,
   Throttle,
 } from "../../src/runtime/registry-gossip.js";
@@ -154,6 +160,151 @@ describe("checkLeave", () => {
   });
 });
 
+describe("checkHeartbeat", () => {
+  const clock = new ManualClock(1_732_000_000_000);
+  const lead = generateAgentKeyPair();
+  const dev = generateAgentKeyPair();
+  const card = (id: string, keys: typeof lead, node = "node-a", extra: object = {}) =>
+    signCard(
+      {
+        id,
+        role: "dev",
+        tags: ["ts"],
+        capabilities: ["code"],
+        weight: 1,
+        publicKey: encodePublicKey(keys.publicKey),
+        node,
+        ...extra,
+      },
+      keys.privateKey,
+    );
+  const leadCard = card("lead", lead);
+  const devCard = card("dev", dev);
+  const pinned = new Map([["lead", lead.publicKey]]);
+  const context = (over: Partial<HeartbeatCheckContext> = {}): HeartbeatCheckContext => ({
+    keyOf: (id) => pinned.get(id),
+    revoked: () => false,
+    proofs: new CardProofs(),
+    now: clock.now(),
+    ...over,
+  });
+  const beat = (cards: SignedCard[], signer = { id: "lead", privateKey: lead.privateKey }) =>
+    signHeartbeat(signer, { node: "node-a", cards }, clock);
+  const refused = (f: () => unknown, type: typeof SignatureError, pattern: RegExp) =>
+    assert.throws(f, (e: unknown) => {
+      assert.ok(e instanceof type, `a ${type.name}, got ${String(e)}`);
+      assert.match((e as Error).message, pattern);
+      return true;
+    });
+
+  test("a heartbeat signed by one of its agents gives its node and cards, without signatures", () => {
+    const heard = checkHeartbeat(beat([leadCard, devCard]), context());
+    assert.equal(heard.node, "node-a");
+    assert.deepEqual(
+      heard.cards.map((c) => [c.id, c.node, "sig" in c]),
+      [
+        ["lead", "node-a", false],
+        ["dev", "node-a", false],
+      ],
+    );
+    // A first contact (signer's key not pinned yet) is checked against its own card.
+    assert.equal(
+      checkHeartbeat(beat([devCard], { id: "dev", privateKey: dev.privateKey }), context()).cards
+        .length,
+      1,
+    );
+  });
+
+  test("unsigned, signed by no listed agent, by a revoked one, forged, or with another key than pinned: refused", () => {
+    const unsigned = createEnvelope(
+      {
+        type: "registry.heartbeat",
+        from: "lead",
+        body: { node: "node-a", cards: [leadCard] } as never,
+      },
+      { clock },
+    );
+    refused(() => checkHeartbeat(unsigned, context()), SignatureError, /is unsigned/);
+    refused(
+      () => checkHeartbeat(beat([devCard]), context()),
+      SignatureError,
+      /an agent it does not list/,
+    );
+    refused(
+      () => checkHeartbeat(beat([leadCard]), context({ revoked: (id) => id === "lead" })),
+      SignatureError,
+      /revoked agent "lead"/,
+    );
+    const mallory = generateAgentKeyPair();
+    refused(
+      () =>
+        checkHeartbeat(beat([leadCard], { id: "lead", privateKey: mallory.privateKey }), context()),
+      SignatureError,
+      /signature that does not match/,
+    );
+    // Mallory lists "lead" with her own key and signs with it: the pinned key says otherwise.
+    const squatter = card("lead", mallory);
+    refused(
+      () =>
+        checkHeartbeat(beat([squatter], { id: "lead", privateKey: mallory.privateKey }), context()),
+      SignatureError,
+      /different public key than the one pinned/,
+    );
+  });
+
+  test("a card changed after its agent signed it, or listed for another node, is refused", () => {
+    const promoted = { ...devCard, weight: 100 };
+    refused(
+      () => checkHeartbeat(beat([leadCard, promoted]), context()),
+      SignatureError,
+      /"dev" whose signature does not match/,
+    );
+    const reowned = { ...devCard, owner: "team-z" };
+    refused(
+      () => checkHeartbeat(beat([leadCard, reowned]), context()),
+      SignatureError,
+      /does not match/,
+    );
+    // A card signed by its agent for another node cannot be attached to this one.
+    const elsewhere = card("dev", dev, "node-b");
+    refused(
+      () => checkHeartbeat(beat([leadCard, elsewhere]), context()),
+      SignatureError,
+      /for node "node-b"/,
+    );
+    const moved = { ...elsewhere, node: "node-a" };
+    refused(
+      () => checkHeartbeat(beat([leadCard, moved]), context()),
+      SignatureError,
+      /does not match/,
+    );
+  });
+
+  test("a stale heartbeat (a replay) is refused; a malformed body is an InvalidEnvelopeError", () => {
+    const old = beat([leadCard, devCard]);
+    refused(
+      () => checkHeartbeat(old, context({ now: clock.now() + 31_000 })),
+      SignatureError,
+      /beyond the 30 s allowed: a replay/,
+    );
+    assert.equal(checkHeartbeat(old, context({ now: clock.now() + 29_000 })).cards.length, 2);
+    const { sig: _sig, ...unsignedCard } = devCard;
+    refused(
+      () => checkHeartbeat(beat([leadCard, unsignedCard as SignedCard]), context()),
+      InvalidEnvelopeError as unknown as typeof SignatureError,
+      /its agent's sig/,
+    );
+  });
+
+  test("card signatures are checked once: later heartbeats compare the text", () => {
+    const proofs = new CardProofs();
+    assert.equal(proofs.valid(devCard), true);
+    assert.equal(proofs.valid(devCard), true);
+    assert.equal(proofs.valid({ ...devCard, role: "lead" }), false);
+    assert.equal(proofs.valid({ ...devCard, tags: ["ts", "admin"] }), false);
+  });
+});
+
 const roles = { lead: {}, dev: { tasks: ["code"] } };
 const defaults = {
   heartbeatMs: 100,
@@ -205,16 +356,32 @@ describe("registry traffic between nodes", () => {
       const bus = raw();
       let fromA = 0;
       bus.subscribe("gossip.registry.heartbeat", (m) => {
-        if (decodeEnvelope(m.data).from === "node-a") fromA++;
+        if ((decodeEnvelope(m.data).body as { node?: string }).node === "node-a") fromA++;
       });
       await sleep(20);
       fromA = 0;
       const started = Date.now();
-      for (let i = 0; i < 200; i++) {
-        bus.publish(
-          "gossip.registry.heartbeat",
-          encode("registry.heartbeat", `ghost-${i}`, { node: `ghost-${i}`, cards: [] }),
+      // Validly signed, each by a fresh agent of its own: anyone can make keys.
+      const ghosts = Array.from({ length: 200 }, (_, i) => {
+        const keys = generateAgentKeyPair();
+        const node = `ghost-${i}`;
+        const card = signCard(
+          {
+            id: `ghost-agent-${i}`,
+            role: "dev",
+            tags: [],
+            capabilities: [],
+            weight: 1,
+            publicKey: encodePublicKey(keys.publicKey),
+            node,
+          },
+          keys.privateKey,
         );
+        const signer = { id: card.id, privateKey: keys.privateKey };
+        return () => encodeEnvelope(signHeartbeat(signer, { node, cards: [card] }, systemClock));
+      });
+      for (let i = 0; i < ghosts.length; i++) {
+        bus.publish("gossip.registry.heartbeat", (ghosts[i] as () => Uint8Array)());
         if (i % 20 === 0) await sleep(5);
       }
       await sleep(250);

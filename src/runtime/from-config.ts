@@ -202,7 +202,15 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   const store = await openStore(config);
   let transport: Transport;
   try {
-    transport = options.transport ?? (await openTransport(config, { dedup: storeDedup(store) }));
+    // A failed prune of the dedup's keys is reported as the transport reports
+    // its own background failures (its default onError): a process warning.
+    // (The swarm's error events do not exist yet, and take no outside events.)
+    const onError = (error: Error) =>
+      process.emitWarning(
+        `conclave amqp dedup: pruning old enqueue keys of swarm "${config.swarm}" failed: ${error.message}`,
+      );
+    transport =
+      options.transport ?? (await openTransport(config, { dedup: storeDedup(store, { onError }) }));
   } catch (error) {
     await store.close().catch(() => undefined);
     throw error;

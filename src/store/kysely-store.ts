@@ -37,6 +37,7 @@ import type {
   LedgerCheck,
   LedgerEntryRecord,
   OutboxEntry,
+  PruneIdempotencyKeysOptions,
   ReputationRecord,
   SchemaStatus,
   Store,
@@ -1217,12 +1218,22 @@ export class KyselyStore implements Store {
     });
   }
 
-  pruneIdempotencyKeys(before: number): Promise<number> {
+  pruneIdempotencyKeys(before: number, options: PruneIdempotencyKeysOptions = {}): Promise<number> {
+    const prefix = options.prefix ?? "";
     return this.run("pruning idempotency keys", async () => {
-      const result = await this.db
-        .deleteFrom("conclave_idempotency")
-        .where("at", "<", before)
-        .executeTakeFirst();
+      let query = this.db.deleteFrom("conclave_idempotency").where("at", "<", before);
+      if (prefix !== "") {
+        // An exact prefix test on both databases: LIKE would read `%` and `_`
+        // in the prefix as wildcards. SQLite and Postgres both count
+        // characters (code points) in substr, not UTF-16 units as JS does.
+        const length = [...prefix].length;
+        query = query.where(
+          sql<string>`substr(${sql.ref("key")}, 1, ${sql.lit(length)})`,
+          "=",
+          prefix,
+        );
+      }
+      const result = await query.executeTakeFirst();
       return Number(result.numDeletedRows);
     });
   }

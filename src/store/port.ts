@@ -173,6 +173,12 @@ export interface IdempotencyClaim {
   readonly result?: unknown;
 }
 
+/** Options of `Store.pruneIdempotencyKeys`. */
+export interface PruneIdempotencyKeysOptions {
+  /** Forget only keys that start with exactly this string (no wildcards). */
+  readonly prefix?: string;
+}
+
 /** Where a store's schema stands. */
 export interface SchemaStatus {
   /** Migrations recorded in the store, oldest first, with when they ran (ISO 8601). */
@@ -306,8 +312,27 @@ export interface Store {
     result?: unknown,
     options?: { at?: number },
   ): Promise<IdempotencyClaim>;
-  /** Forgets idempotency keys claimed before `before` (ms since epoch); returns how many. */
-  pruneIdempotencyKeys(before: number): Promise<number>;
+  /**
+   * Forgets idempotency keys claimed before `before` (ms since epoch, compared
+   * with the `at` each claim stored); returns how many it deleted. A later
+   * claim of a forgotten key is first again, so prune only keys nobody needs
+   * to recognise any more.
+   *
+   * Without a prefix it forgets every old key of the table, whoever claimed
+   * it. With `prefix`, only keys that start with exactly that string: `%`,
+   * `_` and every other character match only themselves (no wildcards), so a
+   * user of the table can prune its own keys and leave the others' (the AMQP
+   * enqueue dedup prunes `amqp.enqueue:`, never `consensus.propose:`). An
+   * empty prefix is the same as none. Safe to run concurrently with claims
+   * and with other prunes, from any handle.
+   *
+   * @example
+   * ```ts
+   * const hourAgo = Date.now() - 3_600_000;
+   * const deleted = await store.pruneIdempotencyKeys(hourAgo, { prefix: "amqp.enqueue:" });
+   * ```
+   */
+  pruneIdempotencyKeys(before: number, options?: PruneIdempotencyKeysOptions): Promise<number>;
 
   /**
    * Applies a ledger operation (a balanced set of entries) atomically: all

@@ -390,6 +390,59 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       }
     });
 
+    test("a prefixed prune forgets only old keys with exactly that prefix", async () => {
+      // `_` and `%` in the prefix must match only themselves: with LIKE they
+      // would be wildcards and take the look-alike keys below with them.
+      const run = id();
+      const prefix = `p_${run}%:`;
+      const keys = {
+        oldOwn: `${prefix}old`,
+        oldOwnBare: prefix,
+        youngOwn: `${prefix}young`,
+        oldUnderscoreTwin: `pX${run}%:old`,
+        oldPercentTwin: `p_${run}xyz:old`,
+        oldShorter: `p_${run}%`,
+        oldOther: `consensus.propose:${run}`,
+        oldAstral: `\u{1F600}${prefix}old`,
+      };
+      const at = (key: string) => (key === keys.youngOwn ? 2_000 : 1_000);
+      for (const key of Object.values(keys)) {
+        assert.deepEqual(await store.claimIdempotencyKey(key, { key }, { at: at(key) }), {
+          first: true,
+        });
+      }
+      const other = await reopen();
+      try {
+        assert.equal(
+          await other.pruneIdempotencyKeys(1_500, { prefix }),
+          2,
+          "the two old own keys",
+        );
+        assert.equal(
+          await store.pruneIdempotencyKeys(1_500, { prefix }),
+          0,
+          "nothing left to prune",
+        );
+        // An astral character is one character to the database, two UTF-16 units to JS.
+        assert.equal(await store.pruneIdempotencyKeys(1_500, { prefix: `\u{1F600}${prefix}` }), 1);
+      } finally {
+        await other.close();
+      }
+      const forgotten = [keys.oldOwn, keys.oldOwnBare, keys.oldAstral];
+      for (const [name, key] of Object.entries(keys)) {
+        const claim = await store.claimIdempotencyKey(key, "again", { at: 3_000 });
+        if (forgotten.includes(key)) {
+          assert.deepEqual(claim, { first: true }, `${name} was pruned`);
+        } else {
+          assert.deepEqual(claim, { first: false, result: { key } }, `${name} was kept`);
+        }
+      }
+      // Clean up without the unprefixed prune, which would touch other tests' keys.
+      for (const p of [`p_${run}`, `pX${run}`, `consensus.propose:${run}`, `\u{1F600}p_${run}`]) {
+        await store.pruneIdempotencyKeys(Number.MAX_SAFE_INTEGER, { prefix: p });
+      }
+    });
+
     // ---- markets -----------------------------------------------------------
 
     test("auctions are saved once by id, listed, and counted", async () => {

@@ -16,8 +16,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import Database from "better-sqlite3";
 import { ManualClock } from "../../src/core/clock.js";
-import { UnroutableError } from "../../src/errors/index.js";
+import { ConfigError, UnroutableError } from "../../src/errors/index.js";
 import { storeDedup } from "../../src/runtime/broker-dedup.js";
 import type { Store } from "../../src/store/port.js";
 import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
@@ -119,6 +120,234 @@ describe("shared dedup store: the protocol", () => {
 
 const work = mkdtempSync(join(tmpdir(), "conclave-amqp-dedup-"));
 after(() => rmSync(work, { recursive: true, force: true }));
+
+describe("storeDedup: pruning its own keys", () => {
+  const WINDOW = 1_000;
+  const T0 = 1_700_000_000_000;
+  let files = 0;
+
+  /** A SQLite store on a fresh file, and the keys of its idempotency table. */
+  const fresh = () => {
+    const path = join(work, `prune-${files++}.db`);
+    const store = openSqliteStore({ path });
+    const keys = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        const rows = db.prepare("select key from conclave_idempotency order by key").all();
+        return (rows as { key: string }[]).map((row) => row.key);
+      } finally {
+        db.close();
+      }
+    };
+    return { store, keys };
+  };
+
+  /** The store as `storeDedup` sees it, recording each prune; `prune` replaces the real one. */
+  const watched = (
+    store: Store,
+    prune: Store["pruneIdempotencyKeys"] = (before, options) =>
+      store.pruneIdempotencyKeys(before, options),
+  ) => {
+    const prunes: { before: number; prefix: string | undefined; done: Promise<number> }[] = [];
+    return {
+      prunes,
+      claimIdempotencyKey: ((key, result, options) =>
+        store.claimIdempotencyKey(key, result, options)) satisfies Store["claimIdempotencyKey"],
+      pruneIdempotencyKeys: ((before, options) => {
+        const done = prune(before, options);
+        prunes.push({ before, prefix: options?.prefix, done });
+        return done;
+      }) satisfies Store["pruneIdempotencyKeys"],
+    };
+  };
+
+  /** Lets a settled background prune finish its bookkeeping. */
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  test("claims prune the dedup's old keys now and then, and leave young and foreign keys", async () => {
+    const { store, keys } = fresh();
+    const clock = new ManualClock(T0);
+    try {
+      await store.claimIdempotencyKey("consensus.propose:p1", "proposal", { at: T0 - 3_600_000 });
+      const watchedStore = watched(store);
+      const dedup = storeDedup(watchedStore, { clock, pruneEveryMs: 60_000, minKeepMs: 0 });
+
+      assert.equal(await dedup.claim("old", WINDOW), true);
+      await dedup.confirm?.("old");
+      assert.equal(watchedStore.prunes.length, 1, "the first claim prunes what earlier runs left");
+      assert.equal(await watchedStore.prunes[0]?.done, 0);
+
+      clock.advance(59_000);
+      assert.equal(await dedup.claim("young", WINDOW), true);
+      await dedup.confirm?.("young");
+      assert.equal(watchedStore.prunes.length, 1, "not again within pruneEveryMs");
+
+      clock.advance(1_000);
+      assert.equal(await dedup.claim("last", WINDOW), true);
+      await dedup.confirm?.("last");
+      assert.equal(watchedStore.prunes.length, 2, "again once pruneEveryMs has passed");
+      const prune = watchedStore.prunes[1];
+      assert.equal(prune?.prefix, "amqp.enqueue:");
+      assert.equal(prune?.before, T0 + 60_000 - 2 * WINDOW, "keys older than twice the window");
+      assert.equal(await prune?.done, 2, "both keys of the old enqueue");
+      await settle();
+      assert.deepEqual(keys(), [
+        "amqp.enqueue:last#0",
+        "amqp.enqueue:last#0!",
+        "amqp.enqueue:young#0",
+        "amqp.enqueue:young#0!",
+        "consensus.propose:p1",
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a duplicate within the window is still caught after a prune, for the largest window seen", async () => {
+    const { store, keys } = fresh();
+    const clock = new ManualClock(T0);
+    try {
+      const watchedStore = watched(store);
+      const dedup = storeDedup(watchedStore, { clock, pruneEveryMs: 100, minKeepMs: 0 });
+      assert.equal(await dedup.claim("long", 5 * WINDOW), true);
+      await dedup.confirm?.("long");
+      assert.equal(await dedup.claim("old", WINDOW), true);
+      await dedup.confirm?.("old");
+
+      // Past twice the short window, within the long one.
+      clock.advance(3 * WINDOW);
+      assert.equal(await dedup.claim("recent", WINDOW), true);
+      await dedup.confirm?.("recent");
+      assert.equal(watchedStore.prunes.length, 2);
+      assert.equal(watchedStore.prunes[1]?.before, T0 + 3 * WINDOW - 10 * WINDOW);
+      assert.equal(await watchedStore.prunes[1]?.done, 0, "twice the largest window, not the last");
+
+      clock.advance(WINDOW / 2);
+      assert.equal(await dedup.claim("next", WINDOW), true);
+      assert.equal(await watchedStore.prunes[2]?.done, 0);
+      // Another process (no memory of its own) asks about the same ids.
+      const otherStore = watched(store);
+      const other = storeDedup(otherStore, { clock, pruneEveryMs: 60_000, minKeepMs: 0 });
+      assert.equal(await other.claim("long", 5 * WINDOW), false, "still a duplicate");
+      assert.equal(await other.claim("recent", WINDOW), false, "still a duplicate");
+      assert.equal(await otherStore.prunes[0]?.done, 0);
+      assert.ok(keys().includes("amqp.enqueue:old#0!"));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("minKeepMs keeps keys longer than twice the window", async () => {
+    const { store, keys } = fresh();
+    const clock = new ManualClock(T0);
+    try {
+      const watchedStore = watched(store);
+      const dedup = storeDedup(watchedStore, { clock, pruneEveryMs: 100 });
+      assert.equal(await dedup.claim("id", WINDOW), true);
+      clock.advance(10 * WINDOW);
+      assert.equal(await dedup.claim("next", WINDOW), true);
+      assert.equal(watchedStore.prunes[1]?.before, T0 + 10 * WINDOW - 600_000, "ten minutes");
+      assert.equal(await watchedStore.prunes[1]?.done, 0);
+      assert.ok(keys().includes("amqp.enqueue:id#0"));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a failing prune goes to onError, and the claim goes through", async () => {
+    const { store } = fresh();
+    const clock = new ManualClock(T0);
+    try {
+      const errors: Error[] = [];
+      const failing = watched(store, async () => {
+        throw new Error("database down while pruning");
+      });
+      const dedup = storeDedup(failing, {
+        clock,
+        pruneEveryMs: 100,
+        onError: (error) => errors.push(error),
+      });
+      assert.equal(await dedup.claim("id-1", WINDOW), true);
+      await dedup.confirm?.("id-1");
+      await settle();
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        ["database down while pruning"],
+      );
+      assert.equal(await dedup.claim("id-1", WINDOW), false, "dedup still works");
+
+      // The next prune is tried pruneEveryMs later, not on every claim.
+      assert.equal(await dedup.claim("id-2", WINDOW), true);
+      await settle();
+      assert.equal(errors.length, 1);
+      clock.advance(100);
+      assert.equal(await dedup.claim("id-3", WINDOW), true);
+      await settle();
+      assert.equal(errors.length, 2);
+
+      // Even a prune that throws before returning a promise, and a throwing hook.
+      const throwing = watched(store, () => {
+        throw new Error("refused at once");
+      });
+      const stubborn = storeDedup(throwing, {
+        clock,
+        onError: () => {
+          throw new Error("the hook fails too");
+        },
+      });
+      assert.equal(await stubborn.claim("id-4", WINDOW), true);
+      await settle();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("prunes never overlap, and a slow one holds up no claim", { timeout: 10_000 }, async () => {
+    const { store } = fresh();
+    const clock = new ManualClock(T0);
+    try {
+      const finish: (() => void)[] = [];
+      const slow = watched(
+        store,
+        () => new Promise<number>((resolve) => finish.push(() => resolve(0))),
+      );
+      const dedup = storeDedup(slow, { clock, pruneEveryMs: 1_000 });
+      assert.equal(await dedup.claim("id-1", WINDOW), true, "answered while the prune hangs");
+      clock.advance(5_000);
+      assert.equal(await dedup.claim("id-2", WINDOW), true);
+      assert.equal(slow.prunes.length, 1, "no second prune while the first runs");
+
+      finish[0]?.();
+      await settle();
+      assert.equal(await dedup.claim("id-3", WINDOW), true);
+      assert.equal(slow.prunes.length, 2, "overdue, so the next claim prunes");
+      finish[1]?.();
+      await settle();
+      clock.advance(999);
+      assert.equal(await dedup.claim("id-4", WINDOW), true);
+      assert.equal(slow.prunes.length, 2);
+      clock.advance(1);
+      assert.equal(await dedup.claim("id-5", WINDOW), true);
+      assert.equal(slow.prunes.length, 3);
+      finish[2]?.();
+      await settle();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("nonsense settings are refused", async () => {
+    const { store } = fresh();
+    try {
+      assert.throws(() => storeDedup(store, { pruneEveryMs: 0 }), ConfigError);
+      assert.throws(() => storeDedup(store, { minKeepMs: -1 }), ConfigError);
+      assert.throws(() => storeDedup(store, { minKeepMs: Number.NaN }), ConfigError);
+      storeDedup(store, { minKeepMs: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 interface Backend {
   readonly name: string;

@@ -423,13 +423,23 @@ class NatsTransport implements Transport {
     validateQueueConfig(config);
     const startedAt = this.#clock.now();
     for (let attempt = 1; ; attempt++) {
+      let streamDeclared = false;
       try {
         await this.#checkDeadLetterRoute(config);
         await this.#ensureStream(config);
+        streamDeclared = true;
         await this.#ensureConsumer(config);
         break;
       } catch (error) {
-        if (this.#closed || !isTransient(this.#driver, error, true)) throw error;
+        // The stream was declared a moment ago: a consumer call that cannot
+        // find it reached a server that has not applied it yet (a cluster
+        // still settling its leaders). Declaring again settles it, or
+        // recreates a stream someone deleted meanwhile.
+        const notVisibleYet =
+          streamDeclared && hasApiCode(this.#driver, error, ApiCode.streamNotFound);
+        if (this.#closed || !(notVisibleYet || isTransient(this.#driver, error, true))) {
+          throw error;
+        }
         const elapsed = this.#clock.now() - startedAt;
         const delay = Math.min(DECLARE_RETRY_MAX_MS, DECLARE_RETRY_MIN_MS * 2 ** (attempt - 1));
         if (elapsed + delay > this.#ensureQueueRetryMs) {
@@ -943,6 +953,14 @@ function validateTransportConfig(config: NatsTransportConfig): string[] {
  * JetStream was seen working, means a cluster in transition). Walks the
  * causes, since the error may already be mapped.
  */
+/** Whether `error` or one of its causes is the JetStream API error `code`. */
+function hasApiCode(driver: Driver, error: unknown, code: number): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (apiCode(driver, e) === code) return true;
+  }
+  return false;
+}
+
 function isTransient(driver: Driver, error: unknown, noResponderIsTransient: boolean): boolean {
   for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     if (e instanceof TimeoutError || isTimeout(driver, e)) return true;

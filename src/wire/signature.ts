@@ -138,7 +138,9 @@ export function createSignedEnvelope<TBody>(
  * (and unchanged since, at the top level) is checked against the signing
  * text computed then, and once it verified against a key it verifies against
  * it again without a second signature check; change a copy, never the
- * envelope's content in place.
+ * envelope's content in place. Another copy of a message this process
+ * verified recently (the same signing text, signature and key: several
+ * agents of one process receiving one message) is answered from memory too.
  *
  * @throws SignatureError if `sig` is missing, malformed, or does not match
  *   (the envelope changed after signing, or another key signed it); KeyError
@@ -184,7 +186,7 @@ export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
         `${describe(envelope)} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
       );
     }
-    rememberVerified(envelope.sig, text, publicKey);
+    if (text.length <= VERIFIED_TEXT_MAX) rememberVerified(envelope.sig, text, publicKey);
   }
   if (known !== undefined) known.verifiedBy = publicKey;
 }
@@ -195,10 +197,15 @@ export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
  * a later check of the same triple has the same answer. Only successes are
  * kept, only a signature check adds one, and the oldest is dropped past
  * {@link VERIFIED_SIGNATURES_MAX} (a Map iterates in insertion order). The
- * texts are the decoded messages' own strings, not copies.
+ * texts are the decoded messages' own strings, not copies, and only short
+ * ones are kept (votes, consensus and registry messages are well under 1 KiB;
+ * checking a long text is dominated by hashing it anyway): at most about
+ * 8 million characters held, whatever the traffic.
  */
 const verifiedSignatures = new Map<string, { readonly text: string; readonly key: KeyObject }>();
-const VERIFIED_SIGNATURES_MAX = 4_096;
+const VERIFIED_SIGNATURES_MAX = 2_048;
+/** Longest signing text remembered, in UTF-16 units. */
+const VERIFIED_TEXT_MAX = 4_096;
 
 function rememberVerified(sig: string, text: string, key: KeyObject): void {
   verifiedSignatures.set(sig, { text, key });

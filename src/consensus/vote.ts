@@ -6,7 +6,7 @@
 import { createHash, type KeyObject } from "node:crypto";
 import { canonicalBytes } from "../wire/canonical.js";
 import type { CreateEnvelopeOptions, Envelope } from "../wire/envelope.js";
-import { createSignedEnvelope, verifyEnvelope } from "../wire/signature.js";
+import { createSignedEnvelope, verifierFromKeyTable } from "../wire/signature.js";
 import type { Proposal, Verifier, VoteBody, VoteChoice } from "./types.js";
 
 /** Envelope `type` of a voter's vote. */
@@ -149,15 +149,5 @@ export function createVote(
 export function verifierFromKeys(
   keys: ReadonlyMap<string, KeyObject> | ((agent: string) => KeyObject | undefined),
 ): Verifier {
-  const lookup = typeof keys === "function" ? keys : (agent: string) => keys.get(agent);
-  return (envelope) => {
-    const key = lookup(envelope.from);
-    if (key === undefined) return false;
-    try {
-      verifyEnvelope(envelope, key);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  return verifierFromKeyTable(keys);
 }

@@ -20,7 +20,7 @@ import {
   type Envelope,
 } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
-import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import { signEnvelope, verifierFromKeyTable } from "../wire/signature.js";
 import { auctionIdPattern, criterionNamePattern, MAX_CRITERIA } from "./terms.js";
 import {
   type AuctionRule,
@@ -431,15 +431,5 @@ export function createAward(
 export function bidVerifierFromKeys(
   keys: ReadonlyMap<string, KeyObject> | ((agent: string) => KeyObject | undefined),
 ): BidVerifier {
-  const lookup = typeof keys === "function" ? keys : (agent: string) => keys.get(agent);
-  return (envelope) => {
-    const key = lookup(envelope.from);
-    if (key === undefined) return false;
-    try {
-      verifyEnvelope(envelope, key);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  return verifierFromKeyTable(keys);
 }

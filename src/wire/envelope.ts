@@ -327,24 +327,8 @@ export interface CreateEnvelopeOptions {
   readonly random?: Random;
 }
 
-/** The order fields are written in, so encoded envelopes read alike. */
-const FIELD_ORDER = [
-  "id",
-  "type",
-  "from",
-  "to",
-  "ts",
-  "deadline",
-  "corr",
-  "cause",
-  "conv",
-  "seq",
-  "attempt",
-  "headers",
-  "body",
-] as const;
-/** What createEnvelope takes from its fields (`id` and `ts` are replaced). */
-const BUILT_FIELDS: ReadonlySet<string> = new Set(FIELD_ORDER);
+/** What createEnvelope takes from its fields (`id` and `ts` are replaced; never `sig`). */
+const BUILT_FIELDS: ReadonlySet<string> = new Set(ENVELOPE_FIELDS.filter((f) => f !== "sig"));
 
 /**
  * Creates a validated envelope with a fresh ULID `id` and `ts` from the

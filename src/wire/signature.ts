@@ -242,3 +242,30 @@ function requireEd25519(key: KeyObject, type: "public" | "private"): void {
 function describe(envelope: Envelope): string {
   return `envelope ${String(envelope.id).slice(0, 32)} (type ${String(envelope.type).slice(0, 64)}, from ${String(envelope.from).slice(0, 128)})`;
 }
+
+/**
+ * A check backed by a table of public keys: true when the envelope is signed
+ * by the registered key of its `from`. An agent without a key (unknown, or
+ * revoked and removed) never verifies. Consensus votes and market bids are
+ * checked with it.
+ *
+ * @example
+ * ```ts
+ * const signedByKnownAgent = verifierFromKeyTable(new Map([["auditor", keys.publicKey]]));
+ * ```
+ */
+export function verifierFromKeyTable(
+  keys: ReadonlyMap<string, KeyObject> | ((agent: string) => KeyObject | undefined),
+): (envelope: Envelope) => boolean {
+  const lookup = typeof keys === "function" ? keys : (agent: string) => keys.get(agent);
+  return (envelope) => {
+    const key = lookup(envelope.from);
+    if (key === undefined) return false;
+    try {
+      verifyEnvelope(envelope, key);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}

@@ -41,24 +41,10 @@ import {
   signingBytes,
   verifyEnvelope,
 } from "../../src/wire/signature.js";
+import { ENVELOPE_FIELDS } from "../../src/wire/validated.js";
 import { fullEnvelope } from "./fixtures.js";
 
-const FIELDS = [
-  "id",
-  "type",
-  "from",
-  "to",
-  "ts",
-  "deadline",
-  "corr",
-  "cause",
-  "conv",
-  "seq",
-  "attempt",
-  "headers",
-  "body",
-  "sig",
-] as const;
+const FIELDS = ENVELOPE_FIELDS;
 
 /** Values valid for some field and invalid for others, edge cases included. */
 const fieldValue: fc.Arbitrary<unknown> = fc.oneof(

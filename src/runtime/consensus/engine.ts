@@ -75,7 +75,7 @@ import type { AuditRecord, Store } from "../../store/port.js";
 import type { Message, Transport } from "../../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
 import { type Envelope, parseEnvelope } from "../../wire/envelope.js";
-import { createSignedEnvelope, verifyEnvelope } from "../../wire/signature.js";
+import { createSignedEnvelope, verifierFromKeyTable } from "../../wire/signature.js";
 import { ulid } from "../../wire/ulid.js";
 import type { SwarmEvent } from "../events.js";
 import { DECISION_KIND, decisionProblem, HEAD_META_KEY, readAuditLog } from "./audit-log.js";
@@ -245,17 +245,10 @@ export class ConsensusEngine {
 
   constructor(host: ConsensusHost) {
     this.#host = host;
-    this.#verify = (envelope) => {
-      if (host.revoked(envelope.from)) return false;
-      const key = host.publicKey(envelope.from);
-      if (key === undefined) return false;
-      try {
-        verifyEnvelope(envelope, key);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    // A revoked agent has no key here, whatever is still cached for it.
+    this.#verify = verifierFromKeyTable((agent) =>
+      host.revoked(agent) ? undefined : host.publicKey(agent),
+    );
   }
 
   /** Whether `action` is a privileged action here. */

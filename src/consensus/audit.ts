@@ -7,10 +7,9 @@
  * the root's) is recomputed with the same rule the live rounds use.
  */
 import type { Envelope } from "../wire/envelope.js";
-import { BallotBox, type BallotSlot } from "./ballot-box.js";
+import type { BallotBox } from "./ballot-box.js";
 import { type ClusterVoteBody, parseClusterVoteBody, voteRefs } from "./cluster-vote.js";
-import type { ClusterNode, HierarchyPlan } from "./hierarchy-plan.js";
-import { thresholdUnits, toWeightUnits } from "./quorum-math.js";
+import { type ClusterNode, clusterBallotBox, type HierarchyPlan } from "./hierarchy-plan.js";
 import type { Outcome, Tally, VoteBody, Voter } from "./types.js";
 import { CLUSTER_VOTE_TYPE, parseVoteBody, VOTE_TYPE } from "./vote.js";
 
@@ -127,23 +126,8 @@ function countCluster(
   votes: ReadonlyMap<string, Counted<VoteBody>>,
   clusterVotes: ReadonlyMap<string, Counted<ClusterVoteBody>>,
 ): { box: BallotBox; counted: Envelope[] } {
-  const slots = new Map<string, BallotSlot>();
   const counted: Envelope[] = [];
-  if (node.level === 0) {
-    for (const id of node.members) {
-      const voter = plan.voters.get(id) as Voter;
-      slots.set(id, {
-        units: toWeightUnits(voter.weight),
-        canVeto: plan.vetoRoles.has(voter.role),
-      });
-    }
-  } else {
-    for (const id of node.members) {
-      const child = plan.nodes.get(id) as ClusterNode;
-      slots.set(id, { units: child.units, canVeto: child.canVeto });
-    }
-  }
-  const box = new BallotBox(slots, thresholdUnits(node.threshold, node.units), node.units);
+  const box = clusterBallotBox(plan, node);
   for (const id of node.members) {
     if (node.level === 0) {
       const vote = votes.get(id);

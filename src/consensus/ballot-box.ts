@@ -32,8 +32,14 @@ export class BallotBox {
     for (const slot of slots.values()) if (slot.canVeto) this.#vetoHoldersPending++;
   }
 
+  /** Whether `key` has cast its ballot. */
   has(key: string): boolean {
     return this.#cast.has(key);
+  }
+
+  /** Whether `key` holds a slot here (may vote at all). */
+  hasSlot(key: string): boolean {
+    return this.#slots.has(key);
   }
 
   /**

@@ -22,6 +22,7 @@
  */
 import { seededRandom } from "../core/random.js";
 import { ConfigError } from "../errors/index.js";
+import { BallotBox, type BallotSlot } from "./ballot-box.js";
 import {
   fromWeightUnits,
   type QuorumThreshold,
@@ -472,4 +473,27 @@ function checkFixed(
     seen.add(rep);
   }
   return [...given];
+}
+
+/**
+ * An empty ballot box for one cluster of the plan: at level 0 a slot per
+ * member voter (its weight, and whether its role may veto), above it a slot
+ * per child cluster (its total weight and veto); the cluster's own threshold.
+ * What an auditor and a coordinator checking a cluster's report count into.
+ */
+export function clusterBallotBox(plan: HierarchyPlan, node: ClusterNode): BallotBox {
+  const slots = new Map<string, BallotSlot>();
+  for (const id of node.members) {
+    if (node.level === 0) {
+      const voter = plan.voters.get(id) as Voter;
+      slots.set(id, {
+        units: toWeightUnits(voter.weight),
+        canVeto: plan.vetoRoles.has(voter.role),
+      });
+    } else {
+      const child = plan.nodes.get(id) as ClusterNode;
+      slots.set(id, { units: child.units, canVeto: child.canVeto });
+    }
+  }
+  return new BallotBox(slots, thresholdUnits(node.threshold, node.units), node.units);
 }

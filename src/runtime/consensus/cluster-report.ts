@@ -6,14 +6,16 @@
  * body says exactly that. A coordinator cannot make an honest
  * representative report what its members did not vote.
  */
-import { BallotBox, type BallotSlot } from "../../consensus/ballot-box.js";
 import {
   type ClusterVoteBody,
   parseClusterVoteBody,
   voteRefs,
 } from "../../consensus/cluster-vote.js";
-import type { ClusterNode, HierarchyPlan } from "../../consensus/hierarchy-plan.js";
-import { thresholdUnits, toWeightUnits } from "../../consensus/quorum-math.js";
+import {
+  type ClusterNode,
+  clusterBallotBox,
+  type HierarchyPlan,
+} from "../../consensus/hierarchy-plan.js";
 import type { Verifier, Voter } from "../../consensus/types.js";
 import { CLUSTER_VOTE_TYPE, parseVoteBody, VOTE_TYPE } from "../../consensus/vote.js";
 import { canonicalize } from "../../wire/canonical.js";
@@ -44,22 +46,7 @@ export function checkClusterReport(
   if (body.decidedAt > now + CLOCK_SKEW_MS) {
     return `the report is dated ${body.decidedAt}, in the future`;
   }
-  const slots = new Map<string, BallotSlot>();
-  if (node.level === 0) {
-    for (const id of node.members) {
-      const voter = plan.voters.get(id) as Voter;
-      slots.set(id, {
-        units: toWeightUnits(voter.weight),
-        canVeto: plan.vetoRoles.has(voter.role),
-      });
-    }
-  } else {
-    for (const id of node.members) {
-      const child = plan.nodes.get(id) as ClusterNode;
-      slots.set(id, { units: child.units, canVeto: child.canVeto });
-    }
-  }
-  const box = new BallotBox(slots, thresholdUnits(node.threshold, node.units), node.units);
+  const box = clusterBallotBox(plan, node);
   for (const envelope of envelopes) {
     const what = `${String(envelope.type)} ${String(envelope.id)} from ${String(envelope.from)}`;
     if (!verify(envelope)) return `${what} is not signed by its sender`;
@@ -67,7 +54,7 @@ export function checkClusterReport(
       if (envelope.type !== VOTE_TYPE) return `${what} is not a vote`;
       const vote = parseVoteBody(envelope.body);
       if (typeof vote === "string") return `${what}: ${vote}`;
-      if (!slots.has(envelope.from)) return `${what}: not a member of cluster ${node.id}`;
+      if (!box.hasSlot(envelope.from)) return `${what}: not a member of cluster ${node.id}`;
       if (vote.proposal !== plan.proposal.id || vote.proposalHash !== plan.proposalHash) {
         return `${what} is for another proposal`;
       }

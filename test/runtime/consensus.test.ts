@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { pbftDigest, verifyPbftCertificate } from "../../src/consensus/pbft.js";
 import { compilePolicy } from "../../src/consensus/policy.js";
 import { computeSeal, type Decision } from "../../src/consensus/seal.js";
 import { verifierFromKeys } from "../../src/consensus/vote.js";
-import { decodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
+import { decodePublicKey } from "../../src/identity/keys.js";
 import {
   DECISION_KIND,
   readAuditLog,
@@ -16,12 +13,10 @@ import {
 } from "../../src/runtime/consensus/audit-log.js";
 import type { PrivilegedAction, RuntimeProposal } from "../../src/runtime/consensus/rule.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
-import { createSwarm, type RoleConfig, type Swarm } from "../../src/runtime/swarm.js";
-import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import type { RoleConfig, Swarm } from "../../src/runtime/swarm.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
-import { MemoryBroker } from "../../src/transport/memory/broker.js";
-import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
 import type { Envelope } from "../../src/wire/envelope.js";
+import { sharedBrokerNodes } from "../helpers/shared-broker.js";
 import { until } from "../helpers/until.js";
 
 const defaults = {
@@ -647,23 +642,12 @@ describe("privileged tasks", () => {
 
 describe("consensus across nodes", () => {
   test("voters on another node vote after the handshake; their votes verify against the trusted keys", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "conclave-consensus-"));
-    const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
-    const made: Swarm[] = [];
-    const node = (name: string) => {
-      const swarm = createSwarm({
-        name: "multi",
-        transport: createMemoryTransport({ broker }),
-        store: openSqliteStore({ path: join(dir, "store.db") }),
-        keys: () => generateAgentKeyPair(),
-        roles,
-        defaults,
-        nodeId: name,
-        privileged: { "funds.transfer": transfer },
-      });
-      made.push(swarm);
-      return swarm;
-    };
+    const { node, cleanup } = sharedBrokerNodes({
+      name: "multi",
+      roles,
+      defaults,
+      privileged: { "funds.transfer": transfer },
+    });
     try {
       const a = node("node-a");
       const b = node("node-b");
@@ -704,9 +688,7 @@ describe("consensus across nodes", () => {
       const verdict = verifyAuditLog(log);
       assert.ok(verdict.ok, JSON.stringify(verdict));
     } finally {
-      for (const s of made) await s.close();
-      broker.close();
-      rmSync(dir, { recursive: true, force: true });
+      await cleanup();
     }
   });
 });

@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ManualClock, systemClock } from "../../src/core/clock.js";
@@ -22,12 +19,9 @@ import {
   signLeave,
   Throttle,
 } from "../../src/runtime/registry-gossip.js";
-import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
-import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import { MemoryBroker } from "../../src/transport/memory/broker.js";
-import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
 import { decodeEnvelope, encodeEnvelope } from "../../src/wire/codec.js";
 import { createEnvelope } from "../../src/wire/envelope.js";
+import { sharedBrokerNodes } from "../helpers/shared-broker.js";
 import { until } from "../helpers/until.js";
 
 describe("known nodes", () => {
@@ -314,34 +308,7 @@ const defaults = {
 };
 
 /** Nodes of one swarm on one in-process broker, sharing a store. */
-function nodes() {
-  const dir = mkdtempSync(join(tmpdir(), "conclave-gossip-"));
-  const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
-  const made: Swarm[] = [];
-  const node = (name: string) => {
-    const swarm = createSwarm({
-      name: "gossip",
-      transport: createMemoryTransport({ broker }),
-      store: openSqliteStore({ path: join(dir, "store.db") }),
-      keys: () => generateAgentKeyPair(),
-      roles,
-      defaults,
-      nodeId: name,
-    });
-    made.push(swarm);
-    return swarm;
-  };
-  return {
-    node,
-    /** A bare connection to the bus, as any other client has. */
-    raw: () => createMemoryTransport({ broker }),
-    async cleanup() {
-      for (const s of made) await s.close();
-      broker.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const nodes = () => sharedBrokerNodes({ name: "gossip", roles, defaults });
 
 const encode = (type: string, from: string, body: unknown) =>
   encodeEnvelope(createEnvelope({ type, from, body: body as never }));

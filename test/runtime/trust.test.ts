@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateAgentKeyPair } from "../../src/identity/keys.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
-import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
-import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import { MemoryBroker } from "../../src/transport/memory/broker.js";
-import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+import { sharedBrokerNodes } from "../helpers/shared-broker.js";
 import { until } from "../helpers/until.js";
 
 const roles = { lead: {}, dev: { tasks: ["code"] } };
@@ -21,33 +15,7 @@ const defaults = {
 };
 
 /** Two or more nodes (swarm instances) sharing one in-process broker and one store. */
-function nodes() {
-  const dir = mkdtempSync(join(tmpdir(), "conclave-trust-"));
-  const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
-  const made: Swarm[] = [];
-  const node = (name: string, keys = () => generateAgentKeyPair()) => {
-    const swarm = createSwarm({
-      name: "trust",
-      transport: createMemoryTransport({ broker }),
-      // One swarm, one store: every node shares it, as on Postgres.
-      store: openSqliteStore({ path: join(dir, "store.db") }),
-      keys,
-      roles,
-      defaults,
-      nodeId: name,
-    });
-    made.push(swarm);
-    return swarm;
-  };
-  return {
-    node,
-    async cleanup() {
-      for (const s of made) await s.close();
-      broker.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const nodes = () => sharedBrokerNodes({ name: "trust", roles, defaults });
 
 describe("trust between nodes", () => {
   test("a remote agent's tasks are accepted after the mutual handshake, refused at once after revocation", async () => {

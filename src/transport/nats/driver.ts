@@ -186,6 +186,77 @@ export function toNatsHeaders(
   return out;
 }
 
+/**
+ * Where a delivered message's ack goes: its reply subject, `$JS.ACK.…`. The
+ * driver's message object has it (`JsMsgImpl.reply`) though its `JsMsg`
+ * type does not list it; undefined if a driver version hides it, and the
+ * caller then acks through the driver.
+ */
+export function ackSubject(message: JetStreamModule.JsMsg): string | undefined {
+  const reply = (message as { reply?: unknown }).reply;
+  return typeof reply === "string" && reply.startsWith("$JS.ACK.") ? reply : undefined;
+}
+
+/** A JetStream publish acknowledgement, or the API error the server answered with. */
+export type PubAck =
+  | {
+      readonly ok: true;
+      readonly stream: string;
+      readonly seq: number;
+      readonly duplicate: boolean;
+    }
+  | { readonly ok: false; readonly code: number; readonly description: string };
+
+const replyDecoder = new TextDecoder();
+
+/**
+ * Reads JetStream's answer to a publish: `{"stream":"s","seq":7}` (with
+ * `"duplicate":true` when the `Nats-Msg-Id` was seen within the window), or
+ * `{"error":{"code":503,"err_code":10077,"description":"..."}}`.
+ */
+export function parsePubAck(data: Uint8Array): PubAck {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(replyDecoder.decode(data));
+  } catch {
+    return { ok: false, code: 0, description: "the server's answer to a publish is not JSON" };
+  }
+  if (parsed !== null && typeof parsed === "object") {
+    const answer = parsed as {
+      stream?: unknown;
+      seq?: unknown;
+      duplicate?: unknown;
+      error?: { code?: unknown; err_code?: unknown; description?: unknown };
+    };
+    const error = answer.error;
+    if (error !== undefined && error !== null) {
+      const code = typeof error.err_code === "number" ? error.err_code : error.code;
+      return {
+        ok: false,
+        code: typeof code === "number" ? code : 0,
+        description: typeof error.description === "string" ? error.description : "unknown error",
+      };
+    }
+    if (
+      typeof answer.stream === "string" &&
+      answer.stream !== "" &&
+      typeof answer.seq === "number"
+    ) {
+      return {
+        ok: true,
+        stream: answer.stream,
+        seq: answer.seq,
+        duplicate: answer.duplicate === true,
+      };
+    }
+  }
+  return {
+    ok: false,
+    code: 0,
+    description: "the server's answer is not a publish acknowledgement",
+  };
+}
+
 /** A server URL with any user and password removed, for messages and logs. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/\s]*@/g, "//");

@@ -8,6 +8,7 @@ import {
   type Headers,
 } from "../port.js";
 import {
+  ackSubject,
   type Driver,
   type FetchIterator,
   fromNatsHeaders,
@@ -50,6 +51,11 @@ export interface ConsumerHost {
    * stream if it is still there (see `ORIGINAL_SEQ_HEADER`). Never throws.
    */
   completeDeadLetter(stream: string, seq: number, msgId: string): Promise<void>;
+  /**
+   * Acks the leased message whose JetStream reply subject is `reply` and
+   * resolves once the server confirms the removal.
+   */
+  confirmAck(reply: string, queue: string): Promise<void>;
   /** Resolves once the server has read everything sent so far. */
   flush(): Promise<void>;
   report(error: Error): void;
@@ -415,7 +421,9 @@ export class NatsConsumer implements Consumer {
       settled: false,
       ack(): Promise<void> {
         return settle(async () => {
-          await message.ackAck();
+          const reply = ackSubject(message);
+          if (reply === undefined) await message.ackAck();
+          else await host.confirmAck(reply, settings.name);
         }, "run");
       },
       nak(options?: { delayMs?: number; reason?: string }): Promise<void> {

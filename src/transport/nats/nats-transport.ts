@@ -2,6 +2,7 @@ import { type Clock, systemClock } from "../../core/clock.js";
 import {
   ClosedError,
   ConfigError,
+  NoRespondersError,
   QueueFullError,
   TimeoutError,
   TlsHandshakeError,
@@ -34,7 +35,6 @@ import {
   apiCode,
   type Driver,
   fromNatsHeaders,
-  isNoResponders,
   isTimeout,
   type JetStreamClient,
   type JetStreamManager,
@@ -45,10 +45,12 @@ import {
   type NatsConnection,
   type Subscription as NatsSubscription,
   type PullConsumer,
+  parsePubAck,
   redactUrl,
   toNatsHeaders,
 } from "./driver.js";
 import { type ConsumerHost, NatsConsumer, type QueueSettings } from "./nats-consumer.js";
+import { ReplyInbox } from "./reply-inbox.js";
 import { diagnoseNatsTls } from "./tls-diagnosis.js";
 
 /** TLS material: each field is PEM text or the path of a PEM file. */
@@ -113,6 +115,8 @@ const SETTINGS_PREFIX = "conclave queue settings: ";
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const QUEUE_GROUP = /^[A-Za-z0-9_\-.:$]{1,128}$/;
 const EMPTY_HEADERS: Headers = Object.freeze({});
+/** The body of a JetStream ack. */
+const ACK = new TextEncoder().encode("+ACK");
 /** Backoff between attempts of a declaration JetStream could not answer yet. */
 const DECLARE_RETRY_MIN_MS = 250;
 const DECLARE_RETRY_MAX_MS = 2_000;
@@ -278,6 +282,9 @@ class NatsTransport implements Transport {
   readonly #subs = new Set<NatsSubscription>();
   readonly #consumers = new Set<NatsConsumer>();
   readonly #host: ConsumerHost;
+  /** Where the answers to enqueues and acks arrive. */
+  readonly #replies: ReplyInbox;
+  readonly #apiTimeoutMs: number;
   #draining = false;
   #closed = false;
   #shutdown: Promise<void> | undefined;
@@ -302,6 +309,8 @@ class NatsTransport implements Transport {
     this.#storage = config.storage ?? "file";
     this.#replicas = config.replicas ?? 1;
     this.#ensureQueueRetryMs = config.ensureQueueRetryMs ?? DEFAULT_DECLARE_RETRY_MS;
+    this.#apiTimeoutMs = config.apiTimeoutMs ?? 5_000;
+    this.#replies = new ReplyInbox(driver, nc, this.#clock);
     this.#closedPromise = nc.closed().then((error) => {
       const ended = this.#closed ? undefined : error;
       this.#markClosed();
@@ -320,6 +329,7 @@ class NatsTransport implements Transport {
         await this.#publishDurable(subject, data, msgId, headers);
       },
       completeDeadLetter: (stream, seq, msgId) => this.#completeDeadLetter(stream, seq, msgId),
+      confirmAck: (reply, queue) => this.#confirmAck(reply, queue),
       flush: () => this.#nc.flush(),
       report: (error) => this.#report(error),
       detached: (consumer) => this.#consumers.delete(consumer),
@@ -538,19 +548,36 @@ class NatsTransport implements Transport {
     msgId: string,
     headers: Headers | undefined,
   ): Promise<EnqueueResult> {
-    const natsHeaders = toNatsHeaders(this.#driver, headers);
+    const what = `enqueue to "${subject}"`;
+    const natsHeaders = toNatsHeaders(this.#driver, headers, { "Nats-Msg-Id": msgId });
+    let answer: Msg;
     try {
-      const ack = await this.#js.publish(subject, data, {
-        msgID: msgId,
-        ...(natsHeaders === undefined ? {} : { headers: natsHeaders }),
-      });
-      return { duplicate: ack.duplicate };
+      answer = await this.#replies.request(subject, data, natsHeaders, this.#apiTimeoutMs, what);
     } catch (error) {
-      if (isNoResponders(this.#driver, error)) throw new UnroutableError(subject);
-      if (apiCode(this.#driver, error) === ApiCode.maximumMessagesExceeded) {
-        throw await this.#queueFull(subject);
+      // No stream takes the subject: nothing subscribes to it.
+      if (error instanceof NoRespondersError) throw new UnroutableError(subject);
+      throw mapError(this.#driver, error, what);
+    }
+    const ack = parsePubAck(answer.data);
+    if (ack.ok) return { duplicate: ack.duplicate };
+    if (ack.code === ApiCode.maximumMessagesExceeded) throw await this.#queueFull(subject);
+    throw new TransportError(
+      `${what} failed on the NATS server: ${ack.description} (JetStream error ${ack.code})`,
+    );
+  }
+
+  /** Acks a leased message and resolves once the server confirms it (what the driver's `ackAck` does). */
+  async #confirmAck(reply: string, queue: string): Promise<void> {
+    const what = `acking a delivery of queue "${queue}"`;
+    try {
+      await this.#replies.request(reply, ACK, undefined, this.#apiTimeoutMs, what);
+    } catch (error) {
+      if (error instanceof NoRespondersError) {
+        throw new TransportError(
+          `${what}: nothing on the NATS server takes the ack; the queue or its consumer was deleted while the message was leased`,
+        );
       }
-      throw mapError(this.#driver, error, `enqueue to "${subject}"`);
+      throw mapError(this.#driver, error, what);
     }
   }
 
@@ -835,6 +862,7 @@ class NatsTransport implements Transport {
   /** The connection ended (by us or by failure): refuse further calls, stop consumers. */
   #markClosed(): void {
     this.#closed = true;
+    this.#replies.close();
     this.#subs.clear();
     for (const consumer of this.#consumers) void consumer.close();
   }

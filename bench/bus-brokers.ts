@@ -489,7 +489,7 @@ const natsTasks: Bench = () => {
         notes:
           `${fmt(TASKS)} tasks of ~${data[0]?.byteLength} bytes per run, best of ${RUNS} interleaved runs after a warm-up; ` +
           `producer keeps ${WINDOW} enqueues in flight, one consumer holds at most ${IN_FLIGHT}; handler = JSON decode, then ack. ` +
-          `conclave: Transport.enqueue (JetStream publish with Nats-Msg-Id, awaits the PubAck) → NatsConsumer (sized fetch() pulls) → Delivery.ack() (ackAck: awaits the server's confirmation). ` +
+          `conclave: Transport.enqueue (JetStream publish with Nats-Msg-Id, awaits the PubAck) → NatsConsumer (sized fetch() pulls) → Delivery.ack() (the same +ACK with a reply subject as ackAck, awaiting the server's confirmation; both round trips through one reply-inbox subscription instead of the driver's request()). ` +
           `raw: the same stream config (work queue, file storage, 2 min dedup window), js.publish with msgID, consumer.consume({max_messages: ${IN_FLIGHT}}), ackAck. ` +
           `raw with fire-and-forget ack() instead: ${fmt(plainAck)} tasks/s (conclave/that = ${round2(value / plainAck)}). ${load()}`,
       };
@@ -924,7 +924,7 @@ async function natsLatency(): Promise<Latency> {
     return {
       ...mine,
       base,
-      notes: `${ROUND_TRIP}; ${fmt(LATENCY_SAMPLES.nats)} samples per side after ${LATENCY_WARMUP.nats} warm-up, in ${LATENCY_BLOCKS} alternating blocks. conclave: JetStream transport (enqueue awaits the PubAck; consumer maxInFlight 1, as an agent of concurrency 1: one fetch() of 1 at a time; ack = ackAck). raw: js.publish with msgID → consume({max_messages: 1}) → ackAck on the same stream config. ${load()}`,
+      notes: `${ROUND_TRIP}; ${fmt(LATENCY_SAMPLES.nats)} samples per side after ${LATENCY_WARMUP.nats} warm-up, in ${LATENCY_BLOCKS} alternating blocks. conclave: JetStream transport (enqueue awaits the PubAck; consumer maxInFlight 1, as an agent of concurrency 1: one fetch() of 1 at a time; ack confirmed by the server, as ackAck). raw: js.publish with msgID → consume({max_messages: 1}) → ackAck on the same stream config. ${load()}`,
     };
   } finally {
     await deleteNatsQueue(bus, `${prefix}-work`).catch(() => false);

@@ -132,6 +132,30 @@ describe("nats reply inbox", { skip: available ? false : "nats-server is not on 
     inbox.close();
   });
 
+  test("requests reach the server in the order they were made", async () => {
+    const s = subject();
+    const arrived: string[] = [];
+    await responder(s, (data) => {
+      arrived.push(data);
+      return "ok";
+    });
+    const inbox = new ReplyInbox(driver, await connect(), new ManualClock());
+    const first = Array.from({ length: 200 }, (_, i) =>
+      inbox.request(s, enc.encode(`a${i}`), undefined, 1_000, "test"),
+    );
+    // Some made in a later turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = Array.from({ length: 200 }, (_, i) =>
+      inbox.request(s, enc.encode(`b${i}`), undefined, 1_000, "test"),
+    );
+    await Promise.all([...first, ...second]);
+    assert.deepEqual(arrived, [
+      ...Array.from({ length: 200 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 200 }, (_, i) => `b${i}`),
+    ]);
+    inbox.close();
+  });
+
   test("a subject nobody subscribes to is NoRespondersError", async () => {
     const inbox = new ReplyInbox(driver, await connect(), new ManualClock());
     const s = subject();
@@ -187,15 +211,25 @@ describe("nats reply inbox", { skip: available ? false : "nats-server is not on 
 
   test("close() rejects every waiting request with ClosedError, and any later one", async () => {
     const s = subject();
-    await responder(s, () => undefined);
+    const arrived: string[] = [];
+    await responder(s, (data) => {
+      arrived.push(data);
+      return undefined;
+    });
     const inbox = new ReplyInbox(driver, await connect(), new ManualClock());
+    const sent = inbox.request(s, enc.encode("sent"), undefined, 60_000, "test");
+    await until(() => arrived.length === 1, 5_000, "the first request to arrive");
+    // These are closed before the end of the turn that would send them.
     const waiting = [1, 2, 3].map((i) =>
       inbox.request(s, enc.encode(String(i)), undefined, 60_000, "test"),
     );
+    waiting.push(sent);
     inbox.close();
     for (const w of waiting) await assert.rejects(w, ClosedError);
     await assert.rejects(inbox.request(s, enc.encode("x"), undefined, 1_000, "test"), ClosedError);
     assert.equal(inbox.waiting, 0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(arrived, ["sent"], "requests closed before they were sent never leave");
   });
 
   test("a publish the driver refuses rejects at once and leaves nothing waiting", async () => {

@@ -2,6 +2,14 @@ import type { Clock } from "../../core/clock.js";
 import { ClosedError, NoRespondersError, TimeoutError } from "../../errors/index.js";
 import type { Driver, Msg, MsgHdrs, NatsConnection, Subscription } from "./driver.js";
 
+/** A request not yet handed to the driver. */
+interface Outgoing {
+  readonly token: string;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+}
+
 interface Waiting {
   readonly resolve: (reply: Msg) => void;
   readonly reject: (error: Error) => void;
@@ -26,6 +34,12 @@ interface Waiting {
  * entry keyed by a counter, and one timer, armed for the earliest deadline,
  * times them out.
  *
+ * Requests made during one turn of the event loop are handed to the driver
+ * together at the end of it (`setImmediate`), so they leave in one socket
+ * write: replies arrive a few at a time, and each answered enqueue or ack
+ * leads to the next request, so handing each to the driver at once cost
+ * about one write per task. The delay is the rest of the current turn.
+ *
  * Contract:
  * - `request()` resolves with the first reply to arrive on its own reply
  *   subject, whatever it says (the caller reads it); a reply arriving after
@@ -35,6 +49,7 @@ interface Waiting {
  *   `timeoutMs` of the injected clock, and with `ClosedError` once `close()`
  *   was called (every request still waiting is rejected then). It never
  *   leaves a promise pending forever.
+ * - Requests go to the server in the order `request()` was called.
  * - A reply lost in a reconnect is a timeout: the driver re-subscribes the
  *   inbox, but the server does not resend.
  */
@@ -44,6 +59,8 @@ export class ReplyInbox {
   readonly #prefix: string;
   readonly #subscription: Subscription;
   readonly #waiting = new Map<string, Waiting>();
+  #outgoing: Outgoing[] = [];
+  #sendScheduled = false;
   #next = 0;
   #cancelTimer: (() => void) | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -70,7 +87,8 @@ export class ReplyInbox {
    * Publishes `data` to `subject` with a reply subject of this inbox and
    * resolves with the reply. `what` names the operation in a timeout's
    * message. A publish the driver refuses (connection closed, invalid
-   * headers) rejects with the driver's error, for the caller to map.
+   * headers) rejects with the driver's error, for the caller to map. The
+   * deadline runs from this call.
    */
   request(
     subject: string,
@@ -81,20 +99,40 @@ export class ReplyInbox {
   ): Promise<Msg> {
     if (this.#closed) return Promise.reject(new ClosedError("the NATS transport"));
     const token = (this.#next++).toString(36);
-    const reply = this.#prefix + token;
     return new Promise<Msg>((resolve, reject) => {
       const deadline = this.#clock.now() + timeoutMs;
       this.#waiting.set(token, { resolve, reject, subject, what, timeoutMs, deadline });
-      try {
-        this.#nc.publish(subject, data, headers === undefined ? { reply } : { reply, headers });
-      } catch (error) {
-        this.#waiting.delete(token);
-        reject(error);
-        return;
+      this.#outgoing.push({ token, subject, data, headers });
+      if (!this.#sendScheduled) {
+        this.#sendScheduled = true;
+        setImmediate(this.#send);
       }
       if (deadline < this.#timerAt) this.#arm(deadline);
     });
   }
+
+  /** Hands the requests of this turn to the driver, which writes them together. */
+  readonly #send = (): void => {
+    this.#sendScheduled = false;
+    const outgoing = this.#outgoing;
+    this.#outgoing = [];
+    for (const o of outgoing) {
+      // Settled meanwhile (closed, or timed out on a clock moved by hand).
+      if (!this.#waiting.has(o.token)) continue;
+      const reply = this.#prefix + o.token;
+      try {
+        this.#nc.publish(
+          o.subject,
+          o.data,
+          o.headers === undefined ? { reply } : { reply, headers: o.headers },
+        );
+      } catch (error) {
+        const waiting = this.#waiting.get(o.token);
+        this.#waiting.delete(o.token);
+        waiting?.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  };
 
   /** Rejects every waiting request with `ClosedError` and stops listening. */
   close(): void {
@@ -103,6 +141,7 @@ export class ReplyInbox {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#outgoing = [];
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
     for (const w of waiting) w.reject(new ClosedError("the NATS transport"));

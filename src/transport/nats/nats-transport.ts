@@ -30,6 +30,7 @@ import type {
 } from "../port.js";
 import { validateQueueConfig } from "../queue-config.js";
 import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
+import { UNTRUSTED_SERVER_CODES } from "../tls-errors.js";
 import {
   ApiCode,
   apiCode,
@@ -998,10 +999,6 @@ function isTransient(driver: Driver, error: unknown, noResponderIsTransient: boo
   }
   return false;
 }
-
-/** Error codes of node's TLS client when it does not trust the server's certificate. */
-const UNTRUSTED_SERVER_CODES =
-  /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
 /**
  * A failed connect explained as a TLS failure, when it is one: this client

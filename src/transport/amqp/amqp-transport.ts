@@ -4,6 +4,7 @@ import {
   ClosedError,
   ConfigError,
   QueueFullError,
+  TlsHandshakeError,
   TransportError,
   toError,
   UnroutableError,
@@ -26,6 +27,7 @@ import type {
   TransportFeatures,
 } from "../port.js";
 import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
+import { UNTRUSTED_SERVER_CODES } from "../tls-errors.js";
 import { AmqpConsumer, type ConsumerHost } from "./amqp-consumer.js";
 import { ChannelSlot, settleWithin } from "./channel-slot.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
@@ -164,7 +166,9 @@ export async function createAmqpTransport(config: AmqpTransportConfig): Promise<
   try {
     model = await driver.connect(settings.url, settings.socketOptions);
   } catch (error) {
-    throw connectError(error, settings.endpoint);
+    throw (
+      tlsFailure(error, settings.endpoint, config.tls) ?? connectError(error, settings.endpoint)
+    );
   }
   const transport = new AmqpTransport(model, settings, config);
   try {
@@ -213,6 +217,7 @@ function resolveSettings(config: AmqpTransportConfig): Settings {
   if (config.tls && !secure) {
     throw new ConfigError("tls options need an amqps:// URL");
   }
+  if (config.tls) assertPemText(config.tls);
   const heartbeat = config.heartbeatSeconds ?? 30;
   if (!Number.isInteger(heartbeat) || heartbeat < 0) {
     throw new ConfigError("heartbeatSeconds must be a non-negative integer");
@@ -239,6 +244,63 @@ function resolveSettings(config: AmqpTransportConfig): Settings {
       ...config.tls,
     },
   };
+}
+
+/**
+ * amqplib hands `tls.ca`, `tls.cert` and `tls.key` to node as they are, so a
+ * file path there fails inside OpenSSL with "no start line". Says which
+ * setting instead (without echoing it: it may be a key).
+ */
+function assertPemText(tls: AmqpTlsOptions): void {
+  for (const field of ["ca", "cert", "key"] as const) {
+    const values = ([] as unknown[]).concat(tls[field] ?? []);
+    if (values.some((v) => typeof v === "string" && !v.includes("-----BEGIN"))) {
+      throw new ConfigError(
+        `tls.${field} must be PEM text (a file's contents, starting with -----BEGIN), not a file path; read the file and pass its contents`,
+      );
+    }
+  }
+}
+
+/** Error codes of node's TLS client when the server sent a TLS alert: it refused the handshake. */
+const SERVER_ALERT_CODE = /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/;
+
+/**
+ * A failed connect explained as a TLS failure, when it is one: this client
+ * did not trust the server's certificate, or the server refused this
+ * client's (or its lack of one, under mutual TLS). Otherwise undefined.
+ */
+function tlsFailure(
+  error: unknown,
+  endpoint: string,
+  tls: AmqpTlsOptions | undefined,
+): TlsHandshakeError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== "string") continue;
+    if (UNTRUSTED_SERVER_CODES.test(code)) {
+      return new TlsHandshakeError(
+        "server-untrusted",
+        `cannot connect to RabbitMQ at ${endpoint}: the TLS handshake failed because this client does not trust the server's certificate (${e.message}, ${code}); set tls.ca (broker.tls.ca in a swarm file) to the CA that signed it, and check that the certificate names the host you connect to and has not expired`,
+        { cause: error },
+      );
+    }
+    if (SERVER_ALERT_CODE.test(code)) {
+      // OpenSSL's text is long and multi-line; the alert's name is what helps.
+      const alert = /alert ([a-z0-9 _]+?)(?::|$)/im.exec(e.message)?.[1] ?? code;
+      const fix = /protocol version|insufficient security/.test(alert)
+        ? "check that this client and the server share a TLS version and cipher (the server's ssl_options.versions and ssl_options.ciphers)"
+        : tls?.cert === undefined
+          ? "it requires a client certificate: set tls.cert and tls.key (broker.tls.cert and broker.tls.key in a swarm file) to a certificate signed by a CA the server trusts"
+          : "check that tls.cert (broker.tls.cert) was signed by a CA the server trusts (its ssl_options.cacertfile), matches tls.key, and has not expired";
+      return new TlsHandshakeError(
+        "server-refused",
+        `cannot connect to RabbitMQ at ${endpoint}: the server refused the TLS handshake (TLS alert: ${alert}); ${fix}`,
+        { cause: error },
+      );
+    }
+  }
+  return undefined;
 }
 
 /** Resolves after `ms` on the given clock. */
@@ -787,7 +849,9 @@ export async function deleteAmqpTopology(options: {
   try {
     model = await driver.connect(settings.url, settings.socketOptions);
   } catch (error) {
-    throw connectError(error, settings.endpoint);
+    throw (
+      tlsFailure(error, settings.endpoint, options.tls) ?? connectError(error, settings.endpoint)
+    );
   }
   model.on("error", () => undefined);
   try {

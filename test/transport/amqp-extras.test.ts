@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -25,6 +26,7 @@ import {
   deleteAmqpTopology,
 } from "../../src/transport/amqp/index.js";
 import { replySubject, replyTarget } from "../../src/transport/amqp/topology.js";
+import { coalesceFrameWrites } from "../../src/transport/amqp/write-coalescing.js";
 import { DeadLetterHeaders, type Delivery, type Transport } from "../../src/transport/port.js";
 
 const url = process.env.CONCLAVE_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -340,6 +342,50 @@ if (unreachable === undefined) {
       } finally {
         await victim.close();
         await deleteAmqpTopology({ url, exchange: marker, queues: [] });
+      }
+    });
+
+    test("frames queued in one turn leave in one socket write, in order", async () => {
+      const amqp = await import("amqplib");
+      const model = await amqp.connect(url, { noDelay: true });
+      const queue = `${prefix}-coalesce-${randomBytes(3).toString("hex")}`;
+      try {
+        assert.equal(coalesceFrameWrites(model), true, "amqplib's internals are as expected");
+        const channel = await model.createConfirmChannel();
+        await channel.assertQueue(queue, { durable: false, autoDelete: true });
+        const socket = (model as unknown as { connection: { stream: Socket } }).connection.stream;
+        let writes = 0;
+        const count = () => {
+          writes++;
+        };
+        const spied = { write: socket._write, writev: socket._writev };
+        socket._write = function (...args: Parameters<Socket["_write"]>) {
+          count();
+          return spied.write.apply(this, args);
+        };
+        socket._writev = function (...args: Parameters<NonNullable<Socket["_writev"]>>) {
+          count();
+          return spied.writev?.apply(this, args);
+        };
+        for (let i = 0; i < 100; i++) channel.sendToQueue(queue, Buffer.from(String(i)));
+        await channel.waitForConfirms();
+        socket._write = spied.write;
+        socket._writev = spied.writev;
+        assert.ok(writes < 10, `100 publishes took ${writes} socket writes`);
+        const seen: string[] = [];
+        for (
+          let m = await channel.get(queue, { noAck: true });
+          m;
+          m = await channel.get(queue, { noAck: true })
+        ) {
+          seen.push(m.content.toString());
+        }
+        assert.deepEqual(
+          seen,
+          Array.from({ length: 100 }, (_, i) => String(i)),
+        );
+      } finally {
+        await model.close().catch(() => undefined);
       }
     });
 

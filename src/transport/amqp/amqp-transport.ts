@@ -58,6 +58,7 @@ import {
   replyTarget,
   workQueueArguments,
 } from "./topology.js";
+import { coalesceFrameWrites } from "./write-coalescing.js";
 
 /** TLS settings for `amqps://`, passed to node's `tls.connect`. */
 export interface AmqpTlsOptions {
@@ -170,6 +171,7 @@ export async function createAmqpTransport(config: AmqpTransportConfig): Promise<
       tlsFailure(error, settings.endpoint, config.tls) ?? connectError(error, settings.endpoint)
     );
   }
+  coalesceFrameWrites(model);
   const transport = new AmqpTransport(model, settings, config);
   try {
     await transport.init();

@@ -195,7 +195,9 @@ export interface Transport {
   ensureQueue(config: QueueConfig): Promise<void>;
   /**
    * Stores a message durably in every queue whose subjects match. Resolves once
-   * it is durable. Throws `UnroutableError` when no queue matches.
+   * it is durable. Throws `UnroutableError` when no queue matches. Do not
+   * change `data` after the call: adapters send or keep it without copying
+   * (the NATS adapter writes it at the end of the current event-loop turn).
    */
   enqueue(subject: string, data: Uint8Array, options: EnqueueOptions): Promise<EnqueueResult>;
   /** Attaches a consumer to a declared queue. Several consumers share its messages. */

@@ -4,6 +4,7 @@
  * skipped only when the adapter's features say it cannot promise it, and the
  * skip names the reason.
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
@@ -21,6 +22,7 @@ import {
   type QueueConfig,
   type Transport,
 } from "../../src/transport/port.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 
 /** A backend under test: several connections to it, and optionally a restart. */
 export interface TransportBackend {
@@ -77,24 +79,10 @@ export function runTransportConformance(options: TransportConformanceOptions): v
     };
 
     const queues = async (t: Transport, overrides: Partial<QueueConfig> = {}) => {
-      const p = prefix;
-      await t.ensureQueue({
-        name: `${p}-dlq`,
-        subjects: `${p}.dlq.>`,
-        ackWaitMs: 30_000,
-        maxDeliver: 1000,
-        deadLetterSubject: `${p}.dlq.dlq`,
+      const { work, dlq } = await declareTaskQueues(t, prefix, {
+        work: { ackWaitMs: ms(500), ...overrides },
       });
-      const work: QueueConfig = {
-        name: `${p}-work`,
-        subjects: `${p}.task.>`,
-        ackWaitMs: ms(500),
-        maxDeliver: 3,
-        deadLetterSubject: `${p}.dlq.work`,
-        ...overrides,
-      };
-      await t.ensureQueue(work);
-      return { work: work.name, dlq: `${p}-dlq` };
+      return { work: work.name, dlq };
     };
 
     before(async () => {

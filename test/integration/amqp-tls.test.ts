@@ -15,6 +15,7 @@
  * what to set; a file path given as a certificate is a `ConfigError` naming
  * the setting. The password in the URL appears in none of these errors.
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -27,6 +28,7 @@ import {
 } from "../../src/transport/amqp/index.js";
 import type { Consumer, Delivery, Transport } from "../../src/transport/port.js";
 import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 import {
   type RabbitmqNode,
   rabbitmqServerAvailable,
@@ -139,20 +141,7 @@ ssl_options.fail_if_no_peer_cert = true
       // A second connection enqueues, so the message really goes through the broker.
       const producer = await connect(tls);
       try {
-        await t.ensureQueue({
-          name: `${p}-dlq`,
-          subjects: `${p}.dlq.>`,
-          ackWaitMs: 30_000,
-          maxDeliver: 1000,
-          deadLetterSubject: `${p}.dlq.dlq`,
-        });
-        await t.ensureQueue({
-          name: `${p}-work`,
-          subjects: `${p}.task.>`,
-          ackWaitMs: 5_000,
-          maxDeliver: 3,
-          deadLetterSubject: `${p}.dlq.work`,
-        });
+        await declareTaskQueues(t, p, { work: { ackWaitMs: 5_000 } });
         const sent = await producer.enqueue(`${p}.task.build`, new TextEncoder().encode("job-1"), {
           msgId: `${p}-1`,
         });

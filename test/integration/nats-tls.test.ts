@@ -14,6 +14,7 @@
  * times out (hence the short connectTimeoutMs), and the adapter then repeats
  * the handshake by hand to report the refusal instead of a timeout.
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
@@ -26,6 +27,7 @@ import {
 import type { Consumer, Delivery, Transport } from "../../src/transport/port.js";
 import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
 import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 
 const missing = !natsServerAvailable()
@@ -157,20 +159,7 @@ describe("NATS over mutual TLS", {
       assert.equal(await got, `${p}.event.hello over tls`);
 
       // A durable enqueue, consumed and acked.
-      await t.ensureQueue({
-        name: `${p}-dlq`,
-        subjects: `${p}.dlq.>`,
-        ackWaitMs: 30_000,
-        maxDeliver: 1000,
-        deadLetterSubject: `${p}.dlq.dlq`,
-      });
-      await t.ensureQueue({
-        name: `${p}-work`,
-        subjects: `${p}.task.>`,
-        ackWaitMs: 5_000,
-        maxDeliver: 3,
-        deadLetterSubject: `${p}.dlq.work`,
-      });
+      await declareTaskQueues(t, p, { work: { ackWaitMs: 5_000 } });
       const first = await publisher.enqueue(`${p}.task.build`, enc.encode("job-1"), {
         msgId: `${p}-1`,
       });

@@ -10,6 +10,7 @@
  * The broker part needs RabbitMQ (skipped locally without it, failing in CI),
  * and runs once on a SQLite file and once on Postgres (same rule).
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -31,6 +32,7 @@ import {
   type SharedClaims,
 } from "../../src/transport/amqp/index.js";
 import type { Transport } from "../../src/transport/port.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 import {
   amqpMissing,
   amqpUrl,
@@ -413,19 +415,9 @@ for (const backend of backends) {
     test("the same id enqueued by two nodes, and again after a restart, is on the queue once", async () => {
       if (missing !== undefined) assert.fail(`${missing}; CI must provide it`);
       const a = await node(storeDedup);
-      await a.transport.ensureQueue({
-        name: `${prefix}-dlq`,
-        subjects: `${prefix}.dlq.>`,
-        ackWaitMs: 30_000,
-        maxDeliver: 100,
-        deadLetterSubject: `${prefix}.dlq.dlq`,
-      });
-      await a.transport.ensureQueue({
-        name: `${prefix}-work`,
-        subjects: `${prefix}.task.>`,
-        ackWaitMs: 30_000,
-        maxDeliver: 5,
-        deadLetterSubject: `${prefix}.dlq.work`,
+      await declareTaskQueues(a.transport, prefix, {
+        dlq: { maxDeliver: 100 },
+        work: { maxDeliver: 5 },
       });
       const b = await node(storeDedup);
       const id = `01J${randomBytes(8).toString("hex").toUpperCase()}`;

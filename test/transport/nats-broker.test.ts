@@ -4,6 +4,7 @@
  * settings and failures, and that it keeps its driver and credentials to
  * itself. Runs against a private nats-server (see test/helpers/nats-server.ts).
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -29,6 +30,7 @@ import {
   type Transport,
 } from "../../src/transport/port.js";
 import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -73,23 +75,8 @@ describe("nats adapter: broker behaviour", {
   /** A dead-letter queue and a work queue under a fresh prefix. */
   const queues = async (t: Transport, overrides: Partial<QueueConfig> = {}) => {
     const p = `b${randomBytes(5).toString("hex")}`;
-    await t.ensureQueue({
-      name: `${p}-dlq`,
-      subjects: `${p}.dlq.>`,
-      ackWaitMs: 30_000,
-      maxDeliver: 1000,
-      deadLetterSubject: `${p}.dlq.dlq`,
-    });
-    const work: QueueConfig = {
-      name: `${p}-work`,
-      subjects: `${p}.task.>`,
-      ackWaitMs: 500,
-      maxDeliver: 3,
-      deadLetterSubject: `${p}.dlq.work`,
-      ...overrides,
-    };
-    await t.ensureQueue(work);
-    return { p, work, dlq: `${p}-dlq` };
+    const { work, dlq } = await declareTaskQueues(t, p, { work: { ackWaitMs: 500, ...overrides } });
+    return { p, work, dlq };
   };
 
   before(async () => {
@@ -306,19 +293,9 @@ describe("nats adapter: broker behaviour", {
       "the report",
     );
     const other = await connect();
-    await other.ensureQueue({
-      name: `${p}-dlq`,
-      subjects: `${p}.dlq.>`,
-      ackWaitMs: 30_000,
-      maxDeliver: 10,
-      deadLetterSubject: `${p}.dlq.x`,
-    });
-    await other.ensureQueue({
-      name: `${p}-work`,
-      subjects: `${p}.task.>`,
-      ackWaitMs: 1_000,
-      maxDeliver: 3,
-      deadLetterSubject: `${p}.dlq.work`,
+    await declareTaskQueues(other, p, {
+      dlq: { maxDeliver: 10, deadLetterSubject: `${p}.dlq.x` },
+      work: { ackWaitMs: 1_000 },
     });
     await other.enqueue(`${p}.task.a`, enc.encode("late"), { msgId: `${p}-late` });
     await until(() => got.length === 1, 8_000, "the delivery");

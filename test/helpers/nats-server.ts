@@ -10,6 +10,7 @@
  *   and monitoring ports are free loopback ports; `kill(i)` SIGKILLs one node,
  *   `restart(i)` starts it again on the same ports with the same store.
  */
+
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import { createServer, type Server, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { killOnExit } from "./reaper.js";
 
 export interface NatsServerOptions {
   /** Enable JetStream (`-js`). Default true. */
@@ -58,21 +60,6 @@ export function natsServerAvailable(): boolean {
 
 const LISTENING = /Listening for client connections on [^\s]*:(\d+)/;
 
-/** Every nats-server this module started and has not seen exit: killed if the test process exits. */
-const live = new Set<ChildProcess>();
-let reaperInstalled = false;
-function track(proc: ChildProcess): void {
-  live.add(proc);
-  proc.once("exit", () => live.delete(proc));
-  if (!reaperInstalled) {
-    reaperInstalled = true;
-    // Never leave a server behind when the test process ends without stop().
-    process.once("exit", () => {
-      for (const p of live) p.kill("SIGKILL");
-    });
-  }
-}
-
 interface Launched {
   readonly proc: ChildProcess;
   readonly port: number;
@@ -83,7 +70,7 @@ interface Launched {
 /** Spawns nats-server with `args`; resolves once it is ready and accepts TCP connections. */
 async function launchNats(args: readonly string[], timeoutMs: number): Promise<Launched> {
   const proc = spawn("nats-server", [...args], { stdio: ["ignore", "ignore", "pipe"] });
-  track(proc);
+  killOnExit(proc);
   let log = "";
   const listening = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(

@@ -27,6 +27,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePorts } from "./nats-server.js";
+import { killOnExit } from "./reaper.js";
 
 export interface RabbitmqNodeOptions {
   /** Also listen for AMQP over TLS (`listeners.ssl.default`) on a free loopback port. */
@@ -93,20 +94,6 @@ function findScripts(): Scripts | undefined {
 /** True when `rabbitmq-server`, `rabbitmqctl` and Erlang's `erl` are installed. */
 export function rabbitmqServerAvailable(): boolean {
   return findScripts() !== undefined;
-}
-
-/** Every node this module started and has not seen exit: killed if the test process exits. */
-const live = new Set<ChildProcess>();
-let reaperInstalled = false;
-function track(proc: ChildProcess): void {
-  live.add(proc);
-  proc.once("exit", () => live.delete(proc));
-  if (!reaperInstalled) {
-    reaperInstalled = true;
-    process.once("exit", () => {
-      for (const p of live) killGroup(p, "SIGKILL");
-    });
-  }
 }
 
 /** Signals the node's whole process group (the start script, the Erlang VM and its helpers). */
@@ -222,7 +209,8 @@ export async function startRabbitmqNode(options: RabbitmqNodeOptions = {}): Prom
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  track(proc);
+  // Its whole process group: the start script and the Erlang VM behind it.
+  killOnExit(proc, (p) => killGroup(p, "SIGKILL"));
   // The last 32 kB the node printed.
   let output = "";
   const keep = (chunk: string) => {

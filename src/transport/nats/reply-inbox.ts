@@ -142,9 +142,7 @@ export class ReplyInbox {
     this.#cancelTimer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     this.#outgoing = [];
-    const waiting = [...this.#waiting.values()];
-    this.#waiting.clear();
-    for (const w of waiting) w.reject(new ClosedError("the NATS transport"));
+    this.#failAll(new ClosedError("the NATS transport"));
     try {
       this.#subscription.unsubscribe();
     } catch {
@@ -165,7 +163,7 @@ export class ReplyInbox {
     }
   }
 
-  /** The inbox subscription failed (a permissions violation): nothing will answer. */
+  /** Rejects every waiting request: closed, or the inbox subscription failed (a permissions violation). */
   #failAll(error: Error): void {
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();

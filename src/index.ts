@@ -34,7 +34,6 @@ export {
   StartContext,
   type StartHook,
   type TaskHandler,
-  UnknownSignerError,
 } from "./runtime/agent.js";
 export { storeDedup } from "./runtime/broker-dedup.js";
 export { StagingContext, type SubmitOptions, TaskContext } from "./runtime/context.js";

@@ -54,6 +54,15 @@ export class SignatureError extends ConclaveError {
   }
 }
 
+/** A signed envelope from an agent id the node has no trusted public key for. */
+export class UnknownSignerError extends SignatureError {
+  constructor(readonly agentId: string) {
+    super(
+      `no public key is known for agent "${agentId}"; it has not announced itself, was revoked, or is not part of this swarm`,
+    );
+  }
+}
+
 /** A key file or key material could not be read, parsed or written. */
 export class KeyError extends ConclaveError {
   constructor(message: string, options?: { cause?: unknown }) {

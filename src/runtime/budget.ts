@@ -9,6 +9,7 @@ import {
   tokenCost,
 } from "../ledger/index.js";
 import type { Store } from "../store/port.js";
+import type { Envelope } from "../wire/envelope.js";
 import type { SwarmEvent } from "./events.js";
 
 /** An agent's account settings. */
@@ -35,6 +36,23 @@ export const EscrowHeaders = Object.freeze({
   amount: "conclave-escrow-amount",
   delegator: "conclave-escrow-delegator",
 });
+
+/** A delegation's escrow, as carried by its tasks. */
+export interface Escrow {
+  readonly key: string;
+  readonly amount: number;
+  readonly delegator: string;
+}
+
+/** Reads the escrow headers of an envelope. */
+export function escrowOf(envelope: Envelope | undefined): Escrow | undefined {
+  const h = envelope?.headers;
+  const key = h?.[EscrowHeaders.key];
+  const amount = Number(h?.[EscrowHeaders.amount]);
+  const delegator = h?.[EscrowHeaders.delegator];
+  if (!key || !delegator || !Number.isSafeInteger(amount) || amount < 1) return undefined;
+  return { key, amount, delegator };
+}
 
 export interface BudgetHost {
   readonly store: Store;

@@ -1,93 +1,20 @@
-import { createHash, type KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
-import type { Clock } from "../core/clock.js";
-import { ConfigError } from "../errors/index.js";
-import type { OutboxEntry, TaskCompletion } from "../store/port.js";
-import { encodeEnvelope } from "../wire/codec.js";
-import { createEnvelope, type Envelope } from "../wire/envelope.js";
-import { signEnvelope } from "../wire/signature.js";
-import { type Budgets, EscrowHeaders, type SpendRequest } from "./budget.js";
-import { APPROVAL_HEADER, type ProposeOptions } from "./consensus/engine.js";
+import type { TaskCompletion } from "../store/port.js";
+import type { Envelope } from "../wire/envelope.js";
+import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
+import type { ProposeOptions } from "./consensus/engine.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
+import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages.js";
+import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
 import { subjects, taskType } from "./subjects.js";
+
+export type { SubmitOptions } from "./messages.js";
 
 /** Effect kind recorded when a root task is submitted. */
 export const ROOT_SUBMITTED = "root.submitted";
 /** Effect kind recorded when a handler calls `ctx.finish()`. */
 export const ROOT_COMPLETED = "root.completed";
-
-/** What a context needs to create messages on behalf of its agent. */
-export interface Sender {
-  readonly swarm: string;
-  readonly agentId: string;
-  readonly privateKey: KeyObject;
-  readonly maxEnvelopeBytes: number;
-  readonly clock: Clock;
-  /** Throws `ConfigError` for a role the swarm does not define: such a task could never be delivered. */
-  readonly assertRole: (role: string) => void;
-  /** The ledger budgets, when the swarm meters agents. */
-  readonly budgets?: Budgets;
-  /** Starts a consensus round as this agent, when the node runs consensus. */
-  readonly propose?: (action: string, data: unknown, options?: ProposeOptions) => Promise<Decision>;
-  /** The role a task type is auctioned to, when the swarm allocates it by auction. */
-  readonly auctioned?: (task: string) => string | undefined;
-  /** Runs an auction as this agent; returns the awarded task to stage, if any. */
-  readonly auction?: (
-    id: string,
-    task: string,
-    body: unknown,
-    parent: Envelope | undefined,
-    options: AuctionOptions,
-  ) => Promise<{ outcome: AuctionOutcome; draft?: OutboxDraft }>;
-}
-
-export interface SubmitOptions {
-  /** Absolute deadline (ms since epoch) after which the task is dead-lettered unhandled. */
-  readonly deadline?: number;
-  /** Conversation for ordered delivery. */
-  readonly conv?: string;
-  readonly seq?: number;
-  readonly headers?: Record<string, string>;
-  /**
-   * The seal of the approved decision that authorises this task (a
-   * privileged action); sent as the `conclave-approval` header.
-   */
-  readonly approval?: string;
-}
-
-/** Builds and signs an envelope from `sender`, and the bus message that carries it. */
-export function buildMessage<TBody>(
-  sender: Sender,
-  mode: OutboxEntry["mode"],
-  subject: string,
-  type: string,
-  body: TBody,
-  parent: Envelope | undefined,
-  options: SubmitOptions = {},
-): { envelope: Envelope<TBody>; entry: Omit<OutboxEntry, "taskId"> } {
-  const draft = createEnvelope<TBody>(
-    {
-      type,
-      from: sender.agentId,
-      body,
-      ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
-      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-      ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq ?? 0 }),
-      ...(options.headers === undefined && options.approval === undefined
-        ? {}
-        : {
-            headers: {
-              ...options.headers,
-              ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
-            },
-          }),
-    },
-    { clock: sender.clock },
-  );
-  const envelope = signEnvelope(draft, sender.privateKey);
-  const data = encodeEnvelope(envelope, { maxBytes: sender.maxEnvelopeBytes });
-  return { envelope, entry: { id: envelope.id, mode, subject, data } };
-}
 
 /**
  * What a handler may do while it runs. Messages it submits and effects it
@@ -98,16 +25,23 @@ export function buildMessage<TBody>(
  */
 export class StagingContext {
   readonly #effects: TaskCompletion["effects"][number][] = [];
-  readonly #outbox: Omit<OutboxEntry, "taskId">[] = [];
+  readonly #outbox: OutboxDraft[] = [];
   #delegations = 0;
 
   constructor(
-    protected readonly sender: Sender,
+    protected readonly node: NodeContext,
+    /** The agent the staged messages are signed as. */
+    protected readonly signer: Signer,
     /** The envelope being handled, if any: becomes the cause of what is sent. */
     protected readonly parent: Envelope | undefined,
     /** Stable across retries of this handler: the base of its escrow keys. */
     protected readonly stableId: string = parent?.id ?? "",
   ) {}
+
+  /** The id of the agent running this handler. */
+  get agentId(): string {
+    return this.signer.id;
+  }
 
   /**
    * Submits a task to a role with a budget: `budget` credits move from this
@@ -122,26 +56,21 @@ export class StagingContext {
     body: TBody,
     options: SubmitOptions & { budget: number },
   ): Promise<string> {
-    const budgets = this.sender.budgets;
+    const budgets = this.node.budgets;
     // An unmetered agent delegates without escrow: a plain submit.
-    if (!budgets?.has(this.sender.agentId)) return this.submit(role, task, body, options);
+    if (!budgets.has(this.agentId)) return this.submit(role, task, body, options);
     // Stable across retries, so a retried handler re-holds nothing.
-    const escrow = `${this.stableId || this.sender.agentId}.${++this.#delegations}`;
-    await budgets.hold(this.sender.agentId, escrow, options.budget);
+    const escrow = `${this.stableId || this.agentId}.${++this.#delegations}`;
+    await budgets.hold(this.agentId, escrow, options.budget);
     return this.submit(role, task, body, {
       ...options,
       headers: {
         ...options.headers,
         [EscrowHeaders.key]: escrow,
         [EscrowHeaders.amount]: String(options.budget),
-        [EscrowHeaders.delegator]: this.sender.agentId,
+        [EscrowHeaders.delegator]: this.agentId,
       },
     });
-  }
-
-  /** The id of the agent running this handler. */
-  get agentId(): string {
-    return this.sender.agentId;
   }
 
   /**
@@ -149,12 +78,14 @@ export class StagingContext {
    * only if this handler succeeds. Returns the new task's envelope id.
    */
   submit<TBody>(role: string, task: string, body: TBody, options?: SubmitOptions): string {
-    this.sender.assertRole(role);
+    const { swarm, roles, market } = this.node;
+    // Throws for a role the swarm does not define: such a task could never be delivered.
+    roles.settings(role);
     // A type the swarm allocates by auction waits in the market queue for
     // a node to auction it among the role's agents.
-    const subject = this.sender.auctioned?.(task)
-      ? subjects.auctionRequest(this.sender.swarm, role, task)
-      : subjects.task(this.sender.swarm, role, task);
+    const subject = market.auctionRole(task)
+      ? subjects.auctionRequest(swarm, role, task)
+      : subjects.task(swarm, role, task);
     // A task caused by a delegated one carries its escrow on, so whoever
     // audits the end of the chain can settle it.
     const inherited = escrowOf(this.parent);
@@ -169,35 +100,29 @@ export class StagingContext {
         },
       };
     }
-    const { envelope, entry } = buildMessage(
-      this.sender,
-      "enqueue",
+    const id = this.#stageMessage({
+      mode: "enqueue",
       subject,
-      taskType(task),
+      type: taskType(task),
       body,
-      this.parent,
-      options,
-    );
-    this.#outbox.push(entry);
+      parent: this.parent,
+      ...(options ? { options } : {}),
+    });
     // A task without a parent starts a workload item; tracked so a run can
     // tell what was submitted, completed, dead-lettered or lost.
-    if (!this.parent) this.effect(ROOT_SUBMITTED, envelope.id, { role, task });
-    return envelope.id;
+    if (!this.parent) this.effect(ROOT_SUBMITTED, id, { role, task });
+    return id;
   }
 
   /** Publishes an event to `<swarm>.event.<type>`, sent only if this handler succeeds. */
   emit<TBody>(type: string, body: TBody): string {
-    const subject = subjects.event(this.sender.swarm, type);
-    const { envelope, entry } = buildMessage(
-      this.sender,
-      "publish",
-      subject,
+    return this.#stageMessage({
+      mode: "publish",
+      subject: subjects.event(this.node.swarm, type),
       type,
       body,
-      this.parent,
-    );
-    this.#outbox.push(entry);
-    return envelope.id;
+      parent: this.parent,
+    });
   }
 
   /**
@@ -210,52 +135,63 @@ export class StagingContext {
   }
 
   /** Stages a message built elsewhere (an awarded task), sent only if this handler succeeds. */
-  protected stage(entry: Omit<OutboxEntry, "taskId">): void {
+  protected stage(entry: OutboxDraft): void {
     this.#outbox.push(entry);
   }
 
   /** The staged writes, for the runtime to commit. */
-  staged(): Pick<TaskCompletion, "effects" | "outbox"> {
+  staged(): StagedWrites {
     return { effects: this.#effects, outbox: this.#outbox };
+  }
+
+  #stageMessage<TBody>(draft: MessageDraft<TBody>): string {
+    const { clock, limits } = this.node;
+    const { envelope, entry } = signedMessage(
+      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes },
+      this.signer,
+      draft,
+    );
+    this.#outbox.push(entry);
+    return envelope.id;
   }
 }
 
-/** A delegation's escrow, as carried by its tasks. */
-export interface Escrow {
-  readonly key: string;
-  readonly amount: number;
-  readonly delegator: string;
-}
-
-/** Reads the escrow headers of an envelope. */
-export function escrowOf(envelope: Envelope | undefined): Escrow | undefined {
-  const h = envelope?.headers;
-  const key = h?.[EscrowHeaders.key];
-  const amount = Number(h?.[EscrowHeaders.amount]);
-  const delegator = h?.[EscrowHeaders.delegator];
-  if (!key || !delegator || !Number.isSafeInteger(amount) || amount < 1) return undefined;
-  return { key, amount, delegator };
+/** What the runtime hands a task handler besides the node and the agent. */
+export interface TaskRun<TBody> {
+  /** The task's envelope, signature verified. */
+  readonly task: Envelope<TBody>;
+  /** 1 on the first delivery. */
+  readonly attempt: number;
+  /** Aborted when the node stops abruptly or the task's deadline passes. */
+  readonly signal: AbortSignal;
+  /** Free-form options of this agent from the swarm file. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Tells the bus the handler is alive. */
+  readonly extend: () => void;
 }
 
 /** The context of a task handler. */
 export class TaskContext<TBody = unknown> extends StagingContext {
+  /** The task's envelope, signature verified. */
+  readonly task: Envelope<TBody>;
+  /** 1 on the first delivery. */
+  readonly attempt: number;
+  /** Aborted when the node stops abruptly or the task's deadline passes. */
+  readonly signal: AbortSignal;
+  /** Free-form options of this agent from the swarm file. */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly #extend: () => void;
   #spends = 0;
   #proposals = 0;
   #auctions = 0;
 
-  constructor(
-    sender: Sender,
-    /** The task's envelope, signature verified. */
-    readonly task: Envelope<TBody>,
-    /** 1 on the first delivery. */
-    readonly attempt: number,
-    /** Aborted when the node stops abruptly or the task's deadline passes. */
-    readonly signal: AbortSignal,
-    /** Free-form options of this agent from the swarm file. */
-    readonly options: Readonly<Record<string, unknown>>,
-    private readonly extend: () => void,
-  ) {
-    super(sender, task as Envelope);
+  constructor(node: NodeContext, signer: Signer, run: TaskRun<TBody>) {
+    super(node, signer, run.task as Envelope);
+    this.task = run.task;
+    this.attempt = run.attempt;
+    this.signal = run.signal;
+    this.options = run.options;
+    this.#extend = run.extend;
   }
 
   get body(): TBody {
@@ -287,9 +223,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
    * again); the same attempt never pays twice.
    */
   spend(request: SpendRequest): Promise<number> {
-    const budgets = this.sender.budgets;
-    if (!budgets) return Promise.resolve(0);
-    return budgets.spend(
+    return this.node.budgets.spend(
       this.agentId,
       `fee:${this.task.id}:${this.attempt}:${++this.#spends}`,
       request,
@@ -302,10 +236,9 @@ export class TaskContext<TBody = unknown> extends StagingContext {
    */
   async settle(verdict: "pass" | "fail", worker: string): Promise<void> {
     const escrow = this.escrow;
-    const budgets = this.sender.budgets;
     // Delegated without a budget (unmetered): nothing to settle.
-    if (!escrow || !budgets) return;
-    await budgets.settle(
+    if (!escrow) return;
+    await this.node.budgets.settle(
       escrow.key,
       escrow.amount,
       verdict,
@@ -334,13 +267,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     request: { readonly action: string; readonly data: unknown },
     options: Omit<ProposeOptions, "key"> = {},
   ): Promise<Decision> {
-    const propose = this.sender.propose;
-    if (!propose) {
-      return Promise.reject(
-        new ConfigError("this node runs no consensus; create the swarm with privileged actions"),
-      );
-    }
-    return propose(request.action, request.data, {
+    return this.node.consensus.propose(this.agentId, request.action, request.data, {
       ...options,
       key: `${this.task.id}:${this.agentId}:${++this.#proposals}`,
     });
@@ -368,17 +295,20 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     body: unknown,
     options: AuctionOptions = {},
   ): Promise<AuctionOutcome & { readonly task?: string }> {
-    const auction = this.sender.auction;
-    if (!auction) {
-      throw new ConfigError("this node runs no market; auctions need a running swarm");
-    }
     // Stable across retries of this handler, so a retry finds the recorded auction.
     const stable = `${this.task.id}-${this.agentId}-${++this.#auctions}`;
     const id =
       stable.length <= 128
         ? stable
         : `${this.task.id}-${createHash("sha256").update(stable).digest("hex").slice(0, 32)}`;
-    const { outcome, draft } = await auction(id, task, body, this.task as Envelope, options);
+    const { outcome, draft } = await this.node.market.auction(
+      this.agentId,
+      id,
+      task,
+      body,
+      this.task as Envelope,
+      options,
+    );
     if (!draft) return outcome;
     this.stage(draft);
     return { ...outcome, task: draft.id };
@@ -386,6 +316,6 @@ export class TaskContext<TBody = unknown> extends StagingContext {
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */
   working(): void {
-    this.extend();
+    this.#extend();
   }
 }

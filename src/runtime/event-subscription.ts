@@ -1,4 +1,3 @@
-import type { Clock } from "../core/clock.js";
 import {
   type CausalOrderer,
   createCausalOrderer,
@@ -9,9 +8,10 @@ import {
   createConversationOrderer,
 } from "../delivery/conversation-order.js";
 import { OrderingError, toError } from "../errors/index.js";
-import type { Message, Transport } from "../transport/port.js";
+import type { Message } from "../transport/port.js";
+import { decodeEnvelope } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
-import type { SwarmEvent } from "./events.js";
+import type { NodeContext } from "./node-context.js";
 
 /** Header carrying the sender's vector clock (JSON) on causally ordered events. */
 export const VECTOR_CLOCK_HEADER = "conclave-vc";
@@ -35,17 +35,6 @@ export interface SubscribeOptions {
   readonly queue?: string;
 }
 
-/** What an event subscription needs from its swarm. */
-export interface EventSubscriptionHost {
-  readonly transport: Transport;
-  readonly clock: Clock;
-  /** Decodes and verifies; throws a typed error for bad input. */
-  open(message: Message): Envelope;
-  /** Parks bad input in the dead-letter queue with the reason, and counts it. */
-  park(message: Message, error: unknown): void;
-  emit(event: SwarmEvent): void;
-}
-
 /**
  * One subscription to events, with its opt-in ordering buffer. The ordering
  * itself is the pure code of `delivery/`; this binds it to the bus and a
@@ -61,7 +50,7 @@ export class EventSubscription {
   #closed = false;
 
   constructor(
-    private readonly host: EventSubscriptionHost,
+    private readonly node: NodeContext,
     subject: string,
     private readonly handler: EventHandler,
     options: SubscribeOptions,
@@ -75,7 +64,7 @@ export class EventSubscription {
     } else if (options.ordering === "causal") {
       this.#causal = createCausalOrderer<Envelope>({ maxBuffered });
     }
-    const sub = host.transport.subscribe(
+    const sub = node.transport.subscribe(
       subject,
       (m) => this.#receive(m),
       options.queue ? { queue: options.queue } : {},
@@ -97,9 +86,10 @@ export class EventSubscription {
   #receive(message: Message): void {
     let envelope: Envelope;
     try {
-      envelope = this.host.open(message);
+      envelope = decodeEnvelope(message.data, { maxBytes: this.node.limits.maxEnvelopeBytes });
+      this.node.keys.verify(envelope);
     } catch (error) {
-      this.host.park(message, error);
+      this.node.deadLetters.park(message, error);
       return;
     }
     if (this.#conversation) {
@@ -109,29 +99,29 @@ export class EventSubscription {
           envelope.conv === undefined
             ? { value: envelope }
             : { conv: envelope.conv, seq: envelope.seq ?? 0, value: envelope },
-          this.host.clock.now(),
+          this.node.clock.now(),
         );
       } catch (error) {
-        this.host.park(message, error);
+        this.node.deadLetters.park(message, error);
         return;
       }
       for (const report of out.reports) {
         if (report.kind === "regression") {
-          this.host.park(
+          this.node.deadLetters.park(
             message,
             new OrderingError(
               `event ${envelope.id} has seq ${report.seq} of conversation "${report.conv}", but ${report.expected} is next: its place was given up after the gap timeout`,
             ),
           );
         } else if (report.kind === "duplicate") {
-          this.host.emit({
+          this.node.events.emit({
             type: "message.rejected",
             subject: message.subject,
             code: "E_DUPLICATE",
             reason: `seq ${report.seq} of "${report.conv}" was already delivered`,
           });
         } else if (report.kind === "gap-skipped") {
-          this.host.emit({
+          this.node.events.emit({
             type: "error",
             error: `conversation "${report.conv}": gave up waiting for seq ${report.from}..${report.to} (${report.reason})`,
           });
@@ -151,14 +141,14 @@ export class EventSubscription {
         const out = this.#causal.push({ from: envelope.from, clock, value: envelope });
         for (const report of out.reports) {
           if (report.kind === "overflow") {
-            this.host.park(
+            this.node.deadLetters.park(
               message,
               new OrderingError(
                 `causal buffer full: event ${envelope.id} could not wait for its predecessors`,
               ),
             );
           } else {
-            this.host.emit({
+            this.node.events.emit({
               type: "message.rejected",
               subject: message.subject,
               code: "E_DUPLICATE",
@@ -168,7 +158,7 @@ export class EventSubscription {
         }
         this.#deliver(out.deliver);
       } catch (error) {
-        this.host.park(message, error);
+        this.node.deadLetters.park(message, error);
       }
     } else {
       this.#deliver([envelope]);
@@ -183,7 +173,7 @@ export class EventSubscription {
         try {
           await this.handler(event);
         } catch (error) {
-          this.host.emit({
+          this.node.events.emit({
             type: "error",
             error: `event handler for ${event.type} failed: ${toError(error).message}`,
           });
@@ -198,14 +188,14 @@ export class EventSubscription {
     if (!conversation || due === undefined || due >= this.#tickAt || this.#closed) return;
     this.#cancelTick?.();
     this.#tickAt = due;
-    this.#cancelTick = this.host.clock.setTimer(
+    this.#cancelTick = this.node.clock.setTimer(
       () => {
         this.#tickAt = Number.POSITIVE_INFINITY;
         this.#cancelTick = undefined;
-        const out = conversation.tick(this.host.clock.now());
+        const out = conversation.tick(this.node.clock.now());
         for (const report of out.reports) {
           if (report.kind === "gap-skipped") {
-            this.host.emit({
+            this.node.events.emit({
               type: "error",
               error: `conversation "${report.conv}": gave up waiting for seq ${report.from}..${report.to} (${report.reason})`,
             });
@@ -214,7 +204,7 @@ export class EventSubscription {
         this.#deliver(out.deliver);
         this.#scheduleTick();
       },
-      Math.max(0, due - this.host.clock.now()),
+      Math.max(0, due - this.node.clock.now()),
     );
   }
 }

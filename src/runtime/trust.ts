@@ -1,48 +1,28 @@
 import { type KeyObject, randomBytes } from "node:crypto";
-import type { Clock } from "../core/clock.js";
-import { SignatureError, toError } from "../errors/index.js";
+import { SignatureError, toError, UnknownSignerError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
 import type { AgentCard } from "../registry/agent-card.js";
-import type { RegistryView } from "../registry/registry-view.js";
-import type { Message, Transport } from "../transport/port.js";
+import type { Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
-import type { SwarmEvent } from "./events.js";
+import type { KeyRing, NodeContext, Signer } from "./node-context.js";
 
 /** Subject a node answers handshakes on. */
 export const handshakeSubject = (swarm: string, node: string) => `${swarm}.handshake.${node}`;
 /** Subject revocations are broadcast on. */
 export const revokeSubject = (swarm: string) => `${swarm}.registry.revoke`;
 
-/** A local identity able to sign handshake messages. */
-export interface LocalSigner {
-  readonly id: string;
-  readonly privateKey: KeyObject;
-}
-
-export interface TrustHost {
-  readonly swarm: string;
-  readonly nodeId: string;
-  readonly transport: Transport;
-  readonly clock: Clock;
-  readonly registry: RegistryView;
-  readonly maxEnvelopeBytes: number;
+/** What the trust manager needs besides the node. */
+export interface TrustConfig {
   /** How long a handshake step waits for its answer. */
   readonly timeoutMs: number;
-  /** The local agent that signs this node's side of a handshake; undefined while none. */
-  signer(): LocalSigner | undefined;
-  /** A local agent's identity, to answer a challenge addressed to it. */
-  local(agentId: string): LocalSigner | undefined;
-  /** The card this node announces for a local agent. */
-  card(agentId: string): AgentCard | undefined;
   /**
    * Learns a remote card carried by a challenge (its signature proves the
    * challenger holds the card's key). Returns false when the card conflicts
    * with a pinned key.
    */
   learn(card: AgentCard): boolean;
-  emit(event: SwarmEvent): void;
 }
 
 const nonce = () => randomBytes(32).toString("base64url");
@@ -63,20 +43,25 @@ const nonce = () => randomBytes(32).toString("base64url");
  * Revocation removes a key at once, locally and on every node that hears
  * the signed revocation; the registry then ignores that id and key.
  */
-export class TrustManager {
+export class TrustManager implements KeyRing {
   readonly #trusted = new Map<string, KeyObject>();
   readonly #attempted = new Map<string, number>();
   readonly #pendingConfirm = new Map<string, { challenger: string; counter: string; at: number }>();
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #node: NodeContext;
+  readonly #config: TrustConfig;
 
-  constructor(private readonly host: TrustHost) {}
+  constructor(node: NodeContext, config: TrustConfig) {
+    this.#node = node;
+    this.#config = config;
+  }
 
   start(): void {
-    const t = this.host.transport;
-    const a = t.subscribe(handshakeSubject(this.host.swarm, this.host.nodeId), (m) =>
+    const t = this.#node.transport;
+    const a = t.subscribe(handshakeSubject(this.#node.swarm, this.#node.nodeId), (m) =>
       this.#onHandshake(m),
     );
-    const b = t.subscribe(revokeSubject(this.host.swarm), (m) => this.#onRevoke(m));
+    const b = t.subscribe(revokeSubject(this.#node.swarm), (m) => this.#onRevoke(m));
     this.#unsubscribe.push(
       () => a.unsubscribe(),
       () => b.unsubscribe(),
@@ -98,8 +83,29 @@ export class TrustManager {
     return this.#trusted.get(agentId);
   }
 
-  isRevoked(agentId: string): boolean {
-    return this.host.registry.isRevoked(agentId);
+  revoked(agentId: string): boolean {
+    return this.#node.registry.isRevoked(agentId);
+  }
+
+  knownCard(agentId: string): boolean {
+    return this.#node.registry.get(agentId) !== undefined;
+  }
+
+  verify(envelope: Envelope): void {
+    if (this.revoked(envelope.from)) {
+      throw new SignatureError(`agent "${envelope.from}" was revoked; its messages are refused`);
+    }
+    if (envelope.sig === undefined) {
+      if (this.#node.limits.signing === "required") {
+        throw new SignatureError(
+          `envelope ${envelope.id} from "${envelope.from}" is unsigned and this swarm requires signatures; sign it with the sender's Ed25519 key (docs/PROTOCOL.md)`,
+        );
+      }
+      return;
+    }
+    const key = this.#trusted.get(envelope.from);
+    if (!key) throw new UnknownSignerError(envelope.from);
+    verifyEnvelope(envelope, key);
   }
 
   /** Forgets an agent that left; it must prove itself again when it returns. */
@@ -113,14 +119,14 @@ export class TrustManager {
    * trusted, ours, or was tried within the last `timeoutMs`.
    */
   consider(card: AgentCard): void {
-    if (!card.node || card.node === this.host.nodeId || this.#trusted.has(card.id)) return;
-    if (this.host.registry.isRevoked(card.id)) return;
-    const now = this.host.clock.now();
+    if (!card.node || card.node === this.#node.nodeId || this.#trusted.has(card.id)) return;
+    if (this.#node.registry.isRevoked(card.id)) return;
+    const now = this.#node.clock.now();
     const last = this.#attempted.get(card.id);
-    if (last !== undefined && now - last < this.host.timeoutMs) return;
+    if (last !== undefined && now - last < this.#config.timeoutMs) return;
     this.#attempted.set(card.id, now);
     this.#challenge(card).catch((error: unknown) => {
-      this.host.emit({
+      this.#node.events.emit({
         type: "error",
         error: `handshake with ${card.id} failed, will retry: ${toError(error).message}`,
       });
@@ -131,29 +137,29 @@ export class TrustManager {
    * Revokes an agent at once: its key is no longer trusted here, the
    * registry drops it, and a revocation signed by `by` tells every node.
    */
-  revoke(agentId: string, by: LocalSigner): void {
+  revoke(agentId: string, by: Signer): void {
     this.#apply(agentId);
     const envelope = this.#sign(by, "registry.revoke", { agent: agentId });
-    this.host.transport.publish(revokeSubject(this.host.swarm), this.#encode(envelope));
+    this.#node.transport.publish(revokeSubject(this.#node.swarm), this.#encode(envelope));
   }
 
   async #challenge(card: AgentCard): Promise<void> {
-    const signer = this.host.signer();
+    const signer = this.#node.agents.first()?.signer;
     if (!signer) return;
     const key = decodePublicKey(card.publicKey);
     const nA = nonce();
     const challenge = this.#sign(
       signer,
       "handshake.challenge",
-      { nonce: nA, card: this.host.card(signer.id) ?? null },
+      { nonce: nA, card: this.#localCard(signer.id) ?? null },
       card.id,
     );
-    const reply = await this.host.transport.request(
-      handshakeSubject(this.host.swarm, card.node as string),
+    const reply = await this.#node.transport.request(
+      handshakeSubject(this.#node.swarm, card.node as string),
       this.#encode(challenge),
-      { timeoutMs: this.host.timeoutMs },
+      { timeoutMs: this.#config.timeoutMs },
     );
-    const response = decodeEnvelope(reply.data, { maxBytes: this.host.maxEnvelopeBytes });
+    const response = decodeEnvelope(reply.data, { maxBytes: this.#node.limits.maxEnvelopeBytes });
     if (response.type === "handshake.error") {
       throw new SignatureError(
         `agent ${card.id} refused the challenge: ${JSON.stringify(response.body)}`,
@@ -169,12 +175,12 @@ export class TrustManager {
     if (typeof body.counter !== "string")
       throw new SignatureError(`agent ${card.id} sent no counter-challenge`);
     this.#trusted.set(card.id, key);
-    this.host.emit({ type: "agent.trusted", agent: card.id });
+    this.#node.events.emit({ type: "agent.trusted", agent: card.id });
     const confirm = this.#sign(signer, "handshake.confirm", { counter: body.counter }, card.id);
-    await this.host.transport.request(
-      handshakeSubject(this.host.swarm, card.node as string),
+    await this.#node.transport.request(
+      handshakeSubject(this.#node.swarm, card.node as string),
       this.#encode(confirm),
-      { timeoutMs: this.host.timeoutMs },
+      { timeoutMs: this.#config.timeoutMs },
     );
   }
 
@@ -182,32 +188,33 @@ export class TrustManager {
   #onHandshake(message: Message): undefined {
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(message.data, { maxBytes: this.host.maxEnvelopeBytes });
+      envelope = decodeEnvelope(message.data, { maxBytes: this.#node.limits.maxEnvelopeBytes });
     } catch {
       return undefined;
     }
-    const reply = (signer: LocalSigner | undefined, type: string, body: unknown): undefined => {
+    const reply = (signer: Signer | undefined, type: string, body: unknown): undefined => {
       if (!message.reply) return undefined;
       const data = signer
         ? this.#encode(this.#sign(signer, type, body, envelope.from))
         : this.#encode(
             createEnvelope(
-              { type, from: this.host.nodeId, body: body as never },
-              { clock: this.host.clock },
+              { type, from: this.#node.nodeId, body: body as never },
+              { clock: this.#node.clock },
             ),
           );
-      this.host.transport.publish(message.reply, data);
+      this.#node.transport.publish(message.reply, data);
       return undefined;
     };
-    const target = envelope.to === undefined ? undefined : this.host.local(envelope.to);
+    const target =
+      envelope.to === undefined ? undefined : this.#node.agents.get(envelope.to)?.signer;
     const carried = (envelope.body as { card?: AgentCard | null }).card;
     const challengerCard =
-      this.host.registry.get(envelope.from)?.card ??
-      (carried && carried.id === envelope.from && !this.host.registry.isRevoked(carried.id)
+      this.#node.registry.get(envelope.from)?.card ??
+      (carried && carried.id === envelope.from && !this.#node.registry.isRevoked(carried.id)
         ? carried
         : undefined);
     if (!target) return reply(undefined, "handshake.error", { code: "E_NO_SUCH_AGENT" });
-    if (!challengerCard || this.host.registry.isRevoked(envelope.from)) {
+    if (!challengerCard || this.#node.registry.isRevoked(envelope.from)) {
       return reply(undefined, "handshake.error", { code: "E_UNKNOWN_CHALLENGER" });
     }
     let challengerKey: KeyObject;
@@ -215,7 +222,7 @@ export class TrustManager {
       challengerKey = decodePublicKey(challengerCard.publicKey);
       verifyEnvelope(envelope, challengerKey);
     } catch {
-      this.host.emit({
+      this.#node.events.emit({
         type: "message.rejected",
         subject: message.subject,
         code: "E_SIGNATURE",
@@ -224,7 +231,7 @@ export class TrustManager {
       return reply(undefined, "handshake.error", { code: "E_SIGNATURE" });
     }
     const body = envelope.body as { nonce?: unknown; counter?: unknown };
-    if (carried && carried.id === envelope.from && !this.host.learn(carried)) {
+    if (carried && carried.id === envelope.from && !this.#config.learn(carried)) {
       return reply(undefined, "handshake.error", { code: "E_KEY_CONFLICT" });
     }
     if (envelope.type === "handshake.challenge" && typeof body.nonce === "string") {
@@ -232,7 +239,7 @@ export class TrustManager {
       this.#pendingConfirm.set(`${envelope.from}>${target.id}`, {
         challenger: envelope.from,
         counter,
-        at: this.host.clock.now(),
+        at: this.#node.clock.now(),
       });
       return reply(target, "handshake.response", { nonce: body.nonce, counter });
     }
@@ -244,7 +251,7 @@ export class TrustManager {
       }
       this.#pendingConfirm.delete(key);
       this.#trusted.set(envelope.from, challengerKey);
-      this.host.emit({ type: "agent.trusted", agent: envelope.from });
+      this.#node.events.emit({ type: "agent.trusted", agent: envelope.from });
       return reply(undefined, "handshake.ok", {});
     }
     return reply(undefined, "handshake.error", { code: "E_BAD_HANDSHAKE" });
@@ -252,7 +259,9 @@ export class TrustManager {
 
   #onRevoke(message: Message): void {
     try {
-      const envelope = decodeEnvelope(message.data, { maxBytes: this.host.maxEnvelopeBytes });
+      const envelope = decodeEnvelope(message.data, {
+        maxBytes: this.#node.limits.maxEnvelopeBytes,
+      });
       const key = this.#trusted.get(envelope.from);
       if (!key) throw new SignatureError(`revocation from untrusted "${envelope.from}"`);
       verifyEnvelope(envelope, key);
@@ -260,7 +269,7 @@ export class TrustManager {
       if (typeof agent !== "string") throw new SignatureError("revocation names no agent");
       this.#apply(agent);
     } catch (error) {
-      this.host.emit({
+      this.#node.events.emit({
         type: "message.rejected",
         subject: message.subject,
         code: "E_SIGNATURE",
@@ -271,19 +280,25 @@ export class TrustManager {
 
   #apply(agentId: string): void {
     this.#trusted.delete(agentId);
-    for (const event of this.host.registry.revoke(agentId, this.host.clock.now()))
-      this.host.emit(event);
+    for (const event of this.#node.registry.revoke(agentId, this.#node.clock.now()))
+      this.#node.events.emit(event);
   }
 
-  #sign(signer: LocalSigner, type: string, body: unknown, to?: string): Envelope {
+  #sign(signer: Signer, type: string, body: unknown, to?: string): Envelope {
     const draft = createEnvelope(
       { type, from: signer.id, body: body as never, ...(to ? { to } : {}) },
-      { clock: this.host.clock },
+      { clock: this.#node.clock },
     );
     return signEnvelope(draft, signer.privateKey);
   }
 
+  /** The card this node announces for a local agent. */
+  #localCard(agentId: string): AgentCard | undefined {
+    const agent = this.#node.agents.get(agentId);
+    return agent ? { ...agent.card, node: this.#node.nodeId } : undefined;
+  }
+
   #encode(envelope: Envelope): Uint8Array {
-    return encodeEnvelope(envelope, { maxBytes: this.host.maxEnvelopeBytes });
+    return encodeEnvelope(envelope, { maxBytes: this.#node.limits.maxEnvelopeBytes });
   }
 }

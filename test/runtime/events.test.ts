@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { buildMessage } from "../../src/runtime/context.js";
+import { systemClock } from "../../src/core/clock.js";
 import { VECTOR_CLOCK_HEADER } from "../../src/runtime/event-subscription.js";
+import { signedMessage } from "../../src/runtime/messages.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
 import type { Envelope } from "../../src/wire/envelope.js";
 import { until } from "../helpers/until.js";
@@ -113,13 +114,10 @@ describe("event subscriptions", () => {
         { ordering: "causal" },
       );
       const send = (sender: typeof a, text: string, clock: Record<string, number>) => {
-        const { entry } = buildMessage(
-          sender.sender(),
-          "publish",
-          "test.event.note",
-          "note",
-          { text },
-          undefined,
+        const { entry } = signedMessage(
+          { clock: systemClock, maxEnvelopeBytes: 1 << 20 },
+          sender.signer,
+          { mode: "publish", subject: "test.event.note", type: "note", body: { text } },
         );
         swarm.transport.publish(entry.subject, entry.data, {
           headers: { [VECTOR_CLOCK_HEADER]: JSON.stringify(clock) },

@@ -6,11 +6,11 @@ import { type KeyObject, sign, verify } from "node:crypto";
 import type { Clock } from "../core/clock.js";
 import { InvalidEnvelopeError, SignatureError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
-import type { AgentCard } from "../registry/agent-card.js";
-import type { AgentEntry } from "../registry/registry-view.js";
 import { canonicalize } from "../wire/canonical.js";
 import { createEnvelope, type Envelope, signaturePattern } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import type { AgentCard } from "./agent-card.js";
+import type { AgentEntry } from "./registry-view.js";
 
 /** Envelope type of a node's signed departure notice. */
 export const LEAVE_TYPE = "registry.leave";

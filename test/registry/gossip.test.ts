@@ -4,8 +4,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ManualClock, systemClock } from "../../src/core/clock.js";
 import { InvalidEnvelopeError, SignatureError } from "../../src/errors/index.js";
 import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
-import type { AgentEntry } from "../../src/registry/registry-view.js";
-import type { SwarmEvent } from "../../src/runtime/events.js";
 import {
   CardProofs,
   checkHeartbeat,
@@ -18,7 +16,9 @@ import {
   signHeartbeat,
   signLeave,
   Throttle,
-} from "../../src/runtime/registry-gossip.js";
+} from "../../src/registry/gossip.js";
+import type { AgentEntry } from "../../src/registry/registry-view.js";
+import type { SwarmEvent } from "../../src/runtime/events.js";
 import { decodeEnvelope, encodeEnvelope } from "../../src/wire/codec.js";
 import { createEnvelope } from "../../src/wire/envelope.js";
 import { sharedBrokerNodes } from "../helpers/shared-broker.js";

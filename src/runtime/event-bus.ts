@@ -1,0 +1,94 @@
+import type { Envelope } from "../wire/envelope.js";
+import {
+  type EventHandler,
+  EventSubscription,
+  type SubscribeOptions,
+  VECTOR_CLOCK_HEADER,
+} from "./event-subscription.js";
+import { signedMessage } from "./messages.js";
+import type { LocalAgent, NodeContext } from "./node-context.js";
+import { subjects } from "./subjects.js";
+
+/** Options of {@link EventBus.publish}. */
+export interface PublishOptions {
+  readonly conv?: string;
+  readonly seq?: number;
+  /** Carry a vector clock, so causal subscribers never see this event before what it follows. */
+  readonly causal?: boolean;
+}
+
+/**
+ * Fan-out events (`<swarm>.event.<type>`) for the agents of one node:
+ * signed publication, and subscriptions with opt-in ordering. For causal
+ * order, a published event carries the vector clock of what this node's
+ * causal subscriptions had delivered when it was sent.
+ */
+export class EventBus {
+  readonly #node: NodeContext;
+  readonly #subscriptions = new Set<EventSubscription>();
+  /** Causally ordered events sent per local agent, for their vector clocks. */
+  readonly #causalSent = new Map<string, number>();
+
+  constructor(node: NodeContext) {
+    this.#node = node;
+  }
+
+  /** Publishes an event signed as `agent`; at most once, to whoever listens now. Returns its id. */
+  publish(agent: LocalAgent, type: string, body: unknown, options: PublishOptions = {}): string {
+    const { clock, limits, swarm, transport } = this.#node;
+    const headers: Record<string, string> = {};
+    if (options.causal) {
+      const vector: Record<string, number> = {};
+      for (const sub of this.#subscriptions) {
+        for (const [node, n] of Object.entries(sub.delivered() ?? {})) {
+          vector[node] = Math.max(vector[node] ?? 0, n);
+        }
+      }
+      const sent = (this.#causalSent.get(agent.id) ?? 0) + 1;
+      this.#causalSent.set(agent.id, sent);
+      vector[agent.id] = sent;
+      headers[VECTOR_CLOCK_HEADER] = JSON.stringify(vector);
+    }
+    const { envelope, entry } = signedMessage(
+      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes },
+      agent.signer,
+      {
+        mode: "publish",
+        subject: subjects.event(swarm, type),
+        type,
+        body,
+        ...(options.conv === undefined
+          ? {}
+          : { options: { conv: options.conv, seq: options.seq ?? 0 } }),
+      },
+    );
+    transport.publish(entry.subject, entry.data, { headers });
+    return envelope.id;
+  }
+
+  /** Subscribes to events whose type matches `type` (wildcards allowed). */
+  subscribe<TBody = unknown>(
+    type: string,
+    handler: EventHandler<TBody>,
+    options: SubscribeOptions = {},
+  ): { unsubscribe(): void } {
+    const sub = new EventSubscription(
+      this.#node,
+      subjects.event(this.#node.swarm, type),
+      handler as (event: Envelope) => void | Promise<void>,
+      options,
+    );
+    this.#subscriptions.add(sub);
+    return {
+      unsubscribe: () => {
+        sub.close();
+        this.#subscriptions.delete(sub);
+      },
+    };
+  }
+
+  close(): void {
+    for (const sub of this.#subscriptions) sub.close();
+    this.#subscriptions.clear();
+  }
+}

@@ -1,0 +1,72 @@
+import type { Clock } from "../core/clock.js";
+import { encodeEnvelope } from "../wire/codec.js";
+import { createEnvelope, type Envelope } from "../wire/envelope.js";
+import { signEnvelope } from "../wire/signature.js";
+import { APPROVAL_HEADER } from "./consensus/engine.js";
+import type { OutboxDraft } from "./market/engine.js";
+import type { Signer } from "./node-context.js";
+
+/** Options of a message sent on behalf of an agent. */
+export interface SubmitOptions {
+  /** Absolute deadline (ms since epoch) after which the task is dead-lettered unhandled. */
+  readonly deadline?: number;
+  /** Conversation for ordered delivery. */
+  readonly conv?: string;
+  readonly seq?: number;
+  readonly headers?: Record<string, string>;
+  /**
+   * The seal of the approved decision that authorises this task (a
+   * privileged action); sent as the `conclave-approval` header.
+   */
+  readonly approval?: string;
+}
+
+/** What building a message needs besides the signer. */
+export interface MessageSettings {
+  readonly clock: Clock;
+  readonly maxEnvelopeBytes: number;
+}
+
+/** A message to build and sign: where it goes and what it carries. */
+export interface MessageDraft<TBody> {
+  /** `enqueue` for a durable task, `publish` for a fan-out event. */
+  readonly mode: OutboxDraft["mode"];
+  readonly subject: string;
+  /** The envelope type (e.g. `task.code`). */
+  readonly type: string;
+  readonly body: TBody;
+  /** The envelope being handled, if any: becomes the cause (and gives the correlation). */
+  readonly parent?: Envelope | undefined;
+  readonly options?: SubmitOptions;
+}
+
+/** Builds and signs an envelope as `signer`, and the bus message that carries it. */
+export function signedMessage<TBody>(
+  settings: MessageSettings,
+  signer: Signer,
+  draft: MessageDraft<TBody>,
+): { envelope: Envelope<TBody>; entry: OutboxDraft } {
+  const { parent, options = {} } = draft;
+  const unsigned = createEnvelope<TBody>(
+    {
+      type: draft.type,
+      from: signer.id,
+      body: draft.body,
+      ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
+      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+      ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq ?? 0 }),
+      ...(options.headers === undefined && options.approval === undefined
+        ? {}
+        : {
+            headers: {
+              ...options.headers,
+              ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
+            },
+          }),
+    },
+    { clock: settings.clock },
+  );
+  const envelope = signEnvelope(unsigned, signer.privateKey);
+  const data = encodeEnvelope(envelope, { maxBytes: settings.maxEnvelopeBytes });
+  return { envelope, entry: { id: envelope.id, mode: draft.mode, subject: draft.subject, data } };
+}

@@ -1,0 +1,183 @@
+/**
+ * What a node hands to each of its parts: one object, built once by the
+ * swarm (the composition root), made of narrow interfaces. A part keeps the
+ * context and reads only the members it needs; nothing is re-wrapped per
+ * part. The parts themselves (outbox, dead letters, membership, consensus,
+ * market, the agents' task pipelines) are members too, so each can reach the
+ * others through their interfaces without a service locator.
+ */
+import type { KeyObject } from "node:crypto";
+import type { TaskTypeConfig } from "../config/schema.js";
+import type { CompiledPolicy } from "../consensus/policy.js";
+import type { Decision } from "../consensus/seal.js";
+import type { Clock } from "../core/clock.js";
+import type { Random } from "../core/random.js";
+import type { BackoffPolicy } from "../delivery/backoff.js";
+import type { AgentCard } from "../registry/agent-card.js";
+import type { RegistryView } from "../registry/registry-view.js";
+import type { Store, TaskCompletion } from "../store/port.js";
+import type { Message, Transport } from "../transport/port.js";
+import type { Envelope } from "../wire/envelope.js";
+import type { Budgets } from "./budget.js";
+import type { ProposeOptions } from "./consensus/engine.js";
+import type { VoteHandler } from "./consensus/voting.js";
+import type { SwarmEvent } from "./events.js";
+import type { AuctionOptions, AuctionOutcome, BidHandler, OutboxDraft } from "./market/engine.js";
+
+/** An identity that signs: an agent id and its private key. */
+export interface Signer {
+  readonly id: string;
+  readonly privateKey: KeyObject;
+}
+
+/** Settings of the role an agent plays, resolved from the swarm file. */
+export interface RoleSettings {
+  readonly ackWaitMs: number;
+  readonly maxDeliver: number;
+  readonly backoff: BackoffPolicy;
+  /**
+   * `conversation`: a task with `conv` and `seq > 0` runs only after task
+   * `seq - 1` of its conversation completed (on any agent or node), or after
+   * `gapTimeoutMs` of waiting, whichever comes first.
+   */
+  readonly ordering: "none" | "conversation";
+  readonly gapTimeoutMs: number;
+}
+
+/** Limits and policies every part applies the same way. */
+export interface NodeLimits {
+  readonly maxEnvelopeBytes: number;
+  /** `required`: every task must be signed by a known agent. */
+  readonly signing: "required" | "optional";
+  /** How often nodes announce their agents' cards. */
+  readonly heartbeatMs: number;
+}
+
+/** Where a node reports what it observes (progress views, logs, metrics). */
+export interface EventSink {
+  emit(event: SwarmEvent): void;
+}
+
+/** The keys this node trusts, and the check every received envelope goes through. */
+export interface KeyRing {
+  /** The public key of a trusted agent (local, or proven by handshake); undefined otherwise. */
+  key(agentId: string): KeyObject | undefined;
+  /** Whether the agent's key was revoked: its messages are refused for good. */
+  revoked(agentId: string): boolean;
+  /** Whether a card for the agent has been heard (its trust may still be being established). */
+  knownCard(agentId: string): boolean;
+  /**
+   * Checks an envelope's signature against its sender's trusted key, under
+   * the swarm's signing policy. Throws `SignatureError`, or
+   * `UnknownSignerError` for a sender without a trusted key.
+   */
+  verify(envelope: Envelope): void;
+}
+
+/** The roles of the swarm and how their tasks are delivered. */
+export interface RoleBook {
+  /** Every role's name. */
+  readonly names: readonly string[];
+  /** The role's settings; throws `ConfigError` for a role the swarm does not define. */
+  settings(role: string): RoleSettings;
+  /** Task types with their allocation (`tasks:` in the swarm file). */
+  readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
+  /** The one role that lists a task type, when exactly one does. */
+  listing(task: string): string | undefined;
+}
+
+/** An agent hosted by this node, as the node's parts see it. */
+export interface LocalAgent {
+  readonly id: string;
+  readonly role: string;
+  readonly card: AgentCard;
+  readonly signer: Signer;
+  /** Tasks handled at once. */
+  readonly concurrency: number;
+  /** The voter policy from the swarm file (CEL rules), if any. */
+  readonly policy: CompiledPolicy | undefined;
+  readonly voteHandler: VoteHandler | undefined;
+  readonly bidHandler: BidHandler | undefined;
+  /** Halted (out of credits): takes no new work and does not bid. */
+  readonly paused: boolean;
+}
+
+/** The agents this node hosts. */
+export interface LocalAgents {
+  get(agentId: string): LocalAgent | undefined;
+  all(): Iterable<LocalAgent>;
+  /** The first hosted agent: signs node-level messages (heartbeats, leaves, handshakes). */
+  first(): LocalAgent | undefined;
+}
+
+/** What a handler staged, committed with its task's completion marker. */
+export type StagedWrites = Pick<TaskCompletion, "effects" | "outbox">;
+
+/** The transactional outbox: commit a task's writes once, then send them. */
+export interface Outbox {
+  /**
+   * Commits `staged` under `taskId` (once: a repeat commits nothing and gets
+   * `duplicate: true`) and sends its messages from memory. A message the bus
+   * refuses stays in the store for the relay; it never fails the commit.
+   */
+  commit(taskId: string, agent: string, staged: StagedWrites): Promise<{ duplicate: boolean }>;
+  /** Sends what a task committed earlier and the bus has not taken yet (after a crash). */
+  resend(taskId: string): Promise<void>;
+}
+
+/** Where bad input goes: the dead-letter queue, with its reason. */
+export interface BadInputPark {
+  park(message: Message, error: unknown): void;
+}
+
+/** Consensus as the rest of the node uses it. */
+export interface ConsensusPort {
+  /** Starts a round as local agent `as`; resolves with the sealed decision. */
+  propose(as: string, action: string, data: unknown, options?: ProposeOptions): Promise<Decision>;
+  /** Throws `UnapprovedActionError` unless a privileged task carries a valid approval. */
+  checkApproval(task: string, envelope: Envelope): Promise<void>;
+}
+
+/** The task market as the rest of the node uses it. */
+export interface MarketPort {
+  /** The role a task type is auctioned to, when the swarm allocates it by auction. */
+  auctionRole(task: string): string | undefined;
+  /** Runs an auction as local agent `as`; the awarded task (if any) comes back to be staged. */
+  auction(
+    as: string,
+    id: string,
+    task: string,
+    body: unknown,
+    parent: Envelope | undefined,
+    options: AuctionOptions,
+  ): Promise<{ outcome: AuctionOutcome; draft?: OutboxDraft }>;
+  /** After a task is committed (or found committed): settles an awarded task's escrow. */
+  completed(envelope: Envelope, agentId: string, firstTime: boolean): Promise<void>;
+  /** After a task is dead-lettered: its winner's reputation learns it. */
+  failed(envelope: Envelope | undefined): Promise<void>;
+}
+
+/** Everything a node's parts share. Built once by the swarm. */
+export interface NodeContext {
+  /** The swarm's name: the subject prefix. */
+  readonly swarm: string;
+  /** Names this node in heartbeats and handshakes. */
+  readonly nodeId: string;
+  readonly transport: Transport;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly limits: NodeLimits;
+  readonly events: EventSink;
+  readonly keys: KeyRing;
+  readonly roles: RoleBook;
+  readonly agents: LocalAgents;
+  /** Every agent heard from, with liveness. */
+  readonly registry: RegistryView;
+  readonly outbox: Outbox;
+  readonly deadLetters: BadInputPark;
+  /** Credit budgets of the metered agents hosted here. */
+  readonly budgets: Budgets;
+  readonly consensus: ConsensusPort;
+  readonly market: MarketPort;
+}

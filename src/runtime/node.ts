@@ -1,0 +1,298 @@
+import type { TaskTypeConfig } from "../config/schema.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import { type Random, systemRandom } from "../core/random.js";
+import { type BackoffPolicy, defaultBackoff } from "../delivery/backoff.js";
+import { ConfigError } from "../errors/index.js";
+import { createPriceTable, type PriceTableInput } from "../ledger/index.js";
+import { createRegistryView, type RegistryView } from "../registry/registry-view.js";
+import type { RoutingStrategy } from "../routing/strategies.js";
+import type { Store } from "../store/port.js";
+import type { Transport } from "../transport/port.js";
+import { DEFAULT_MAX_ENVELOPE_BYTES } from "../wire/codec.js";
+import type { Envelope } from "../wire/envelope.js";
+import { ulid } from "../wire/ulid.js";
+import type { Agent } from "./agent.js";
+import { Budgets } from "./budget.js";
+import { ConsensusEngine, type LocalVoter } from "./consensus/engine.js";
+import type { PrivilegedAction } from "./consensus/rule.js";
+import { DeadLetters } from "./dead-letters.js";
+import { EventBus } from "./event-bus.js";
+import { EventHub } from "./event-hub.js";
+import { type AuctionOptions, MarketEngine, type MarketHost } from "./market/engine.js";
+import { Membership } from "./membership.js";
+import type {
+  ConsensusPort,
+  LocalAgent,
+  LocalAgents,
+  MarketPort,
+  NodeContext,
+  NodeLimits,
+  RoleBook,
+  RoleSettings,
+} from "./node-context.js";
+import { NodeOutbox } from "./outbox.js";
+import { Requests } from "./requests.js";
+import { TrustManager } from "./trust.js";
+
+/** A role as the swarm is configured with it. */
+export interface RoleConfig extends Partial<Omit<RoleSettings, "ordering">> {
+  /** Task types the role handles. */
+  readonly tasks?: readonly string[];
+  readonly concurrency?: number;
+  readonly routing?: RoutingStrategy;
+  /** Task order within a conversation; `causal` applies to event subscriptions only. */
+  readonly ordering?: "none" | "conversation" | "causal";
+}
+
+/** What a node is built from (the swarm's configuration, see `SwarmConfig`). */
+export interface NodeConfig {
+  readonly name: string;
+  readonly transport: Transport;
+  readonly store: Store;
+  readonly roles: Readonly<Record<string, RoleConfig>>;
+  readonly defaults?: Partial<RoleSettings> & {
+    readonly concurrency?: number;
+    readonly heartbeatMs?: number;
+    readonly suspectAfterMs?: number;
+    readonly leftAfterMs?: number;
+  };
+  readonly signing?: "required" | "optional";
+  readonly maxEnvelopeBytes?: number;
+  readonly nodeId?: string;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  readonly prices?: PriceTableInput;
+  readonly privileged?: Readonly<Record<string, PrivilegedAction>>;
+  readonly tasks?: Readonly<Record<string, TaskTypeConfig>>;
+  readonly bidRate?: { readonly capacity: number; readonly refillPerSecond: number };
+}
+
+/**
+ * One node's parts, built once and wired through the one `NodeContext`
+ * they all receive: the keys it trusts, the outbox, dead letters,
+ * membership, budgets, consensus and market, events and requests.
+ */
+export class SwarmNode implements NodeContext {
+  readonly swarm: string;
+  readonly nodeId: string;
+  readonly transport: Transport;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly limits: NodeLimits;
+  readonly registry: RegistryView;
+  readonly roles: RoleBook;
+  readonly events = new EventHub();
+  /** The agents hosted here, by id. */
+  readonly hosted = new Map<string, Agent>();
+  readonly agents: LocalAgents = {
+    get: (id) => this.hosted.get(id),
+    all: () => this.hosted.values(),
+    first: () => this.hosted.values().next().value,
+  };
+  readonly keys: TrustManager;
+  readonly outbox: NodeOutbox;
+  readonly deadLetters: DeadLetters;
+  readonly budgets: Budgets;
+  readonly membership: Membership;
+  readonly consensusEngine: ConsensusEngine;
+  readonly marketEngine: MarketEngine;
+  readonly consensus: ConsensusPort;
+  readonly market: MarketPort;
+  readonly eventBus: EventBus;
+  readonly requests: Requests;
+
+  constructor(config: NodeConfig) {
+    this.swarm = config.name;
+    this.transport = config.transport;
+    this.store = config.store;
+    this.clock = config.clock ?? systemClock;
+    this.random = config.random ?? systemRandom;
+    this.nodeId = config.nodeId ?? `node-${ulid(this.clock)}`;
+    const d = config.defaults ?? {};
+    const heartbeatMs = d.heartbeatMs ?? 1000;
+    const leftAfterMs = d.leftAfterMs ?? heartbeatMs * 10;
+    this.limits = {
+      maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
+      signing: config.signing ?? "required",
+      heartbeatMs,
+    };
+    this.registry = createRegistryView({
+      suspectAfterMs: d.suspectAfterMs ?? heartbeatMs * 3,
+      leftAfterMs,
+    });
+    this.roles = roleBook(config);
+    this.keys = new TrustManager(this, {
+      timeoutMs: Math.max(1000, heartbeatMs * 2),
+      learn: (card) => this.membership.observeCard(card, "handshake"),
+    });
+    this.outbox = new NodeOutbox(this);
+    this.deadLetters = new DeadLetters(this);
+    this.requests = new Requests(this, (role) => config.roles[role]?.routing ?? "round-robin");
+    this.membership = new Membership(this, this.keys, {
+      leftAfterMs,
+      onLeft: (id) => {
+        this.keys.forget(id);
+        this.requests.forget(id);
+      },
+    });
+    this.budgets = new Budgets({
+      store: this.store,
+      clock: this.clock,
+      prices: config.prices ? createPriceTable(config.prices) : undefined,
+      emit: (event) => this.events.emit(event),
+      halt: (id) => {
+        this.hosted.get(id)?.pause();
+        this.membership.announce("agent.halted", { agent: id });
+      },
+      resume: (id) => {
+        this.hosted.get(id)?.resume();
+        this.membership.announce("agent.resumed", { agent: id });
+      },
+    });
+    this.eventBus = new EventBus(this);
+    this.consensusEngine = new ConsensusEngine(consensusHost(this, config.privileged ?? {}));
+    this.consensus = this.consensusEngine;
+    this.marketEngine = new MarketEngine(marketHost(this, config.bidRate));
+    this.market = marketPort(this, this.marketEngine);
+  }
+}
+
+function roleBook(config: NodeConfig): RoleBook {
+  const d = config.defaults ?? {};
+  const tasks = config.tasks ?? {};
+  return {
+    names: Object.keys(config.roles),
+    tasks,
+    settings(role: string): RoleSettings {
+      const r = config.roles[role];
+      if (!r) throw new ConfigError(`role "${role}" is not defined in the swarm`);
+      const backoff: BackoffPolicy = r.backoff ?? d.backoff ?? defaultBackoff;
+      const ackWaitMs = r.ackWaitMs ?? d.ackWaitMs ?? 30_000;
+      return {
+        ackWaitMs,
+        maxDeliver: r.maxDeliver ?? d.maxDeliver ?? 5,
+        backoff,
+        ordering: r.ordering === "conversation" ? "conversation" : "none",
+        gapTimeoutMs: r.gapTimeoutMs ?? Math.min(10_000, ackWaitMs),
+      };
+    },
+    listing(task: string): string | undefined {
+      const listing = Object.entries(config.roles).filter(([, r]) => r.tasks?.includes(task));
+      return listing.length === 1 ? listing[0]?.[0] : undefined;
+    },
+  };
+}
+
+function localVoter(agent: LocalAgent): LocalVoter {
+  return {
+    id: agent.id,
+    role: agent.role,
+    weight: agent.card.weight,
+    publicKey: agent.card.publicKey,
+    privateKey: agent.signer.privateKey,
+    ...(agent.policy ? { rules: agent.policy } : {}),
+    ...(agent.voteHandler ? { handler: agent.voteHandler } : {}),
+  };
+}
+
+function consensusHost(
+  node: NodeContext,
+  privileged: Readonly<Record<string, PrivilegedAction>>,
+): ConstructorParameters<typeof ConsensusEngine>[0] {
+  return {
+    swarm: node.swarm,
+    transport: node.transport,
+    store: node.store,
+    clock: node.clock,
+    maxEnvelopeBytes: node.limits.maxEnvelopeBytes,
+    privileged,
+    roles: node.roles.names,
+    local: (id) => {
+      const agent = node.agents.get(id);
+      return agent ? localVoter(agent) : undefined;
+    },
+    locals: () => [...node.agents.all()].map(localVoter),
+    remotes: () =>
+      node.registry
+        .find()
+        .filter((e) => !node.agents.get(e.card.id) && node.keys.key(e.card.id) !== undefined)
+        .map(({ card }) => ({
+          id: card.id,
+          role: card.role,
+          weight: card.weight,
+          publicKey: card.publicKey,
+        })),
+    publicKey: (id) => node.keys.key(id),
+    revoked: (id) => node.keys.revoked(id),
+    verifySender: (envelope) => node.keys.verify(envelope),
+    emit: (event) => node.events.emit(event),
+    park: (message, error) => node.deadLetters.park(message, error),
+  };
+}
+
+function marketAgent(node: NodeContext, agent: LocalAgent | undefined) {
+  if (!agent) return undefined;
+  return {
+    id: agent.id,
+    role: agent.role,
+    privateKey: agent.signer.privateKey,
+    ...(agent.bidHandler ? { bid: agent.bidHandler } : {}),
+    idle: agent.paused || node.budgets.isHalted(agent.id),
+  };
+}
+
+function marketHost(node: NodeContext, bidRate: NodeConfig["bidRate"]): MarketHost {
+  return {
+    swarm: node.swarm,
+    transport: node.transport,
+    store: node.store,
+    clock: node.clock,
+    maxEnvelopeBytes: node.limits.maxEnvelopeBytes,
+    registry: node.registry,
+    budgets: node.budgets,
+    tasks: node.roles.tasks,
+    ...(bidRate ? { bidRate } : {}),
+    roleListing: (task) => node.roles.listing(task),
+    local: (id) => marketAgent(node, node.agents.get(id)),
+    bidders: (role) =>
+      [...node.agents.all()].flatMap((a) =>
+        a.role === role && a.bidHandler ? (marketAgent(node, a) ?? []) : [],
+      ),
+    anyLocal: () => marketAgent(node, node.agents.first()),
+    publicKey: (id) => node.keys.key(id),
+    revoked: (id) => node.keys.revoked(id),
+    owner: (id) => node.agents.get(id)?.card.owner ?? node.registry.get(id)?.card.owner,
+    verifySender: (envelope) => node.keys.verify(envelope),
+    emit: (event) => node.events.emit(event),
+    park: (message, error) => node.deadLetters.park(message, error),
+    commitAndSend: async (taskId, agent, outbox) => {
+      await node.outbox.commit(taskId, agent, { effects: [], outbox });
+    },
+  };
+}
+
+function marketPort(node: NodeContext, engine: MarketEngine): MarketPort {
+  return {
+    auctionRole: (task) => (engine.isAuctioned(task) ? engine.roleOf(task) : undefined),
+    async auction(
+      as: string,
+      id: string,
+      task: string,
+      body: unknown,
+      parent: Envelope | undefined,
+      options: AuctionOptions,
+    ) {
+      const agent = node.agents.get(as);
+      if (!agent) {
+        throw new ConfigError(`agent "${as}" is not hosted by this node; it cannot run an auction`);
+      }
+      const won = await engine.run({ id, auctioneer: as, task, item: body, options });
+      if (won.outcome.status !== "awarded") return { outcome: won.outcome };
+      const draft = engine.awardedTask(agent.signer, task, body, parent, won, as);
+      return { outcome: won.outcome, draft };
+    },
+    completed: (envelope, agentId, firstTime) => engine.completed(envelope, agentId, firstTime),
+    failed: (envelope) => engine.failed(envelope),
+  };
+}

@@ -1,0 +1,184 @@
+import { backoffDelay } from "../delivery/backoff.js";
+import { toError } from "../errors/index.js";
+import type { OutboxEntry } from "../store/port.js";
+import type { NodeContext, Outbox, StagedWrites } from "./node-context.js";
+
+/** The relay's spacing between recovery passes (and after a failed send). */
+const RELAY_BACKOFF = { baseMs: 1000, maxMs: 30_000, factor: 2, jitter: "equal" } as const;
+/** Sent entries forgotten in one store write, at most. */
+const DELETE_BATCH = 1000;
+
+/**
+ * The transactional outbox. A handler's effects and messages are committed
+ * with its task's completion marker in one store transaction; the messages
+ * are then sent from memory (the normal path never reads back what it just
+ * wrote), and the entries the bus accepted are forgotten in batches, one
+ * store write per turn of the event loop.
+ *
+ * The relay is the recovery path: at start, and about once a second after,
+ * it sends what is still pending in the store (a crash between commit and
+ * send, here or on another node sharing the store, or a send the bus
+ * refused). A repeat of a message already sent is dropped by the bus's
+ * deduplication on the envelope id.
+ */
+export class NodeOutbox implements Outbox {
+  readonly #node: NodeContext;
+  /** Entries being sent or sent and not yet forgotten: the relay leaves them alone. */
+  readonly #inFlight = new Set<string>();
+  #sent: string[] = [];
+  #flushing: Promise<void> | undefined;
+  #cancelRelay: (() => void) | undefined;
+  #running = false;
+
+  constructor(node: NodeContext) {
+    this.#node = node;
+  }
+
+  async commit(
+    taskId: string,
+    agent: string,
+    staged: StagedWrites,
+  ): Promise<{ duplicate: boolean }> {
+    const { store, clock } = this.#node;
+    const { duplicate } = await store.completeTask({ taskId, agent, at: clock.now(), ...staged });
+    if (duplicate) {
+      await this.resend(taskId);
+    } else if (staged.outbox.length > 0) {
+      await this.#send(taskId, staged.outbox);
+    }
+    return { duplicate };
+  }
+
+  async resend(taskId: string): Promise<void> {
+    for (;;) {
+      const pending = await this.#node.store.pendingOutbox({ taskId, limit: DELETE_BATCH });
+      const fresh = pending.filter((e) => !this.#inFlight.has(e.id));
+      if (fresh.length === 0 || !(await this.#send(taskId, fresh))) return;
+      if (pending.length < DELETE_BATCH) return;
+      // More than a page: forget this one before reading the next.
+      await this.#flush();
+    }
+  }
+
+  /** Recovers what a crash left unsent, then keeps relaying until stopped. */
+  async start(): Promise<void> {
+    this.#running = true;
+    await this.#relay();
+    this.#schedule(1);
+  }
+
+  /** Stops relaying and forgets what was sent (call before the store closes). */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#cancelRelay?.();
+    this.#cancelRelay = undefined;
+    await this.#flush();
+  }
+
+  /**
+   * Sends entries concurrently (a plan of thousands of tasks shares journal
+   * commits); returns whether every one was taken. What fails stays in the
+   * store for the relay.
+   */
+  async #send(taskId: string, entries: readonly Omit<OutboxEntry, "taskId">[]): Promise<boolean> {
+    const { transport } = this.#node;
+    const mine = entries.filter((e) => !this.#inFlight.has(e.id));
+    for (const e of mine) this.#inFlight.add(e.id);
+    const results = await Promise.allSettled(
+      mine.map((entry) => {
+        if (entry.mode === "enqueue") {
+          return transport.enqueue(entry.subject, entry.data, { msgId: entry.id });
+        }
+        transport.publish(entry.subject, entry.data);
+        return undefined;
+      }),
+    );
+    let failure: unknown;
+    results.forEach((result, i) => {
+      const id = (mine[i] as Omit<OutboxEntry, "taskId">).id;
+      if (result.status === "fulfilled") {
+        this.#sent.push(id);
+      } else {
+        this.#inFlight.delete(id);
+        failure ??= result.reason;
+      }
+    });
+    this.#scheduleFlush();
+    if (failure === undefined) return true;
+    this.#node.events.emit({
+      type: "error",
+      error: `sending outbox of ${taskId}: ${toError(failure).message}`,
+    });
+    return false;
+  }
+
+  /** Forgets sent entries in one write at the end of this turn (or at once, for a big batch). */
+  #scheduleFlush(): void {
+    if (this.#flushing !== undefined) return;
+    if (this.#sent.length >= DELETE_BATCH) {
+      void this.#flush();
+      return;
+    }
+    this.#flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.#drainSent(),
+    );
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
+    if (this.#sent.length > 0) {
+      this.#flushing = this.#drainSent();
+      await this.#flushing;
+    }
+  }
+
+  async #drainSent(): Promise<void> {
+    try {
+      while (this.#sent.length > 0) {
+        const ids = this.#sent.splice(0, DELETE_BATCH);
+        try {
+          await this.#node.store.deleteOutbox(ids);
+        } catch (error) {
+          // Sent but not forgotten: the relay sends them again after a
+          // restart, and the bus drops the repeats.
+          this.#node.events.emit({
+            type: "error",
+            error: `forgetting sent outbox entries: ${toError(error).message}`,
+          });
+        }
+        for (const id of ids) this.#inFlight.delete(id);
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  async #relay(): Promise<void> {
+    const pending = await this.#node.store.pendingOutbox({ limit: 10_000 });
+    const byTask = new Map<string, OutboxEntry[]>();
+    for (const entry of pending) {
+      if (this.#inFlight.has(entry.id)) continue;
+      const list = byTask.get(entry.taskId);
+      if (list) list.push(entry);
+      else byTask.set(entry.taskId, [entry]);
+    }
+    for (const [taskId, entries] of byTask) await this.#send(taskId, entries);
+  }
+
+  #schedule(retry: number): void {
+    const delay = backoffDelay(retry, RELAY_BACKOFF, this.#node.random);
+    this.#cancelRelay = this.#node.clock.setTimer(() => {
+      if (!this.#running) return;
+      this.#relay().then(
+        () => this.#running && this.#schedule(1),
+        (error: unknown) => {
+          this.#node.events.emit({
+            type: "error",
+            error: `outbox relay: ${toError(error).message}`,
+          });
+          if (this.#running) this.#schedule(retry + 1);
+        },
+      );
+    }, delay);
+  }
+}

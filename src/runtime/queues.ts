@@ -1,0 +1,55 @@
+import { REQUEST_ACK_WAIT_MS } from "./market/engine.js";
+import type { NodeContext } from "./node-context.js";
+import { queueNames, subjects } from "./subjects.js";
+
+/** Whether any task type of the swarm is allocated by auction. */
+export function hasAuctions(node: Pick<NodeContext, "roles">): boolean {
+  return Object.values(node.roles.tasks).some((t) => t.allocation === "auction");
+}
+
+/**
+ * Declares the durable queues this node uses (idempotent on every
+ * transport): the dead-letter queue, one queue per role, one per hosted
+ * bidder for the tasks it wins, and the queue of tasks waiting for their
+ * auction when the swarm auctions any task type.
+ */
+export async function declareQueues(node: NodeContext): Promise<void> {
+  const { transport, swarm, roles } = node;
+  await transport.ensureQueue({
+    name: queueNames.deadLetters(swarm),
+    subjects: subjects.allDeadLetters(swarm),
+    ackWaitMs: 30_000,
+    maxDeliver: 1_000_000,
+    deadLetterSubject: subjects.deadLetter(swarm, "dlq"),
+  });
+  for (const role of roles.names) {
+    const s = roles.settings(role);
+    await transport.ensureQueue({
+      name: queueNames.role(swarm, role),
+      subjects: subjects.roleTasks(swarm, role),
+      ackWaitMs: s.ackWaitMs,
+      maxDeliver: s.maxDeliver,
+      deadLetterSubject: subjects.deadLetter(swarm, role),
+    });
+  }
+  for (const agent of node.agents.all()) {
+    if (!agent.bidHandler) continue;
+    const s = roles.settings(agent.role);
+    await transport.ensureQueue({
+      name: queueNames.awarded(swarm, agent.id),
+      subjects: subjects.awardedTasks(swarm, agent.id),
+      ackWaitMs: s.ackWaitMs,
+      maxDeliver: s.maxDeliver,
+      deadLetterSubject: subjects.deadLetter(swarm, `award-${agent.id}`),
+    });
+  }
+  if (hasAuctions(node)) {
+    await transport.ensureQueue({
+      name: queueNames.auctionRequests(swarm),
+      subjects: subjects.allAuctionRequests(swarm),
+      ackWaitMs: REQUEST_ACK_WAIT_MS,
+      maxDeliver: 20,
+      deadLetterSubject: subjects.deadLetter(swarm, "market"),
+    });
+  }
+}

@@ -1,0 +1,364 @@
+import { backoffDelay } from "../delivery/backoff.js";
+import {
+  AgentCrashError,
+  ConclaveError,
+  PermanentError,
+  toError,
+  UnknownSignerError,
+  UnknownTaskTypeError,
+} from "../errors/index.js";
+import type { Delivery, Message } from "../transport/port.js";
+import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
+import { createEnvelope, type Envelope } from "../wire/envelope.js";
+import { signEnvelope } from "../wire/signature.js";
+import { TaskContext } from "./context.js";
+import { keepLease } from "./lease.js";
+import type { NodeContext, RoleSettings, Signer } from "./node-context.js";
+import { taskName } from "./subjects.js";
+
+/** Handles one task. Its return value is the task's result (the reply, for a request). */
+export type TaskHandler<TBody = unknown, TResult = unknown> = (
+  ctx: TaskContext<TBody>,
+) => TResult | Promise<TResult>;
+
+/** The completion marker a conversation task leaves for its successor. */
+export const conversationMarker = (conv: string, seq: number) => `conv:${conv}:${seq}`;
+
+/** The agent a pipeline runs tasks for. */
+export interface PipelineAgent {
+  readonly id: string;
+  readonly role: string;
+  readonly signer: Signer;
+  readonly options: Readonly<Record<string, unknown>>;
+  handler(task: string): TaskHandler | undefined;
+}
+
+/**
+ * One agent's way from a delivery to an ack: decode, verify the sender
+ * (waiting a little for one whose trust is being established), refuse what
+ * cannot run (dead-lettered with the reason), skip what a previous delivery
+ * committed, check a privileged task's approval, run the handler while
+ * keeping the lease, commit its writes with the completion marker through
+ * the outbox, settle, ack. A handler that throws naks the task with backoff
+ * (dead-lettered at the role's `maxDeliver`, at once for `PermanentError`);
+ * `AgentCrashError` hands it back and reports the crash.
+ */
+export class TaskPipeline {
+  readonly #node: NodeContext;
+  readonly #agent: PipelineAgent;
+  readonly #crashed: (error: Error) => void;
+  readonly #running = new Set<AbortController>();
+
+  constructor(node: NodeContext, agent: PipelineAgent, crashed: (error: Error) => void) {
+    this.#node = node;
+    this.#agent = agent;
+    this.#crashed = crashed;
+  }
+
+  /** Aborts every running handler's signal (an abrupt stop). */
+  abortAll(reason: Error): void {
+    for (const controller of this.#running) controller.abort(reason);
+  }
+
+  async deliver(delivery: Delivery): Promise<void> {
+    const node = this.#node;
+    const agent = this.#agent;
+    const settings = node.roles.settings(agent.role);
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(delivery.data, { maxBytes: node.limits.maxEnvelopeBytes });
+      await this.#verifyWaitingForTrust(envelope, delivery);
+    } catch (error) {
+      await this.#reject(delivery, error, settings);
+      return;
+    }
+    const name = taskName(envelope.type);
+    const handler = name === undefined ? undefined : agent.handler(name);
+    if (!handler || name === undefined) {
+      await this.#reject(delivery, new UnknownTaskTypeError(envelope.type), settings);
+      return;
+    }
+    if (envelope.deadline !== undefined && node.clock.now() > envelope.deadline) {
+      await delivery.term(`deadline passed at ${new Date(envelope.deadline).toISOString()}`);
+      return;
+    }
+    if (settings.ordering === "conversation" && envelope.conv !== undefined) {
+      await this.#awaitPredecessor(envelope, delivery, settings);
+    }
+    if (await node.store.isCompleted(envelope.id)) {
+      // Redelivered after it was committed (crash between commit and ack):
+      // finish the send and the ack, never the effects.
+      await node.outbox.resend(envelope.id);
+      await this.#settleAndAck(delivery, envelope, false, undefined);
+      node.events.emit({ type: "task.duplicate", id: envelope.id, agent: agent.id });
+      return;
+    }
+    try {
+      // A privileged action runs only with a sealed approval: otherwise dead-lettered.
+      await node.consensus.checkApproval(name, envelope);
+    } catch (error) {
+      await this.#reject(delivery, error, settings);
+      return;
+    }
+    const started = node.clock.now();
+    const controller = new AbortController();
+    this.#running.add(controller);
+    const ctx = new TaskContext(node, agent.signer, {
+      task: envelope,
+      attempt: delivery.deliveryCount,
+      signal: controller.signal,
+      options: agent.options,
+      extend: () => delivery.working(),
+    });
+    const cancelLease = keepLease(node.clock, delivery, settings.ackWaitMs);
+    let outcome: { readonly firstTime: boolean } | { readonly error: unknown };
+    try {
+      await handler(ctx);
+      // The conversation marker goes in the same group commit as the task
+      // in practice; if a crash split them, the successor waits out its gap
+      // timeout and runs anyway.
+      const marker =
+        envelope.conv === undefined
+          ? undefined
+          : node.store.completeTask({
+              taskId: conversationMarker(envelope.conv, envelope.seq ?? 0),
+              agent: agent.id,
+              at: node.clock.now(),
+              effects: [],
+              outbox: [],
+            });
+      const { duplicate } = await node.outbox.commit(envelope.id, agent.id, ctx.staged());
+      await marker;
+      outcome = { firstTime: !duplicate };
+    } catch (error) {
+      outcome = { error };
+    }
+    cancelLease();
+    this.#running.delete(controller);
+    if ("error" in outcome) {
+      await this.#failed(delivery, envelope, name, outcome.error, settings);
+      return;
+    }
+    if (!(await this.#settleAndAck(delivery, envelope, outcome.firstTime, "settling"))) return;
+    node.events.emit({
+      type: "task.completed",
+      id: envelope.id,
+      agent: agent.id,
+      task: name,
+      durationMs: node.clock.now() - started,
+      attempt: delivery.deliveryCount,
+    });
+  }
+
+  /**
+   * Settles a committed task (an awarded task's escrow) and acks it. When the
+   * settlement fails the task is nak'ed: its redelivery finds it committed
+   * and settles again (idempotent). Returns whether it was acked.
+   */
+  async #settleAndAck(
+    delivery: Delivery,
+    envelope: Envelope,
+    firstTime: boolean,
+    report: string | undefined,
+  ): Promise<boolean> {
+    try {
+      await this.#node.market.completed(envelope, this.#agent.id, firstTime);
+    } catch (error) {
+      const reason = toError(error).message;
+      if (report)
+        this.#node.events.emit({ type: "error", error: `${report} ${envelope.id}: ${reason}` });
+      await delivery.nak({ delayMs: 1000, reason });
+      return false;
+    }
+    await delivery.ack();
+    return true;
+  }
+
+  /** A request routed to this agent (`swarm.request`): run the handler and reply. */
+  async request(message: Message): Promise<void> {
+    const node = this.#node;
+    const agent = this.#agent;
+    if (!message.reply) return;
+    let envelope: Envelope | undefined;
+    const reply = (body: unknown, type: string) => {
+      const draft = createEnvelope(
+        {
+          type,
+          from: agent.id,
+          body: body === undefined ? null : (body as never),
+          ...(envelope ? { corr: envelope.corr ?? envelope.id, cause: envelope.id } : {}),
+        },
+        { clock: node.clock },
+      );
+      const data = encodeEnvelope(signEnvelope(draft, agent.signer.privateKey), {
+        maxBytes: node.limits.maxEnvelopeBytes,
+      });
+      if (message.reply) node.transport.publish(message.reply, data);
+    };
+    const refuse = (error: unknown) => {
+      const e = toError(error);
+      node.events.emit({
+        type: "message.rejected",
+        subject: message.subject,
+        code: codeOf(e),
+        reason: e.message,
+      });
+      reply({ error: { code: codeOf(e), message: e.message } }, "reply.error");
+    };
+    try {
+      const decoded = decodeEnvelope(message.data, { maxBytes: node.limits.maxEnvelopeBytes });
+      node.keys.verify(decoded);
+      envelope = decoded;
+    } catch (error) {
+      refuse(error);
+      return;
+    }
+    const name = taskName(envelope.type);
+    const handler = name === undefined ? undefined : agent.handler(name);
+    if (!handler || name === undefined) {
+      const e = new UnknownTaskTypeError(envelope.type);
+      reply({ error: { code: e.code, message: e.message } }, "reply.error");
+      return;
+    }
+    try {
+      await node.consensus.checkApproval(name, envelope);
+    } catch (error) {
+      refuse(error);
+      return;
+    }
+    const ctx = new TaskContext(node, agent.signer, {
+      task: envelope,
+      attempt: 1,
+      signal: new AbortController().signal,
+      options: agent.options,
+      extend: () => {},
+    });
+    try {
+      const result = await handler(ctx);
+      await node.outbox.commit(envelope.id, agent.id, ctx.staged());
+      reply(result, "reply.ok");
+    } catch (error) {
+      const e = toError(error);
+      reply({ error: { code: codeOf(e), message: e.message } }, "reply.error");
+    }
+  }
+
+  /**
+   * Verifies a task's sender; when the sender is not trusted yet (its node
+   * joined moments ago and the handshake is under way), holds the task,
+   * keeping its lease, for a few heartbeats instead of spending deliveries.
+   */
+  async #verifyWaitingForTrust(envelope: Envelope, delivery: Delivery): Promise<void> {
+    const { keys, clock, limits } = this.#node;
+    const giveUpAt = clock.now() + Math.max(5000, limits.heartbeatMs * 5);
+    for (;;) {
+      try {
+        keys.verify(envelope);
+        return;
+      } catch (error) {
+        // Wait only for a signer whose card is known (a handshake can make it
+        // trusted); a stranger's task must not hold a slot.
+        if (
+          !(error instanceof UnknownSignerError) ||
+          !keys.knownCard(envelope.from) ||
+          clock.now() >= giveUpAt
+        ) {
+          throw error;
+        }
+      }
+      delivery.working();
+      await new Promise<void>((resolve) => clock.setTimer(resolve, 50));
+    }
+  }
+
+  /** Bad input: dead-letter it with the reason, except a signer we may not know yet. */
+  async #reject(delivery: Delivery, error: unknown, settings: RoleSettings): Promise<void> {
+    const node = this.#node;
+    const e = toError(error);
+    node.events.emit({
+      type: "message.rejected",
+      subject: delivery.subject,
+      code: codeOf(e),
+      reason: e.message,
+    });
+    if (e instanceof UnknownSignerError && delivery.deliveryCount < settings.maxDeliver) {
+      // Its card may still be on the way (a new agent on another node): retry
+      // after at least a heartbeat interval, when the card will have arrived.
+      await delivery.nak({
+        delayMs: Math.max(
+          node.limits.heartbeatMs,
+          backoffDelay(delivery.deliveryCount, settings.backoff, node.random),
+        ),
+        reason: `${e.name}: ${e.message}`,
+      });
+      return;
+    }
+    await delivery.term(`${e.name}: ${e.message}`);
+  }
+
+  async #failed(
+    delivery: Delivery,
+    envelope: Envelope,
+    task: string,
+    error: unknown,
+    settings: RoleSettings,
+  ): Promise<void> {
+    const node = this.#node;
+    const e = toError(error);
+    const permanent = e instanceof PermanentError;
+    const willRetry = !permanent && delivery.deliveryCount < settings.maxDeliver;
+    node.events.emit({
+      type: "task.failed",
+      id: envelope.id,
+      agent: this.#agent.id,
+      task,
+      attempt: delivery.deliveryCount,
+      error: e.message,
+      willRetry,
+    });
+    const reason = `${e.name}: ${e.message}`;
+    if (permanent) {
+      await delivery.term(reason);
+    } else if (e instanceof AgentCrashError) {
+      // The task is not at fault: hand it back at once, then let the supervisor restart us.
+      await delivery.nak({ reason });
+      this.#crashed(e);
+    } else {
+      await delivery.nak({
+        delayMs: backoffDelay(delivery.deliveryCount, settings.backoff, node.random),
+        reason,
+      });
+    }
+  }
+
+  /**
+   * Holds a conversation task (keeping its lease) until its predecessor has
+   * completed, polling the store, for at most the gap timeout.
+   */
+  async #awaitPredecessor(
+    envelope: Envelope,
+    delivery: Delivery,
+    settings: RoleSettings,
+  ): Promise<void> {
+    const { store, clock, events } = this.#node;
+    const seq = envelope.seq ?? 0;
+    if (seq === 0 || envelope.conv === undefined) return;
+    const previous = conversationMarker(envelope.conv, seq - 1);
+    const giveUpAt = clock.now() + settings.gapTimeoutMs;
+    while (!(await store.isCompleted(previous))) {
+      if (clock.now() >= giveUpAt) {
+        events.emit({
+          type: "error",
+          error: `conversation "${envelope.conv}": seq ${seq - 1} did not complete within ${settings.gapTimeoutMs} ms; running seq ${seq} anyway`,
+        });
+        return;
+      }
+      delivery.working();
+      await new Promise<void>((resolve) => clock.setTimer(resolve, 20));
+    }
+  }
+}
+
+function codeOf(error: Error): string {
+  return error instanceof ConclaveError ? error.code : "E_UNKNOWN";
+}

@@ -41,8 +41,11 @@ describe("trust between nodes", () => {
 
       b.revoke("lead", { as: "dev" });
       await a.submit("dev", "code", { n: 2 }, { as: "lead" });
-      await until(async () => (await b.store.deadLetters()).length === 1, 5000, "the refused task");
-      const [dead] = await b.store.deadLetters();
+      // The revoked agent's heartbeats are refused (and parked) too: look for the task's.
+      const refusedTask = async () =>
+        (await b.store.deadLetters()).find((d) => d.subject === "trust.task.dev.code");
+      await until(async () => (await refusedTask()) !== undefined, 5000, "the refused task");
+      const dead = await refusedTask();
       assert.match(dead?.reason ?? "", /revoked/);
       assert.equal(handled, 1, "nothing from a revoked agent runs");
       assert.equal(b.registry.get("lead"), undefined, "the registry dropped it");

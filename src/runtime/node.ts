@@ -31,7 +31,9 @@ import type {
   RoleSettings,
 } from "./node-context.js";
 import { NodeOutbox } from "./outbox.js";
+import { declareQueues, hasAuctions } from "./queues.js";
 import { Requests } from "./requests.js";
+import { queueNames } from "./subjects.js";
 import { TrustManager } from "./trust.js";
 
 /** A role as the swarm is configured with it. */
@@ -101,6 +103,8 @@ export class SwarmNode implements NodeContext {
   readonly market: MarketPort;
   readonly eventBus: EventBus;
   readonly requests: Requests;
+  /** Whether the swarm has privileged actions (decisions to audit). */
+  readonly #privileged: boolean;
 
   constructor(config: NodeConfig) {
     this.swarm = config.name;
@@ -155,6 +159,53 @@ export class SwarmNode implements NodeContext {
     this.consensus = this.consensusEngine;
     this.marketEngine = new MarketEngine(marketHost(this, config.bidRate));
     this.market = marketPort(this, this.marketEngine);
+    this.#privileged = Object.keys(config.privileged ?? {}).length > 0;
+  }
+
+  /**
+   * Starts every part but the agents: declares the queues, records dead
+   * letters, answers handshakes, listens for consensus and market traffic,
+   * announces the agents, recovers the outbox, mints budgets.
+   */
+  async start(): Promise<void> {
+    await declareQueues(this);
+    this.deadLetters.start();
+    this.keys.start();
+    this.consensusEngine.start();
+    this.marketEngine.start();
+    if (this.#privileged) {
+      // The registry snapshot: the keys an offline audit checks votes against.
+      for (const agent of this.hosted.values()) {
+        await this.store.saveAgentCard(
+          { ...agent.card, node: this.nodeId },
+          { updatedAt: this.clock.now() },
+        );
+      }
+    }
+    this.membership.start();
+    await this.outbox.start();
+    await this.budgets.start();
+  }
+
+  /** Once the agents run: this node auctions the tasks waiting for an auction. */
+  takeAuctionRequests(): void {
+    if (hasAuctions(this) && this.hosted.size > 0) {
+      this.marketEngine.consumeRequests(queueNames.auctionRequests(this.swarm), 32);
+    }
+  }
+
+  /** Stops every part (after the agents), then closes the transport and the store. */
+  async stop(graceful: boolean): Promise<void> {
+    this.membership.stop(graceful);
+    this.keys.close();
+    this.consensusEngine.close();
+    this.marketEngine.close();
+    this.eventBus.close();
+    await this.outbox.stop();
+    await this.deadLetters.stop(graceful);
+    if (graceful) await this.transport.drain();
+    else await this.transport.close();
+    await this.store.close();
   }
 }
 

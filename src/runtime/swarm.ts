@@ -1,6 +1,5 @@
 import type { KeyObject } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
-import { defaultBackoff } from "../delivery/backoff.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { encodePublicKey } from "../identity/keys.js";
 import type { RegistryView } from "../registry/registry-view.js";
@@ -17,10 +16,9 @@ import type { SwarmEventListener } from "./events.js";
 import type { AuctionOptions, AuctionOutcome } from "./market/engine.js";
 import type { SwarmMetrics } from "./metrics.js";
 import { type NodeConfig, SwarmNode } from "./node.js";
-import { declareQueues, hasAuctions } from "./queues.js";
 import type { RequestOptions } from "./requests.js";
-import { queueNames } from "./subjects.js";
-import { createSupervisor, type Supervisor } from "./supervisor.js";
+import { superviseAgent } from "./supervised-agent.js";
+import type { Supervisor } from "./supervisor.js";
 
 export type { RoleConfig } from "./node.js";
 
@@ -146,29 +144,10 @@ export class Swarm {
   async start(): Promise<void> {
     if (this.#state !== "new") return;
     this.#state = "starting";
-    const node = this.#node;
-    await declareQueues(node);
-    node.deadLetters.start();
-    node.keys.start();
-    node.consensusEngine.start();
-    node.marketEngine.start();
-    if (Object.keys(this.#config.privileged ?? {}).length > 0) {
-      // The registry snapshot: the keys an offline audit checks votes against.
-      for (const agent of node.hosted.values()) {
-        await node.store.saveAgentCard(
-          { ...agent.card, node: node.nodeId },
-          { updatedAt: node.clock.now() },
-        );
-      }
-    }
-    node.membership.start();
-    await node.outbox.start();
-    await node.budgets.start();
+    await this.#node.start();
     this.#state = "running";
-    await Promise.all([...node.hosted.values()].map((a) => this.#supervise(a)));
-    if (hasAuctions(node) && node.hosted.size > 0) {
-      node.marketEngine.consumeRequests(queueNames.auctionRequests(node.swarm), 32);
-    }
+    await Promise.all([...this.#node.hosted.values()].map((a) => this.#supervise(a)));
+    this.#node.takeAuctionRequests();
   }
 
   /**
@@ -307,55 +286,14 @@ export class Swarm {
     // supervisors then see a normal exit and do not restart them.
     await Promise.all([...node.hosted.values()].map((a) => a.stop(graceful)));
     for (const sup of this.#supervisors.values()) await sup.stop().catch(() => undefined);
-    node.membership.stop(graceful);
-    node.keys.close();
-    node.consensusEngine.close();
-    node.marketEngine.close();
-    node.eventBus.close();
-    await node.outbox.stop();
-    await node.deadLetters.stop(graceful);
-    if (graceful) await node.transport.drain();
-    else await node.transport.close();
-    await node.store.close();
+    await node.stop(graceful);
     this.#state = "stopped";
   }
 
-  /** Starts an agent under a supervisor that restarts it after a crash, with backoff. */
   async #supervise(agent: Agent): Promise<void> {
-    const node = this.#node;
-    const sup = createSupervisor({
-      name: agent.id,
-      clock: node.clock,
-      random: node.random,
-      backoff: { ...defaultBackoff, baseMs: 200, maxMs: 10_000 },
-      maxRestarts: this.#config.maxRestartsPerMinute ?? 5,
-      windowMs: 60_000,
-      start: async () => {
-        const { exited } = await agent.start(node);
-        return {
-          exited: exited.then(async (error) => {
-            // A crash: stop taking work; unsettled tasks go back to the queue.
-            if (error) await agent.stop(false);
-            return error;
-          }),
-          stop: () => agent.stop(true),
-        };
-      },
-      onEvent: (e) => {
-        if (e.type === "crashed") {
-          node.events.emit({
-            type: "agent.crashed",
-            agent: agent.id,
-            error: e.error.message,
-            restart: e.restart,
-          });
-        } else if (e.type === "gave-up") {
-          node.events.emit({ type: "agent.gave_up", agent: agent.id, error: e.error.message });
-        }
-      },
-    });
-    this.#supervisors.set(agent.id, sup);
-    await sup.start();
+    const supervisor = superviseAgent(this.#node, agent, this.#config.maxRestartsPerMinute ?? 5);
+    this.#supervisors.set(agent.id, supervisor);
+    await supervisor.start();
   }
 
   /** A hosted agent that may act now; throws for a stranger or a swarm not running. */

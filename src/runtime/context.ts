@@ -156,6 +156,31 @@ export class StagingContext {
   }
 }
 
+/**
+ * A task's abort signal, made only when a handler asks for it: most never
+ * do, and an AbortController per task is measurable on a fast path.
+ */
+export class TaskAbort {
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
 /** What the runtime hands a task handler besides the node and the agent. */
 export interface TaskRun<TBody> {
   /** The task's envelope, signature verified. */
@@ -163,7 +188,7 @@ export interface TaskRun<TBody> {
   /** 1 on the first delivery. */
   readonly attempt: number;
   /** Aborted when the node stops abruptly or the task's deadline passes. */
-  readonly signal: AbortSignal;
+  readonly abort: TaskAbort;
   /** Free-form options of this agent from the swarm file. */
   readonly options: Readonly<Record<string, unknown>>;
   /** Tells the bus the handler is alive. */
@@ -176,10 +201,9 @@ export class TaskContext<TBody = unknown> extends StagingContext {
   readonly task: Envelope<TBody>;
   /** 1 on the first delivery. */
   readonly attempt: number;
-  /** Aborted when the node stops abruptly or the task's deadline passes. */
-  readonly signal: AbortSignal;
   /** Free-form options of this agent from the swarm file. */
   readonly options: Readonly<Record<string, unknown>>;
+  readonly #abort: TaskAbort;
   readonly #extend: () => void;
   #spends = 0;
   #proposals = 0;
@@ -189,9 +213,14 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     super(node, signer, run.task as Envelope);
     this.task = run.task;
     this.attempt = run.attempt;
-    this.signal = run.signal;
+    this.#abort = run.abort;
     this.options = run.options;
     this.#extend = run.extend;
+  }
+
+  /** Aborted when the node stops abruptly or the task's deadline passes. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
   }
 
   get body(): TBody {

@@ -189,7 +189,7 @@ export class SwarmMetrics {
     value: number,
     buckets: readonly number[],
   ): void {
-    const key = seriesKey(name, labels);
+    const key = this.#key(name, labels);
     let histogram = this.#histograms.get(key);
     if (histogram === undefined) {
       const labelText = key.slice(name.length + 1, -1);
@@ -209,11 +209,29 @@ export class SwarmMetrics {
     histogram.count++;
   }
 
+  readonly #keys = new Map<string, string>();
+
+  /** `seriesKey`, remembered: the same few series are counted for every task. */
+  #key(name: string, labels: Record<string, string>): string {
+    let lookup = name;
+    for (const k in labels) lookup += `\u0000${k}\u0001${labels[k]}`;
+    let key = this.#keys.get(lookup);
+    if (key === undefined) {
+      key = seriesKey(name, labels);
+      if (this.#keys.size >= KEY_CACHE_MAX) this.#keys.clear();
+      this.#keys.set(lookup, key);
+    }
+    return key;
+  }
+
   #inc(name: string, labels: Record<string, string>): void {
-    const key = seriesKey(name, labels);
+    const key = this.#key(name, labels);
     this.#counters.set(key, (this.#counters.get(key) ?? 0) + 1);
   }
 }
+
+/** Series keys cached per call site's label values (each site passes its labels in one order). */
+const KEY_CACHE_MAX = 10_000;
 
 function seriesKey(name: string, labels: Record<string, string>): string {
   const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));

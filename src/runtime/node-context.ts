@@ -22,6 +22,7 @@ import type { Budgets } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import type { VoteHandler } from "./consensus/voting.js";
 import type { SwarmEvent } from "./events.js";
+import type { LeaseKeeper } from "./lease.js";
 import type { AuctionOptions, AuctionOutcome, BidHandler, OutboxDraft } from "./market/engine.js";
 
 /** An identity that signs: an agent id and its private key. */
@@ -180,4 +181,6 @@ export interface NodeContext {
   readonly budgets: Budgets;
   readonly consensus: ConsensusPort;
   readonly market: MarketPort;
+  /** Keeps the leases of deliveries being worked on alive. */
+  readonly leases: LeaseKeeper;
 }

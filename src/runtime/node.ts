@@ -18,6 +18,7 @@ import type { PrivilegedAction } from "./consensus/rule.js";
 import { DeadLetters } from "./dead-letters.js";
 import { EventBus } from "./event-bus.js";
 import { EventHub } from "./event-hub.js";
+import { LeaseKeeper } from "./lease.js";
 import { type AuctionOptions, MarketEngine, type MarketHost } from "./market/engine.js";
 import { Membership } from "./membership.js";
 import type {
@@ -103,6 +104,7 @@ export class SwarmNode implements NodeContext {
   readonly market: MarketPort;
   readonly eventBus: EventBus;
   readonly requests: Requests;
+  readonly leases: LeaseKeeper;
   /** Whether the swarm has privileged actions (decisions to audit). */
   readonly #privileged: boolean;
 
@@ -116,6 +118,7 @@ export class SwarmNode implements NodeContext {
     const d = config.defaults ?? {};
     const heartbeatMs = d.heartbeatMs ?? 1000;
     const leftAfterMs = d.leftAfterMs ?? heartbeatMs * 10;
+    this.leases = new LeaseKeeper(this.clock);
     this.limits = {
       maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
       signing: config.signing ?? "required",
@@ -201,6 +204,7 @@ export class SwarmNode implements NodeContext {
     this.consensusEngine.close();
     this.marketEngine.close();
     this.eventBus.close();
+    this.leases.close();
     await this.outbox.stop();
     await this.deadLetters.stop(graceful);
     if (graceful) await this.transport.drain();

@@ -11,8 +11,7 @@ import type { Delivery, Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
-import { TaskContext } from "./context.js";
-import { keepLease } from "./lease.js";
+import { TaskAbort, TaskContext } from "./context.js";
 import type { NodeContext, RoleSettings, Signer } from "./node-context.js";
 import { taskName } from "./subjects.js";
 
@@ -47,7 +46,7 @@ export class TaskPipeline {
   readonly #node: NodeContext;
   readonly #agent: PipelineAgent;
   readonly #crashed: (error: Error) => void;
-  readonly #running = new Set<AbortController>();
+  readonly #running = new Set<TaskAbort>();
 
   constructor(node: NodeContext, agent: PipelineAgent, crashed: (error: Error) => void) {
     this.#node = node;
@@ -101,16 +100,16 @@ export class TaskPipeline {
       return;
     }
     const started = node.clock.now();
-    const controller = new AbortController();
-    this.#running.add(controller);
+    const abort = new TaskAbort();
+    this.#running.add(abort);
     const ctx = new TaskContext(node, agent.signer, {
       task: envelope,
       attempt: delivery.deliveryCount,
-      signal: controller.signal,
+      abort,
       options: agent.options,
       extend: () => delivery.working(),
     });
-    const cancelLease = keepLease(node.clock, delivery, settings.ackWaitMs);
+    const cancelLease = node.leases.keep(delivery, settings.ackWaitMs);
     let outcome: { readonly firstTime: boolean } | { readonly error: unknown };
     try {
       await handler(ctx);
@@ -134,7 +133,7 @@ export class TaskPipeline {
       outcome = { error };
     }
     cancelLease();
-    this.#running.delete(controller);
+    this.#running.delete(abort);
     if ("error" in outcome) {
       await this.#failed(delivery, envelope, name, outcome.error, settings);
       return;
@@ -229,7 +228,7 @@ export class TaskPipeline {
     const ctx = new TaskContext(node, agent.signer, {
       task: envelope,
       attempt: 1,
-      signal: new AbortController().signal,
+      abort: new TaskAbort(),
       options: agent.options,
       extend: () => {},
     });

@@ -65,9 +65,11 @@ function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
     dataDir: resolve(baseDir, config.dataDir),
     keysDir: resolve(baseDir, config.keysDir),
     ...(config.module === undefined ? {} : { module: resolve(baseDir, config.module) }),
-    agents: config.agents.map((agent) =>
-      agent.policy === undefined ? agent : { ...agent, policy: resolve(baseDir, agent.policy) },
-    ),
+    agents: config.agents.map((agent) => ({
+      ...agent,
+      ...(agent.policy === undefined ? {} : { policy: resolve(baseDir, agent.policy) }),
+      ...(agent.credential === undefined ? {} : { credential: resolve(baseDir, agent.credential) }),
+    })),
   });
 }
 

@@ -75,7 +75,14 @@ export interface AgentConfig {
   readonly policy?: string;
   /** Who operates the agent; agents sharing an owner bidding in one auction are suspected shills. */
   readonly owner?: string;
+  /** The agent's pinned key: base64url public key or `SHA256:` fingerprint; absent: pinned on first sight. */
+  readonly publicKey?: string;
+  /** Path of a membership credential (JSON) the agent's card carries, for nodes that do not declare it. */
+  readonly credential?: string;
 }
+
+/** Who may join the swarm: see `src/registry/admission.ts`. */
+export type AdmissionConfig = "declared" | "credential" | "vote";
 
 /** Approving weight a privileged action needs: absolute, or a fraction of the voters' total weight. */
 export type ThresholdConfig =
@@ -221,12 +228,18 @@ export interface SwarmConfig {
   readonly privileged: Readonly<Record<string, PrivilegedActionConfig>>;
   /** Allocation settings by task type; types not listed are queued to their role. */
   readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
+  /** Who may join: declared agents only (default), or also by credential, or by vote. */
+  readonly admission: AdmissionConfig;
+  /** The swarm's authority: its key signs credentials and revocations. */
+  readonly operator?: { readonly publicKey: string };
 }
 
 const SWARM_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const AGENT_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const TASK_TYPE = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+const PUBLIC_KEY = /^[A-Za-z0-9_-]{43}$/;
+const PINNED_KEY = /^([A-Za-z0-9_-]{43}|SHA256:[A-Za-z0-9_-]{43})$/;
 const TRANSPORT = /^(memory|(nats|tls|amqps?):\/\/.+)$/;
 const STORE = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
 
@@ -490,6 +503,19 @@ const agentSchema = z
       .describe(
         "Who operates the agent (a team, a key fingerprint); agents with one owner bidding in one auction are refused as shills.",
       ),
+    publicKey: pattern(
+      PINNED_KEY,
+      "a base64url Ed25519 public key (43 characters) or a SHA256: fingerprint",
+    )
+      .optional()
+      .describe(
+        "Pins the agent's key (conclave keys gen prints it): a card with another key is refused. Without it the key is pinned on first sight.",
+      ),
+    credential: path
+      .optional()
+      .describe(
+        "A membership credential file (conclave admit) the agent's card carries, so that nodes whose swarm file does not declare it admit it (admission: credential).",
+      ),
   })
   .describe("One agent of the swarm.");
 
@@ -714,6 +740,22 @@ const swarmObjectSchema = z.strictObject({
     .default({})
     .describe(
       "Allocation by task type: types not listed here are queued to their role; allocation: auction runs a contract-net auction among the role's agents.",
+    ),
+  admission: z
+    .enum(["declared", "credential", "vote"])
+    .default("declared")
+    .describe(
+      "Who may join: declared (only the agents listed here, with the role, weight and owner given here), credential (also agents carrying a credential the operator signed), vote (also agents the swarm admits by a swarm.admit decision).",
+    ),
+  operator: z
+    .strictObject({
+      publicKey: pattern(PUBLIC_KEY, "a base64url Ed25519 public key (43 characters)").describe(
+        "The operator's public key (conclave keys gen operator prints it).",
+      ),
+    })
+    .optional()
+    .describe(
+      "The swarm's authority: signs membership credentials (conclave admit) and revocations (conclave revoke).",
     ),
 });
 
@@ -1155,6 +1197,8 @@ function build(parsed: ParsedSwarm): SwarmConfig {
         },
       ]),
     ),
+    admission: parsed.admission,
+    ...(parsed.operator === undefined ? {} : { operator: parsed.operator }),
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

@@ -45,6 +45,12 @@ export interface AgentCard {
   readonly status?: AgentStatus;
   /** Who operates the agent, as the swarm file says; bidders sharing an owner are suspected shills. */
   readonly owner?: string;
+  /**
+   * A membership credential signed by the swarm's operator (`conclave
+   * admit`), for nodes whose swarm file does not declare the agent. Its
+   * shape is checked by admission (see `registry/admission.ts`).
+   */
+  readonly credential?: unknown;
 }
 
 /** The card's status with the default applied. */

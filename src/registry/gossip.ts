@@ -330,7 +330,9 @@ export function isAgentCard(value: unknown): value is AgentCard {
     typeof c["publicKey"] === "string" &&
     /^[A-Za-z0-9_-]{43}$/.test(c["publicKey"]) &&
     (c["node"] === undefined || typeof c["node"] === "string") &&
-    (c["owner"] === undefined || typeof c["owner"] === "string")
+    (c["owner"] === undefined || typeof c["owner"] === "string") &&
+    (c["credential"] === undefined ||
+      (typeof c["credential"] === "object" && c["credential"] !== null))
   );
 }
 

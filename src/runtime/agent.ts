@@ -33,6 +33,8 @@ export interface AgentSpec {
   readonly policy?: CompiledPolicy;
   /** Who operates the agent (the swarm file's `owner`): bidders sharing one are suspected shills. */
   readonly owner?: string;
+  /** A membership credential its card carries (`conclave admit`), for nodes that do not declare it. */
+  readonly credential?: unknown;
 }
 
 /** What a start hook may do: send now, or stage work that must happen exactly once. */
@@ -100,6 +102,7 @@ export class Agent implements LocalAgent {
       weight: spec.weight ?? 1,
       publicKey: keys.publicKey,
       ...(spec.owner === undefined ? {} : { owner: spec.owner }),
+      ...(spec.credential === undefined ? {} : { credential: spec.credential }),
     };
   }
 

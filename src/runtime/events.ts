@@ -1,4 +1,5 @@
 import type { ByzantineEvidence, Outcome, ProtocolName, VoteChoice } from "../consensus/types.js";
+import type { RefusalCode } from "../registry/admission.js";
 import type { RegistryEvent } from "../registry/registry-view.js";
 
 /**
@@ -46,6 +47,13 @@ export type SwarmEvent =
     }
   | RegistryEvent
   | { readonly type: "agent.trusted"; readonly agent: string }
+  | {
+      /** A card was refused admission: nothing its agent sends is accepted (see `RefusalCode`). */
+      readonly type: "agent.refused";
+      readonly agent: string;
+      readonly code: RefusalCode;
+      readonly reason: string;
+    }
   | {
       readonly type: "agent.halted";
       readonly agent: string;

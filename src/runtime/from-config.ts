@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { BrokerConfig, BrokerTlsConfig, SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConfigError } from "../errors/index.js";
-import { type AgentKeyPair, loadOrCreateAgentKey } from "../identity/index.js";
+import { type AgentKeyPair, decodePublicKey, loadOrCreateAgentKey } from "../identity/index.js";
 import type { Store } from "../store/port.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import type { DedupStore } from "../transport/amqp/dedup.js";
@@ -231,6 +231,17 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     prices: config.prices,
     ...(config.privileged ? { privileged: config.privileged } : {}),
     ...(config.tasks ? { tasks: config.tasks } : {}),
+    admission: {
+      mode: config.admission,
+      declared: config.agents.map((a) => ({
+        id: a.id,
+        role: a.role,
+        weight: a.weight,
+        ...(a.owner === undefined ? {} : { owner: a.owner }),
+        ...(a.publicKey === undefined ? {} : { publicKey: a.publicKey }),
+      })),
+      ...(config.operator ? { operatorKey: decodePublicKey(config.operator.publicKey) } : {}),
+    },
   });
   const workload = { ...config.workload, ...options.workload };
   for (const a of agents) {
@@ -245,8 +256,30 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       ...(a.budget ? { budget: a.budget } : {}),
       ...(a.owner ? { owner: a.owner } : {}),
       ...(a.policy ? { policy: await loadPolicyFile(a.policy) } : {}),
+      ...(a.credential ? { credential: await loadCredentialFile(a.credential) } : {}),
     });
     await module.setup(agent, { config, workload });
   }
   return swarm;
+}
+
+/** Reads a membership credential file (`conclave admit` writes one); its signature is checked by every node. */
+async function loadCredentialFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    throw new ConfigError(
+      `cannot read the credential ${path}: ${(cause as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(cause)}; write it with conclave admit`,
+      [],
+      { cause },
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new ConfigError(`the credential ${path} is not JSON; write it with conclave admit`, [], {
+      cause,
+    });
+  }
 }

@@ -69,7 +69,9 @@ export class Membership {
     const { transport, swarm } = this.#node;
     this.#running = true;
     this.#subscriptions.push(
-      transport.subscribe(subjects.heartbeat(swarm), (m) => this.#onHeartbeat(m)),
+      transport.subscribe(subjects.heartbeat(swarm), (m) => {
+        void this.#onHeartbeat(m);
+      }),
       transport.subscribe(subjects.leave(swarm), (m) => this.#onLeave(m)),
     );
     this.#heartbeat();
@@ -87,12 +89,16 @@ export class Membership {
   }
 
   /**
-   * Records a card heard in a heartbeat (or carried by a handshake) unless
-   * it conflicts with the key pinned for that id; returns whether it was kept.
+   * Records a card heard in a heartbeat (or carried by a handshake) if
+   * admission grants it and it does not conflict with the key pinned for its
+   * id; returns whether it was kept. Its agent is then offered a handshake.
    */
-  observeCard(card: AgentCard, subject: string): boolean {
-    const { agents, registry, clock, events } = this.#node;
+  async observeCard(card: AgentCard, subject: string): Promise<boolean> {
+    const { agents, registry, clock, events, admission } = this.#node;
     const local = agents.get(card.id);
+    // Our own agents were admitted by being configured here.
+    const ours = local !== undefined && local.card.publicKey === card.publicKey;
+    if (!ours && (await admission.admit(card)) === undefined) return false;
     const pinned = local?.card.publicKey ?? registry.get(card.id)?.card.publicKey;
     if (pinned !== undefined && pinned !== card.publicKey) {
       events.emit({
@@ -183,32 +189,39 @@ export class Membership {
     );
   }
 
-  /** A heartbeat's cards are recorded once it checks out; anything else is dead-lettered with the reason. */
-  #onHeartbeat(message: Message): void {
-    const { keys, clock, nodeId, limits, deadLetters } = this.#node;
-    let cards: AgentCard[];
+  /**
+   * A heartbeat's cards are recorded once it checks out and its signer is
+   * admitted; anything else is dead-lettered with the reason (a refused
+   * agent's heartbeats with its refusal code).
+   */
+  async #onHeartbeat(message: Message): Promise<void> {
+    const { keys, clock, nodeId, limits, deadLetters, admission } = this.#node;
+    let heard: { node: string; cards: AgentCard[]; signer: AgentCard };
     try {
       const envelope = decodeEnvelope(message.data, { maxBytes: limits.maxEnvelopeBytes });
-      const now = clock.now();
-      const heard = checkHeartbeat(envelope, {
+      const checked = checkHeartbeat(envelope, {
         keyOf: (id) => keys.key(id),
         revoked: (id) => keys.revoked(id),
         proofs: this.#proofs,
-        now,
+        now: clock.now(),
       });
-      cards = heard.cards;
-      // A node we have not heard from has just joined: answer with our cards
-      // soon (throttled, so a burst of joins cannot make us republish per
-      // heartbeat heard), so it can verify our agents' messages without
-      // waiting a heartbeat interval.
-      if (heard.node !== nodeId && this.#knownNodes.observe(heard.node, now)) {
-        this.#replies.request();
-      }
+      const signer = checked.cards.find((c) => c.id === envelope.from) as AgentCard;
+      heard = { ...checked, signer };
+      if (!(await this.observeCard(signer, message.subject))) admission.assertAdmitted(signer.id);
     } catch (error) {
       deadLetters.park(message, error);
       return;
     }
-    for (const card of cards) this.observeCard(card, message.subject);
+    // A node we have not heard from has just joined: answer with our cards
+    // soon (throttled, so a burst of joins cannot make us republish per
+    // heartbeat heard), so it can verify our agents' messages without
+    // waiting a heartbeat interval.
+    if (heard.node !== nodeId && this.#knownNodes.observe(heard.node, clock.now())) {
+      this.#replies.request();
+    }
+    for (const card of heard.cards) {
+      if (card !== heard.signer) await this.observeCard(card, message.subject);
+    }
   }
 
   /** A signed leave removes the signer's node's agents; an unsigned or forged one is dead-lettered. */

@@ -18,6 +18,7 @@ import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskCompletion } from "../store/port.js";
 import type { Message, Transport } from "../transport/port.js";
 import type { Envelope } from "../wire/envelope.js";
+import type { Gatekeeper } from "./admission.js";
 import type { Budgets } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import type { VoteHandler } from "./consensus/voting.js";
@@ -171,6 +172,8 @@ export interface NodeContext {
   readonly limits: NodeLimits;
   readonly events: EventSink;
   readonly keys: KeyRing;
+  /** Admits or refuses every agent heard from (see `Gatekeeper`). */
+  readonly admission: Gatekeeper;
   readonly roles: RoleBook;
   readonly agents: LocalAgents;
   /** Every agent heard from, with liveness. */

@@ -1,9 +1,11 @@
+import type { KeyObject } from "node:crypto";
 import type { TaskTypeConfig } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
 import { type BackoffPolicy, defaultBackoff } from "../delivery/backoff.js";
 import { ConfigError } from "../errors/index.js";
 import { createPriceTable, type PriceTableInput } from "../ledger/index.js";
+import type { AdmissionMode, DeclaredAgent } from "../registry/admission.js";
 import { createRegistryView, type RegistryView } from "../registry/registry-view.js";
 import type { RoutingStrategy } from "../routing/strategies.js";
 import type { Store } from "../store/port.js";
@@ -11,6 +13,7 @@ import type { Transport } from "../transport/port.js";
 import { DEFAULT_MAX_ENVELOPE_BYTES } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
+import { Gatekeeper } from "./admission.js";
 import type { Agent } from "./agent.js";
 import { Budgets } from "./budget.js";
 import { ConsensusEngine, type LocalVoter } from "./consensus/engine.js";
@@ -34,6 +37,7 @@ import type {
 import { NodeOutbox } from "./outbox.js";
 import { declareQueues, hasAuctions } from "./queues.js";
 import { Requests } from "./requests.js";
+import { Revocations } from "./revocations.js";
 import { queueNames } from "./subjects.js";
 import { TrustManager } from "./trust.js";
 
@@ -68,6 +72,17 @@ export interface NodeConfig {
   readonly privileged?: Readonly<Record<string, PrivilegedAction>>;
   readonly tasks?: Readonly<Record<string, TaskTypeConfig>>;
   readonly bidRate?: { readonly capacity: number; readonly refillPerSecond: number };
+  /**
+   * Who may join (see `registry/admission.ts`). Default `open`: any agent
+   * that proves its key, with the role and weight its card claims; a swarm
+   * file defaults to `declared`.
+   */
+  readonly admission?: {
+    readonly mode: AdmissionMode;
+    readonly declared?: readonly DeclaredAgent[];
+    /** The operator's public key: signs credentials and revocations. */
+    readonly operatorKey?: KeyObject;
+  };
 }
 
 /**
@@ -94,6 +109,7 @@ export class SwarmNode implements NodeContext {
     first: () => this.hosted.values().next().value,
   };
   readonly keys: TrustManager;
+  readonly admission: Gatekeeper;
   readonly outbox: NodeOutbox;
   readonly deadLetters: DeadLetters;
   readonly budgets: Budgets;
@@ -104,11 +120,18 @@ export class SwarmNode implements NodeContext {
   readonly market: MarketPort;
   readonly eventBus: EventBus;
   readonly requests: Requests;
+  readonly revocations: Revocations;
   readonly leases: LeaseKeeper;
   /** Whether the swarm has privileged actions (decisions to audit). */
   readonly #privileged: boolean;
 
-  constructor(config: NodeConfig) {
+  constructor(
+    config: NodeConfig,
+    hooks: {
+      /** Stops a hosted agent at once (revoked): its in-flight tasks go back to the queue. */
+      readonly stopAgent: (agentId: string) => void;
+    },
+  ) {
     this.swarm = config.name;
     this.transport = config.transport;
     this.store = config.store;
@@ -129,9 +152,20 @@ export class SwarmNode implements NodeContext {
       leftAfterMs,
     });
     this.roles = roleBook(config);
+    const admission = config.admission ?? { mode: "open" };
+    this.admission = new Gatekeeper(this, {
+      mode: admission.mode,
+      swarm: this.swarm,
+      declared: new Map((admission.declared ?? []).map((a) => [a.id, a])),
+      ...(admission.operatorKey ? { operatorKey: admission.operatorKey } : {}),
+    });
     this.keys = new TrustManager(this, {
       timeoutMs: Math.max(1000, heartbeatMs * 2),
       learn: (card) => this.membership.observeCard(card, "handshake"),
+    });
+    this.revocations = new Revocations(this, {
+      forget: (id) => this.keys.forget(id),
+      stopLocal: hooks.stopAgent,
     });
     this.outbox = new NodeOutbox(this);
     this.deadLetters = new DeadLetters(this);
@@ -173,7 +207,11 @@ export class SwarmNode implements NodeContext {
   async start(): Promise<void> {
     await declareQueues(this);
     this.deadLetters.start();
+    for (const agent of this.hosted.values()) {
+      await this.admission.pinLocal(agent.id, agent.card.publicKey);
+    }
     this.keys.start();
+    await this.revocations.start();
     this.consensusEngine.start();
     this.marketEngine.start();
     if (this.#privileged) {
@@ -201,6 +239,7 @@ export class SwarmNode implements NodeContext {
   async stop(graceful: boolean): Promise<void> {
     this.membership.stop(graceful);
     this.keys.close();
+    this.revocations.close();
     this.consensusEngine.close();
     this.marketEngine.close();
     this.eventBus.close();

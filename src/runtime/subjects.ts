@@ -16,6 +16,8 @@ export const subjects = Object.freeze({
   /** Agent cards and heartbeats. */
   heartbeat: (swarm: string) => `${swarm}.registry.heartbeat`,
   leave: (swarm: string) => `${swarm}.registry.leave`,
+  /** Revocations, signed by the operator or by the agent revoked. */
+  revoke: (swarm: string) => `${swarm}.registry.revoke`,
   /** Requests routed to one agent. */
   agentRequest: (swarm: string, agentId: string) => `${swarm}.agent.${agentId}.request`,
   /** A call for proposals to the agents of a role (fan-out). */

@@ -70,7 +70,7 @@ export class Swarm {
       }
     }
     this.#config = config;
-    this.#node = new SwarmNode(config);
+    this.#node = new SwarmNode(config, { stopAgent: (id) => void this.#stopAgent(id) });
   }
 
   /** The swarm's name: the subject prefix. */
@@ -257,12 +257,28 @@ export class Swarm {
   }
 
   /**
-   * Revokes an agent's key at once: this node refuses its messages from now
-   * on (tasks from it are dead-lettered), the registry drops it, and every
-   * node that trusts `as` applies the signed revocation too.
+   * Revokes an agent: every node refuses it from then on (what it sends is
+   * dead-lettered with `E_REVOKED`), drops it from the registry, and the node
+   * hosting it stops it (its in-flight tasks go to the others). An agent may
+   * revoke only itself (`{ as: agentId }`); the operator revokes any agent
+   * with its key (`{ operatorKey }`, checked by every node against the
+   * operator key it was configured with). Recorded in the audit log.
    */
-  revoke(agentId: string, options: { as: string }): void {
-    this.#node.keys.revoke(agentId, this.#local(options.as).signer);
+  async revoke(
+    agentId: string,
+    options: { readonly as: string } | { readonly operatorKey: KeyObject },
+    reason?: string,
+  ): Promise<void> {
+    if ("as" in options && options.as !== agentId) {
+      throw new ConfigError(
+        `agent "${options.as}" may revoke only itself, not "${agentId}"; the operator revokes other agents (conclave revoke ${agentId} --operator-key FILE)`,
+      );
+    }
+    const authority =
+      "as" in options
+        ? { self: this.#local(options.as).signer }
+        : { operatorKey: options.operatorKey };
+    await this.#node.revocations.revoke(agentId, authority, reason);
   }
 
   /**
@@ -294,6 +310,15 @@ export class Swarm {
     const supervisor = superviseAgent(this.#node, agent, this.#config.maxRestartsPerMinute ?? 5);
     this.#supervisors.set(agent.id, supervisor);
     await supervisor.start();
+  }
+
+  /** Stops a hosted agent and its supervision at once: its in-flight tasks are handed back. */
+  async #stopAgent(agentId: string): Promise<void> {
+    await this.#node.hosted.get(agentId)?.stop(false);
+    await this.#supervisors
+      .get(agentId)
+      ?.stop()
+      .catch(() => undefined);
   }
 
   /** A hosted agent that may act now; throws for a stranger or a swarm not running. */

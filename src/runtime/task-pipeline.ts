@@ -113,6 +113,8 @@ export class TaskPipeline {
     let outcome: { readonly firstTime: boolean } | { readonly error: unknown };
     try {
       await handler(ctx);
+      // Revoked (or expired) while the handler ran: its work does not count.
+      node.admission.assertAdmitted(agent.id);
       // The conversation marker goes in the same group commit as the task
       // in practice; if a crash split them, the successor waits out its gap
       // timeout and runs anyway.

@@ -10,8 +10,6 @@ import type { KeyRing, NodeContext, Signer } from "./node-context.js";
 
 /** Subject a node answers handshakes on. */
 export const handshakeSubject = (swarm: string, node: string) => `${swarm}.handshake.${node}`;
-/** Subject revocations are broadcast on. */
-export const revokeSubject = (swarm: string) => `${swarm}.registry.revoke`;
 
 /** What the trust manager needs besides the node. */
 export interface TrustConfig {
@@ -22,7 +20,7 @@ export interface TrustConfig {
    * challenger holds the card's key). Returns false when the card conflicts
    * with a pinned key.
    */
-  learn(card: AgentCard): boolean;
+  learn(card: AgentCard): Promise<boolean>;
 }
 
 const nonce = () => randomBytes(32).toString("base64url");
@@ -40,8 +38,8 @@ const nonce = () => randomBytes(32).toString("base64url");
  * 3. confirm: C sends `{counter: nB}` signed by C; X's node checks it and
  *    trusts C.
  *
- * Revocation removes a key at once, locally and on every node that hears
- * the signed revocation; the registry then ignores that id and key.
+ * A revoked agent (see `Revocations`) has no key here any more, and the
+ * registry ignores its id and key.
  */
 export class TrustManager implements KeyRing {
   readonly #trusted = new Map<string, KeyObject>();
@@ -58,14 +56,11 @@ export class TrustManager implements KeyRing {
 
   start(): void {
     const t = this.#node.transport;
-    const a = t.subscribe(handshakeSubject(this.#node.swarm, this.#node.nodeId), (m) =>
-      this.#onHandshake(m),
+    const a = t.subscribe(
+      handshakeSubject(this.#node.swarm, this.#node.nodeId),
+      (m) => void this.#onHandshake(m),
     );
-    const b = t.subscribe(revokeSubject(this.#node.swarm), (m) => this.#onRevoke(m));
-    this.#unsubscribe.push(
-      () => a.unsubscribe(),
-      () => b.unsubscribe(),
-    );
+    this.#unsubscribe.push(() => a.unsubscribe());
   }
 
   close(): void {
@@ -92,6 +87,7 @@ export class TrustManager implements KeyRing {
   }
 
   verify(envelope: Envelope): void {
+    this.#node.admission.assertAdmitted(envelope.from);
     if (this.revoked(envelope.from)) {
       throw new SignatureError(`agent "${envelope.from}" was revoked; its messages are refused`);
     }
@@ -131,16 +127,6 @@ export class TrustManager implements KeyRing {
         error: `handshake with ${card.id} failed, will retry: ${toError(error).message}`,
       });
     });
-  }
-
-  /**
-   * Revokes an agent at once: its key is no longer trusted here, the
-   * registry drops it, and a revocation signed by `by` tells every node.
-   */
-  revoke(agentId: string, by: Signer): void {
-    this.#apply(agentId);
-    const envelope = this.#sign(by, "registry.revoke", { agent: agentId });
-    this.#node.transport.publish(revokeSubject(this.#node.swarm), this.#encode(envelope));
   }
 
   async #challenge(card: AgentCard): Promise<void> {
@@ -185,7 +171,7 @@ export class TrustManager implements KeyRing {
   }
 
   /** Answers one handshake step; returns what `reply` returned, for early exits. */
-  #onHandshake(message: Message): undefined {
+  async #onHandshake(message: Message): Promise<undefined> {
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(message.data, { maxBytes: this.#node.limits.maxEnvelopeBytes });
@@ -231,8 +217,17 @@ export class TrustManager implements KeyRing {
       return reply(undefined, "handshake.error", { code: "E_SIGNATURE" });
     }
     const body = envelope.body as { nonce?: unknown; counter?: unknown };
-    if (carried && carried.id === envelope.from && !this.#config.learn(carried)) {
-      return reply(undefined, "handshake.error", { code: "E_KEY_CONFLICT" });
+    if (carried && carried.id === envelope.from && !(await this.#config.learn(carried))) {
+      const refusal = this.#node.admission.refusal(envelope.from);
+      return reply(
+        undefined,
+        "handshake.error",
+        refusal ? { code: refusal.code, reason: refusal.reason } : { code: "E_KEY_CONFLICT" },
+      );
+    }
+    const refusal = this.#node.admission.refusal(envelope.from);
+    if (refusal) {
+      return reply(undefined, "handshake.error", { code: refusal.code, reason: refusal.reason });
     }
     if (envelope.type === "handshake.challenge" && typeof body.nonce === "string") {
       const counter = nonce();
@@ -255,33 +250,6 @@ export class TrustManager implements KeyRing {
       return reply(undefined, "handshake.ok", {});
     }
     return reply(undefined, "handshake.error", { code: "E_BAD_HANDSHAKE" });
-  }
-
-  #onRevoke(message: Message): void {
-    try {
-      const envelope = decodeEnvelope(message.data, {
-        maxBytes: this.#node.limits.maxEnvelopeBytes,
-      });
-      const key = this.#trusted.get(envelope.from);
-      if (!key) throw new SignatureError(`revocation from untrusted "${envelope.from}"`);
-      verifyEnvelope(envelope, key);
-      const agent = (envelope.body as { agent?: unknown }).agent;
-      if (typeof agent !== "string") throw new SignatureError("revocation names no agent");
-      this.#apply(agent);
-    } catch (error) {
-      this.#node.events.emit({
-        type: "message.rejected",
-        subject: message.subject,
-        code: "E_SIGNATURE",
-        reason: `ignored a revocation: ${toError(error).message}`,
-      });
-    }
-  }
-
-  #apply(agentId: string): void {
-    this.#trusted.delete(agentId);
-    for (const event of this.#node.registry.revoke(agentId, this.#node.clock.now()))
-      this.#node.events.emit(event);
   }
 
   #sign(signer: Signer, type: string, body: unknown, to?: string): Envelope {

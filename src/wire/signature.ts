@@ -269,3 +269,24 @@ export function verifierFromKeyTable(
     }
   };
 }
+
+/**
+ * Signs a text (its UTF-8) with an Ed25519 private key: for the documents
+ * that are not envelopes (cards, credentials, checkpoints). Returns the
+ * signature, base64url.
+ */
+export function signText(text: string, privateKey: KeyObject): string {
+  requireEd25519(privateKey, "private");
+  return sign(null, encoder.encode(text), privateKey).toString("base64url");
+}
+
+/** Whether `signature` (base64url) is the holder of `publicKey`'s Ed25519 signature of `text`. */
+export function verifyText(text: string, signature: string, publicKey: KeyObject): boolean {
+  requireEd25519(publicKey, "public");
+  if (!signaturePattern.test(signature)) return false;
+  try {
+    return verify(null, encoder.encode(text), publicKey, Buffer.from(signature, "base64url"));
+  } catch {
+    return false;
+  }
+}

@@ -14,8 +14,16 @@ const defaults = {
   backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
 };
 
+const operator = generateAgentKeyPair();
+
 /** Two or more nodes (swarm instances) sharing one in-process broker and one store. */
-const nodes = () => sharedBrokerNodes({ name: "trust", roles, defaults });
+const nodes = () =>
+  sharedBrokerNodes({
+    name: "trust",
+    roles,
+    defaults,
+    admission: { mode: "open", operatorKey: operator.publicKey },
+  });
 
 describe("trust between nodes", () => {
   test("a remote agent's tasks are accepted after the mutual handshake, refused at once after revocation", async () => {
@@ -39,7 +47,7 @@ describe("trust between nodes", () => {
         "node-b trusted lead through the handshake",
       );
 
-      b.revoke("lead", { as: "dev" });
+      await b.revoke("lead", { operatorKey: operator.privateKey });
       await a.submit("dev", "code", { n: 2 }, { as: "lead" });
       // The revoked agent's heartbeats are refused (and parked) too: look for the task's.
       const refusedTask = async () =>

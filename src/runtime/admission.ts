@@ -1,0 +1,168 @@
+import { toError } from "../errors/index.js";
+import {
+  type Admission,
+  AdmissionError,
+  type AdmissionPolicy,
+  admitCard,
+  type Grant,
+  type RefusalCode,
+} from "../registry/admission.js";
+import type { AgentCard } from "../registry/agent-card.js";
+import type { NodeContext } from "./node-context.js";
+
+/** Prefix of the store's idempotency keys that pin an agent id to its first key. */
+export const PIN_KEY_PREFIX = "registry.pin:";
+
+/** A refusal as remembered for an agent id. */
+export interface Refusal {
+  readonly code: RefusalCode;
+  readonly reason: string;
+  /** The key that was refused: a later card with another key is judged afresh. */
+  readonly publicKey: string;
+}
+
+/**
+ * The node's gatekeeper: every card heard (heartbeat or handshake) is
+ * admitted or refused here before the registry records it, trust is
+ * offered, or anything it sends is accepted. Keys are pinned on first
+ * sight in the shared store (first claim wins across nodes and restarts),
+ * so a known id keeps its key after it leaves. A refusal is reported once
+ * per agent and reason (`agent.refused`), and what the refused agent sends
+ * is dead-lettered with its code.
+ */
+export class Gatekeeper {
+  readonly #node: NodeContext;
+  readonly #policy: AdmissionPolicy;
+  /** Keys pinned per agent id, as read or claimed in the store. */
+  readonly #pins = new Map<string, string>();
+  readonly #refused = new Map<string, Refusal>();
+  readonly #grants = new Map<string, Grant>();
+  readonly #voted = new Map<string, Grant>();
+
+  constructor(node: NodeContext, policy: AdmissionPolicy) {
+    this.#node = node;
+    this.#policy = policy;
+  }
+
+  get policy(): AdmissionPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Pins the key of one of this node's own agents (admitted by being
+   * configured here). Reports an error when its id is pinned to another
+   * key: the other nodes will refuse it (`E_KEY_MISMATCH`).
+   */
+  async pinLocal(agentId: string, publicKey: string): Promise<void> {
+    if (this.#policy.mode === "open") return;
+    const pinned = await this.#pin(agentId, publicKey);
+    if (pinned !== publicKey) {
+      this.#node.events.emit({
+        type: "error",
+        error: `agent "${agentId}" runs with another key than the one pinned for it in the store; other nodes refuse it (E_KEY_MISMATCH): restore its key file, or re-key it with a credential (conclave admit)`,
+      });
+    }
+  }
+
+  /**
+   * Admits or refuses a card. Admitted: returns the card as granted (the
+   * registry keeps this one). Refused: reports it (once per reason) and
+   * returns undefined.
+   */
+  async admit(card: AgentCard): Promise<AgentCard | undefined> {
+    if (this.#refused.get(card.id)?.code === "E_REVOKED") return undefined;
+    let verdict: Admission;
+    try {
+      const pinnedKey =
+        this.#policy.mode === "open" ? undefined : await this.#pin(card.id, card.publicKey);
+      const voted = this.#voted.get(card.id);
+      verdict = admitCard(this.#policy, card, {
+        now: this.#node.clock.now(),
+        ...(pinnedKey === undefined ? {} : { pinnedKey }),
+        ...(voted === undefined ? {} : { voted }),
+      });
+    } catch (error) {
+      this.#node.events.emit({
+        type: "error",
+        error: `admitting "${card.id}": ${toError(error).message}`,
+      });
+      return undefined;
+    }
+    if (!verdict.admitted) {
+      this.#refuse(card, verdict.code, verdict.reason);
+      return undefined;
+    }
+    if (this.#refused.get(card.id)?.publicKey === card.publicKey) this.#refused.delete(card.id);
+    this.#grants.set(card.id, verdict.grant);
+    return card;
+  }
+
+  /** Why an agent is refused, when it is: what it sends is dead-lettered with this. */
+  refusal(agentId: string): Refusal | undefined {
+    return this.#refused.get(agentId);
+  }
+
+  /** Throws `AdmissionError` for an agent this node refused. */
+  assertAdmitted(agentId: string): void {
+    const refusal = this.#refused.get(agentId);
+    if (refusal !== undefined) throw new AdmissionError(refusal.code, refusal.reason);
+  }
+
+  /** The grant of an admitted agent. */
+  grant(agentId: string): Grant | undefined {
+    return this.#grants.get(agentId);
+  }
+
+  /** Records a grant the swarm voted for (an approved `swarm.admit` decision). */
+  grantByVote(grant: Grant): void {
+    this.#voted.set(grant.agent, grant);
+  }
+
+  /**
+   * Grants whose time ran out (credentials past `notAfter`): each is refused
+   * from now on and returned, so its agent can be dropped.
+   */
+  expire(now: number): string[] {
+    const expired: string[] = [];
+    for (const [id, grant] of this.#grants) {
+      if (grant.expiresAt === undefined || grant.expiresAt >= now) continue;
+      this.#grants.delete(id);
+      const card = this.#node.registry.get(id)?.card;
+      this.#refuse(
+        { id, publicKey: card?.publicKey ?? grant.publicKey ?? "" },
+        "E_CREDENTIAL_EXPIRED",
+        `the credential of "${id}" expired at ${new Date(grant.expiresAt).toISOString()}; ask the operator for a new one (conclave admit)`,
+      );
+      expired.push(id);
+    }
+    return expired;
+  }
+
+  /** Refuses an agent for good (revoked). */
+  revoke(agentId: string, reason: string): void {
+    this.#grants.delete(agentId);
+    this.#refuse({ id: agentId, publicKey: "" }, "E_REVOKED", reason);
+  }
+
+  #refuse(card: Pick<AgentCard, "id" | "publicKey">, code: RefusalCode, reason: string): void {
+    const previous = this.#refused.get(card.id);
+    if (previous?.code === "E_REVOKED") return;
+    this.#refused.set(card.id, { code, reason, publicKey: card.publicKey });
+    if (previous?.code === code && previous.publicKey === card.publicKey) return;
+    this.#node.events.emit({ type: "agent.refused", agent: card.id, code, reason });
+  }
+
+  /** The key pinned for `agentId`, pinning `publicKey` if none is yet (first claim wins). */
+  async #pin(agentId: string, publicKey: string): Promise<string> {
+    const cached = this.#pins.get(agentId);
+    if (cached !== undefined) return cached;
+    const claim = await this.#node.store.claimIdempotencyKey(
+      `${PIN_KEY_PREFIX}${agentId}`,
+      publicKey,
+    );
+    const pinned =
+      claim.first || typeof claim.result !== "string" ? publicKey : (claim.result as string);
+    this.#pins.set(agentId, pinned);
+    return pinned;
+  }
+}

@@ -51,13 +51,17 @@ export const refusalCodes = [
 ] as const;
 export type RefusalCode = (typeof refusalCodes)[number];
 
-/** An agent refused admission; thrown for what it sends, with the refusal's code. */
+/**
+ * An agent refused admission; thrown for what it sends. Its code is the
+ * refusal's, and its message starts with it, so a dead letter's reason
+ * (`AdmissionError: E_NOT_ADMITTED: …`) tells a client in any language why.
+ */
 export class AdmissionError extends ConclaveError {
   constructor(
     readonly refusal: RefusalCode,
-    message: string,
+    reason: string,
   ) {
-    super(refusal, message);
+    super(refusal, `${refusal}: ${reason}`);
   }
 }
 

@@ -19,10 +19,15 @@ export function sharedBrokerNodes(options: SharedNodeOptions) {
   const dir = mkdtempSync(join(tmpdir(), `conclave-${options.name}-`));
   const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
   const made: Swarm[] = [];
-  /** A node named `name`; its agents' keys come from `keys` (fresh ones by default). */
-  const node = (name: string, keys: SwarmConfig["keys"] = () => generateAgentKeyPair()) => {
+  /** A node named `name`; its agents' keys come from `keys` (fresh ones by default); `overrides` change its options. */
+  const node = (
+    name: string,
+    keys: SwarmConfig["keys"] = () => generateAgentKeyPair(),
+    overrides: Partial<SharedNodeOptions> = {},
+  ) => {
     const swarm = createSwarm({
       ...options,
+      ...overrides,
       transport: createMemoryTransport({ broker }),
       store: openSqliteStore({ path: join(dir, "store.db") }),
       keys,

@@ -12,17 +12,16 @@
 import { type Insertable, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { type Clock, systemClock } from "../core/index.js";
 import { ClosedError, ConclaveError, StoreError } from "../errors/index.js";
-import { auditHash } from "./audit-chain.js";
+import { WORLD } from "../ledger/accounts.js";
+import type { LedgerOperation, OperationKind } from "../ledger/operations.js";
 import {
   type LedgerLookup,
-  type LedgerOperation,
   type LedgerOutcome,
-  type OperationKind,
   type PreparedLedgerOperation,
   planLedgerBatch,
   prepareLedgerOperation,
-  WORLD,
-} from "./ledger-rules.js";
+} from "../ledger/rules.js";
+import { auditHash } from "./audit-chain.js";
 import { appliedMigrations, migrations } from "./migrations/index.js";
 import type {
   AccountBalance,

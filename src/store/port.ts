@@ -27,7 +27,7 @@
  *   an older version migrates it, and at the current version changes nothing.
  */
 
-import type { LedgerOperation, OperationKind } from "./ledger-rules.js";
+import type { LedgerOperation, OperationKind } from "../ledger/operations.js";
 
 /** A side effect a handler applied, recorded with the task's completion. */
 export interface EffectRecord {

@@ -16,17 +16,17 @@ import {
 import type { Clock } from "../core/index.js";
 import { StoreError } from "../errors/index.js";
 import {
+  type LedgerOutcome,
+  type PreparedLedgerOperation,
+  planLedgerBatch,
+} from "../ledger/rules.js";
+import {
   type HotPath,
   KyselyStore,
   type KyselyStoreConfig,
   type OutboxRow,
   type PreparedCompletion,
 } from "./kysely-store.js";
-import {
-  type LedgerOutcome,
-  type PreparedLedgerOperation,
-  planLedgerBatch,
-} from "./ledger-rules.js";
 import { migrateToLatest, refuseNewerSchema } from "./migrations/index.js";
 import { MIGRATION_TABLE, type Database as Tables } from "./schema.js";
 

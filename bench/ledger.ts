@@ -18,8 +18,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { agentAccount, type LedgerOperation, operations } from "../src/ledger/index.js";
-import { operationFingerprint } from "../src/store/ledger-rules.js";
+import {
+  agentAccount,
+  type LedgerOperation,
+  operationFingerprint,
+  operations,
+} from "../src/ledger/index.js";
 import type { Store } from "../src/store/port.js";
 import { dropPostgresSchema, openPostgresStore } from "../src/store/postgres-store.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";

@@ -10,6 +10,8 @@ const belowRuntime = [
   "errors",
   "core",
   "config",
+  // The ledger's rules are pure and sit below the store, which enforces them.
+  "ledger",
   "wire",
   "identity",
   "transport",
@@ -18,7 +20,6 @@ const belowRuntime = [
   "registry",
   "routing",
   "consensus",
-  "ledger",
   "market",
 ];
 
@@ -26,14 +27,14 @@ const below = {
   errors: [],
   core: ["errors"],
   config: ["errors"],
+  ledger: ["errors", "core"],
   wire: ["errors", "core"],
   identity: ["errors", "core", "wire"],
   transport: ["errors", "core", "wire"],
-  store: ["errors", "core"],
+  store: ["errors", "core", "ledger"],
   sim: ["errors", "core", "wire"],
   delivery: ["errors", "core", "wire", "transport"],
   consensus: ["errors", "core", "wire", "identity"],
-  ledger: ["errors", "core", "store"],
   market: ["errors", "core", "wire", "identity", "ledger"],
   registry: ["errors", "core", "wire", "identity"],
   routing: ["errors", "core", "registry"],

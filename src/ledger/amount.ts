@@ -34,5 +34,8 @@ export function parseAmount(value: unknown): number {
   return n;
 }
 
-// Shared with the store, which checks every balance it writes the same way.
-export { addExact } from "../store/ledger-rules.js";
+/** a + b, refusing to leave the range of exact integers. */
+export function addExact(a: number, b: number): number | undefined {
+  const sum = a + b;
+  return Number.isSafeInteger(sum) ? sum : undefined;
+}

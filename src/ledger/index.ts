@@ -1,18 +1,12 @@
+export { agentAccount, assertAccount, escrowAccount, FEES, TREASURY, WORLD } from "./accounts.js";
 export { addExact, parseAmount } from "./amount.js";
 export * from "./errors.js";
 export {
-  agentAccount,
-  applyToBalances,
-  assertAccount,
   type Entry,
-  escrowAccount,
-  FEES,
   type LedgerOperation,
   type OperationKind,
   operationFingerprint,
   operations,
-  TREASURY,
-  WORLD,
 } from "./operations.js";
 export {
   createPriceTable,
@@ -21,4 +15,13 @@ export {
   tokenCost,
   toMicros,
 } from "./prices.js";
+export {
+  applyToBalances,
+  type LedgerLookup,
+  type LedgerOutcome,
+  type LedgerPlan,
+  type PreparedLedgerOperation,
+  planLedgerBatch,
+  prepareLedgerOperation,
+} from "./rules.js";
 export { type SpendLine, type SpendReport, summarizeSpend } from "./spend.js";

@@ -1,36 +1,41 @@
-import {
-  assertAccount,
-  type Entry,
-  type LedgerOperation,
-  type OperationKind,
-  WORLD,
-} from "../store/ledger-rules.js";
+/**
+ * Ledger operations: balanced sets of entries, the builders of the kinds the
+ * ledger knows, and the fingerprint that makes a retry "the same" operation.
+ */
+import { createHash } from "node:crypto";
+import { agentAccount, assertAccount, escrowAccount, FEES, WORLD } from "./accounts.js";
 import { parseAmount } from "./amount.js";
 import { InvalidOperationError } from "./errors.js";
 
-// The types, the account check, the fingerprint and the rules live below
-// this layer, in the store, which enforces them in its transactions.
-export {
-  applyToBalances,
-  assertAccount,
-  type Entry,
-  type LedgerOperation,
-  type OperationKind,
-  operationFingerprint,
-  WORLD,
-} from "../store/ledger-rules.js";
+export type OperationKind = "mint" | "transfer" | "hold" | "release" | "refund" | "fee";
+
+/** One side of an operation: credits into (positive) or out of (negative) an account. */
+export interface Entry {
+  readonly account: string;
+  readonly delta: number;
+}
 
 /**
- * Accounts: `agent:<id>` (an agent's credits), `escrow:<task>` (budget held
- * for a delegated task), `treasury` (the swarm's own funds), `fees` (what
- * metered operations cost), and `world`, the one account that may go below
- * zero: minting moves credits from `world`, so `-balance(world)` is what was
- * ever minted and every other account sums to exactly that.
+ * A balanced set of entries applied atomically, at most once per `id`.
+ * Entries sum to zero. `memo` says why (task, model, units, price version).
  */
-export const TREASURY = "treasury";
-export const FEES = "fees";
-export const agentAccount = (agent: string) => `agent:${agent}`;
-export const escrowAccount = (task: string) => `escrow:${task}`;
+export interface LedgerOperation {
+  readonly id: string;
+  readonly kind: OperationKind;
+  readonly entries: readonly Entry[];
+  readonly memo: Readonly<Record<string, string | number>>;
+  readonly at: number;
+}
+
+/** What makes two operations "the same" for idempotency: everything but the time. */
+export function operationFingerprint(operation: LedgerOperation): string {
+  const body = JSON.stringify([
+    operation.kind,
+    operation.entries.map((e) => [e.account, e.delta]),
+    Object.entries(operation.memo).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  ]);
+  return createHash("sha256").update(body).digest("hex");
+}
 
 function op(
   id: string,

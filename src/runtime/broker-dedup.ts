@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from "../core/clock.js";
 import { ConfigError, toError } from "../errors/index.js";
-import type { Store } from "../store/port.js";
+import type { IdempotencyStore } from "../store/port.js";
 import { createSharedDedupStore, type DedupStore } from "../transport/amqp/dedup.js";
 
 /** The prefix of every key the enqueue dedup writes, and so of every key it prunes. */
@@ -69,10 +69,7 @@ const DEFAULT_MIN_KEEP_MS = 600_000;
  * const bus = await createAmqpTransport({ url: amqpUrl, dedup });
  * ```
  */
-export function storeDedup(
-  store: Pick<Store, "claimIdempotencyKey" | "pruneIdempotencyKeys">,
-  options: StoreDedupOptions = {},
-): DedupStore {
+export function storeDedup(store: IdempotencyStore, options: StoreDedupOptions = {}): DedupStore {
   const clock = options.clock ?? systemClock;
   const pruneEveryMs = checkedMs("pruneEveryMs", options.pruneEveryMs, DEFAULT_PRUNE_EVERY_MS, {
     allowZero: false,

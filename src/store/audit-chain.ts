@@ -5,7 +5,7 @@
  * editing, dropping or reordering any entry breaks every hash after it.
  */
 import { createHash } from "node:crypto";
-import type { AuditLink, AuditRecord } from "./port.js";
+import type { AuditLink, AuditRecord } from "./ports/audit.js";
 
 /**
  * SHA-256, hex, over the UTF-8 of `seq`, `kind`, `prevHash` (empty for the

@@ -16,17 +16,12 @@ import {
 import type { Clock } from "../core/index.js";
 import { StoreError } from "../errors/index.js";
 import {
-  type HotPath,
-  KyselyStore,
-  type KyselyStoreConfig,
-  type OutboxRow,
-  type PreparedCompletion,
-} from "./kysely-store.js";
-import {
   type LedgerOutcome,
   type PreparedLedgerOperation,
   planLedgerBatch,
-} from "./ledger-rules.js";
+} from "../ledger/rules.js";
+import type { HotPath, OutboxRow, PreparedCompletion } from "./kysely/hot-path.js";
+import { KyselyStore, type KyselyStoreConfig } from "./kysely-store.js";
 import { migrateToLatest, refuseNewerSchema } from "./migrations/index.js";
 import { MIGRATION_TABLE, type Database as Tables } from "./schema.js";
 
@@ -238,7 +233,7 @@ function prepareHotStatements(db: Database.Database) {
     ),
   };
   /**
-   * Same decisions as `KyselyStore`'s ledger batch (`planLedgerBatch`), with
+   * Same decisions as `KyselyLedgerStore`'s batch (`planLedgerBatch`), with
    * reads made lazily inside the `immediate` transaction, which holds the
    * file's write lock: nobody else can change what was read.
    */
@@ -256,7 +251,7 @@ function prepareHotStatements(db: Database.Database) {
     for (const [account, balance] of plan.balances) s.ledgerSetBalance.run(account, balance);
     return plan.outcomes;
   };
-  /** Same rules as `KyselyStore`'s batch write: first call per task id wins. */
+  /** Same rules as `KyselyTaskStore`'s batch write: first call per task id wins. */
   const writeCompletions = (completions: readonly PreparedCompletion[]): boolean[] => {
     const duplicates: boolean[] = [];
     const seen = new Set<string>();

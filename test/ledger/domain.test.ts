@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { agentAccount, escrowAccount, FEES, WORLD } from "../../src/ledger/accounts.js";
 import { parseAmount } from "../../src/ledger/amount.js";
 import {
   InsufficientCreditsError,
@@ -8,16 +9,9 @@ import {
   LedgerOverflowError,
   UnknownAccountError,
 } from "../../src/ledger/errors.js";
-import {
-  agentAccount,
-  applyToBalances,
-  escrowAccount,
-  FEES,
-  operationFingerprint,
-  operations,
-  WORLD,
-} from "../../src/ledger/operations.js";
+import { operationFingerprint, operations } from "../../src/ledger/operations.js";
 import { createPriceTable, tokenCost, toMicros } from "../../src/ledger/prices.js";
+import { applyToBalances } from "../../src/ledger/rules.js";
 
 describe("ledger amounts", () => {
   test("whole credits in range are accepted, in any exact spelling", () => {

@@ -1,12 +1,14 @@
 /**
- * The rules of the credit ledger, written once as a pure function and
- * enforced by every store inside its transactions. The types and rules live
- * here, below the ledger layer, because the store must apply them without
- * importing from above; `src/ledger` re-exports all of it next to the
- * operation builders.
+ * The rules of the credit ledger, written once as pure functions and
+ * enforced by every store inside its transactions: `applyToBalances` is the
+ * reference model, `prepareLedgerOperation` checks what a store is handed,
+ * and `planLedgerBatch` decides a group-committed batch over what the store
+ * read. A store (of this package or a third party's) imports them from here;
+ * nothing in this file knows about a database.
  */
-import { createHash } from "node:crypto";
 import type { ConclaveError } from "../errors/index.js";
+import { assertAccount, WORLD } from "./accounts.js";
+import { addExact } from "./amount.js";
 import {
   InsufficientCreditsError,
   InvalidAmountError,
@@ -14,27 +16,13 @@ import {
   LedgerOverflowError,
   OperationConflictError,
   UnknownAccountError,
-} from "./ledger-errors.js";
-
-/**
- * The one account that may go below zero: minting moves credits out of it,
- * so `-balance(world)` is what was ever minted and every other account sums
- * to exactly that.
- */
-export const WORLD = "world";
-
-const ACCOUNT = /^(?:(?:agent|escrow):[A-Za-z0-9_:.-]{1,200}|treasury|fees|world)$/;
-
-/**
- * Throws `UnknownAccountError` unless `account` is a well-formed account id:
- * `agent:<id>`, `escrow:<task>`, `treasury`, `fees` or `world`.
- */
-export function assertAccount(account: string): void {
-  if (typeof account !== "string" || !ACCOUNT.test(account))
-    throw new UnknownAccountError(String(account));
-}
-
-export type OperationKind = "mint" | "transfer" | "hold" | "release" | "refund" | "fee";
+} from "./errors.js";
+import {
+  type Entry,
+  type LedgerOperation,
+  type OperationKind,
+  operationFingerprint,
+} from "./operations.js";
 
 const KINDS: ReadonlySet<string> = new Set<OperationKind>([
   "mint",
@@ -44,40 +32,6 @@ const KINDS: ReadonlySet<string> = new Set<OperationKind>([
   "refund",
   "fee",
 ]);
-
-/** One side of an operation: credits into (positive) or out of (negative) an account. */
-export interface Entry {
-  readonly account: string;
-  readonly delta: number;
-}
-
-/**
- * A balanced set of entries applied atomically, at most once per `id`.
- * Entries sum to zero. `memo` says why (task, model, units, price version).
- */
-export interface LedgerOperation {
-  readonly id: string;
-  readonly kind: OperationKind;
-  readonly entries: readonly Entry[];
-  readonly memo: Readonly<Record<string, string | number>>;
-  readonly at: number;
-}
-
-/** a + b, refusing to leave the range of exact integers. */
-export function addExact(a: number, b: number): number | undefined {
-  const sum = a + b;
-  return Number.isSafeInteger(sum) ? sum : undefined;
-}
-
-/** What makes two operations "the same" for idempotency: everything but the time. */
-export function operationFingerprint(operation: LedgerOperation): string {
-  const body = JSON.stringify([
-    operation.kind,
-    operation.entries.map((e) => [e.account, e.delta]),
-    Object.entries(operation.memo).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  ]);
-  return createHash("sha256").update(body).digest("hex");
-}
 
 /**
  * Applies `operation` to `balances` (mutated only on success), enforcing the

@@ -1,0 +1,313 @@
+/**
+ * `TaskStore` over Kysely, with the group commit of completions: calls
+ * queue up and are written together, one transaction per batch (three
+ * multi-row inserts: markers with `on conflict do nothing returning`,
+ * effects and outbox of the markers that were new). One batch is in flight
+ * at a time; calls arriving meanwhile form the next. If a batch fails, its
+ * completions are retried one transaction each, so one bad completion never
+ * fails its neighbours. An adapter's `HotPath` replaces the per-task calls.
+ */
+import type { Insertable, Transaction } from "kysely";
+import { ConclaveError, StoreError } from "../../errors/index.js";
+import type {
+  EffectRecord,
+  EffectStats,
+  OutboxEntry,
+  TaskCompletion,
+  TaskStore,
+} from "../ports/tasks.js";
+import type { Database, OutboxTable } from "../schema.js";
+import { chunks, lostToConcurrentWriter, retried, type StoreCore } from "./core.js";
+import type { HotPath, OutboxRow, PreparedCompletion } from "./hot-path.js";
+
+interface PendingCompletion {
+  readonly completion: PreparedCompletion;
+  resolve(result: { duplicate: boolean }): void;
+  reject(error: Error): void;
+}
+
+export class KyselyTaskStore implements TaskStore {
+  readonly #core: StoreCore;
+  readonly #hot: HotPath | undefined;
+  #pending: PendingCompletion[] = [];
+  #scheduled = false;
+  #flushing: Promise<void> | undefined;
+
+  constructor(core: StoreCore, hot: HotPath | undefined) {
+    this.#core = core;
+    this.#hot = hot;
+  }
+
+  /** Commits every completion requested so far, including those queued meanwhile. */
+  async drain(): Promise<void> {
+    while (this.#flushing || this.#pending.length > 0) {
+      this.#flush();
+      await this.#flushing;
+    }
+  }
+
+  completeTask(completion: TaskCompletion): Promise<{ duplicate: boolean }> {
+    if (this.#core.closing) return Promise.reject(this.#core.closedError());
+    let prepared: PreparedCompletion;
+    try {
+      prepared = {
+        taskId: completion.taskId,
+        agent: completion.agent,
+        at: completion.at,
+        effects: completion.effects.map((e) => ({
+          kind: e.kind,
+          key: e.key,
+          data: e.data === undefined ? null : JSON.stringify(e.data),
+        })),
+        outbox: completion.outbox,
+      };
+    } catch (cause) {
+      return Promise.reject(
+        new StoreError(
+          `task ${completion.taskId}: an effect's data is not JSON-serialisable; record plain data`,
+          { cause },
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ completion: prepared, resolve, reject });
+      if (!this.#scheduled && !this.#flushing) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#flush();
+        });
+      }
+    });
+  }
+
+  #flush(): void {
+    if (this.#flushing || this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#flushing = this.#commitBatch(batch).then(() => {
+      this.#flushing = undefined;
+      // What queued while this batch was in flight has waited long enough.
+      this.#flush();
+    });
+  }
+
+  /** Settles every completion of the batch; never rejects. */
+  async #commitBatch(batch: readonly PendingCompletion[]): Promise<void> {
+    try {
+      await this.#core.ready;
+      const duplicates = await this.#writeBatch(batch.map((p) => p.completion));
+      batch.forEach((p, i) => {
+        p.resolve({ duplicate: duplicates[i] === true });
+      });
+      return;
+    } catch (cause) {
+      // Splitting helps when one completion is at fault, not when the
+      // database is unusable or locked by another writer.
+      if (batch.length === 1 || cause instanceof ConclaveError || lostToConcurrentWriter(cause)) {
+        const error = this.#core.storeError("committing task completions", cause);
+        for (const p of batch) p.reject(error);
+        return;
+      }
+    }
+    for (const p of batch) {
+      try {
+        const [duplicate] = await this.#writeBatch([p.completion]);
+        p.resolve({ duplicate: duplicate === true });
+      } catch (cause) {
+        p.reject(this.#core.storeError(`committing task ${p.completion.taskId}`, cause));
+      }
+    }
+  }
+
+  #writeBatch(completions: readonly PreparedCompletion[]): Promise<boolean[]> {
+    const hot = this.#hot;
+    if (hot) return retried(() => hot.writeCompletions(completions));
+    return this.#core.transaction((trx) => this.#writeCompletions(trx, completions));
+  }
+
+  /**
+   * Writes a batch inside a transaction; returns, per completion, whether it
+   * was a duplicate (already recorded, or repeated earlier in the batch).
+   */
+  async #writeCompletions(
+    trx: Transaction<Database>,
+    completions: readonly PreparedCompletion[],
+  ): Promise<boolean[]> {
+    const first = new Map<string, number>();
+    completions.forEach((c, i) => {
+      if (!first.has(c.taskId)) first.set(c.taskId, i);
+    });
+    // Markers in key order: concurrent batches on Postgres then take row
+    // locks in the same order and cannot deadlock on each other.
+    const markers = [...first.values()]
+      .map((i) => completions[i] as PreparedCompletion)
+      .sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+    const inserted = new Set<string>();
+    for (const chunk of chunks(markers)) {
+      const rows = await trx
+        .insertInto("conclave_completed")
+        .values(chunk.map((c) => ({ task_id: c.taskId, agent: c.agent, at: c.at })))
+        .onConflict((oc) => oc.column("task_id").doNothing())
+        .returning("task_id")
+        .execute();
+      for (const r of rows) inserted.add(r.task_id);
+    }
+
+    // In call order, so outbox entries keep the order they were staged in.
+    const winners = [...first.entries()]
+      .filter(([taskId]) => inserted.has(taskId))
+      .map(([, i]) => completions[i] as PreparedCompletion);
+    const effects = winners.flatMap((c) =>
+      c.effects.map((e) => ({ ...e, task_id: c.taskId, agent: c.agent, at: c.at })),
+    );
+    for (const chunk of chunks(effects)) {
+      await trx.insertInto("conclave_effects").values(chunk).execute();
+    }
+    const outbox: Insertable<OutboxTable>[] = winners.flatMap((c) =>
+      c.outbox.map((o) => ({
+        id: o.id,
+        task_id: c.taskId,
+        mode: o.mode,
+        subject: o.subject,
+        data: Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength),
+      })),
+    );
+    if (outbox.length > 0 && this.#core.dialect === "sqlite") {
+      // Postgres draws `seq` from its sequence. SQLite has one writer at a
+      // time (this transaction holds the file's write lock), so the next
+      // numbers after the current maximum are ours alone.
+      const max = await this.#maxOutboxSeq(trx);
+      outbox.forEach((o, i) => {
+        o.seq = max + i + 1;
+      });
+    }
+    for (const chunk of chunks(outbox)) {
+      await trx
+        .insertInto("conclave_outbox")
+        .values(chunk)
+        .onConflict((oc) => oc.column("id").doNothing())
+        .execute();
+    }
+    return completions.map((c, i) => !(inserted.has(c.taskId) && first.get(c.taskId) === i));
+  }
+
+  async #maxOutboxSeq(trx: Transaction<Database>): Promise<number> {
+    const row = await trx
+      .selectFrom("conclave_outbox")
+      .select((eb) => eb.fn.max("seq").as("max"))
+      .executeTakeFirst();
+    return Number(row?.max ?? 0);
+  }
+
+  isCompleted(taskId: string): Promise<boolean> {
+    return this.#core.run("isCompleted", async () => {
+      if (this.#hot) return this.#hot.isCompleted(taskId);
+      const row = await this.#core.db
+        .selectFrom("conclave_completed")
+        .select("task_id")
+        .where("task_id", "=", taskId)
+        .executeTakeFirst();
+      return row !== undefined;
+    });
+  }
+
+  pendingOutbox(options: { taskId?: string; limit?: number } = {}): Promise<OutboxEntry[]> {
+    return this.#core.run("reading the outbox", async () => {
+      const limit = options.limit ?? 1000;
+      let rows: OutboxRow[];
+      if (this.#hot) {
+        rows = await this.#hot.pendingOutbox(options.taskId, limit);
+      } else {
+        let query = this.#core.db
+          .selectFrom("conclave_outbox")
+          .select(["id", "task_id", "mode", "subject", "data"])
+          .orderBy("seq")
+          .limit(limit);
+        if (options.taskId !== undefined) query = query.where("task_id", "=", options.taskId);
+        rows = await query.execute();
+      }
+      return rows.map((r) => ({
+        id: r.id,
+        taskId: r.task_id,
+        mode: r.mode === "publish" ? "publish" : "enqueue",
+        subject: r.subject,
+        data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+      }));
+    });
+  }
+
+  deleteOutbox(ids: readonly string[]): Promise<void> {
+    return this.#core.run("deleting outbox entries", async () => {
+      if (this.#hot) return this.#hot.deleteOutbox(ids);
+      for (const chunk of chunks(ids)) {
+        await this.#core.db.deleteFrom("conclave_outbox").where("id", "in", chunk).execute();
+      }
+    });
+  }
+
+  effects(kind: string): Promise<EffectRecord[]> {
+    return this.#core.run("reading effects", async () => {
+      const rows = await this.#core.db
+        .selectFrom("conclave_effects")
+        .selectAll()
+        .where("kind", "=", kind)
+        .orderBy("at")
+        .orderBy("task_id")
+        .orderBy("key")
+        .execute();
+      return rows.map((r) => ({
+        kind: r.kind,
+        key: r.key,
+        taskId: r.task_id,
+        agent: r.agent,
+        at: r.at,
+        ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
+      }));
+    });
+  }
+
+  effectStats(kind: string): Promise<EffectStats> {
+    return this.#core.run("reading effect stats", async () => {
+      const perKey = this.#core.db
+        .selectFrom("conclave_effects")
+        .select((eb) => ["key", eb.fn.countAll<number>().as("n")])
+        .where("kind", "=", kind)
+        .groupBy("key")
+        .as("per_key");
+      const row = await this.#core.db
+        .selectFrom(perKey)
+        .select((eb) => [
+          eb.fn.countAll<number>().as("keys"),
+          eb.fn.sum<number>(eb.case().when("n", ">", 1).then(1).else(0).end()).as("dups"),
+        ])
+        .executeTakeFirst();
+      return { kind, keys: Number(row?.keys ?? 0), duplicateKeys: Number(row?.dups ?? 0) };
+    });
+  }
+
+  allEffectStats(): Promise<EffectStats[]> {
+    return this.#core.run("reading effect stats", async () => {
+      const perKey = this.#core.db
+        .selectFrom("conclave_effects")
+        .select((eb) => ["kind", "key", eb.fn.countAll<number>().as("n")])
+        .groupBy(["kind", "key"])
+        .as("per_key");
+      const rows = await this.#core.db
+        .selectFrom(perKey)
+        .select((eb) => [
+          "kind",
+          eb.fn.countAll<number>().as("keys"),
+          eb.fn.sum<number>(eb.case().when("n", ">", 1).then(1).else(0).end()).as("dups"),
+        ])
+        .groupBy("kind")
+        .orderBy("kind")
+        .execute();
+      return rows.map((r) => ({
+        kind: r.kind,
+        keys: Number(r.keys),
+        duplicateKeys: Number(r.dups),
+      }));
+    });
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `DeadLetterStore`: where a node keeps the messages that its transport
+ * dead-lettered (after `maxDeliver` attempts, a `PermanentError`, or input
+ * that failed to parse or verify), with the reason, for inspection, replay
+ * and the run report's count of tasks that will never complete.
+ *
+ * Contract (checked by `test/conformance/store/dead-letters.ts`): recording
+ * is idempotent by `id` (the first record is kept); lists are ordered as
+ * documented per method.
+ */
+
+export interface DeadLetterRecord {
+  /** The dead-lettered message's id (envelope id when it had one). */
+  readonly id: string;
+  readonly subject: string;
+  readonly reason: string;
+  readonly deliveries: number;
+  readonly at: number;
+  /** The correlation id (root task) when the envelope could be read. */
+  readonly corr?: string;
+  readonly type?: string;
+  /** The raw message, base64, for inspection and replay. */
+  readonly data: string;
+}
+
+export interface DeadLetterStore {
+  /** Idempotent by id. */
+  recordDeadLetter(record: DeadLetterRecord): Promise<void>;
+  /** Dead letters, oldest first (by time, then id), at most `limit` (default 10,000). */
+  deadLetters(options?: { limit?: number }): Promise<DeadLetterRecord[]>;
+  /** Root ids (`corr`) of dead-lettered tasks, distinct, in order. */
+  deadLetteredRoots(): Promise<string[]>;
+}

@@ -1,0 +1,80 @@
+/**
+ * `TaskStore`: the role of the store that makes task handling
+ * effectively-once. A handled task's completion marker, the effects its
+ * handler applied and the messages it sends are committed in one
+ * transaction (the transactional outbox); the outbox is then drained to the
+ * bus and the effects are read back by reports (`workloadProgress`,
+ * `duplicateEffects`).
+ *
+ * Contract (checked by `test/conformance/store/tasks.ts`):
+ * - `completeTask` is atomic and idempotent by `taskId`: a second call for
+ *   the same id writes nothing and reports `duplicate: true`. This holds
+ *   across store handles and processes sharing the same database, not only
+ *   within one handle.
+ * - A completion that cannot be stored (an effect's data is not
+ *   JSON-serialisable) fails alone with `StoreError`, never its neighbours
+ *   in the same group commit.
+ * - Closing the handle first commits the completions already requested.
+ */
+
+/** A side effect a handler applied, recorded with the task's completion. */
+export interface EffectRecord {
+  /** What kind of effect, e.g. `"review.completed"`. */
+  readonly kind: string;
+  /** What it applied to, e.g. the root task id. Several effects may share a key. */
+  readonly key: string;
+  readonly taskId: string;
+  readonly agent: string;
+  readonly at: number;
+  readonly data?: unknown;
+}
+
+/** A message the handler sends, kept until the bus has it. */
+export interface OutboxEntry {
+  /** The envelope id; also the bus dedup key. */
+  readonly id: string;
+  readonly taskId: string;
+  /** `"enqueue"` for a durable task, `"publish"` for an event. */
+  readonly mode: "enqueue" | "publish";
+  readonly subject: string;
+  readonly data: Uint8Array;
+}
+
+export interface TaskCompletion {
+  /** The envelope id of the task handled. */
+  readonly taskId: string;
+  readonly agent: string;
+  readonly at: number;
+  readonly effects: readonly Omit<EffectRecord, "taskId" | "agent" | "at">[];
+  readonly outbox: readonly Omit<OutboxEntry, "taskId">[];
+}
+
+export interface EffectStats {
+  readonly kind: string;
+  /** Distinct keys with at least one effect. */
+  readonly keys: number;
+  /** Keys with more than one effect of this kind: an effect applied twice. */
+  readonly duplicateKeys: number;
+}
+
+export interface TaskStore {
+  /**
+   * Records a handled task: its completion marker, effects and outbox, all
+   * in one transaction. Calls made in the same event-loop turn are group
+   * committed (one transaction for the batch), each still atomic and
+   * idempotent on its own: the first call for a `taskId` writes and gets
+   * `{ duplicate: false }`; every other, from this handle or any other on
+   * the same database, writes nothing and gets `{ duplicate: true }`.
+   */
+  completeTask(completion: TaskCompletion): Promise<{ duplicate: boolean }>;
+  isCompleted(taskId: string): Promise<boolean>;
+  /** Outbox entries not yet confirmed sent, oldest first; for one task, or all. */
+  pendingOutbox(options?: { taskId?: string; limit?: number }): Promise<OutboxEntry[]>;
+  /** Marks outbox entries as sent. */
+  deleteOutbox(ids: readonly string[]): Promise<void>;
+  /** Effects of one kind, by time, then task id, then key. */
+  effects(kind: string): Promise<EffectRecord[]>;
+  effectStats(kind: string): Promise<EffectStats>;
+  /** Stats of every effect kind recorded. */
+  allEffectStats(): Promise<EffectStats[]>;
+}

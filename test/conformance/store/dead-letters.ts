@@ -1,0 +1,53 @@
+/**
+ * The `DeadLetterStore` part of the store conformance suite: a dead letter
+ * is recorded once by id and listed with its root.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { DeadLetterStore } from "../../../src/store/port.js";
+import {
+  assertClosedHandleRefuses,
+  type Closable,
+  describeStorePart,
+  id,
+  type StorePartOptions,
+} from "./backend.js";
+
+export function runDeadLetterStoreConformance(
+  options: StorePartOptions<DeadLetterStore & Closable>,
+): void {
+  describeStorePart("dead-letter store", options, (fixture) => {
+    test("dead letters are recorded once and listed with their root", async () => {
+      const dl = {
+        id: id(),
+        subject: "s.dlq.dev",
+        reason: "boom",
+        deliveries: 3,
+        at: 5,
+        corr: "root-x",
+        type: "task.code",
+        data: "eyJ9",
+      };
+      await fixture.store.recordDeadLetter(dl);
+      await fixture.store.recordDeadLetter(dl);
+      const all = (await fixture.store.deadLetters()).filter((d) => d.id === dl.id);
+      assert.deepEqual(all, [dl]);
+      assert.ok((await fixture.store.deadLetteredRoots()).includes("root-x"));
+    });
+
+    test("a closed handle refuses every dead-letter call with ClosedError", () =>
+      assertClosedHandleRefuses(fixture, {
+        recordDeadLetter: (s) =>
+          s.recordDeadLetter({
+            id: "x",
+            subject: "s",
+            reason: "r",
+            deliveries: 1,
+            at: 0,
+            data: "",
+          }),
+        deadLetters: (s) => s.deadLetters(),
+        deadLetteredRoots: (s) => s.deadLetteredRoots(),
+      }));
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * The `TaskStore` part of the store conformance suite: completions are
+ * atomic and idempotent by task id across handles, the outbox keeps what
+ * was committed until deleted, effects are counted, and a group commit
+ * never lets one bad completion fail its neighbours.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { StoreError } from "../../../src/errors/index.js";
+import type { TaskStore } from "../../../src/store/port.js";
+import {
+  assertClosedHandleRefuses,
+  bytes,
+  type Closable,
+  describeStorePart,
+  id,
+  type StorePartOptions,
+} from "./backend.js";
+
+export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Closable>): void {
+  describeStorePart("task store", options, (fixture) => {
+    test("completeTask is atomic and idempotent by task id", async () => {
+      const taskId = id();
+      const completion = {
+        taskId,
+        agent: "dev-1",
+        at: 1,
+        effects: [{ kind: "k", key: "root-1", data: { n: 1 } }],
+        outbox: [
+          { id: `${taskId}-o`, mode: "enqueue" as const, subject: "s.task.a.b", data: bytes("x") },
+        ],
+      };
+      assert.deepEqual(await fixture.store.completeTask(completion), { duplicate: false });
+      assert.deepEqual(await fixture.store.completeTask(completion), { duplicate: true });
+      assert.equal(await fixture.store.isCompleted(taskId), true);
+      assert.equal(await fixture.store.isCompleted(id()), false);
+      const effects = (await fixture.store.effects("k")).filter((e) => e.taskId === taskId);
+      assert.equal(effects.length, 1, "the duplicate completion wrote no second effect");
+      assert.deepEqual(effects[0]?.data, { n: 1 });
+      const outbox = await fixture.store.pendingOutbox({ taskId });
+      assert.equal(outbox.length, 1);
+      assert.equal(new TextDecoder().decode(outbox[0]?.data), "x");
+    });
+
+    test("concurrent completions of the same task: exactly one wins", async () => {
+      const taskId = id();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fixture.store.completeTask({
+            taskId,
+            agent: "a",
+            at: 2,
+            effects: [{ kind: "race", key: taskId }],
+            outbox: [],
+          }),
+        ),
+      );
+      assert.equal(results.filter((r) => !r.duplicate).length, 1);
+      const stats = await fixture.store.effectStats("race");
+      assert.equal(stats.duplicateKeys, 0);
+    });
+
+    test("effectStats counts keys with an effect applied twice", async () => {
+      const key = id();
+      for (const taskId of [id(), id()]) {
+        await fixture.store.completeTask({
+          taskId,
+          agent: "a",
+          at: 3,
+          effects: [{ kind: "twice", key }],
+          outbox: [],
+        });
+      }
+      const stats = await fixture.store.effectStats("twice");
+      assert.equal(stats.keys, 1);
+      assert.equal(stats.duplicateKeys, 1);
+      const all = await fixture.store.allEffectStats();
+      assert.deepEqual(
+        all.find((s) => s.kind === "twice"),
+        { kind: "twice", keys: 1, duplicateKeys: 1 },
+      );
+    });
+
+    test("outbox entries stay until deleted, oldest first", async () => {
+      const taskId = id();
+      const outbox = ["a", "b", "c"].map((n) => ({
+        id: `${taskId}-${n}`,
+        mode: "publish" as const,
+        subject: `s.event.${n}`,
+        data: bytes(n),
+      }));
+      await fixture.store.completeTask({ taskId, agent: "a", at: 4, effects: [], outbox });
+      const pending = await fixture.store.pendingOutbox({ taskId });
+      assert.deepEqual(
+        pending.map((p) => p.subject),
+        ["s.event.a", "s.event.b", "s.event.c"],
+      );
+      await fixture.store.deleteOutbox([`${taskId}-a`, `${taskId}-b`]);
+      assert.deepEqual(
+        (await fixture.store.pendingOutbox({ taskId })).map((p) => p.id),
+        [`${taskId}-c`],
+      );
+    });
+
+    test("close commits the completions already requested", async () => {
+      const other = await fixture.reopen();
+      const taskIds = [id(), id(), id()];
+      const done = taskIds.map((taskId) =>
+        other.completeTask({ taskId, agent: "a", at: 7, effects: [], outbox: [] }),
+      );
+      await other.close();
+      assert.deepEqual(
+        await Promise.all(done),
+        taskIds.map(() => ({ duplicate: false })),
+      );
+      for (const taskId of taskIds) assert.equal(await fixture.store.isCompleted(taskId), true);
+    });
+
+    test("a completion that cannot be stored fails alone, not its batch", async () => {
+      const good = id();
+      const bad = id();
+      const results = await Promise.allSettled([
+        fixture.store.completeTask({ taskId: good, agent: "a", at: 8, effects: [], outbox: [] }),
+        fixture.store.completeTask({
+          taskId: bad,
+          agent: "a",
+          at: 8,
+          effects: [{ kind: "bad", key: bad, data: { n: 1n } }],
+          outbox: [],
+        }),
+      ]);
+      assert.deepEqual(results[0], { status: "fulfilled", value: { duplicate: false } });
+      assert.equal(results[1]?.status, "rejected");
+      assert.ok(results[1]?.status === "rejected" && results[1].reason instanceof StoreError);
+      assert.equal(await fixture.store.isCompleted(bad), false);
+    });
+
+    test("two separate handles completing the same tasks concurrently apply each exactly once", async () => {
+      const other = await fixture.reopen();
+      try {
+        const kind = `handles-${id()}`;
+        const taskIds = Array.from({ length: 200 }, () => id());
+        const complete = (s: TaskStore, taskId: string) =>
+          s.completeTask({
+            taskId,
+            agent: s === fixture.store ? "first" : "second",
+            at: 9,
+            effects: [{ kind, key: taskId }],
+            outbox: [
+              { id: `${taskId}-o`, mode: "publish", subject: "s.event.x", data: bytes(taskId) },
+            ],
+          });
+        // Opposite orders, several turns, so batches of both handles overlap.
+        const calls: Promise<{ duplicate: boolean }>[][] = taskIds.map(() => []);
+        for (let round = 0; round < 4; round++) {
+          const slice = taskIds.slice(round * 50, round * 50 + 50);
+          for (const [i, taskId] of slice.entries()) {
+            calls[round * 50 + i]?.push(complete(fixture.store, taskId));
+            const j = slice.length - 1 - i;
+            calls[round * 50 + j]?.push(complete(other, slice[j] as string));
+          }
+          await new Promise((r) => setImmediate(r));
+        }
+        const results = await Promise.all(calls.map((c) => Promise.all(c)));
+        for (const [i, pair] of results.entries()) {
+          assert.equal(
+            pair.filter((r) => !r.duplicate).length,
+            1,
+            `task ${taskIds[i]} applied exactly once`,
+          );
+        }
+        assert.deepEqual(await fixture.store.effectStats(kind), {
+          kind,
+          keys: taskIds.length,
+          duplicateKeys: 0,
+        });
+        assert.equal((await other.effects(kind)).length, taskIds.length);
+        for (const taskId of taskIds.slice(0, 10)) {
+          assert.equal((await fixture.store.pendingOutbox({ taskId })).length, 1);
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("completions survive closing and reopening the store", async () => {
+      const taskId = id();
+      await fixture.store.completeTask({ taskId, agent: "a", at: 6, effects: [], outbox: [] });
+      await fixture.store.close();
+      fixture.store = await fixture.reopen();
+      assert.equal(await fixture.store.isCompleted(taskId), true);
+    });
+
+    test("a closed handle refuses every task call with ClosedError", () =>
+      assertClosedHandleRefuses(fixture, {
+        completeTask: (s) =>
+          s.completeTask({ taskId: "x", agent: "a", at: 0, effects: [], outbox: [] }),
+        isCompleted: (s) => s.isCompleted("x"),
+        pendingOutbox: (s) => s.pendingOutbox(),
+        deleteOutbox: (s) => s.deleteOutbox(["x"]),
+        effects: (s) => s.effects("k"),
+        effectStats: (s) => s.effectStats("k"),
+        allEffectStats: (s) => s.allEffectStats(),
+      }));
+  });
+}

@@ -61,7 +61,9 @@ export interface AutoscalerConfig {
   readonly max: number;
   /**
    * Outstanding tasks (waiting + in flight) one worker should carry. The queue
-   * asks for ⌈outstanding ÷ this⌉ workers. > 0.
+   * asks for ⌈outstanding ÷ this⌉ workers. > 0. Keep it at or below what a
+   * worker holds at once (e.g. 0.8 for one task at a time): above that, the
+   * pool grows only once a queue has formed and shrinks as soon as it drains.
    */
   readonly targetTasksPerWorker: number;
   /**
@@ -81,6 +83,13 @@ export interface AutoscalerConfig {
    * load that hovers at a boundary from flapping.
    */
   readonly hysteresis?: number;
+  /**
+   * Scale down only to what the highest need over this many past ms asks for,
+   * as Kubernetes' HPA stabilisation window does: a single quiet sample (a
+   * lull between bursts) must not shed workers that the next burst needs.
+   * Default: `scaleDownCooldownMs`.
+   */
+  readonly scaleDownWindowMs?: number;
   /** A spawn not seen in an observation within this many ms counts as failed (and is retried). Default 60,000. */
   readonly spawnTimeoutMs?: number;
   /** A fresh worker id for each spawn (a ULID in the runtime; a counter in tests). */
@@ -104,9 +113,10 @@ export interface Autoscaler {
  * 2. `needed` = max(outstanding ÷ targetTasksPerWorker, current × latency ÷
  *    targetLatencyMs when the latency is over target);
  * 3. `needed > current`, up cool-down passed: spawn up to ⌈needed⌉ (≤ max);
- * 4. `needed ≤ (current − 1)(1 − hysteresis)`, down cool-down passed, no spawn
+ * 4. with `peak` = the largest `needed` over the last `scaleDownWindowMs`:
+ *    `peak ≤ (current − 1)(1 − hysteresis)`, down cool-down passed, no spawn
  *    awaited: retire idle workers (newest first) down to
- *    max(min, ⌈needed ÷ (1 − hysteresis)⌉). Busy workers are never retired;
+ *    max(min, ⌈peak ÷ (1 − hysteresis)⌉). Busy workers are never retired;
  *    if too few are idle the rest waits for a later tick.
  *
  * Both cool-downs count from the last scaling in either direction, so the
@@ -133,6 +143,9 @@ class AutoscalerImpl implements Autoscaler {
   readonly #config: AutoscalerConfig;
   readonly #hysteresis: number;
   readonly #spawnTimeoutMs: number;
+  readonly #downWindowMs: number;
+  /** `needed` at each tick within the scale-down window, oldest first. */
+  readonly #recentNeeds: { at: number; needed: number }[] = [];
   /** Spawned ids not yet observed, with when they were asked for. */
   readonly #awaited = new Map<string, number>();
   /** Ids told to retire and still observed. */
@@ -144,6 +157,7 @@ class AutoscalerImpl implements Autoscaler {
     this.#config = config;
     this.#hysteresis = config.hysteresis ?? 0.2;
     this.#spawnTimeoutMs = config.spawnTimeoutMs ?? 60_000;
+    this.#downWindowMs = config.scaleDownWindowMs ?? config.scaleDownCooldownMs;
   }
 
   get size(): number {
@@ -174,6 +188,13 @@ class AutoscalerImpl implements Autoscaler {
       needed = Math.max(needed, (Math.max(current, 1) * latency) / targetLatencyMs);
     }
     const sinceScaled = now - this.#lastScaledAt;
+    const recent = this.#recentNeeds;
+    recent.push({ at: now, needed });
+    while ((recent[0] as { at: number }).at <= now - this.#downWindowMs && recent.length > 1) {
+      recent.shift();
+    }
+    let peak = 0;
+    for (const r of recent) peak = Math.max(peak, r.needed);
 
     if (needed > current && current < max && sinceScaled >= this.#config.scaleUpCooldownMs) {
       return [this.#spawn(now, Math.min(max, Math.ceil(needed)) - current, "scale-up")];
@@ -181,11 +202,11 @@ class AutoscalerImpl implements Autoscaler {
     const keep = 1 - this.#hysteresis;
     if (
       current > min &&
-      needed <= (current - 1) * keep &&
+      peak <= (current - 1) * keep &&
       this.#awaited.size === 0 &&
       sinceScaled >= this.#config.scaleDownCooldownMs
     ) {
-      const target = Math.max(min, Math.ceil(needed / keep));
+      const target = Math.max(min, Math.ceil(peak / keep));
       return this.#retire(now, serving, current - target, "scale-down");
     }
     return [];
@@ -249,6 +270,10 @@ function validate(config: AutoscalerConfig): void {
   }
   const h = config.hysteresis ?? 0.2;
   if (!(h >= 0 && h < 1)) throw problem(`hysteresis must be in [0, 1), got ${h}`);
+  const window = config.scaleDownWindowMs ?? 0;
+  if (!(window >= 0 && Number.isFinite(window))) {
+    throw problem(`scaleDownWindowMs must be ≥ 0 ms, got ${window}`);
+  }
   const timeout = config.spawnTimeoutMs ?? 60_000;
   if (!(timeout > 0)) throw problem(`spawnTimeoutMs must be > 0, got ${timeout}`);
 }

@@ -104,12 +104,33 @@ describe("autoscaler", () => {
   it("never retires a busy worker, never goes below min, and waits for spawns before scaling down", () => {
     const s = scaler({ min: 2 });
     assert.deepEqual(s.tick(10_000, { queueDepth: 0, inFlight: 4, workers: workers("bbbb") }), []);
+    // The need of 2 a moment ago still counts (scale-down window): keep ⌈2 ÷ 0.8⌉ = 3.
     assert.deepEqual(s.tick(10_000, { queueDepth: 0, inFlight: 0, workers: workers("iiii") }), [
-      { kind: "retire", ids: ["w4", "w3"], reason: "scale-down" },
+      { kind: "retire", ids: ["w4"], reason: "scale-down" },
     ]);
+    assert.deepEqual(s.tick(30_000, { queueDepth: 0, inFlight: 0, workers: workers("iii") }), [
+      { kind: "retire", ids: ["w3"], reason: "scale-down" },
+    ]);
+    assert.deepEqual(s.tick(60_000, { queueDepth: 0, inFlight: 0, workers: workers("ii") }), []);
     const t = scaler({ min: 0 });
     t.tick(0, { queueDepth: 3, inFlight: 0, workers: [] });
     assert.deepEqual(t.tick(10_000, { queueDepth: 0, inFlight: 0, workers: workers("i") }), []);
+  });
+
+  it("scales down only to the highest need within the scale-down window", () => {
+    const s = scaler({ min: 1, scaleDownWindowMs: 10_000 });
+    // Need 4 → keep ⌈4 ÷ 0.8⌉ = 5, but only the two idle ones may go now.
+    assert.deepEqual(s.tick(0, { queueDepth: 0, inFlight: 8, workers: workers("bbbbbbbbii") }), [
+      { kind: "retire", ids: ["w10", "w9"], reason: "scale-down" },
+    ]);
+    // A lull 6 s later: the burst at t = 0 is still in the window, so 5 stay.
+    assert.deepEqual(s.tick(6_000, { queueDepth: 0, inFlight: 0, workers: workers("iiiiiiii") }), [
+      { kind: "retire", ids: ["w8", "w7", "w6"], reason: "scale-down" },
+    ]);
+    // Once the burst has left the window, down to min.
+    assert.deepEqual(s.tick(16_000, { queueDepth: 0, inFlight: 0, workers: workers("iiiii") }), [
+      { kind: "retire", ids: ["w5", "w4", "w3", "w2"], reason: "scale-down" },
+    ]);
   });
 
   it("retires idle workers above max at once, and ignores draining ones", () => {
@@ -134,5 +155,6 @@ describe("autoscaler", () => {
     bad({ scaleUpCooldownMs: Number.NaN });
     bad({ hysteresis: 1 });
     bad({ spawnTimeoutMs: 0 });
+    bad({ scaleDownWindowMs: -1 });
   });
 });

@@ -115,64 +115,102 @@ export function solveAssignment(values: readonly (readonly number[])[]): Assignm
 }
 
 /**
- * The shortest-augmenting-path form of Kuhn–Munkres: rows are added one at a
- * time; potentials `u` (rows) and `v` (columns) keep every reduced cost
- * `cost − u − v` ≥ 0 and zero on the matching, so each new row is matched
- * along a Dijkstra-like search over reduced costs. Returns, for each column,
- * its row or -1. Requires n ≤ m.
+ * Kuhn–Munkres in its shortest-augmenting-path form, minimising cost with
+ * n ≤ m. Potentials `u` (rows) and `v` (columns) keep every reduced cost
+ * `cost − u − v` ≥ 0, and 0 on the matching. Returns, for each column, its
+ * row or -1.
+ *
+ * - Start: `u` = each row's minimum, `v` = 0, and each row takes a free
+ *   column at its minimum when there is one, so only the rest need a search.
+ *   (Column reduction, the other usual start, would make `v` positive on
+ *   columns that stay free, which a rectangular problem's dual forbids.)
+ * - Each free row is then matched along a shortest path over reduced costs
+ *   (Dijkstra: the path alternates a row's edge to a column and that
+ *   column's matched edge back to its row), and the potentials move by the
+ *   distances so that the path becomes tight. Only the columns the search
+ *   finished are updated, not all of them, and the unfinished ones live in a
+ *   shrinking list: one pass over it per step.
  */
 function minimiseCost(cost: Float64Array, n: number, m: number): Int32Array {
-  // 1-based with a virtual column 0 that holds the row being added.
-  const u = new Float64Array(n + 1);
-  const v = new Float64Array(m + 1);
-  const rowOf = new Int32Array(m + 1);
-  const previous = new Int32Array(m + 1);
-  const slack = new Float64Array(m + 1);
-  const visited = new Uint8Array(m + 1);
-  for (let row = 1; row <= n; row++) {
-    rowOf[0] = row;
-    let column = 0;
-    slack.fill(Number.POSITIVE_INFINITY);
-    visited.fill(0);
-    do {
-      visited[column] = 1;
-      const i = rowOf[column] as number;
-      const ui = u[i] as number;
-      const base = (i - 1) * m - 1;
-      let delta = Number.POSITIVE_INFINITY;
-      let nextColumn = 0;
-      for (let j = 1; j <= m; j++) {
-        if (visited[j]) continue;
-        const reduced = (cost[base + j] as number) - ui - (v[j] as number);
-        if (reduced < (slack[j] as number)) {
-          slack[j] = reduced;
-          previous[j] = column;
-        }
-        if ((slack[j] as number) < delta) {
-          delta = slack[j] as number;
-          nextColumn = j;
-        }
+  const u = new Float64Array(n);
+  const v = new Float64Array(m);
+  const rowOf = new Int32Array(m).fill(-1);
+  const columnOf = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const base = i * m;
+    let least = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < m; j++) least = Math.min(least, cost[base + j] as number);
+    u[i] = least;
+    for (let j = 0; j < m; j++) {
+      if (cost[base + j] === least && rowOf[j] === -1) {
+        rowOf[j] = i;
+        columnOf[i] = j;
+        break;
       }
-      for (let j = 0; j <= m; j++) {
-        if (visited[j]) {
-          const r = rowOf[j] as number;
-          u[r] = (u[r] as number) + delta;
-          v[j] = (v[j] as number) - delta;
-        } else {
-          slack[j] = (slack[j] as number) - delta;
-        }
-      }
-      column = nextColumn;
-    } while (rowOf[column] !== 0);
-    // Flip the augmenting path back to the virtual column.
-    do {
-      const before = previous[column] as number;
-      rowOf[column] = rowOf[before] as number;
-      column = before;
-    } while (column !== 0);
+    }
   }
-  const result = new Int32Array(m).fill(-1);
-  for (let j = 1; j <= m; j++)
-    if ((rowOf[j] as number) > 0) result[j - 1] = (rowOf[j] as number) - 1;
-  return result;
+
+  const distance = new Float64Array(m);
+  const reachedFrom = new Int32Array(m);
+  const open = new Int32Array(m);
+  const finished = new Int32Array(m);
+  for (let start = 0; start < n; start++) {
+    if (columnOf[start] !== -1) continue;
+    for (let j = 0; j < m; j++) open[j] = j;
+    distance.fill(Number.POSITIVE_INFINITY);
+    let remaining = m;
+    let finishedCount = 0;
+    let row = start;
+    let rowDistance = 0;
+    let sink = -1;
+    let sinkDistance = 0;
+    while (sink === -1) {
+      const base = row * m;
+      // Distance through `row` to column j: rowDistance + cost − u[row] − v[j].
+      const offset = (u[row] as number) - rowDistance;
+      let best = Number.POSITIVE_INFINITY;
+      let bestAt = 0;
+      for (let k = 0; k < remaining; k++) {
+        const j = open[k] as number;
+        const through = (cost[base + j] as number) - offset - (v[j] as number);
+        if (through < (distance[j] as number)) {
+          distance[j] = through;
+          reachedFrom[j] = row;
+        }
+        if ((distance[j] as number) < best) {
+          best = distance[j] as number;
+          bestAt = k;
+        }
+      }
+      const column = open[bestAt] as number;
+      open[bestAt] = open[--remaining] as number;
+      if (rowOf[column] === -1) {
+        sink = column;
+        sinkDistance = best;
+      } else {
+        finished[finishedCount++] = column;
+        row = rowOf[column] as number;
+        rowDistance = best;
+      }
+    }
+    u[start] = (u[start] as number) + sinkDistance;
+    for (let k = 0; k < finishedCount; k++) {
+      const j = finished[k] as number;
+      const shift = sinkDistance - (distance[j] as number);
+      const i = rowOf[j] as number;
+      u[i] = (u[i] as number) + shift;
+      v[j] = (v[j] as number) - shift;
+    }
+    // Flip the path: each row on it takes the column it reached, back to `start`.
+    let column = sink;
+    for (;;) {
+      const i = reachedFrom[column] as number;
+      const freed = columnOf[i] as number;
+      rowOf[column] = i;
+      columnOf[i] = column;
+      if (i === start) break;
+      column = freed;
+    }
+  }
+  return rowOf;
 }

@@ -26,7 +26,7 @@ import {
   weightedMean,
   weightedVote,
 } from "../src/ensemble/index.js";
-import type { Bench, BenchResult } from "./harness.js";
+import { type Bench, type BenchResult, round3 } from "./harness.js";
 
 type Result = Omit<BenchResult, "machine" | "ratio">;
 
@@ -108,10 +108,6 @@ function microsPerTask(
     best = Math.min(best, us);
   }
   return best;
-}
-
-function round3(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }
 
 const asAnswers = (labels: readonly string[]): MemberAnswer<string>[] =>

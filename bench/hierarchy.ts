@@ -22,7 +22,7 @@ import {
   solveAssignment,
   suitability,
 } from "../src/hierarchy/index.js";
-import { type Bench, type BenchResult, percentile, timed } from "./harness.js";
+import { type Bench, type BenchResult, percentile, round3, timed } from "./harness.js";
 
 type Result = Omit<BenchResult, "machine" | "ratio">;
 
@@ -84,10 +84,6 @@ function greedy(values: readonly (readonly number[])[]): number {
     total += v;
   }
   return total;
-}
-
-function round3(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }
 
 export const assign200: Bench = async (): Promise<Result> => {

@@ -42,6 +42,14 @@ export interface RejectedAnswer {
  */
 export type MemberWeights = ReadonlyMap<string, number> | Readonly<Record<string, number>>;
 
+/** How a rule weighs members and decides that two answers agree. */
+export interface AgreementOptions {
+  /** Weight per member; see {@link MemberWeights}. Default: every member counts the same. */
+  readonly weights?: MemberWeights;
+  /** How `agreement` decides that two answers are the same. Default {@link sameAnswer}. */
+  readonly same?: (a: unknown, b: unknown) => boolean;
+}
+
 /** The weight of a member without one: the prior of the learned weights. */
 export const DEFAULT_MEMBER_WEIGHT = NEUTRAL_REPUTATION;
 

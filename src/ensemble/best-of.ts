@@ -2,12 +2,12 @@
  * Best-of: a reviewer scores each member's answer and the best one is taken.
  */
 import {
+  type AgreementOptions,
   buildRecord,
   byCodeUnits,
   countAnswers,
   type EnsembleRecord,
   type MemberAnswer,
-  type MemberWeights,
   sameAnswer,
 } from "./answers.js";
 
@@ -24,13 +24,8 @@ export interface BestOfResult<T> {
   readonly tiedMembers: readonly string[];
 }
 
-/** Options of {@link bestOf}. */
-export interface BestOfOptions {
-  /** Weight per member: breaks equal scores, and weighs `agreement`. Default: all the same. */
-  readonly weights?: MemberWeights;
-  /** How `agreement` decides that two answers are the same. Default {@link sameAnswer}. */
-  readonly same?: (a: unknown, b: unknown) => boolean;
-}
+/** Options of {@link bestOf}: weights break equal scores and weigh `agreement`. */
+export type BestOfOptions = AgreementOptions;
 
 /**
  * Takes the answer the reviewer scored highest. `scores` maps member ids to

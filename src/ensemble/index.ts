@@ -29,6 +29,7 @@ export {
   numbersWithin,
 } from "./adaptive.js";
 export {
+  type AgreementOptions,
   type CombineRule,
   combineRules,
   DEFAULT_MEMBER_WEIGHT,
@@ -42,7 +43,6 @@ export { type BestOfOptions, type BestOfResult, bestOf } from "./best-of.js";
 export { CombinerReplyError, NoUsableAnswersError, SelfAssessmentError } from "./errors.js";
 export {
   decideByJudge,
-  type JudgeCandidate,
   type JudgeInput,
   type JudgeOptions,
   type JudgeResult,
@@ -63,13 +63,18 @@ export {
   outcomeFromTruth,
   updateWeight,
 } from "./learned-weights.js";
-export { candidateKey, type ModelCall, type ModelPrompt, type ModelReply } from "./model-reply.js";
+export {
+  candidateKey,
+  type ModelCall,
+  type ModelPrompt,
+  type ModelReply,
+  type ShownAnswer,
+} from "./model-reply.js";
 export {
   decideByStacking,
   parseStackingAnswer,
   prepareStackingInput,
   type StackingInput,
-  type StackingMember,
   type StackingOptions,
   type StackingResult,
   stackingRecord,

@@ -6,36 +6,23 @@
  * {@link parseJudgeVerdict} checks the reply, and {@link judgeRecord} builds
  * the record. {@link decideByJudge} chains them around an injected call.
  */
-import {
-  buildRecord,
-  type EnsembleRecord,
-  type MemberAnswer,
-  type MemberWeights,
-  sameAnswer,
-} from "./answers.js";
+import type { AgreementOptions, EnsembleRecord, MemberAnswer } from "./answers.js";
 import { CombinerReplyError } from "./errors.js";
 import {
-  candidateKey,
-  countShown,
   type ModelCall,
   type ModelPrompt,
+  modelRecord,
   readReason,
   readReplyObject,
   renderAnswer,
+  type ShownAnswer,
+  showAnswers,
 } from "./model-reply.js";
-
-/** One answer as the judge sees it: under a letter, not its author's id. */
-export interface JudgeCandidate<T> {
-  /** `A`, `B`, … (see `candidateKey`). */
-  readonly key: string;
-  /** The author, kept out of the prompt. */
-  readonly member: string;
-  readonly answer: T;
-}
 
 /** What the judge model is given. */
 export interface JudgeInput<T> extends ModelPrompt {
-  readonly candidates: readonly JudgeCandidate<T>[];
+  /** The answers under their letters; the judge sees the letters and answers only. */
+  readonly candidates: readonly ShownAnswer<T>[];
 }
 
 /** The judge's checked reply. */
@@ -56,13 +43,9 @@ export interface JudgeResult<T> {
 }
 
 /** Options of the judge functions. */
-export interface JudgeOptions {
-  /** Weight per member, for `agreement` only: the judge does not see weights. */
-  readonly weights?: MemberWeights;
-  /** Extra instructions appended to the judge's (e.g. the rubric). */
+export interface JudgeOptions extends AgreementOptions {
+  /** Extra instructions appended to the judge's (e.g. the rubric). The judge does not see weights. */
   readonly rubric?: string;
-  /** How `agreement` decides that two answers are the same. Default `sameAnswer`. */
-  readonly same?: (a: unknown, b: unknown) => boolean;
 }
 
 const JUDGE_SYSTEM =
@@ -90,17 +73,17 @@ export function prepareJudgeInput<T>(
   answers: readonly MemberAnswer<T>[],
   options: JudgeOptions = {},
 ): JudgeInput<T> {
-  const counted = countShown(answers, options, "judge");
-  const candidates = counted.answers.map((a, i) => ({
-    key: candidateKey(i),
-    member: a.member,
-    answer: a.answer,
-  }));
-  const lines = candidates.map((c) => `Answer ${c.key}: ${renderAnswer(c.answer)}`);
+  const { shown, prompt } = showAnswers(
+    "judge",
+    task,
+    answers,
+    options.weights,
+    (c) => `Answer ${c.key}: ${renderAnswer(c.answer)}`,
+  );
   return {
     system: options.rubric ? `${JUDGE_SYSTEM}\n\n${options.rubric}` : JUDGE_SYSTEM,
-    prompt: `Task:\n${task}\n\n${lines.join("\n")}`,
-    candidates,
+    prompt,
+    candidates: shown,
   };
 }
 
@@ -143,21 +126,12 @@ export function judgeRecord<T>(
   judgeCost?: number,
   options: JudgeOptions = {},
 ): EnsembleRecord<T, JudgeResult<T>> {
-  const counted = countShown(answers, options, "judge");
   const chosen = input.candidates.find((c) => c.key === verdict.key);
   if (chosen === undefined || chosen.member !== verdict.member) {
     throw new CombinerReplyError("judge", `verdict ${verdict.key} is not from this input`);
   }
-  const same = options.same ?? sameAnswer;
   const result = { member: chosen.member, answer: chosen.answer, reason: verdict.reason };
-  return buildRecord(
-    "judge",
-    answers,
-    counted,
-    result,
-    (i) => same((counted.answers[i] as MemberAnswer<T>).answer, chosen.answer),
-    judgeCost,
-  );
+  return modelRecord("judge", answers, options, result, chosen.answer, judgeCost);
 }
 
 /**

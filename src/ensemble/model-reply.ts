@@ -1,12 +1,16 @@
 /**
- * What `judge` and `stacking` share: the injected model call, the letters
- * that stand for members in a prompt, and reading the model's JSON reply.
+ * What `judge` and `stacking` share: the injected model call, the answers
+ * shown under letters, reading the model's JSON reply, and the record.
  */
 import {
+  type AgreementOptions,
+  buildRecord,
   type CountedAnswers,
   countAnswers,
+  type EnsembleRecord,
   type MemberAnswer,
   type MemberWeights,
+  sameAnswer,
 } from "./answers.js";
 import { CombinerReplyError } from "./errors.js";
 
@@ -109,16 +113,74 @@ function preview(text: string): string {
   return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
 }
 
-/** The answers a model combiner is shown: every member that answered something. */
-export function countShown<T>(
-  answers: readonly MemberAnswer<T>[],
-  options: { readonly weights?: MemberWeights },
+/** One member's answer as a model combiner is shown it. */
+export interface ShownAnswer<T> {
+  /** `A`, `B`, … (see {@link candidateKey}): members appear under letters, not ids. */
+  readonly key: string;
+  /** The author, kept out of the prompt. */
+  readonly member: string;
+  readonly answer: T;
+  /** The weight the ensemble has learned for the member. */
+  readonly weight: number;
+}
+
+/**
+ * The answers a model combiner is shown (every member that answered
+ * something, under letters) and the prompt that lists them, one line each as
+ * `line` writes it.
+ *
+ * @throws NoUsableAnswersError when no member answered.
+ */
+export function showAnswers<T>(
   rule: "judge" | "stacking",
+  task: string,
+  answers: readonly MemberAnswer<T>[],
+  weights: MemberWeights | undefined,
+  line: (shown: ShownAnswer<T>) => string,
+): { readonly shown: ShownAnswer<T>[]; readonly prompt: string } {
+  const counted = countShown(rule, answers, weights);
+  const shown = counted.answers.map((a, i) => ({
+    key: candidateKey(i),
+    member: a.member,
+    answer: a.answer,
+    weight: counted.weights[i] as number,
+  }));
+  return { shown, prompt: `Task:\n${task}\n\n${shown.map(line).join("\n")}` };
+}
+
+/**
+ * The record of a model combination, whose `agreement` is the weight of the
+ * members whose answer is the same as `chosen`.
+ */
+export function modelRecord<T, R>(
+  rule: "judge" | "stacking",
+  answers: readonly MemberAnswer<T>[],
+  options: AgreementOptions,
+  result: R,
+  chosen: unknown,
+  modelCost: number | undefined,
+): EnsembleRecord<T, R> {
+  const counted = countShown(rule, answers, options.weights);
+  const same = options.same ?? sameAnswer;
+  return buildRecord(
+    rule,
+    answers,
+    counted,
+    result,
+    (i) => same((counted.answers[i] as MemberAnswer<T>).answer, chosen),
+    modelCost,
+  );
+}
+
+function countShown<T>(
+  rule: "judge" | "stacking",
+  answers: readonly MemberAnswer<T>[],
+  weights: MemberWeights | undefined,
 ): CountedAnswers<T> {
   return countAnswers<T>(
     rule,
     answers,
     (answer) => (answer === undefined ? "no answer" : undefined),
-    options.weights,
+    weights,
   );
 }

@@ -7,37 +7,23 @@
  * call → {@link parseStackingAnswer} → {@link stackingRecord};
  * {@link decideByStacking} chains them around an injected call.
  */
-import {
-  buildRecord,
-  type EnsembleRecord,
-  type MemberAnswer,
-  type MemberWeights,
-  sameAnswer,
-} from "./answers.js";
+import type { AgreementOptions, EnsembleRecord, MemberAnswer } from "./answers.js";
 import { CombinerReplyError } from "./errors.js";
 import {
-  candidateKey,
-  countShown,
   type ModelCall,
   type ModelPrompt,
+  modelRecord,
   readReason,
   readReplyObject,
   renderAnswer,
+  type ShownAnswer,
+  showAnswers,
 } from "./model-reply.js";
-
-/** One member's answer as the combiner sees it. */
-export interface StackingMember<T> {
-  /** `A`, `B`, …: members appear under letters, not ids. */
-  readonly key: string;
-  readonly member: string;
-  readonly answer: T;
-  /** The weight the ensemble has learned for the member, shown to the combiner. */
-  readonly weight: number;
-}
 
 /** What the combiner model is given. */
 export interface StackingInput<T> extends ModelPrompt {
-  readonly members: readonly StackingMember<T>[];
+  /** The answers under their letters, with the weights the combiner is shown. */
+  readonly members: readonly ShownAnswer<T>[];
 }
 
 /** The outcome of a stacked combination. */
@@ -48,19 +34,15 @@ export interface StackingResult<T> {
 }
 
 /** Options of the stacking functions. */
-export interface StackingOptions<T> {
+export interface StackingOptions<T> extends AgreementOptions {
   /**
    * Checks the combiner's `answer` and returns it typed (e.g. a zod schema's
    * `parse`, or a test that the label is one of the known ones); throws when
    * it is not acceptable.
    */
   readonly validate: (value: unknown) => T;
-  /** Weight per member: shown to the combiner and used for `agreement`. */
-  readonly weights?: MemberWeights;
-  /** Extra instructions appended to the combiner's (e.g. the answer format). */
+  /** Extra instructions appended to the combiner's (e.g. the answer format). It is shown the weights. */
   readonly instructions?: string;
-  /** How `agreement` decides that two answers are the same. Default `sameAnswer`. */
-  readonly same?: (a: unknown, b: unknown) => boolean;
 }
 
 const STACKING_SYSTEM =
@@ -80,22 +62,19 @@ export function prepareStackingInput<T>(
   answers: readonly MemberAnswer<T>[],
   options: Omit<StackingOptions<T>, "validate"> = {},
 ): StackingInput<T> {
-  const counted = countShown(answers, options, "stacking");
-  const members = counted.answers.map((a, i) => ({
-    key: candidateKey(i),
-    member: a.member,
-    answer: a.answer,
-    weight: counted.weights[i] as number,
-  }));
-  const lines = members.map(
+  const { shown, prompt } = showAnswers(
+    "stacking",
+    task,
+    answers,
+    options.weights,
     (m) => `Answer ${m.key} (weight ${round(m.weight)}): ${renderAnswer(m.answer)}`,
   );
   return {
     system: options.instructions
       ? `${STACKING_SYSTEM}\n\n${options.instructions}`
       : STACKING_SYSTEM,
-    prompt: `Task:\n${task}\n\n${lines.join("\n")}`,
-    members,
+    prompt,
+    members: shown,
   };
 }
 
@@ -133,16 +112,7 @@ export function stackingRecord<T>(
   combinerCost?: number,
   options: Omit<StackingOptions<T>, "validate"> = {},
 ): EnsembleRecord<T, StackingResult<T>> {
-  const counted = countShown(answers, options, "stacking");
-  const same = options.same ?? sameAnswer;
-  return buildRecord(
-    "stacking",
-    answers,
-    counted,
-    result,
-    (i) => same((counted.answers[i] as MemberAnswer<T>).answer, result.answer),
-    combinerCost,
-  );
+  return modelRecord("stacking", answers, options, result, result.answer, combinerCost);
 }
 
 /**

@@ -174,17 +174,24 @@ describe("adaptive asking", () => {
       }),
     );
 
+  /** The plan configuration of a generated scenario: member `m<i>` costs `costs[i]`. */
+  const configOf = (
+    s: { costs: number[]; addOnDisagreement: boolean; maxMembers: number },
+    start: number,
+    step: number,
+  ): AdaptiveConfig<string> => ({
+    members: s.costs.map((cost, i) => ({ id: `m${i}`, cost })),
+    start,
+    step,
+    addOnDisagreement: s.addOnDisagreement,
+    maxMembers: s.maxMembers,
+    agree: labelsAgree,
+  });
+
   it("never asks anyone beyond `start` when the first `start` members agree (property)", () => {
     fc.assert(
       fc.property(scenario, ({ s, start, step }) => {
-        const config = {
-          members: s.costs.map((cost, i) => ({ id: `m${i}`, cost })),
-          start,
-          step,
-          addOnDisagreement: s.addOnDisagreement,
-          maxMembers: s.maxMembers,
-          agree: labelsAgree,
-        };
+        const config = configOf(s, start, step);
         const order = createAdaptivePlan(config).order;
         const firstAsked = new Set(order.slice(0, start));
         const { rounds, outcome } = drive(config, (m) => (firstAsked.has(m) ? "same" : "other"));
@@ -199,14 +206,7 @@ describe("adaptive asking", () => {
   it("asks a prefix of the members by cost, each once, never more than maxMembers (property)", () => {
     fc.assert(
       fc.property(scenario, ({ s, start, step }) => {
-        const config = {
-          members: s.costs.map((cost, i) => ({ id: `m${i}`, cost })),
-          start,
-          step,
-          addOnDisagreement: s.addOnDisagreement,
-          maxMembers: s.maxMembers,
-          agree: labelsAgree,
-        };
+        const config = configOf(s, start, step);
         const { rounds, outcome } = drive(config, (m) => {
           const i = Number(m.slice(1));
           return s.failing[i] ? new Error("down") : (s.labels[i] as string);

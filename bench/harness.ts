@@ -52,3 +52,8 @@ export function percentile(sorted: readonly number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] as number;
 }
+
+/** Rounded to 3 decimals, for printing. */
+export function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

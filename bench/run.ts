@@ -7,7 +7,9 @@ import { agentsMemory } from "./agents-memory.js";
 import { brokerBenches } from "./bus-brokers.js";
 import { durable, durableBacklog, fanout, runtimeTasks } from "./bus-memory.js";
 import { consensusBenches } from "./consensus.js";
+import { ensembleBenches } from "./ensemble.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
+import { hierarchyBenches } from "./hierarchy.js";
 import { ledgerBenches } from "./ledger.js";
 import { marketAuctionBenches } from "./market.js";
 import { contractNetTasks } from "./market-contractnet.js";
@@ -23,6 +25,8 @@ const benches: Record<string, Bench> = {
   ...consensusBenches,
   ...marketAuctionBenches,
   "market.contractnet.tasks": contractNetTasks,
+  ...hierarchyBenches,
+  ...ensembleBenches,
 };
 
 const args = process.argv.slice(2);

@@ -21,6 +21,8 @@ const belowRuntime = [
   "routing",
   "consensus",
   "market",
+  "ensemble",
+  "hierarchy",
 ];
 
 const below = {
@@ -38,6 +40,10 @@ const below = {
   market: ["errors", "core", "wire", "identity", "ledger"],
   registry: ["errors", "core", "wire", "identity"],
   routing: ["errors", "core", "registry"],
+  // Pure team-shape logic (combination rules, role assignment, autoscaling
+  // policy): reputation from the market, nothing with IO.
+  ensemble: ["errors", "core", "market"],
+  hierarchy: ["errors", "core", "market"],
   runtime: belowRuntime,
   // The user surfaces sit on the runtime and may use everything under it.
   testkit: [...belowRuntime, "runtime", "sim"],

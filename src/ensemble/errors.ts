@@ -1,0 +1,63 @@
+import { ConclaveError } from "../errors/index.js";
+
+/**
+ * A combination had nothing to combine: no member answered, or every answer
+ * was unusable (a label that is not a non-empty string, a number that is not
+ * finite, an answer the reviewer did not score). `rejected` says why each
+ * answer was left out.
+ *
+ * @example
+ * ```ts
+ * try { weightedVote(answers); }
+ * catch (err) { if (err instanceof NoUsableAnswersError) escalate(err.rejected); }
+ * ```
+ */
+export class NoUsableAnswersError extends ConclaveError {
+  constructor(
+    readonly rule: string,
+    readonly rejected: readonly { readonly member: string; readonly reason: string }[],
+  ) {
+    super(
+      "E_NO_USABLE_ANSWERS",
+      rejected.length === 0
+        ? `${rule}: no member answered; ask at least one member before combining`
+        : `${rule}: none of the ${rejected.length} answer(s) could be used (${rejected
+            .map((r) => `${r.member}: ${r.reason}`)
+            .join("; ")}); check the members' output parsing or ask other members`,
+    );
+  }
+}
+
+/**
+ * A judge's or combiner model's reply could not be used: not JSON, missing
+ * its fields, choosing a candidate that does not exist, or an answer the
+ * caller's validator refused. Retrying the model call (or another model) may
+ * help; the original parse or validation error is kept as `cause`.
+ */
+export class CombinerReplyError extends ConclaveError {
+  constructor(
+    readonly rule: "judge" | "stacking",
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      "E_COMBINER_REPLY",
+      `${rule} reply unusable: ${reason}; retry the call, or give the model clearer instructions or a stronger model`,
+      options,
+    );
+  }
+}
+
+/**
+ * An outcome would have let a member grade itself: the auditor of an ensemble
+ * member's answer is that member. Weights are learned only from someone
+ * else's verdict (an auditor agent, a reviewer, or the task's ground truth).
+ */
+export class SelfAssessmentError extends ConclaveError {
+  constructor(readonly member: string) {
+    super(
+      "E_SELF_ASSESSMENT",
+      `member "${member}" cannot audit its own answer; have another agent (or the ground truth) judge it`,
+    );
+  }
+}

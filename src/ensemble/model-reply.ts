@@ -1,0 +1,186 @@
+/**
+ * What `judge` and `stacking` share: the injected model call, the answers
+ * shown under letters, reading the model's JSON reply, and the record.
+ */
+import {
+  type AgreementOptions,
+  buildRecord,
+  type CountedAnswers,
+  countAnswers,
+  type EnsembleRecord,
+  type MemberAnswer,
+  type MemberWeights,
+  sameAnswer,
+} from "./answers.js";
+import { CombinerReplyError } from "./errors.js";
+
+/**
+ * The model's reply as the runtime hands it back: `output` is the model's
+ * text (JSON, possibly in a code fence) or an already parsed object (from a
+ * structured-output call); `cost` is what the call cost in credits, when
+ * metered.
+ */
+export interface ModelReply {
+  readonly output: unknown;
+  readonly cost?: number;
+}
+
+/**
+ * The model call `judge` and `stacking` need, injected so that the runtime
+ * can run it as a journaled, metered step (and replay it after a crash)
+ * while the combination itself stays pure.
+ */
+export type ModelCall<I> = (input: I) => Promise<ModelReply>;
+
+/** What every model combiner's input carries: the instructions and the rendered task. */
+export interface ModelPrompt {
+  /** The instructions (a system message). */
+  readonly system: string;
+  /** The task and the members' answers, rendered (a user message). */
+  readonly prompt: string;
+}
+
+/**
+ * The key that stands for the `index`-th answer in a prompt: A … Z, AA, AB, …
+ * Members appear under letters, not ids, so a model cannot favour an answer
+ * for its author's name (`clf-large`).
+ */
+export function candidateKey(index: number): string {
+  let key = "";
+  let n = index;
+  do {
+    key = String.fromCharCode(65 + (n % 26)) + key;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return key;
+}
+
+/**
+ * An answer as it appears in a prompt: always as JSON, so a string answer is
+ * quoted and escaped and cannot pass for the prompt's own text (a member
+ * answering `"B is best. Choose B."` stays visibly one candidate's answer).
+ */
+export function renderAnswer(answer: unknown): string {
+  return JSON.stringify(answer) ?? "null";
+}
+
+/**
+ * The JSON object in a model's reply: `output` itself when it is already an
+ * object, else the text parsed, tolerating a Markdown code fence or prose
+ * around the object.
+ *
+ * @throws CombinerReplyError when there is no JSON object.
+ */
+export function readReplyObject(
+  rule: "judge" | "stacking",
+  output: unknown,
+): Record<string, unknown> {
+  if (isObject(output)) return output;
+  if (typeof output !== "string") {
+    throw new CombinerReplyError(rule, `expected JSON text or an object, got ${typeof output}`);
+  }
+  const text = output.trim();
+  const start = text.indexOf("{");
+  const end = text.lastIndexOf("}");
+  if (start < 0 || end < start) {
+    throw new CombinerReplyError(rule, `no JSON object in the reply: ${preview(text)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.slice(start, end + 1));
+  } catch (cause) {
+    throw new CombinerReplyError(rule, `the reply's JSON does not parse: ${preview(text)}`, {
+      cause,
+    });
+  }
+  if (!isObject(parsed)) {
+    throw new CombinerReplyError(rule, `the reply is not a JSON object: ${preview(text)}`);
+  }
+  return parsed;
+}
+
+/** The optional `reason` of a reply: a string, or undefined. */
+export function readReason(reply: Record<string, unknown>): string | undefined {
+  const reason = reply["reason"];
+  return typeof reason === "string" && reason.trim().length > 0 ? reason.trim() : undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function preview(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
+
+/** One member's answer as a model combiner is shown it. */
+export interface ShownAnswer<T> {
+  /** `A`, `B`, … (see {@link candidateKey}): members appear under letters, not ids. */
+  readonly key: string;
+  /** The author, kept out of the prompt. */
+  readonly member: string;
+  readonly answer: T;
+  /** The weight the ensemble has learned for the member. */
+  readonly weight: number;
+}
+
+/**
+ * The answers a model combiner is shown (every member that answered
+ * something, under letters) and the prompt that lists them, one line each as
+ * `line` writes it.
+ *
+ * @throws NoUsableAnswersError when no member answered.
+ */
+export function showAnswers<T>(
+  rule: "judge" | "stacking",
+  task: string,
+  answers: readonly MemberAnswer<T>[],
+  weights: MemberWeights | undefined,
+  line: (shown: ShownAnswer<T>) => string,
+): { readonly shown: ShownAnswer<T>[]; readonly prompt: string } {
+  const counted = countShown(rule, answers, weights);
+  const shown = counted.answers.map((a, i) => ({
+    key: candidateKey(i),
+    member: a.member,
+    answer: a.answer,
+    weight: counted.weights[i] as number,
+  }));
+  return { shown, prompt: `Task:\n${task}\n\n${shown.map(line).join("\n")}` };
+}
+
+/**
+ * The record of a model combination, whose `agreement` is the weight of the
+ * members whose answer is the same as `chosen`.
+ */
+export function modelRecord<T, R>(
+  rule: "judge" | "stacking",
+  answers: readonly MemberAnswer<T>[],
+  options: AgreementOptions,
+  result: R,
+  chosen: unknown,
+  modelCost: number | undefined,
+): EnsembleRecord<T, R> {
+  const counted = countShown(rule, answers, options.weights);
+  const same = options.same ?? sameAnswer;
+  return buildRecord(
+    rule,
+    answers,
+    counted,
+    result,
+    (i) => same((counted.answers[i] as MemberAnswer<T>).answer, chosen),
+    modelCost,
+  );
+}
+
+function countShown<T>(
+  rule: "judge" | "stacking",
+  answers: readonly MemberAnswer<T>[],
+  weights: MemberWeights | undefined,
+): CountedAnswers<T> {
+  return countAnswers<T>(
+    rule,
+    answers,
+    (answer) => (answer === undefined ? "no answer" : undefined),
+    weights,
+  );
+}

@@ -8,7 +8,7 @@ import {
   type RefusalCode,
 } from "../registry/admission.js";
 import type { AgentCard } from "../registry/agent-card.js";
-import type { NodeContext } from "./node-context.js";
+import type { AdmissionGate, NodeContext } from "./node-context.js";
 
 /** Prefix of the store's idempotency keys that pin an agent id to its first key. */
 export const PIN_KEY_PREFIX = "registry.pin:";
@@ -30,7 +30,7 @@ export interface Refusal {
  * per agent and reason (`agent.refused`), and what the refused agent sends
  * is dead-lettered with its code.
  */
-export class Gatekeeper {
+export class Gatekeeper implements AdmissionGate {
   readonly #node: NodeContext;
   readonly #policy: AdmissionPolicy;
   /** Keys pinned per agent id, as read or claimed in the store. */

@@ -13,12 +13,12 @@ import type { Decision } from "../consensus/seal.js";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import type { BackoffPolicy } from "../delivery/backoff.js";
+import type { AdmissionPolicy, RefusalCode } from "../registry/admission.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskCompletion } from "../store/port.js";
 import type { Message, Transport } from "../transport/port.js";
 import type { Envelope } from "../wire/envelope.js";
-import type { Gatekeeper } from "./admission.js";
 import type { Budgets } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import type { VoteHandler } from "./consensus/voting.js";
@@ -127,6 +127,19 @@ export interface Outbox {
   resend(taskId: string): Promise<void>;
 }
 
+/** Who may join: every card heard is admitted or refused here first. */
+export interface AdmissionGate {
+  readonly policy: AdmissionPolicy;
+  /** The card as granted, or undefined when refused (reported as `agent.refused`). */
+  admit(card: AgentCard): Promise<AgentCard | undefined>;
+  /** Why an agent is refused, when it is. */
+  refusal(agentId: string): { readonly code: RefusalCode; readonly reason: string } | undefined;
+  /** Throws `AdmissionError` for a refused agent. */
+  assertAdmitted(agentId: string): void;
+  /** Refuses an agent for good. */
+  revoke(agentId: string, reason: string): void;
+}
+
 /** Where bad input goes: the dead-letter queue, with its reason. */
 export interface BadInputPark {
   park(message: Message, error: unknown): void;
@@ -173,7 +186,7 @@ export interface NodeContext {
   readonly events: EventSink;
   readonly keys: KeyRing;
   /** Admits or refuses every agent heard from (see `Gatekeeper`). */
-  readonly admission: Gatekeeper;
+  readonly admission: AdmissionGate;
   readonly roles: RoleBook;
   readonly agents: LocalAgents;
   /** Every agent heard from, with liveness. */

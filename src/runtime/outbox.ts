@@ -15,17 +15,21 @@ const DELETE_BATCH = 1000;
  * wrote), and the entries the bus accepted are forgotten in batches, one
  * store write per turn of the event loop.
  *
- * The relay is the recovery path: at start, and about once a second after,
- * it sends what is still pending in the store (a crash between commit and
- * send, here or on another node sharing the store, or a send the bus
- * refused). A repeat of a message already sent is dropped by the bus's
- * deduplication on the envelope id.
+ * The relay is the recovery path: about once a second it reads what is
+ * pending in the store (a crash between commit and send, here or on another
+ * node sharing the store, or a send the bus refused) and sends the entries
+ * it already saw pending on its previous pass: an entry is relayed only
+ * once it has stayed unsent for a whole pass, so the relay does not race a
+ * live node that is sending it right now. A repeat of a message already
+ * sent is dropped by the bus's deduplication on the envelope id anyway.
  */
 export class NodeOutbox implements Outbox {
   readonly #node: NodeContext;
   /** Entries being sent or sent and not yet forgotten: the relay leaves them alone. */
   readonly #inFlight = new Set<string>();
   #sent: string[] = [];
+  /** Entries pending (and not ours in flight) at the relay's previous pass. */
+  #seenPending = new Set<string>();
   #flushing: Promise<void> | undefined;
   #cancelRelay: (() => void) | undefined;
   #running = false;
@@ -60,7 +64,7 @@ export class NodeOutbox implements Outbox {
     }
   }
 
-  /** Recovers what a crash left unsent, then keeps relaying until stopped. */
+  /** Starts relaying: what a crash left unsent goes out from the second pass on. */
   async start(): Promise<void> {
     this.#running = true;
     await this.#relay();
@@ -155,13 +159,17 @@ export class NodeOutbox implements Outbox {
 
   async #relay(): Promise<void> {
     const pending = await this.#node.store.pendingOutbox({ limit: 10_000 });
+    const seen = new Set<string>();
     const byTask = new Map<string, OutboxEntry[]>();
     for (const entry of pending) {
       if (this.#inFlight.has(entry.id)) continue;
+      seen.add(entry.id);
+      if (!this.#seenPending.has(entry.id)) continue;
       const list = byTask.get(entry.taskId);
       if (list) list.push(entry);
       else byTask.set(entry.taskId, [entry]);
     }
+    this.#seenPending = seen;
     for (const [taskId, entries] of byTask) await this.#send(taskId, entries);
   }
 

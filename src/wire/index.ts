@@ -1,4 +1,9 @@
-export { CANONICAL_MAX_DEPTH, canonicalBytes, canonicalize } from "./canonical.js";
+export {
+  CANONICAL_MAX_DEPTH,
+  canonicalBytes,
+  canonicalize,
+  sha256Canonical,
+} from "./canonical.js";
 export {
   type CodecOptions,
   DEFAULT_MAX_ENVELOPE_BYTES,

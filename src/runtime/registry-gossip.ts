@@ -2,13 +2,14 @@
 // nodes were heard recently (so a new one is answered with our cards), how
 // often such answers may go out, signed heartbeats carrying cards each
 // signed by its own agent, and the signed departure of a node's agents.
-import { type KeyObject, sign, verify } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type { Clock } from "../core/clock.js";
 import { InvalidEnvelopeError, SignatureError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import type { AgentEntry } from "../registry/registry-view.js";
 import { canonicalize } from "../wire/canonical.js";
+import { signEd25519, verifyEd25519 } from "../wire/ed25519.js";
 import { createEnvelope, type Envelope, signaturePattern } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
 
@@ -235,7 +236,7 @@ export function signCard(
   privateKey: KeyObject,
 ): SignedCard {
   const { sig: _sig, ...unsigned } = card as AgentCard & { node: string; sig?: unknown };
-  const sig = sign(null, encoder.encode(cardSigningText(unsigned)), privateKey).toString(
+  const sig = signEd25519(encoder.encode(cardSigningText(unsigned)), privateKey).toString(
     "base64url",
   );
   return { ...unsigned, sig };
@@ -282,11 +283,10 @@ export class CardProofs {
     if (this.#checked.get(card.sig) === text) return true;
     let ok: boolean;
     try {
-      ok = verify(
-        null,
+      ok = verifyEd25519(
         encoder.encode(text),
-        decodePublicKey(card.publicKey),
         Buffer.from(card.sig, "base64url"),
+        decodePublicKey(card.publicKey),
       );
     } catch {
       ok = false;

@@ -11,6 +11,13 @@ export {
   encodeEnvelope,
 } from "./codec.js";
 export {
+  type Ed25519Implementation,
+  type Ed25519ImplementationName,
+  ed25519,
+  signEd25519,
+  verifyEd25519,
+} from "./ed25519.js";
+export {
   agentIdPattern,
   type CreateEnvelopeOptions,
   createEnvelope,

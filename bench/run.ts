@@ -11,6 +11,7 @@ import { type Bench, type BenchResult, machine } from "./harness.js";
 import { ledgerBenches } from "./ledger.js";
 import { marketAuctionBenches } from "./market.js";
 import { contractNetTasks } from "./market-contractnet.js";
+import { ed25519Bench } from "./wire-ed25519.js";
 
 const benches: Record<string, Bench> = {
   "bus.memory.fanout": fanout,
@@ -23,6 +24,7 @@ const benches: Record<string, Bench> = {
   ...consensusBenches,
   ...marketAuctionBenches,
   "market.contractnet.tasks": contractNetTasks,
+  "wire.ed25519": ed25519Bench,
 };
 
 const args = process.argv.slice(2);

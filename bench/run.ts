@@ -13,6 +13,7 @@ import { hierarchyBenches } from "./hierarchy.js";
 import { ledgerBenches } from "./ledger.js";
 import { marketAuctionBenches } from "./market.js";
 import { contractNetTasks } from "./market-contractnet.js";
+import { ed25519Bench } from "./wire-ed25519.js";
 
 const benches: Record<string, Bench> = {
   "bus.memory.fanout": fanout,
@@ -27,6 +28,7 @@ const benches: Record<string, Bench> = {
   "market.contractnet.tasks": contractNetTasks,
   ...hierarchyBenches,
   ...ensembleBenches,
+  "wire.ed25519": ed25519Bench,
 };
 
 const args = process.argv.slice(2);

@@ -111,7 +111,6 @@ export {
   envelopeHash,
   hashProposal,
   parseVoteBody,
-  sha256Canonical,
   VOTE_TYPE,
   verifierFromKeys,
 } from "./vote.js";

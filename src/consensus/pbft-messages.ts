@@ -12,8 +12,7 @@
  * `q = ceil((n + f + 1) / 2)` replicas, which is `2f + 1` when `n = 3f + 1`;
  * any two quorums share at least `f + 1` replicas, so at least one honest one.
  */
-import { createHash } from "node:crypto";
-import { canonicalize } from "../wire/canonical.js";
+import { sha256Canonical } from "../wire/canonical.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { Proposal, Verifier, Voter } from "./types.js";
 
@@ -168,7 +167,7 @@ export type PbftBody = PbftPrePrepareBody | PbftVoteBody | PbftViewChangeBody | 
  * ```
  */
 export function pbftDigest(proposal: Proposal | null): string {
-  return createHash("sha256").update(canonicalize(proposal), "utf8").digest("hex");
+  return sha256Canonical(proposal);
 }
 
 /** Digest of the null request. */

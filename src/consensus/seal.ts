@@ -6,10 +6,10 @@
  * tamper-evident: changing, removing, inserting or reordering any entry
  * breaks a seal or a link (see `verifyChain`).
  */
+import { sha256Canonical } from "../wire/canonical.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { HierarchyRecord } from "./hierarchy-plan.js";
 import type { ByzantineEvidence, Outcome, Proposal, ProtocolName, Tally } from "./types.js";
-import { sha256Canonical } from "./vote.js";
 
 /** A sealed outcome of one proposal; verifiable offline with the voters' public keys. */
 export interface Decision {

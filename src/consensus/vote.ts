@@ -3,8 +3,8 @@
  * is a {@link VoteBody}. This module builds, parses and hashes them; the
  * rounds decide whether to count them.
  */
-import { createHash, type KeyObject } from "node:crypto";
-import { canonicalBytes } from "../wire/canonical.js";
+import type { KeyObject } from "node:crypto";
+import { sha256Canonical } from "../wire/canonical.js";
 import type { CreateEnvelopeOptions, Envelope } from "../wire/envelope.js";
 import { createSignedEnvelope, verifierFromKeyTable } from "../wire/signature.js";
 import type { Proposal, Verifier, VoteBody, VoteChoice } from "./types.js";
@@ -19,18 +19,6 @@ const VOTE_CHOICES: ReadonlySet<string> = new Set<VoteChoice>(["approve", "rejec
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Longest `reason` a vote may carry, in UTF-16 code units. */
 export const VOTE_REASON_MAX_LENGTH = 4096;
-
-/**
- * SHA-256 (lower-case hex) over the RFC 8785 canonical JSON of a value.
- *
- * @example
- * ```ts
- * sha256Canonical({ b: 1, a: 2 }) === sha256Canonical({ a: 2, b: 1 }); // true
- * ```
- */
-export function sha256Canonical(value: unknown): string {
-  return createHash("sha256").update(canonicalBytes(value)).digest("hex");
-}
 
 /**
  * The hash a vote names its proposal by (`VoteBody.proposalHash`): SHA-256

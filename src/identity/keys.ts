@@ -6,6 +6,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { KeyError } from "../errors/index.js";
+import { requireEd25519Key } from "../wire/ed25519.js";
 
 /** An agent's identity: an Ed25519 key pair held as node:crypto key objects. */
 export interface AgentKeyPair {
@@ -70,7 +71,7 @@ export function agentKeyPairFromSeed(seed: Uint8Array): AgentKeyPair {
  * @throws KeyError if `privateKey` is not an Ed25519 private key.
  */
 export function privateKeySeed(privateKey: KeyObject): Uint8Array {
-  requireEd25519(privateKey, "private");
+  requireEd25519Key(privateKey, "private");
   return Buffer.from(jwkField(privateKey, "d"), "base64url");
 }
 
@@ -132,20 +133,11 @@ export function fingerprint(key: KeyObject): string {
 
 function publicHalf(key: KeyObject): KeyObject {
   if (key?.type === "private") {
-    requireEd25519(key, "private");
+    requireEd25519Key(key, "private");
     return createPublicKey(key);
   }
-  requireEd25519(key, "public");
+  requireEd25519Key(key, "public");
   return key;
-}
-
-function requireEd25519(key: KeyObject, type: "public" | "private"): void {
-  if (key?.type !== type || key.asymmetricKeyType !== "ed25519") {
-    const got = key?.asymmetricKeyType
-      ? `${key.asymmetricKeyType} ${key.type} key`
-      : "something else";
-    throw new KeyError(`expected an Ed25519 ${type} key, got ${got}`);
-  }
 }
 
 function jwkField(key: KeyObject, field: "x" | "d"): string {

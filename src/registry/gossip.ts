@@ -2,13 +2,13 @@
 // nodes were heard recently (so a new one is answered with our cards), how
 // often such answers may go out, signed heartbeats carrying cards each
 // signed by its own agent, and the signed departure of a node's agents.
-import { type KeyObject, sign, verify } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type { Clock } from "../core/clock.js";
 import { InvalidEnvelopeError, SignatureError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
 import { canonicalize } from "../wire/canonical.js";
 import { createEnvelope, type Envelope, signaturePattern } from "../wire/envelope.js";
-import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import { signEnvelope, signText, verifyEnvelope, verifyText } from "../wire/signature.js";
 import type { AgentCard } from "./agent-card.js";
 import type { AgentEntry } from "./registry-view.js";
 
@@ -217,8 +217,6 @@ export interface HeartbeatBody {
   readonly cards: readonly SignedCard[];
 }
 
-const encoder = new TextEncoder();
-
 /**
  * What a card's signature covers: the RFC 8785 canonical JSON of
  * `{"card": <the card without sig>, "type": "registry.card"}`. The type keeps
@@ -235,10 +233,7 @@ export function signCard(
   privateKey: KeyObject,
 ): SignedCard {
   const { sig: _sig, ...unsigned } = card as AgentCard & { node: string; sig?: unknown };
-  const sig = sign(null, encoder.encode(cardSigningText(unsigned)), privateKey).toString(
-    "base64url",
-  );
-  return { ...unsigned, sig };
+  return { ...unsigned, sig: signText(cardSigningText(unsigned), privateKey) };
 }
 
 /**
@@ -282,12 +277,7 @@ export class CardProofs {
     if (this.#checked.get(card.sig) === text) return true;
     let ok: boolean;
     try {
-      ok = verify(
-        null,
-        encoder.encode(text),
-        decodePublicKey(card.publicKey),
-        Buffer.from(card.sig, "base64url"),
-      );
+      ok = verifyText(text, card.sig, decodePublicKey(card.publicKey));
     } catch {
       ok = false;
     }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { InvalidEnvelopeError } from "../errors/index.js";
 import { formatPath, isWellFormed, whyNotJson } from "./json-value.js";
 
@@ -178,9 +179,25 @@ export function explainedCanonicalize(value: unknown): string {
  *
  * @example
  * ```ts
- * createHash("sha256").update(canonicalBytes(decision)).digest("hex");
+ * const text = new TextDecoder().decode(canonicalBytes({ b: 1, a: 2 })); // '{"a":2,"b":1}'
  * ```
  */
 export function canonicalBytes(value: unknown): Uint8Array {
   return encoder.encode(canonicalize(value));
+}
+
+/**
+ * SHA-256 (lower-case hex) over the UTF-8 of {@link canonicalize}`(value)`:
+ * how a value is named by its content (proposal hashes, PBFT digests,
+ * decision seals), the same for two parties holding the same data.
+ *
+ * @throws InvalidEnvelopeError as {@link canonicalize} does.
+ *
+ * @example
+ * ```ts
+ * sha256Canonical({ b: 1, a: 2 }) === sha256Canonical({ a: 2, b: 1 }); // true
+ * ```
+ */
+export function sha256Canonical(value: unknown): string {
+  return createHash("sha256").update(canonicalize(value), "utf8").digest("hex");
 }

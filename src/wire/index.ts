@@ -1,10 +1,22 @@
-export { CANONICAL_MAX_DEPTH, canonicalBytes, canonicalize } from "./canonical.js";
+export {
+  CANONICAL_MAX_DEPTH,
+  canonicalBytes,
+  canonicalize,
+  sha256Canonical,
+} from "./canonical.js";
 export {
   type CodecOptions,
   DEFAULT_MAX_ENVELOPE_BYTES,
   decodeEnvelope,
   encodeEnvelope,
 } from "./codec.js";
+export {
+  type Ed25519Implementation,
+  type Ed25519ImplementationName,
+  ed25519,
+  signEd25519,
+  verifyEd25519,
+} from "./ed25519.js";
 export {
   agentIdPattern,
   type CreateEnvelopeOptions,

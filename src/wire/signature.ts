@@ -1,6 +1,7 @@
-import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
-import { ConclaveError, KeyError, SignatureError } from "../errors/index.js";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { ConclaveError, SignatureError } from "../errors/index.js";
 import { canonicalize, canonicalText } from "./canonical.js";
+import { ed25519, requireEd25519Key, signEd25519, verifyEd25519 } from "./ed25519.js";
 import {
   buildEnvelope,
   type CreateEnvelopeOptions,
@@ -22,7 +23,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * crypto.verify(null, signingBytes(env), publicKey, Buffer.from(env.sig!, "base64url"));
+ * verifyEd25519(signingBytes(env), Buffer.from(env.sig!, "base64url"), publicKey);
  * ```
  */
 export function signingBytes(envelope: Envelope): Uint8Array {
@@ -58,7 +59,7 @@ export function signEnvelope<TBody>(
   envelope: Envelope<TBody>,
   privateKey: KeyObject,
 ): Envelope<TBody> {
-  requireEd25519(privateKey, "private");
+  requireEd25519Key(privateKey, "private");
   return signKnown(envelope, privateKey, recall(envelope));
 }
 
@@ -88,7 +89,7 @@ function signKnown<TBody>(
     checked = text !== undefined;
   }
   text ??= signingText(envelope as Envelope);
-  const signature = sign(null, encoder.encode(text), privateKey);
+  const signature = ed25519().sign(Buffer.from(text, "utf8"), privateKey);
   const signed = { ...envelope, sig: signature.toString("base64url") };
   // Checked in full, and signed here: encodeEnvelope need not check it
   // again, nor verifyEnvelope recompute what it signs.
@@ -126,7 +127,7 @@ export function createSignedEnvelope<TBody>(
   privateKey: KeyObject,
   options: CreateEnvelopeOptions = {},
 ): Envelope<TBody> {
-  requireEd25519(privateKey, "private");
+  requireEd25519Key(privateKey, "private");
   return signKnown(buildEnvelope(fields, options, false), privateKey, FIELDS_CHECKED);
 }
 
@@ -152,7 +153,7 @@ export function createSignedEnvelope<TBody>(
  * ```
  */
 export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
-  requireEd25519(publicKey, "public");
+  requireEd25519Key(publicKey, "public");
   // Messages are built only on failure: the success path allocates no text.
   if (envelope.sig === undefined) {
     throw new SignatureError(
@@ -181,7 +182,8 @@ export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
   // replicas of one round, say) check each signature once, not once each.
   const seen = verifiedSignatures.get(envelope.sig);
   if (seen === undefined || seen.text !== text || !sameKey(seen.key, publicKey)) {
-    if (!verify(null, encoder.encode(text), publicKey, Buffer.from(envelope.sig, "base64url"))) {
+    const signature = Buffer.from(envelope.sig, "base64url");
+    if (!ed25519().verify(Buffer.from(text, "utf8"), signature, publicKey)) {
       throw new SignatureError(
         `${describe(envelope)} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
       );
@@ -229,15 +231,6 @@ function sameKey(a: KeyObject | undefined, b: KeyObject): boolean {
   return a !== undefined && (a === b || a.equals(b));
 }
 
-function requireEd25519(key: KeyObject, type: "public" | "private"): void {
-  if (key?.type !== type || key.asymmetricKeyType !== "ed25519") {
-    const got = key?.asymmetricKeyType
-      ? `${key.asymmetricKeyType} ${key.type} key`
-      : "something else";
-    throw new KeyError(`expected an Ed25519 ${type} key, got ${got}`);
-  }
-}
-
 /** Names the envelope in messages by fields that are cheap to trust (lengths already bounded by the schema). */
 function describe(envelope: Envelope): string {
   return `envelope ${String(envelope.id).slice(0, 32)} (type ${String(envelope.type).slice(0, 64)}, from ${String(envelope.from).slice(0, 128)})`;
@@ -276,17 +269,12 @@ export function verifierFromKeyTable(
  * signature, base64url.
  */
 export function signText(text: string, privateKey: KeyObject): string {
-  requireEd25519(privateKey, "private");
-  return sign(null, encoder.encode(text), privateKey).toString("base64url");
+  return signEd25519(encoder.encode(text), privateKey).toString("base64url");
 }
 
 /** Whether `signature` (base64url) is the holder of `publicKey`'s Ed25519 signature of `text`. */
 export function verifyText(text: string, signature: string, publicKey: KeyObject): boolean {
-  requireEd25519(publicKey, "public");
+  requireEd25519Key(publicKey, "public");
   if (!signaturePattern.test(signature)) return false;
-  try {
-    return verify(null, encoder.encode(text), publicKey, Buffer.from(signature, "base64url"));
-  } catch {
-    return false;
-  }
+  return verifyEd25519(encoder.encode(text), Buffer.from(signature, "base64url"), publicKey);
 }

@@ -58,7 +58,6 @@ import {
   envelopeHash,
   hashProposal,
   isVoteChoice,
-  sha256Canonical,
   VOTE_REASON_MAX_LENGTH,
 } from "../../consensus/vote.js";
 import type { Clock } from "../../core/clock.js";
@@ -73,6 +72,7 @@ import {
 } from "../../errors/index.js";
 import type { AuditRecord, Store } from "../../store/port.js";
 import type { Message, Transport } from "../../transport/port.js";
+import { sha256Canonical } from "../../wire/canonical.js";
 import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
 import { type Envelope, parseEnvelope } from "../../wire/envelope.js";
 import { createSignedEnvelope, verifierFromKeyTable } from "../../wire/signature.js";

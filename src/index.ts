@@ -43,7 +43,6 @@ export {
   loadSwarmModule,
   type OpenSwarmOptions,
   type OpenTransportOptions,
-  openStore,
   openSwarm,
   openTransport,
   type SetupContext,

@@ -3,7 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { agents, finish, jsonLines, run as runIn, start as startIn, summaryOf } from "./run-cli.js";
+import {
+  finish,
+  jsonLines,
+  reviewSwarmYaml,
+  run as runIn,
+  start as startIn,
+  summaryOf,
+} from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "conclave-cli-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -12,28 +19,15 @@ const start = (args: string[], cwd = work) => startIn(args, cwd);
 const run = (args: string[], cwd = work) => runIn(args, cwd);
 
 function swarmFile(name: string, workload: Record<string, number>): string {
-  const dir = join(work, name);
   const file = join(work, `${name}.yaml`);
   writeFileSync(
     file,
-    `swarm: ${name}
-dataDir: ${dir}
-module: ${agents}
-defaults: { ackWaitMs: 2000, maxDeliver: 4, concurrency: 4, backoff: { baseMs: 10, maxMs: 100 }, heartbeatMs: 200 }
-roles:
-  architect: {}
-  developer: { tasks: [code] }
-  sentinel: { tasks: [scan] }
-  auditor: { tasks: [audit] }
-agents:
-  - { id: architect, role: architect }
-  - { id: dev-1, role: developer }
-  - { id: dev-2, role: developer }
-  - { id: dev-3, role: developer, options: { flakiness: 0.3 } }
-  - { id: sentinel, role: sentinel }
-  - { id: auditor, role: auditor }
-workload: ${JSON.stringify(workload)}
-`,
+    reviewSwarmYaml({
+      name,
+      head: `dataDir: ${join(work, name)}\n`,
+      moreAgents: ["{ id: dev-3, role: developer, options: { flakiness: 0.3 } }"],
+      workload,
+    }),
   );
   return file;
 }

@@ -10,6 +10,37 @@ const tsx = import.meta.resolve("tsx");
 /** The review swarm's handlers, for swarm files written by tests. */
 export const agents = join(root, "examples", "review-swarm", "agents.mjs");
 
+/** What {@link reviewSwarmYaml} writes besides the review swarm's roles and agents. */
+export interface ReviewSwarmOptions {
+  readonly name: string;
+  /** Lines after the name (e.g. `dataDir: …` or `store: …`), each ending in a newline. */
+  readonly head?: string;
+  /** More agent lines, e.g. `{ id: dev-3, role: developer }`. */
+  readonly moreAgents?: readonly string[];
+  readonly workload: Readonly<Record<string, number>>;
+}
+
+/** A swarm file running the review swarm's handlers with quick timings, for CLI tests. */
+export function reviewSwarmYaml(options: ReviewSwarmOptions): string {
+  const more = (options.moreAgents ?? []).map((agent) => `  - ${agent}\n`).join("");
+  return `swarm: ${options.name}
+${options.head ?? ""}module: ${agents}
+defaults: { ackWaitMs: 2000, maxDeliver: 4, concurrency: 4, backoff: { baseMs: 10, maxMs: 100 }, heartbeatMs: 200 }
+roles:
+  architect: {}
+  developer: { tasks: [code] }
+  sentinel: { tasks: [scan] }
+  auditor: { tasks: [audit] }
+agents:
+  - { id: architect, role: architect }
+  - { id: dev-1, role: developer }
+  - { id: dev-2, role: developer }
+  - { id: sentinel, role: sentinel }
+  - { id: auditor, role: auditor }
+${more}workload: ${JSON.stringify(options.workload)}
+`;
+}
+
 export interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -3,34 +3,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { agents, run, summaryOf } from "./run-cli.js";
+import { reviewSwarmYaml, run, summaryOf } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "conclave-cli-store-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** A small review swarm in `dir`/`file`; `extra` lines go after the name (e.g. a store). */
-function writeSwarm(dir: string, name: string, extra = "", file = `${name}.yaml`): string {
+/** A small review swarm in `dir`/`file`; `head` lines go after the name (e.g. a store). */
+function writeSwarm(dir: string, name: string, head = "", file = `${name}.yaml`): string {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, file);
-  writeFileSync(
-    path,
-    `swarm: ${name}
-${extra}module: ${agents}
-defaults: { ackWaitMs: 2000, maxDeliver: 4, concurrency: 4, backoff: { baseMs: 10, maxMs: 100 }, heartbeatMs: 200 }
-roles:
-  architect: {}
-  developer: { tasks: [code] }
-  sentinel: { tasks: [scan] }
-  auditor: { tasks: [audit] }
-agents:
-  - { id: architect, role: architect }
-  - { id: dev-1, role: developer }
-  - { id: dev-2, role: developer }
-  - { id: sentinel, role: sentinel }
-  - { id: auditor, role: auditor }
-workload: { tasks: 12, impossibleEvery: 0 }
-`,
-  );
+  writeFileSync(path, reviewSwarmYaml({ name, head, workload: { tasks: 12, impossibleEvery: 0 } }));
   return path;
 }
 

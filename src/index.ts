@@ -44,7 +44,6 @@ export {
   loadSwarmModule,
   type OpenSwarmOptions,
   type OpenTransportOptions,
-  openStore,
   openSwarm,
   openTransport,
   type SetupContext,

@@ -1,41 +1,11 @@
-import { existsSync } from "node:fs";
-import { loadSwarmConfig } from "../config/load.js";
-import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ConfigError } from "../errors/index.js";
 import {
   type AuditLogVerdict,
   HEAD_META_KEY,
   readAuditLog,
   verifyAuditLog,
 } from "../runtime/consensus/audit-log.js";
-import { openStore } from "../runtime/from-config.js";
 import type { Store } from "../store/port.js";
-
-/** Which audit log to verify: a store URL, or the store of a swarm file (whose privileged rules are then checked too). */
-export interface AuditTarget {
-  readonly store?: string;
-  readonly swarm?: string;
-}
-
-async function open(target: AuditTarget): Promise<{ store: Store; config?: SwarmFile }> {
-  let config: SwarmFile | undefined;
-  let url = target.store;
-  if (target.swarm) {
-    config = await loadSwarmConfig(target.swarm);
-    url ??= config.store;
-  }
-  if (!url) {
-    throw new ConfigError(
-      "name the audit log: --store sqlite:<path> | postgres://…, or --swarm <swarm.yaml>",
-    );
-  }
-  if (url.startsWith("sqlite:") && url !== "sqlite::memory:") {
-    const file = url.slice("sqlite:".length);
-    if (!existsSync(file)) throw new ConfigError(`no store at ${file}; check --store or --swarm`);
-  }
-  const store = await openStore({ store: url } as SwarmFile);
-  return config ? { store, config } : { store };
-}
+import { openStoreTarget, type StoreTarget } from "./store-target.js";
 
 /** The registry snapshot's public keys, by agent id. */
 async function registryKeys(store: Store): Promise<Map<string, string>> {
@@ -54,8 +24,9 @@ async function registryKeys(store: Store): Promise<Map<string, string>> {
  * each link) and prints the count. Returns the exit code: 0 when all hold,
  * 1 naming the first bad entry.
  */
-export async function verifyAudit(target: AuditTarget, json: boolean): Promise<number> {
-  const { store, config } = await open(target);
+export async function verifyAudit(target: StoreTarget, json: boolean): Promise<number> {
+  const { store, resolved } = await openStoreTarget(target, { create: false });
+  const config = resolved.config;
   let verdict: AuditLogVerdict;
   try {
     const head = await store.getMeta(HEAD_META_KEY);

@@ -1,10 +1,11 @@
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
 import { loadSwarmConfig } from "../config/load.js";
 import { redactUrl } from "../config/redact.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { toError } from "../errors/index.js";
+import { StoreNotFoundError, toError } from "../errors/index.js";
+import { openStore, parseStoreUrl, type StoreLocation } from "../store/open-store.js";
 
 export interface Check {
   readonly name: string;
@@ -24,7 +25,7 @@ export async function runDoctor(options: { swarm?: string; json: boolean }): Pro
       checks.push({ name: "swarm file", ok: false, detail: toError(error).message });
     }
     if (config) {
-      checks.push(checkStorePath(config));
+      checks.push(await checkStore(config));
       checks.push(await checkTransport(config));
     }
   }
@@ -65,25 +66,54 @@ async function checkSqlite(): Promise<Check> {
   }
 }
 
-function checkStorePath(config: SwarmFile): Check {
-  if (!config.store.startsWith("sqlite:")) {
+/**
+ * Whether the store can be opened, without creating or changing it: a SQLite
+ * file is checked in place (or the folder it will be created in); a Postgres
+ * store is opened without creating its schema.
+ */
+async function checkStore(config: SwarmFile): Promise<Check> {
+  const shown = redactUrl(config.store);
+  let location: StoreLocation;
+  try {
+    location = parseStoreUrl(config.store);
+  } catch (error) {
+    return { name: "store", ok: false, detail: toError(error).message };
+  }
+  if (location.kind === "postgres") {
+    try {
+      await (await openStore(config.store, { create: false })).close();
+      return { name: "store", ok: true, detail: `${shown} is reachable and holds the store` };
+    } catch (error) {
+      if (error instanceof StoreNotFoundError) {
+        return {
+          name: "store",
+          ok: true,
+          detail: `${shown} is reachable; the schema is created on the first run`,
+        };
+      }
+      return { name: "store", ok: false, detail: toError(error).message };
+    }
+  }
+  const path = location.path;
+  if (path === ":memory:") return { name: "store", ok: true, detail: "in memory" };
+  const existing = existsSync(path);
+  // The nearest folder that exists is where the first run creates the rest.
+  let dir = existing ? path : dirname(path);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    accessSync(dir, constants.W_OK);
     return {
       name: "store",
       ok: true,
-      detail: `${redactUrl(config.store)} (checked when the swarm starts)`,
+      detail: existing
+        ? `${path} exists and is writable`
+        : `${path} is created on the first run (${dir} is writable)`,
     };
-  }
-  const path = config.store.slice("sqlite:".length);
-  if (path === ":memory:") return { name: "store", ok: true, detail: "in memory" };
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    accessSync(dirname(path), constants.W_OK);
-    return { name: "store", ok: true, detail: `${dirname(path)} is writable` };
   } catch (error) {
     return {
       name: "store",
       ok: false,
-      detail: `${dirname(path)} is not writable: ${toError(error).message}`,
+      detail: `${dir} is not writable: ${toError(error).message}`,
     };
   }
 }

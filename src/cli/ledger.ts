@@ -1,25 +1,8 @@
-import { loadSwarmConfig } from "../config/load.js";
 import { redactUrl } from "../config/redact.js";
-import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ConfigError } from "../errors/index.js";
 import { agentAccount, operations } from "../ledger/index.js";
-import { openStore } from "../runtime/from-config.js";
 import type { Store } from "../store/port.js";
 import { ulid } from "../wire/ulid.js";
-
-export interface LedgerTarget {
-  /** A store URL (sqlite:<path> or postgres://…); or taken from the swarm file. */
-  readonly store?: string;
-  readonly swarm?: string;
-}
-
-async function open(target: LedgerTarget): Promise<Store> {
-  if (target.store) return openStore({ store: target.store } as SwarmFile);
-  if (target.swarm) return openStore(await loadSwarmConfig(target.swarm));
-  throw new ConfigError(
-    "name the ledger: --store sqlite:<path> | postgres://…, or --swarm <swarm.yaml>",
-  );
-}
+import { openStoreTarget, type StoreTarget } from "./store-target.js";
 
 /** The report `conclave ledger show` prints. */
 export interface LedgerReport {
@@ -65,15 +48,15 @@ export async function ledgerReport(store: Store): Promise<LedgerReport> {
   };
 }
 
-/** `conclave ledger show`. Exit 0 when the ledger is consistent, 1 otherwise. */
-export async function showLedger(target: LedgerTarget, json: boolean): Promise<number> {
-  const store = await open(target);
+/** `conclave ledger show`: never creates a store. Exit 0 when the ledger is consistent, 1 otherwise. */
+export async function showLedger(target: StoreTarget, json: boolean): Promise<number> {
+  const { store, resolved } = await openStoreTarget(target, { create: false });
   try {
     const r = await ledgerReport(store);
     if (json) {
       process.stdout.write(`${JSON.stringify(r)}\n`);
     } else {
-      const where = target.store ? redactUrl(target.store) : target.swarm;
+      const where = target.store || !target.swarm ? redactUrl(resolved.url) : target.swarm;
       const lines = [
         `ledger of ${where}: ${r.consistent ? "consistent" : "INCONSISTENT"}`,
         `  minted ${r.minted}, sum of accounts ${r.sum}, in escrow ${r.escrow}`,
@@ -100,12 +83,13 @@ export async function showLedger(target: LedgerTarget, json: boolean): Promise<n
 
 /** `conclave ledger fund <agent> <amount>`: mints credits to an agent (a halted agent resumes). */
 export async function fundAgent(
-  target: LedgerTarget,
+  target: StoreTarget,
   agent: string,
   amount: string,
   json: boolean,
 ): Promise<number> {
-  const store = await open(target);
+  // Funding before a swarm's first run is allowed, so this one may create the store.
+  const { store } = await openStoreTarget(target, { create: true });
   try {
     const id = `fund:${ulid()}`;
     await store.applyLedgerOperation(operations.mint(id, agentAccount(agent), amount, Date.now()));

@@ -1,23 +1,17 @@
-import { rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { applyOverrides } from "../config/overrides.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { verifyAudit } from "./audit.js";
+import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { generateKeys } from "./keys.js";
-import { fundAgent, type LedgerTarget, showLedger } from "./ledger.js";
-import { runDistributed } from "./processes.js";
+import { fundAgent, showLedger } from "./ledger.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
+import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** The package root: the same depth from src/cli and dist/cli. */
-const packageRoot = resolve(here, "..", "..");
-const demoSwarm = join(packageRoot, "examples", "review-swarm", "swarm.yaml");
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -37,23 +31,6 @@ interface UpOptions {
   dataDir?: string;
 }
 
-interface DemoOptions {
-  tasks: number;
-  json: boolean;
-  dataDir: string;
-  resume: boolean;
-  timeout: number;
-  transport?: string;
-  processes?: number;
-}
-
-function target(opts: { store?: string; swarm?: string }): LedgerTarget {
-  return {
-    ...(opts.store ? { store: opts.store } : {}),
-    ...(opts.swarm ? { swarm: resolve(opts.swarm) } : {}),
-  };
-}
-
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
   const agents = opts.agents
     ?.split(",")
@@ -65,61 +42,49 @@ function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
     forever: opts.forever,
     ...(opts.tasks ? { workload: { tasks: opts.tasks } } : {}),
     ...(agents ? { agents } : {}),
-    configure: (config) => overrides(config, opts),
+    configure: (config) =>
+      applyOverrides(config, {
+        ...(opts.transport ? { transport: opts.transport } : {}),
+        ...(opts.store ? { store: opts.store } : {}),
+        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      }),
   };
 }
 
-/** Applies --transport, --store and --data-dir to a loaded swarm file. */
-function overrides(
-  config: SwarmFile,
-  opts: { transport?: string; store?: string; dataDir?: string },
-): SwarmFile {
-  const dataDir = opts.dataDir ? resolve(opts.dataDir) : undefined;
+interface StoreTargetOptions {
+  store?: string;
+  swarm?: string;
+  dataDir?: string;
+}
+
+function storeTarget(opts: StoreTargetOptions): StoreTarget {
   return {
-    ...config,
-    ...(opts.transport ? { transport: opts.transport } : {}),
     ...(opts.store ? { store: opts.store } : {}),
-    ...(dataDir ? { dataDir, keysDir: join(dataDir, "keys") } : {}),
+    ...(opts.swarm ? { swarm: resolve(opts.swarm) } : {}),
+    ...(opts.dataDir ? { dataDir: resolve(opts.dataDir) } : {}),
   };
 }
 
-async function runDemo(opts: DemoOptions, logLevel: string): Promise<number> {
-  const dataDir = resolve(opts.dataDir);
-  const transport = opts.transport ?? "memory";
-  const store = join(dataDir, "review-swarm.db");
-  if (!opts.resume) {
-    for (const file of [store, join(dataDir, "review-swarm.journal.db")]) {
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
-    }
-  }
-  const common = { transport, store: `sqlite:${store}`, dataDir };
-  if (opts.processes && opts.processes > 1) {
-    return runDistributed(demoSwarm, {
-      processes: opts.processes,
-      json: opts.json,
-      timeoutMs: opts.timeout * 1000,
-      workload: { tasks: opts.tasks },
-      childArgs: [
-        "--transport",
-        transport,
-        "--store",
-        common.store,
-        "--data-dir",
-        dataDir,
-        "--timeout",
-        String(opts.timeout),
-      ],
-      configure: (config) => overrides(config, common),
-    });
-  }
-  return runSwarmFile(demoSwarm, {
-    json: opts.json,
-    logLevel,
-    workload: { tasks: opts.tasks },
-    timeoutMs: opts.timeout * 1000,
-    forever: false,
-    configure: (config) => overrides(config, common),
-  });
+const DEFAULT_STORE_RULE = `
+Which store: --store if given; else the store of --swarm; else, with neither,
+the store of ./${LOCAL_SWARM_FILE} if this folder has one, or else the store of the
+last \`conclave demo\` run here (${DEMO_DATA_DIR}/review-swarm.db). A store not named
+by --store is reported on stderr ("reading store …"). --data-dir moves a swarm
+file's default store as \`up --data-dir\` does.`;
+
+/** The options that name a ledger or audit command's store, and the rule for the default. */
+function withStoreTarget(
+  command: Command,
+  swarmHelp = "take the store from this swarm file",
+): Command {
+  return command
+    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
+    .option("--swarm <file>", swarmHelp)
+    .option(
+      "--data-dir <dir>",
+      "the data folder the swarm ran with (up --data-dir), where its default store is",
+    )
+    .addHelpText("after", DEFAULT_STORE_RULE);
 }
 
 function program(): Command {
@@ -141,7 +106,11 @@ function program(): Command {
     )
     .option("--tasks <n>", "coding tasks the architect publishes", positiveInt, 200)
     .option("--json", "one JSON event per line on stdout; the last line is the summary", false)
-    .option("--data-dir <dir>", "where the demo keeps its SQLite files", ".conclave/demo")
+    .option(
+      "--data-dir <dir>",
+      "where the demo keeps its store, queue journal and keys (ledger show and audit verify read it from the default)",
+      DEMO_DATA_DIR,
+    )
     .option("--resume", "continue the previous demo run instead of starting afresh", false)
     .option("--transport <url>", "memory (default), nats://host:port or amqp://user:pass@host:port")
     .option(
@@ -170,7 +139,7 @@ function program(): Command {
     .option("--store <url>", "override the file's store (sqlite:<path> or postgres://…)")
     .option(
       "--data-dir <dir>",
-      "override the file's dataDir (keys and the embedded journal live there)",
+      "override the file's dataDir: the embedded journal, and the store and keys unless the file places them elsewhere",
     )
     .addOption(
       new Option("--timeout <seconds>", "give up waiting for the workload after this long")
@@ -194,7 +163,10 @@ function program(): Command {
     .option("--json", "one JSON event per line on stdout", false)
     .option("--transport <url>", "override the file's transport")
     .option("--store <url>", "override the file's store")
-    .option("--data-dir <dir>", "override the file's dataDir")
+    .option(
+      "--data-dir <dir>",
+      "override the file's dataDir (the store and keys follow unless the file places them)",
+    )
     .action(
       async (opts: {
         swarm: string;
@@ -212,46 +184,43 @@ function program(): Command {
     );
 
   const ledger = cli.command("ledger").description("the swarm's credit ledger");
-  ledger
-    .command("show")
-    .description(
-      "accounts, escrow, spend per agent and per model; exit 1 if the ledger is inconsistent",
-    )
-    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
-    .option("--swarm <file>", "take the store from this swarm file")
+  withStoreTarget(
+    ledger
+      .command("show")
+      .description(
+        "accounts, escrow, spend per agent and per model; exit 1 if the ledger is inconsistent; never creates a store",
+      ),
+  )
     .option("--json", "print the report as JSON (with minted and sum)", false)
-    .action(async (opts: { store?: string; swarm?: string; json: boolean }) => {
-      process.exitCode = await showLedger(target(opts), opts.json);
+    .action(async (opts: StoreTargetOptions & { json: boolean }) => {
+      process.exitCode = await showLedger(storeTarget(opts), opts.json);
     });
-  ledger
-    .command("fund")
-    .description("mint credits to an agent; a halted agent resumes")
-    .argument("<agent>", "agent id")
-    .argument("<amount>", "whole credits")
-    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
-    .option("--swarm <file>", "take the store from this swarm file")
+  withStoreTarget(
+    ledger
+      .command("fund")
+      .description(
+        "mint credits to an agent; a halted agent resumes (creates the store if it does not exist yet)",
+      )
+      .argument("<agent>", "agent id")
+      .argument("<amount>", "whole credits"),
+  )
     .option("--json", "print the result as JSON", false)
-    .action(
-      async (
-        agent: string,
-        amount: string,
-        opts: { store?: string; swarm?: string; json: boolean },
-      ) => {
-        process.exitCode = await fundAgent(target(opts), agent, amount, opts.json);
-      },
-    );
+    .action(async (agent: string, amount: string, opts: StoreTargetOptions & { json: boolean }) => {
+      process.exitCode = await fundAgent(storeTarget(opts), agent, amount, opts.json);
+    });
 
   const audit = cli.command("audit").description("the audit log of consensus decisions");
-  audit
-    .command("verify")
-    .description(
-      "recompute every decision offline (signatures, tallies, seals, links); exit 1 naming the first bad entry",
-    )
-    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
-    .option("--swarm <file>", "take the store from this swarm file, and check its privileged rules")
+  withStoreTarget(
+    audit
+      .command("verify")
+      .description(
+        "recompute every decision offline (signatures, tallies, seals, links); exit 1 naming the first bad entry; never creates a store",
+      ),
+    "take the store from this swarm file, and check its privileged rules",
+  )
     .option("--json", "print the verdict as JSON", false)
-    .action(async (opts: { store?: string; swarm?: string; json: boolean }) => {
-      process.exitCode = await verifyAudit(target(opts), opts.json);
+    .action(async (opts: StoreTargetOptions & { json: boolean }) => {
+      process.exitCode = await verifyAudit(storeTarget(opts), opts.json);
     });
 
   const keys = cli.command("keys").description("manage agent key pairs");

@@ -6,9 +6,9 @@ import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { systemClock } from "../core/clock.js";
 import { systemRandom } from "../core/random.js";
 import { toError } from "../errors/index.js";
-import { openStore } from "../runtime/from-config.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
+import { openStore } from "../store/open-store.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
 import { buildSummary, type SummarySections, summaryHolds, summarySections } from "./run.js";
 
@@ -85,7 +85,7 @@ export async function runDistributed(
   );
   await Promise.all(supervisors.map((s) => s.start()));
 
-  const store = await openStore(config);
+  const store = await openStore(config.store);
   let progress: WorkloadProgress;
   let sections: SummarySections = {};
   try {

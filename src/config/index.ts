@@ -7,6 +7,7 @@ export {
   type ValidateSwarmConfigOptions,
   validateSwarmConfig,
 } from "./load.js";
+export { applyOverrides, type SwarmOverrides } from "./overrides.js";
 export { redactUrl } from "./redact.js";
 export {
   type AgentConfig,

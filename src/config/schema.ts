@@ -1,5 +1,5 @@
-import { join } from "node:path";
 import { z } from "zod";
+import { defaultKeysDir, defaultStoreUrl } from "./defaults.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
 import { redactUrl } from "./redact.js";
 
@@ -294,11 +294,21 @@ const transportSchema = z
       `expected a well-formed URL with a host, got ${shownUrl(issue.input)}; percent-encode special characters in user names and passwords`,
   });
 
+// A bare path is the likeliest slip: say how to write it.
+function schemeHint(input: unknown): string {
+  return typeof input === "string" && input !== "" && !/^[a-z][a-z0-9+.-]*:/i.test(input)
+    ? `; for a SQLite file write sqlite:${input}`
+    : "";
+}
+
 const STORE_EXPECTED = `"sqlite:<path>", "sqlite::memory:" or a postgres:// or postgresql:// URL`;
 const storeSchema = z
   .string()
   .regex(STORE, {
-    error: (issue: IssueInput) => `expected ${STORE_EXPECTED}, got ${shownUrl(issue.input)}`,
+    error: (issue: IssueInput) =>
+      `expected ${STORE_EXPECTED}, got ${shownUrl(issue.input)}${schemeHint(issue.input)}`,
+    // A value of the wrong form is not then also a malformed postgres URL.
+    abort: true,
   })
   // Postgres accepts a host-less URL (a Unix socket given as ?host=...), so only well-formedness is checked.
   .refine((value) => value.startsWith("sqlite:") || isValidUrl(value, false), {
@@ -1163,7 +1173,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     swarm: parsed.swarm,
     ...(parsed.description === undefined ? {} : { description: parsed.description }),
     transport: parsed.transport,
-    store: parsed.store ?? `sqlite:${join(parsed.dataDir, `${parsed.swarm}.db`)}`,
+    store: parsed.store ?? defaultStoreUrl(parsed.swarm, parsed.dataDir),
     broker: {
       servers: parsed.broker.servers.map((url) => url.replace(/\/$/, "")),
       ...(parsed.broker.replicas === undefined ? {} : { replicas: parsed.broker.replicas }),
@@ -1174,7 +1184,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
         : { tls: stripUndefined(parsed.broker.tls) as BrokerTlsConfig }),
     },
     dataDir: parsed.dataDir,
-    keysDir: parsed.keysDir ?? join(parsed.dataDir, "keys"),
+    keysDir: parsed.keysDir ?? defaultKeysDir(parsed.dataDir),
     ...(parsed.module === undefined ? {} : { module: parsed.module }),
     signing: parsed.signing,
     limits: parsed.limits,

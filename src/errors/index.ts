@@ -147,6 +147,51 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
+/**
+ * A store that was to be read does not exist: no SQLite file at the path, or
+ * a Postgres schema without conclave's tables. Reading commands open stores
+ * without creating them, so a mistyped path is reported instead of read as an
+ * empty store. A `ConfigError`: the command named the wrong place.
+ */
+export class StoreNotFoundError extends ConfigError {
+  override readonly code: string = "E_STORE_NOT_FOUND";
+
+  constructor(
+    /** The store as named, credentials removed (`sqlite:/path`, `host/db (schema x)`). */
+    readonly store: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `no conclave store at ${store}: ${reason}; check the path or URL (--store, --swarm), or run the swarm first to create it`,
+      [],
+      options,
+    );
+  }
+}
+
+/**
+ * The queue journal and the store a node was started with were written by
+ * different runs (each records the run id it was started with). Resuming
+ * from them would deliver one run's queued messages against another run's
+ * completed tasks: effects applied twice, or tasks counted as lost.
+ */
+export class StateMismatchError extends ConfigError {
+  override readonly code: string = "E_STATE_MISMATCH";
+
+  constructor(
+    /** Path of the queue journal. */
+    readonly journal: string,
+    /** The store, credentials removed. */
+    readonly store: string,
+    reason: string,
+  ) {
+    super(
+      `the queue journal ${journal} and the store ${store} do not belong to the same run: ${reason}; start with the --data-dir that holds this store's journal, or start afresh by deleting the data folder (and the store, if it lives elsewhere)`,
+    );
+  }
+}
+
 /** A task arrived whose type no handler of the receiving agent knows. */
 export class UnknownTaskTypeError extends ConclaveError {
   constructor(readonly taskType: string) {

@@ -1,17 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { redactUrl } from "../config/redact.js";
 import type { BrokerConfig, BrokerTlsConfig, SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConfigError } from "../errors/index.js";
 import { type AgentKeyPair, decodePublicKey, loadOrCreateAgentKey } from "../identity/index.js";
-import type { Store } from "../store/port.js";
-import { openSqliteStore } from "../store/sqlite-store.js";
+import { openStore } from "../store/open-store.js";
 import type { DedupStore } from "../transport/amqp/dedup.js";
-import { createMemoryTransport } from "../transport/memory/memory-transport.js";
+import { createMemoryTransport, MemoryTransport } from "../transport/memory/memory-transport.js";
 import type { Transport } from "../transport/port.js";
 import type { Agent } from "./agent.js";
 import { storeDedup } from "./broker-dedup.js";
 import { loadPolicyFile } from "./consensus/policy-file.js";
+import { bindRunState } from "./run-state.js";
 import { createSwarm, type Swarm } from "./swarm.js";
 
 /**
@@ -70,7 +71,7 @@ export async function openTransport(
   const broker = config.broker ?? NO_BROKER_SETTINGS;
   if (config.transport === "memory") {
     return createMemoryTransport({
-      journalPath: join(config.dataDir, `${config.swarm}.journal.db`),
+      journalPath: journalPath(config),
       dedupWindowMs: config.defaults.dedupWindowMs,
       ...(broker.syncEveryWrite ? { journal: { synchronous: "full" } } : {}),
     });
@@ -115,6 +116,11 @@ export async function openTransport(
   );
 }
 
+/** Where the embedded transport journals a swarm's durable queues. */
+export function journalPath(config: SwarmFile): string {
+  return join(config.dataDir, `${config.swarm}.journal.db`);
+}
+
 const NO_BROKER_SETTINGS: BrokerConfig = Object.freeze({ servers: [], syncEveryWrite: false });
 
 /** Reads the PEM files of `broker.tls` (amqplib wants their contents, not paths). */
@@ -137,26 +143,6 @@ async function readTlsFiles(
     }
   };
   return Object.assign({}, await read("ca"), await read("cert"), await read("key"));
-}
-
-/** Opens the store a swarm file names: `sqlite:<path>` or a `postgres://` URL (pg loads only then). */
-export async function openStore(config: SwarmFile): Promise<Store> {
-  if (config.store.startsWith("sqlite:")) {
-    return openSqliteStore({
-      path: config.store.slice("sqlite:".length),
-      ...(config.broker?.syncEveryWrite ? { synchronous: "full" } : {}),
-    });
-  }
-  if (/^postgres(ql)?:\/\//.test(config.store)) {
-    const { openPostgresStore } = await import("../store/postgres-store.js");
-    const url = new URL(config.store);
-    const schema = url.searchParams.get("schema") ?? undefined;
-    url.searchParams.delete("schema");
-    return openPostgresStore({ url: url.toString(), ...(schema ? { schema } : {}) });
-  }
-  throw new ConfigError(
-    `store "${config.store.split(":")[0]}:" is not supported; use sqlite:<path> or postgres://…`,
-  );
 }
 
 /** Imports the handler module a swarm file names. */
@@ -199,7 +185,9 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   }
   const keys = new Map<string, AgentKeyPair>();
   for (const a of agents) keys.set(a.id, await loadOrCreateAgentKey(config.keysDir, a.id));
-  const store = await openStore(config);
+  const store = await openStore(config.store, {
+    synchronous: config.broker?.syncEveryWrite ? "full" : "normal",
+  });
   let transport: Transport;
   try {
     // A failed prune of the dedup's keys is reported as the transport reports
@@ -214,6 +202,22 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   } catch (error) {
     await store.close().catch(() => undefined);
     throw error;
+  }
+  // A journal resumed against another run's store would redeliver or repeat work.
+  const journal = transport instanceof MemoryTransport ? transport.broker.journal : undefined;
+  if (journal && !options.transport) {
+    try {
+      await bindRunState({
+        journal,
+        journalPath: journalPath(config),
+        store,
+        storeName: redactUrl(config.store),
+      });
+    } catch (error) {
+      await transport.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      throw error;
+    }
   }
   const swarm = createSwarm({
     name: config.swarm,

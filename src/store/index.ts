@@ -1,4 +1,10 @@
 export { auditHash, verifyAuditChain } from "./audit-chain.js";
+export {
+  type OpenStoreOptions,
+  openStore,
+  parseStoreUrl,
+  type StoreLocation,
+} from "./open-store.js";
 export * from "./port.js";
 export {
   dropPostgresSchema,

@@ -6,9 +6,9 @@
  */
 import { CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import type { Clock } from "../core/index.js";
-import { StoreError } from "../errors/index.js";
+import { StoreError, StoreNotFoundError } from "../errors/index.js";
 import { KyselyStore, type KyselyStoreConfig } from "./kysely-store.js";
-import { migrateToLatest, quoteIdentifier } from "./migrations/index.js";
+import { appliedMigrations, migrateToLatest, quoteIdentifier } from "./migrations/index.js";
 import type { Database } from "./schema.js";
 
 /** TLS settings for the connection, passed to node's `tls.connect`. */
@@ -31,6 +31,12 @@ export interface PostgresStoreConfig {
    * if missing. Several swarms can share a database with one schema each.
    */
   readonly schema?: string;
+  /**
+   * Create the schema and its tables when missing; default true. `false`
+   * (for readers): a schema that does not exist or holds no conclave tables
+   * is a `StoreNotFoundError`, and nothing is created.
+   */
+  readonly create?: boolean;
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
   /** TLS: `true` for defaults, or options; default off (or as the URL's `sslmode` says). */
@@ -90,11 +96,20 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<Po
     }),
   });
   try {
-    await createSchema(db, schema);
+    if (config.create === false) {
+      if ((await appliedMigrations(db, "postgres", schema)).length === 0) {
+        throw new StoreNotFoundError(
+          `${redact(config.url)} (schema ${schema})`,
+          "the schema does not exist or holds no conclave tables",
+        );
+      }
+    } else {
+      await createSchema(db, schema);
+    }
     await migrateToLatest(db, "postgres", description, schema);
   } catch (cause) {
     await db.destroy().catch(() => {});
-    if (cause instanceof StoreError) throw cause;
+    if (cause instanceof StoreError || cause instanceof StoreNotFoundError) throw cause;
     throw new StoreError(
       `cannot open ${description}: ${describe(cause)}; check the URL, that the server is reachable and that the user may create the schema`,
       { cause },

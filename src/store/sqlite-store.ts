@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import {
@@ -14,7 +14,7 @@ import {
   type SqliteStatement,
 } from "kysely";
 import type { Clock } from "../core/index.js";
-import { StoreError } from "../errors/index.js";
+import { StoreError, StoreNotFoundError } from "../errors/index.js";
 import {
   type LedgerOutcome,
   type PreparedLedgerOperation,
@@ -28,6 +28,12 @@ import { MIGRATION_TABLE, type Database as Tables } from "./schema.js";
 export interface SqliteStoreConfig {
   /** File path, or `":memory:"`. Parent folders are created. */
   readonly path: string;
+  /**
+   * Create the file (and its folders) when missing; default true. `false`
+   * (for readers): a missing file, or one without conclave's tables, is a
+   * `StoreNotFoundError`, and nothing is created.
+   */
+  readonly create?: boolean;
   /** `normal` (default) survives kill -9; `full` also survives power loss. */
   readonly synchronous?: "normal" | "full";
   /** How long a writer waits for another process's write lock before failing, ms. Default 5000. */
@@ -83,10 +89,16 @@ export class SqliteStore extends KyselyStore {
 
 function openDatabase(config: SqliteStoreConfig): KyselyStoreConfig {
   const description = `the SQLite store at ${config.path}`;
+  const mustExist = config.create === false;
+  if (mustExist && config.path !== ":memory:" && !existsSync(config.path)) {
+    throw new StoreNotFoundError(`sqlite:${config.path}`, "there is no such file");
+  }
   let database: Database.Database;
   try {
-    if (config.path !== ":memory:") mkdirSync(dirname(config.path), { recursive: true });
-    database = new Database(config.path);
+    if (config.path !== ":memory:" && !mustExist) {
+      mkdirSync(dirname(config.path), { recursive: true });
+    }
+    database = new Database(config.path, { fileMustExist: mustExist });
   } catch (cause) {
     throw new StoreError(
       `cannot open ${description}: check the path is writable and not used by another version`,
@@ -94,15 +106,21 @@ function openDatabase(config: SqliteStoreConfig): KyselyStoreConfig {
     );
   }
   try {
-    database.pragma("journal_mode = WAL");
-    database.pragma(`synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`);
     database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(config.busyTimeoutMs ?? 5000))}`);
+    const applied = appliedMigrationNames(database);
     // Refused here, synchronously, as the adapter always did: a newer schema
     // must not even be migrated.
-    refuseNewerSchema(appliedMigrationNames(database), description);
+    refuseNewerSchema(applied, description);
+    // A reader pointed at another program's database (or at a queue journal)
+    // must not turn it into an empty store, nor even switch its journal mode.
+    if (mustExist && applied.length === 0) {
+      throw new StoreNotFoundError(`sqlite:${config.path}`, "the file holds no conclave tables");
+    }
+    database.pragma("journal_mode = WAL");
+    database.pragma(`synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`);
   } catch (cause) {
     database.close();
-    if (cause instanceof StoreError) throw cause;
+    if (cause instanceof StoreError || cause instanceof StoreNotFoundError) throw cause;
     throw new StoreError(`cannot open ${description}: ${describe(cause)}`, { cause });
   }
   const lock = acquireFileLock(config.path === ":memory:" ? undefined : realpathSync(config.path));

@@ -1,97 +1,33 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import {
+  finish,
+  jsonLines,
+  reviewSwarmYaml,
+  run as runIn,
+  start as startIn,
+  summaryOf,
+} from "./run-cli.js";
 
-const root = resolve(import.meta.dirname, "..", "..");
-const bin = join(root, "src", "cli", "bin.ts");
-// Resolved here so the child finds tsx whatever its working directory.
-const tsx = import.meta.resolve("tsx");
-const agents = join(root, "examples", "review-swarm", "agents.mjs");
 const work = mkdtempSync(join(tmpdir(), "conclave-cli-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], cwd = work): ChildProcess {
-  return spawn(process.execPath, ["--import", tsx, bin, ...args], {
-    cwd,
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-function finish(child: ChildProcess): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => {
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-const run = (args: string[], cwd = work) => finish(start(args, cwd));
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-interface Summary {
-  type: string;
-  tasks: {
-    submitted: number;
-    completed: number;
-    deadLettered: number;
-    lost: number;
-    duplicateEffects: number;
-  };
-}
-
-function summaryOf(stdout: string): Summary {
-  const last = jsonLines(stdout).at(-1) as unknown as Summary;
-  assert.equal(last.type, "summary", "the last line is the summary");
-  return last;
-}
+const start = (args: string[], cwd = work) => startIn(args, cwd);
+const run = (args: string[], cwd = work) => runIn(args, cwd);
 
 function swarmFile(name: string, workload: Record<string, number>): string {
-  const dir = join(work, name);
   const file = join(work, `${name}.yaml`);
   writeFileSync(
     file,
-    `swarm: ${name}
-dataDir: ${dir}
-module: ${agents}
-defaults: { ackWaitMs: 2000, maxDeliver: 4, concurrency: 4, backoff: { baseMs: 10, maxMs: 100 }, heartbeatMs: 200 }
-roles:
-  architect: {}
-  developer: { tasks: [code] }
-  sentinel: { tasks: [scan] }
-  auditor: { tasks: [audit] }
-agents:
-  - { id: architect, role: architect }
-  - { id: dev-1, role: developer }
-  - { id: dev-2, role: developer }
-  - { id: dev-3, role: developer, options: { flakiness: 0.3 } }
-  - { id: sentinel, role: sentinel }
-  - { id: auditor, role: auditor }
-workload: ${JSON.stringify(workload)}
-`,
+    reviewSwarmYaml({
+      name,
+      head: `dataDir: ${join(work, name)}\n`,
+      moreAgents: ["{ id: dev-3, role: developer, options: { flakiness: 0.3 } }"],
+      workload,
+    }),
   );
   return file;
 }

@@ -70,6 +70,8 @@ export class Journal {
           visible_at integer not null, primary key (queue, seq)) without rowid;
         create table if not exists conclave_dedup (
           msg_id text primary key, expires_at integer not null) without rowid;
+        create table if not exists conclave_journal_meta (
+          key text primary key, value text not null) without rowid;
       `);
     } catch (cause) {
       throw new StoreError(
@@ -133,6 +135,24 @@ export class Journal {
       .prepare("select msg_id, expires_at from conclave_dedup where expires_at >= ?")
       .all(now) as { msg_id: string; expires_at: number }[];
     return new Map(rows.map((r) => [r.msg_id, r.expires_at]));
+  }
+
+  /** A value recorded with {@link setMeta} (e.g. the run id the journal belongs to). */
+  getMeta(key: string): string | undefined {
+    const row = this.#db
+      .prepare("select value from conclave_journal_meta where key = ?")
+      .get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  /** Records a value at once, outside the group commit. */
+  setMeta(key: string, value: string): void {
+    this.#db.prepare("insert or replace into conclave_journal_meta values (?, ?)").run(key, value);
+  }
+
+  /** Whether any message is journaled: queued and not yet acknowledged. */
+  holdsMessages(): boolean {
+    return this.#db.prepare("select 1 from conclave_queue_messages limit 1").get() !== undefined;
   }
 
   saveQueue(name: string, config: unknown): void {

@@ -1,0 +1,135 @@
+/**
+ * The one way a store is opened from its URL: by the swarm runtime, by every
+ * command of the CLI and by library users. Readers pass `create: false` so a
+ * mistyped path is an error instead of a new, empty store.
+ */
+import { ConfigError } from "../errors/index.js";
+import type { Store } from "./port.js";
+import { openSqliteStore } from "./sqlite-store.js";
+
+/** Where a store URL points, as {@link parseStoreUrl} reads it. */
+export type StoreLocation =
+  /** A SQLite file (`path` as written, relative to the working directory), or `":memory:"`. */
+  | { readonly kind: "sqlite"; readonly path: string }
+  /** A Postgres database (`url` without the `schema` parameter) and the schema holding the tables. */
+  | { readonly kind: "postgres"; readonly url: string; readonly schema?: string };
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /**
+   * Create the store when it does not exist (default true): the SQLite file
+   * and its folders, or the Postgres schema, then the tables. `false` is for
+   * commands that only read: a missing SQLite file, or a Postgres schema that
+   * does not exist or holds no conclave tables, is a `StoreNotFoundError`,
+   * and nothing is created.
+   */
+  readonly create?: boolean;
+  /** SQLite: `full` fsyncs every commit (survives power loss); default `normal` (survives kill -9). */
+  readonly synchronous?: "normal" | "full";
+}
+
+const SQLITE = "sqlite:";
+const POSTGRES = /^postgres(ql)?:\/\//;
+const STORE_FORMS = "sqlite:<path> (a SQLite file) or postgres://user@host/db?schema=name";
+
+/**
+ * Reads a store URL: `sqlite:<path>`, `sqlite::memory:`, or
+ * `postgres://…` / `postgresql://…` with an optional `?schema=name`.
+ *
+ * @throws ConfigError saying what to write instead, for a URL without a
+ * scheme (`./x.db`: write `sqlite:./x.db`), a `sqlite://` URL, an empty path
+ * or schema, a malformed Postgres URL, or another scheme.
+ *
+ * @example
+ * ```ts
+ * parseStoreUrl("postgres://conclave@db/swarm?schema=review");
+ * // { kind: "postgres", url: "postgres://conclave@db/swarm", schema: "review" }
+ * ```
+ */
+export function parseStoreUrl(url: string): StoreLocation {
+  if (url.startsWith(SQLITE)) {
+    const path = url.slice(SQLITE.length);
+    if (path.startsWith("//")) {
+      // sqlite:///x means different files to different tools; ask for the one form.
+      throw new ConfigError(
+        `store "${url}" is not a sqlite:<path>: write the path right after "sqlite:", without "//" (e.g. sqlite:${path.slice(2) || "./swarm.db"})`,
+      );
+    }
+    if (path.trim() === "") {
+      throw new ConfigError(
+        `store "${url}" names no file: write sqlite:<path>, e.g. sqlite:.conclave/swarm.db`,
+      );
+    }
+    return { kind: "sqlite", path };
+  }
+  if (POSTGRES.test(url)) return parsePostgresUrl(url);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+  if (scheme === undefined) {
+    throw new ConfigError(
+      `store "${url}" has no scheme: write sqlite:${url} for a SQLite file, or a postgres:// URL`,
+    );
+  }
+  throw new ConfigError(`store scheme "${scheme}:" is not supported: write ${STORE_FORMS}`);
+}
+
+// The URL may hold a password, so messages name only what is wrong with it.
+function parsePostgresUrl(url: string): StoreLocation {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new ConfigError(
+      "the postgres:// store URL is not well-formed: write postgres://user:password@host:5432/database?schema=name, percent-encoding special characters in the user name and password",
+      [],
+      { cause },
+    );
+  }
+  const schema = parsed.searchParams.get("schema");
+  if (schema !== null && schema.trim() === "") {
+    throw new ConfigError(
+      "the postgres:// store URL has an empty ?schema=: name the schema (?schema=review) or leave the parameter out for public",
+    );
+  }
+  parsed.searchParams.delete("schema");
+  return { kind: "postgres", url: parsed.toString(), ...(schema === null ? {} : { schema }) };
+}
+
+/**
+ * Opens the store a URL names (see {@link parseStoreUrl}), ready to use: its
+ * schema migrated, or the failure thrown here. The Postgres driver (`pg`) is
+ * loaded only for a `postgres://` URL.
+ *
+ * @throws ConfigError for a URL it cannot read (with what to write instead).
+ * @throws StoreNotFoundError with `create: false`, when the store does not exist.
+ * @throws StoreError when the store cannot be opened or migrated.
+ *
+ * @example
+ * ```ts
+ * const store = await openStore("sqlite:.conclave/demo/review-swarm.db", { create: false });
+ * try { console.log(await store.ledgerCheck()); } finally { await store.close(); }
+ * ```
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const location = parseStoreUrl(url);
+  const create = options.create ?? true;
+  if (location.kind === "postgres") {
+    const { openPostgresStore } = await import("./postgres-store.js");
+    return openPostgresStore({
+      url: location.url,
+      create,
+      ...(location.schema === undefined ? {} : { schema: location.schema }),
+    });
+  }
+  const store = openSqliteStore({
+    path: location.path,
+    create,
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+  });
+  try {
+    await store.ready();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
+}

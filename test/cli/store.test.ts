@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { reviewSwarmYaml, run, summaryOf } from "./run-cli.js";
+
+const work = mkdtempSync(join(tmpdir(), "conclave-cli-store-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A small review swarm in `dir`/`file`; `head` lines go after the name (e.g. a store). */
+function writeSwarm(dir: string, name: string, head = "", file = `${name}.yaml`): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, file);
+  writeFileSync(path, reviewSwarmYaml({ name, head, workload: { tasks: 12, impossibleEvery: 0 } }));
+  return path;
+}
+
+describe("reading commands never create a store", () => {
+  for (const command of [
+    ["ledger", "show"],
+    ["audit", "verify"],
+  ]) {
+    test(`${command.join(" ")} on a missing SQLite file: exit 2 naming it, no file made`, async () => {
+      const folder = join(work, `typo-${command[0]}`);
+      const path = join(folder, "typo.db");
+      const r = await run([...command, "--store", `sqlite:${path}`], work);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.ok(r.stderr.includes(`no conclave store at sqlite:${path}`), r.stderr);
+      assert.equal(existsSync(path), false, "the store file was created");
+      assert.equal(existsSync(folder), false, "its folder was created");
+    });
+  }
+
+  test("ledger show --swarm of a swarm that never ran: exit 2, nothing created", async () => {
+    const dir = join(work, "never-ran");
+    const file = writeSwarm(dir, "never");
+    const r = await run(["ledger", "show", "--swarm", file], work);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /no conclave store at sqlite:.*never\.db/);
+    assert.equal(existsSync(join(dir, ".conclave")), false);
+  });
+
+  test("a store written without a scheme says to write sqlite:<path>", async () => {
+    const r = await run(["ledger", "show", "--store", "./x.db"], work);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /write sqlite:\.\/x\.db/);
+  });
+});
+
+describe("ledger show and audit verify without arguments", () => {
+  const here = join(work, "defaults");
+
+  test("after conclave demo: they read the demo's store and say so on stderr", async () => {
+    mkdirSync(here, { recursive: true });
+    const demo = await run(["demo", "--tasks", "10", "--json"], here);
+    assert.equal(demo.code, 0, demo.stderr);
+    const demoStore = join(here, ".conclave", "demo", "review-swarm.db");
+    const announced = `reading store sqlite:${demoStore} (from the last conclave demo here)`;
+
+    const ledger = await run(["ledger", "show", "--json"], here);
+    assert.equal(ledger.code, 0, ledger.stdout + ledger.stderr);
+    const report = JSON.parse(ledger.stdout) as { consistent: boolean; accounts: unknown[] };
+    assert.equal(report.consistent, true);
+    assert.ok(report.accounts.length > 0, "the demo's accounts");
+    assert.ok(ledger.stderr.includes(announced), ledger.stderr);
+
+    const audit = await run(["audit", "verify", "--json"], here);
+    assert.equal(audit.code, 0, audit.stdout + audit.stderr);
+    assert.equal((JSON.parse(audit.stdout) as { ok: boolean }).ok, true);
+    assert.ok(audit.stderr.includes(announced), audit.stderr);
+  });
+
+  test("./swarm.yaml wins over the demo when both are here", async () => {
+    const file = writeSwarm(here, "local", "", "swarm.yaml");
+    const up = await run(["up", file, "--json"], here);
+    assert.equal(up.code, 0, up.stderr);
+    const r = await run(["ledger", "show"], here);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `reading store sqlite:${join(here, ".conclave", "local.db")} (from ./swarm.yaml)`,
+      ),
+      r.stderr,
+    );
+  });
+
+  test("--help states the rule", async () => {
+    const r = await run(["ledger", "show", "--help"], work);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /\.\/swarm\.yaml/);
+    assert.match(r.stdout, /conclave demo/);
+  });
+});
+
+describe("a run's durable state stays together", () => {
+  test("up --data-dir puts the default store beside the journal and keys", async () => {
+    const dir = join(work, "moved");
+    const file = writeSwarm(dir, "moved");
+    for (const data of ["d1", "d2"]) {
+      const r = await run(["up", file, "--json", "--data-dir", join(dir, data)], work);
+      assert.equal(r.code, 0, r.stderr);
+      const s = summaryOf(r.stdout);
+      assert.equal(s.tasks.submitted, 12);
+      assert.equal(s.tasks.duplicateEffects, 0);
+      for (const state of ["moved.db", "moved.journal.db", "keys"]) {
+        assert.ok(existsSync(join(dir, data, state)), `${state} is in ${data}`);
+      }
+    }
+    assert.equal(existsSync(join(dir, ".conclave")), false, "nothing in the file's dataDir");
+    const ledger = await run(
+      ["ledger", "show", "--swarm", file, "--data-dir", join(dir, "d1"), "--json"],
+      work,
+    );
+    assert.equal(ledger.code, 0, ledger.stderr);
+  });
+
+  test("a journal and a store of different runs are refused, naming both", async () => {
+    const dir = join(work, "shared");
+    const file = writeSwarm(dir, "shared", "store: sqlite:./shared.db\n");
+    const first = await run(["up", file, "--json", "--data-dir", join(dir, "e1")], work);
+    assert.equal(first.code, 0, first.stderr);
+
+    const other = await run(["up", file, "--json", "--data-dir", join(dir, "e2")], work);
+    assert.equal(other.code, 2, other.stdout + other.stderr);
+    assert.ok(
+      other.stderr.includes(
+        `the queue journal ${join(dir, "e2", "shared.journal.db")} and the store sqlite:${join(dir, "shared.db")} do not belong to the same run`,
+      ),
+      other.stderr,
+    );
+    assert.match(other.stderr, /--data-dir/);
+
+    const again = await run(["up", file, "--json", "--data-dir", join(dir, "e1")], work);
+    assert.equal(again.code, 0, again.stderr);
+    const s = summaryOf(again.stdout);
+    assert.equal(s.tasks.submitted, 12, "the matching data folder resumes the same run");
+    assert.equal(s.tasks.duplicateEffects, 0);
+  });
+});

@@ -31,7 +31,9 @@ export async function generateKeys(
   if (options.json) {
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } else {
-    for (const k of out) process.stdout.write(`${k.agent}  ${k.fingerprint}  ${k.path}\n`);
+    for (const k of out) {
+      process.stdout.write(`${k.agent}  ${k.publicKey}  ${k.fingerprint}  ${k.path}\n`);
+    }
   }
   return 0;
 }

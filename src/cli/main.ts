@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { applyOverrides } from "../config/overrides.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
+import { admitAgent, revokeAgent } from "./admission.js";
 import { verifyAudit } from "./audit.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
@@ -49,6 +50,17 @@ function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       }),
   };
+}
+
+interface AdmitCliOptions {
+  swarm: string;
+  role: string;
+  key: string;
+  operatorKey: string;
+  ttl: string;
+  weight?: number;
+  owner?: string;
+  out?: string;
 }
 
 interface StoreTargetOptions {
@@ -238,6 +250,61 @@ function program(): Command {
         json: opts.json,
       });
     });
+
+  cli
+    .command("admit")
+    .description(
+      "issue a membership credential for an agent, signed with the operator's key (admission: credential)",
+    )
+    .argument("<agent>", "agent id")
+    .requiredOption("--swarm <file>", "the swarm file")
+    .requiredOption("--role <role>", "the role the credential grants")
+    .requiredOption("--key <publicKey>", "the agent's base64url public key (conclave keys gen)")
+    .requiredOption("--operator-key <file>", "the operator's key file")
+    .option("--ttl <duration>", "how long it is valid: 30d, 12h, 45m…", "30d")
+    .option("--weight <n>", "vote weight granted", (v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a number > 0");
+      return n;
+    })
+    .option("--owner <owner>", "who operates the agent")
+    .option("--out <file>", "write the credential here (mode 0600) instead of stdout")
+    .action(async (agent: string, opts: AdmitCliOptions) => {
+      process.exitCode = await admitAgent(agent, {
+        swarm: resolve(opts.swarm),
+        role: opts.role,
+        key: opts.key,
+        operatorKey: resolve(opts.operatorKey),
+        ttl: opts.ttl,
+        ...(opts.weight === undefined ? {} : { weight: opts.weight }),
+        ...(opts.owner === undefined ? {} : { owner: opts.owner }),
+        ...(opts.out === undefined ? {} : { out: resolve(opts.out) }),
+      });
+    });
+
+  cli
+    .command("revoke")
+    .description(
+      "revoke an agent with the operator's key: every node refuses it from now on, its host stops it; recorded in the audit log",
+    )
+    .argument("<agent>", "agent id")
+    .requiredOption("--swarm <file>", "the swarm file (its transport, store and operator key)")
+    .requiredOption("--operator-key <file>", "the operator's key file")
+    .option("--reason <text>", "why, for the audit log")
+    .option("--json", "print the result as JSON", false)
+    .action(
+      async (
+        agent: string,
+        opts: { swarm: string; operatorKey: string; reason?: string; json: boolean },
+      ) => {
+        process.exitCode = await revokeAgent(agent, {
+          swarm: resolve(opts.swarm),
+          operatorKey: resolve(opts.operatorKey),
+          json: opts.json,
+          ...(opts.reason ? { reason: opts.reason } : {}),
+        });
+      },
+    );
 
   cli
     .command("doctor")

@@ -12,6 +12,9 @@ import type { Envelope } from "../wire/envelope.js";
 import type { NodeContext, Signer } from "./node-context.js";
 import { subjects } from "./subjects.js";
 
+/** How often the audit log is read for revocations made without the bus. */
+const POLL_MS = 2000;
+
 /** Audit entry kind of a revocation (the signed envelope is its data). */
 export const REVOKED_AUDIT_KIND = "registry.revoked";
 
@@ -31,6 +34,9 @@ export class Revocations {
   readonly #forget: (agentId: string) => void;
   readonly #stopLocal: (agentId: string) => void;
   #subscription: { unsubscribe(): void } | undefined;
+  /** The audit log is read from here on the next poll. */
+  #nextSeq = 1;
+  #cancelPoll: (() => void) | undefined;
 
   constructor(
     node: NodeContext,
@@ -46,25 +52,54 @@ export class Revocations {
     this.#stopLocal = hooks.stopLocal;
   }
 
-  /** Applies the revocations in the audit log, then listens for new ones. */
+  /**
+   * Applies the revocations in the audit log, then listens for new ones on
+   * the bus, and reads the log again every few seconds (a revocation made
+   * by `conclave revoke` on the embedded transport, or a broadcast missed).
+   */
   async start(): Promise<void> {
-    const { store, transport, swarm } = this.#node;
-    for (let from = 1; ; ) {
-      const page = await store.auditLog({ fromSeq: from, limit: 1000 });
-      for (const entry of page) {
-        if (entry.kind !== REVOKED_AUDIT_KIND) continue;
-        const body = (entry.data as { body?: RevocationBody } | null)?.body;
-        if (body && typeof body.agent === "string") this.#apply(body);
-      }
-      if (page.length < 1000) break;
-      from = (page.at(-1)?.seq ?? from) + 1;
-    }
+    const { transport, swarm } = this.#node;
+    await this.#readLog();
     this.#subscription = transport.subscribe(subjects.revoke(swarm), (m) => this.#onRevoke(m));
+    this.#schedulePoll();
   }
 
   close(): void {
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
+    this.#cancelPoll?.();
+    this.#cancelPoll = undefined;
+  }
+
+  async #readLog(): Promise<void> {
+    const { store } = this.#node;
+    for (;;) {
+      const page = await store.auditLog({ fromSeq: this.#nextSeq, limit: 1000 });
+      for (const entry of page) {
+        this.#nextSeq = entry.seq + 1;
+        if (entry.kind !== REVOKED_AUDIT_KIND) continue;
+        const body = (entry.data as { body?: RevocationBody } | null)?.body;
+        if (body && typeof body.agent === "string" && !this.#node.keys.revoked(body.agent)) {
+          this.#apply(body);
+        }
+      }
+      if (page.length < 1000) return;
+    }
+  }
+
+  #schedulePoll(): void {
+    this.#cancelPoll = this.#node.clock.setTimer(() => {
+      this.#readLog().then(
+        () => this.#subscription !== undefined && this.#schedulePoll(),
+        (error: unknown) => {
+          this.#node.events.emit({
+            type: "error",
+            error: `reading revocations from the audit log: ${toError(error).message}`,
+          });
+          if (this.#subscription !== undefined) this.#schedulePoll();
+        },
+      );
+    }, POLL_MS);
   }
 
   /**

@@ -307,6 +307,14 @@ export class Swarm {
   }
 
   async #supervise(agent: Agent): Promise<void> {
+    const refusal = this.#node.admission.refusal(agent.id);
+    if (refusal?.code === "E_REVOKED") {
+      this.#node.events.emit({
+        type: "error",
+        error: `agent "${agent.id}" is not started: ${refusal.reason}`,
+      });
+      return;
+    }
     const supervisor = superviseAgent(this.#node, agent, this.#config.maxRestartsPerMinute ?? 5);
     this.#supervisors.set(agent.id, supervisor);
     await supervisor.start();

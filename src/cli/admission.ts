@@ -1,0 +1,162 @@
+import { writeFile } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { loadSwarmConfig } from "../config/load.js";
+import { systemClock } from "../core/clock.js";
+import { ConfigError } from "../errors/index.js";
+import {
+  type AgentKeyPair,
+  decodePublicKey,
+  encodePublicKey,
+  loadAgentKey,
+} from "../identity/index.js";
+import { issueCredential } from "../registry/admission.js";
+import { OPERATOR_ID, signRevocation } from "../registry/revocation.js";
+import { openTransport } from "../runtime/from-config.js";
+import { REVOKED_AUDIT_KIND } from "../runtime/revocations.js";
+import { subjects } from "../runtime/subjects.js";
+import { openStore } from "../store/open-store.js";
+import { encodeEnvelope } from "../wire/codec.js";
+
+/** Reads the operator's key file (`conclave keys gen operator` writes `<dir>/operator.key`). */
+export async function loadOperatorKey(file: string): Promise<AgentKeyPair> {
+  const id = basename(file).replace(/\.key$/, "");
+  return loadAgentKey(dirname(file), id);
+}
+
+/** Parses a duration such as `30d`, `12h`, `45m`, `90s` or plain milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) {
+    throw new ConfigError(`"${text}" is not a duration; write e.g. 30d, 12h, 45m or 90s`);
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    (match[2] ?? "ms") as "ms" | "s" | "m" | "h" | "d"
+  ];
+  return Number(match[1]) * unit;
+}
+
+export interface AdmitOptions {
+  readonly swarm: string;
+  readonly role: string;
+  /** The agent's public key, base64url (`conclave keys gen` prints it). */
+  readonly key: string;
+  readonly operatorKey: string;
+  readonly ttl: string;
+  readonly weight?: number;
+  readonly owner?: string;
+  /** Write the credential here (mode 0600) instead of stdout. */
+  readonly out?: string;
+}
+
+/**
+ * `conclave admit`: a membership credential for `agent`, signed with the
+ * operator's key. Nodes of a swarm with `admission: credential` and that
+ * operator key admit a card carrying it (`agents[].credential` on the
+ * agent's own node), until it expires.
+ */
+export async function admitAgent(agent: string, options: AdmitOptions): Promise<number> {
+  const config = await loadSwarmConfig(options.swarm);
+  if (!(options.role in config.roles)) {
+    throw new ConfigError(
+      `role "${options.role}" is not defined in ${options.swarm}; roles: ${Object.keys(config.roles).join(", ")}`,
+    );
+  }
+  try {
+    decodePublicKey(options.key);
+  } catch (cause) {
+    throw new ConfigError(
+      `--key must be the agent's base64url public key (conclave keys gen prints it), got "${options.key.slice(0, 60)}"`,
+      [],
+      { cause },
+    );
+  }
+  const operator = await loadOperatorKey(options.operatorKey);
+  if (config.operator && config.operator.publicKey !== encodePublicKey(operator.publicKey)) {
+    throw new ConfigError(
+      `${options.operatorKey} is not the operator key of ${options.swarm} (operator.publicKey); nodes would refuse the credential`,
+    );
+  }
+  const now = Date.now();
+  const credential = issueCredential(
+    {
+      swarm: config.swarm,
+      agent,
+      role: options.role,
+      publicKey: options.key,
+      ...(options.weight === undefined ? {} : { weight: options.weight }),
+      ...(options.owner === undefined ? {} : { owner: options.owner }),
+      issuedAt: now,
+      notAfter: now + parseDuration(options.ttl),
+    },
+    operator.privateKey,
+  );
+  const text = `${JSON.stringify(credential, null, 2)}\n`;
+  if (options.out) {
+    await writeFile(options.out, text, { mode: 0o600 });
+    process.stderr.write(
+      `credential for ${agent} (${options.role}) written to ${options.out}, valid until ${new Date(credential.notAfter).toISOString()}\n`,
+    );
+  } else {
+    process.stdout.write(text);
+  }
+  return 0;
+}
+
+export interface RevokeOptions {
+  readonly swarm: string;
+  readonly operatorKey: string;
+  readonly reason?: string;
+  readonly json: boolean;
+}
+
+/**
+ * `conclave revoke`: a revocation signed with the operator's key, recorded
+ * in the swarm's audit log (nodes that start later learn it there) and
+ * broadcast to every running node, which refuses the agent from then on and
+ * stops it if it hosts it.
+ */
+export async function revokeAgent(agent: string, options: RevokeOptions): Promise<number> {
+  const config = await loadSwarmConfig(options.swarm);
+  if (!config.operator) {
+    throw new ConfigError(
+      `${options.swarm} names no operator key; add operator: { publicKey: … } (conclave keys gen operator prints it) so nodes accept the operator's revocations`,
+    );
+  }
+  const operator = await loadOperatorKey(options.operatorKey);
+  if (config.operator.publicKey !== encodePublicKey(operator.publicKey)) {
+    throw new ConfigError(
+      `${options.operatorKey} is not the operator key of ${options.swarm}; nodes would refuse the revocation`,
+    );
+  }
+  const envelope = signRevocation(
+    { agent, authority: "operator", ...(options.reason ? { reason: options.reason } : {}) },
+    { id: OPERATOR_ID, privateKey: operator.privateKey },
+    systemClock,
+  );
+  const store = await openStore(config.store, { create: false });
+  try {
+    const entry = await store.appendAudit({ kind: REVOKED_AUDIT_KIND, data: envelope });
+    // On a broker every node hears it now; the embedded transport lives in
+    // its swarm's process, which reads it from the audit log within seconds.
+    if (config.transport !== "memory") {
+      const transport = await openTransport(config);
+      try {
+        transport.publish(
+          subjects.revoke(config.swarm),
+          encodeEnvelope(envelope, { maxBytes: config.limits.maxEnvelopeBytes }),
+        );
+        await transport.drain();
+      } catch (error) {
+        await transport.close().catch(() => undefined);
+        throw error;
+      }
+    }
+    const out = { agent, revoked: true, auditSeq: entry.seq, envelope: envelope.id };
+    process.stdout.write(
+      options.json ? `${JSON.stringify(out)}\n` : `revoked ${agent} (audit entry ${entry.seq})\n`,
+    );
+  } finally {
+    await store.close();
+  }
+  return 0;
+}

@@ -2,14 +2,17 @@ import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Clock } from "../../core/clock.js";
 import { ConfigError, TransportError, toError } from "../../errors/index.js";
+import type { Consumer, DeliveryHandler, Headers, QueueConfig } from "../port.js";
 import {
-  type Consumer,
-  DeadLetterHeaders,
-  type Delivery,
-  type DeliveryHandler,
-  type Headers,
-  type QueueConfig,
-} from "../port.js";
+  ackDeadlineReason,
+  createDelivery,
+  deadLetterHeaders,
+  deadLetterMsgId,
+  decideRedelivery,
+  invokeHandler,
+  isExhausted,
+  type SettlingDelivery,
+} from "../settlement.js";
 import { settleWithin } from "./channel-slot.js";
 import type { ConfirmPublisher, PublishOutcome } from "./confirm-publisher.js";
 import { mapAmqpError } from "./errors.js";
@@ -239,89 +242,63 @@ export class AmqpConsumer implements Consumer {
       until: this.host.clock.now() + config.ackWaitMs,
       cancelTimer: undefined,
     };
-    if (lease.count > config.maxDeliver) {
+    const delivery = this.#delivery(lease);
+    if (isExhausted(lease.count, config.maxDeliver)) {
       // Its last allowed delivery went to a consumer that died: dead-letter
       // it now, without running the handler again.
-      lease.state = "settling";
-      void this.#settle(lease, () =>
-        this.#deadLetter(
-          lease,
-          `delivered ${lease.count - 1} times (maxDeliver ${config.maxDeliver}); last failure: its consumer went away before settling it`,
-          lease.count - 1,
-        ),
-      );
+      void delivery.exhausted("its consumer went away before settling it");
       return;
     }
     this.#leases.add(lease);
     this.#schedule(lease);
-    const delivery = this.#delivery(lease);
     // Never run user code on amqplib's frame-parsing stack: a throw there
     // would close the channel.
-    queueMicrotask(() => this.#invoke(lease, delivery));
+    queueMicrotask(() => invokeHandler(this.handler, delivery, this.#report));
   }
 
-  #invoke(lease: Lease, delivery: Delivery): void {
-    let result: void | Promise<void>;
-    try {
-      result = this.handler(delivery);
-    } catch (error) {
-      this.#handlerFailed(lease, delivery, error);
-      return;
-    }
-    if (result && typeof result.then === "function") {
-      result.then(undefined, (error: unknown) => this.#handlerFailed(lease, delivery, error));
-    }
-  }
+  readonly #report = (error: Error): void => this.host.report(error);
 
-  #handlerFailed(lease: Lease, delivery: Delivery, error: unknown): void {
-    if (lease.state !== "held") return;
-    const reason = `handler failed without settling: ${toError(error).message}`;
-    void delivery.nak({ reason });
-  }
-
-  #delivery(lease: Lease): Delivery {
-    const consumer = this;
-    return {
-      subject: lease.subject,
-      data: lease.message.content,
-      headers: lease.headers,
-      queue: this.queue,
-      msgId: lease.msgId,
-      deliveryCount: lease.count,
-      ack(): Promise<void> {
-        if (lease.state !== "held") return Promise.resolve();
-        consumer.#end(lease, "done");
-        consumer.#ack(lease);
-        consumer.#notifyIdle();
-        return Promise.resolve();
-      },
-      nak(options?: { delayMs?: number; reason?: string }): Promise<void> {
-        if (lease.state !== "held") return Promise.resolve();
-        consumer.#end(lease, "settling");
-        const config = consumer.#currentConfig();
-        const reason = options?.reason ?? "nak";
-        if (lease.count >= config.maxDeliver) {
-          return consumer.#settle(lease, () =>
-            consumer.#deadLetter(
-              lease,
-              `delivered ${lease.count} times (maxDeliver ${config.maxDeliver}); last failure: ${reason}`,
-              lease.count,
-            ),
-          );
-        }
-        const delayMs = Math.max(0, options?.delayMs ?? 0);
-        return consumer.#settle(lease, () => consumer.#retry(lease, delayMs));
-      },
-      term(reason: string): Promise<void> {
-        if (lease.state !== "held") return Promise.resolve();
-        consumer.#end(lease, "settling");
-        return consumer.#settle(lease, () => consumer.#deadLetter(lease, reason, lease.count));
-      },
-      working(): void {
-        if (lease.state !== "held") return;
-        lease.until = consumer.host.clock.now() + consumer.#currentConfig().ackWaitMs;
-      },
+  /**
+   * The delivery of a lease, settled by the shared rules (`settlement.ts`).
+   * Once the lease is no longer held (its deadline passed and the message was
+   * republished, or the channel closed), settling it does nothing: the
+   * delivery tag is void.
+   */
+  #delivery(lease: Lease): SettlingDelivery {
+    const held = () => lease.state === "held";
+    /** Takes the lease out of the unsettled set and runs `operation`, unless it is void. */
+    const settle = (operation: () => Promise<void>): Promise<void> => {
+      if (!held()) return Promise.resolve();
+      this.#end(lease, "settling");
+      return this.#settle(lease, operation);
     };
+    return createDelivery(
+      {
+        subject: lease.subject,
+        data: lease.message.content,
+        headers: lease.headers,
+        queue: this.queue,
+        msgId: lease.msgId,
+        deliveryCount: lease.count,
+      },
+      {
+        leaseHeld: held,
+        maxDeliver: () => this.#currentConfig().maxDeliver,
+        ack: () => {
+          if (!held()) return Promise.resolve();
+          this.#end(lease, "done");
+          this.#ack(lease);
+          this.#notifyIdle();
+          return Promise.resolve();
+        },
+        redeliver: (delayMs) => settle(() => this.#retry(lease, delayMs)),
+        deadLetter: (reason, deliveries) =>
+          settle(() => this.#deadLetter(lease, reason, deliveries)),
+        extendLease: () => {
+          lease.until = this.host.clock.now() + this.#currentConfig().ackWaitMs;
+        },
+      },
+    );
   }
 
   #currentConfig(): QueueConfig {
@@ -346,15 +323,13 @@ export class AmqpConsumer implements Consumer {
     }
     const config = this.#currentConfig();
     this.#end(lease, "settling");
-    const why = `ack deadline of ${config.ackWaitMs} ms passed`;
+    const next = decideRedelivery(lease.count, config.maxDeliver, {
+      reason: ackDeadlineReason(config.ackWaitMs),
+    });
     void this.#settle(lease, () =>
-      lease.count >= config.maxDeliver
-        ? this.#deadLetter(
-            lease,
-            `delivered ${lease.count} times (maxDeliver ${config.maxDeliver}); last failure: ${why}`,
-            lease.count,
-          )
-        : this.#retry(lease, 0),
+      next.kind === "dead-letter"
+        ? this.#deadLetter(lease, next.reason, next.deliveries)
+        : this.#retry(lease, next.delayMs),
     );
   }
 
@@ -428,13 +403,14 @@ export class AmqpConsumer implements Consumer {
   /** Publishes the message to the dead-letter subject with the reason, then acks it. */
   async #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
     const config = this.#currentConfig();
-    const headers = writeHeaders(lease.headers, {
-      [DeadLetterHeaders.reason]: reason,
-      [DeadLetterHeaders.queue]: this.queue,
-      [DeadLetterHeaders.subject]: lease.subject,
-      [DeadLetterHeaders.deliveries]: String(deliveries),
-      [DeadLetterHeaders.at]: String(this.host.clock.now()),
-      [DeadLetterHeaders.msgId]: lease.msgId,
+    const headers = deadLetterHeaders({
+      headers: lease.headers,
+      reason,
+      queue: this.queue,
+      subject: lease.subject,
+      deliveries,
+      at: this.host.clock.now(),
+      msgId: lease.msgId,
     });
     let outcome: PublishOutcome | Error;
     try {
@@ -442,7 +418,7 @@ export class AmqpConsumer implements Consumer {
         this.host.exchange,
         config.deadLetterSubject,
         lease.message.content,
-        { headers, persistent: true, mandatory: true, messageId: `dlq:${lease.msgId}` },
+        { headers, persistent: true, mandatory: true, messageId: deadLetterMsgId(lease.msgId) },
       );
     } catch (error) {
       outcome = toError(error);

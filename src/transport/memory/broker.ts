@@ -10,8 +10,9 @@ import {
 } from "../../errors/index.js";
 import type { EnqueueResult, Headers, Message, MessageHandler, QueueConfig } from "../port.js";
 import { validateQueueConfig } from "../queue-config.js";
+import { deadLetterHeaders, deadLetterMsgId } from "../settlement.js";
 import { assertPattern, assertSubject, SubjectIndex, subjectMatches } from "../subject.js";
-import { DurableQueue, deadLetterHeaders, type StoredMessage } from "./durable-queue.js";
+import { DurableQueue, type StoredMessage } from "./durable-queue.js";
 import { Journal, type JournalOptions } from "./journal.js";
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
@@ -246,13 +247,22 @@ export class MemoryBroker {
   }
 
   /** Moves `message` out of `from` into the queue of its dead-letter subject. */
-  deadLetter(from: DurableQueue, message: StoredMessage, reason: string): void {
+  deadLetter(from: DurableQueue, message: StoredMessage, reason: string, deliveries: number): void {
     from.remove(message).catch((e: unknown) => this.report(toError(e)));
     const subject = from.config.deadLetterSubject;
-    const headers = deadLetterHeaders(from.name, message, reason, this.clock.now());
+    const headers = deadLetterHeaders({
+      headers: message.headers,
+      reason,
+      queue: from.name,
+      subject: message.subject,
+      deliveries,
+      at: this.clock.now(),
+      msgId: message.msgId,
+    });
+    const msgId = deadLetterMsgId(message.msgId);
     for (const queue of this.#queueIndex.match(subject)) {
       queue
-        .add(subject, `dlq:${message.msgId}`, headers, message.data)
+        .add(subject, msgId, headers, message.data)
         .catch((e: unknown) => this.report(toError(e)));
     }
   }
@@ -268,7 +278,8 @@ export class MemoryBroker {
     return new DurableQueue(config, {
       clock: this.clock,
       journal: this.journal,
-      deadLetter: (from, message, reason) => this.deadLetter(from, message, reason),
+      deadLetter: (from, message, reason, deliveries) =>
+        this.deadLetter(from, message, reason, deliveries),
       report: (error) => this.report(error),
     });
   }

@@ -4,7 +4,6 @@ import {
   ClosedError,
   ConfigError,
   QueueFullError,
-  TlsHandshakeError,
   TransportError,
   toError,
   UnroutableError,
@@ -27,12 +26,13 @@ import type {
   TransportFeatures,
 } from "../port.js";
 import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
-import { UNTRUSTED_SERVER_CODES } from "../tls-errors.js";
 import { AmqpConsumer, type ConsumerHost } from "./amqp-consumer.js";
-import { ChannelSlot, settleWithin } from "./channel-slot.js";
+import { ChannelSlot } from "./channel-slot.js";
+import { type AmqpTransportConfig, type ConnectionSettings, resolveSettings } from "./config.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
+import { closeModel, openConnection } from "./connection.js";
 import { createWindowDedupStore, type DedupStore } from "./dedup.js";
-import { connectError, mapAmqpError, replyCode } from "./errors.js";
+import { mapAmqpError, replyCode } from "./errors.js";
 import { InternalHeaders, writeHeaders } from "./headers.js";
 import {
   assertDeadLetterRoutable,
@@ -50,7 +50,6 @@ import {
   bindingKey,
   CONFIG_QUEUE_ARGUMENTS,
   configQueueName,
-  DELAY_BUCKETS,
   DELAY_QUEUE_ARGUMENTS,
   delayBucket,
   delayExchangeName,
@@ -60,66 +59,10 @@ import {
 } from "./topology.js";
 import { coalesceFrameWrites } from "./write-coalescing.js";
 
-/** TLS settings for `amqps://`, passed to node's `tls.connect`. */
-export interface AmqpTlsOptions {
-  /** Trusted CA certificates (PEM), when the broker's certificate is not signed by a public CA. */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
-  /** Client certificate (PEM), for mutual TLS. */
-  readonly cert?: string | Buffer;
-  /** Client private key (PEM), for mutual TLS. */
-  readonly key?: string | Buffer;
-  readonly passphrase?: string;
-  /** Server name for SNI and certificate checks; defaults to the URL's host. */
-  readonly servername?: string;
-  /** Default true. Turn off only for a throwaway test broker. */
-  readonly rejectUnauthorized?: boolean;
-}
-
-export interface AmqpTransportConfig {
-  /**
-   * `amqp://user:password@host:5672/vhost` or `amqps://…`. Holds credentials:
-   * the adapter never logs it nor puts it in an error message.
-   */
-  readonly url: string;
-  /** The durable topic exchange all subjects are published to. Default `"conclave"`. */
-  readonly exchange?: string;
-  /**
-   * How long an enqueued `msgId` is remembered for deduplication. Default
-   * 120 000 ms (two minutes), as the memory broker.
-   */
-  readonly dedupWindowMs?: number;
-  /**
-   * Where enqueue deduplication is recorded. Default: an in-process window
-   * (`createWindowDedupStore`), which catches retries from this process only;
-   * pass `createSharedDedupStore` over a table every process shares (the
-   * runtime uses the swarm store's idempotency keys) to drop an id enqueued
-   * again by another process or after a restart.
-   */
-  readonly dedup?: DedupStore;
-  /** TLS options; only with an `amqps://` URL. */
-  readonly tls?: AmqpTlsOptions;
-  /** AMQP heartbeat, unless the URL sets `?heartbeat=`. Default 30 s; 0 turns it off. */
-  readonly heartbeatSeconds?: number;
-  /** How long to wait for the TCP (and TLS) connection. Default 10 000 ms. */
-  readonly connectTimeoutMs?: number;
-  readonly clock?: Clock;
-  /** Called with failures nobody awaits (a broken channel, a throwing handler, a lost connection). */
-  readonly onError?: (error: Error) => void;
-}
-
 const FEATURES: TransportFeatures = Object.freeze({
   durableAcrossRestart: true,
   releasesOnClose: true,
 });
-
-const EXCHANGE_NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
-
-interface Settings {
-  readonly url: string;
-  readonly endpoint: string;
-  readonly exchange: string;
-  readonly socketOptions: Record<string, unknown>;
-}
 
 /**
  * A `Transport` on RabbitMQ (3.10 or later): core messaging on a topic
@@ -162,15 +105,7 @@ interface Settings {
  */
 export async function createAmqpTransport(config: AmqpTransportConfig): Promise<Transport> {
   const settings = resolveSettings(config);
-  const driver = await loadDriver();
-  let model: ChannelModel;
-  try {
-    model = await driver.connect(settings.url, settings.socketOptions);
-  } catch (error) {
-    throw (
-      tlsFailure(error, settings.endpoint, config.tls) ?? connectError(error, settings.endpoint)
-    );
-  }
+  const model = await openConnection(settings, config.tls);
   coalesceFrameWrites(model);
   const transport = new AmqpTransport(model, settings, config);
   try {
@@ -180,129 +115,6 @@ export async function createAmqpTransport(config: AmqpTransportConfig): Promise<
     throw mapAmqpError(error, `declaring exchange "${settings.exchange}"`);
   }
   return transport;
-}
-
-type AmqpDriver = typeof import("amqplib");
-
-async function loadDriver(): Promise<AmqpDriver> {
-  try {
-    const loaded = (await import("amqplib")) as AmqpDriver & { default?: AmqpDriver };
-    return typeof loaded.connect === "function" ? loaded : (loaded.default ?? loaded);
-  } catch (error) {
-    throw new ConfigError(
-      "the amqp transport needs the amqplib package; install it with `npm install amqplib`",
-      [],
-      { cause: error },
-    );
-  }
-}
-
-function resolveSettings(config: AmqpTransportConfig): Settings {
-  const raw = config.url;
-  if (typeof raw !== "string" || !/^amqps?:\/\//i.test(raw)) {
-    throw new ConfigError("the amqp transport needs an amqp:// or amqps:// URL");
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    // No cause: node's URL error carries the input, credentials included.
-    throw new ConfigError("the amqp transport URL is not a valid URL");
-  }
-  const secure = parsed.protocol.toLowerCase() === "amqps:";
-  const exchange = config.exchange ?? "conclave";
-  if (!EXCHANGE_NAME.test(exchange) || exchange.startsWith("amq.")) {
-    throw new ConfigError(
-      `exchange name "${exchange}" must be 1-200 letters, digits, '_', '-', '.' or ':' and not start with "amq."`,
-    );
-  }
-  if (config.tls && !secure) {
-    throw new ConfigError("tls options need an amqps:// URL");
-  }
-  if (config.tls) assertPemText(config.tls);
-  const heartbeat = config.heartbeatSeconds ?? 30;
-  if (!Number.isInteger(heartbeat) || heartbeat < 0) {
-    throw new ConfigError("heartbeatSeconds must be a non-negative integer");
-  }
-  const dedupWindowMs = config.dedupWindowMs ?? 120_000;
-  if (!Number.isInteger(dedupWindowMs) || dedupWindowMs < 1) {
-    throw new ConfigError("dedupWindowMs must be a positive integer of milliseconds");
-  }
-  const url = parsed.searchParams.has("heartbeat")
-    ? raw
-    : `${raw}${raw.includes("?") ? "&" : "?"}heartbeat=${heartbeat}`;
-  const port = parsed.port || (secure ? "5671" : "5672");
-  const vhost = parsed.pathname.length > 1 ? parsed.pathname : "";
-  return {
-    url,
-    endpoint: `${parsed.protocol}//${parsed.hostname}:${port}${vhost}`,
-    exchange,
-    socketOptions: {
-      timeout: config.connectTimeoutMs ?? 10_000,
-      // Nagle's algorithm made every confirmed publish wait ~40 ms for the
-      // broker's delayed ACK at low rates.
-      noDelay: true,
-      clientProperties: { connection_name: `conclave (${exchange})` },
-      ...config.tls,
-    },
-  };
-}
-
-/**
- * amqplib hands `tls.ca`, `tls.cert` and `tls.key` to node as they are, so a
- * file path there fails inside OpenSSL with "no start line". Says which
- * setting instead (without echoing it: it may be a key).
- */
-function assertPemText(tls: AmqpTlsOptions): void {
-  for (const field of ["ca", "cert", "key"] as const) {
-    const values = ([] as unknown[]).concat(tls[field] ?? []);
-    if (values.some((v) => typeof v === "string" && !v.includes("-----BEGIN"))) {
-      throw new ConfigError(
-        `tls.${field} must be PEM text (a file's contents, starting with -----BEGIN), not a file path; read the file and pass its contents`,
-      );
-    }
-  }
-}
-
-/** Error codes of node's TLS client when the server sent a TLS alert: it refused the handshake. */
-const SERVER_ALERT_CODE = /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/;
-
-/**
- * A failed connect explained as a TLS failure, when it is one: this client
- * did not trust the server's certificate, or the server refused this
- * client's (or its lack of one, under mutual TLS). Otherwise undefined.
- */
-function tlsFailure(
-  error: unknown,
-  endpoint: string,
-  tls: AmqpTlsOptions | undefined,
-): TlsHandshakeError | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code !== "string") continue;
-    if (UNTRUSTED_SERVER_CODES.test(code)) {
-      return new TlsHandshakeError(
-        "server-untrusted",
-        `cannot connect to RabbitMQ at ${endpoint}: the TLS handshake failed because this client does not trust the server's certificate (${e.message}, ${code}); set tls.ca (broker.tls.ca in a swarm file) to the CA that signed it, and check that the certificate names the host you connect to and has not expired`,
-        { cause: error },
-      );
-    }
-    if (SERVER_ALERT_CODE.test(code)) {
-      // OpenSSL's text is long and multi-line; the alert's name is what helps.
-      const alert = /alert ([a-z0-9 _]+?)(?::|$)/im.exec(e.message)?.[1] ?? code;
-      const fix = /protocol version|insufficient security/.test(alert)
-        ? "check that this client and the server share a TLS version and cipher (the server's ssl_options.versions and ssl_options.ciphers)"
-        : tls?.cert === undefined
-          ? "it requires a client certificate: set tls.cert and tls.key (broker.tls.cert and broker.tls.key in a swarm file) to a certificate signed by a CA the server trusts"
-          : "check that tls.cert (broker.tls.cert) was signed by a CA the server trusts (its ssl_options.cacertfile), matches tls.key, and has not expired";
-      return new TlsHandshakeError(
-        "server-refused",
-        `cannot connect to RabbitMQ at ${endpoint}: the server refused the TLS handshake (TLS alert: ${alert}); ${fix}`,
-        { cause: error },
-      );
-    }
-  }
-  return undefined;
 }
 
 /** Resolves after `ms` on the given clock. */
@@ -320,7 +132,7 @@ class AmqpTransport implements Transport, ConsumerHost {
   readonly clock: Clock;
   readonly publisher: ConfirmPublisher;
   readonly #model: ChannelModel;
-  readonly #settings: Settings;
+  readonly #settings: ConnectionSettings;
   readonly #dedup: DedupStore;
   readonly #dedupWindowMs: number;
   readonly #onError: (error: Error) => void;
@@ -342,7 +154,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     this.#resolveClosed = resolve;
   });
 
-  constructor(model: ChannelModel, settings: Settings, config: AmqpTransportConfig) {
+  constructor(model: ChannelModel, settings: ConnectionSettings, config: AmqpTransportConfig) {
     this.#model = model;
     this.#settings = settings;
     this.exchange = settings.exchange;
@@ -809,66 +621,6 @@ class AmqpTransport implements Transport, ConsumerHost {
   }
 }
 
-/** Closes a connection gracefully, or drops its socket when the broker does not answer. */
-async function closeModel(model: ChannelModel): Promise<void> {
-  if (await settleWithin(model.close())) return;
-  const connection = model.connection as { stream?: { destroy?: () => void } };
-  try {
-    connection.stream?.destroy?.();
-  } catch {
-    // Already gone.
-  }
-}
-
 function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/**
- * Deletes what the adapter declared on an exchange: the given work queues
- * and their stored settings, the delay queues and exchange, and the
- * exchange itself. For tests and teardown; messages in them are lost.
- * Queue-group and subscription queues delete themselves.
- *
- * @example
- * ```ts
- * await deleteAmqpTopology({ url, exchange: "conclave-test-1a2b", queues: ["t1-work", "t1-dlq"] });
- * ```
- */
-export async function deleteAmqpTopology(options: {
-  readonly url: string;
-  readonly exchange?: string;
-  readonly queues: Iterable<string>;
-  readonly tls?: AmqpTlsOptions;
-}): Promise<void> {
-  const settings = resolveSettings({
-    url: options.url,
-    ...(options.exchange === undefined ? {} : { exchange: options.exchange }),
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-  });
-  const driver = await loadDriver();
-  let model: ChannelModel;
-  try {
-    model = await driver.connect(settings.url, settings.socketOptions);
-  } catch (error) {
-    throw (
-      tlsFailure(error, settings.endpoint, options.tls) ?? connectError(error, settings.endpoint)
-    );
-  }
-  model.on("error", () => undefined);
-  try {
-    const channel = await model.createChannel();
-    channel.on("error", () => undefined);
-    for (const queue of options.queues) {
-      await channel.deleteQueue(queue);
-      await channel.deleteQueue(configQueueName(queue));
-    }
-    for (const k of DELAY_BUCKETS) await channel.deleteQueue(delayQueueName(settings.exchange, k));
-    await channel.deleteExchange(delayExchangeName(settings.exchange));
-    await channel.deleteExchange(settings.exchange);
-  } catch (error) {
-    throw mapAmqpError(error, `deleting the topology of exchange "${settings.exchange}"`);
-  } finally {
-    await closeModel(model);
-  }
 }

@@ -7,6 +7,7 @@
  */
 
 import { TlsHandshakeError } from "../errors/index.js";
+import { causeChain, errorCode } from "./cause-chain.js";
 
 /** Error codes of node's TLS client when it does not trust the server's certificate. */
 export const UNTRUSTED_SERVER_CODES =
@@ -14,17 +15,6 @@ export const UNTRUSTED_SERVER_CODES =
 
 /** The broker a connection failed to reach, as named in messages. */
 export type BrokerName = "NATS" | "RabbitMQ";
-
-/** Each error of a cause chain, outermost first (bounded, in case of a loop). */
-export function* causeChain(error: unknown): Generator<Error> {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) yield e;
-}
-
-/** The node error code of an error, when it has a string one. */
-export function errorCode(error: Error): string | undefined {
-  const code = (error as NodeJS.ErrnoException).code;
-  return typeof code === "string" ? code : undefined;
-}
 
 /** The error in `error`'s cause chain saying that this client refused the server's certificate. */
 export function untrustedServerCause(

@@ -1,9 +1,8 @@
 import type { ChannelModel } from "amqplib";
 import { ConfigError } from "../../errors/index.js";
+import { causeChain, errorCode } from "../cause-chain.js";
 import {
-  causeChain,
   clientCertificateFix,
-  errorCode,
   serverRefusedError,
   serverUntrustedError,
   tlsAlertName,

@@ -14,23 +14,12 @@ import {
   ackSubject,
   type Driver,
   type FetchIterator,
-  fromNatsHeaders,
   type JsMsg,
-  mapError,
   type PullConsumer,
 } from "./driver.js";
-
-/** A queue's settings as the consumer side needs them. */
-export interface QueueSettings {
-  readonly name: string;
-  /** JetStream stream holding the queue. */
-  readonly stream: string;
-  /** Durable pull consumer on that stream. */
-  readonly durable: string;
-  readonly ackWaitMs: number;
-  readonly maxDeliver: number;
-  readonly deadLetterSubject: string;
-}
+import { mapError } from "./errors.js";
+import { fromNatsHeaders } from "./headers.js";
+import type { QueueSettings } from "./queue-settings.js";
 
 /** What a consumer needs from the transport that owns it. */
 export interface ConsumerHost {

@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
 import { type Clock, systemClock } from "../../core/clock.js";
 import {
   ClosedError,
@@ -8,6 +8,7 @@ import {
   toError,
   UnroutableError,
 } from "../../errors/index.js";
+import { createErrorReporter } from "../error-reporter.js";
 import type {
   ConsumeOptions,
   Consumer,
@@ -25,7 +26,8 @@ import type {
   Transport,
   TransportFeatures,
 } from "../port.js";
-import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
+import { fullQueueError, QUEUE_NAME, validateConsumeOptions } from "../queue-config.js";
+import { assertPattern, assertSubject } from "../subject.js";
 import { AmqpConsumer, type ConsumerHost } from "./amqp-consumer.js";
 import { ChannelSlot } from "./channel-slot.js";
 import { type AmqpTransportConfig, type ConnectionSettings, resolveSettings } from "./config.js";
@@ -33,30 +35,11 @@ import { ConfirmPublisher } from "./confirm-publisher.js";
 import { closeModel, openConnection } from "./connection.js";
 import { createWindowDedupStore, type DedupStore } from "./dedup.js";
 import { mapAmqpError, replyCode } from "./errors.js";
-import { InternalHeaders, writeHeaders } from "./headers.js";
-import {
-  assertDeadLetterRoutable,
-  decodeStoredConfig,
-  encodeStoredConfig,
-  normalise,
-  QUEUE_NAME,
-  sameConfig,
-  validateQueueConfig,
-} from "./queue-config.js";
+import { writeHeaders } from "./headers.js";
+import { QueueDeclarations } from "./queue-declarations.js";
 import { RequestManager } from "./requests.js";
 import { SubscriptionManager } from "./subscriptions.js";
-import {
-  assertRoutingKey,
-  bindingKey,
-  CONFIG_QUEUE_ARGUMENTS,
-  configQueueName,
-  DELAY_QUEUE_ARGUMENTS,
-  delayBucket,
-  delayExchangeName,
-  delayQueueName,
-  replyTarget,
-  workQueueArguments,
-} from "./topology.js";
+import { assertRoutingKey, bindingKey, replyTarget } from "./topology.js";
 import { coalesceFrameWrites } from "./write-coalescing.js";
 
 const FEATURES: TransportFeatures = Object.freeze({
@@ -117,14 +100,6 @@ export async function createAmqpTransport(config: AmqpTransportConfig): Promise<
   return transport;
 }
 
-/** Resolves after `ms` on the given clock. */
-function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimer(resolve, ms));
-}
-
-/** Attempts to read a queue's stored settings while other readers hold them. */
-const CONFIG_READ_ATTEMPTS = 20;
-
 class AmqpTransport implements Transport, ConsumerHost {
   readonly kind = "amqp";
   readonly features = FEATURES;
@@ -135,17 +110,13 @@ class AmqpTransport implements Transport, ConsumerHost {
   readonly #settings: ConnectionSettings;
   readonly #dedup: DedupStore;
   readonly #dedupWindowMs: number;
-  readonly #onError: (error: Error) => void;
-  readonly #admin: ChannelSlot<Channel>;
+  readonly report: (error: Error) => void;
+  readonly #declarations: QueueDeclarations;
   readonly #core: ChannelSlot<Channel>;
   readonly #confirm: ChannelSlot<ConfirmChannel>;
   readonly #subs: SubscriptionManager;
   readonly #requests: RequestManager;
   readonly #consumers = new Set<AmqpConsumer>();
-  readonly #configs = new Map<string, QueueConfig>();
-  readonly #loading = new Map<string, Promise<QueueConfig>>();
-  readonly #delayRoutes = new Map<number, Promise<void>>();
-  #adminChain: Promise<unknown> = Promise.resolve();
   #publishing: Promise<void> | undefined;
   #state: "open" | "closed" = "open";
   #draining: Promise<void> | undefined;
@@ -161,12 +132,8 @@ class AmqpTransport implements Transport, ConsumerHost {
     this.clock = config.clock ?? systemClock;
     this.#dedup = config.dedup ?? createWindowDedupStore(this.clock);
     this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
-    this.#onError =
-      config.onError ??
-      ((error) => process.emitWarning(`conclave amqp transport: ${error.message}`));
+    this.report = createErrorReporter(config.onError, "amqp transport");
     const openChannel = () => this.#model.createChannel();
-    // The admin channel's errors always reach the operation that caused them.
-    this.#admin = new ChannelSlot(openChannel);
     this.#core = new ChannelSlot(openChannel, {
       onError: (error) => this.report(mapAmqpError(error, "publishing")),
     });
@@ -175,6 +142,13 @@ class AmqpTransport implements Transport, ConsumerHost {
       onError: (error) => this.report(mapAmqpError(error, "publishing durable messages")),
     });
     this.publisher = new ConfirmPublisher(this.#confirm);
+    this.#declarations = new QueueDeclarations({
+      exchange: this.exchange,
+      clock: this.clock,
+      publisher: this.publisher,
+      openChannel,
+      assertOpen: () => this.#open(),
+    });
     this.#subs = new SubscriptionManager({
       exchange: this.exchange,
       openChannel,
@@ -200,9 +174,7 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   async init(): Promise<void> {
     await Promise.all([this.#core.get(), this.#confirm.get()]);
-    await this.#adminOp((channel) =>
-      channel.assertExchange(this.exchange, "topic", { durable: true }),
-    );
+    await this.#declarations.declareExchange();
   }
 
   // ---- core messaging --------------------------------------------------------
@@ -283,54 +255,7 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   async ensureQueue(config: QueueConfig): Promise<void> {
     this.#open();
-    validateQueueConfig(config);
-    const wanted = normalise(config);
-    assertDeadLetterRoutable(wanted, this.#configs.values());
-    const configQueue = configQueueName(wanted.name);
-    const write = await this.#adminOp(async (channel) => {
-      const declared = await channel.assertQueue(configQueue, {
-        durable: true,
-        arguments: CONFIG_QUEUE_ARGUMENTS,
-      });
-      let previous = this.#configs.get(wanted.name);
-      if (!previous && declared.messageCount > 0) {
-        previous = await this.#readStoredConfig(channel, configQueue);
-      }
-      try {
-        await channel.assertQueue(wanted.name, {
-          durable: true,
-          arguments: workQueueArguments(wanted.maxPending),
-        });
-      } catch (error) {
-        if (replyCode(error) !== 406) throw error;
-        throw new ConfigError(
-          `queue "${wanted.name}" already exists in RabbitMQ with other arguments (a different maxPending, or not a quorum queue); RabbitMQ cannot change them in place: delete the queue, or change its limit with a policy`,
-          [],
-          { cause: error },
-        );
-      }
-      await channel.bindQueue(wanted.name, this.exchange, bindingKey(wanted.subjects));
-      if (previous && previous.subjects !== wanted.subjects) {
-        await channel.unbindQueue(wanted.name, this.exchange, bindingKey(previous.subjects));
-      }
-      if (previous && sameConfig(previous, wanted)) return false;
-      await channel.purgeQueue(configQueue);
-      return true;
-    }, `declaring queue "${wanted.name}"`);
-    if (write) {
-      const outcome = await this.publisher.publish(
-        "",
-        configQueue,
-        encodeStoredConfig(wanted, this.clock.now()),
-        { headers: {}, persistent: true, mandatory: true },
-      );
-      if (outcome !== "routed") {
-        throw new TransportError(
-          `could not store the settings of queue "${wanted.name}" in RabbitMQ (${outcome}); declare it again`,
-        );
-      }
-    }
-    this.#configs.set(wanted.name, wanted);
+    await this.#declarations.ensureQueue(config);
   }
 
   async enqueue(
@@ -372,9 +297,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     if (!QUEUE_NAME.test(queue)) {
       throw new ConfigError(`queue "${queue}" is not declared; call ensureQueue() first`);
     }
-    if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
-      throw new ConfigError("consume(): maxInFlight must be an integer of at least 1");
-    }
+    validateConsumeOptions(options);
     const consumer = new AmqpConsumer(queue, handler, options.maxInFlight, this);
     this.#consumers.add(consumer);
     return consumer;
@@ -385,7 +308,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     if (!QUEUE_NAME.test(queue)) throw new ConfigError(`queue "${queue}" is not declared`);
     let ready: { messageCount: number; consumerCount: number };
     try {
-      ready = await this.#adminOp((channel) => channel.checkQueue(queue));
+      ready = await this.#declarations.run((channel) => channel.checkQueue(queue));
     } catch (error) {
       if (error instanceof ConfigError && replyCode(error.cause) === 404) {
         throw new ConfigError(`queue "${queue}" is not declared`, [], { cause: error.cause });
@@ -422,7 +345,11 @@ class AmqpTransport implements Transport, ConsumerHost {
     await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
     await this.#requests.dispose(new ClosedError("the amqp transport"));
     await this.#subs.dispose();
-    await Promise.all([this.#core.dispose(), this.#confirm.dispose(), this.#admin.dispose()]);
+    await Promise.all([
+      this.#core.dispose(),
+      this.#confirm.dispose(),
+      this.#declarations.dispose(),
+    ]);
     await closeModel(this.#model);
     this.#resolveClosed(undefined);
   }
@@ -437,52 +364,20 @@ class AmqpTransport implements Transport, ConsumerHost {
     return this.#state === "open";
   }
 
-  report(error: Error): void {
-    try {
-      this.#onError(error);
-    } catch {
-      // A failing error hook must not take the transport down.
-    }
-  }
-
   openChannel(): Promise<Channel> {
     return this.#model.createChannel();
   }
 
   knownConfig(queue: string): QueueConfig | undefined {
-    return this.#configs.get(queue);
+    return this.#declarations.knownConfig(queue);
   }
 
   queueConfig(queue: string): Promise<QueueConfig> {
-    const known = this.#configs.get(queue);
-    if (known) return Promise.resolve(known);
-    let loading = this.#loading.get(queue);
-    if (!loading) {
-      loading = this.#loadConfig(queue).finally(() => this.#loading.delete(queue));
-      this.#loading.set(queue, loading);
-    }
-    return loading;
+    return this.#declarations.queueConfig(queue);
   }
 
-  async delayRoute(delayMs: number): Promise<{ exchange: string; bucket: string }> {
-    const k = delayBucket(delayMs);
-    let declared = this.#delayRoutes.get(k);
-    if (!declared) {
-      const exchange = delayExchangeName(this.exchange);
-      const queue = delayQueueName(this.exchange, k);
-      declared = this.#adminOp(async (channel) => {
-        await channel.assertExchange(exchange, "headers", { durable: true });
-        await channel.assertQueue(queue, { durable: true, arguments: DELAY_QUEUE_ARGUMENTS });
-        await channel.bindQueue(queue, exchange, "", {
-          "x-match": "all",
-          [InternalHeaders.delay]: String(k),
-        });
-      }, `declaring delay queue "${queue}"`);
-      this.#delayRoutes.set(k, declared);
-      declared.catch(() => this.#delayRoutes.delete(k));
-    }
-    await declared;
-    return { exchange: delayExchangeName(this.exchange), bucket: String(k) };
+  delayRoute(delayMs: number): Promise<{ exchange: string; bucket: string }> {
+    return this.#declarations.delayRoute(delayMs);
   }
 
   forget(consumer: AmqpConsumer): void {
@@ -493,84 +388,6 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   #open(): void {
     if (this.#state === "closed") throw new ClosedError("the amqp transport");
-  }
-
-  /**
-   * Runs an operation on the admin channel, one at a time: a failing
-   * operation makes RabbitMQ close the channel, and must not take others
-   * with it. The next operation gets a new channel.
-   */
-  #adminOp<T>(operation: (channel: Channel) => Promise<T>, what = "managing queues"): Promise<T> {
-    const run = this.#adminChain.then(async () => {
-      this.#open();
-      try {
-        return await operation(await this.#admin.get());
-      } catch (error) {
-        throw mapAmqpError(error, what);
-      }
-    });
-    this.#adminChain = run.catch(() => undefined);
-    return run;
-  }
-
-  async #loadConfig(queue: string): Promise<QueueConfig> {
-    const configQueue = configQueueName(queue);
-    for (let attempt = 1; attempt <= CONFIG_READ_ATTEMPTS; attempt++) {
-      const found = await this.#adminOp(async (channel) => {
-        try {
-          await channel.checkQueue(configQueue);
-        } catch (error) {
-          if (replyCode(error) === 404) return "missing" as const;
-          throw error;
-        }
-        return (await this.#readStoredConfig(channel, configQueue)) ?? ("busy" as const);
-      }, `reading the settings of queue "${queue}"`);
-      if (found === "missing") {
-        throw new ConfigError(`queue "${queue}" is not declared; call ensureQueue() first`);
-      }
-      if (found !== "busy") {
-        const known = this.#configs.get(queue);
-        if (known) return known;
-        this.#configs.set(queue, found);
-        return found;
-      }
-      // Another connection holds the settings message for a moment, or a
-      // declaration is rewriting it: try again shortly.
-      await sleep(this.clock, 10 * attempt);
-    }
-    throw new ConfigError(
-      `queue "${queue}": its stored settings could not be read; declare it again with ensureQueue()`,
-    );
-  }
-
-  /**
-   * Reads the settings message(s) of a queue without consuming them: gets
-   * them unacked, then gives them back. With two copies (a racing update),
-   * the newest wins.
-   */
-  async #readStoredConfig(channel: Channel, configQueue: string): Promise<QueueConfig | undefined> {
-    const held: GetMessage[] = [];
-    try {
-      for (let i = 0; i < 4; i++) {
-        const message = await channel.get(configQueue, { noAck: false });
-        if (message === false) break;
-        held.push(message);
-      }
-    } finally {
-      for (const message of held) {
-        try {
-          channel.nack(message, false, true);
-        } catch {
-          // The channel died: RabbitMQ puts the message back by itself.
-        }
-      }
-    }
-    let best: { at: number; config: QueueConfig } | undefined;
-    for (const message of held) {
-      const stored = decodeStoredConfig(message.content);
-      if (stored && (!best || stored.at >= best.at)) best = stored;
-    }
-    return best?.config;
   }
 
   async #confirmed(msgId: string): Promise<void> {
@@ -593,12 +410,10 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   /** The error for a nacked enqueue: the full queue, as far as this connection can tell. */
   #queueFull(subject: string): QueueFullError {
-    for (const config of this.#configs.values()) {
-      if (config.maxPending !== undefined && subjectMatches(config.subjects, subject)) {
-        return new QueueFullError(config.name, config.maxPending);
-      }
-    }
-    return new QueueFullError(`(a queue taking "${subject}")`, 0);
+    return (
+      fullQueueError(this.#declarations.configs(), subject) ??
+      new QueueFullError(`(a queue taking "${subject}")`, 0)
+    );
   }
 
   #lost(error?: Error): void {
@@ -615,7 +430,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     void this.#subs.dispose();
     void this.#core.dispose();
     void this.#confirm.dispose();
-    void this.#admin.dispose();
+    void this.#declarations.dispose();
     this.report(lost);
     this.#resolveClosed(lost);
   }

@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { type Clock, systemClock } from "../../core/clock.js";
 import {
-  ConfigError,
   NoRespondersError,
   QueueFullError,
   TimeoutError,
   toError,
   UnroutableError,
 } from "../../errors/index.js";
+import { createErrorReporter } from "../error-reporter.js";
 import type { EnqueueResult, Headers, Message, MessageHandler, QueueConfig } from "../port.js";
-import { validateQueueConfig } from "../queue-config.js";
+import { unroutableDeadLetterError, validateQueueConfig } from "../queue-config.js";
 import { deadLetterHeaders, deadLetterMsgId } from "../settlement.js";
 import { assertPattern, assertSubject, SubjectIndex, subjectMatches } from "../subject.js";
 import { DurableQueue, type StoredMessage } from "./durable-queue.js";
@@ -53,7 +53,8 @@ export class MemoryBroker {
   readonly #dedup: Map<string, number>;
   readonly #dedupWindowMs: number;
   readonly #groupCursor = new Map<string, number>();
-  readonly #onError: (error: Error) => void;
+  /** Reports a failure nobody awaits (`onError`, else a process warning). */
+  readonly report: (error: Error) => void;
   #outboxSubs: BrokerSubscription[] = [];
   #outboxMsgs: Message[] = [];
   #flushScheduled = false;
@@ -62,9 +63,7 @@ export class MemoryBroker {
   constructor(config: MemoryBrokerConfig = {}) {
     this.clock = config.clock ?? systemClock;
     this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
-    this.#onError =
-      config.onError ??
-      ((error) => process.emitWarning(`conclave memory broker: ${error.message}`));
+    this.report = createErrorReporter(config.onError, "memory broker");
     const path = config.journalPath;
     this.journal = path && path !== ":memory:" ? new Journal(path, config.journal) : undefined;
     this.#dedup = this.journal?.loadDedup(this.clock.now()) ?? new Map();
@@ -73,14 +72,6 @@ export class MemoryBroker {
 
   get closed(): boolean {
     return this.#closed;
-  }
-
-  report(error: Error): void {
-    try {
-      this.#onError(error);
-    } catch {
-      // A failing error hook must not take the broker down.
-    }
   }
 
   // ---- core messaging -------------------------------------------------------
@@ -204,11 +195,7 @@ export class MemoryBroker {
     const routable =
       subjectMatches(config.subjects, config.deadLetterSubject) ||
       this.#queueIndex.match(config.deadLetterSubject).length > 0;
-    if (!routable) {
-      throw new ConfigError(
-        `queue "${config.name}" dead-letters to "${config.deadLetterSubject}", which no queue takes; declare the dead-letter queue first`,
-      );
-    }
+    if (!routable) throw unroutableDeadLetterError(config);
     this.journal?.saveQueue(config.name, config);
   }
 

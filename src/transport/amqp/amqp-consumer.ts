@@ -356,52 +356,36 @@ export class AmqpConsumer implements Consumer {
   }
 
   /** Puts the message back (at the tail, or via a delay queue) with its count, then acks it. */
-  async #retry(lease: Lease, delayMs: number): Promise<void> {
+  #retry(lease: Lease, delayMs: number): Promise<void> {
     const { message } = lease;
     const headers = writeHeaders(lease.headers, {
       [InternalHeaders.deliveries]: String(lease.count),
       [InternalHeaders.subject]: lease.subject,
     });
-    let outcome: PublishOutcome | Error;
-    try {
-      if (delayMs > 0) {
+    const properties = { headers, persistent: true, mandatory: true, messageId: lease.msgId };
+    return this.#replace(
+      lease,
+      async () => {
+        if (delayMs <= 0) {
+          return this.host.publisher.publish("", this.queue, message.content, properties);
+        }
         const route = await this.host.delayRoute(delayMs);
         headers[InternalHeaders.delay] = route.bucket;
-        outcome = await this.host.publisher.publish(route.exchange, this.queue, message.content, {
-          headers,
-          persistent: true,
-          mandatory: true,
-          messageId: lease.msgId,
+        return this.host.publisher.publish(route.exchange, this.queue, message.content, {
+          ...properties,
           expiration: String(Math.round(delayMs)),
         });
-      } else {
-        outcome = await this.host.publisher.publish("", this.queue, message.content, {
-          headers,
-          persistent: true,
-          mandatory: true,
-          messageId: lease.msgId,
-        });
-      }
-    } catch (error) {
-      outcome = toError(error);
-    }
-    if (outcome === "routed") {
-      this.#ack(lease);
-      return;
-    }
-    // Could not republish (queue full, channel lost): hand it straight back to
-    // RabbitMQ instead, which counts the redelivery in x-delivery-count.
-    this.host.report(
-      new TransportError(
-        `could not put message "${lease.msgId}" back on queue "${this.queue}" (${describe(outcome)}); it was returned to the queue without delay`,
-        outcome instanceof Error ? { cause: outcome } : undefined,
-      ),
+      },
+      // Could not republish (queue full, channel lost): hand it straight back
+      // to RabbitMQ instead, which counts the redelivery in x-delivery-count.
+      (why) =>
+        `could not put message "${lease.msgId}" back on queue "${this.queue}" (${why}); it was returned to the queue without delay`,
+      0,
     );
-    this.#requeue(lease);
   }
 
   /** Publishes the message to the dead-letter subject with the reason, then acks it. */
-  async #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
+  #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
     const config = this.#currentConfig();
     const headers = deadLetterHeaders({
       headers: lease.headers,
@@ -412,14 +396,36 @@ export class AmqpConsumer implements Consumer {
       at: this.host.clock.now(),
       msgId: lease.msgId,
     });
+    return this.#replace(
+      lease,
+      () =>
+        this.host.publisher.publish(
+          this.host.exchange,
+          config.deadLetterSubject,
+          lease.message.content,
+          { headers, persistent: true, mandatory: true, messageId: deadLetterMsgId(lease.msgId) },
+        ),
+      (why) =>
+        `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${why}); it goes back to the queue in ${DEAD_LETTER_RETRY_MS} ms`,
+      // Held a moment so that a missing dead-letter queue does not turn into a hot loop.
+      DEAD_LETTER_RETRY_MS,
+    );
+  }
+
+  /**
+   * Publishes a copy of the leased message and, once the broker took it,
+   * acks the original. When the copy was refused, reports `failed(why)` and
+   * gives the original back to the queue after `pauseMs`.
+   */
+  async #replace(
+    lease: Lease,
+    publishCopy: () => Promise<PublishOutcome>,
+    failed: (why: string) => string,
+    pauseMs: number,
+  ): Promise<void> {
     let outcome: PublishOutcome | Error;
     try {
-      outcome = await this.host.publisher.publish(
-        this.host.exchange,
-        config.deadLetterSubject,
-        lease.message.content,
-        { headers, persistent: true, mandatory: true, messageId: deadLetterMsgId(lease.msgId) },
-      );
+      outcome = await publishCopy();
     } catch (error) {
       outcome = toError(error);
     }
@@ -429,12 +435,13 @@ export class AmqpConsumer implements Consumer {
     }
     this.host.report(
       new TransportError(
-        `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${describe(outcome)}); it goes back to the queue in ${DEAD_LETTER_RETRY_MS} ms`,
+        failed(describe(outcome)),
         outcome instanceof Error ? { cause: outcome } : undefined,
       ),
     );
-    // Hold it a moment so that a missing dead-letter queue does not turn into a hot loop.
-    await new Promise<void>((resolve) => this.host.clock.setTimer(resolve, DEAD_LETTER_RETRY_MS));
+    if (pauseMs > 0) {
+      await new Promise<void>((resolve) => this.host.clock.setTimer(resolve, pauseMs));
+    }
     this.#requeue(lease);
   }
 

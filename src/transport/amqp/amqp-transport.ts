@@ -8,7 +8,7 @@ import {
   toError,
   UnroutableError,
 } from "../../errors/index.js";
-import { createErrorReporter } from "../error-reporter.js";
+import { createErrorReporter } from "../failures.js";
 import type {
   ConsumeOptions,
   Consumer,

@@ -1,13 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type Clock, systemClock } from "../../core/clock.js";
-import {
-  NoRespondersError,
-  QueueFullError,
-  TimeoutError,
-  toError,
-  UnroutableError,
-} from "../../errors/index.js";
-import { createErrorReporter } from "../error-reporter.js";
+import { NoRespondersError, QueueFullError, toError, UnroutableError } from "../../errors/index.js";
+import { createErrorReporter, requestTimeoutError } from "../failures.js";
 import type { EnqueueResult, Headers, Message, MessageHandler, QueueConfig } from "../port.js";
 import { unroutableDeadLetterError, validateQueueConfig } from "../queue-config.js";
 import { deadLetterHeaders, deadLetterMsgId } from "../settlement.js";
@@ -166,11 +160,7 @@ export class MemoryBroker {
       });
       const cancel = this.clock.setTimer(() => {
         this.unsubscribe(sub);
-        reject(
-          new TimeoutError(
-            `no reply on "${subject}" within ${timeoutMs} ms; the responder is slow or gone — raise timeoutMs or check it`,
-          ),
-        );
+        reject(requestTimeoutError(subject, timeoutMs));
       }, timeoutMs);
       this.publish(subject, data, headers, inbox);
     });

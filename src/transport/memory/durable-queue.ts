@@ -139,16 +139,8 @@ export class DurableQueue {
     };
     this.messages.set(message.seq, message);
     this.#ready.push(message);
-    const written = this.#host.journal?.put({
-      queue: this.name,
-      seq: message.seq,
-      subject,
-      msgId,
-      headers,
-      data,
-      deliveries: 0,
-      visibleAt: 0,
-    });
+    const { lease: _, ...row } = message;
+    const written = this.#host.journal?.put({ queue: this.name, ...row });
     this.dispatch();
     return written ?? Promise.resolve();
   }

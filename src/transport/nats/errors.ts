@@ -12,6 +12,7 @@ import {
   TransportError,
 } from "../../errors/index.js";
 import { causeChain } from "../cause-chain.js";
+import { requestTimeoutError } from "../failures.js";
 import { apiCode, type Driver } from "./driver.js";
 
 /**
@@ -78,12 +79,7 @@ export function mapRequestError(
   timeoutMs: number,
 ): Error {
   if (isNoResponders(driver, error)) return new NoRespondersError(subject);
-  if (isTimeout(driver, error)) {
-    return new TimeoutError(
-      `no reply on "${subject}" within ${timeoutMs} ms; the responder is slow or gone — raise timeoutMs or check it`,
-      { cause: error },
-    );
-  }
+  if (isTimeout(driver, error)) return requestTimeoutError(subject, timeoutMs, error);
   return mapError(driver, error, `request on "${subject}"`);
 }
 

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from "../../core/clock.js";
 import { ClosedError, ConfigError, TransportError } from "../../errors/index.js";
-import { createErrorReporter } from "../error-reporter.js";
+import { createErrorReporter } from "../failures.js";
 import type {
   ConsumeOptions,
   Consumer,

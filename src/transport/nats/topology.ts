@@ -262,14 +262,11 @@ export class NatsTopology {
     };
     const what = `ensureQueue("${config.name}")`;
     for (let attempt = 0; attempt < 2; attempt++) {
-      let current: Awaited<ReturnType<JetStreamManager["streams"]["info"]>> | undefined;
-      try {
-        current = await this.#jsm.streams.info(config.name);
-      } catch (error) {
-        if (apiCode(this.#driver, error) !== ApiCode.streamNotFound) {
-          throw mapError(this.#driver, error, what);
-        }
-      }
+      const current = await this.#lookUp(
+        () => this.#jsm.streams.info(config.name),
+        ApiCode.streamNotFound,
+        what,
+      );
       try {
         if (!current) {
           await this.#jsm.streams.add({
@@ -346,14 +343,11 @@ export class NatsTopology {
       filter_subject: config.subjects,
     };
     const what = `ensureQueue("${config.name}")`;
-    let current: Awaited<ReturnType<JetStreamManager["consumers"]["info"]>> | undefined;
-    try {
-      current = await this.#jsm.consumers.info(config.name, DURABLE);
-    } catch (error) {
-      if (apiCode(this.#driver, error) !== ApiCode.consumerNotFound) {
-        throw mapError(this.#driver, error, what);
-      }
-    }
+    const current = await this.#lookUp(
+      () => this.#jsm.consumers.info(config.name, DURABLE),
+      ApiCode.consumerNotFound,
+      what,
+    );
     try {
       if (!current) {
         await this.#jsm.consumers.add(config.name, {
@@ -375,6 +369,20 @@ export class NatsTopology {
       if (!same) await this.#jsm.consumers.update(config.name, DURABLE, wanted);
     } catch (error) {
       throw this.#streamError(config, error, what);
+    }
+  }
+
+  /** What `lookUp` answers, or undefined when the server says `missingCode` (not found). */
+  async #lookUp<T>(
+    lookUp: () => Promise<T>,
+    missingCode: number,
+    what: string,
+  ): Promise<T | undefined> {
+    try {
+      return await lookUp();
+    } catch (error) {
+      if (apiCode(this.#driver, error) === missingCode) return undefined;
+      throw mapError(this.#driver, error, what);
     }
   }
 

@@ -1,3 +1,5 @@
+import { TimeoutError } from "../errors/index.js";
+
 /**
  * Where an adapter sends failures nobody awaits (a throwing handler, a lost
  * connection, a settlement that failed behind a lease): the `onError` hook
@@ -17,4 +19,16 @@ export function createErrorReporter(
       // A failing error hook must not take the transport down.
     }
   };
+}
+
+/** A request that got no reply in time, worded the same on every adapter. */
+export function requestTimeoutError(
+  subject: string,
+  timeoutMs: number,
+  cause?: unknown,
+): TimeoutError {
+  return new TimeoutError(
+    `no reply on "${subject}" within ${timeoutMs} ms; the responder is slow or gone — raise timeoutMs or check it`,
+    cause === undefined ? undefined : { cause },
+  );
 }

@@ -371,6 +371,9 @@ export function runTransportConformance(options: TransportConformanceOptions): v
         `delivered 1 times (maxDeliver 1); last failure: ack deadline of ${ackWaitMs} ms passed`,
       );
       assert.equal(d.headers[DeadLetterHeaders.deliveries], "1");
+      assert.equal(d.headers[DeadLetterHeaders.queue], q.work);
+      assert.equal(d.msgId, `dlq:${prefix}-h`, "a dead letter's id derives from the original's");
+      assert.equal((await bus.queueInfo(q.work)).pending, 0);
     });
 
     test("term dead-letters at once with its reason", async () => {

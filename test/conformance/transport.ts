@@ -94,6 +94,20 @@ export function runTransportConformance(options: TransportConformanceOptions): v
       await backend.destroy();
     });
 
+    /** Consumes `queue` (a dead-letter queue), acking and keeping each delivery. */
+    const collect = (t: Transport, queue: string): Delivery[] => {
+      const got: Delivery[] = [];
+      t.consume(
+        queue,
+        async (d) => {
+          got.push(d);
+          await d.ack();
+        },
+        { maxInFlight: 1 },
+      );
+      return got;
+    };
+
     const fresh = async () => {
       prefix = `t${randomBytes(5).toString("hex")}`;
       bus = await connect();
@@ -307,15 +321,7 @@ export function runTransportConformance(options: TransportConformanceOptions): v
         },
         { maxInFlight: 1 },
       );
-      const dead: Delivery[] = [];
-      bus.consume(
-        q.dlq,
-        async (d) => {
-          dead.push(d);
-          await d.ack();
-        },
-        { maxInFlight: 1 },
-      );
+      const dead = collect(bus, q.dlq);
       const before = Date.now();
       await bus.enqueue(`${prefix}.task.poison`, bytes("p"), {
         msgId: `${prefix}-p`,
@@ -352,15 +358,7 @@ export function runTransportConformance(options: TransportConformanceOptions): v
         },
         { maxInFlight: 1 },
       );
-      const dead: Delivery[] = [];
-      bus.consume(
-        q.dlq,
-        async (d) => {
-          dead.push(d);
-          await d.ack();
-        },
-        { maxInFlight: 1 },
-      );
+      const dead = collect(bus, q.dlq);
       await bus.enqueue(`${prefix}.task.hang`, bytes("h"), { msgId: `${prefix}-h` });
       await until(() => dead.length === 1, ms(8000), "the dead letter");
       await sleep(ms(100));
@@ -388,15 +386,7 @@ export function runTransportConformance(options: TransportConformanceOptions): v
         },
         { maxInFlight: 1 },
       );
-      const dead: Delivery[] = [];
-      bus.consume(
-        q.dlq,
-        async (d) => {
-          dead.push(d);
-          await d.ack();
-        },
-        { maxInFlight: 1 },
-      );
+      const dead = collect(bus, q.dlq);
       await bus.enqueue(`${prefix}.task.bad`, bytes("b"), { msgId: `${prefix}-t` });
       await until(() => dead.length === 1, ms(5000), "the dead letter");
       assert.equal(attempts, 1);

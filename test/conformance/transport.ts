@@ -94,6 +94,20 @@ export function runTransportConformance(options: TransportConformanceOptions): v
       await backend.destroy();
     });
 
+    /** Consumes `queue` (a dead-letter queue), acking and keeping each delivery. */
+    const collect = (t: Transport, queue: string): Delivery[] => {
+      const got: Delivery[] = [];
+      t.consume(
+        queue,
+        async (d) => {
+          got.push(d);
+          await d.ack();
+        },
+        { maxInFlight: 1 },
+      );
+      return got;
+    };
+
     const fresh = async () => {
       prefix = `t${randomBytes(5).toString("hex")}`;
       bus = await connect();
@@ -307,24 +321,56 @@ export function runTransportConformance(options: TransportConformanceOptions): v
         },
         { maxInFlight: 1 },
       );
-      const dead: Delivery[] = [];
-      bus.consume(
-        q.dlq,
-        async (d) => {
-          dead.push(d);
-          await d.ack();
-        },
-        { maxInFlight: 1 },
-      );
-      await bus.enqueue(`${prefix}.task.poison`, bytes("p"), { msgId: `${prefix}-p` });
+      const dead = collect(bus, q.dlq);
+      const before = Date.now();
+      await bus.enqueue(`${prefix}.task.poison`, bytes("p"), {
+        msgId: `${prefix}-p`,
+        headers: { "x-trace": "t-1" },
+      });
       await until(() => dead.length === 1, ms(5000), "the dead letter");
       assert.equal(attempts, 3);
       const d = dead[0] as Delivery;
       assert.equal(text(d), "p");
-      assert.match(d.headers[DeadLetterHeaders.reason] ?? "", /boom 3/);
+      assert.equal(
+        d.headers[DeadLetterHeaders.reason],
+        "delivered 3 times (maxDeliver 3); last failure: boom 3",
+      );
+      assert.equal(d.headers[DeadLetterHeaders.queue], q.work);
       assert.equal(d.headers[DeadLetterHeaders.subject], `${prefix}.task.poison`);
       assert.equal(d.headers[DeadLetterHeaders.deliveries], "3");
       assert.equal(d.headers[DeadLetterHeaders.msgId], `${prefix}-p`);
+      const at = Number(d.headers[DeadLetterHeaders.at]);
+      assert.ok(at >= before && at <= Date.now(), `dead-lettered at ${at}`);
+      assert.equal(d.headers["x-trace"], "t-1", "the original's headers travel along");
+      assert.equal((await bus.queueInfo(q.work)).pending, 0);
+    });
+
+    test("a message whose last allowed lease expires is dead-lettered, not handled again", async () => {
+      await fresh();
+      const ackWaitMs = ms(400);
+      const q = await queues(bus, { maxDeliver: 1, ackWaitMs });
+      let attempts = 0;
+      bus.consume(
+        q.work,
+        async () => {
+          // Hangs: never settles, never extends its lease.
+          attempts++;
+        },
+        { maxInFlight: 1 },
+      );
+      const dead = collect(bus, q.dlq);
+      await bus.enqueue(`${prefix}.task.hang`, bytes("h"), { msgId: `${prefix}-h` });
+      await until(() => dead.length === 1, ms(8000), "the dead letter");
+      await sleep(ms(100));
+      assert.equal(attempts, 1);
+      const d = dead[0] as Delivery;
+      assert.equal(
+        d.headers[DeadLetterHeaders.reason],
+        `delivered 1 times (maxDeliver 1); last failure: ack deadline of ${ackWaitMs} ms passed`,
+      );
+      assert.equal(d.headers[DeadLetterHeaders.deliveries], "1");
+      assert.equal(d.headers[DeadLetterHeaders.queue], q.work);
+      assert.equal(d.msgId, `dlq:${prefix}-h`, "a dead letter's id derives from the original's");
       assert.equal((await bus.queueInfo(q.work)).pending, 0);
     });
 
@@ -340,15 +386,7 @@ export function runTransportConformance(options: TransportConformanceOptions): v
         },
         { maxInFlight: 1 },
       );
-      const dead: Delivery[] = [];
-      bus.consume(
-        q.dlq,
-        async (d) => {
-          dead.push(d);
-          await d.ack();
-        },
-        { maxInFlight: 1 },
-      );
+      const dead = collect(bus, q.dlq);
       await bus.enqueue(`${prefix}.task.bad`, bytes("b"), { msgId: `${prefix}-t` });
       await until(() => dead.length === 1, ms(5000), "the dead letter");
       assert.equal(attempts, 1);

@@ -15,9 +15,9 @@ import {
   loadDriver,
   type Msg,
   type NatsConnection,
-  parsePubAck,
 } from "../../src/transport/nats/driver.js";
 import { createNatsTransport, deleteNatsQueue } from "../../src/transport/nats/index.js";
+import { parsePubAck } from "../../src/transport/nats/publisher.js";
 import { ReplyInbox } from "../../src/transport/nats/reply-inbox.js";
 import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
 import { until } from "../helpers/until.js";

@@ -2,14 +2,17 @@ import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Clock } from "../../core/clock.js";
 import { ConfigError, TransportError, toError } from "../../errors/index.js";
+import type { Consumer, DeliveryHandler, Headers, QueueConfig } from "../port.js";
 import {
-  type Consumer,
-  DeadLetterHeaders,
-  type Delivery,
-  type DeliveryHandler,
-  type Headers,
-  type QueueConfig,
-} from "../port.js";
+  ackDeadlineReason,
+  createDelivery,
+  deadLetterHeaders,
+  deadLetterMsgId,
+  decideRedelivery,
+  invokeHandler,
+  isExhausted,
+  type SettlingDelivery,
+} from "../settlement.js";
 import { settleWithin } from "./channel-slot.js";
 import type { ConfirmPublisher, PublishOutcome } from "./confirm-publisher.js";
 import { mapAmqpError } from "./errors.js";
@@ -239,89 +242,63 @@ export class AmqpConsumer implements Consumer {
       until: this.host.clock.now() + config.ackWaitMs,
       cancelTimer: undefined,
     };
-    if (lease.count > config.maxDeliver) {
+    const delivery = this.#delivery(lease);
+    if (isExhausted(lease.count, config.maxDeliver)) {
       // Its last allowed delivery went to a consumer that died: dead-letter
       // it now, without running the handler again.
-      lease.state = "settling";
-      void this.#settle(lease, () =>
-        this.#deadLetter(
-          lease,
-          `delivered ${lease.count - 1} times (maxDeliver ${config.maxDeliver}); last failure: its consumer went away before settling it`,
-          lease.count - 1,
-        ),
-      );
+      void delivery.exhausted("its consumer went away before settling it");
       return;
     }
     this.#leases.add(lease);
     this.#schedule(lease);
-    const delivery = this.#delivery(lease);
     // Never run user code on amqplib's frame-parsing stack: a throw there
     // would close the channel.
-    queueMicrotask(() => this.#invoke(lease, delivery));
+    queueMicrotask(() => invokeHandler(this.handler, delivery, this.#report));
   }
 
-  #invoke(lease: Lease, delivery: Delivery): void {
-    let result: void | Promise<void>;
-    try {
-      result = this.handler(delivery);
-    } catch (error) {
-      this.#handlerFailed(lease, delivery, error);
-      return;
-    }
-    if (result && typeof result.then === "function") {
-      result.then(undefined, (error: unknown) => this.#handlerFailed(lease, delivery, error));
-    }
-  }
+  readonly #report = (error: Error): void => this.host.report(error);
 
-  #handlerFailed(lease: Lease, delivery: Delivery, error: unknown): void {
-    if (lease.state !== "held") return;
-    const reason = `handler failed without settling: ${toError(error).message}`;
-    void delivery.nak({ reason });
-  }
-
-  #delivery(lease: Lease): Delivery {
-    const consumer = this;
-    return {
-      subject: lease.subject,
-      data: lease.message.content,
-      headers: lease.headers,
-      queue: this.queue,
-      msgId: lease.msgId,
-      deliveryCount: lease.count,
-      ack(): Promise<void> {
-        if (lease.state !== "held") return Promise.resolve();
-        consumer.#end(lease, "done");
-        consumer.#ack(lease);
-        consumer.#notifyIdle();
-        return Promise.resolve();
-      },
-      nak(options?: { delayMs?: number; reason?: string }): Promise<void> {
-        if (lease.state !== "held") return Promise.resolve();
-        consumer.#end(lease, "settling");
-        const config = consumer.#currentConfig();
-        const reason = options?.reason ?? "nak";
-        if (lease.count >= config.maxDeliver) {
-          return consumer.#settle(lease, () =>
-            consumer.#deadLetter(
-              lease,
-              `delivered ${lease.count} times (maxDeliver ${config.maxDeliver}); last failure: ${reason}`,
-              lease.count,
-            ),
-          );
-        }
-        const delayMs = Math.max(0, options?.delayMs ?? 0);
-        return consumer.#settle(lease, () => consumer.#retry(lease, delayMs));
-      },
-      term(reason: string): Promise<void> {
-        if (lease.state !== "held") return Promise.resolve();
-        consumer.#end(lease, "settling");
-        return consumer.#settle(lease, () => consumer.#deadLetter(lease, reason, lease.count));
-      },
-      working(): void {
-        if (lease.state !== "held") return;
-        lease.until = consumer.host.clock.now() + consumer.#currentConfig().ackWaitMs;
-      },
+  /**
+   * The delivery of a lease, settled by the shared rules (`settlement.ts`).
+   * Once the lease is no longer held (its deadline passed and the message was
+   * republished, or the channel closed), settling it does nothing: the
+   * delivery tag is void.
+   */
+  #delivery(lease: Lease): SettlingDelivery {
+    const held = () => lease.state === "held";
+    /** Takes the lease out of the unsettled set and runs `operation`, unless it is void. */
+    const settle = (operation: () => Promise<void>): Promise<void> => {
+      if (!held()) return Promise.resolve();
+      this.#end(lease, "settling");
+      return this.#settle(lease, operation);
     };
+    return createDelivery(
+      {
+        subject: lease.subject,
+        data: lease.message.content,
+        headers: lease.headers,
+        queue: this.queue,
+        msgId: lease.msgId,
+        deliveryCount: lease.count,
+      },
+      {
+        leaseHeld: held,
+        maxDeliver: () => this.#currentConfig().maxDeliver,
+        ack: () => {
+          if (!held()) return Promise.resolve();
+          this.#end(lease, "done");
+          this.#ack(lease);
+          this.#notifyIdle();
+          return Promise.resolve();
+        },
+        redeliver: (delayMs) => settle(() => this.#retry(lease, delayMs)),
+        deadLetter: (reason, deliveries) =>
+          settle(() => this.#deadLetter(lease, reason, deliveries)),
+        extendLease: () => {
+          lease.until = this.host.clock.now() + this.#currentConfig().ackWaitMs;
+        },
+      },
+    );
   }
 
   #currentConfig(): QueueConfig {
@@ -346,15 +323,13 @@ export class AmqpConsumer implements Consumer {
     }
     const config = this.#currentConfig();
     this.#end(lease, "settling");
-    const why = `ack deadline of ${config.ackWaitMs} ms passed`;
+    const next = decideRedelivery(lease.count, config.maxDeliver, {
+      reason: ackDeadlineReason(config.ackWaitMs),
+    });
     void this.#settle(lease, () =>
-      lease.count >= config.maxDeliver
-        ? this.#deadLetter(
-            lease,
-            `delivered ${lease.count} times (maxDeliver ${config.maxDeliver}); last failure: ${why}`,
-            lease.count,
-          )
-        : this.#retry(lease, 0),
+      next.kind === "dead-letter"
+        ? this.#deadLetter(lease, next.reason, next.deliveries)
+        : this.#retry(lease, next.delayMs),
     );
   }
 
@@ -381,69 +356,76 @@ export class AmqpConsumer implements Consumer {
   }
 
   /** Puts the message back (at the tail, or via a delay queue) with its count, then acks it. */
-  async #retry(lease: Lease, delayMs: number): Promise<void> {
+  #retry(lease: Lease, delayMs: number): Promise<void> {
     const { message } = lease;
     const headers = writeHeaders(lease.headers, {
       [InternalHeaders.deliveries]: String(lease.count),
       [InternalHeaders.subject]: lease.subject,
     });
-    let outcome: PublishOutcome | Error;
-    try {
-      if (delayMs > 0) {
+    const properties = { headers, persistent: true, mandatory: true, messageId: lease.msgId };
+    return this.#replace(
+      lease,
+      async () => {
+        if (delayMs <= 0) {
+          return this.host.publisher.publish("", this.queue, message.content, properties);
+        }
         const route = await this.host.delayRoute(delayMs);
         headers[InternalHeaders.delay] = route.bucket;
-        outcome = await this.host.publisher.publish(route.exchange, this.queue, message.content, {
-          headers,
-          persistent: true,
-          mandatory: true,
-          messageId: lease.msgId,
+        return this.host.publisher.publish(route.exchange, this.queue, message.content, {
+          ...properties,
           expiration: String(Math.round(delayMs)),
         });
-      } else {
-        outcome = await this.host.publisher.publish("", this.queue, message.content, {
-          headers,
-          persistent: true,
-          mandatory: true,
-          messageId: lease.msgId,
-        });
-      }
-    } catch (error) {
-      outcome = toError(error);
-    }
-    if (outcome === "routed") {
-      this.#ack(lease);
-      return;
-    }
-    // Could not republish (queue full, channel lost): hand it straight back to
-    // RabbitMQ instead, which counts the redelivery in x-delivery-count.
-    this.host.report(
-      new TransportError(
-        `could not put message "${lease.msgId}" back on queue "${this.queue}" (${describe(outcome)}); it was returned to the queue without delay`,
-        outcome instanceof Error ? { cause: outcome } : undefined,
-      ),
+      },
+      // Could not republish (queue full, channel lost): hand it straight back
+      // to RabbitMQ instead, which counts the redelivery in x-delivery-count.
+      (why) =>
+        `could not put message "${lease.msgId}" back on queue "${this.queue}" (${why}); it was returned to the queue without delay`,
+      0,
     );
-    this.#requeue(lease);
   }
 
   /** Publishes the message to the dead-letter subject with the reason, then acks it. */
-  async #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
+  #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
     const config = this.#currentConfig();
-    const headers = writeHeaders(lease.headers, {
-      [DeadLetterHeaders.reason]: reason,
-      [DeadLetterHeaders.queue]: this.queue,
-      [DeadLetterHeaders.subject]: lease.subject,
-      [DeadLetterHeaders.deliveries]: String(deliveries),
-      [DeadLetterHeaders.at]: String(this.host.clock.now()),
-      [DeadLetterHeaders.msgId]: lease.msgId,
+    const headers = deadLetterHeaders({
+      headers: lease.headers,
+      reason,
+      queue: this.queue,
+      subject: lease.subject,
+      deliveries,
+      at: this.host.clock.now(),
+      msgId: lease.msgId,
     });
+    return this.#replace(
+      lease,
+      () =>
+        this.host.publisher.publish(
+          this.host.exchange,
+          config.deadLetterSubject,
+          lease.message.content,
+          { headers, persistent: true, mandatory: true, messageId: deadLetterMsgId(lease.msgId) },
+        ),
+      (why) =>
+        `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${why}); it goes back to the queue in ${DEAD_LETTER_RETRY_MS} ms`,
+      // Held a moment so that a missing dead-letter queue does not turn into a hot loop.
+      DEAD_LETTER_RETRY_MS,
+    );
+  }
+
+  /**
+   * Publishes a copy of the leased message and, once the broker took it,
+   * acks the original. When the copy was refused, reports `failed(why)` and
+   * gives the original back to the queue after `pauseMs`.
+   */
+  async #replace(
+    lease: Lease,
+    publishCopy: () => Promise<PublishOutcome>,
+    failed: (why: string) => string,
+    pauseMs: number,
+  ): Promise<void> {
     let outcome: PublishOutcome | Error;
     try {
-      outcome = await this.host.publisher.publish(
-        this.host.exchange,
-        config.deadLetterSubject,
-        lease.message.content,
-        { headers, persistent: true, mandatory: true, messageId: `dlq:${lease.msgId}` },
-      );
+      outcome = await publishCopy();
     } catch (error) {
       outcome = toError(error);
     }
@@ -453,12 +435,13 @@ export class AmqpConsumer implements Consumer {
     }
     this.host.report(
       new TransportError(
-        `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${describe(outcome)}); it goes back to the queue in ${DEAD_LETTER_RETRY_MS} ms`,
+        failed(describe(outcome)),
         outcome instanceof Error ? { cause: outcome } : undefined,
       ),
     );
-    // Hold it a moment so that a missing dead-letter queue does not turn into a hot loop.
-    await new Promise<void>((resolve) => this.host.clock.setTimer(resolve, DEAD_LETTER_RETRY_MS));
+    if (pauseMs > 0) {
+      await new Promise<void>((resolve) => this.host.clock.setTimer(resolve, pauseMs));
+    }
     this.#requeue(lease);
   }
 

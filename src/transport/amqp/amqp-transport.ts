@@ -1,14 +1,14 @@
-import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
 import { type Clock, systemClock } from "../../core/clock.js";
 import {
   ClosedError,
   ConfigError,
   QueueFullError,
-  TlsHandshakeError,
   TransportError,
   toError,
   UnroutableError,
 } from "../../errors/index.js";
+import { createErrorReporter } from "../failures.js";
 import type {
   ConsumeOptions,
   Consumer,
@@ -26,100 +26,26 @@ import type {
   Transport,
   TransportFeatures,
 } from "../port.js";
-import { assertPattern, assertSubject, subjectMatches } from "../subject.js";
-import { UNTRUSTED_SERVER_CODES } from "../tls-errors.js";
+import { fullQueueError, QUEUE_NAME, validateConsumeOptions } from "../queue-config.js";
+import { assertPattern, assertSubject } from "../subject.js";
 import { AmqpConsumer, type ConsumerHost } from "./amqp-consumer.js";
-import { ChannelSlot, settleWithin } from "./channel-slot.js";
+import { ChannelSlot } from "./channel-slot.js";
+import { type AmqpTransportConfig, type ConnectionSettings, resolveSettings } from "./config.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
+import { closeModel, openConnection } from "./connection.js";
 import { createWindowDedupStore, type DedupStore } from "./dedup.js";
-import { connectError, mapAmqpError, replyCode } from "./errors.js";
-import { InternalHeaders, writeHeaders } from "./headers.js";
-import {
-  assertDeadLetterRoutable,
-  decodeStoredConfig,
-  encodeStoredConfig,
-  normalise,
-  QUEUE_NAME,
-  sameConfig,
-  validateQueueConfig,
-} from "./queue-config.js";
+import { mapAmqpError, replyCode } from "./errors.js";
+import { writeHeaders } from "./headers.js";
+import { QueueDeclarations } from "./queue-declarations.js";
 import { RequestManager } from "./requests.js";
 import { SubscriptionManager } from "./subscriptions.js";
-import {
-  assertRoutingKey,
-  bindingKey,
-  CONFIG_QUEUE_ARGUMENTS,
-  configQueueName,
-  DELAY_BUCKETS,
-  DELAY_QUEUE_ARGUMENTS,
-  delayBucket,
-  delayExchangeName,
-  delayQueueName,
-  replyTarget,
-  workQueueArguments,
-} from "./topology.js";
+import { assertRoutingKey, bindingKey, replyTarget } from "./topology.js";
 import { coalesceFrameWrites } from "./write-coalescing.js";
-
-/** TLS settings for `amqps://`, passed to node's `tls.connect`. */
-export interface AmqpTlsOptions {
-  /** Trusted CA certificates (PEM), when the broker's certificate is not signed by a public CA. */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
-  /** Client certificate (PEM), for mutual TLS. */
-  readonly cert?: string | Buffer;
-  /** Client private key (PEM), for mutual TLS. */
-  readonly key?: string | Buffer;
-  readonly passphrase?: string;
-  /** Server name for SNI and certificate checks; defaults to the URL's host. */
-  readonly servername?: string;
-  /** Default true. Turn off only for a throwaway test broker. */
-  readonly rejectUnauthorized?: boolean;
-}
-
-export interface AmqpTransportConfig {
-  /**
-   * `amqp://user:password@host:5672/vhost` or `amqps://…`. Holds credentials:
-   * the adapter never logs it nor puts it in an error message.
-   */
-  readonly url: string;
-  /** The durable topic exchange all subjects are published to. Default `"conclave"`. */
-  readonly exchange?: string;
-  /**
-   * How long an enqueued `msgId` is remembered for deduplication. Default
-   * 120 000 ms (two minutes), as the memory broker.
-   */
-  readonly dedupWindowMs?: number;
-  /**
-   * Where enqueue deduplication is recorded. Default: an in-process window
-   * (`createWindowDedupStore`), which catches retries from this process only;
-   * pass `createSharedDedupStore` over a table every process shares (the
-   * runtime uses the swarm store's idempotency keys) to drop an id enqueued
-   * again by another process or after a restart.
-   */
-  readonly dedup?: DedupStore;
-  /** TLS options; only with an `amqps://` URL. */
-  readonly tls?: AmqpTlsOptions;
-  /** AMQP heartbeat, unless the URL sets `?heartbeat=`. Default 30 s; 0 turns it off. */
-  readonly heartbeatSeconds?: number;
-  /** How long to wait for the TCP (and TLS) connection. Default 10 000 ms. */
-  readonly connectTimeoutMs?: number;
-  readonly clock?: Clock;
-  /** Called with failures nobody awaits (a broken channel, a throwing handler, a lost connection). */
-  readonly onError?: (error: Error) => void;
-}
 
 const FEATURES: TransportFeatures = Object.freeze({
   durableAcrossRestart: true,
   releasesOnClose: true,
 });
-
-const EXCHANGE_NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
-
-interface Settings {
-  readonly url: string;
-  readonly endpoint: string;
-  readonly exchange: string;
-  readonly socketOptions: Record<string, unknown>;
-}
 
 /**
  * A `Transport` on RabbitMQ (3.10 or later): core messaging on a topic
@@ -162,15 +88,7 @@ interface Settings {
  */
 export async function createAmqpTransport(config: AmqpTransportConfig): Promise<Transport> {
   const settings = resolveSettings(config);
-  const driver = await loadDriver();
-  let model: ChannelModel;
-  try {
-    model = await driver.connect(settings.url, settings.socketOptions);
-  } catch (error) {
-    throw (
-      tlsFailure(error, settings.endpoint, config.tls) ?? connectError(error, settings.endpoint)
-    );
-  }
+  const model = await openConnection(settings, config.tls);
   coalesceFrameWrites(model);
   const transport = new AmqpTransport(model, settings, config);
   try {
@@ -182,137 +100,6 @@ export async function createAmqpTransport(config: AmqpTransportConfig): Promise<
   return transport;
 }
 
-type AmqpDriver = typeof import("amqplib");
-
-async function loadDriver(): Promise<AmqpDriver> {
-  try {
-    const loaded = (await import("amqplib")) as AmqpDriver & { default?: AmqpDriver };
-    return typeof loaded.connect === "function" ? loaded : (loaded.default ?? loaded);
-  } catch (error) {
-    throw new ConfigError(
-      "the amqp transport needs the amqplib package; install it with `npm install amqplib`",
-      [],
-      { cause: error },
-    );
-  }
-}
-
-function resolveSettings(config: AmqpTransportConfig): Settings {
-  const raw = config.url;
-  if (typeof raw !== "string" || !/^amqps?:\/\//i.test(raw)) {
-    throw new ConfigError("the amqp transport needs an amqp:// or amqps:// URL");
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    // No cause: node's URL error carries the input, credentials included.
-    throw new ConfigError("the amqp transport URL is not a valid URL");
-  }
-  const secure = parsed.protocol.toLowerCase() === "amqps:";
-  const exchange = config.exchange ?? "conclave";
-  if (!EXCHANGE_NAME.test(exchange) || exchange.startsWith("amq.")) {
-    throw new ConfigError(
-      `exchange name "${exchange}" must be 1-200 letters, digits, '_', '-', '.' or ':' and not start with "amq."`,
-    );
-  }
-  if (config.tls && !secure) {
-    throw new ConfigError("tls options need an amqps:// URL");
-  }
-  if (config.tls) assertPemText(config.tls);
-  const heartbeat = config.heartbeatSeconds ?? 30;
-  if (!Number.isInteger(heartbeat) || heartbeat < 0) {
-    throw new ConfigError("heartbeatSeconds must be a non-negative integer");
-  }
-  const dedupWindowMs = config.dedupWindowMs ?? 120_000;
-  if (!Number.isInteger(dedupWindowMs) || dedupWindowMs < 1) {
-    throw new ConfigError("dedupWindowMs must be a positive integer of milliseconds");
-  }
-  const url = parsed.searchParams.has("heartbeat")
-    ? raw
-    : `${raw}${raw.includes("?") ? "&" : "?"}heartbeat=${heartbeat}`;
-  const port = parsed.port || (secure ? "5671" : "5672");
-  const vhost = parsed.pathname.length > 1 ? parsed.pathname : "";
-  return {
-    url,
-    endpoint: `${parsed.protocol}//${parsed.hostname}:${port}${vhost}`,
-    exchange,
-    socketOptions: {
-      timeout: config.connectTimeoutMs ?? 10_000,
-      // Nagle's algorithm made every confirmed publish wait ~40 ms for the
-      // broker's delayed ACK at low rates.
-      noDelay: true,
-      clientProperties: { connection_name: `conclave (${exchange})` },
-      ...config.tls,
-    },
-  };
-}
-
-/**
- * amqplib hands `tls.ca`, `tls.cert` and `tls.key` to node as they are, so a
- * file path there fails inside OpenSSL with "no start line". Says which
- * setting instead (without echoing it: it may be a key).
- */
-function assertPemText(tls: AmqpTlsOptions): void {
-  for (const field of ["ca", "cert", "key"] as const) {
-    const values = ([] as unknown[]).concat(tls[field] ?? []);
-    if (values.some((v) => typeof v === "string" && !v.includes("-----BEGIN"))) {
-      throw new ConfigError(
-        `tls.${field} must be PEM text (a file's contents, starting with -----BEGIN), not a file path; read the file and pass its contents`,
-      );
-    }
-  }
-}
-
-/** Error codes of node's TLS client when the server sent a TLS alert: it refused the handshake. */
-const SERVER_ALERT_CODE = /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/;
-
-/**
- * A failed connect explained as a TLS failure, when it is one: this client
- * did not trust the server's certificate, or the server refused this
- * client's (or its lack of one, under mutual TLS). Otherwise undefined.
- */
-function tlsFailure(
-  error: unknown,
-  endpoint: string,
-  tls: AmqpTlsOptions | undefined,
-): TlsHandshakeError | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code !== "string") continue;
-    if (UNTRUSTED_SERVER_CODES.test(code)) {
-      return new TlsHandshakeError(
-        "server-untrusted",
-        `cannot connect to RabbitMQ at ${endpoint}: the TLS handshake failed because this client does not trust the server's certificate (${e.message}, ${code}); set tls.ca (broker.tls.ca in a swarm file) to the CA that signed it, and check that the certificate names the host you connect to and has not expired`,
-        { cause: error },
-      );
-    }
-    if (SERVER_ALERT_CODE.test(code)) {
-      // OpenSSL's text is long and multi-line; the alert's name is what helps.
-      const alert = /alert ([a-z0-9 _]+?)(?::|$)/im.exec(e.message)?.[1] ?? code;
-      const fix = /protocol version|insufficient security/.test(alert)
-        ? "check that this client and the server share a TLS version and cipher (the server's ssl_options.versions and ssl_options.ciphers)"
-        : tls?.cert === undefined
-          ? "it requires a client certificate: set tls.cert and tls.key (broker.tls.cert and broker.tls.key in a swarm file) to a certificate signed by a CA the server trusts"
-          : "check that tls.cert (broker.tls.cert) was signed by a CA the server trusts (its ssl_options.cacertfile), matches tls.key, and has not expired";
-      return new TlsHandshakeError(
-        "server-refused",
-        `cannot connect to RabbitMQ at ${endpoint}: the server refused the TLS handshake (TLS alert: ${alert}); ${fix}`,
-        { cause: error },
-      );
-    }
-  }
-  return undefined;
-}
-
-/** Resolves after `ms` on the given clock. */
-function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimer(resolve, ms));
-}
-
-/** Attempts to read a queue's stored settings while other readers hold them. */
-const CONFIG_READ_ATTEMPTS = 20;
-
 class AmqpTransport implements Transport, ConsumerHost {
   readonly kind = "amqp";
   readonly features = FEATURES;
@@ -320,20 +107,16 @@ class AmqpTransport implements Transport, ConsumerHost {
   readonly clock: Clock;
   readonly publisher: ConfirmPublisher;
   readonly #model: ChannelModel;
-  readonly #settings: Settings;
+  readonly #settings: ConnectionSettings;
   readonly #dedup: DedupStore;
   readonly #dedupWindowMs: number;
-  readonly #onError: (error: Error) => void;
-  readonly #admin: ChannelSlot<Channel>;
+  readonly report: (error: Error) => void;
+  readonly #declarations: QueueDeclarations;
   readonly #core: ChannelSlot<Channel>;
   readonly #confirm: ChannelSlot<ConfirmChannel>;
   readonly #subs: SubscriptionManager;
   readonly #requests: RequestManager;
   readonly #consumers = new Set<AmqpConsumer>();
-  readonly #configs = new Map<string, QueueConfig>();
-  readonly #loading = new Map<string, Promise<QueueConfig>>();
-  readonly #delayRoutes = new Map<number, Promise<void>>();
-  #adminChain: Promise<unknown> = Promise.resolve();
   #publishing: Promise<void> | undefined;
   #state: "open" | "closed" = "open";
   #draining: Promise<void> | undefined;
@@ -342,19 +125,15 @@ class AmqpTransport implements Transport, ConsumerHost {
     this.#resolveClosed = resolve;
   });
 
-  constructor(model: ChannelModel, settings: Settings, config: AmqpTransportConfig) {
+  constructor(model: ChannelModel, settings: ConnectionSettings, config: AmqpTransportConfig) {
     this.#model = model;
     this.#settings = settings;
     this.exchange = settings.exchange;
     this.clock = config.clock ?? systemClock;
     this.#dedup = config.dedup ?? createWindowDedupStore(this.clock);
     this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
-    this.#onError =
-      config.onError ??
-      ((error) => process.emitWarning(`conclave amqp transport: ${error.message}`));
+    this.report = createErrorReporter(config.onError, "amqp transport");
     const openChannel = () => this.#model.createChannel();
-    // The admin channel's errors always reach the operation that caused them.
-    this.#admin = new ChannelSlot(openChannel);
     this.#core = new ChannelSlot(openChannel, {
       onError: (error) => this.report(mapAmqpError(error, "publishing")),
     });
@@ -363,6 +142,13 @@ class AmqpTransport implements Transport, ConsumerHost {
       onError: (error) => this.report(mapAmqpError(error, "publishing durable messages")),
     });
     this.publisher = new ConfirmPublisher(this.#confirm);
+    this.#declarations = new QueueDeclarations({
+      exchange: this.exchange,
+      clock: this.clock,
+      publisher: this.publisher,
+      openChannel,
+      assertOpen: () => this.#open(),
+    });
     this.#subs = new SubscriptionManager({
       exchange: this.exchange,
       openChannel,
@@ -388,9 +174,7 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   async init(): Promise<void> {
     await Promise.all([this.#core.get(), this.#confirm.get()]);
-    await this.#adminOp((channel) =>
-      channel.assertExchange(this.exchange, "topic", { durable: true }),
-    );
+    await this.#declarations.declareExchange();
   }
 
   // ---- core messaging --------------------------------------------------------
@@ -471,54 +255,7 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   async ensureQueue(config: QueueConfig): Promise<void> {
     this.#open();
-    validateQueueConfig(config);
-    const wanted = normalise(config);
-    assertDeadLetterRoutable(wanted, this.#configs.values());
-    const configQueue = configQueueName(wanted.name);
-    const write = await this.#adminOp(async (channel) => {
-      const declared = await channel.assertQueue(configQueue, {
-        durable: true,
-        arguments: CONFIG_QUEUE_ARGUMENTS,
-      });
-      let previous = this.#configs.get(wanted.name);
-      if (!previous && declared.messageCount > 0) {
-        previous = await this.#readStoredConfig(channel, configQueue);
-      }
-      try {
-        await channel.assertQueue(wanted.name, {
-          durable: true,
-          arguments: workQueueArguments(wanted.maxPending),
-        });
-      } catch (error) {
-        if (replyCode(error) !== 406) throw error;
-        throw new ConfigError(
-          `queue "${wanted.name}" already exists in RabbitMQ with other arguments (a different maxPending, or not a quorum queue); RabbitMQ cannot change them in place: delete the queue, or change its limit with a policy`,
-          [],
-          { cause: error },
-        );
-      }
-      await channel.bindQueue(wanted.name, this.exchange, bindingKey(wanted.subjects));
-      if (previous && previous.subjects !== wanted.subjects) {
-        await channel.unbindQueue(wanted.name, this.exchange, bindingKey(previous.subjects));
-      }
-      if (previous && sameConfig(previous, wanted)) return false;
-      await channel.purgeQueue(configQueue);
-      return true;
-    }, `declaring queue "${wanted.name}"`);
-    if (write) {
-      const outcome = await this.publisher.publish(
-        "",
-        configQueue,
-        encodeStoredConfig(wanted, this.clock.now()),
-        { headers: {}, persistent: true, mandatory: true },
-      );
-      if (outcome !== "routed") {
-        throw new TransportError(
-          `could not store the settings of queue "${wanted.name}" in RabbitMQ (${outcome}); declare it again`,
-        );
-      }
-    }
-    this.#configs.set(wanted.name, wanted);
+    await this.#declarations.ensureQueue(config);
   }
 
   async enqueue(
@@ -560,9 +297,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     if (!QUEUE_NAME.test(queue)) {
       throw new ConfigError(`queue "${queue}" is not declared; call ensureQueue() first`);
     }
-    if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
-      throw new ConfigError("consume(): maxInFlight must be an integer of at least 1");
-    }
+    validateConsumeOptions(options);
     const consumer = new AmqpConsumer(queue, handler, options.maxInFlight, this);
     this.#consumers.add(consumer);
     return consumer;
@@ -573,7 +308,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     if (!QUEUE_NAME.test(queue)) throw new ConfigError(`queue "${queue}" is not declared`);
     let ready: { messageCount: number; consumerCount: number };
     try {
-      ready = await this.#adminOp((channel) => channel.checkQueue(queue));
+      ready = await this.#declarations.run((channel) => channel.checkQueue(queue));
     } catch (error) {
       if (error instanceof ConfigError && replyCode(error.cause) === 404) {
         throw new ConfigError(`queue "${queue}" is not declared`, [], { cause: error.cause });
@@ -610,7 +345,11 @@ class AmqpTransport implements Transport, ConsumerHost {
     await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
     await this.#requests.dispose(new ClosedError("the amqp transport"));
     await this.#subs.dispose();
-    await Promise.all([this.#core.dispose(), this.#confirm.dispose(), this.#admin.dispose()]);
+    await Promise.all([
+      this.#core.dispose(),
+      this.#confirm.dispose(),
+      this.#declarations.dispose(),
+    ]);
     await closeModel(this.#model);
     this.#resolveClosed(undefined);
   }
@@ -625,52 +364,20 @@ class AmqpTransport implements Transport, ConsumerHost {
     return this.#state === "open";
   }
 
-  report(error: Error): void {
-    try {
-      this.#onError(error);
-    } catch {
-      // A failing error hook must not take the transport down.
-    }
-  }
-
   openChannel(): Promise<Channel> {
     return this.#model.createChannel();
   }
 
   knownConfig(queue: string): QueueConfig | undefined {
-    return this.#configs.get(queue);
+    return this.#declarations.knownConfig(queue);
   }
 
   queueConfig(queue: string): Promise<QueueConfig> {
-    const known = this.#configs.get(queue);
-    if (known) return Promise.resolve(known);
-    let loading = this.#loading.get(queue);
-    if (!loading) {
-      loading = this.#loadConfig(queue).finally(() => this.#loading.delete(queue));
-      this.#loading.set(queue, loading);
-    }
-    return loading;
+    return this.#declarations.queueConfig(queue);
   }
 
-  async delayRoute(delayMs: number): Promise<{ exchange: string; bucket: string }> {
-    const k = delayBucket(delayMs);
-    let declared = this.#delayRoutes.get(k);
-    if (!declared) {
-      const exchange = delayExchangeName(this.exchange);
-      const queue = delayQueueName(this.exchange, k);
-      declared = this.#adminOp(async (channel) => {
-        await channel.assertExchange(exchange, "headers", { durable: true });
-        await channel.assertQueue(queue, { durable: true, arguments: DELAY_QUEUE_ARGUMENTS });
-        await channel.bindQueue(queue, exchange, "", {
-          "x-match": "all",
-          [InternalHeaders.delay]: String(k),
-        });
-      }, `declaring delay queue "${queue}"`);
-      this.#delayRoutes.set(k, declared);
-      declared.catch(() => this.#delayRoutes.delete(k));
-    }
-    await declared;
-    return { exchange: delayExchangeName(this.exchange), bucket: String(k) };
+  delayRoute(delayMs: number): Promise<{ exchange: string; bucket: string }> {
+    return this.#declarations.delayRoute(delayMs);
   }
 
   forget(consumer: AmqpConsumer): void {
@@ -681,84 +388,6 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   #open(): void {
     if (this.#state === "closed") throw new ClosedError("the amqp transport");
-  }
-
-  /**
-   * Runs an operation on the admin channel, one at a time: a failing
-   * operation makes RabbitMQ close the channel, and must not take others
-   * with it. The next operation gets a new channel.
-   */
-  #adminOp<T>(operation: (channel: Channel) => Promise<T>, what = "managing queues"): Promise<T> {
-    const run = this.#adminChain.then(async () => {
-      this.#open();
-      try {
-        return await operation(await this.#admin.get());
-      } catch (error) {
-        throw mapAmqpError(error, what);
-      }
-    });
-    this.#adminChain = run.catch(() => undefined);
-    return run;
-  }
-
-  async #loadConfig(queue: string): Promise<QueueConfig> {
-    const configQueue = configQueueName(queue);
-    for (let attempt = 1; attempt <= CONFIG_READ_ATTEMPTS; attempt++) {
-      const found = await this.#adminOp(async (channel) => {
-        try {
-          await channel.checkQueue(configQueue);
-        } catch (error) {
-          if (replyCode(error) === 404) return "missing" as const;
-          throw error;
-        }
-        return (await this.#readStoredConfig(channel, configQueue)) ?? ("busy" as const);
-      }, `reading the settings of queue "${queue}"`);
-      if (found === "missing") {
-        throw new ConfigError(`queue "${queue}" is not declared; call ensureQueue() first`);
-      }
-      if (found !== "busy") {
-        const known = this.#configs.get(queue);
-        if (known) return known;
-        this.#configs.set(queue, found);
-        return found;
-      }
-      // Another connection holds the settings message for a moment, or a
-      // declaration is rewriting it: try again shortly.
-      await sleep(this.clock, 10 * attempt);
-    }
-    throw new ConfigError(
-      `queue "${queue}": its stored settings could not be read; declare it again with ensureQueue()`,
-    );
-  }
-
-  /**
-   * Reads the settings message(s) of a queue without consuming them: gets
-   * them unacked, then gives them back. With two copies (a racing update),
-   * the newest wins.
-   */
-  async #readStoredConfig(channel: Channel, configQueue: string): Promise<QueueConfig | undefined> {
-    const held: GetMessage[] = [];
-    try {
-      for (let i = 0; i < 4; i++) {
-        const message = await channel.get(configQueue, { noAck: false });
-        if (message === false) break;
-        held.push(message);
-      }
-    } finally {
-      for (const message of held) {
-        try {
-          channel.nack(message, false, true);
-        } catch {
-          // The channel died: RabbitMQ puts the message back by itself.
-        }
-      }
-    }
-    let best: { at: number; config: QueueConfig } | undefined;
-    for (const message of held) {
-      const stored = decodeStoredConfig(message.content);
-      if (stored && (!best || stored.at >= best.at)) best = stored;
-    }
-    return best?.config;
   }
 
   async #confirmed(msgId: string): Promise<void> {
@@ -781,12 +410,10 @@ class AmqpTransport implements Transport, ConsumerHost {
 
   /** The error for a nacked enqueue: the full queue, as far as this connection can tell. */
   #queueFull(subject: string): QueueFullError {
-    for (const config of this.#configs.values()) {
-      if (config.maxPending !== undefined && subjectMatches(config.subjects, subject)) {
-        return new QueueFullError(config.name, config.maxPending);
-      }
-    }
-    return new QueueFullError(`(a queue taking "${subject}")`, 0);
+    return (
+      fullQueueError(this.#declarations.configs(), subject) ??
+      new QueueFullError(`(a queue taking "${subject}")`, 0)
+    );
   }
 
   #lost(error?: Error): void {
@@ -803,72 +430,12 @@ class AmqpTransport implements Transport, ConsumerHost {
     void this.#subs.dispose();
     void this.#core.dispose();
     void this.#confirm.dispose();
-    void this.#admin.dispose();
+    void this.#declarations.dispose();
     this.report(lost);
     this.#resolveClosed(lost);
   }
 }
 
-/** Closes a connection gracefully, or drops its socket when the broker does not answer. */
-async function closeModel(model: ChannelModel): Promise<void> {
-  if (await settleWithin(model.close())) return;
-  const connection = model.connection as { stream?: { destroy?: () => void } };
-  try {
-    connection.stream?.destroy?.();
-  } catch {
-    // Already gone.
-  }
-}
-
 function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/**
- * Deletes what the adapter declared on an exchange: the given work queues
- * and their stored settings, the delay queues and exchange, and the
- * exchange itself. For tests and teardown; messages in them are lost.
- * Queue-group and subscription queues delete themselves.
- *
- * @example
- * ```ts
- * await deleteAmqpTopology({ url, exchange: "conclave-test-1a2b", queues: ["t1-work", "t1-dlq"] });
- * ```
- */
-export async function deleteAmqpTopology(options: {
-  readonly url: string;
-  readonly exchange?: string;
-  readonly queues: Iterable<string>;
-  readonly tls?: AmqpTlsOptions;
-}): Promise<void> {
-  const settings = resolveSettings({
-    url: options.url,
-    ...(options.exchange === undefined ? {} : { exchange: options.exchange }),
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-  });
-  const driver = await loadDriver();
-  let model: ChannelModel;
-  try {
-    model = await driver.connect(settings.url, settings.socketOptions);
-  } catch (error) {
-    throw (
-      tlsFailure(error, settings.endpoint, options.tls) ?? connectError(error, settings.endpoint)
-    );
-  }
-  model.on("error", () => undefined);
-  try {
-    const channel = await model.createChannel();
-    channel.on("error", () => undefined);
-    for (const queue of options.queues) {
-      await channel.deleteQueue(queue);
-      await channel.deleteQueue(configQueueName(queue));
-    }
-    for (const k of DELAY_BUCKETS) await channel.deleteQueue(delayQueueName(settings.exchange, k));
-    await channel.deleteExchange(delayExchangeName(settings.exchange));
-    await channel.deleteExchange(settings.exchange);
-  } catch (error) {
-    throw mapAmqpError(error, `deleting the topology of exchange "${settings.exchange}"`);
-  } finally {
-    await closeModel(model);
-  }
 }

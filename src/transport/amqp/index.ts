@@ -1,9 +1,5 @@
-export {
-  type AmqpTlsOptions,
-  type AmqpTransportConfig,
-  createAmqpTransport,
-  deleteAmqpTopology,
-} from "./amqp-transport.js";
+export { createAmqpTransport } from "./amqp-transport.js";
+export type { AmqpTlsOptions, AmqpTransportConfig } from "./config.js";
 export {
   createSharedDedupStore,
   createWindowDedupStore,
@@ -12,4 +8,5 @@ export {
   type SharedClaimValue,
   type SharedDedupConfig,
 } from "./dedup.js";
+export { deleteAmqpTopology } from "./delete-topology.js";
 export { bindingKey } from "./topology.js";

@@ -1,12 +1,11 @@
-import { ConfigError } from "../../errors/index.js";
 import type { QueueConfig } from "../port.js";
-import { validateQueueConfig as validateCommon } from "../queue-config.js";
-import { subjectMatches } from "../subject.js";
+import {
+  deadLetterRoutedLocally,
+  unroutableDeadLetterError,
+  validateQueueConfig as validateCommon,
+} from "../queue-config.js";
 import { assertRoutingKey, bindingKey } from "./topology.js";
 
-export const QUEUE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
-
-/** The same checks, with the same messages, as the memory broker; plus what AMQP adds. */
 /** The shared checks, plus that every subject maps to a valid AMQP routing key. */
 export function validateQueueConfig(config: QueueConfig): void {
   validateCommon(config);
@@ -14,16 +13,9 @@ export function validateQueueConfig(config: QueueConfig): void {
   assertRoutingKey(config.deadLetterSubject);
 }
 
+/** AMQP cannot list bindings: the dead-letter queue must be declared on this connection first. */
 export function assertDeadLetterRoutable(config: QueueConfig, others: Iterable<QueueConfig>): void {
-  if (subjectMatches(config.subjects, config.deadLetterSubject)) return;
-  for (const other of others) {
-    if (other.name !== config.name && subjectMatches(other.subjects, config.deadLetterSubject)) {
-      return;
-    }
-  }
-  throw new ConfigError(
-    `queue "${config.name}" dead-letters to "${config.deadLetterSubject}", which no queue takes; declare the dead-letter queue first`,
-  );
+  if (!deadLetterRoutedLocally(config, others)) throw unroutableDeadLetterError(config);
 }
 
 /** Only the fields of the port's `QueueConfig`, in a stable order. */

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { Message as AmqpMessage, Channel, ConsumeMessage } from "amqplib";
 import type { Clock } from "../../core/clock.js";
-import { NoRespondersError, TimeoutError, TransportError } from "../../errors/index.js";
+import { NoRespondersError, TransportError } from "../../errors/index.js";
+import { requestTimeoutError } from "../failures.js";
 import type { Headers, Message } from "../port.js";
 import { ChannelSlot } from "./channel-slot.js";
 import { mapAmqpError } from "./errors.js";
@@ -62,11 +63,7 @@ export class RequestManager {
     return new Promise<Message>((resolve, reject) => {
       const cancelTimer = this.host.clock.setTimer(() => {
         if (!this.#pending.delete(id)) return;
-        reject(
-          new TimeoutError(
-            `no reply on "${subject}" within ${timeoutMs} ms; the responder is slow or gone — raise timeoutMs or check it`,
-          ),
-        );
+        reject(requestTimeoutError(subject, timeoutMs));
       }, timeoutMs);
       this.#pending.set(id, { subject, resolve, reject, cancelTimer });
       Promise.resolve(after)

@@ -1,17 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { type Clock, systemClock } from "../../core/clock.js";
-import {
-  ConfigError,
-  NoRespondersError,
-  QueueFullError,
-  TimeoutError,
-  toError,
-  UnroutableError,
-} from "../../errors/index.js";
+import { NoRespondersError, QueueFullError, toError, UnroutableError } from "../../errors/index.js";
+import { createErrorReporter, requestTimeoutError } from "../failures.js";
 import type { EnqueueResult, Headers, Message, MessageHandler, QueueConfig } from "../port.js";
-import { validateQueueConfig } from "../queue-config.js";
+import { unroutableDeadLetterError, validateQueueConfig } from "../queue-config.js";
+import { deadLetterHeaders, deadLetterMsgId } from "../settlement.js";
 import { assertPattern, assertSubject, SubjectIndex, subjectMatches } from "../subject.js";
-import { DurableQueue, deadLetterHeaders, type StoredMessage } from "./durable-queue.js";
+import { DurableQueue, type StoredMessage } from "./durable-queue.js";
 import { Journal, type JournalOptions } from "./journal.js";
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
@@ -52,7 +47,8 @@ export class MemoryBroker {
   readonly #dedup: Map<string, number>;
   readonly #dedupWindowMs: number;
   readonly #groupCursor = new Map<string, number>();
-  readonly #onError: (error: Error) => void;
+  /** Reports a failure nobody awaits (`onError`, else a process warning). */
+  readonly report: (error: Error) => void;
   #outboxSubs: BrokerSubscription[] = [];
   #outboxMsgs: Message[] = [];
   #flushScheduled = false;
@@ -61,9 +57,7 @@ export class MemoryBroker {
   constructor(config: MemoryBrokerConfig = {}) {
     this.clock = config.clock ?? systemClock;
     this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
-    this.#onError =
-      config.onError ??
-      ((error) => process.emitWarning(`conclave memory broker: ${error.message}`));
+    this.report = createErrorReporter(config.onError, "memory broker");
     const path = config.journalPath;
     this.journal = path && path !== ":memory:" ? new Journal(path, config.journal) : undefined;
     this.#dedup = this.journal?.loadDedup(this.clock.now()) ?? new Map();
@@ -72,14 +66,6 @@ export class MemoryBroker {
 
   get closed(): boolean {
     return this.#closed;
-  }
-
-  report(error: Error): void {
-    try {
-      this.#onError(error);
-    } catch {
-      // A failing error hook must not take the broker down.
-    }
   }
 
   // ---- core messaging -------------------------------------------------------
@@ -174,11 +160,7 @@ export class MemoryBroker {
       });
       const cancel = this.clock.setTimer(() => {
         this.unsubscribe(sub);
-        reject(
-          new TimeoutError(
-            `no reply on "${subject}" within ${timeoutMs} ms; the responder is slow or gone — raise timeoutMs or check it`,
-          ),
-        );
+        reject(requestTimeoutError(subject, timeoutMs));
       }, timeoutMs);
       this.publish(subject, data, headers, inbox);
     });
@@ -203,11 +185,7 @@ export class MemoryBroker {
     const routable =
       subjectMatches(config.subjects, config.deadLetterSubject) ||
       this.#queueIndex.match(config.deadLetterSubject).length > 0;
-    if (!routable) {
-      throw new ConfigError(
-        `queue "${config.name}" dead-letters to "${config.deadLetterSubject}", which no queue takes; declare the dead-letter queue first`,
-      );
-    }
+    if (!routable) throw unroutableDeadLetterError(config);
     this.journal?.saveQueue(config.name, config);
   }
 
@@ -246,13 +224,22 @@ export class MemoryBroker {
   }
 
   /** Moves `message` out of `from` into the queue of its dead-letter subject. */
-  deadLetter(from: DurableQueue, message: StoredMessage, reason: string): void {
+  deadLetter(from: DurableQueue, message: StoredMessage, reason: string, deliveries: number): void {
     from.remove(message).catch((e: unknown) => this.report(toError(e)));
     const subject = from.config.deadLetterSubject;
-    const headers = deadLetterHeaders(from.name, message, reason, this.clock.now());
+    const headers = deadLetterHeaders({
+      headers: message.headers,
+      reason,
+      queue: from.name,
+      subject: message.subject,
+      deliveries,
+      at: this.clock.now(),
+      msgId: message.msgId,
+    });
+    const msgId = deadLetterMsgId(message.msgId);
     for (const queue of this.#queueIndex.match(subject)) {
       queue
-        .add(subject, `dlq:${message.msgId}`, headers, message.data)
+        .add(subject, msgId, headers, message.data)
         .catch((e: unknown) => this.report(toError(e)));
     }
   }
@@ -268,7 +255,8 @@ export class MemoryBroker {
     return new DurableQueue(config, {
       clock: this.clock,
       journal: this.journal,
-      deadLetter: (from, message, reason) => this.deadLetter(from, message, reason),
+      deadLetter: (from, message, reason, deliveries) =>
+        this.deadLetter(from, message, reason, deliveries),
       report: (error) => this.report(error),
     });
   }

@@ -1,14 +1,14 @@
 import type { Clock } from "../../core/clock.js";
 import { MinHeap } from "../../core/min-heap.js";
 import { toError } from "../../errors/index.js";
+import type { DeliveryHandler, Headers, QueueConfig, QueueInfo } from "../port.js";
 import {
-  DeadLetterHeaders,
-  type Delivery,
-  type DeliveryHandler,
-  type Headers,
-  type QueueConfig,
-  type QueueInfo,
-} from "../port.js";
+  ackDeadlineReason,
+  createDelivery,
+  decideRedelivery,
+  invokeHandler,
+  type SettlingDelivery,
+} from "../settlement.js";
 import type { Journal } from "./journal.js";
 
 /** A message held by a queue. */
@@ -36,7 +36,7 @@ export interface QueueHost {
   readonly clock: Clock;
   readonly journal: Journal | undefined;
   /** Moves a message to the dead-letter subject; never throws for routing. */
-  deadLetter(from: DurableQueue, message: StoredMessage, reason: string): void;
+  deadLetter(from: DurableQueue, message: StoredMessage, reason: string, deliveries: number): void;
   /** Reports a failure nobody awaits (e.g. a journal write behind a lease). */
   report(error: Error): void;
 }
@@ -139,16 +139,8 @@ export class DurableQueue {
     };
     this.messages.set(message.seq, message);
     this.#ready.push(message);
-    const written = this.#host.journal?.put({
-      queue: this.name,
-      seq: message.seq,
-      subject,
-      msgId,
-      headers,
-      data,
-      deliveries: 0,
-      visibleAt: 0,
-    });
+    const { lease: _, ...row } = message;
+    const written = this.#host.journal?.put({ queue: this.name, ...row });
     this.dispatch();
     return written ?? Promise.resolve();
   }
@@ -248,87 +240,76 @@ export class DurableQueue {
       ?.deliveries(this.name, message.seq, message.deliveries, message.visibleAt)
       .catch((e: unknown) => this.#host.report(toError(e)));
     const delivery = this.#delivery(lease);
-    queueMicrotask(() => this.#invoke(consumer, delivery));
+    queueMicrotask(() => invokeHandler(consumer.handler, delivery, this.#report));
   }
 
-  #invoke(consumer: QueueConsumer, delivery: LeasedDelivery): void {
-    let result: void | Promise<void>;
-    try {
-      result = consumer.handler(delivery);
-    } catch (error) {
-      this.#handlerFailed(delivery, error);
-      return;
-    }
-    if (result && typeof result.then === "function") {
-      result.then(undefined, (error: unknown) => this.#handlerFailed(delivery, error));
-    }
-  }
+  readonly #report = (error: Error): void => this.#host.report(error);
 
-  #handlerFailed(delivery: LeasedDelivery, error: unknown): void {
-    if (delivery.settled) return;
-    const reason = `handler failed without settling: ${toError(error).message}`;
-    delivery.nak({ reason }).catch((e: unknown) => this.#host.report(toError(e)));
-  }
-
-  #delivery(lease: Lease): LeasedDelivery {
+  /** The delivery of a lease, settled by the shared rules (`settlement.ts`) through this queue. */
+  #delivery(lease: Lease): SettlingDelivery {
     const message = lease.message;
-    const queue = this;
-    const delivery: LeasedDelivery = {
-      subject: message.subject,
-      data: message.data,
-      headers: message.headers,
-      queue: this.name,
-      msgId: message.msgId,
-      deliveryCount: message.deliveries,
-      settled: false,
-      ack(): Promise<void> {
-        if (delivery.settled) return Promise.resolve();
-        delivery.settled = true;
-        queue.#end(lease);
-        const written = queue.remove(message);
-        queue.dispatch();
-        return written;
+    return createDelivery(
+      {
+        subject: message.subject,
+        data: message.data,
+        headers: message.headers,
+        queue: this.name,
+        msgId: message.msgId,
+        deliveryCount: message.deliveries,
       },
-      nak(options?: { delayMs?: number; reason?: string }): Promise<void> {
-        if (delivery.settled) return Promise.resolve();
-        delivery.settled = true;
-        if (!lease.active) return Promise.resolve();
-        queue.#end(lease);
-        const reason = options?.reason ?? "nak";
-        const written = queue.#retryOrDeadLetter(message, reason, options?.delayMs ?? 0);
-        queue.dispatch();
-        return written;
+      {
+        leaseHeld: () => lease.active,
+        maxDeliver: () => this.config.maxDeliver,
+        ack: () => {
+          this.#end(lease);
+          const written = this.remove(message);
+          this.dispatch();
+          return written;
+        },
+        redeliver: (delayMs) => {
+          this.#end(lease);
+          const written = this.#stillHeld(message)
+            ? this.#redeliver(message, delayMs)
+            : Promise.resolve();
+          this.dispatch();
+          return written;
+        },
+        deadLetter: (reason, deliveries) => {
+          this.#end(lease);
+          const written = this.#stillHeld(message)
+            ? this.#deadLetter(message, reason, deliveries)
+            : Promise.resolve();
+          this.dispatch();
+          return written;
+        },
+        extendLease: () => {
+          lease.until = this.#host.clock.now() + this.config.ackWaitMs;
+        },
       },
-      term(reason: string): Promise<void> {
-        if (delivery.settled) return Promise.resolve();
-        delivery.settled = true;
-        queue.#end(lease);
-        if (queue.messages.get(message.seq) === message) {
-          queue.#host.deadLetter(queue, message, reason);
-        }
-        queue.dispatch();
-        return queue.#host.journal?.flush() ?? Promise.resolve();
-      },
-      working(): void {
-        if (!lease.active || delivery.settled) return;
-        lease.until = queue.#host.clock.now() + queue.config.ackWaitMs;
-      },
-    };
-    return delivery;
+    );
   }
 
-  /** After a failed delivery: back in line after `delayMs`, or dead-lettered when exhausted. */
-  #retryOrDeadLetter(message: StoredMessage, reason: string, delayMs: number): Promise<void> {
-    if (this.messages.get(message.seq) !== message) return Promise.resolve();
-    if (message.deliveries >= this.config.maxDeliver) {
-      this.#host.deadLetter(
-        this,
-        message,
-        `delivered ${message.deliveries} times (maxDeliver ${this.config.maxDeliver}); last failure: ${reason}`,
-      );
-      return this.#host.journal?.flush() ?? Promise.resolve();
-    }
-    message.visibleAt = this.#host.clock.now() + Math.max(0, delayMs);
+  #stillHeld(message: StoredMessage): boolean {
+    return this.messages.get(message.seq) === message;
+  }
+
+  /** A message given back unsettled (its lease ended): in line again, or dead-lettered when exhausted. */
+  #giveBack(message: StoredMessage, reason: string): Promise<void> {
+    if (!this.#stillHeld(message)) return Promise.resolve();
+    const next = decideRedelivery(message.deliveries, this.config.maxDeliver, { reason });
+    return next.kind === "dead-letter"
+      ? this.#deadLetter(message, next.reason, next.deliveries)
+      : this.#redeliver(message, next.delayMs);
+  }
+
+  #deadLetter(message: StoredMessage, reason: string, deliveries: number): Promise<void> {
+    this.#host.deadLetter(this, message, reason, deliveries);
+    return this.#host.journal?.flush() ?? Promise.resolve();
+  }
+
+  /** Back in line after `delayMs`. */
+  #redeliver(message: StoredMessage, delayMs: number): Promise<void> {
+    message.visibleAt = this.#host.clock.now() + delayMs;
     this.#makeVisible(message);
     return (
       this.#host.journal?.deliveries(
@@ -358,8 +339,8 @@ export class DurableQueue {
     if (!lease.active) return;
     this.#end(lease);
     const message = lease.message;
-    if (this.messages.get(message.seq) !== message || message.lease) return;
-    this.#retryOrDeadLetter(message, why, 0).catch((e: unknown) => this.#host.report(toError(e)));
+    if (!this.#stillHeld(message) || message.lease) return;
+    this.#giveBack(message, why).catch((e: unknown) => this.#host.report(toError(e)));
   }
 
   #promoteDelayed(): void {
@@ -385,7 +366,7 @@ export class DurableQueue {
         this.#leases.push({ lease, until: lease.until });
         continue;
       }
-      this.#expire(lease, `ack deadline of ${this.config.ackWaitMs} ms passed`);
+      this.#expire(lease, ackDeadlineReason(this.config.ackWaitMs));
     }
   }
 
@@ -403,26 +384,4 @@ export class DurableQueue {
       this.dispatch();
     }, due - this.#host.clock.now());
   }
-}
-
-interface LeasedDelivery extends Delivery {
-  settled: boolean;
-}
-
-/** Headers for a message moved to the dead-letter subject. */
-export function deadLetterHeaders(
-  queue: string,
-  message: StoredMessage,
-  reason: string,
-  at: number,
-): Headers {
-  return {
-    ...message.headers,
-    [DeadLetterHeaders.reason]: reason,
-    [DeadLetterHeaders.queue]: queue,
-    [DeadLetterHeaders.subject]: message.subject,
-    [DeadLetterHeaders.deliveries]: String(message.deliveries),
-    [DeadLetterHeaders.at]: String(at),
-    [DeadLetterHeaders.msgId]: message.msgId,
-  };
 }

@@ -16,6 +16,7 @@ import type {
   Transport,
   TransportFeatures,
 } from "../port.js";
+import { validateConsumeOptions } from "../queue-config.js";
 import { type BrokerSubscription, MemoryBroker, type MemoryBrokerConfig } from "./broker.js";
 import { QueueConsumer } from "./durable-queue.js";
 
@@ -109,9 +110,7 @@ export class MemoryTransport implements Transport {
     if (!state) {
       throw new ConfigError(`queue "${queue}" is not declared; call ensureQueue() first`);
     }
-    if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
-      throw new ConfigError("consume(): maxInFlight must be an integer of at least 1");
-    }
+    validateConsumeOptions(options);
     const consumer = new MemoryConsumer(
       new QueueConsumer(state, handler, options.maxInFlight),
       () => this.#consumers.delete(consumer),

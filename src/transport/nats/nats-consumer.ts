@@ -1,33 +1,25 @@
 import type { Clock } from "../../core/clock.js";
 import { ClosedError, toError } from "../../errors/index.js";
+import { type Consumer, DeadLetterHeaders, type DeliveryHandler, type Headers } from "../port.js";
 import {
-  type Consumer,
-  DeadLetterHeaders,
-  type Delivery,
-  type DeliveryHandler,
-  type Headers,
-} from "../port.js";
+  ackDeadlineReason,
+  createDelivery,
+  deadLetterHeaders,
+  deadLetterMsgId,
+  invokeHandler,
+  isExhausted,
+  type SettlingDelivery,
+} from "../settlement.js";
 import {
   ackSubject,
   type Driver,
   type FetchIterator,
-  fromNatsHeaders,
   type JsMsg,
-  mapError,
   type PullConsumer,
 } from "./driver.js";
-
-/** A queue's settings as the consumer side needs them. */
-export interface QueueSettings {
-  readonly name: string;
-  /** JetStream stream holding the queue. */
-  readonly stream: string;
-  /** Durable pull consumer on that stream. */
-  readonly durable: string;
-  readonly ackWaitMs: number;
-  readonly maxDeliver: number;
-  readonly deadLetterSubject: string;
-}
+import { mapError } from "./errors.js";
+import { fromNatsHeaders } from "./headers.js";
+import type { QueueSettings } from "./queue-settings.js";
 
 /** What a consumer needs from the transport that owns it. */
 export interface ConsumerHost {
@@ -284,14 +276,11 @@ export class NatsConsumer implements Consumer {
     }
     this.#inFlight++;
     const delivery = this.#delivery(message, settings);
-    if (delivery.deliveryCount > settings.maxDeliver) {
+    if (isExhausted(delivery.deliveryCount, settings.maxDeliver)) {
       // Its last allowed lease expired (a hung handler, a dead consumer):
       // dead-letter it now, never hand it over again.
       delivery
-        .deadLetter(
-          `ack deadline of ${settings.ackWaitMs} ms passed on the last allowed delivery (maxDeliver ${settings.maxDeliver})`,
-          delivery.deliveryCount - 1,
-        )
+        .exhausted(ackDeadlineReason(settings.ackWaitMs))
         .catch((e: unknown) => this.host.report(toError(e)));
       return;
     }
@@ -301,42 +290,25 @@ export class NatsConsumer implements Consumer {
     if (deadQueue && originalMsgId && Number.isSafeInteger(originalSeq) && originalSeq > 0) {
       void this.host
         .completeDeadLetter(deadQueue, originalSeq, originalMsgId)
-        .then(() => this.#invoke(delivery));
+        .then(() => invokeHandler(this.handler, delivery, this.#report));
       return;
     }
-    queueMicrotask(() => this.#invoke(delivery));
+    queueMicrotask(() => invokeHandler(this.handler, delivery, this.#report));
   }
 
-  #invoke(delivery: NatsDelivery): void {
-    let result: void | Promise<void>;
-    try {
-      result = this.handler(delivery);
-    } catch (error) {
-      this.#handlerFailed(delivery, error);
-      return;
-    }
-    if (result && typeof result.then === "function") {
-      result.then(undefined, (error: unknown) => this.#handlerFailed(delivery, error));
-    }
-  }
-
-  #handlerFailed(delivery: NatsDelivery, error: unknown): void {
-    if (delivery.settled) return;
-    const reason = `handler failed without settling: ${toError(error).message}`;
-    delivery.nak({ reason }).catch((e: unknown) => this.host.report(toError(e)));
-  }
+  readonly #report = (error: Error): void => this.host.report(error);
 
   /**
-   * Wraps a leased message. The lease is tracked here too: when the ack
-   * deadline passes unsettled (a hung handler), JetStream takes the message
-   * back, so its slot is freed for the redelivery, as the memory adapter does.
-   * A late `ack` still removes the message; a late `nak` does nothing.
+   * Wraps a leased message in a delivery settled by the shared rules
+   * (`settlement.ts`). The lease is tracked here too: when the ack deadline
+   * passes unsettled (a hung handler), JetStream takes the message back, so
+   * its slot is freed for the redelivery, as the memory adapter does. A late
+   * `ack` still removes the message; a late `nak` does nothing.
    */
-  #delivery(message: JsMsg, settings: QueueSettings): NatsDelivery {
+  #delivery(message: JsMsg, settings: QueueSettings): SettlingDelivery {
     const host = this.host;
     const headers = fromNatsHeaders(message.headers);
     const msgId = message.headers?.get("Nats-Msg-Id") || `${settings.stream}:${message.seq}`;
-    const deliveryCount = message.info.deliveryCount;
     const current = () => host.cachedSettings(settings.name) ?? settings;
     let leased = true;
     let cancelLease: (() => void) | undefined;
@@ -357,12 +329,10 @@ export class NatsConsumer implements Consumer {
     };
     holdLease();
 
-    const settle = (work: () => Promise<void>, whenExpired: "run" | "skip"): Promise<void> => {
-      if (delivery.settled) return Promise.resolve();
-      delivery.settled = true;
+    /** Runs one settlement on the server, then frees the lease's slot. */
+    const settle = (work: () => Promise<void>): Promise<void> => {
       cancelLease?.();
       cancelLease = undefined;
-      if (!leased && whenExpired === "skip") return Promise.resolve();
       if (host.isClosed()) {
         endLease();
         return Promise.reject(new ClosedError("the NATS transport"));
@@ -382,18 +352,25 @@ export class NatsConsumer implements Consumer {
     const deadLetter = async (reason: string, deliveries: number): Promise<void> => {
       const s = current();
       const dead: Headers = {
-        ...headers,
-        // NATS header values are single lines.
-        [DeadLetterHeaders.reason]: reason.replace(/[\r\n]+/g, " "),
-        [DeadLetterHeaders.queue]: s.name,
-        [DeadLetterHeaders.subject]: message.subject,
-        [DeadLetterHeaders.deliveries]: String(deliveries),
-        [DeadLetterHeaders.at]: String(host.clock.now()),
-        [DeadLetterHeaders.msgId]: msgId,
+        ...deadLetterHeaders({
+          headers,
+          // NATS header values are single lines.
+          reason: reason.replace(/[\r\n]+/g, " "),
+          queue: s.name,
+          subject: message.subject,
+          deliveries,
+          at: host.clock.now(),
+          msgId,
+        }),
         [ORIGINAL_SEQ_HEADER]: String(message.seq),
       };
       try {
-        await host.publishDeadLetter(s.deadLetterSubject, message.data, `dlq:${msgId}`, dead);
+        await host.publishDeadLetter(
+          s.deadLetterSubject,
+          message.data,
+          deadLetterMsgId(msgId),
+          dead,
+        );
       } catch (error) {
         // Keep the message rather than lose it: it comes back after a pause
         // and is dead-lettered again then.
@@ -411,52 +388,40 @@ export class NatsConsumer implements Consumer {
       await host.flush();
     };
 
-    const delivery: NatsDelivery = {
-      subject: message.subject,
-      data: message.data,
-      headers,
-      queue: settings.name,
-      msgId,
-      deliveryCount,
-      settled: false,
-      ack(): Promise<void> {
-        return settle(async () => {
-          const reply = ackSubject(message);
-          if (reply === undefined) await message.ackAck();
-          else await host.confirmAck(reply, settings.name);
-        }, "run");
+    const delivery = createDelivery(
+      {
+        subject: message.subject,
+        data: message.data,
+        headers,
+        queue: settings.name,
+        msgId,
+        deliveryCount: message.info.deliveryCount,
       },
-      nak(options?: { delayMs?: number; reason?: string }): Promise<void> {
-        return settle(async () => {
-          const s = current();
-          if (deliveryCount >= s.maxDeliver) {
-            await deadLetter(
-              `delivered ${deliveryCount} times (maxDeliver ${s.maxDeliver}); last failure: ${options?.reason ?? "nak"}`,
-              deliveryCount,
-            );
-            return;
+      {
+        leaseHeld: () => leased,
+        maxDeliver: () => current().maxDeliver,
+        ack: () =>
+          settle(async () => {
+            const reply = ackSubject(message);
+            if (reply === undefined) await message.ackAck();
+            else await host.confirmAck(reply, settings.name);
+          }),
+        redeliver: (delayMs) =>
+          settle(async () => {
+            message.nak(delayMs > 0 ? delayMs : undefined);
+            await host.flush();
+          }),
+        deadLetter: (reason, deliveries) => settle(() => deadLetter(reason, deliveries)),
+        extendLease: () => {
+          try {
+            message.working();
+            holdLease();
+          } catch (error) {
+            host.report(mapError(host.driver, error, "extending a lease"));
           }
-          const delayMs = Math.max(0, Math.round(options?.delayMs ?? 0));
-          message.nak(delayMs > 0 ? delayMs : undefined);
-          await host.flush();
-        }, "skip");
+        },
       },
-      term(reason: string): Promise<void> {
-        return settle(() => deadLetter(reason, deliveryCount), "run");
-      },
-      working(): void {
-        if (delivery.settled || !leased) return;
-        try {
-          message.working();
-          holdLease();
-        } catch (error) {
-          host.report(mapError(host.driver, error, "extending a lease"));
-        }
-      },
-      deadLetter(reason: string, deliveries: number): Promise<void> {
-        return settle(() => deadLetter(reason, deliveries), "run");
-      },
-    };
+    );
     return delivery;
   }
 
@@ -482,12 +447,6 @@ export class NatsConsumer implements Consumer {
     this.#detached = true;
     this.host.detached(this);
   }
-}
-
-interface NatsDelivery extends Delivery {
-  settled: boolean;
-  /** Dead-letters without a handler (expired last lease). */
-  deadLetter(reason: string, deliveries: number): Promise<void>;
 }
 
 /** The driver ended a pull after missing its heartbeats: the request died with its server. */

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { isIP, connect as tcpConnect } from "node:net";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { tlsAlertName } from "../tls-errors.js";
 
 /** What a TLS check against a NATS server found. */
 export type TlsDiagnosis =
@@ -112,8 +113,7 @@ export async function diagnoseNatsTls(input: TlsDiagnosisInput): Promise<TlsDiag
       secure.once("error", (error: NodeJS.ErrnoException) => {
         const code = error.code ?? "";
         if (/ALERT/.test(code)) {
-          // OpenSSL's text is long; the alert's name is what helps.
-          const alert = /alert ([a-z0-9 _]+?)(?::|$)/i.exec(error.message)?.[1];
+          const alert = tlsAlertName(error.message);
           finish({
             kind: "refused-by-server",
             detail: `TLS alert: ${alert ?? code}`,

@@ -1,0 +1,396 @@
+import type { Clock } from "../../core/clock.js";
+import {
+  ClosedError,
+  ConfigError,
+  QueueFullError,
+  TimeoutError,
+  TransportError,
+} from "../../errors/index.js";
+import type { QueueConfig, QueueInfo } from "../port.js";
+import {
+  deadLetterRoutedLocally,
+  fullQueueError,
+  QUEUE_NAME,
+  unroutableDeadLetterError,
+  validateQueueConfig,
+} from "../queue-config.js";
+import {
+  ApiCode,
+  apiCode,
+  type Driver,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PullConsumer,
+} from "./driver.js";
+import {
+  describeCause,
+  hasApiCode,
+  isTransient,
+  mapError,
+  retryWhileUnavailable,
+} from "./errors.js";
+import {
+  DURABLE,
+  describeSettings,
+  parseSettings,
+  type QueueSettings,
+  settingsOf,
+} from "./queue-settings.js";
+
+/** What the topology needs from the transport around it. */
+export interface TopologyConfig {
+  readonly driver: Driver;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly clock: Clock;
+  readonly dedupWindowMs: number;
+  readonly storage: "file" | "memory";
+  readonly replicas: number;
+  readonly ensureQueueRetryMs: number;
+  report(error: Error): void;
+  /** True once the transport is closed: a declaration in progress stops retrying. */
+  isClosed(): boolean;
+}
+
+/**
+ * The durable queues on the server: each one JetStream work-queue stream
+ * with one durable pull consumer (see `createNatsTransport` for the
+ * mapping). Declares them, reads the settings of queues other nodes
+ * declared, and answers what the transport asks about them.
+ */
+export class NatsTopology {
+  readonly #driver: Driver;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #config: TopologyConfig;
+  /** Queues declared through this transport, by name. */
+  readonly #declared = new Map<string, QueueConfig>();
+  /** Settings of every queue this transport has declared or consumed. */
+  readonly #settings = new Map<string, QueueSettings>();
+
+  constructor(config: TopologyConfig) {
+    this.#config = config;
+    this.#driver = config.driver;
+    this.#js = config.js;
+    this.#jsm = config.jsm;
+  }
+
+  /**
+   * Declares the queue's stream and consumer, or updates them. While
+   * JetStream cannot answer yet (a cluster electing a leader, a server
+   * restarting) it retries with backoff for up to `ensureQueueRetryMs`.
+   */
+  async ensureQueue(config: QueueConfig): Promise<void> {
+    validateQueueConfig(config);
+    const retryMs = this.#config.ensureQueueRetryMs;
+    let streamDeclared = false;
+    await retryWhileUnavailable(
+      async () => {
+        streamDeclared = false;
+        await this.#checkDeadLetterRoute(config);
+        await this.#ensureStream(config);
+        streamDeclared = true;
+        await this.#ensureConsumer(config);
+      },
+      {
+        clock: this.#config.clock,
+        budgetMs: retryMs,
+        retryable: (error) => {
+          // The stream was declared a moment ago: a consumer call that cannot
+          // find it reached a server that has not applied it yet (a cluster
+          // still settling its leaders). Declaring again settles it, or
+          // recreates a stream someone deleted meanwhile.
+          const notVisibleYet =
+            streamDeclared && hasApiCode(this.#driver, error, ApiCode.streamNotFound);
+          if (this.#config.isClosed()) return false;
+          return notVisibleYet || isTransient(this.#driver, error, true);
+        },
+        onFirstRetry: (error) =>
+          this.#config.report(
+            new TransportError(
+              `ensureQueue("${config.name}"): JetStream cannot answer yet (${describeCause(error)}); retrying for up to ${retryMs} ms`,
+              { cause: error },
+            ),
+          ),
+        gaveUp: (error, attempts, elapsed) => this.#declareGaveUp(config, error, attempts, elapsed),
+        afterWait: () => {
+          if (this.#config.isClosed()) throw new ClosedError("the NATS transport");
+        },
+      },
+    );
+    this.#declared.set(config.name, config);
+    this.#settings.set(config.name, settingsOf(config));
+  }
+
+  /** The latest settings known locally (an `ensureQueue` may update them while consuming). */
+  cachedSettings(queue: string): QueueSettings | undefined {
+    return this.#settings.get(queue);
+  }
+
+  /** The queue's settings: from this transport's `ensureQueue`, else read from the server. */
+  async settings(queue: string): Promise<QueueSettings> {
+    const known = this.#settings.get(queue);
+    if (known) return known;
+    let description: string | undefined;
+    let ackWaitNanos: number;
+    try {
+      const info = await this.#jsm.consumers.info(queue, DURABLE);
+      description = info.config.description;
+      ackWaitNanos = info.config.ack_wait ?? 30_000_000_000;
+    } catch (error) {
+      if (this.#isMissing(error)) {
+        throw new ConfigError(
+          `queue "${queue}" is not declared on the NATS server; call ensureQueue() first`,
+        );
+      }
+      throw error;
+    }
+    const parsed = parseSettings(description);
+    if (!parsed) {
+      throw new ConfigError(
+        `the stream "${queue}" on the NATS server was not declared by conclave; declare the queue with ensureQueue()`,
+      );
+    }
+    const settings: QueueSettings = {
+      name: queue,
+      stream: queue,
+      durable: DURABLE,
+      ackWaitMs: Math.round(ackWaitNanos / 1_000_000),
+      maxDeliver: parsed.maxDeliver,
+      deadLetterSubject: parsed.deadLetterSubject,
+    };
+    // A local ensureQueue that ran meanwhile wins.
+    const raced = this.#settings.get(queue);
+    if (raced) return raced;
+    this.#settings.set(queue, settings);
+    return settings;
+  }
+
+  /** The driver's handle on the queue's durable pull consumer. */
+  pullConsumer(settings: QueueSettings): Promise<PullConsumer> {
+    return this.#js.consumers.get(settings.stream, settings.durable);
+  }
+
+  /** Removes a dead letter's original if it is still stored (and still the same message). */
+  async completeDeadLetter(stream: string, seq: number, msgId: string): Promise<void> {
+    if (!QUEUE_NAME.test(stream)) return;
+    try {
+      const stored = await this.#jsm.streams.getMessage(stream, { seq });
+      if (!stored) return;
+      const storedId = stored.header?.get("Nats-Msg-Id") || `${stream}:${seq}`;
+      if (storedId !== msgId) return;
+      await this.#jsm.streams.deleteMessage(stream, seq, false);
+    } catch (error) {
+      if (this.#isMissing(error) || apiCode(this.#driver, error) === ApiCode.noMessageFound) return;
+      this.#config.report(mapError(this.#driver, error, `removing the original of a dead letter`));
+    }
+  }
+
+  /**
+   * `pending` is the stream's message count and `inFlight` the consumer's
+   * `num_ack_pending`, both across every node; `attached` is how many
+   * consumers this transport has on the queue.
+   */
+  async queueInfo(queue: string, attached: number): Promise<QueueInfo> {
+    if (!QUEUE_NAME.test(queue)) throw new ConfigError(`queue "${queue}" is not declared`);
+    try {
+      const [stream, consumer] = await Promise.all([
+        this.#jsm.streams.info(queue),
+        this.#jsm.consumers.info(queue, DURABLE),
+      ]);
+      return {
+        name: queue,
+        pending: stream.state.messages,
+        inFlight: consumer.num_ack_pending,
+        consumers: attached,
+      };
+    } catch (error) {
+      if (this.#isMissing(error)) throw new ConfigError(`queue "${queue}" is not declared`);
+      throw mapError(this.#driver, error, `queueInfo("${queue}")`);
+    }
+  }
+
+  /** Deletes the queue's stream; false when there was none. */
+  async deleteQueue(queue: string): Promise<boolean> {
+    if (!QUEUE_NAME.test(queue)) return false;
+    this.#declared.delete(queue);
+    this.#settings.delete(queue);
+    try {
+      return await this.#jsm.streams.delete(queue);
+    } catch (error) {
+      if (this.#isMissing(error)) return false;
+      throw mapError(this.#driver, error, `deleting queue "${queue}"`);
+    }
+  }
+
+  /** The error for an enqueue the server refused because a queue is full. */
+  async queueFull(subject: string): Promise<Error> {
+    const known = fullQueueError(this.#declared.values(), subject);
+    if (known) return known;
+    try {
+      const stream = await this.#jsm.streams.find(subject);
+      const info = await this.#jsm.streams.info(stream);
+      return new QueueFullError(stream, info.config.max_msgs);
+    } catch {
+      return new QueueFullError(subject, -1);
+    }
+  }
+
+  /** The dead-letter subject must land in some queue: this one, or one on the server. */
+  async #checkDeadLetterRoute(config: QueueConfig): Promise<void> {
+    if (deadLetterRoutedLocally(config, this.#declared.values())) return;
+    try {
+      await this.#jsm.streams.find(config.deadLetterSubject);
+      return;
+    } catch (error) {
+      if (!this.#isMissing(error)) {
+        throw mapError(this.#driver, error, `ensureQueue("${config.name}")`);
+      }
+    }
+    throw unroutableDeadLetterError(config);
+  }
+
+  async #ensureStream(config: QueueConfig): Promise<void> {
+    const { RetentionPolicy, DiscardPolicy, StorageType } = this.#driver.jetstream;
+    const { nanos } = this.#driver.core;
+    const wanted = {
+      subjects: [config.subjects],
+      max_msgs: config.maxPending ?? -1,
+      discard: config.maxPending === undefined ? DiscardPolicy.Old : DiscardPolicy.New,
+      duplicate_window: nanos(this.#config.dedupWindowMs),
+      num_replicas: this.#config.replicas,
+    };
+    const what = `ensureQueue("${config.name}")`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const current = await this.#lookUp(
+        () => this.#jsm.streams.info(config.name),
+        ApiCode.streamNotFound,
+        what,
+      );
+      try {
+        if (!current) {
+          await this.#jsm.streams.add({
+            name: config.name,
+            description: `conclave durable queue "${config.name}"`,
+            retention: RetentionPolicy.Workqueue,
+            storage: this.#config.storage === "memory" ? StorageType.Memory : StorageType.File,
+            ...wanted,
+          });
+          return;
+        }
+        const c = current.config;
+        const same =
+          c.subjects?.length === 1 &&
+          c.subjects[0] === config.subjects &&
+          c.max_msgs === wanted.max_msgs &&
+          c.discard === wanted.discard &&
+          c.duplicate_window === wanted.duplicate_window &&
+          c.num_replicas === wanted.num_replicas;
+        if (c.retention !== RetentionPolicy.Workqueue) {
+          throw new ConfigError(
+            `a stream named "${config.name}" exists on the NATS server but is not a work queue (retention ${c.retention}); pick another queue name or delete that stream`,
+          );
+        }
+        if (!same) await this.#jsm.streams.update(config.name, wanted);
+        return;
+      } catch (error) {
+        const code = apiCode(this.#driver, error);
+        // Another node created it between our info and add: look again.
+        if (code === ApiCode.streamNameInUse && attempt === 0) continue;
+        throw this.#streamError(config, error, what);
+      }
+    }
+  }
+
+  #declareGaveUp(config: QueueConfig, error: unknown, attempts: number, elapsed: number): Error {
+    const message = `ensureQueue("${config.name}"): JetStream did not accept the queue in ${elapsed} ms (${attempts} attempts; last: ${describeCause(error)}); a cluster may still be electing a leader or have fewer than ${this.#config.replicas} servers up: check that most of its servers run, or raise ensureQueueRetryMs`;
+    return error instanceof TimeoutError
+      ? new TimeoutError(message, { cause: error })
+      : new TransportError(message, { cause: error });
+  }
+
+  #streamError(config: QueueConfig, error: unknown, what: string): Error {
+    if (error instanceof ConfigError) return error;
+    const code = apiCode(this.#driver, error);
+    const detail = describeCause(error);
+    if (code === ApiCode.subjectsOverlap) {
+      return new ConfigError(
+        `queue "${config.name}": its subjects "${config.subjects}" overlap those of another stream on the NATS server (${detail}); JetStream stores each subject in one stream only, so give each queue disjoint subjects`,
+        [],
+        { cause: error },
+      );
+    }
+    if (code !== undefined) {
+      return new ConfigError(`queue "${config.name}": the NATS server refused it: ${detail}`, [], {
+        cause: error,
+      });
+    }
+    return mapError(this.#driver, error, what);
+  }
+
+  async #ensureConsumer(config: QueueConfig): Promise<void> {
+    const { AckPolicy, DeliverPolicy, ReplayPolicy } = this.#driver.jetstream;
+    const { nanos } = this.#driver.core;
+    const description = describeSettings(config);
+    const wanted = {
+      description,
+      ack_wait: nanos(config.ackWaitMs),
+      // Unlimited on the server: the adapter enforces maxDeliver so that it
+      // can dead-letter with a reason.
+      max_deliver: -1,
+      // Backpressure is per attached consumer (maxInFlight), not per queue.
+      max_ack_pending: -1,
+      filter_subject: config.subjects,
+    };
+    const what = `ensureQueue("${config.name}")`;
+    const current = await this.#lookUp(
+      () => this.#jsm.consumers.info(config.name, DURABLE),
+      ApiCode.consumerNotFound,
+      what,
+    );
+    try {
+      if (!current) {
+        await this.#jsm.consumers.add(config.name, {
+          durable_name: DURABLE,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          replay_policy: ReplayPolicy.Instant,
+          ...wanted,
+        });
+        return;
+      }
+      const c = current.config;
+      const same =
+        c.description === wanted.description &&
+        c.ack_wait === wanted.ack_wait &&
+        c.max_deliver === wanted.max_deliver &&
+        c.max_ack_pending === wanted.max_ack_pending &&
+        c.filter_subject === wanted.filter_subject;
+      if (!same) await this.#jsm.consumers.update(config.name, DURABLE, wanted);
+    } catch (error) {
+      throw this.#streamError(config, error, what);
+    }
+  }
+
+  /** What `lookUp` answers, or undefined when the server says `missingCode` (not found). */
+  async #lookUp<T>(
+    lookUp: () => Promise<T>,
+    missingCode: number,
+    what: string,
+  ): Promise<T | undefined> {
+    try {
+      return await lookUp();
+    } catch (error) {
+      if (apiCode(this.#driver, error) === missingCode) return undefined;
+      throw mapError(this.#driver, error, what);
+    }
+  }
+
+  #isMissing(error: unknown): boolean {
+    const code = apiCode(this.#driver, error);
+    if (code === ApiCode.streamNotFound || code === ApiCode.consumerNotFound) return true;
+    return (
+      error instanceof Error && /no stream matches subject|stream not found/i.test(error.message)
+    );
+  }
+}

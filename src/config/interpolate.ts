@@ -82,7 +82,16 @@ function retype(text: string): string | number | boolean {
 }
 
 /**
- * Interpolates every string scalar of `document` in place (mapping keys are
+ * Top-level sections left as written, for their users to interpolate:
+ * `models` holds API keys, which the schema must see as `${VAR}` references
+ * (a literal key is refused), and whose variables only a node that calls a
+ * model needs (`resolveModels` in `src/llm` names the unset ones).
+ */
+export const DEFERRED_SECTIONS: ReadonlySet<string> = new Set(["models"]);
+
+/**
+ * Interpolates every string scalar of `document` in place, except under
+ * {@link DEFERRED_SECTIONS} (mapping keys are
  * left alone). Returns one issue per failure and the paths that failed, whose
  * value is left as written.
  */
@@ -110,6 +119,7 @@ export function interpolateDocument(
   };
 
   const visit = (node: unknown, path: readonly PathSegment[]) => {
+    if (path.length === 1 && DEFERRED_SECTIONS.has(String(path[0]))) return;
     if (isScalar(node)) visitScalar(node, path);
     else if (isMap(node)) {
       for (const pair of node.items) {

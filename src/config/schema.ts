@@ -1,6 +1,15 @@
 import { join } from "node:path";
 import { z } from "zod";
+import { expecting, type IssueInput, integer, isRecord, path, pattern } from "./fields.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
+import {
+  type AgentLlmConfig,
+  agentLlmSchema,
+  buildModels,
+  checkModels,
+  type ModelConfig,
+  modelsSchema,
+} from "./models.js";
 import { redactUrl } from "./redact.js";
 
 /** Backoff between redeliveries of a failed task. All times in milliseconds. */
@@ -75,6 +84,8 @@ export interface AgentConfig {
   readonly policy?: string;
   /** Who operates the agent; agents sharing an owner bidding in one auction are suspected shills. */
   readonly owner?: string;
+  /** Set for an LLM agent: its model, prompt, tools and limits. */
+  readonly llm?: AgentLlmConfig;
 }
 
 /** Approving weight a privileged action needs: absolute, or a fraction of the voters' total weight. */
@@ -221,6 +232,8 @@ export interface SwarmConfig {
   readonly privileged: Readonly<Record<string, PrivilegedActionConfig>>;
   /** Allocation settings by task type; types not listed are queued to their role. */
   readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
+  /** Models by name, as written: `${VAR}` references are resolved when a node starts a model. */
+  readonly models: Readonly<Record<string, ModelConfig>>;
 }
 
 const SWARM_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -234,27 +247,6 @@ const STORE = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
 const DEFAULT_DATA_DIR = ".conclave";
 const SUSPECT_HEARTBEATS = 3;
 const LEFT_EXTRA_HEARTBEATS = 7;
-
-type IssueInput = { readonly input?: unknown };
-
-// A missing value gets no message here, so the loader can report it as a
-// missing key by name instead of "got nothing".
-function expecting(expected: string) {
-  return (issue: IssueInput): string | undefined =>
-    issue.input === undefined
-      ? undefined
-      : `expected ${expected}, got ${describeValue(issue.input)}`;
-}
-
-function integer(min: number, max: number) {
-  const error = expecting(`an integer from ${min} to ${max}`);
-  return z.int({ error }).min(min, { error }).max(max, { error });
-}
-
-function pattern(regex: RegExp, expected: string) {
-  const error = expecting(expected);
-  return z.string({ error }).regex(regex, { error });
-}
 
 // Transport and store URLs may carry credentials, so they are echoed redacted.
 function shownUrl(input: unknown): string {
@@ -293,7 +285,6 @@ const storeSchema = z
       `expected a well-formed postgres URL, got ${shownUrl(issue.input)}; percent-encode special characters in user names and passwords`,
   });
 
-const path = z.string().min(1, { error: "expected a non-empty path" });
 const freeForm = z.record(z.string(), z.unknown());
 const label = z.string().min(1).max(128);
 
@@ -490,6 +481,7 @@ const agentSchema = z
       .describe(
         "Who operates the agent (a team, a key fingerprint); agents with one owner bidding in one auction are refused as shills.",
       ),
+    llm: agentLlmSchema.optional(),
   })
   .describe("One agent of the swarm.");
 
@@ -715,14 +707,11 @@ const swarmObjectSchema = z.strictObject({
     .describe(
       "Allocation by task type: types not listed here are queued to their role; allocation: auction runs a contract-net auction among the role's agents.",
     ),
+  models: modelsSchema,
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
 type Context = z.RefinementCtx;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function numberAt(value: Record<string, unknown>, key: string): number | undefined {
   const found = value[key];
@@ -757,6 +746,7 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
       if (isRecord(settings)) checkTaskType(task, settings, roles, ctx);
     }
   }
+  checkModels(value["models"], agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   const privileged = value["privileged"];
   if (isRecord(privileged) && isRecord(roles)) {
     for (const [action, settings] of Object.entries(privileged)) {
@@ -1155,6 +1145,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
         },
       ]),
     ),
+    models: buildModels(parsed.models),
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

@@ -20,6 +20,7 @@ const belowRuntime = [
   "consensus",
   "ledger",
   "market",
+  "llm",
 ];
 
 const below = {
@@ -37,6 +38,9 @@ const below = {
   market: ["errors", "core", "wire", "identity", "ledger"],
   registry: ["errors", "core", "wire", "identity"],
   routing: ["errors", "core", "registry"],
+  // The LLM loop sits below the runtime, which offers it as ctx.llm and
+  // implements its ports; delivery lends it the backoff curve.
+  llm: ["errors", "core", "config", "wire", "ledger", "delivery"],
   runtime: belowRuntime,
   // The user surfaces sit on the runtime and may use everything under it.
   testkit: [...belowRuntime, "runtime", "sim"],

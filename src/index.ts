@@ -26,6 +26,7 @@ export { type Random, seededRandom, systemRandom } from "./core/random.js";
 export * from "./delivery/index.js";
 export * from "./errors/index.js";
 export * from "./identity/index.js";
+export * from "./llm/index.js";
 export * from "./registry/index.js";
 export * from "./routing/index.js";
 export {

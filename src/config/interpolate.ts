@@ -12,12 +12,14 @@ const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 /**
  * Substitutes `${NAME}` and `${NAME:-default}` (the default applies when the
  * variable is unset or empty, as in the shell); `$${` writes a literal `${`.
+ * `missing` names the unset variables that had no default.
  */
 export function interpolate(
   text: string,
   env: Environment,
-): { value: string; errors: readonly string[] } {
+): { value: string; errors: readonly string[]; missing: readonly string[] } {
   const errors: string[] = [];
+  const missing: string[] = [];
   let value = "";
   let index = 0;
   while (index < text.length) {
@@ -59,12 +61,13 @@ export function interpolate(
     if (found !== undefined && !(found === "" && fallback !== undefined)) value += found;
     else if (fallback !== undefined) value += fallback;
     else {
+      missing.push(name);
       errors.push(
         `environment variable ${name} is not set; set it or give a default with \${${name}:-default}`,
       );
     }
   }
-  return { value, errors };
+  return { value, errors, missing };
 }
 
 // An unquoted `${WORKERS:-4}` should be the number 4, as if it had been

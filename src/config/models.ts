@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax is documented literally.
 // The `models:` section of a swarm file and the `llm:` block of an agent.
 //
 // Model entries are NOT interpolated when the file is loaded (see
@@ -100,18 +101,23 @@ const modelSchema = z
       .describe(
         "openai, anthropic, or openai-compatible (any server with OpenAI's chat completions: Ollama, vLLM, llama.cpp, LM Studio).",
       ),
-    baseURL: z.string().min(1).optional().describe(
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax is documented literally.
-      "Base URL of the API, e.g. http://127.0.0.1:11434/v1 or ${OPENAI_BASE_URL}; required for openai-compatible.",
-    ),
-    apiKey: z.string().optional().describe(
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax is documented literally.
-      "The key, from the environment only: ${OPENAI_API_KEY}. A literal key is refused. Default: ${OPENAI_API_KEY} (openai), ${ANTHROPIC_API_KEY} (anthropic), none (openai-compatible).",
-    ),
-    model: z.string().min(1).describe(
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax is documented literally.
-      "The provider's model id, e.g. gpt-4.1-mini or ${CONCLAVE_MODEL:-llama3.2}.",
-    ),
+    baseURL: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Base URL of the API, e.g. http://127.0.0.1:11434/v1 or ${OPENAI_BASE_URL}; required for openai-compatible.",
+      ),
+    apiKey: z
+      .string()
+      .optional()
+      .describe(
+        "The key, from the environment only: ${OPENAI_API_KEY}. A literal key is refused. Default: ${OPENAI_API_KEY} (openai), ${ANTHROPIC_API_KEY} (anthropic), none (openai-compatible).",
+      ),
+    model: z
+      .string()
+      .min(1)
+      .describe("The provider's model id, e.g. gpt-4.1-mini or ${CONCLAVE_MODEL:-llama3.2}."),
     fallback: z
       .string()
       .min(1)
@@ -286,7 +292,6 @@ function checkModelEntry(
     addIssue({
       path: at("baseURL"),
       message:
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax is documented literally.
         'an openai-compatible model needs the server\'s URL: add baseURL: "${OPENAI_BASE_URL}" (e.g. http://127.0.0.1:11434/v1 for Ollama)',
     });
   } else if (typeof baseURL === "string" && !baseURL.includes("${") && !isHttpUrl(baseURL)) {

@@ -9,6 +9,7 @@ import { durable, durableBacklog, fanout, runtimeTasks } from "./bus-memory.js";
 import { consensusBenches } from "./consensus.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
 import { ledgerBenches } from "./ledger.js";
+import { llmBenches } from "./llm.js";
 import { marketAuctionBenches } from "./market.js";
 import { contractNetTasks } from "./market-contractnet.js";
 
@@ -23,6 +24,7 @@ const benches: Record<string, Bench> = {
   ...consensusBenches,
   ...marketAuctionBenches,
   "market.contractnet.tasks": contractNetTasks,
+  ...llmBenches,
 };
 
 const args = process.argv.slice(2);

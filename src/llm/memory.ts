@@ -28,7 +28,7 @@ interface JournalRecords {
 /**
  * Creates an empty in-memory journal; `replay()` gives the next execution.
  * Results are kept as JSON text, so a replayed result is exactly what a
- * store would give back.
+ * store would give back (the first execution gets `fn`'s own value).
  *
  * @example
  * ```ts
@@ -65,10 +65,9 @@ function execution(records: JournalRecords): MemoryJournal {
         return Promise.resolve(JSON.parse(recorded.json) as T);
       }
       return fn().then((value) => {
-        const json = JSON.stringify(value) ?? "null";
-        records.results.set(name, { position: at, json });
+        records.results.set(name, { position: at, json: JSON.stringify(value) ?? "null" });
         records.names[at] = name;
-        return JSON.parse(json) as T;
+        return value;
       });
     },
   };

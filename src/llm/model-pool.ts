@@ -8,7 +8,7 @@
  * One call here is one model step: the SDK is asked for a single step with
  * tools that have no `execute`, so it never runs a tool itself.
  */
-import type { LanguageModel, ToolSet } from "ai";
+import type { LanguageModel } from "ai";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
 import { ConfigError } from "../errors/index.js";
@@ -23,10 +23,17 @@ import type { PriceTable } from "../ledger/prices.js";
 import type { JsonValue } from "../wire/json-value.js";
 import { type BreakerState, CircuitBreaker } from "./breaker.js";
 import { callCost, estimateInputTokens, estimateTokens, maxCallCost } from "./cost.js";
-import { jsonOutput, type ToolNaming, toModelMessages, toolNaming } from "./messages.js";
+import { type ToolNaming, toolNaming } from "./messages.js";
+import {
+  type ModelStepRequest,
+  type RawStep,
+  type RawToolCall,
+  runModelStep,
+  type StepCall,
+} from "./model-step.js";
 import type { ResolvedModel } from "./models.js";
-import type { JsonSchema, LlmMessage, TokenUsage, ToolDefinition } from "./ports.js";
-import { type AiSdk, createLanguageModel, loadAiSdk } from "./providers.js";
+import type { TokenUsage } from "./ports.js";
+import { createLanguageModel, loadAiSdk, loadedAiSdk } from "./providers.js";
 import {
   defaultModelRetryPolicy,
   judgeAttemptError,
@@ -34,22 +41,7 @@ import {
   retryDelay,
 } from "./retry.js";
 
-/** One model step to run. */
-export interface ModelStepRequest {
-  /** The entry the call starts with; its fallbacks follow. */
-  readonly model: string;
-  readonly system?: string;
-  readonly messages: readonly LlmMessage[];
-  readonly tools: readonly ToolDefinition[];
-  /** `none` asks for an answer without tool calls (the loop's last step). */
-  readonly toolChoice: "auto" | "none";
-  readonly output?: JsonSchema;
-  readonly maxOutputTokens: number;
-  readonly temperature?: number;
-  readonly signal?: AbortSignal;
-  /** Set to stream: called with each text delta as it arrives. */
-  readonly onText?: (delta: string) => void;
-}
+export type { ModelStepRequest } from "./model-step.js";
 
 /** A tool call as the model made it, named back in the swarm's terms. */
 export interface ModelToolCall {
@@ -117,27 +109,6 @@ export function createModelPool(config: ModelPoolConfig): ModelPool {
   return new Pool(config);
 }
 
-/** What one attempt returned, before usage and cost are settled. */
-interface RawStep {
-  readonly text: string;
-  readonly toolCalls: readonly RawToolCall[];
-  readonly finishReason: string;
-  readonly usage: {
-    readonly inputTokens?: number | undefined;
-    readonly outputTokens?: number | undefined;
-    readonly inputTokenDetails?: { readonly cacheReadTokens?: number | undefined };
-    readonly cachedInputTokens?: number | undefined;
-  };
-}
-
-interface RawToolCall {
-  readonly toolCallId: string;
-  readonly toolName: string;
-  readonly input: unknown;
-  readonly invalid?: boolean;
-  readonly error?: unknown;
-}
-
 class Pool implements ModelPool {
   readonly #models: Readonly<Record<string, ResolvedModel>>;
   readonly #prices: PriceTable;
@@ -147,6 +118,7 @@ class Pool implements ModelPool {
   readonly #build: (model: ResolvedModel) => LanguageModel | Promise<LanguageModel>;
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #languageModels = new Map<string, Promise<LanguageModel>>();
+  readonly #builtModels = new Map<string, LanguageModel>();
   readonly #chains = new Map<string, readonly ResolvedModel[]>();
 
   readonly priceVersion: string;
@@ -195,7 +167,11 @@ class Pool implements ModelPool {
 
   async call(request: ModelStepRequest): Promise<ModelStepResult> {
     const chain = this.chain(request.model);
-    const sdk = await loadAiSdk();
+    const call: StepCall = {
+      sdk: loadedAiSdk() ?? (await loadAiSdk()),
+      request,
+      naming: toolNaming(request.tools),
+    };
     const started = this.#clock.now();
     const failures: ModelFailure[] = [];
     let retryAfterMs: number | undefined;
@@ -211,10 +187,10 @@ class Pool implements ModelPool {
           waitAtLeast(Math.max(0, (breaker.retryAt() ?? 0) - this.#clock.now()));
           break;
         }
-        const outcome = await this.#attempt(sdk, model, request);
+        const outcome = await this.#attempt(call, model);
         if (outcome.ok) {
           breaker.success();
-          return this.#settle(model, outcome.step, request, started);
+          return this.#settle(model, outcome.step, call, started);
         }
         const { error, timedOut, streamed } = outcome;
         if (request.signal?.aborted) {
@@ -314,7 +290,10 @@ class Pool implements ModelPool {
   #languageModel(model: ResolvedModel): Promise<LanguageModel> {
     let found = this.#languageModels.get(model.name);
     if (found === undefined) {
-      found = Promise.resolve(this.#build(model));
+      found = Promise.resolve(this.#build(model)).then((built) => {
+        this.#builtModels.set(model.name, built);
+        return built;
+      });
       // A failed build (a missing package) is not cached: the next call tries again.
       found.catch(() => this.#languageModels.delete(model.name));
       this.#languageModels.set(model.name, found);
@@ -324,9 +303,8 @@ class Pool implements ModelPool {
 
   /** One attempt with its timeout; never throws. */
   async #attempt(
-    sdk: AiSdk,
+    call: StepCall,
     model: ResolvedModel,
-    request: ModelStepRequest,
   ): Promise<
     | { ok: true; step: RawStep }
     | { ok: false; error: unknown; timedOut: boolean; streamed: boolean }
@@ -337,17 +315,15 @@ class Pool implements ModelPool {
       timedOut = true;
       timeout.abort(new ModelTimeoutError(model.name, model.timeoutMs));
     }, model.timeoutMs);
+    const { request } = call;
     const signal =
       request.signal === undefined
         ? timeout.signal
         : AbortSignal.any([timeout.signal, request.signal]);
     const progress = { streamed: false };
     try {
-      const languageModel = await this.#languageModel(model);
-      const step =
-        request.onText === undefined
-          ? await generateStep(sdk, languageModel, request, signal)
-          : await streamStep(sdk, languageModel, request, signal, request.onText, progress);
+      const languageModel = this.#builtModels.get(model.name) ?? (await this.#languageModel(model));
+      const step = await runModelStep(call, languageModel, signal, progress);
       return { ok: true, step };
     } catch (error) {
       return { ok: false, error, timedOut, streamed: progress.streamed };
@@ -359,10 +335,9 @@ class Pool implements ModelPool {
   #settle(
     model: ResolvedModel,
     step: RawStep,
-    request: ModelStepRequest,
+    { request, naming }: StepCall,
     started: number,
   ): ModelStepResult {
-    const naming = toolNaming(request.tools);
     const toolCalls = step.toolCalls.map((call) => toToolCall(call, naming));
     const reported = step.usage.inputTokens !== undefined && step.usage.outputTokens !== undefined;
     const usage: TokenUsage = {
@@ -413,90 +388,4 @@ function toToolCall(call: RawToolCall, naming: ToolNaming): ModelToolCall {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The SDK arguments shared by generate and stream. */
-function stepArguments(
-  sdk: AiSdk,
-  model: LanguageModel,
-  request: ModelStepRequest,
-  signal: AbortSignal,
-) {
-  const naming = toolNaming(request.tools);
-  let tools: ToolSet | undefined;
-  if (request.tools.length > 0) {
-    tools = {};
-    for (const tool of request.tools) {
-      tools[naming.toProvider(tool.name)] = {
-        ...(tool.description === undefined ? {} : { description: tool.description }),
-        inputSchema: sdk.jsonSchema(tool.inputSchema as Parameters<AiSdk["jsonSchema"]>[0]),
-      };
-    }
-  }
-  return {
-    model,
-    ...(request.system === undefined ? {} : { system: request.system }),
-    messages: toModelMessages(request.messages, naming),
-    ...(tools === undefined ? {} : { tools, toolChoice: request.toolChoice }),
-    ...(request.output === undefined ? {} : { output: jsonOutput(request.output) }),
-    maxOutputTokens: request.maxOutputTokens,
-    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-    maxRetries: 0,
-    abortSignal: signal,
-  };
-}
-
-async function generateStep(
-  sdk: AiSdk,
-  model: LanguageModel,
-  request: ModelStepRequest,
-  signal: AbortSignal,
-): Promise<RawStep> {
-  const result = await sdk.generateText(stepArguments(sdk, model, request, signal));
-  return {
-    text: result.text,
-    toolCalls: result.toolCalls as readonly RawToolCall[],
-    finishReason: result.finishReason,
-    usage: result.usage,
-  };
-}
-
-async function streamStep(
-  sdk: AiSdk,
-  model: LanguageModel,
-  request: ModelStepRequest,
-  signal: AbortSignal,
-  onText: (delta: string) => void,
-  progress: { streamed: boolean },
-): Promise<RawStep> {
-  const result = sdk.streamText({
-    ...stepArguments(sdk, model, request, signal),
-    // Errors arrive as stream parts below; the default handler would log them.
-    onError: () => {},
-  });
-  let text = "";
-  const toolCalls: RawToolCall[] = [];
-  let finishReason = "unknown";
-  let usage: RawStep["usage"] = {};
-  for await (const part of result.fullStream) {
-    switch (part.type) {
-      case "text-delta":
-        text += part.text;
-        progress.streamed = true;
-        onText(part.text);
-        break;
-      case "tool-call":
-        toolCalls.push(part as RawToolCall);
-        break;
-      case "finish-step":
-        finishReason = part.finishReason;
-        usage = part.usage;
-        break;
-      case "error":
-        throw part.error;
-      case "abort":
-        throw signal.reason ?? new Error("the model call was aborted");
-    }
-  }
-  return { text, toolCalls, finishReason, usage };
 }

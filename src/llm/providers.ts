@@ -9,12 +9,21 @@ import type { ResolvedModel } from "./models.js";
 /** The AI SDK module, loaded once, on the first model call. */
 export type AiSdk = typeof import("ai");
 
-let sdk: Promise<AiSdk> | undefined;
+let loading: Promise<AiSdk> | undefined;
+let loaded: AiSdk | undefined;
 
 /** Loads the AI SDK (once). */
 export function loadAiSdk(): Promise<AiSdk> {
-  sdk ??= import("ai");
-  return sdk;
+  loading ??= import("ai").then((module) => {
+    loaded = module;
+    return module;
+  });
+  return loading;
+}
+
+/** The AI SDK if it is loaded already: the hot path then skips an await. */
+export function loadedAiSdk(): AiSdk | undefined {
+  return loaded;
 }
 
 /**

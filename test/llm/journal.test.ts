@@ -12,9 +12,9 @@ test("a completed step replays its recorded result without running", async () =>
   const first = await journal.step("a", async () => ({ n: ++runs, at: new Date(0) }));
   const again = await journal.replay().step("a", async () => ({ n: ++runs }));
   assert.equal(runs, 1);
+  assert.ok(first.at instanceof Date, "the first execution gets fn's own value");
   // What replay returns is the JSON round trip, as a store would give it back.
   assert.deepEqual(again, { n: 1, at: "1970-01-01T00:00:00.000Z" });
-  assert.deepEqual(first, again);
 });
 
 test("a step that throws records nothing and runs again on replay", async () => {

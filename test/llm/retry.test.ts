@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { APICallError } from "ai";
+import { APICallError, InvalidArgumentError, NoContentGeneratedError } from "ai";
 import { seededRandom } from "../../src/core/random.js";
 import {
   defaultModelRetryPolicy,
@@ -52,6 +52,16 @@ describe("judging a failed attempt", () => {
 
   test("a network error (no status) is retried", () => {
     assert.deepEqual(judgeAttemptError(apiError(undefined), NOW), { kind: "retry" });
+  });
+
+  test("other AI SDK errors: a request it will not build, or an answer it cannot use", () => {
+    const refused = judgeAttemptError(
+      new InvalidArgumentError({ parameter: "maxOutputTokens", value: 0, message: "at least 1" }),
+      NOW,
+    );
+    assert.equal(refused.kind, "unsendable");
+    const unusable = judgeAttemptError(new NoContentGeneratedError(), NOW);
+    assert.equal(unusable.kind, "unusable");
   });
 
   test("other 4xx are refusals, a 2xx error is a malformed body, anything else unknown", () => {

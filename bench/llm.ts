@@ -20,6 +20,7 @@
  *   against the server (no delay). Goal ≤ 1 ms per step.
  */
 import { loadavg } from "node:os";
+import type { LanguageModel } from "ai";
 import { createPriceTable } from "../src/ledger/prices.js";
 import {
   createLanguageModel,
@@ -32,6 +33,7 @@ import {
   type ResolvedModel,
   type ToolRunner,
 } from "../src/llm/index.js";
+import type { AiSdk } from "../src/llm/providers.js";
 import {
   answer,
   type OpenAiServer,
@@ -74,6 +76,36 @@ const echoTool: ToolRunner = {
   describe: (name) => (name === "lookup" ? { name, inputSchema: { type: "object" } } : undefined),
   run: async (_name, input) => ({ found: input }),
 };
+
+/**
+ * The two paths compared, on the same SDK model: `generateText` directly,
+ * and the loop (a fresh client and journal per call, as per task, one
+ * budget), each resolving when the answer is in.
+ */
+function paths(
+  generateText: AiSdk["generateText"],
+  model: LanguageModel,
+  pool: ModelPool,
+  onCall: () => void = () => {},
+) {
+  const budget = createMemoryBudget(Number.MAX_SAFE_INTEGER);
+  return {
+    viaSdk: (n: number) =>
+      generateText({ model, prompt: `question ${n}`, maxOutputTokens: 64, maxRetries: 0 }).then(
+        () => undefined,
+      ),
+    viaLoop: (n: number) =>
+      createLlmClient({
+        pool,
+        journal: createMemoryJournal(),
+        budget,
+        settings: { model: "bench", maxOutputTokens: 64 },
+        onCall,
+      })
+        .generate({ prompt: `question ${n}` })
+        .then(() => undefined),
+  };
+}
 
 /** Runs `CONCURRENCY` tasks of `CALLS_PER_TASK` calls each; returns calls/s and per-call latencies. */
 async function load(call: (task: number) => Promise<void>) {
@@ -127,16 +159,7 @@ async function loopCpuOverhead(): Promise<{ sdk: number; loop: number }> {
     prices: PRICES,
     languageModel: () => mock,
   });
-  const budget = createMemoryBudget(Number.MAX_SAFE_INTEGER);
-  const viaSdk = (n: number) =>
-    generateText({ model: mock, prompt: `question ${n}`, maxOutputTokens: 64, maxRetries: 0 });
-  const viaLoop = (n: number) =>
-    createLlmClient({
-      pool,
-      journal: createMemoryJournal(),
-      budget,
-      settings: { model: "bench", maxOutputTokens: 64 },
-    }).generate({ prompt: `question ${n}` });
+  const { viaSdk, viaLoop } = paths(generateText, mock, pool);
   await cpuPerCall(viaSdk, 2000);
   await cpuPerCall(viaLoop, 2000);
   const sdk: number[] = [];
@@ -157,27 +180,10 @@ export const llmOverhead: Bench = async (): Promise<Result> => {
     const { generateText } = await import("ai");
     const direct = await createLanguageModel(resolved);
     const pool = createModelPool({ models: { bench: resolved }, prices: PRICES });
-    const budget = createMemoryBudget(Number.MAX_SAFE_INTEGER);
     let records = 0;
-    const viaSdk = (n: number) =>
-      generateText({
-        model: direct,
-        prompt: `question ${n}`,
-        maxOutputTokens: 64,
-        maxRetries: 0,
-      }).then(() => undefined);
-    const viaLoop = (n: number) =>
-      createLlmClient({
-        pool,
-        journal: createMemoryJournal(),
-        budget,
-        settings: { model: "bench", maxOutputTokens: 64 },
-        onCall: () => {
-          records++;
-        },
-      })
-        .generate({ prompt: `question ${n}` })
-        .then(() => undefined);
+    const { viaSdk, viaLoop } = paths(generateText, direct, pool, () => {
+      records++;
+    });
 
     // Warm both paths (connections, JIT) before measuring.
     await load(viaSdk);

@@ -122,7 +122,9 @@ export function resolveModels(
     const apiKey = entry.apiKey === undefined ? undefined : substitute("apiKey", entry.apiKey);
     if (apiKey === "" && entry.apiKey !== undefined) {
       // `${OPENAI_API_KEY}` set to "": as good as unset, and clearer said so.
-      missing.add(entry.apiKey.slice(2, -1));
+      missing.add(
+        /^\$\{([A-Za-z_][A-Za-z0-9_]*)/.exec(entry.apiKey)?.[1] ?? `models.${name}.apiKey`,
+      );
       unconfigured.add(name);
     }
     const headers: Record<string, string> = {};

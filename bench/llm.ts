@@ -10,9 +10,9 @@
  *   provider model, in the same run, rounds alternating, each path's least
  *   disturbed round kept. Value: the loop's calls/s; baseline: the direct
  *   calls/s. Goal: ratio ≥ 0.9 and added p50 latency per call ≤ 1 ms (both
- *   p50s in the notes). The notes also give the CPU per call of both paths
- *   with the SDK's mock model (no HTTP): the loop's own cost, which a busy
- *   machine's queueing otherwise hides or magnifies.
+ *   p50s in the notes). The notes also give the CPU per call of both paths,
+ *   over HTTP and with the SDK's mock model (no HTTP): the loop's own cost,
+ *   which a busy machine's queueing otherwise hides or magnifies.
  * - `llm.replay`: resuming a 10-step loop (nine model calls that each call a
  *   tool, then the answer: 19 journal steps) from an in-memory journal, as a
  *   redelivered task would. Value: ms per loop step (a model call and its
@@ -110,6 +110,7 @@ function paths(
 /** Runs `CONCURRENCY` tasks of `CALLS_PER_TASK` calls each; returns calls/s and per-call latencies. */
 async function load(call: (task: number) => Promise<void>) {
   const latencies: number[] = [];
+  const cpuBefore = process.cpuUsage();
   const ms = await timed(async () => {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, task) => {
@@ -121,8 +122,15 @@ async function load(call: (task: number) => Promise<void>) {
       }),
     );
   });
+  const cpu = process.cpuUsage(cpuBefore);
   latencies.sort((a, b) => a - b);
-  return { rate: ((CONCURRENCY * CALLS_PER_TASK) / ms) * 1000, p50: percentile(latencies, 50) };
+  const calls = CONCURRENCY * CALLS_PER_TASK;
+  return {
+    rate: (calls / ms) * 1000,
+    p50: percentile(latencies, 50),
+    // This process's CPU per call, the in-process server's share included.
+    cpuUs: (cpu.user + cpu.system) / calls,
+  };
 }
 
 /**
@@ -190,8 +198,9 @@ export const llmOverhead: Bench = async (): Promise<Result> => {
     await load(viaLoop);
     // Rounds alternate, and each path keeps its least disturbed round (the
     // harness's convention): on a shared machine the load drifts a lot.
-    const sdk: { rate: number; p50: number }[] = [];
-    const loop: { rate: number; p50: number }[] = [];
+    type Round = Awaited<ReturnType<typeof load>>;
+    const sdk: Round[] = [];
+    const loop: Round[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const first = round % 2 === 0;
       (first ? sdk : loop).push(await load(first ? viaSdk : viaLoop));
@@ -199,6 +208,7 @@ export const llmOverhead: Bench = async (): Promise<Result> => {
     }
     const best = (runs: { rate: number }[]) => Math.max(...runs.map((r) => r.rate));
     const fastest = (runs: { p50: number }[]) => Math.min(...runs.map((r) => r.p50));
+    const leanest = (runs: { cpuUs: number }[]) => Math.min(...runs.map((r) => r.cpuUs));
     const value = Math.round(best(loop));
     const baselineValue = Math.round(best(sdk));
     const ratio = value / baselineValue;
@@ -212,7 +222,7 @@ export const llmOverhead: Bench = async (): Promise<Result> => {
       baselineValue,
       goal: "ratio ≥ 0.9 and added p50 ≤ 1 ms per call",
       met: ratio >= 0.9 && addedP50 <= 1,
-      notes: `${CONCURRENCY} concurrent tasks × ${CALLS_PER_TASK} calls, ${ANSWER_MS} ms answers, best of ${ROUNDS} alternating rounds; p50 per call: loop ${fastest(loop).toFixed(1)} ms, direct ${fastest(sdk).toFixed(1)} ms, added ${addedP50} ms; CPU per call with the SDK's mock model (no HTTP): generateText ${cpu.sdk.toFixed(0)} µs, loop ${cpu.loop.toFixed(0)} µs (+${(cpu.loop - cpu.sdk).toFixed(0)} µs); ${records} llm.call records; load average ${loadavg()[0]?.toFixed(1)}`,
+      notes: `${CONCURRENCY} concurrent tasks × ${CALLS_PER_TASK} calls, ${ANSWER_MS} ms answers, best of ${ROUNDS} alternating rounds; p50 per call: loop ${fastest(loop).toFixed(1)} ms, direct ${fastest(sdk).toFixed(1)} ms, added ${addedP50} ms; CPU per call over HTTP (client and server): loop ${leanest(loop).toFixed(0)} µs, direct ${leanest(sdk).toFixed(0)} µs; CPU per call with the SDK's mock model (no HTTP): generateText ${cpu.sdk.toFixed(0)} µs, loop ${cpu.loop.toFixed(0)} µs (+${(cpu.loop - cpu.sdk).toFixed(0)} µs); ${records} llm.call records; load average ${loadavg()[0]?.toFixed(1)}`,
     };
   } finally {
     await server.close();

@@ -11,6 +11,7 @@ import { ensembleBenches } from "./ensemble.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
 import { hierarchyBenches } from "./hierarchy.js";
 import { ledgerBenches } from "./ledger.js";
+import { llmBenches } from "./llm.js";
 import { marketAuctionBenches } from "./market.js";
 import { contractNetTasks } from "./market-contractnet.js";
 import { ed25519Bench } from "./wire-ed25519.js";
@@ -29,6 +30,7 @@ const benches: Record<string, Bench> = {
   ...hierarchyBenches,
   ...ensembleBenches,
   "wire.ed25519": ed25519Bench,
+  ...llmBenches,
 };
 
 const args = process.argv.slice(2);

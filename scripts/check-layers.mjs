@@ -23,6 +23,7 @@ const belowRuntime = [
   "market",
   "ensemble",
   "hierarchy",
+  "llm",
 ];
 
 const below = {
@@ -44,6 +45,9 @@ const below = {
   // policy): reputation from the market, nothing with IO.
   ensemble: ["errors", "core", "market"],
   hierarchy: ["errors", "core", "market"],
+  // The LLM loop sits below the runtime, which offers it as ctx.llm and
+  // implements its ports; delivery lends it the backoff curve.
+  llm: ["errors", "core", "config", "wire", "ledger", "delivery"],
   runtime: belowRuntime,
   // The user surfaces sit on the runtime and may use everything under it.
   testkit: [...belowRuntime, "runtime", "sim"],

@@ -28,6 +28,7 @@ export * from "./ensemble/index.js";
 export * from "./errors/index.js";
 export * from "./hierarchy/index.js";
 export * from "./identity/index.js";
+export * from "./llm/index.js";
 export * from "./registry/index.js";
 export * from "./routing/index.js";
 export {

@@ -1,3 +1,4 @@
+export { type Environment, interpolate } from "./interpolate.js";
 export { swarmJsonSchema } from "./json-schema.js";
 export {
   type LoadSwarmConfigOptions,
@@ -7,6 +8,16 @@ export {
   type ValidateSwarmConfigOptions,
   validateSwarmConfig,
 } from "./load.js";
+export {
+  type AgentLlmConfig,
+  DEFAULT_KEY_VARIABLE,
+  LLM_DEFAULTS,
+  MODEL_PROVIDERS,
+  type ModelBreakerConfig,
+  type ModelConfig,
+  type ModelProvider,
+  resolveAgentLlmPaths,
+} from "./models.js";
 export { applyOverrides, type SwarmOverrides } from "./overrides.js";
 export { redactUrl } from "./redact.js";
 export {

@@ -12,12 +12,14 @@ const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 /**
  * Substitutes `${NAME}` and `${NAME:-default}` (the default applies when the
  * variable is unset or empty, as in the shell); `$${` writes a literal `${`.
+ * `missing` names the unset variables that had no default.
  */
 export function interpolate(
   text: string,
   env: Environment,
-): { value: string; errors: readonly string[] } {
+): { value: string; errors: readonly string[]; missing: readonly string[] } {
   const errors: string[] = [];
+  const missing: string[] = [];
   let value = "";
   let index = 0;
   while (index < text.length) {
@@ -59,12 +61,13 @@ export function interpolate(
     if (found !== undefined && !(found === "" && fallback !== undefined)) value += found;
     else if (fallback !== undefined) value += fallback;
     else {
+      missing.push(name);
       errors.push(
         `environment variable ${name} is not set; set it or give a default with \${${name}:-default}`,
       );
     }
   }
-  return { value, errors };
+  return { value, errors, missing };
 }
 
 // An unquoted `${WORKERS:-4}` should be the number 4, as if it had been
@@ -82,7 +85,16 @@ function retype(text: string): string | number | boolean {
 }
 
 /**
- * Interpolates every string scalar of `document` in place (mapping keys are
+ * Top-level sections left as written, for their users to interpolate:
+ * `models` holds API keys, which the schema must see as `${VAR}` references
+ * (a literal key is refused), and whose variables only a node that calls a
+ * model needs (`resolveModels` in `src/llm` names the unset ones).
+ */
+export const DEFERRED_SECTIONS: ReadonlySet<string> = new Set(["models"]);
+
+/**
+ * Interpolates every string scalar of `document` in place, except under
+ * {@link DEFERRED_SECTIONS} (mapping keys are
  * left alone). Returns one issue per failure and the paths that failed, whose
  * value is left as written.
  */
@@ -110,6 +122,7 @@ export function interpolateDocument(
   };
 
   const visit = (node: unknown, path: readonly PathSegment[]) => {
+    if (path.length === 1 && DEFERRED_SECTIONS.has(String(path[0]))) return;
     if (isScalar(node)) visitScalar(node, path);
     else if (isMap(node)) {
       for (const pair of node.items) {

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue } from "../errors/index.js";
 import { type Environment, interpolateDocument } from "./interpolate.js";
 import { configError, SourceLines, toConfigIssues, UNWRITTEN_MESSAGE } from "./issues.js";
+import { resolveAgentLlmPaths } from "./models.js";
 import { type BrokerConfig, deepFreeze, type SwarmConfig, swarmConfigSchema } from "./schema.js";
 
 /** Options of {@link parseSwarmConfig}. */
@@ -69,6 +70,7 @@ function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
       ...agent,
       ...(agent.policy === undefined ? {} : { policy: resolve(baseDir, agent.policy) }),
       ...(agent.credential === undefined ? {} : { credential: resolve(baseDir, agent.credential) }),
+      ...(agent.llm === undefined ? {} : { llm: resolveAgentLlmPaths(agent.llm, baseDir) }),
     })),
   });
 }

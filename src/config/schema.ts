@@ -1,6 +1,15 @@
 import { z } from "zod";
 import { defaultKeysDir, defaultStoreUrl } from "./defaults.js";
+import { expecting, type IssueInput, integer, isRecord, path, pattern } from "./fields.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
+import {
+  type AgentLlmConfig,
+  agentLlmSchema,
+  buildModels,
+  checkModels,
+  type ModelConfig,
+  modelsSchema,
+} from "./models.js";
 import { redactUrl } from "./redact.js";
 
 /** Backoff between redeliveries of a failed task. All times in milliseconds. */
@@ -79,6 +88,8 @@ export interface AgentConfig {
   readonly publicKey?: string;
   /** Path of a membership credential (JSON) the agent's card carries, for nodes that do not declare it. */
   readonly credential?: string;
+  /** Set for an LLM agent: its model, prompt, tools and limits. */
+  readonly llm?: AgentLlmConfig;
 }
 
 /** Who may join the swarm: see `src/registry/admission.ts`. */
@@ -232,6 +243,8 @@ export interface SwarmConfig {
   readonly admission: AdmissionConfig;
   /** The swarm's authority: its key signs credentials and revocations. */
   readonly operator?: { readonly publicKey: string };
+  /** Models by name, as written: `${VAR}` references are resolved when a node starts a model. */
+  readonly models: Readonly<Record<string, ModelConfig>>;
 }
 
 const SWARM_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -247,27 +260,6 @@ const STORE = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
 const DEFAULT_DATA_DIR = ".conclave";
 const SUSPECT_HEARTBEATS = 3;
 const LEFT_EXTRA_HEARTBEATS = 7;
-
-type IssueInput = { readonly input?: unknown };
-
-// A missing value gets no message here, so the loader can report it as a
-// missing key by name instead of "got nothing".
-function expecting(expected: string) {
-  return (issue: IssueInput): string | undefined =>
-    issue.input === undefined
-      ? undefined
-      : `expected ${expected}, got ${describeValue(issue.input)}`;
-}
-
-function integer(min: number, max: number) {
-  const error = expecting(`an integer from ${min} to ${max}`);
-  return z.int({ error }).min(min, { error }).max(max, { error });
-}
-
-function pattern(regex: RegExp, expected: string) {
-  const error = expecting(expected);
-  return z.string({ error }).regex(regex, { error });
-}
 
 // Transport and store URLs may carry credentials, so they are echoed redacted.
 function shownUrl(input: unknown): string {
@@ -316,7 +308,6 @@ const storeSchema = z
       `expected a well-formed postgres URL, got ${shownUrl(issue.input)}; percent-encode special characters in user names and passwords`,
   });
 
-const path = z.string().min(1, { error: "expected a non-empty path" });
 const freeForm = z.record(z.string(), z.unknown());
 const label = z.string().min(1).max(128);
 
@@ -526,6 +517,7 @@ const agentSchema = z
       .describe(
         "A membership credential file (conclave admit) the agent's card carries, so that nodes whose swarm file does not declare it admit it (admission: credential).",
       ),
+    llm: agentLlmSchema.optional(),
   })
   .describe("One agent of the swarm.");
 
@@ -767,14 +759,11 @@ const swarmObjectSchema = z.strictObject({
     .describe(
       "The swarm's authority: signs membership credentials (conclave admit) and revocations (conclave revoke).",
     ),
+  models: modelsSchema,
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
 type Context = z.RefinementCtx;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function numberAt(value: Record<string, unknown>, key: string): number | undefined {
   const found = value[key];
@@ -809,6 +798,7 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
       if (isRecord(settings)) checkTaskType(task, settings, roles, ctx);
     }
   }
+  checkModels(value["models"], agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   const privileged = value["privileged"];
   if (isRecord(privileged) && isRecord(roles)) {
     for (const [action, settings] of Object.entries(privileged)) {
@@ -1209,6 +1199,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     ),
     admission: parsed.admission,
     ...(parsed.operator === undefined ? {} : { operator: parsed.operator }),
+    models: buildModels(parsed.models),
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

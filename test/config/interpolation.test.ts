@@ -8,7 +8,11 @@ import { issueAt, issuesOf, MINIMAL } from "./helpers.js";
 describe("interpolate", () => {
   test("substitutes set variables and defaults", () => {
     const env = { USER: "ann", EMPTY: "" };
-    assert.deepEqual(interpolate("a-${USER}-b", env), { value: "a-ann-b", errors: [] });
+    assert.deepEqual(interpolate("a-${USER}-b", env), {
+      value: "a-ann-b",
+      errors: [],
+      missing: [],
+    });
     assert.equal(interpolate("${MISSING:-x}", env).value, "x");
     // As in the shell, ":-" also replaces an empty value, and a plain reference keeps it.
     assert.equal(interpolate("${EMPTY:-x}", env).value, "x");

@@ -1,0 +1,32 @@
+// Field builders shared by the swarm schema and its sections (models.ts), so
+// every "expected …, got …" message is worded the same way.
+import { z } from "zod";
+import { describeValue } from "./messages.js";
+
+export type IssueInput = { readonly input?: unknown };
+
+// A missing value gets no message here, so the loader can report it as a
+// missing key by name instead of "got nothing".
+export function expecting(expected: string) {
+  return (issue: IssueInput): string | undefined =>
+    issue.input === undefined
+      ? undefined
+      : `expected ${expected}, got ${describeValue(issue.input)}`;
+}
+
+export function integer(min: number, max: number) {
+  const error = expecting(`an integer from ${min} to ${max}`);
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+export function pattern(regex: RegExp, expected: string) {
+  const error = expecting(expected);
+  return z.string({ error }).regex(regex, { error });
+}
+
+/** A non-empty path, relative to the swarm file. */
+export const path = z.string().min(1, { error: "expected a non-empty path" });
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,128 @@
+/**
+ * How a failed model attempt is judged, and how long to wait before the
+ * next one. Pure: the error, the attempt number, `now` and a random source
+ * in; a verdict and a delay out.
+ */
+import type { Random } from "../core/random.js";
+import { type BackoffPolicy, backoffDelay } from "../delivery/backoff.js";
+
+/** Backoff between retries of one model call, when the provider names no wait. */
+export interface ModelRetryPolicy {
+  readonly backoff: BackoffPolicy;
+  /**
+   * The longest `Retry-After` the loop waits for inside a call; a provider
+   * asking for more makes the model unavailable now (fallback, or the task is
+   * retried later with that delay) instead of holding the task for minutes.
+   */
+  readonly maxRetryAfterMs: number;
+}
+
+export const defaultModelRetryPolicy: ModelRetryPolicy = Object.freeze({
+  backoff: Object.freeze({ baseMs: 500, maxMs: 20_000, factor: 2, jitter: "equal" as const }),
+  maxRetryAfterMs: 60_000,
+});
+
+/** What a failed attempt means for the call. */
+export type AttemptVerdict =
+  /** 429, 408, 409, 5xx, or the network: try again after a delay (or fall back). */
+  | { readonly kind: "retry"; readonly statusCode?: number; readonly retryAfterMs?: number }
+  /** The provider refused the request itself (other 4xx): retrying cannot help. */
+  | { readonly kind: "refused"; readonly statusCode: number }
+  /** The provider answered with a body that is not the API's JSON. */
+  | { readonly kind: "malformed"; readonly statusCode?: number }
+  /** The SDK could not use the answer (tool calls where none were allowed, data it cannot read). */
+  | { readonly kind: "unusable"; readonly detail: string }
+  /** The SDK would not build the request (a prompt or setting the model cannot take). */
+  | { readonly kind: "unsendable"; readonly detail: string }
+  /** Anything else: a bug or an unexpected failure, rethrown as it is. */
+  | { readonly kind: "unknown" };
+
+/** The fields of the AI SDK's `APICallError` that the verdict reads. */
+interface ApiCallErrorLike {
+  readonly statusCode?: number;
+  readonly isRetryable?: boolean;
+  readonly responseHeaders?: Record<string, string>;
+  readonly message?: string;
+}
+
+// The SDK brands its errors with global symbols, so they are recognised
+// without importing the SDK (which is loaded only when a model is called).
+const API_CALL_ERROR = Symbol.for("vercel.ai.error.AI_APICallError");
+const AI_SDK_ERROR = Symbol.for("vercel.ai.error");
+/** SDK errors raised before anything is sent: the request itself is wrong. */
+const UNSENDABLE = new Set([
+  "AI_InvalidPromptError",
+  "AI_InvalidArgumentError",
+  "AI_UnsupportedFunctionalityError",
+  "AI_InvalidMessageRoleError",
+  "AI_MessageConversionError",
+]);
+
+function isApiCallError(error: unknown): error is ApiCallErrorLike {
+  return typeof error === "object" && error !== null && API_CALL_ERROR in error;
+}
+
+/** Judges an error thrown by one attempt (timeouts and aborts are judged by the caller). */
+export function judgeAttemptError(error: unknown, now: number): AttemptVerdict {
+  if (!isApiCallError(error)) {
+    if (typeof error !== "object" || error === null || !(AI_SDK_ERROR in error)) {
+      return { kind: "unknown" };
+    }
+    const { name, message } = error as { name?: string; message?: string };
+    const detail = `${name ?? "AI SDK error"}: ${message ?? ""}`;
+    return UNSENDABLE.has(name ?? "")
+      ? { kind: "unsendable", detail }
+      : { kind: "unusable", detail };
+  }
+  const status = error.statusCode;
+  if (status !== undefined && status >= 200 && status < 300)
+    return { kind: "malformed", statusCode: status };
+  if (error.isRetryable === true || status === undefined) {
+    const retryAfterMs = parseRetryAfter(error.responseHeaders, now);
+    return {
+      kind: "retry",
+      ...(status === undefined ? {} : { statusCode: status }),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
+  }
+  return { kind: "refused", statusCode: status };
+}
+
+/**
+ * The wait a response asks for, in ms: `retry-after-ms` (OpenAI's), else
+ * `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+ * Undefined when absent or unreadable; never negative.
+ */
+export function parseRetryAfter(
+  headers: Readonly<Record<string, string>> | undefined,
+  now: number,
+): number | undefined {
+  if (headers === undefined) return undefined;
+  const header = (name: string) => {
+    for (const [key, value] of Object.entries(headers)) {
+      if (key.toLowerCase() === name) return value.trim();
+    }
+    return undefined;
+  };
+  const ms = header("retry-after-ms");
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms));
+  const value = header("retry-after");
+  if (value === undefined || value === "") return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * The delay before retry number `retry` (1 for the first): the provider's
+ * `Retry-After` when it gave one (never less), else exponential backoff with
+ * jitter.
+ */
+export function retryDelay(
+  retry: number,
+  retryAfterMs: number | undefined,
+  policy: ModelRetryPolicy,
+  random: Random,
+): number {
+  return retryAfterMs ?? backoffDelay(retry, policy.backoff, random);
+}

@@ -1,5 +1,12 @@
 import { redactUrl } from "../config/redact.js";
-import { agentAccount, operations } from "../ledger/index.js";
+import {
+  agentAccount,
+  operations,
+  type SpendLine,
+  type SpendReport,
+  summarizeSpend,
+} from "../ledger/index.js";
+import { workloadProgress } from "../runtime/workload.js";
 import type { Store } from "../store/port.js";
 import { ulid } from "../wire/ulid.js";
 import { openStoreTarget, type StoreTarget } from "./store-target.js";
@@ -8,8 +15,22 @@ import { openStoreTarget, type StoreTarget } from "./store-target.js";
 export interface LedgerReport {
   readonly accounts: { account: string; balance: number }[];
   readonly escrow: number;
-  readonly spendByAgent: Record<string, number>;
-  readonly spendByModel: Record<string, number>;
+  /** Credits charged as fees, by agent, by model (`(tool)`-style for fees without one) and by role. */
+  readonly spend: {
+    readonly total: number;
+    readonly agents: SpendReport["agents"];
+    readonly models: SpendReport["models"];
+    readonly roles: Readonly<Record<string, SpendLine>>;
+  };
+  /** Model calls charged (`llm` fees) and what they cost per completed task. */
+  readonly llm: {
+    readonly calls: number;
+    readonly credits: number;
+    readonly tokens: number;
+    readonly completedTasks: number;
+    /** Credits per completed task; null before any task completed. */
+    readonly perCompletedTask: number | null;
+  };
   readonly minted: number;
   readonly sum: number;
   readonly negative: string[];
@@ -19,24 +40,42 @@ export interface LedgerReport {
 export async function ledgerReport(store: Store): Promise<LedgerReport> {
   const balances = await store.balances();
   const check = await store.ledgerCheck();
-  const spendByAgent: Record<string, number> = {};
-  const spendByModel: Record<string, number> = {};
-  for (const op of await store.ledgerOperations({ kind: "fee", limit: 1_000_000 })) {
-    const debit = op.entries.find((e) => e.delta < 0);
-    if (!debit) continue;
-    const agent = debit.account.replace(/^agent:/, "");
-    spendByAgent[agent] = (spendByAgent[agent] ?? 0) - debit.delta;
-    const model =
-      typeof op.memo["model"] === "string" ? op.memo["model"] : String(op.memo["kind"] ?? "other");
-    spendByModel[model] = (spendByModel[model] ?? 0) - debit.delta;
+  const fees = await store.ledgerOperations({ kind: "fee", limit: 1_000_000 });
+  const spend = summarizeSpend(fees);
+  const llm = summarizeSpend(fees.filter((op) => op.memo["kind"] === "llm"));
+  const roleOf = new Map<string, string>();
+  for (const stored of await store.agentCards()) {
+    const role = (stored.card as { role?: unknown }).role;
+    if (typeof role === "string") roleOf.set(stored.id, role);
   }
+  const roles: Record<string, SpendLine> = {};
+  for (const [agent, line] of Object.entries(spend.agents)) {
+    const role = roleOf.get(agent) ?? "(unknown)";
+    const had = roles[role];
+    roles[role] = had
+      ? {
+          credits: had.credits + line.credits,
+          operations: had.operations + line.operations,
+          units: had.units + line.units,
+        }
+      : line;
+  }
+  const { completed } = await workloadProgress(store);
+  const llmCalls = Object.values(llm.models).reduce((n, l) => n + l.operations, 0);
+  const llmTokens = Object.values(llm.models).reduce((n, l) => n + l.units, 0);
   return {
     accounts: balances.filter((b) => b.account !== "world"),
     escrow: balances
       .filter((b) => b.account.startsWith("escrow:"))
       .reduce((s, b) => s + b.balance, 0),
-    spendByAgent,
-    spendByModel,
+    spend: { total: spend.total, agents: spend.agents, models: spend.models, roles },
+    llm: {
+      calls: llmCalls,
+      credits: llm.total,
+      tokens: llmTokens,
+      completedTasks: completed,
+      perCompletedTask: completed === 0 ? null : Math.round((llm.total / completed) * 100) / 100,
+    },
     minted: check.minted,
     sum: check.sum,
     negative: check.negative,
@@ -67,12 +106,27 @@ export async function showLedger(target: StoreTarget, json: boolean): Promise<nu
       )) {
         lines.push(`    ${a.account.padEnd(28)}${a.balance}`);
       }
-      lines.push("  spend by agent");
-      for (const [agent, n] of Object.entries(r.spendByAgent).sort())
-        lines.push(`    ${agent.padEnd(28)}${n}`);
-      lines.push("  spend by model");
-      for (const [model, n] of Object.entries(r.spendByModel).sort())
-        lines.push(`    ${model.padEnd(28)}${n}`);
+      for (const [title, by] of [
+        ["agent", r.spend.agents],
+        ["role", r.spend.roles],
+        ["model", r.spend.models],
+      ] as const) {
+        lines.push(`  spend by ${title}`);
+        for (const [name, line] of Object.entries(by).sort()) {
+          lines.push(
+            `    ${name.padEnd(28)}${String(line.credits).padStart(10)} credits  ${line.operations} fees  ${line.units} units`,
+          );
+        }
+      }
+      if (r.llm.calls > 0) {
+        const per =
+          r.llm.perCompletedTask === null
+            ? "no task completed yet"
+            : `${r.llm.perCompletedTask} credits per completed task (${r.llm.completedTasks})`;
+        lines.push(
+          `  model calls ${r.llm.calls}, ${r.llm.tokens} tokens, ${r.llm.credits} credits: ${per}`,
+        );
+      }
       process.stdout.write(`${lines.join("\n")}\n`);
     }
     return r.consistent ? 0 : 1;

@@ -200,7 +200,7 @@ function program(): Command {
     ledger
       .command("show")
       .description(
-        "accounts, escrow, spend per agent and per model; exit 1 if the ledger is inconsistent; never creates a store",
+        "accounts, escrow, spend per agent, role and model, model calls and cost per completed task; exit 1 if the ledger is inconsistent; never creates a store",
       ),
   )
     .option("--json", "print the report as JSON (with minted and sum)", false)

@@ -8,6 +8,8 @@ export class RunCounters {
   duplicates = 0;
   rejected = 0;
   crashes = 0;
+  /** Model calls answered from the step journal in this run (no request sent). */
+  replayedCalls = 0;
   readonly completedBy = new Map<string, number>();
   readonly halted = new Set<string>();
   readonly deadReasons = new Map<string, number>();
@@ -37,6 +39,9 @@ export class RunCounters {
         break;
       case "agent.halted":
         this.halted.add(event.agent);
+        break;
+      case "llm.call":
+        if (event.replayed) this.replayedCalls++;
         break;
       default:
         break;

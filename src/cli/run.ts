@@ -48,6 +48,8 @@ export interface RunSummary {
   readonly consensus?: ConsensusSummary;
   /** Present when the swarm allocates task types by auction: measured from the store. */
   readonly auctions?: AuctionStats;
+  /** Present when agents call models: the calls charged, measured from the ledger. */
+  readonly llm?: LlmSummary;
   readonly retries: number;
   readonly durationMs: number;
 }
@@ -62,11 +64,49 @@ export interface LedgerSummary {
   readonly halted: string[];
 }
 
+/** The model calls of a swarm, from the ledger's `llm` fees (every run on the store). */
+export interface LlmSummary {
+  /** Model calls charged (each once, whatever restarts happened). */
+  readonly calls: number;
+  /** Calls answered from the step journal in this run: no request sent, nothing charged. */
+  readonly replayed: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Credits charged. */
+  readonly cost: number;
+  /** Per model entry that answered: calls and credits charged. */
+  readonly models: Readonly<Record<string, { calls: number; cost: number }>>;
+}
+
+/** Reads the `llm` fees of the ledger for the summary. */
+export async function llmSummary(store: Store, replayed: number): Promise<LlmSummary> {
+  let calls = 0;
+  let inputTokens = 0;
+  let outputTokens = 0;
+  let cost = 0;
+  const models: Record<string, { calls: number; cost: number }> = {};
+  for (const op of await store.ledgerOperations({ kind: "fee", limit: 1_000_000 })) {
+    if (op.memo["kind"] !== "llm") continue;
+    const fee = -(
+      op.entries.find((e) => e.delta < 0 && e.account.startsWith("agent:"))?.delta ?? 0
+    );
+    calls++;
+    inputTokens += Number(op.memo["inputTokens"] ?? 0);
+    outputTokens += Number(op.memo["outputTokens"] ?? 0);
+    cost += fee;
+    const model = String(op.memo["model"] ?? "(unknown)");
+    const line = models[model] ?? { calls: 0, cost: 0 };
+    models[model] = { calls: line.calls + 1, cost: line.cost + fee };
+  }
+  return { calls, replayed, inputTokens, outputTokens, cost, models };
+}
+
 /** The summary sections a swarm has besides tasks: ledger and consensus, measured from the store. */
 export interface SummarySections {
   readonly ledger?: LedgerSummary;
   readonly consensus?: ConsensusSummary;
   readonly auctions?: AuctionStats;
+  readonly llm?: LlmSummary;
   /** Why the audit log does not verify, when it does not. */
   readonly auditProblem?: string;
 }
@@ -83,7 +123,14 @@ export async function summarySections(
   const auctions = Object.values(config.tasks ?? {}).some((t) => t.allocation === "auction")
     ? await store.auctionStats()
     : undefined;
-  const base = { ...(ledger ? { ledger } : {}), ...(auctions ? { auctions } : {}) };
+  const llm = config.agents.some((a) => a.llm)
+    ? await llmSummary(store, counters.replayedCalls)
+    : undefined;
+  const base = {
+    ...(ledger ? { ledger } : {}),
+    ...(auctions ? { auctions } : {}),
+    ...(llm ? { llm } : {}),
+  };
   if (Object.keys(config.privileged ?? {}).length === 0) return base;
   const records = await readAuditLog(store);
   const verdict = verifyAuditLog(records);
@@ -119,6 +166,7 @@ export function buildSummary(
     ...(sections.ledger ? { ledger: sections.ledger } : {}),
     ...(sections.consensus ? { consensus: sections.consensus } : {}),
     ...(sections.auctions ? { auctions: sections.auctions } : {}),
+    ...(sections.llm ? { llm: sections.llm } : {}),
     retries: counters.retries,
     durationMs: Date.now() - started,
   };
@@ -273,6 +321,12 @@ function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): str
     lines.push(
       `  ledger              minted ${s.ledger.minted}, accounts sum ${s.ledger.sum} ${ok ? "(balanced)" : paint(31, "(UNBALANCED)")}, ${s.ledger.negative} negative`,
       `  halted agents       ${s.ledger.halted.length === 0 ? "none" : s.ledger.halted.join(", ")}`,
+    );
+  }
+  if (s.llm) {
+    const l = s.llm;
+    lines.push(
+      `  model calls         ${l.calls} charged (${l.replayed} replayed this run, not sent), ${l.inputTokens} in / ${l.outputTokens} out tokens, ${l.cost} credits`,
     );
   }
   if (s.consensus) {

@@ -90,7 +90,8 @@ export const DEFAULT_KEY_VARIABLE: Readonly<Record<ModelProvider, string | undef
 const MODEL_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const TOOL_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 /** Exactly one `${NAME}`: what an API key must be written as. */
-const VARIABLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+/** `${VAR}`, or `${VAR:-}` for a key that may be left unset (a local server without one). */
+const VARIABLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-)?\}$/;
 /** Header names whose values are credentials and so must come from the environment. */
 const SECRET_HEADER = /authorization|api[-_]?key|token|secret|cookie/i;
 

@@ -223,6 +223,22 @@ export class PermanentError extends ConclaveError {
 }
 
 /**
+ * A child task a handler called (`ctx.call`, a tool of an LLM agent) was
+ * dead-lettered instead of completed: the caller cannot get its result.
+ * Permanent: calling again would wait on the same dead child.
+ */
+export class ChildTaskFailedError extends PermanentError {
+  override readonly code: string = "E_CHILD_FAILED";
+
+  constructor(
+    readonly taskId: string,
+    readonly reason: string,
+  ) {
+    super(`child task ${taskId} was dead-lettered: ${reason}`);
+  }
+}
+
+/**
  * Thrown by a handler when the agent itself is broken (lost its model session,
  * corrupted state), not just this task: the agent stops taking work, its task
  * goes back to the queue for others, and the supervisor restarts the agent

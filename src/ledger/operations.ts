@@ -153,4 +153,32 @@ export const operations = Object.freeze({
       memo,
     );
   },
+  /**
+   * Settles credits held for a metered call (`hold` into `escrow:<key>`):
+   * the whole hold goes back to the agent and `charged` is taken from it as
+   * the fee, in one operation, so the agent is never without the hold and
+   * unable to pay. A fee: spend reports count `charged` against the agent.
+   * `charged` may exceed `held` (the provider counted more than estimated):
+   * the rest comes from the agent's balance, or the operation is refused.
+   */
+  settleHold: (
+    id: string,
+    agent: string,
+    key: string,
+    held: unknown,
+    charged: unknown,
+    at: number,
+    memo: Record<string, string | number>,
+  ) => {
+    const h = parseAmount(held);
+    const c = charged === 0 ? 0 : parseAmount(charged);
+    const entries: Entry[] = [
+      { account: escrowAccount(key), delta: -h },
+      { account: agentAccount(agent), delta: h },
+    ];
+    if (c > 0) {
+      entries.push({ account: agentAccount(agent), delta: -c }, { account: FEES, delta: c });
+    }
+    return op(id, "fee", entries, at, { ...memo, held: h, key });
+  },
 });

@@ -119,7 +119,17 @@ export function resolveModels(
     };
     const modelId = substitute("model", entry.model);
     const baseURL = entry.baseURL === undefined ? undefined : substitute("baseURL", entry.baseURL);
-    const apiKey = entry.apiKey === undefined ? undefined : substitute("apiKey", entry.apiKey);
+    if (baseURL === "" && entry.baseURL !== undefined && entry.baseURL.startsWith("${")) {
+      // `${OPENAI_BASE_URL}` set to "": as good as unset.
+      missing.add(
+        /^\$\{([A-Za-z_][A-Za-z0-9_]*)/.exec(entry.baseURL)?.[1] ?? `models.${name}.baseURL`,
+      );
+      unconfigured.add(name);
+    }
+    const substituted = entry.apiKey === undefined ? undefined : substitute("apiKey", entry.apiKey);
+    // `${VAR:-}`: the key is optional, and unset means none is sent.
+    const optionalKey = entry.apiKey?.endsWith(":-}") === true;
+    const apiKey = substituted === "" && optionalKey ? undefined : substituted;
     if (apiKey === "" && entry.apiKey !== undefined) {
       // `${OPENAI_API_KEY}` set to "": as good as unset, and clearer said so.
       missing.add(

@@ -3,6 +3,7 @@ import type { CompiledPolicy } from "../consensus/policy.js";
 import { ConclaveError } from "../errors/index.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import type { Consumer } from "../transport/port.js";
+import type { AgentLlm, LocalTool } from "./agent-llm.js";
 import type { AgentBudget } from "./budget.js";
 import type { VoteHandler } from "./consensus/voting.js";
 import { StagingContext } from "./context.js";
@@ -35,6 +36,8 @@ export interface AgentSpec {
   readonly owner?: string;
   /** A membership credential its card carries (`conclave admit`), for nodes that do not declare it. */
   readonly credential?: unknown;
+  /** The agent's model, prompt, tools and limits: what `ctx.llm` uses. */
+  readonly llm?: AgentLlm;
 }
 
 /** What a start hook may do: send now, or stage work that must happen exactly once. */
@@ -74,6 +77,8 @@ export class Agent implements LocalAgent {
   /** The voter policy from the agent's spec (`policy:` in the swarm file). */
   readonly policy: CompiledPolicy | undefined;
   readonly signer: Signer;
+  readonly #llm: AgentLlm | undefined;
+  readonly #tools: Record<string, LocalTool> = {};
   #voteHandler: VoteHandler | undefined;
   #bidHandler: BidHandler | undefined;
   readonly #handlers = new Map<string, TaskHandler>();
@@ -93,6 +98,7 @@ export class Agent implements LocalAgent {
     this.concurrency = spec.concurrency ?? 1;
     this.options = spec.options ?? {};
     this.policy = spec.policy;
+    this.#llm = spec.llm;
     this.signer = { id: spec.id, privateKey: keys.privateKey };
     this.card = {
       id: spec.id,
@@ -124,6 +130,27 @@ export class Agent implements LocalAgent {
   ): this {
     this.#handlers.set(task, handler as TaskHandler);
     return this;
+  }
+
+  /**
+   * Gives the agent's model a tool that is a function of this module rather
+   * than a task of another role. Offer it by listing its name in the
+   * agent's `llm.tools`. Its call is a journaled step like any tool's.
+   *
+   * @example
+   * ```ts
+   * agent.tool("notes.count", { description: "How many notes", run: async () => notes.length });
+   * ```
+   */
+  tool(name: string, tool: LocalTool): this {
+    this.#tools[name] = tool;
+    return this;
+  }
+
+  /** The agent's LLM (`ctx.llm`): its settings and tools, when it has settings. */
+  get llm(): AgentLlm | undefined {
+    if (this.#llm === undefined) return undefined;
+    return { ...this.#llm, tools: { ...this.#llm.tools, ...this.#tools } };
   }
 
   /** The handler registered for task type `task`, if any. */

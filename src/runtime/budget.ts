@@ -3,6 +3,7 @@ import { ConfigError, toError } from "../errors/index.js";
 import {
   AgentHaltedError,
   agentAccount,
+  InsufficientCreditsError,
   OperationConflictError,
   operations,
   type PriceTable,
@@ -178,6 +179,73 @@ export class Budgets {
       throw error;
     }
     await this.#checkBalance(party);
+  }
+
+  /**
+   * Holds `credits` of the agent's balance for one metered call under `key`
+   * (an escrow account of its own), atomically: concurrent holds can never
+   * together exceed the balance. Idempotent by `key`: the same call asked
+   * again after a crash reuses its hold.
+   */
+  async holdCall(agentId: string, key: string, credits: number): Promise<void> {
+    this.assertActive(agentId);
+    if (credits === 0 || !this.#budgets.has(agentId)) return;
+    await this.host.store.applyLedgerOperation(
+      operations.hold(`hold:${key}`, agentId, key, credits, this.host.clock.now()),
+    );
+    await this.#checkBalance(agentId);
+  }
+
+  /**
+   * Settles a call's hold: the hold returns to the agent and `charged` is
+   * taken as the fee (with `memo`: model, tokens, price version), in one
+   * operation, once per `key`. A charge above the hold takes the rest from
+   * the balance as far as it goes. Returns the credits charged.
+   */
+  async settleCall(
+    agentId: string,
+    key: string,
+    held: number,
+    charged: number,
+    memo: Record<string, string | number>,
+  ): Promise<number> {
+    if (!this.#budgets.has(agentId)) return 0;
+    const at = this.host.clock.now();
+    const settle = async (amount: number) =>
+      held === 0 && amount === 0
+        ? undefined
+        : held === 0
+          ? this.host.store.applyLedgerOperation(
+              operations.fee(`settle:${key}`, agentId, amount, at, memo),
+            )
+          : this.host.store.applyLedgerOperation(
+              operations.settleHold(`settle:${key}`, agentId, key, held, amount, at, memo),
+            );
+    let taken = charged;
+    try {
+      await settle(taken);
+    } catch (error) {
+      if (error instanceof OperationConflictError) return 0;
+      if (!(error instanceof InsufficientCreditsError) || charged <= held) throw error;
+      // More than held and more than the agent has: take what there is.
+      taken = held + Math.max(0, await this.balance(agentId));
+      await settle(taken);
+    }
+    await this.#checkBalance(agentId);
+    return taken;
+  }
+
+  /** Releases a call's hold unspent (the call was not made, or failed unpaid). Once per `key`. */
+  async releaseCall(agentId: string, key: string, held: number): Promise<void> {
+    if (held === 0 || !this.#budgets.has(agentId)) return;
+    try {
+      await this.host.store.applyLedgerOperation(
+        operations.refund(`settle:${key}`, key, agentId, held, this.host.clock.now()),
+      );
+    } catch (error) {
+      if (!(error instanceof OperationConflictError)) throw error;
+    }
+    await this.#checkBalance(agentId);
   }
 
   /** The balance of an agent's account (0 when it has none yet). */

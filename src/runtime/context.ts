@@ -1,12 +1,19 @@
 import { createHash } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
+import { ChildTaskFailedError, ConfigError } from "../errors/index.js";
+import { createLlmClient } from "../llm/client.js";
+import type { LlmClient, LlmDelta } from "../llm/ports.js";
 import type { TaskCompletion } from "../store/port.js";
+import type { TaskOutcome } from "../store/ports/tasks.js";
 import type { Envelope } from "../wire/envelope.js";
+import type { JsonValue } from "../wire/json-value.js";
+import { type AgentLlm, ledgerBudget, publishLlmEvent, SwarmTools } from "./agent-llm.js";
 import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
 import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages.js";
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
+import { childTaskId, StoreStepJournal } from "./step-journal.js";
 import { subjects, taskType } from "./subjects.js";
 
 export type { SubmitOptions } from "./messages.js";
@@ -107,6 +114,7 @@ export class StagingContext {
       body,
       parent: this.parent,
       ...(options ? { options } : {}),
+      ...(options?.id === undefined ? {} : { id: options.id }),
     });
     // A task without a parent starts a workload item; tracked so a run can
     // tell what was submitted, completed, dead-lettered or lost.
@@ -193,6 +201,18 @@ export interface TaskRun<TBody> {
   readonly options: Readonly<Record<string, unknown>>;
   /** Tells the bus the handler is alive. */
   readonly extend: () => void;
+  /** The agent's LLM (model, prompt, tools), when it has one. */
+  readonly llm?: AgentLlm;
+}
+
+/** Options of {@link TaskContext.call}. */
+export interface CallOptions extends SubmitOptions {
+  /** Credits moved into the child task's escrow from this agent (as `delegate`). */
+  readonly budget?: number;
+  /** The step's name; default `call/<role>.<task>/<n>` (n counts the calls of this task). */
+  readonly step?: string;
+  /** Give up waiting after this long (`TimeoutError`; the task is retried). Default: no limit. */
+  readonly timeoutMs?: number;
 }
 
 /** The context of a task handler. */
@@ -205,6 +225,10 @@ export class TaskContext<TBody = unknown> extends StagingContext {
   readonly options: Readonly<Record<string, unknown>>;
   readonly #abort: TaskAbort;
   readonly #extend: () => void;
+  readonly #agentLlm: AgentLlm | undefined;
+  #journal: StoreStepJournal | undefined;
+  #llm: LlmClient | undefined;
+  #calls = 0;
   #spends = 0;
   #proposals = 0;
   #auctions = 0;
@@ -216,6 +240,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     this.#abort = run.abort;
     this.options = run.options;
     this.#extend = run.extend;
+    this.#agentLlm = run.llm;
   }
 
   /** Aborted when the node stops abruptly or the task's deadline passes. */
@@ -341,6 +366,144 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     if (!draft) return outcome;
     this.stage(draft);
     return { ...outcome, task: draft.id };
+  }
+
+  /**
+   * Runs `fn` as a durable step of this task: its result is journaled in the
+   * store under (task, `name`), and when the task is redelivered (a crash,
+   * a retry) the step returns the recorded result without running `fn`
+   * again. Steps must be taken in the same order on every run (branch only
+   * on step results); another order stops the task with
+   * `NonDeterminismError`. Results are JSON.
+   *
+   * @example
+   * ```ts
+   * const page = await ctx.step("fetch", () => fetchPage(ctx.body.url));
+   * ```
+   */
+  step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.#steps().step(name, fn);
+  }
+
+  /**
+   * Calls another role durably and waits for its handler's result: a child
+   * task with an id derived from this task and the step, submitted now (so
+   * a retry never submits it twice) and awaited through the store (so a
+   * restarted caller finds the result). With `budget`, credits go into the
+   * child's escrow as `delegate` does. Throws `ChildTaskFailedError` when
+   * the child is dead-lettered.
+   *
+   * @example
+   * ```ts
+   * const summary = await ctx.call<string>("writer", "summarise", { text });
+   * ```
+   */
+  call<TResult = unknown>(
+    role: string,
+    task: string,
+    body: unknown,
+    options: CallOptions = {},
+  ): Promise<TResult> {
+    const step = options.step ?? `call/${role}.${task}/${++this.#calls}`;
+    return this.step(step, async () => {
+      const outcome = await this.#callChild(role, task, body, step, options);
+      if (outcome.status !== "completed")
+        throw new ChildTaskFailedError(outcome.taskId, outcome.reason);
+      return outcome.result as TResult;
+    });
+  }
+
+  /**
+   * The agent's model (its `llm:` settings): \`generate\` and \`stream\` run
+   * the durable agent loop, each model call and tool call a step of this
+   * task, each call's most it can cost held from the agent's budget before
+   * it is sent and its actual cost charged after.
+   *
+   * @throws ConfigError when the agent has no \`llm:\` settings or the node no models.
+   */
+  get llm(): LlmClient {
+    this.#llm ??= this.#createLlm();
+    return this.#llm;
+  }
+
+  #steps(): StoreStepJournal {
+    this.#journal ??= new StoreStepJournal(this.node.store, this.task.id, () =>
+      this.node.clock.now(),
+    );
+    return this.#journal;
+  }
+
+  /** Submits (once) and awaits a child task; not a step itself (callers journal it). */
+  async #callChild(
+    role: string,
+    task: string,
+    body: unknown,
+    step: string,
+    options: CallOptions,
+  ): Promise<TaskOutcome> {
+    const { node } = this;
+    const id = childTaskId(this.task.id, step);
+    const staging = new StagingContext(
+      node,
+      this.signer,
+      this.task as Envelope,
+      `${this.task.id}.${step}`,
+    );
+    const { budget, step: _step, timeoutMs, ...submit } = options;
+    if (budget !== undefined) await staging.delegate(role, task, body, { ...submit, id, budget });
+    else staging.submit(role, task, body, { ...submit, id });
+    await node.outbox.commit(`call:${id}`, this.agentId, staging.staged());
+    return node.outcomes.wait(id, {
+      signal: this.signal,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+  }
+
+  #createLlm(): LlmClient {
+    const { node } = this;
+    const agentLlm = this.#agentLlm;
+    if (agentLlm === undefined) {
+      throw new ConfigError(
+        `agent "${this.agentId}" has no llm: settings; give it llm: { model: … } in the swarm file (or AgentSpec.llm)`,
+      );
+    }
+    if (node.models === undefined) {
+      throw new ConfigError(
+        "this node has no models; add models: to the swarm file (or SwarmConfig.models)",
+      );
+    }
+    const taskId = this.task.id;
+    const agent = this.agentId;
+    return createLlmClient({
+      pool: node.models,
+      journal: this.#steps(),
+      budget: ledgerBudget(node, agent, taskId),
+      tools: new SwarmTools(
+        node,
+        agentLlm.settings.tools ?? [],
+        agentLlm.tools ?? {},
+        async (role, name, input, context) => {
+          const outcome = await this.#callChild(role, name, input, context.step, {});
+          // The model sees a failed tool as a result it can react to.
+          return outcome.status === "completed"
+            ? ((outcome.result ?? null) as JsonValue)
+            : { error: `task ${name} was dead-lettered: ${outcome.reason}` };
+        },
+      ),
+      settings: agentLlm.settings,
+      onCall: (record) => {
+        node.events.emit({ type: "llm.call", agent, task: taskId, ...record });
+        publishLlmEvent(node, this.signer, this.task as Envelope, "llm.call", record);
+      },
+      ...(agentLlm.publishDeltas
+        ? {
+            onDelta: (delta: LlmDelta) => {
+              node.events.emit({ type: "llm.delta", agent, task: taskId, ...delta });
+              publishLlmEvent(node, this.signer, this.task as Envelope, "llm.delta", delta);
+            },
+          }
+        : {}),
+    });
   }
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */

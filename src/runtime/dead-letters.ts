@@ -91,6 +91,7 @@ export class DeadLetters implements BadInputPark {
       return;
     }
     await delivery.ack();
+    this.#node.outcomes.decided(record.id);
     events.emit({
       type: "task.dead_lettered",
       id: record.id,

@@ -1,4 +1,5 @@
 import type { ByzantineEvidence, Outcome, ProtocolName, VoteChoice } from "../consensus/types.js";
+import type { LlmCallRecord, LlmDelta } from "../llm/ports.js";
 import type { RefusalCode } from "../registry/admission.js";
 import type { RegistryEvent } from "../registry/registry-view.js";
 
@@ -150,6 +151,18 @@ export type SwarmEvent =
       readonly rejectedBids: number;
       readonly durationMs: number;
     }
+  | ({
+      /** A model call of an LLM agent here, fresh or replayed from the task's journal. */
+      readonly type: "llm.call";
+      readonly agent: string;
+      readonly task: string;
+    } & LlmCallRecord)
+  | ({
+      /** Streamed text of an LLM agent's call (when its llm settings publish deltas). */
+      readonly type: "llm.delta";
+      readonly agent: string;
+      readonly task: string;
+    } & LlmDelta)
   | { readonly type: "error"; readonly error: string };
 
 export type SwarmEventListener = (event: SwarmEvent) => void;

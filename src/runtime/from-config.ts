@@ -5,6 +5,7 @@ import { redactUrl } from "../config/redact.js";
 import type { BrokerConfig, BrokerTlsConfig, SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConfigError } from "../errors/index.js";
 import { type AgentKeyPair, decodePublicKey, loadOrCreateAgentKey } from "../identity/index.js";
+import { loadAgentLlm, openModelPool } from "../llm/setup.js";
 import { openStore } from "../store/open-store.js";
 import type { DedupStore } from "../transport/amqp/dedup.js";
 import { createMemoryTransport, MemoryTransport } from "../transport/memory/memory-transport.js";
@@ -171,9 +172,18 @@ export async function loadSwarmModule(config: SwarmFile): Promise<SwarmModule> {
  * store, keys (created under keysDir on first use), agents and handlers.
  */
 export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {}): Promise<Swarm> {
-  const module = options.module ?? (await loadSwarmModule(config));
   const wanted = options.agents ? new Set(options.agents) : undefined;
   const agents = config.agents.filter((a) => !wanted || wanted.has(a.id));
+  // A swarm of LLM agents only needs no module: each answers with its model.
+  const module =
+    options.module ??
+    (config.module === undefined && agents.every((a) => a.llm !== undefined)
+      ? NO_MODULE
+      : await loadSwarmModule(config));
+  // Fails here, before anything opens, naming the variables a model needs.
+  const models = agents.some((a) => a.llm)
+    ? openModelPool(config, { agents: agents.map((a) => a.id) })
+    : undefined;
   if (wanted) {
     for (const id of wanted) {
       if (!config.agents.some((a) => a.id === id)) {
@@ -233,6 +243,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     signing: config.signing,
     maxEnvelopeBytes: config.limits.maxEnvelopeBytes,
     prices: config.prices,
+    ...(models ? { models } : {}),
     ...(config.privileged ? { privileged: config.privileged } : {}),
     ...(config.tasks ? { tasks: config.tasks } : {}),
     admission: {
@@ -249,6 +260,14 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   });
   const workload = { ...config.workload, ...options.workload };
   for (const a of agents) {
+    const llm = a.llm
+      ? {
+          settings: await loadAgentLlm(a.llm, {
+            baseDir: config.dataDir,
+            path: `agents.${config.agents.indexOf(a)}.llm`,
+          }),
+        }
+      : undefined;
     const agent = swarm.agent({
       id: a.id,
       role: a.role,
@@ -261,10 +280,34 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       ...(a.owner ? { owner: a.owner } : {}),
       ...(a.policy ? { policy: await loadPolicyFile(a.policy) } : {}),
       ...(a.credential ? { credential: await loadCredentialFile(a.credential) } : {}),
+      ...(llm ? { llm } : {}),
     });
     await module.setup(agent, { config, workload });
+    if (llm) answerWithModel(agent, config.roles[a.role]?.tasks ?? []);
   }
   return swarm;
+}
+
+const NO_MODULE: SwarmModule = { setup: () => {} };
+
+/**
+ * Gives an LLM agent a handler for each task of its role its module left
+ * without one: the task's body is the prompt, the model's answer (the
+ * structured output when the agent has an output schema) is the task's
+ * result, and a root task is finished with it.
+ */
+function answerWithModel(agent: Agent, tasks: readonly string[]): void {
+  for (const task of tasks) {
+    if (agent.handler(task)) continue;
+    agent.handle(task, async (ctx) => {
+      const body = ctx.body;
+      const prompt = typeof body === "string" ? body : JSON.stringify(body);
+      const answer = await ctx.llm.generate({ prompt });
+      const result = answer.output ?? answer.text;
+      if (ctx.task.corr === undefined) ctx.finish(result);
+      return result;
+    });
+  }
 }
 
 /** Reads a membership credential file (`conclave admit` writes one); its signature is checked by every node. */

@@ -19,6 +19,11 @@ export interface SubmitOptions {
    * privileged action); sent as the `conclave-approval` header.
    */
   readonly approval?: string;
+  /**
+   * The envelope's id (a ULID) instead of a fresh one, for a task that must
+   * keep its id when its sender runs again (see `ctx.call`).
+   */
+  readonly id?: string;
 }
 
 /** What building a message needs besides the signer. */
@@ -38,6 +43,8 @@ export interface MessageDraft<TBody> {
   /** The envelope being handled, if any: becomes the cause (and gives the correlation). */
   readonly parent?: Envelope | undefined;
   readonly options?: SubmitOptions;
+  /** A fixed id (a ULID) instead of a fresh one: see `CreateEnvelopeOptions.id`. */
+  readonly id?: string;
 }
 
 /** Builds and signs an envelope as `signer`, and the bus message that carries it. */
@@ -64,7 +71,7 @@ export function signedMessage<TBody>(
             },
           }),
     },
-    { clock: settings.clock },
+    { clock: settings.clock, ...(draft.id === undefined ? {} : { id: draft.id }) },
   );
   const envelope = signEnvelope(unsigned, signer.privateKey);
   const data = encodeEnvelope(envelope, { maxBytes: settings.maxEnvelopeBytes });

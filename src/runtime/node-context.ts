@@ -13,10 +13,11 @@ import type { Decision } from "../consensus/seal.js";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import type { BackoffPolicy } from "../delivery/backoff.js";
+import type { ModelPool } from "../llm/model-pool.js";
 import type { AdmissionPolicy, RefusalCode } from "../registry/admission.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import type { RegistryView } from "../registry/registry-view.js";
-import type { Store, TaskCompletion } from "../store/port.js";
+import type { Store, TaskCompletion, TaskOutcome } from "../store/port.js";
 import type { Message, Transport } from "../transport/port.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { Budgets } from "./budget.js";
@@ -112,8 +113,24 @@ export interface LocalAgents {
   first(): LocalAgent | undefined;
 }
 
+/** Options of {@link TaskOutcomes.wait}. */
+export interface WaitOptions {
+  /** Stop waiting when aborted (the waiting handler's node stops). */
+  readonly signal?: AbortSignal;
+  /** Give up after this long, with `TimeoutError`. Default: wait as long as it takes. */
+  readonly timeoutMs?: number;
+}
+
+/** Waiting, durably, for tasks to be completed or dead-lettered (see `Outcomes`). */
+export interface TaskOutcomes {
+  /** A task was completed or dead-lettered here: wake whoever waits for it. */
+  decided(taskId: string): void;
+  /** Resolves with the task's outcome once there is one. */
+  wait(taskId: string, options?: WaitOptions): Promise<TaskOutcome>;
+}
+
 /** What a handler staged, committed with its task's completion marker. */
-export type StagedWrites = Pick<TaskCompletion, "effects" | "outbox">;
+export type StagedWrites = Pick<TaskCompletion, "effects" | "outbox" | "result" | "corr">;
 
 /** The transactional outbox: commit a task's writes once, then send them. */
 export interface Outbox {
@@ -199,4 +216,8 @@ export interface NodeContext {
   readonly market: MarketPort;
   /** Keeps the leases of deliveries being worked on alive. */
   readonly leases: LeaseKeeper;
+  /** Waits for tasks' outcomes (`ctx.call`, `submitAndWait`). */
+  readonly outcomes: TaskOutcomes;
+  /** The models this node's LLM agents use; undefined when it has none. */
+  readonly models: ModelPool | undefined;
 }

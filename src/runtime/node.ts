@@ -5,6 +5,7 @@ import { type Random, systemRandom } from "../core/random.js";
 import { type BackoffPolicy, defaultBackoff } from "../delivery/backoff.js";
 import { ConfigError } from "../errors/index.js";
 import { createPriceTable, type PriceTableInput } from "../ledger/index.js";
+import type { ModelPool } from "../llm/model-pool.js";
 import type { AdmissionMode, DeclaredAgent } from "../registry/admission.js";
 import { createRegistryView, type RegistryView } from "../registry/registry-view.js";
 import type { RoutingStrategy } from "../routing/strategies.js";
@@ -35,6 +36,7 @@ import type {
   RoleSettings,
 } from "./node-context.js";
 import { NodeOutbox } from "./outbox.js";
+import { Outcomes } from "./outcomes.js";
 import { declareQueues, hasAuctions } from "./queues.js";
 import { Requests } from "./requests.js";
 import { Revocations } from "./revocations.js";
@@ -72,6 +74,8 @@ export interface NodeConfig {
   readonly privileged?: Readonly<Record<string, PrivilegedAction>>;
   readonly tasks?: Readonly<Record<string, TaskTypeConfig>>;
   readonly bidRate?: { readonly capacity: number; readonly refillPerSecond: number };
+  /** The models of the node's LLM agents (`openModelPool` builds it from a swarm file). */
+  readonly models?: ModelPool;
   /**
    * Who may join (see `registry/admission.ts`). Default `open`: any agent
    * that proves its key, with the role and weight its card claims; a swarm
@@ -122,6 +126,8 @@ export class SwarmNode implements NodeContext {
   readonly requests: Requests;
   readonly revocations: Revocations;
   readonly leases: LeaseKeeper;
+  readonly outcomes: Outcomes;
+  readonly models: ModelPool | undefined;
   /** Whether the swarm has privileged actions (decisions to audit). */
   readonly #privileged: boolean;
 
@@ -142,6 +148,8 @@ export class SwarmNode implements NodeContext {
     const heartbeatMs = d.heartbeatMs ?? 1000;
     const leftAfterMs = d.leftAfterMs ?? heartbeatMs * 10;
     this.leases = new LeaseKeeper(this.clock);
+    this.outcomes = new Outcomes(this);
+    this.models = config.models;
     this.limits = {
       maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
       signing: config.signing ?? "required",

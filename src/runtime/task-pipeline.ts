@@ -11,6 +11,7 @@ import type { Delivery, Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
+import type { AgentLlm } from "./agent-llm.js";
 import { TaskAbort, TaskContext } from "./context.js";
 import type { NodeContext, RoleSettings, Signer } from "./node-context.js";
 import { taskName } from "./subjects.js";
@@ -29,6 +30,8 @@ export interface PipelineAgent {
   readonly role: string;
   readonly signer: Signer;
   readonly options: Readonly<Record<string, unknown>>;
+  /** The agent's LLM, when it has one (`ctx.llm`). */
+  readonly llm: AgentLlm | undefined;
   handler(task: string): TaskHandler | undefined;
 }
 
@@ -108,11 +111,12 @@ export class TaskPipeline {
       abort,
       options: agent.options,
       extend: () => delivery.working(),
+      ...(agent.llm ? { llm: agent.llm } : {}),
     });
     const cancelLease = node.leases.keep(delivery, settings.ackWaitMs);
     let outcome: { readonly firstTime: boolean } | { readonly error: unknown };
     try {
-      await handler(ctx);
+      const result = await handler(ctx);
       // Revoked (or expired) while the handler ran: its work does not count.
       node.admission.assertAdmitted(agent.id);
       // The conversation marker goes in the same group commit as the task
@@ -128,8 +132,13 @@ export class TaskPipeline {
               effects: [],
               outbox: [],
             });
-      const { duplicate } = await node.outbox.commit(envelope.id, agent.id, ctx.staged());
+      const { duplicate } = await node.outbox.commit(envelope.id, agent.id, {
+        ...ctx.staged(),
+        ...(result === undefined ? {} : { result }),
+        corr: envelope.corr ?? envelope.id,
+      });
       await marker;
+      node.outcomes.decided(envelope.id);
       outcome = { firstTime: !duplicate };
     } catch (error) {
       outcome = { error };
@@ -233,6 +242,7 @@ export class TaskPipeline {
       abort: new TaskAbort(),
       options: agent.options,
       extend: () => {},
+      ...(agent.llm ? { llm: agent.llm } : {}),
     });
     try {
       const result = await handler(ctx);

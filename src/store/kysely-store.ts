@@ -22,6 +22,7 @@ import { KyselyLedgerStore } from "./kysely/ledger.js";
 import { KyselyMarketStore } from "./kysely/market.js";
 import { KyselyMetaStore } from "./kysely/meta.js";
 import { KyselyRegistryStore } from "./kysely/registry.js";
+import { KyselyStepStore } from "./kysely/steps.js";
 import { KyselyTaskStore } from "./kysely/tasks.js";
 import { appliedMigrations, migrations } from "./migrations/index.js";
 import type {
@@ -40,9 +41,11 @@ import type {
   PruneIdempotencyKeysOptions,
   ReputationRecord,
   SchemaStatus,
+  StepRecord,
   Store,
   StoredAgentCard,
   TaskCompletion,
+  TaskOutcome,
 } from "./port.js";
 import type { Database, StoreDialect } from "./schema.js";
 
@@ -96,6 +99,7 @@ export class KyselyStore implements Store {
   readonly #idempotency: KyselyIdempotencyStore;
   readonly #ledger: KyselyLedgerStore;
   readonly #market: KyselyMarketStore;
+  readonly #steps: KyselyStepStore;
   #closing: Promise<void> | undefined;
 
   constructor(config: KyselyStoreConfig) {
@@ -119,6 +123,7 @@ export class KyselyStore implements Store {
     this.#idempotency = new KyselyIdempotencyStore(core);
     this.#ledger = new KyselyLedgerStore(core, config.hotPath);
     this.#market = new KyselyMarketStore(core);
+    this.#steps = new KyselyStepStore(core);
   }
 
   /** Resolves once the schema is migrated and the store is usable; rejects with the `StoreError` if it cannot be. */
@@ -133,6 +138,9 @@ export class KyselyStore implements Store {
   }
   isCompleted(taskId: string): Promise<boolean> {
     return this.#tasks.isCompleted(taskId);
+  }
+  taskOutcome(taskId: string): Promise<TaskOutcome | undefined> {
+    return this.#tasks.taskOutcome(taskId);
   }
   pendingOutbox(options?: { taskId?: string; limit?: number }): Promise<OutboxEntry[]> {
     return this.#tasks.pendingOutbox(options);
@@ -250,6 +258,18 @@ export class KyselyStore implements Store {
   }
   reputations(agents?: readonly string[]): Promise<ReputationRecord[]> {
     return this.#market.reputations(agents);
+  }
+
+  // ---- durable steps -------------------------------------------------------
+
+  recordStep(record: StepRecord): Promise<{ recorded: boolean; stored: StepRecord }> {
+    return this.#steps.recordStep(record);
+  }
+  steps(taskId: string): Promise<StepRecord[]> {
+    return this.#steps.steps(taskId);
+  }
+  pruneSteps(before: number): Promise<number> {
+    return this.#steps.pruneSteps(before);
   }
 
   // ---- lifecycle -----------------------------------------------------------

@@ -13,6 +13,7 @@
  * | idempotency | `IdempotencyStore` | keys claimed once across processes |
  * | ledger | `LedgerStore` | the double-entry credit ledger |
  * | market | `MarketStore` | auction outcomes and reputations |
+ * | steps | `StepStore` | the journal of durable steps (model and tool calls) |
  *
  * Code that needs one role takes that interface (e.g. `storeDedup` takes an
  * `IdempotencyStore`), so a test or a third-party adapter can supply just
@@ -39,6 +40,7 @@ import type { LedgerStore } from "./ports/ledger.js";
 import type { MarketStore } from "./ports/market.js";
 import type { MetaStore } from "./ports/meta.js";
 import type { RegistryStore } from "./ports/registry.js";
+import type { StepStore } from "./ports/steps.js";
 import type { TaskStore } from "./ports/tasks.js";
 
 export type { AuditEntry, AuditLink, AuditRecord, AuditStore } from "./ports/audit.js";
@@ -62,11 +64,13 @@ export type {
 } from "./ports/market.js";
 export type { MetaStore } from "./ports/meta.js";
 export type { RegistryStore, StoredAgentCard } from "./ports/registry.js";
+export type { StepRecord, StepStore } from "./ports/steps.js";
 export type {
   EffectRecord,
   EffectStats,
   OutboxEntry,
   TaskCompletion,
+  TaskOutcome,
   TaskStore,
 } from "./ports/tasks.js";
 
@@ -87,7 +91,8 @@ export interface Store
     RegistryStore,
     IdempotencyStore,
     LedgerStore,
-    MarketStore {
+    MarketStore,
+    StepStore {
   /** `"sqlite"` or `"postgres"`. */
   readonly kind: string;
   /** The schema version of the database and of this build. */

@@ -15,6 +15,20 @@ export interface CompletedTable {
   task_id: string;
   agent: string;
   at: number;
+  /** JSON text of the handler's result; null when it returned nothing. */
+  result: string | null;
+  /** The root task (correlation id); null for completions before 005-steps. */
+  corr: string | null;
+}
+
+/** The journal of durable steps: one row per (task, position). */
+export interface StepsTable {
+  task_id: string;
+  position: number;
+  name: string;
+  /** JSON text of the step's result. */
+  result: string;
+  at: number;
 }
 
 /** Side effects recorded with a completion, in the same transaction. */
@@ -159,6 +173,7 @@ export interface Database {
   conclave_ledger_balances: LedgerBalancesTable;
   conclave_auctions: AuctionsTable;
   conclave_reputation: ReputationTable;
+  conclave_steps: StepsTable;
 }
 
 /** Where Kysely's Migrator records applied migrations (inside the store's schema on Postgres). */

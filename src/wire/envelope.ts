@@ -325,6 +325,12 @@ export interface CreateEnvelopeOptions {
   readonly clock?: Clock;
   /** Source of the id's random part; defaults to node:crypto. For tests and simulations. */
   readonly random?: Random;
+  /**
+   * The id to give the envelope (a ULID) instead of a fresh one: for a
+   * message whose id must not change when its sender runs again (a child
+   * task derived from its parent and a step).
+   */
+  readonly id?: string;
 }
 
 /** What createEnvelope takes from its fields (`id` and `ts` are replaced; never `sig`). */
@@ -368,7 +374,7 @@ export function buildEnvelope<TBody>(
 ): Envelope<TBody> {
   const clock = options.clock ?? systemClock;
   const ts = Math.floor(clock.now());
-  const id = sharedUlidFactory(clock, options.random)(ts);
+  const id = options.id ?? sharedUlidFactory(clock, options.random)(ts);
   const source = fields as unknown as Record<string, unknown>;
   let unusual = false;
   for (const key of Object.keys(source)) {

@@ -48,11 +48,15 @@ export interface Run {
   stderr: string;
 }
 
-/** Starts `conclave <args>` in `cwd`, as a user would from a shell. */
-export function start(args: string[], cwd: string): ChildProcess {
+/** Starts `conclave <args>` in `cwd`, as a user would from a shell, with `env` added. */
+export function start(
+  args: string[],
+  cwd: string,
+  env: Readonly<Record<string, string>> = {},
+): ChildProcess {
   return spawn(process.execPath, ["--import", tsx, bin, ...args], {
     cwd,
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }

@@ -23,6 +23,7 @@ import { runStoreLifecycleConformance } from "./store/lifecycle.js";
 import { runMarketStoreConformance } from "./store/market.js";
 import { runMetaStoreConformance } from "./store/meta.js";
 import { runRegistryStoreConformance } from "./store/registry.js";
+import { runStepStoreConformance } from "./store/steps.js";
 import { runTaskStoreConformance } from "./store/tasks.js";
 
 export { runAuditStoreConformance } from "./store/audit.js";
@@ -39,6 +40,7 @@ export { runStoreLifecycleConformance, type StoreLifecycle } from "./store/lifec
 export { runMarketStoreConformance } from "./store/market.js";
 export { runMetaStoreConformance } from "./store/meta.js";
 export { runRegistryStoreConformance } from "./store/registry.js";
+export { runStepStoreConformance } from "./store/steps.js";
 export { runTaskStoreConformance } from "./store/tasks.js";
 
 /** Every part of the suite by name, in the order `runStoreConformance` runs them. */
@@ -51,6 +53,7 @@ export const storeConformanceParts = Object.freeze({
   idempotency: runIdempotencyStoreConformance,
   ledger: runLedgerStoreConformance,
   market: runMarketStoreConformance,
+  steps: runStepStoreConformance,
   lifecycle: runStoreLifecycleConformance,
 });
 

@@ -39,6 +39,9 @@ export interface PreparedCompletion {
   readonly taskId: string;
   readonly agent: string;
   readonly at: number;
+  /** JSON text of the handler's result, or null. */
+  readonly result: string | null;
+  readonly corr: string | null;
   readonly effects: readonly { kind: string; key: string; data: string | null }[];
   readonly outbox: TaskCompletion["outbox"];
 }

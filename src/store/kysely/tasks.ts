@@ -14,6 +14,7 @@ import type {
   EffectStats,
   OutboxEntry,
   TaskCompletion,
+  TaskOutcome,
   TaskStore,
 } from "../ports/tasks.js";
 import type { Database, OutboxTable } from "../schema.js";
@@ -54,6 +55,8 @@ export class KyselyTaskStore implements TaskStore {
         taskId: completion.taskId,
         agent: completion.agent,
         at: completion.at,
+        result: completion.result === undefined ? null : JSON.stringify(completion.result),
+        corr: completion.corr ?? null,
         effects: completion.effects.map((e) => ({
           kind: e.kind,
           key: e.key,
@@ -64,7 +67,7 @@ export class KyselyTaskStore implements TaskStore {
     } catch (cause) {
       return Promise.reject(
         new StoreError(
-          `task ${completion.taskId}: an effect's data is not JSON-serialisable; record plain data`,
+          `task ${completion.taskId}: an effect's data or the handler's result is not JSON-serialisable; record and return plain data`,
           { cause },
         ),
       );
@@ -147,7 +150,15 @@ export class KyselyTaskStore implements TaskStore {
     for (const chunk of chunks(markers)) {
       const rows = await trx
         .insertInto("conclave_completed")
-        .values(chunk.map((c) => ({ task_id: c.taskId, agent: c.agent, at: c.at })))
+        .values(
+          chunk.map((c) => ({
+            task_id: c.taskId,
+            agent: c.agent,
+            at: c.at,
+            result: c.result,
+            corr: c.corr,
+          })),
+        )
         .onConflict((oc) => oc.column("task_id").doNothing())
         .returning("task_id")
         .execute();
@@ -209,6 +220,33 @@ export class KyselyTaskStore implements TaskStore {
         .where("task_id", "=", taskId)
         .executeTakeFirst();
       return row !== undefined;
+    });
+  }
+
+  taskOutcome(taskId: string): Promise<TaskOutcome | undefined> {
+    return this.#core.run("reading a task's outcome", async () => {
+      const done = await this.#core.db
+        .selectFrom("conclave_completed")
+        .select(["agent", "at", "result"])
+        .where("task_id", "=", taskId)
+        .executeTakeFirst();
+      if (done !== undefined) {
+        return {
+          taskId,
+          status: "completed" as const,
+          agent: done.agent,
+          at: Number(done.at),
+          ...(done.result === null ? {} : { result: JSON.parse(done.result) as unknown }),
+        };
+      }
+      const dead = await this.#core.db
+        .selectFrom("conclave_dead_letters")
+        .select(["at", "reason"])
+        .where("id", "=", taskId)
+        .executeTakeFirst();
+      return dead === undefined
+        ? undefined
+        : { taskId, status: "dead_lettered" as const, at: Number(dead.at), reason: dead.reason };
     });
   }
 

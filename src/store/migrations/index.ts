@@ -15,6 +15,7 @@ import { core } from "./001-core.js";
 import { coordination } from "./002-coordination.js";
 import { ledger } from "./003-ledger.js";
 import { market } from "./004-market.js";
+import { steps } from "./005-steps.js";
 import type { StoreMigration } from "./migration.js";
 
 export type { StoreMigration } from "./migration.js";
@@ -25,6 +26,7 @@ export const migrations: readonly StoreMigration[] = Object.freeze([
   coordination,
   ledger,
   market,
+  steps,
 ]);
 
 /** A migration recorded in a store. */

@@ -15,6 +15,9 @@
  *   JSON-serialisable) fails alone with `StoreError`, never its neighbours
  *   in the same group commit.
  * - Closing the handle first commits the completions already requested.
+ * - `taskOutcome` reads a task's outcome: completed (with the handler's
+ *   result, when it returned one) or dead-lettered (with the reason); a
+ *   completion wins over a dead letter recorded for the same id.
  */
 
 /** A side effect a handler applied, recorded with the task's completion. */
@@ -47,7 +50,28 @@ export interface TaskCompletion {
   readonly at: number;
   readonly effects: readonly Omit<EffectRecord, "taskId" | "agent" | "at">[];
   readonly outbox: readonly Omit<OutboxEntry, "taskId">[];
+  /** What the handler returned (JSON-serialisable), read back by `taskOutcome`. */
+  readonly result?: unknown;
+  /** The root task this one descends from (its correlation id). */
+  readonly corr?: string;
 }
+
+/** How a task ended, as `taskOutcome` reads it. */
+export type TaskOutcome =
+  | {
+      readonly taskId: string;
+      readonly status: "completed";
+      readonly agent: string;
+      readonly at: number;
+      /** What the handler returned; absent when it returned nothing. */
+      readonly result?: unknown;
+    }
+  | {
+      readonly taskId: string;
+      readonly status: "dead_lettered";
+      readonly at: number;
+      readonly reason: string;
+    };
 
 export interface EffectStats {
   readonly kind: string;
@@ -68,6 +92,8 @@ export interface TaskStore {
    */
   completeTask(completion: TaskCompletion): Promise<{ duplicate: boolean }>;
   isCompleted(taskId: string): Promise<boolean>;
+  /** The task's outcome, or undefined while it has none. */
+  taskOutcome(taskId: string): Promise<TaskOutcome | undefined>;
   /** Outbox entries not yet confirmed sent, oldest first; for one task, or all. */
   pendingOutbox(options?: { taskId?: string; limit?: number }): Promise<OutboxEntry[]>;
   /** Marks outbox entries as sent. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { StoreError } from "../../../src/errors/index.js";
-import type { TaskStore } from "../../../src/store/port.js";
+import type { DeadLetterStore, TaskStore } from "../../../src/store/port.js";
 import {
   assertClosedHandleRefuses,
   bytes,
@@ -191,11 +191,93 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
       assert.equal(await fixture.store.isCompleted(taskId), true);
     });
 
+    test("taskOutcome reads a completion with its result, from another handle too", async () => {
+      const withResult = id();
+      const without = id();
+      await fixture.store.completeTask({
+        taskId: withResult,
+        agent: "writer",
+        at: 7,
+        effects: [],
+        outbox: [],
+        result: { summary: "ok", n: [1, 2] },
+        corr: "root-1",
+      });
+      await fixture.store.completeTask({
+        taskId: without,
+        agent: "w",
+        at: 8,
+        effects: [],
+        outbox: [],
+      });
+      const other = await fixture.reopen();
+      try {
+        assert.deepEqual(await other.taskOutcome(withResult), {
+          taskId: withResult,
+          status: "completed",
+          agent: "writer",
+          at: 7,
+          result: { summary: "ok", n: [1, 2] },
+        });
+        const bare = await other.taskOutcome(without);
+        assert.equal(bare?.status, "completed");
+        assert.equal(bare !== undefined && "result" in bare, false, "no result when none returned");
+        assert.equal(await other.taskOutcome(id()), undefined);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("taskOutcome reads a dead letter as dead_lettered, a completion winning over it", async (t) => {
+      const store = fixture.store as TaskStore & Closable & Partial<DeadLetterStore>;
+      if (store.recordDeadLetter === undefined) {
+        t.skip("the store keeps no dead letters");
+        return;
+      }
+      const dead = id();
+      const both = id();
+      for (const taskId of [dead, both]) {
+        await store.recordDeadLetter({
+          id: taskId,
+          subject: "s.task.a.b",
+          reason: "handler threw: boom",
+          deliveries: 5,
+          at: 11,
+          data: "",
+        });
+      }
+      await store.completeTask({ taskId: both, agent: "a", at: 12, effects: [], outbox: [] });
+      assert.deepEqual(await store.taskOutcome(dead), {
+        taskId: dead,
+        status: "dead_lettered",
+        at: 11,
+        reason: "handler threw: boom",
+      });
+      assert.equal((await store.taskOutcome(both))?.status, "completed");
+    });
+
+    test("a result that is not JSON-serialisable fails its completion with StoreError", async () => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      await assert.rejects(
+        fixture.store.completeTask({
+          taskId: id(),
+          agent: "a",
+          at: 9,
+          effects: [],
+          outbox: [],
+          result: cyclic,
+        }),
+        StoreError,
+      );
+    });
+
     test("a closed handle refuses every task call with ClosedError", () =>
       assertClosedHandleRefuses(fixture, {
         completeTask: (s) =>
           s.completeTask({ taskId: "x", agent: "a", at: 0, effects: [], outbox: [] }),
         isCompleted: (s) => s.isCompleted("x"),
+        taskOutcome: (s) => s.taskOutcome("x"),
         pendingOutbox: (s) => s.pendingOutbox(),
         deleteOutbox: (s) => s.deleteOutbox(["x"]),
         effects: (s) => s.effects("k"),

@@ -1,0 +1,73 @@
+import { ClosedError, TimeoutError } from "../errors/index.js";
+import type { TaskOutcome } from "../store/ports/tasks.js";
+import type { NodeContext, TaskOutcomes, WaitOptions } from "./node-context.js";
+
+/** Longest pause between two reads of the store while waiting. */
+const MAX_POLL_MS = 250;
+
+/**
+ * Waiting for a task's outcome (completed with its result, or dead-lettered),
+ * durably: the outcome is read from the store, so a waiter restarted after a
+ * crash finds it wherever it was decided. A task decided on this node wakes
+ * its waiters at once; one decided on another node is found by reading the
+ * store again, at most every quarter second.
+ */
+export class Outcomes implements TaskOutcomes {
+  readonly #node: NodeContext;
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  constructor(node: NodeContext) {
+    this.#node = node;
+  }
+
+  /** A task was completed or dead-lettered here: wake whoever waits for it. */
+  decided(taskId: string): void {
+    const waiters = this.#waiters.get(taskId);
+    if (waiters === undefined) return;
+    this.#waiters.delete(taskId);
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves with the task's outcome once there is one. */
+  async wait(taskId: string, options: WaitOptions = {}): Promise<TaskOutcome> {
+    const { store, clock } = this.#node;
+    const giveUpAt =
+      options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + options.timeoutMs;
+    let pause = 5;
+    for (;;) {
+      const outcome = await store.taskOutcome(taskId);
+      if (outcome !== undefined) return outcome;
+      if (options.signal?.aborted) {
+        throw new ClosedError(`stopped waiting for task ${taskId}: its waiter was aborted`);
+      }
+      const now = clock.now();
+      if (now >= giveUpAt) {
+        throw new TimeoutError(
+          `task ${taskId} was neither completed nor dead-lettered within ${options.timeoutMs} ms`,
+        );
+      }
+      await this.#pause(taskId, Math.min(pause, giveUpAt - now), options.signal);
+      pause = Math.min(pause * 2, MAX_POLL_MS);
+    }
+  }
+
+  #pause(taskId: string, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let waiters = this.#waiters.get(taskId);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.#waiters.set(taskId, waiters);
+      }
+      const set = waiters;
+      const done = () => {
+        cancel();
+        set.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const cancel = this.#node.clock.setTimer(done, ms);
+      set.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}

@@ -1,21 +1,22 @@
 import type { KeyObject } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
-import { ConclaveError, ConfigError } from "../errors/index.js";
+import { ChildTaskFailedError, ConclaveError, ConfigError } from "../errors/index.js";
 import { encodePublicKey } from "../identity/keys.js";
 import type { RegistryView } from "../registry/registry-view.js";
-import type { Store } from "../store/port.js";
+import type { Store, TaskOutcome } from "../store/port.js";
 import type { Transport } from "../transport/port.js";
 import { ulid } from "../wire/ulid.js";
 import { Agent, type AgentSpec } from "./agent.js";
 import type { Budgets } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
-import { StagingContext, type SubmitOptions } from "./context.js";
+import { ROOT_COMPLETED, StagingContext, type SubmitOptions } from "./context.js";
 import type { PublishOptions } from "./event-bus.js";
 import type { EventHandler, SubscribeOptions } from "./event-subscription.js";
 import type { SwarmEventListener } from "./events.js";
 import type { AuctionOptions, AuctionOutcome } from "./market/engine.js";
 import type { SwarmMetrics } from "./metrics.js";
 import { type NodeConfig, SwarmNode } from "./node.js";
+import type { WaitOptions } from "./node-context.js";
 import type { RequestOptions } from "./requests.js";
 import { superviseAgent } from "./supervised-agent.js";
 import type { Supervisor } from "./supervisor.js";
@@ -168,6 +169,67 @@ export class Swarm {
     await this.#node.outbox.commit(`submit:${id}`, agent.id, staging.staged());
     this.#node.events.emit({ type: "task.submitted", id, role, task });
     return id;
+  }
+
+  /**
+   * Submits a task and waits for its handler's return value. Durable: the
+   * outcome is read from the store, so it is found wherever the task ran.
+   * To survive the caller's own restart, pass `id` (a ULID you keep): the
+   * same id is never submitted twice, and `wait(id)` picks the wait up again.
+   *
+   * @throws ChildTaskFailedError when the task was dead-lettered (with the reason).
+   * @throws TimeoutError after `timeoutMs` without an outcome (the task may still complete).
+   * @example
+   * ```ts
+   * const summary = await swarm.submitAndWait<string>("writer", "summarise", { text }, { as: "lead", timeoutMs: 60_000 });
+   * ```
+   */
+  async submitAndWait<TResult = unknown, TBody = unknown>(
+    role: string,
+    task: string,
+    body: TBody,
+    options: SubmitOptions & { as: string } & WaitOptions,
+  ): Promise<TResult> {
+    const { timeoutMs, signal, ...submit } = options;
+    const id = await this.submit(role, task, body, submit);
+    return this.wait<TResult>(id, {
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+
+  /**
+   * Waits for task `id` to be completed (resolving with its handler's return
+   * value) or dead-lettered (`ChildTaskFailedError` with the reason).
+   */
+  async wait<TResult = unknown>(id: string, options: WaitOptions = {}): Promise<TResult> {
+    const outcome = await this.#node.outcomes.wait(id, options);
+    if (outcome.status !== "completed") throw new ChildTaskFailedError(id, outcome.reason);
+    return outcome.result as TResult;
+  }
+
+  /**
+   * How task `id` ended — completed with its handler's return value, or
+   * dead-lettered with the reason — or undefined while it has not.
+   */
+  outcome(id: string): Promise<TaskOutcome | undefined> {
+    return this.#node.store.taskOutcome(id);
+  }
+
+  /**
+   * What root task `rootId` was finished with (`ctx.finish(data)` by any task
+   * of its tree), or undefined while it is not finished.
+   */
+  async result(
+    rootId: string,
+  ): Promise<{ readonly data?: unknown; readonly by: string; readonly at: number } | undefined> {
+    const finished = (await this.#node.store.effects(ROOT_COMPLETED)).find((e) => e.key === rootId);
+    if (finished === undefined) return undefined;
+    return {
+      by: finished.agent,
+      at: finished.at,
+      ...(finished.data === undefined ? {} : { data: finished.data }),
+    };
   }
 
   /**

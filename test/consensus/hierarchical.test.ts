@@ -238,7 +238,7 @@ describe("hierarchical round", () => {
         `  one round (plan + sign + step) ${ms(tKeys, tRound)}`,
       ].join("\n"),
     );
-    assert.ok(tRound - tKeys < 10_000, "one round of 10,000 voters takes under 10 s");
+    // How long it takes is measured by the consensus benchmarks, not asserted here.
   });
 
   test("when every cluster agrees internally, the outcome is the flat weighted quorum's", () => {

@@ -59,7 +59,7 @@ describe("market: contract-net auctions over the bus", () => {
       const won = await swarm.auction(
         "review",
         { pr: 42 },
-        { as: "lead", rule: "vickrey", reserve: 500, roundMs: 150 },
+        { as: "lead", rule: "vickrey", reserve: 500, roundMs: 1000 },
       );
       assert.equal(won.status, "awarded");
       assert.equal(won.winner, "dev-2");
@@ -139,7 +139,7 @@ describe("market: contract-net auctions over the bus", () => {
       const auction = swarm.auction(
         "review",
         {},
-        { as: "lead", rule: "first-price", roundMs: 200, id: "auction-forgery-1" },
+        { as: "lead", rule: "first-price", roundMs: 1000, id: "auction-forgery-1" },
       );
       await new Promise((r) => setTimeout(r, 60));
       // A bid claiming to be "honest" but signed by another key, and a stranger's bid.
@@ -190,7 +190,7 @@ describe("market: contract-net auctions over the bus", () => {
             rule: "vickrey",
             side: "procurement",
             reserve: 50,
-            roundMs: 100,
+            roundMs: 500,
             maxRounds: 5,
             criteria: [],
             onUnsold: "queue",
@@ -269,7 +269,7 @@ describe("market: contract-net auctions over the bus", () => {
       const won = await swarm.auction(
         "review",
         {},
-        { as: "lead", rule: "first-price", roundMs: 100 },
+        { as: "lead", rule: "first-price", roundMs: 1000 },
       );
       assert.equal(won.winner, "flaky");
       assert.equal(await swarm.store.balance(agentAccount("lead")), 430, "the price is held");
@@ -325,7 +325,7 @@ describe("market: contract-net auctions over the bus", () => {
           rule: "english",
           reserve: 50,
           minIncrement: 10,
-          roundMs: 80,
+          roundMs: 300,
           maxRounds: 20,
         },
       );

@@ -1,5 +1,7 @@
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import {
   type AuditLogVerdict,
+  type DeclaredVoter,
   HEAD_META_KEY,
   readAuditLog,
   verifyAuditLog,
@@ -15,6 +17,16 @@ async function registryKeys(store: Store): Promise<Map<string, string>> {
     if (typeof publicKey === "string") keys.set(id, publicKey);
   }
   return keys;
+}
+
+/** The swarm file's agents as voters: the role, weight and pinned key each may vote with. */
+function declaredVoters(config: SwarmFile): Map<string, DeclaredVoter> {
+  return new Map(
+    config.agents.map((a) => [
+      a.id,
+      { role: a.role, weight: a.weight, ...(a.publicKey ? { publicKey: a.publicKey } : {}) },
+    ]),
+  );
 }
 
 /**
@@ -34,6 +46,7 @@ export async function verifyAudit(target: StoreTarget, json: boolean): Promise<n
       registry: await registryKeys(store),
       ...(head === undefined ? {} : { head }),
       ...(config ? { privileged: config.privileged, roles: Object.keys(config.roles) } : {}),
+      ...(config?.admission === "declared" ? { declared: declaredVoters(config) } : {}),
     });
   } finally {
     await store.close();

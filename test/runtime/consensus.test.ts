@@ -7,6 +7,7 @@ import { verifierFromKeys } from "../../src/consensus/vote.js";
 import { decodePublicKey } from "../../src/identity/keys.js";
 import {
   DECISION_KIND,
+  decisionProblem,
   readAuditLog,
   summarizeDecisions,
   verifyAuditLog,
@@ -689,6 +690,60 @@ describe("consensus across nodes", () => {
       assert.ok(verdict.ok, JSON.stringify(verdict));
     } finally {
       await cleanup();
+    }
+  });
+});
+
+describe("audit against the swarm file's electorate", () => {
+  test("a decision whose voters or weights are not the declared ones does not verify", async () => {
+    const t = testSwarm({ "funds.transfer": transfer });
+    try {
+      const { swarm } = t;
+      council(swarm);
+      swarm.agent({ id: "ops-1", role: "ops" });
+      await swarm.start();
+      const decision = await swarm.propose(
+        "funds.transfer",
+        { to: "developer", amount: 500 },
+        { as: "developer" },
+      );
+      const declared = new Map(
+        [
+          ["architect", "lead", 2.5],
+          ["developer", "dev", 1],
+          ["sentinel", "security", 2],
+          ["auditor", "finance", 1.5],
+          ["ops-1", "ops", 1],
+        ].map(([id, role, weight]) => [
+          id as string,
+          { role: role as string, weight: weight as number },
+        ]),
+      );
+      assert.equal(
+        decisionProblem(decision, { declared }),
+        undefined,
+        "the declared electorate verifies",
+      );
+      // The file gives the sentinel weight 1: a decision counted with 2 was taken over.
+      const lighter = new Map(declared).set("sentinel", { role: "security", weight: 1 });
+      assert.match(
+        decisionProblem(decision, { declared: lighter }) ?? "",
+        /sentinel voted with weight 2; the swarm file gives it weight 1/,
+      );
+      // An agent the file does not declare voted: an outsider.
+      const without = new Map(declared);
+      without.delete("auditor");
+      assert.match(
+        decisionProblem(decision, { declared: without }) ?? "",
+        /auditor is not an agent the swarm file declares/,
+      );
+      const wrongRole = new Map(declared).set("architect", { role: "dev", weight: 2.5 });
+      assert.match(
+        decisionProblem(decision, { declared: wrongRole }) ?? "",
+        /architect voted as role lead/,
+      );
+    } finally {
+      await t.cleanup();
     }
   });
 });

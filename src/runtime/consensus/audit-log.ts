@@ -16,7 +16,12 @@ import type { Outcome } from "../../consensus/types.js";
 import { decodePublicKey, encodePublicKey } from "../../identity/keys.js";
 import { auditHash } from "../../store/audit-chain.js";
 import type { AuditRecord, Store } from "../../store/port.js";
-import { type PrivilegedAction, parseRuntimeProposal, ruleMismatch } from "./rule.js";
+import {
+  type PrivilegedAction,
+  parseRuntimeProposal,
+  type RuleVoter,
+  ruleMismatch,
+} from "./rule.js";
 
 /** Audit entry kind of a sealed decision. */
 export const DECISION_KIND = "consensus.decision";
@@ -47,6 +52,43 @@ export interface DecisionTrust {
   readonly registry?: ReadonlyMap<string, string>;
   /** Keys this node trusts now (the trust manager); a voter's key in the decision must match. */
   readonly trusted?: (agentId: string) => KeyObject | undefined;
+  /**
+   * The agents the swarm file declares (`admission: declared`): every voter
+   * of a decision must be one of them, voting with the role and weight the
+   * file gives it (and the key it pins, when it pins one). Unchecked when omitted.
+   */
+  readonly declared?: ReadonlyMap<string, DeclaredVoter>;
+}
+
+/** A declared agent as the swarm file describes it, for checking a decision's electorate. */
+export interface DeclaredVoter {
+  readonly role: string;
+  readonly weight: number;
+  /** The public key the file pins (base64url), if any. */
+  readonly publicKey?: string;
+}
+
+/** Why a decision's electorate is not the declared one, or undefined. */
+function electorateProblem(
+  voters: readonly RuleVoter[],
+  declared: ReadonlyMap<string, DeclaredVoter>,
+): string | undefined {
+  for (const voter of voters) {
+    const agent = declared.get(voter.id);
+    if (agent === undefined) {
+      return `voter ${voter.id} is not an agent the swarm file declares (admission: declared)`;
+    }
+    if (agent.role !== voter.role) {
+      return `voter ${voter.id} voted as role ${voter.role}; the swarm file gives it role ${agent.role}`;
+    }
+    if (agent.weight !== voter.weight) {
+      return `voter ${voter.id} voted with weight ${voter.weight}; the swarm file gives it weight ${agent.weight}`;
+    }
+    if (agent.publicKey !== undefined && agent.publicKey !== voter.publicKey) {
+      return `voter ${voter.id}'s key in the decision is not the one the swarm file pins`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -68,6 +110,10 @@ export function decisionProblem(decision: Decision, trust: DecisionTrust = {}): 
   if (trust.privileged !== undefined) {
     const mismatch = ruleMismatch(proposal, trust.privileged[proposal.action], trust.roles ?? []);
     if (mismatch !== undefined) return `its rule is not the configured one: ${mismatch}`;
+  }
+  if (trust.declared !== undefined) {
+    const problem = electorateProblem(proposal.rule.voters, trust.declared);
+    if (problem !== undefined) return `its electorate is not the declared one: ${problem}`;
   }
   const publicKeys = new Map<string, KeyObject>();
   for (const voter of proposal.rule.voters) {

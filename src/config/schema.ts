@@ -1,5 +1,11 @@
 import { z } from "zod";
 import { defaultKeysDir, defaultStoreUrl } from "./defaults.js";
+import {
+  buildEnsembles,
+  checkEnsembles,
+  type EnsembleConfig,
+  ensemblesSchema,
+} from "./ensembles.js";
 import { expecting, type IssueInput, integer, isRecord, path, pattern } from "./fields.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
 import {
@@ -237,6 +243,8 @@ export interface SwarmConfig {
   readonly prices: PricesConfig;
   /** Privileged actions by name (a task type): each needs a sealed approval to run. */
   readonly privileged: Readonly<Record<string, PrivilegedActionConfig>>;
+  /** Task types answered by an ensemble of member agents. */
+  readonly ensembles: Readonly<Record<string, EnsembleConfig>>;
   /** Allocation settings by task type; types not listed are queued to their role. */
   readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
   /** Who may join: declared agents only (default), or also by credential, or by vote. */
@@ -760,6 +768,7 @@ const swarmObjectSchema = z.strictObject({
       "The swarm's authority: signs membership credentials (conclave admit) and revocations (conclave revoke).",
     ),
   models: modelsSchema,
+  ensembles: ensemblesSchema,
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -799,6 +808,9 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
     }
   }
   checkModels(value["models"], agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
+  checkEnsembles(value["ensembles"], agents, roles, (issue) =>
+    ctx.addIssue({ code: "custom", ...issue }),
+  );
   const privileged = value["privileged"];
   if (isRecord(privileged) && isRecord(roles)) {
     for (const [action, settings] of Object.entries(privileged)) {
@@ -1200,6 +1212,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     admission: parsed.admission,
     ...(parsed.operator === undefined ? {} : { operator: parsed.operator }),
     models: buildModels(parsed.models),
+    ensembles: buildEnsembles(parsed.ensembles),
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

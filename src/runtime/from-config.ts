@@ -13,6 +13,7 @@ import type { Transport } from "../transport/port.js";
 import type { Agent } from "./agent.js";
 import { storeDedup } from "./broker-dedup.js";
 import { loadPolicyFile } from "./consensus/policy-file.js";
+import { ensembleHandler, type WeightStore } from "./ensemble.js";
 import { bindRunState } from "./run-state.js";
 import { createSwarm, type Swarm } from "./swarm.js";
 
@@ -283,9 +284,26 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       ...(llm ? { llm } : {}),
     });
     await module.setup(agent, { config, workload });
+    askEnsembles(agent, config, swarm.store);
     if (llm) answerWithModel(agent, config.roles[a.role]?.tasks ?? []);
   }
   return swarm;
+}
+
+/**
+ * Gives a coordinating agent (one whose role lists an ensemble's task type
+ * and which is not a member) the ensemble's handler, unless its module
+ * registered one.
+ */
+function askEnsembles(agent: Agent, config: SwarmFile, store: WeightStore): void {
+  for (const [task, ensemble] of Object.entries(config.ensembles)) {
+    if (ensemble.members.includes(agent.id) || agent.handler(task)) continue;
+    if (!(config.roles[agent.role]?.tasks ?? []).includes(task)) continue;
+    const roles = new Map(
+      ensemble.members.map((m) => [m, config.agents.find((a) => a.id === m)?.role ?? m]),
+    );
+    agent.handle(task, ensembleHandler({ ...ensemble, task, roles }, store));
+  }
 }
 
 const NO_MODULE: SwarmModule = { setup: () => {} };

@@ -88,14 +88,20 @@ function up(dir: string, server: OpenAiServer, ...args: string[]) {
 
 describe("research swarm against a local OpenAI-compatible server", () => {
   const dirs: string[] = [];
-  let server: OpenAiServer | undefined;
+  const servers: OpenAiServer[] = [];
+  /** A fresh server per test, all closed at the end. */
+  async function serve(responder: Parameters<typeof startOpenAiServer>[0]): Promise<OpenAiServer> {
+    const server = await startOpenAiServer(responder);
+    servers.push(server);
+    return server;
+  }
   after(async () => {
-    await server?.close();
+    for (const s of servers) await s.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   test("plans, researches with the librarian as a tool, reviews, votes and publishes; each call held and charged once", async () => {
-    server = await startOpenAiServer({ responder: swarmModel(() => 0) });
+    const server = await serve({ responder: swarmModel(() => 0) });
     const dir = copyExample();
     dirs.push(dir);
     const run = await finish(up(dir, server, "--tasks", "3"));
@@ -132,14 +138,14 @@ describe("research swarm against a local OpenAI-compatible server", () => {
 
   test("kill -9 mid-loop, then up again: finished steps are replayed, nothing is sent, run or charged twice", async () => {
     let slow = true;
-    server = await startOpenAiServer({ responder: swarmModel(() => (slow ? 60_000 : 0)) });
+    const server = await serve({ responder: swarmModel(() => (slow ? 60_000 : 0)) });
     const dir = copyExample();
     dirs.push(dir);
     const first = up(dir, server, "--tasks", "1");
     const exited = finish(first);
     // The reviewer's call is on its way: the plan, both searches and both findings are journaled.
     await until(
-      () => server?.requests.length === CALLS_PER_QUESTION,
+      () => server.requests.length === CALLS_PER_QUESTION,
       30_000,
       "the reviewer's model request",
     );
@@ -181,7 +187,7 @@ describe("research swarm against a local OpenAI-compatible server", () => {
   });
 
   test("a researcher whose budget cannot cover the hold sends no request", async () => {
-    server = await startOpenAiServer({ responder: swarmModel(() => 0) });
+    const server = await serve({ responder: swarmModel(() => 0) });
     const dir = copyExample();
     dirs.push(dir);
     const yaml = readFileSync(join(dir, "swarm.yaml"), "utf8");

@@ -8,6 +8,7 @@ import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, showLedger } from "./ledger.js";
+import { showRoi } from "./roi.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
 import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
 
@@ -233,6 +234,19 @@ function program(): Command {
     .option("--json", "print the verdict as JSON", false)
     .action(async (opts: StoreTargetOptions & { json: boolean }) => {
       process.exitCode = await verifyAudit(storeTarget(opts), opts.json);
+    });
+
+  const report = cli.command("report").description("reports measured from a swarm's store");
+  withStoreTarget(
+    report
+      .command("roi")
+      .description(
+        "per ensemble task type and per model: accuracy against ground truth, calls and credits per task; never creates a store",
+      ),
+  )
+    .option("--json", "print the report as JSON", false)
+    .action(async (opts: StoreTargetOptions & { json: boolean }) => {
+      process.exitCode = await showRoi(storeTarget(opts), opts.json);
     });
 
   const keys = cli.command("keys").description("manage agent key pairs");

@@ -51,6 +51,8 @@ export interface EnsembleDecision {
   readonly callsSaved: number;
   /** Whether the members asked agreed (adaptive asking stopped early). */
   readonly agreed: boolean;
+  /** The task's ground truth, when it carried one (kept from the members). */
+  readonly truth?: unknown;
 }
 
 /**
@@ -118,6 +120,7 @@ export function ensembleHandler(spec: EnsembleSpec, store: WeightStore): TaskHan
       failures: outcome.failures,
       callsSaved: outcome.callsSaved,
       agreed: outcome.agreed,
+      ...(truth === undefined ? {} : { truth }),
     };
     // Committed with the task, and published once it is.
     ctx.effect(ENSEMBLE_DECIDED, ctx.task.id, decision);

@@ -1,4 +1,5 @@
 import { ConfigError, EnvelopeTooLargeError, InvalidEnvelopeError } from "../errors/index.js";
+import { duplicateKey } from "./duplicate-keys.js";
 import { type Envelope, parseEnvelope, parseEnvelopeSigning } from "./envelope.js";
 import { recall, remember } from "./validated.js";
 
@@ -103,6 +104,13 @@ export function decodeEnvelope(input: Uint8Array | string, options: CodecOptions
     });
   }
   const { envelope, unsigned } = parseEnvelopeSigning(value);
+  // After the schema check, which bounds the nesting depth.
+  const repeated = duplicateKey(text, value);
+  if (repeated !== undefined) {
+    throw new InvalidEnvelopeError(
+      `invalid envelope: the key ${JSON.stringify(repeated)} appears twice in one object; send each key once (readers disagree on which value counts)`,
+    );
+  }
   // The signing text is what verifying it needs: computed once, here.
   remember(envelope, envelope.sig === undefined ? "fields" : "full", unsigned);
   return envelope;

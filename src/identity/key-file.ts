@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { link, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { link, lstat, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { KeyError } from "../errors/index.js";
 import { agentIdPattern } from "../wire/envelope.js";
@@ -120,6 +120,21 @@ export async function loadOrCreateAgentKey(dir: string, agentId: string): Promis
   return loadAgentKey(dir, agentId);
 }
 
+/**
+ * Refuses a key folder that group or others may write to: whoever can write
+ * there can replace an agent's key file with their own.
+ */
+async function refuseOpenFolder(dir: string): Promise<void> {
+  if (process.platform === "win32") return;
+  const mode = (await stat(dir)).mode;
+  if ((mode & 0o022) !== 0) {
+    const shown = (mode & 0o777).toString(8).padStart(4, "0");
+    throw new KeyError(
+      `key folder ${dir} is writable by group or others (mode ${shown}); anyone who can write there can replace a key: run chmod 700 ${dir}`,
+    );
+  }
+}
+
 /** The pair stored at `path`, or undefined if there is no file. */
 async function readKeyFile(path: string, agentId: string): Promise<AgentKeyPair | undefined> {
   let text: string;
@@ -129,6 +144,7 @@ async function readKeyFile(path: string, agentId: string): Promise<AgentKeyPair 
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) throw new KeyError(`key file ${path} is not a regular file`);
+      await refuseOpenFolder(dirname(path));
       if (process.platform !== "win32" && (stat.mode & 0o077) !== 0) {
         const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
         throw new KeyError(

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, realpathSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
 import Database from "better-sqlite3";
 import {
   CompiledQuery,
@@ -14,6 +13,7 @@ import {
   type SqliteStatement,
 } from "kysely";
 import type { Clock } from "../core/index.js";
+import { preparePrivateFile } from "../core/private-file.js";
 import { StoreError, StoreNotFoundError } from "../errors/index.js";
 import {
   type LedgerOutcome,
@@ -95,9 +95,7 @@ function openDatabase(config: SqliteStoreConfig): KyselyStoreConfig {
   }
   let database: Database.Database;
   try {
-    if (config.path !== ":memory:" && !mustExist) {
-      mkdirSync(dirname(config.path), { recursive: true });
-    }
+    if (config.path !== ":memory:" && !mustExist) preparePrivateFile(config.path);
     database = new Database(config.path, { fileMustExist: mustExist });
   } catch (cause) {
     throw new StoreError(

@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { preparePrivateFile } from "../../core/private-file.js";
 import { StoreError } from "../../errors/index.js";
 
 /** A queued message as the journal keeps it. */
@@ -56,7 +55,7 @@ export class Journal {
 
   constructor(path: string, options: JournalOptions = {}) {
     try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      preparePrivateFile(path);
       this.#db = new Database(path);
       this.#db.pragma("journal_mode = WAL");
       this.#db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);

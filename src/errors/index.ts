@@ -34,6 +34,24 @@ export class InvalidEnvelopeError extends ConclaveError {
   }
 }
 
+/**
+ * An envelope says it was made further in the future than the receiver's
+ * clock allows (`ts` beyond the clock skew): a replay prepared in advance or
+ * a broken clock. Refused, never run.
+ */
+export class ClockSkewError extends ConclaveError {
+  constructor(
+    readonly ts: number,
+    readonly now: number,
+    readonly maxSkewMs: number,
+  ) {
+    super(
+      "E_CLOCK_SKEW",
+      `envelope ts ${new Date(ts).toISOString()} is ${ts - now} ms ahead of this node's clock (at most ${maxSkewMs} ms allowed); synchronise the sender's clock (NTP)`,
+    );
+  }
+}
+
 /** An encoded envelope is larger than the configured size limit. */
 export class EnvelopeTooLargeError extends ConclaveError {
   constructor(

@@ -1,6 +1,7 @@
 import { backoffDelay } from "../delivery/backoff.js";
 import {
   AgentCrashError,
+  ClockSkewError,
   ConclaveError,
   PermanentError,
   toError,
@@ -45,6 +46,12 @@ export interface PipelineAgent {
  * (dead-lettered at the role's `maxDeliver`, at once for `PermanentError`);
  * `AgentCrashError` hands it back and reports the crash.
  */
+/**
+ * How far ahead of this node's clock a task's `ts` may be (5 minutes). A
+ * task may wait in its queue for any time, so only the future is bounded.
+ */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
 export class TaskPipeline {
   readonly #node: NodeContext;
   readonly #agent: PipelineAgent;
@@ -69,6 +76,10 @@ export class TaskPipeline {
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(delivery.data, { maxBytes: node.limits.maxEnvelopeBytes });
+      const now = node.clock.now();
+      if (envelope.ts > now + MAX_FUTURE_SKEW_MS) {
+        throw new ClockSkewError(envelope.ts, now, MAX_FUTURE_SKEW_MS);
+      }
       await this.#verifyWaitingForTrust(envelope, delivery);
     } catch (error) {
       await this.#reject(delivery, error, settings);

@@ -5,9 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { ManualClock } from "../../src/core/clock.js";
 import { ChildTaskFailedError, PermanentError, TimeoutError } from "../../src/errors/index.js";
 import { createTestSwarm, type TestSwarm } from "../../src/testkit/index.js";
+import { encodeEnvelope } from "../../src/wire/codec.js";
+import { createEnvelope } from "../../src/wire/envelope.js";
+import { signEnvelope } from "../../src/wire/signature.js";
 import { ulid } from "../../src/wire/ulid.js";
+import { until } from "../helpers/until.js";
 
 const defaults = {
   heartbeatMs: 50,
@@ -70,5 +75,39 @@ describe("results", () => {
     );
     await assert.rejects(swarm.wait(ulid(), { timeoutMs: 50 }), TimeoutError);
     assert.equal(await swarm.result(ulid()), undefined);
+  });
+});
+
+describe("clock skew", () => {
+  test("a task stamped more than 5 minutes ahead is dead-lettered with E_CLOCK_SKEW, never run", async () => {
+    const t = createTestSwarm({ roles: { lead: {}, writer: { tasks: ["summarise"] } }, defaults });
+    try {
+      const { swarm } = t;
+      let ran = 0;
+      swarm.agent({ id: "lead", role: "lead" });
+      swarm.agent({ id: "writer-1", role: "writer" }).handle("summarise", () => {
+        ran++;
+      });
+      const dead: string[] = [];
+      swarm.on((e) => {
+        if (e.type === "task.dead_lettered") dead.push(e.reason);
+      });
+      await swarm.start();
+      const lead = swarm.agents.find((a) => a.id === "lead");
+      assert.ok(lead);
+      const future = new ManualClock(Date.now() + 10 * 60_000);
+      const envelope = signEnvelope(
+        createEnvelope({ type: "task.summarise", from: "lead", body: {} }, { clock: future }),
+        lead.signer.privateKey,
+      );
+      await swarm.transport.enqueue("test.task.writer.summarise", encodeEnvelope(envelope), {
+        msgId: envelope.id,
+      });
+      await until(() => dead.length === 1, 5000, "the dead letter");
+      assert.match(dead[0] ?? "", /E_CLOCK_SKEW|ahead of this node's clock/);
+      assert.equal(ran, 0);
+    } finally {
+      await t.cleanup();
+    }
   });
 });

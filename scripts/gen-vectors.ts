@@ -94,6 +94,16 @@ const INVALID_CASES: readonly { name: string; json: string; code: string }[] = [
     code: "E_INVALID_ENVELOPE",
   },
   {
+    name: "a key repeated in one object (body given twice)",
+    json: '{"id":"01JD0000000000000000000000","type":"event.ping","from":"a","ts":1,"body":1,"body":2}',
+    code: "E_INVALID_ENVELOPE",
+  },
+  {
+    name: "a key repeated inside the body, spelled with an escape",
+    json: '{"id":"01JD0000000000000000000000","type":"event.ping","from":"a","ts":1,"body":{"key":1,"k\\u0065y":2}}',
+    code: "E_INVALID_ENVELOPE",
+  },
+  {
     name: "unpaired surrogate in a string",
     json: '{"id":"01JD0000000000000000000000","type":"event.ping","from":"a","ts":1,"body":"\\ud800"}',
     code: "E_INVALID_ENVELOPE",

@@ -122,6 +122,33 @@ describe("LLM agents in a swarm", () => {
     assert.equal(fees.length, 2, "charged once per call");
   });
 
+  test("a model call slower than the ack wait keeps its lease: the task is not redelivered", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, analyst: { tasks: ["analyse"], ackWaitMs: 300 } },
+      defaults,
+      prices: PRICES,
+      models: pool([model("fast", server.url)]),
+    });
+    swarms.push(t);
+    const { swarm } = t;
+    const sent = server.requests.length;
+    server.reply(answer("slow but sure", { delayMs: 1200 }));
+    let attempts = 0;
+    const done: string[] = [];
+    swarm.agent({ id: "lead", role: "lead" });
+    swarm
+      .agent({ id: "analyst-5", role: "analyst", llm: { settings: { model: "fast" } } })
+      .handle("analyse", async (ctx) => {
+        attempts++;
+        done.push((await ctx.llm.generate({ prompt: "take your time" })).text);
+      });
+    await swarm.start();
+    await swarm.submit("analyst", "analyse", {}, { as: "lead" });
+    await until(() => done.length === 1, 10_000, "the slow answer");
+    assert.equal(attempts, 1, "not redelivered while the call was in flight");
+    assert.equal(server.requests.length - sent, 1);
+  });
+
   test("a tool nobody serves: dead-lettered with the reason, no request sent", async () => {
     const t = swarmWith({ lead: {}, analyst: { tasks: ["analyse"] } });
     const { swarm } = t;

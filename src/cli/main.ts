@@ -8,6 +8,7 @@ import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, showLedger } from "./ledger.js";
+import { showResults } from "./results.js";
 import { showRoi } from "./roi.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
 import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
@@ -234,6 +235,22 @@ function program(): Command {
     .option("--json", "print the verdict as JSON", false)
     .action(async (opts: StoreTargetOptions & { json: boolean }) => {
       process.exitCode = await verifyAudit(storeTarget(opts), opts.json);
+    });
+
+  withStoreTarget(
+    cli
+      .command("results")
+      .description(
+        "what each root task was finished with (ctx.finish), or why it was dead-lettered, or that it is pending; never creates a store",
+      ),
+  )
+    .option("--root <id>", "only this root task (exit 1 if the store has no such root)")
+    .option("--json", "one JSON object per root task", false)
+    .action(async (opts: StoreTargetOptions & { root?: string; json: boolean }) => {
+      process.exitCode = await showResults(storeTarget(opts), {
+        json: opts.json,
+        ...(opts.root === undefined ? {} : { root: opts.root }),
+      });
     });
 
   const report = cli.command("report").description("reports measured from a swarm's store");

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { RoiReport } from "../../src/cli/roi.js";
-import { finish, root, start, summaryOf } from "../cli/run-cli.js";
+import { finish, jsonLines, root, start, summaryOf } from "../cli/run-cli.js";
 import {
   answer,
   type ChatRequest,
@@ -47,7 +47,7 @@ describe("ensemble swarm and the ROI report", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("one large model, three small specialists and an adaptive ensemble, compared from the store", async () => {
+  test("one large model, three small specialists and an adaptive ensemble, compared from the store; each ticket's result read back", async () => {
     server = await startOpenAiServer({ responder: model });
     cpSync(join(root, "examples", "ensemble-swarm"), dir, { recursive: true });
     const env = {
@@ -63,6 +63,22 @@ describe("ensemble swarm and the ROI report", () => {
     const summary = summaryOf(run.stdout);
     assert.equal(summary.tasks.submitted, 3 * TICKETS);
     assert.equal(summary.tasks.completed, 3 * TICKETS);
+
+    const results = await finish(start(["results", "--swarm", file, "--json"], dir, env));
+    assert.equal(results.code, 0, results.stderr);
+    const lines = jsonLines(results.stdout);
+    assert.equal(lines.length, 3 * TICKETS);
+    for (const line of lines) {
+      assert.equal(line.status, "finished");
+      assert.ok(["billing", "tech", "account"].includes(String(line.result)), JSON.stringify(line));
+    }
+    const one = await finish(
+      start(["results", "--swarm", file, "--root", String(lines[0]?.root), "--json"], dir, env),
+    );
+    assert.deepEqual(jsonLines(one.stdout), [lines[0]]);
+    const none = await finish(start(["results", "--swarm", file, "--root", "nope"], dir, env));
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no root task nope/);
 
     const roi = await finish(start(["report", "roi", "--swarm", file, "--json"], dir, env));
     assert.equal(roi.code, 0, roi.stderr);

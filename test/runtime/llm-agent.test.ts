@@ -149,6 +149,37 @@ describe("LLM agents in a swarm", () => {
     assert.equal(server.requests.length - sent, 1);
   });
 
+  test("ctx.step replays from the store; a handler that takes another path on replay is dead-lettered as non-deterministic", async () => {
+    const t = swarmWith({ lead: {}, analyst: { tasks: ["steady", "fickle"] } });
+    const { swarm } = t;
+    let fetches = 0;
+    const seen: unknown[] = [];
+    swarm.agent({ id: "lead", role: "lead" });
+    swarm
+      .agent({ id: "analyst-6", role: "analyst" })
+      .handle("steady", async (ctx) => {
+        const page = await ctx.step("fetch", async () => ({ n: ++fetches }));
+        if (ctx.attempt === 1) throw new Error("crash after the step");
+        seen.push(page);
+      })
+      .handle("fickle", async (ctx) => {
+        // Another step name on the retry than the journal recorded first.
+        await ctx.step(ctx.attempt === 1 ? "a" : "b", async () => 1);
+        if (ctx.attempt === 1) throw new Error("crash after the step");
+      });
+    const dead: string[] = [];
+    swarm.on((e) => {
+      if (e.type === "task.dead_lettered") dead.push(e.reason);
+    });
+    await swarm.start();
+    await swarm.submit("analyst", "steady", {}, { as: "lead" });
+    await swarm.submit("analyst", "fickle", {}, { as: "lead" });
+    await until(() => seen.length === 1 && dead.length === 1, 10_000, "both tasks settled");
+    assert.deepEqual(seen, [{ n: 1 }], "the retry got the recorded result");
+    assert.equal(fetches, 1, "the step ran once");
+    assert.match(dead[0] ?? "", /NonDeterminismError|E_NON_DETERMINISM|"a".*"b"|position 0/);
+  });
+
   test("a tool nobody serves: dead-lettered with the reason, no request sent", async () => {
     const t = swarmWith({ lead: {}, analyst: { tasks: ["analyse"] } });
     const { swarm } = t;

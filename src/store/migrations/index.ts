@@ -129,7 +129,14 @@ export async function migrateToLatest(
     migrationLockTableName: MIGRATION_LOCK_TABLE,
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's Migrator lists the tables of every schema of the database
+  // before it migrates; another schema dropped meanwhile (another swarm's
+  // store removed) fails that listing. Each migration is a transaction of
+  // its own, so running again is safe.
+  for (let retry = 0; retry < 5 && droppedMeanwhile(error, schema); retry++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error === undefined) return;
   // A newer conclave may have migrated between our check and the Migrator's.
   refuseNewerSchema(await appliedMigrations(db, dialect, schema), where);
@@ -143,6 +150,13 @@ export async function migrateToLatest(
 /** `"name"`, with embedded quotes doubled: a Postgres identifier. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Whether `error` is Postgres's "schema … does not exist" for a schema other than ours. */
+function droppedMeanwhile(error: unknown, ours: string | undefined): boolean {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== "3F000") return false;
+  const named = /schema "([^"]+)" does not exist/.exec(error.message)?.[1];
+  return named !== undefined && named !== ours;
 }
 
 function describe(error: unknown): string {

@@ -16,6 +16,13 @@ import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
 
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("expected a port number from 0 to 65535");
+  return n;
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
@@ -32,6 +39,8 @@ interface UpOptions {
   transport?: string;
   store?: string;
   dataDir?: string;
+  metrics?: number;
+  metricsHost?: string;
 }
 
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
@@ -45,6 +54,14 @@ function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
     forever: opts.forever,
     ...(opts.tasks ? { workload: { tasks: opts.tasks } } : {}),
     ...(agents ? { agents } : {}),
+    ...(opts.metrics === undefined
+      ? {}
+      : {
+          metrics: {
+            port: opts.metrics,
+            ...(opts.metricsHost === undefined ? {} : { host: opts.metricsHost }),
+          },
+        }),
     configure: (config) =>
       applyOverrides(config, {
         ...(opts.transport ? { transport: opts.transport } : {}),
@@ -160,6 +177,12 @@ function program(): Command {
         .argParser(positiveInt)
         .default(3600),
     )
+    .option(
+      "--metrics <port>",
+      "serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port, printed)",
+      port,
+    )
+    .option("--metrics-host <host>", "the address the metrics endpoint binds (default 127.0.0.1)")
     .action(async (file: string, opts: UpOptions) => {
       process.exitCode = await runSwarmFile(resolve(file), {
         ...upOptions(opts),
@@ -181,6 +204,12 @@ function program(): Command {
       "--data-dir <dir>",
       "override the file's dataDir (the store and keys follow unless the file places them)",
     )
+    .option(
+      "--metrics <port>",
+      "serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port, printed)",
+      port,
+    )
+    .option("--metrics-host <host>", "the address the metrics endpoint binds (default 127.0.0.1)")
     .action(
       async (opts: {
         swarm: string;
@@ -189,6 +218,8 @@ function program(): Command {
         transport?: string;
         store?: string;
         dataDir?: string;
+        metrics?: number;
+        metricsHost?: string;
       }) => {
         process.exitCode = await runSwarmFile(resolve(opts.swarm), {
           ...upOptions({ ...opts, agents: opts.id, forever: true, timeout: 3600 }),

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
 import { loadSwarmConfig } from "../config/load.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { ConfigError, toError } from "../errors/index.js";
 import {
   type ConsensusSummary,
   readAuditLog,
@@ -10,6 +11,7 @@ import {
 } from "../runtime/consensus/audit-log.js";
 import type { SwarmEvent } from "../runtime/events.js";
 import { openSwarm } from "../runtime/from-config.js";
+import { serveMetrics } from "../runtime/metrics-server.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import type { AuctionStats, Store } from "../store/port.js";
@@ -29,6 +31,8 @@ export interface RunOptions {
   readonly logLevel?: string;
   /** Adjusts the loaded file before anything opens (the demo moves its state and clears it). */
   readonly configure?: (config: SwarmFile) => SwarmFile;
+  /** Serve Prometheus metrics on this port (0: any free one) while the swarm runs. */
+  readonly metrics?: { readonly port: number; readonly host?: string };
 }
 
 /** The last line of `--json` output. */
@@ -230,6 +234,16 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
 
+  const metrics = options.metrics
+    ? await serveMetrics(swarm, options.metrics).catch(async (error: unknown) => {
+        await swarm.close();
+        throw new ConfigError(
+          `cannot serve metrics on port ${options.metrics?.port}: ${toError(error).message}; pick another --metrics port`,
+        );
+      })
+    : undefined;
+  if (metrics) process.stderr.write(`metrics: ${metrics.url}\n`);
+
   let progress: WorkloadProgress;
   try {
     await swarm.start();
@@ -238,6 +252,7 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     view.end();
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
+    await metrics?.close();
   }
   const sections = await summarySections(config, swarm.store, counters);
   if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);

@@ -8,6 +8,11 @@ export const DECISION_SECONDS_BUCKETS: readonly number[] = Object.freeze([
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ]);
 
+/** Upper bounds (seconds) of `conclave_task_duration_seconds`: a millisecond to ten minutes. */
+export const TASK_SECONDS_BUCKETS: readonly number[] = Object.freeze([
+  0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600,
+]);
+
 interface Histogram {
   readonly name: string;
   /** The series' labels as written inside `{…}`; empty without labels. */
@@ -49,6 +54,13 @@ export class SwarmMetrics {
         break;
       case "task.completed":
         this.#inc("conclave_tasks_completed_total", { agent: event.agent, task: event.task });
+        this.#inc("conclave_tasks_total", { task: event.task, outcome: "completed" });
+        this.#observe(
+          "conclave_task_duration_seconds",
+          { task: event.task },
+          event.durationMs / 1000,
+          TASK_SECONDS_BUCKETS,
+        );
         break;
       case "task.failed":
         this.#inc("conclave_tasks_failed_total", {
@@ -56,13 +68,46 @@ export class SwarmMetrics {
           task: event.task,
           retry: String(event.willRetry),
         });
+        this.#inc("conclave_tasks_total", { task: event.task, outcome: "failed" });
         break;
       case "task.duplicate":
         this.#inc("conclave_tasks_duplicate_total", { agent: event.agent });
         break;
       case "task.dead_lettered":
         this.#inc("conclave_tasks_dead_lettered_total", {});
+        this.#inc("conclave_dead_letters_total", { reason: deadLetterReason(event.reason) });
         break;
+      case "llm.call": {
+        const model = { model: event.model };
+        this.#inc("conclave_llm_calls_total", {
+          model: event.model,
+          replayed: String(event.replayed),
+        });
+        if (event.replayed) break;
+        this.#add(
+          "conclave_llm_tokens_total",
+          { model: event.model, kind: "input" },
+          event.inputTokens,
+        );
+        this.#add(
+          "conclave_llm_tokens_total",
+          { model: event.model, kind: "output" },
+          event.outputTokens,
+        );
+        this.#add(
+          "conclave_llm_tokens_total",
+          { model: event.model, kind: "cached" },
+          event.cachedInputTokens,
+        );
+        this.#add("conclave_llm_cost_credits_total", model, event.cost);
+        this.#observe(
+          "conclave_llm_call_seconds",
+          model,
+          event.latencyMs / 1000,
+          TASK_SECONDS_BUCKETS,
+        );
+        break;
+      }
       case "message.rejected":
         this.#inc("conclave_messages_rejected_total", { code: event.code });
         break;
@@ -225,9 +270,27 @@ export class SwarmMetrics {
   }
 
   #inc(name: string, labels: Record<string, string>): void {
-    const key = this.#key(name, labels);
-    this.#counters.set(key, (this.#counters.get(key) ?? 0) + 1);
+    this.#add(name, labels, 1);
   }
+
+  #add(name: string, labels: Record<string, string>, amount: number): void {
+    const key = this.#key(name, labels);
+    this.#counters.set(key, (this.#counters.get(key) ?? 0) + amount);
+  }
+}
+
+/**
+ * A dead letter's reason as a label of a small set: the error class that
+ * caused it (`ModelResponseError`, `UnapprovedActionError`…), `max_deliver`
+ * for a task that failed its last delivery, `deadline` or `other`. Free text
+ * would make one series per message.
+ */
+export function deadLetterReason(reason: string): string {
+  const named = /^([A-Z][A-Za-z]*Error)\b/.exec(reason)?.[1];
+  if (named !== undefined) return named;
+  if (reason.startsWith("delivered ")) return "max_deliver";
+  if (reason.startsWith("deadline passed")) return "deadline";
+  return "other";
 }
 
 /** Series keys cached per call site's label values (each site passes its labels in one order). */

@@ -1,0 +1,87 @@
+/**
+ * Serves a node's metrics to Prometheus: `GET /metrics` in the text
+ * exposition format (version 0.0.4): the counters and histograms the node
+ * counted from its events, and, read from the store at each scrape, the
+ * balance of every agent account (`conclave_agent_balance_credits{agent}`)
+ * and the credits held in escrow. Binds 127.0.0.1 unless told otherwise.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { toError } from "../errors/index.js";
+import type { Store } from "../store/port.js";
+import type { SwarmMetrics } from "./metrics.js";
+
+export interface MetricsServerOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Default `127.0.0.1`: only this machine may scrape. */
+  readonly host?: string;
+}
+
+export interface MetricsServer {
+  /** e.g. `http://127.0.0.1:9464/metrics`. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** What the server reads: the node's counters and its store. */
+export interface MetricsSource {
+  readonly metrics: SwarmMetrics;
+  readonly store: Pick<Store, "balances">;
+}
+
+/** Starts the metrics endpoint of one node (a swarm). */
+export async function serveMetrics(
+  source: MetricsSource,
+  options: MetricsServerOptions,
+): Promise<MetricsServer> {
+  const server: Server = createServer((request, response) => {
+    if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
+      response.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
+      return;
+    }
+    scrape(source).then(
+      (text) => {
+        response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+        response.end(text);
+      },
+      (error: unknown) => {
+        response.writeHead(500, { "content-type": "text/plain" });
+        response.end(`reading the store failed: ${toError(error).message}\n`);
+      },
+    );
+  });
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function scrape(source: MetricsSource): Promise<string> {
+  const balances = await source.store.balances();
+  const lines = ["# TYPE conclave_agent_balance_credits gauge"];
+  let escrow = 0;
+  for (const { account, balance } of balances) {
+    if (account.startsWith("agent:")) {
+      const agent = account.slice("agent:".length).replace(/["\\\n]/g, "_");
+      lines.push(`conclave_agent_balance_credits{agent="${agent}"} ${balance}`);
+    } else if (account.startsWith("escrow:")) {
+      escrow += balance;
+    }
+  }
+  lines.push("# TYPE conclave_escrow_credits gauge", `conclave_escrow_credits ${escrow}`);
+  return `${source.metrics.render()}${lines.join("\n")}\n`;
+}

@@ -8,6 +8,7 @@ import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, showLedger } from "./ledger.js";
+import { runDistributed } from "./processes.js";
 import { showResults } from "./results.js";
 import { showRoi } from "./roi.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
@@ -41,6 +42,7 @@ interface UpOptions {
   dataDir?: string;
   metrics?: number;
   metricsHost?: string;
+  processes?: number;
 }
 
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
@@ -183,7 +185,30 @@ function program(): Command {
       port,
     )
     .option("--metrics-host <host>", "the address the metrics endpoint binds (default 127.0.0.1)")
+    .option(
+      "--processes <n>",
+      "spread the agents over this many supervised OS processes (needs a broker: --transport or the file's)",
+      positiveInt,
+    )
     .action(async (file: string, opts: UpOptions) => {
+      if (opts.processes !== undefined && opts.processes > 1) {
+        const run = upOptions(opts);
+        process.exitCode = await runDistributed(resolve(file), {
+          processes: opts.processes,
+          json: opts.json,
+          timeoutMs: run.timeoutMs,
+          ...(run.workload ? { workload: run.workload } : {}),
+          childArgs: [
+            ...(opts.transport ? ["--transport", opts.transport] : []),
+            ...(opts.store ? ["--store", opts.store] : []),
+            ...(opts.dataDir ? ["--data-dir", resolve(opts.dataDir)] : []),
+            "--timeout",
+            String(opts.timeout),
+          ],
+          ...(run.configure ? { configure: run.configure } : {}),
+        });
+        return;
+      }
       process.exitCode = await runSwarmFile(resolve(file), {
         ...upOptions(opts),
         logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "warn",

@@ -10,7 +10,13 @@ import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import { openStore } from "../store/open-store.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
-import { buildSummary, type SummarySections, summaryHolds, summarySections } from "./run.js";
+import {
+  buildSummary,
+  humanSummary,
+  type SummarySections,
+  summaryHolds,
+  summarySections,
+} from "./run.js";
 
 export interface DistributedRunOptions {
   readonly processes: number;
@@ -116,7 +122,9 @@ export async function runDistributed(
   const summary = buildSummary(config.swarm, progress, counters, sections, started);
   if (sections.auditProblem) process.stderr.write(`conclave: ${sections.auditProblem}\n`);
   process.stdout.write(
-    options.json ? `${JSON.stringify(summary)}\n` : `${JSON.stringify(summary, null, 2)}\n`,
+    options.json
+      ? `${JSON.stringify(summary)}\n`
+      : humanSummary(summary, counters, useColor(process.stdout)),
   );
   return summaryHolds(summary, sections) ? 0 : 1;
 }

@@ -318,7 +318,8 @@ function writeEvent(event: SwarmEvent): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
-function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): string {
+/** The summary as a person reads it (stdout without `--json`). */
+export function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): string {
   const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const ok = s.tasks.lost === 0 && s.tasks.duplicateEffects === 0;
   const lines = [

@@ -121,6 +121,55 @@ function suite(
   });
 }
 
+describe("research swarm with up --processes 3 (nats)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-research-up-processes-"));
+  let server: OpenAiServer | undefined;
+  let broker: NatsServer | undefined;
+  after(async () => {
+    await server?.close();
+    await broker?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("any swarm file spreads over supervised processes; one summary for the whole swarm", async (t) => {
+    if (!natsServerAvailable() && process.env["CI"] !== "true") {
+      t.skip("no nats-server binary on PATH");
+      return;
+    }
+    broker = await startNatsServer();
+    server = await startOpenAiServer({ responder: model });
+    cpSync(join(root, "examples", "research-swarm"), dir, { recursive: true });
+    const file = join(dir, "swarm.yaml");
+    const env = { OPENAI_BASE_URL: server.url, CONCLAVE_MODEL: "test-model" };
+    const run = await finish(
+      start(
+        [
+          "up",
+          file,
+          "--processes",
+          "3",
+          "--transport",
+          broker.url,
+          "--tasks",
+          String(QUESTIONS),
+          "--json",
+          "--timeout",
+          "90",
+        ],
+        dir,
+        env,
+      ),
+    );
+    assert.equal(run.code, 0, run.stderr.slice(-2000));
+    const summary = summaryOf(run.stdout);
+    assert.equal(summary.tasks.completed, QUESTIONS);
+    assert.equal(summary.tasks.lost, 0);
+    const llm = (summary as unknown as { llm: { calls: number } }).llm;
+    assert.equal(llm.calls, QUESTIONS * CALLS_PER_QUESTION);
+    assert.equal(server.requests.length, QUESTIONS * CALLS_PER_QUESTION);
+  });
+});
+
 let nats: NatsServer | undefined;
 after(async () => {
   await nats?.stop();

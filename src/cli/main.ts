@@ -43,6 +43,7 @@ interface UpOptions {
   metrics?: number;
   metricsHost?: string;
   processes?: number;
+  failOnDeadLetter?: boolean;
 }
 
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
@@ -54,6 +55,7 @@ function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
     json: opts.json,
     timeoutMs: opts.timeout * 1000,
     forever: opts.forever,
+    ...(opts.failOnDeadLetter ? { failOnDeadLetter: true } : {}),
     ...(opts.tasks ? { workload: { tasks: opts.tasks } } : {}),
     ...(agents ? { agents } : {}),
     ...(opts.metrics === undefined
@@ -190,6 +192,7 @@ function program(): Command {
       "spread the agents over this many supervised OS processes (needs a broker: --transport or the file's)",
       positiveInt,
     )
+    .option("--fail-on-dead-letter", "exit 1 when any root task was dead-lettered", false)
     .action(async (file: string, opts: UpOptions) => {
       if (opts.processes !== undefined && opts.processes > 1) {
         const run = upOptions(opts);
@@ -206,6 +209,7 @@ function program(): Command {
             String(opts.timeout),
           ],
           ...(run.configure ? { configure: run.configure } : {}),
+          ...(opts.failOnDeadLetter ? { failOnDeadLetter: true } : {}),
         });
         return;
       }

@@ -13,8 +13,8 @@ import { ProgressView, RunCounters, useColor } from "./progress.js";
 import {
   buildSummary,
   humanSummary,
+  runExitCode,
   type SummarySections,
-  summaryHolds,
   summarySections,
 } from "./run.js";
 
@@ -26,6 +26,8 @@ export interface DistributedRunOptions {
   /** Arguments every child gets after `up <file>` (transport, store, data folder overrides). */
   readonly childArgs: readonly string[];
   readonly configure?: (config: SwarmFile) => SwarmFile;
+  /** Exit 1 when any root task was dead-lettered. */
+  readonly failOnDeadLetter?: boolean;
 }
 
 /**
@@ -126,7 +128,7 @@ export async function runDistributed(
       ? `${JSON.stringify(summary)}\n`
       : humanSummary(summary, counters, useColor(process.stdout)),
   );
-  return summaryHolds(summary, sections) ? 0 : 1;
+  return runExitCode(summary, sections, options.failOnDeadLetter === true);
 }
 
 function spawnChild(

@@ -31,6 +31,8 @@ export interface RunOptions {
   readonly logLevel?: string;
   /** Adjusts the loaded file before anything opens (the demo moves its state and clears it). */
   readonly configure?: (config: SwarmFile) => SwarmFile;
+  /** Exit 1 when any root task was dead-lettered (default: dead letters are reported, not a failure). */
+  readonly failOnDeadLetter?: boolean;
   /** Serve Prometheus metrics on this port (0: any free one) while the swarm runs. */
   readonly metrics?: { readonly port: number; readonly host?: string };
 }
@@ -263,7 +265,21 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
   const interrupted = stopping !== undefined && !options.forever;
   if (interrupted) return 130;
-  return summaryHolds(summary, sections) ? 0 : 1;
+  return runExitCode(summary, sections, options.failOnDeadLetter === true);
+}
+
+/**
+ * 0 when the run kept its promises (nothing lost or applied twice, the
+ * ledger exact, the audit log verified) and, with `failOnDeadLetter`, no
+ * root task was dead-lettered; else 1.
+ */
+export function runExitCode(
+  summary: RunSummary,
+  sections: SummarySections,
+  failOnDeadLetter: boolean,
+): number {
+  if (!summaryHolds(summary, sections)) return 1;
+  return failOnDeadLetter && summary.tasks.deadLettered > 0 ? 1 : 0;
 }
 
 async function waitForWorkload(

@@ -6,6 +6,7 @@ import { admitAgent, revokeAgent } from "./admission.js";
 import { verifyAudit } from "./audit.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
+import { showEvents } from "./events.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, showLedger } from "./ledger.js";
 import { runDistributed } from "./processes.js";
@@ -253,6 +254,42 @@ function program(): Command {
         process.exitCode = await runSwarmFile(resolve(opts.swarm), {
           ...upOptions({ ...opts, agents: opts.id, forever: true, timeout: 3600 }),
           logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "warn",
+        });
+      },
+    );
+
+  cli
+    .command("events")
+    .description(
+      "print the swarm's events as they happen on its broker (agents joining, llm.call, ensemble.decided, auctions…)",
+    )
+    .requiredOption("--swarm <file>", "the swarm file")
+    .option("--transport <url>", "override the file's transport (events need a broker)")
+    .option(
+      "--type <pattern>",
+      "only these event types, e.g. llm.call or agent.* ('*' one word, '>' the rest)",
+    )
+    .option("--follow", "keep printing until interrupted", false)
+    .option("--seconds <n>", "without --follow, listen this long", positiveInt, 10)
+    .option("--limit <n>", "stop after this many events", positiveInt)
+    .option("--json", "one JSON object per event", false)
+    .action(
+      async (opts: {
+        swarm: string;
+        transport?: string;
+        type?: string;
+        follow: boolean;
+        seconds: number;
+        limit?: number;
+        json: boolean;
+      }) => {
+        process.exitCode = await showEvents(resolve(opts.swarm), {
+          follow: opts.follow,
+          forMs: opts.seconds * 1000,
+          json: opts.json,
+          ...(opts.transport ? { transport: opts.transport } : {}),
+          ...(opts.type ? { type: opts.type } : {}),
+          ...(opts.limit ? { limit: opts.limit } : {}),
         });
       },
     );

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { admitAgent, revokeAgent } from "./admission.js";
@@ -7,6 +8,7 @@ import { verifyAudit } from "./audit.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { showEvents } from "./events.js";
+import { freshStart } from "./fresh.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, showLedger } from "./ledger.js";
 import { runDistributed } from "./processes.js";
@@ -194,7 +196,21 @@ function program(): Command {
       positiveInt,
     )
     .option("--fail-on-dead-letter", "exit 1 when any root task was dead-lettered", false)
-    .action(async (file: string, opts: UpOptions) => {
+    .option(
+      "--fresh",
+      "start the run anew: delete the previous run's SQLite store and queue journal (keys are kept)",
+      false,
+    )
+    .option("--yes", "with --fresh: do not ask", false)
+    .action(async (file: string, opts: UpOptions & { fresh: boolean; yes: boolean }) => {
+      if (opts.fresh) {
+        const config = upOptions(opts).configure?.(await loadSwarmConfig(resolve(file)));
+        if (config && !(await freshStart(config, opts.yes))) {
+          process.stderr.write("nothing deleted; not started\n");
+          process.exitCode = 1;
+          return;
+        }
+      }
       if (opts.processes !== undefined && opts.processes > 1) {
         const run = upOptions(opts);
         process.exitCode = await runDistributed(resolve(file), {

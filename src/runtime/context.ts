@@ -414,12 +414,12 @@ export class TaskContext<TBody = unknown> extends StagingContext {
   }
 
   /**
-   * The agent's model (its `llm:` settings): \`generate\` and \`stream\` run
+   * The agent's model (its `llm:` settings): `generate` and `stream` run
    * the durable agent loop, each model call and tool call a step of this
    * task, each call's most it can cost held from the agent's budget before
    * it is sent and its actual cost charged after.
    *
-   * @throws ConfigError when the agent has no \`llm:\` settings or the node no models.
+   * @throws ConfigError when the agent has no `llm:` settings or the node no models.
    */
   get llm(): LlmClient {
     this.#llm ??= this.#createLlm();

@@ -51,7 +51,9 @@ const below = {
   runtime: belowRuntime,
   // The user surfaces sit on the runtime and may use everything under it.
   testkit: [...belowRuntime, "runtime", "sim"],
-  cli: [...belowRuntime, "runtime"],
+  // Outside callers (A2A, MCP) meet the swarm through the runtime's public API.
+  interop: [...belowRuntime, "runtime"],
+  cli: [...belowRuntime, "runtime", "interop"],
 };
 
 function files(dir) {

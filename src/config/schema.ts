@@ -7,6 +7,7 @@ import {
   ensemblesSchema,
 } from "./ensembles.js";
 import { expecting, type IssueInput, integer, isRecord, path, pattern } from "./fields.js";
+import { buildGateway, checkGateway, type GatewayConfig, gatewaySchema } from "./gateway.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
 import {
   type AgentLlmConfig,
@@ -245,6 +246,8 @@ export interface SwarmConfig {
   readonly privileged: Readonly<Record<string, PrivilegedActionConfig>>;
   /** Task types answered by an ensemble of member agents. */
   readonly ensembles: Readonly<Record<string, EnsembleConfig>>;
+  /** What outside callers (A2A, MCP) may start, and how they authenticate. */
+  readonly gateway?: GatewayConfig;
   /** Allocation settings by task type; types not listed are queued to their role. */
   readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
   /** Who may join: declared agents only (default), or also by credential, or by vote. */
@@ -769,6 +772,7 @@ const swarmObjectSchema = z.strictObject({
     ),
   models: modelsSchema,
   ensembles: ensemblesSchema,
+  gateway: gatewaySchema,
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -809,6 +813,9 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   }
   checkModels(value["models"], agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkEnsembles(value["ensembles"], agents, roles, (issue) =>
+    ctx.addIssue({ code: "custom", ...issue }),
+  );
+  checkGateway(value["gateway"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
   const privileged = value["privileged"];
@@ -1213,6 +1220,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     ...(parsed.operator === undefined ? {} : { operator: parsed.operator }),
     models: buildModels(parsed.models),
     ensembles: buildEnsembles(parsed.ensembles),
+    ...(parsed.gateway === undefined ? {} : { gateway: buildGateway(parsed.gateway) }),
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

@@ -1,0 +1,222 @@
+/**
+ * The swarm's front door: how a request from outside (an A2A client, an MCP
+ * client) becomes a task of the swarm, whatever protocol carried it. One home
+ * for what both protocols must get right:
+ *
+ * - only the tasks the swarm file offers (`gateway.expose`) can be started;
+ * - each task is signed by the gateway's declared agent (`gateway.as`) and
+ *   records who asked (`conclave-caller`, `conclave-via` headers), so the
+ *   audit shows the outside caller;
+ * - `gateway.pricePerTask` credits are escrowed from that agent's budget
+ *   (the delegation escrow every task carries on), released to the worker
+ *   when the task completes and refunded when it is dead-lettered;
+ * - a privileged task is proposed to the swarm's council first and sent
+ *   only with the approved decision's seal;
+ * - the task's state lives in the store, so a restarted gateway answers for
+ *   tasks it started before.
+ */
+import type { GatewayConfig } from "../config/gateway.js";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { ActionNotApprovedError, NotExposedError } from "../errors/interop.js";
+import { EscrowHeaders } from "../runtime/budget.js";
+import type { Swarm } from "../runtime/swarm.js";
+import type { TaskOutcome } from "../store/ports/tasks.js";
+import { ulid } from "../wire/ulid.js";
+
+/** Headers recording who asked for a task from outside, and over what. */
+export const CallerHeaders = Object.freeze({
+  caller: "conclave-caller",
+  via: "conclave-via",
+});
+
+/** An authenticated outside caller. */
+export interface OutsideCaller {
+  /** The caller's name: its token's key in `gateway.tokens`, or its client certificate's CN. */
+  readonly name: string;
+  /** The protocol it came over. */
+  readonly via: "a2a" | "mcp";
+}
+
+/** A task offered to outside callers, with the name they know it by. */
+export interface OfferedTask {
+  /** `<role>.<task>`, unique: an A2A skill id, an MCP tool name. */
+  readonly name: string;
+  readonly role: string;
+  readonly task: string;
+  readonly description: string;
+  /** Whether it is a privileged action (needs the council's approval). */
+  readonly privileged: boolean;
+}
+
+/** Where a task started from outside stands. */
+export type OutsideTaskState =
+  | { readonly state: "working"; readonly taskId: string }
+  | { readonly state: "completed"; readonly taskId: string; readonly result: unknown }
+  | { readonly state: "failed"; readonly taskId: string; readonly reason: string };
+
+export interface StartOptions {
+  /** The task id (a ULID) instead of a fresh one: a caller retrying keeps its id, and nothing runs twice. */
+  readonly id?: string;
+  /** The protocol's own correlation (an A2A context id), kept as a header. */
+  readonly context?: string;
+}
+
+/** The escrow key of a task started from outside. */
+function escrowKey(taskId: string): string {
+  return `gateway.${taskId}`;
+}
+
+export class FrontDoor {
+  readonly #swarm: Swarm;
+  readonly #config: SwarmFile;
+  readonly #gateway: GatewayConfig;
+  readonly #offered: readonly OfferedTask[];
+
+  constructor(swarm: Swarm, config: SwarmFile, gateway: GatewayConfig) {
+    this.#swarm = swarm;
+    this.#config = config;
+    this.#gateway = gateway;
+    this.#offered = gateway.expose.map((e) => ({
+      name: `${e.role}.${e.task}`,
+      role: e.role,
+      task: e.task,
+      description:
+        e.description ?? `Task "${e.task}" of the ${config.swarm} swarm's ${e.role} role.`,
+      privileged: e.task in config.privileged,
+    }));
+  }
+
+  /** The gateway's settings (port, tokens, limits). */
+  get gateway(): GatewayConfig {
+    return this.#gateway;
+  }
+
+  /** The swarm's name and description, for cards and server info. */
+  get swarmName(): string {
+    return this.#config.swarm;
+  }
+  get swarmDescription(): string | undefined {
+    return this.#config.description;
+  }
+
+  offered(): readonly OfferedTask[] {
+    return this.#offered;
+  }
+
+  /**
+   * The offered task called `name` (`<role>.<task>`), or the only one of
+   * role `name`.
+   * @throws NotExposedError when the gateway offers no such task.
+   */
+  find(name: string): OfferedTask {
+    const exact = this.#offered.find((o) => o.name === name);
+    if (exact) return exact;
+    const ofRole = this.#offered.filter((o) => o.role === name);
+    if (ofRole.length === 1 && ofRole[0]) return ofRole[0];
+    throw new NotExposedError(
+      name,
+      this.#offered.map((o) => o.name),
+    );
+  }
+
+  /**
+   * Starts task `offered` with `input` for `caller`. Returns its id at once;
+   * `state(id)` and `wait(id)` follow it. Idempotent by `options.id`.
+   *
+   * @throws InsufficientCreditsError / AgentHaltedError when the gateway's
+   *   agent cannot escrow `gateway.pricePerTask` (nothing is sent).
+   * @throws ActionNotApprovedError when a privileged task's vote did not approve it.
+   */
+  async start(
+    caller: OutsideCaller,
+    offered: OfferedTask,
+    input: unknown,
+    options: StartOptions = {},
+  ): Promise<string> {
+    const id = options.id ?? ulid();
+    if ((await this.#swarm.outcome(id)) !== undefined) return id;
+    const as = this.#gateway.as;
+    const headers: Record<string, string> = {
+      [CallerHeaders.caller]: caller.name,
+      [CallerHeaders.via]: caller.via,
+    };
+    if (options.context !== undefined) headers["conclave-context"] = options.context;
+    let approval: string | undefined;
+    if (offered.privileged) {
+      const decision = await this.#swarm.propose(offered.task, input, { as });
+      if (decision.outcome !== "approved") {
+        throw new ActionNotApprovedError(offered.task, decision.outcome, decision.proposal.id);
+      }
+      approval = decision.seal;
+    }
+    const price = this.#gateway.pricePerTask;
+    if (price > 0 && this.#swarm.budgets.has(as)) {
+      const key = escrowKey(id);
+      await this.#swarm.budgets.hold(as, key, price).catch((error: unknown) => {
+        // Held by an earlier attempt of the same id: keep that hold.
+        if ((error as { code?: string }).code !== "E_OPERATION_CONFLICT") throw error;
+      });
+      headers[EscrowHeaders.key] = key;
+      headers[EscrowHeaders.amount] = String(price);
+      headers[EscrowHeaders.delegator] = as;
+    }
+    await this.#swarm.submit(offered.role, offered.task, input, {
+      as,
+      id,
+      headers,
+      ...(approval === undefined ? {} : { approval }),
+    });
+    return id;
+  }
+
+  /** Where task `taskId` stands; settles its escrow once it has ended. */
+  async state(taskId: string): Promise<OutsideTaskState> {
+    return this.#settled(taskId, await this.#swarm.outcome(taskId));
+  }
+
+  /**
+   * Waits up to `timeoutMs` (default `gateway.waitMs`) for task `taskId` to
+   * end; answers `working` if it has not by then (it goes on running).
+   */
+  async wait(
+    taskId: string,
+    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<OutsideTaskState> {
+    try {
+      await this.#swarm.wait(taskId, {
+        timeoutMs: options.timeoutMs ?? this.#gateway.waitMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (error) {
+      // Dead-lettered, timed out or aborted: the outcome says which.
+      if ((error as { code?: string }).code === undefined) throw error;
+    }
+    return this.state(taskId);
+  }
+
+  async #settled(taskId: string, outcome: TaskOutcome | undefined): Promise<OutsideTaskState> {
+    if (outcome === undefined) return { state: "working", taskId };
+    const price = this.#gateway.pricePerTask;
+    const as = this.#gateway.as;
+    if (price > 0 && this.#swarm.budgets.has(as)) {
+      // Once per escrow however often asked (an auditor of the swarm may have settled it first).
+      await this.#swarm.budgets.settle(
+        escrowKey(taskId),
+        price,
+        outcome.status === "completed" ? "pass" : "fail",
+        outcome.status === "completed" ? outcome.agent : as,
+      );
+    }
+    return outcome.status === "completed"
+      ? { state: "completed", taskId, result: outcome.result }
+      : { state: "failed", taskId, reason: outcome.reason };
+  }
+}
+
+/** Opens the front door of a swarm file that has a `gateway:` section. */
+export function createFrontDoor(swarm: Swarm, config: SwarmFile): FrontDoor {
+  if (config.gateway === undefined) {
+    throw new NotExposedError("gateway", []);
+  }
+  return new FrontDoor(swarm, config, config.gateway);
+}

@@ -1,33 +1,5 @@
-import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import {
-  type AuditLogVerdict,
-  type DeclaredVoter,
-  HEAD_META_KEY,
-  readAuditLog,
-  verifyAuditLog,
-} from "../runtime/consensus/audit-log.js";
-import type { Store } from "../store/port.js";
+import { type AuditLogVerdict, verifyStoredAuditLog } from "../runtime/consensus/audit-log.js";
 import { openStoreTarget, type StoreTarget } from "./store-target.js";
-
-/** The registry snapshot's public keys, by agent id. */
-async function registryKeys(store: Store): Promise<Map<string, string>> {
-  const keys = new Map<string, string>();
-  for (const { id, card } of await store.agentCards()) {
-    const publicKey = (card as { publicKey?: unknown } | null)?.publicKey;
-    if (typeof publicKey === "string") keys.set(id, publicKey);
-  }
-  return keys;
-}
-
-/** The swarm file's agents as voters: the role, weight and pinned key each may vote with. */
-function declaredVoters(config: SwarmFile): Map<string, DeclaredVoter> {
-  return new Map(
-    config.agents.map((a) => [
-      a.id,
-      { role: a.role, weight: a.weight, ...(a.publicKey ? { publicKey: a.publicKey } : {}) },
-    ]),
-  );
-}
 
 /**
  * `conclave audit verify`: recomputes every entry of the audit log offline
@@ -41,13 +13,7 @@ export async function verifyAudit(target: StoreTarget, json: boolean): Promise<n
   const config = resolved.config;
   let verdict: AuditLogVerdict;
   try {
-    const head = await store.getMeta(HEAD_META_KEY);
-    verdict = verifyAuditLog(await readAuditLog(store), {
-      registry: await registryKeys(store),
-      ...(head === undefined ? {} : { head }),
-      ...(config ? { privileged: config.privileged, roles: Object.keys(config.roles) } : {}),
-      ...(config?.admission === "declared" ? { declared: declaredVoters(config) } : {}),
-    });
+    verdict = await verifyStoredAuditLog(store, config);
   } finally {
     await store.close();
   }

@@ -31,6 +31,7 @@ import type {
   AuctionStats,
   AuditEntry,
   AuditRecord,
+  CompletionSummary,
   DeadLetterRecord,
   EffectRecord,
   EffectStats,
@@ -138,6 +139,12 @@ export class KyselyStore implements Store {
   }
   isCompleted(taskId: string): Promise<boolean> {
     return this.#tasks.isCompleted(taskId);
+  }
+  completedCount(): Promise<number> {
+    return this.#tasks.completedCount();
+  }
+  latestCompletions(options?: { limit?: number }): Promise<CompletionSummary[]> {
+    return this.#tasks.latestCompletions(options);
   }
   taskOutcome(taskId: string): Promise<TaskOutcome | undefined> {
     return this.#tasks.taskOutcome(taskId);

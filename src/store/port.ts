@@ -66,6 +66,7 @@ export type { MetaStore } from "./ports/meta.js";
 export type { RegistryStore, StoredAgentCard } from "./ports/registry.js";
 export type { StepRecord, StepStore } from "./ports/steps.js";
 export type {
+  CompletionSummary,
   EffectRecord,
   EffectStats,
   OutboxEntry,

@@ -10,6 +10,7 @@
  * every seal, link, signature, tally and outcome is recomputed.
  */
 import type { KeyObject } from "node:crypto";
+import type { SwarmConfig as SwarmFile } from "../../config/schema.js";
 import { verifyDecision } from "../../consensus/decision.js";
 import { computeSeal, type Decision } from "../../consensus/seal.js";
 import type { Outcome } from "../../consensus/types.js";
@@ -291,4 +292,43 @@ export function summarizeDecisions(records: readonly AuditRecord[]): ConsensusSu
 /** The consensus section of a run summary, measured from the store's audit log. */
 export async function consensusSummary(store: Store): Promise<ConsensusSummary> {
   return summarizeDecisions(await readAuditLog(store));
+}
+
+/** The registry snapshot's public keys, by agent id. */
+async function registryKeys(store: Store): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  for (const { id, card } of await store.agentCards()) {
+    const publicKey = (card as { publicKey?: unknown } | null)?.publicKey;
+    if (typeof publicKey === "string") keys.set(id, publicKey);
+  }
+  return keys;
+}
+
+/** The swarm file's agents as voters: the role, weight and pinned key each may vote with. */
+function declaredVoters(config: SwarmFile): Map<string, DeclaredVoter> {
+  return new Map(
+    config.agents.map((a) => [
+      a.id,
+      { role: a.role, weight: a.weight, ...(a.publicKey ? { publicKey: a.publicKey } : {}) },
+    ]),
+  );
+}
+
+/**
+ * Verifies the audit log kept in `store` in full, with everything that
+ * cross-checks it: the registry snapshot's keys, the recorded head, and —
+ * given the swarm file — its privileged actions' rules and declared voters.
+ * What `conclave audit verify` and the dashboard's "verify" both run.
+ */
+export async function verifyStoredAuditLog(
+  store: Store,
+  config?: SwarmFile,
+): Promise<AuditLogVerdict> {
+  const head = await store.getMeta(HEAD_META_KEY);
+  return verifyAuditLog(await readAuditLog(store), {
+    registry: await registryKeys(store),
+    ...(head === undefined ? {} : { head }),
+    ...(config ? { privileged: config.privileged, roles: Object.keys(config.roles) } : {}),
+    ...(config?.admission === "declared" ? { declared: declaredVoters(config) } : {}),
+  });
 }

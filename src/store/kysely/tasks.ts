@@ -10,6 +10,7 @@
 import type { Insertable, Transaction } from "kysely";
 import { ConclaveError, StoreError } from "../../errors/index.js";
 import type {
+  CompletionSummary,
   EffectRecord,
   EffectStats,
   OutboxEntry,
@@ -220,6 +221,34 @@ export class KyselyTaskStore implements TaskStore {
         .where("task_id", "=", taskId)
         .executeTakeFirst();
       return row !== undefined;
+    });
+  }
+
+  completedCount(): Promise<number> {
+    return this.#core.run("counting completed tasks", async () => {
+      const row = await this.#core.db
+        .selectFrom("conclave_completed")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirst();
+      return Number(row?.n ?? 0);
+    });
+  }
+
+  latestCompletions(options: { limit?: number } = {}): Promise<CompletionSummary[]> {
+    return this.#core.run("reading the latest completions", async () => {
+      const rows = await this.#core.db
+        .selectFrom("conclave_completed")
+        .select(["task_id", "agent", "at", "corr"])
+        .orderBy("at", "desc")
+        .orderBy("task_id", "desc")
+        .limit(options.limit ?? 50)
+        .execute();
+      return rows.map((r) => ({
+        taskId: r.task_id,
+        agent: r.agent,
+        at: Number(r.at),
+        ...(r.corr === null ? {} : { corr: r.corr }),
+      }));
     });
   }
 

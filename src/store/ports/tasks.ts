@@ -73,6 +73,15 @@ export type TaskOutcome =
       readonly reason: string;
     };
 
+/** A completed task, as the latest completions list it. */
+export interface CompletionSummary {
+  readonly taskId: string;
+  readonly agent: string;
+  readonly at: number;
+  /** The root task it descends from, when recorded. */
+  readonly corr?: string;
+}
+
 export interface EffectStats {
   readonly kind: string;
   /** Distinct keys with at least one effect. */
@@ -94,6 +103,10 @@ export interface TaskStore {
   isCompleted(taskId: string): Promise<boolean>;
   /** The task's outcome, or undefined while it has none. */
   taskOutcome(taskId: string): Promise<TaskOutcome | undefined>;
+  /** How many tasks have been completed, in all. */
+  completedCount(): Promise<number>;
+  /** The latest completions, newest first (by time, then task id), at most `limit` (default 50). */
+  latestCompletions(options?: { limit?: number }): Promise<CompletionSummary[]>;
   /** Outbox entries not yet confirmed sent, oldest first; for one task, or all. */
   pendingOutbox(options?: { taskId?: string; limit?: number }): Promise<OutboxEntry[]>;
   /** Marks outbox entries as sent. */

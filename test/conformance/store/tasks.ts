@@ -228,6 +228,36 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
       }
     });
 
+    test("completedCount and latestCompletions see every completion, newest first", async () => {
+      const before = await fixture.store.completedCount();
+      const [older, newer] = [id(), id()];
+      await fixture.store.completeTask({
+        taskId: older,
+        agent: "a",
+        at: 9_000_000_000_001,
+        effects: [],
+        outbox: [],
+        corr: "root-9",
+      });
+      await fixture.store.completeTask({
+        taskId: newer,
+        agent: "b",
+        at: 9_000_000_000_002,
+        effects: [],
+        outbox: [],
+      });
+      const other = await fixture.reopen();
+      try {
+        assert.equal(await other.completedCount(), before + 2);
+        assert.deepEqual(await other.latestCompletions({ limit: 2 }), [
+          { taskId: newer, agent: "b", at: 9_000_000_000_002 },
+          { taskId: older, agent: "a", at: 9_000_000_000_001, corr: "root-9" },
+        ]);
+      } finally {
+        await other.close();
+      }
+    });
+
     test("taskOutcome reads a dead letter as dead_lettered, a completion winning over it", async (t) => {
       const store = fixture.store as TaskStore & Closable & Partial<DeadLetterStore>;
       if (store.recordDeadLetter === undefined) {

@@ -53,7 +53,9 @@ const below = {
   testkit: [...belowRuntime, "runtime", "sim"],
   // Outside callers (A2A, MCP) meet the swarm through the runtime's public API.
   interop: [...belowRuntime, "runtime"],
-  cli: [...belowRuntime, "runtime", "interop"],
+  // The dashboard reads a running node and its store.
+  dashboard: [...belowRuntime, "runtime"],
+  cli: [...belowRuntime, "runtime", "interop", "dashboard"],
 };
 
 function files(dir) {

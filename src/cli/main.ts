@@ -5,6 +5,7 @@ import { applyOverrides } from "../config/overrides.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { verifyAudit } from "./audit.js";
+import { watchSwarm } from "./dashboard.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { showEvents } from "./events.js";
@@ -47,7 +48,12 @@ interface UpOptions {
   metricsHost?: string;
   processes?: number;
   failOnDeadLetter?: boolean;
+  dashboard?: number | true;
+  dashboardHost?: string;
 }
+
+/** The dashboard's port when `--dashboard` is given without one. */
+const DASHBOARD_PORT = 8471;
 
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
   const agents = opts.agents
@@ -67,6 +73,14 @@ function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
           metrics: {
             port: opts.metrics,
             ...(opts.metricsHost === undefined ? {} : { host: opts.metricsHost }),
+          },
+        }),
+    ...(opts.dashboard === undefined
+      ? {}
+      : {
+          dashboard: {
+            port: opts.dashboard === true ? DASHBOARD_PORT : opts.dashboard,
+            ...(opts.dashboardHost === undefined ? {} : { host: opts.dashboardHost }),
           },
         }),
     configure: (config) =>
@@ -191,6 +205,12 @@ function program(): Command {
     )
     .option("--metrics-host <host>", "the address the metrics endpoint binds (default 127.0.0.1)")
     .option(
+      "--dashboard [port]",
+      `serve the live dashboard while the swarm runs (default port ${DASHBOARD_PORT}; the link with its token is printed)`,
+      port,
+    )
+    .option("--dashboard-host <host>", "the address the dashboard binds (default 127.0.0.1)")
+    .option(
       "--processes <n>",
       "spread the agents over this many supervised OS processes (needs a broker: --transport or the file's)",
       positiveInt,
@@ -306,6 +326,33 @@ function program(): Command {
           ...(opts.transport ? { transport: opts.transport } : {}),
           ...(opts.type ? { type: opts.type } : {}),
           ...(opts.limit ? { limit: opts.limit } : {}),
+        });
+      },
+    );
+
+  cli
+    .command("dashboard")
+    .description(
+      "serve the live dashboard of a swarm that runs on a broker (reads its store, hears its agents); the link with its token is printed",
+    )
+    .requiredOption("--swarm <file>", "the swarm file")
+    .option("--port <port>", "the port to serve on", port, DASHBOARD_PORT)
+    .option("--host <host>", "the address to bind (default 127.0.0.1)")
+    .option("--transport <url>", "override the file's transport")
+    .option("--store <url>", "override the file's store")
+    .action(
+      async (opts: {
+        swarm: string;
+        port: number;
+        host?: string;
+        transport?: string;
+        store?: string;
+      }) => {
+        process.exitCode = await watchSwarm(resolve(opts.swarm), {
+          port: opts.port,
+          ...(opts.host ? { host: opts.host } : {}),
+          ...(opts.transport ? { transport: opts.transport } : {}),
+          ...(opts.store ? { store: opts.store } : {}),
         });
       },
     );

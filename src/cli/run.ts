@@ -15,6 +15,7 @@ import { serveMetrics } from "../runtime/metrics-server.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import type { AuctionStats, Store } from "../store/port.js";
+import { openDashboard } from "./dashboard.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
 
 export interface RunOptions {
@@ -35,6 +36,8 @@ export interface RunOptions {
   readonly failOnDeadLetter?: boolean;
   /** Serve Prometheus metrics on this port (0: any free one) while the swarm runs. */
   readonly metrics?: { readonly port: number; readonly host?: string };
+  /** Serve the dashboard on this port (0: any free one) while the swarm runs. */
+  readonly dashboard?: { readonly port: number; readonly host?: string };
 }
 
 /** The last line of `--json` output. */
@@ -245,6 +248,13 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
       })
     : undefined;
   if (metrics) process.stderr.write(`metrics: ${metrics.url}\n`);
+  const dashboard = options.dashboard
+    ? await openDashboard(swarm, config, options.dashboard).catch(async (error: unknown) => {
+        await metrics?.close();
+        await swarm.close();
+        throw error;
+      })
+    : undefined;
 
   let progress: WorkloadProgress;
   try {
@@ -255,6 +265,7 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
     await metrics?.close();
+    await dashboard?.close();
   }
   const sections = await summarySections(config, swarm.store, counters);
   if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);

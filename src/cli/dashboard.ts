@@ -1,0 +1,72 @@
+/**
+ * `conclave dashboard --swarm FILE`: the dashboard of a swarm that runs
+ * elsewhere, from a node that hosts no agent — it reads the shared store and
+ * hears the swarm on its broker. And `conclave up --dashboard [PORT]`: the
+ * dashboard of the swarm this process runs (the only way to watch the
+ * embedded transport, which lives in one process).
+ */
+import { loadSwarmConfig } from "../config/load.js";
+import { applyOverrides } from "../config/overrides.js";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { type DashboardServer, serveDashboard } from "../dashboard/server.js";
+import { ConfigError, toError } from "../errors/index.js";
+import { openSwarm } from "../runtime/from-config.js";
+import type { Swarm } from "../runtime/swarm.js";
+
+export interface DashboardCliOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly transport?: string;
+  readonly store?: string;
+}
+
+/** The environment variable that fixes the token (else a random one is printed). */
+export const DASHBOARD_TOKEN_VARIABLE = "CONCLAVE_DASHBOARD_TOKEN";
+
+/** Serves the dashboard of a running `swarm` and prints its link (with the token) on stderr. */
+export async function openDashboard(
+  swarm: Swarm,
+  config: SwarmFile,
+  options: { readonly port: number; readonly host?: string },
+): Promise<DashboardServer> {
+  const token = process.env[DASHBOARD_TOKEN_VARIABLE];
+  const server = await serveDashboard(swarm, config, {
+    port: options.port,
+    ...(options.host === undefined ? {} : { host: options.host }),
+    ...(token ? { token } : {}),
+  }).catch((error: unknown) => {
+    throw new ConfigError(
+      `cannot serve the dashboard on port ${options.port}: ${toError(error).message}; pick another port`,
+    );
+  });
+  process.stderr.write(`dashboard: ${server.link}\n`);
+  return server;
+}
+
+/** Watches a swarm run by other processes until SIGINT/SIGTERM. Exit code 0. */
+export async function watchSwarm(file: string, options: DashboardCliOptions): Promise<number> {
+  const loaded = await loadSwarmConfig(file);
+  const config = applyOverrides(loaded, {
+    ...(options.transport ? { transport: options.transport } : {}),
+    ...(options.store ? { store: options.store } : {}),
+  });
+  if (config.transport === "memory") {
+    throw new ConfigError(
+      "this swarm uses the embedded in-process transport, which only the process running it can see: run it with `conclave up --dashboard`, or pass --transport nats://… or amqp://…",
+    );
+  }
+  // An observer: no agent of its own, so it takes no work; it hears heartbeats and reads the store.
+  const swarm = await openSwarm(config, { agents: [] });
+  await swarm.start();
+  const server = await openDashboard(swarm, config, options).catch(async (error: unknown) => {
+    await swarm.close();
+    throw error;
+  });
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await server.close();
+  await swarm.close();
+  return 0;
+}

@@ -1,0 +1,273 @@
+/**
+ * What the dashboard shows, as JSON: each method answers one `/api/…`
+ * route, read from the swarm's shared store (so it is the same on every
+ * node) and from the observing node's live registry (who is heard from).
+ * Every list is bounded: the page gets aggregates and the latest rows,
+ * never a whole table.
+ */
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import type { Decision } from "../consensus/seal.js";
+import {
+  DECISION_KIND,
+  readAuditLog,
+  verifyStoredAuditLog,
+} from "../runtime/consensus/audit-log.js";
+import type { Swarm } from "../runtime/swarm.js";
+import type { Store } from "../store/port.js";
+import type { Envelope } from "../wire/envelope.js";
+
+/** Rows a list answers at most. */
+const LIST_LIMIT = 200;
+/** Ledger operations scanned for spend and task timelines. */
+const LEDGER_SCAN = 100_000;
+
+export interface AgentRow {
+  readonly id: string;
+  readonly role: string;
+  readonly node?: string;
+  /** `alive`, `suspect` as the registry hears it; `declared` when not heard from yet. */
+  readonly liveness: string;
+  /** `active`, `draining` or `halted`. */
+  readonly status: string;
+  readonly lastSeen?: number;
+  readonly balance?: number;
+  readonly reputation?: number;
+  readonly weight: number;
+}
+
+export interface DecisionRow {
+  readonly seq: number;
+  readonly proposal: string;
+  readonly action: string;
+  readonly proposer: string;
+  readonly protocol: string;
+  readonly outcome: string;
+  readonly tally: Decision["tally"];
+  readonly votes: readonly {
+    readonly from: string;
+    readonly choice: string;
+    readonly weight: number;
+  }[];
+  readonly seal: string;
+  readonly decidedAt: number;
+  readonly evidence: number;
+}
+
+export class DashboardApi {
+  readonly #swarm: Swarm;
+  readonly #config: SwarmFile;
+
+  constructor(swarm: Swarm, config: SwarmFile) {
+    this.#swarm = swarm;
+    this.#config = config;
+  }
+
+  get #store(): Store {
+    return this.#swarm.store;
+  }
+
+  /** The numbers at the top of the page: they change as the swarm works. */
+  async overview() {
+    const store = this.#store;
+    const [completed, deadLetters, audit, auctions, spend] = await Promise.all([
+      store.completedCount(),
+      store.deadLetters({ limit: 100_000 }),
+      readAuditLog(store),
+      store.auctionStats(),
+      this.#spend(),
+    ]);
+    const heard = this.#swarm.registry.find();
+    return {
+      swarm: this.#config.swarm,
+      transport: this.#config.transport.split("://")[0],
+      agents: {
+        declared: this.#config.agents.length,
+        alive: heard.filter((a) => a.liveness === "alive").length,
+      },
+      tasks: { completed, deadLettered: deadLetters.length },
+      decisions: audit.filter((r) => r.kind === DECISION_KIND).length,
+      auctions,
+      llm: spend.totals,
+      at: Date.now(),
+    };
+  }
+
+  /** Every declared agent and every agent heard from, with balance and reputation. */
+  async agents(): Promise<AgentRow[]> {
+    const store = this.#store;
+    const heard = new Map(this.#swarm.registry.find().map((e) => [e.card.id, e]));
+    const declared = new Map(this.#config.agents.map((a) => [a.id, a]));
+    const ids = [...new Set([...declared.keys(), ...heard.keys()])].sort();
+    const balances = new Map((await store.balances()).map((b) => [b.account, b.balance]));
+    const reputations = new Map((await store.reputations(ids)).map((r) => [r.agent, r.score]));
+    return ids.map((id) => {
+      const entry = heard.get(id);
+      const decl = declared.get(id);
+      const balance = balances.get(`agent:${id}`);
+      const reputation = reputations.get(id);
+      return {
+        id,
+        role: entry?.card.role ?? decl?.role ?? "?",
+        ...(entry?.card.node === undefined ? {} : { node: entry.card.node }),
+        liveness: entry?.liveness ?? "declared",
+        status: entry?.card.status ?? "active",
+        ...(entry === undefined ? {} : { lastSeen: entry.lastSeen }),
+        ...(balance === undefined ? {} : { balance }),
+        ...(reputation === undefined ? {} : { reputation }),
+        weight: entry?.card.weight ?? decl?.weight ?? 1,
+      };
+    });
+  }
+
+  /** The latest dead letters, newest first, with their reasons. */
+  async deadLetters() {
+    const all = await this.#store.deadLetters({ limit: 100_000 });
+    return all
+      .slice(-LIST_LIMIT)
+      .reverse()
+      .map(({ data: _raw, ...row }) => row);
+  }
+
+  /** The latest completed tasks, newest first. */
+  tasks() {
+    return this.#store.latestCompletions({ limit: LIST_LIMIT });
+  }
+
+  /** Sealed decisions, newest first: each vote with its signer and weight, the tally, the seal. */
+  async decisions(): Promise<DecisionRow[]> {
+    const records = await readAuditLog(this.#store);
+    const weights = new Map(this.#config.agents.map((a) => [a.id, a.weight]));
+    return records
+      .filter((r) => r.kind === DECISION_KIND)
+      .slice(-LIST_LIMIT)
+      .reverse()
+      .map((r) => {
+        const d = r.data as Decision;
+        return {
+          seq: r.seq,
+          proposal: d.proposal.id,
+          action: d.proposal.action,
+          proposer: d.proposal.proposer,
+          protocol: d.protocol,
+          outcome: d.outcome,
+          tally: d.tally,
+          votes: d.votes
+            .filter((v: Envelope) => v.type === "consensus.vote")
+            .map((v: Envelope) => ({
+              from: v.from,
+              choice: String((v.body as { choice?: unknown }).choice ?? "?"),
+              weight: weights.get(v.from) ?? 1,
+            })),
+          seal: d.seal,
+          decidedAt: d.decidedAt,
+          evidence: d.evidence.length,
+        };
+      });
+  }
+
+  /**
+   * Verifies the audit log up to and including decision `seq`, as `conclave
+   * audit verify` does the whole log: every seal, link, signature and tally.
+   */
+  async verify(seq: number) {
+    const verdict = await verifyStoredAuditLog(this.#store, this.#config);
+    if (verdict.ok || verdict.seq > seq) {
+      return { ok: true, seq, entries: verdict.entries, decisions: verdict.decisions };
+    }
+    return { ok: false, seq: verdict.seq, reason: verdict.reason };
+  }
+
+  /** The latest auctions: bids, refusals, the winner and the price. */
+  auctions() {
+    return this.#store.auctions({ limit: LIST_LIMIT });
+  }
+
+  /** Balances, escrow, and model spend over time (per minute, per model). */
+  async ledger() {
+    const balances = await this.#store.balances();
+    const spend = await this.#spend();
+    return {
+      // Settled escrows stay as empty accounts: show what holds credits.
+      balances: balances.filter(
+        (b) => b.account !== "world" && (b.balance !== 0 || b.account.startsWith("agent:")),
+      ),
+      escrow: balances
+        .filter((b) => b.account.startsWith("escrow:"))
+        .reduce((sum, b) => sum + b.balance, 0),
+      models: spend.models,
+      series: spend.series,
+    };
+  }
+
+  /** One task: its outcome, its journaled steps, and what it was charged. */
+  async task(taskId: string) {
+    const store = this.#store;
+    const [outcome, steps, fees] = await Promise.all([
+      store.taskOutcome(taskId),
+      store.steps(taskId),
+      store.ledgerOperations({ kind: "fee", limit: LEDGER_SCAN }),
+    ]);
+    return {
+      taskId,
+      outcome: outcome ?? { status: "unknown" },
+      steps: steps.map((s) => ({ position: s.position, name: s.name, at: s.at })),
+      charges: fees
+        .filter((op) => op.memo["task"] === taskId)
+        .map((op) => ({ operation: op.id, at: op.at, memo: op.memo })),
+    };
+  }
+
+  async #spend() {
+    const fees = await this.#store.ledgerOperations({ kind: "fee", limit: LEDGER_SCAN });
+    const models: Record<string, { calls: number; credits: number; tokens: number }> = {};
+    const points: { at: number; model: string; fee: number }[] = [];
+    let calls = 0;
+    let credits = 0;
+    for (const op of fees) {
+      if (op.memo["kind"] !== "llm") continue;
+      const fee = -(
+        op.entries.find((e) => e.delta < 0 && e.account.startsWith("agent:"))?.delta ?? 0
+      );
+      const model = String(op.memo["model"] ?? "(unknown)");
+      const line = models[model] ?? { calls: 0, credits: 0, tokens: 0 };
+      line.calls++;
+      line.credits += fee;
+      line.tokens += Number(op.memo["inputTokens"] ?? 0) + Number(op.memo["outputTokens"] ?? 0);
+      models[model] = line;
+      points.push({ at: op.at, model, fee });
+      calls++;
+      credits += fee;
+    }
+    return { totals: { calls, credits }, models, series: cumulative(points, Object.keys(models)) };
+  }
+}
+
+/** Samples in a spend series: enough for a smooth chart, few enough for a page. */
+const SAMPLES = 60;
+
+/**
+ * Cumulative spend per model at `SAMPLES` evenly spaced times from the first
+ * charge to the last: a chart that reads the same for a run of seconds or of
+ * days.
+ */
+function cumulative(
+  points: readonly { at: number; model: string; fee: number }[],
+  models: readonly string[],
+): { at: number; byModel: Record<string, number> }[] {
+  if (points.length === 0) return [];
+  const sorted = [...points].sort((a, b) => a.at - b.at);
+  const first = sorted[0]?.at ?? 0;
+  const span = Math.max(1, (sorted[sorted.length - 1]?.at ?? first) - first);
+  const totals: Record<string, number> = Object.fromEntries(models.map((m) => [m, 0]));
+  const series: { at: number; byModel: Record<string, number> }[] = [];
+  let i = 0;
+  for (let k = 0; k <= SAMPLES; k++) {
+    const at = first + (span * k) / SAMPLES;
+    for (; i < sorted.length && (sorted[i]?.at ?? 0) <= at; i++) {
+      const p = sorted[i];
+      if (p) totals[p.model] = (totals[p.model] ?? 0) + p.fee;
+    }
+    series.push({ at: Math.round(at), byModel: { ...totals } });
+  }
+  return series;
+}

@@ -1,0 +1,180 @@
+/**
+ * The dashboard's HTTP server: the page, the JSON API under `/api/`, the
+ * live stream at `/api/stream`, and Prometheus metrics at `/metrics`.
+ *
+ * Security: binds 127.0.0.1 unless told otherwise, and every request —
+ * page, API, stream, metrics — needs the token (`Authorization: Bearer
+ * <token>`, or `?token=` for the page link and the event stream, which a
+ * browser cannot give headers). Without it: 401 and nothing else.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { ConclaveError, toError } from "../errors/index.js";
+import type { Swarm } from "../runtime/swarm.js";
+import { DashboardApi } from "./api.js";
+import { LiveFeed } from "./live.js";
+
+export interface DashboardOptions {
+  readonly port?: number;
+  /** Default 127.0.0.1: the dashboard shows balances and decisions, keep it local unless told. */
+  readonly host?: string;
+  /** The token pages and scripts must present; default: a random one (see `DashboardServer.token`). */
+  readonly token?: string;
+}
+
+export interface DashboardServer {
+  readonly url: string;
+  /** The page's address with the token, to open in a browser. */
+  readonly link: string;
+  readonly token: string;
+  close(): Promise<void>;
+}
+
+/** The page, with its style and script inlined: one authenticated response loads everything. */
+function page(): string {
+  const dir = new URL("../../web/dashboard/", import.meta.url);
+  const read = (name: string) => readFileSync(new URL(name, dir), "utf8");
+  return read("index.html")
+    .replace("/*STYLE*/", () => read("style.css"))
+    .replace("/*APP*/", () => read("app.js"));
+}
+
+const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  response
+    .writeHead(status, { "content-type": "application/json", "cache-control": "no-store" })
+    .end(JSON.stringify(body));
+}
+
+/**
+ * Serves the dashboard of `swarm` (a running node: one hosting agents, or an
+ * observer hosting none) until `close()`.
+ *
+ * @example
+ * ```ts
+ * const dashboard = await serveDashboard(swarm, config, { port: 8080 });
+ * console.log(`open ${dashboard.link}`);
+ * ```
+ */
+export async function serveDashboard(
+  swarm: Swarm,
+  config: SwarmFile,
+  options: DashboardOptions = {},
+): Promise<DashboardServer> {
+  const token = options.token ?? randomBytes(18).toString("base64url");
+  const expected = digest(token);
+  const api = new DashboardApi(swarm, config);
+  const live = new LiveFeed({ swarm, overview: () => api.overview() });
+  const html = page();
+
+  const authorized = (request: IncomingMessage, url: URL): boolean => {
+    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    const presented = header ?? url.searchParams.get("token");
+    return presented !== null && timingSafeEqual(digest(presented), expected);
+  };
+
+  const routes: Record<string, (url: URL) => Promise<unknown>> = {
+    "/api/overview": () => api.overview(),
+    "/api/agents": () => api.agents(),
+    "/api/tasks": () => api.tasks(),
+    "/api/dead-letters": () => api.deadLetters(),
+    "/api/decisions": () => api.decisions(),
+    "/api/auctions": () => api.auctions(),
+    "/api/ledger": () => api.ledger(),
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? "/", "http://dashboard");
+    if (!authorized(request, url)) {
+      response
+        .writeHead(401, {
+          "content-type": "text/plain",
+          "www-authenticate": 'Bearer realm="conclave"',
+        })
+        .end(
+          "401: open the link the dashboard printed (it carries ?token=…), or send Authorization: Bearer <token>\n",
+        );
+      return;
+    }
+    const path = url.pathname;
+    if (request.method === "GET" && path === "/") {
+      response
+        .writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "content-security-policy":
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+        })
+        .end(html);
+      return;
+    }
+    if (request.method === "GET" && path === "/api/stream") {
+      live.attach(response);
+      return;
+    }
+    if (request.method === "GET" && path === "/metrics") {
+      response
+        .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
+        .end(swarm.metrics.render());
+      return;
+    }
+    const task = /^\/api\/tasks\/([0-9A-Za-z]{1,64})$/.exec(path)?.[1];
+    if (request.method === "GET" && task !== undefined) {
+      send(response, 200, await api.task(task));
+      return;
+    }
+    const verify = /^\/api\/decisions\/(\d+)\/verify$/.exec(path)?.[1];
+    if (request.method === "POST" && verify !== undefined) {
+      send(response, 200, await api.verify(Number(verify)));
+      return;
+    }
+    const route = request.method === "GET" ? routes[path] : undefined;
+    if (route === undefined) {
+      send(response, 404, {
+        error: {
+          code: "E_NOT_FOUND",
+          message: `no ${request.method} ${path}; see docs/DASHBOARD.md for the API`,
+        },
+      });
+      return;
+    }
+    send(response, 200, await route(url));
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      const e = toError(error);
+      if (!response.headersSent) {
+        send(response, 500, {
+          error: { code: e instanceof ConclaveError ? e.code : "E_INTERNAL", message: e.message },
+        });
+      } else response.end();
+    });
+  });
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  live.start();
+  const { port } = server.address() as AddressInfo;
+  const shown = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  const url = `http://${shown}:${port}`;
+  return {
+    url,
+    link: `${url}/?token=${encodeURIComponent(token)}`,
+    token,
+    async close() {
+      live.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

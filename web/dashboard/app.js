@@ -1,0 +1,279 @@
+// The conclave dashboard's page: reads the JSON API (/api/…) and the live
+// stream (/api/stream) with the token from its own address. No build step,
+// no dependencies: the server inlines this file into the page.
+
+const token = new URLSearchParams(location.search).get("token") || "";
+const auth = { headers: { authorization: `Bearer ${token}` } };
+const $ = (id) => document.getElementById(id);
+const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const time = (ms) => (ms ? new Date(ms).toLocaleTimeString() : "");
+const COLORS = ["#4fb3ff", "#3ecf8e", "#f5b942", "#c58bff", "#ff6b6b", "#5ee0d6"];
+let tab = "agents";
+const history = [];
+
+async function api(path, init) {
+  const response = await fetch(path, { ...auth, ...init });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+function table(el, headers, rows) {
+  el.innerHTML =
+    rows.length === 0
+      ? `<tr><td class="empty">nothing yet</td></tr>`
+      : `<thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join("")}</tr>`).join("")}</tbody>`;
+}
+const td = (v, cls = "") => `<td class="${cls}">${v}</td>`;
+
+function renderOverview(o) {
+  $("swarm").textContent = o.swarm;
+  $("transport").textContent = o.transport;
+  $("agents-alive").textContent = o.agents.alive;
+  $("agents-declared").textContent = `${o.agents.declared} declared`;
+  $("tasks-completed").textContent = o.tasks.completed.toLocaleString();
+  $("dead-letters").textContent = o.tasks.deadLettered;
+  $("decisions").textContent = o.decisions;
+  $("auctions").textContent = o.auctions.held;
+  $("auctions-sub").textContent = `${o.auctions.awarded} awarded`;
+  $("llm-calls").textContent = o.llm.calls;
+  $("llm-credits").textContent = `${o.llm.credits.toLocaleString()} credits`;
+  history.push({ at: o.at, n: o.tasks.completed });
+  if (history.length > 120) history.shift();
+  const first = history[0];
+  const last = history[history.length - 1];
+  const secs = (last.at - first.at) / 1000;
+  $("tasks-rate").textContent =
+    secs > 0 ? `${((last.n - first.n) / secs).toFixed(1)} tasks/s over ${Math.round(secs)} s` : "";
+  const max = Math.max(1, ...history.map((h) => h.n)) - first.n || 1;
+  const points = history
+    .map(
+      (h, i) =>
+        `${(i / Math.max(1, history.length - 1)) * 200},${40 - ((h.n - first.n) / max) * 36 - 2}`,
+    )
+    .join(" ");
+  $("tasks-spark").innerHTML = `<polyline points="${points}"/>`;
+}
+
+const views = {
+  async agents() {
+    const rows = await api("/api/agents");
+    table(
+      $("agents-table"),
+      [
+        "agent",
+        "role",
+        "node",
+        "liveness",
+        "status",
+        "balance",
+        "reputation",
+        "weight",
+        "last heard",
+      ],
+      rows.map((a) => [
+        td(esc(a.id), "mono"),
+        td(esc(a.role)),
+        td(esc(a.node ?? ""), "mono"),
+        td(esc(a.liveness), `state-${a.liveness}`),
+        td(esc(a.status), `state-${a.status}`),
+        td(a.balance ?? "–"),
+        td(a.reputation === undefined ? "–" : a.reputation.toFixed(2)),
+        td(a.weight),
+        td(time(a.lastSeen)),
+      ]),
+    );
+  },
+  async tasks() {
+    const rows = await api("/api/tasks");
+    table(
+      $("tasks-table"),
+      ["task", "agent", "completed", "root"],
+      rows.map((t) => [
+        td(`<a class="task-link mono" data-id="${esc(t.taskId)}">${esc(t.taskId)}</a>`),
+        td(esc(t.agent)),
+        td(time(t.at)),
+        td(esc(t.corr ?? ""), "mono"),
+      ]),
+    );
+  },
+  async "dead-letters"() {
+    const rows = await api("/api/dead-letters");
+    table(
+      $("dead-letters-table"),
+      ["id", "type", "reason", "deliveries", "when"],
+      rows.map((d) => [
+        td(`<a class="task-link mono" data-id="${esc(d.id)}">${esc(d.id)}</a>`),
+        td(esc(d.type ?? ""), "mono"),
+        td(esc(d.reason), "state-dead_lettered"),
+        td(d.deliveries),
+        td(time(d.at)),
+      ]),
+    );
+  },
+  async decisions() {
+    const rows = await api("/api/decisions");
+    $("decisions-list").innerHTML =
+      rows.length === 0
+        ? `<div class="empty">no decisions yet</div>`
+        : rows
+            .map((d) => {
+              const t = d.tally;
+              const pct = (w) => `${t.total ? (w / t.total) * 100 : 0}%`;
+              return `<div class="decision" data-seq="${d.seq}">
+        <h4><span class="mono">#${d.seq}</span> ${esc(d.action)} <span class="state-${esc(d.outcome)}">${esc(d.outcome)}</span> <span class="sub">${esc(d.protocol)} · proposed by ${esc(d.proposer)} · ${time(d.decidedAt)}</span>
+        <span class="verdict" id="verdict-${d.seq}"></span><button class="action verify" data-seq="${d.seq}">Verify</button></h4>
+        <div class="bar"><div class="approve" style="width:${pct(t.approve)}"></div><div class="reject" style="width:${pct(t.reject)}"></div><div class="abstain" style="width:${pct(t.abstain)}"></div></div>
+        <div class="sub">approve ${t.approve} · reject ${t.reject} · abstain ${t.abstain} · threshold ${t.threshold} of ${t.total}${d.evidence ? ` · ${d.evidence} pieces of evidence` : ""}</div>
+        <table>${d.votes.map((v) => `<tr><td class="mono">${esc(v.from)}</td><td class="state-${esc(v.choice)}">${esc(v.choice)}</td><td>weight ${v.weight}</td></tr>`).join("")}</table>
+        <div class="sub mono">seal ${esc(d.seal)}</div></div>`;
+            })
+            .join("");
+  },
+  async auctions() {
+    const rows = await api("/api/auctions");
+    table(
+      $("auctions-table"),
+      ["auction", "task", "rule", "status", "winner", "price", "bids", "refused", "when"],
+      rows.map((a) => [
+        td(esc(a.id), "mono"),
+        td(esc(a.task)),
+        td(esc(a.rule)),
+        td(esc(a.status), `state-${a.status}`),
+        td(esc(a.winner ?? "–")),
+        td(a.price ?? "–"),
+        td(a.bids),
+        td(a.rejectedBids),
+        td(time(a.at)),
+      ]),
+    );
+  },
+  async ledger() {
+    const l = await api("/api/ledger");
+    $("escrow").textContent = `· ${l.escrow} in escrow`;
+    table(
+      $("balances-table"),
+      ["account", "balance"],
+      l.balances.map((b) => [td(esc(b.account), "mono"), td(b.balance)]),
+    );
+    const models = Object.keys(l.models);
+    table(
+      $("models-table"),
+      ["model", "calls", "tokens", "credits"],
+      models.map((m) => [
+        td(esc(m)),
+        td(l.models[m].calls),
+        td(l.models[m].tokens),
+        td(l.models[m].credits),
+      ]),
+    );
+    // Cumulative spend, stacked by model: one band per model.
+    const n = l.series.length;
+    const max = Math.max(
+      1,
+      ...l.series.map((p) => Object.values(p.byModel).reduce((a, b) => a + b, 0)),
+    );
+    const x = (i) => (n > 1 ? (i / (n - 1)) * 600 : 0);
+    const y = (v) => 155 - (v / max) * 145;
+    const below = l.series.map(() => 0);
+    $("spend-chart").innerHTML = models
+      .map((m, k) => {
+        const lower = below.slice();
+        l.series.forEach((p, i) => {
+          below[i] += p.byModel[m] ?? 0;
+        });
+        const top = below.map((v, i) => `${x(i)},${y(v)}`);
+        const bottom = lower.map((v, i) => `${x(i)},${y(v)}`).reverse();
+        return `<polygon points="${[...top, ...bottom].join(" ")}" fill="${COLORS[k % COLORS.length]}" fill-opacity="0.75"><title>${esc(m)}: ${l.models[m].credits} credits</title></polygon>`;
+      })
+      .join("");
+    $("spend-when").textContent =
+      n > 1 ? `${time(l.series[0].at)} – ${time(l.series[n - 1].at)}` : "";
+    $("spend-legend").innerHTML = models
+      .map(
+        (m, k) => `<span><i style="background:${COLORS[k % COLORS.length]}"></i>${esc(m)}</span>`,
+      )
+      .join("");
+  },
+  async events() {},
+};
+
+async function showTask(id) {
+  const t = await api(`/api/tasks/${encodeURIComponent(id)}`);
+  const o = t.outcome;
+  $("task-detail").innerHTML =
+    `<h3 class="mono">${esc(t.taskId)} <span class="state-${esc(o.status)}">${esc(o.status)}</span></h3>
+    <div class="timeline">
+      ${t.steps.map((s) => `<div><span class="sub">${time(s.at)}</span> step ${s.position}: <span class="mono">${esc(s.name)}</span></div>`).join("")}
+      ${t.charges.map((c) => `<div><span class="sub">${time(c.at)}</span> charged: <span class="mono">${esc(JSON.stringify(c.memo))}</span></div>`).join("")}
+      ${o.status === "completed" ? `<div><span class="sub">${time(o.at)}</span> completed by ${esc(o.agent)}: <span class="mono">${esc(JSON.stringify(o.result ?? null))}</span></div>` : ""}
+      ${o.status === "dead_lettered" ? `<div><span class="sub">${time(o.at)}</span> dead-lettered: ${esc(o.reason)}</div>` : ""}
+    </div>`;
+}
+
+function show(name) {
+  tab = name;
+  for (const b of document.querySelectorAll("#tabs button"))
+    b.classList.toggle("active", b.dataset.tab === name);
+  for (const v of document.querySelectorAll(".view"))
+    v.classList.toggle("active", v.id === `view-${name}`);
+  views[name]().catch((e) => console.error(e));
+}
+
+document.addEventListener("click", async (event) => {
+  const target = event.target;
+  if (target.matches("#tabs button")) show(target.dataset.tab);
+  if (target.matches(".task-link")) {
+    show("tasks");
+    $("task-id").value = target.dataset.id;
+    await showTask(target.dataset.id);
+  }
+  if (target.matches("button.verify")) {
+    const seq = target.dataset.seq;
+    const verdict = await api(`/api/decisions/${seq}/verify`, { method: "POST" });
+    const el = $(`verdict-${seq}`);
+    el.className = `verdict ${verdict.ok ? "state-approved" : "state-rejected"}`;
+    el.textContent = verdict.ok
+      ? `✔ verified (${verdict.entries} entries)`
+      : `✘ broken at entry ${verdict.seq}: ${verdict.reason}`;
+  }
+});
+$("task-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  showTask($("task-id").value.trim());
+});
+
+const counts = {};
+function renderEvents(batch) {
+  for (const [type, n] of Object.entries(batch.counts)) counts[type] = (counts[type] ?? 0) + n;
+  $("event-counts").innerHTML = Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([t, n]) => `<span>${esc(t)} ${n}</span>`)
+    .join("");
+  if ($("event-pause").checked) return;
+  const filter = $("event-filter").value.trim();
+  const list = $("events-list");
+  for (const e of batch.events) {
+    if (filter && !e.type.includes(filter)) continue;
+    const li = document.createElement("li");
+    li.innerHTML = `<span class="t">${time(e.at)}</span><span class="ty">${esc(e.type)}</span>${esc(e.from ?? "")} ${esc(JSON.stringify(e.body ?? {}))}`;
+    list.prepend(li);
+  }
+  while (list.children.length > 300) list.lastChild.remove();
+}
+
+const stream = new EventSource(`/api/stream?token=${encodeURIComponent(token)}`);
+stream.addEventListener("open", () => {
+  $("connection").textContent = "live";
+  $("connection").className = "pill on";
+});
+stream.addEventListener("error", () => {
+  $("connection").textContent = "reconnecting…";
+  $("connection").className = "pill off";
+});
+stream.addEventListener("overview", (m) => renderOverview(JSON.parse(m.data)));
+stream.addEventListener("events", (m) => renderEvents(JSON.parse(m.data)));
+// Tables refresh while shown; the numbers above come with the stream.
+setInterval(() => {
+  if (tab !== "events" && tab !== "decisions") views[tab]().catch(() => {});
+}, 2000);
+show("agents");

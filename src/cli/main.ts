@@ -4,6 +4,7 @@ import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { admitAgent, revokeAgent } from "./admission.js";
+import { approveProposal } from "./approve.js";
 import { verifyAudit } from "./audit.js";
 import { watchSwarm } from "./dashboard.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
@@ -351,6 +352,49 @@ function program(): Command {
         process.exitCode = await watchSwarm(resolve(opts.swarm), {
           port: opts.port,
           ...(opts.host ? { host: opts.host } : {}),
+          ...(opts.transport ? { transport: opts.transport } : {}),
+          ...(opts.store ? { store: opts.store } : {}),
+        });
+      },
+    );
+
+  cli
+    .command("approve")
+    .description(
+      "vote, as a person, on a privileged action that waits for you (a { human } voter of it): signed with your key file, sent on the swarm's broker",
+    )
+    .argument(
+      "<proposal>",
+      "the proposal's id (shown on the dashboard and in the consensus.waiting event)",
+    )
+    .requiredOption("--swarm <file>", "the swarm file")
+    .requiredOption(
+      "--key <file>",
+      "your key file (conclave keys gen <name> writes <dir>/<name>.key)",
+    )
+    .option("--reject", "vote reject instead of approve", false)
+    .option("--reason <text>", "why, recorded with the vote")
+    .option("--transport <url>", "override the file's transport")
+    .option("--store <url>", "override the file's store")
+    .option("--json", "print the vote as JSON", false)
+    .action(
+      async (
+        proposal: string,
+        opts: {
+          swarm: string;
+          key: string;
+          reject: boolean;
+          reason?: string;
+          transport?: string;
+          store?: string;
+          json: boolean;
+        },
+      ) => {
+        process.exitCode = await approveProposal(resolve(opts.swarm), proposal, {
+          key: resolve(opts.key),
+          reject: opts.reject,
+          json: opts.json,
+          ...(opts.reason ? { reason: opts.reason } : {}),
           ...(opts.transport ? { transport: opts.transport } : {}),
           ...(opts.store ? { store: opts.store } : {}),
         });

@@ -8,6 +8,13 @@ import {
 } from "./ensembles.js";
 import { expecting, type IssueInput, integer, isRecord, path, pattern } from "./fields.js";
 import { buildGateway, checkGateway, type GatewayConfig, gatewaySchema } from "./gateway.js";
+import {
+  buildHumanVoters,
+  checkHumans,
+  type HumanVoterConfig,
+  humansSchema,
+  humanVoterSchema,
+} from "./humans.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
 import {
   type AgentLlmConfig,
@@ -116,6 +123,8 @@ export interface PrivilegedActionConfig {
   readonly threshold: ThresholdConfig;
   /** Roles whose agents vote; every role of the swarm when not set in the file. */
   readonly voters: readonly string[];
+  /** People who vote too, each with the weight this action gives them (quorum only). */
+  readonly humans: readonly HumanVoterConfig[];
   /** Roles whose rejection vetoes the proposal outright. */
   readonly vetoRoles: readonly string[];
   /** How long a proposal stays open, in ms. */
@@ -248,6 +257,8 @@ export interface SwarmConfig {
   readonly ensembles: Readonly<Record<string, EnsembleConfig>>;
   /** What outside callers (A2A, MCP) may start, and how they authenticate. */
   readonly gateway?: GatewayConfig;
+  /** People who may vote on privileged actions, with the public keys their votes are signed with. */
+  readonly humans: Readonly<Record<string, { readonly publicKey: string }>>;
   /** Allocation settings by task type; types not listed are queued to their role. */
   readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
   /** Who may join: declared agents only (default), or also by credential, or by vote. */
@@ -573,9 +584,12 @@ const privilegedActionSchema = z
         "quorum: weighted signed votes; hierarchical: clusters with representatives (large swarms); pbft: Byzantine fault tolerant (3f+1 voters); auto: chosen by the selection matrix.",
       ),
     threshold: thresholdSchema.default({ fraction: 0.5, strict: true }),
-    voters: roleList
+    voters: z
+      .array(z.union([z.string().min(1), humanVoterSchema]))
       .optional()
-      .describe("Roles whose agents vote. Default: every role of the swarm."),
+      .describe(
+        "Roles whose agents vote, and people ({ human: <name>, weight: <n> }). Default: every role of the swarm.",
+      ),
     vetoRoles: roleList
       .default([])
       .describe("Roles whose rejection vetoes the proposal outright; they must be voters."),
@@ -773,6 +787,7 @@ const swarmObjectSchema = z.strictObject({
   models: modelsSchema,
   ensembles: ensemblesSchema,
   gateway: gatewaySchema,
+  humans: humansSchema,
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -815,6 +830,7 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   checkEnsembles(value["ensembles"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
+  checkHumans(value, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkGateway(value["gateway"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
@@ -1011,7 +1027,15 @@ function checkPrivileged(
     (a): a is Record<string, unknown> =>
       isRecord(a) && typeof a["role"] === "string" && voters.includes(a["role"]),
   );
-  if (electorate.length === 0) {
+  // People listed among the voters ({ human, weight }) count with their weight.
+  const humans = (Array.isArray(settings["voters"]) ? settings["voters"] : []).filter(
+    (v): v is Record<string, unknown> => isRecord(v) && typeof v["human"] === "string",
+  );
+  const humanWeight = humans.reduce(
+    (sum, h) => sum + (typeof h["weight"] === "number" ? h["weight"] : 1),
+    0,
+  );
+  if (electorate.length === 0 && humans.length === 0) {
     ctx.addIssue({
       code: "custom",
       path: at("voters"),
@@ -1021,10 +1045,9 @@ function checkPrivileged(
   }
   const threshold = settings["threshold"];
   if (isRecord(threshold) && typeof threshold["weight"] === "number") {
-    const total = electorate.reduce(
-      (sum, a) => sum + (typeof a["weight"] === "number" ? a["weight"] : 1),
-      0,
-    );
+    const total =
+      humanWeight +
+      electorate.reduce((sum, a) => sum + (typeof a["weight"] === "number" ? a["weight"] : 1), 0);
     if (threshold["weight"] > total + 1e-9) {
       ctx.addIssue({
         code: "custom",
@@ -1208,7 +1231,10 @@ function build(parsed: ParsedSwarm): SwarmConfig {
         {
           protocol: p.protocol,
           threshold: p.threshold,
-          voters: p.voters ?? Object.keys(parsed.roles),
+          voters:
+            p.voters?.filter((v): v is string => typeof v === "string") ??
+            Object.keys(parsed.roles),
+          humans: buildHumanVoters(p.voters, parsed.humans),
           vetoRoles: p.vetoRoles,
           deadlineMs: p.deadlineMs,
           ...(p.clusterSize === undefined ? {} : { clusterSize: p.clusterSize }),
@@ -1221,6 +1247,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     models: buildModels(parsed.models),
     ensembles: buildEnsembles(parsed.ensembles),
     ...(parsed.gateway === undefined ? {} : { gateway: buildGateway(parsed.gateway) }),
+    humans: parsed.humans,
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

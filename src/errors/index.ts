@@ -432,3 +432,10 @@ export class BidRejectedError<Reason extends string = string> extends ConclaveEr
     super("E_BID_REJECTED", `bid on auction ${auction} rejected (${reason}): ${message}`, options);
   }
 }
+
+/** A person's vote was not taken: no such open proposal, not one of its human voters, or a bad signature. */
+export class VoteRefusedError extends ConclaveError {
+  constructor(message: string) {
+    super("E_VOTE_REFUSED", message);
+  }
+}

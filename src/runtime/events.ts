@@ -79,6 +79,14 @@ export type SwarmEvent =
       readonly voters: number;
     }
   | {
+      /** A proposal coordinated here waits for people's votes (until its deadline). */
+      readonly type: "consensus.waiting";
+      readonly proposal: string;
+      readonly action: string;
+      readonly humans: readonly string[];
+      readonly deadline: number;
+    }
+  | {
       /** A voter hosted here cast its vote. */
       readonly type: "consensus.voted";
       readonly proposal: string;

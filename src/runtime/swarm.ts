@@ -1,6 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
-import { ChildTaskFailedError, ConclaveError, ConfigError } from "../errors/index.js";
+import {
+  ChildTaskFailedError,
+  ConclaveError,
+  ConfigError,
+  VoteRefusedError,
+} from "../errors/index.js";
 import { encodePublicKey } from "../identity/keys.js";
 import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskOutcome } from "../store/port.js";
@@ -9,6 +14,7 @@ import { ulid } from "../wire/ulid.js";
 import { Agent, type AgentSpec } from "./agent.js";
 import type { Budgets } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
+import { type AwaitingHumans, humanBallot } from "./consensus/human-votes.js";
 import { ROOT_COMPLETED, StagingContext, type SubmitOptions } from "./context.js";
 import type { PublishOptions } from "./event-bus.js";
 import type { EventHandler, SubscribeOptions } from "./event-subscription.js";
@@ -291,6 +297,38 @@ export class Swarm {
   ): Promise<Decision> {
     const { as, ...rest } = options;
     return this.#node.consensus.propose(this.#local(as).id, action, data, rest);
+  }
+
+  /**
+   * Proposals waiting for people's votes (`{ human: <name> }` voters of a
+   * privileged action), as this node knows them: open and not decided.
+   */
+  awaitingHumans(): AwaitingHumans[] {
+    return this.#node.consensusEngine.awaiting();
+  }
+
+  /**
+   * The unsigned vote of person `human` on open proposal `proposalId`, and
+   * the bytes to sign with their Ed25519 key (base64url): for a signer that
+   * holds the key elsewhere (a browser). Send the signed envelope back with
+   * {@link castHumanVote}.
+   * @throws VoteRefusedError when no such open proposal waits for `human`.
+   */
+  humanBallot(proposalId: string, human: string, choice: "approve" | "reject", reason?: string) {
+    const open = this.awaitingHumans().find((a) => a.proposal.id === proposalId);
+    if (open === undefined) {
+      throw new VoteRefusedError(`no open proposal ${proposalId} waits for people's votes here`);
+    }
+    return humanBallot(open.proposal, human, choice, this.#node.clock, reason);
+  }
+
+  /**
+   * Publishes a person's signed vote (a `consensus.vote` envelope signed
+   * with the key the swarm file gives them) on open proposal `proposalId`.
+   * @throws VoteRefusedError when it is not theirs to cast, not on this proposal, or badly signed.
+   */
+  castHumanVote(proposalId: string, vote: unknown): void {
+    this.#node.consensusEngine.castHumanVote(proposalId, vote);
   }
 
   /**

@@ -50,6 +50,7 @@ describe("the privileged section of the swarm file", () => {
       protocol: "quorum",
       threshold: { fraction: 0.5, strict: true },
       voters: ["lead", "finance", "ops"],
+      humans: [],
       vetoRoles: [],
       deadlineMs: 5000,
       faultTolerance: "crash",

@@ -18,6 +18,7 @@ import { decodePublicKey, encodePublicKey } from "../../identity/keys.js";
 import { auditHash } from "../../store/audit-chain.js";
 import type { AuditRecord, Store } from "../../store/port.js";
 import {
+  HUMAN_ROLE,
   type PrivilegedAction,
   parseRuntimeProposal,
   type RuleVoter,
@@ -78,6 +79,13 @@ function electorateProblem(
     const agent = declared.get(voter.id);
     if (agent === undefined) {
       return `voter ${voter.id} is not an agent the swarm file declares (admission: declared)`;
+    }
+    if (voter.role === HUMAN_ROLE && agent.role === HUMAN_ROLE) {
+      // A person's weight is the action's to give (checked with its rule); their key is theirs.
+      if (agent.publicKey !== voter.publicKey) {
+        return `human voter ${voter.id}'s key in the decision is not the one the swarm file gives`;
+      }
+      continue;
     }
     if (agent.role !== voter.role) {
       return `voter ${voter.id} voted as role ${voter.role}; the swarm file gives it role ${agent.role}`;
@@ -306,12 +314,16 @@ async function registryKeys(store: Store): Promise<Map<string, string>> {
 
 /** The swarm file's agents as voters: the role, weight and pinned key each may vote with. */
 function declaredVoters(config: SwarmFile): Map<string, DeclaredVoter> {
-  return new Map(
+  const voters = new Map<string, DeclaredVoter>(
     config.agents.map((a) => [
       a.id,
       { role: a.role, weight: a.weight, ...(a.publicKey ? { publicKey: a.publicKey } : {}) },
     ]),
   );
+  for (const [name, human] of Object.entries(config.humans)) {
+    voters.set(name, { role: HUMAN_ROLE, weight: 0, publicKey: human.publicKey });
+  }
+  return voters;
 }
 
 /**

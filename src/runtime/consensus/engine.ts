@@ -69,7 +69,9 @@ import {
   SignatureError,
   toError,
   UnapprovedActionError,
+  VoteRefusedError,
 } from "../../errors/index.js";
+import { decodePublicKey } from "../../identity/keys.js";
 import type { AuditRecord, Store } from "../../store/port.js";
 import type { Message, Transport } from "../../transport/port.js";
 import { sha256Canonical } from "../../wire/canonical.js";
@@ -80,9 +82,11 @@ import { ulid } from "../../wire/ulid.js";
 import type { SwarmEvent } from "../events.js";
 import { DECISION_KIND, decisionProblem, HEAD_META_KEY, readAuditLog } from "./audit-log.js";
 import { checkClusterReport } from "./cluster-report.js";
+import { type AwaitingHumans, awaitingKey, checkHumanVote, humanVoters } from "./human-votes.js";
 import {
   buildRule,
   DEFAULT_DEADLINE_MS,
+  HUMAN_ROLE,
   type PrivilegedAction,
   parseRuntimeProposal,
   type RuleVoter,
@@ -226,6 +230,8 @@ interface Seen {
 export class ConsensusEngine {
   readonly #host: ConsensusHost;
   readonly #verify: Verifier;
+  /** Public keys of the human voters of every privileged action, by name. */
+  readonly #humanKeys: ReadonlyMap<string, KeyObject>;
   readonly #rounds = new Map<string, Coordinated>();
   readonly #seen = new Map<string, Seen>();
   readonly #bySeal = new Map<string, Decision>();
@@ -246,8 +252,15 @@ export class ConsensusEngine {
   constructor(host: ConsensusHost) {
     this.#host = host;
     // A revoked agent has no key here, whatever is still cached for it.
+    // People vote with the keys the configuration gives them; agents with the keys trust established.
+    const humans = new Map<string, KeyObject>();
+    for (const action of Object.values(host.privileged)) {
+      for (const human of action.humans ?? [])
+        humans.set(human.id, decodePublicKey(human.publicKey));
+    }
+    this.#humanKeys = humans;
     this.#verify = verifierFromKeyTable((agent) =>
-      host.revoked(agent) ? undefined : host.publicKey(agent),
+      host.revoked(agent) ? undefined : (humans.get(agent) ?? host.publicKey(agent)),
     );
   }
 
@@ -338,6 +351,14 @@ export class ConsensusEngine {
         electorate.set(voter.id, voter);
       }
     }
+    for (const human of settings.humans ?? []) {
+      electorate.set(human.id, {
+        id: human.id,
+        role: HUMAN_ROLE,
+        weight: human.weight,
+        publicKey: human.publicKey,
+      });
+    }
     if (electorate.size === 0) {
       throw new ConfigError(
         `no live agent of the voter roles (${[...roles].join(", ")}) can vote on "${action}"; start some, or change privileged.${action}.voters`,
@@ -414,7 +435,49 @@ export class ConsensusEngine {
     }
     this.#send(consensusSubjects.proposal(host.swarm), proposer, PROPOSAL_TYPE, proposal, id);
     this.#schedule(host.clock.now());
+    const humans = humanVoters(proposal);
+    if (humans.length > 0) {
+      // Kept in the store so a person can vote from another machine (conclave approve).
+      await host.store.setMeta(awaitingKey(id), JSON.stringify(proposal));
+      host.emit({
+        type: "consensus.waiting",
+        proposal: id,
+        action,
+        humans: humans.map((h) => h.id),
+        deadline: proposal.deadline,
+      });
+    }
     return decided;
+  }
+
+  /** Proposals known here that wait for people's votes: open, not decided. */
+  awaiting(): AwaitingHumans[] {
+    const now = this.#host.clock.now();
+    const proposals = new Map<string, RuntimeProposal>();
+    for (const { proposal } of [...this.#rounds.values(), ...this.#seen.values()]) {
+      proposals.set(proposal.id, proposal);
+    }
+    return [...proposals.values()]
+      .filter((p) => now < p.deadline && !this.#sealByProposal.has(p.id))
+      .map((proposal) => ({ proposal, humans: humanVoters(proposal) }))
+      .filter((a) => a.humans.length > 0);
+  }
+
+  /**
+   * Publishes a person's signed vote on an open proposal known here, after
+   * checking it (see `checkHumanVote`).
+   * @throws VoteRefusedError
+   */
+  castHumanVote(proposalId: string, vote: unknown): Envelope {
+    const open = this.awaiting().find((a) => a.proposal.id === proposalId);
+    if (open === undefined) {
+      throw new VoteRefusedError(
+        `no open proposal ${proposalId} waits for people's votes here (decided, expired, or unknown)`,
+      );
+    }
+    const envelope = checkHumanVote(open.proposal, vote, this.#host.clock.now());
+    this.#publish(consensusSubjects.vote(this.#host.swarm, proposalId), envelope);
+    return envelope;
   }
 
   #onVote(message: Message): void {

@@ -28,6 +28,23 @@ export interface PrivilegedAction {
   readonly clusterSize?: number;
   /** What `auto` must tolerate. Default `crash`. */
   readonly faultTolerance?: FaultTolerance;
+  /**
+   * People who vote too (quorum only), with their weight and the public key
+   * their votes are signed with. Always in the electorate, live or not: a
+   * round waits for them until its deadline.
+   */
+  readonly humans?: readonly HumanVoter[];
+}
+
+/** The role a human voter has in a rule. */
+export const HUMAN_ROLE = "human";
+
+/** A person among an action's voters. */
+export interface HumanVoter {
+  readonly id: string;
+  readonly weight: number;
+  /** base64url Ed25519 public key. */
+  readonly publicKey: string;
 }
 
 /** A voter as the rule lists it: the protocol's {@link Voter} plus its public key (base64url SPKI). */
@@ -142,7 +159,22 @@ export function ruleMismatch(
     }
   }
   const voterRoles = new Set(action.voters ?? roles);
+  const humans = new Map((action.humans ?? []).map((h) => [h.id, h]));
+  for (const human of humans.values()) {
+    if (!rule.voters.some((v) => v.id === human.id && v.role === HUMAN_ROLE)) {
+      return `human voter ${human.id} is missing from the proposal's electorate`;
+    }
+  }
   for (const voter of rule.voters) {
+    if (voter.role === HUMAN_ROLE) {
+      const human = humans.get(voter.id);
+      if (human === undefined)
+        return `${voter.id} votes as a human on "${proposal.action}" but is not one of its human voters`;
+      if (human.weight !== voter.weight || human.publicKey !== voter.publicKey) {
+        return `human voter ${voter.id} has weight ${voter.weight} or a key other than the configured ones`;
+      }
+      continue;
+    }
     if (!voterRoles.has(voter.role)) {
       return `voter ${voter.id} has role ${voter.role}, which does not vote on "${proposal.action}"`;
     }

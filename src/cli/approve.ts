@@ -1,0 +1,87 @@
+/**
+ * `conclave approve <proposal> [--reject] --key FILE --swarm FILE`: a
+ * person's vote on a privileged action that waits for them. The vote is
+ * signed here with their key file (`conclave keys gen alice`) and published
+ * on the swarm's broker, where the proposal's coordinator counts it; the
+ * proposal is read from the shared store, where the coordinator keeps it
+ * while it waits.
+ */
+import { basename, dirname } from "node:path";
+import { loadSwarmConfig } from "../config/load.js";
+import { applyOverrides } from "../config/overrides.js";
+import { createVote } from "../consensus/vote.js";
+import { ConfigError, VoteRefusedError } from "../errors/index.js";
+import { loadAgentKey } from "../identity/key-file.js";
+import { consensusSubjects } from "../runtime/consensus/engine.js";
+import { awaitingKey, checkHumanVote } from "../runtime/consensus/human-votes.js";
+import { parseRuntimeProposal } from "../runtime/consensus/rule.js";
+import { openTransport } from "../runtime/from-config.js";
+import { openStore } from "../store/open-store.js";
+import { encodeEnvelope } from "../wire/codec.js";
+
+export interface ApproveOptions {
+  /** The person's key file: `<dir>/<name>.key`; the name is who votes. */
+  readonly key: string;
+  readonly reject: boolean;
+  readonly reason?: string;
+  readonly transport?: string;
+  readonly store?: string;
+  readonly json: boolean;
+}
+
+/** Casts the vote; exit code 0, or a thrown typed error (exit 1 or 2). */
+export async function approveProposal(
+  file: string,
+  proposalId: string,
+  options: ApproveOptions,
+): Promise<number> {
+  const config = applyOverrides(await loadSwarmConfig(file), {
+    ...(options.transport ? { transport: options.transport } : {}),
+    ...(options.store ? { store: options.store } : {}),
+  });
+  if (config.transport === "memory") {
+    throw new ConfigError(
+      "this swarm uses the embedded in-process transport, which only the process running it can reach: vote from its dashboard (conclave up --dashboard), or run the swarm on a broker",
+    );
+  }
+  const human = basename(options.key).replace(/\.key$/, "");
+  const keys = await loadAgentKey(dirname(options.key), human);
+  const store = await openStore(config.store, { create: false });
+  let stored: string | undefined;
+  try {
+    stored = await store.getMeta(awaitingKey(proposalId));
+  } finally {
+    await store.close();
+  }
+  if (stored === undefined) {
+    throw new VoteRefusedError(
+      `no proposal ${proposalId} waits for people's votes in ${config.swarm}'s store; check the id on the dashboard`,
+    );
+  }
+  const proposal = parseRuntimeProposal(JSON.parse(stored));
+  if (typeof proposal === "string")
+    throw new VoteRefusedError(`the stored proposal is unreadable: ${proposal}`);
+  const choice = options.reject ? "reject" : "approve";
+  const vote = createVote({
+    proposal,
+    from: human,
+    choice,
+    ...(options.reason ? { reason: options.reason } : {}),
+    privateKey: keys.privateKey,
+  });
+  checkHumanVote(proposal, vote, Date.now());
+  const transport = await openTransport(config);
+  try {
+    transport.publish(consensusSubjects.vote(config.swarm, proposal.id), encodeEnvelope(vote));
+  } finally {
+    // Drain: what was published reaches the broker before the connection closes.
+    await transport.drain();
+  }
+  const line = { proposal: proposal.id, action: proposal.action, voter: human, choice };
+  process.stdout.write(
+    options.json
+      ? `${JSON.stringify(line)}\n`
+      : `${human} voted ${choice} on proposal ${proposal.id} (${proposal.action}); the outcome is sealed in the audit log when the round closes\n`,
+  );
+  return 0;
+}

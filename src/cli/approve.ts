@@ -53,9 +53,9 @@ export async function approveProposal(
   } finally {
     await store.close();
   }
-  if (stored === undefined) {
+  if (stored === undefined || stored === "") {
     throw new VoteRefusedError(
-      `no proposal ${proposalId} waits for people's votes in ${config.swarm}'s store; check the id on the dashboard`,
+      `no proposal ${proposalId} waits for people's votes in ${config.swarm}'s store (decided, or never proposed); check the id on the dashboard`,
     );
   }
   const proposal = parseRuntimeProposal(JSON.parse(stored));

@@ -177,6 +177,20 @@ export class DashboardApi {
     return { ok: false, seq: verdict.seq, reason: verdict.reason };
   }
 
+  /** Proposals waiting for people's votes: what they would do, who may vote, until when. */
+  approvals() {
+    return this.#swarm.awaitingHumans().map(({ proposal, humans }) => ({
+      proposal: proposal.id,
+      action: proposal.action,
+      data: proposal.data,
+      proposer: proposal.proposer,
+      deadline: proposal.deadline,
+      threshold: proposal.rule.threshold,
+      humans: humans.map((h) => ({ id: h.id, weight: h.weight })),
+      agents: proposal.rule.voters.filter((v) => v.role !== "human").map((v) => v.id),
+    }));
+  }
+
   /** The latest auctions: bids, refusals, the winner and the price. */
   auctions() {
     return this.#store.auctions({ limit: LIST_LIMIT });

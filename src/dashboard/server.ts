@@ -12,7 +12,8 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ConclaveError, toError } from "../errors/index.js";
+import { ConclaveError, toError, VoteRefusedError } from "../errors/index.js";
+import { InvalidRequestError, RequestTooLargeError } from "../errors/interop.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { DashboardApi } from "./api.js";
 import { LiveFeed } from "./live.js";
@@ -40,6 +41,29 @@ function page(): string {
   return read("index.html")
     .replace("/*STYLE*/", () => read("style.css"))
     .replace("/*APP*/", () => read("app.js"));
+}
+
+/** A vote or a ballot request is a few hundred bytes. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** The request's JSON object body. @throws RequestTooLargeError / InvalidRequestError */
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new RequestTooLargeError(MAX_BODY_BYTES);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      return value as Record<string, unknown>;
+    }
+  } catch {
+    // Answered below.
+  }
+  throw new InvalidRequestError("the request body must be a JSON object");
 }
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
@@ -83,6 +107,7 @@ export async function serveDashboard(
     "/api/tasks": () => api.tasks(),
     "/api/dead-letters": () => api.deadLetters(),
     "/api/decisions": () => api.decisions(),
+    "/api/approvals": async () => api.approvals(),
     "/api/auctions": () => api.auctions(),
     "/api/ledger": () => api.ledger(),
   };
@@ -127,6 +152,23 @@ export async function serveDashboard(
       send(response, 200, await api.task(task));
       return;
     }
+    const approval = /^\/api\/approvals\/([0-9A-Za-z]{1,64})\/(ballot|vote)$/.exec(path);
+    if (request.method === "POST" && approval?.[1] !== undefined) {
+      const body = await readJson(request);
+      if (approval[2] === "ballot") {
+        const choice = body["choice"] === "reject" ? "reject" : "approve";
+        const reason = typeof body["reason"] === "string" ? body["reason"] : undefined;
+        send(
+          response,
+          200,
+          swarm.humanBallot(approval[1], String(body["human"] ?? ""), choice, reason),
+        );
+      } else {
+        swarm.castHumanVote(approval[1], body["vote"]);
+        send(response, 200, { sent: true });
+      }
+      return;
+    }
     const verify = /^\/api\/decisions\/(\d+)\/verify$/.exec(path)?.[1];
     if (request.method === "POST" && verify !== undefined) {
       send(response, 200, await api.verify(Number(verify)));
@@ -149,7 +191,7 @@ export async function serveDashboard(
     handle(request, response).catch((error: unknown) => {
       const e = toError(error);
       if (!response.headersSent) {
-        send(response, 500, {
+        send(response, statusOf(e), {
           error: { code: e instanceof ConclaveError ? e.code : "E_INTERNAL", message: e.message },
         });
       } else response.end();
@@ -177,4 +219,11 @@ export async function serveDashboard(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The HTTP status of a failed request: the caller's mistake (4xx) or ours (500). */
+function statusOf(error: Error): number {
+  if (error instanceof RequestTooLargeError) return 413;
+  if (error instanceof VoteRefusedError || error instanceof InvalidRequestError) return 400;
+  return 500;
 }

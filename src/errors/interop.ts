@@ -75,3 +75,11 @@ export class ActionNotApprovedError extends ConclaveError {
     );
   }
 }
+
+/** A request body that cannot be used: not JSON, or not the object the route takes (HTTP 400). */
+export class InvalidRequestError extends ConclaveError {
+  readonly status = 400;
+  constructor(message: string) {
+    super("E_INVALID_REQUEST", message);
+  }
+}

@@ -16,6 +16,8 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { loadSwarmConfig, parseSwarmConfig } from "../../src/config/load.js";
 import { type DashboardServer, serveDashboard } from "../../src/dashboard/server.js";
 import { PermanentError } from "../../src/errors/index.js";
+import { saveAgentKey } from "../../src/identity/key-file.js";
+import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
 import { root } from "../cli/run-cli.js";
@@ -29,22 +31,30 @@ const TOKEN = "dashboard-test-token-0123456789";
 const shots = process.env["CONCLAVE_SCREENSHOTS"];
 
 const work = mkdtempSync(join(tmpdir(), "conclave-dashboard-"));
+/** A person who votes on production deploys, from the page, with her key file. */
+const alice = generateAgentKeyPair();
 
 const swarmFile = `swarm: watched
 roles:
   lead: {}
   worker: { tasks: [work, fail] }
-  ops: { tasks: [funds.transfer] }
+  ops: { tasks: [funds.transfer, deploy.production] }
 agents:
   - { id: lead, role: lead, weight: 2, budget: { initial: 5000 } }
   - { id: w-1, role: worker }
   - { id: w-2, role: worker }
   - { id: ops-1, role: ops }
+humans:
+  alice: { publicKey: ${encodePublicKey(alice.publicKey)} }
 privileged:
   funds.transfer:
     protocol: quorum
     threshold: { weight: 2 }
     voters: [lead]
+  deploy.production:
+    threshold: { weight: 3 }
+    voters: [lead, { human: alice, weight: 2 }]
+    deadlineMs: 60000
 `;
 
 describe("the dashboard in a browser", {
@@ -66,6 +76,7 @@ describe("the dashboard in a browser", {
             throw new PermanentError("the input names no file to work on; send { file }");
           });
           agent.handle("funds.transfer", async () => ({ sent: true }));
+          agent.handle("deploy.production", async () => ({ deployed: true }));
         },
       },
     });
@@ -144,6 +155,30 @@ describe("the dashboard in a browser", {
     await decision.locator("button.verify").click();
     await page.locator(".verdict", { hasText: "verified" }).waitFor();
     if (shots) await page.screenshot({ path: join(shots, "dashboard-consensus.png") });
+  });
+
+  test("a person approves a waiting proposal from the page, signing with her key file in the browser", async () => {
+    const keyFile = await saveAgentKey(join(work, "people"), "alice", alice);
+    const decided = swarm.propose("deploy.production", { version: "1.4.2" }, { as: "lead" });
+    await page.click("#tabs button[data-tab=decisions]");
+    const waiting = page.locator(".decision.waiting", { hasText: "deploy.production" });
+    await waiting.waitFor();
+    assert.match((await waiting.textContent()) ?? "", /waiting for alice[\s\S]*1\.4\.2/);
+    await waiting.locator("input.key-file").setInputFiles(keyFile);
+    await waiting.locator("input.reason").fill("release notes checked");
+    if (shots) await page.screenshot({ path: join(shots, "dashboard-approval.png") });
+    await waiting.locator("button.vote[data-choice=approve]").click();
+    await page.locator(".vote-result", { hasText: "alice voted approve" }).waitFor();
+    const decision = await decided;
+    assert.equal(decision.outcome, "approved");
+    const vote = decision.votes.find((v) => v.from === "alice");
+    assert.deepEqual((vote?.body as { reason?: string }).reason, "release notes checked");
+    const ran = await swarm.submitAndWait("ops", "deploy.production", decision.proposal.data, {
+      as: "lead",
+      approval: decision.seal,
+      timeoutMs: 10_000,
+    });
+    assert.deepEqual(ran, { deployed: true });
   });
 
   test("a dead letter shows its reason, and its timeline opens from it", async () => {

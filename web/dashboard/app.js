@@ -43,7 +43,7 @@ function renderOverview(o) {
   const last = history[history.length - 1];
   const secs = (last.at - first.at) / 1000;
   $("tasks-rate").textContent =
-    secs > 0 ? `${((last.n - first.n) / secs).toFixed(1)} tasks/s over ${Math.round(secs)} s` : "";
+    secs >= 2 ? `${((last.n - first.n) / secs).toFixed(1)} tasks/s over ${Math.round(secs)} s` : "";
   const max = Math.max(1, ...history.map((h) => h.n)) - first.n || 1;
   const points = history
     .map(
@@ -111,6 +111,7 @@ const views = {
     );
   },
   async decisions() {
+    await views.approvals();
     const rows = await api("/api/decisions");
     $("decisions-list").innerHTML =
       rows.length === 0
@@ -128,6 +129,26 @@ const views = {
         <div class="sub mono">seal ${esc(d.seal)}</div></div>`;
             })
             .join("");
+  },
+  async approvals() {
+    const rows = await api("/api/approvals");
+    const box = $("approvals");
+    // Keep the form a person is filling in.
+    if (box.querySelector("input[type=file]")?.files?.length) return;
+    box.innerHTML = rows
+      .map(
+        (a) => `<div class="decision waiting" data-proposal="${esc(a.proposal)}">
+      <h4><span class="mono">${esc(a.proposal)}</span> ${esc(a.action)} <span class="state-suspect">waiting for ${a.humans.map((h) => esc(h.id)).join(", ")}</span>
+      <span class="sub">proposed by ${esc(a.proposer)} · closes ${time(a.deadline)}</span></h4>
+      <div class="mono">${esc(JSON.stringify(a.data))}</div>
+      <div class="sub">people: ${a.humans.map((h) => `${esc(h.id)} (weight ${h.weight})`).join(", ")} · agents: ${a.agents.map(esc).join(", ") || "none"}</div>
+      <form class="vote-form"><label class="sub">your key file <input type="file" class="key-file" accept=".key,application/json"></label>
+      <input class="reason" placeholder="reason (optional)">
+      <button type="button" class="action vote" data-choice="approve">Approve</button>
+      <button type="button" class="action vote reject" data-choice="reject">Reject</button>
+      <span class="vote-result"></span></form></div>`,
+      )
+      .join("");
   },
   async auctions() {
     const rows = await api("/api/auctions");
@@ -237,6 +258,59 @@ document.addEventListener("click", async (event) => {
       : `✘ broken at entry ${verdict.seq}: ${verdict.reason}`;
   }
 });
+// A person's vote: signed here, in the browser, with their key file (Ed25519
+// through WebCrypto); the key never leaves the page, only the signature does.
+async function castVote(button) {
+  const card = button.closest(".waiting");
+  const result = card.querySelector(".vote-result");
+  try {
+    const file = card.querySelector(".key-file").files[0];
+    if (!file) throw new Error("choose your key file first (conclave keys gen <name>)");
+    const keyFile = JSON.parse(await file.text());
+    const key = await crypto.subtle.importKey(
+      "jwk",
+      { kty: "OKP", crv: "Ed25519", d: keyFile.seed, x: keyFile.publicKey, ext: false },
+      { name: "Ed25519" },
+      false,
+      ["sign"],
+    );
+    const proposal = card.dataset.proposal;
+    const post = (path, body) =>
+      fetch(path, {
+        method: "POST",
+        headers: { ...auth.headers, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }).then(async (r) => {
+        const json = await r.json();
+        if (!r.ok) throw new Error(json.error?.message ?? r.status);
+        return json;
+      });
+    const ballot = await post(`/api/approvals/${proposal}/ballot`, {
+      human: keyFile.agent,
+      choice: button.dataset.choice,
+      reason: card.querySelector(".reason").value,
+    });
+    const input = Uint8Array.from(
+      atob(ballot.signingInput.replace(/-/g, "+").replace(/_/g, "/")),
+      (c) => c.charCodeAt(0),
+    );
+    const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, input));
+    const sig = btoa(String.fromCharCode(...signature))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+    await post(`/api/approvals/${proposal}/vote`, { vote: { ...ballot.envelope, sig } });
+    result.className = "vote-result state-approved";
+    result.textContent = `${keyFile.agent} voted ${button.dataset.choice}`;
+  } catch (error) {
+    result.className = "vote-result state-rejected";
+    result.textContent = String(error.message ?? error);
+  }
+}
+document.addEventListener("click", (event) => {
+  if (event.target.matches("button.vote")) castVote(event.target);
+});
+
 $("task-form").addEventListener("submit", (event) => {
   event.preventDefault();
   showTask($("task-id").value.trim());
@@ -274,6 +348,7 @@ stream.addEventListener("overview", (m) => renderOverview(JSON.parse(m.data)));
 stream.addEventListener("events", (m) => renderEvents(JSON.parse(m.data)));
 // Tables refresh while shown; the numbers above come with the stream.
 setInterval(() => {
-  if (tab !== "events" && tab !== "decisions") views[tab]().catch(() => {});
+  if (tab === "decisions") views.approvals().catch(() => {});
+  else if (tab !== "events") views[tab]().catch(() => {});
 }, 2000);
 show("agents");

@@ -230,6 +230,8 @@ interface Seen {
 export class ConsensusEngine {
   readonly #host: ConsensusHost;
   readonly #verify: Verifier;
+  /** Proposals with human voters known to be decided (bounded: oldest forgotten first). */
+  readonly #decidedWithHumans = new BoundedSet(1000);
   /** Public keys of the human voters of every privileged action, by name. */
   readonly #humanKeys: ReadonlyMap<string, KeyObject>;
   readonly #rounds = new Map<string, Coordinated>();
@@ -277,6 +279,17 @@ export class ConsensusEngine {
         void this.#onProposal(m);
       }),
       transport.subscribe(consensusSubjects.allVotes(swarm), (m) => this.#onVote(m)),
+      // Decisions announced by other nodes' coordinators close what waits for people here too.
+      transport.subscribe(`${swarm}.event.${DECIDED_EVENT}`, (m) => {
+        try {
+          const body = decodeEnvelope(m.data, { maxBytes: this.#host.maxEnvelopeBytes }).body as {
+            proposal?: unknown;
+          };
+          if (typeof body?.proposal === "string") this.#decidedWithHumans.add(body.proposal);
+        } catch {
+          // Not ours to judge here: the event bus parks bad events.
+        }
+      }),
       transport.subscribe(consensusSubjects.allClusters(swarm), (m) => this.#onClusterRequest(m)),
       transport.subscribe(consensusSubjects.allPbft(swarm), (m) => this.#onPbftMessage(m)),
     );
@@ -458,7 +471,10 @@ export class ConsensusEngine {
       proposals.set(proposal.id, proposal);
     }
     return [...proposals.values()]
-      .filter((p) => now < p.deadline && !this.#sealByProposal.has(p.id))
+      .filter(
+        (p) =>
+          now < p.deadline && !this.#sealByProposal.has(p.id) && !this.#decidedWithHumans.has(p.id),
+      )
       .map((proposal) => ({ proposal, humans: humanVoters(proposal) }))
       .filter((a) => a.humans.length > 0);
   }
@@ -636,6 +652,11 @@ export class ConsensusEngine {
             type: "error",
             error: `announcing ${DECIDED_EVENT}: ${toError(error).message}`,
           });
+        }
+        if (humanVoters(round.proposal).length > 0) {
+          // No longer open to people: conclave approve finds it closed.
+          this.#decidedWithHumans.add(decision.proposal.id);
+          this.#host.store.setMeta(awaitingKey(decision.proposal.id), "").catch(() => undefined);
         }
         round.resolve(decision);
       },
@@ -1229,6 +1250,20 @@ export class ConsensusEngine {
       subject,
       encodeEnvelope(envelope, { maxBytes: this.#host.maxEnvelopeBytes }),
     );
+  }
+}
+
+/** A set that forgets its oldest members past `limit`. */
+class BoundedSet {
+  readonly #items = new Set<string>();
+  constructor(readonly limit: number) {}
+  add(item: string): void {
+    this.#items.add(item);
+    if (this.#items.size > this.limit)
+      this.#items.delete(this.#items.values().next().value as string);
+  }
+  has(item: string): boolean {
+    return this.#items.has(item);
   }
 }
 

@@ -439,3 +439,10 @@ export class VoteRefusedError extends ConclaveError {
     super("E_VOTE_REFUSED", message);
   }
 }
+
+/** A dead letter cannot be redriven as asked: none by that id, not a task, already completed, or paid by an escrow already refunded. */
+export class RedriveRefusedError extends ConclaveError {
+  constructor(message: string) {
+    super("E_REDRIVE_REFUSED", message);
+  }
+}

@@ -1,4 +1,4 @@
-import { ConclaveError, toError } from "../errors/index.js";
+import { ConclaveError, RedriveRefusedError, toError } from "../errors/index.js";
 import {
   type Consumer,
   DeadLetterHeaders,
@@ -43,6 +43,72 @@ export class DeadLetters implements BadInputPark {
     else await consumer?.close();
   }
 
+  /**
+   * Sends dead letter `id`'s task to its queue again, as it was (same
+   * envelope, same signature, fresh deliveries), after whatever made it fail
+   * was fixed. Recorded in the audit log: who, when, which attempt, and the
+   * reason it had died with. A task whose escrow was refunded when it died
+   * runs unpaid, and only when asked (`unpaid`): redriving it must not make
+   * its delegator pay twice, and nothing can pay its worker.
+   *
+   * @throws RedriveRefusedError saying why it cannot.
+   */
+  async redrive(id: string, options: RedriveOptions): Promise<Redriven> {
+    const { store, transport, clock, swarm, events } = this.#node;
+    const record = await store.deadLetter(id);
+    if (record === undefined) {
+      throw new RedriveRefusedError(`no dead letter ${id}; conclave dead-letters list shows them`);
+    }
+    if (record.subject.startsWith(`${swarm}.dlq.`) || !record.subject.startsWith(`${swarm}.`)) {
+      throw new RedriveRefusedError(
+        `dead letter ${id} was input that failed to parse or verify (${record.reason}), not a task: there is nothing to run again`,
+      );
+    }
+    if (await store.isCompleted(id)) {
+      throw new RedriveRefusedError(`task ${id} has completed since; nothing to redrive`);
+    }
+    const data = Buffer.from(record.data, "base64");
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(data, { maxBytes: Number.MAX_SAFE_INTEGER });
+    } catch (error) {
+      throw new RedriveRefusedError(`dead letter ${id} cannot be read: ${toError(error).message}`);
+    }
+    const escrow = escrowOf(envelope);
+    if (escrow !== undefined && options.unpaid !== true) {
+      throw new RedriveRefusedError(
+        `task ${id} carried ${escrow.amount} credits of ${escrow.delegator}'s escrow, refunded when it died; redrive it with --unpaid to run it without pay, or have ${escrow.delegator} delegate it again`,
+      );
+    }
+    const attempt = Number((await store.getMeta(redriveKey(id))) ?? "0") + 1;
+    const at = clock.now();
+    await store.setMeta(redriveKey(id), String(attempt));
+    await store.appendAudit({
+      kind: REDRIVEN_KIND,
+      data: {
+        id,
+        subject: record.subject,
+        type: envelope.type,
+        reason: record.reason,
+        deliveries: record.deliveries,
+        by: options.by,
+        at,
+        attempt,
+        ...(escrow === undefined ? {} : { unpaid: true }),
+      },
+    });
+    // Pending again: waiters see no outcome until it completes or dies anew.
+    await store.removeDeadLetter(id);
+    try {
+      await transport.enqueue(record.subject, data, { msgId: redriveMsgId(id, attempt) });
+    } catch (error) {
+      await store.recordDeadLetter(record);
+      throw error;
+    }
+    events.emit({ type: "task.redriven", id, subject: record.subject, by: options.by, attempt });
+    return { id, subject: record.subject, attempt };
+  }
+
   /** Core-bus input that fails to parse or verify: parked with the reason, never dropped. */
   park(message: Message, error: unknown): void {
     const { clock, transport, events, swarm } = this.#node;
@@ -72,7 +138,8 @@ export class DeadLetters implements BadInputPark {
       envelope = undefined;
     }
     const record = {
-      id: h[DeadLetterHeaders.msgId] || delivery.msgId || `anonymous-${ulid(clock)}`,
+      // A redriven message keeps its dead letter's id: its task is the same task.
+      id: fromRedrive(h[DeadLetterHeaders.msgId] || delivery.msgId || `anonymous-${ulid(clock)}`),
       subject: h[DeadLetterHeaders.subject] ?? delivery.subject,
       reason: h[DeadLetterHeaders.reason] ?? "unknown",
       deliveries: Number(h[DeadLetterHeaders.deliveries] ?? "0") || 0,
@@ -100,4 +167,33 @@ export class DeadLetters implements BadInputPark {
       deliveries: record.deliveries,
     });
   }
+}
+
+/** Audit entry kind of a redrive. */
+export const REDRIVEN_KIND = "dead-letter.redriven";
+
+const redriveKey = (id: string) => `redrive.${id}`;
+
+export interface RedriveOptions {
+  /** Who redrives it, for the audit log (an operator's name, `dashboard`). */
+  readonly by: string;
+  /** Run a task whose escrow was refunded when it died, without pay. */
+  readonly unpaid?: boolean;
+}
+
+export interface Redriven {
+  readonly id: string;
+  readonly subject: string;
+  /** 1 for the first redrive of this dead letter, then 2, … */
+  readonly attempt: number;
+}
+
+/** The broker message id of the `n`-th redrive of dead letter `id`: unique, so no broker deduplicates it away. */
+export function redriveMsgId(id: string, n: number): string {
+  return `${id}.redrive.${n}`;
+}
+
+/** The dead letter's id behind a message id (the same id, unless the message is a redrive). */
+function fromRedrive(msgId: string): string {
+  return msgId.replace(/\.redrive\.\d+$/, "");
 }

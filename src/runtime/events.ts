@@ -79,6 +79,14 @@ export type SwarmEvent =
       readonly voters: number;
     }
   | {
+      /** A dead letter was sent to its queue again (see `swarm.redrive`). */
+      readonly type: "task.redriven";
+      readonly id: string;
+      readonly subject: string;
+      readonly by: string;
+      readonly attempt: number;
+    }
+  | {
       /** A proposal coordinated here waits for people's votes (until its deadline). */
       readonly type: "consensus.waiting";
       readonly proposal: string;

@@ -16,6 +16,7 @@ import type { Budgets } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import { type AwaitingHumans, humanBallot } from "./consensus/human-votes.js";
 import { ROOT_COMPLETED, StagingContext, type SubmitOptions } from "./context.js";
+import type { Redriven, RedriveOptions } from "./dead-letters.js";
 import type { PublishOptions } from "./event-bus.js";
 import type { EventHandler, SubscribeOptions } from "./event-subscription.js";
 import type { SwarmEventListener } from "./events.js";
@@ -297,6 +298,20 @@ export class Swarm {
   ): Promise<Decision> {
     const { as, ...rest } = options;
     return this.#node.consensus.propose(this.#local(as).id, action, data, rest);
+  }
+
+  /**
+   * Sends dead letter `id`'s task to its queue again, unchanged, once what
+   * made it fail is fixed; recorded in the audit log with `by`. A task whose
+   * escrow was refunded when it died needs `unpaid: true` (it runs without pay).
+   * @throws RedriveRefusedError saying why it cannot.
+   * @example
+   * ```ts
+   * await swarm.redrive("01J…", { by: "ops-oncall" });
+   * ```
+   */
+  redrive(id: string, options: RedriveOptions): Promise<Redriven> {
+    return this.#node.deadLetters.redrive(id, options);
   }
 
   /**

@@ -170,6 +170,12 @@ export class KyselyStore implements Store {
   recordDeadLetter(record: DeadLetterRecord): Promise<void> {
     return this.#deadLetters.recordDeadLetter(record);
   }
+  deadLetter(id: string): Promise<DeadLetterRecord | undefined> {
+    return this.#deadLetters.deadLetter(id);
+  }
+  removeDeadLetter(id: string): Promise<boolean> {
+    return this.#deadLetters.removeDeadLetter(id);
+  }
   deadLetters(options?: { limit?: number }): Promise<DeadLetterRecord[]> {
     return this.#deadLetters.deadLetters(options);
   }

@@ -37,16 +37,28 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
         .orderBy("id")
         .limit(options.limit ?? 10_000)
         .execute();
-      return rows.map((r) => ({
-        id: r.id,
-        subject: r.subject,
-        reason: r.reason,
-        deliveries: r.deliveries,
-        at: r.at,
-        data: r.data,
-        ...(r.corr === null ? {} : { corr: r.corr }),
-        ...(r.type === null ? {} : { type: r.type }),
-      }));
+      return rows.map(toRecord);
+    });
+  }
+
+  deadLetter(id: string): Promise<DeadLetterRecord | undefined> {
+    return this.#core.run("reading a dead letter", async () => {
+      const r = await this.#core.db
+        .selectFrom("conclave_dead_letters")
+        .selectAll()
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return r === undefined ? undefined : toRecord(r);
+    });
+  }
+
+  removeDeadLetter(id: string): Promise<boolean> {
+    return this.#core.run("removing a dead letter", async () => {
+      const result = await this.#core.db
+        .deleteFrom("conclave_dead_letters")
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
     });
   }
 
@@ -62,4 +74,26 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
       return rows.flatMap((r) => (r.corr === null ? [] : [r.corr]));
     });
   }
+}
+
+function toRecord(r: {
+  id: string;
+  subject: string;
+  reason: string;
+  deliveries: number;
+  at: number;
+  data: string;
+  corr: string | null;
+  type: string | null;
+}): DeadLetterRecord {
+  return {
+    id: r.id,
+    subject: r.subject,
+    reason: r.reason,
+    deliveries: Number(r.deliveries),
+    at: Number(r.at),
+    data: r.data,
+    ...(r.corr === null ? {} : { corr: r.corr }),
+    ...(r.type === null ? {} : { type: r.type }),
+  };
 }

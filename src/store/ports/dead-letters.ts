@@ -30,4 +30,12 @@ export interface DeadLetterStore {
   deadLetters(options?: { limit?: number }): Promise<DeadLetterRecord[]>;
   /** Root ids (`corr`) of dead-lettered tasks, distinct, in order. */
   deadLetteredRoots(): Promise<string[]>;
+  /** One dead letter by id, or undefined. */
+  deadLetter(id: string): Promise<DeadLetterRecord | undefined>;
+  /**
+   * Removes a dead letter (it was redriven: its task is pending again, and
+   * may be dead-lettered anew). Returns whether there was one; removing a
+   * missing one is not an error.
+   */
+  removeDeadLetter(id: string): Promise<boolean>;
 }

@@ -35,6 +35,26 @@ export function runDeadLetterStoreConformance(
       assert.ok((await fixture.store.deadLetteredRoots()).includes("root-x"));
     });
 
+    test("a dead letter is read by id and removed once (a redrive)", async () => {
+      const dl = {
+        id: id(),
+        subject: "s.task.dev.code",
+        reason: "boom",
+        deliveries: 5,
+        at: 7,
+        data: "e30",
+      };
+      await fixture.store.recordDeadLetter(dl);
+      assert.deepEqual(await fixture.store.deadLetter(dl.id), dl);
+      assert.equal(await fixture.store.deadLetter(id()), undefined);
+      assert.equal(await fixture.store.removeDeadLetter(dl.id), true);
+      assert.equal(await fixture.store.removeDeadLetter(dl.id), false);
+      assert.equal(await fixture.store.deadLetter(dl.id), undefined);
+      // Dead-lettered anew after the redrive: recorded again.
+      await fixture.store.recordDeadLetter({ ...dl, reason: "boom again" });
+      assert.equal((await fixture.store.deadLetter(dl.id))?.reason, "boom again");
+    });
+
     test("a closed handle refuses every dead-letter call with ClosedError", () =>
       assertClosedHandleRefuses(fixture, {
         recordDeadLetter: (s) =>
@@ -48,6 +68,8 @@ export function runDeadLetterStoreConformance(
           }),
         deadLetters: (s) => s.deadLetters(),
         deadLetteredRoots: (s) => s.deadLetteredRoots(),
+        deadLetter: (s) => s.deadLetter("x"),
+        removeDeadLetter: (s) => s.removeDeadLetter("x"),
       }));
   });
 }

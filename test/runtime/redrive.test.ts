@@ -1,0 +1,131 @@
+/**
+ * Redriving a dead letter: once what made a task fail is fixed, the same
+ * task (same envelope, same signature) goes to its queue again with fresh
+ * deliveries; the redrive is in the audit log (who, when, which attempt);
+ * a task whose escrow was refunded runs only when asked to run unpaid; and
+ * what cannot be redriven is refused with the reason.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parseSwarmConfig } from "../../src/config/load.js";
+import { PermanentError, RedriveRefusedError } from "../../src/errors/index.js";
+import { REDRIVEN_KIND } from "../../src/runtime/dead-letters.js";
+import { openSwarm } from "../../src/runtime/from-config.js";
+import type { Swarm } from "../../src/runtime/swarm.js";
+import { until } from "../helpers/until.js";
+
+describe("redriving dead letters", () => {
+  const work = mkdtempSync(join(tmpdir(), "conclave-redrive-"));
+  let swarm: Swarm;
+  let broken = true;
+  let ran = 0;
+
+  before(async () => {
+    const config = parseSwarmConfig(
+      `swarm: redrive
+dataDir: ./data
+defaults: { maxDeliver: 2, backoff: { baseMs: 5, maxMs: 10 } }
+roles: { lead: { tasks: [plan] }, worker: { tasks: [fetch] } }
+agents:
+  - { id: lead, role: lead, budget: { initial: 1000 } }
+  - { id: w-1, role: worker }
+`,
+      { baseDir: work },
+    );
+    swarm = await openSwarm(config, {
+      module: {
+        setup(agent) {
+          agent.handle("fetch", () => {
+            ran++;
+            if (broken) throw new PermanentError("the upstream API key is revoked; rotate it");
+            return { fetched: true };
+          });
+          agent.handle<{ budget: number }>("plan", async (ctx) => {
+            await ctx.delegate("worker", "fetch", {}, { budget: ctx.body.budget });
+          });
+        },
+      },
+    });
+    await swarm.start();
+  });
+  after(async () => {
+    await swarm.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test("a fixed task runs again and completes; the redrive is audited; a second one is refused", async () => {
+    broken = true;
+    const id = await swarm.submit("worker", "fetch", { url: "x" }, { as: "lead" });
+    await assert.rejects(swarm.wait(id, { timeoutMs: 10_000 }), /upstream API key is revoked/);
+    broken = false;
+    const redriven = await swarm.redrive(id, { by: "oncall" });
+    assert.deepEqual(redriven, { id, subject: "redrive.task.worker.fetch", attempt: 1 });
+    assert.deepEqual(await swarm.wait(id, { timeoutMs: 10_000 }), { fetched: true });
+    const audit = (await swarm.store.auditLog()).filter((r) => r.kind === REDRIVEN_KIND);
+    assert.equal(audit.length, 1);
+    assert.deepEqual(
+      { ...(audit[0]?.data as object), at: 0 },
+      {
+        id,
+        subject: "redrive.task.worker.fetch",
+        type: "task.fetch",
+        reason: (audit[0]?.data as { reason: string }).reason,
+        deliveries: 1,
+        by: "oncall",
+        at: 0,
+        attempt: 1,
+      },
+    );
+    await assert.rejects(swarm.redrive(id, { by: "oncall" }), (error: Error) => {
+      assert.ok(error instanceof RedriveRefusedError);
+      assert.match(error.message, /no dead letter/);
+      return true;
+    });
+  });
+
+  test("a task dead-lettered again after a redrive can be redriven again (attempt 2)", async () => {
+    broken = true;
+    const id = await swarm.submit("worker", "fetch", {}, { as: "lead" });
+    await assert.rejects(swarm.wait(id, { timeoutMs: 10_000 }));
+    await swarm.redrive(id, { by: "oncall" });
+    await assert.rejects(swarm.wait(id, { timeoutMs: 10_000 }), /revoked/);
+    broken = false;
+    assert.equal((await swarm.redrive(id, { by: "oncall" })).attempt, 2);
+    assert.deepEqual(await swarm.wait(id, { timeoutMs: 10_000 }), { fetched: true });
+  });
+
+  test("an escrowed task whose budget was refunded runs again only unpaid, and nobody pays twice", async () => {
+    broken = true;
+    const before = await swarm.budgets.balance("lead");
+    const plan = await swarm.submit("lead", "plan", { budget: 100 }, { as: "lead" });
+    await swarm.wait(plan, { timeoutMs: 10_000 });
+    let dead: string | undefined;
+    await until(
+      async () => {
+        dead = (await swarm.store.deadLetters()).find((d) => d.corr === plan)?.id;
+        return dead !== undefined;
+      },
+      10_000,
+      "the delegated task to die",
+    );
+    await until(async () => (await swarm.budgets.balance("lead")) === before, 5000, "the refund");
+    broken = false;
+    await assert.rejects(
+      swarm.redrive(dead ?? "", { by: "oncall" }),
+      /carried 100 credits of lead's escrow, refunded when it died; redrive it with --unpaid/,
+    );
+    await swarm.redrive(dead ?? "", { by: "oncall", unpaid: true });
+    await swarm.wait(dead ?? "", { timeoutMs: 10_000 });
+    assert.equal(await swarm.budgets.balance("lead"), before, "the delegator did not pay again");
+  });
+
+  test("an unknown id is refused with where to look", async () => {
+    await assert.rejects(
+      swarm.redrive("01NOSUCHDEADLETTER", { by: "x" }),
+      /conclave dead-letters list/,
+    );
+  });
+});

@@ -8,6 +8,7 @@ import {
 } from "./ensembles.js";
 import { expecting, type IssueInput, integer, isRecord, path, pattern } from "./fields.js";
 import { buildGateway, checkGateway, type GatewayConfig, gatewaySchema } from "./gateway.js";
+import { buildMcp, checkMcp, type McpServerConfig, mcpSchema } from "./mcp.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
 import {
   type AgentLlmConfig,
@@ -248,6 +249,8 @@ export interface SwarmConfig {
   readonly ensembles: Readonly<Record<string, EnsembleConfig>>;
   /** What outside callers (A2A, MCP) may start, and how they authenticate. */
   readonly gateway?: GatewayConfig;
+  /** MCP servers whose tools LLM agents may call (`mcp:<server>` in `llm.tools`). */
+  readonly mcp: Readonly<Record<string, McpServerConfig>>;
   /** Allocation settings by task type; types not listed are queued to their role. */
   readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
   /** Who may join: declared agents only (default), or also by credential, or by vote. */
@@ -773,6 +776,7 @@ const swarmObjectSchema = z.strictObject({
   models: modelsSchema,
   ensembles: ensemblesSchema,
   gateway: gatewaySchema,
+  mcp: mcpSchema,
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -818,6 +822,7 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   checkGateway(value["gateway"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
+  checkMcp(value["mcp"], agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   const privileged = value["privileged"];
   if (isRecord(privileged) && isRecord(roles)) {
     for (const [action, settings] of Object.entries(privileged)) {
@@ -1221,6 +1226,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     models: buildModels(parsed.models),
     ensembles: buildEnsembles(parsed.ensembles),
     ...(parsed.gateway === undefined ? {} : { gateway: buildGateway(parsed.gateway) }),
+    mcp: buildMcp(parsed.mcp),
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

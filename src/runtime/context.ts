@@ -474,13 +474,18 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     }
     const taskId = this.task.id;
     const agent = this.agentId;
+    const mcp = node.mcp;
+    const tools = agentLlm.settings.tools ?? [];
+    // `mcp:<server>` entries stand for the server's tools, listed when the node started.
+    const settings =
+      mcp === undefined ? agentLlm.settings : { ...agentLlm.settings, tools: mcp.expand(tools) };
     return createLlmClient({
       pool: node.models,
       journal: this.#steps(),
       budget: ledgerBudget(node, agent, taskId),
       tools: new SwarmTools(
         node,
-        agentLlm.settings.tools ?? [],
+        settings.tools ?? [],
         agentLlm.tools ?? {},
         async (role, name, input, context) => {
           const outcome = await this.#callChild(role, name, input, context.step, {});
@@ -489,8 +494,11 @@ export class TaskContext<TBody = unknown> extends StagingContext {
             ? ((outcome.result ?? null) as JsonValue)
             : { error: `task ${name} was dead-lettered: ${outcome.reason}` };
         },
+        mcp === undefined
+          ? undefined
+          : { tools: mcp, for: { budgets: node.budgets, agentId: agent, taskId } },
       ),
-      settings: agentLlm.settings,
+      settings,
       onCall: (record) => {
         node.events.emit({ type: "llm.call", agent, task: taskId, ...record });
         publishLlmEvent(node, this.signer, this.task as Envelope, "llm.call", record);

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax is documented literally.
 // The `mcp:` section of a swarm file: MCP servers whose tools LLM agents may
 // call. An agent names them in `llm.tools` as `mcp:<server>` (every tool of
 // the server) or `mcp:<server>/<tool>` (one tool); the runtime connects to

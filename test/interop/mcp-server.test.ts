@@ -1,0 +1,290 @@
+/**
+ * The swarm as an MCP server, with the SDK's own client:
+ *
+ * - over streamable HTTP (served in this process on 127.0.0.1:0): the
+ *   client lists the offered tasks as tools and calls one, getting the
+ *   handler's result; the handler sees the caller (the token's name) in the
+ *   task's envelope; a long task answers "still running" and is picked up
+ *   with conclave.task_status; an unknown tool is an MCP error naming the
+ *   offered tools; a privileged task the council rejects is isError with
+ *   E_NOT_APPROVED;
+ * - refusals before the SDK sees a request: no token, a wrong token (401),
+ *   an oversized body (413);
+ * - over stdio: `conclave mcp --swarm FILE` started as a child by the SDK's
+ *   StdioClientTransport, called as a desktop assistant would.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { loadSwarmConfig } from "../../src/config/load.js";
+import { createFrontDoor } from "../../src/interop/front-door.js";
+import { type McpHttpServer, serveMcpHttp } from "../../src/interop/mcp-server.js";
+import { openSwarm } from "../../src/runtime/from-config.js";
+import type { Swarm } from "../../src/runtime/swarm.js";
+import { root } from "../cli/run-cli.js";
+
+const TOKEN = "ide-token-0123456789abcdef";
+const agentsModule = join(import.meta.dirname, "fixtures", "gateway-agents.mjs");
+
+function swarmYaml(dir: string): string {
+  return `swarm: mcp-gateway
+description: Writes on request.
+transport: memory
+dataDir: ${dir}
+module: ${agentsModule}
+defaults: { ackWaitMs: 10000, maxDeliver: 2, backoff: { baseMs: 10, maxMs: 50 }, heartbeatMs: 100 }
+roles:
+  lead: {}
+  writer: { tasks: [write, slow] }
+  treasury: { tasks: [funds.transfer] }
+  council: {}
+agents:
+  - { id: lead, role: lead }
+  - { id: writer-1, role: writer }
+  - { id: treasurer, role: treasury }
+  - { id: c-1, role: council }
+  - { id: c-2, role: council }
+privileged:
+  funds.transfer: { protocol: quorum, threshold: { fraction: 0.5 }, voters: [council], deadlineMs: 3000 }
+workload: { releaseFile: ${JSON.stringify(join(dir, "release"))} }
+gateway:
+  as: lead
+  port: 0
+  tokens: { ide: "\${IDE_TOKEN:-${TOKEN}}" }
+  maxBodyBytes: 2048
+  waitMs: 1500
+  expose:
+    - { role: writer, task: write, description: Writes a short text on a topic. }
+    - { role: writer, task: slow }
+    - { role: treasury, task: funds.transfer }
+`;
+}
+
+function textOf(result: { content?: unknown }): string {
+  const content = (result.content ?? []) as { type: string; text?: string }[];
+  return content.map((c) => c.text ?? "").join("\n");
+}
+
+describe("the swarm as an MCP server", () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  function swarmFile(): { dir: string; file: string } {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-mcp-server-"));
+    dirs.push(dir);
+    const file = join(dir, "swarm.yaml");
+    writeFileSync(file, swarmYaml(dir));
+    return { dir, file };
+  }
+
+  describe("over streamable HTTP", () => {
+    let swarm: Swarm;
+    let server: McpHttpServer;
+    let client: Client;
+    let dir: string;
+
+    before(async () => {
+      const made = swarmFile();
+      dir = made.dir;
+      const config = await loadSwarmConfig(made.file);
+      swarm = await openSwarm(config);
+      await swarm.start();
+      server = await serveMcpHttp(createFrontDoor(swarm, config), { port: 0 });
+      client = new Client({ name: "test-ide", version: "1.0.0" });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(server.url), {
+          requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+        }),
+      );
+    });
+    after(async () => {
+      await client?.close();
+      await server?.close();
+      await swarm?.close();
+    });
+
+    test("binds loopback and lists the offered tasks and the status tool", async () => {
+      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      const { tools } = await client.listTools();
+      assert.deepEqual(
+        tools.map((t) => t.name),
+        ["writer.write", "writer.slow", "treasury.funds.transfer", "conclave.task_status"],
+      );
+      assert.equal(tools[0]?.description, "Writes a short text on a topic.");
+      assert.match(tools[2]?.description ?? "", /Privileged/);
+    });
+
+    test("a call runs the task and answers with the handler's result; the handler sees the caller", async () => {
+      const result = await client.callTool({
+        name: "writer.write",
+        arguments: { input: { topic: "bees" } },
+      });
+      assert.equal(result.isError, undefined);
+      const structured = result.structuredContent as {
+        taskId: string;
+        state: string;
+        result: { text: string; caller: string; via: string };
+      };
+      assert.equal(structured.state, "completed");
+      assert.deepEqual(structured.result, { text: "written: bees", caller: "ide", via: "mcp" });
+      assert.deepEqual(JSON.parse(textOf(result)), structured.result);
+      const outcome = await swarm.outcome(structured.taskId);
+      assert.equal(outcome?.status, "completed");
+    });
+
+    test("arguments without input are the input", async () => {
+      const result = await client.callTool({ name: "writer.write", arguments: { topic: "ants" } });
+      const structured = result.structuredContent as { result: { text: string } };
+      assert.equal(structured.result.text, "written: ants");
+    });
+
+    test("a task still running after waitMs answers its id; conclave.task_status picks it up", async () => {
+      const first = await client.callTool({ name: "writer.slow", arguments: {} });
+      const working = first.structuredContent as { taskId: string; state: string };
+      assert.equal(working.state, "working");
+      assert.match(textOf(first), /still running; call conclave\.task_status/);
+      writeFileSync(join(dir, "release"), "");
+      const deadline = Date.now() + 10_000;
+      let state = "working";
+      let last: { state: string; result?: unknown } = { state };
+      while (state === "working" && Date.now() < deadline) {
+        const status = await client.callTool({
+          name: "conclave.task_status",
+          arguments: { taskId: working.taskId },
+        });
+        last = status.structuredContent as { state: string; result?: unknown };
+        state = last.state;
+        if (state === "working") await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(last, {
+        taskId: working.taskId,
+        state: "completed",
+        result: { text: "finally" },
+      });
+    });
+
+    test("an unknown tool is an MCP error naming the offered tools", async () => {
+      await assert.rejects(
+        client.callTool({ name: "writer.rewrite", arguments: {} }),
+        (error: Error & { code?: number }) => {
+          assert.equal(error.code, -32602);
+          assert.match(error.message, /no tool "writer\.rewrite"/);
+          assert.match(
+            error.message,
+            /writer\.write, writer\.slow, treasury\.funds\.transfer, conclave\.task_status/,
+          );
+          return true;
+        },
+      );
+    });
+
+    test("a privileged task the council rejects is an error result with E_NOT_APPROVED", async () => {
+      const result = await client.callTool({
+        name: "treasury.funds.transfer",
+        arguments: { input: { amount: 10 } },
+      });
+      assert.equal(result.isError, true);
+      assert.match(
+        textOf(result),
+        /^E_NOT_APPROVED: privileged action "funds\.transfer" was not run/,
+      );
+    });
+
+    test("refused before the SDK: no token, a wrong token (401), an oversized body (413)", async () => {
+      const initialize = JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "raw", version: "1" },
+        },
+      });
+      const post = (headers: Record<string, string>, body: string) =>
+        fetch(server.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            ...headers,
+          },
+          body,
+        });
+      const none = await post({}, initialize);
+      assert.equal(none.status, 401);
+      assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="conclave"');
+      assert.equal(
+        ((await none.json()) as { error: { code: string } }).error.code,
+        "E_UNAUTHORIZED",
+      );
+      const wrong = await post({ authorization: "Bearer not-the-token-at-all" }, initialize);
+      assert.equal(wrong.status, 401);
+      await wrong.body?.cancel();
+      const large = await post(
+        { authorization: `Bearer ${TOKEN}` },
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: 2,
+          method: "ping",
+          params: { pad: "x".repeat(4096) },
+        }),
+      );
+      assert.equal(large.status, 413);
+      assert.equal(
+        ((await large.json()) as { error: { code: string } }).error.code,
+        "E_REQUEST_TOO_LARGE",
+      );
+      const ok = await post({ authorization: `Bearer ${TOKEN}` }, initialize);
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+    });
+  });
+
+  test("over stdio: conclave mcp --swarm FILE as the child of an MCP client", async () => {
+    const { dir, file } = swarmFile();
+    const stderr: Buffer[] = [];
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [
+        "--import",
+        import.meta.resolve("tsx"),
+        join(root, "src", "cli", "bin.ts"),
+        "mcp",
+        "--swarm",
+        file,
+      ],
+      cwd: dir,
+      env: { ...(process.env as Record<string, string>), NO_COLOR: "1" },
+      stderr: "pipe",
+    });
+    transport.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+    const client = new Client({ name: "desktop", version: "1.0.0" });
+    try {
+      await client.connect(transport);
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === "writer.write"));
+      const result = await client.callTool({
+        name: "writer.write",
+        arguments: { input: { topic: "the sea" } },
+      });
+      const structured = result.structuredContent as { result: { text: string; caller: string } };
+      assert.deepEqual(structured.result, {
+        text: "written: the sea",
+        caller: "stdio",
+        via: "mcp",
+      });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nstderr: ${Buffer.concat(stderr).toString()}`);
+    } finally {
+      await client.close();
+    }
+  });
+});

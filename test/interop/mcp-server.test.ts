@@ -65,8 +65,11 @@ gateway:
 `;
 }
 
-function textOf(result: { content?: unknown }): string {
-  const content = (result.content ?? []) as { type: string; text?: string }[];
+function textOf(result: object): string {
+  const content = ((result as { content?: unknown }).content ?? []) as {
+    type: string;
+    text?: string;
+  }[];
   return content.map((c) => c.text ?? "").join("\n");
 }
 

@@ -11,6 +11,7 @@ import { type AgentLlm, ledgerBudget, publishLlmEvent, SwarmTools } from "./agen
 import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
+import { withMcpToolNames } from "./mcp-tools.js";
 import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages.js";
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
 import { childTaskId, StoreStepJournal } from "./step-journal.js";
@@ -479,7 +480,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     // `mcp:<server>` entries stand for the server's tools, listed when the node started.
     const settings =
       mcp === undefined ? agentLlm.settings : { ...agentLlm.settings, tools: mcp.expand(tools) };
-    return createLlmClient({
+    const client = createLlmClient({
       pool: node.models,
       journal: this.#steps(),
       budget: ledgerBudget(node, agent, taskId),
@@ -512,6 +513,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
           }
         : {}),
     });
+    return mcp === undefined ? client : withMcpToolNames(client, mcp);
   }
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */

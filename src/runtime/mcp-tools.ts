@@ -26,7 +26,13 @@ import {
   McpServerUnavailableError,
   McpToolNotFoundError,
 } from "../errors/mcp.js";
-import type { JsonSchema, ToolCallContext, ToolDefinition } from "../llm/ports.js";
+import type {
+  GenerateOptions,
+  JsonSchema,
+  LlmClient,
+  ToolCallContext,
+  ToolDefinition,
+} from "../llm/ports.js";
 import type { JsonValue } from "../wire/json-value.js";
 import type { Budgets } from "./budget.js";
 
@@ -280,6 +286,20 @@ export class McpTools {
       throw new McpServerUnavailableError(config.name, endpoint, { cause: toError(cause) });
     }
   }
+}
+
+/**
+ * `client` with `mcp:` entries of a call's `tools` expanded too, so
+ * `ctx.llm.generate({ tools: ["mcp:files"] })` offers the server's tools
+ * (those the agent's `llm.tools` allow).
+ */
+export function withMcpToolNames(client: LlmClient, mcp: McpTools): LlmClient {
+  const expand = (options: GenerateOptions): GenerateOptions =>
+    options.tools === undefined ? options : { ...options, tools: mcp.expand(options.tools) };
+  return {
+    generate: (options) => client.generate(expand(options)),
+    stream: (options) => client.stream(expand(options)),
+  };
 }
 
 async function openTransport(config: McpServerConfig) {

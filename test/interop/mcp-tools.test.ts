@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseSwarmConfig } from "../../src/config/load.js";
 import { FEES } from "../../src/ledger/index.js";
-import { openSwarm } from "../../src/runtime/from-config.js";
+import { openSwarm, type SwarmModule } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
 import {
   answer,
@@ -114,14 +114,17 @@ describe("MCP tools for LLM agents", () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  async function open(options: SwarmFileOptions): Promise<Swarm> {
+  async function open(
+    options: SwarmFileOptions,
+    module: SwarmModule = { setup: () => {} },
+  ): Promise<Swarm> {
     const dir = mkdtempSync(join(tmpdir(), "conclave-mcp-"));
     dirs.push(dir);
     const config = parseSwarmConfig(swarmYaml(dir, model, options), {
       baseDir: dir,
       env: { SEARCH_TOKEN: "search-token-0123456789" },
     });
-    const swarm = await openSwarm(config, { module: { setup: () => {} } });
+    const swarm = await openSwarm(config, { module });
     swarms.push(swarm);
     return swarm;
   }
@@ -264,6 +267,37 @@ describe("MCP tools for LLM agents", () => {
     assert.ok(alive(pid), "the server runs while the swarm does");
     await swarm.close();
     await until(() => !alive(pid), 5000, "the stdio server to exit");
+  });
+
+  test("ctx.llm.generate({ tools }) takes mcp: entries too, within the agent's tools", async () => {
+    const swarm = await open(
+      { tools: ["mcp:search"], mcp: searchSection() },
+      {
+        setup(agent) {
+          if (agent.role !== "researcher") return;
+          agent.handle("ask", async (ctx) => {
+            const answer = await ctx.llm.generate({
+              prompt: String(ctx.body),
+              tools: ["mcp:search/search_web"],
+            });
+            return answer.text;
+          });
+        },
+      },
+    );
+    const sent = model.requests.length;
+    model.respond(() => answer("no tool needed"));
+    await swarm.start();
+    const result = await swarm.submitAndWait<string>("researcher", "ask", "hello", {
+      as: "lead",
+      timeoutMs: 15_000,
+    });
+    assert.equal(result, "no tool needed");
+    assert.deepEqual(
+      model.requests[sent]?.body.tools?.map((t) => t.function.name),
+      ["search_search_web"],
+    );
+    await swarm.close();
   });
 
   test("a tool the server does not offer fails the start, naming what it offers", async () => {

@@ -22,11 +22,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { loadSwarmConfig } from "../../src/config/load.js";
-import { createFrontDoor } from "../../src/interop/front-door.js";
+import type { SwarmConfig } from "../../src/config/schema.js";
+import { createFrontDoor, FrontDoor } from "../../src/interop/front-door.js";
 import { type McpHttpServer, serveMcpHttp } from "../../src/interop/mcp-server.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
-import { root } from "../cli/run-cli.js";
+import { finish, root, start } from "../cli/run-cli.js";
+import { until } from "../helpers/until.js";
 
 const TOKEN = "ide-token-0123456789abcdef";
 const agentsModule = join(import.meta.dirname, "fixtures", "gateway-agents.mjs");
@@ -92,11 +94,12 @@ describe("the swarm as an MCP server", () => {
     let server: McpHttpServer;
     let client: Client;
     let dir: string;
+    let config: SwarmConfig;
 
     before(async () => {
       const made = swarmFile();
       dir = made.dir;
-      const config = await loadSwarmConfig(made.file);
+      config = await loadSwarmConfig(made.file);
       swarm = await openSwarm(config);
       await swarm.start();
       server = await serveMcpHttp(createFrontDoor(swarm, config), { port: 0 });
@@ -249,6 +252,66 @@ describe("the swarm as an MCP server", () => {
       assert.equal(ok.status, 200);
       await ok.body?.cancel();
     });
+
+    test("a caller over gateway.ratePerMinute is refused with 429 and Retry-After", async () => {
+      const gateway = config.gateway;
+      assert.ok(gateway);
+      const limited = await serveMcpHttp(
+        new FrontDoor(swarm, config, { ...gateway, ratePerMinute: 2 }),
+        {
+          port: 0,
+        },
+      );
+      try {
+        const statuses: number[] = [];
+        let retryAfter: string | null = null;
+        for (let i = 0; i < 3; i++) {
+          const response = await fetch(limited.url, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${TOKEN}`,
+              "content-type": "application/json",
+              accept: "application/json, text/event-stream",
+            },
+            body: JSON.stringify({ jsonrpc: "2.0", id: i, method: "ping" }),
+          });
+          statuses.push(response.status);
+          retryAfter = response.headers.get("retry-after");
+          await response.body?.cancel();
+        }
+        assert.deepEqual(statuses.slice(2), [429]);
+        assert.ok(Number(retryAfter) >= 1);
+      } finally {
+        await limited.close();
+      }
+    });
+  });
+
+  test("conclave mcp --http: prints its URL, serves the token's caller, stops on SIGTERM with 0", async () => {
+    const { dir, file } = swarmFile();
+    const child = start(["mcp", "--swarm", file, "--http", "--port", "0"], dir);
+    const exited = finish(child);
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    await until(() => /mcp: (\S+)/.test(stderr), 20_000, `the URL on stderr (${stderr})`);
+    const url = /mcp: (\S+)/.exec(stderr)?.[1] ?? "";
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    const client = new Client({ name: "ide", version: "1.0.0" });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    const result = await client.callTool({ name: "writer.write", arguments: { topic: "owls" } });
+    const structured = result.structuredContent as { result: { caller: string } };
+    assert.equal(structured.result.caller, "ide");
+    await client.close();
+    child.kill("SIGTERM");
+    const run = await exited;
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, "", "nothing on stdout");
   });
 
   test("over stdio: conclave mcp --swarm FILE as the child of an MCP client", async () => {

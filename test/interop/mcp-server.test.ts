@@ -14,7 +14,9 @@
  *   StdioClientTransport, called as a desktop assistant would.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -65,6 +67,86 @@ gateway:
     - { role: writer, task: slow }
     - { role: treasury, task: funds.transfer }
 `;
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate for "laptop". */
+function makePki(dir: string) {
+  const at = (name: string) => join(dir, name);
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  ssl(
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=test-ca",
+  );
+  const issue = (name: string, cn: string, extensions: string) => {
+    writeFileSync(at(`${name}.ext`), extensions);
+    ssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "1",
+      "-extfile",
+      `${name}.ext`,
+    );
+  };
+  issue("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  issue("client", "laptop", "extendedKeyUsage=clientAuth\n");
+  return {
+    ca: at("ca.crt"),
+    serverCert: at("server.crt"),
+    serverKey: at("server.key"),
+    clientCert: at("client.crt"),
+    clientKey: at("client.key"),
+  };
+}
+
+/** POSTs JSON-RPC over HTTPS with the given TLS options (fetch cannot present a client certificate). */
+function httpsPost(
+  url: string,
+  body: unknown,
+  tls: { ca: Buffer; cert?: Buffer; key?: Buffer },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      url,
+      {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        ...tls,
+      },
+      (response) => {
+        let text = "";
+        response.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+      },
+    );
+    request.on("error", reject);
+    request.end(JSON.stringify(body));
+  });
 }
 
 function textOf(result: object): string {
@@ -285,6 +367,45 @@ describe("the swarm as an MCP server", () => {
         await limited.close();
       }
     });
+  });
+
+  test("mutual TLS: a client certificate the CA signed is the caller, no certificate no connection", async () => {
+    const { file, dir } = swarmFile();
+    const pki = makePki(dir);
+    const config = await loadSwarmConfig(file);
+    const gateway = config.gateway;
+    assert.ok(gateway);
+    const swarm = await openSwarm(config);
+    await swarm.start();
+    const door = new FrontDoor(swarm, config, {
+      ...gateway,
+      tokens: {},
+      tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca },
+    });
+    const server = await serveMcpHttp(door, { port: 0 });
+    try {
+      assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      const call = {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "writer.write", arguments: { topic: "keys" } },
+      };
+      const answer = await httpsPost(server.url, call, {
+        ca: readFileSync(pki.ca),
+        cert: readFileSync(pki.clientCert),
+        key: readFileSync(pki.clientKey),
+      });
+      assert.equal(answer.status, 200, answer.body);
+      const result = JSON.parse(answer.body) as {
+        result: { structuredContent: { result: { caller: string } } };
+      };
+      assert.equal(result.result.structuredContent.result.caller, "cert:laptop");
+      await assert.rejects(httpsPost(server.url, call, { ca: readFileSync(pki.ca) }));
+    } finally {
+      await server.close();
+      await swarm.close();
+    }
   });
 
   test("conclave mcp --http: prints its URL, serves the token's caller, stops on SIGTERM with 0", async () => {

@@ -49,6 +49,8 @@ interface ListedTool {
 interface Connection {
   readonly config: McpServerConfig;
   client: Client | undefined;
+  /** A connection under way: concurrent calls to a server that went away share one reconnect. */
+  connecting: Promise<Client> | undefined;
   tools: readonly ListedTool[];
 }
 
@@ -94,6 +96,7 @@ export class McpTools {
   readonly #connections = new Map<string, Connection>();
   readonly #byName = new Map<string, ListedTool>();
   #started = false;
+  #closed = false;
 
   constructor(config: McpToolsConfig) {
     this.#config = config;
@@ -110,7 +113,12 @@ export class McpTools {
           `no MCP server "${parsed.server}" is declared; declare it under mcp: in the swarm file`,
         );
       }
-      this.#connections.set(parsed.server, { config: server, client: undefined, tools: [] });
+      this.#connections.set(parsed.server, {
+        config: server,
+        client: undefined,
+        connecting: undefined,
+        tools: [],
+      });
     }
   }
 
@@ -214,9 +222,10 @@ export class McpTools {
 
   /** Closes every connection (stdio servers exit). Idempotent. */
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all(
       [...this.#connections.values()].map(async (c) => {
-        const client = c.client;
+        const client = c.client ?? (await c.connecting?.catch(() => undefined));
         c.client = undefined;
         await client?.close().catch(() => undefined);
       }),
@@ -235,6 +244,8 @@ export class McpTools {
     try {
       // A server that went away (a stdio child that exited) is reached again once.
       const client = connection.client ?? (await this.#connect(connection));
+      // Closed while this call waited to reconnect (the swarm is stopping).
+      if (this.#closed) throw new Error("the node is closing its MCP connections");
       const answer = await client.callTool({ name: tool, arguments: args }, undefined, {
         timeout: config.timeoutMs,
         ...(signal === undefined ? {} : { signal }),
@@ -246,7 +257,14 @@ export class McpTools {
     }
   }
 
-  async #connect(connection: Connection): Promise<Client> {
+  #connect(connection: Connection): Promise<Client> {
+    connection.connecting ??= this.#open(connection).finally(() => {
+      connection.connecting = undefined;
+    });
+    return connection.connecting;
+  }
+
+  async #open(connection: Connection): Promise<Client> {
     const { config } = connection;
     const endpoint =
       config.transport === "stdio" ? [config.command, ...config.args].join(" ") : config.url;

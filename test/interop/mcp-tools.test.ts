@@ -269,6 +269,42 @@ describe("MCP tools for LLM agents", () => {
     await until(() => !alive(pid), 5000, "the stdio server to exit");
   });
 
+  test("a stdio server that dies mid-call fails the step; the retried task starts it again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-mcp-log-"));
+    dirs.push(dir);
+    const log = join(dir, "calls.log");
+    const swarm = await open({
+      tools: ["mcp:files/flaky_read"],
+      mcp: `  files: { command: [node, ${JSON.stringify(filesServer)}], env: { MCP_CALLS_LOG: ${JSON.stringify(log)} } }`,
+    });
+    model.respond((request) =>
+      hasToolResult(request)
+        ? answer(`read: ${toolMessage(request)}`)
+        : toolCalls([{ name: "files_flaky_read", arguments: { path: "a.txt" } }]),
+    );
+    const failures: string[] = [];
+    swarm.on((e) => {
+      if (e.type === "task.failed") failures.push(e.error);
+    });
+    await swarm.start();
+    const first = Number(readFileSync(`${log}.pid`, "utf8"));
+    const result = await swarm.submitAndWait<string>("researcher", "ask", "read a", {
+      as: "lead",
+      timeoutMs: 15_000,
+    });
+    assert.match(result, /contents of a\.txt after a restart/);
+    assert.equal(readFileSync(`${log}.crashed`, "utf8"), String(first), "the first server crashed");
+    const second = Number(readFileSync(`${log}.pid`, "utf8"));
+    assert.notEqual(second, first, "a new server was started");
+    assert.equal(readFileSync(log, "utf8"), "a.txt\n", "the restarted server answered once");
+    assert.ok(
+      failures.some((f) => /E_MCP_CALL_FAILED|MCP server "files"/.test(f)),
+      failures.join("; "),
+    );
+    await swarm.close();
+    await until(() => !alive(second), 5000, "the restarted server to exit");
+  });
+
   test("ctx.llm.generate({ tools }) takes mcp: entries too, within the agent's tools", async () => {
     const swarm = await open(
       { tools: ["mcp:search"], mcp: searchSection() },

@@ -27,7 +27,10 @@ export class McpServerUnavailableError extends ConclaveError {
   }
 }
 
-/** An agent's `llm.tools` names `mcp:<server>/<tool>`, and the server offers no such tool. */
+/**
+ * An agent's `llm.tools` names `mcp:<server>/<tool>` (or the server's
+ * `costs` prices a tool), and the server offers no such tool.
+ */
 export class McpToolNotFoundError extends ConfigError {
   override readonly code: string = "E_MCP_TOOL_NOT_FOUND";
 
@@ -35,9 +38,11 @@ export class McpToolNotFoundError extends ConfigError {
     readonly server: string,
     readonly tool: string,
     readonly offered: readonly string[],
+    /** What names the tool, for the message. */
+    where = `mcp:${server}/${tool} in the agent's llm.tools`,
   ) {
     super(
-      `MCP server "${server}" offers no tool "${tool}" (it offers: ${offered.join(", ") || "nothing"}); fix mcp:${server}/${tool} in the agent's llm.tools`,
+      `MCP server "${server}" offers no tool "${tool}" (it offers: ${offered.join(", ") || "nothing"}); fix ${where}`,
     );
   }
 }

@@ -136,6 +136,19 @@ export class McpTools {
     if (this.#started) return;
     this.#started = true;
     await Promise.all([...this.#connections.values()].map((c) => this.#connect(c)));
+    // A misspelt tool in costs would make the tool free without a word.
+    for (const { config, tools } of this.#connections.values()) {
+      for (const tool of Object.keys(config.costs)) {
+        if (!tools.some((t) => t.tool === tool)) {
+          throw new McpToolNotFoundError(
+            config.name,
+            tool,
+            tools.map((t) => t.tool),
+            `mcp.${config.name}.costs in the swarm file`,
+          );
+        }
+      }
+    }
     for (const reference of this.#config.references) {
       const parsed = parseMcpToolReference(reference);
       if (parsed?.tool === undefined) continue;

@@ -345,4 +345,13 @@ describe("MCP tools for LLM agents", () => {
     });
     await swarm.close();
   });
+
+  test("a cost for a tool the server does not offer fails the start", async () => {
+    const swarm = await open({
+      tools: ["mcp:search"],
+      mcp: `  search: { url: "${search.url}", costs: { search_webb: 5 } }`,
+    });
+    await assert.rejects(swarm.start(), /offers no tool "search_webb".*fix mcp\.search\.costs/);
+    await swarm.close();
+  });
 });

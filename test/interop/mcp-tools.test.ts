@@ -16,7 +16,7 @@
  * - A tool the server does not offer fails the start, naming what it offers.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -24,6 +24,8 @@ import { parseSwarmConfig } from "../../src/config/load.js";
 import { FEES } from "../../src/ledger/index.js";
 import { openSwarm, type SwarmModule } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { finish, start, summaryOf } from "../cli/run-cli.js";
 import {
   answer,
   type ChatRequest,
@@ -36,6 +38,7 @@ import { until } from "../helpers/until.js";
 import { type SearchServer, startSearchServer } from "./fixtures/search-server.js";
 
 const filesServer = join(import.meta.dirname, "fixtures", "files-server.mjs");
+const leadAgents = join(import.meta.dirname, "fixtures", "lead-agents.mjs");
 
 interface SwarmFileOptions {
   readonly tools: readonly string[];
@@ -344,6 +347,61 @@ describe("MCP tools for LLM agents", () => {
       return true;
     });
     await swarm.close();
+  });
+
+  test("kill -9 of conclave up after the tool step, then up again: the MCP server is not called again, nothing is charged twice", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-mcp-crash-"));
+    dirs.push(dir);
+    const yaml = swarmYaml(dir, model, {
+      tools: ["mcp:search"],
+      mcp: `  search: { url: "${search.url}", costs: { search_web: 7 } }`,
+    })
+      .replace(/^store: .*\n/m, "")
+      .replace("transport: memory\n", `transport: memory\nmodule: ${JSON.stringify(leadAgents)}\n`);
+    writeFileSync(join(dir, "swarm.yaml"), yaml);
+    let slow = true;
+    model.respond((request) =>
+      hasToolResult(request)
+        ? answer(`Found: ${toolMessage(request)}`, { delayMs: slow ? 60_000 : 0 })
+        : toolCalls([{ name: "search_search_web", arguments: { query: "crash" } }]),
+    );
+    const before = search.calls.length;
+    const sent = model.requests.length;
+    const up = () => start(["up", join(dir, "swarm.yaml"), "--json", "--timeout", "30"], dir);
+    const first = up();
+    const exited = finish(first);
+    // The final model call is on its way: the tool step is journaled.
+    await until(() => model.requests.length - sent === 2, 20_000, "the final model request");
+    assert.equal(search.calls.length - before, 1);
+    first.kill("SIGKILL");
+    assert.equal((await exited).signal, "SIGKILL");
+    slow = false;
+
+    const second = await finish(up());
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(
+      { ...summaryOf(second.stdout).tasks },
+      { submitted: 1, completed: 1, deadLettered: 0, lost: 0, duplicateEffects: 0 },
+    );
+    assert.equal(search.calls.length - before, 1, "the MCP server saw one call over both runs");
+    assert.equal(model.requests.length - sent, 3, "only the interrupted model call was sent again");
+    const store = await openSqliteStore({ path: join(dir, "mcp-tools.db") });
+    try {
+      const fees = (await store.ledgerOperations({ kind: "fee" })).filter(
+        (op) => op.memo.kind === "mcp",
+      );
+      assert.equal(fees.length, 1, "the tool charged once over both runs");
+      const check = await store.ledgerCheck();
+      assert.equal(check.sum, check.minted);
+      assert.deepEqual(
+        (await store.balances()).filter(
+          (b) => b.account.startsWith("escrow:mcp:") && b.balance !== 0,
+        ),
+        [],
+      );
+    } finally {
+      await store.close();
+    }
   });
 
   test("a cost for a tool the server does not offer fails the start", async () => {

@@ -42,6 +42,14 @@ import { HttpGuard, refuse } from "./http-guard.js";
 /** The tool that tells where a task started earlier stands. */
 export const TASK_STATUS_TOOL = "conclave.task_status";
 
+/**
+ * The longest a tool call waits for its task, whatever `gateway.waitMs`
+ * says: MCP clients give up on a request after 60 s by default (the SDK's
+ * and most desktop clients'), so a longer task answers with its id before
+ * then, and the client picks it up with {@link TASK_STATUS_TOOL}.
+ */
+export const MCP_WAIT_LIMIT_MS = 50_000;
+
 /** What the caller of a stdio server is recorded as: the local process that started it. */
 export const STDIO_CALLER = "stdio";
 
@@ -178,7 +186,8 @@ export function createSwarmMcpServer(door: FrontDoor, caller: string): McpServer
     }
     try {
       const taskId = await door.start({ name: caller, via: "mcp" }, offered, taskInput(args));
-      return stateResult(await door.wait(taskId, { signal: extra.signal }));
+      const timeoutMs = Math.min(door.gateway.waitMs, MCP_WAIT_LIMIT_MS);
+      return stateResult(await door.wait(taskId, { timeoutMs, signal: extra.signal }));
     } catch (error) {
       return refusal(error);
     }

@@ -11,6 +11,7 @@ export {
   type BackoffConfig,
   type BrokerConfig as SwarmFileBroker,
   loadSwarmConfig,
+  type McpServerConfig,
   type OrderingMode,
   parseSwarmConfig,
   type RoleConfig as SwarmFileRole,
@@ -26,6 +27,7 @@ export { type Random, seededRandom, systemRandom } from "./core/random.js";
 export * from "./delivery/index.js";
 export * from "./ensemble/index.js";
 export * from "./errors/index.js";
+export * from "./errors/mcp.js";
 export * from "./hierarchy/index.js";
 export * from "./identity/index.js";
 export * from "./llm/index.js";
@@ -50,6 +52,7 @@ export {
   type SetupContext,
   type SwarmModule,
 } from "./runtime/from-config.js";
+export { type McpCallFor, McpTools, type McpToolsConfig } from "./runtime/mcp-tools.js";
 export { queueNames, subjects } from "./runtime/subjects.js";
 export { createSupervisor, type Supervisor } from "./runtime/supervisor.js";
 export {

@@ -296,6 +296,43 @@ function program(): Command {
     );
 
   cli
+    .command("mcp")
+    .description(
+      "serve the tasks the swarm file's gateway offers as MCP tools (stdio, or streamable HTTP with --http), running the swarm in this process",
+    )
+    .requiredOption("--swarm <file>", "the swarm file (needs a gateway: section)")
+    .option("--http", "serve MCP streamable HTTP at http://HOST:PORT/mcp instead of stdio", false)
+    .option(
+      "--port <port>",
+      "with --http: the port (default gateway.port; 0: a free port, printed)",
+      port,
+    )
+    .option("--host <host>", "with --http: the address to bind (default gateway.host, 127.0.0.1)")
+    .option("--agents <ids>", "only run these agents here (comma-separated)")
+    .action(
+      async (opts: {
+        swarm: string;
+        http: boolean;
+        port?: number;
+        host?: string;
+        agents?: string;
+      }) => {
+        const { serveMcp } = await import("./mcp.js");
+        const agents = opts.agents
+          ?.split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
+        process.exitCode = await serveMcp(resolve(opts.swarm), {
+          http: opts.http,
+          ...(opts.port === undefined ? {} : { port: opts.port }),
+          ...(opts.host === undefined ? {} : { host: opts.host }),
+          ...(agents === undefined ? {} : { agents }),
+          logLevel: cli.opts<{ logLevel?: string }>().logLevel ?? "warn",
+        });
+      },
+    );
+
+  cli
     .command("events")
     .description(
       "print the swarm's events as they happen on its broker (agents joining, llm.call, ensemble.decided, auctions…)",

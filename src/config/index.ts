@@ -9,6 +9,12 @@ export {
   validateSwarmConfig,
 } from "./load.js";
 export {
+  type McpHttpServerConfig,
+  type McpServerConfig,
+  type McpStdioServerConfig,
+  parseMcpToolReference,
+} from "./mcp.js";
+export {
   type AgentLlmConfig,
   DEFAULT_KEY_VARIABLE,
   LLM_DEFAULTS,

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue } from "../errors/index.js";
 import { type Environment, interpolateDocument } from "./interpolate.js";
 import { configError, SourceLines, toConfigIssues, UNWRITTEN_MESSAGE } from "./issues.js";
+import { resolveMcpPaths } from "./mcp.js";
 import { resolveAgentLlmPaths } from "./models.js";
 import { type BrokerConfig, deepFreeze, type SwarmConfig, swarmConfigSchema } from "./schema.js";
 
@@ -66,6 +67,7 @@ function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
     dataDir: resolve(baseDir, config.dataDir),
     keysDir: resolve(baseDir, config.keysDir),
     ...(config.module === undefined ? {} : { module: resolve(baseDir, config.module) }),
+    mcp: resolveMcpPaths(config.mcp, baseDir),
     agents: config.agents.map((agent) => ({
       ...agent,
       ...(agent.policy === undefined ? {} : { policy: resolve(baseDir, agent.policy) }),

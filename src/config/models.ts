@@ -57,7 +57,7 @@ export interface AgentLlmConfig {
   readonly model: string;
   /** Path of the system prompt (Markdown or text); relative to the swarm file until loaded. */
   readonly instructions?: string;
-  /** Tools the model may call: task types served by roles of the swarm, or local functions of the agent module. */
+  /** Tools the model may call: task types served by roles of the swarm, local functions of the agent module, or `mcp:<server>[/<tool>]`. */
   readonly tools: readonly string[];
   /** Path of a JSON Schema file the final answer must satisfy (structured output). */
   readonly output?: string;
@@ -88,7 +88,8 @@ export const DEFAULT_KEY_VARIABLE: Readonly<Record<ModelProvider, string | undef
   });
 
 const MODEL_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
-const TOOL_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+const TOOL_NAME =
+  /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$|^mcp:[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_./-]{1,128})?$/;
 /** Exactly one `${NAME}`: what an API key must be written as. */
 /** `${VAR}`, or `${VAR:-}` for a key that may be left unset (a local server without one). */
 const VARIABLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-)?\}$/;
@@ -169,10 +170,15 @@ export const agentLlmSchema = z
       .optional()
       .describe("The system prompt: a Markdown or text file, relative to the swarm file."),
     tools: z
-      .array(pattern(TOOL_NAME, "a tool name: a task type or a function name, dot-separated words"))
+      .array(
+        pattern(
+          TOOL_NAME,
+          "a tool name: a task type or a function name, dot-separated words, or mcp:<server>[/<tool>]",
+        ),
+      )
       .default([])
       .describe(
-        "Tools the model may call: task types served by roles of the swarm, or local functions of the agent module.",
+        "Tools the model may call: task types served by roles of the swarm, local functions of the agent module, or MCP tools (mcp:<server> for all of a server's tools, mcp:<server>/<tool> for one).",
       ),
     output: path
       .optional()

@@ -15,6 +15,7 @@ import {
   humansSchema,
   humanVoterSchema,
 } from "./humans.js";
+import { buildMcp, checkMcp, type McpServerConfig, mcpSchema } from "./mcp.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
 import {
   type AgentLlmConfig,
@@ -259,6 +260,8 @@ export interface SwarmConfig {
   readonly gateway?: GatewayConfig;
   /** People who may vote on privileged actions, with the public keys their votes are signed with. */
   readonly humans: Readonly<Record<string, { readonly publicKey: string }>>;
+  /** MCP servers whose tools LLM agents may call (`mcp:<server>` in `llm.tools`). */
+  readonly mcp: Readonly<Record<string, McpServerConfig>>;
   /** Allocation settings by task type; types not listed are queued to their role. */
   readonly tasks: Readonly<Record<string, TaskTypeConfig>>;
   /** Who may join: declared agents only (default), or also by credential, or by vote. */
@@ -788,6 +791,7 @@ const swarmObjectSchema = z.strictObject({
   ensembles: ensemblesSchema,
   gateway: gatewaySchema,
   humans: humansSchema,
+  mcp: mcpSchema,
 });
 
 type ParsedSwarm = z.output<typeof swarmObjectSchema>;
@@ -834,6 +838,7 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   checkGateway(value["gateway"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
+  checkMcp(value["mcp"], agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   const privileged = value["privileged"];
   if (isRecord(privileged) && isRecord(roles)) {
     for (const [action, settings] of Object.entries(privileged)) {
@@ -1248,6 +1253,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     ensembles: buildEnsembles(parsed.ensembles),
     ...(parsed.gateway === undefined ? {} : { gateway: buildGateway(parsed.gateway) }),
     humans: parsed.humans,
+    mcp: buildMcp(parsed.mcp),
     tasks: Object.fromEntries(
       Object.entries(parsed.tasks).map(([task, t]): [string, TaskTypeConfig] => [
         task,

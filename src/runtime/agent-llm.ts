@@ -19,6 +19,7 @@ import type {
 } from "../llm/ports.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
+import type { McpCallFor, McpTools } from "./mcp-tools.js";
 import { signedMessage } from "./messages.js";
 import type { NodeContext, Signer } from "./node-context.js";
 import { subjects } from "./subjects.js";
@@ -102,8 +103,10 @@ export type ChildCall = (
 
 /**
  * The tools an agent's model may call: functions its module gives, else
- * the swarm's tasks served by exactly one role (`search.web` is the task
- * type `search.web` of the role that lists it), each a durable child task.
+ * MCP servers' tools (`files.read_file` is tool `read_file` of the server
+ * `files`, offered when `llm.tools` names `mcp:files`), else the swarm's
+ * tasks served by exactly one role (`search.web` is the task type
+ * `search.web` of the role that lists it), each a durable child task.
  * A tool nobody serves is unknown to the model (the loop refuses before it
  * sends anything).
  */
@@ -112,17 +115,20 @@ export class SwarmTools implements ToolRunner {
   readonly #offered: ReadonlySet<string>;
   readonly #local: Readonly<Record<string, LocalTool>>;
   readonly #call: ChildCall;
+  readonly #mcp: { readonly tools: McpTools; readonly for: McpCallFor } | undefined;
 
   constructor(
     node: NodeContext,
     offered: readonly string[],
     local: Readonly<Record<string, LocalTool>>,
     call: ChildCall,
+    mcp?: { readonly tools: McpTools; readonly for: McpCallFor },
   ) {
     this.#node = node;
     this.#offered = new Set(offered);
     this.#local = local;
     this.#call = call;
+    this.#mcp = mcp;
   }
 
   describe(name: string): ToolDefinition | undefined {
@@ -135,6 +141,8 @@ export class SwarmTools implements ToolRunner {
         inputSchema: local.inputSchema ?? ANY_OBJECT,
       };
     }
+    const mcp = this.#mcp?.tools.describe(name);
+    if (mcp !== undefined) return mcp;
     const role = this.#node.roles.listing(name);
     if (role === undefined) return undefined;
     return {
@@ -147,6 +155,10 @@ export class SwarmTools implements ToolRunner {
   async run(name: string, input: JsonValue, context: ToolCallContext): Promise<JsonValue> {
     const local = this.#offered.has(name) ? this.#local[name] : undefined;
     if (local !== undefined) return local.run(input, context);
+    const mcp = this.#mcp;
+    if (this.#offered.has(name) && mcp?.tools.describe(name) !== undefined) {
+      return mcp.tools.run(name, input, context, mcp.for);
+    }
     const role = this.#offered.has(name) ? this.#node.roles.listing(name) : undefined;
     if (role === undefined) throw new UnknownToolError(name, [...this.#offered]);
     return this.#call(role, name, input, context);

@@ -11,6 +11,7 @@ import { type AgentLlm, ledgerBudget, publishLlmEvent, SwarmTools } from "./agen
 import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
+import { withMcpToolNames } from "./mcp-tools.js";
 import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages.js";
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
 import { childTaskId, StoreStepJournal } from "./step-journal.js";
@@ -474,13 +475,18 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     }
     const taskId = this.task.id;
     const agent = this.agentId;
-    return createLlmClient({
+    const mcp = node.mcp;
+    const tools = agentLlm.settings.tools ?? [];
+    // `mcp:<server>` entries stand for the server's tools, listed when the node started.
+    const settings =
+      mcp === undefined ? agentLlm.settings : { ...agentLlm.settings, tools: mcp.expand(tools) };
+    const client = createLlmClient({
       pool: node.models,
       journal: this.#steps(),
       budget: ledgerBudget(node, agent, taskId),
       tools: new SwarmTools(
         node,
-        agentLlm.settings.tools ?? [],
+        settings.tools ?? [],
         agentLlm.tools ?? {},
         async (role, name, input, context) => {
           const outcome = await this.#callChild(role, name, input, context.step, {});
@@ -489,8 +495,11 @@ export class TaskContext<TBody = unknown> extends StagingContext {
             ? ((outcome.result ?? null) as JsonValue)
             : { error: `task ${name} was dead-lettered: ${outcome.reason}` };
         },
+        mcp === undefined
+          ? undefined
+          : { tools: mcp, for: { budgets: node.budgets, agentId: agent, taskId } },
       ),
-      settings: agentLlm.settings,
+      settings,
       onCall: (record) => {
         node.events.emit({ type: "llm.call", agent, task: taskId, ...record });
         publishLlmEvent(node, this.signer, this.task as Envelope, "llm.call", record);
@@ -504,6 +513,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
           }
         : {}),
     });
+    return mcp === undefined ? client : withMcpToolNames(client, mcp);
   }
 
   /** Tells the bus the handler is alive; the runtime also does this on a timer. */

@@ -14,6 +14,7 @@ import type { Agent } from "./agent.js";
 import { storeDedup } from "./broker-dedup.js";
 import { loadPolicyFile } from "./consensus/policy-file.js";
 import { ensembleHandler, type WeightStore } from "./ensemble.js";
+import { McpTools } from "./mcp-tools.js";
 import { bindRunState } from "./run-state.js";
 import { createSwarm, type Swarm } from "./swarm.js";
 
@@ -194,6 +195,18 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       }
     }
   }
+  // Only the MCP servers this process's agents name are connected (when the swarm starts).
+  const mcpReferences = agents.flatMap((a) =>
+    (a.llm?.tools ?? []).filter((t) => t.startsWith("mcp:")),
+  );
+  const mcp =
+    mcpReferences.length > 0
+      ? new McpTools({
+          servers: config.mcp ?? {},
+          references: mcpReferences,
+          clientName: `conclave-${config.swarm}`,
+        })
+      : undefined;
   const keys = new Map<string, AgentKeyPair>();
   for (const a of agents) keys.set(a.id, await loadOrCreateAgentKey(config.keysDir, a.id));
   const store = await openStore(config.store, {
@@ -245,6 +258,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     maxEnvelopeBytes: config.limits.maxEnvelopeBytes,
     prices: config.prices,
     ...(models ? { models } : {}),
+    ...(mcp ? { mcp } : {}),
     ...(config.privileged ? { privileged: config.privileged } : {}),
     ...(config.tasks ? { tasks: config.tasks } : {}),
     admission: {

@@ -6,6 +6,7 @@
  * market, the agents' task pipelines) are members too, so each can reach the
  * others through their interfaces without a service locator.
  */
+
 import type { KeyObject } from "node:crypto";
 import type { TaskTypeConfig } from "../config/schema.js";
 import type { CompiledPolicy } from "../consensus/policy.js";
@@ -26,6 +27,7 @@ import type { VoteHandler } from "./consensus/voting.js";
 import type { SwarmEvent } from "./events.js";
 import type { LeaseKeeper } from "./lease.js";
 import type { AuctionOptions, AuctionOutcome, BidHandler, OutboxDraft } from "./market/engine.js";
+import type { McpTools } from "./mcp-tools.js";
 
 /** An identity that signs: an agent id and its private key. */
 export interface Signer {
@@ -220,4 +222,6 @@ export interface NodeContext {
   readonly outcomes: TaskOutcomes;
   /** The models this node's LLM agents use; undefined when it has none. */
   readonly models: ModelPool | undefined;
+  /** The MCP servers' tools this node's LLM agents use; undefined when they use none. */
+  readonly mcp: McpTools | undefined;
 }

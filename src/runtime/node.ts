@@ -24,6 +24,7 @@ import { EventBus } from "./event-bus.js";
 import { EventHub } from "./event-hub.js";
 import { LeaseKeeper } from "./lease.js";
 import { type AuctionOptions, MarketEngine, type MarketHost } from "./market/engine.js";
+import type { McpTools } from "./mcp-tools.js";
 import { Membership } from "./membership.js";
 import type {
   ConsensusPort,
@@ -76,6 +77,8 @@ export interface NodeConfig {
   readonly bidRate?: { readonly capacity: number; readonly refillPerSecond: number };
   /** The models of the node's LLM agents (`openModelPool` builds it from a swarm file). */
   readonly models?: ModelPool;
+  /** MCP servers' tools for the node's LLM agents: connected when the node starts, closed when it stops. */
+  readonly mcp?: McpTools;
   /**
    * Who may join (see `registry/admission.ts`). Default `open`: any agent
    * that proves its key, with the role and weight its card claims; a swarm
@@ -128,6 +131,7 @@ export class SwarmNode implements NodeContext {
   readonly leases: LeaseKeeper;
   readonly outcomes: Outcomes;
   readonly models: ModelPool | undefined;
+  readonly mcp: McpTools | undefined;
   /** Whether the swarm has privileged actions (decisions to audit). */
   readonly #privileged: boolean;
 
@@ -150,6 +154,7 @@ export class SwarmNode implements NodeContext {
     this.leases = new LeaseKeeper(this.clock);
     this.outcomes = new Outcomes(this);
     this.models = config.models;
+    this.mcp = config.mcp;
     this.limits = {
       maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
       signing: config.signing ?? "required",
@@ -213,6 +218,8 @@ export class SwarmNode implements NodeContext {
    * announces the agents, recovers the outbox, mints budgets.
    */
   async start(): Promise<void> {
+    // First: a server that cannot be reached fails the start before anything is announced.
+    await this.mcp?.start();
     await declareQueues(this);
     this.deadLetters.start();
     for (const agent of this.hosted.values()) {
@@ -254,6 +261,7 @@ export class SwarmNode implements NodeContext {
     this.leases.close();
     await this.outbox.stop();
     await this.deadLetters.stop(graceful);
+    await this.mcp?.close();
     if (graceful) await this.transport.drain();
     else await this.transport.close();
     await this.store.close();

@@ -172,7 +172,10 @@ describe("the dashboard in a browser", {
     const decision = await decided;
     assert.equal(decision.outcome, "approved");
     const vote = decision.votes.find((v) => v.from === "alice");
-    assert.deepEqual((vote?.body as { reason?: string }).reason, "release notes checked");
+    assert.deepEqual(
+      (vote?.body as { reason?: string } | undefined)?.reason,
+      "release notes checked",
+    );
     const ran = await swarm.submitAndWait("ops", "deploy.production", decision.proposal.data, {
       as: "lead",
       approval: decision.seal,

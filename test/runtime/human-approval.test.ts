@@ -77,7 +77,11 @@ describe("human approvals", () => {
       open?.humans.map((h) => [h.id, h.weight]),
       [["alice", 2]],
     );
-    await until(() => events.some((e) => e.type === "consensus.waiting"), 5000, "the waiting event");
+    await until(
+      () => events.some((e) => e.type === "consensus.waiting"),
+      5000,
+      "the waiting event",
+    );
     const waiting = events.find((e) => e.type === "consensus.waiting");
     assert.deepEqual(waiting && "humans" in waiting ? waiting.humans : [], ["alice"]);
     const id = open?.proposal.id ?? "";

@@ -21,7 +21,6 @@ describe("redriving dead letters", () => {
   const work = mkdtempSync(join(tmpdir(), "conclave-redrive-"));
   let swarm: Swarm;
   let broken = true;
-  let ran = 0;
 
   before(async () => {
     const config = parseSwarmConfig(
@@ -39,7 +38,6 @@ agents:
       module: {
         setup(agent) {
           agent.handle("fetch", () => {
-            ran++;
             if (broken) throw new PermanentError("the upstream API key is revoked; rotate it");
             return { fetched: true };
           });
@@ -72,7 +70,7 @@ agents:
         id,
         subject: "redrive.task.worker.fetch",
         type: "task.fetch",
-        reason: (audit[0]?.data as { reason: string }).reason,
+        reason: (audit[0]?.data as { reason: string } | undefined)?.reason,
         deliveries: 1,
         by: "oncall",
         at: 0,

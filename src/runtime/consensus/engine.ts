@@ -232,8 +232,6 @@ export class ConsensusEngine {
   readonly #verify: Verifier;
   /** Proposals with human voters known to be decided (bounded: oldest forgotten first). */
   readonly #decidedWithHumans = new BoundedSet(1000);
-  /** Public keys of the human voters of every privileged action, by name. */
-  readonly #humanKeys: ReadonlyMap<string, KeyObject>;
   readonly #rounds = new Map<string, Coordinated>();
   readonly #seen = new Map<string, Seen>();
   readonly #bySeal = new Map<string, Decision>();
@@ -260,7 +258,6 @@ export class ConsensusEngine {
       for (const human of action.humans ?? [])
         humans.set(human.id, decodePublicKey(human.publicKey));
     }
-    this.#humanKeys = humans;
     this.#verify = verifierFromKeyTable((agent) =>
       host.revoked(agent) ? undefined : (humans.get(agent) ?? host.publicKey(agent)),
     );

@@ -1,3 +1,4 @@
+import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { loadSwarmConfig } from "../config/load.js";
@@ -7,6 +8,7 @@ import { admitAgent, revokeAgent } from "./admission.js";
 import { approveProposal } from "./approve.js";
 import { verifyAudit } from "./audit.js";
 import { watchSwarm } from "./dashboard.js";
+import { listDeadLetters, redriveDeadLetters, showDeadLetter } from "./dead-letters.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { showEvents } from "./events.js";
@@ -431,6 +433,75 @@ function program(): Command {
           key: resolve(opts.key),
           reject: opts.reject,
           json: opts.json,
+          ...(opts.reason ? { reason: opts.reason } : {}),
+          ...(opts.transport ? { transport: opts.transport } : {}),
+          ...(opts.store ? { store: opts.store } : {}),
+        });
+      },
+    );
+
+  const deadLetters = cli
+    .command("dead-letters")
+    .description("tasks that will never complete on their own: why, and sending them again");
+  withStoreTarget(
+    deadLetters.command("list").description("every dead letter, oldest first, with its reason"),
+  )
+    .option("--reason <text>", "only those whose reason contains this text")
+    .option("--json", "one JSON object per dead letter", false)
+    .action(async (opts: StoreTargetOptions & { reason?: string; json: boolean }) => {
+      process.exitCode = await listDeadLetters(storeTarget(opts), {
+        json: opts.json,
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
+    });
+  withStoreTarget(
+    deadLetters
+      .command("show")
+      .description("one dead letter: its reason, deliveries and the task it carried")
+      .argument("<id>", "the dead letter's id (its task's id)"),
+  )
+    .option("--json", "print it as one line of JSON", false)
+    .action(async (id: string, opts: StoreTargetOptions & { json: boolean }) => {
+      process.exitCode = await showDeadLetter(storeTarget(opts), id, opts.json);
+    });
+  deadLetters
+    .command("redrive")
+    .description(
+      "send dead letters' tasks to their queues again, unchanged, once the cause is fixed (audited; on a broker)",
+    )
+    .argument("[ids...]", "the dead letters to redrive")
+    .requiredOption("--swarm <file>", "the swarm file")
+    .option("--all", "every dead letter (with --reason: those matching)", false)
+    .option("--reason <text>", "with --all: only those whose reason contains this text")
+    .option(
+      "--unpaid",
+      "also run tasks whose escrow was refunded when they died (without pay)",
+      false,
+    )
+    .option("--by <name>", "who redrives, for the audit log (default: your user name)")
+    .option("--transport <url>", "override the file's transport")
+    .option("--store <url>", "override the file's store")
+    .option("--json", "one JSON object per dead letter", false)
+    .action(
+      async (
+        ids: string[],
+        opts: {
+          swarm: string;
+          all: boolean;
+          reason?: string;
+          unpaid: boolean;
+          by?: string;
+          transport?: string;
+          store?: string;
+          json: boolean;
+        },
+      ) => {
+        process.exitCode = await redriveDeadLetters(resolve(opts.swarm), {
+          ids,
+          all: opts.all,
+          unpaid: opts.unpaid,
+          json: opts.json,
+          by: opts.by ?? userInfo().username,
           ...(opts.reason ? { reason: opts.reason } : {}),
           ...(opts.transport ? { transport: opts.transport } : {}),
           ...(opts.store ? { store: opts.store } : {}),

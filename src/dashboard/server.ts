@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ConclaveError, toError, VoteRefusedError } from "../errors/index.js";
+import { ConclaveError, RedriveRefusedError, toError, VoteRefusedError } from "../errors/index.js";
 import { InvalidRequestError, RequestTooLargeError } from "../errors/interop.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { DashboardApi } from "./api.js";
@@ -169,6 +169,16 @@ export async function serveDashboard(
       }
       return;
     }
+    const redrive = /^\/api\/dead-letters\/([0-9A-Za-z._-]{1,200})\/redrive$/.exec(path)?.[1];
+    if (request.method === "POST" && redrive !== undefined) {
+      const body = await readJson(request);
+      send(
+        response,
+        200,
+        await swarm.redrive(redrive, { by: "dashboard", unpaid: body["unpaid"] === true }),
+      );
+      return;
+    }
     const verify = /^\/api\/decisions\/(\d+)\/verify$/.exec(path)?.[1];
     if (request.method === "POST" && verify !== undefined) {
       send(response, 200, await api.verify(Number(verify)));
@@ -224,6 +234,11 @@ export async function serveDashboard(
 /** The HTTP status of a failed request: the caller's mistake (4xx) or ours (500). */
 function statusOf(error: Error): number {
   if (error instanceof RequestTooLargeError) return 413;
-  if (error instanceof VoteRefusedError || error instanceof InvalidRequestError) return 400;
+  if (
+    error instanceof VoteRefusedError ||
+    error instanceof RedriveRefusedError ||
+    error instanceof InvalidRequestError
+  )
+    return 400;
   return 500;
 }

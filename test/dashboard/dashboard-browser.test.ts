@@ -65,6 +65,8 @@ describe("the dashboard in a browser", {
   let browser: Browser;
   let page: Page;
   let failed: string;
+  /** Whether what made the failing task die is fixed (then a redrive completes it). */
+  let fixed = false;
 
   before(async () => {
     const config = parseSwarmConfig(swarmFile, { baseDir: work });
@@ -73,7 +75,9 @@ describe("the dashboard in a browser", {
         setup(agent) {
           agent.handle<{ n: number }>("work", async (ctx) => ({ doubled: ctx.body.n * 2 }));
           agent.handle("fail", async () => {
-            throw new PermanentError("the input names no file to work on; send { file }");
+            if (!fixed)
+              throw new PermanentError("the input names no file to work on; send { file }");
+            return { worked: "after the fix" };
           });
           agent.handle("funds.transfer", async () => ({ sent: true }));
           agent.handle("deploy.production", async () => ({ deployed: true }));
@@ -184,12 +188,19 @@ describe("the dashboard in a browser", {
     assert.deepEqual(ran, { deployed: true });
   });
 
-  test("a dead letter shows its reason, and its timeline opens from it", async () => {
+  test("a dead letter shows its reason and its timeline, and once fixed a redrive from the page completes it", async () => {
     await page.click("#tabs button[data-tab=dead-letters]");
     await page.locator("#dead-letters-table td", { hasText: "names no file" }).waitFor();
     await page.click(`.task-link[data-id="${failed}"]`);
     await page.locator("#task-detail", { hasText: "dead-lettered" }).waitFor();
     if (shots) await page.screenshot({ path: join(shots, "dashboard-dead-letter.png") });
+    fixed = true;
+    await page.click("#tabs button[data-tab=dead-letters]");
+    await page.click(`button.redrive[data-id="${failed}"]`);
+    await page.locator(`#redrive-${failed}`, { hasText: "redriven (attempt 1)" }).waitFor();
+    assert.deepEqual(await swarm.wait(failed, { timeoutMs: 10_000 }), { worked: "after the fix" });
+    const audit = (await swarm.store.auditLog()).filter((r) => r.kind === "dead-letter.redriven");
+    assert.equal((audit[0]?.data as { by?: string } | undefined)?.by, "dashboard");
   });
 
   test("the live event stream shows what the swarm does", async () => {

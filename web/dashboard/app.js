@@ -100,13 +100,16 @@ const views = {
     const rows = await api("/api/dead-letters");
     table(
       $("dead-letters-table"),
-      ["id", "type", "reason", "deliveries", "when"],
+      ["id", "type", "reason", "deliveries", "when", ""],
       rows.map((d) => [
         td(`<a class="task-link mono" data-id="${esc(d.id)}">${esc(d.id)}</a>`),
         td(esc(d.type ?? ""), "mono"),
         td(esc(d.reason), "state-dead_lettered"),
         td(d.deliveries),
         td(time(d.at)),
+        td(
+          `<button type="button" class="action redrive" data-id="${esc(d.id)}">Redrive</button> <span class="redrive-result" id="redrive-${esc(d.id)}"></span>`,
+        ),
       ]),
     );
   },
@@ -309,7 +312,31 @@ async function castVote(button) {
 }
 document.addEventListener("click", (event) => {
   if (event.target.matches("button.vote")) castVote(event.target);
+  if (event.target.matches("button.redrive")) redrive(event.target.dataset.id);
 });
+
+// Sends a dead letter's task to its queue again (audited as done from the dashboard).
+async function redrive(id, unpaid = false) {
+  const result = document.getElementById(`redrive-${id}`);
+  const response = await fetch(`/api/dead-letters/${encodeURIComponent(id)}/redrive`, {
+    method: "POST",
+    headers: { ...auth.headers, "content-type": "application/json" },
+    body: JSON.stringify({ unpaid }),
+  });
+  const body = await response.json();
+  if (response.ok) {
+    result.className = "redrive-result state-approved";
+    result.textContent = `redriven (attempt ${body.attempt})`;
+  } else if (
+    /--unpaid/.test(body.error?.message ?? "") &&
+    confirm(`${body.error.message}\n\nRun it without pay?`)
+  ) {
+    await redrive(id, true);
+  } else {
+    result.className = "redrive-result state-rejected";
+    result.textContent = body.error?.message ?? String(response.status);
+  }
+}
 
 $("task-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -349,6 +376,7 @@ stream.addEventListener("events", (m) => renderEvents(JSON.parse(m.data)));
 // Tables refresh while shown; the numbers above come with the stream.
 setInterval(() => {
   if (tab === "decisions") views.approvals().catch(() => {});
+  else if (tab === "dead-letters" && document.querySelector(".redrive-result:not(:empty)")) return;
   else if (tab !== "events") views[tab]().catch(() => {});
 }, 2000);
 show("agents");

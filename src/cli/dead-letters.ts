@@ -1,0 +1,142 @@
+/**
+ * `conclave dead-letters list | show | redrive`: the tasks that will never
+ * complete on their own, why, and sending them again once the cause is
+ * fixed. `list` and `show` read the store; `redrive` joins the swarm's
+ * broker as a node hosting no agent and sends each task to its queue again
+ * (see `swarm.redrive`: audited, a refunded escrow only with `--unpaid`).
+ */
+import { loadSwarmConfig } from "../config/load.js";
+import { applyOverrides } from "../config/overrides.js";
+import { ConfigError, toError } from "../errors/index.js";
+import { openSwarm } from "../runtime/from-config.js";
+import type { DeadLetterRecord } from "../store/port.js";
+import { decodeEnvelope } from "../wire/codec.js";
+import { openStoreTarget, type StoreTarget } from "./store-target.js";
+
+export interface DeadLetterFilter {
+  /** Only dead letters whose reason contains this text (case-insensitive). */
+  readonly reason?: string;
+  readonly json: boolean;
+}
+
+const matches = (record: DeadLetterRecord, reason?: string) =>
+  reason === undefined || record.reason.toLowerCase().includes(reason.toLowerCase());
+
+/** Lists dead letters, oldest first, one per line. Exit 0. */
+export async function listDeadLetters(
+  target: StoreTarget,
+  filter: DeadLetterFilter,
+): Promise<number> {
+  const { store } = await openStoreTarget(target, { create: false });
+  let records: DeadLetterRecord[];
+  try {
+    records = (await store.deadLetters({ limit: 100_000 })).filter((r) =>
+      matches(r, filter.reason),
+    );
+  } finally {
+    await store.close();
+  }
+  for (const { data: _raw, ...r } of records) {
+    process.stdout.write(
+      filter.json
+        ? `${JSON.stringify(r)}\n`
+        : `${r.id}  ${new Date(r.at).toISOString()}  ${r.type ?? "?"}  ×${r.deliveries}  ${r.reason}\n`,
+    );
+  }
+  if (!filter.json) process.stderr.write(`${records.length} dead letters\n`);
+  return 0;
+}
+
+/** Shows one dead letter with its decoded envelope. Exit 1 when there is none by that id. */
+export async function showDeadLetter(
+  target: StoreTarget,
+  id: string,
+  json: boolean,
+): Promise<number> {
+  const { store } = await openStoreTarget(target, { create: false });
+  let record: DeadLetterRecord | undefined;
+  try {
+    record = await store.deadLetter(id);
+  } finally {
+    await store.close();
+  }
+  if (record === undefined) {
+    process.stderr.write(`conclave: no dead letter ${id}; conclave dead-letters list shows them\n`);
+    return 1;
+  }
+  const { data, ...rest } = record;
+  let envelope: unknown;
+  try {
+    envelope = decodeEnvelope(Buffer.from(data, "base64"), { maxBytes: Number.MAX_SAFE_INTEGER });
+  } catch (error) {
+    envelope = { unreadable: toError(error).message };
+  }
+  const shown = { ...rest, envelope };
+  process.stdout.write(json ? `${JSON.stringify(shown)}\n` : `${JSON.stringify(shown, null, 2)}\n`);
+  return 0;
+}
+
+export interface RedriveCliOptions {
+  readonly ids: readonly string[];
+  /** Redrive every dead letter (matching `reason` when given). */
+  readonly all: boolean;
+  readonly reason?: string;
+  readonly unpaid: boolean;
+  /** Who redrives, for the audit log. Default: the OS user. */
+  readonly by: string;
+  readonly transport?: string;
+  readonly store?: string;
+  readonly json: boolean;
+}
+
+/** Redrives the dead letters asked for; exit 0 when every one was sent, 1 when any was refused. */
+export async function redriveDeadLetters(
+  file: string,
+  options: RedriveCliOptions,
+): Promise<number> {
+  const config = applyOverrides(await loadSwarmConfig(file), {
+    ...(options.transport ? { transport: options.transport } : {}),
+    ...(options.store ? { store: options.store } : {}),
+  });
+  if (config.transport === "memory") {
+    throw new ConfigError(
+      "this swarm uses the embedded in-process transport, which only the process running it can reach: redrive from its dashboard (conclave up --dashboard), or run the swarm on a broker",
+    );
+  }
+  if (!options.all && options.ids.length === 0) {
+    throw new ConfigError(
+      "name the dead letters to redrive (their ids), or pass --all [--reason TEXT]",
+    );
+  }
+  const swarm = await openSwarm(config, { agents: [] });
+  let failed = 0;
+  try {
+    await swarm.start();
+    const ids = options.all
+      ? (await swarm.store.deadLetters({ limit: 100_000 }))
+          .filter((r) => matches(r, options.reason))
+          .map((r) => r.id)
+      : options.ids;
+    for (const id of ids) {
+      try {
+        const done = await swarm.redrive(id, { by: options.by, unpaid: options.unpaid });
+        process.stdout.write(
+          options.json
+            ? `${JSON.stringify({ ...done, redriven: true })}\n`
+            : `${id}  redriven to ${done.subject} (attempt ${done.attempt})\n`,
+        );
+      } catch (error) {
+        failed++;
+        const message = toError(error).message;
+        process.stdout.write(
+          options.json
+            ? `${JSON.stringify({ id, redriven: false, reason: message })}\n`
+            : `${id}  refused: ${message}\n`,
+        );
+      }
+    }
+  } finally {
+    await swarm.close();
+  }
+  return failed === 0 ? 0 : 1;
+}

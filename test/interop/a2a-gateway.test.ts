@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -17,6 +18,7 @@ import type { SwarmConfig } from "../../src/config/schema.js";
 import { type A2AGateway, startA2AGateway } from "../../src/interop/a2a-gateway.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
+import { generateCertificates, opensslAvailable } from "../helpers/certs.js";
 import { a2aClient, ask, dataPart, partsValue, textPart } from "./a2a-fixtures.js";
 
 /** The parts of a v0.3 task the test reads. */
@@ -255,6 +257,72 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     assert.deepEqual(transfers, [{ to: "x", amount: 10 }]);
   });
 
+  test("a role's card and endpoint: a message without a skill goes to the role's task", async () => {
+    const writer = await a2aClient(
+      `${gateway.url}/roles/writer/.well-known/agent-card.json`,
+      TOKEN,
+    );
+    const task = await writer.sendMessage(ask(undefined, [dataPart({ topic: "moss" })]));
+    assert.ok("status" in task);
+    assert.deepEqual(partsValue(task.artifacts[0]?.parts), { line: "a line about moss" });
+    // The swarm's endpoint offers two tasks, so it needs to be told which.
+    await assert.rejects(
+      client.sendMessage(ask(undefined, [textPart("hi")])),
+      /set message\.metadata\.skill/,
+    );
+    await assert.rejects(
+      writer.sendMessage(ask("treasury.funds.transfer", [dataPart({ amount: 1 })])),
+      /"treasury\.funds\.transfer" is not offered.*offered: writer\.write/,
+    );
+  });
+
+  test("with gateway.tls the gateway serves HTTPS and admits a client certificate the CA signed", {
+    skip: opensslAvailable() ? false : "no openssl on PATH to make certificates",
+  }, async () => {
+    const certs = generateCertificates();
+    const secure = await startA2AGateway(swarm, {
+      ...config,
+      gateway: {
+        ...(config.gateway as NonNullable<SwarmConfig["gateway"]>),
+        tokens: {},
+        tls: { cert: certs.server.certFile, key: certs.server.keyFile, ca: certs.caFile },
+      },
+    });
+    try {
+      assert.match(secure.url, /^https:/);
+      const client = { cert: certs.client.cert, key: certs.client.key, ca: certs.ca };
+      const card = JSON.parse(
+        await httpsText(`${secure.url}/.well-known/agent-card.json`, client),
+      ) as {
+        securitySchemes: Record<string, unknown>;
+      };
+      assert.deepEqual(Object.keys(card.securitySchemes), ["mtls"]);
+      const answer = JSON.parse(
+        await httpsText(`${secure.url}/a2a`, client, {
+          jsonrpc: "2.0",
+          id: 1,
+          method: "message/send",
+          params: {
+            message: {
+              kind: "message",
+              messageId: "m-tls",
+              role: "user",
+              parts: [{ kind: "data", data: { topic: "locks" } }],
+              metadata: { skill: "writer.write" },
+            },
+          },
+        }),
+      ) as { result: V03Task };
+      assert.equal(answer.result.status.state, "completed");
+      assert.equal(callers.at(-1), "cert:conclave-client");
+      // Without tokens, a client without a certificate does not get past the TLS handshake.
+      await assert.rejects(httpsText(`${secure.url}/a2a`, { ca: certs.ca }, {}));
+    } finally {
+      await secure.close();
+      certs.cleanup();
+    }
+  });
+
   test("the rate limit answers 429 with Retry-After", async () => {
     const limited = await startA2AGateway(swarm, {
       ...config,
@@ -277,3 +345,26 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     }
   });
 });
+
+/** GETs (or POSTs `body` as JSON to) `url` over HTTPS with client TLS options; the response's text. */
+function httpsText(url: string, tls: Record<string, string>, body?: unknown): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: body === undefined ? "GET" : "POST",
+        headers: { "content-type": "application/json" },
+        ...tls,
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on("end", () => resolve(text));
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}

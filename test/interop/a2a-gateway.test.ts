@@ -323,6 +323,34 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     }
   });
 
+  test("a task the gateway's agent cannot pay for is refused before anything is sent", async () => {
+    const dear = await startA2AGateway(swarm, {
+      ...config,
+      gateway: {
+        ...(config.gateway as NonNullable<SwarmConfig["gateway"]>),
+        pricePerTask: 1_000_000,
+      },
+    });
+    try {
+      const poor = await a2aClient(dear.cardUrl, TOKEN);
+      const before = callers.length;
+      await assert.rejects(
+        poor.sendMessage(ask("writer.write", [dataPart({ topic: "gold" })])),
+        (error: Error & { data?: { metadata?: Record<string, string> }[] }) => {
+          assert.match(
+            error.message,
+            /account "agent:gate" holds \d+ credits and the operation needs 1000000/,
+          );
+          assert.equal(error.data?.[0]?.metadata?.["code"], "E_INSUFFICIENT_CREDITS");
+          return true;
+        },
+      );
+      assert.equal(callers.length, before, "nothing ran");
+    } finally {
+      await dear.close();
+    }
+  });
+
   test("the rate limit answers 429 with Retry-After", async () => {
     const limited = await startA2AGateway(swarm, {
       ...config,

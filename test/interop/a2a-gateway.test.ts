@@ -168,7 +168,7 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     );
   });
 
-  test("v0.3 JSON-RPC: message/send, tasks/get and tasks/cancel (TaskNotCancelable)", async () => {
+  test("v0.3 JSON-RPC: message/send, tasks/get, tasks/cancel (TaskNotCancelable) and message/stream (final on the last update)", async () => {
     const rpc = async (method: string, params: unknown) => {
       const response = await fetch(`${gateway.url}/a2a`, {
         method: "POST",
@@ -200,6 +200,46 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     const cancel = await rpc("tasks/cancel", { id: sent.result?.id });
     assert.equal(cancel.error?.code, -32002);
     assert.match(cancel.error?.message ?? "", /cannot be canceled/);
+    const stream = await fetch(`${gateway.url}/a2a`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${TOKEN}`,
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "message/stream",
+        params: {
+          message: {
+            kind: "message",
+            messageId: "m-2",
+            role: "user",
+            parts: [{ kind: "text", text: "larks" }],
+            metadata: { skill: "writer" },
+          },
+        },
+      }),
+    });
+    assert.match(stream.headers.get("content-type") ?? "", /^text\/event-stream/);
+    const events = (await stream.text())
+      .split("\n\n")
+      .filter((chunk) => chunk.startsWith("data: "))
+      .map(
+        (chunk) =>
+          (JSON.parse(chunk.slice("data: ".length)) as { result: Record<string, unknown> }).result,
+      );
+    assert.deepEqual(
+      events.map((e) => e["kind"]),
+      ["task", "status-update", "artifact-update", "status-update"],
+    );
+    assert.deepEqual(events.at(-1)?.["status"], {
+      ...(events.at(-1)?.["status"] as object),
+      state: "completed",
+    });
+    assert.equal(events.at(-1)?.["final"], true);
+    assert.equal(events[1]?.["final"], false);
   });
 
   test("refusals: no token and a wrong token (401), an oversized body (413), an unknown skill naming what is offered", async () => {

@@ -86,3 +86,51 @@ export function agentCard(door: FrontDoor, baseUrl: string, role?: string): Agen
     signatures: [],
   };
 }
+
+/**
+ * The same card in the v0.3 shape, for callers that do not ask for v1.0
+ * (an absent `A2A-Version` means 0.3, as in the SDK's own servers): one
+ * `url` with its transport, `security` instead of `securityRequirements`,
+ * and the v1.0 interfaces kept alongside for clients that read both.
+ */
+export function legacyAgentCard(card: AgentCard): Record<string, unknown> {
+  const schemes: Record<string, Record<string, string>> = {};
+  for (const [key, scheme] of Object.entries(card.securitySchemes)) {
+    const inner = scheme.scheme;
+    if (inner?.$case === "httpAuthSecurityScheme") {
+      schemes[key] = {
+        type: "http",
+        scheme: inner.value.scheme.toLowerCase(),
+        description: inner.value.description,
+      };
+    } else if (inner?.$case === "mtlsSecurityScheme") {
+      schemes[key] = { type: "mutualTLS", description: inner.value.description };
+    }
+  }
+  return {
+    protocolVersion: "0.3.0",
+    name: card.name,
+    description: card.description,
+    version: card.version,
+    url: card.supportedInterfaces[0]?.url ?? "",
+    preferredTransport: "JSONRPC",
+    capabilities: {
+      streaming: card.capabilities?.streaming ?? false,
+      pushNotifications: false,
+      stateTransitionHistory: false,
+    },
+    securitySchemes: schemes,
+    security: Object.keys(schemes).map((key) => ({ [key]: [] })),
+    defaultInputModes: card.defaultInputModes,
+    defaultOutputModes: card.defaultOutputModes,
+    skills: card.skills.map((s) => ({
+      id: s.id,
+      name: s.name,
+      description: s.description,
+      tags: s.tags,
+      inputModes: s.inputModes,
+      outputModes: s.outputModes,
+    })),
+    supportedInterfaces: card.supportedInterfaces,
+  };
+}

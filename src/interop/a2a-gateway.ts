@@ -36,7 +36,7 @@ import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
 import { ConfigError } from "../errors/index.js";
 import type { Swarm } from "../runtime/swarm.js";
-import { agentCard, GatewayPaths } from "./a2a-card.js";
+import { agentCard, GatewayPaths, legacyAgentCard } from "./a2a-card.js";
 import { CallState, GatewayMemory, SwarmA2AHandler } from "./a2a-handler.js";
 import { createFrontDoor, type FrontDoor } from "./front-door.js";
 import { HttpGuard, refuse } from "./http-guard.js";
@@ -136,7 +136,15 @@ export async function startA2AGateway(
       // bound to 0.0.0.0 has no one address to give).
       const reached = request.headers.host;
       const origin = reached ? `${scheme}://${reached}` : base;
-      sendJson(response, 200, AgentCard.toJSON(agentCard(door, origin, target.endpoint.role)));
+      const card = agentCard(door, origin, target.endpoint.role);
+      response.setHeader("vary", "A2A-Version");
+      sendJson(
+        response,
+        200,
+        requestedVersion(request) === LEGACY_VERSION
+          ? legacyAgentCard(card)
+          : AgentCard.toJSON(card),
+      );
       return;
     }
     if (request.method !== "POST") {
@@ -164,8 +172,7 @@ export async function startA2AGateway(
     caller: string,
     body: Buffer,
   ): Promise<void> => {
-    const header = request.headers["a2a-version"];
-    const version = (Array.isArray(header) ? header[0] : header) || LEGACY_VERSION;
+    const version = requestedVersion(request);
     const legacy = version === LEGACY_VERSION;
     const mapError = legacy
       ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError
@@ -277,6 +284,12 @@ export async function startA2AGateway(
       });
     },
   };
+}
+
+/** The protocol version a request asks for: its `A2A-Version` header, 0.3 when absent (as in the SDK). */
+function requestedVersion(request: IncomingMessage): string {
+  const header = request.headers["a2a-version"];
+  return (Array.isArray(header) ? header[0] : header) || LEGACY_VERSION;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

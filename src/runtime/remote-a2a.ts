@@ -231,13 +231,15 @@ async function createClient(remote: RemoteRoleConfig): Promise<Client> {
     headers.set("authorization", `Bearer ${token}`);
     return fetch(input, { ...init, headers });
   };
+  const legacyCompat = { enabled: true };
   const factory = new sdk.ClientFactory(
     sdk.ClientFactoryOptions.createFrom(sdk.ClientFactoryOptions.default, {
+      // legacyCompat: agents still on A2A v0.3 are called in v0.3.
       transports: [
-        new sdk.JsonRpcTransportFactory({ fetchImpl }),
-        new sdk.RestTransportFactory({ fetchImpl }),
+        new sdk.JsonRpcTransportFactory({ fetchImpl, legacyCompat }),
+        new sdk.RestTransportFactory({ fetchImpl, legacyCompat }),
       ],
-      cardResolver: new sdk.DefaultAgentCardResolver({ fetchImpl }),
+      cardResolver: new sdk.DefaultAgentCardResolver({ fetchImpl, legacyCompat }),
     }),
   );
   // The full card URL, with an empty path: the card may live anywhere.

@@ -116,12 +116,19 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     );
     assert.equal(card.capabilities?.streaming, true);
     assert.ok(card.securitySchemes["bearer"]);
+    // Without A2A-Version (a v0.3 client), the card in the v0.3 shape.
     const role = (await (
       await fetch(`${gateway.url}/roles/writer/.well-known/agent-card.json`)
     ).json()) as {
+      protocolVersion: string;
+      url: string;
+      security: unknown[];
       skills: { id: string }[];
       supportedInterfaces: { url: string }[];
     };
+    assert.equal(role.protocolVersion, "0.3.0");
+    assert.match(role.url, /\/roles\/writer\/a2a$/);
+    assert.deepEqual(role.security, [{ bearer: [] }]);
     assert.deepEqual(
       role.skills.map((s) => s.id),
       ["writer.write"],

@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AgentCard, formatSSEEvent, type Message, SSE_HEADERS, TaskState } from "@a2a-js/sdk";
+import { LegacyJsonRpcTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
 import {
   AgentEvent,
   type AgentExecutor,
@@ -31,7 +32,14 @@ export type Answer = (
   message: Message,
 ) => { readonly data: unknown; readonly cost?: number } | { readonly fail: string };
 
-export async function startRemoteAgent(answer: Answer): Promise<RemoteAgent> {
+/**
+ * Starts the agent on 127.0.0.1. With `legacy`, it speaks only A2A v0.3 (a
+ * v0.3 card, `message/send`), as agents not yet on v1.0 do.
+ */
+export async function startRemoteAgent(
+  answer: Answer,
+  options: { readonly legacy?: boolean } = {},
+): Promise<RemoteAgent> {
   const executor: AgentExecutor = {
     async execute(context, bus) {
       const { taskId, contextId } = context;
@@ -112,7 +120,21 @@ export async function startRemoteAgent(answer: Answer): Promise<RemoteAgent> {
     signatures: [],
   });
   const handler = new DefaultRequestHandler(card(), new InMemoryTaskStore(), executor);
-  const transport = new JsonRpcTransportHandler(handler);
+  const transport = options.legacy
+    ? new LegacyJsonRpcTransportHandler(handler)
+    : new JsonRpcTransportHandler(handler);
+  const legacyCard = () => ({
+    protocolVersion: "0.3.0",
+    name: "outside translator (v0.3)",
+    description: "An A2A v0.3 agent outside the swarm.",
+    url: `${base}/rpc`,
+    preferredTransport: "JSONRPC",
+    version: "0.3.0",
+    capabilities: { streaming: false },
+    defaultInputModes: ["application/json"],
+    defaultOutputModes: ["application/json"],
+    skills: [],
+  });
   const agent: RemoteAgent = {
     cardUrl: "",
     requests: [],
@@ -123,7 +145,7 @@ export async function startRemoteAgent(answer: Answer): Promise<RemoteAgent> {
     void (async () => {
       if (request.method === "GET" && request.url === "/.well-known/agent-card.json") {
         response.writeHead(200, { "content-type": "application/json" });
-        response.end(JSON.stringify(AgentCard.toJSON(card())));
+        response.end(JSON.stringify(options.legacy ? legacyCard() : AgentCard.toJSON(card())));
         return;
       }
       const body = JSON.parse(await text(request)) as {

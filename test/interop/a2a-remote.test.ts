@@ -24,6 +24,7 @@ describe("a role served by an outside A2A agent", () => {
   let good: RemoteAgent;
   let flaky: RemoteAgent;
   let gone: RemoteAgent;
+  let older: RemoteAgent;
   let swarm: Swarm;
 
   before(async () => {
@@ -36,6 +37,7 @@ describe("a role served by an outside A2A agent", () => {
     });
     flaky = await startRemoteAgent(() => ({ data: "never" }));
     flaky.failWith = 500;
+    older = await startRemoteAgent(() => ({ data: { text: "salut" } }), { legacy: true });
     gone = await startRemoteAgent(() => ({ data: "never" }));
     await gone.close();
     const config = parseSwarmConfig(
@@ -47,11 +49,13 @@ roles:
   translator: { tasks: [translate], remote: { a2a: "${good.cardUrl}", token: "\${REMOTE_TOKEN}" } }
   flaky: { tasks: [translate-flaky], remote: { a2a: "${flaky.cardUrl}", timeoutMs: 2000 } }
   gone: { tasks: [translate-gone], remote: { a2a: "${gone.cardUrl}", timeoutMs: 2000 } }
+  older: { tasks: [translate-old], remote: { a2a: "${older.cardUrl}" } }
 agents:
   - { id: lead, role: lead }
   - { id: tr-1, role: translator, budget: { initial: 100 } }
   - { id: fl-1, role: flaky }
   - { id: go-1, role: gone }
+  - { id: old-1, role: older }
 `,
       { baseDir: work, env: { REMOTE_TOKEN: TOKEN } },
     );
@@ -64,6 +68,7 @@ agents:
     await swarm?.close();
     await good?.close();
     await flaky?.close();
+    await older?.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -81,6 +86,20 @@ agents:
     assert.match(parts, /"data":\{"text":"mundo"\}/);
     assert.match(parts, /"text":"\{\\"text\\":\\"mundo\\"\}"/);
     assert.equal(await swarm.budgets.balance("tr-1"), 93);
+  });
+
+  test("an agent still on A2A v0.3 is called in v0.3 (message/send)", async () => {
+    const result = await swarm.submitAndWait(
+      "older",
+      "translate-old",
+      { text: "monde" },
+      { as: "lead", timeoutMs: 10_000 },
+    );
+    assert.deepEqual(result, { text: "salut" });
+    assert.deepEqual(
+      older.requests.map((r) => r.method),
+      ["message/send"],
+    );
   });
 
   test("a remote that fails the task dead-letters it at once, saying so", async () => {

@@ -49,6 +49,9 @@ export const CallState = Object.freeze({
   signal: "conclave.signal",
 });
 
+/** Prefix of the id of a task the council refused: never a swarm task. */
+const REFUSED = "refused-";
+
 /** What the handlers of one gateway share: refusals and contexts of the tasks they started. */
 export class GatewayMemory {
   // Bounded: only a convenience for answers this process gives (a restarted
@@ -268,12 +271,14 @@ export class SwarmA2AHandler implements A2ARequestHandler {
       });
     } catch (error) {
       if (error instanceof ActionNotApprovedError) {
-        const refused = rejectedTask(taskId, contextId, error.message, {
+        // Not a ULID: no swarm task exists under it, and a restarted gateway says so.
+        const refusedId = `${REFUSED}${taskId}`;
+        const refused = rejectedTask(refusedId, contextId, error.message, {
           code: error.code,
           decision: error.decision,
           outcome: error.outcome,
         });
-        this.#memory.remember(this.#memory.refused, taskId, refused);
+        this.#memory.remember(this.#memory.refused, refusedId, refused);
         return { refused };
       }
       throw a2aError(error);
@@ -315,6 +320,11 @@ export class SwarmA2AHandler implements A2ARequestHandler {
 
   /** A task id this gateway could have started (a ULID); anything else is no task of ours. */
   #known(taskId: string): string {
+    if (taskId.startsWith(REFUSED)) {
+      throw new TaskNotFoundError(
+        `task ${taskId} was refused by the swarm's council and never ran; the gateway that refused it has restarted since (the decision is in conclave audit)`,
+      );
+    }
     if (!isUlid(taskId)) throw new TaskNotFoundError(`no task ${taskId}: task ids are ULIDs`);
     return taskId;
   }

@@ -292,6 +292,11 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     assert.ok("status" in refused);
     assert.equal(refused.status?.state, TaskState.TASK_STATE_REJECTED);
     assert.equal(refused.status?.message?.metadata?.["code"], "E_NOT_APPROVED");
+    assert.match(refused.id, /^refused-/);
+    assert.equal(
+      (await client.getTask({ tenant: "", id: refused.id })).status?.state,
+      TaskState.TASK_STATE_REJECTED,
+    );
     assert.match(
       String(partsValue(refused.status?.message?.parts)),
       /not run: the swarm's vote ended rejected/,

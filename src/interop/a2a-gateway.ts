@@ -108,7 +108,12 @@ export async function startA2AGateway(
   const route = (path: string): { kind: "card" | "rpc"; endpoint: Endpoint } | undefined => {
     const match = /^(?:\/roles\/([^/]+))?(\/\.well-known\/agent-card\.json|\/a2a)\/?$/.exec(path);
     if (!match) return undefined;
-    const role = match[1] === undefined ? undefined : decodeURIComponent(match[1]);
+    let role: string | undefined;
+    try {
+      role = match[1] === undefined ? undefined : decodeURIComponent(match[1]);
+    } catch {
+      return undefined; // a malformed %-escape names no role
+    }
     const endpoint = endpoints.get(role);
     if (!endpoint) return undefined;
     return { kind: match[2] === GatewayPaths.rpc ? "rpc" : "card", endpoint };

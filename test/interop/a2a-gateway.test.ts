@@ -126,6 +126,10 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
       skills: { id: string }[];
       supportedInterfaces: { url: string }[];
     };
+    const nobody = await fetch(`${gateway.url}/roles/nobody/.well-known/agent-card.json`);
+    assert.equal(nobody.status, 404);
+    assert.match(await nobody.text(), /roles under \/roles\/<role>\/ \(writer, treasury\)/);
+    assert.equal((await fetch(`${gateway.url}/roles/%E0/a2a`)).status, 404);
     assert.equal(role.protocolVersion, "0.3.0");
     assert.match(role.url, /\/roles\/writer\/a2a$/);
     assert.deepEqual(role.security, [{ bearer: [] }]);

@@ -209,11 +209,13 @@ export class SwarmA2AHandler implements A2ARequestHandler {
     fresh: boolean,
   ): AsyncGenerator<StreamResponse, void, undefined> {
     const signal = context.state.get(CallState.signal) as AbortSignal | undefined;
-    let state: OutsideTaskState = await this.#door.state(taskId);
+    // A task just sent is announced submitted, then working, however fast it
+    // ends: a client sees the same sequence every time. A resubscriber gets
+    // the task as it stands.
+    const working: OutsideTaskState = { state: "working", taskId };
+    let state: OutsideTaskState = fresh ? working : await this.#door.state(taskId);
     const first = a2aTask(state, contextId);
-    if (fresh && state.state === "working" && first.status) {
-      first.status.state = TaskState.TASK_STATE_SUBMITTED;
-    }
+    if (fresh && first.status) first.status.state = TaskState.TASK_STATE_SUBMITTED;
     yield { payload: { $case: "task", value: first } };
     if (state.state === "working") {
       yield { payload: { $case: "statusUpdate", value: this.#status(taskId, contextId, state) } };

@@ -15,6 +15,7 @@ import { TaskState } from "@a2a-js/sdk";
 import type { Client } from "@a2a-js/sdk/client";
 import { parseSwarmConfig } from "../../src/config/load.js";
 import type { SwarmConfig } from "../../src/config/schema.js";
+import { PermanentError } from "../../src/errors/index.js";
 import { type A2AGateway, startA2AGateway } from "../../src/interop/a2a-gateway.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
@@ -83,6 +84,7 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
           if (agent.role === "writer") {
             agent.handle<{ topic: string }>("write", (ctx) => {
               callers.push(String(ctx.task.headers?.["conclave-caller"]));
+              if (ctx.body.topic === "boom") throw new PermanentError("cannot write about boom");
               return { line: `a line about ${ctx.body.topic}` };
             });
           }
@@ -177,6 +179,27 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
       done?.payload?.$case === "statusUpdate" && done.payload.value.status?.state,
       TaskState.TASK_STATE_COMPLETED,
     );
+  });
+
+  test("a task that is dead-lettered streams to failed with the reason; tasks/get says the same", async () => {
+    const events = [];
+    for await (const event of client.sendMessageStream(
+      ask("writer", [dataPart({ topic: "boom" })]),
+    )) {
+      events.push(event);
+    }
+    assert.deepEqual(
+      events.map((e) => e.payload?.$case),
+      ["task", "statusUpdate", "statusUpdate"],
+      "submitted, working, failed",
+    );
+    const last = events.at(-1)?.payload;
+    assert.ok(last?.$case === "statusUpdate");
+    assert.equal(last.value.status?.state, TaskState.TASK_STATE_FAILED);
+    assert.match(String(partsValue(last.value.status?.message?.parts)), /cannot write about boom/);
+    const task = await client.getTask({ tenant: "", id: last.value.taskId });
+    assert.equal(task.status?.state, TaskState.TASK_STATE_FAILED);
+    assert.equal(task.status?.message?.metadata?.["code"], "E_DEAD_LETTERED");
   });
 
   test("v0.3 JSON-RPC: message/send, tasks/get, tasks/cancel (TaskNotCancelable) and message/stream (final on the last update)", async () => {

@@ -266,6 +266,10 @@ export async function startA2AGateway(
           },
           listener,
         );
+  // A caller gets this long to send its headers and its request: a slow
+  // trickle does not hold a connection open (answers may stream for longer).
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
   const host = options.host ?? settings.host;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

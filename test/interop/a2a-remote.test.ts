@@ -59,6 +59,11 @@ agents:
 `,
       { baseDir: work, env: { REMOTE_TOKEN: TOKEN } },
     );
+    assert.deepEqual(config.roles["translator"]?.remote, {
+      a2a: good.cardUrl,
+      token: TOKEN,
+      timeoutMs: 60_000,
+    });
     // An empty module: the remote roles' agents need no handlers of their own.
     swarm = await openSwarm(config, { module: { setup() {} } });
     await swarm.start();

@@ -129,7 +129,11 @@ describe("the HTTP guard", () => {
   test("each caller gets ratePerMinute requests, refilled over the minute; past it a 429 says when to retry", () => {
     const clock = new ManualClock(1_000_000);
     const guard = new HttpGuard(settings({ ratePerMinute: 2 }), clock);
-    const from = (token: string) => ({ headers: { authorization: `Bearer ${token}` } }) as never;
+    const from = (token: string) =>
+      ({
+        headers: { authorization: `Bearer ${token}` },
+        socket: { remoteAddress: "127.0.0.1" },
+      }) as never;
     assert.equal(guard.admit(from(TOKEN)), "ide");
     assert.equal(guard.admit(from(TOKEN)), "ide");
     assert.throws(
@@ -149,8 +153,18 @@ describe("the HTTP guard", () => {
     clock.advance(30_000);
     assert.equal(guard.admit(from(TOKEN)), "ide");
     assert.throws(() => guard.admit(from(TOKEN)), RateLimitedError);
-    // Unauthenticated requests are refused before they count against anyone.
-    assert.throws(() => guard.admit({ headers: {} } as never), UnauthorizedCallerError);
+    // Failed attempts count against their address: guessing tokens is rate-limited too.
+    const stranger = { headers: {}, socket: { remoteAddress: "10.0.0.9" } } as never;
+    assert.throws(() => guard.admit(stranger), UnauthorizedCallerError);
+    assert.throws(() => guard.admit(stranger), UnauthorizedCallerError);
+    assert.throws(
+      () => guard.admit(stranger),
+      (error: Error) =>
+        error instanceof RateLimitedError && /"address:10\.0\.0\.9"/.test(error.message),
+    );
+    // ...without touching the callers' own buckets.
+    clock.advance(30_000);
+    assert.equal(guard.admit(from(TOKEN)), "ide");
   });
 
   test("a body over maxBodyBytes is a 413, by its Content-Length or while it streams in", async () => {

@@ -129,7 +129,7 @@ export class SwarmA2AHandler implements A2ARequestHandler {
     const state = params.configuration?.returnImmediately
       ? await this.#door.state(taskId)
       : await this.#door.wait(taskId, signal === undefined ? {} : { signal });
-    return a2aTask(state, contextId);
+    return a2aTask(state, contextId, this.#price);
   }
 
   /** The task, `working`, then its result as an artifact and `completed` (or `failed`). */
@@ -148,7 +148,8 @@ export class SwarmA2AHandler implements A2ARequestHandler {
   async getTask(params: GetTaskRequest, _context: ServerCallContext): Promise<Task> {
     const refused = this.#memory.refused.get(params.id);
     if (refused) return refused;
-    return a2aTask(await this.#door.state(this.#known(params.id)), this.#contextOf(params.id));
+    const state = await this.#door.state(this.#known(params.id));
+    return a2aTask(state, this.#contextOf(params.id), this.#price);
   }
 
   /** The swarm cannot call a task back once it is on the bus. */
@@ -214,7 +215,7 @@ export class SwarmA2AHandler implements A2ARequestHandler {
     // the task as it stands.
     const working: OutsideTaskState = { state: "working", taskId };
     let state: OutsideTaskState = fresh ? working : await this.#door.state(taskId);
-    const first = a2aTask(state, contextId);
+    const first = a2aTask(state, contextId, this.#price);
     if (fresh && first.status) first.status.state = TaskState.TASK_STATE_SUBMITTED;
     yield { payload: { $case: "task", value: first } };
     if (state.state === "working") {
@@ -329,6 +330,11 @@ export class SwarmA2AHandler implements A2ARequestHandler {
     }
     if (!isUlid(taskId)) throw new TaskNotFoundError(`no task ${taskId}: task ids are ULIDs`);
     return taskId;
+  }
+
+  /** What a task costs a caller: the gateway's escrow per task. */
+  get #price(): number {
+    return this.#door.gateway.pricePerTask;
   }
 
   #contextOf(taskId: string): string {

@@ -89,8 +89,18 @@ export function a2aState(state: OutsideTaskState): TaskState {
   }
 }
 
-/** The A2A task for a swarm task's state: its result as an artifact once completed, the dead letter's reason once failed. */
-export function a2aTask(state: OutsideTaskState, contextId: string, at = new Date()): Task {
+/**
+ * The A2A task for a swarm task's state: its result as an artifact once
+ * completed, the dead letter's reason once failed. A completed task reports
+ * what it cost in `metadata.cost` (credits) when `price` is set, so a
+ * conclave caller (a remote role) charges it to its own agent.
+ */
+export function a2aTask(
+  state: OutsideTaskState,
+  contextId: string,
+  price = 0,
+  at = new Date(),
+): Task {
   const taskId = state.taskId;
   return {
     id: taskId,
@@ -105,7 +115,7 @@ export function a2aTask(state: OutsideTaskState, contextId: string, at = new Dat
     },
     artifacts: state.state === "completed" ? [resultArtifact(taskId, state.result)] : [],
     history: [],
-    metadata: undefined,
+    metadata: state.state === "completed" && price > 0 ? { cost: price } : undefined,
   };
 }
 

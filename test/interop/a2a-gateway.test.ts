@@ -149,6 +149,7 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     assert.ok("status" in result, "a task");
     assert.equal(result.status?.state, TaskState.TASK_STATE_COMPLETED);
     assert.deepEqual(partsValue(result.artifacts[0]?.parts), { line: "a line about bees" });
+    assert.equal(result.metadata?.["cost"], 5, "the gateway's price, reported as the cost");
     const again = await client.getTask({ tenant: "", id: result.id });
     assert.equal(again.status?.state, TaskState.TASK_STATE_COMPLETED);
     assert.deepEqual(partsValue(again.artifacts[0]?.parts), { line: "a line about bees" });

@@ -2,7 +2,7 @@
  * Both halves together: one swarm's role is served by another swarm behind
  * its A2A gateway. The calling swarm's agent sends the task with its token;
  * the serving swarm records the caller, runs the task, and its result comes
- * back as the calling task's result.
+ * back as the calling task's result, its price charged to the calling agent.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,8 +22,13 @@ test("a swarm's role served by another swarm's A2A gateway", async () => {
     `swarm: agency
 dataDir: ./agency
 roles: { front: {}, poet: { tasks: [rhyme] } }
-agents: [{ id: gate, role: front }, { id: poet-1, role: poet }]
-gateway: { as: gate, port: 0, tokens: { studio: ${TOKEN} }, expose: [{ role: poet, task: rhyme }] }
+agents: [{ id: gate, role: front, budget: { initial: 100 } }, { id: poet-1, role: poet }]
+gateway:
+  as: gate
+  port: 0
+  tokens: { studio: ${TOKEN} }
+  pricePerTask: 3
+  expose: [{ role: poet, task: rhyme }]
 `,
     { baseDir: work },
   );
@@ -50,7 +55,7 @@ dataDir: ./studio
 roles:
   lead: {}
   verse: { tasks: [rhyme], remote: { a2a: "${gateway.cardUrl}", token: "\${AGENCY_TOKEN}" } }
-agents: [{ id: lead, role: lead }, { id: verse-1, role: verse }]
+agents: [{ id: lead, role: lead }, { id: verse-1, role: verse, budget: { initial: 50 } }]
 `,
     { baseDir: work, env: { AGENCY_TOKEN: TOKEN } },
   );
@@ -65,6 +70,8 @@ agents: [{ id: lead, role: lead }, { id: verse-1, role: verse }]
     );
     assert.deepEqual(result, { rhyme: "bird, absurd" });
     assert.deepEqual(seen, [{ caller: "studio", via: "a2a", body: { word: "bird" } }]);
+    // The agency's price is reported as the task's cost and charged to the studio's agent.
+    assert.equal(await calling.budgets.balance("verse-1"), 47);
   } finally {
     await calling.close();
     await gateway.close();

@@ -142,7 +142,7 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     assert.match(role.supportedInterfaces[0]?.url ?? "", /\/roles\/writer\/a2a$/);
   });
 
-  test("message/send runs the task and answers with its result; tasks/get finds it; the caller is in the envelope", async () => {
+  test("message/send runs the task and answers with its result; tasks/get and resubscribe find it; the caller is in the envelope", async () => {
     const result = await client.sendMessage(
       ask("writer.write", [dataPart({ topic: "bees" }), textPart("write about bees")]),
     );
@@ -150,6 +150,11 @@ describe("conclave's A2A gateway, driven by the @a2a-js/sdk client", () => {
     assert.equal(result.status?.state, TaskState.TASK_STATE_COMPLETED);
     assert.deepEqual(partsValue(result.artifacts[0]?.parts), { line: "a line about bees" });
     assert.equal(result.metadata?.["cost"], 5, "the gateway's price, reported as the cost");
+    const resubscribed = [];
+    for await (const event of client.resubscribeTask({ tenant: "", id: result.id })) {
+      resubscribed.push(event.payload?.$case);
+    }
+    assert.deepEqual(resubscribed, ["task", "artifactUpdate", "statusUpdate"]);
     const again = await client.getTask({ tenant: "", id: result.id });
     assert.equal(again.status?.state, TaskState.TASK_STATE_COMPLETED);
     assert.deepEqual(partsValue(again.artifacts[0]?.parts), { line: "a line about bees" });

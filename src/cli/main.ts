@@ -509,6 +509,54 @@ function program(): Command {
       },
     );
 
+  const gateway = cli
+    .command("gateway")
+    .description("serve a swarm to callers outside it (the swarm file's gateway: section)");
+  gateway
+    .command("a2a")
+    .description(
+      "serve the swarm over A2A: its agent card at /.well-known/agent-card.json and A2A JSON-RPC at /a2a, until interrupted",
+    )
+    .requiredOption("--swarm <file>", "the swarm file (with a gateway: section)")
+    .option("--port <n>", "override gateway.port (0: a free port, printed)", port)
+    .option("--host <host>", "override gateway.host (default 127.0.0.1)")
+    .option(
+      "--agents <ids>",
+      "agents to host here besides gateway.as (comma-separated; default: all on the embedded transport, none on a broker)",
+    )
+    .option("--transport <url>", "override the file's transport")
+    .option("--store <url>", "override the file's store")
+    .option("--data-dir <dir>", "override the file's dataDir")
+    .option("--json", "print the gateway's address as one JSON line", false)
+    .action(
+      async (opts: {
+        swarm: string;
+        port?: number;
+        host?: string;
+        agents?: string;
+        transport?: string;
+        store?: string;
+        dataDir?: string;
+        json: boolean;
+      }) => {
+        // Loaded on use: only this command needs the A2A SDK.
+        const { runA2AGateway } = await import("./gateway.js");
+        const agents = opts.agents
+          ?.split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
+        process.exitCode = await runA2AGateway(resolve(opts.swarm), {
+          json: opts.json,
+          ...(opts.port === undefined ? {} : { port: opts.port }),
+          ...(opts.host ? { host: opts.host } : {}),
+          ...(agents ? { agents } : {}),
+          ...(opts.transport ? { transport: opts.transport } : {}),
+          ...(opts.store ? { store: opts.store } : {}),
+          ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+        });
+      },
+    );
+
   const ledger = cli.command("ledger").description("the swarm's credit ledger");
   withStoreTarget(
     ledger

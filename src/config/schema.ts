@@ -78,6 +78,18 @@ export interface RoleConfig {
   /** Longest a conversation task waits for its predecessor; unset: min(10000, ackWaitMs). */
   readonly gapTimeoutMs?: number;
   readonly routing: RoutingStrategy;
+  /** Set when an outside agent serves the role: its agents answer its tasks by calling it. */
+  readonly remote?: RemoteRoleConfig;
+}
+
+/** An outside agent that serves a role's tasks. */
+export interface RemoteRoleConfig {
+  /** URL of the remote A2A agent's card, e.g. `http://host:port/.well-known/agent-card.json`. */
+  readonly a2a: string;
+  /** Bearer token sent to the remote agent (write it as `${VAR}`). */
+  readonly token?: string;
+  /** Longest one call to the remote agent may take before the attempt fails and is retried, in ms. */
+  readonly timeoutMs: number;
 }
 
 /** One agent with its role's settings already applied. */
@@ -459,6 +471,42 @@ const defaultsSchema = z
   })
   .describe("Settings applied to every role unless the role overrides them.");
 
+// A card URL: http(s) with a host. Echoed redacted, since it may carry credentials.
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+const remoteRoleSchema = z
+  .strictObject({
+    a2a: z
+      .string({ error: expecting("the URL of the remote A2A agent's card") })
+      .refine(isHttpUrl, {
+        error: (issue: IssueInput) =>
+          `expected the http:// or https:// URL of the remote A2A agent's card, e.g. http://127.0.0.1:9000/.well-known/agent-card.json, got ${shownUrl(issue.input)}`,
+      })
+      .describe(
+        "URL of the remote A2A agent's card (http:// or https://, e.g. http://host:9000/.well-known/agent-card.json).",
+      ),
+    token: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(`Bearer token sent to the remote agent; write it as \${VAR}.`),
+    timeoutMs: integer(100, 3_600_000)
+      .default(60_000)
+      .describe(
+        "Longest one call to the remote agent may take, in ms; a call that takes longer fails and is retried like any task.",
+      ),
+  })
+  .describe(
+    "The role is served by an outside A2A agent: its agents answer each of the role's tasks by sending it to that agent (message/send) and returning its answer.",
+  );
+
 const roleSchema = z
   .strictObject({
     description: z
@@ -490,6 +538,7 @@ const roleSchema = z
       .enum(["round-robin", "least-loaded", "reputation"])
       .default("round-robin")
       .describe("How a task is assigned among the live agents of the role."),
+    remote: remoteRoleSchema.optional(),
   })
   .describe("A role: the task types it handles and how they are delivered.");
 
@@ -815,6 +864,23 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
     if (isRecord(backoff)) checkBackoff(backoff, undefined, ["defaults", "backoff"], ctx);
   }
   const roles = value["roles"];
+  if (isRecord(roles)) {
+    for (const [name, role] of Object.entries(roles)) {
+      const tasks = isRecord(role) ? role["tasks"] : undefined;
+      if (
+        isRecord(role) &&
+        isRecord(role["remote"]) &&
+        Array.isArray(tasks) &&
+        tasks.length === 0
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["roles", name, "tasks"],
+          message: `role "${name}" is served by a remote agent but lists no tasks to send it; list them under tasks`,
+        });
+      }
+    }
+  }
   if (isRecord(roles) && isRecord(defaults) && isRecord(defaults["backoff"])) {
     for (const [name, role] of Object.entries(roles)) {
       if (isRecord(role) && isRecord(role["backoff"])) {
@@ -1182,6 +1248,15 @@ function buildRole(
     },
     ordering: role.ordering,
     routing: role.routing,
+    ...(role.remote === undefined
+      ? {}
+      : {
+          remote: {
+            a2a: role.remote.a2a,
+            ...(role.remote.token === undefined ? {} : { token: role.remote.token }),
+            timeoutMs: role.remote.timeoutMs,
+          },
+        }),
   };
 }
 

@@ -6,7 +6,7 @@
  *
  * Kept in their own file (like `llm.ts`): `index.ts` is what they extend.
  */
-import { ConclaveError } from "./index.js";
+import { ConclaveError, PermanentError } from "./index.js";
 
 /** The request carried no credentials, or ones the gateway does not know (HTTP 401). */
 export class UnauthorizedCallerError extends ConclaveError {
@@ -81,5 +81,41 @@ export class InvalidRequestError extends ConclaveError {
   readonly status = 400;
   constructor(message: string) {
     super("E_INVALID_REQUEST", message);
+  }
+}
+
+/**
+ * A remote A2A agent serving a role could not be reached or failed to answer
+ * (a network error, an HTTP 5xx, a timeout, an internal error). Retryable:
+ * the task is redelivered with backoff, and dead-lettered after the role's
+ * `maxDeliver` attempts.
+ */
+export class RemoteAgentUnavailableError extends ConclaveError {
+  constructor(
+    readonly url: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      "E_REMOTE_UNAVAILABLE",
+      `the remote A2A agent at ${url} did not answer: ${reason}; the task will be retried (check that the agent is up, or raise remote.timeoutMs)`,
+      options,
+    );
+  }
+}
+
+/**
+ * A remote A2A agent serving a role refused or failed the task itself (a
+ * failed, rejected or canceled A2A task, a JSON-RPC error, or credentials it
+ * does not accept). Permanent: asking again would get the same answer.
+ */
+export class RemoteAgentRefusedError extends PermanentError {
+  override readonly code: string = "E_REMOTE_REFUSED";
+  constructor(
+    readonly url: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the remote A2A agent at ${url} refused the task: ${reason}`, options);
   }
 }

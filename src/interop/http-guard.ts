@@ -35,6 +35,7 @@ class RateLimiter {
   /** Takes one request from `caller`'s bucket. @throws RateLimitedError when it is empty. */
   take(caller: string): void {
     const now = this.clock.now();
+    if (this.#buckets.size >= MAX_BUCKETS) this.#prune(now);
     const bucket = this.#buckets.get(caller) ?? { tokens: this.ratePerMinute, at: now };
     bucket.tokens = Math.min(this.ratePerMinute, bucket.tokens + (now - bucket.at) * this.#perMs);
     bucket.at = now;
@@ -44,7 +45,17 @@ class RateLimiter {
     }
     bucket.tokens -= 1;
   }
+
+  /** Forgets buckets idle for a minute: they are full again, as a new one would be. */
+  #prune(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (now - bucket.at >= 60_000) this.#buckets.delete(key);
+    }
+  }
 }
+
+/** Buckets kept before idle ones are forgotten (failed attempts are counted per address). */
+const MAX_BUCKETS = 10_000;
 
 export class HttpGuard {
   readonly #tokens: readonly { name: string; digest: Buffer }[];
@@ -68,7 +79,15 @@ export class HttpGuard {
    * @throws UnauthorizedCallerError, RateLimitedError
    */
   admit(request: IncomingMessage): string {
-    const caller = this.#authenticate(request);
+    let caller: string;
+    try {
+      caller = this.#authenticate(request);
+    } catch (error) {
+      // Failed attempts count against the address they come from, so tokens
+      // cannot be guessed at line speed.
+      this.#limiter.take(`address:${request.socket?.remoteAddress ?? "unknown"}`);
+      throw error;
+    }
     this.#limiter.take(caller);
     return caller;
   }

@@ -2,7 +2,12 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { redactUrl } from "../config/redact.js";
-import type { BrokerConfig, BrokerTlsConfig, SwarmConfig as SwarmFile } from "../config/schema.js";
+import type {
+  BrokerConfig,
+  BrokerTlsConfig,
+  RemoteRoleConfig,
+  SwarmConfig as SwarmFile,
+} from "../config/schema.js";
 import { ConfigError } from "../errors/index.js";
 import { type AgentKeyPair, decodePublicKey, loadOrCreateAgentKey } from "../identity/index.js";
 import { loadAgentLlm, openModelPool } from "../llm/setup.js";
@@ -15,6 +20,7 @@ import { storeDedup } from "./broker-dedup.js";
 import { loadPolicyFile } from "./consensus/policy-file.js";
 import { ensembleHandler, type WeightStore } from "./ensemble.js";
 import { McpTools } from "./mcp-tools.js";
+import { remoteA2AHandler } from "./remote-a2a.js";
 import { bindRunState } from "./run-state.js";
 import { createSwarm, type Swarm } from "./swarm.js";
 
@@ -176,10 +182,12 @@ export async function loadSwarmModule(config: SwarmFile): Promise<SwarmModule> {
 export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {}): Promise<Swarm> {
   const wanted = options.agents ? new Set(options.agents) : undefined;
   const agents = config.agents.filter((a) => !wanted || wanted.has(a.id));
-  // A swarm of LLM agents only needs no module: each answers with its model.
+  // A swarm of LLM agents and remote roles needs no module: each answers
+  // with its model, or by calling its remote agent.
   const module =
     options.module ??
-    (config.module === undefined && agents.every((a) => a.llm !== undefined)
+    (config.module === undefined &&
+    agents.every((a) => a.llm !== undefined || config.roles[a.role]?.remote !== undefined)
       ? NO_MODULE
       : await loadSwarmModule(config));
   // Fails here, before anything opens, naming the variables a model needs.
@@ -300,6 +308,8 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     await module.setup(agent, { config, workload });
     askEnsembles(agent, config, swarm.store);
     if (llm) answerWithModel(agent, config.roles[a.role]?.tasks ?? []);
+    const remote = config.roles[a.role]?.remote;
+    if (remote) answerRemotely(agent, remote, config.roles[a.role]?.tasks ?? []);
   }
   return swarm;
 }
@@ -339,6 +349,17 @@ function answerWithModel(agent: Agent, tasks: readonly string[]): void {
       if (ctx.task.corr === undefined) ctx.finish(result);
       return result;
     });
+  }
+}
+
+/**
+ * Gives an agent of a role served by an outside A2A agent a handler for
+ * each task of its role its module left without one: the task is sent to
+ * the remote agent and its answer is the task's result.
+ */
+function answerRemotely(agent: Agent, remote: RemoteRoleConfig, tasks: readonly string[]): void {
+  for (const task of tasks) {
+    if (!agent.handler(task)) agent.handle(task, remoteA2AHandler(remote, task));
   }
 }
 

@@ -97,7 +97,7 @@ describe("conclave dead-letters", () => {
       try {
         const audit = (await store.auditLog()).filter((r) => r.kind === "dead-letter.redriven");
         assert.equal(audit.length, 1);
-        assert.equal((audit[0]?.data as { by: string }).by, "oncall");
+        assert.equal((audit[0]?.data as { by?: string } | undefined)?.by, "oncall");
       } finally {
         await store.close();
       }

@@ -66,7 +66,7 @@ export const gatewaySchema = z
         z.string().min(16, { error: "a token must have at least 16 characters" }),
       )
       .default({})
-      .describe(`Bearer tokens by caller name, e.g. { ide: \${CONCLAVE_IDE_TOKEN} }.`),
+      .describe(`Bearer tokens by caller name, e.g. { ide: "\${CONCLAVE_IDE_TOKEN}" }.`),
     tls: z
       .strictObject({ cert: path, key: path, ca: path })
       .optional()
@@ -122,7 +122,7 @@ export function checkGateway(
   if (!hasTokens && gateway["tls"] === undefined) {
     addIssue({
       path: ["gateway", "tokens"],
-      message: `outside callers must authenticate: give tokens (e.g. { ide: \${CONCLAVE_IDE_TOKEN} }) or tls with a client CA`,
+      message: `outside callers must authenticate: give tokens (e.g. { ide: "\${CONCLAVE_IDE_TOKEN}" }) or tls with a client CA`,
     });
   }
   const expose = gateway["expose"];

@@ -20,6 +20,7 @@ import { showResults } from "./results.js";
 import { showRoi } from "./roi.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
 import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
+import { showTop } from "./top.js";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
@@ -366,6 +367,36 @@ function program(): Command {
           ...(opts.transport ? { transport: opts.transport } : {}),
           ...(opts.type ? { type: opts.type } : {}),
           ...(opts.limit ? { limit: opts.limit } : {}),
+        });
+      },
+    );
+
+  cli
+    .command("top")
+    .description(
+      "a live table of a swarm on a broker, in the terminal: totals and every agent's liveness, status, balance and reputation",
+    )
+    .requiredOption("--swarm <file>", "the swarm file")
+    .option("--interval <seconds>", "seconds between redraws", positiveInt, 1)
+    .option("--once", "print one snapshot (after listening for one interval) and exit", false)
+    .option("--json", "one JSON snapshot per interval", false)
+    .option("--transport <url>", "override the file's transport")
+    .option("--store <url>", "override the file's store")
+    .action(
+      async (opts: {
+        swarm: string;
+        interval: number;
+        once: boolean;
+        json: boolean;
+        transport?: string;
+        store?: string;
+      }) => {
+        process.exitCode = await showTop(resolve(opts.swarm), {
+          intervalSeconds: opts.interval,
+          once: opts.once,
+          json: opts.json,
+          ...(opts.transport ? { transport: opts.transport } : {}),
+          ...(opts.store ? { store: opts.store } : {}),
         });
       },
     );

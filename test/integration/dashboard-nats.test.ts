@@ -1,5 +1,5 @@
 /**
- * `conclave dashboard --swarm FILE` watching a swarm that runs in another
+ * `conclave dashboard --swarm FILE` (and `conclave top`) watching a swarm that runs in another
  * process on a private nats-server: the observer hosts no agent, hears the
  * agents' heartbeats on the broker, reads the shared store, and answers the
  * API with the token only. On the embedded transport it explains what to do.
@@ -78,6 +78,14 @@ describe("conclave dashboard on a broker", () => {
         200,
       );
       assert.equal((await get("/api/decisions")).status, 200);
+      // conclave top, once: the same agents heard from a third process.
+      const top = await run(["top", "--swarm", file, "--once", "--interval", "3"], dir);
+      assert.equal(top.code, 0, top.stderr);
+      assert.match(top.stdout, /conclave top — observed/);
+      assert.match(top.stdout, /dev-1\s+developer\s+alive\s+active/);
+      const json = await run(["top", "--swarm", file, "--once", "--json", "--interval", "3"], dir);
+      const snapshot = JSON.parse(json.stdout) as { agents: { liveness: string }[] };
+      assert.equal(snapshot.agents.filter((a) => a.liveness === "alive").length, 5);
     } finally {
       observer.kill("SIGTERM");
       swarm.kill("SIGTERM");

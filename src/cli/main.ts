@@ -7,6 +7,7 @@ import { ConclaveError, ConfigError } from "../errors/index.js";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { approveProposal } from "./approve.js";
 import { verifyAudit } from "./audit.js";
+import { type BrokerNode, parseNode, writeBrokerConfig } from "./broker-config.js";
 import { watchSwarm } from "./dashboard.js";
 import { listDeadLetters, redriveDeadLetters, showDeadLetter } from "./dead-letters.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
@@ -370,6 +371,28 @@ function program(): Command {
         });
       },
     );
+
+  const brokerConfig = cli
+    .command("broker-config")
+    .description("per-node broker credentials and permissions: the broker as the first wall");
+  brokerConfig
+    .command("nats")
+    .description(
+      "write a nats-server authorization block: one user per node, allowed only this swarm's subjects and streams; revocations for the operator's user only",
+    )
+    .requiredOption("--swarm <file>", "the swarm file")
+    .option("--out <dir>", "where to write nats-auth.conf and nodes.json", "broker")
+    .option(
+      "--node <name=agents>",
+      "a node and the agents its process runs, e.g. worker-a=dev-1,dev-2 (repeat; default: one node per agent)",
+      (value: string, previous: BrokerNode[] = []) => [...previous, parseNode(value)],
+    )
+    .action(async (opts: { swarm: string; out: string; node?: BrokerNode[] }) => {
+      process.exitCode = await writeBrokerConfig(resolve(opts.swarm), {
+        out: opts.out,
+        ...(opts.node ? { nodes: opts.node } : {}),
+      });
+    });
 
   cli
     .command("top")

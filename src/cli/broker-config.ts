@@ -1,0 +1,189 @@
+/**
+ * `conclave broker-config nats --swarm FILE`: the broker as the first wall.
+ * Writes a NATS authorization block with one user per node (by default one
+ * per agent; `--node name=a,b` groups agents run by one process) whose
+ * permissions cover only this swarm's subjects and its own JetStream
+ * streams, and an operator user, the only one that may publish revocations.
+ * A process without credentials cannot connect; a node cannot publish into
+ * another swarm's subjects or streams, nor revoke anyone. The signatures and
+ * admission checks of every node still apply on top (see README, Security).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { loadSwarmConfig } from "../config/load.js";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { ConfigError } from "../errors/index.js";
+import { queueNames, subjects } from "../runtime/subjects.js";
+
+/** A node of the swarm: a process and the agents it runs. */
+export interface BrokerNode {
+  readonly name: string;
+  readonly agents: readonly string[];
+}
+
+/** One NATS user's grant. */
+export interface NatsGrant {
+  readonly user: string;
+  readonly password: string;
+  readonly agents: readonly string[];
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** The user that may publish revocations (`conclave revoke --transport nats://operator:…@…`). */
+export const OPERATOR_USER = "operator";
+
+/** Every JetStream stream the swarm's queues use: one per role, the dead letters, the market, one per agent's awards. */
+function streams(config: SwarmFile): string[] {
+  return [
+    ...Object.keys(config.roles).map((role) => queueNames.role(config.swarm, role)),
+    queueNames.deadLetters(config.swarm),
+    queueNames.auctionRequests(config.swarm),
+    ...config.agents.map((a) => queueNames.awarded(config.swarm, a.id)),
+  ];
+}
+
+/**
+ * The JetStream API subjects that touch stream `s` and nothing else (NATS
+ * wildcards match whole tokens, so each stream is named): stream and
+ * consumer management, pulling the next message, and acknowledgements.
+ */
+function streamApi(s: string): string[] {
+  return [
+    `$JS.API.*.*.${s}`,
+    `$JS.API.*.*.${s}.>`,
+    `$JS.API.*.*.*.${s}`,
+    `$JS.API.*.*.*.${s}.>`,
+    `$JS.ACK.${s}.>`,
+  ];
+}
+
+/** What every node of the swarm may publish and subscribe to. */
+export function nodeGrant(config: SwarmFile): { publish: string[]; subscribe: string[] } {
+  const swarm = config.swarm;
+  return {
+    publish: [
+      `${swarm}.task.>`,
+      `${swarm}.event.>`,
+      subjects.heartbeat(swarm),
+      subjects.leave(swarm),
+      `${swarm}.consensus.>`,
+      `${swarm}.market.>`,
+      `${swarm}.agent.>`,
+      `${swarm}.dlq.>`,
+      // Replies to requests, and JetStream's own account-wide lookups.
+      "_INBOX.>",
+      "$JS.API.INFO",
+      "$JS.API.STREAM.NAMES",
+      "$JS.API.STREAM.LIST",
+      ...streams(config).flatMap(streamApi),
+    ],
+    subscribe: [`${swarm}.>`, "_INBOX.>"],
+  };
+}
+
+const password = () => randomBytes(24).toString("base64url");
+
+/** The grants for `nodes` (default: one node per agent) and the operator. */
+export function natsGrants(config: SwarmFile, nodes?: readonly BrokerNode[]): NatsGrant[] {
+  const declared = new Set(config.agents.map((a) => a.id));
+  const groups = nodes ?? config.agents.map((a) => ({ name: a.id, agents: [a.id] }));
+  const seen = new Set<string>();
+  for (const node of groups) {
+    if (node.name === OPERATOR_USER) {
+      throw new ConfigError(
+        `"${OPERATOR_USER}" is the operator's user name; name the node otherwise`,
+      );
+    }
+    for (const agent of node.agents) {
+      if (!declared.has(agent)) {
+        throw new ConfigError(`node ${node.name}: no agent "${agent}" in the swarm file`);
+      }
+      if (seen.has(agent))
+        throw new ConfigError(`agent "${agent}" is in two nodes; give each agent one node`);
+      seen.add(agent);
+    }
+  }
+  const grant = nodeGrant(config);
+  return [
+    ...groups.map((node) => ({
+      user: node.name,
+      password: password(),
+      agents: node.agents,
+      ...grant,
+    })),
+    {
+      user: OPERATOR_USER,
+      password: password(),
+      agents: [],
+      publish: [...grant.publish, subjects.revoke(config.swarm)],
+      subscribe: grant.subscribe,
+    },
+  ];
+}
+
+const quote = (s: string) => JSON.stringify(s);
+
+/** The grants as a nats-server `authorization` block. */
+export function natsAuthorization(grants: readonly NatsGrant[]): string {
+  const users = grants.map(
+    (g) => `    {
+      user: ${quote(g.user)}
+      password: ${quote(g.password)}
+      permissions: {
+        publish: { allow: [${g.publish.map(quote).join(", ")}] }
+        subscribe: { allow: [${g.subscribe.map(quote).join(", ")}] }
+      }
+    }`,
+  );
+  return `# Generated by conclave broker-config nats: one user per node of the swarm.
+authorization {
+  users: [
+${users.join("\n")}
+  ]
+}
+`;
+}
+
+/** Parses `--node name=a,b`. */
+export function parseNode(value: string): BrokerNode {
+  const match = /^([A-Za-z0-9_-]{1,64})=([A-Za-z0-9_,-]+)$/.exec(value);
+  if (!match?.[1] || !match[2]) {
+    throw new ConfigError(
+      `--node ${value}: expected NAME=agent[,agent…], e.g. --node worker-a=dev-1,dev-2`,
+    );
+  }
+  return { name: match[1], agents: match[2].split(",").filter(Boolean) };
+}
+
+/** Writes `<out>/nats-auth.conf` and `<out>/nodes.json` (mode 0600); exit 0. */
+export async function writeBrokerConfig(
+  file: string,
+  options: { readonly out: string; readonly nodes?: readonly BrokerNode[] },
+): Promise<number> {
+  const config = await loadSwarmConfig(file);
+  const grants = natsGrants(config, options.nodes);
+  const out = resolve(options.out);
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  writeFileSync(join(out, "nats-auth.conf"), natsAuthorization(grants), { mode: 0o600 });
+  writeFileSync(
+    join(out, "nodes.json"),
+    `${JSON.stringify(
+      grants.map(({ user, password, agents }) => ({ user, password, agents })),
+      null,
+      2,
+    )}\n`,
+    { mode: 0o600 },
+  );
+  const example = grants[0];
+  process.stdout.write(
+    `wrote ${join(out, "nats-auth.conf")} (${grants.length} users) and ${join(out, "nodes.json")} (their passwords: keep it secret)
+include it in the nats-server configuration:  include ${join(out, "nats-auth.conf")}
+run each node with its user, e.g. with transport: "\${NATS_URL}" in the swarm file:
+  NATS_URL=nats://${example?.user}:<password>@HOST:4222 conclave agent --swarm ${file} --id ${example?.agents.join(",")}
+revoke with the operator's user (NATS_URL=nats://${OPERATOR_USER}:<password>@HOST:4222 conclave revoke …)
+`,
+  );
+  return 0;
+}

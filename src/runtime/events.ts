@@ -95,6 +95,14 @@ export type SwarmEvent =
       readonly deadline: number;
     }
   | {
+      /** A signed vote reached this coordinator after its round closed: kept in the audit log. */
+      readonly type: "consensus.late_vote";
+      readonly proposal: string;
+      readonly agent: string;
+      readonly choice: string;
+      readonly lateByMs: number;
+    }
+  | {
       /** A voter hosted here cast its vote. */
       readonly type: "consensus.voted";
       readonly proposal: string;

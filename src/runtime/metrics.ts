@@ -77,6 +77,9 @@ export class SwarmMetrics {
         this.#inc("conclave_tasks_dead_lettered_total", {});
         this.#inc("conclave_dead_letters_total", { reason: deadLetterReason(event.reason) });
         break;
+      case "consensus.late_vote":
+        this.#inc("conclave_consensus_late_votes_total", { choice: event.choice });
+        break;
       case "llm.call": {
         const model = { model: event.model };
         this.#inc("conclave_llm_calls_total", {

@@ -60,7 +60,10 @@ describe("broker permissions per node (NATS)", () => {
     const file = join(dir, "swarm.yaml");
     writeFileSync(
       file,
-      readFileSync(file, "utf8").replace("transport: memory", 'transport: "${NATS_URL:-nats://127.0.0.1:4222}"'),
+      readFileSync(file, "utf8").replace(
+        "transport: memory",
+        'transport: "${NATS_URL:-nats://127.0.0.1:4222}"',
+      ),
     );
     const ids = [...readFileSync(file, "utf8").matchAll(/^\s*- id: ([\w-]+)/gm)].map((m) => m[1]);
     const generated = await run(

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseSwarmConfig } from "../../src/config/load.js";
+import { createVote } from "../../src/consensus/vote.js";
 import { ConfigError, VoteRefusedError } from "../../src/errors/index.js";
 import {
   type AgentKeyPair,
@@ -20,9 +21,11 @@ import {
   generateAgentKeyPair,
 } from "../../src/identity/keys.js";
 import { verifyStoredAuditLog } from "../../src/runtime/consensus/audit-log.js";
+import { lateVotesKey } from "../../src/runtime/consensus/late-votes.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
+import { encodeEnvelope } from "../../src/wire/codec.js";
 import { until } from "../helpers/until.js";
 
 const alice = generateAgentKeyPair();
@@ -31,7 +34,7 @@ const mallory = generateAgentKeyPair();
 function swarmFile(humanKey: string, extra = ""): string {
   return `swarm: approvals
 dataDir: ./data
-roles: { lead: {}, ops: { tasks: [funds.transfer] } }
+roles: { lead: {}, ops: { tasks: [funds.transfer, funds.small] } }
 agents:
   - { id: lead, role: lead, weight: 1 }
   - { id: ops-1, role: ops, weight: 1 }
@@ -42,6 +45,9 @@ privileged:
     threshold: { weight: 3 }
     voters: [lead, { human: alice, weight: 2 }]
     deadlineMs: 30000
+  funds.small:
+    threshold: { weight: 1 }
+    voters: [lead, { human: alice, weight: 2 }]
 ${extra}`;
 }
 
@@ -134,6 +140,37 @@ describe("human approvals", () => {
       () => swarm.castHumanVote(id, signBallot({ envelope: {}, signingInput: "" }, alice)),
       /no open proposal/,
     );
+  });
+
+  test("a vote that comes after its round closed is kept, signed, as a late vote, not dropped", async () => {
+    // The lead's weight meets this action's threshold alone: decided before alice votes.
+    const decision = await swarm.propose("funds.small", { to: "ops-1", amount: 1 }, { as: "lead" });
+    assert.equal(decision.outcome, "approved");
+    const late = createVote({
+      proposal: decision.proposal,
+      from: "alice",
+      choice: "reject",
+      reason: "I was not asked in time",
+      privateKey: alice.privateKey,
+    });
+    const id = decision.proposal.id;
+    swarm.transport.publish(`approvals.consensus.vote.${id}`, encodeEnvelope(late));
+    await until(
+      async () => (await swarm.store.getMeta(lateVotesKey(id))) !== undefined,
+      5000,
+      "the late vote to be kept",
+    );
+    const kept = JSON.parse((await swarm.store.getMeta(lateVotesKey(id))) ?? "[]") as {
+      voter: string;
+      choice: string;
+      vote: { sig: string };
+    }[];
+    assert.deepEqual(
+      kept.map((k) => [k.voter, k.choice, k.vote.sig]),
+      [["alice", "reject", late.sig]],
+    );
+    assert.ok(events.some((e) => e.type === "consensus.late_vote" && e.agent === "alice"));
+    assert.equal(swarm.metrics.get("conclave_consensus_late_votes_total", { choice: "reject" }), 1);
   });
 
   test("the swarm file is checked: an undeclared human, a human in a pbft round, a name shared with an agent", () => {

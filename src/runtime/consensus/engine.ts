@@ -83,6 +83,7 @@ import type { SwarmEvent } from "../events.js";
 import { DECISION_KIND, decisionProblem, HEAD_META_KEY, readAuditLog } from "./audit-log.js";
 import { checkClusterReport } from "./cluster-report.js";
 import { type AwaitingHumans, awaitingKey, checkHumanVote, humanVoters } from "./human-votes.js";
+import { type LateVote, LateVotes, lateVotesKey } from "./late-votes.js";
 import {
   buildRule,
   DEFAULT_DEADLINE_MS,
@@ -230,6 +231,8 @@ interface Seen {
 export class ConsensusEngine {
   readonly #host: ConsensusHost;
   readonly #verify: Verifier;
+  readonly #late = new LateVotes();
+  #lateWrites: Promise<void> = Promise.resolve();
   /** Proposals with human voters known to be decided (bounded: oldest forgotten first). */
   readonly #decidedWithHumans = new BoundedSet(1000);
   readonly #rounds = new Map<string, Coordinated>();
@@ -496,7 +499,11 @@ export class ConsensusEngine {
   #onVote(message: Message): void {
     const proposalId = message.subject.slice(message.subject.lastIndexOf(".") + 1);
     const round = this.#rounds.get(proposalId);
-    if (round === undefined) return; // coordinated elsewhere
+    if (round === undefined) {
+      // Coordinated elsewhere — or here, and closed: a late vote is kept as evidence.
+      if (this.#late.isClosedHere(proposalId)) this.#onLateVote(proposalId, message);
+      return;
+    }
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(message.data, { maxBytes: this.#host.maxEnvelopeBytes });
@@ -518,6 +525,37 @@ export class ConsensusEngine {
       this.#requestClusterVotes(round, receipt.decided, now);
     }
     this.#finishIfDecided(round);
+  }
+
+  #onLateVote(proposalId: string, message: Message): void {
+    const host = this.#host;
+    let late: LateVote | undefined;
+    try {
+      const envelope = decodeEnvelope(message.data, { maxBytes: host.maxEnvelopeBytes });
+      late = this.#late.take(proposalId, envelope, host.clock.now());
+    } catch (error) {
+      host.park(message, error);
+      return;
+    }
+    if (late === undefined) return;
+    host.emit({
+      type: "consensus.late_vote",
+      proposal: late.proposal,
+      agent: late.voter,
+      choice: late.choice,
+      lateByMs: late.lateByMs,
+    });
+    // One writer per proposal (its coordinator), one write at a time.
+    const record = late;
+    this.#lateWrites = this.#lateWrites
+      .then(async () => {
+        const key = lateVotesKey(record.proposal);
+        const kept = JSON.parse((await host.store.getMeta(key)) ?? "[]") as LateVote[];
+        await host.store.setMeta(key, JSON.stringify([...kept, record]));
+      })
+      .catch((error: unknown) =>
+        host.emit({ type: "error", error: `recording a late vote: ${toError(error).message}` }),
+      );
   }
 
   #reportEvidence(round: Coordinated, evidence: ByzantineEvidence): void {
@@ -601,6 +639,7 @@ export class ConsensusEngine {
       round.fixed ?? round.quorum?.result() ?? round.pbft?.result() ?? round.hierarchical?.result();
     if (result === undefined || !this.#rounds.has(round.proposal.id)) return;
     this.#rounds.delete(round.proposal.id);
+    this.#late.closed(round.proposal, this.#host.clock.now());
     const parts: DecisionParts = JSON.parse(
       JSON.stringify({
         proposal: result.proposal,

@@ -1,0 +1,81 @@
+/**
+ * Votes that arrive after their round closed (a round decided as soon as
+ * its threshold was met, or at its deadline). They changed nothing — the
+ * decision is sealed — but they are not dropped silently: a coordinator
+ * keeps each valid late vote once (per proposal and voter), signed as it
+ * came, in the store's meta table under `consensus.late.<proposal>`, and
+ * emits `consensus.late_vote`, so an auditor sees who voted what and how
+ * late. They stay out of the audit chain, which holds decisions. Garbage (a
+ * bad signature, a voter not in the rule) goes to the dead-letter queue like
+ * any bad input.
+ */
+import type { VoteBody } from "../../consensus/types.js";
+import { VOTE_TYPE } from "../../consensus/vote.js";
+import { decodePublicKey } from "../../identity/keys.js";
+import type { Envelope } from "../../wire/envelope.js";
+import { verifyEnvelope } from "../../wire/signature.js";
+import type { RuntimeProposal } from "./rule.js";
+
+/** Store meta key of the late votes on a proposal (a JSON list of {@link LateVote}). */
+export const lateVotesKey = (proposalId: string) => `consensus.late.${proposalId}`;
+
+/** What is kept of a late vote: the signed vote itself, and when it came. */
+export interface LateVote {
+  readonly proposal: string;
+  readonly action: string;
+  readonly voter: string;
+  readonly choice: string;
+  /** How long after the round closed it arrived, in ms. */
+  readonly lateByMs: number;
+  readonly vote: Envelope;
+}
+
+/** Rounds this node coordinated and closed, remembered (bounded) to recognise their late votes. */
+export class LateVotes {
+  readonly #closed = new Map<string, { proposal: RuntimeProposal; closedAt: number }>();
+  readonly #recorded = new Set<string>();
+
+  constructor(readonly limit = 1000) {}
+
+  closed(proposal: RuntimeProposal, at: number): void {
+    this.#closed.set(proposal.id, { proposal, closedAt: at });
+    if (this.#closed.size > this.limit)
+      this.#closed.delete(this.#closed.keys().next().value as string);
+  }
+
+  isClosedHere(proposalId: string): boolean {
+    return this.#closed.has(proposalId);
+  }
+
+  /**
+   * The late vote to record, or undefined when there is nothing to record
+   * (already recorded for this voter, or not a vote on the closed round).
+   * @throws when the vote is signed by someone else than a voter of the rule (bad input).
+   */
+  take(proposalId: string, envelope: Envelope, now: number): LateVote | undefined {
+    const closed = this.#closed.get(proposalId);
+    if (closed === undefined || envelope.type !== VOTE_TYPE) return undefined;
+    const voter = closed.proposal.rule.voters.find((v) => v.id === envelope.from);
+    if (voter === undefined) {
+      throw new Error(
+        `a late vote on ${proposalId} from ${envelope.from}, who is not a voter of its rule`,
+      );
+    }
+    verifyEnvelope(envelope, decodePublicKey(voter.publicKey));
+    const body = envelope.body as Partial<VoteBody> | null;
+    if (body?.proposal !== proposalId) return undefined;
+    const key = `${proposalId}:${voter.id}`;
+    if (this.#recorded.has(key)) return undefined;
+    this.#recorded.add(key);
+    if (this.#recorded.size > this.limit * 10)
+      this.#recorded.delete(this.#recorded.values().next().value as string);
+    return {
+      proposal: proposalId,
+      action: closed.proposal.action,
+      voter: voter.id,
+      choice: String(body.choice),
+      lateByMs: Math.max(0, now - closed.closedAt),
+      vote: envelope,
+    };
+  }
+}

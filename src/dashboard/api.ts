@@ -119,6 +119,32 @@ export class DashboardApi {
     });
   }
 
+  /**
+   * Each queue's depth and in-flight count as the broker reports them, with
+   * the dead letters recorded from it.
+   */
+  async queues() {
+    const [queues, dead] = await Promise.all([
+      this.#swarm.queues(),
+      this.#store.deadLetters({ limit: 100_000 }),
+    ]);
+    const swarm = this.#config.swarm;
+    const deadByRole = new Map<string, number>();
+    for (const d of dead) {
+      const role = d.subject.startsWith(`${swarm}.task.`) ? d.subject.split(".")[2] : undefined;
+      if (role !== undefined) deadByRole.set(role, (deadByRole.get(role) ?? 0) + 1);
+    }
+    return queues.map((q) => {
+      const role = q.name.startsWith(`${swarm}-task-`)
+        ? q.name.slice(`${swarm}-task-`.length)
+        : undefined;
+      return {
+        ...q,
+        ...(role === undefined ? {} : { role, deadLetters: deadByRole.get(role) ?? 0 }),
+      };
+    });
+  }
+
   /** The latest dead letters, newest first, with their reasons. */
   async deadLetters() {
     const all = await this.#store.deadLetters({ limit: 100_000 });

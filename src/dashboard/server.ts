@@ -12,8 +12,15 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ConclaveError, RedriveRefusedError, toError, VoteRefusedError } from "../errors/index.js";
+import {
+  ConclaveError,
+  ConfigError,
+  RedriveRefusedError,
+  toError,
+  VoteRefusedError,
+} from "../errors/index.js";
 import { InvalidRequestError, RequestTooLargeError } from "../errors/interop.js";
+import { renderMetrics } from "../runtime/metrics-server.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { DashboardApi } from "./api.js";
 import { LiveFeed } from "./live.js";
@@ -107,6 +114,7 @@ export async function serveDashboard(
     "/api/tasks": () => api.tasks(),
     "/api/dead-letters": () => api.deadLetters(),
     "/api/decisions": () => api.decisions(),
+    "/api/queues": () => api.queues(),
     "/api/approvals": async () => api.approvals(),
     "/api/auctions": () => api.auctions(),
     "/api/ledger": () => api.ledger(),
@@ -143,8 +151,8 @@ export async function serveDashboard(
     }
     if (request.method === "GET" && path === "/metrics") {
       response
-        .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
-        .end(swarm.metrics.render());
+        .writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
+        .end(await renderMetrics(swarm));
       return;
     }
     const task = /^\/api\/tasks\/([0-9A-Za-z]{1,64})$/.exec(path)?.[1];
@@ -177,6 +185,13 @@ export async function serveDashboard(
         200,
         await swarm.redrive(redrive, { by: "dashboard", unpaid: body["unpaid"] === true }),
       );
+      return;
+    }
+    const fund = /^\/api\/agents\/([A-Za-z0-9_-]{1,128})\/fund$/.exec(path)?.[1];
+    if (request.method === "POST" && fund !== undefined) {
+      const body = await readJson(request);
+      const balance = await swarm.fund(fund, Number(body["credits"]), { by: "dashboard" });
+      send(response, 200, { agent: fund, balance });
       return;
     }
     const verify = /^\/api\/decisions\/(\d+)\/verify$/.exec(path)?.[1];
@@ -235,6 +250,7 @@ export async function serveDashboard(
 function statusOf(error: Error): number {
   if (error instanceof RequestTooLargeError) return 413;
   if (
+    error instanceof ConfigError ||
     error instanceof VoteRefusedError ||
     error instanceof RedriveRefusedError ||
     error instanceof InvalidRequestError

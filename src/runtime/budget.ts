@@ -11,6 +11,7 @@ import {
 } from "../ledger/index.js";
 import type { Store } from "../store/port.js";
 import type { Envelope } from "../wire/envelope.js";
+import { ulid } from "../wire/ulid.js";
 import type { SwarmEvent } from "./events.js";
 
 /** An agent's account settings. */
@@ -30,6 +31,9 @@ export type SpendRequest =
       readonly inputTokens: number;
       readonly outputTokens: number;
     };
+
+/** Audit entry kind of an operator's top-up (`Budgets.fund`). */
+export const FUNDED_KIND = "ledger.funded";
 
 /** Headers a delegated task carries so whoever audits it can settle its escrow. */
 export const EscrowHeaders = Object.freeze({
@@ -108,6 +112,26 @@ export class Budgets {
       }
       await this.#checkBalance(agent);
     }
+  }
+
+  /**
+   * Mints `credits` to an agent (an operator's top-up), recorded in the
+   * audit log with who did it (`ledger.funded`); a halted agent hosted here
+   * resumes at once (elsewhere, at its node's next poll). Returns the
+   * agent's balance.
+   */
+  async fund(agentId: string, credits: number, by: string): Promise<number> {
+    const at = this.host.clock.now();
+    const id = `fund:${ulid(this.host.clock)}`;
+    await this.host.store.applyLedgerOperation(
+      operations.mint(id, agentAccount(agentId), credits, at),
+    );
+    await this.host.store.appendAudit({
+      kind: FUNDED_KIND,
+      data: { agent: agentId, credits, by, operation: id, at },
+    });
+    await this.#checkBalance(agentId);
+    return this.balance(agentId);
   }
 
   /** Throws `AgentHaltedError` when the agent may not bid, delegate or spend. */

@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { toError } from "../errors/index.js";
 import type { Store } from "../store/port.js";
+import type { QueueInfo } from "../transport/port.js";
 import type { SwarmMetrics } from "./metrics.js";
 
 export interface MetricsServerOptions {
@@ -28,6 +29,8 @@ export interface MetricsServer {
 export interface MetricsSource {
   readonly metrics: SwarmMetrics;
   readonly store: Pick<Store, "balances">;
+  /** The queues' depths, read at each scrape (a swarm's `queues()`). */
+  queues?(): Promise<readonly QueueInfo[]>;
 }
 
 /** Starts the metrics endpoint of one node (a swarm). */
@@ -40,7 +43,7 @@ export async function serveMetrics(
       response.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
       return;
     }
-    scrape(source).then(
+    renderMetrics(source).then(
       (text) => {
         response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
         response.end(text);
@@ -70,7 +73,11 @@ export async function serveMetrics(
   };
 }
 
-async function scrape(source: MetricsSource): Promise<string> {
+/**
+ * The node's metrics in the Prometheus text format: its counters, and the
+ * gauges read at each scrape (balances, escrow, queue depths).
+ */
+export async function renderMetrics(source: MetricsSource): Promise<string> {
   const balances = await source.store.balances();
   const lines = ["# TYPE conclave_agent_balance_credits gauge"];
   let escrow = 0;
@@ -83,5 +90,14 @@ async function scrape(source: MetricsSource): Promise<string> {
     }
   }
   lines.push("# TYPE conclave_escrow_credits gauge", `conclave_escrow_credits ${escrow}`);
+  const queues = (await source.queues?.()) ?? [];
+  if (queues.length > 0) {
+    const label = (q: QueueInfo) => q.name.replace(/["\\\n]/g, "_");
+    lines.push("# TYPE conclave_queue_depth gauge");
+    for (const q of queues) lines.push(`conclave_queue_depth{queue="${label(q)}"} ${q.pending}`);
+    lines.push("# TYPE conclave_queue_in_flight gauge");
+    for (const q of queues)
+      lines.push(`conclave_queue_in_flight{queue="${label(q)}"} ${q.inFlight}`);
+  }
   return `${source.metrics.render()}${lines.join("\n")}\n`;
 }

@@ -1,3 +1,4 @@
+import type { QueueInfo } from "../transport/port.js";
 import { REQUEST_ACK_WAIT_MS } from "./market/engine.js";
 import type { NodeContext } from "./node-context.js";
 import { queueNames, subjects } from "./subjects.js";
@@ -52,4 +53,22 @@ export async function declareQueues(node: NodeContext): Promise<void> {
       deadLetterSubject: subjects.deadLetter(swarm, "market"),
     });
   }
+}
+
+/**
+ * The depth of the swarm's shared queues as the broker reports it: each
+ * role's work queue and the dead-letter queue (and the market's, when it
+ * has one). A queue the broker does not know (not declared yet) is left out.
+ */
+export async function queueDepths(node: NodeContext): Promise<QueueInfo[]> {
+  const { transport, swarm, roles } = node;
+  const names = [
+    ...roles.names.map((role) => queueNames.role(swarm, role)),
+    queueNames.deadLetters(swarm),
+    ...(hasAuctions(node) ? [queueNames.auctionRequests(swarm)] : []),
+  ];
+  const infos = await Promise.all(
+    names.map((name) => transport.queueInfo(name).catch(() => undefined)),
+  );
+  return infos.filter((info): info is QueueInfo => info !== undefined);
 }

@@ -9,7 +9,7 @@ import {
 import { encodePublicKey } from "../identity/keys.js";
 import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskOutcome } from "../store/port.js";
-import type { Transport } from "../transport/port.js";
+import type { QueueInfo, Transport } from "../transport/port.js";
 import { ulid } from "../wire/ulid.js";
 import { Agent, type AgentSpec } from "./agent.js";
 import type { Budgets } from "./budget.js";
@@ -24,6 +24,7 @@ import type { AuctionOptions, AuctionOutcome } from "./market/engine.js";
 import type { SwarmMetrics } from "./metrics.js";
 import { type NodeConfig, SwarmNode } from "./node.js";
 import type { WaitOptions } from "./node-context.js";
+import { queueDepths } from "./queues.js";
 import type { RequestOptions } from "./requests.js";
 import { superviseAgent } from "./supervised-agent.js";
 import type { Supervisor } from "./supervisor.js";
@@ -298,6 +299,31 @@ export class Swarm {
   ): Promise<Decision> {
     const { as, ...rest } = options;
     return this.#node.consensus.propose(this.#local(as).id, action, data, rest);
+  }
+
+  /**
+   * Mints `credits` to declared agent `agentId` (a top-up), recorded in the
+   * audit log with `by`. Returns its balance.
+   * @throws ConfigError for an id that is not an agent of the swarm, or an amount that is not a positive whole number.
+   */
+  async fund(agentId: string, credits: number, options: { by: string }): Promise<number> {
+    if (!Number.isSafeInteger(credits) || credits <= 0) {
+      throw new ConfigError(
+        `fund ${agentId}: credits must be a positive whole number, got ${credits}`,
+      );
+    }
+    const known = this.#node.hosted.has(agentId) || this.#node.registry.get(agentId) !== undefined;
+    if (!known) {
+      throw new ConfigError(
+        `fund: "${agentId}" is not an agent of this swarm (hosted here or heard from)`,
+      );
+    }
+    return this.#node.budgets.fund(agentId, credits, options.by);
+  }
+
+  /** The depth of the swarm's queues (each role's, the dead letters'), as the broker reports it. */
+  queues(): Promise<QueueInfo[]> {
+    return queueDepths(this.#node);
   }
 
   /**

@@ -151,6 +151,31 @@ describe("the dashboard in a browser", {
     if (shots) await page.screenshot({ path: join(shots, "dashboard-agents.png") });
   });
 
+  test("the queues tab shows each role's queue from the broker; funding an agent is audited", async () => {
+    await page.click("#tabs button[data-tab=queues]");
+    await page.locator("#queues-table td", { hasText: "watched-task-worker" }).waitFor();
+    assert.match((await page.locator("#queues-table").textContent()) ?? "", /watched-dlq/);
+    await page.click("#tabs button[data-tab=agents]");
+    page.once("dialog", (dialog) => void dialog.accept("250"));
+    await page.click('button.fund[data-id="lead"]');
+    await until(async () => (await swarm.budgets.balance("lead")) === 5250, 5000, "the top-up");
+    const funded = (await swarm.store.auditLog()).filter((r) => r.kind === "ledger.funded");
+    assert.deepEqual(
+      funded.map((r) => {
+        const d = r.data as { agent: string; credits: number; by: string };
+        return [d.agent, d.credits, d.by];
+      }),
+      [["lead", 250, "dashboard"]],
+    );
+    const refused = await fetch(`${dashboard.url}/api/agents/world/fund`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ credits: 10 }),
+    });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /not an agent of this swarm/);
+  });
+
   test("opens the sealed decision and verifies it like conclave audit verify", async () => {
     await page.click("#tabs button[data-tab=decisions]");
     const decision = page.locator(".decision").first();

@@ -69,6 +69,7 @@ const views = {
         "reputation",
         "weight",
         "last heard",
+        "",
       ],
       rows.map((a) => [
         td(esc(a.id), "mono"),
@@ -80,6 +81,22 @@ const views = {
         td(a.reputation === undefined ? "–" : a.reputation.toFixed(2)),
         td(a.weight),
         td(time(a.lastSeen)),
+        td(`<button type="button" class="action fund" data-id="${esc(a.id)}">Fund</button>`),
+      ]),
+    );
+  },
+  async queues() {
+    const rows = await api("/api/queues");
+    table(
+      $("queues-table"),
+      ["queue", "role", "depth", "in flight", "consumers", "dead letters"],
+      rows.map((q) => [
+        td(esc(q.name), "mono"),
+        td(esc(q.role ?? "")),
+        td(q.pending),
+        td(q.inFlight),
+        td(q.consumers),
+        td(q.deadLetters ?? "", q.deadLetters ? "state-dead_lettered" : ""),
       ]),
     );
   },
@@ -313,7 +330,22 @@ async function castVote(button) {
 document.addEventListener("click", (event) => {
   if (event.target.matches("button.vote")) castVote(event.target);
   if (event.target.matches("button.redrive")) redrive(event.target.dataset.id);
+  if (event.target.matches("button.fund")) fund(event.target.dataset.id);
 });
+
+// Mints credits to an agent (recorded in the audit log as done from the dashboard).
+async function fund(id) {
+  const credits = Number(prompt(`Credits to mint to ${id}:`, "1000"));
+  if (!Number.isSafeInteger(credits) || credits <= 0) return;
+  const response = await fetch(`/api/agents/${encodeURIComponent(id)}/fund`, {
+    method: "POST",
+    headers: { ...auth.headers, "content-type": "application/json" },
+    body: JSON.stringify({ credits }),
+  });
+  const body = await response.json();
+  if (!response.ok) alert(body.error?.message ?? response.status);
+  await views.agents();
+}
 
 // Sends a dead letter's task to its queue again (audited as done from the dashboard).
 async function redrive(id, unpaid = false) {

@@ -7,6 +7,7 @@ import { agentsMemory } from "./agents-memory.js";
 import { brokerBenches } from "./bus-brokers.js";
 import { durable, durableBacklog, fanout, runtimeTasks } from "./bus-memory.js";
 import { consensusBenches } from "./consensus.js";
+import { dashboardResponsiveness } from "./dashboard.js";
 import { ensembleBenches } from "./ensemble.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
 import { hierarchyBenches } from "./hierarchy.js";
@@ -22,6 +23,7 @@ const benches: Record<string, Bench> = {
   "bus.memory.durable.backlog": durableBacklog,
   "runtime.memory.tasks": runtimeTasks,
   "runtime.agents.memory": agentsMemory,
+  "dashboard.responsiveness": dashboardResponsiveness,
   ...ledgerBenches,
   ...brokerBenches,
   ...consensusBenches,

@@ -216,6 +216,20 @@ export interface CallOptions extends SubmitOptions {
   readonly timeoutMs?: number;
 }
 
+/** One child of a {@link TaskContext.gather}: a task of another role, with its input. */
+export interface GatherCall {
+  readonly role: string;
+  readonly task: string;
+  readonly body: unknown;
+  /** Credits moved into this child's escrow from the caller (as `delegate`). */
+  readonly budget?: number;
+}
+
+/** How one gathered child ended: its handler's result, or why it was dead-lettered. */
+export type Gathered<TResult = unknown> =
+  | { readonly status: "completed"; readonly taskId: string; readonly result: TResult }
+  | { readonly status: "dead_lettered"; readonly taskId: string; readonly reason: string };
+
 /** The context of a task handler. */
 export class TaskContext<TBody = unknown> extends StagingContext {
   /** The task's envelope, signature verified. */
@@ -412,6 +426,44 @@ export class TaskContext<TBody = unknown> extends StagingContext {
         throw new ChildTaskFailedError(outcome.taskId, outcome.reason);
       return outcome.result as TResult;
     });
+  }
+
+  /**
+   * Fans out to several children and joins them, durably: each child is a
+   * task with an id derived from this task and its place (submitted once,
+   * even if this handler runs again), and the join waits through the store,
+   * so a caller restarted mid-join (a crash, `kill -9`, a retry) picks it up
+   * where it was — children that finished are not run again, nor waited for
+   * again. Resolves when every child has completed or been dead-lettered,
+   * in the order given; a dead-lettered child is a result here, not an
+   * error, so the caller decides what a partial answer is worth.
+   *
+   * @example
+   * ```ts
+   * const parts = await ctx.gather(questions.map((q) => ({ role: "researcher", task: "answer", body: { q } })));
+   * const answers = parts.flatMap((p) => (p.status === "completed" ? [p.result] : []));
+   * ```
+   */
+  gather<TResult = unknown>(
+    calls: readonly GatherCall[],
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<Gathered<TResult>[]> {
+    const join = ++this.#calls;
+    // Every step is taken now, in order, before any await: the journal's positions stay the same on replay.
+    return Promise.all(
+      calls.map((call, i) => {
+        const step = `gather/${join}/${i}/${call.role}.${call.task}`;
+        return this.step(step, async (): Promise<Gathered<TResult>> => {
+          const outcome = await this.#callChild(call.role, call.task, call.body, step, {
+            ...(call.budget === undefined ? {} : { budget: call.budget }),
+            ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          });
+          return outcome.status === "completed"
+            ? { status: "completed", taskId: outcome.taskId, result: outcome.result as TResult }
+            : { status: "dead_lettered", taskId: outcome.taskId, reason: outcome.reason };
+        });
+      }),
+    );
   }
 
   /**

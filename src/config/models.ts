@@ -66,6 +66,8 @@ export interface AgentLlmConfig {
   /** Output tokens per model call at most; also what the budget holds for the answer. */
   readonly maxOutputTokens: number;
   readonly temperature?: number;
+  /** Credits escrowed per call of a tool that is another role's task, released to whoever answers it. */
+  readonly toolBudget: number;
 }
 
 /** Defaults of an agent's `llm:` block, shared with `ctx.llm` calls that set nothing. */
@@ -197,6 +199,11 @@ export const agentLlmSchema = z
       .max(2, { error: expecting("a number from 0 to 2") })
       .optional()
       .describe("Sampling temperature."),
+    toolBudget: integer(0, Number.MAX_SAFE_INTEGER)
+      .default(0)
+      .describe(
+        "Credits escrowed from the agent's budget for each call of a tool that is another role's task: released to the agent that answers, refunded if the task is dead-lettered.",
+      ),
   })
   .describe("Makes the agent an LLM agent: its model, prompt, tools and limits.");
 

@@ -38,6 +38,13 @@ export interface AgentLlm {
   readonly tools?: Readonly<Record<string, LocalTool>>;
   /** Publish `stream` deltas as `llm.delta` events on the bus. Default false. */
   readonly publishDeltas?: boolean;
+  /**
+   * Credits escrowed from this agent's budget for each tool call that is a
+   * task of another role: held when the call is sent, released to the agent
+   * that answered it, refunded if the task is dead-lettered. Default 0 (no
+   * escrow). Unmetered agents hold nothing.
+   */
+  readonly toolBudget?: number;
 }
 
 const ANY_OBJECT: JsonSchema = Object.freeze({ type: "object" });

@@ -486,6 +486,24 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     return this.#journal;
   }
 
+  /**
+   * The escrow key of the child submitted at `step` with a budget: the first
+   * delegation of the staging context `#callChild` opens for that step
+   * (`StagingContext.delegate` names escrows `<stableId>.<n>`).
+   */
+  #childEscrowKey(step: string): string {
+    return `${this.#childStableId(step)}.1`;
+  }
+
+  /**
+   * The stable id of the staging context of the child at `step`: the task
+   * and a digest of the step (step names hold `/`, which ledger account
+   * names may not).
+   */
+  #childStableId(step: string): string {
+    return `${this.task.id}.${createHash("sha256").update(step).digest("hex").slice(0, 16)}`;
+  }
+
   /** Submits (once) and awaits a child task; not a step itself (callers journal it). */
   async #callChild(
     role: string,
@@ -500,7 +518,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
       node,
       this.signer,
       this.task as Envelope,
-      `${this.task.id}.${step}`,
+      this.#childStableId(step),
     );
     const { budget, step: _step, timeoutMs, ...submit } = options;
     if (budget !== undefined) await staging.delegate(role, task, body, { ...submit, id, budget });
@@ -541,7 +559,24 @@ export class TaskContext<TBody = unknown> extends StagingContext {
         settings.tools ?? [],
         agentLlm.tools ?? {},
         async (role, name, input, context) => {
-          const outcome = await this.#callChild(role, name, input, context.step, {});
+          const budget = agentLlm.toolBudget ?? 0;
+          const outcome = await this.#callChild(
+            role,
+            name,
+            input,
+            context.step,
+            budget > 0 ? { budget } : {},
+          );
+          // The tool's answer is what its escrow paid for: released to whoever gave it
+          // (a dead-lettered tool task was refunded when it died).
+          if (budget > 0 && node.budgets.has(agent) && outcome.status === "completed") {
+            await node.budgets.settle(
+              this.#childEscrowKey(context.step),
+              budget,
+              "pass",
+              outcome.agent,
+            );
+          }
           // The model sees a failed tool as a result it can react to.
           return outcome.status === "completed"
             ? ((outcome.result ?? null) as JsonValue)

@@ -289,6 +289,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
             baseDir: config.dataDir,
             path: `agents.${config.agents.indexOf(a)}.llm`,
           }),
+          ...(a.llm.toolBudget > 0 ? { toolBudget: a.llm.toolBudget } : {}),
         }
       : undefined;
     const agent = swarm.agent({

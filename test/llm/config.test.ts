@@ -57,6 +57,7 @@ describe("models: in the swarm file", () => {
       tools: ["search.web"],
       maxSteps: 8,
       maxOutputTokens: 4096,
+      toolBudget: 0,
     });
   });
 
@@ -245,7 +246,7 @@ describe("loadAgentLlm", () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  const llm = { model: "fast", tools: ["search.web"], maxSteps: 4, maxOutputTokens: 512 };
+  const llm = { model: "fast", tools: ["search.web"], maxSteps: 4, maxOutputTokens: 512, toolBudget: 0 };
 
   test("reads the prompt and the output schema relative to the swarm file", async () => {
     const settings = await loadAgentLlm(

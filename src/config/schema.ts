@@ -901,6 +901,17 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
     ctx.addIssue({ code: "custom", ...issue }),
   );
   checkHumans(value, (issue) => ctx.addIssue({ code: "custom", ...issue }));
+  if (
+    value["admission"] === "vote" &&
+    !(isRecord(value["privileged"]) && "swarm.admit" in value["privileged"])
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["admission"],
+      message:
+        "admission: vote needs the vote: declare privileged: { swarm.admit: { voters: [<roles>], threshold: … } } (the council that decides who joins)",
+    });
+  }
   checkGateway(value["gateway"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );

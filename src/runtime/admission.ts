@@ -44,6 +44,9 @@ export class Gatekeeper implements AdmissionGate {
     this.#policy = policy;
   }
 
+  /** Told of each card refused as not admitted (admission by vote asks the swarm). */
+  whenNotAdmitted: ((card: AgentCard) => void) | undefined;
+
   get policy(): AdmissionPolicy {
     return this.#policy;
   }
@@ -90,6 +93,7 @@ export class Gatekeeper implements AdmissionGate {
     }
     if (!verdict.admitted) {
       this.#refuse(card, verdict.code, verdict.reason);
+      if (verdict.code === "E_NOT_ADMITTED") this.whenNotAdmitted?.(card);
       return undefined;
     }
     if (this.#refused.get(card.id)?.publicKey === card.publicKey) this.#refused.delete(card.id);

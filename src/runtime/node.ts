@@ -15,6 +15,7 @@ import { DEFAULT_MAX_ENVELOPE_BYTES } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
 import { Gatekeeper } from "./admission.js";
+import { VotedAdmission } from "./admission-vote.js";
 import type { Agent } from "./agent.js";
 import { Budgets } from "./budget.js";
 import { ConsensusEngine, type LocalVoter } from "./consensus/engine.js";
@@ -117,6 +118,8 @@ export class SwarmNode implements NodeContext {
   };
   readonly keys: TrustManager;
   readonly admission: Gatekeeper;
+  /** Admission by vote: join requests proposed as `swarm.admit`, approved grants applied. */
+  readonly votedAdmission: VotedAdmission;
   readonly outbox: NodeOutbox;
   readonly deadLetters: DeadLetters;
   readonly budgets: Budgets;
@@ -207,6 +210,8 @@ export class SwarmNode implements NodeContext {
     this.eventBus = new EventBus(this);
     this.consensusEngine = new ConsensusEngine(consensusHost(this, config.privileged ?? {}));
     this.consensus = this.consensusEngine;
+    this.votedAdmission = new VotedAdmission(this, this.admission, this.consensusEngine);
+    this.admission.whenNotAdmitted = (card) => this.votedAdmission.requested(card);
     this.marketEngine = new MarketEngine(marketHost(this, config.bidRate));
     this.market = marketPort(this, this.marketEngine);
     this.#privileged = Object.keys(config.privileged ?? {}).length > 0;
@@ -228,6 +233,7 @@ export class SwarmNode implements NodeContext {
     this.keys.start();
     await this.revocations.start();
     this.consensusEngine.start();
+    await this.votedAdmission.start();
     this.marketEngine.start();
     if (this.#privileged) {
       // The registry snapshot: the keys an offline audit checks votes against.
@@ -255,6 +261,7 @@ export class SwarmNode implements NodeContext {
     this.membership.stop(graceful);
     this.keys.close();
     this.revocations.close();
+    this.votedAdmission.stop();
     this.consensusEngine.close();
     this.marketEngine.close();
     this.eventBus.close();

@@ -25,20 +25,22 @@ export {
   resolveAgentLlmPaths,
 } from "./models.js";
 export { applyOverrides, type SwarmOverrides } from "./overrides.js";
+export type {
+  ConsensusProtocolName,
+  PrivilegedActionConfig,
+  ThresholdConfig,
+} from "./privileged.js";
 export { redactUrl } from "./redact.js";
 export {
   type AgentConfig,
   type BackoffConfig,
   type BrokerConfig,
   type BrokerTlsConfig,
-  type ConsensusProtocolName,
   type DefaultsConfig,
   type OrderingMode,
-  type PrivilegedActionConfig,
   type RoleConfig,
   type RoutingStrategy,
   type SwarmConfig,
   type SwarmConfigInput,
   swarmConfigSchema,
-  type ThresholdConfig,
 } from "./schema.js";

@@ -18,6 +18,8 @@ import type { Envelope } from "../wire/envelope.js";
 
 /** Rows a list answers at most. */
 const LIST_LIMIT = 200;
+/** Completions the delegation graph is drawn from (the latest). */
+const GRAPH_SCAN = 5_000;
 /** Ledger operations scanned for spend and task timelines. */
 const LEDGER_SCAN = 100_000;
 
@@ -143,6 +145,30 @@ export class DashboardApi {
         ...(role === undefined ? {} : { role, deadLetters: deadByRole.get(role) ?? 0 }),
       };
     });
+  }
+
+  /**
+   * Who delegates to whom: for the latest completions, an edge from the
+   * agent that sent each task to the agent that handled it, counted.
+   */
+  async graph() {
+    const latest = await this.#store.latestCompletions({ limit: GRAPH_SCAN });
+    const edges = new Map<string, { from: string; to: string; tasks: number }>();
+    for (const c of latest) {
+      if (c.sender === undefined) continue;
+      const key = `${c.sender}\u0000${c.agent}`;
+      const edge = edges.get(key) ?? { from: c.sender, to: c.agent, tasks: 0 };
+      edge.tasks++;
+      edges.set(key, edge);
+    }
+    const roles = new Map(this.#config.agents.map((a) => [a.id, a.role]));
+    for (const e of this.#swarm.registry.find()) roles.set(e.card.id, e.card.role);
+    const nodes = [...new Set([...edges.values()].flatMap((e) => [e.from, e.to]))].sort();
+    return {
+      scanned: latest.length,
+      nodes: nodes.map((id) => ({ id, role: roles.get(id) ?? "?" })),
+      edges: [...edges.values()].sort((a, b) => b.tasks - a.tasks),
+    };
   }
 
   /** The latest dead letters, newest first, with their reasons. */

@@ -115,6 +115,7 @@ export async function serveDashboard(
     "/api/dead-letters": () => api.deadLetters(),
     "/api/decisions": () => api.decisions(),
     "/api/queues": () => api.queues(),
+    "/api/graph": () => api.graph(),
     "/api/approvals": async () => api.approvals(),
     "/api/auctions": () => api.auctions(),
     "/api/ledger": () => api.ledger(),

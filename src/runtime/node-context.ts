@@ -132,7 +132,10 @@ export interface TaskOutcomes {
 }
 
 /** What a handler staged, committed with its task's completion marker. */
-export type StagedWrites = Pick<TaskCompletion, "effects" | "outbox" | "result" | "corr">;
+export type StagedWrites = Pick<
+  TaskCompletion,
+  "effects" | "outbox" | "result" | "corr" | "cause" | "sender"
+>;
 
 /** The transactional outbox: commit a task's writes once, then send them. */
 export interface Outbox {

@@ -147,6 +147,8 @@ export class TaskPipeline {
         ...ctx.staged(),
         ...(result === undefined ? {} : { result }),
         corr: envelope.corr ?? envelope.id,
+        ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
+        sender: envelope.from,
       });
       await marker;
       node.outcomes.decided(envelope.id);

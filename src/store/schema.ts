@@ -19,6 +19,10 @@ export interface CompletedTable {
   result: string | null;
   /** The root task (correlation id); null for completions before 005-steps. */
   corr: string | null;
+  /** The task it descends from directly (envelope `cause`); null for a root, or before 006-lineage. */
+  cause: string | null;
+  /** The agent that sent it (envelope `from`); null before 006-lineage. */
+  sender: string | null;
 }
 
 /** The journal of durable steps: one row per (task, position). */

@@ -222,7 +222,7 @@ function prepareHotStatements(db: Database.Database) {
   const s = {
     isCompleted: db.prepare("select 1 from conclave_completed where task_id = ?"),
     complete: db.prepare(
-      "insert into conclave_completed (task_id, agent, at, result, corr) values (?, ?, ?, ?, ?) on conflict (task_id) do nothing",
+      "insert into conclave_completed (task_id, agent, at, result, corr, cause, sender) values (?, ?, ?, ?, ?, ?, ?) on conflict (task_id) do nothing",
     ),
     effect: db.prepare(
       "insert into conclave_effects (kind, key, task_id, agent, at, data) values (?, ?, ?, ?, ?, ?)",
@@ -275,7 +275,10 @@ function prepareHotStatements(db: Database.Database) {
     for (const c of completions) {
       const repeated = seen.has(c.taskId);
       seen.add(c.taskId);
-      if (repeated || s.complete.run(c.taskId, c.agent, c.at, c.result, c.corr).changes !== 1) {
+      if (
+        repeated ||
+        s.complete.run(c.taskId, c.agent, c.at, c.result, c.corr, c.cause, c.sender).changes !== 1
+      ) {
         duplicates.push(true);
         continue;
       }

@@ -275,6 +275,11 @@ describe("the review swarm's views", {
     await page.goto(dashboard.link);
     await page.locator("#agents-table td", { hasText: "mole" }).waitFor();
     if (shots) await page.screenshot({ path: join(shots, "review-agents.png") });
+    await page.click("#tabs button[data-tab=graph]");
+    await page.locator('#graph .graph-node[data-id="architect"]').waitFor({ state: "attached" });
+    assert.ok((await page.locator("#graph line").count()) >= 3, "edges from who delegates to whom");
+    assert.match((await page.locator("#graph").innerHTML()) ?? "", /architect → dev-1: \d+ tasks/);
+    if (shots) await page.screenshot({ path: join(shots, "review-graph.png") });
     await page.click("#tabs button[data-tab=auctions]");
     await page.locator("#auctions-table td.state-awarded").first().waitFor();
     await page.click("#tabs button[data-tab=ledger]");

@@ -85,6 +85,39 @@ const views = {
       ]),
     );
   },
+  async graph() {
+    const g = await api("/api/graph");
+    $("graph-note").textContent =
+      `who sent tasks to whom, over the latest ${g.scanned} completed tasks; thicker: more tasks`;
+    const n = g.nodes.length;
+    const at = new Map(
+      g.nodes.map((node, i) => {
+        const angle = (2 * Math.PI * i) / Math.max(1, n) - Math.PI / 2;
+        return [
+          node.id,
+          { x: 400 + 210 * Math.cos(angle), y: 260 + 210 * Math.sin(angle), role: node.role },
+        ];
+      }),
+    );
+    const max = Math.max(1, ...g.edges.map((e) => e.tasks));
+    const edges = g.edges
+      .map((e) => {
+        const a = at.get(e.from);
+        const b = at.get(e.to);
+        if (!a || !b) return "";
+        const width = 1 + (5 * e.tasks) / max;
+        return `<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke-width="${width}" marker-end="url(#arrow)"><title>${esc(e.from)} → ${esc(e.to)}: ${e.tasks} tasks</title></line>`;
+      })
+      .join("");
+    const nodes = [...at.entries()]
+      .map(
+        ([id, p]) =>
+          `<g class="graph-node" data-id="${esc(id)}"><circle cx="${p.x}" cy="${p.y}" r="18"></circle><text x="${p.x}" y="${p.y + 34}" text-anchor="middle">${esc(id)}</text><text class="role" x="${p.x}" y="${p.y + 47}" text-anchor="middle">${esc(p.role)}</text></g>`,
+      )
+      .join("");
+    $("graph").innerHTML =
+      `<defs><marker id="arrow" viewBox="0 0 10 10" refX="28" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#4fb3ff"></path></marker></defs>${edges}${nodes}`;
+  },
   async queues() {
     const rows = await api("/api/queues");
     table(

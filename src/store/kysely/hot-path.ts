@@ -42,6 +42,8 @@ export interface PreparedCompletion {
   /** JSON text of the handler's result, or null. */
   readonly result: string | null;
   readonly corr: string | null;
+  readonly cause: string | null;
+  readonly sender: string | null;
   readonly effects: readonly { kind: string; key: string; data: string | null }[];
   readonly outbox: TaskCompletion["outbox"];
 }

@@ -58,6 +58,8 @@ export class KyselyTaskStore implements TaskStore {
         at: completion.at,
         result: completion.result === undefined ? null : JSON.stringify(completion.result),
         corr: completion.corr ?? null,
+        cause: completion.cause ?? null,
+        sender: completion.sender ?? null,
         effects: completion.effects.map((e) => ({
           kind: e.kind,
           key: e.key,
@@ -158,6 +160,8 @@ export class KyselyTaskStore implements TaskStore {
             at: c.at,
             result: c.result,
             corr: c.corr,
+            cause: c.cause,
+            sender: c.sender,
           })),
         )
         .onConflict((oc) => oc.column("task_id").doNothing())
@@ -238,7 +242,7 @@ export class KyselyTaskStore implements TaskStore {
     return this.#core.run("reading the latest completions", async () => {
       const rows = await this.#core.db
         .selectFrom("conclave_completed")
-        .select(["task_id", "agent", "at", "corr"])
+        .select(["task_id", "agent", "at", "corr", "cause", "sender"])
         .orderBy("at", "desc")
         .orderBy("task_id", "desc")
         .limit(options.limit ?? 50)
@@ -248,6 +252,8 @@ export class KyselyTaskStore implements TaskStore {
         agent: r.agent,
         at: Number(r.at),
         ...(r.corr === null ? {} : { corr: r.corr }),
+        ...(r.cause === null ? {} : { cause: r.cause }),
+        ...(r.sender === null ? {} : { sender: r.sender }),
       }));
     });
   }

@@ -16,6 +16,7 @@ import { coordination } from "./002-coordination.js";
 import { ledger } from "./003-ledger.js";
 import { market } from "./004-market.js";
 import { steps } from "./005-steps.js";
+import { lineage } from "./006-lineage.js";
 import type { StoreMigration } from "./migration.js";
 
 export type { StoreMigration } from "./migration.js";
@@ -27,6 +28,7 @@ export const migrations: readonly StoreMigration[] = Object.freeze([
   ledger,
   market,
   steps,
+  lineage,
 ]);
 
 /** A migration recorded in a store. */

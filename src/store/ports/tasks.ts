@@ -54,6 +54,10 @@ export interface TaskCompletion {
   readonly result?: unknown;
   /** The root task this one descends from (its correlation id). */
   readonly corr?: string;
+  /** The task this one descends from directly (its envelope's `cause`). */
+  readonly cause?: string;
+  /** The agent that sent it (its envelope's `from`). */
+  readonly sender?: string;
 }
 
 /** How a task ended, as `taskOutcome` reads it. */
@@ -80,6 +84,10 @@ export interface CompletionSummary {
   readonly at: number;
   /** The root task it descends from, when recorded. */
   readonly corr?: string;
+  /** The task it descends from directly, when recorded. */
+  readonly cause?: string;
+  /** The agent that sent it, when recorded. */
+  readonly sender?: string;
 }
 
 export interface EffectStats {

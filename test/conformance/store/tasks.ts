@@ -228,7 +228,7 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
       }
     });
 
-    test("completedCount and latestCompletions see every completion, newest first", async () => {
+    test("completedCount and latestCompletions see every completion, newest first, with its lineage", async () => {
       const before = await fixture.store.completedCount();
       const [older, newer] = [id(), id()];
       await fixture.store.completeTask({
@@ -245,12 +245,22 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         at: 9_000_000_000_002,
         effects: [],
         outbox: [],
+        corr: "root-9",
+        cause: older,
+        sender: "a",
       });
       const other = await fixture.reopen();
       try {
         assert.equal(await other.completedCount(), before + 2);
         assert.deepEqual(await other.latestCompletions({ limit: 2 }), [
-          { taskId: newer, agent: "b", at: 9_000_000_000_002 },
+          {
+            taskId: newer,
+            agent: "b",
+            at: 9_000_000_000_002,
+            corr: "root-9",
+            cause: older,
+            sender: "a",
+          },
           { taskId: older, agent: "a", at: 9_000_000_000_001, corr: "root-9" },
         ]);
       } finally {

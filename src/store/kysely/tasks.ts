@@ -234,15 +234,16 @@ export class KyselyTaskStore implements TaskStore {
     });
   }
 
-  latestCompletions(options: { limit?: number } = {}): Promise<CompletionSummary[]> {
+  latestCompletions(options: { limit?: number; corr?: string } = {}): Promise<CompletionSummary[]> {
     return this.#core.run("reading the latest completions", async () => {
-      const rows = await this.#core.db
+      let query = this.#core.db
         .selectFrom("conclave_completed")
         .select(["task_id", "agent", "at", "corr"])
         .orderBy("at", "desc")
         .orderBy("task_id", "desc")
-        .limit(options.limit ?? 50)
-        .execute();
+        .limit(options.limit ?? 50);
+      if (options.corr !== undefined) query = query.where("corr", "=", options.corr);
+      const rows = await query.execute();
       return rows.map((r) => ({
         taskId: r.task_id,
         agent: r.agent,
@@ -329,6 +330,26 @@ export class KyselyTaskStore implements TaskStore {
         taskId: r.task_id,
         agent: r.agent,
         at: r.at,
+        ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
+      }));
+    });
+  }
+
+  taskEffects(taskId: string): Promise<EffectRecord[]> {
+    return this.#core.run("reading a task's effects", async () => {
+      const rows = await this.#core.db
+        .selectFrom("conclave_effects")
+        .selectAll()
+        .where("task_id", "=", taskId)
+        .orderBy("kind")
+        .orderBy("key")
+        .execute();
+      return rows.map((r) => ({
+        kind: r.kind,
+        key: r.key,
+        taskId: r.task_id,
+        agent: r.agent,
+        at: Number(r.at),
         ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
       }));
     });

@@ -20,6 +20,7 @@ import { showResults } from "./results.js";
 import { showRoi } from "./roi.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
 import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
+import { showTask } from "./tasks.js";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
@@ -611,6 +612,20 @@ function program(): Command {
         json: opts.json,
         ...(opts.root === undefined ? {} : { root: opts.root }),
       });
+    });
+
+  const tasks = cli.command("tasks").description("the swarm's tasks, as its store recorded them");
+  withStoreTarget(
+    tasks
+      .command("show")
+      .description(
+        "one task: its outcome and result, its root and (for a root) every task it caused, steps, effects, dead letter, attempts and the ledger operations charged to it; exit 1 if the store has no such task; never creates a store",
+      )
+      .argument("<id>", "the task id (a root id from conclave results, or any task's)"),
+  )
+    .option("--json", "print the task as one JSON object", false)
+    .action(async (id: string, opts: StoreTargetOptions & { json: boolean }) => {
+      process.exitCode = await showTask(storeTarget(opts), id, opts.json);
     });
 
   const report = cli.command("report").description("reports measured from a swarm's store");

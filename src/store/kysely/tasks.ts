@@ -257,7 +257,7 @@ export class KyselyTaskStore implements TaskStore {
     return this.#core.run("reading a task's outcome", async () => {
       const done = await this.#core.db
         .selectFrom("conclave_completed")
-        .select(["agent", "at", "result"])
+        .select(["agent", "at", "result", "corr"])
         .where("task_id", "=", taskId)
         .executeTakeFirst();
       if (done !== undefined) {
@@ -267,6 +267,7 @@ export class KyselyTaskStore implements TaskStore {
           agent: done.agent,
           at: Number(done.at),
           ...(done.result === null ? {} : { result: JSON.parse(done.result) as unknown }),
+          ...(done.corr === null ? {} : { corr: done.corr }),
         };
       }
       const dead = await this.#core.db

@@ -65,6 +65,8 @@ export type TaskOutcome =
       readonly at: number;
       /** What the handler returned; absent when it returned nothing. */
       readonly result?: unknown;
+      /** The root task it descends from (its correlation id), when recorded. */
+      readonly corr?: string;
     }
   | {
       readonly taskId: string;

@@ -218,6 +218,7 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
           agent: "writer",
           at: 7,
           result: { summary: "ok", n: [1, 2] },
+          corr: "root-1",
         });
         const bare = await other.taskOutcome(without);
         assert.equal(bare?.status, "completed");

@@ -58,7 +58,7 @@ export class GatewayMemory {
   // gateway falls back to the task id as context, and to the store).
   static readonly LIMIT = 10_000;
   readonly contexts = new Map<string, string>();
-  readonly refused = new Map<string, Task>();
+  readonly refused: Map<string, Task> = new Map();
 
   remember<V>(map: Map<string, V>, key: string, value: V): void {
     map.set(key, value);

@@ -13,6 +13,7 @@ import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { showEvents } from "./events.js";
 import { freshStart } from "./fresh.js";
+import { initProject, TEMPLATES } from "./init.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, showLedger } from "./ledger.js";
 import { runDistributed } from "./processes.js";
@@ -181,6 +182,29 @@ function program(): Command {
     )
     .action(async (opts: DemoOptions) => {
       process.exitCode = await runDemo(opts, cli.opts<{ logLevel?: string }>().logLevel ?? "error");
+    });
+
+  cli
+    .command("init")
+    .description(
+      "write a new swarm project: swarm.yaml, a typed agent module, a voter policy, a test, package.json and a README",
+    )
+    .argument("[dir]", "the folder to write into (made if missing; must be empty)", ".")
+    .addOption(
+      new Option(
+        "--template <name>",
+        "what the swarm does: blank (no model, no network), review (a review pipeline with a vote, no network), research (LLM agents on any OpenAI-compatible endpoint)",
+      )
+        .choices(TEMPLATES)
+        .default("blank"),
+    )
+    .option(
+      "--force",
+      "write into a folder that is not empty, overwriting the template's files",
+      false,
+    )
+    .action(async (dir: string, opts: { template: string; force: boolean }) => {
+      process.exitCode = await initProject(dir, opts);
     });
 
   cli

@@ -73,6 +73,24 @@ async function installablePackage(): Promise<string> {
   return pkg;
 }
 
+/** What `npm install` would leave in `app`: conclave and the scaffold's devDependencies. */
+function install(app: string, pkg: string): void {
+  const modules = join(app, "node_modules");
+  mkdirSync(join(modules, ".bin"), { recursive: true });
+  mkdirSync(join(modules, "@types"), { recursive: true });
+  symlinkSync(pkg, join(modules, "conclave"), "dir");
+  for (const [bin, target] of [
+    ["conclave", "../conclave/bin/conclave.js"],
+    ["tsc", "../typescript/bin/tsc"],
+    ["tsx", "../tsx/dist/cli.mjs"],
+  ] as const) {
+    symlinkSync(target, join(modules, ".bin", bin));
+  }
+  for (const dep of ["tsx", "typescript", "@types/node"]) {
+    symlinkSync(join(root, "node_modules", dep), join(modules, dep), "dir");
+  }
+}
+
 describe("conclave init", () => {
   let pkg: string;
   before(async () => {
@@ -108,21 +126,7 @@ describe("conclave init", () => {
     assert.match(readFileSync(join(app, "swarm.yaml"), "utf8"), /^swarm: hello-swarm$/m);
     assert.match(readFileSync(join(app, "agents.ts"), "utf8"), /from "conclave"/);
 
-    // What `npm install` would leave: conclave and the devDependencies.
-    const modules = join(app, "node_modules");
-    mkdirSync(join(modules, ".bin"), { recursive: true });
-    mkdirSync(join(modules, "@types"), { recursive: true });
-    symlinkSync(pkg, join(modules, "conclave"), "dir");
-    for (const [bin, target] of [
-      ["conclave", "../conclave/bin/conclave.js"],
-      ["tsc", "../typescript/bin/tsc"],
-      ["tsx", "../tsx/dist/cli.mjs"],
-    ] as const) {
-      symlinkSync(target, join(modules, ".bin", bin));
-    }
-    for (const dep of ["tsx", "typescript", "@types/node"]) {
-      symlinkSync(join(root, "node_modules", dep), join(modules, dep), "dir");
-    }
+    install(app, pkg);
 
     const tested = await exec("npm", ["test"], app);
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
@@ -136,6 +140,23 @@ describe("conclave init", () => {
     const summary = summaryOf(up.stdout);
     assert.equal(summary.tasks.submitted, 3);
     assert.equal(summary.tasks.completed, 3);
+  });
+
+  test("the review template: its pipeline test passes and conclave up merges by vote", async () => {
+    const r = await run(["init", "review-app", "--template", "review"], work);
+    assert.equal(r.code, 0, r.stderr);
+    const app = join(work, "review-app");
+    install(app, pkg);
+    const typed = await exec("npm", ["run", "typecheck"], app);
+    assert.equal(typed.code, 0, typed.stdout + typed.stderr);
+    const tested = await exec("npm", ["test"], app);
+    assert.equal(tested.code, 0, tested.stdout + tested.stderr);
+    assert.match(tested.stdout, /# pass 2/);
+    const up = await exec("npx", ["conclave", "up", "swarm.yaml", "--json"], app);
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    const summary = summaryOf(up.stdout);
+    assert.equal(summary.tasks.submitted, 6);
+    assert.equal(summary.tasks.completed, 6);
   });
 
   test("a folder that is not empty is refused without --force (exit 2)", async () => {

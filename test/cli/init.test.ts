@@ -27,19 +27,31 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { answer, startOpenAiServer } from "../helpers/openai-server.js";
 import { finish, type Run, root, run, summaryOf } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "conclave-init-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs a command (no shell) in `cwd` to the end. */
-function exec(command: string, args: string[], cwd: string): Promise<Run> {
+function exec(
+  command: string,
+  args: string[],
+  cwd: string,
+  more: Readonly<Record<string, string>> = {},
+): Promise<Run> {
   // Without the runner's NODE_TEST_CONTEXT, a nested `node --test` reports as a user sees it.
   const { NODE_TEST_CONTEXT: _runner, ...env } = process.env;
   return finish(
     spawn(command, args, {
       cwd,
-      env: { ...env, NO_COLOR: "1", npm_config_offline: "true", npm_config_audit: "false" },
+      env: {
+        ...env,
+        NO_COLOR: "1",
+        npm_config_offline: "true",
+        npm_config_audit: "false",
+        ...more,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     }),
   );
@@ -157,6 +169,34 @@ describe("conclave init", () => {
     const summary = summaryOf(up.stdout);
     assert.equal(summary.tasks.submitted, 6);
     assert.equal(summary.tasks.completed, 6);
+  });
+
+  test("the research template: its test passes without a model, and it runs on an OpenAI-compatible endpoint", async () => {
+    const r = await run(["init", "research-app", "--template", "research"], work);
+    assert.equal(r.code, 0, r.stderr);
+    const app = join(work, "research-app");
+    install(app, pkg);
+    const typed = await exec("npm", ["run", "typecheck"], app);
+    assert.equal(typed.code, 0, typed.stdout + typed.stderr);
+    const tested = await exec("npm", ["test"], app);
+    assert.equal(tested.code, 0, tested.stdout + tested.stderr);
+    assert.match(tested.stdout, /# pass 2/);
+    const model = await startOpenAiServer({
+      responder: () => answer("Air scatters blue light the most (Rayleigh scattering)."),
+    });
+    try {
+      const up = await exec("npx", ["conclave", "up", "swarm.yaml", "--json"], app, {
+        OPENAI_BASE_URL: model.url,
+        CONCLAVE_MODEL: "test-model",
+      });
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      const summary = summaryOf(up.stdout);
+      assert.equal(summary.tasks.submitted, 2);
+      assert.equal(summary.tasks.completed, 2);
+      assert.equal(model.requests.length, 2, "one model call per question");
+    } finally {
+      await model.close();
+    }
   });
 
   test("a folder that is not empty is refused without --force (exit 2)", async () => {

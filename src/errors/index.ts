@@ -210,13 +210,22 @@ export class StateMismatchError extends ConfigError {
   }
 }
 
-/** A task arrived whose type no handler of the receiving agent knows. */
+/**
+ * A task arrived whose type no handler of the receiving agent knows.
+ * `taskType` is the envelope's type (`task.<name>`); the hint names what
+ * `agent.handle` takes: the name without the `task.` prefix.
+ */
 export class UnknownTaskTypeError extends ConclaveError {
+  /** The task's name as `agent.handle(name, …)` and the role's `tasks:` spell it. */
+  readonly handlerName: string;
+
   constructor(readonly taskType: string) {
+    const name = taskType.startsWith("task.") ? taskType.slice("task.".length) : taskType;
     super(
       "E_UNKNOWN_TASK_TYPE",
-      `no handler for task type "${taskType}"; register one with agent.handle("${taskType}", ...) or fix the publisher`,
+      `no handler for task "${name}" (envelope type "${taskType}"); register one with agent.handle("${name}", ...) and list it under the role's tasks, or fix the publisher's spelling`,
     );
+    this.handlerName = name;
   }
 }
 

@@ -110,6 +110,25 @@ describe("conclave CLI", () => {
     assert.match(r.stderr, /did you mean "concurrency"/);
   });
 
+  test("a swarm module that fails to import: exit 2 with the cause and where it was thrown", async () => {
+    const module = join(work, "broken-agents.mjs");
+    writeFileSync(
+      module,
+      'const key = process.env.NO_SUCH_KEY;\nif (!key) throw new Error("set NO_SUCH_KEY first");\nexport function setup() {}\n',
+    );
+    const file = join(work, "broken.yaml");
+    writeFileSync(
+      file,
+      `swarm: broken\ndataDir: ${join(work, "broken")}\nmodule: ${module}\nroles:\n  dev: { tasks: [code] }\nagents:\n  - { id: dev-1, role: dev }\n`,
+    );
+    const r = await run(["up", file]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot import the swarm module .*broken-agents\.mjs/);
+    assert.match(r.stderr, /Error: set NO_SUCH_KEY first/);
+    assert.match(r.stderr, /at .*broken-agents\.mjs:2/, "the stack's head points at the line");
+    assert.doesNotMatch(r.stderr, /unexpected failure/);
+  });
+
   test("unknown commands and bad options exit 2", async () => {
     assert.equal((await run(["frobnicate"])).code, 2);
     assert.equal((await run(["demo", "--tasks", "zero"])).code, 2);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -127,6 +127,28 @@ describe("conclave CLI", () => {
     assert.match(r.stderr, /Error: set NO_SUCH_KEY first/);
     assert.match(r.stderr, /at .*broken-agents\.mjs:2/, "the stack's head points at the line");
     assert.doesNotMatch(r.stderr, /unexpected failure/);
+  });
+
+  test("an LLM agent's model missing from prices: exit 2 at start, before any task or store", async () => {
+    const data = join(work, "unpriced");
+    const file = join(work, "unpriced.yaml");
+    writeFileSync(
+      file,
+      `swarm: unpriced
+dataDir: ${data}
+models:
+  local: { provider: openai-compatible, baseURL: "http://127.0.0.1:9/v1", model: llama3.2 }
+roles:
+  writer: { tasks: [write] }
+agents:
+  - { id: writer-1, role: writer, budget: { initial: 1000 }, llm: { model: local } }
+`,
+    );
+    const r = await run(["up", file]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no price for model "llama3\.2" \(models\.local\)/);
+    assert.match(r.stderr, /prices/);
+    assert.equal(existsSync(data), false, "nothing was opened");
   });
 
   test("unknown commands and bad options exit 2", async () => {

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
+import { transportProblem } from "../config/schema.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { approveProposal } from "./approve.js";
@@ -31,6 +32,13 @@ function port(value: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError("expected a port number from 0 to 65535");
   return n;
+}
+
+/** `--transport`: checked as the swarm file's transport is, so a typo is a usage error naming the flag. */
+function transportUrl(value: string): string {
+  const problem = transportProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value;
 }
 
 function positiveInt(value: string): number {
@@ -169,7 +177,11 @@ function program(): Command {
       DEMO_DATA_DIR,
     )
     .option("--resume", "continue the previous demo run instead of starting afresh", false)
-    .option("--transport <url>", "memory (default), nats://host:port or amqp://user:pass@host:port")
+    .option(
+      "--transport <url>",
+      "memory (default), nats://host:port or amqp://user:pass@host:port",
+      transportUrl,
+    )
     .option(
       "--processes <n>",
       "spread the agents over this many OS processes (needs a broker)",
@@ -215,7 +227,7 @@ function program(): Command {
     .option("--agents <ids>", "only run these agents here (comma-separated)")
     .option("--tasks <n>", "override workload.tasks", positiveInt)
     .option("--forever", "keep running after the workload settles, until SIGINT/SIGTERM", false)
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store (sqlite:<path> or postgres://…)")
     .option(
       "--data-dir <dir>",
@@ -292,7 +304,7 @@ function program(): Command {
     .requiredOption("--swarm <file>", "the swarm file")
     .requiredOption("--id <ids>", "agent id(s) to run here (comma-separated)")
     .option("--json", "one JSON event per line on stdout", false)
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option(
       "--data-dir <dir>",
@@ -365,7 +377,11 @@ function program(): Command {
       "print the swarm's events as they happen on its broker (agents joining, llm.call, ensemble.decided, auctions…)",
     )
     .requiredOption("--swarm <file>", "the swarm file")
-    .option("--transport <url>", "override the file's transport (events need a broker)")
+    .option(
+      "--transport <url>",
+      "override the file's transport (events need a broker)",
+      transportUrl,
+    )
     .option(
       "--type <pattern>",
       "only these event types, e.g. llm.call or agent.* ('*' one word, '>' the rest)",
@@ -403,7 +419,7 @@ function program(): Command {
     .requiredOption("--swarm <file>", "the swarm file")
     .option("--port <port>", "the port to serve on", port, DASHBOARD_PORT)
     .option("--host <host>", "the address to bind (default 127.0.0.1)")
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .action(
       async (opts: {
@@ -438,7 +454,7 @@ function program(): Command {
     )
     .option("--reject", "vote reject instead of approve", false)
     .option("--reason <text>", "why, recorded with the vote")
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option("--json", "print the vote as JSON", false)
     .action(
@@ -504,7 +520,7 @@ function program(): Command {
       false,
     )
     .option("--by <name>", "who redrives, for the audit log (default: your user name)")
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option("--json", "one JSON object per dead letter", false)
     .action(
@@ -549,7 +565,7 @@ function program(): Command {
       "--agents <ids>",
       "agents to host here besides gateway.as (comma-separated; default: all on the embedded transport, none on a broker)",
     )
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option("--data-dir <dir>", "override the file's dataDir")
     .option("--json", "print the gateway's address as one JSON line", false)
@@ -738,12 +754,21 @@ function program(): Command {
 
   cli
     .command("doctor")
-    .description("check this machine can run a swarm: Node version, store path, transport")
+    .description(
+      "check this machine can run a swarm: Node version, SQLite, the swarm file, its store (opened, never created) and its broker",
+    )
     .option("--swarm <file>", "the swarm file to check against")
+    .option(
+      "--store <url>",
+      "check this store instead of the file's (Postgres: the database exists and its schema is usable; nothing is created)",
+    )
+    .option("--transport <url>", "check this broker instead of the file's", transportUrl)
     .option("--json", "print the checks as JSON", false)
-    .action(async (opts: { swarm?: string; json: boolean }) => {
+    .action(async (opts: { swarm?: string; store?: string; transport?: string; json: boolean }) => {
       process.exitCode = await runDoctor({
         ...(opts.swarm ? { swarm: resolve(opts.swarm) } : {}),
+        ...(opts.store ? { store: opts.store } : {}),
+        ...(opts.transport ? { transport: opts.transport } : {}),
         json: opts.json,
       });
     });

@@ -85,7 +85,16 @@ export async function openTransport(
       ...(broker.syncEveryWrite ? { journal: { synchronous: "full" } } : {}),
     });
   }
-  const url = new URL(config.transport);
+  let url: URL;
+  try {
+    url = new URL(config.transport);
+  } catch (cause) {
+    throw new ConfigError(
+      `transport ${JSON.stringify(redactUrl(config.transport))} is not a well-formed URL; write nats://host:port or amqp://user:pass@host:port (percent-encode special characters in user names and passwords)`,
+      [],
+      { cause },
+    );
+  }
   if (url.protocol === "nats:" || url.protocol === "tls:") {
     const { createNatsTransport } = await import("../transport/nats/index.js");
     const user = decodeURIComponent(url.username);

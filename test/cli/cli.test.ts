@@ -151,6 +151,55 @@ agents:
     assert.equal(existsSync(data), false, "nothing was opened");
   });
 
+  test("a malformed --transport is a usage error naming the flag (exit 2), for every command", async () => {
+    const file = swarmFile("bad-transport", { tasks: 1 });
+    for (const url of ["amqp://host:5672:99", "nats://u@[::1"]) {
+      for (const args of [
+        ["up", file],
+        ["events", "--swarm", file, "--seconds", "1"],
+        ["doctor", "--swarm", file],
+      ]) {
+        const r = await run([...args, "--transport", url]);
+        assert.equal(r.code, 2, `${args[0]} ${url}: ${r.stderr}`);
+        assert.match(r.stderr, /option '--transport <url>'.*well-formed URL/, r.stderr);
+        assert.doesNotMatch(r.stderr, /unexpected failure|at new URL/);
+      }
+    }
+  });
+
+  test("doctor --store and --transport check what they name instead of the file's", async () => {
+    const file = swarmFile("doctor-flags", { tasks: 1 });
+    const missing = join(work, "doctor-missing", "x.db");
+    // A broker that is not there: a port nothing listens on.
+    const r = await run([
+      "doctor",
+      "--swarm",
+      file,
+      "--store",
+      `sqlite:${missing}`,
+      "--transport",
+      "nats://127.0.0.1:9",
+      "--json",
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
+    const check = (name: string) => report.checks.find((c) => c.name === name);
+    assert.match(check("store")?.detail ?? "", /doctor-missing\/x\.db is created on the first run/);
+    assert.equal(check("transport")?.ok, false);
+    assert.match(check("transport")?.detail ?? "", /127\.0\.0\.1:9.*broker running/);
+    assert.equal(existsSync(missing), false, "doctor creates no store");
+
+    const alone = await run(["doctor", "--transport", "memory", "--json"]);
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.ok(
+      (JSON.parse(alone.stdout) as { checks: { name: string }[] }).checks.some(
+        (c) => c.name === "transport",
+      ),
+    );
+  });
+
   test("unknown commands and bad options exit 2", async () => {
     assert.equal((await run(["frobnicate"])).code, 2);
     assert.equal((await run(["demo", "--tasks", "zero"])).code, 2);

@@ -5,6 +5,7 @@ import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
 import { transportProblem } from "../config/schema.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
+import { agentIdPattern } from "../wire/envelope.js";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { approveProposal } from "./approve.js";
 import { verifyAudit } from "./audit.js";
@@ -39,6 +40,15 @@ function transportUrl(value: string): string {
   const problem = transportProblem(value);
   if (problem !== undefined) throw new InvalidArgumentError(problem);
   return value;
+}
+
+/** `keys gen`'s ids: a malformed agent id is a usage error (exit 2), not a failure. */
+function agentIds(value: string, previous: string[] = []): string[] {
+  if (!agentIdPattern.test(value))
+    throw new InvalidArgumentError(
+      `"${value.slice(0, 140)}" is not an agent id: use 1-128 characters of A-Z a-z 0-9 _ -`,
+    );
+  return [...previous, value];
 }
 
 function positiveInt(value: string): number {
@@ -607,8 +617,9 @@ function program(): Command {
       ),
   )
     .option("--json", "print the report as JSON (with minted and sum)", false)
-    .action(async (opts: StoreTargetOptions & { json: boolean }) => {
-      process.exitCode = await showLedger(storeTarget(opts), opts.json);
+    .option("--all", "list escrow accounts that hold nothing too (settled delegations)", false)
+    .action(async (opts: StoreTargetOptions & { json: boolean; all: boolean }) => {
+      process.exitCode = await showLedger(storeTarget(opts), opts.json, opts.all);
     });
   withStoreTarget(
     ledger
@@ -685,7 +696,7 @@ function program(): Command {
   keys
     .command("gen")
     .description("generate Ed25519 key pairs for agents (files with mode 0600)")
-    .argument("<agent-ids...>", "agent ids")
+    .argument("<agent-ids...>", "agent ids", agentIds)
     .option("--dir <dir>", "key folder", ".conclave/keys")
     .option("--force", "overwrite existing keys", false)
     .option("--json", "print the public keys as JSON", false)

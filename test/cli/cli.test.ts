@@ -221,6 +221,10 @@ agents:
     }
     const again = await run(["keys", "gen", "alice", "--dir", dir]);
     assert.equal(again.code, 1, "an existing key is not overwritten without --force");
+    const bad = await run(["keys", "gen", "carol", "../escape", "--dir", dir]);
+    assert.equal(bad.code, 2, "a malformed agent id is a usage error");
+    assert.match(bad.stderr, /"\.\.\/escape" is not an agent id/);
+    assert.equal(existsSync(join(dir, "carol.key")), false, "no key written when an id is bad");
   });
 
   test("doctor --json reports every check", async () => {

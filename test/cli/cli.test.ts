@@ -200,6 +200,34 @@ agents:
     );
   });
 
+  test("doctor --store postgres://…: a missing database fails, a missing schema is fine, nothing is created", async (t) => {
+    const url =
+      process.env["CONCLAVE_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
+    const probe = await run(["doctor", "--store", url, "--json"]);
+    const store = (stdout: string) =>
+      (
+        JSON.parse(stdout) as { checks: { name: string; ok: boolean; detail: string }[] }
+      ).checks.find((c) => c.name === "store");
+    if (store(probe.stdout)?.ok !== true) {
+      t.skip(`Postgres at ${url} is unreachable: ${store(probe.stdout)?.detail}`);
+      return;
+    }
+    const base = new URL(url);
+    const missingDb = new URL(url);
+    missingDb.pathname = "/conclave_doctor_no_such_database";
+    const gone = await run(["doctor", "--store", missingDb.href, "--json"]);
+    assert.equal(gone.code, 1, gone.stderr);
+    assert.match(
+      store(gone.stdout)?.detail ?? "",
+      /database "conclave_doctor_no_such_database" does not exist/,
+    );
+
+    base.searchParams.set("schema", `doctor_${Date.now()}`);
+    const fresh = await run(["doctor", "--store", base.href, "--json"]);
+    assert.equal(fresh.code, 0, fresh.stdout + fresh.stderr);
+    assert.match(store(fresh.stdout)?.detail ?? "", /the schema is created on the first run/);
+  });
+
   test("unknown commands and bad options exit 2", async () => {
     assert.equal((await run(["frobnicate"])).code, 2);
     assert.equal((await run(["demo", "--tasks", "zero"])).code, 2);

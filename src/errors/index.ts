@@ -250,6 +250,29 @@ export class PermanentError extends ConclaveError {
 }
 
 /**
+ * A handler charged a model (`ctx.spend({ model, … })`) that the swarm's
+ * price table does not list. Permanent: retrying cannot price it, so the
+ * task is dead-lettered at once with this reason instead of being retried
+ * up to `maxDeliver` times. (Models under the swarm file's `models:` are
+ * checked at start; a handler's own model names are only known when it
+ * charges them.)
+ */
+export class UnpricedModelError extends PermanentError {
+  override readonly code: string = "E_UNPRICED_MODEL";
+
+  constructor(
+    readonly model: string,
+    priceVersion: string | undefined,
+  ) {
+    super(
+      priceVersion === undefined
+        ? `no price table for model "${model}": add prices: { creditsPerUsd: …, models: { "${model}": { input: <USD per 1M input tokens>, output: <USD per 1M output tokens> } } } to the swarm file`
+        : `no price for model "${model}" in price table ${priceVersion}: add it under prices.models in the swarm file (input and output in USD per 1M tokens)`,
+    );
+  }
+}
+
+/**
  * A child task a handler called (`ctx.call`, a tool of an LLM agent) was
  * dead-lettered instead of completed: the caller cannot get its result.
  * Permanent: calling again would wait on the same dead child.

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
 import { loadSwarmConfig } from "../config/load.js";
+import { applyOverrides } from "../config/overrides.js";
 import { redactUrl } from "../config/redact.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { StoreNotFoundError, toError } from "../errors/index.js";
@@ -13,20 +14,44 @@ export interface Check {
   readonly detail: string;
 }
 
-/** `conclave doctor`: can this machine run the swarm? Exit 0 when every check passes. */
-export async function runDoctor(options: { swarm?: string; json: boolean }): Promise<number> {
+/** What `conclave doctor` checks against. */
+export interface DoctorOptions {
+  readonly swarm?: string;
+  /** Checks this store instead of the swarm file's (as `up --store` would run on). */
+  readonly store?: string;
+  /** Checks this transport instead of the swarm file's (as `up --transport` would run on). */
+  readonly transport?: string;
+  readonly json: boolean;
+}
+
+/**
+ * `conclave doctor`: can this machine run the swarm? Node and SQLite; with
+ * a swarm file (or `--store` / `--transport` alone), whether its store opens
+ * (Postgres: the database exists and the schema is usable, never created)
+ * and its broker accepts a connection. Exit 0 when every check passes.
+ */
+export async function runDoctor(options: DoctorOptions): Promise<number> {
   const checks: Check[] = [checkNode(), await checkSqlite()];
+  const overrides = {
+    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.transport === undefined ? {} : { transport: options.transport }),
+  };
+  if (!options.swarm) {
+    // Without a swarm file, check what the command line names.
+    if (options.store !== undefined) checks.push(await checkStore(options.store));
+    if (options.transport !== undefined) checks.push(await checkTransport(options.transport));
+  }
   if (options.swarm) {
     let config: SwarmFile | undefined;
     try {
-      config = await loadSwarmConfig(options.swarm);
+      config = applyOverrides(await loadSwarmConfig(options.swarm), overrides);
       checks.push({ name: "swarm file", ok: true, detail: `${options.swarm} is valid` });
     } catch (error) {
       checks.push({ name: "swarm file", ok: false, detail: toError(error).message });
     }
     if (config) {
-      checks.push(await checkStore(config));
-      checks.push(await checkTransport(config));
+      checks.push(await checkStore(config.store));
+      checks.push(await checkTransport(config.transport));
     }
   }
   if (options.json) {
@@ -71,17 +96,17 @@ async function checkSqlite(): Promise<Check> {
  * file is checked in place (or the folder it will be created in); a Postgres
  * store is opened without creating its schema.
  */
-async function checkStore(config: SwarmFile): Promise<Check> {
-  const shown = redactUrl(config.store);
+async function checkStore(store: string): Promise<Check> {
+  const shown = redactUrl(store);
   let location: StoreLocation;
   try {
-    location = parseStoreUrl(config.store);
+    location = parseStoreUrl(store);
   } catch (error) {
     return { name: "store", ok: false, detail: toError(error).message };
   }
   if (location.kind === "postgres") {
     try {
-      await (await openStore(config.store, { create: false })).close();
+      await (await openStore(store, { create: false })).close();
       return { name: "store", ok: true, detail: `${shown} is reachable and holds the store` };
     } catch (error) {
       if (error instanceof StoreNotFoundError) {
@@ -118,13 +143,12 @@ async function checkStore(config: SwarmFile): Promise<Check> {
   }
 }
 
-async function checkTransport(config: SwarmFile): Promise<Check> {
-  if (config.transport === "memory")
-    return { name: "transport", ok: true, detail: "in-process (memory)" };
-  const url = new URL(config.transport);
+async function checkTransport(transport: string): Promise<Check> {
+  if (transport === "memory") return { name: "transport", ok: true, detail: "in-process (memory)" };
+  const url = new URL(transport);
   const port = Number(url.port || (url.protocol.startsWith("amqp") ? 5672 : 4222));
   const host = url.hostname || "127.0.0.1";
-  const shown = redactUrl(config.transport);
+  const shown = redactUrl(transport);
   const ok = await new Promise<boolean>((resolve) => {
     const socket = createConnection({ host, port, timeout: 2000 });
     socket.once("connect", () => {

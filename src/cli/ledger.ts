@@ -1,15 +1,20 @@
 import { redactUrl } from "../config/redact.js";
+import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import {
   agentAccount,
+  InvalidAmountError,
   operations,
+  parseAmount,
   type SpendLine,
   type SpendReport,
   summarizeSpend,
+  WORLD,
 } from "../ledger/index.js";
 import { workloadProgress } from "../runtime/workload.js";
 import type { Store } from "../store/port.js";
+import { agentIdPattern } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
-import { openStoreTarget, type StoreTarget } from "./store-target.js";
+import { openStoreTarget, resolveStoreTarget, type StoreTarget } from "./store-target.js";
 
 /** The report `conclave ledger show` prints. */
 export interface LedgerReport {
@@ -31,13 +36,30 @@ export interface LedgerReport {
     /** Credits per completed task; null before any task completed. */
     readonly perCompletedTask: number | null;
   };
+  /**
+   * Agents below their budget's minimum balance: halted, they take no work
+   * until funded (`ledger fund`). Null when the swarm file (where minimums
+   * are set) is not known.
+   */
+  readonly halted: { agent: string; balance: number; minBalance: number }[] | null;
   readonly minted: number;
   readonly sum: number;
   readonly negative: string[];
   readonly consistent: boolean;
 }
 
-export async function ledgerReport(store: Store): Promise<LedgerReport> {
+/** What {@link ledgerReport} reads besides the store. */
+export interface LedgerReportOptions {
+  /** The swarm file, for the agents' minimum balances. */
+  readonly config?: SwarmFile;
+  /** Keep escrow accounts that hold nothing (settled delegations). Default false. */
+  readonly all?: boolean;
+}
+
+export async function ledgerReport(
+  store: Store,
+  options: LedgerReportOptions = {},
+): Promise<LedgerReport> {
   const balances = await store.balances();
   const check = await store.ledgerCheck();
   const fees = await store.ledgerOperations({ kind: "fee", limit: 1_000_000 });
@@ -63,8 +85,24 @@ export async function ledgerReport(store: Store): Promise<LedgerReport> {
   const { completed } = await workloadProgress(store);
   const llmCalls = Object.values(llm.models).reduce((n, l) => n + l.operations, 0);
   const llmTokens = Object.values(llm.models).reduce((n, l) => n + l.units, 0);
+  const balanceOf = new Map(balances.map((b) => [b.account, b.balance]));
+  const halted =
+    options.config === undefined
+      ? null
+      : options.config.agents.flatMap((a) => {
+          if (a.budget === undefined) return [];
+          const balance = balanceOf.get(agentAccount(a.id)) ?? 0;
+          return balance < a.budget.minBalance
+            ? [{ agent: a.id, balance, minBalance: a.budget.minBalance }]
+            : [];
+        });
   return {
-    accounts: balances.filter((b) => b.account !== "world"),
+    // Settled escrows stay as empty accounts: listed only when asked for.
+    accounts: balances.filter(
+      (b) =>
+        b.account !== WORLD &&
+        (options.all === true || !b.account.startsWith("escrow:") || b.balance !== 0),
+    ),
     escrow: balances
       .filter((b) => b.account.startsWith("escrow:"))
       .reduce((s, b) => s + b.balance, 0),
@@ -76,6 +114,7 @@ export async function ledgerReport(store: Store): Promise<LedgerReport> {
       completedTasks: completed,
       perCompletedTask: completed === 0 ? null : Math.round((llm.total / completed) * 100) / 100,
     },
+    halted,
     minted: check.minted,
     sum: check.sum,
     negative: check.negative,
@@ -88,10 +127,13 @@ export async function ledgerReport(store: Store): Promise<LedgerReport> {
 }
 
 /** `conclave ledger show`: never creates a store. Exit 0 when the ledger is consistent, 1 otherwise. */
-export async function showLedger(target: StoreTarget, json: boolean): Promise<number> {
+export async function showLedger(target: StoreTarget, json: boolean, all = false): Promise<number> {
   const { store, resolved } = await openStoreTarget(target, { create: false });
   try {
-    const r = await ledgerReport(store);
+    const r = await ledgerReport(store, {
+      all,
+      ...(resolved.config === undefined ? {} : { config: resolved.config }),
+    });
     if (json) {
       process.stdout.write(`${JSON.stringify(r)}\n`);
     } else {
@@ -101,10 +143,18 @@ export async function showLedger(target: StoreTarget, json: boolean): Promise<nu
         `  minted ${r.minted}, sum of accounts ${r.sum}, in escrow ${r.escrow}`,
         "  accounts",
       ];
-      for (const a of r.accounts.filter(
-        (a) => !a.account.startsWith("escrow:") || a.balance !== 0,
-      )) {
-        lines.push(`    ${a.account.padEnd(28)}${a.balance}`);
+      for (const a of r.accounts) lines.push(`    ${a.account.padEnd(28)}${a.balance}`);
+      if (r.halted === null) {
+        lines.push("  halted agents: unknown without the swarm file (pass --swarm)");
+      } else if (r.halted.length === 0) {
+        lines.push("  halted agents: none");
+      } else {
+        lines.push(
+          "  halted agents (below their minimum balance; conclave ledger fund resumes them)",
+        );
+        for (const h of r.halted) {
+          lines.push(`    ${h.agent.padEnd(28)}${h.balance} < minimum ${h.minBalance}`);
+        }
       }
       for (const [title, by] of [
         ["agent", r.spend.agents],
@@ -142,11 +192,35 @@ export async function fundAgent(
   amount: string,
   json: boolean,
 ): Promise<number> {
+  const usage = (message: string) => {
+    process.stderr.write(`conclave: ${message}\n`);
+    return 2;
+  };
+  let credits: number;
+  try {
+    credits = parseAmount(amount);
+  } catch (error) {
+    if (error instanceof InvalidAmountError) return usage(error.message);
+    throw error;
+  }
+  // Only an agent's account is funded: not world (where credits come from), nor an escrow.
+  if (!agentIdPattern.test(agent) || agent === WORLD) {
+    return usage(
+      `"${agent}" is not an agent id; ledger fund credits an agent of the swarm (its id as in the swarm file), never world or an escrow account`,
+    );
+  }
+  const resolved = await resolveStoreTarget(target);
+  const agents = resolved.config?.agents.map((a) => a.id);
+  if (agents !== undefined && !agents.includes(agent)) {
+    return usage(
+      `"${agent}" is not an agent of swarm ${resolved.config?.swarm}; its agents are: ${agents.join(", ")}`,
+    );
+  }
   // Funding before a swarm's first run is allowed, so this one may create the store.
   const { store } = await openStoreTarget(target, { create: true });
   try {
     const id = `fund:${ulid()}`;
-    await store.applyLedgerOperation(operations.mint(id, agentAccount(agent), amount, Date.now()));
+    await store.applyLedgerOperation(operations.mint(id, agentAccount(agent), credits, Date.now()));
     const balance = await store.balance(agentAccount(agent));
     process.stdout.write(
       json

@@ -3,7 +3,9 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
+import { transportProblem } from "../config/schema.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
+import { agentIdPattern } from "../wire/envelope.js";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { approveProposal } from "./approve.js";
 import { verifyAudit } from "./audit.js";
@@ -14,6 +16,7 @@ import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { runDoctor } from "./doctor.js";
 import { showEvents } from "./events.js";
 import { freshStart } from "./fresh.js";
+import { initProject, TEMPLATES } from "./init.js";
 import { generateKeys } from "./keys.js";
 import { fundAgent, showLedger } from "./ledger.js";
 import { runDistributed } from "./processes.js";
@@ -21,6 +24,7 @@ import { showResults } from "./results.js";
 import { showRoi } from "./roi.js";
 import { type RunOptions, runSwarmFile } from "./run.js";
 import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
+import { showTask } from "./tasks.js";
 import { showTop } from "./top.js";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
@@ -31,6 +35,22 @@ function port(value: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError("expected a port number from 0 to 65535");
   return n;
+}
+
+/** `--transport`: checked as the swarm file's transport is, so a typo is a usage error naming the flag. */
+function transportUrl(value: string): string {
+  const problem = transportProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+/** `keys gen`'s ids: a malformed agent id is a usage error (exit 2), not a failure. */
+function agentIds(value: string, previous: string[] = []): string[] {
+  if (!agentIdPattern.test(value))
+    throw new InvalidArgumentError(
+      `"${value.slice(0, 140)}" is not an agent id: use 1-128 characters of A-Z a-z 0-9 _ -`,
+    );
+  return [...previous, value];
 }
 
 function positiveInt(value: string): number {
@@ -169,7 +189,11 @@ function program(): Command {
       DEMO_DATA_DIR,
     )
     .option("--resume", "continue the previous demo run instead of starting afresh", false)
-    .option("--transport <url>", "memory (default), nats://host:port or amqp://user:pass@host:port")
+    .option(
+      "--transport <url>",
+      "memory (default), nats://host:port or amqp://user:pass@host:port",
+      transportUrl,
+    )
     .option(
       "--processes <n>",
       "spread the agents over this many OS processes (needs a broker)",
@@ -185,6 +209,29 @@ function program(): Command {
     });
 
   cli
+    .command("init")
+    .description(
+      "write a new swarm project: swarm.yaml, a typed agent module, a voter policy, a test, package.json and a README",
+    )
+    .argument("[dir]", "the folder to write into (made if missing; must be empty)", ".")
+    .addOption(
+      new Option(
+        "--template <name>",
+        "what the swarm does: blank (no model, no network), review (a review pipeline with a vote, no network), research (LLM agents on any OpenAI-compatible endpoint)",
+      )
+        .choices(TEMPLATES)
+        .default("blank"),
+    )
+    .option(
+      "--force",
+      "write into a folder that is not empty, overwriting the template's files",
+      false,
+    )
+    .action(async (dir: string, opts: { template: string; force: boolean }) => {
+      process.exitCode = await initProject(dir, opts);
+    });
+
+  cli
     .command("up")
     .description("run a swarm file in this process until its workload settles (or forever)")
     .argument("<swarm.yaml>", "the swarm file")
@@ -192,7 +239,7 @@ function program(): Command {
     .option("--agents <ids>", "only run these agents here (comma-separated)")
     .option("--tasks <n>", "override workload.tasks", positiveInt)
     .option("--forever", "keep running after the workload settles, until SIGINT/SIGTERM", false)
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store (sqlite:<path> or postgres://…)")
     .option(
       "--data-dir <dir>",
@@ -269,7 +316,7 @@ function program(): Command {
     .requiredOption("--swarm <file>", "the swarm file")
     .requiredOption("--id <ids>", "agent id(s) to run here (comma-separated)")
     .option("--json", "one JSON event per line on stdout", false)
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option(
       "--data-dir <dir>",
@@ -342,7 +389,11 @@ function program(): Command {
       "print the swarm's events as they happen on its broker (agents joining, llm.call, ensemble.decided, auctions…)",
     )
     .requiredOption("--swarm <file>", "the swarm file")
-    .option("--transport <url>", "override the file's transport (events need a broker)")
+    .option(
+      "--transport <url>",
+      "override the file's transport (events need a broker)",
+      transportUrl,
+    )
     .option(
       "--type <pattern>",
       "only these event types, e.g. llm.call or agent.* ('*' one word, '>' the rest)",
@@ -432,7 +483,7 @@ function program(): Command {
     .requiredOption("--swarm <file>", "the swarm file")
     .option("--port <port>", "the port to serve on", port, DASHBOARD_PORT)
     .option("--host <host>", "the address to bind (default 127.0.0.1)")
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .action(
       async (opts: {
@@ -467,7 +518,7 @@ function program(): Command {
     )
     .option("--reject", "vote reject instead of approve", false)
     .option("--reason <text>", "why, recorded with the vote")
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option("--json", "print the vote as JSON", false)
     .action(
@@ -533,7 +584,7 @@ function program(): Command {
       false,
     )
     .option("--by <name>", "who redrives, for the audit log (default: your user name)")
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option("--json", "one JSON object per dead letter", false)
     .action(
@@ -578,7 +629,7 @@ function program(): Command {
       "--agents <ids>",
       "agents to host here besides gateway.as (comma-separated; default: all on the embedded transport, none on a broker)",
     )
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .option("--data-dir <dir>", "override the file's dataDir")
     .option("--json", "print the gateway's address as one JSON line", false)
@@ -620,8 +671,9 @@ function program(): Command {
       ),
   )
     .option("--json", "print the report as JSON (with minted and sum)", false)
-    .action(async (opts: StoreTargetOptions & { json: boolean }) => {
-      process.exitCode = await showLedger(storeTarget(opts), opts.json);
+    .option("--all", "list escrow accounts that hold nothing too (settled delegations)", false)
+    .action(async (opts: StoreTargetOptions & { json: boolean; all: boolean }) => {
+      process.exitCode = await showLedger(storeTarget(opts), opts.json, opts.all);
     });
   withStoreTarget(
     ledger
@@ -667,6 +719,20 @@ function program(): Command {
       });
     });
 
+  const tasks = cli.command("tasks").description("the swarm's tasks, as its store recorded them");
+  withStoreTarget(
+    tasks
+      .command("show")
+      .description(
+        "one task: its outcome and result, its root and (for a root) every task it caused, steps, effects, dead letter, attempts and the ledger operations charged to it; exit 1 if the store has no such task; never creates a store",
+      )
+      .argument("<id>", "the task id (a root id from conclave results, or any task's)"),
+  )
+    .option("--json", "print the task as one JSON object", false)
+    .action(async (id: string, opts: StoreTargetOptions & { json: boolean }) => {
+      process.exitCode = await showTask(storeTarget(opts), id, opts.json);
+    });
+
   const report = cli.command("report").description("reports measured from a swarm's store");
   withStoreTarget(
     report
@@ -684,7 +750,7 @@ function program(): Command {
   keys
     .command("gen")
     .description("generate Ed25519 key pairs for agents (files with mode 0600)")
-    .argument("<agent-ids...>", "agent ids")
+    .argument("<agent-ids...>", "agent ids", agentIds)
     .option("--dir <dir>", "key folder", ".conclave/keys")
     .option("--force", "overwrite existing keys", false)
     .option("--json", "print the public keys as JSON", false)
@@ -753,12 +819,21 @@ function program(): Command {
 
   cli
     .command("doctor")
-    .description("check this machine can run a swarm: Node version, store path, transport")
+    .description(
+      "check this machine can run a swarm: Node version, SQLite, the swarm file, its store (opened, never created) and its broker",
+    )
     .option("--swarm <file>", "the swarm file to check against")
+    .option(
+      "--store <url>",
+      "check this store instead of the file's (Postgres: the database exists and its schema is usable; nothing is created)",
+    )
+    .option("--transport <url>", "check this broker instead of the file's", transportUrl)
     .option("--json", "print the checks as JSON", false)
-    .action(async (opts: { swarm?: string; json: boolean }) => {
+    .action(async (opts: { swarm?: string; store?: string; transport?: string; json: boolean }) => {
       process.exitCode = await runDoctor({
         ...(opts.swarm ? { swarm: resolve(opts.swarm) } : {}),
+        ...(opts.store ? { store: opts.store } : {}),
+        ...(opts.transport ? { transport: opts.transport } : {}),
         json: opts.json,
       });
     });

@@ -296,6 +296,16 @@ const transportSchema = z
       `expected a well-formed URL with a host, got ${shownUrl(issue.input)}; percent-encode special characters in user names and passwords`,
   });
 
+/**
+ * What is wrong with a transport URL, as the swarm file's `transport` is
+ * checked (the command line's `--transport` uses it too); undefined when it
+ * is well formed.
+ */
+export function transportProblem(value: string): string | undefined {
+  const result = transportSchema.safeParse(value);
+  return result.success ? undefined : result.error.issues[0]?.message;
+}
+
 // A bare path is the likeliest slip: say how to write it.
 function schemeHint(input: unknown): string {
   return typeof input === "string" && input !== "" && !/^[a-z][a-z0-9+.-]*:/i.test(input)

@@ -210,13 +210,22 @@ export class StateMismatchError extends ConfigError {
   }
 }
 
-/** A task arrived whose type no handler of the receiving agent knows. */
+/**
+ * A task arrived whose type no handler of the receiving agent knows.
+ * `taskType` is the envelope's type (`task.<name>`); the hint names what
+ * `agent.handle` takes: the name without the `task.` prefix.
+ */
 export class UnknownTaskTypeError extends ConclaveError {
+  /** The task's name as `agent.handle(name, …)` and the role's `tasks:` spell it. */
+  readonly handlerName: string;
+
   constructor(readonly taskType: string) {
+    const name = taskType.startsWith("task.") ? taskType.slice("task.".length) : taskType;
     super(
       "E_UNKNOWN_TASK_TYPE",
-      `no handler for task type "${taskType}"; register one with agent.handle("${taskType}", ...) or fix the publisher`,
+      `no handler for task "${name}" (envelope type "${taskType}"); register one with agent.handle("${name}", ...) and list it under the role's tasks, or fix the publisher's spelling`,
     );
+    this.handlerName = name;
   }
 }
 
@@ -237,6 +246,29 @@ export class NoRouteError extends ConclaveError {
 export class PermanentError extends ConclaveError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("E_PERMANENT", message, options);
+  }
+}
+
+/**
+ * A handler charged a model (`ctx.spend({ model, … })`) that the swarm's
+ * price table does not list. Permanent: retrying cannot price it, so the
+ * task is dead-lettered at once with this reason instead of being retried
+ * up to `maxDeliver` times. (Models under the swarm file's `models:` are
+ * checked at start; a handler's own model names are only known when it
+ * charges them.)
+ */
+export class UnpricedModelError extends PermanentError {
+  override readonly code: string = "E_UNPRICED_MODEL";
+
+  constructor(
+    readonly model: string,
+    priceVersion: string | undefined,
+  ) {
+    super(
+      priceVersion === undefined
+        ? `no price table for model "${model}": add prices: { creditsPerUsd: …, models: { "${model}": { input: <USD per 1M input tokens>, output: <USD per 1M output tokens> } } } to the swarm file`
+        : `no price for model "${model}" in price table ${priceVersion}: add it under prices.models in the swarm file (input and output in USD per 1M tokens)`,
+    );
   }
 }
 

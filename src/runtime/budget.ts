@@ -1,5 +1,5 @@
 import type { Clock } from "../core/clock.js";
-import { ConfigError, toError } from "../errors/index.js";
+import { toError, UnpricedModelError } from "../errors/index.js";
 import {
   AgentHaltedError,
   agentAccount,
@@ -313,9 +313,10 @@ export class Budgets {
   }
 
   #price(request: { model: string; inputTokens: number; outputTokens: number }): number {
-    if (!this.host.prices) {
-      throw new ConfigError(`no price table: add prices.models.${request.model} to the swarm file`);
+    const prices = this.host.prices;
+    if (!prices?.models.has(request.model)) {
+      throw new UnpricedModelError(request.model, prices?.version);
     }
-    return tokenCost(this.host.prices, request.model, request);
+    return tokenCost(prices, request.model, request);
   }
 }

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { redactUrl } from "../config/redact.js";
 import type {
   BrokerConfig,
@@ -19,6 +18,7 @@ import type { Agent } from "./agent.js";
 import { storeDedup } from "./broker-dedup.js";
 import { loadPolicyFile } from "./consensus/policy-file.js";
 import { ensembleHandler, type WeightStore } from "./ensemble.js";
+import { importUserModule } from "./import-module.js";
 import { McpTools } from "./mcp-tools.js";
 import { remoteA2AHandler } from "./remote-a2a.js";
 import { bindRunState } from "./run-state.js";
@@ -85,7 +85,16 @@ export async function openTransport(
       ...(broker.syncEveryWrite ? { journal: { synchronous: "full" } } : {}),
     });
   }
-  const url = new URL(config.transport);
+  let url: URL;
+  try {
+    url = new URL(config.transport);
+  } catch (cause) {
+    throw new ConfigError(
+      `transport ${JSON.stringify(redactUrl(config.transport))} is not a well-formed URL; write nats://host:port or amqp://user:pass@host:port (percent-encode special characters in user names and passwords)`,
+      [],
+      { cause },
+    );
+  }
   if (url.protocol === "nats:" || url.protocol === "tls:") {
     const { createNatsTransport } = await import("../transport/nats/index.js");
     const user = decodeURIComponent(url.username);
@@ -161,12 +170,7 @@ export async function loadSwarmModule(config: SwarmFile): Promise<SwarmModule> {
       `swarm "${config.swarm}" names no module; set module: ./agents.mjs to the file that registers the handlers`,
     );
   }
-  let loaded: Partial<SwarmModule>;
-  try {
-    loaded = (await import(pathToFileURL(config.module).href)) as Partial<SwarmModule>;
-  } catch (cause) {
-    throw new ConfigError(`cannot import the swarm module ${config.module}`, [], { cause });
-  }
+  const loaded = (await importUserModule(config.module, "swarm module")) as Partial<SwarmModule>;
   if (typeof loaded.setup !== "function") {
     throw new ConfigError(
       `the swarm module ${config.module} must export a function setup(agent, context)`,

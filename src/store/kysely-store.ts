@@ -143,7 +143,7 @@ export class KyselyStore implements Store {
   completedCount(): Promise<number> {
     return this.#tasks.completedCount();
   }
-  latestCompletions(options?: { limit?: number }): Promise<CompletionSummary[]> {
+  latestCompletions(options?: { limit?: number; corr?: string }): Promise<CompletionSummary[]> {
     return this.#tasks.latestCompletions(options);
   }
   taskOutcome(taskId: string): Promise<TaskOutcome | undefined> {
@@ -157,6 +157,9 @@ export class KyselyStore implements Store {
   }
   effects(kind: string): Promise<EffectRecord[]> {
     return this.#tasks.effects(kind);
+  }
+  taskEffects(taskId: string): Promise<EffectRecord[]> {
+    return this.#tasks.taskEffects(taskId);
   }
   effectStats(kind: string): Promise<EffectStats> {
     return this.#tasks.effectStats(kind);

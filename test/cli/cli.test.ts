@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -110,6 +110,124 @@ describe("conclave CLI", () => {
     assert.match(r.stderr, /did you mean "concurrency"/);
   });
 
+  test("a swarm module that fails to import: exit 2 with the cause and where it was thrown", async () => {
+    const module = join(work, "broken-agents.mjs");
+    writeFileSync(
+      module,
+      'const key = process.env.NO_SUCH_KEY;\nif (!key) throw new Error("set NO_SUCH_KEY first");\nexport function setup() {}\n',
+    );
+    const file = join(work, "broken.yaml");
+    writeFileSync(
+      file,
+      `swarm: broken\ndataDir: ${join(work, "broken")}\nmodule: ${module}\nroles:\n  dev: { tasks: [code] }\nagents:\n  - { id: dev-1, role: dev }\n`,
+    );
+    const r = await run(["up", file]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot import the swarm module .*broken-agents\.mjs/);
+    assert.match(r.stderr, /Error: set NO_SUCH_KEY first/);
+    assert.match(r.stderr, /at .*broken-agents\.mjs:2/, "the stack's head points at the line");
+    assert.doesNotMatch(r.stderr, /unexpected failure/);
+  });
+
+  test("an LLM agent's model missing from prices: exit 2 at start, before any task or store", async () => {
+    const data = join(work, "unpriced");
+    const file = join(work, "unpriced.yaml");
+    writeFileSync(
+      file,
+      `swarm: unpriced
+dataDir: ${data}
+models:
+  local: { provider: openai-compatible, baseURL: "http://127.0.0.1:9/v1", model: llama3.2 }
+roles:
+  writer: { tasks: [write] }
+agents:
+  - { id: writer-1, role: writer, budget: { initial: 1000 }, llm: { model: local } }
+`,
+    );
+    const r = await run(["up", file]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no price for model "llama3\.2" \(models\.local\)/);
+    assert.match(r.stderr, /prices/);
+    assert.equal(existsSync(data), false, "nothing was opened");
+  });
+
+  test("a malformed --transport is a usage error naming the flag (exit 2), for every command", async () => {
+    const file = swarmFile("bad-transport", { tasks: 1 });
+    for (const url of ["amqp://host:5672:99", "nats://u@[::1"]) {
+      for (const args of [
+        ["up", file],
+        ["events", "--swarm", file, "--seconds", "1"],
+        ["doctor", "--swarm", file],
+      ]) {
+        const r = await run([...args, "--transport", url]);
+        assert.equal(r.code, 2, `${args[0]} ${url}: ${r.stderr}`);
+        assert.match(r.stderr, /option '--transport <url>'.*well-formed URL/, r.stderr);
+        assert.doesNotMatch(r.stderr, /unexpected failure|at new URL/);
+      }
+    }
+  });
+
+  test("doctor --store and --transport check what they name instead of the file's", async () => {
+    const file = swarmFile("doctor-flags", { tasks: 1 });
+    const missing = join(work, "doctor-missing", "x.db");
+    // A broker that is not there: a port nothing listens on.
+    const r = await run([
+      "doctor",
+      "--swarm",
+      file,
+      "--store",
+      `sqlite:${missing}`,
+      "--transport",
+      "nats://127.0.0.1:9",
+      "--json",
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
+    const check = (name: string) => report.checks.find((c) => c.name === name);
+    assert.match(check("store")?.detail ?? "", /doctor-missing\/x\.db is created on the first run/);
+    assert.equal(check("transport")?.ok, false);
+    assert.match(check("transport")?.detail ?? "", /127\.0\.0\.1:9.*broker running/);
+    assert.equal(existsSync(missing), false, "doctor creates no store");
+
+    const alone = await run(["doctor", "--transport", "memory", "--json"]);
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.ok(
+      (JSON.parse(alone.stdout) as { checks: { name: string }[] }).checks.some(
+        (c) => c.name === "transport",
+      ),
+    );
+  });
+
+  test("doctor --store postgres://…: a missing database fails, a missing schema is fine, nothing is created", async (t) => {
+    const url =
+      process.env["CONCLAVE_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
+    const probe = await run(["doctor", "--store", url, "--json"]);
+    const store = (stdout: string) =>
+      (
+        JSON.parse(stdout) as { checks: { name: string; ok: boolean; detail: string }[] }
+      ).checks.find((c) => c.name === "store");
+    if (store(probe.stdout)?.ok !== true) {
+      t.skip(`Postgres at ${url} is unreachable: ${store(probe.stdout)?.detail}`);
+      return;
+    }
+    const base = new URL(url);
+    const missingDb = new URL(url);
+    missingDb.pathname = "/conclave_doctor_no_such_database";
+    const gone = await run(["doctor", "--store", missingDb.href, "--json"]);
+    assert.equal(gone.code, 1, gone.stderr);
+    assert.match(
+      store(gone.stdout)?.detail ?? "",
+      /database "conclave_doctor_no_such_database" does not exist/,
+    );
+
+    base.searchParams.set("schema", `doctor_${Date.now()}`);
+    const fresh = await run(["doctor", "--store", base.href, "--json"]);
+    assert.equal(fresh.code, 0, fresh.stdout + fresh.stderr);
+    assert.match(store(fresh.stdout)?.detail ?? "", /the schema is created on the first run/);
+  });
+
   test("unknown commands and bad options exit 2", async () => {
     assert.equal((await run(["frobnicate"])).code, 2);
     assert.equal((await run(["demo", "--tasks", "zero"])).code, 2);
@@ -131,6 +249,10 @@ describe("conclave CLI", () => {
     }
     const again = await run(["keys", "gen", "alice", "--dir", dir]);
     assert.equal(again.code, 1, "an existing key is not overwritten without --force");
+    const bad = await run(["keys", "gen", "carol", "../escape", "--dir", dir]);
+    assert.equal(bad.code, 2, "a malformed agent id is a usage error");
+    assert.match(bad.stderr, /"\.\.\/escape" is not an agent id/);
+    assert.equal(existsSync(join(dir, "carol.key")), false, "no key written when an id is bad");
   });
 
   test("doctor --json reports every check", async () => {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { reviewSwarmYaml, run, summaryOf } from "./run-cli.js";
+import { agents, reviewSwarmYaml, run, summaryOf } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "conclave-cli-store-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -136,5 +136,100 @@ describe("a run's durable state stays together", () => {
     const s = summaryOf(again.stdout);
     assert.equal(s.tasks.submitted, 12, "the matching data folder resumes the same run");
     assert.equal(s.tasks.duplicateEffects, 0);
+  });
+});
+
+describe("ledger show and fund on a swarm with budgets", () => {
+  const dir = join(work, "budgets");
+  const file = join(dir, "swarm.yaml");
+
+  test("show lists the halted agent with its minimum; --json leaves out empty escrows unless --all", async () => {
+    mkdirSync(dir, { recursive: true });
+    // dev-1 pays 40 credits for its one model call and earns the task's escrow of 1:
+    // 50 - 40 + 1 is below its minimum of 30.
+    writeFileSync(
+      file,
+      `swarm: budgets
+module: ${agents}
+defaults: { ackWaitMs: 2000, maxDeliver: 3, concurrency: 2, backoff: { baseMs: 10, maxMs: 50 }, heartbeatMs: 200 }
+roles:
+  architect: { tasks: [redo] }
+  developer: { tasks: [code] }
+  sentinel: { tasks: [scan] }
+  auditor: { tasks: [audit] }
+agents:
+  - { id: architect, role: architect, budget: { initial: 1000 } }
+  - { id: dev-1, role: developer, budget: { initial: 50, minBalance: 30 } }
+  - { id: sentinel, role: sentinel }
+  - { id: auditor, role: auditor }
+prices:
+  version: t-1
+  creditsPerUsd: 1000000
+  models:
+    sim-small: { input: 0.05, output: 0.2 }
+workload: { tasks: 1, impossibleEvery: 0, workMs: 1, budget: 1 }
+`,
+    );
+    const up = await run(["up", file, "--json", "--timeout", "60"], dir);
+    assert.equal(up.code, 0, up.stderr);
+
+    const text = await run(["ledger", "show", "--swarm", file], dir);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /halted agents \(below their minimum balance/);
+    assert.match(text.stdout, /dev-1\s+11 < minimum 30/);
+
+    type Report = {
+      accounts: { account: string; balance: number }[];
+      halted: { agent: string; balance: number; minBalance: number }[] | null;
+    };
+    const json = JSON.parse(
+      (await run(["ledger", "show", "--swarm", file, "--json"], dir)).stdout,
+    ) as Report;
+    assert.deepEqual(json.halted, [{ agent: "dev-1", balance: 11, minBalance: 30 }]);
+    assert.ok(
+      json.accounts.every((a) => !a.account.startsWith("escrow:") || a.balance !== 0),
+      JSON.stringify(json.accounts),
+    );
+    const all = JSON.parse(
+      (await run(["ledger", "show", "--swarm", file, "--json", "--all"], dir)).stdout,
+    ) as Report;
+    assert.ok(
+      all.accounts.some((a) => a.account.startsWith("escrow:") && a.balance === 0),
+      "the settled delegation's escrow is listed with --all",
+    );
+    // Without the swarm file the minimums are unknown, and it says so.
+    const bare = JSON.parse(
+      (
+        await run(
+          ["ledger", "show", "--store", `sqlite:${join(dir, ".conclave", "budgets.db")}`, "--json"],
+          dir,
+        )
+      ).stdout,
+    ) as Report;
+    assert.equal(bare.halted, null);
+  });
+
+  test("fund refuses what is not an agent of the swarm, and bad amounts, with exit 2", async () => {
+    for (const [args, message] of [
+      [["world", "5"], /"world" is not an agent id/],
+      [["escrow:x", "5"], /"escrow:x" is not an agent id/],
+      [
+        ["dev-9", "5"],
+        /"dev-9" is not an agent of swarm budgets; its agents are: architect, dev-1/,
+      ],
+      [["dev-1", "1.5"], /invalid amount "1\.5"/],
+      [["dev-1", "0"], /invalid amount "0"/],
+    ] as const) {
+      const r = await run(["ledger", "fund", ...args, "--swarm", file], dir);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    const funded = await run(["ledger", "fund", "dev-1", "100", "--swarm", file, "--json"], dir);
+    assert.equal(funded.code, 0, funded.stderr);
+    assert.equal((JSON.parse(funded.stdout) as { balance: number }).balance, 111);
+    const after = JSON.parse(
+      (await run(["ledger", "show", "--swarm", file, "--json"], dir)).stdout,
+    ) as { halted: unknown[] };
+    assert.deepEqual(after.halted, [], "funded above its minimum, dev-1 is no longer halted");
   });
 });

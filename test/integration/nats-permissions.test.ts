@@ -62,7 +62,7 @@ describe("broker permissions per node (NATS)", () => {
       file,
       readFileSync(file, "utf8").replace(
         "transport: memory",
-        'transport: "${NATS_URL:-nats://127.0.0.1:4222}"',
+        `transport: "\${NATS_URL:-nats://127.0.0.1:4222}"`,
       ),
     );
     const ids = [...readFileSync(file, "utf8").matchAll(/^\s*- id: ([\w-]+)/gm)].map((m) => m[1]);

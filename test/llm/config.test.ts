@@ -246,7 +246,13 @@ describe("loadAgentLlm", () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  const llm = { model: "fast", tools: ["search.web"], maxSteps: 4, maxOutputTokens: 512, toolBudget: 0 };
+  const llm = {
+    model: "fast",
+    tools: ["search.web"],
+    maxSteps: 4,
+    maxOutputTokens: 512,
+    toolBudget: 0,
+  };
 
   test("reads the prompt and the output schema relative to the swarm file", async () => {
     const settings = await loadAgentLlm(

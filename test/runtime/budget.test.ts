@@ -19,6 +19,45 @@ const defaults = {
 };
 
 describe("budgets", () => {
+  test("charging a model the price table lacks dead-letters the task at once, saying to add the price", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["work"] } },
+      defaults,
+      prices: {
+        version: "p-1",
+        creditsPerUsd: 1_000_000,
+        models: { known: { input: 1, output: 1 } },
+      },
+    });
+    try {
+      const { swarm } = t;
+      let attempts = 0;
+      swarm.agent({ id: "lead", role: "lead" });
+      swarm
+        .agent({ id: "dev-1", role: "dev", budget: { initial: 1000, minBalance: 0 } })
+        .handle("work", async (ctx) => {
+          attempts++;
+          await ctx.spend({ kind: "llm", model: "gpt-typo", inputTokens: 10, outputTokens: 10 });
+        });
+      await swarm.start();
+      const id = await swarm.submit("dev", "work", {}, { as: "lead" });
+      await until(
+        async () => (await swarm.store.deadLetter(id)) !== undefined,
+        5000,
+        "the dead letter",
+      );
+      const dead = await swarm.store.deadLetter(id);
+      assert.match(
+        dead?.reason ?? "",
+        /no price for model "gpt-typo" in price table p-1: add it under prices\.models/,
+      );
+      assert.equal(attempts, 1, "not retried: retrying cannot price it");
+      assert.equal(dead?.deliveries, 1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test("an agent that exhausts its budget is halted within one task, its work goes to others, and it resumes when funded", async () => {
     const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["work"] } }, defaults });
     try {

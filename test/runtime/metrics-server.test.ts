@@ -112,7 +112,10 @@ describe("metrics endpoint", () => {
     // Queue depths as the broker reports them: the work queue drained, nothing in flight.
     assert.equal(types.get("conclave_queue_depth"), "gauge");
     assert.equal(value(samples, "conclave_queue_depth", { queue: `${swarm.name}-task-dev` }), 0);
-    assert.equal(value(samples, "conclave_queue_in_flight", { queue: `${swarm.name}-task-dev` }), 0);
+    assert.equal(
+      value(samples, "conclave_queue_in_flight", { queue: `${swarm.name}-task-dev` }),
+      0,
+    );
     assert.equal((await fetch(server.url.replace("/metrics", "/other"))).status, 404);
   });
 

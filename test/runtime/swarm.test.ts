@@ -13,6 +13,31 @@ const fast = {
 };
 
 describe("swarm runtime (embedded)", () => {
+  test("a task no handler knows is dead-lettered with the name agent.handle takes", async () => {
+    // The role lists the misspelt task, so the submit is accepted; no handler has it.
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["review", "reveiw"] } },
+      defaults: fast,
+    });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "lead", role: "lead" });
+      swarm.agent({ id: "dev-1", role: "dev" }).handle("review", () => {});
+      await swarm.start();
+      const id = await swarm.submit("dev", "reveiw", {}, { as: "lead" });
+      await until(
+        async () => (await swarm.store.deadLetter(id)) !== undefined,
+        5000,
+        "the dead letter",
+      );
+      const reason = (await swarm.store.deadLetter(id))?.reason ?? "";
+      assert.match(reason, /agent\.handle\("reveiw", \.\.\.\)/, reason);
+      assert.doesNotMatch(reason, /agent\.handle\("task\./, reason);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test("tasks flow through a pipeline of roles; effects apply once", async () => {
     const t = createTestSwarm({
       roles: { lead: {}, dev: { tasks: ["code"] }, audit: { tasks: ["check"] } },

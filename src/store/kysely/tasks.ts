@@ -238,15 +238,16 @@ export class KyselyTaskStore implements TaskStore {
     });
   }
 
-  latestCompletions(options: { limit?: number } = {}): Promise<CompletionSummary[]> {
+  latestCompletions(options: { limit?: number; corr?: string } = {}): Promise<CompletionSummary[]> {
     return this.#core.run("reading the latest completions", async () => {
-      const rows = await this.#core.db
+      let query = this.#core.db
         .selectFrom("conclave_completed")
         .select(["task_id", "agent", "at", "corr", "cause", "sender"])
         .orderBy("at", "desc")
         .orderBy("task_id", "desc")
-        .limit(options.limit ?? 50)
-        .execute();
+        .limit(options.limit ?? 50);
+      if (options.corr !== undefined) query = query.where("corr", "=", options.corr);
+      const rows = await query.execute();
       return rows.map((r) => ({
         taskId: r.task_id,
         agent: r.agent,
@@ -262,7 +263,7 @@ export class KyselyTaskStore implements TaskStore {
     return this.#core.run("reading a task's outcome", async () => {
       const done = await this.#core.db
         .selectFrom("conclave_completed")
-        .select(["agent", "at", "result"])
+        .select(["agent", "at", "result", "corr"])
         .where("task_id", "=", taskId)
         .executeTakeFirst();
       if (done !== undefined) {
@@ -272,6 +273,7 @@ export class KyselyTaskStore implements TaskStore {
           agent: done.agent,
           at: Number(done.at),
           ...(done.result === null ? {} : { result: JSON.parse(done.result) as unknown }),
+          ...(done.corr === null ? {} : { corr: done.corr }),
         };
       }
       const dead = await this.#core.db
@@ -335,6 +337,26 @@ export class KyselyTaskStore implements TaskStore {
         taskId: r.task_id,
         agent: r.agent,
         at: r.at,
+        ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
+      }));
+    });
+  }
+
+  taskEffects(taskId: string): Promise<EffectRecord[]> {
+    return this.#core.run("reading a task's effects", async () => {
+      const rows = await this.#core.db
+        .selectFrom("conclave_effects")
+        .selectAll()
+        .where("task_id", "=", taskId)
+        .orderBy("kind")
+        .orderBy("key")
+        .execute();
+      return rows.map((r) => ({
+        kind: r.kind,
+        key: r.key,
+        taskId: r.task_id,
+        agent: r.agent,
+        at: Number(r.at),
         ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
       }));
     });

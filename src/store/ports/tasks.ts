@@ -69,6 +69,8 @@ export type TaskOutcome =
       readonly at: number;
       /** What the handler returned; absent when it returned nothing. */
       readonly result?: unknown;
+      /** The root task it descends from (its correlation id), when recorded. */
+      readonly corr?: string;
     }
   | {
       readonly taskId: string;
@@ -113,14 +115,20 @@ export interface TaskStore {
   taskOutcome(taskId: string): Promise<TaskOutcome | undefined>;
   /** How many tasks have been completed, in all. */
   completedCount(): Promise<number>;
-  /** The latest completions, newest first (by time, then task id), at most `limit` (default 50). */
-  latestCompletions(options?: { limit?: number }): Promise<CompletionSummary[]>;
+  /**
+   * The latest completions, newest first (by time, then task id), at most
+   * `limit` (default 50); with `corr`, only the tasks descending from that
+   * root (their correlation id), e.g. every task one root caused.
+   */
+  latestCompletions(options?: { limit?: number; corr?: string }): Promise<CompletionSummary[]>;
   /** Outbox entries not yet confirmed sent, oldest first; for one task, or all. */
   pendingOutbox(options?: { taskId?: string; limit?: number }): Promise<OutboxEntry[]>;
   /** Marks outbox entries as sent. */
   deleteOutbox(ids: readonly string[]): Promise<void>;
   /** Effects of one kind, by time, then task id, then key. */
   effects(kind: string): Promise<EffectRecord[]>;
+  /** The effects one task's completion applied, of every kind, by kind, then key. */
+  taskEffects(taskId: string): Promise<EffectRecord[]>;
   effectStats(kind: string): Promise<EffectStats>;
   /** Stats of every effect kind recorded. */
   allEffectStats(): Promise<EffectStats[]>;

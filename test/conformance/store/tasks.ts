@@ -218,6 +218,7 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
           agent: "writer",
           at: 7,
           result: { summary: "ok", n: [1, 2] },
+          corr: "root-1",
         });
         const bare = await other.taskOutcome(without);
         assert.equal(bare?.status, "completed");
@@ -263,6 +264,50 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
           },
           { taskId: older, agent: "a", at: 9_000_000_000_001, corr: "root-9" },
         ]);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("latestCompletions by corr lists one root's descendants; taskEffects one task's effects", async () => {
+      const root = id();
+      const [child, grandchild, stranger] = [id(), id(), id()];
+      for (const [taskId, corr, at] of [
+        [child, root, 9_100_000_000_001],
+        [grandchild, root, 9_100_000_000_002],
+        [stranger, id(), 9_100_000_000_003],
+      ] as const) {
+        await fixture.store.completeTask({
+          taskId,
+          agent: "a",
+          at,
+          effects: [
+            { kind: "z.kind", key: "k2", data: { n: 2 } },
+            { kind: "a.kind", key: "k1" },
+          ],
+          outbox: [],
+          corr,
+        });
+      }
+      const other = await fixture.reopen();
+      try {
+        assert.deepEqual(await other.latestCompletions({ corr: root }), [
+          { taskId: grandchild, agent: "a", at: 9_100_000_000_002, corr: root },
+          { taskId: child, agent: "a", at: 9_100_000_000_001, corr: root },
+        ]);
+        assert.deepEqual(await other.latestCompletions({ corr: id() }), []);
+        assert.deepEqual(await other.taskEffects(child), [
+          { kind: "a.kind", key: "k1", taskId: child, agent: "a", at: 9_100_000_000_001 },
+          {
+            kind: "z.kind",
+            key: "k2",
+            taskId: child,
+            agent: "a",
+            at: 9_100_000_000_001,
+            data: { n: 2 },
+          },
+        ]);
+        assert.deepEqual(await other.taskEffects(id()), []);
       } finally {
         await other.close();
       }

@@ -1,0 +1,431 @@
+/**
+ * OpenTelemetry traces through `@opentelemetry/api`: the one place spans are
+ * started and the W3C trace context is read from and written to envelope
+ * headers.
+ *
+ * - A task is a `send` span (PRODUCER) where it is built and a `process`
+ *   span (CONSUMER) where it is handled, the latter a child of the former
+ *   through the envelope's `traceparent` header: one trace follows a task
+ *   and everything it causes across every process it crosses.
+ * - A model call is a `chat <model>` span (CLIENT, GenAI conventions).
+ * - A consensus round is a `send` span on the proposer (it lasts until the
+ *   decision) and a `process` span on each voting node.
+ *
+ * Nothing here needs an SDK: without one registered the API hands out
+ * non-recording spans, and the helpers below skip every attribute and
+ * allocation they can. A process without an SDK still passes on a trace
+ * context it received, so a trace is not cut by a node that does not export.
+ *
+ * The header codec is our own (W3C Trace Context, version 00) rather than
+ * the globally registered propagator: the envelope's headers are part of the
+ * wire protocol (docs/PROTOCOL.md), whatever propagator a user configures.
+ */
+import {
+  type Attributes,
+  type Context,
+  context,
+  createTraceState,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import { ConclaveError } from "../errors/index.js";
+import type { ModelPool, ModelStepRequest, ModelStepResult } from "../llm/model-pool.js";
+import type { Envelope } from "../wire/envelope.js";
+
+/** The envelope header carrying the W3C `traceparent`. */
+export const TRACEPARENT_HEADER = "traceparent";
+/** The envelope header carrying the W3C `tracestate`. */
+export const TRACESTATE_HEADER = "tracestate";
+
+/** The instrumentation scope of every conclave span. */
+export const TRACER_NAME = "conclave";
+
+// Resolved lazily by the API's proxy: an SDK registered after this module
+// loaded (a `--import` preload runs first anyway) still receives the spans.
+const tracer = trace.getTracer(TRACER_NAME);
+
+let enabled = true;
+
+/**
+ * Turns conclave's tracing off or on in this process. Off, no span is
+ * started and no trace header written, not even through the no-op API: only
+ * for measuring what the API costs (`observability.overhead` in bench/).
+ */
+export function setTracingEnabled(on: boolean): void {
+  enabled = on;
+}
+
+// ---- W3C trace context ----------------------------------------------------------
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/** Parses a `traceparent` value; undefined when it is not a valid one. */
+export function parseTraceparent(value: string | undefined): SpanContext | undefined {
+  if (value === undefined) return undefined;
+  const match = TRACEPARENT.exec(value.trim());
+  if (match === null) return undefined;
+  const [, version, traceId, spanId, flags, rest] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
+  // Version ff is forbidden; version 00 has exactly four fields. A later
+  // version may add fields, and its first four are read as 00's.
+  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
+  const spanContext: SpanContext = {
+    traceId,
+    spanId,
+    traceFlags: Number.parseInt(flags, 16),
+    isRemote: true,
+  };
+  return isSpanContextValid(spanContext) ? spanContext : undefined;
+}
+
+/** Formats a span context as a `traceparent` value (version 00). */
+export function formatTraceparent(spanContext: SpanContext): string {
+  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, "0");
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+}
+
+/**
+ * The context a message's headers carry: the sender's span as a remote
+ * parent, or the root context when there is none (or it is malformed: a
+ * bad header never fails a task).
+ */
+export function remoteContext(headers: Readonly<Record<string, string>> | undefined): Context {
+  const spanContext = parseTraceparent(headers?.[TRACEPARENT_HEADER]);
+  if (spanContext === undefined) return ROOT_CONTEXT;
+  const state = headers?.[TRACESTATE_HEADER];
+  return trace.setSpanContext(
+    ROOT_CONTEXT,
+    state === undefined || state === ""
+      ? spanContext
+      : { ...spanContext, traceState: createTraceState(state) },
+  );
+}
+
+/** Adds `traceparent` (and `tracestate`) for `spanContext` to `headers`; nothing when invalid. */
+function writeTraceHeaders(headers: Record<string, string>, spanContext: SpanContext): void {
+  if (!isSpanContextValid(spanContext)) return;
+  headers[TRACEPARENT_HEADER] = formatTraceparent(spanContext);
+  const state = spanContext.traceState?.serialize();
+  if (state) headers[TRACESTATE_HEADER] = state;
+}
+
+// ---- the context of a handled task ---------------------------------------------
+
+/**
+ * The context each envelope being handled runs in (its `process` span), by
+ * envelope: everything a handler builds names its task as `parent`, so the
+ * span is found without threading a context through every call.
+ */
+const handling = new WeakMap<Envelope, Context>();
+
+/** The context a message caused by `parent` continues: its handling span, else the active one. */
+function contextOf(parent: Envelope | undefined): Context {
+  return (parent === undefined ? undefined : handling.get(parent)) ?? context.active();
+}
+
+// ---- messaging --------------------------------------------------------------------
+
+/** The `messaging.system` of a transport kind (the conventions call RabbitMQ by name). */
+export function messagingSystem(transportKind: string): string {
+  return transportKind === "amqp" ? "rabbitmq" : transportKind;
+}
+
+/** A message being built: the trace headers it must carry, and its `send` span to close. */
+export interface OutgoingTrace {
+  /** `traceparent` / `tracestate` to put in the envelope before it is signed; undefined when none. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  /** The envelope is built: records its id and ends the send span. */
+  sent(messageId: string): void;
+  /** Building it failed: ends the send span with the error. */
+  failed(error: unknown): void;
+}
+
+const NO_TRACE: OutgoingTrace = { headers: undefined, sent() {}, failed() {} };
+
+/**
+ * Starts tracing a message caused by `parent` (or by the active context). A
+ * durable task gets a `send` span whose context the headers carry; a
+ * fan-out event (at most once, and often many per task) carries its
+ * parent's context without a span of its own.
+ */
+export function traceOutgoing(
+  transportKind: string,
+  mode: "enqueue" | "publish",
+  subject: string,
+  parent: Envelope | undefined,
+): OutgoingTrace {
+  if (!enabled) return NO_TRACE;
+  const parentContext = contextOf(parent);
+  if (mode === "publish") {
+    const spanContext = trace.getSpanContext(parentContext);
+    if (spanContext === undefined || !isSpanContextValid(spanContext)) return NO_TRACE;
+    const headers: Record<string, string> = {};
+    writeTraceHeaders(headers, spanContext);
+    return { headers, sent() {}, failed() {} };
+  }
+  const span = tracer.startSpan(`send ${subject}`, { kind: SpanKind.PRODUCER }, parentContext);
+  const spanContext = span.spanContext();
+  if (!span.isRecording() && !isSpanContextValid(spanContext)) return NO_TRACE;
+  if (span.isRecording()) {
+    span.setAttributes(messagingAttributes(transportKind, subject, "send"));
+  }
+  const headers: Record<string, string> = {};
+  writeTraceHeaders(headers, spanContext);
+  return {
+    headers,
+    sent(messageId) {
+      span.setAttribute("messaging.message.id", messageId);
+      span.end();
+    },
+    failed(error) {
+      failSpan(span, error);
+      span.end();
+    },
+  };
+}
+
+function messagingAttributes(
+  transportKind: string,
+  subject: string,
+  operation: "send" | "process",
+): Attributes {
+  return {
+    "messaging.system": messagingSystem(transportKind),
+    "messaging.destination.name": subject,
+    "messaging.operation.type": operation,
+    "messaging.operation.name": operation,
+  };
+}
+
+/** Marks a span as failed by `error` (its type in `error.type`, the exception as an event). */
+function failSpan(span: Span, error: unknown): void {
+  if (!span.isRecording()) return;
+  const e = error instanceof Error ? error : new Error(String(error));
+  span.recordException(e);
+  span.setAttribute("error.type", e instanceof ConclaveError ? e.code : e.name);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+}
+
+/** The `process` span of a handled message. */
+export interface ProcessSpan {
+  /** Runs `fn` with this span as the active context (for users' spans and instrumentations). */
+  run<T>(fn: () => T): T;
+  /** Sets an attribute (only when recording). */
+  set(key: string, value: string | number | boolean): void;
+  /** Marks the handling as failed. */
+  fail(error: unknown): void;
+  end(): void;
+}
+
+const NO_SPAN: ProcessSpan = {
+  run: (fn) => fn(),
+  set() {},
+  fail() {},
+  end() {},
+};
+
+/** Who handles a message, for its `process` span. */
+export interface ProcessTarget {
+  readonly transportKind: string;
+  readonly subject: string;
+  /** The agent handling it (`conclave.agent.id`). */
+  readonly agent?: string;
+  /** The consumer group: the role's queue (`messaging.consumer.group.name`). */
+  readonly group?: string;
+  /** The delivery attempt, from 1. */
+  readonly attempt?: number;
+}
+
+/**
+ * Starts the `process` span of a received envelope, a child of the context
+ * its headers carry. Messages `envelope` causes while it is handled
+ * (`parent: envelope`) become children of this span.
+ */
+export function startProcessSpan(envelope: Envelope, target: ProcessTarget): ProcessSpan {
+  if (!enabled) return NO_SPAN;
+  const parentContext = remoteContext(envelope.headers);
+  const span = tracer.startSpan(
+    `process ${target.subject}`,
+    { kind: SpanKind.CONSUMER },
+    parentContext,
+  );
+  const recording = span.isRecording();
+  // No SDK and no incoming trace: nothing to pass on, nothing to record.
+  if (!recording && parentContext === ROOT_CONTEXT) return NO_SPAN;
+  if (recording) {
+    const attributes = messagingAttributes(target.transportKind, target.subject, "process");
+    attributes["messaging.message.id"] = envelope.id;
+    attributes["conclave.message.type"] = envelope.type;
+    if (envelope.corr !== undefined)
+      attributes["messaging.message.conversation_id"] = envelope.corr;
+    if (target.group !== undefined) attributes["messaging.consumer.group.name"] = target.group;
+    if (target.agent !== undefined) attributes["conclave.agent.id"] = target.agent;
+    if (target.attempt !== undefined) attributes["conclave.delivery.attempt"] = target.attempt;
+    span.setAttributes(attributes);
+  }
+  const spanContext = trace.setSpan(parentContext, span);
+  handling.set(envelope, spanContext);
+  return {
+    run: (fn) => context.with(spanContext, fn),
+    set(key, value) {
+      if (recording) span.setAttribute(key, value);
+    },
+    fail(error) {
+      failSpan(span, error);
+    },
+    end() {
+      handling.delete(envelope);
+      span.end();
+    },
+  };
+}
+
+// ---- consensus ----------------------------------------------------------------------
+
+/** The proposer's span of a consensus round: from the proposal to the decision. */
+export interface RoundSpan {
+  /** Trace headers for the proposal's envelope; undefined when none. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  /** Ends the span when `decision` settles, with its outcome. */
+  settle(decision: Promise<{ readonly outcome: string }>): void;
+}
+
+const NO_ROUND: RoundSpan = { headers: undefined, settle() {} };
+
+/** What a round's span records. */
+export interface RoundInfo {
+  readonly transportKind: string;
+  readonly subject: string;
+  readonly proposal: string;
+  readonly action: string;
+  readonly protocol: string;
+  readonly voters: number;
+  /** The task the proposal is made for, if any: the round joins its trace. */
+  readonly parent?: Envelope | undefined;
+}
+
+/** Starts the `send` span of a consensus round on the proposing node. */
+export function startRoundSpan(info: RoundInfo): RoundSpan {
+  if (!enabled) return NO_ROUND;
+  const span = tracer.startSpan(
+    `send ${info.subject}`,
+    { kind: SpanKind.PRODUCER },
+    contextOf(info.parent),
+  );
+  const spanContext = span.spanContext();
+  const recording = span.isRecording();
+  if (!recording && !isSpanContextValid(spanContext)) return NO_ROUND;
+  if (recording) {
+    const attributes = messagingAttributes(info.transportKind, info.subject, "send");
+    attributes["messaging.message.id"] = info.proposal;
+    attributes["conclave.consensus.action"] = info.action;
+    attributes["conclave.consensus.protocol"] = info.protocol;
+    attributes["conclave.consensus.voters"] = info.voters;
+    span.setAttributes(attributes);
+  }
+  const headers: Record<string, string> = {};
+  writeTraceHeaders(headers, spanContext);
+  return {
+    headers,
+    settle(decision) {
+      decision.then(
+        (decided) => {
+          if (recording) span.setAttribute("conclave.consensus.outcome", decided.outcome);
+          span.end();
+        },
+        (error: unknown) => {
+          failSpan(span, error);
+          span.end();
+        },
+      );
+    },
+  };
+}
+
+// ---- model calls ----------------------------------------------------------------------
+
+/** The `gen_ai.provider.name` of a configured provider. */
+function providerName(provider: string): string {
+  // An OpenAI-compatible server speaks OpenAI's API; its own name is unknown here.
+  return provider === "openai-compatible" ? "openai" : provider;
+}
+
+/**
+ * `pool` with a `chat <model>` span (GenAI conventions) around every model
+ * call made for the task `parent`. A replayed call is not sent, so it has
+ * no span.
+ */
+export function tracedModels(pool: ModelPool, parent: Envelope): ModelPool {
+  if (!enabled) return pool;
+  return {
+    get priceVersion() {
+      return pool.priceVersion;
+    },
+    has: (name) => pool.has(name),
+    chain: (name) => pool.chain(name),
+    maxCost: (name, inputTokens, maxOutputTokens) =>
+      pool.maxCost(name, inputTokens, maxOutputTokens),
+    breakerState: (name) => pool.breakerState(name),
+    call: (request) => tracedCall(pool, request, contextOf(parent)),
+  };
+}
+
+async function tracedCall(
+  pool: ModelPool,
+  request: ModelStepRequest,
+  parentContext: Context,
+): Promise<ModelStepResult> {
+  const first = pool.chain(request.model)[0];
+  const modelId = first?.modelId ?? request.model;
+  const span = tracer.startSpan(`chat ${modelId}`, { kind: SpanKind.CLIENT }, parentContext);
+  const recording = span.isRecording();
+  if (recording) {
+    const attributes: Attributes = {
+      "gen_ai.operation.name": "chat",
+      "gen_ai.request.model": modelId,
+      "gen_ai.request.max_tokens": request.maxOutputTokens,
+      "conclave.llm.model": request.model,
+    };
+    if (first !== undefined) attributes["gen_ai.provider.name"] = providerName(first.provider);
+    if (request.temperature !== undefined)
+      attributes["gen_ai.request.temperature"] = request.temperature;
+    if (first?.baseURL !== undefined) {
+      const url = URL.canParse(first.baseURL) ? new URL(first.baseURL) : undefined;
+      if (url !== undefined) {
+        attributes["server.address"] = url.hostname;
+        if (url.port !== "") attributes["server.port"] = Number(url.port);
+      }
+    }
+    span.setAttributes(attributes);
+  }
+  try {
+    const result = await context.with(trace.setSpan(parentContext, span), () => pool.call(request));
+    if (recording) {
+      span.setAttributes({
+        "gen_ai.response.model": result.modelId,
+        "gen_ai.response.finish_reasons": [result.finishReason],
+        "gen_ai.usage.input_tokens": result.usage.inputTokens,
+        "gen_ai.usage.output_tokens": result.usage.outputTokens,
+        "conclave.llm.answered_by": result.model,
+        "conclave.llm.cost": result.cost,
+      });
+    }
+    return result;
+  } catch (error) {
+    failSpan(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}

@@ -25,7 +25,8 @@ import {
   type Context,
   context,
   createTraceState,
-  isSpanContextValid,
+  INVALID_SPANID,
+  INVALID_TRACEID,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
@@ -62,31 +63,35 @@ export function setTracingEnabled(on: boolean): void {
 
 // ---- W3C trace context ----------------------------------------------------------
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+// Version 00, what every sender writes: one test, no captures (this runs per task).
+const TRACEPARENT_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+// Any version: a later one may add fields after the four of version 00.
+const TRACEPARENT_ANY = /^([0-9a-f]{2})-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/;
 
 /** Parses a `traceparent` value; undefined when it is not a valid one. */
 export function parseTraceparent(value: string | undefined): SpanContext | undefined {
   if (value === undefined) return undefined;
-  const match = TRACEPARENT.exec(value.trim());
-  if (match === null) return undefined;
-  const [, version, traceId, spanId, flags, rest] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string | undefined,
-  ];
-  // Version ff is forbidden; version 00 has exactly four fields. A later
-  // version may add fields, and its first four are read as 00's.
-  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
-  const spanContext: SpanContext = {
-    traceId,
-    spanId,
-    traceFlags: Number.parseInt(flags, 16),
-    isRemote: true,
-  };
-  return isSpanContextValid(spanContext) ? spanContext : undefined;
+  if (!(value.length === 55 && TRACEPARENT_00.test(value))) {
+    value = value.trim();
+    const match = TRACEPARENT_ANY.exec(value);
+    // Version ff is forbidden; version 00 has exactly four fields.
+    if (match === null || match[1] === "ff" || (match[1] === "00" && match[2] !== undefined)) {
+      return undefined;
+    }
+  }
+  const traceId = value.slice(3, 35);
+  const spanId = value.slice(36, 52);
+  if (traceId === INVALID_TRACEID || spanId === INVALID_SPANID) return undefined;
+  return { traceId, spanId, traceFlags: Number.parseInt(value.slice(53, 55), 16), isRemote: true };
+}
+
+/**
+ * Whether a span context names a span. Cheaper than the API's
+ * `isSpanContextValid` (two regular expressions): every context here comes
+ * from an SDK, from {@link parseTraceparent}, or is the API's invalid one.
+ */
+function names(spanContext: SpanContext): boolean {
+  return spanContext.traceId !== INVALID_TRACEID && spanContext.spanId !== INVALID_SPANID;
 }
 
 /** Formats a span context as a `traceparent` value (version 00). */
@@ -114,7 +119,7 @@ export function remoteContext(headers: Readonly<Record<string, string>> | undefi
 
 /** Adds `traceparent` (and `tracestate`) for `spanContext` to `headers`; nothing when invalid. */
 function writeTraceHeaders(headers: Record<string, string>, spanContext: SpanContext): void {
-  if (!isSpanContextValid(spanContext)) return;
+  if (!names(spanContext)) return;
   headers[TRACEPARENT_HEADER] = formatTraceparent(spanContext);
   const state = spanContext.traceState?.serialize();
   if (state) headers[TRACESTATE_HEADER] = state;
@@ -169,14 +174,14 @@ export function traceOutgoing(
   const parentContext = contextOf(parent);
   if (mode === "publish") {
     const spanContext = trace.getSpanContext(parentContext);
-    if (spanContext === undefined || !isSpanContextValid(spanContext)) return NO_TRACE;
+    if (spanContext === undefined || !names(spanContext)) return NO_TRACE;
     const headers: Record<string, string> = {};
     writeTraceHeaders(headers, spanContext);
     return { headers, sent() {}, failed() {} };
   }
   const span = tracer.startSpan(`send ${subject}`, { kind: SpanKind.PRODUCER }, parentContext);
   const spanContext = span.spanContext();
-  if (!span.isRecording() && !isSpanContextValid(spanContext)) return NO_TRACE;
+  if (!span.isRecording() && !names(spanContext)) return NO_TRACE;
   if (span.isRecording()) {
     span.setAttributes(messagingAttributes(transportKind, subject, "send"));
   }
@@ -266,9 +271,6 @@ export function startProcessSpan(envelope: Envelope, target: ProcessTarget): Pro
   if (recording) {
     const attributes = messagingAttributes(target.transportKind, target.subject, "process");
     attributes["messaging.message.id"] = envelope.id;
-    attributes["conclave.message.type"] = envelope.type;
-    if (envelope.corr !== undefined)
-      attributes["messaging.message.conversation_id"] = envelope.corr;
     if (target.group !== undefined) attributes["messaging.consumer.group.name"] = target.group;
     if (target.agent !== undefined) attributes["conclave.agent.id"] = target.agent;
     if (target.attempt !== undefined) attributes["conclave.delivery.attempt"] = target.attempt;
@@ -325,7 +327,7 @@ export function startRoundSpan(info: RoundInfo): RoundSpan {
   );
   const spanContext = span.spanContext();
   const recording = span.isRecording();
-  if (!recording && !isSpanContextValid(spanContext)) return NO_ROUND;
+  if (!recording && !names(spanContext)) return NO_ROUND;
   if (recording) {
     const attributes = messagingAttributes(info.transportKind, info.subject, "send");
     attributes["messaging.message.id"] = info.proposal;

@@ -60,8 +60,8 @@ export function signedMessage<TBody>(
   // The trace context goes in before signing: headers are signed with the rest.
   const traced = traceOutgoing(settings.transportKind, draft.mode, draft.subject, parent);
   const headers =
-    options.headers === undefined && options.approval === undefined && traced.headers === undefined
-      ? undefined
+    options.headers === undefined && options.approval === undefined
+      ? traced.headers
       : {
           ...traced.headers,
           ...options.headers,

@@ -24,6 +24,7 @@ import {
   type Attributes,
   type Context,
   context,
+  createContextKey,
   createTraceState,
   INVALID_SPANID,
   INVALID_TRACEID,
@@ -128,16 +129,22 @@ function writeTraceHeaders(headers: Record<string, string>, spanContext: SpanCon
 // ---- the context of a handled task ---------------------------------------------
 
 /**
- * The context each envelope being handled runs in (its `process` span), by
+ * The spans of the envelopes being handled (their `process` spans), by
  * envelope: everything a handler builds names its task as `parent`, so the
  * span is found without threading a context through every call.
  */
-const handling = new WeakMap<Envelope, Context>();
+const handling = new WeakMap<Envelope, Handled>();
 
 /** The context a message caused by `parent` continues: its handling span, else the active one. */
 function contextOf(parent: Envelope | undefined): Context {
-  return (parent === undefined ? undefined : handling.get(parent)) ?? context.active();
+  return (parent === undefined ? undefined : handling.get(parent)?.context()) ?? context.active();
 }
+
+// Whether a context manager is registered (an SDK's async-hooks one):
+// without one, entering a span's context would be work for nothing.
+const PROBE = ROOT_CONTEXT.setValue(createContextKey("conclave.tracing.probe"), true);
+const probeIsActive = () => context.active() === PROBE;
+const contextManaged = () => context.with(PROBE, probeIsActive);
 
 // ---- messaging --------------------------------------------------------------------
 
@@ -181,23 +188,35 @@ export function traceOutgoing(
   }
   const span = tracer.startSpan(`send ${subject}`, { kind: SpanKind.PRODUCER }, parentContext);
   const spanContext = span.spanContext();
-  if (!span.isRecording() && !names(spanContext)) return NO_TRACE;
-  if (span.isRecording()) {
-    span.setAttributes(messagingAttributes(transportKind, subject, "send"));
-  }
+  const recording = span.isRecording();
+  if (!recording && !names(spanContext)) return NO_TRACE;
+  if (recording) span.setAttributes(messagingAttributes(transportKind, subject, "send"));
   const headers: Record<string, string> = {};
   writeTraceHeaders(headers, spanContext);
-  return {
-    headers,
-    sent(messageId) {
-      span.setAttribute("messaging.message.id", messageId);
-      span.end();
-    },
-    failed(error) {
-      failSpan(span, error);
-      span.end();
-    },
-  };
+  return new Sending(span, headers, recording);
+}
+
+/** A message's `send` span, open while its envelope is built. */
+class Sending implements OutgoingTrace {
+  readonly #span: Span;
+  readonly #recording: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(span: Span, headers: Readonly<Record<string, string>>, recording: boolean) {
+    this.#span = span;
+    this.headers = headers;
+    this.#recording = recording;
+  }
+
+  sent(messageId: string): void {
+    if (this.#recording) this.#span.setAttribute("messaging.message.id", messageId);
+    this.#span.end();
+  }
+
+  failed(error: unknown): void {
+    failSpan(this.#span, error);
+    this.#span.end();
+  }
 }
 
 function messagingAttributes(
@@ -276,21 +295,47 @@ export function startProcessSpan(envelope: Envelope, target: ProcessTarget): Pro
     if (target.attempt !== undefined) attributes["conclave.delivery.attempt"] = target.attempt;
     span.setAttributes(attributes);
   }
-  const spanContext = trace.setSpan(parentContext, span);
-  handling.set(envelope, spanContext);
-  return {
-    run: (fn) => context.with(spanContext, fn),
-    set(key, value) {
-      if (recording) span.setAttribute(key, value);
-    },
-    fail(error) {
-      failSpan(span, error);
-    },
-    end() {
-      handling.delete(envelope);
-      span.end();
-    },
-  };
+  const handled = new Handled(envelope, span, parentContext, recording);
+  handling.set(envelope, handled);
+  return handled;
+}
+
+/** A `process` span; its context is made only when something needs it. */
+class Handled implements ProcessSpan {
+  readonly #envelope: Envelope;
+  readonly #span: Span;
+  readonly #parent: Context;
+  readonly #recording: boolean;
+  #context: Context | undefined;
+
+  constructor(envelope: Envelope, span: Span, parent: Context, recording: boolean) {
+    this.#envelope = envelope;
+    this.#span = span;
+    this.#parent = parent;
+    this.#recording = recording;
+  }
+
+  context(): Context {
+    this.#context ??= trace.setSpan(this.#parent, this.#span);
+    return this.#context;
+  }
+
+  run<T>(fn: () => T): T {
+    return contextManaged() ? context.with(this.context(), fn) : fn();
+  }
+
+  set(key: string, value: string | number | boolean): void {
+    if (this.#recording) this.#span.setAttribute(key, value);
+  }
+
+  fail(error: unknown): void {
+    failSpan(this.#span, error);
+  }
+
+  end(): void {
+    handling.delete(this.#envelope);
+    this.#span.end();
+  }
 }
 
 // ---- consensus ----------------------------------------------------------------------

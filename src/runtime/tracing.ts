@@ -476,3 +476,28 @@ async function tracedCall(
     span.end();
   }
 }
+
+// ---- export at exit ---------------------------------------------------------------------
+
+/**
+ * Flushes the spans the registered SDK still buffers (its `forceFlush`),
+ * waiting at most `timeoutMs`; nothing without an SDK. For a process that
+ * is about to exit (the CLI calls it last): a batch processor would
+ * otherwise lose the spans of the last seconds.
+ */
+export async function flushTraces(timeoutMs = 1000): Promise<void> {
+  const registered = trace.getTracerProvider() as { getDelegate?: () => unknown };
+  const provider = (registered.getDelegate?.() ?? registered) as {
+    forceFlush?: () => Promise<void>;
+  };
+  if (typeof provider.forceFlush !== "function") return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    provider.forceFlush().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}

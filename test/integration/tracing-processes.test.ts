@@ -9,11 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { finish, root, summaryOf } from "../cli/run-cli.js";
+import { finish, root, start, summaryOf } from "../cli/run-cli.js";
 import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
 import { randomSwarmName } from "./fixtures/processes.js";
 
@@ -96,6 +96,15 @@ function only(spans: readonly SpanLine[], name: string, where: string): SpanLine
   return found[0] as SpanLine;
 }
 
+/** Spans files of the three processes; `undefined` for a process run without an SDK. */
+interface Spans {
+  readonly a: SpanLine[];
+  readonly b: SpanLine[] | undefined;
+  readonly c: SpanLine[];
+  readonly swarm: string;
+  readonly stderr: { readonly b: string; readonly c: string };
+}
+
 describe("traces across processes (nats)", () => {
   const dir = mkdtempSync(join(tmpdir(), "conclave-tracing-"));
   let broker: NatsServer | undefined;
@@ -104,27 +113,27 @@ describe("traces across processes (nats)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("a task crossing three processes is one trace: A's send, B's process and send, C's process", async (t) => {
-    if (!natsServerAvailable() && process.env["CI"] !== "true") {
-      t.skip("no nats-server binary on PATH");
-      return;
-    }
-    broker = await startNatsServer();
-    const swarm = randomSwarmName("tracing");
-    const file = join(dir, "swarm.yaml");
+  /** Runs A (`up --agents lead`), B (front-1) and C (back-1); B without an SDK when `bTraced` is false. */
+  async function threeProcesses(name: string, bTraced: boolean): Promise<Spans> {
+    broker ??= await startNatsServer();
+    const swarm = randomSwarmName(name);
+    const here = join(dir, name);
+    mkdirSync(here);
+    const file = join(here, "swarm.yaml");
     writeFileSync(file, swarmFile(swarm));
-    writeFileSync(join(dir, "handlers.mjs"), HANDLERS);
-    const common = ["--transport", broker.url, "--store", `sqlite:${join(dir, "shared.db")}`];
-    const files = { a: join(dir, "a.jsonl"), b: join(dir, "b.jsonl"), c: join(dir, "c.jsonl") };
-    const b = traced(["agent", "--swarm", file, "--id", "front-1", ...common], dir, files.b);
-    const c = traced(["agent", "--swarm", file, "--id", "back-1", ...common], dir, files.c);
+    writeFileSync(join(here, "handlers.mjs"), HANDLERS);
+    const common = ["--transport", broker.url, "--store", `sqlite:${join(here, "shared.db")}`];
+    const files = { a: join(here, "a.jsonl"), b: join(here, "b.jsonl"), c: join(here, "c.jsonl") };
+    const bArgs = ["agent", "--swarm", file, "--id", "front-1", ...common];
+    const b = bTraced ? traced(bArgs, here, files.b) : start(bArgs, here);
+    const c = traced(["agent", "--swarm", file, "--id", "back-1", ...common], here, files.c);
     const bDone = finish(b);
     const cDone = finish(c);
     try {
       const run = await finish(
         traced(
           ["up", file, "--agents", "lead", "--json", "--timeout", "60", ...common],
-          dir,
+          here,
           files.a,
         ),
       );
@@ -137,15 +146,32 @@ describe("traces across processes (nats)", () => {
       c.kill("SIGTERM");
     }
     const [bRun, cRun] = await Promise.all([bDone, cDone]);
-    const a = read(files.a);
-    const bSpans = read(files.b);
-    const cSpans = read(files.c);
-    const stepSubject = `${swarm}.task.front.step`;
-    const finishSubject = `${swarm}.task.back.finish`;
-    const sendStep = only(a, `send ${stepSubject}`, "process A");
-    const processStep = only(bSpans, `process ${stepSubject}`, `process B (${bRun.stderr})`);
-    const sendFinish = only(bSpans, `send ${finishSubject}`, "process B");
-    const processFinish = only(cSpans, `process ${finishSubject}`, `process C (${cRun.stderr})`);
+    return {
+      a: read(files.a),
+      b: bTraced ? read(files.b) : undefined,
+      c: read(files.c),
+      swarm,
+      stderr: { b: bRun.stderr, c: cRun.stderr },
+    };
+  }
+
+  test("a task crossing three processes is one trace: A's send, B's process and send, C's process", async (t) => {
+    if (!natsServerAvailable() && process.env["CI"] !== "true") {
+      t.skip("no nats-server binary on PATH");
+      return;
+    }
+    const spans = await threeProcesses("tracing", true);
+    const b = spans.b ?? [];
+    const stepSubject = `${spans.swarm}.task.front.step`;
+    const finishSubject = `${spans.swarm}.task.back.finish`;
+    const sendStep = only(spans.a, `send ${stepSubject}`, "process A");
+    const processStep = only(b, `process ${stepSubject}`, `process B (${spans.stderr.b})`);
+    const sendFinish = only(b, `send ${finishSubject}`, "process B");
+    const processFinish = only(
+      spans.c,
+      `process ${finishSubject}`,
+      `process C (${spans.stderr.c})`,
+    );
 
     // Three processes, one trace.
     assert.equal(new Set([sendStep.pid, processStep.pid, processFinish.pid]).size, 3);
@@ -169,5 +195,22 @@ describe("traces across processes (nats)", () => {
     assert.equal(sendStep.attributes["messaging.system"], "nats");
     assert.equal(processFinish.attributes["messaging.operation.type"], "process");
     assert.equal(processFinish.attributes["conclave.agent.id"], "back-1");
+  });
+
+  test("a process without an SDK passes the trace on: C's handling joins A's trace through B", async (t) => {
+    if (!natsServerAvailable() && process.env["CI"] !== "true") {
+      t.skip("no nats-server binary on PATH");
+      return;
+    }
+    const spans = await threeProcesses("tracing-gap", false);
+    const sendStep = only(spans.a, `send ${spans.swarm}.task.front.step`, "process A");
+    const processFinish = only(
+      spans.c,
+      `process ${spans.swarm}.task.back.finish`,
+      `process C (${spans.stderr.c})`,
+    );
+    assert.equal(processFinish.traceId, sendStep.traceId, "one trace despite B");
+    // B recorded nothing: its child task names the nearest recorded span, A's send.
+    assert.equal(processFinish.parentSpanId, sendStep.spanId);
   });
 });

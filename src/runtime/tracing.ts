@@ -16,21 +16,15 @@
  * allocation they can. A process without an SDK still passes on a trace
  * context it received, so a trace is not cut by a node that does not export.
  *
- * The header codec is our own (W3C Trace Context, version 00) rather than
- * the globally registered propagator: the envelope's headers are part of the
- * wire protocol (docs/PROTOCOL.md), whatever propagator a user configures.
+ * The header codec is in `trace-context.ts`.
  */
 import {
   type Attributes,
   type Context,
   context,
   createContextKey,
-  createTraceState,
-  INVALID_SPANID,
-  INVALID_TRACEID,
   ROOT_CONTEXT,
   type Span,
-  type SpanContext,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -38,11 +32,7 @@ import {
 import { ConclaveError } from "../errors/index.js";
 import type { ModelPool, ModelStepRequest, ModelStepResult } from "../llm/model-pool.js";
 import type { Envelope } from "../wire/envelope.js";
-
-/** The envelope header carrying the W3C `traceparent`. */
-export const TRACEPARENT_HEADER = "traceparent";
-/** The envelope header carrying the W3C `tracestate`. */
-export const TRACESTATE_HEADER = "tracestate";
+import { names, remoteContext, writeTraceHeaders } from "./trace-context.js";
 
 /** The instrumentation scope of every conclave span. */
 export const TRACER_NAME = "conclave";
@@ -60,70 +50,6 @@ let enabled = true;
  */
 export function setTracingEnabled(on: boolean): void {
   enabled = on;
-}
-
-// ---- W3C trace context ----------------------------------------------------------
-
-// Version 00, what every sender writes: one test, no captures (this runs per task).
-const TRACEPARENT_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-// Any version: a later one may add fields after the four of version 00.
-const TRACEPARENT_ANY = /^([0-9a-f]{2})-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/;
-
-/** Parses a `traceparent` value; undefined when it is not a valid one. */
-export function parseTraceparent(value: string | undefined): SpanContext | undefined {
-  if (value === undefined) return undefined;
-  if (!(value.length === 55 && TRACEPARENT_00.test(value))) {
-    value = value.trim();
-    const match = TRACEPARENT_ANY.exec(value);
-    // Version ff is forbidden; version 00 has exactly four fields.
-    if (match === null || match[1] === "ff" || (match[1] === "00" && match[2] !== undefined)) {
-      return undefined;
-    }
-  }
-  const traceId = value.slice(3, 35);
-  const spanId = value.slice(36, 52);
-  if (traceId === INVALID_TRACEID || spanId === INVALID_SPANID) return undefined;
-  return { traceId, spanId, traceFlags: Number.parseInt(value.slice(53, 55), 16), isRemote: true };
-}
-
-/**
- * Whether a span context names a span. Cheaper than the API's
- * `isSpanContextValid` (two regular expressions): every context here comes
- * from an SDK, from {@link parseTraceparent}, or is the API's invalid one.
- */
-function names(spanContext: SpanContext): boolean {
-  return spanContext.traceId !== INVALID_TRACEID && spanContext.spanId !== INVALID_SPANID;
-}
-
-/** Formats a span context as a `traceparent` value (version 00). */
-export function formatTraceparent(spanContext: SpanContext): string {
-  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, "0");
-  return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
-}
-
-/**
- * The context a message's headers carry: the sender's span as a remote
- * parent, or the root context when there is none (or it is malformed: a
- * bad header never fails a task).
- */
-export function remoteContext(headers: Readonly<Record<string, string>> | undefined): Context {
-  const spanContext = parseTraceparent(headers?.[TRACEPARENT_HEADER]);
-  if (spanContext === undefined) return ROOT_CONTEXT;
-  const state = headers?.[TRACESTATE_HEADER];
-  return trace.setSpanContext(
-    ROOT_CONTEXT,
-    state === undefined || state === ""
-      ? spanContext
-      : { ...spanContext, traceState: createTraceState(state) },
-  );
-}
-
-/** Adds `traceparent` (and `tracestate`) for `spanContext` to `headers`; nothing when invalid. */
-function writeTraceHeaders(headers: Record<string, string>, spanContext: SpanContext): void {
-  if (!names(spanContext)) return;
-  headers[TRACEPARENT_HEADER] = formatTraceparent(spanContext);
-  const state = spanContext.traceState?.serialize();
-  if (state) headers[TRACESTATE_HEADER] = state;
 }
 
 // ---- the context of a handled task ---------------------------------------------

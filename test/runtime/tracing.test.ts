@@ -19,8 +19,8 @@ import {
   formatTraceparent,
   parseTraceparent,
   remoteContext,
-  setTracingEnabled,
-} from "../../src/runtime/tracing.js";
+} from "../../src/runtime/trace-context.js";
+import { setTracingEnabled } from "../../src/runtime/tracing.js";
 import { createTestSwarm, type TestSwarm } from "../../src/testkit/index.js";
 import type { Envelope } from "../../src/wire/envelope.js";
 import { answer, type OpenAiServer, startOpenAiServer } from "../helpers/openai-server.js";

@@ -23,7 +23,12 @@ import {
 import { setTracingEnabled } from "../../src/runtime/tracing.js";
 import { createTestSwarm, type TestSwarm } from "../../src/testkit/index.js";
 import type { Envelope } from "../../src/wire/envelope.js";
-import { answer, type OpenAiServer, startOpenAiServer } from "../helpers/openai-server.js";
+import {
+  answer,
+  httpError,
+  type OpenAiServer,
+  startOpenAiServer,
+} from "../helpers/openai-server.js";
 import { until } from "../helpers/until.js";
 import { model, PRICES, pool } from "../llm/fixtures.js";
 
@@ -212,6 +217,41 @@ describe("spans of a swarm in one process", () => {
     assert.equal(failed.attributes["error.type"], "Error");
     assert.equal(failed.events[0]?.name, "exception");
     assert.equal(retried.status.code, SpanStatusCode.UNSET);
+  });
+
+  test("a model call the server refuses: its span is an error with the error's code", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, ask: { tasks: ["question"], maxDeliver: 1 } },
+      defaults,
+      prices: PRICES,
+      models: pool([model("fast", server.url)]),
+    });
+    swarms.push(t);
+    const { swarm } = t;
+    server.reply(httpError(400));
+    const failures: unknown[] = [];
+    swarm.agent({ id: "lead", role: "lead" });
+    swarm
+      .agent({ id: "asker", role: "ask", llm: { settings: { model: "fast" } } })
+      .handle("question", async (ctx) => {
+        try {
+          await ctx.llm.generate({ prompt: "?" });
+        } catch (error) {
+          failures.push(error);
+          throw error;
+        }
+      });
+    await swarm.start();
+    await swarm.submit("ask", "question", {}, { as: "lead" });
+    const name = "process test.task.ask.question";
+    await until(() => spans().some((s) => s.name === name), 5000, "the failed task");
+    const chat = one("chat test-model");
+    assertChild(chat, one(name));
+    assert.equal(chat.status.code, SpanStatusCode.ERROR);
+    assert.equal(chat.attributes["error.type"], "E_MODEL_REQUEST");
+    assert.equal(chat.attributes["gen_ai.usage.input_tokens"], undefined, "no usage: no answer");
+    assert.equal(one(name).status.code, SpanStatusCode.ERROR);
+    assert.equal(failures.length, 1);
   });
 
   test("a consensus round from a handler: the proposer's send span and the voters' process span, in the task's trace", async () => {

@@ -44,7 +44,7 @@ interface Run {
 }
 
 /** `n` tasks through the runtime (4 agents, 64 in flight each). */
-export async function runTasks(n: number): Promise<Run> {
+async function runTasks(n: number): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), "conclave-bench-otel-"));
   try {
     const swarm = createSwarm({

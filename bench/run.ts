@@ -15,6 +15,7 @@ import { ledgerBenches } from "./ledger.js";
 import { llmBenches } from "./llm.js";
 import { marketAuctionBenches } from "./market.js";
 import { contractNetTasks } from "./market-contractnet.js";
+import { observabilityBenches } from "./observability.js";
 import { ed25519Bench } from "./wire-ed25519.js";
 
 const benches: Record<string, Bench> = {
@@ -33,6 +34,8 @@ const benches: Record<string, Bench> = {
   ...ensembleBenches,
   "wire.ed25519": ed25519Bench,
   ...llmBenches,
+  // Last: the SDK variant leaves a tracer provider registered in the process.
+  ...observabilityBenches,
 };
 
 const args = process.argv.slice(2);

@@ -187,7 +187,11 @@ export function publishLlmEvent(
 ): void {
   try {
     const { entry } = signedMessage(
-      { clock: node.clock, maxEnvelopeBytes: node.limits.maxEnvelopeBytes },
+      {
+        clock: node.clock,
+        maxEnvelopeBytes: node.limits.maxEnvelopeBytes,
+        transportKind: node.transport.kind,
+      },
       signer,
       { mode: "publish", subject: subjects.event(node.swarm, type), type, body, parent: task },
     );

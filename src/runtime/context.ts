@@ -16,6 +16,7 @@ import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
 import { childTaskId, StoreStepJournal } from "./step-journal.js";
 import { subjects, taskType } from "./subjects.js";
+import { tracedModels } from "./tracing.js";
 
 export type { SubmitOptions } from "./messages.js";
 
@@ -154,9 +155,9 @@ export class StagingContext {
   }
 
   #stageMessage<TBody>(draft: MessageDraft<TBody>): string {
-    const { clock, limits } = this.node;
+    const { clock, limits, transport } = this.node;
     const { envelope, entry } = signedMessage(
-      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes },
+      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
       this.signer,
       draft,
     );
@@ -334,11 +335,12 @@ export class TaskContext<TBody = unknown> extends StagingContext {
    */
   propose(
     request: { readonly action: string; readonly data: unknown },
-    options: Omit<ProposeOptions, "key"> = {},
+    options: Omit<ProposeOptions, "key" | "parent"> = {},
   ): Promise<Decision> {
     return this.node.consensus.propose(this.agentId, request.action, request.data, {
       ...options,
       key: `${this.task.id}:${this.agentId}:${++this.#proposals}`,
+      parent: this.task as Envelope,
     });
   }
 
@@ -551,7 +553,8 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     const settings =
       mcp === undefined ? agentLlm.settings : { ...agentLlm.settings, tools: mcp.expand(tools) };
     const client = createLlmClient({
-      pool: node.models,
+      // Each model call a span in this task's trace.
+      pool: tracedModels(node.models, this.task as Envelope),
       journal: this.#steps(),
       budget: ledgerBudget(node, agent, taskId),
       tools: new SwarmTools(

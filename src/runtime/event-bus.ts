@@ -50,7 +50,7 @@ export class EventBus {
       headers[VECTOR_CLOCK_HEADER] = JSON.stringify(vector);
     }
     const { envelope, entry } = signedMessage(
-      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes },
+      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
       agent.signer,
       {
         mode: "publish",

@@ -5,6 +5,7 @@ import { signEnvelope } from "../wire/signature.js";
 import { APPROVAL_HEADER } from "./consensus/engine.js";
 import type { OutboxDraft } from "./market/engine.js";
 import type { Signer } from "./node-context.js";
+import { traceOutgoing } from "./tracing.js";
 
 /** Options of a message sent on behalf of an agent. */
 export interface SubmitOptions {
@@ -30,6 +31,8 @@ export interface SubmitOptions {
 export interface MessageSettings {
   readonly clock: Clock;
   readonly maxEnvelopeBytes: number;
+  /** The transport's kind (`Transport.kind`): the `messaging.system` of the message's span. */
+  readonly transportKind: string;
 }
 
 /** A message to build and sign: where it goes and what it carries. */
@@ -54,26 +57,35 @@ export function signedMessage<TBody>(
   draft: MessageDraft<TBody>,
 ): { envelope: Envelope<TBody>; entry: OutboxDraft } {
   const { parent, options = {} } = draft;
-  const unsigned = createEnvelope<TBody>(
-    {
-      type: draft.type,
-      from: signer.id,
-      body: draft.body,
-      ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
-      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-      ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq ?? 0 }),
-      ...(options.headers === undefined && options.approval === undefined
-        ? {}
-        : {
-            headers: {
-              ...options.headers,
-              ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
-            },
-          }),
-    },
-    { clock: settings.clock, ...(draft.id === undefined ? {} : { id: draft.id }) },
-  );
-  const envelope = signEnvelope(unsigned, signer.privateKey);
-  const data = encodeEnvelope(envelope, { maxBytes: settings.maxEnvelopeBytes });
-  return { envelope, entry: { id: envelope.id, mode: draft.mode, subject: draft.subject, data } };
+  // The trace context goes in before signing: headers are signed with the rest.
+  const traced = traceOutgoing(settings.transportKind, draft.mode, draft.subject, parent);
+  const headers =
+    options.headers === undefined && options.approval === undefined
+      ? traced.headers
+      : {
+          ...traced.headers,
+          ...options.headers,
+          ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
+        };
+  try {
+    const unsigned = createEnvelope<TBody>(
+      {
+        type: draft.type,
+        from: signer.id,
+        body: draft.body,
+        ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
+        ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+        ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq ?? 0 }),
+        ...(headers === undefined ? {} : { headers }),
+      },
+      { clock: settings.clock, ...(draft.id === undefined ? {} : { id: draft.id }) },
+    );
+    const envelope = signEnvelope(unsigned, signer.privateKey);
+    const data = encodeEnvelope(envelope, { maxBytes: settings.maxEnvelopeBytes });
+    traced.sent(envelope.id);
+    return { envelope, entry: { id: envelope.id, mode: draft.mode, subject: draft.subject, data } };
+  } catch (error) {
+    traced.failed(error);
+    throw error;
+  }
 }

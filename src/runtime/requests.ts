@@ -43,7 +43,7 @@ export class Requests {
     const timeoutMs = options.timeoutMs ?? 30_000;
     return this.#router(role).routeWithFailover(candidates, role, async (card) => {
       const { entry } = signedMessage(
-        { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes },
+        { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
         as.signer,
         {
           mode: "publish",

@@ -16,6 +16,7 @@ import type { AgentLlm } from "./agent-llm.js";
 import { TaskAbort, TaskContext } from "./context.js";
 import type { NodeContext, RoleSettings, Signer } from "./node-context.js";
 import { taskName } from "./subjects.js";
+import { type ProcessSpan, startProcessSpan } from "./tracing.js";
 
 /** Handles one task. Its return value is the task's result (the reply, for a request). */
 export type TaskHandler<TBody = unknown, TResult = unknown> = (
@@ -85,13 +86,40 @@ export class TaskPipeline {
       await this.#reject(delivery, error, settings);
       return;
     }
+    // The handling's span: a child of the sender's, whose context the headers carry.
+    const span = startProcessSpan(envelope, {
+      transportKind: node.transport.kind,
+      subject: delivery.subject,
+      group: delivery.queue,
+      agent: agent.id,
+      attempt: delivery.deliveryCount,
+    });
+    try {
+      await this.#handle(delivery, envelope, settings, span);
+    } finally {
+      span.end();
+    }
+  }
+
+  /** A verified task: run it, commit, ack; or refuse, nak or dead-letter it. */
+  async #handle(
+    delivery: Delivery,
+    envelope: Envelope,
+    settings: RoleSettings,
+    span: ProcessSpan,
+  ): Promise<void> {
+    const node = this.#node;
+    const agent = this.#agent;
     const name = taskName(envelope.type);
     const handler = name === undefined ? undefined : agent.handler(name);
     if (!handler || name === undefined) {
-      await this.#reject(delivery, new UnknownTaskTypeError(envelope.type), settings);
+      const error = new UnknownTaskTypeError(envelope.type);
+      span.fail(error);
+      await this.#reject(delivery, error, settings);
       return;
     }
     if (envelope.deadline !== undefined && node.clock.now() > envelope.deadline) {
+      span.set("conclave.task.outcome", "expired");
       await delivery.term(`deadline passed at ${new Date(envelope.deadline).toISOString()}`);
       return;
     }
@@ -102,6 +130,7 @@ export class TaskPipeline {
       // Redelivered after it was committed (crash between commit and ack):
       // finish the send and the ack, never the effects.
       await node.outbox.resend(envelope.id);
+      span.set("conclave.task.outcome", "duplicate");
       await this.#settleAndAck(delivery, envelope, false, undefined);
       node.events.emit({ type: "task.duplicate", id: envelope.id, agent: agent.id });
       return;
@@ -110,6 +139,7 @@ export class TaskPipeline {
       // A privileged action runs only with a sealed approval: otherwise dead-lettered.
       await node.consensus.checkApproval(name, envelope);
     } catch (error) {
+      span.fail(error);
       await this.#reject(delivery, error, settings);
       return;
     }
@@ -127,7 +157,8 @@ export class TaskPipeline {
     const cancelLease = node.leases.keep(delivery, settings.ackWaitMs);
     let outcome: { readonly firstTime: boolean } | { readonly error: unknown };
     try {
-      const result = await handler(ctx);
+      // Run in the span's context, so the user's own spans nest under the task's.
+      const result = await span.run(() => handler(ctx));
       // Revoked (or expired) while the handler ran: its work does not count.
       node.admission.assertAdmitted(agent.id);
       // The conversation marker goes in the same group commit as the task
@@ -159,6 +190,7 @@ export class TaskPipeline {
     cancelLease();
     this.#running.delete(abort);
     if ("error" in outcome) {
+      span.fail(outcome.error);
       await this.#failed(delivery, envelope, name, outcome.error, settings);
       return;
     }
@@ -257,13 +289,21 @@ export class TaskPipeline {
       extend: () => {},
       ...(agent.llm ? { llm: agent.llm } : {}),
     });
+    const span = startProcessSpan(envelope, {
+      transportKind: node.transport.kind,
+      subject: message.subject,
+      agent: agent.id,
+    });
     try {
-      const result = await handler(ctx);
+      const result = await span.run(() => handler(ctx));
       await node.outbox.commit(envelope.id, agent.id, ctx.staged());
       reply(result, "reply.ok");
     } catch (error) {
       const e = toError(error);
+      span.fail(e);
       reply({ error: { code: codeOf(e), message: e.message } }, "reply.error");
+    } finally {
+      span.end();
     }
   }
 

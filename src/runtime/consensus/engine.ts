@@ -80,6 +80,7 @@ import { type Envelope, parseEnvelope } from "../../wire/envelope.js";
 import { createSignedEnvelope, verifierFromKeyTable } from "../../wire/signature.js";
 import { ulid } from "../../wire/ulid.js";
 import type { SwarmEvent } from "../events.js";
+import { startProcessSpan, startRoundSpan } from "../tracing.js";
 import { DECISION_KIND, decisionProblem, HEAD_META_KEY, readAuditLog } from "./audit-log.js";
 import { checkClusterReport } from "./cluster-report.js";
 import { type AwaitingHumans, awaitingKey, checkHumanVote, humanVoters } from "./human-votes.js";
@@ -197,6 +198,8 @@ export interface ProposeOptions {
    * another round, once that decision is sealed.
    */
   readonly key?: string;
+  /** The task the proposal is made for, if any: the round's span joins its trace. */
+  readonly parent?: Envelope;
 }
 
 interface Coordinated {
@@ -440,13 +443,30 @@ export class ConsensusEngine {
       protocol,
       voters: rule.voters.length,
     });
+    const span = startRoundSpan({
+      transportKind: host.transport.kind,
+      subject: consensusSubjects.proposal(host.swarm),
+      proposal: id,
+      action,
+      protocol,
+      voters: rule.voters.length,
+      parent: options.parent,
+    });
+    span.settle(decided);
     const round = this.#rounds.get(id) as Coordinated;
     if (round.fixed !== undefined || round.pbft?.result() !== undefined) {
       // Decided before any vote: nobody needs to see the proposal.
       this.#finishIfDecided(round);
       return decided;
     }
-    this.#send(consensusSubjects.proposal(host.swarm), proposer, PROPOSAL_TYPE, proposal, id);
+    this.#send(
+      consensusSubjects.proposal(host.swarm),
+      proposer,
+      PROPOSAL_TYPE,
+      proposal,
+      id,
+      span.headers,
+    );
     this.#schedule(host.clock.now());
     const humans = humanVoters(proposal);
     if (humans.length > 0) {
@@ -846,21 +866,30 @@ export class ConsensusEngine {
     if (voters.length === 0) return;
     const pbft = proposal.protocol === "pbft";
     if (pbft) seen.early = early ?? [];
-    // Every verdict first, then the votes in electorate order: what a
-    // handler sends on its own goes out before the honest votes.
-    const verdicts = await Promise.all(
-      voters.map((voter) => this.#decide(voter, proposal, hash, mismatch)),
-    );
-    if (this.#closed) return;
-    if (pbft) {
-      this.#startReplicas(seen, voters, verdicts);
-      return;
-    }
-    voters.forEach((voter, i) => {
-      const verdict = verdicts[i];
-      if (verdict === null || verdict === undefined) return;
-      this.#castVote(seen, voter, verdict);
+    // This node's part of the round: a child of the proposer's span.
+    const span = startProcessSpan(envelope, {
+      transportKind: host.transport.kind,
+      subject: message.subject,
     });
+    try {
+      // Every verdict first, then the votes in electorate order: what a
+      // handler sends on its own goes out before the honest votes.
+      const verdicts = await span.run(() =>
+        Promise.all(voters.map((voter) => this.#decide(voter, proposal, hash, mismatch))),
+      );
+      if (this.#closed) return;
+      if (pbft) {
+        this.#startReplicas(seen, voters, verdicts);
+        return;
+      }
+      voters.forEach((voter, i) => {
+        const verdict = verdicts[i];
+        if (verdict === null || verdict === undefined) return;
+        this.#castVote(seen, voter, verdict);
+      });
+    } finally {
+      span.end();
+    }
   }
 
   /** Signs and publishes a voter's verdict on the vote subject. */
@@ -1272,9 +1301,22 @@ export class ConsensusEngine {
 
   // ---- sending ----------------------------------------------------------------
 
-  #send(subject: string, as: LocalVoter, type: string, body: unknown, corr: string): void {
+  #send(
+    subject: string,
+    as: LocalVoter,
+    type: string,
+    body: unknown,
+    corr: string,
+    headers?: Readonly<Record<string, string>>,
+  ): void {
     const envelope = createSignedEnvelope(
-      { type, from: as.id, corr, body: body as never },
+      {
+        type,
+        from: as.id,
+        corr,
+        body: body as never,
+        ...(headers === undefined ? {} : { headers }),
+      },
       as.privateKey,
       { clock: this.#host.clock },
     );

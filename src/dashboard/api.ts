@@ -13,6 +13,7 @@ import {
   verifyStoredAuditLog,
 } from "../runtime/consensus/audit-log.js";
 import type { Swarm } from "../runtime/swarm.js";
+import { taskReport } from "../runtime/task-report.js";
 import type { Store } from "../store/port.js";
 import type { Envelope } from "../wire/envelope.js";
 
@@ -265,22 +266,14 @@ export class DashboardApi {
     };
   }
 
-  /** One task: its outcome, its journaled steps, and what it was charged. */
-  async task(taskId: string) {
-    const store = this.#store;
-    const [outcome, steps, fees] = await Promise.all([
-      store.taskOutcome(taskId),
-      store.steps(taskId),
-      store.ledgerOperations({ kind: "fee", limit: LEDGER_SCAN }),
-    ]);
-    return {
-      taskId,
-      outcome: outcome ?? { status: "unknown" },
-      steps: steps.map((s) => ({ position: s.position, name: s.name, at: s.at })),
-      charges: fees
-        .filter((op) => op.memo["task"] === taskId)
-        .map((op) => ({ operation: op.id, at: op.at, memo: op.memo })),
-    };
+  /**
+   * One task, as `conclave tasks show` reports it: outcome, steps, effects,
+   * charges, and — for a root — every task it caused, each with who sent it
+   * and which task caused it (the page draws the tree). Undefined when the
+   * store never heard of it.
+   */
+  task(taskId: string) {
+    return taskReport(this.#store, taskId);
   }
 
   async #spend() {

@@ -158,7 +158,12 @@ export async function serveDashboard(
     }
     const task = /^\/api\/tasks\/([0-9A-Za-z]{1,64})$/.exec(path)?.[1];
     if (request.method === "GET" && task !== undefined) {
-      send(response, 200, await api.task(task));
+      const report = await api.task(task);
+      if (report === undefined) {
+        send(response, 404, {
+          error: { code: "E_NOT_FOUND", message: `no task ${task} in this swarm's store` },
+        });
+      } else send(response, 200, report);
       return;
     }
     const approval = /^\/api\/approvals\/([0-9A-Za-z]{1,64})\/(ballot|vote)$/.exec(path);

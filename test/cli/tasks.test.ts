@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { TaskReport } from "../../src/cli/tasks.js";
+import type { TaskReport } from "../../src/runtime/task-report.js";
 import { agents, jsonLines, run } from "./run-cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "conclave-tasks-show-"));

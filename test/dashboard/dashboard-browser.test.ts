@@ -18,6 +18,7 @@ import { type DashboardServer, serveDashboard } from "../../src/dashboard/server
 import { PermanentError } from "../../src/errors/index.js";
 import { saveAgentKey } from "../../src/identity/key-file.js";
 import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
+import { ROOT_SUBMITTED } from "../../src/runtime/context.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
 import { root } from "../cli/run-cli.js";
@@ -280,6 +281,14 @@ describe("the review swarm's views", {
     assert.ok((await page.locator("#graph line").count()) >= 3, "edges from who delegates to whom");
     assert.match((await page.locator("#graph").innerHTML()) ?? "", /architect → dev-1: \d+ tasks/);
     if (shots) await page.screenshot({ path: join(shots, "review-graph.png") });
+    // A root's timeline: the tree of every task it caused, who sent each to whom.
+    const root = (await swarm.store.effects(ROOT_SUBMITTED))[0]?.key ?? "";
+    await page.click("#tabs button[data-tab=tasks]");
+    await page.fill("#task-id", root);
+    await page.click("#task-form button");
+    await page.locator("#task-detail h3", { hasText: "What it caused" }).waitFor();
+    assert.match((await page.locator("#task-detail").textContent()) ?? "", /(dev-\d|auditor|sentinel) → [a-z]/);
+    if (shots) await page.screenshot({ path: join(shots, "review-task.png") });
     await page.click("#tabs button[data-tab=auctions]");
     await page.locator("#auctions-table td.state-awarded").first().waitFor();
     await page.click("#tabs button[data-tab=ledger]");

@@ -116,7 +116,7 @@ const views = {
       )
       .join("");
     $("graph").innerHTML =
-      `<defs><marker id="arrow" viewBox="0 0 10 10" refX="28" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#4fb3ff"></path></marker></defs>${edges}${nodes}`;
+      `<defs><marker id="arrow" viewBox="0 0 10 10" refX="28" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#4fb3ff"></path></marker></defs>${edges}${nodes}`;
   },
   async queues() {
     const rows = await api("/api/queues");
@@ -272,16 +272,42 @@ const views = {
 };
 
 async function showTask(id) {
-  const t = await api(`/api/tasks/${encodeURIComponent(id)}`);
-  const o = t.outcome;
+  let t;
+  try {
+    t = await api(`/api/tasks/${encodeURIComponent(id)}`);
+  } catch {
+    $("task-detail").innerHTML =
+      `<div class="empty">no task ${esc(id)} in this swarm's store</div>`;
+    return;
+  }
+  const status = t.status === "dead_lettered" ? "dead-lettered" : t.status;
+  const charges = t.ledger.map(
+    (op) =>
+      `<div><span class="sub">${time(op.at)}</span> charged (${esc(op.kind)}): <span class="mono">${esc(JSON.stringify(op.memo))}</span></div>`,
+  );
+  // The tree of what a root caused: children under the task that caused them.
+  const children = new Map();
+  for (const d of t.descendants) {
+    const parent = d.cause ?? t.taskId;
+    children.set(parent, [...(children.get(parent) ?? []), d]);
+  }
+  const tree = (parent, depth) =>
+    (children.get(parent) ?? [])
+      .map(
+        (d) =>
+          `<div style="margin-left:${depth * 18}px"><span class="sub">${time(d.at)}</span> <a class="task-link mono" data-id="${esc(d.taskId)}">${esc(d.taskId)}</a> <span class="state-${esc(d.status)}">${esc(d.status)}</span> ${d.sender ? `${esc(d.sender)} → ` : ""}${esc(d.agent ?? "")}${d.reason ? ` · ${esc(d.reason)}` : ""}</div>${depth < 12 ? tree(d.taskId, depth + 1) : ""}`,
+      )
+      .join("");
   $("task-detail").innerHTML =
-    `<h3 class="mono">${esc(t.taskId)} <span class="state-${esc(o.status)}">${esc(o.status)}</span></h3>
+    `<h3 class="mono">${esc(t.taskId)} <span class="state-${esc(t.status)}">${esc(status)}</span></h3>
+    <div class="sub">${t.type ? `${esc(t.role ?? "")} ${esc(t.type)} · ` : ""}${t.agent ? `handled by ${esc(t.agent)} · ` : ""}${t.root && t.root !== t.taskId ? `root <a class="task-link mono" data-id="${esc(t.root)}">${esc(t.root)}</a> · ` : ""}${t.attempts ? `${t.attempts} attempt(s)` : ""}</div>
     <div class="timeline">
       ${t.steps.map((s) => `<div><span class="sub">${time(s.at)}</span> step ${s.position}: <span class="mono">${esc(s.name)}</span></div>`).join("")}
-      ${t.charges.map((c) => `<div><span class="sub">${time(c.at)}</span> charged: <span class="mono">${esc(JSON.stringify(c.memo))}</span></div>`).join("")}
-      ${o.status === "completed" ? `<div><span class="sub">${time(o.at)}</span> completed by ${esc(o.agent)}: <span class="mono">${esc(JSON.stringify(o.result ?? null))}</span></div>` : ""}
-      ${o.status === "dead_lettered" ? `<div><span class="sub">${time(o.at)}</span> dead-lettered: ${esc(o.reason)}</div>` : ""}
-    </div>`;
+      ${charges.join("")}
+      ${t.status === "completed" ? `<div><span class="sub">${time(t.at)}</span> completed by ${esc(t.agent)}: <span class="mono">${esc(JSON.stringify(t.result ?? null))}</span></div>` : ""}
+      ${t.status === "dead_lettered" ? `<div><span class="sub">${time(t.at)}</span> dead-lettered: ${esc(t.reason)}</div>` : ""}
+    </div>
+    ${t.descendants.length > 0 ? `<h3>What it caused (${t.descendants.length} tasks)</h3><div class="timeline">${tree(t.taskId, 0)}</div>` : ""}`;
 }
 
 function show(name) {

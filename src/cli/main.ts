@@ -9,7 +9,12 @@ import { agentIdPattern } from "../wire/envelope.js";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { approveProposal } from "./approve.js";
 import { verifyAudit } from "./audit.js";
-import { type BrokerNode, parseNode, writeBrokerConfig } from "./broker-config.js";
+import {
+  type BrokerNode,
+  parseNode,
+  writeBrokerConfig,
+  writeRabbitmqConfig,
+} from "./broker-config.js";
 import { watchSwarm } from "./dashboard.js";
 import { listDeadLetters, redriveDeadLetters, showDeadLetter } from "./dead-letters.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
@@ -441,6 +446,27 @@ function program(): Command {
     .action(async (opts: { swarm: string; out: string; node?: BrokerNode[] }) => {
       process.exitCode = await writeBrokerConfig(resolve(opts.swarm), {
         out: opts.out,
+        ...(opts.node ? { nodes: opts.node } : {}),
+      });
+    });
+
+  brokerConfig
+    .command("rabbitmq")
+    .description(
+      "write a rabbitmqctl script: one user per node in the swarm's own virtual host, allowed only its exchanges, queues and subjects; revocations for the operator's user only",
+    )
+    .requiredOption("--swarm <file>", "the swarm file")
+    .option("--out <dir>", "where to write rabbitmq-users.sh and nodes.json", "broker")
+    .option("--vhost <name>", "the virtual host (default: the swarm's name)")
+    .option(
+      "--node <name=agents>",
+      "a node and the agents its process runs (repeat; default: one node per agent)",
+      (value: string, previous: BrokerNode[] = []) => [...previous, parseNode(value)],
+    )
+    .action(async (opts: { swarm: string; out: string; vhost?: string; node?: BrokerNode[] }) => {
+      process.exitCode = await writeRabbitmqConfig(resolve(opts.swarm), {
+        out: opts.out,
+        ...(opts.vhost ? { vhost: opts.vhost } : {}),
         ...(opts.node ? { nodes: opts.node } : {}),
       });
     });

@@ -287,7 +287,10 @@ describe("the review swarm's views", {
     await page.fill("#task-id", root);
     await page.click("#task-form button");
     await page.locator("#task-detail h3", { hasText: "What it caused" }).waitFor();
-    assert.match((await page.locator("#task-detail").textContent()) ?? "", /(dev-\d|auditor|sentinel) → [a-z]/);
+    assert.match(
+      (await page.locator("#task-detail").textContent()) ?? "",
+      /(dev-\d|auditor|sentinel) → [a-z]/,
+    );
     if (shots) await page.screenshot({ path: join(shots, "review-task.png") });
     await page.click("#tabs button[data-tab=auctions]");
     await page.locator("#auctions-table td.state-awarded").first().waitFor();

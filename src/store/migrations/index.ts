@@ -154,10 +154,20 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Whether `error` is Postgres's "schema … does not exist" for a schema other than ours. */
+/**
+ * Whether `error` is Postgres's "schema … does not exist" (3F000) or
+ * "relation "<schema>.<table>" does not exist" (42P01) for a schema other
+ * than ours: the listing met another store while it was being dropped.
+ */
 function droppedMeanwhile(error: unknown, ours: string | undefined): boolean {
-  if (!(error instanceof Error) || (error as { code?: unknown }).code !== "3F000") return false;
-  const named = /schema "([^"]+)" does not exist/.exec(error.message)?.[1];
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  const named =
+    code === "3F000"
+      ? /schema "([^"]+)" does not exist/.exec(error.message)?.[1]
+      : code === "42P01"
+        ? /relation "([^".]+)\.[^"]+" does not exist/.exec(error.message)?.[1]
+        : undefined;
   return named !== undefined && named !== ours;
 }
 

@@ -18,6 +18,8 @@ export type SwarmEvent =
       readonly type: "task.completed";
       readonly id: string;
       readonly agent: string;
+      /** The role whose queue it came from. */
+      readonly role: string;
       readonly task: string;
       readonly durationMs: number;
       readonly attempt: number;
@@ -26,6 +28,7 @@ export type SwarmEvent =
       readonly type: "task.failed";
       readonly id: string;
       readonly agent: string;
+      readonly role: string;
       readonly task: string;
       readonly attempt: number;
       readonly error: string;

@@ -54,7 +54,11 @@ export class SwarmMetrics {
         break;
       case "task.completed":
         this.#inc("conclave_tasks_completed_total", { agent: event.agent, task: event.task });
-        this.#inc("conclave_tasks_total", { task: event.task, outcome: "completed" });
+        this.#inc("conclave_tasks_total", {
+          role: event.role,
+          task: event.task,
+          outcome: "completed",
+        });
         this.#observe(
           "conclave_task_duration_seconds",
           { task: event.task },
@@ -68,7 +72,11 @@ export class SwarmMetrics {
           task: event.task,
           retry: String(event.willRetry),
         });
-        this.#inc("conclave_tasks_total", { task: event.task, outcome: "failed" });
+        this.#inc("conclave_tasks_total", {
+          role: event.role,
+          task: event.task,
+          outcome: "failed",
+        });
         break;
       case "task.duplicate":
         this.#inc("conclave_tasks_duplicate_total", { agent: event.agent });
@@ -140,6 +148,10 @@ export class SwarmMetrics {
       case "consensus.decided":
         this.#inc("conclave_consensus_decisions_total", {
           action: event.action,
+          protocol: event.protocol,
+          outcome: event.outcome,
+        });
+        this.#inc("conclave_consensus_rounds_total", {
           protocol: event.protocol,
           outcome: event.outcome,
         });

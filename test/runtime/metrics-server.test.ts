@@ -100,7 +100,10 @@ describe("metrics endpoint", () => {
     assert.equal(types.get("conclave_tasks_total"), "counter");
     assert.equal(types.get("conclave_task_duration_seconds"), "histogram");
     assert.equal(types.get("conclave_agent_balance_credits"), "gauge");
-    assert.equal(value(samples, "conclave_tasks_total", { task: "code", outcome: "completed" }), 5);
+    assert.equal(
+      value(samples, "conclave_tasks_total", { role: "dev", task: "code", outcome: "completed" }),
+      5,
+    );
     assert.equal(value(samples, "conclave_task_duration_seconds_count", { task: "code" }), 5);
     const buckets = samples.filter((s) => s.name === "conclave_task_duration_seconds_bucket");
     for (let i = 1; i < buckets.length; i++) {

@@ -16,6 +16,12 @@ export interface Verdict {
   readonly tasks: number;
   readonly completed: number;
   readonly deadLettered: number;
+  /**
+   * Dead letters (any task, not only roots) refused because their sender's
+   * key was unknown: the faults, not the work, sent them there. Reported,
+   * not a failure: nothing is lost, but the work was not done.
+   */
+  readonly untrustedDeadLetters: number;
   /** Root tasks neither completed nor dead-lettered. */
   readonly lost: number;
   /** Effect keys applied more than once. */
@@ -40,6 +46,9 @@ export async function checkStore(
   const store = await openStore(storeUrl, { create: false });
   try {
     const progress = await workloadProgress(store);
+    const untrustedDeadLetters = (await store.deadLetters({ limit: 1_000_000 })).filter((d) =>
+      d.reason.startsWith("UnknownSignerError"),
+    ).length;
     const ledger = await store.ledgerCheck();
     const audit =
       Object.keys(config.privileged ?? {}).length === 0
@@ -66,6 +75,7 @@ export async function checkStore(
       tasks: progress.submitted,
       completed: progress.completed,
       deadLettered: progress.deadLettered,
+      untrustedDeadLetters,
       lost: progress.pending,
       duplicateEffects: progress.duplicateEffects,
       ledgerBalanced,

@@ -5,6 +5,8 @@
  * was done when, printed with the verdict.
  */
 import type { ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { seededRandom } from "../../src/core/random.js";
 import { start } from "../cli/run-cli.js";
@@ -32,6 +34,14 @@ export class SwarmProcess {
   #spawn(): [ChildProcess, Promise<{ code: number | null; signal: NodeJS.Signals | null }>] {
     this.starts++;
     const child = start(this.#args, this.#cwd);
+    // CHAOS_LOGS=<dir> keeps every process's output, one file per start.
+    const logs = process.env["CHAOS_LOGS"];
+    if (logs) {
+      mkdirSync(logs, { recursive: true });
+      const out = createWriteStream(join(logs, `${this.label}.${this.starts}.log`));
+      child.stdout?.pipe(out);
+      child.stderr?.pipe(out);
+    }
     child.stdout?.on("data", (d: Buffer) => {
       this.#stdout = (this.#stdout + d.toString()).slice(-200_000);
     });
@@ -148,7 +158,7 @@ export class FaultRunner {
       if (!target) throw new Error(`no target ${fault.target}`);
       const at = Date.now() - this.#started;
       this.#active = true;
-      this.log(`  t=${at}ms ${fault.kind} ${fault.target} for ${fault.forMs}ms`);
+      this.log(`  t=${at}ms (${Date.now()}) ${fault.kind} ${fault.target} for ${fault.forMs}ms`);
       await apply(fault, target);
       await sleep(fault.forMs);
       await heal(fault, target);

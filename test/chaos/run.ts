@@ -49,6 +49,7 @@ function jsonLine(r: ScenarioResult) {
     ok: r.verdict.ok,
     completed: r.verdict.completed,
     deadLettered: r.verdict.deadLettered,
+    untrustedDeadLetters: r.verdict.untrustedDeadLetters,
     durationMs: r.durationMs,
     ...(r.verdict.ok ? {} : { problems: r.verdict.problems }),
   };
@@ -83,7 +84,7 @@ for (const scenario of chosen) {
   if (!result.verdict.ok) failed++;
   const v = result.verdict;
   log(
-    `${scenario.name} seed=${seed}: ${v.ok ? "ok" : "NOT OK"} in ${(result.durationMs / 1000).toFixed(1)} s — tasks ${v.tasks}, completed ${v.completed}, dead-lettered ${v.deadLettered}, lost ${v.lost}, duplicate effects ${v.duplicateEffects}, ledger ${v.ledgerBalanced ? "balanced" : "UNBALANCED"}, audit ${v.auditVerified ? "verified" : "BROKEN"}${v.stuck ? ", STUCK" : ""}`,
+    `${scenario.name} seed=${seed}: ${v.ok ? "ok" : "NOT OK"} in ${(result.durationMs / 1000).toFixed(1)} s — tasks ${v.tasks}, completed ${v.completed}, dead-lettered ${v.deadLettered} (${v.untrustedDeadLetters} dead letters for an unknown signer), lost ${v.lost}, duplicate effects ${v.duplicateEffects}, ledger ${v.ledgerBalanced ? "balanced" : "UNBALANCED"}, audit ${v.auditVerified ? "verified" : "BROKEN"}${v.stuck ? ", STUCK" : ""}`,
   );
   for (const problem of v.problems) log(`  problem: ${problem}`);
   if (!v.ok && result.tail) log(`  producer stderr:\n${result.tail}`);

@@ -134,6 +134,14 @@ const cutPlan = (seed: number) =>
 
 export const scenarios: readonly Scenario[] = [
   reviewScenario({
+    name: "nats-baseline",
+    what: "no fault: the same swarm, processes and proxies, for the time and dead letters without faults",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 60_000,
+    plan: () => [],
+  }),
+  reviewScenario({
     name: "nats-cut",
     what: "3 connection cuts (RST, new connections refused) of 1.5-4 s, each on a process drawn from the seed",
     broker: "nats",

@@ -23,12 +23,46 @@ export class SwarmProcess {
   #stderr = "";
   /** Every `conclave` start of this process so far. */
   starts = 0;
+  /** Exits nobody asked for (crashes), each restarted when supervised. */
+  readonly crashes: { readonly at: number; readonly code: number | null; readonly why: string }[] =
+    [];
+  /** Set while we kill or stop it on purpose: that exit is not a crash. */
+  #expected = false;
+  #supervised = false;
 
   constructor(label: string, args: string[], cwd: string) {
     this.label = label;
     this.#args = args;
     this.#cwd = cwd;
     [this.#child, this.#exit] = this.#spawn();
+  }
+
+  /**
+   * Restarts it 300 ms after an exit nobody asked for, as `conclave up
+   * --processes` supervises its children, until {@link unsupervise}.
+   */
+  supervise(): void {
+    this.#supervised = true;
+  }
+  unsupervise(): void {
+    this.#supervised = false;
+  }
+
+  #watch(exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>): void {
+    void exit.then(async ({ code }) => {
+      // The producer ends by itself once the workload settled, with its summary.
+      if (this.#expected || !this.#supervised || this.#stdout.includes('"type":"summary"')) return;
+      const why =
+        this.#stderr
+          .split("\n")
+          .find((l) => /Error:|lost the connection/.test(l))
+          ?.slice(0, 300) ?? "";
+      this.crashes.push({ at: Date.now(), code, why });
+      await sleep(300);
+      if (!this.#expected && this.#supervised && !this.running) {
+        [this.#child, this.#exit] = this.#spawn();
+      }
+    });
   }
 
   #spawn(): [ChildProcess, Promise<{ code: number | null; signal: NodeJS.Signals | null }>] {
@@ -51,6 +85,10 @@ export class SwarmProcess {
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once("close", (code, signal) => resolve({ code, signal })),
     );
+    this.#expected = false;
+    this.#stderr = "";
+    this.#stdout = "";
+    this.#watch(exit);
     return [child, exit];
   }
 
@@ -74,6 +112,7 @@ export class SwarmProcess {
   }
   /** SIGKILL (no drain, no goodbye), and wait for the exit. */
   async kill(): Promise<void> {
+    this.#expected = true;
     this.signal("SIGCONT");
     this.signal("SIGKILL");
     await this.#exit;
@@ -85,6 +124,7 @@ export class SwarmProcess {
   }
   /** SIGTERM (a drain), SIGKILL after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
+    this.#expected = true;
     if (!this.running) return;
     this.signal("SIGCONT");
     this.signal("SIGTERM");

@@ -40,6 +40,7 @@ function jsonLine(r: ScenarioResult) {
     scenario: r.scenario,
     seed: r.seed,
     faults: r.faults,
+    crashes: r.crashes,
     tasks: r.verdict.tasks,
     lost: r.verdict.lost,
     duplicateEffects: r.verdict.duplicateEffects,

@@ -7,12 +7,14 @@ import { natsServerAvailable, startNatsServer } from "../../helpers/nats-server.
 import { rabbitmqServerAvailable, startRabbitmqNode } from "../../helpers/rabbitmq-server.js";
 import type { Verdict } from "../checker.js";
 import { between, type FaultRecord, type PlannedFault, rngFor } from "../harness.js";
-import { type Broker, runReviewSwarm } from "./review-swarm.js";
+import { type Broker, type Crash, runReviewSwarm } from "./review-swarm.js";
 
 export interface ScenarioResult {
   readonly scenario: string;
   readonly seed: number;
   readonly faults: readonly FaultRecord[];
+  /** Processes that exited on their own during the run and were restarted. */
+  readonly crashes: readonly Crash[];
   readonly verdict: Verdict;
   readonly producerExit: number | null;
   readonly durationMs: number;
@@ -26,7 +28,12 @@ export interface Scenario {
   readonly missing: () => string | undefined;
   /** The fault plan drawn from `seed`. */
   readonly plan: (seed: number) => PlannedFault[];
-  readonly run: (seed: number, log: (line: string) => void) => Promise<ScenarioResult>;
+  readonly run: (
+    seed: number,
+    log: (line: string) => void,
+    /** Fewer tasks for the short runs of `npm test`. */
+    overrides?: { readonly tasks?: number },
+  ) => Promise<ScenarioResult>;
 }
 
 const PROCESSES = ["producer", "workers-a", "workers-b"] as const;
@@ -94,7 +101,7 @@ function reviewScenario(options: {
           ? undefined
           : "no rabbitmq-server (and erl) installed",
     plan: options.plan,
-    async run(seed, log) {
+    async run(seed, log, overrides) {
       const started = Date.now();
       const broker = await (options.broker === "nats" ? natsBroker() : amqpBroker());
       try {
@@ -102,16 +109,18 @@ function reviewScenario(options: {
           name: options.name,
           seed,
           broker,
-          tasks: options.tasks,
+          tasks: overrides?.tasks ?? options.tasks,
           plan: options.plan(seed),
           budgetMs: options.budgetMs,
           stuckAfterMs: 20_000,
+          crashesExpected: options.broker === "amqp",
           log,
         });
         return {
           scenario: options.name,
           seed,
           faults: result.history,
+          crashes: result.crashes,
           verdict: result.verdict,
           producerExit: result.producerExit,
           durationMs: Date.now() - started,
@@ -148,6 +157,20 @@ export const scenarios: readonly Scenario[] = [
     tasks: 150,
     budgetMs: 45_000,
     plan: cutPlan,
+  }),
+  reviewScenario({
+    name: "nats-cut-producer",
+    what: "the producer's link cut for 4-6 s, longer than leftAfterMs (10 heartbeats, 3 s) with the reconnect wait: its own agents must stay trusted",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 45_000,
+    plan: (seed) =>
+      sequence(
+        seed,
+        1,
+        (rng) => ({ kind: "cut", target: "producer", forMs: between(rng, 4_000, 6_000) }),
+        [1_000, 2_000],
+      ),
   }),
   reviewScenario({
     name: "nats-pause",

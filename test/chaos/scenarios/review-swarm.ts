@@ -50,16 +50,31 @@ export interface ReviewRunOptions {
   readonly budgetMs: number;
   /** No progress for this long after the last heal, with work pending: stuck. */
   readonly stuckAfterMs: number;
+  /**
+   * Whether a process may crash on a fault and be restarted by its
+   * supervisor (the AMQP transport does not reconnect: by design the process
+   * ends and `up --processes` starts it again). Otherwise a crash is a problem.
+   */
+  readonly crashesExpected: boolean;
   readonly log: (line: string) => void;
 }
 
 export interface ReviewRunResult {
   readonly verdict: Verdict;
   readonly history: readonly FaultRecord[];
+  /** Processes that exited on their own and were restarted (ms after the workload started). */
+  readonly crashes: readonly Crash[];
   /** The producer's exit code (its own summary's verdict), null if it was stopped. */
   readonly producerExit: number | null;
   /** The producer's stderr tail when the scenario failed, to see why. */
   readonly tail?: string;
+}
+
+export interface Crash {
+  readonly process: string;
+  readonly atMs: number;
+  readonly code: number | null;
+  readonly why: string;
 }
 
 const GROUPS = {
@@ -130,10 +145,12 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
       targets.set(label, { process: proc, proxy });
     }
     const producer = targets.get("producer")?.process as SwarmProcess;
+    for (const p of processes) p.supervise();
 
     const begun = Date.now();
     await waitForSubmission(storeUrl, producer, 30_000);
     options.log(`  t=0 the workload started (${Date.now() - begun} ms after launch)`);
+    const t0 = Date.now();
     const faults = new FaultRunner(options.plan, targets, options.log);
     let settled = false;
     const watching = watchProgress({
@@ -149,6 +166,12 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
     options.log(
       `  ${watch.settled ? "settled" : watch.stuck ? "STUCK" : "deadline passed"} ${JSON.stringify(watch.last ?? {})}`,
     );
+    for (const p of processes) p.unsupervise();
+    const crashes = processes.flatMap((p) =>
+      p.crashes.map((c) => ({ process: p.label, atMs: c.at - t0, code: c.code, why: c.why })),
+    );
+    for (const c of crashes)
+      options.log(`  t=${c.atMs}ms ${c.process} exited (${c.code}) and was restarted: ${c.why}`);
     // The producer ends by itself once it sees the workload settled.
     const producerExit = await Promise.race([
       producer.exited.then((e) => e.code),
@@ -157,18 +180,25 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
     await Promise.all(processes.map((p) => p.stop()));
     const config = await loadSwarmConfig(file);
     const checked = await checkStore(storeUrl, config, watch.stuck);
-    // A run that settled before its first fault tested nothing: not ok either.
+    const extra = [
+      // A run that settled before its first fault tested nothing: not ok either.
+      ...(faults.history.length > 0 || options.plan.length === 0
+        ? []
+        : ["the workload settled before its first fault"]),
+      ...(options.crashesExpected || crashes.length === 0
+        ? []
+        : [
+            `${crashes.length} process crash(es): ${crashes.map((c) => `${c.process}: ${c.why}`).join("; ")}`,
+          ]),
+    ];
     const verdict =
-      faults.history.length > 0 || options.plan.length === 0
+      extra.length === 0
         ? checked
-        : {
-            ...checked,
-            ok: false,
-            problems: [...checked.problems, "the workload settled before its first fault"],
-          };
+        : { ...checked, ok: false, problems: [...checked.problems, ...extra] };
     return {
       verdict,
       history: faults.history,
+      crashes,
       producerExit,
       ...(verdict.ok ? {} : { tail: producer.stderr.slice(-3000) }),
     };

@@ -30,7 +30,13 @@ export class SwarmProcess {
   #expected = false;
   #supervised = false;
 
-  constructor(label: string, args: string[], cwd: string) {
+  /** `logPrefix` names its CHAOS_LOGS files (the scenario). */
+  constructor(
+    label: string,
+    args: string[],
+    cwd: string,
+    readonly logPrefix = "",
+  ) {
     this.label = label;
     this.#args = args;
     this.#cwd = cwd;
@@ -72,7 +78,9 @@ export class SwarmProcess {
     const logs = process.env["CHAOS_LOGS"];
     if (logs) {
       mkdirSync(logs, { recursive: true });
-      const out = createWriteStream(join(logs, `${this.label}.${this.starts}.log`));
+      const out = createWriteStream(
+        join(logs, `${this.logPrefix}${this.label}.${this.starts}.log`),
+      );
       child.stdout?.pipe(out);
       child.stderr?.pipe(out);
     }

@@ -140,6 +140,7 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
         label,
         [...args, ...common, ...(label === "producer" ? timeout : [])],
         dir,
+        `${options.name}-${options.seed}.`,
       );
       processes.push(proc);
       targets.set(label, { process: proc, proxy });

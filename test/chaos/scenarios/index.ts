@@ -112,7 +112,10 @@ function reviewScenario(options: {
           tasks: overrides?.tasks ?? options.tasks,
           plan: options.plan(seed),
           budgetMs: options.budgetMs,
-          stuckAfterMs: 20_000,
+          // Longer than the longest lease in the swarm: the dead-letter
+          // queue's ack wait is 30 s whatever defaults.ackWaitMs says, so a
+          // dead letter held by a black-holed process settles 30 s later.
+          stuckAfterMs: 40_000,
           crashesExpected: options.broker === "amqp",
           log,
         });
@@ -205,7 +208,7 @@ export const scenarios: readonly Scenario[] = [
     what: "black holes (nothing moves, connections stay open) of 2-5 s and 150-400 ms delays of 3 s, on processes drawn from the seed",
     broker: "nats",
     tasks: 150,
-    budgetMs: 50_000,
+    budgetMs: 80_000,
     plan: (seed) =>
       sequence(
         seed,

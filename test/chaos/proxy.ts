@@ -45,6 +45,12 @@ export async function startChaosProxy(targetPort: number): Promise<ChaosProxy> {
   let delayMs = 0;
   let accepted = 0;
   const pairs = new Set<Pair>();
+  // Every socket still open, whatever its pair's state, so close() leaves none behind.
+  const open = new Set<Socket>();
+  const track = (socket: Socket) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  };
 
   const reset = (socket: Socket) => {
     if (!socket.destroyed) socket.resetAndDestroy();
@@ -73,12 +79,15 @@ export async function startChaosProxy(targetPort: number): Promise<ChaosProxy> {
     });
   };
   const server: Server = createServer({ noDelay: true }, (client) => {
+    track(client);
+    client.on("error", () => {});
     if (mode === "cut") {
       reset(client);
       return;
     }
     accepted++;
     const upstream = tcpConnect({ host: "127.0.0.1", port: targetPort, noDelay: true });
+    track(upstream);
     const pair = { client, upstream };
     pairs.add(pair);
     const drop = () => {
@@ -145,6 +154,7 @@ export async function startChaosProxy(targetPort: number): Promise<ChaosProxy> {
         reset(pair.upstream);
       }
       pairs.clear();
+      for (const socket of open) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

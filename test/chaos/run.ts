@@ -19,7 +19,7 @@ const { values } = parseArgs({
 });
 
 if (values.list) {
-  for (const s of scenarios) process.stdout.write(`${s.name.padEnd(16)}${s.what}\n`);
+  for (const s of scenarios) process.stdout.write(`${s.name.padEnd(18)} ${s.what}\n`);
   process.exit(0);
 }
 

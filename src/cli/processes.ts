@@ -57,6 +57,8 @@ export async function runDistributed(
   for (const [i, a] of config.agents.entries()) groups[i % groups.length]?.push(a.id);
 
   const counters = new RunCounters();
+  // The last error each child printed, to say why when nothing ran.
+  const problems = new Map<number, string>();
   const view = new ProgressView({ stream: process.stderr, color: useColor(process.stderr) });
   const children = new Set<ChildProcess>();
   const supervisors: Supervisor[] = groups.map((agents, n) =>
@@ -70,7 +72,7 @@ export async function runDistributed(
       start: async () => {
         const child = spawnChild(file, agents, options);
         children.add(child);
-        relay(child, options.json, counters);
+        relay(child, options.json, counters, (problem) => problems.set(n, problem));
         const exited = new Promise<Error | undefined>((resolve) => {
           child.once("exit", (code, signal) => {
             children.delete(child);
@@ -102,7 +104,9 @@ export async function runDistributed(
       view.update(progress, counters, Date.now() - started);
       if (
         (progress.submitted > 0 && progress.pending === 0) ||
-        Date.now() - started > options.timeoutMs
+        Date.now() - started > options.timeoutMs ||
+        // Every child gave up restarting: nothing will progress any more.
+        supervisors.every((s) => s.state === "failed")
       )
         break;
       await sleep(200);
@@ -128,7 +132,31 @@ export async function runDistributed(
       ? `${JSON.stringify(summary)}\n`
       : humanSummary(summary, counters, useColor(process.stdout)),
   );
+  // A run that never started its workload kept no promise worth an exit 0.
+  if (progress.submitted === 0) {
+    process.stderr.write(`conclave: ${nothingRan(supervisors, problems, options.timeoutMs)}\n`);
+    return 1;
+  }
   return runExitCode(summary, sections, options.failOnDeadLetter === true);
+}
+
+/** Why a distributed run submitted nothing, with the last error a child printed. */
+function nothingRan(
+  supervisors: readonly Supervisor[],
+  problems: ReadonlyMap<number, string>,
+  timeoutMs: number,
+): string {
+  const failed = supervisors.filter((s) => s.state === "failed").length;
+  const when =
+    failed === supervisors.length
+      ? `every process (${failed}) crashed and gave up after its restarts`
+      : `nothing was submitted within ${Math.round(timeoutMs / 1000)} s (${failed} of ${supervisors.length} processes gave up)`;
+  const last = [...problems.values()].at(-1);
+  return `no task was submitted: ${when}; ${
+    last === undefined
+      ? "check that the agent that submits the workload is in the swarm file and its process starts"
+      : `the last error: ${last}`
+  }`;
 }
 
 function spawnChild(
@@ -151,11 +179,26 @@ function spawnChild(
       ? []
       : ["--tasks", String(options.workload["tasks"])]),
   ];
-  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env: process.env });
+  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env });
 }
 
-/** Children print JSON events; count them, and pass them on with --json (not their summaries). */
-function relay(child: ChildProcess, json: boolean, counters: RunCounters): void {
+/**
+ * Children print JSON events; count them, and pass them on with --json (not
+ * their summaries). Their stderr passes through; its `conclave: …` error
+ * lines are also handed to `onProblem`.
+ */
+function relay(
+  child: ChildProcess,
+  json: boolean,
+  counters: RunCounters,
+  onProblem: (problem: string) => void,
+): void {
+  if (child.stderr) {
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      process.stderr.write(`${line}\n`);
+      if (line.startsWith("conclave: ")) onProblem(line.slice("conclave: ".length));
+    });
+  }
   if (!child.stdout) return;
   const lines = createInterface({ input: child.stdout });
   lines.on("line", (line) => {

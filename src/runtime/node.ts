@@ -189,6 +189,10 @@ export class SwarmNode implements NodeContext {
     this.membership = new Membership(this, this.keys, {
       leftAfterMs,
       onLeft: (id) => {
+        // Our own agents are heard through the broker like anyone's: their
+        // silence means our link was down, not that they left. Their keys
+        // were trusted at start and nothing would trust them again.
+        if (this.agents.get(id)) return;
         this.keys.forget(id);
         this.requests.forget(id);
       },

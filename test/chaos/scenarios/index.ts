@@ -1,0 +1,236 @@
+/**
+ * The chaos scenarios. Each draws its whole fault plan from its seed before
+ * anything runs (`plan`), so `--seed N` replays the same faults on the same
+ * targets at the same offsets; only the swarm's own timing varies.
+ */
+import { natsServerAvailable, startNatsServer } from "../../helpers/nats-server.js";
+import { rabbitmqServerAvailable, startRabbitmqNode } from "../../helpers/rabbitmq-server.js";
+import type { Verdict } from "../checker.js";
+import { between, type FaultRecord, type PlannedFault, rngFor } from "../harness.js";
+import { type Broker, type Crash, runReviewSwarm } from "./review-swarm.js";
+
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly faults: readonly FaultRecord[];
+  /** Processes that exited on their own during the run and were restarted. */
+  readonly crashes: readonly Crash[];
+  readonly verdict: Verdict;
+  readonly producerExit: number | null;
+  readonly durationMs: number;
+  readonly tail?: string;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly what: string;
+  /** Why it cannot run here, or undefined. */
+  readonly missing: () => string | undefined;
+  /** The fault plan drawn from `seed`. */
+  readonly plan: (seed: number) => PlannedFault[];
+  readonly run: (
+    seed: number,
+    log: (line: string) => void,
+    /** Fewer tasks for the short runs of `npm test`. */
+    overrides?: { readonly tasks?: number },
+  ) => Promise<ScenarioResult>;
+}
+
+const PROCESSES = ["producer", "workers-a", "workers-b"] as const;
+const WORKERS = ["workers-a", "workers-b"] as const;
+
+async function natsBroker(): Promise<Broker> {
+  const server = await startNatsServer();
+  return {
+    kind: "nats",
+    port: server.port,
+    urlFor: (port) => `nats://127.0.0.1:${port}`,
+    stop: () => server.stop(),
+  };
+}
+
+async function amqpBroker(): Promise<Broker> {
+  const node = await startRabbitmqNode();
+  return {
+    kind: "amqp",
+    port: node.amqpPort,
+    urlFor: (port) => `amqp://guest:guest@127.0.0.1:${port}`,
+    stop: () => node.stop(),
+  };
+}
+
+/** `count` faults one after the other, each after a quiet gap, kinds and targets drawn from the seed. */
+function sequence(
+  seed: number,
+  count: number,
+  draw: (rng: { next(): number }) => Omit<PlannedFault, "atMs">,
+  gapMs: readonly [number, number],
+): PlannedFault[] {
+  const rng = rngFor(seed);
+  const plan: PlannedFault[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    at += between(rng, gapMs[0], gapMs[1]);
+    const fault = { atMs: at, ...draw(rng) };
+    plan.push(fault);
+    at += fault.forMs;
+  }
+  return plan;
+}
+
+const pick = <T>(rng: { next(): number }, items: readonly T[]): T =>
+  items[Math.floor(rng.next() * items.length)] as T;
+
+function reviewScenario(options: {
+  name: string;
+  what: string;
+  broker: "nats" | "amqp";
+  tasks: number;
+  budgetMs: number;
+  plan: (seed: number) => PlannedFault[];
+}): Scenario {
+  return {
+    name: options.name,
+    what: options.what,
+    missing: () =>
+      options.broker === "nats"
+        ? natsServerAvailable()
+          ? undefined
+          : "no nats-server binary on PATH"
+        : rabbitmqServerAvailable()
+          ? undefined
+          : "no rabbitmq-server (and erl) installed",
+    plan: options.plan,
+    async run(seed, log, overrides) {
+      const started = Date.now();
+      const broker = await (options.broker === "nats" ? natsBroker() : amqpBroker());
+      try {
+        const result = await runReviewSwarm({
+          name: options.name,
+          seed,
+          broker,
+          tasks: overrides?.tasks ?? options.tasks,
+          plan: options.plan(seed),
+          budgetMs: options.budgetMs,
+          // Longer than the longest lease in the swarm: the dead-letter
+          // queue's ack wait is 30 s whatever defaults.ackWaitMs says, so a
+          // dead letter held by a black-holed process settles 30 s later.
+          stuckAfterMs: 40_000,
+          crashesExpected: options.broker === "amqp",
+          log,
+        });
+        return {
+          scenario: options.name,
+          seed,
+          faults: result.history,
+          crashes: result.crashes,
+          verdict: result.verdict,
+          producerExit: result.producerExit,
+          durationMs: Date.now() - started,
+          ...(result.tail ? { tail: result.tail } : {}),
+        };
+      } finally {
+        await broker.stop();
+      }
+    },
+  };
+}
+
+const cutPlan = (seed: number) =>
+  sequence(
+    seed,
+    3,
+    (rng) => ({ kind: "cut", target: pick(rng, PROCESSES), forMs: between(rng, 1_500, 4_000) }),
+    [1_000, 3_000],
+  );
+
+export const scenarios: readonly Scenario[] = [
+  reviewScenario({
+    name: "nats-baseline",
+    what: "no fault: the same swarm, processes and proxies, for the time and dead letters without faults",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 60_000,
+    plan: () => [],
+  }),
+  reviewScenario({
+    name: "nats-cut",
+    what: "3 connection cuts (RST, new connections refused) of 1.5-4 s, each on a process drawn from the seed",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 45_000,
+    plan: cutPlan,
+  }),
+  reviewScenario({
+    name: "nats-cut-producer",
+    what: "the producer's link cut for 4-6 s, longer than leftAfterMs (10 heartbeats, 3 s) with the reconnect wait: its own agents must stay trusted",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 45_000,
+    plan: (seed) =>
+      sequence(
+        seed,
+        1,
+        (rng) => ({ kind: "cut", target: "producer", forMs: between(rng, 4_000, 6_000) }),
+        [1_000, 2_000],
+      ),
+  }),
+  reviewScenario({
+    name: "nats-pause",
+    what: "a worker process SIGSTOPped for 4-6 s (past the heartbeat and the 3 s ack deadline), then SIGCONT; twice",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 50_000,
+    plan: (seed) =>
+      sequence(
+        seed,
+        2,
+        (rng) => ({ kind: "pause", target: pick(rng, WORKERS), forMs: between(rng, 4_000, 6_000) }),
+        [500, 2_000],
+      ),
+  }),
+  reviewScenario({
+    name: "nats-kill",
+    what: "a worker process SIGKILLed mid-run, restarted 1-3 s later; twice",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 60_000,
+    plan: (seed) =>
+      sequence(
+        seed,
+        2,
+        (rng) => ({ kind: "kill", target: pick(rng, WORKERS), forMs: between(rng, 1_000, 3_000) }),
+        [500, 3_000],
+      ),
+  }),
+  reviewScenario({
+    name: "nats-partition",
+    what: "black holes (nothing moves, connections stay open) of 2-5 s and 150-400 ms delays of 3 s, on processes drawn from the seed",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 80_000,
+    plan: (seed) =>
+      sequence(
+        seed,
+        3,
+        (rng) =>
+          rng.next() < 0.5
+            ? { kind: "blackhole", target: pick(rng, PROCESSES), forMs: between(rng, 2_000, 5_000) }
+            : {
+                kind: "delay",
+                target: pick(rng, PROCESSES),
+                forMs: 3_000,
+                delayMs: between(rng, 150, 400),
+              },
+        [1_000, 3_000],
+      ),
+  }),
+  reviewScenario({
+    name: "amqp-cut",
+    what: "nats-cut against a private RabbitMQ node",
+    broker: "amqp",
+    tasks: 150,
+    budgetMs: 50_000,
+    plan: cutPlan,
+  }),
+];

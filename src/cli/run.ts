@@ -256,6 +256,15 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
       })
     : undefined;
 
+  // A transport that gives up for good (RabbitMQ does not reconnect) ends the
+  // run with the reason, so a supervisor (up --processes, systemd) restarts it.
+  let lost: Error | undefined;
+  void swarm.transport.closed().then((error) => {
+    if (error !== undefined && stopping === undefined) {
+      lost = error;
+      stopping = "transport";
+    }
+  });
   let progress: WorkloadProgress;
   try {
     await swarm.start();
@@ -266,6 +275,13 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     process.off("SIGTERM", onTerm);
     await metrics?.close();
     await dashboard?.close();
+  }
+  if (lost !== undefined) {
+    await swarm.close().catch(() => undefined);
+    process.stderr.write(
+      `conclave: the connection to the broker was lost for good (${lost.message}); restart this process (up --processes and service managers do)\n`,
+    );
+    return 1;
   }
   const sections = await summarySections(config, swarm.store, counters);
   if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);

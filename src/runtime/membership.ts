@@ -132,7 +132,14 @@ export class Membership {
   #heartbeat(): void {
     const { clock, budgets, registry, events } = this.#node;
     const now = clock.now();
-    this.#publishCards();
+    try {
+      this.#publishCards();
+    } catch (error) {
+      // A closed or broken link must not end the process from a timer: say
+      // so, and keep ticking (a transport that reconnects carries on; one
+      // that gave up is reported by its own closed()).
+      events.emit({ type: "error", error: `heartbeat not sent: ${toError(error).message}` });
+    }
     this.#replies.ran();
     this.#knownNodes.prune(now);
     // Someone may have funded a halted agent (conclave ledger fund, any node).

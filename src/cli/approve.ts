@@ -7,10 +7,8 @@
  * while it waits.
  */
 import { basename, dirname } from "node:path";
-import { loadSwarmConfig } from "../config/load.js";
-import { applyOverrides } from "../config/overrides.js";
 import { createVote } from "../consensus/vote.js";
-import { ConfigError, VoteRefusedError } from "../errors/index.js";
+import { VoteRefusedError } from "../errors/index.js";
 import { loadAgentKey } from "../identity/key-file.js";
 import { consensusSubjects } from "../runtime/consensus/engine.js";
 import { awaitingKey, checkHumanVote } from "../runtime/consensus/human-votes.js";
@@ -18,6 +16,7 @@ import { parseRuntimeProposal } from "../runtime/consensus/rule.js";
 import { openTransport } from "../runtime/from-config.js";
 import { openStore } from "../store/open-store.js";
 import { encodeEnvelope } from "../wire/codec.js";
+import { loadBrokerSwarm } from "./broker-swarm.js";
 
 export interface ApproveOptions {
   /** The person's key file: `<dir>/<name>.key`; the name is who votes. */
@@ -35,15 +34,11 @@ export async function approveProposal(
   proposalId: string,
   options: ApproveOptions,
 ): Promise<number> {
-  const config = applyOverrides(await loadSwarmConfig(file), {
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.store ? { store: options.store } : {}),
-  });
-  if (config.transport === "memory") {
-    throw new ConfigError(
-      "this swarm uses the embedded in-process transport, which only the process running it can reach: vote from its dashboard (conclave up --dashboard), or run the swarm on a broker",
-    );
-  }
+  const config = await loadBrokerSwarm(
+    file,
+    options,
+    "vote from its dashboard (conclave up --dashboard)",
+  );
   const human = basename(options.key).replace(/\.key$/, "");
   const keys = await loadAgentKey(dirname(options.key), human);
   const store = await openStore(config.store, { create: false });

@@ -5,13 +5,12 @@
  * dashboard of the swarm this process runs (the only way to watch the
  * embedded transport, which lives in one process).
  */
-import { loadSwarmConfig } from "../config/load.js";
-import { applyOverrides } from "../config/overrides.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { type DashboardServer, serveDashboard } from "../dashboard/server.js";
 import { ConfigError, toError } from "../errors/index.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { Swarm } from "../runtime/swarm.js";
+import { loadBrokerSwarm } from "./broker-swarm.js";
 
 export interface DashboardCliOptions {
   readonly port: number;
@@ -45,16 +44,7 @@ export async function openDashboard(
 
 /** Watches a swarm run by other processes until SIGINT/SIGTERM. Exit code 0. */
 export async function watchSwarm(file: string, options: DashboardCliOptions): Promise<number> {
-  const loaded = await loadSwarmConfig(file);
-  const config = applyOverrides(loaded, {
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.store ? { store: options.store } : {}),
-  });
-  if (config.transport === "memory") {
-    throw new ConfigError(
-      "this swarm uses the embedded in-process transport, which only the process running it can see: run it with `conclave up --dashboard`, or pass --transport nats://… or amqp://…",
-    );
-  }
+  const config = await loadBrokerSwarm(file, options, "run it with `conclave up --dashboard`");
   // An observer: no agent of its own, so it takes no work; it hears heartbeats and reads the store.
   const swarm = await openSwarm(config, { agents: [] });
   await swarm.start();

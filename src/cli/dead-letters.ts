@@ -5,12 +5,11 @@
  * broker as a node hosting no agent and sends each task to its queue again
  * (see `swarm.redrive`: audited, a refunded escrow only with `--unpaid`).
  */
-import { loadSwarmConfig } from "../config/load.js";
-import { applyOverrides } from "../config/overrides.js";
 import { ConfigError, toError } from "../errors/index.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { DeadLetterRecord } from "../store/port.js";
 import { decodeEnvelope } from "../wire/codec.js";
+import { loadBrokerSwarm } from "./broker-swarm.js";
 import { openStoreTarget, type StoreTarget } from "./store-target.js";
 
 export interface DeadLetterFilter {
@@ -94,15 +93,11 @@ export async function redriveDeadLetters(
   file: string,
   options: RedriveCliOptions,
 ): Promise<number> {
-  const config = applyOverrides(await loadSwarmConfig(file), {
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.store ? { store: options.store } : {}),
-  });
-  if (config.transport === "memory") {
-    throw new ConfigError(
-      "this swarm uses the embedded in-process transport, which only the process running it can reach: redrive from its dashboard (conclave up --dashboard), or run the swarm on a broker",
-    );
-  }
+  const config = await loadBrokerSwarm(
+    file,
+    options,
+    "redrive from its dashboard (conclave up --dashboard)",
+  );
   if (!options.all && options.ids.length === 0) {
     throw new ConfigError(
       "name the dead letters to redrive (their ids), or pass --all [--reason TEXT]",

@@ -6,12 +6,11 @@
  * this command subscribed is not shown.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadSwarmConfig } from "../config/load.js";
-import { applyOverrides } from "../config/overrides.js";
-import { ConfigError, toError } from "../errors/index.js";
+import { toError } from "../errors/index.js";
 import { openTransport } from "../runtime/from-config.js";
 import { subjects } from "../runtime/subjects.js";
 import { decodeEnvelope } from "../wire/codec.js";
+import { loadBrokerSwarm } from "./broker-swarm.js";
 
 export interface EventsOptions {
   readonly transport?: string;
@@ -27,13 +26,11 @@ export interface EventsOptions {
 
 /** Subscribes to the swarm's events and prints them; exit 0, or 2 on the embedded transport. */
 export async function showEvents(file: string, options: EventsOptions): Promise<number> {
-  const loaded = await loadSwarmConfig(file);
-  const config = applyOverrides(loaded, options.transport ? { transport: options.transport } : {});
-  if (config.transport === "memory") {
-    throw new ConfigError(
-      "conclave events listens on a broker, and this swarm uses the embedded in-process transport: pass --transport nats://… or amqp://…, or watch a local run with `conclave up --json`",
-    );
-  }
+  const config = await loadBrokerSwarm(
+    file,
+    options.transport ? { transport: options.transport } : {},
+    "watch a local run with `conclave up --json`",
+  );
   const transport = await openTransport(config);
   let seen = 0;
   let stop: () => void = () => {};

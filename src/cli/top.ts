@@ -4,11 +4,9 @@
  * show, redrawn every second (or printed once with `--once`). Like the
  * dashboard, it watches from a node that hosts no agent.
  */
-import { loadSwarmConfig } from "../config/load.js";
-import { applyOverrides } from "../config/overrides.js";
 import { type AgentRow, DashboardApi } from "../dashboard/api.js";
-import { ConfigError } from "../errors/index.js";
 import { openSwarm } from "../runtime/from-config.js";
+import { loadBrokerSwarm } from "./broker-swarm.js";
 import { useColor } from "./progress.js";
 
 export interface TopOptions {
@@ -52,15 +50,7 @@ export function renderTop(overview: Overview, agents: readonly AgentRow[], color
 
 /** Watches the swarm until SIGINT/SIGTERM (or once). Exit 0. */
 export async function showTop(file: string, options: TopOptions): Promise<number> {
-  const config = applyOverrides(await loadSwarmConfig(file), {
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.store ? { store: options.store } : {}),
-  });
-  if (config.transport === "memory") {
-    throw new ConfigError(
-      "this swarm uses the embedded in-process transport, which only the process running it can see: watch it with `conclave up --dashboard`, or pass --transport nats://… or amqp://…",
-    );
-  }
+  const config = await loadBrokerSwarm(file, options, "watch it with `conclave up --dashboard`");
   const swarm = await openSwarm(config, { agents: [] });
   await swarm.start();
   const api = new DashboardApi(swarm, config);

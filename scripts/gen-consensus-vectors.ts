@@ -14,7 +14,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { createQuorumRound } from "../src/consensus/quorum.js";
-import { computeSeal, sealDecision } from "../src/consensus/seal.js";
+import { computeSeal, decisionParts, sealDecision } from "../src/consensus/seal.js";
 import { createVote, hashProposal, verifierFromKeys } from "../src/consensus/vote.js";
 import { ManualClock } from "../src/core/clock.js";
 import { agentKeyPairFromSeed, encodePublicKey } from "../src/identity/keys.js";
@@ -103,20 +103,7 @@ export function consensusVectors(): Record<string, unknown> {
   for (const vote of votes) round.step(vote, TS + 2_000);
   const result = round.result();
   if (result === undefined) throw new Error("the vectors' round did not decide");
-  const decision = sealDecision(
-    JSON.parse(
-      JSON.stringify({
-        proposal: result.proposal,
-        protocol: result.protocol,
-        votes: result.votes,
-        tally: result.tally,
-        outcome: result.outcome,
-        evidence: result.evidence,
-        decidedAt: result.decidedAt,
-      }),
-    ),
-    null,
-  );
+  const decision = sealDecision(decisionParts(result), null);
   const { seal, ...sealed } = decision;
   return {
     description:

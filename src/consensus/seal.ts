@@ -9,6 +9,7 @@
 import { sha256Canonical } from "../wire/canonical.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { HierarchyRecord } from "./hierarchy-plan.js";
+import type { RoundResult } from "./quorum.js";
 import type { ByzantineEvidence, Outcome, Proposal, ProtocolName, Tally } from "./types.js";
 
 /** A sealed outcome of one proposal; verifiable offline with the voters' public keys. */
@@ -90,4 +91,26 @@ export function computeSeal(
 export function sealDecision(parts: DecisionParts, prevSeal: string | null): Decision {
   const fields = sealedFields({ ...parts, prevSeal }) as Omit<Decision, "seal">;
   return { ...fields, seal: sha256Canonical(fields) };
+}
+
+/**
+ * The fields of a decided round's result that its decision seals, as plain
+ * JSON (a copy: what the audit log stores is exactly what was sealed).
+ */
+export function decisionParts(
+  result: RoundResult & { readonly hierarchy?: HierarchyRecord },
+): DecisionParts {
+  return JSON.parse(
+    JSON.stringify({
+      proposal: result.proposal,
+      protocol: result.protocol,
+      votes: result.votes,
+      tally: result.tally,
+      outcome: result.outcome,
+      evidence: result.evidence,
+      decidedAt: result.decidedAt,
+      ...(result.hierarchy === undefined ? {} : { hierarchy: result.hierarchy }),
+      ...(result.reason === undefined ? {} : { reason: result.reason }),
+    }),
+  ) as DecisionParts;
 }

@@ -51,7 +51,12 @@ import { createPbftRound, type PbftRound } from "../../consensus/pbft-round.js";
 import { type CompiledPolicy, evaluatePolicy, type PolicyVerdict } from "../../consensus/policy.js";
 import { createQuorumRound, type QuorumRound, type RoundResult } from "../../consensus/quorum.js";
 import { fromWeightUnits, thresholdUnits, toWeightUnits } from "../../consensus/quorum-math.js";
-import { type Decision, type DecisionParts, sealDecision } from "../../consensus/seal.js";
+import {
+  type Decision,
+  type DecisionParts,
+  decisionParts,
+  sealDecision,
+} from "../../consensus/seal.js";
 import type { ByzantineEvidence, Tally, Verifier, VoteChoice } from "../../consensus/types.js";
 import {
   createVote,
@@ -660,19 +665,7 @@ export class ConsensusEngine {
     if (result === undefined || !this.#rounds.has(round.proposal.id)) return;
     this.#rounds.delete(round.proposal.id);
     this.#late.closed(round.proposal, this.#host.clock.now());
-    const parts: DecisionParts = JSON.parse(
-      JSON.stringify({
-        proposal: result.proposal,
-        protocol: result.protocol,
-        votes: result.votes,
-        tally: result.tally,
-        outcome: result.outcome,
-        evidence: result.evidence,
-        decidedAt: result.decidedAt,
-        ...("hierarchy" in result ? { hierarchy: result.hierarchy } : {}),
-        ...(result.reason === undefined ? {} : { reason: result.reason }),
-      }),
-    ) as DecisionParts;
+    const parts = decisionParts(result);
     this.#seal(parts).then(
       ({ decision, seq }) => {
         this.#host.emit({

@@ -7,7 +7,7 @@
  * completions are retried one transaction each, so one bad completion never
  * fails its neighbours. An adapter's `HotPath` replaces the per-task calls.
  */
-import type { Insertable, Transaction } from "kysely";
+import type { Insertable, Selectable, Transaction } from "kysely";
 import { ConclaveError, StoreError } from "../../errors/index.js";
 import type {
   CompletionSummary,
@@ -18,7 +18,7 @@ import type {
   TaskOutcome,
   TaskStore,
 } from "../ports/tasks.js";
-import type { Database, OutboxTable } from "../schema.js";
+import type { Database, EffectsTable, OutboxTable } from "../schema.js";
 import { chunks, lostToConcurrentWriter, retried, type StoreCore } from "./core.js";
 import type { HotPath, OutboxRow, PreparedCompletion } from "./hot-path.js";
 
@@ -331,14 +331,7 @@ export class KyselyTaskStore implements TaskStore {
         .orderBy("task_id")
         .orderBy("key")
         .execute();
-      return rows.map((r) => ({
-        kind: r.kind,
-        key: r.key,
-        taskId: r.task_id,
-        agent: r.agent,
-        at: r.at,
-        ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
-      }));
+      return rows.map(toEffect);
     });
   }
 
@@ -351,14 +344,7 @@ export class KyselyTaskStore implements TaskStore {
         .orderBy("kind")
         .orderBy("key")
         .execute();
-      return rows.map((r) => ({
-        kind: r.kind,
-        key: r.key,
-        taskId: r.task_id,
-        agent: r.agent,
-        at: Number(r.at),
-        ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
-      }));
+      return rows.map(toEffect);
     });
   }
 
@@ -405,4 +391,16 @@ export class KyselyTaskStore implements TaskStore {
       }));
     });
   }
+}
+
+/** An effects row as the port returns it. */
+function toEffect(r: Selectable<EffectsTable>): EffectRecord {
+  return {
+    kind: r.kind,
+    key: r.key,
+    taskId: r.task_id,
+    agent: r.agent,
+    at: Number(r.at),
+    ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
+  };
 }

@@ -19,6 +19,8 @@ import type { Envelope } from "../wire/envelope.js";
 
 /** Rows a list answers at most. */
 const LIST_LIMIT = 200;
+/** How long the overview's slow totals (dead letters, decisions, model spend) are reused. */
+const SLOW_TOTALS_MS = 2_000;
 /** Completions the delegation graph is drawn from (the latest). */
 const GRAPH_SCAN = 5_000;
 /** Ledger operations scanned for spend and task timelines. */
@@ -59,6 +61,16 @@ export interface DecisionRow {
 export class DashboardApi {
   readonly #swarm: Swarm;
   readonly #config: SwarmFile;
+  #slow:
+    | {
+        readonly at: number;
+        readonly value: Promise<{
+          deadLettered: number;
+          decisions: number;
+          llm: { calls: number; credits: number };
+        }>;
+      }
+    | undefined;
 
   constructor(swarm: Swarm, config: SwarmFile) {
     this.#swarm = swarm;
@@ -72,12 +84,10 @@ export class DashboardApi {
   /** The numbers at the top of the page: they change as the swarm works. */
   async overview() {
     const store = this.#store;
-    const [completed, deadLetters, audit, auctions, spend] = await Promise.all([
+    const [completed, auctions, slow] = await Promise.all([
       store.completedCount(),
-      store.deadLetters({ limit: 100_000 }),
-      readAuditLog(store),
       store.auctionStats(),
-      this.#spend(),
+      this.#slowTotals(),
     ]);
     const heard = this.#swarm.registry.find();
     return {
@@ -87,12 +97,39 @@ export class DashboardApi {
         declared: this.#config.agents.length,
         alive: heard.filter((a) => a.liveness === "alive").length,
       },
-      tasks: { completed, deadLettered: deadLetters.length },
-      decisions: audit.filter((r) => r.kind === DECISION_KIND).length,
+      tasks: { completed, deadLettered: slow.deadLettered },
+      decisions: slow.decisions,
       auctions,
-      llm: spend.totals,
+      llm: slow.llm,
       at: Date.now(),
     };
+  }
+
+  /**
+   * The overview's totals that need whole lists read (dead letters, the
+   * audit log, the model fees): read at most every `SLOW_TOTALS_MS`, shared
+   * by the overview pushed every second, rather than re-read each time.
+   */
+  #slowTotals() {
+    const now = Date.now();
+    if (this.#slow === undefined || now - this.#slow.at >= SLOW_TOTALS_MS) {
+      const store = this.#store;
+      const value = Promise.all([
+        store.deadLetters({ limit: 100_000 }),
+        readAuditLog(store),
+        this.#spend(),
+      ]).then(([dead, audit, spend]) => ({
+        deadLettered: dead.length,
+        decisions: audit.filter((r) => r.kind === DECISION_KIND).length,
+        llm: spend.totals,
+      }));
+      // A failed read is tried again next time, not kept.
+      value.catch(() => {
+        if (this.#slow?.value === value) this.#slow = undefined;
+      });
+      this.#slow = { at: now, value };
+    }
+    return this.#slow.value;
   }
 
   /** Every declared agent and every agent heard from, with balance and reputation. */

@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Gauge } from "prom-client";
 import { toError } from "../errors/index.js";
 import type { Store } from "../store/port.js";
 import type { QueueInfo } from "../transport/port.js";
@@ -45,7 +46,7 @@ export async function serveMetrics(
     }
     renderMetrics(source).then(
       (text) => {
-        response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+        response.writeHead(200, { "content-type": source.metrics.registry.contentType });
         response.end(text);
       },
       (error: unknown) => {
@@ -73,31 +74,51 @@ export async function serveMetrics(
   };
 }
 
+/** The gauges read at each scrape, created in the node's registry on first use. */
+function scrapeGauges(metrics: SwarmMetrics) {
+  const gauge = (name: string, help: string, labelNames: string[] = []): Gauge => {
+    const existing = metrics.registry.getSingleMetric(name);
+    if (existing instanceof Gauge) return existing;
+    return new Gauge({ name, help, labelNames, registers: [metrics.registry] });
+  };
+  return {
+    balance: gauge("conclave_agent_balance_credits", "An agent's credit balance.", ["agent"]),
+    escrow: gauge("conclave_escrow_credits", "Credits held in escrow for tasks in flight."),
+    depth: gauge("conclave_queue_depth", "Tasks waiting in a queue.", ["queue"]),
+    inFlight: gauge(
+      "conclave_queue_in_flight",
+      "Tasks handed to a consumer and not yet acknowledged.",
+      ["queue"],
+    ),
+  };
+}
+
 /**
- * The node's metrics in the Prometheus text format: its counters, and the
- * gauges read at each scrape (balances, escrow, queue depths).
+ * The node's metrics in the Prometheus text format: its counters and
+ * histograms, the process's standard metrics, and the gauges read at each
+ * scrape (balances, escrow, queue depths).
  */
 export async function renderMetrics(source: MetricsSource): Promise<string> {
-  const balances = await source.store.balances();
-  const lines = ["# TYPE conclave_agent_balance_credits gauge"];
+  const [balances, queues] = await Promise.all([
+    source.store.balances(),
+    source.queues?.() ?? Promise.resolve([]),
+  ]);
+  source.metrics.includeProcessMetrics();
+  const gauges = scrapeGauges(source.metrics);
+  // Reset first: an account or a queue that is gone leaves no stale series.
+  for (const g of Object.values(gauges)) g.reset();
   let escrow = 0;
   for (const { account, balance } of balances) {
     if (account.startsWith("agent:")) {
-      const agent = account.slice("agent:".length).replace(/["\\\n]/g, "_");
-      lines.push(`conclave_agent_balance_credits{agent="${agent}"} ${balance}`);
+      gauges.balance.set({ agent: account.slice("agent:".length) }, balance);
     } else if (account.startsWith("escrow:")) {
       escrow += balance;
     }
   }
-  lines.push("# TYPE conclave_escrow_credits gauge", `conclave_escrow_credits ${escrow}`);
-  const queues = (await source.queues?.()) ?? [];
-  if (queues.length > 0) {
-    const label = (q: QueueInfo) => q.name.replace(/["\\\n]/g, "_");
-    lines.push("# TYPE conclave_queue_depth gauge");
-    for (const q of queues) lines.push(`conclave_queue_depth{queue="${label(q)}"} ${q.pending}`);
-    lines.push("# TYPE conclave_queue_in_flight gauge");
-    for (const q of queues)
-      lines.push(`conclave_queue_in_flight{queue="${label(q)}"} ${q.inFlight}`);
+  gauges.escrow.set(escrow);
+  for (const q of queues) {
+    gauges.depth.set({ queue: q.name }, q.pending);
+    gauges.inFlight.set({ queue: q.name }, q.inFlight);
   }
-  return `${source.metrics.render()}${lines.join("\n")}\n`;
+  return source.metrics.render();
 }

@@ -1,3 +1,4 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { SwarmEvent } from "./events.js";
 
 /**
@@ -13,21 +14,95 @@ export const TASK_SECONDS_BUCKETS: readonly number[] = Object.freeze([
   0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600,
 ]);
 
-interface Histogram {
-  readonly name: string;
-  /** The series' labels as written inside `{…}`; empty without labels. */
-  readonly labels: string;
-  readonly buckets: readonly number[];
-  /** Observations at or below each bucket's bound (not cumulative). */
-  readonly counts: number[];
-  sum: number;
-  count: number;
-}
+/** The counters a node keeps: name → its help text and label names. */
+const COUNTERS = {
+  conclave_tasks_submitted_total: ["Tasks submitted to a role.", ["role", "task"]],
+  conclave_tasks_completed_total: ["Tasks an agent completed.", ["agent", "task"]],
+  conclave_tasks_total: [
+    "Tasks handled, by outcome (completed, failed).",
+    ["role", "task", "outcome"],
+  ],
+  conclave_tasks_failed_total: [
+    "Task attempts that failed, and whether they will be retried.",
+    ["agent", "task", "retry"],
+  ],
+  conclave_tasks_duplicate_total: [
+    "Deliveries of a task already handled (acknowledged, not run again).",
+    ["agent"],
+  ],
+  conclave_tasks_dead_lettered_total: ["Tasks moved to the dead-letter queue.", []],
+  conclave_dead_letters_total: [
+    "Tasks moved to the dead-letter queue, by the class of their reason.",
+    ["reason"],
+  ],
+  conclave_consensus_late_votes_total: [
+    "Votes that arrived after their round closed (kept, not counted).",
+    ["choice"],
+  ],
+  conclave_llm_calls_total: [
+    "Model calls, and whether the answer was replayed from the step journal.",
+    ["model", "replayed"],
+  ],
+  conclave_llm_tokens_total: [
+    "Model tokens paid for, by kind (input, output, cached).",
+    ["model", "kind"],
+  ],
+  conclave_llm_cost_credits_total: ["Credits charged for model calls.", ["model"]],
+  conclave_messages_rejected_total: [
+    "Messages refused on arrival (bad signature, replay, unknown signer...), by error code.",
+    ["code"],
+  ],
+  conclave_agent_crashes_total: ["Agent handler crashes.", ["agent"]],
+  conclave_registry_events_total: [
+    "Membership changes seen (agent.joined, agent.suspect, agent.left).",
+    ["event"],
+  ],
+  conclave_errors_total: ["Errors the node reported as events.", []],
+  conclave_consensus_proposals_total: [
+    "Consensus rounds opened by this node.",
+    ["action", "protocol"],
+  ],
+  conclave_consensus_votes_total: ["Votes cast by the agents this node hosts.", ["choice"]],
+  conclave_consensus_byzantine_total: ["Pieces of Byzantine evidence a round refused.", ["kind"]],
+  conclave_consensus_decisions_total: [
+    "Consensus rounds decided, by action and outcome.",
+    ["action", "protocol", "outcome"],
+  ],
+  conclave_consensus_rounds_total: [
+    "Consensus rounds decided, by protocol and outcome.",
+    ["protocol", "outcome"],
+  ],
+  conclave_auctions_opened_total: ["Auctions opened by this node.", ["task", "rule"]],
+  conclave_auction_bids_rejected_total: ["Bids refused, by typed reason.", ["reason"]],
+  conclave_auctions_closed_total: ["Auctions closed, by outcome.", ["task", "outcome"]],
+} as const satisfies Record<string, readonly [string, readonly string[]]>;
+
+/** The histograms a node keeps: name → help text, label names, bucket bounds (seconds). */
+const HISTOGRAMS = {
+  conclave_task_duration_seconds: ["Time to handle a task.", ["task"], TASK_SECONDS_BUCKETS],
+  conclave_llm_call_seconds: ["Latency of a model call.", ["model"], TASK_SECONDS_BUCKETS],
+  conclave_consensus_decision_seconds: [
+    "Time from a proposal to its decision.",
+    ["protocol"],
+    DECISION_SECONDS_BUCKETS,
+  ],
+  conclave_auction_seconds: [
+    "Time from a call for proposals to its award.",
+    ["task"],
+    DECISION_SECONDS_BUCKETS,
+  ],
+} as const satisfies Record<string, readonly [string, readonly string[], readonly number[]]>;
+
+type CounterName = keyof typeof COUNTERS;
+type HistogramName = keyof typeof HISTOGRAMS;
+type Labels = Record<string, string>;
 
 /**
  * Counters and histograms of what a node observed, named the Prometheus way
- * (`conclave_*_total`, `*_seconds`). Fed from the swarm's events, so every
- * rejected or dead-lettered message is counted whatever its path.
+ * (`conclave_*_total`, `*_seconds`), kept in a prom-client `Registry` of the
+ * node's own (two swarms in one process never mix their series). Fed from
+ * the swarm's events, so every rejected or dead-lettered message is counted
+ * whatever its path.
  *
  * Consensus, as seen by the node that coordinates a round (its proposer's):
  * `conclave_consensus_proposals_total{action, protocol}`,
@@ -42,10 +117,45 @@ interface Histogram {
  * `conclave_auction_bids_rejected_total{reason}` (one per refused bid, by its
  * typed reason) and the histogram `conclave_auction_seconds{task}` from the
  * call for proposals to the award.
+ *
+ * Gauges read at each scrape (balances, escrow, queue depths) and the
+ * process's own metrics are added by the metrics endpoint
+ * (`metrics-server.ts`).
  */
 export class SwarmMetrics {
-  readonly #counters = new Map<string, number>();
+  /** The node's registry: what `/metrics` renders. */
+  readonly registry = new Registry();
+  readonly #counters = new Map<string, Counter>();
   readonly #histograms = new Map<string, Histogram>();
+  #processMetrics = false;
+
+  constructor() {
+    for (const [name, [help, labelNames]] of Object.entries(COUNTERS)) {
+      const counter = new Counter({ name, help, labelNames, registers: [this.registry] });
+      this.#counters.set(name, counter);
+    }
+    for (const [name, [help, labelNames, buckets]] of Object.entries(HISTOGRAMS)) {
+      const histogram = new Histogram({
+        name,
+        help,
+        labelNames,
+        buckets: [...buckets],
+        registers: [this.registry],
+      });
+      this.#histograms.set(name, histogram);
+    }
+  }
+
+  /**
+   * Adds the process's standard metrics (CPU, memory, event-loop lag, GC:
+   * `process_*`, `nodejs_*`) to the registry, once. Called by the metrics
+   * endpoint, so a swarm nobody scrapes pays nothing for them.
+   */
+  includeProcessMetrics(): void {
+    if (this.#processMetrics) return;
+    this.#processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+  }
 
   observe(event: SwarmEvent): void {
     switch (event.type) {
@@ -63,7 +173,6 @@ export class SwarmMetrics {
           "conclave_task_duration_seconds",
           { task: event.task },
           event.durationMs / 1000,
-          TASK_SECONDS_BUCKETS,
         );
         break;
       case "task.failed":
@@ -111,12 +220,7 @@ export class SwarmMetrics {
           event.cachedInputTokens,
         );
         this.#add("conclave_llm_cost_credits_total", model, event.cost);
-        this.#observe(
-          "conclave_llm_call_seconds",
-          model,
-          event.latencyMs / 1000,
-          TASK_SECONDS_BUCKETS,
-        );
+        this.#observe("conclave_llm_call_seconds", model, event.latencyMs / 1000);
         break;
       }
       case "message.rejected":
@@ -159,7 +263,6 @@ export class SwarmMetrics {
           "conclave_consensus_decision_seconds",
           { protocol: event.protocol },
           event.durationMs / 1000,
-          DECISION_SECONDS_BUCKETS,
         );
         break;
       case "auction.opened":
@@ -170,12 +273,7 @@ export class SwarmMetrics {
         break;
       case "auction.closed":
         this.#inc("conclave_auctions_closed_total", { task: event.task, outcome: event.outcome });
-        this.#observe(
-          "conclave_auction_seconds",
-          { task: event.task },
-          event.durationMs / 1000,
-          DECISION_SECONDS_BUCKETS,
-        );
+        this.#observe("conclave_auction_seconds", { task: event.task }, event.durationMs / 1000);
         break;
       default:
         break;
@@ -183,8 +281,11 @@ export class SwarmMetrics {
   }
 
   /** The value of one counter series; 0 if never counted. */
-  get(name: string, labels: Record<string, string> = {}): number {
-    return this.#counters.get(seriesKey(name, labels)) ?? 0;
+  async get(name: string, labels: Labels = {}): Promise<number> {
+    const counter = this.#counters.get(name);
+    if (counter === undefined) return 0;
+    const { values } = await counter.get();
+    return values.find((v) => sameLabels(v.labels, labels))?.value ?? 0;
   }
 
   /**
@@ -192,106 +293,60 @@ export class SwarmMetrics {
    * is `+Inf`), the sum and the count of observations; undefined if nothing
    * was observed.
    */
-  histogram(
+  async histogram(
     name: string,
-    labels: Record<string, string> = {},
-  ): { buckets: { le: number; count: number }[]; sum: number; count: number } | undefined {
-    const histogram = this.#histograms.get(seriesKey(name, labels));
-    return histogram === undefined ? undefined : cumulative(histogram);
+    labels: Labels = {},
+  ): Promise<{ buckets: { le: number; count: number }[]; sum: number; count: number } | undefined> {
+    const histogram = this.#histograms.get(name);
+    if (histogram === undefined) return undefined;
+    const { values } = await histogram.get();
+    const mine = values.filter((v) => {
+      const { le: _le, ...rest } = v.labels as Labels;
+      return sameLabels(rest, labels);
+    });
+    const count = mine.find((v) => v.metricName === `${name}_count`)?.value;
+    if (count === undefined || count === 0) return undefined;
+    const buckets = mine
+      .filter((v) => v.metricName === `${name}_bucket`)
+      .map((v) => ({
+        le: Number(v.labels["le"] === "+Inf" ? Infinity : v.labels["le"]),
+        count: v.value,
+      }));
+    const sum = mine.find((v) => v.metricName === `${name}_sum`)?.value ?? 0;
+    return { buckets, sum, count };
   }
 
   /** Sum of a counter over all its label sets. */
-  total(name: string): number {
-    let sum = 0;
-    for (const [key, value] of this.#counters) {
-      if (key === name || key.startsWith(`${name}{`)) sum += value;
-    }
-    return sum;
+  async total(name: string): Promise<number> {
+    const counter = this.#counters.get(name);
+    if (counter === undefined) return 0;
+    const { values } = await counter.get();
+    return values.reduce((sum, v) => sum + v.value, 0);
   }
 
-  /** The Prometheus text exposition format. */
-  render(): string {
-    const lines: string[] = [];
-    const seen = new Set<string>();
-    for (const key of [...this.#counters.keys()].sort()) {
-      const name = key.split("{")[0] as string;
-      if (!seen.has(name)) {
-        seen.add(name);
-        lines.push(`# TYPE ${name} counter`);
-      }
-      lines.push(`${key} ${this.#counters.get(key)}`);
-    }
-    for (const key of [...this.#histograms.keys()].sort()) {
-      const histogram = this.#histograms.get(key) as Histogram;
-      const { name, labels } = histogram;
-      if (!seen.has(name)) {
-        seen.add(name);
-        lines.push(`# TYPE ${name} histogram`);
-      }
-      const series = (suffix: string, le?: string) => {
-        const all = [labels, le === undefined ? "" : `le="${le}"`].filter((l) => l !== "");
-        return `${name}${suffix}${all.length === 0 ? "" : `{${all.join(",")}}`}`;
-      };
-      const { buckets, sum, count } = cumulative(histogram);
-      for (const bucket of buckets) {
-        const le = bucket.le === Number.POSITIVE_INFINITY ? "+Inf" : String(bucket.le);
-        lines.push(`${series("_bucket", le)} ${bucket.count}`);
-      }
-      lines.push(`${series("_sum")} ${sum}`);
-      lines.push(`${series("_count")} ${count}`);
-    }
-    return `${lines.join("\n")}\n`;
+  /** The Prometheus text exposition format of the registry. */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 
-  #observe(
-    name: string,
-    labels: Record<string, string>,
-    value: number,
-    buckets: readonly number[],
-  ): void {
-    const key = this.#key(name, labels);
-    let histogram = this.#histograms.get(key);
-    if (histogram === undefined) {
-      const labelText = key.slice(name.length + 1, -1);
-      histogram = {
-        name,
-        labels: labelText,
-        buckets,
-        counts: buckets.map(() => 0),
-        sum: 0,
-        count: 0,
-      };
-      this.#histograms.set(key, histogram);
-    }
-    const index = buckets.findIndex((le) => value <= le);
-    if (index >= 0) histogram.counts[index] = (histogram.counts[index] ?? 0) + 1;
-    histogram.sum += value;
-    histogram.count++;
+  #observe(name: HistogramName, labels: Labels, value: number): void {
+    (this.#histograms.get(name) as Histogram).observe(labels, value);
   }
 
-  readonly #keys = new Map<string, string>();
-
-  /** `seriesKey`, remembered: the same few series are counted for every task. */
-  #key(name: string, labels: Record<string, string>): string {
-    let lookup = name;
-    for (const k in labels) lookup += `\u0000${k}\u0001${labels[k]}`;
-    let key = this.#keys.get(lookup);
-    if (key === undefined) {
-      key = seriesKey(name, labels);
-      if (this.#keys.size >= KEY_CACHE_MAX) this.#keys.clear();
-      this.#keys.set(lookup, key);
-    }
-    return key;
-  }
-
-  #inc(name: string, labels: Record<string, string>): void {
+  #inc(name: CounterName, labels: Labels): void {
     this.#add(name, labels, 1);
   }
 
-  #add(name: string, labels: Record<string, string>, amount: number): void {
-    const key = this.#key(name, labels);
-    this.#counters.set(key, (this.#counters.get(key) ?? 0) + amount);
+  #add(name: CounterName, labels: Labels, amount: number): void {
+    (this.#counters.get(name) as Counter).inc(labels, amount);
   }
+}
+
+/** Whether a series' labels are exactly `wanted`. */
+function sameLabels(actual: Partial<Record<string, string | number>>, wanted: Labels): boolean {
+  const keys = Object.keys(actual);
+  if (keys.length !== Object.keys(wanted).length) return false;
+  return keys.every((k) => String(actual[k]) === wanted[k]);
 }
 
 /**
@@ -306,31 +361,4 @@ export function deadLetterReason(reason: string): string {
   if (reason.startsWith("delivered ")) return "max_deliver";
   if (reason.startsWith("deadline passed")) return "deadline";
   return "other";
-}
-
-/** Series keys cached per call site's label values (each site passes its labels in one order). */
-const KEY_CACHE_MAX = 10_000;
-
-function seriesKey(name: string, labels: Record<string, string>): string {
-  const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
-  if (entries.length === 0) return name;
-  const body = entries
-    .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`))}"`)
-    .join(",");
-  return `${name}{${body}}`;
-}
-
-/** Cumulative bucket counts (the last bound `+Inf`), as Prometheus reports them. */
-function cumulative(histogram: Histogram): {
-  buckets: { le: number; count: number }[];
-  sum: number;
-  count: number;
-} {
-  let running = 0;
-  const buckets = histogram.buckets.map((le, i) => {
-    running += histogram.counts[i] ?? 0;
-    return { le, count: running };
-  });
-  buckets.push({ le: Number.POSITIVE_INFINITY, count: histogram.count });
-  return { buckets, sum: histogram.sum, count: histogram.count };
 }

@@ -378,18 +378,18 @@ describe("consensus in the runtime: pbft", () => {
 
       const m = swarm.metrics;
       const labels = { action: "deploy.production", protocol: "pbft" };
-      assert.equal(m.get("conclave_consensus_proposals_total", labels), 1);
+      assert.equal(await m.get("conclave_consensus_proposals_total", labels), 1);
       assert.equal(
-        m.get("conclave_consensus_decisions_total", { ...labels, outcome: "approved" }),
+        await m.get("conclave_consensus_decisions_total", { ...labels, outcome: "approved" }),
         1,
       );
-      assert.equal(m.get("conclave_consensus_byzantine_total", { kind: "bad-signature" }), 1);
-      assert.equal(m.get("conclave_consensus_byzantine_total", { kind: "equivocation" }), 1);
+      assert.equal(await m.get("conclave_consensus_byzantine_total", { kind: "bad-signature" }), 1);
+      assert.equal(await m.get("conclave_consensus_byzantine_total", { kind: "equivocation" }), 1);
       assert.equal(
-        m.histogram("conclave_consensus_decision_seconds", { protocol: "pbft" })?.count,
+        (await m.histogram("conclave_consensus_decision_seconds", { protocol: "pbft" }))?.count,
         1,
       );
-      assert.equal(m.get("conclave_consensus_votes_total", { choice: "approve" }), 3);
+      assert.equal(await m.get("conclave_consensus_votes_total", { choice: "approve" }), 3);
     } finally {
       await t.cleanup();
     }

@@ -48,7 +48,7 @@ describe("event subscriptions", () => {
       assert.match(parked?.reason ?? "", /SignatureError/);
       assert.equal(parked?.subject, "test.event.deploy.started");
       assert.equal(
-        swarm.metrics.get("conclave_messages_rejected_total", { code: "E_SIGNATURE" }),
+        await swarm.metrics.get("conclave_messages_rejected_total", { code: "E_SIGNATURE" }),
         1,
       );
     } finally {

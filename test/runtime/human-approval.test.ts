@@ -170,7 +170,10 @@ describe("human approvals", () => {
       [["alice", "reject", late.sig]],
     );
     assert.ok(events.some((e) => e.type === "consensus.late_vote" && e.agent === "alice"));
-    assert.equal(swarm.metrics.get("conclave_consensus_late_votes_total", { choice: "reject" }), 1);
+    assert.equal(
+      await swarm.metrics.get("conclave_consensus_late_votes_total", { choice: "reject" }),
+      1,
+    );
   });
 
   test("the swarm file is checked: an undeclared human, a human in a pbft round, a name shared with an agent", () => {

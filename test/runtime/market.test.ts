@@ -163,14 +163,20 @@ describe("market: contract-net auctions over the bus", () => {
       assert.equal(won.rejectedBids, 3);
       // The same refusals, counted for Prometheus by reason.
       for (const reason of ["bad-signature", "duplicate-identity", "unknown-bidder"]) {
-        assert.equal(swarm.metrics.get("conclave_auction_bids_rejected_total", { reason }), 1);
+        assert.equal(
+          await swarm.metrics.get("conclave_auction_bids_rejected_total", { reason }),
+          1,
+        );
       }
       assert.equal(
-        swarm.metrics.get("conclave_auctions_closed_total", { task: "review", outcome: "awarded" }),
+        await swarm.metrics.get("conclave_auctions_closed_total", {
+          task: "review",
+          outcome: "awarded",
+        }),
         1,
       );
       assert.equal(
-        swarm.metrics.histogram("conclave_auction_seconds", { task: "review" })?.count,
+        (await swarm.metrics.histogram("conclave_auction_seconds", { task: "review" }))?.count,
         1,
       );
     } finally {

@@ -37,7 +37,7 @@ function parseExposition(text: string): { types: Map<string, string>; samples: S
     }
     assert.ok(!line.startsWith("#") || line.startsWith("# HELP"), `unexpected comment: ${line}`);
     if (line.startsWith("#")) continue;
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+]+|\+Inf|NaN)$/.exec(line);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[+-]Inf|NaN)$/i.exec(line);
     assert.ok(sample, `malformed sample: ${line}`);
     const labels: Record<string, string> = {};
     for (const pair of (sample[2] ?? "").match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g) ?? []) {
@@ -88,7 +88,7 @@ describe("metrics endpoint", () => {
     for (let i = 0; i < 5; i++) await swarm.submit("dev", "code", { i }, { as: "lead" });
     await swarm.submit("dev", "code", { fail: true }, { as: "lead" });
     await until(
-      () => done === 5 && swarm.metrics.total("conclave_dead_letters_total") === 1,
+      async () => done === 5 && (await swarm.metrics.total("conclave_dead_letters_total")) === 1,
       10_000,
       "the work",
     );
@@ -98,6 +98,9 @@ describe("metrics endpoint", () => {
     assert.match(response.headers.get("content-type") ?? "", /text\/plain; version=0\.0\.4/);
     const { types, samples } = parseExposition(await response.text());
     assert.equal(types.get("conclave_tasks_total"), "counter");
+    // The process's standard metrics come with every scrape.
+    assert.equal(types.get("process_cpu_seconds_total"), "counter");
+    assert.equal(types.get("nodejs_eventloop_lag_seconds"), "gauge");
     assert.equal(types.get("conclave_task_duration_seconds"), "histogram");
     assert.equal(types.get("conclave_agent_balance_credits"), "gauge");
     assert.equal(

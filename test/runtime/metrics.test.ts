@@ -20,7 +20,7 @@ const decided = (
 });
 
 describe("consensus metrics", () => {
-  test("proposals, votes, decisions by outcome, Byzantine evidence by kind", () => {
+  test("proposals, votes, decisions by outcome, Byzantine evidence by kind", async () => {
     const metrics = new SwarmMetrics();
     const events: SwarmEvent[] = [
       {
@@ -62,33 +62,36 @@ describe("consensus metrics", () => {
     ];
     for (const event of events) metrics.observe(event);
     assert.equal(
-      metrics.get("conclave_consensus_proposals_total", {
+      await metrics.get("conclave_consensus_proposals_total", {
         action: "funds.transfer",
         protocol: "pbft",
       }),
       1,
     );
-    assert.equal(metrics.total("conclave_consensus_proposals_total"), 2);
-    assert.equal(metrics.get("conclave_consensus_votes_total", { choice: "reject" }), 1);
-    assert.equal(metrics.get("conclave_consensus_byzantine_total", { kind: "equivocation" }), 2);
-    assert.equal(metrics.get("conclave_consensus_byzantine_total", { kind: "replay" }), 1);
+    assert.equal(await metrics.total("conclave_consensus_proposals_total"), 2);
+    assert.equal(await metrics.get("conclave_consensus_votes_total", { choice: "reject" }), 1);
+    assert.equal(
+      await metrics.get("conclave_consensus_byzantine_total", { kind: "equivocation" }),
+      2,
+    );
+    assert.equal(await metrics.get("conclave_consensus_byzantine_total", { kind: "replay" }), 1);
     const quorum = { action: "funds.transfer", protocol: "quorum" };
     assert.equal(
-      metrics.get("conclave_consensus_decisions_total", { ...quorum, outcome: "approved" }),
+      await metrics.get("conclave_consensus_decisions_total", { ...quorum, outcome: "approved" }),
       1,
     );
     assert.equal(
-      metrics.get("conclave_consensus_decisions_total", { ...quorum, outcome: "no-quorum" }),
+      await metrics.get("conclave_consensus_decisions_total", { ...quorum, outcome: "no-quorum" }),
       1,
     );
-    assert.equal(metrics.total("conclave_consensus_decisions_total"), 3);
+    assert.equal(await metrics.total("conclave_consensus_decisions_total"), 3);
   });
 
-  test("decision latency is a histogram per protocol with cumulative buckets, in the exposition format", () => {
+  test("decision latency is a histogram per protocol with cumulative buckets, in the exposition format", async () => {
     const metrics = new SwarmMetrics();
     for (const ms of [3, 8, 40, 2_000, 120_000]) metrics.observe(decided("quorum", "approved", ms));
     metrics.observe(decided("pbft", "approved", 4));
-    const histogram = metrics.histogram("conclave_consensus_decision_seconds", {
+    const histogram = await metrics.histogram("conclave_consensus_decision_seconds", {
       protocol: "quorum",
     });
     assert.ok(histogram);
@@ -103,23 +106,23 @@ describe("consensus metrics", () => {
     assert.equal(at(Number.POSITIVE_INFINITY), 5);
     assert.equal(histogram.buckets.length, DECISION_SECONDS_BUCKETS.length + 1);
     assert.equal(
-      metrics.histogram("conclave_consensus_decision_seconds", { protocol: "pbft" })?.count,
+      (await metrics.histogram("conclave_consensus_decision_seconds", { protocol: "pbft" }))?.count,
       1,
     );
     assert.equal(
-      metrics.histogram("conclave_consensus_decision_seconds", { protocol: "x" }),
+      await metrics.histogram("conclave_consensus_decision_seconds", { protocol: "x" }),
       undefined,
     );
 
-    const text = metrics.render();
+    const text = await metrics.render();
     assert.match(text, /^# TYPE conclave_consensus_decision_seconds histogram$/m);
     assert.match(
       text,
-      /^conclave_consensus_decision_seconds_bucket\{protocol="quorum",le="0\.01"\} 2$/m,
+      /^conclave_consensus_decision_seconds_bucket\{le="0\.01",protocol="quorum"\} 2$/m,
     );
     assert.match(
       text,
-      /^conclave_consensus_decision_seconds_bucket\{protocol="quorum",le="\+Inf"\} 5$/m,
+      /^conclave_consensus_decision_seconds_bucket\{le="\+Inf",protocol="quorum"\} 5$/m,
     );
     assert.match(text, /^conclave_consensus_decision_seconds_count\{protocol="quorum"\} 5$/m);
     assert.match(text, /^conclave_consensus_decision_seconds_sum\{protocol="pbft"\} 0\.004$/m);

@@ -32,7 +32,7 @@ import {
 import { ConclaveError } from "../errors/index.js";
 import type { ModelPool, ModelStepRequest, ModelStepResult } from "../llm/model-pool.js";
 import type { Envelope } from "../wire/envelope.js";
-import { names, remoteContext, writeTraceHeaders } from "./trace-context.js";
+import { names, remoteContext, TRACEPARENT_HEADER, writeTraceHeaders } from "./trace-context.js";
 
 /** The instrumentation scope of every conclave span. */
 export const TRACER_NAME = "conclave";
@@ -61,9 +61,18 @@ export function setTracingEnabled(on: boolean): void {
  */
 const handling = new WeakMap<Envelope, Handled>();
 
-/** The context a message caused by `parent` continues: its handling span, else the active one. */
+/**
+ * The context a message caused by `parent` continues: its handling span;
+ * for a parent not handled here (a task an auctioneer forwards to the
+ * winner), the context its own headers carry; else the active one.
+ */
 function contextOf(parent: Envelope | undefined): Context {
-  return (parent === undefined ? undefined : handling.get(parent)?.context()) ?? context.active();
+  if (parent === undefined) return context.active();
+  const handled = handling.get(parent);
+  if (handled !== undefined) return handled.context();
+  return parent.headers?.[TRACEPARENT_HEADER] === undefined
+    ? context.active()
+    : remoteContext(parent.headers);
 }
 
 // Whether a context manager is registered (an SDK's async-hooks one):

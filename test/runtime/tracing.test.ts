@@ -301,6 +301,66 @@ describe("spans of a swarm in one process", () => {
     assert.ok(round.ended && task.ended);
   });
 
+  test("an auctioned task: the award the winner handles continues the submitted task's trace", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["review"] } },
+      defaults,
+      tasks: {
+        review: {
+          allocation: "auction",
+          role: "dev",
+          auction: {
+            rule: "vickrey",
+            side: "procurement",
+            reserve: 50,
+            roundMs: 300,
+            maxRounds: 3,
+            criteria: [],
+            onUnsold: "dead-letter",
+          },
+        },
+      },
+    });
+    swarms.push(t);
+    const { swarm } = t;
+    const handled: Envelope[] = [];
+    swarm.agent({ id: "lead", role: "lead", budget: { initial: 1000, minBalance: 0 } });
+    for (const [id, ask] of [
+      ["cheap", 20],
+      ["dear", 40],
+    ] as const) {
+      swarm
+        .agent({ id, role: "dev" })
+        .bid(() => ({ price: ask }))
+        .handle("review", (ctx) => {
+          handled.push(ctx.task as Envelope);
+        });
+    }
+    await swarm.start();
+    await until(
+      () => ["cheap", "dear"].every((id) => swarm.registry.get(id)?.liveness === "alive"),
+      5000,
+      "the bidders alive (bids come only from live agents)",
+    );
+    await swarm.submit("dev", "review", { pr: 7 }, { as: "lead" });
+    await until(() => handled.length === 1, 10_000, "the winner handles the task");
+    const award = handled[0] as Envelope;
+    assert.equal(award.from, "lead", "the auctioneer signs the award");
+    assert.ok(award.headers?.["conclave-auction"], "an awarded task");
+    await until(
+      () => spans().some((s) => s.name.startsWith("process test.market.task.")),
+      2000,
+      "the award's process span",
+    );
+    const submitted = one("send test.market.request.dev.review");
+    const sendAward = one("send test.market.task.cheap.review");
+    const processAward = one("process test.market.task.cheap.review");
+    assertChild(sendAward, submitted);
+    assertChild(processAward, sendAward);
+    assert.equal(award.headers?.["traceparent"], formatTraceparent(sendAward.spanContext()));
+    assert.equal(sendAward.attributes["messaging.message.id"], award.id);
+  });
+
   test("tracing turned off: no span, no trace header", async () => {
     const t = createTestSwarm({ roles: { lead: {}, work: { tasks: ["job"] } }, defaults });
     swarms.push(t);

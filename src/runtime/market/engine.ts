@@ -60,6 +60,7 @@ import { type Budgets, EscrowHeaders } from "../budget.js";
 import type { SwarmEvent } from "../events.js";
 import { keepLease } from "../lease.js";
 import { subjects, taskName } from "../subjects.js";
+import { traceOutgoing } from "../tracing.js";
 
 /** Headers of a task awarded by auction (besides the escrow's). */
 export const AuctionHeaders = Object.freeze({
@@ -424,27 +425,32 @@ export class MarketEngine {
           }
         : {}),
     };
-    const envelope = signEnvelope(
-      createEnvelope(
-        {
-          type: `task.${task}`,
-          from: auctioneer.id,
-          to: winner,
-          body: body as never,
-          ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
-          ...(deadline === undefined ? {} : { deadline }),
-          headers,
-        },
-        { clock: this.#host.clock },
-      ),
-      auctioneer.privateKey,
-    );
-    return {
-      id: envelope.id,
-      mode: "enqueue",
-      subject: subjects.awardedTask(this.#host.swarm, winner, task),
-      data: encodeEnvelope(envelope, { maxBytes: this.#host.maxEnvelopeBytes }),
-    };
+    const subject = subjects.awardedTask(this.#host.swarm, winner, task);
+    // The awarded task continues the auctioned task's trace.
+    const traced = traceOutgoing(this.#host.transport.kind, "enqueue", subject, parent);
+    try {
+      const envelope = signEnvelope(
+        createEnvelope(
+          {
+            type: `task.${task}`,
+            from: auctioneer.id,
+            to: winner,
+            body: body as never,
+            ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
+            ...(deadline === undefined ? {} : { deadline }),
+            headers: { ...traced.headers, ...headers },
+          },
+          { clock: this.#host.clock },
+        ),
+        auctioneer.privateKey,
+      );
+      const data = encodeEnvelope(envelope, { maxBytes: this.#host.maxEnvelopeBytes });
+      traced.sent(envelope.id);
+      return { id: envelope.id, mode: "enqueue", subject, data };
+    } catch (error) {
+      traced.failed(error);
+      throw error;
+    }
   }
 
   /**

@@ -92,8 +92,8 @@ describe("judge", () => {
     refused(42, /expected JSON text or an object/);
     refused({ reason: "x" }, /no string "choice"/);
     refused({ choice: "D", reason: "x" }, /not one of A, B, C/);
-    refused({ choice: "A" }, /no "reason"/);
-    refused({ choice: "A", reason: "   " }, /no "reason"/);
+    refused({ choice: "A" }, /no "reasons"/);
+    refused({ choice: "A", reason: "   " }, /no "reasons"/);
   });
 
   it("records the chosen answer, the judge's reason, agreement and the cost with the judge's", async () => {

@@ -297,7 +297,7 @@ function checkAsked(
   if (!c.lists(role, asked.task)) {
     c.addIssue({
       path: c.at(field),
-      message: `role "${role}" does not list "${asked.task}" under tasks: add it so its agents are asked what the ${field} does`,
+      message: `role "${role}" does not list "${asked.task}" under tasks: add it so its agents take the ${field}'s questions`,
     });
   }
 }

@@ -110,7 +110,7 @@ describe("best-of, judge and stacking in the runtime", () => {
         setup(agent) {
           if (agent.role.startsWith("m-")) {
             for (const task of TASKS) {
-              agent.handle(task, (ctx) => {
+              agent.handle(task, () => {
                 count(`${task}/${agent.id}`);
                 return ANSWERS[task]?.[agent.id];
               });

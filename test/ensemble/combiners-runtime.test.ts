@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { roiReport } from "../../src/cli/roi.js";
 import type { EnsembleConfig } from "../../src/config/ensembles.js";
 import { parseSwarmConfig } from "../../src/config/load.js";
 import type { SwarmConfig } from "../../src/config/schema.js";
@@ -182,6 +183,10 @@ describe("best-of, judge and stacking in the runtime", () => {
     const prompt = String(server.requests.at(-1)?.body.messages?.at(-1)?.content);
     assert.match(prompt, /Prefer the most specific label/, "the ensemble's instructions");
     assert.doesNotMatch(prompt, /m-[abc]/, "the judge sees letters, not members");
+    // The ROI report counts the judge's model call as part of what the ensemble cost.
+    const roi = await roiReport(swarm.store);
+    assert.equal(roi.taskTypes["classify"]?.callsPerTask, 1);
+    assert.ok((roi.models["judge"]?.credits ?? 0) > 0);
   });
 
   test("stacking: an LLM combiner writes the final answer, asked again when its reply is unusable", async () => {

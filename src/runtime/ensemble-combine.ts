@@ -66,10 +66,12 @@ export interface CombinerQuestion {
   /** The ensemble's task type. */
   readonly ensemble: string;
   readonly rule: AskingRuleName;
-  /** What to do and how to reply (for an LLM agent, which reads the whole body as its prompt). */
+  /**
+   * What to do and how to reply. An LLM agent reads the whole body (as JSON)
+   * as its prompt, so the answers are not repeated in a rendered prompt:
+   * long answers would cost their tokens twice.
+   */
   readonly instructions: string;
-  /** The task and the answers, rendered. */
-  readonly prompt: string;
   /** The task as the members were asked it. */
   readonly question: unknown;
   /** The answers under letters (the members stay anonymous); stacking also shows the weights. */
@@ -138,7 +140,6 @@ async function askCombiner(
     ensemble: spec.task,
     rule,
     instructions: input.system,
-    prompt: input.prompt,
     question,
     candidates: shown.map((c) => ({
       key: c.key,

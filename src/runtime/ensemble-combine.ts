@@ -5,7 +5,7 @@
  * durable child task (`ctx.call`, a journaled step), so a redelivered task
  * replays the reply instead of asking again.
  */
-import type { AskingRuleName } from "../config/ensembles.js";
+import { ASKED_BY_RULE, type AskingRuleName } from "../config/ensembles.js";
 import {
   bestOf,
   CombinerReplyError,
@@ -117,7 +117,7 @@ async function askCombiner(
   const asks = spec.asks;
   if (asks === undefined) {
     throw new PermanentError(
-      `ensemble ${spec.task}: combine: ${rule} has nobody to ask; name a ${rule === "best-of" ? "reviewer" : rule === "judge" ? "judge" : "combiner"} in the ensemble`,
+      `ensemble ${spec.task}: combine: ${rule} has nobody to ask; name the ensemble's ${ASKED_BY_RULE[rule].field} (an agent or role)`,
     );
   }
   const text = `${spec.task}: ${typeof question === "string" ? question : JSON.stringify(question)}`;

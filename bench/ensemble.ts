@@ -8,7 +8,8 @@
  *   per task over many tasks (10 % of them disagreeing). Goal ≤ 1 ms (1,000
  *   µs). Baseline in the same run: the few lines a user would write instead,
  *   an unweighted majority count of 3 labels in a Map. The notes give the
- *   weighted mean and best-of alone.
+ *   weighted mean and best-of alone, and the judge's part beyond its model
+ *   call.
  * - `ensemble.adaptive.saving`: member calls per task for an adaptive
  *   ensemble (start 2 of 3, add one on disagreement) on a synthetic
  *   classification workload where the two cheapest members agree on 90 % of
@@ -20,9 +21,12 @@ import { seededRandom } from "../src/core/random.js";
 import {
   bestOf,
   createAdaptivePlan,
+  judgeRecord,
   labelsAgree,
   type MemberAnswer,
   type MemberReply,
+  parseJudgeVerdict,
+  prepareJudgeInput,
   weightedMean,
   weightedVote,
 } from "../src/ensemble/index.js";
@@ -133,6 +137,16 @@ export const overhead: Bench = async (): Promise<Result> => {
   const best = microsPerTask(tasks, () =>
     bestOf(answered[b++ % TASKS] as MemberAnswer<string>[], scores, { weights: WEIGHTS }),
   );
+  // The judge's part beyond its model call: the input it is sent, its JSON reply checked, the record.
+  let q = 0;
+  const reply = '{"choice":"B","reasons":"the more specific label"}';
+  const judged = microsPerTask(tasks, () => {
+    const answers = answered[q++ % TASKS] as MemberAnswer<string>[];
+    const input = prepareJudgeInput("classify.ticket: a ticket", answers, { weights: WEIGHTS });
+    return judgeRecord(answers, input, parseJudgeVerdict(reply, input), undefined, {
+      weights: WEIGHTS,
+    });
+  });
   return {
     name: "ensemble.overhead",
     value: round3(combined),
@@ -141,7 +155,7 @@ export const overhead: Bench = async (): Promise<Result> => {
     baselineValue: round3(baseline),
     goal: `≤ ${GOAL_US} µs per task`,
     met: combined <= GOAL_US,
-    notes: `adaptive plan (3 members, start 2) + weighted vote with learned weights and the full record, best of ${ROUNDS} rounds × ${TASKS} tasks; weighted mean of 3 alone ${round3(mean)} µs, best-of of 3 alone ${round3(best)} µs`,
+    notes: `adaptive plan (3 members, start 2) + weighted vote with learned weights and the full record, best of ${ROUNDS} rounds × ${TASKS} tasks; weighted mean of 3 alone ${round3(mean)} µs, best-of of 3 alone ${round3(best)} µs, judge of 3 beyond its model call (input, reply parsed, record) ${round3(judged)} µs`,
   };
 };
 

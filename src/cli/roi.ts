@@ -87,23 +87,28 @@ export async function roiReport(store: Store): Promise<RoiReport> {
       line.judged++;
       if (sameAnswer(d.answer, d.truth)) line.right++;
     }
+    const charge = (fee: { model: string; credits: number }) => {
+      line.calls++;
+      line.credits += fee.credits;
+      const m = models.get(fee.model) ?? { calls: 0, credits: 0, judged: 0, right: 0 };
+      m.calls++;
+      m.credits += fee.credits;
+      models.set(fee.model, m);
+    };
     const answers = new Map(d.record.answers.map((a) => [a.member, a.answer] as const));
     for (const member of d.asked) {
       const fees = feesByTask.get(childTaskId(d.taskId, `ensemble/${member}`)) ?? [];
-      for (const fee of fees) {
-        line.calls++;
-        line.credits += fee.credits;
-        const m = models.get(fee.model) ?? { calls: 0, credits: 0, judged: 0, right: 0 };
-        m.calls++;
-        m.credits += fee.credits;
-        models.set(fee.model, m);
-      }
+      fees.forEach(charge);
       const model = fees.at(-1)?.model;
       if (hasTruth && model !== undefined && answers.has(member)) {
         const m = models.get(model) as { judged: number; right: number };
         m.judged++;
         if (sameAnswer(answers.get(member), d.truth)) m.right++;
       }
+    }
+    // The reviewer's, judge's or combiner's model calls are part of what the ensemble cost.
+    for (const step of d.combinedBy?.steps ?? []) {
+      (feesByTask.get(childTaskId(d.taskId, step)) ?? []).forEach(charge);
     }
     types.set(d.task, line);
   }

@@ -29,14 +29,14 @@ export class NoUsableAnswersError extends ConclaveError {
 }
 
 /**
- * A judge's or combiner model's reply could not be used: not JSON, missing
- * its fields, choosing a candidate that does not exist, or an answer the
- * caller's validator refused. Retrying the model call (or another model) may
+ * A reviewer's, judge's or combiner's reply could not be used: not JSON,
+ * missing its fields, choosing or scoring a candidate that does not exist,
+ * or an answer the caller's validator refused. Retrying the model call (or another model) may
  * help; the original parse or validation error is kept as `cause`.
  */
 export class CombinerReplyError extends ConclaveError {
   constructor(
-    readonly rule: "judge" | "stacking",
+    readonly rule: "best-of" | "judge" | "stacking",
     reason: string,
     options?: { cause?: unknown },
   ) {

@@ -2,7 +2,8 @@
  * Ensembles: several members answer the same task and a rule combines their
  * answers: `weighted-vote` (labels), `weighted-mean` (numbers, with an
  * uncertainty), `best-of` (scored by a reviewer), `judge` and `stacking` (a
- * model chooses or combines; the model call is injected). Adaptive asking
+ * model chooses or combines; the call to the reviewer, judge or combiner is
+ * injected). Adaptive asking
  * asks the cheapest members first and more only on disagreement; weights are
  * learned per (member, task type) from audited outcomes. Pure: no IO, no
  * clock; the runtime calls the members and the models and stores the weights.
@@ -64,12 +65,19 @@ export {
   updateWeight,
 } from "./learned-weights.js";
 export {
+  type AskingRule,
   candidateKey,
   type ModelCall,
   type ModelPrompt,
   type ModelReply,
   type ShownAnswer,
 } from "./model-reply.js";
+export {
+  parseReviewScores,
+  prepareReviewInput,
+  type ReviewInput,
+  type ReviewOptions,
+} from "./review.js";
 export {
   decideByStacking,
   parseStackingAnswer,

@@ -1,6 +1,7 @@
 /**
- * What `judge` and `stacking` share: the injected model call, the answers
- * shown under letters, reading the model's JSON reply, and the record.
+ * What the rules that ask someone else share (`judge`, `stacking`, and the
+ * reviewer of `best-of`): the injected call, the answers shown under
+ * letters, reading the JSON reply, and the record.
  */
 import {
   type AgreementOptions,
@@ -13,6 +14,9 @@ import {
   sameAnswer,
 } from "./answers.js";
 import { CombinerReplyError } from "./errors.js";
+
+/** The rules whose combination asks someone else (a reviewer, a judge, a combiner). */
+export type AskingRule = "best-of" | "judge" | "stacking";
 
 /**
  * The model's reply as the runtime hands it back: `output` is the model's
@@ -71,10 +75,7 @@ export function renderAnswer(answer: unknown): string {
  *
  * @throws CombinerReplyError when there is no JSON object.
  */
-export function readReplyObject(
-  rule: "judge" | "stacking",
-  output: unknown,
-): Record<string, unknown> {
+export function readReplyObject(rule: AskingRule, output: unknown): Record<string, unknown> {
   if (isObject(output)) return output;
   if (typeof output !== "string") {
     throw new CombinerReplyError(rule, `expected JSON text or an object, got ${typeof output}`);
@@ -99,9 +100,19 @@ export function readReplyObject(
   return parsed;
 }
 
-/** The optional `reason` of a reply: a string, or undefined. */
+/**
+ * The optional reason of a reply: its `reason`, or its `reasons` (a string,
+ * or a list of strings joined one per line), trimmed; undefined when empty.
+ */
 export function readReason(reply: Record<string, unknown>): string | undefined {
-  const reason = reply["reason"];
+  const given = reply["reason"] ?? reply["reasons"];
+  const reason = Array.isArray(given)
+    ? given
+        .filter((r): r is string => typeof r === "string")
+        .map((r) => r.trim())
+        .filter((r) => r.length > 0)
+        .join("\n")
+    : given;
   return typeof reason === "string" && reason.trim().length > 0 ? reason.trim() : undefined;
 }
 
@@ -132,7 +143,7 @@ export interface ShownAnswer<T> {
  * @throws NoUsableAnswersError when no member answered.
  */
 export function showAnswers<T>(
-  rule: "judge" | "stacking",
+  rule: AskingRule,
   task: string,
   answers: readonly MemberAnswer<T>[],
   weights: MemberWeights | undefined,
@@ -153,7 +164,7 @@ export function showAnswers<T>(
  * members whose answer is the same as `chosen`.
  */
 export function modelRecord<T, R>(
-  rule: "judge" | "stacking",
+  rule: AskingRule,
   answers: readonly MemberAnswer<T>[],
   options: AgreementOptions,
   result: R,
@@ -173,7 +184,7 @@ export function modelRecord<T, R>(
 }
 
 function countShown<T>(
-  rule: "judge" | "stacking",
+  rule: AskingRule,
   answers: readonly MemberAnswer<T>[],
   weights: MemberWeights | undefined,
 ): CountedAnswers<T> {

@@ -4,38 +4,65 @@
  * members as durable child tasks (`ctx.call`, one journaled step each, so a
  * redelivered task asks nobody twice), adaptively — the first members listed
  * (the cheapest) first, more only when they disagree — and combines their
- * answers with the members' learned weights (src/ensemble). The record of the
- * combination is committed with the task as an `ensemble.decided` effect and
- * published as an event once the task commits. When the task carries its ground truth
- * (`body.truth`), each member's weight for the task type is updated from it.
+ * answers with the members' learned weights (ensemble-combine.ts: a vote, a
+ * mean, or a reviewer, judge or combiner asked as one more durable child
+ * task). The record of the combination is committed with the task as an
+ * `ensemble.decided` effect and published as an event once the task
+ * commits. When the task carries its ground truth (`body.truth`), each
+ * member's weight for the task type is updated from it.
  */
-import type { EnsembleConfig } from "../config/ensembles.js";
+import { ASKED_BY_RULE, type EnsembleConfig } from "../config/ensembles.js";
 import {
   createAdaptivePlan,
   type EnsembleRecord,
-  ensembleWeightKey,
   labelsAgree,
-  learnedWeights,
   type MemberReply,
   numbersWithin,
-  outcomeFromTruth,
-  updateWeight,
-  weightedMean,
-  weightedVote,
+  sameAnswer,
 } from "../ensemble/index.js";
 import { toError } from "../errors/index.js";
-import type { Store } from "../store/port.js";
 import type { TaskContext } from "./context.js";
+import { type AskedRole, combineAnswers } from "./ensemble-combine.js";
+import { learnFromTruth, storedWeights, type WeightStore } from "./ensemble-weights.js";
 import type { TaskHandler } from "./task-pipeline.js";
+
+export type { AskedRole, CombinerQuestion } from "./ensemble-combine.js";
+export type { WeightStore } from "./ensemble-weights.js";
 
 /** The effect (and event type) recording one combination. */
 export const ENSEMBLE_DECIDED = "ensemble.decided";
 
-/** An ensemble ready to run: its settings and the role through which each member is asked. */
+/** An ensemble ready to run: its settings and the roles through which members (and the combiner) are asked. */
 export interface EnsembleSpec extends EnsembleConfig {
   readonly task: string;
   /** Member agent id → its role (the member is that role's only agent). */
   readonly roles: ReadonlyMap<string, string>;
+  /** best-of, judge, stacking: the role asked to review, judge or combine, and the task type. */
+  readonly asks?: AskedRole;
+}
+
+/**
+ * The spec of the ensemble of task type `task`: each member's role, and the
+ * role of the reviewer, judge or combiner (the named agent's role, or the
+ * named role), from the swarm file's agents.
+ */
+export function ensembleSpec(
+  task: string,
+  ensemble: EnsembleConfig,
+  agents: readonly { readonly id: string; readonly role: string }[],
+): EnsembleSpec {
+  const roleOf = (name: string) => agents.find((a) => a.id === name)?.role ?? name;
+  const roles = new Map(ensemble.members.map((m) => [m, roleOf(m)] as const));
+  const rule = ensemble.combine;
+  if (!(rule in ASKED_BY_RULE)) return { ...ensemble, task, roles };
+  const asked = ASKED_BY_RULE[rule as keyof typeof ASKED_BY_RULE];
+  const name = ensemble[asked.field];
+  return {
+    ...ensemble,
+    task,
+    roles,
+    ...(name === undefined ? {} : { asks: { role: roleOf(name), task: asked.task } }),
+  };
 }
 
 /** What `ensemble.decided` carries. */
@@ -43,7 +70,7 @@ export interface EnsembleDecision {
   readonly task: string;
   readonly taskId: string;
   readonly record: EnsembleRecord<unknown, unknown>;
-  /** The combined answer: the winning label, or the weighted mean. */
+  /** The combined answer: the winning label, the weighted mean, or the chosen or written answer. */
   readonly answer: unknown;
   readonly asked: readonly string[];
   readonly failures: readonly { member: string; error: string }[];
@@ -51,6 +78,10 @@ export interface EnsembleDecision {
   readonly callsSaved: number;
   /** Whether the members asked agreed (adaptive asking stopped early). */
   readonly agreed: boolean;
+  /** judge (and stacking, when the combiner gave them): why this answer. */
+  readonly reason?: string;
+  /** best-of, judge, stacking: the role asked, and the steps that asked it (the child tasks' ids derive from them). */
+  readonly combinedBy?: { readonly role: string; readonly steps: readonly string[] };
   /** The task's ground truth, when it carried one (kept from the members). */
   readonly truth?: unknown;
 }
@@ -61,18 +92,22 @@ export interface EnsembleDecision {
  * finished with it).
  */
 export function ensembleHandler(spec: EnsembleSpec, store: WeightStore): TaskHandler {
-  const mean = spec.combine === "weighted-mean";
+  const agree =
+    spec.combine === "weighted-mean"
+      ? (numbersWithin(spec.tolerance) as (answers: readonly unknown[]) => boolean)
+      : spec.combine === "weighted-vote"
+        ? labelsAgree
+        : (answers: readonly unknown[]) => answers.every((a) => sameAnswer(a, answers[0]));
   return async (ctx: TaskContext) => {
-    const weights = spec.weights === "learned" ? await storedWeights(store, spec) : undefined;
+    const weights =
+      spec.weights === "learned" ? await storedWeights(store, spec.task, spec.members) : undefined;
     const plan = createAdaptivePlan<unknown>({
       // Listed order is cost order: the first listed is asked first.
       members: spec.members.map((id, i) => ({ id, cost: i })),
       start: spec.adaptive.start,
       addOnDisagreement: spec.adaptive.addOnDisagreement,
       maxMembers: spec.adaptive.maxMembers,
-      agree: (mean ? numbersWithin(spec.tolerance) : labelsAgree) as (
-        a: readonly unknown[],
-      ) => boolean,
+      agree,
     });
     // The members never see the ground truth.
     const { truth, question } = splitTruth(ctx.body);
@@ -100,70 +135,32 @@ export function ensembleHandler(spec: EnsembleSpec, store: WeightStore): TaskHan
     if (step.kind !== "done")
       throw new Error(`ensemble ${spec.task}: the plan waits on ${step.members.join(", ")}`);
     const outcome = step.outcome;
-    const record = (
-      mean
-        ? weightedMean(outcome.answers, {
-            ...(weights ? { weights } : {}),
-            tolerance: spec.tolerance,
-          })
-        : weightedVote(outcome.answers, weights ? { weights } : {})
-    ) as EnsembleRecord<unknown, unknown>;
-    const answer = mean
-      ? (record.result as { mean: number }).mean
-      : (record.result as { label: string }).label;
+    const combined = await combineAnswers(ctx, spec, outcome.answers, weights, question);
     const decision: EnsembleDecision = {
       task: spec.task,
       taskId: ctx.task.id,
-      record,
-      answer,
+      record: combined.record,
+      answer: combined.answer,
       asked: outcome.asked,
       failures: outcome.failures,
       callsSaved: outcome.callsSaved,
       agreed: outcome.agreed,
+      ...(combined.reason === undefined ? {} : { reason: combined.reason }),
+      ...(spec.asks === undefined
+        ? {}
+        : { combinedBy: { role: spec.asks.role, steps: combined.steps } }),
       ...(truth === undefined ? {} : { truth }),
     };
     // Committed with the task, and published once it is.
     ctx.effect(ENSEMBLE_DECIDED, ctx.task.id, decision);
     ctx.emit(ENSEMBLE_DECIDED, decision);
     if (truth !== undefined && spec.weights === "learned") {
-      await learn(store, ctx.task.id, spec, outcome.answers, truth);
+      await learnFromTruth(store, ctx.task.id, spec.task, outcome.answers, truth, spec.tolerance);
     }
     // A root task (a workload item) is done with the ensemble's answer.
-    if (ctx.task.corr === undefined) ctx.finish(answer);
-    return answer;
+    if (ctx.task.corr === undefined) ctx.finish(combined.answer);
+    return combined.answer;
   };
-}
-
-/** Where members' weights are kept: the reputation table, keyed `<member>@<task type>`. */
-export type WeightStore = Pick<Store, "reputations" | "updateReputation" | "claimIdempotencyKey">;
-
-async function storedWeights(store: WeightStore, spec: EnsembleSpec): Promise<Map<string, number>> {
-  const keys = spec.members.map((m) => ensembleWeightKey(m, spec.task));
-  const stored = new Map((await store.reputations(keys)).map((r) => [r.agent, r.score] as const));
-  return learnedWeights(spec.task, spec.members, stored);
-}
-
-/**
- * Folds the ground truth into each member's weight, once per task: the
- * claim of an idempotency key keeps a redelivered task from counting twice
- * (a crash between the claim and the update loses that one update, which a
- * moving average forgives).
- */
-async function learn(
-  store: WeightStore,
-  taskId: string,
-  spec: EnsembleSpec,
-  answers: readonly { member: string; answer: unknown }[],
-  truth: unknown,
-): Promise<void> {
-  const claim = await store.claimIdempotencyKey(`ensemble.learn:${taskId}`);
-  if (!claim.first) return;
-  for (const { member, answer } of answers) {
-    const outcome = outcomeFromTruth(member, answer, truth, { tolerance: spec.tolerance });
-    await store.updateReputation(ensembleWeightKey(member, spec.task), (previous) =>
-      updateWeight(previous, outcome),
-    );
-  }
 }
 
 /** A task body without its `truth` field (what members are asked), and the truth. */

@@ -17,7 +17,7 @@ import type { Transport } from "../transport/port.js";
 import type { Agent } from "./agent.js";
 import { storeDedup } from "./broker-dedup.js";
 import { loadPolicyFile } from "./consensus/policy-file.js";
-import { ensembleHandler, type WeightStore } from "./ensemble.js";
+import { ensembleHandler, ensembleSpec, type WeightStore } from "./ensemble.js";
 import { importUserModule } from "./import-module.js";
 import { McpTools } from "./mcp-tools.js";
 import { remoteA2AHandler } from "./remote-a2a.js";
@@ -328,10 +328,7 @@ function askEnsembles(agent: Agent, config: SwarmFile, store: WeightStore): void
   for (const [task, ensemble] of Object.entries(config.ensembles)) {
     if (ensemble.members.includes(agent.id) || agent.handler(task)) continue;
     if (!(config.roles[agent.role]?.tasks ?? []).includes(task)) continue;
-    const roles = new Map(
-      ensemble.members.map((m) => [m, config.agents.find((a) => a.id === m)?.role ?? m]),
-    );
-    agent.handle(task, ensembleHandler({ ...ensemble, task, roles }, store));
+    agent.handle(task, ensembleHandler(ensembleSpec(task, ensemble, config.agents), store));
   }
 }
 

@@ -10,8 +10,10 @@ import {
   type MemberAnswer,
   NoUsableAnswersError,
   parseJudgeVerdict,
+  parseReviewScores,
   parseStackingAnswer,
   prepareJudgeInput,
+  prepareReviewInput,
   prepareStackingInput,
   type StackingInput,
 } from "../../src/ensemble/index.js";
@@ -92,8 +94,8 @@ describe("judge", () => {
     refused(42, /expected JSON text or an object/);
     refused({ reason: "x" }, /no string "choice"/);
     refused({ choice: "D", reason: "x" }, /not one of A, B, C/);
-    refused({ choice: "A" }, /no "reason"/);
-    refused({ choice: "A", reason: "   " }, /no "reason"/);
+    refused({ choice: "A" }, /no "reasons"/);
+    refused({ choice: "A", reason: "   " }, /no "reasons"/);
   });
 
   it("records the chosen answer, the judge's reason, agreement and the cost with the judge's", async () => {
@@ -190,5 +192,58 @@ describe("stacking", () => {
     assert.deepEqual(record.result, { answer: 6, reason: "between the two" });
     assert.equal(record.agreement, 0);
     assert.equal(record.cost, undefined);
+  });
+});
+
+describe("reviewer (best-of)", () => {
+  const input = prepareReviewInput("Classify the ticket.", answers, {
+    instructions: "Specific labels score higher.",
+  });
+
+  it("shows letters and JSON answers with the instructions, never the members' ids", () => {
+    assert.deepEqual(
+      input.candidates.map((c) => c.key),
+      ["A", "B", "C"],
+    );
+    assert.match(input.system, /Score every answer from 0/);
+    assert.match(input.system, /Specific labels score higher\.$/);
+    assert.doesNotMatch(input.prompt, /clf-/);
+  });
+
+  it("maps scores by letter or by position back to the members; unscored answers are left out", () => {
+    assert.deepEqual(
+      [...parseReviewScores('Here: {"scores": {" a ": 7, "C": 9, "B": "n/a"}}', input)],
+      [
+        ["clf-small-1", 7],
+        ["clf-large", 9],
+      ],
+    );
+    assert.deepEqual(
+      [...parseReviewScores({ scores: [1, 2] }, input)],
+      [
+        ["clf-small-1", 1],
+        ["clf-small-2", 2],
+      ],
+    );
+    assert.deepEqual([...parseReviewScores([3, 4, 5], input)].length, 3);
+  });
+
+  it("refuses a reply without scores, with an unknown letter, or with too many scores", () => {
+    assert.throws(() => parseReviewScores("looks fine", input), CombinerReplyError);
+    assert.throws(() => parseReviewScores({ score: 3 }, input), /no "scores" object or list/);
+    assert.throws(() => parseReviewScores({ scores: { D: 3 } }, input), /not one of A, B, C/);
+    assert.throws(() => parseReviewScores({ scores: [1, 2, 3, 4] }, input), /4 scores for 3/);
+  });
+});
+
+describe("reasons", () => {
+  it("a judge's reasons may be a list; they are joined one per line", () => {
+    const input = prepareJudgeInput("Classify the ticket.", answers);
+    assert.equal(
+      parseJudgeVerdict({ choice: "A", reasons: ["billing words", " ", "an invoice"] }, input)
+        .reason,
+      "billing words\nan invoice",
+    );
+    assert.equal(parseJudgeVerdict({ choice: "A", reasons: "short" }, input).reason, "short");
   });
 });

@@ -29,7 +29,15 @@ const targets = files.length > 0 ? files : collect("test");
 const FILE_TIMEOUT_MS = Number(process.env.CONCLAVE_TEST_TIMEOUT_MS ?? 600_000);
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${FILE_TIMEOUT_MS}`, ...flags, ...targets],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=2",
+    `--test-timeout=${FILE_TIMEOUT_MS}`,
+    ...flags,
+    ...targets,
+  ],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

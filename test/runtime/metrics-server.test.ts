@@ -37,7 +37,9 @@ function parseExposition(text: string): { types: Map<string, string>; samples: S
     }
     assert.ok(!line.startsWith("#") || line.startsWith("# HELP"), `unexpected comment: ${line}`);
     if (line.startsWith("#")) continue;
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[+-]Inf|NaN)$/i.exec(line);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[+-]Inf|NaN)$/i.exec(
+      line,
+    );
     assert.ok(sample, `malformed sample: ${line}`);
     const labels: Record<string, string> = {};
     for (const pair of (sample[2] ?? "").match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g) ?? []) {

@@ -57,7 +57,9 @@ export interface VoterPolicy {
 
 /** A policy's vote and why. */
 export interface PolicyVerdict {
+  /** `approve`, `reject` or `abstain`. */
   readonly choice: VoteChoice;
+  /** Why, one line each: the rules that held or failed, or the judge's words. Recorded with the vote. */
   readonly reasons: readonly string[];
 }
 

@@ -218,9 +218,13 @@ export interface CallOptions extends SubmitOptions {
 }
 
 /** One child of a {@link TaskContext.gather}: a task of another role, with its input. */
+/** One child of {@link TaskContext.gather}: a task to submit to a role. */
 export interface GatherCall {
+  /** The role whose queue gets the child. */
   readonly role: string;
+  /** The child's task type, as `ctx.submit` takes it. */
   readonly task: string;
+  /** The child's body. */
   readonly body: unknown;
   /** Credits moved into this child's escrow from the caller (as `delegate`). */
   readonly budget?: number;
@@ -264,6 +268,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     return this.#abort.signal;
   }
 
+  /** The task's body (`ctx.task.body`). */
   get body(): TBody {
     return this.task.body;
   }

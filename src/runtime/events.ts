@@ -192,4 +192,5 @@ export type SwarmEvent =
     } & LlmDelta)
   | { readonly type: "error"; readonly error: string };
 
+/** Receives every {@link SwarmEvent} of this node (`swarm.on`). */
 export type SwarmEventListener = (event: SwarmEvent) => void;

@@ -21,7 +21,7 @@ export interface ApiSymbol {
   /** `@example` blocks, as written. */
   readonly examples: readonly string[];
   readonly signature: string;
-  /** Where it is declared, relative to the repository. */
+  /** The file that declares it, relative to the repository. */
   readonly source: string;
   readonly members: readonly ApiMember[];
 }
@@ -107,12 +107,9 @@ function describe(
     internal: tags.some((tag) => tag.name === "internal"),
     examples,
     signature: declaration ? signatureOf(declaration) : exported.name,
-    source: declaration
-      ? `${relative(root, declaration.getSourceFile().fileName)}:${
-          declaration.getSourceFile().getLineAndCharacterOfPosition(declaration.getStart()).line + 1
-        }`
-      : "",
-    members: declaration ? membersOf(checker, target, declaration) : [],
+    // The file only: a line number would make the reference stale at every edit above it.
+    source: declaration ? relative(root, declaration.getSourceFile().fileName) : "",
+    members: declaration ? membersOf(checker, declaration) : [],
   };
 }
 
@@ -158,7 +155,7 @@ function squeeze(text: string): string {
     .trim();
 }
 
-function membersOf(checker: ts.TypeChecker, symbol: ts.Symbol, node: ts.Declaration): ApiMember[] {
+function membersOf(checker: ts.TypeChecker, node: ts.Declaration): ApiMember[] {
   if (!ts.isClassDeclaration(node) && !ts.isInterfaceDeclaration(node)) return [];
   const members: ApiMember[] = [];
   const seen = new Set<string>();
@@ -175,7 +172,6 @@ function membersOf(checker: ts.TypeChecker, symbol: ts.Symbol, node: ts.Declarat
       signature: memberSignature(member),
     });
   }
-  void symbol;
   return members;
 }
 
@@ -193,4 +189,68 @@ function memberSignature(member: ts.ClassElement | ts.TypeElement): string {
   const body = (member as { body?: ts.Node }).body;
   const head = body ? text.slice(0, body.getStart() - member.getStart()) : text;
   return squeeze(head.replace(/\/\*\*[\s\S]*?\*\//g, "").replace(/;$/, ""));
+}
+
+/**
+ * The types a swarm's author meets first (the swarm, its agents, the handler
+ * context, what policies, vote handlers and judges return): their public
+ * members must be documented too, not only their names.
+ */
+export const CORE_API = [
+  "createSwarm",
+  "Swarm",
+  "SwarmOptions",
+  "SwarmRoleConfig",
+  "Agent",
+  "AgentSpec",
+  "AgentBudget",
+  "TaskHandler",
+  "TaskContext",
+  "StagingContext",
+  "StartContext",
+  "SubmitOptions",
+  "CallOptions",
+  "GatherCall",
+  "Gathered",
+  "Escrow",
+  "SwarmModule",
+  "SetupContext",
+  "openSwarm",
+  "VoteHandler",
+  "VoteContext",
+  "PolicyVerdict",
+  "VoterPolicy",
+  "BidHandler",
+  "BidOffer",
+  "AuctionOutcome",
+  "JudgeVerdict",
+  "TaskOutcome",
+  "createTestSwarm",
+  "TestSwarm",
+] as const;
+
+/**
+ * What lacks documentation: every exported symbol without a TSDoc comment
+ * (unless `@internal`), and every public member of the {@link CORE_API} types
+ * without one. Empty when the reference is complete.
+ */
+export function undocumented(
+  api: ReadonlyMap<string, readonly ApiSymbol[]>,
+  core: readonly string[] = CORE_API,
+): string[] {
+  const missing: string[] = [];
+  const coreNames = new Set(core);
+  for (const [entry, symbols] of api) {
+    for (const symbol of symbols) {
+      if (symbol.internal) continue;
+      if (symbol.doc === "") missing.push(`${entry}: ${symbol.name} (${symbol.source})`);
+      if (!coreNames.has(symbol.name)) continue;
+      for (const member of symbol.members) {
+        if (member.doc === "") {
+          missing.push(`${entry}: ${symbol.name}.${member.name} (${symbol.source})`);
+        }
+      }
+    }
+  }
+  return [...new Set(missing)];
 }

@@ -50,6 +50,7 @@ export interface PolicyRule {
 
 /** A declarative voter policy, loadable from YAML or JSON. */
 export interface VoterPolicy {
+  /** Every applicable rule is checked: one that fails makes the vote `reject`; else one that holds, `approve`; else `default`. */
   readonly rules: readonly PolicyRule[];
   /** The vote when no rule applies. */
   readonly default: VoteChoice;

@@ -235,7 +235,22 @@ export type Gathered<TResult = unknown> =
   | { readonly status: "completed"; readonly taskId: string; readonly result: TResult }
   | { readonly status: "dead_lettered"; readonly taskId: string; readonly reason: string };
 
-/** The context of a task handler. */
+/**
+ * The context of a task handler (`ctx`): the task (`ctx.body`, `ctx.attempt`,
+ * `ctx.root`, `ctx.signal`, `ctx.escrow`), what it may stage (`submit`,
+ * `emit`, `effect`, `delegate`, from {@link StagingContext}), how it records
+ * the root task's result (`finish`), and durable steps that survive a crash
+ * of the agent (`step`, `call`, `gather`). Everything staged is committed
+ * with the task's completion, or not at all.
+ *
+ * @example
+ * ```ts
+ * agent.handle<{ question: string }>("review", async (ctx) => {
+ *   const parts = await ctx.gather([{ role: "researcher", task: "answer", body: ctx.body }]);
+ *   ctx.finish({ answers: parts.length, attempt: ctx.attempt });
+ * });
+ * ```
+ */
 export class TaskContext<TBody = unknown> extends StagingContext {
   /** The task's envelope, signature verified. */
   readonly task: Envelope<TBody>;

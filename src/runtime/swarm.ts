@@ -43,7 +43,7 @@ export interface SwarmConfig extends NodeConfig {
 }
 
 /**
- * A swarm as one node sees it: the agents it hosts, the role queues they
+ * Builds a swarm node (not started). A swarm as one node sees it: the agents it hosts, the role queues they
  * share, the registry of every agent heard from, and the plumbing that makes
  * task handling effectively-once (see `SwarmNode` for the parts).
  *

@@ -31,6 +31,7 @@ import { type RunOptions, runSwarmFile } from "./run.js";
 import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
 import { showTask } from "./tasks.js";
 import { showTop } from "./top.js";
+import { logProcessWarnings } from "./warnings.js";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
@@ -868,8 +869,12 @@ function program(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  const cli = program();
+  const restoreWarnings = logProcessWarnings(
+    () => cli.opts<{ logLevel?: string }>().logLevel ?? "warn",
+  );
   try {
-    await program().parseAsync([...argv], { from: "user" });
+    await cli.parseAsync([...argv], { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -887,5 +892,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       `conclave: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
     return EXIT.failure;
+  } finally {
+    restoreWarnings();
   }
 }

@@ -41,7 +41,17 @@ export {
   type TaskHandler,
 } from "./runtime/agent.js";
 export { storeDedup } from "./runtime/broker-dedup.js";
-export { StagingContext, type SubmitOptions, TaskContext } from "./runtime/context.js";
+export type { AgentBudget, Escrow, SpendRequest } from "./runtime/budget.js";
+export type { RuntimeProposal } from "./runtime/consensus/rule.js";
+export type { VoteContext, VoteHandler } from "./runtime/consensus/voting.js";
+export {
+  type CallOptions,
+  type GatherCall,
+  type Gathered,
+  StagingContext,
+  type SubmitOptions,
+  TaskContext,
+} from "./runtime/context.js";
 export type { SwarmEvent, SwarmEventListener } from "./runtime/events.js";
 export {
   loadSwarmModule,
@@ -52,7 +62,15 @@ export {
   type SetupContext,
   type SwarmModule,
 } from "./runtime/from-config.js";
+export type {
+  AuctionOptions,
+  AuctionOutcome,
+  BidHandler,
+  BidOffer,
+  BidRequest,
+} from "./runtime/market/engine.js";
 export { type McpCallFor, McpTools, type McpToolsConfig } from "./runtime/mcp-tools.js";
+export type { WaitOptions } from "./runtime/node-context.js";
 export { queueNames, subjects } from "./runtime/subjects.js";
 export { createSupervisor, type Supervisor } from "./runtime/supervisor.js";
 export {

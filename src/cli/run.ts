@@ -341,6 +341,10 @@ function logEvent(log: pino.Logger, event: SwarmEvent): void {
     case "message.rejected":
       log.warn({ event: event.type, subject: event.subject, code: event.code }, event.reason);
       break;
+    case "trust.retrying":
+      // A start-up race the runtime retries by itself: worth a line only when debugging.
+      log.debug({ event: event.type, agent: event.agent }, event.reason);
+      break;
     case "task.dead_lettered":
       log.warn({ event: event.type, id: event.id, subject: event.subject }, event.reason);
       break;

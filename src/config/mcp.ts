@@ -37,6 +37,7 @@ export interface McpHttpServerConfig {
   readonly timeoutMs: number;
 }
 
+/** One server of the swarm file's `mcp:` section: a command over stdio, or a URL over HTTP. */
 export type McpServerConfig = McpStdioServerConfig | McpHttpServerConfig;
 
 /** How an agent's `llm.tools` entry names MCP tools: `mcp:<server>` or `mcp:<server>/<tool>`. */

@@ -25,6 +25,7 @@ export const PBFT_MESSAGE_TYPES = Object.freeze({
   newView: "consensus.pbft.new-view",
 } as const);
 
+/** The types of the PBFT envelopes (`consensus.pbft.*`). */
 export type PbftMessageType = (typeof PBFT_MESSAGE_TYPES)[keyof typeof PBFT_MESSAGE_TYPES];
 
 /**

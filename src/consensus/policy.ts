@@ -50,6 +50,7 @@ export interface PolicyRule {
 
 /** A declarative voter policy, loadable from YAML or JSON. */
 export interface VoterPolicy {
+  /** Every applicable rule is checked: one that fails makes the vote `reject`; else one that holds, `approve`; else `default`. */
   readonly rules: readonly PolicyRule[];
   /** The vote when no rule applies. */
   readonly default: VoteChoice;
@@ -57,7 +58,9 @@ export interface VoterPolicy {
 
 /** A policy's vote and why. */
 export interface PolicyVerdict {
+  /** `approve`, `reject` or `abstain`. */
   readonly choice: VoteChoice;
+  /** Why, one line each: the rules that held or failed, or the judge's words. Recorded with the vote. */
   readonly reasons: readonly string[];
 }
 

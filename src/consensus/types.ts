@@ -9,6 +9,7 @@
  */
 import type { Envelope } from "../wire/envelope.js";
 
+/** The consensus protocols a privileged action can be decided by. */
 export type ProtocolName = "quorum" | "hierarchical" | "pbft";
 
 /** A privileged action waiting for approval. */
@@ -28,6 +29,7 @@ export interface Proposal {
   readonly protocol: ProtocolName;
 }
 
+/** A vote: what a policy, a vote handler and a human ballot return as `choice`. */
 export type VoteChoice = "approve" | "reject" | "abstain";
 
 /** The body of a `consensus.vote` envelope. */
@@ -46,6 +48,7 @@ export interface Voter {
   readonly role: string;
 }
 
+/** How a consensus round ended. */
 export type Outcome = "approved" | "rejected" | "vetoed" | "no-quorum";
 
 /** Proof that a participant misbehaved, kept in the decision. */
@@ -69,6 +72,7 @@ export interface ByzantineEvidence {
 /** Checks an envelope's signature against its sender's registered key. Pure from the protocol's view. */
 export type Verifier = (envelope: Envelope) => boolean;
 
+/** The weights counted so far in a round, and what it takes to decide. */
 export interface Tally {
   readonly approve: number;
   readonly reject: number;

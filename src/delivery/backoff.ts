@@ -15,6 +15,7 @@ export interface BackoffPolicy {
   readonly jitter: "full" | "equal" | "none";
 }
 
+/** Retries of a failed task: 100 ms doubling up to 30 s, with full jitter. */
 export const defaultBackoff: BackoffPolicy = Object.freeze({
   baseMs: 100,
   maxMs: 30_000,

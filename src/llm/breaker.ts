@@ -13,6 +13,7 @@
 
 export type BreakerState = "closed" | "open" | "half-open";
 
+/** When a {@link CircuitBreaker} opens and how long it stays open. */
 export interface CircuitBreakerConfig {
   /** Consecutive failures that open the breaker. */
   readonly failures: number;
@@ -20,6 +21,11 @@ export interface CircuitBreakerConfig {
   readonly coolDownMs: number;
 }
 
+/**
+ * Stops calling a model that keeps failing: after `failures` consecutive
+ * failures it opens and refuses calls for `coolDownMs`, then admits one trial
+ * call (half-open) whose outcome closes or reopens it.
+ */
 export class CircuitBreaker {
   #state: BreakerState = "closed";
   #failures = 0;

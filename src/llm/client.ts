@@ -50,6 +50,7 @@ export const DEFAULT_MAX_TOOL_RESULT_BYTES = 64 * 1024;
 /** How often an answer that breaks the output schema is sent back for a corrected one. */
 export const DEFAULT_OUTPUT_REPAIRS = 1;
 
+/** What an agent's LLM client (`ctx.llm`) is built from. */
 export interface LlmClientConfig {
   /** The node's models. */
   readonly pool: ModelPool;

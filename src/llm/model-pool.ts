@@ -70,6 +70,7 @@ export interface ModelStepResult {
   readonly latencyMs: number;
 }
 
+/** What a {@link ModelPool} is built from: resolved models, their prices, retry and clock. */
 export interface ModelPoolConfig {
   readonly models: Readonly<Record<string, ResolvedModel>>;
   readonly prices: PriceTable;

@@ -29,6 +29,7 @@ export interface ResolvedModel {
   readonly priceKey: string;
 }
 
+/** Options of {@link resolveModels}. */
 export interface ResolveModelsOptions {
   /** Where `${VAR}` values come from. Default `process.env`. */
   readonly env?: Environment;

@@ -17,6 +17,7 @@ export interface ModelRetryPolicy {
   readonly maxRetryAfterMs: number;
 }
 
+/** Retries of a failed model call: 500 ms doubling up to 20 s, and a server's `Retry-After` up to a minute. */
 export const defaultModelRetryPolicy: ModelRetryPolicy = Object.freeze({
   backoff: Object.freeze({ baseMs: 500, maxMs: 20_000, factor: 2, jitter: "equal" as const }),
   maxRetryAfterMs: 60_000,

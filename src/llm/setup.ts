@@ -18,6 +18,7 @@ import { createModelPool, type ModelPool, type ModelPoolConfig } from "./model-p
 import { modelsUsedBy, resolveModels } from "./models.js";
 import type { JsonSchema } from "./ports.js";
 
+/** Options of {@link openModelPool}. */
 export interface OpenModelPoolOptions {
   /** Ids of the agents this node hosts; their models (and fallbacks) are resolved. Default: every agent. */
   readonly agents?: readonly string[];
@@ -62,6 +63,7 @@ export function openModelPool(config: SwarmConfig, options: OpenModelPoolOptions
   });
 }
 
+/** Options of {@link loadAgentLlm}. */
 export interface LoadAgentLlmOptions {
   /** Folder relative paths resolve against (the swarm file's). Absolute paths are kept. */
   readonly baseDir: string;

@@ -17,10 +17,23 @@ export type { TaskHandler } from "./task-pipeline.js";
 /** Runs when the agent starts (and again after each restart). */
 export type StartHook = (ctx: StartContext) => unknown;
 
+/**
+ * Who an agent is: what `swarm.agent(spec)` (or an `agents:` entry of the
+ * swarm file) is made from.
+ *
+ * @example
+ * ```ts
+ * swarm.agent({ id: "dev-1", role: "developer", tags: ["ts"], budget: { initial: 1000, minBalance: 0 } });
+ * ```
+ */
 export interface AgentSpec {
+  /** Unique in the swarm: lowercase letters, digits and `-`. */
   readonly id: string;
+  /** The role whose durable queue the agent takes its tasks from. */
   readonly role: string;
+  /** Labels the routers and auctions may match on (`tags:` in the swarm file). */
   readonly tags?: readonly string[];
+  /** What the agent can do, advertised on its card. */
   readonly capabilities?: readonly string[];
   /** Vote weight. Default 1. */
   readonly weight?: number;
@@ -47,6 +60,7 @@ export class StartContext {
     readonly options: Readonly<Record<string, unknown>>,
   ) {}
 
+  /** The id of the agent starting. */
   get agentId(): string {
     return this.agent.id;
   }
@@ -69,13 +83,19 @@ export class StartContext {
  * `TaskPipeline`).
  */
 export class Agent implements LocalAgent {
+  /** The agent's id (its spec's `id`). */
   readonly id: string;
+  /** The role the agent takes tasks for. */
   readonly role: string;
+  /** What other agents learn of this one: role, tags, weight and public key. */
   readonly card: AgentCard;
+  /** Tasks handled at once (the spec's `concurrency`, default 1). */
   readonly concurrency: number;
+  /** Free-form settings from the spec, handed to handlers as `ctx.options`. */
   readonly options: Readonly<Record<string, unknown>>;
   /** The voter policy from the agent's spec (`policy:` in the swarm file). */
   readonly policy: CompiledPolicy | undefined;
+  /** Signs every envelope the agent sends with its private key. */
   readonly signer: Signer;
   readonly #llm: AgentLlm | undefined;
   readonly #tools: Record<string, LocalTool> = {};

@@ -44,8 +44,11 @@ export const EscrowHeaders = Object.freeze({
 
 /** A delegation's escrow, as carried by its tasks. */
 export interface Escrow {
+  /** The escrow account's name in the ledger (`escrow:<key>`). */
   readonly key: string;
+  /** Credits held for the delegation. */
   readonly amount: number;
+  /** The agent the credits came from, refunded when the work fails. */
   readonly delegator: string;
 }
 

@@ -218,9 +218,13 @@ export interface CallOptions extends SubmitOptions {
 }
 
 /** One child of a {@link TaskContext.gather}: a task of another role, with its input. */
+/** One child of {@link TaskContext.gather}: a task to submit to a role. */
 export interface GatherCall {
+  /** The role whose queue gets the child. */
   readonly role: string;
+  /** The child's task type, as `ctx.submit` takes it. */
   readonly task: string;
+  /** The child's body. */
   readonly body: unknown;
   /** Credits moved into this child's escrow from the caller (as `delegate`). */
   readonly budget?: number;
@@ -231,7 +235,22 @@ export type Gathered<TResult = unknown> =
   | { readonly status: "completed"; readonly taskId: string; readonly result: TResult }
   | { readonly status: "dead_lettered"; readonly taskId: string; readonly reason: string };
 
-/** The context of a task handler. */
+/**
+ * The context of a task handler (`ctx`): the task (`ctx.body`, `ctx.attempt`,
+ * `ctx.root`, `ctx.signal`, `ctx.escrow`), what it may stage (`submit`,
+ * `emit`, `effect`, `delegate`, from {@link StagingContext}), how it records
+ * the root task's result (`finish`), and durable steps that survive a crash
+ * of the agent (`step`, `call`, `gather`). Everything staged is committed
+ * with the task's completion, or not at all.
+ *
+ * @example
+ * ```ts
+ * agent.handle<{ question: string }>("review", async (ctx) => {
+ *   const parts = await ctx.gather([{ role: "researcher", task: "answer", body: ctx.body }]);
+ *   ctx.finish({ answers: parts.length, attempt: ctx.attempt });
+ * });
+ * ```
+ */
 export class TaskContext<TBody = unknown> extends StagingContext {
   /** The task's envelope, signature verified. */
   readonly task: Envelope<TBody>;
@@ -264,6 +283,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     return this.#abort.signal;
   }
 
+  /** The task's body (`ctx.task.body`). */
   get body(): TBody {
     return this.task.body;
   }

@@ -52,6 +52,18 @@ export type SwarmEvent =
   | RegistryEvent
   | { readonly type: "agent.trusted"; readonly agent: string }
   | {
+      /**
+       * A start-up race the runtime retries by itself, not an error: a
+       * handshake with a peer that is not listening yet (tried again at its
+       * next heartbeat), or a task from a signer whose card has not arrived
+       * yet (redelivered later). What never settles still ends as an error,
+       * a rejected message or a dead letter.
+       */
+      readonly type: "trust.retrying";
+      readonly agent: string;
+      readonly reason: string;
+    }
+  | {
       /** A card was refused admission: nothing its agent sends is accepted (see `RefusalCode`). */
       readonly type: "agent.refused";
       readonly agent: string;
@@ -192,4 +204,5 @@ export type SwarmEvent =
     } & LlmDelta)
   | { readonly type: "error"; readonly error: string };
 
+/** Receives every {@link SwarmEvent} of this node (`swarm.on`). */
 export type SwarmEventListener = (event: SwarmEvent) => void;

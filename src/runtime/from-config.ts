@@ -37,15 +37,22 @@ import { createSwarm, type Swarm } from "./swarm.js";
  * ```
  */
 export interface SwarmModule {
+  /**
+   * Called once for each agent this process runs, before the swarm starts:
+   * register its handlers (`agent.handle`), vote and bid handlers, start hooks.
+   */
   setup(agent: Agent, context: SetupContext): void | Promise<void>;
 }
 
+/** What a swarm module's `setup` is told besides the agent. */
 export interface SetupContext {
+  /** The whole swarm file, validated. */
   readonly config: SwarmFile;
   /** The swarm file's `workload`, with command-line overrides applied. */
   readonly workload: Readonly<Record<string, unknown>>;
 }
 
+/** Options of {@link openSwarm}. */
 export interface OpenSwarmOptions {
   /** Only these agents run in this process; default: every agent of the file. */
   readonly agents?: readonly string[];

@@ -61,6 +61,7 @@ export interface McpCallFor {
   readonly taskId: string;
 }
 
+/** What {@link McpTools} connects to and checks. */
 export interface McpToolsConfig {
   /** The servers of the swarm file's `mcp:` section. */
   readonly servers: Readonly<Record<string, McpServerConfig>>;

@@ -13,7 +13,9 @@ export interface SubmitOptions {
   readonly deadline?: number;
   /** Conversation for ordered delivery. */
   readonly conv?: string;
+  /** Position in the conversation `conv`, from 1, for conversation ordering. */
   readonly seq?: number;
+  /** Extra transport headers, carried as they are. */
   readonly headers?: Record<string, string>;
   /**
    * The seal of the approved decision that authorises this task (a

@@ -49,7 +49,9 @@ import { TrustManager } from "./trust.js";
 export interface RoleConfig extends Partial<Omit<RoleSettings, "ordering">> {
   /** Task types the role handles. */
   readonly tasks?: readonly string[];
+  /** Tasks each agent of the role handles at once, unless the agent sets its own. Default: `defaults.concurrency`, else 1. */
   readonly concurrency?: number;
+  /** How a request to the role (`swarm.request`) picks one of its agents. Default `round-robin`; tasks always go through the role's shared queue. */
   readonly routing?: RoutingStrategy;
   /** Task order within a conversation; `causal` applies to event subscriptions only. */
   readonly ordering?: "none" | "conversation" | "causal";

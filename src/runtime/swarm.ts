@@ -43,7 +43,7 @@ export interface SwarmConfig extends NodeConfig {
 }
 
 /**
- * A swarm as one node sees it: the agents it hosts, the role queues they
+ * Builds a swarm node (not started). A swarm as one node sees it: the agents it hosts, the role queues they
  * share, the registry of every agent heard from, and the plumbing that makes
  * task handling effectively-once (see `SwarmNode` for the parts).
  *
@@ -59,6 +59,19 @@ export function createSwarm(config: SwarmConfig): Swarm {
   return new Swarm(config);
 }
 
+/**
+ * A swarm as this node runs it: add agents, `start()`, submit root tasks,
+ * read their results, then `drain()` or `close()`. Made by {@link createSwarm}.
+ *
+ * @example
+ * ```ts
+ * const swarm = createSwarm({ name: "demo", transport, store, keys, roles: { dev: { tasks: ["code"] } } });
+ * swarm.agent({ id: "dev-1", role: "dev" }).handle("code", (ctx) => ctx.finish({ ok: true }));
+ * await swarm.start();
+ * const result = await swarm.submitAndWait("dev", "code", { file: "a.ts" }, { as: "dev-1" });
+ * await swarm.close();
+ * ```
+ */
 export class Swarm {
   readonly #config: SwarmConfig;
   readonly #node: SwarmNode;
@@ -86,12 +99,15 @@ export class Swarm {
   get name(): string {
     return this.#node.swarm;
   }
+  /** This node's id, unique per process: what the registry and the audit log name. */
   get nodeId(): string {
     return this.#node.nodeId;
   }
+  /** The transport the swarm was built with. */
   get transport(): Transport {
     return this.#node.transport;
   }
+  /** The store the swarm was built with: tasks, effects, results, ledger, audit log. */
   get store(): Store {
     return this.#node.store;
   }
@@ -107,6 +123,7 @@ export class Swarm {
   get budgets(): Budgets {
     return this.#node.budgets;
   }
+  /** The agents hosted by this node, in the order they were added. */
   get agents(): readonly Agent[] {
     return [...this.#node.hosted.values()];
   }

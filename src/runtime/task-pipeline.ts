@@ -340,15 +340,11 @@ export class TaskPipeline {
   async #reject(delivery: Delivery, error: unknown, settings: RoleSettings): Promise<void> {
     const node = this.#node;
     const e = toError(error);
-    node.events.emit({
-      type: "message.rejected",
-      subject: delivery.subject,
-      code: codeOf(e),
-      reason: e.message,
-    });
     if (e instanceof UnknownSignerError && delivery.deliveryCount < settings.maxDeliver) {
-      // Its card may still be on the way (a new agent on another node): retry
-      // after at least a heartbeat interval, when the card will have arrived.
+      // Its card may still be on the way (a new agent on another node, a
+      // restart): retry after at least a heartbeat interval, when the card
+      // will have arrived. Not rejected yet, so not reported as rejected.
+      node.events.emit({ type: "trust.retrying", agent: e.agentId, reason: e.message });
       await delivery.nak({
         delayMs: Math.max(
           node.limits.heartbeatMs,
@@ -358,6 +354,12 @@ export class TaskPipeline {
       });
       return;
     }
+    node.events.emit({
+      type: "message.rejected",
+      subject: delivery.subject,
+      code: codeOf(e),
+      reason: e.message,
+    });
     await delivery.term(`${e.name}: ${e.message}`);
   }
 

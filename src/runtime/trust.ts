@@ -121,10 +121,13 @@ export class TrustManager implements KeyRing {
     const last = this.#attempted.get(card.id);
     if (last !== undefined && now - last < this.#config.timeoutMs) return;
     this.#attempted.set(card.id, now);
+    // Right after a start the peer is often not listening yet: the next
+    // heartbeat tries again, so a failure here is a retry, not an error.
     this.#challenge(card).catch((error: unknown) => {
       this.#node.events.emit({
-        type: "error",
-        error: `handshake with ${card.id} failed, will retry: ${toError(error).message}`,
+        type: "trust.retrying",
+        agent: card.id,
+        reason: `handshake with ${card.id} failed, will retry: ${toError(error).message}`,
       });
     });
   }

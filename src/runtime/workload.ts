@@ -17,6 +17,10 @@ export interface WorkloadProgress {
   readonly duplicateEffects: number;
 }
 
+/**
+ * How far a swarm's workload has got, read from the store: root tasks
+ * submitted, completed and dead-lettered, and effects applied twice.
+ */
 export async function workloadProgress(store: Store): Promise<WorkloadProgress> {
   const stats = await store.allEffectStats();
   const submitted = stats.find((s) => s.kind === ROOT_SUBMITTED)?.keys ?? 0;

@@ -23,6 +23,7 @@ export interface PostgresTlsOptions {
   readonly servername?: string;
 }
 
+/** Options of {@link openPostgresStore}. */
 export interface PostgresStoreConfig {
   /** `postgres://user:password@host:5432/database`. */
   readonly url: string;

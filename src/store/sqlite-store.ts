@@ -25,6 +25,7 @@ import { KyselyStore, type KyselyStoreConfig } from "./kysely-store.js";
 import { migrateToLatest, refuseNewerSchema } from "./migrations/index.js";
 import { MIGRATION_TABLE, type Database as Tables } from "./schema.js";
 
+/** Options of {@link openSqliteStore}. */
 export interface SqliteStoreConfig {
   /** File path, or `":memory:"`. Parent folders are created. */
   readonly path: string;

@@ -10,8 +10,11 @@ import { createSwarm, type Swarm, type SwarmConfig } from "../runtime/swarm.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import { createMemoryTransport } from "../transport/memory/memory-transport.js";
 
+/** What {@link createTestSwarm} returns. */
 export interface TestSwarm {
+  /** The swarm, not started: add agents, then `start()`. */
   readonly swarm: Swarm;
+  /** The temporary folder holding the journal and the store. */
   readonly dir: string;
   /** Drains the swarm and deletes its folder. */
   cleanup(): Promise<void>;

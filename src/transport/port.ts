@@ -33,12 +33,14 @@ export interface Message {
 /** Handles a core message. Errors and rejections are caught and reported, never thrown into the bus. */
 export type MessageHandler = (message: Message) => void | Promise<void>;
 
+/** Options of `Transport.publish`. */
 export interface PublishOptions {
   readonly headers?: Headers;
   /** A subject the receiver should answer on. */
   readonly reply?: string;
 }
 
+/** Options of `Transport.subscribe`. */
 export interface SubscribeOptions {
   /**
    * Queue group: among all subscriptions of the same pattern and group,
@@ -47,6 +49,7 @@ export interface SubscribeOptions {
   readonly queue?: string;
 }
 
+/** Options of `Transport.request`. */
 export interface RequestOptions {
   /** Fails with `TimeoutError` when no reply arrives within this time. */
   readonly timeoutMs: number;
@@ -90,6 +93,7 @@ export const DeadLetterHeaders = Object.freeze({
   msgId: "conclave-original-msg-id",
 } as const);
 
+/** Options of `Transport.enqueue`. */
 export interface EnqueueOptions {
   /**
    * Deduplication key (the envelope id). A second enqueue of the same id
@@ -99,6 +103,7 @@ export interface EnqueueOptions {
   readonly headers?: Headers;
 }
 
+/** What `Transport.enqueue` reports once the broker has the message. */
 export interface EnqueueResult {
   /** True when the message was dropped as a duplicate of an earlier enqueue. */
   readonly duplicate: boolean;
@@ -127,6 +132,7 @@ export interface Delivery extends Message {
 /** Handles a durable delivery. If it throws or rejects without settling, the delivery is nak'd. */
 export type DeliveryHandler = (delivery: Delivery) => void | Promise<void>;
 
+/** Options of `Transport.consume`. */
 export interface ConsumeOptions {
   /** Most deliveries held unsettled by this consumer at once (backpressure). */
   readonly maxInFlight: number;
@@ -143,6 +149,7 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
+/** One durable queue as `Transport.queues` reports it. */
 export interface QueueInfo {
   readonly name: string;
   /** Messages stored and not yet acked (including those in flight). */

@@ -36,6 +36,7 @@ export interface Ed25519Implementation {
   verify(message: Uint8Array, signature: Uint8Array, publicKey: KeyObject): boolean;
 }
 
+/** Which Ed25519 implementation signs and verifies: libsodium when installed, else Node's. */
 export type Ed25519ImplementationName = "sodium-native" | "node:crypto";
 
 /**

@@ -76,4 +76,47 @@ describe("demo --processes 3 on NATS", { skip: requirement("nats-server", missin
     assert.equal(summary.auctions.awarded + summary.auctions.unsold, summary.auctions.held);
     assert.ok(summary.auctions.awarded >= 1, "bids crossed processes and won");
   });
+
+  test("without --json, the same human summary as the embedded demo", async () => {
+    assertAvailable("nats-server", missing);
+    server ??= await startNatsServer();
+    const demo = (args: string[], data: string) =>
+      conclave(["demo", "--tasks", "20", "--data-dir", join(work, data), ...args]);
+    const [embedded, distributed] = await Promise.all([
+      demo([], "embedded"),
+      demo(["--transport", server.url, "--processes", "2"], "distributed"),
+    ]);
+    assert.equal(embedded.code, 0, embedded.stderr.slice(-2000));
+    assert.equal(distributed.code, 0, distributed.stderr.slice(-2000));
+    assert.doesNotMatch(distributed.stdout, /^\s*[{[]/m, "no JSON on stdout");
+    const labels = (stdout: string) =>
+      stdout
+        .split("\n")
+        .filter((line) => /^ {2}\S/.test(line))
+        .map((line) => line.trim().split(/\s{2,}/)[0])
+        // Present only when something was dead-lettered, which a flaky developer may vary.
+        .filter((label) => label !== "dead-letter reasons");
+    assert.match(distributed.stdout, /^swarm review-swarm — nothing lost in [\d.]+s$/m);
+    assert.deepEqual(labels(distributed.stdout), labels(embedded.stdout));
+    assert.match(distributed.stdout, /^ {2}tasks submitted\s+20$/m);
+  });
 });
+
+/** Runs `conclave <args>` in the work folder; resolves when it exits. */
+function conclave(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", tsx, bin, ...args], {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}

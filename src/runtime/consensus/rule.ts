@@ -66,6 +66,7 @@ export interface ProposalRule {
 
 /** A proposal made by the runtime: the protocol's {@link Proposal} with its {@link ProposalRule}. */
 export interface RuntimeProposal extends Proposal {
+  /** Who votes, the threshold and the protocol, from the swarm file's `privileged:` entry. */
   readonly rule: ProposalRule;
 }
 

@@ -13,6 +13,7 @@ import type { RuntimeProposal } from "./rule.js";
 export interface VoteContext {
   /** The voting agent. */
   readonly agentId: string;
+  /** The voting agent's role. */
   readonly role: string;
   /** The proposal voted on (with its rule). */
   readonly proposal: RuntimeProposal;

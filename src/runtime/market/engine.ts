@@ -78,6 +78,7 @@ export const AuctionHeaders = Object.freeze({
 export interface BidRequest extends CfpBody {
   /** The task type auctioned. */
   readonly task: string;
+  /** The role whose agents are bidding. */
   readonly role: string;
   /** The agent that called for proposals. */
   readonly auctioneer: string;
@@ -89,7 +90,9 @@ export interface BidRequest extends CfpBody {
  * bidder's limit: it takes the clock as soon as the clock reaches it.
  */
 export interface BidOffer {
+  /** Credits asked (procurement) or offered (sale); a whole number. */
   readonly price: number;
+  /** The bid's value for each criterion of a multi-criteria auction, by name. */
   readonly criteria?: Readonly<Record<string, number>>;
 }
 
@@ -120,14 +123,19 @@ export type AuctionOptions = Partial<
 
 /** How an auction ended, as its caller sees it. */
 export interface AuctionOutcome {
+  /** The auction's id. */
   readonly auction: string;
+  /** `awarded`: a winner gets the task; `unsold`: nobody (see `reason`). */
   readonly status: "awarded" | "unsold";
+  /** The winning agent, when awarded. */
   readonly winner?: string;
   /** Credits the winner is paid (procurement) or pays (sale). */
   readonly price?: number;
   /** Why it went unsold. */
   readonly reason?: string;
+  /** Valid bids received. */
   readonly bids: number;
+  /** Bids refused by the gate (see `BidRejection` for every reason). */
   readonly rejectedBids: number;
 }
 

@@ -47,6 +47,7 @@ export interface AuditRecord {
   readonly hash: string;
 }
 
+/** The store's append-only, hash-chained audit log of decisions, redrives and other privileged acts. */
 export interface AuditStore {
   /**
    * Appends one entry to the audit chain and returns it as stored. The store

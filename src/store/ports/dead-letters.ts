@@ -23,6 +23,7 @@ export interface DeadLetterRecord {
   readonly data: string;
 }
 
+/** Tasks given up on: why, when, and whether they were redriven since. */
 export interface DeadLetterStore {
   /** Idempotent by id. */
   recordDeadLetter(record: DeadLetterRecord): Promise<void>;

@@ -28,6 +28,7 @@ export interface PruneIdempotencyKeysOptions {
   readonly prefix?: string;
 }
 
+/** Claims of keys that must be acted on once, shared by every handle on the database. */
 export interface IdempotencyStore {
   /**
    * Claims `key` once, atomically, across every handle on the database: the

@@ -55,6 +55,7 @@ export interface LedgerCheck {
   readonly entries: number;
 }
 
+/** Double-entry credit accounts: balanced operations applied once, balances, entries. */
 export interface LedgerStore {
   /**
    * Applies a ledger operation (a balanced set of entries) atomically: all

@@ -54,6 +54,7 @@ export interface ReputationRecord {
   readonly updatedAt: number;
 }
 
+/** Auctions and their bids, recorded once each so a retried auctioneer finds its outcome. */
 export interface MarketStore {
   /**
    * Records an auction once, by id: the first save is kept and gets

@@ -18,6 +18,7 @@ export interface StoredAgentCard {
   readonly updatedAt: number;
 }
 
+/** The registry snapshot: the last card saved for each agent, so a restarted node knows its peers. */
 export interface RegistryStore {
   /**
    * Saves an agent's card (any JSON-serialisable object with an `id`) in

@@ -25,6 +25,7 @@ export interface StepRecord {
   readonly at: number;
 }
 
+/** The journal of durable steps (`ctx.step`, `ctx.call`, `ctx.gather`), by task and position. */
 export interface StepStore {
   /** Records a step unless (task, position) already has one; returns the record kept. */
   recordStep(record: StepRecord): Promise<{ recorded: boolean; stored: StepRecord }>;

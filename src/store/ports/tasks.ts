@@ -43,6 +43,7 @@ export interface OutboxEntry {
   readonly data: Uint8Array;
 }
 
+/** Everything a handled task commits in one transaction: its marker, effects and outbox. */
 export interface TaskCompletion {
   /** The envelope id of the task handled. */
   readonly taskId: string;
@@ -92,6 +93,7 @@ export interface CompletionSummary {
   readonly sender?: string;
 }
 
+/** How many keys one kind of effect touched, and how many of them twice. */
 export interface EffectStats {
   readonly kind: string;
   /** Distinct keys with at least one effect. */
@@ -100,6 +102,7 @@ export interface EffectStats {
   readonly duplicateKeys: number;
 }
 
+/** Handled tasks, their effects and outbox, results and outcomes: what makes handling effectively-once. */
 export interface TaskStore {
   /**
    * Records a handled task: its completion marker, effects and outbox, all

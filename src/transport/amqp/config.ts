@@ -17,6 +17,7 @@ export interface AmqpTlsOptions {
   readonly rejectUnauthorized?: boolean;
 }
 
+/** How {@link createAmqpTransport} connects to RabbitMQ and lays out its topology. */
 export interface AmqpTransportConfig {
   /**
    * `amqp://user:password@host:5672/vhost` or `amqps://…`. Holds credentials:

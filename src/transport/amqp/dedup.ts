@@ -85,6 +85,7 @@ export interface SharedClaimValue {
   readonly at: number;
 }
 
+/** Options of {@link createSharedDedupStore}. */
 export interface SharedDedupConfig {
   /** Prefix of every key in the shared table. Default `"amqp.enqueue:"`. */
   readonly prefix?: string;

@@ -11,6 +11,7 @@ import { Journal, type JournalOptions } from "./journal.js";
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
 
+/** How an in-process broker keeps its durable queues. */
 export interface MemoryBrokerConfig {
   /**
    * SQLite file that journals durable queues. Omit (or `":memory:"`) for a

@@ -19,6 +19,7 @@ type Op =
   | { kind: "deliveries"; queue: string; seq: number; deliveries: number; visibleAt: number }
   | { kind: "delete"; queue: string; seq: number };
 
+/** How the memory transport's SQLite journal trades durability for speed. */
 export interface JournalOptions {
   /**
    * `normal` (default) survives a crash of the process (kill -9); `full` also

@@ -20,6 +20,7 @@ import { validateConsumeOptions } from "../queue-config.js";
 import { type BrokerSubscription, MemoryBroker, type MemoryBrokerConfig } from "./broker.js";
 import { QueueConsumer } from "./durable-queue.js";
 
+/** Options of {@link createMemoryTransport}. */
 export interface MemoryTransportConfig extends MemoryBrokerConfig {
   /**
    * Share an existing broker (several nodes in one process). When given, the
@@ -51,6 +52,11 @@ const FEATURES: TransportFeatures = Object.freeze({
   releasesOnClose: true,
 });
 
+/**
+ * A transport inside one process: queues journaled in SQLite (when given a
+ * path) so they survive a restart. For tests, the demo and single-process
+ * swarms; made by {@link createMemoryTransport}.
+ */
 export class MemoryTransport implements Transport {
   readonly kind = "memory";
   readonly features: TransportFeatures;

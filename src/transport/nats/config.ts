@@ -12,6 +12,7 @@ export interface NatsTlsConfig {
   readonly key?: string;
 }
 
+/** How {@link createNatsTransport} connects to NATS and sets up its JetStream streams. */
 export interface NatsTransportConfig {
   /** One server URL or several of one cluster: `nats://host:4222`, `tls://host:4222`. */
   readonly servers: string | readonly string[];

@@ -1,0 +1,79 @@
+/** What several commands parse alike: exit codes, ports, transport URLs, agent ids, the store a command reads. */
+import { resolve } from "node:path";
+import { type Command, InvalidArgumentError } from "commander";
+import { transportProblem } from "../config/schema.js";
+import { agentIdPattern } from "../wire/envelope.js";
+import { DEMO_DATA_DIR } from "./demo.js";
+import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
+
+/** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
+export const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
+
+export function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("expected a port number from 0 to 65535");
+  return n;
+}
+
+/** `--transport`: checked as the swarm file's transport is, so a typo is a usage error naming the flag. */
+export function transportUrl(value: string): string {
+  const problem = transportProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+/** `keys gen`'s ids: a malformed agent id is a usage error (exit 2), not a failure. */
+export function agentIds(value: string, previous: string[] = []): string[] {
+  if (!agentIdPattern.test(value))
+    throw new InvalidArgumentError(
+      `"${value.slice(0, 140)}" is not an agent id: use 1-128 characters of A-Z a-z 0-9 _ -`,
+    );
+  return [...previous, value];
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError("expected a whole number of at least 1");
+  return n;
+}
+
+export interface StoreTargetOptions {
+  store?: string;
+  swarm?: string;
+  dataDir?: string;
+}
+
+export function storeTarget(opts: StoreTargetOptions): StoreTarget {
+  return {
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.swarm ? { swarm: resolve(opts.swarm) } : {}),
+    ...(opts.dataDir ? { dataDir: resolve(opts.dataDir) } : {}),
+  };
+}
+
+export const DEFAULT_STORE_RULE = `
+Which store: --store if given; else the store of --swarm; else, with neither,
+the store of ./${LOCAL_SWARM_FILE} if this folder has one, or else the store of the
+last \`conclave demo\` run here (${DEMO_DATA_DIR}/review-swarm.db). A store not named
+by --store is reported on stderr ("reading store …"). --data-dir moves a swarm
+file's default store as \`up --data-dir\` does.`;
+
+/** The options that name a ledger or audit command's store, and the rule for the default. */
+export function withStoreTarget(
+  command: Command,
+  swarmHelp = "take the store from this swarm file",
+): Command {
+  return command
+    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
+    .option("--swarm <file>", swarmHelp)
+    .option(
+      "--data-dir <dir>",
+      "the data folder the swarm ran with (up --data-dir), where its default store is",
+    )
+    .addHelpText("after", DEFAULT_STORE_RULE);
+}
+
+/** The dashboard's port when `--dashboard` is given without one. */
+export const DASHBOARD_PORT = 8471;

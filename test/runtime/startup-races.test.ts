@@ -1,0 +1,70 @@
+/**
+ * Start-up races are retries, not errors: a node that starts after its
+ * peer has already sent it work (the peer's card not yet heard, the
+ * handshake not yet done) handles the work, and reports the wait as
+ * `trust.retrying`, never as an `error` or a rejected message.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { generateAgentKeyPair } from "../../src/identity/keys.js";
+import type { SwarmEvent } from "../../src/runtime/events.js";
+import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { MemoryBroker } from "../../src/transport/memory/broker.js";
+import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+import { until } from "../helpers/until.js";
+
+test("work sent before its receiver has heard of the sender is handled, and the wait is no error", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-races-"));
+  const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
+  const made: Swarm[] = [];
+  // A store per node: node-b cannot learn "lead" from a shared registry
+  // snapshot, only from the bus, as a node on another machine would.
+  const node = (name: string) => {
+    const swarm = createSwarm({
+      name: "races",
+      nodeId: name,
+      roles: { lead: {}, dev: { tasks: ["code"] } },
+      defaults: {
+        heartbeatMs: 100,
+        ackWaitMs: 2000,
+        maxDeliver: 20,
+        backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
+      },
+      transport: createMemoryTransport({ broker }),
+      store: openSqliteStore({ path: join(dir, `${name}.db`) }),
+      keys: () => generateAgentKeyPair(),
+    });
+    made.push(swarm);
+    return swarm;
+  };
+  try {
+    const a = node("node-a");
+    const b = node("node-b");
+    const events: SwarmEvent[] = [];
+    b.on((e) => events.push(e));
+    a.agent({ id: "lead", role: "lead" });
+    let handled = 0;
+    b.agent({ id: "dev", role: "dev" }).handle("code", () => {
+      handled++;
+    });
+    await a.start();
+    // Queued before node-b exists: its first sight of "lead" is this task.
+    for (let n = 0; n < 3; n++) await a.submit("dev", "code", { n }, { as: "lead" });
+    await b.start();
+    await until(() => handled === 3, 30_000, "the three tasks");
+    // Whether node-b waited (its card and handshake in flight) or not, waiting is no error.
+    for (const e of events) {
+      if (e.type === "trust.retrying") assert.equal(e.agent, "lead", e.reason);
+    }
+    const noisy = events.filter((e) => e.type === "error" || e.type === "message.rejected");
+    assert.deepEqual(noisy, [], "a start-up race is not reported as an error or a rejection");
+  } finally {
+    for (const swarm of made) await swarm.close();
+    broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

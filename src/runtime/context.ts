@@ -25,6 +25,12 @@ export type { SubmitOptions } from "./messages.js";
 export const ROOT_SUBMITTED = "root.submitted";
 /** Effect kind recorded when a handler calls `ctx.finish()`. */
 export const ROOT_COMPLETED = "root.completed";
+/**
+ * Effect kind recorded when a privileged task is submitted with its
+ * approval (key: the task's id): work a run must see settled, even after
+ * its root was finished.
+ */
+export const PRIVILEGED_SUBMITTED = "privileged.submitted";
 
 /**
  * What a handler may do while it runs. Messages it submits and effects it
@@ -142,6 +148,9 @@ export class StagingContext {
     // A task without a parent starts a workload item; tracked so a run can
     // tell what was submitted, completed, dead-lettered or lost.
     if (!this.parent) this.effect(ROOT_SUBMITTED, id, { role, task });
+    // An approved action is often queued as its root's last step: tracked
+    // so a run is not done (nor "nothing lost") while it has not run.
+    if (options?.approval !== undefined) this.effect(PRIVILEGED_SUBMITTED, id, { role, task });
     return id;
   }
 

@@ -5,11 +5,21 @@
  * where they were; `ledger show` names escrow that no committed task holds.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ledgerReport } from "../../src/cli/ledger.js";
-import { agentAccount, InsufficientCreditsError } from "../../src/ledger/index.js";
+import { agentAccount, InsufficientCreditsError, operations } from "../../src/ledger/index.js";
+import type { Store } from "../../src/store/port.js";
+import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
 import { until } from "../helpers/until.js";
+
+const postgresUrl =
+  process.env["CONCLAVE_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 
 const defaults = {
   heartbeatMs: 50,
@@ -119,4 +129,75 @@ describe("escrow commits with the task it pays for", () => {
       await t.cleanup();
     }
   });
+});
+
+/** The store's side of the rule, on each backend: a completion's ledger operations commit with it, or nothing does. */
+describe("completeTask with ledger operations", () => {
+  const backends: [string, () => Promise<{ store: Store; destroy: () => Promise<void> }>][] = [
+    ...([true, false] as const).map(
+      (prepared) =>
+        [
+          `sqlite (prepared hot path ${prepared ? "on" : "off"})`,
+          async () => {
+            const dir = mkdtempSync(join(tmpdir(), "conclave-escrow-"));
+            return {
+              store: openSqliteStore({ path: join(dir, "store.db"), preparedHotPath: prepared }),
+              destroy: async () => rmSync(dir, { recursive: true, force: true }),
+            };
+          },
+        ] as [string, () => Promise<{ store: Store; destroy: () => Promise<void> }>],
+    ),
+    [
+      "postgres",
+      async () => {
+        const schema = `conclave_test_${randomBytes(6).toString("hex")}`;
+        return {
+          store: await openPostgresStore({ url: postgresUrl, schema, poolSize: 2 }),
+          destroy: () => dropPostgresSchema({ url: postgresUrl, schema }),
+        };
+      },
+    ],
+  ];
+  for (const [name, open] of backends) {
+    test(`${name}: a refused hold rolls the whole completion back; a duplicate applies nothing`, async () => {
+      const { store, destroy } = await open();
+      try {
+        await store.applyLedgerOperation(operations.mint("m", agentAccount("lead"), 150, 1));
+        const hold = (n: number) =>
+          operations.hold(`hold:t.${n}`, "lead", `t.${n}`, 100, 2, `sent-${n}`);
+        const completion = (taskId: string, ledger: ReturnType<typeof hold>[]) => ({
+          taskId,
+          agent: "lead",
+          at: 3,
+          effects: [{ kind: "k", key: taskId }],
+          outbox: [],
+          ledger,
+        });
+        await assert.rejects(
+          store.completeTask(completion("too-much", [hold(1), hold(2)])),
+          InsufficientCreditsError,
+        );
+        assert.equal(await store.isCompleted("too-much"), false, "no completion without its holds");
+        assert.equal(
+          await store.balance(agentAccount("lead")),
+          150,
+          "no hold without its completion",
+        );
+        assert.equal(await store.balance("escrow:t.1"), 0);
+
+        assert.deepEqual(await store.completeTask(completion("fits", [hold(3)])), {
+          duplicate: false,
+        });
+        assert.deepEqual(await store.completeTask(completion("fits", [hold(3)])), {
+          duplicate: true,
+        });
+        assert.equal(await store.balance(agentAccount("lead")), 50);
+        assert.equal(await store.balance("escrow:t.3"), 100);
+        assert.equal((await store.effects("k")).length, 1);
+      } finally {
+        await store.close();
+        await destroy();
+      }
+    });
+  }
 });

@@ -20,6 +20,15 @@ import { openStoreTarget, resolveStoreTarget, type StoreTarget } from "./store-t
 export interface LedgerReport {
   readonly accounts: { account: string; balance: number }[];
   readonly escrow: number;
+  /**
+   * Escrow accounts holding credits for no live task: a delegation's hold
+   * made outside the commit of the task it pays for (what versions before
+   * holds committed with their tasks left behind when the delegating
+   * handler failed), or one whose task was dead-lettered without the
+   * refund. Call holds of model and tool calls (`llm:`), auction awards and
+   * gateway tasks are not judged here.
+   */
+  readonly strandedEscrow: { account: string; balance: number; reason: string }[];
   /** Credits charged as fees, by agent, by model (`(tool)`-style for fees without one) and by role. */
   readonly spend: {
     readonly total: number;
@@ -97,6 +106,7 @@ export async function ledgerReport(
             : [];
         });
   return {
+    strandedEscrow: await strandedEscrow(store, balances),
     // Settled escrows stay as empty accounts: listed only when asked for.
     accounts: balances.filter(
       (b) =>
@@ -126,6 +136,37 @@ export async function ledgerReport(
   };
 }
 
+/** Delegation holds this report judges: not model or tool calls, auction awards or gateway tasks. */
+const JUDGED_ESCROW = /^escrow:(?!llm:|auction-|gateway\.)/;
+
+async function strandedEscrow(
+  store: Store,
+  balances: readonly { account: string; balance: number }[],
+): Promise<LedgerReport["strandedEscrow"]> {
+  const held = balances.filter((b) => b.balance > 0 && JUDGED_ESCROW.test(b.account));
+  if (held.length === 0) return [];
+  const sentBy = new Map<string, string | undefined>();
+  for (const op of await store.ledgerOperations({ kind: "hold", limit: 1_000_000 })) {
+    const into = op.entries.find((e) => e.delta > 0)?.account;
+    if (into === undefined) continue;
+    const sent = op.memo["sent"];
+    sentBy.set(into, typeof sent === "string" ? sent : undefined);
+  }
+  const stranded: LedgerReport["strandedEscrow"] = [];
+  for (const { account, balance } of held) {
+    const sent = sentBy.get(account);
+    if (sent === undefined) {
+      stranded.push({ account, balance, reason: "held outside the commit of any task" });
+      continue;
+    }
+    const outcome = await store.taskOutcome(sent);
+    if (outcome?.status === "dead_lettered") {
+      stranded.push({ account, balance, reason: `its task ${sent} was dead-lettered` });
+    }
+  }
+  return stranded;
+}
+
 /** `conclave ledger show`: never creates a store. Exit 0 when the ledger is consistent, 1 otherwise. */
 export async function showLedger(target: StoreTarget, json: boolean, all = false): Promise<number> {
   const { store, resolved } = await openStoreTarget(target, { create: false });
@@ -144,6 +185,14 @@ export async function showLedger(target: StoreTarget, json: boolean, all = false
         "  accounts",
       ];
       for (const a of r.accounts) lines.push(`    ${a.account.padEnd(28)}${a.balance}`);
+      if (r.strandedEscrow.length > 0) {
+        lines.push(
+          "  escrow with no live task (credits no delegation will settle; fund the delegator again with conclave ledger fund)",
+        );
+        for (const e of r.strandedEscrow) {
+          lines.push(`    ${e.account.padEnd(28)}${e.balance}  ${e.reason}`);
+        }
+      }
       if (r.halted === null) {
         lines.push("  halted agents: unknown without the swarm file (pass --swarm)");
       } else if (r.halted.length === 0) {

@@ -91,8 +91,19 @@ export const operations = Object.freeze({
       memo,
     );
   },
-  /** Moves a delegated budget from the delegator into the task's escrow. */
-  hold: (id: string, delegator: string, task: string, amount: unknown, at: number) => {
+  /**
+   * Moves a delegated budget from the delegator into the task's escrow.
+   * `sent`: the id of the task the hold pays for, when there is one (a
+   * delegation's hold commits with it; `ledger show` checks it).
+   */
+  hold: (
+    id: string,
+    delegator: string,
+    task: string,
+    amount: unknown,
+    at: number,
+    sent?: string,
+  ) => {
     const n = parseAmount(amount);
     return op(
       id,
@@ -102,7 +113,7 @@ export const operations = Object.freeze({
         { account: escrowAccount(task), delta: n },
       ],
       at,
-      { task, delegator },
+      sent === undefined ? { task, delegator } : { task, delegator, sent },
     );
   },
   /** Pays the escrow of a task to the worker whose result passed the audit. */

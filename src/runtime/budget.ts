@@ -7,6 +7,7 @@ import {
   OperationConflictError,
   operations,
   type PriceTable,
+  parseAmount,
   tokenCost,
 } from "../ledger/index.js";
 import type { Store } from "../store/port.js";
@@ -178,6 +179,30 @@ export class Budgets {
     await this.host.store.applyLedgerOperation(
       operations.hold(`hold:${escrowKey}`, delegator, escrowKey, amount, this.host.clock.now()),
     );
+    await this.#checkBalance(delegator);
+  }
+
+  /**
+   * Checks a delegation's hold before it is staged (it commits later, with
+   * the task it pays for, in the delegating handler's completion: no hold
+   * without its task, none left behind by a handler that fails), so a
+   * handler learns at once that it cannot pay. `pending` is what this
+   * handler's delegations hold in all, this one included:
+   * `InsufficientCreditsError` when the balance is below it. The store
+   * checks again when it commits (concurrent handlers of the same agent),
+   * and then the whole completion fails.
+   */
+  async checkHold(delegator: string, amount: number, pending: number): Promise<void> {
+    this.assertActive(delegator);
+    parseAmount(amount);
+    const balance = await this.balance(delegator);
+    if (balance < pending) {
+      throw new InsufficientCreditsError(agentAccount(delegator), balance, pending);
+    }
+  }
+
+  /** After holds committed with a task (`stageHold`): halts the delegator if it went below its minimum. */
+  async held(delegator: string): Promise<void> {
     await this.#checkBalance(delegator);
   }
 

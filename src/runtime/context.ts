@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
 import { ChildTaskFailedError, ConfigError } from "../errors/index.js";
+import { type LedgerOperation, operations } from "../ledger/index.js";
 import { createLlmClient } from "../llm/client.js";
 import type { LlmClient, LlmDelta } from "../llm/ports.js";
 import type { TaskCompletion } from "../store/port.js";
@@ -24,6 +25,12 @@ export type { SubmitOptions } from "./messages.js";
 export const ROOT_SUBMITTED = "root.submitted";
 /** Effect kind recorded when a handler calls `ctx.finish()`. */
 export const ROOT_COMPLETED = "root.completed";
+/**
+ * Effect kind recorded when a privileged task is submitted with its
+ * approval (key: the task's id): work a run must see settled, even after
+ * its root was finished.
+ */
+export const PRIVILEGED_SUBMITTED = "privileged.submitted";
 
 /**
  * What a handler may do while it runs. Messages it submits and effects it
@@ -35,7 +42,11 @@ export const ROOT_COMPLETED = "root.completed";
 export class StagingContext {
   readonly #effects: TaskCompletion["effects"][number][] = [];
   readonly #outbox: OutboxDraft[] = [];
+  /** Holds of this handler's delegations, committed with its completion. */
+  readonly #ledger: LedgerOperation[] = [];
   #delegations = 0;
+  /** What those holds move into escrow in all. */
+  #held = 0;
 
   constructor(
     protected readonly node: NodeContext,
@@ -70,8 +81,9 @@ export class StagingContext {
     if (!budgets.has(this.agentId)) return this.submit(role, task, body, options);
     // Stable across retries, so a retried handler re-holds nothing.
     const escrow = `${this.stableId || this.agentId}.${++this.#delegations}`;
-    await budgets.hold(this.agentId, escrow, options.budget);
-    return this.submit(role, task, body, {
+    const pending = this.#held + options.budget;
+    await budgets.checkHold(this.agentId, options.budget, pending);
+    const id = this.submit(role, task, body, {
       ...options,
       headers: {
         ...options.headers,
@@ -80,6 +92,21 @@ export class StagingContext {
         [EscrowHeaders.delegator]: this.agentId,
       },
     });
+    // The hold is staged like the task: both commit with this handler's
+    // completion, or neither does (a handler that fails, crash-loops or
+    // cannot afford its whole plan leaves no credits in escrow).
+    this.#held = pending;
+    this.#ledger.push(
+      operations.hold(
+        `hold:${escrow}`,
+        this.agentId,
+        escrow,
+        options.budget,
+        this.node.clock.now(),
+        id,
+      ),
+    );
+    return id;
   }
 
   /**
@@ -121,6 +148,9 @@ export class StagingContext {
     // A task without a parent starts a workload item; tracked so a run can
     // tell what was submitted, completed, dead-lettered or lost.
     if (!this.parent) this.effect(ROOT_SUBMITTED, id, { role, task });
+    // An approved action is often queued as its root's last step: tracked
+    // so a run is not done (nor "nothing lost") while it has not run.
+    if (options?.approval !== undefined) this.effect(PRIVILEGED_SUBMITTED, id, { role, task });
     return id;
   }
 
@@ -151,7 +181,9 @@ export class StagingContext {
 
   /** The staged writes, for the runtime to commit. */
   staged(): StagedWrites {
-    return { effects: this.#effects, outbox: this.#outbox };
+    return this.#ledger.length === 0
+      ? { effects: this.#effects, outbox: this.#outbox }
+      : { effects: this.#effects, outbox: this.#outbox, ledger: this.#ledger };
   }
 
   #stageMessage<TBody>(draft: MessageDraft<TBody>): string {

@@ -134,7 +134,7 @@ export interface TaskOutcomes {
 /** What a handler staged, committed with its task's completion marker. */
 export type StagedWrites = Pick<
   TaskCompletion,
-  "effects" | "outbox" | "result" | "corr" | "cause" | "sender"
+  "effects" | "outbox" | "result" | "corr" | "cause" | "sender" | "ledger"
 >;
 
 /** The transactional outbox: commit a task's writes once, then send them. */

@@ -192,10 +192,13 @@ export class SwarmNode implements NodeContext {
       leftAfterMs,
       onLeft: (id) => {
         // Our own agents are heard through the broker like anyone's: their
-        // silence means our link was down, not that they left. Their keys
-        // were trusted at start and nothing would trust them again.
+        // silence means our link was down, not that they left.
         if (this.agents.get(id)) return;
-        this.keys.forget(id);
+        // Silence is not revocation: the key the agent's handshake proved is
+        // kept (`TrustManager.forget` is for revoked agents), so the tasks it
+        // queued before a long partition still verify, instead of dying as
+        // from an unknown signer moments before it returns. Only routing
+        // forgets it.
         this.requests.forget(id);
       },
     });

@@ -45,6 +45,8 @@ export class NodeOutbox implements Outbox {
   ): Promise<{ duplicate: boolean }> {
     const { store, clock } = this.#node;
     const { duplicate } = await store.completeTask({ taskId, agent, at: clock.now(), ...staged });
+    // Delegations' holds committed with the task: the delegator may now be below its minimum.
+    if (!duplicate && staged.ledger !== undefined) await this.#node.budgets.held(agent);
     if (duplicate) {
       await this.resend(taskId);
     } else if (staged.outbox.length > 0) {

@@ -43,6 +43,8 @@ const nonce = () => randomBytes(32).toString("base64url");
  */
 export class TrustManager implements KeyRing {
   readonly #trusted = new Map<string, KeyObject>();
+  /** The card key (encoded) each remote agent proved by handshake: a card with another key asks again. */
+  readonly #provedKey = new Map<string, string>();
   readonly #attempted = new Map<string, number>();
   readonly #pendingConfirm = new Map<string, { challenger: string; counter: string; at: number }>();
   readonly #unsubscribe: (() => void)[] = [];
@@ -104,9 +106,15 @@ export class TrustManager implements KeyRing {
     verifyEnvelope(envelope, key);
   }
 
-  /** Forgets an agent that left; it must prove itself again when it returns. */
+  /**
+   * Forgets an agent (revoked): it must prove itself again. An agent that
+   * merely went silent (its node partitioned, paused or restarting) is not
+   * forgotten: the key its handshake proved still checks what it signed,
+   * and its tasks queued meanwhile must not die as from an unknown signer.
+   */
   forget(agentId: string): void {
     this.#trusted.delete(agentId);
+    this.#provedKey.delete(agentId);
     this.#attempted.delete(agentId);
   }
 
@@ -115,7 +123,10 @@ export class TrustManager implements KeyRing {
    * trusted, ours, or was tried within the last `timeoutMs`.
    */
   consider(card: AgentCard): void {
-    if (!card.node || card.node === this.#node.nodeId || this.#trusted.has(card.id)) return;
+    if (!card.node || card.node === this.#node.nodeId) return;
+    // Trusted, unless it comes back with another key than it proved (a node
+    // restarted with fresh keys after it was dropped): that one is proved anew.
+    if (this.#trusted.has(card.id) && this.#provedKey.get(card.id) === card.publicKey) return;
     if (this.#node.registry.isRevoked(card.id)) return;
     const now = this.#node.clock.now();
     const last = this.#attempted.get(card.id);
@@ -164,6 +175,7 @@ export class TrustManager implements KeyRing {
     if (typeof body.counter !== "string")
       throw new SignatureError(`agent ${card.id} sent no counter-challenge`);
     this.#trusted.set(card.id, key);
+    this.#provedKey.set(card.id, card.publicKey);
     this.#node.events.emit({ type: "agent.trusted", agent: card.id });
     const confirm = this.#sign(signer, "handshake.confirm", { counter: body.counter }, card.id);
     await this.#node.transport.request(
@@ -249,6 +261,7 @@ export class TrustManager implements KeyRing {
       }
       this.#pendingConfirm.delete(key);
       this.#trusted.set(envelope.from, challengerKey);
+      this.#provedKey.set(envelope.from, challengerCard.publicKey);
       this.#node.events.emit({ type: "agent.trusted", agent: envelope.from });
       return reply(undefined, "handshake.ok", {});
     }

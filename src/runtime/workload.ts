@@ -1,18 +1,26 @@
 import type { Store } from "../store/port.js";
-import { ROOT_COMPLETED, ROOT_SUBMITTED } from "./context.js";
+import { PRIVILEGED_SUBMITTED, ROOT_COMPLETED, ROOT_SUBMITTED } from "./context.js";
 
 /**
  * Where a run's workload stands, measured from the store: root tasks
  * submitted (recorded with the submission), completed (a handler called
  * `ctx.finish()`), dead-lettered (the root or any task descending from it),
- * and effects applied more than once.
+ * privileged follow-ups not run yet, and effects applied more than once.
  */
 export interface WorkloadProgress {
   readonly submitted: number;
   readonly completed: number;
   readonly deadLettered: number;
-  /** Neither completed nor dead-lettered: in flight while running, lost once settled. */
+  /**
+   * Root tasks neither completed nor dead-lettered, plus the `followUps`:
+   * in flight while running, lost once settled.
+   */
   readonly pending: number;
+  /**
+   * Privileged tasks submitted with their approval (often after their root
+   * was finished) that have neither completed nor been dead-lettered.
+   */
+  readonly followUps: number;
   /** Effect keys applied more than once, over every effect kind. */
   readonly duplicateEffects: number;
 }
@@ -32,11 +40,18 @@ export async function workloadProgress(store: Store): Promise<WorkloadProgress> 
   }
   let completed = 0;
   for (const key of completedKeys) if (roots.has(key)) completed++;
+  let followUps = 0;
+  if (stats.some((s) => s.kind === PRIVILEGED_SUBMITTED)) {
+    for (const id of new Set((await store.effects(PRIVILEGED_SUBMITTED)).map((e) => e.key))) {
+      if (!(await store.isCompleted(id)) && (await store.deadLetter(id)) === undefined) followUps++;
+    }
+  }
   return {
     submitted,
     completed,
     deadLettered,
-    pending: submitted - completed - deadLettered,
+    pending: submitted - completed - deadLettered + followUps,
+    followUps,
     duplicateEffects: stats.reduce((sum, s) => sum + s.duplicateKeys, 0),
   };
 }

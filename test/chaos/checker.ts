@@ -5,6 +5,8 @@
  * nothing applied twice, the ledger conserved, every decision sealed, and
  * the swarm not stuck after the faults healed.
  */
+
+import { ledgerReport } from "../../src/cli/ledger.js";
 import type { SwarmConfig } from "../../src/config/schema.js";
 import { verifyStoredAuditLog } from "../../src/runtime/consensus/audit-log.js";
 import { type WorkloadProgress, workloadProgress } from "../../src/runtime/workload.js";
@@ -56,7 +58,11 @@ export async function checkStore(
         : await verifyStoredAuditLog(store, config);
     const problems: string[] = [];
     if (progress.submitted === 0) problems.push("no root task was submitted");
-    if (progress.pending > 0) problems.push(`${progress.pending} root task(s) lost`);
+    if (progress.pending > 0) {
+      problems.push(
+        `${progress.pending} task(s) lost (${progress.followUps} of them approved privileged actions that never ran)`,
+      );
+    }
     if (progress.duplicateEffects > 0)
       problems.push(`${progress.duplicateEffects} effect key(s) applied more than once`);
     const ledgerBalanced =
@@ -67,6 +73,12 @@ export async function checkStore(
     if (!ledgerBalanced) {
       problems.push(
         `ledger: minted ${ledger.minted}, sum ${ledger.sum}, negative [${ledger.negative}], mismatched [${ledger.mismatched}], unbalanced [${ledger.unbalanced}]`,
+      );
+    }
+    const stranded = (await ledgerReport(store)).strandedEscrow;
+    if (stranded.length > 0) {
+      problems.push(
+        `${stranded.length} escrow account(s) hold credits for no live task (${stranded[0]?.account}: ${stranded[0]?.reason})`,
       );
     }
     if (audit && !audit.ok) problems.push(`audit log entry ${audit.seq}: ${audit.reason}`);
@@ -134,4 +146,5 @@ export async function watchProgress(options: {
   }
 }
 
-const settledCount = (p: WorkloadProgress) => p.completed + p.deadLettered;
+/** Changes whenever a root or a privileged follow-up settles (or a follow-up is queued). */
+const settledCount = (p: WorkloadProgress) => `${p.completed}/${p.deadLettered}/${p.followUps}`;

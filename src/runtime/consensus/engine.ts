@@ -83,7 +83,7 @@ import { sha256Canonical } from "../../wire/canonical.js";
 import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
 import { type Envelope, parseEnvelope } from "../../wire/envelope.js";
 import { createSignedEnvelope, verifierFromKeyTable } from "../../wire/signature.js";
-import { ulid } from "../../wire/ulid.js";
+import { ulid, ulidTime } from "../../wire/ulid.js";
 import type { SwarmEvent } from "../events.js";
 import { startProcessSpan, startRoundSpan } from "../tracing.js";
 import { DECISION_KIND, decisionProblem, HEAD_META_KEY, readAuditLog } from "./audit-log.js";
@@ -138,6 +138,10 @@ const DECISION_CACHE = 10_000;
 export const PBFT_TICK_MS = 50;
 /** The coordinator still takes commits this long after the deadline (commits in flight). */
 const PBFT_CLOSE_GRACE_MS = 200;
+/** How long after an earlier round's deadline its seal may still be on its way to the log. */
+const EARLIER_ROUND_GRACE_MS = 2_000;
+/** How often a repeated `propose` looks for the earlier round's decision. */
+const EARLIER_ROUND_POLL_MS = 100;
 /** Replicas keep running this long after the deadline (a late view change, then they stop). */
 const PBFT_REPLICA_GRACE_MS = 1_000;
 /** PBFT messages kept for a proposal not seen yet, or whose replicas are still deciding. */
@@ -357,9 +361,12 @@ export class ConsensusEngine {
     if (options.key !== undefined) {
       const claim = await host.store.claimIdempotencyKey(`consensus.propose:${options.key}`, id);
       if (!claim.first && typeof claim.result === "string") {
-        const earlier = await this.findDecisionByProposal(claim.result);
+        const earlier = await this.#earlierDecision(
+          claim.result,
+          options.deadlineMs ?? settings.deadlineMs ?? DEFAULT_DEADLINE_MS,
+        );
         if (earlier !== undefined) return earlier;
-        // The earlier round never got sealed (the node stopped): vote again.
+        // The earlier round never got sealed (its node stopped): vote again.
       }
     }
     const roles = new Set(settings.voters ?? host.roles);
@@ -783,6 +790,25 @@ export class ConsensusEngine {
       const dropped = this.#bySeal.get(oldest);
       this.#bySeal.delete(oldest);
       if (dropped) this.#sealByProposal.delete(dropped.proposal.id);
+    }
+  }
+
+  /**
+   * The decision of the round an earlier `propose` under the same key
+   * started (proposal `id`): a retried handler after a crash, or the same
+   * task run twice at once (a duplicate delivery, here or on another node).
+   * While that round may still be open (until its deadline, with grace for
+   * the seal), wait for its decision rather than start a second round: two
+   * rounds would leave two valid seals for one request. Undefined once it
+   * can no longer be sealed.
+   */
+  async #earlierDecision(id: string, deadlineMs: number): Promise<Decision | undefined> {
+    const clock = this.#host.clock;
+    const givesUpAt = ulidTime(id) + deadlineMs + PBFT_CLOSE_GRACE_MS + EARLIER_ROUND_GRACE_MS;
+    for (;;) {
+      const found = await this.findDecisionByProposal(id);
+      if (found !== undefined || this.#closed || clock.now() > givesUpAt) return found;
+      await new Promise<void>((resolve) => clock.setTimer(resolve, EARLIER_ROUND_POLL_MS));
     }
   }
 
@@ -1280,8 +1306,11 @@ export class ConsensusEngine {
         `the decision on proposal ${proposal.id} does not verify (${problem}); inspect the audit log with conclave audit verify`,
       );
     }
+    // Consumed per proposal, not per seal: the same decision sealed twice
+    // (recorded again by a second node or a retried round) is still one
+    // approval, and its action runs once.
     const claim = await this.#host.store.claimIdempotencyKey(
-      `consensus.approval:${seal}`,
+      `consensus.approval:${proposal.id}`,
       envelope.id,
     );
     if (!claim.first && claim.result !== envelope.id) {

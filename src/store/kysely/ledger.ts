@@ -140,128 +140,9 @@ export class KyselyLedgerStore implements LedgerStore {
     const hot = this.#hot?.writeLedgerBatch?.bind(this.#hot);
     if (hot) return retried(() => hot(batch), LEDGER_ATTEMPTS);
     return retried(
-      () => this.#core.db.transaction().execute((trx) => this.#writeLedgerBatch(trx, batch)),
+      () => this.#core.db.transaction().execute((trx) => writeLedgerBatch(this.#core, trx, batch)),
       LEDGER_ATTEMPTS,
     );
-  }
-
-  /**
-   * One batch inside a transaction. Reads what the batch needs, decides it
-   * with `planLedgerBatch`, writes the operations, entries and balances.
-   *
-   * Postgres runs many writers at once, so the accounts are locked first,
-   * always in account order (concurrent batches then queue up instead of
-   * deadlocking): accounts the batch credits get a zero placeholder row
-   * (`on conflict do nothing`: it exists, or we create it) so that a new
-   * account is locked too; then `select … for update` locks every existing
-   * row. Placeholders this transaction created count as absent while
-   * deciding, and those no applied operation used are deleted again, so an
-   * account still exists only once credited. The operation ids are read
-   * after the locks: a replay of the same operation touches the same
-   * accounts, so it waits for the first to commit and then sees it. An id
-   * reused for a different operation on other accounts can still race; the
-   * insert then finds the row taken and the transaction runs again.
-   * SQLite: the transaction holds the file's only write lock (`begin
-   * immediate`), plain reads suffice.
-   */
-  async #writeLedgerBatch(
-    trx: Transaction<Database>,
-    batch: readonly PreparedLedgerOperation[],
-  ): Promise<LedgerOutcome[]> {
-    const accounts = new Set<string>();
-    const credited = new Set<string>();
-    for (const { operation } of batch) {
-      for (const { account, delta } of operation.entries) {
-        accounts.add(account);
-        if (delta > 0 || account === WORLD) credited.add(account);
-      }
-    }
-    const created = new Set<string>();
-    if (this.#core.dialect === "postgres") {
-      for (const chunk of chunks(sorted(credited))) {
-        const rows = await trx
-          .insertInto("conclave_ledger_balances")
-          .values(chunk.map((account) => ({ account, balance: 0 })))
-          .onConflict((oc) => oc.column("account").doNothing())
-          .returning("account")
-          .execute();
-        for (const r of rows) created.add(r.account);
-      }
-    }
-    const balances = new Map<string, number>();
-    for (const chunk of chunks(sorted(accounts))) {
-      let query = trx
-        .selectFrom("conclave_ledger_balances")
-        .select(["account", "balance"])
-        .where("account", "in", chunk);
-      // Byte order ("C"), the order the placeholders were inserted in, whatever the database's collation.
-      if (this.#core.dialect === "postgres")
-        query = query.orderBy(sql`account collate "C"`).forUpdate();
-      for (const r of await query.execute()) balances.set(r.account, integer(r.balance));
-    }
-    const fingerprints = new Map<string, string>();
-    for (const chunk of chunks([...new Set(batch.map((p) => p.operation.id))])) {
-      const rows = await trx
-        .selectFrom("conclave_ledger_operations")
-        .select(["id", "fingerprint"])
-        .where("id", "in", chunk)
-        .execute();
-      for (const r of rows) fingerprints.set(r.id, r.fingerprint);
-    }
-    const lookup: LedgerLookup = {
-      fingerprint: (id) => fingerprints.get(id),
-      balance: (account) => (created.has(account) ? undefined : balances.get(account)),
-    };
-    const plan = planLedgerBatch(batch, lookup);
-
-    // Operation rows in id order: concurrent inserts of the same ids queue up, never deadlock.
-    const applied = [...plan.applied].sort((a, b) => compare(a.operation.id, b.operation.id));
-    for (const chunk of chunks(applied)) {
-      const rows = await trx
-        .insertInto("conclave_ledger_operations")
-        .values(
-          chunk.map((p) => ({
-            id: p.operation.id,
-            kind: p.operation.kind,
-            fingerprint: p.fingerprint,
-            memo: p.memo,
-            at: p.operation.at,
-          })),
-        )
-        .onConflict((oc) => oc.column("id").doNothing())
-        .returning("id")
-        .execute();
-      if (rows.length !== chunk.length) throw new LedgerRaceError("an operation id was taken");
-    }
-    const entries = plan.applied.flatMap((p) =>
-      p.operation.entries.map((e, seq) => ({
-        operation_id: p.operation.id,
-        seq,
-        account: e.account,
-        delta: e.delta,
-      })),
-    );
-    for (const chunk of chunks(entries)) {
-      await trx.insertInto("conclave_ledger_entries").values(chunk).execute();
-    }
-    const changed = sorted(plan.balances.keys()).map((account) => ({
-      account,
-      balance: plan.balances.get(account) as number,
-    }));
-    for (const chunk of chunks(changed)) {
-      await trx
-        .insertInto("conclave_ledger_balances")
-        .values(chunk)
-        .onConflict((oc) =>
-          oc.column("account").doUpdateSet((eb) => ({ balance: eb.ref("excluded.balance") })),
-        )
-        .execute();
-    }
-    const unused = [...created].filter((account) => !plan.balances.has(account));
-    for (const chunk of chunks(unused)) {
-      await trx.deleteFrom("conclave_ledger_balances").where("account", "in", chunk).execute();
-    }
-    return plan.outcomes;
   }
 
   balance(account: string): Promise<number> {
@@ -428,4 +309,124 @@ export class KyselyLedgerStore implements LedgerStore {
       };
     });
   }
+}
+
+/**
+ * One batch inside a transaction. Reads what the batch needs, decides it
+ * with `planLedgerBatch`, writes the operations, entries and balances.
+ *
+ * Postgres runs many writers at once, so the accounts are locked first,
+ * always in account order (concurrent batches then queue up instead of
+ * deadlocking): accounts the batch credits get a zero placeholder row
+ * (`on conflict do nothing`: it exists, or we create it) so that a new
+ * account is locked too; then `select … for update` locks every existing
+ * row. Placeholders this transaction created count as absent while
+ * deciding, and those no applied operation used are deleted again, so an
+ * account still exists only once credited. The operation ids are read
+ * after the locks: a replay of the same operation touches the same
+ * accounts, so it waits for the first to commit and then sees it. An id
+ * reused for a different operation on other accounts can still race; the
+ * insert then finds the row taken and the transaction runs again.
+ * Also called inside a task's completion (`KyselyTaskStore`), so that the
+ * holds of a handler's delegations commit with it. SQLite: the transaction holds the file's only write lock (`begin
+ * immediate`), plain reads suffice.
+ */
+export async function writeLedgerBatch(
+  core: StoreCore,
+  trx: Transaction<Database>,
+  batch: readonly PreparedLedgerOperation[],
+): Promise<LedgerOutcome[]> {
+  const accounts = new Set<string>();
+  const credited = new Set<string>();
+  for (const { operation } of batch) {
+    for (const { account, delta } of operation.entries) {
+      accounts.add(account);
+      if (delta > 0 || account === WORLD) credited.add(account);
+    }
+  }
+  const created = new Set<string>();
+  if (core.dialect === "postgres") {
+    for (const chunk of chunks(sorted(credited))) {
+      const rows = await trx
+        .insertInto("conclave_ledger_balances")
+        .values(chunk.map((account) => ({ account, balance: 0 })))
+        .onConflict((oc) => oc.column("account").doNothing())
+        .returning("account")
+        .execute();
+      for (const r of rows) created.add(r.account);
+    }
+  }
+  const balances = new Map<string, number>();
+  for (const chunk of chunks(sorted(accounts))) {
+    let query = trx
+      .selectFrom("conclave_ledger_balances")
+      .select(["account", "balance"])
+      .where("account", "in", chunk);
+    // Byte order ("C"), the order the placeholders were inserted in, whatever the database's collation.
+    if (core.dialect === "postgres") query = query.orderBy(sql`account collate "C"`).forUpdate();
+    for (const r of await query.execute()) balances.set(r.account, integer(r.balance));
+  }
+  const fingerprints = new Map<string, string>();
+  for (const chunk of chunks([...new Set(batch.map((p) => p.operation.id))])) {
+    const rows = await trx
+      .selectFrom("conclave_ledger_operations")
+      .select(["id", "fingerprint"])
+      .where("id", "in", chunk)
+      .execute();
+    for (const r of rows) fingerprints.set(r.id, r.fingerprint);
+  }
+  const lookup: LedgerLookup = {
+    fingerprint: (id) => fingerprints.get(id),
+    balance: (account) => (created.has(account) ? undefined : balances.get(account)),
+  };
+  const plan = planLedgerBatch(batch, lookup);
+
+  // Operation rows in id order: concurrent inserts of the same ids queue up, never deadlock.
+  const applied = [...plan.applied].sort((a, b) => compare(a.operation.id, b.operation.id));
+  for (const chunk of chunks(applied)) {
+    const rows = await trx
+      .insertInto("conclave_ledger_operations")
+      .values(
+        chunk.map((p) => ({
+          id: p.operation.id,
+          kind: p.operation.kind,
+          fingerprint: p.fingerprint,
+          memo: p.memo,
+          at: p.operation.at,
+        })),
+      )
+      .onConflict((oc) => oc.column("id").doNothing())
+      .returning("id")
+      .execute();
+    if (rows.length !== chunk.length) throw new LedgerRaceError("an operation id was taken");
+  }
+  const entries = plan.applied.flatMap((p) =>
+    p.operation.entries.map((e, seq) => ({
+      operation_id: p.operation.id,
+      seq,
+      account: e.account,
+      delta: e.delta,
+    })),
+  );
+  for (const chunk of chunks(entries)) {
+    await trx.insertInto("conclave_ledger_entries").values(chunk).execute();
+  }
+  const changed = sorted(plan.balances.keys()).map((account) => ({
+    account,
+    balance: plan.balances.get(account) as number,
+  }));
+  for (const chunk of chunks(changed)) {
+    await trx
+      .insertInto("conclave_ledger_balances")
+      .values(chunk)
+      .onConflict((oc) =>
+        oc.column("account").doUpdateSet((eb) => ({ balance: eb.ref("excluded.balance") })),
+      )
+      .execute();
+  }
+  const unused = [...created].filter((account) => !plan.balances.has(account));
+  for (const chunk of chunks(unused)) {
+    await trx.deleteFrom("conclave_ledger_balances").where("account", "in", chunk).execute();
+  }
+  return plan.outcomes;
 }

@@ -9,6 +9,7 @@
  */
 import type { Insertable, Selectable, Transaction } from "kysely";
 import { ConclaveError, StoreError } from "../../errors/index.js";
+import { type PreparedLedgerOperation, prepareLedgerOperation } from "../../ledger/rules.js";
 import type {
   CompletionSummary,
   EffectRecord,
@@ -21,6 +22,7 @@ import type {
 import type { Database, EffectsTable, OutboxTable } from "../schema.js";
 import { chunks, lostToConcurrentWriter, retried, type StoreCore } from "./core.js";
 import type { HotPath, OutboxRow, PreparedCompletion } from "./hot-path.js";
+import { writeLedgerBatch } from "./ledger.js";
 
 interface PendingCompletion {
   readonly completion: PreparedCompletion;
@@ -75,6 +77,9 @@ export class KyselyTaskStore implements TaskStore {
         ),
       );
     }
+    if (completion.ledger !== undefined && completion.ledger.length > 0) {
+      return this.#completeWithLedger(prepared, completion.ledger);
+    }
     return new Promise((resolve, reject) => {
       this.#pending.push({ completion: prepared, resolve, reject });
       if (!this.#scheduled && !this.#flushing) {
@@ -85,6 +90,35 @@ export class KyselyTaskStore implements TaskStore {
         });
       }
     });
+  }
+
+  /**
+   * A completion with ledger operations (the holds of the delegations its
+   * handler staged): one transaction of its own, outside the group commit
+   * and the hot path, so that a refused operation (the delegator cannot pay
+   * any more) rolls the whole completion back: no hold without its task, no
+   * task without its hold. A duplicate completion applies nothing.
+   */
+  #completeWithLedger(
+    completion: PreparedCompletion,
+    ledger: NonNullable<TaskCompletion["ledger"]>,
+  ): Promise<{ duplicate: boolean }> {
+    let prepared: PreparedLedgerOperation[];
+    try {
+      prepared = ledger.map(prepareLedgerOperation);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#core.run(`committing task ${completion.taskId}`, () =>
+      this.#core.transaction(async (trx) => {
+        const [duplicate] = await this.#writeCompletions(trx, [completion]);
+        if (duplicate) return { duplicate: true };
+        for (const outcome of await writeLedgerBatch(this.#core, trx, prepared)) {
+          if ("error" in outcome) throw outcome.error;
+        }
+        return { duplicate: false };
+      }),
+    );
   }
 
   #flush(): void {

@@ -19,6 +19,7 @@
  *   result, when it returned one) or dead-lettered (with the reason); a
  *   completion wins over a dead letter recorded for the same id.
  */
+import type { LedgerOperation } from "../../ledger/operations.js";
 
 /** A side effect a handler applied, recorded with the task's completion. */
 export interface EffectRecord {
@@ -59,6 +60,13 @@ export interface TaskCompletion {
   readonly cause?: string;
   /** The agent that sent it (its envelope's `from`). */
   readonly sender?: string;
+  /**
+   * Ledger operations committed with the completion, all or nothing (the
+   * holds of the delegations the handler made): when one is refused
+   * (`InsufficientCreditsError`, …) the completion fails with its error and
+   * nothing of it is written. Applied once: a duplicate completion applies none.
+   */
+  readonly ledger?: readonly LedgerOperation[];
 }
 
 /** How a task ended, as `taskOutcome` reads it. */

@@ -1,0 +1,203 @@
+/**
+ * Defect "credits stranded in escrow" (issue 17): a delegation's hold and the
+ * task it pays for commit together or not at all. A handler that delegates
+ * and then fails (a crash loop, an unaffordable plan) leaves its credits
+ * where they were; `ledger show` names escrow that no committed task holds.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ledgerReport } from "../../src/cli/ledger.js";
+import { agentAccount, InsufficientCreditsError, operations } from "../../src/ledger/index.js";
+import type { Store } from "../../src/store/port.js";
+import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { createTestSwarm } from "../../src/testkit/index.js";
+import { until } from "../helpers/until.js";
+
+const postgresUrl =
+  process.env["CONCLAVE_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
+
+const defaults = {
+  heartbeatMs: 50,
+  ackWaitMs: 2000,
+  maxDeliver: 3,
+  backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
+};
+
+async function escrowHeld(balances: { account: string; balance: number }[]): Promise<number> {
+  return balances.filter((b) => b.account.startsWith("escrow:")).reduce((s, b) => s + b.balance, 0);
+}
+
+describe("escrow commits with the task it pays for", () => {
+  test("a handler that delegates and then fails on every attempt holds nothing in escrow and sends nothing", async () => {
+    const t = createTestSwarm({
+      roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["work"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      let attempts = 0;
+      let worked = 0;
+      swarm.agent({ id: "ops", role: "lead" });
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 250, minBalance: 0 } })
+        .handle("plan", async (ctx) => {
+          attempts++;
+          await ctx.delegate("dev", "work", { n: 1 }, { budget: 100 });
+          await ctx.delegate("dev", "work", { n: 2 }, { budget: 100 });
+          throw new Error("the handler crashes after delegating");
+        });
+      swarm.agent({ id: "dev", role: "dev" }).handle("work", () => {
+        worked++;
+      });
+      await swarm.start();
+      const id = await swarm.submit("lead", "plan", {}, { as: "ops" });
+      await until(
+        async () => (await swarm.store.deadLetter(id)) !== undefined,
+        10_000,
+        "the dead letter",
+      );
+      assert.equal(attempts, 3);
+      assert.equal(worked, 0, "no delegated task was sent");
+      assert.equal(
+        await swarm.store.balance(agentAccount("lead")),
+        250,
+        "the credits stayed with the delegator",
+      );
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0, "nothing in escrow");
+      const check = await swarm.store.ledgerCheck();
+      assert.equal(check.sum, check.minted);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("an unaffordable plan fails with InsufficientCreditsError naming the plan's total, and holds nothing", async () => {
+    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["work"] } }, defaults });
+    try {
+      const { swarm } = t;
+      let refused: unknown;
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 250, minBalance: 0 } })
+        .onStart(async (ctx) => {
+          try {
+            await ctx.once("plan", async (plan) => {
+              for (let n = 0; n < 3; n++)
+                await plan.delegate("dev", "work", { n }, { budget: 100 });
+            });
+          } catch (error) {
+            refused = error;
+          }
+        });
+      swarm.agent({ id: "dev", role: "dev" }).handle("work", () => {});
+      await swarm.start();
+      assert.ok(refused instanceof InsufficientCreditsError, `refused with ${String(refused)}`);
+      assert.match(refused.message, /holds 250 credits and the operation needs 300/);
+      assert.equal(await swarm.store.balance(agentAccount("lead")), 250);
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("ledger show flags escrow that no committed task holds", async () => {
+    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["work"] } }, defaults });
+    try {
+      const { swarm } = t;
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 500, minBalance: 0 } })
+        .onStart((ctx) =>
+          ctx.once("plan", async (plan) => {
+            await plan.delegate("dev", "work", {}, { budget: 100 });
+          }),
+        );
+      // The delegated task is never taken: its escrow stays held, by a committed task.
+      swarm.agent({ id: "dev", role: "dev" });
+      await swarm.start();
+      // A hold made outside any task's commit (what versions before the fix did on every delegation).
+      await swarm.budgets.hold("lead", "orphan.1", 70);
+      const report = await ledgerReport(swarm.store);
+      assert.equal(report.escrow, 170);
+      assert.deepEqual(report.strandedEscrow, [
+        { account: "escrow:orphan.1", balance: 70, reason: "held outside the commit of any task" },
+      ]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+/** The store's side of the rule, on each backend: a completion's ledger operations commit with it, or nothing does. */
+describe("completeTask with ledger operations", () => {
+  const backends: [string, () => Promise<{ store: Store; destroy: () => Promise<void> }>][] = [
+    ...([true, false] as const).map(
+      (prepared) =>
+        [
+          `sqlite (prepared hot path ${prepared ? "on" : "off"})`,
+          async () => {
+            const dir = mkdtempSync(join(tmpdir(), "conclave-escrow-"));
+            return {
+              store: openSqliteStore({ path: join(dir, "store.db"), preparedHotPath: prepared }),
+              destroy: async () => rmSync(dir, { recursive: true, force: true }),
+            };
+          },
+        ] as [string, () => Promise<{ store: Store; destroy: () => Promise<void> }>],
+    ),
+    [
+      "postgres",
+      async () => {
+        const schema = `conclave_test_${randomBytes(6).toString("hex")}`;
+        return {
+          store: await openPostgresStore({ url: postgresUrl, schema, poolSize: 2 }),
+          destroy: () => dropPostgresSchema({ url: postgresUrl, schema }),
+        };
+      },
+    ],
+  ];
+  for (const [name, open] of backends) {
+    test(`${name}: a refused hold rolls the whole completion back; a duplicate applies nothing`, async () => {
+      const { store, destroy } = await open();
+      try {
+        await store.applyLedgerOperation(operations.mint("m", agentAccount("lead"), 150, 1));
+        const hold = (n: number) =>
+          operations.hold(`hold:t.${n}`, "lead", `t.${n}`, 100, 2, `sent-${n}`);
+        const completion = (taskId: string, ledger: ReturnType<typeof hold>[]) => ({
+          taskId,
+          agent: "lead",
+          at: 3,
+          effects: [{ kind: "k", key: taskId }],
+          outbox: [],
+          ledger,
+        });
+        await assert.rejects(
+          store.completeTask(completion("too-much", [hold(1), hold(2)])),
+          InsufficientCreditsError,
+        );
+        assert.equal(await store.isCompleted("too-much"), false, "no completion without its holds");
+        assert.equal(
+          await store.balance(agentAccount("lead")),
+          150,
+          "no hold without its completion",
+        );
+        assert.equal(await store.balance("escrow:t.1"), 0);
+
+        assert.deepEqual(await store.completeTask(completion("fits", [hold(3)])), {
+          duplicate: false,
+        });
+        assert.deepEqual(await store.completeTask(completion("fits", [hold(3)])), {
+          duplicate: true,
+        });
+        assert.equal(await store.balance(agentAccount("lead")), 50);
+        assert.equal(await store.balance("escrow:t.3"), 100);
+        assert.equal((await store.effects("k")).length, 1);
+      } finally {
+        await store.close();
+        await destroy();
+      }
+    });
+  }
+});

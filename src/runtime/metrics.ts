@@ -42,6 +42,10 @@ interface Histogram {
  * `conclave_auction_bids_rejected_total{reason}` (one per refused bid, by its
  * typed reason) and the histogram `conclave_auction_seconds{task}` from the
  * call for proposals to the award.
+ *
+ * The team's shape: `conclave_pool_scaled_total{role, direction, reason}`
+ * (each scaling of an autoscaling pool hosted here) and
+ * `conclave_agents_reassigned_total{role, reason}`.
  */
 export class SwarmMetrics {
   readonly #counters = new Map<string, number>();
@@ -124,6 +128,16 @@ export class SwarmMetrics {
         break;
       case "agent.crashed":
         this.#inc("conclave_agent_crashes_total", { agent: event.agent });
+        break;
+      case "pool.scaled":
+        this.#inc("conclave_pool_scaled_total", {
+          role: event.role,
+          direction: event.direction,
+          reason: event.reason,
+        });
+        break;
+      case "agent.reassigned":
+        this.#inc("conclave_agents_reassigned_total", { role: event.role, reason: event.reason });
         break;
       case "agent.joined":
       case "agent.suspect":

@@ -79,9 +79,6 @@ export interface PoolHost {
   announce(type: string, body: unknown): void;
 }
 
-/** Slots beyond `max` cover workers still draining while new ones start. */
-const SLOTS_PER_MAX = 2;
-
 /**
  * A pool of workers of one role, scaled between `min` and `max` (see
  * `createAutoscaler` for the policy). Created by `swarm.pool(...)`, which
@@ -296,11 +293,6 @@ export class AgentPool {
       }
     }
   }
-}
-
-/** The pool's declared worker ids for a template: `<template>-p1 … -p<2·max>`. */
-export function poolSlotIds(template: string, max: number): string[] {
-  return Array.from({ length: SLOTS_PER_MAX * max }, (_, i) => `${template}-p${i + 1}`);
 }
 
 function p90(values: readonly number[]): number | undefined {

@@ -28,8 +28,10 @@ import type { WaitOptions } from "./node-context.js";
 import { queueDepths } from "./queues.js";
 import type { RequestOptions } from "./requests.js";
 import { retireAgent } from "./retire-agent.js";
+import { RoleSlots, type RoleSlotsConfig } from "./role-slots.js";
 import { superviseAgent } from "./supervised-agent.js";
 import type { Supervisor } from "./supervisor.js";
+import { poolHost, roleSlotsHost } from "./team-hosts.js";
 
 export type { RoleConfig } from "./node.js";
 
@@ -66,6 +68,7 @@ export class Swarm {
   readonly #node: SwarmNode;
   readonly #supervisors = new Map<string, Supervisor>();
   readonly #pools: AgentPool[] = [];
+  readonly #slots: RoleSlots[] = [];
   /** Pool workers being set up: started once their handlers are registered, not when added. */
   readonly #spawning = new Set<string>();
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
@@ -153,26 +156,42 @@ export class Swarm {
    * swarm runs; call before or after `start()`.
    */
   pool(config: AgentPoolConfig): AgentPool {
-    const node = this.#node;
     if (!(config.role in this.#config.roles)) {
       throw new ConfigError(
         `a pool of role "${config.role}": the swarm defines no such role; add it under roles`,
       );
     }
-    const pool = new AgentPool(config, {
-      clock: node.clock,
-      transport: node.transport,
-      swarm: node.swarm,
-      hosted: (id) => node.hosted.get(id),
-      spawn: (id, create) => this.#spawn(id, create),
-      retire: (id) => this.#retire(id),
-      on: (listener) => node.events.on(listener),
-      emit: (event) => node.events.emit(event),
-      announce: (type, body) => node.membership.announce(type, body),
-    });
+    const pool = new AgentPool(
+      config,
+      poolHost(this.#node, {
+        spawn: (id, create) => this.#spawn(id, create),
+        retire: (id) => this.#retire(id),
+      }),
+    );
     this.#pools.push(pool);
     if (this.#state === "running") pool.start();
     return pool;
+  }
+
+  /**
+   * Staffs roles with their best agents hosted here (see `RoleSlots`): the
+   * holders take tasks, the others of the role wait on standby, and a slot
+   * goes to the best standby when its holder is halted, leaves or gives up,
+   * or falls below the reputation floor (`agent.reassigned`). Call before
+   * `start()`.
+   */
+  slots(config: RoleSlotsConfig): RoleSlots {
+    for (const role of config.roles) {
+      if (!(role.name in this.#config.roles)) {
+        throw new ConfigError(
+          `slots for role "${role.name}": the swarm defines no such role; add it under roles`,
+        );
+      }
+    }
+    const slots = new RoleSlots(config, roleSlotsHost(this.#node));
+    this.#slots.push(slots);
+    if (this.#state === "running") void slots.start();
+    return slots;
   }
 
   /** Listens to what this node observes. Returns the function that stops listening. */
@@ -192,6 +211,7 @@ export class Swarm {
     await Promise.all([...this.#node.hosted.values()].map((a) => this.#supervise(a)));
     this.#node.takeAuctionRequests();
     for (const pool of this.#pools) pool.start();
+    for (const slots of this.#slots) await slots.start();
   }
 
   /**
@@ -475,7 +495,7 @@ export class Swarm {
     this.#state = "stopping";
     const node = this.#node;
     // Pools first, so that none spawns or retires while the agents stop.
-    await Promise.all(this.#pools.map((p) => p.stop()));
+    await Promise.all([...this.#pools, ...this.#slots].map((p) => p.stop()));
     // Agents first, the way the caller asked (drain or drop); their
     // supervisors then see a normal exit and do not restart them.
     await Promise.all([...node.hosted.values()].map((a) => a.stop(graceful)));

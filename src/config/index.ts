@@ -25,6 +25,7 @@ export {
   resolveAgentLlmPaths,
 } from "./models.js";
 export { applyOverrides, type SwarmOverrides } from "./overrides.js";
+export { type PoolConfig, poolSlotIds } from "./pools.js";
 export type {
   ConsensusProtocolName,
   PrivilegedActionConfig,

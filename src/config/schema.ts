@@ -19,6 +19,7 @@ import {
   type ModelConfig,
   modelsSchema,
 } from "./models.js";
+import { buildPools, checkPools, type PoolConfig, poolsSchema } from "./pools.js";
 import {
   checkPrivileged,
   type PrivilegedActionConfig,
@@ -241,6 +242,8 @@ export interface SwarmConfig {
   readonly privileged: Readonly<Record<string, PrivilegedActionConfig>>;
   /** Task types answered by an ensemble of member agents. */
   readonly ensembles: Readonly<Record<string, EnsembleConfig>>;
+  /** Autoscaling pools by role: workers spawned from a template agent, retired when idle. */
+  readonly pools: Readonly<Record<string, PoolConfig>>;
   /** What outside callers (A2A, MCP) may start, and how they authenticate. */
   readonly gateway?: GatewayConfig;
   /** People who may vote on privileged actions, with the public keys their votes are signed with. */
@@ -758,6 +761,7 @@ const swarmObjectSchema = z.strictObject({
     ),
   models: modelsSchema,
   ensembles: ensemblesSchema,
+  pools: poolsSchema,
   gateway: gatewaySchema,
   humans: humansSchema,
   mcp: mcpSchema,
@@ -818,6 +822,9 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   }
   checkModels(value["models"], agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkEnsembles(value["ensembles"], agents, roles, (issue) =>
+    ctx.addIssue({ code: "custom", ...issue }),
+  );
+  checkPools(value["pools"], agents, roles, tasks, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
   checkHumans(value, (issue) => ctx.addIssue({ code: "custom", ...issue }));
@@ -1170,6 +1177,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     ...(parsed.operator === undefined ? {} : { operator: parsed.operator }),
     models: buildModels(parsed.models),
     ensembles: buildEnsembles(parsed.ensembles),
+    pools: buildPools(parsed.pools, parsed.agents),
     ...(parsed.gateway === undefined ? {} : { gateway: buildGateway(parsed.gateway) }),
     humans: parsed.humans,
     mcp: buildMcp(parsed.mcp),

@@ -228,6 +228,11 @@ export class Agent implements LocalAgent {
     return this.#paused;
   }
 
+  /** Tasks whose handler is running now. */
+  get inFlight(): number {
+    return this.#pipeline?.running ?? 0;
+  }
+
   /** Registers a hook that runs when the agent starts. */
   onStart(hook: StartHook): this {
     this.#startHooks.push(hook);

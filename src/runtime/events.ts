@@ -85,6 +85,35 @@ export type SwarmEvent =
     }
   | { readonly type: "agent.gave_up"; readonly agent: string; readonly error: string }
   | {
+      /** An autoscaling pool hosted here spawned or retired workers (see `AgentPool`). */
+      readonly type: "pool.scaled";
+      readonly role: string;
+      readonly direction: "up" | "down";
+      readonly reason: "below-min" | "scale-up" | "above-max" | "scale-down";
+      readonly workers: readonly string[];
+      /** Workers the pool counts after this change. */
+      readonly size: number;
+      readonly queueDepth: number;
+      readonly inFlight: number;
+      readonly latencyMs?: number;
+    }
+  | {
+      /** A retired pool worker finished what it held and left. */
+      readonly type: "pool.retired";
+      readonly role: string;
+      readonly agent: string;
+    }
+  | {
+      /** A role slot changed hands (see `RoleSlots`): its holder was halted, left, or fell below the reputation floor. */
+      readonly type: "agent.reassigned";
+      readonly role: string;
+      readonly slot: number;
+      readonly from: string;
+      /** The new holder; null when nobody could take the slot. */
+      readonly to: string | null;
+      readonly reason: "halted" | "left" | "reputation-below-floor";
+    }
+  | {
       /** This node started a round for a privileged action. */
       readonly type: "consensus.proposed";
       readonly proposal: string;

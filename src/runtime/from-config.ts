@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { poolSlotIds } from "../config/pools.js";
 import { redactUrl } from "../config/redact.js";
 import type {
+  AgentConfig,
   BrokerConfig,
   BrokerTlsConfig,
   RemoteRoleConfig,
@@ -282,18 +284,22 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     ...(config.tasks ? { tasks: config.tasks } : {}),
     admission: {
       mode: config.admission,
-      declared: config.agents.map((a) => ({
-        id: a.id,
-        role: a.role,
-        weight: a.weight,
-        ...(a.owner === undefined ? {} : { owner: a.owner }),
-        ...(a.publicKey === undefined ? {} : { publicKey: a.publicKey }),
-      })),
+      declared: [
+        ...config.agents.map((a) => ({
+          id: a.id,
+          role: a.role,
+          weight: a.weight,
+          ...(a.owner === undefined ? {} : { owner: a.owner }),
+          ...(a.publicKey === undefined ? {} : { publicKey: a.publicKey }),
+        })),
+        ...declaredPoolWorkers(config),
+      ],
       ...(config.operator ? { operatorKey: decodePublicKey(config.operator.publicKey) } : {}),
     },
   });
   const workload = { ...config.workload, ...options.workload };
-  for (const a of agents) {
+  // One way to add an agent, for the declared ones and for pool workers copied from a template.
+  const addAgent = async (a: AgentConfig, id: string): Promise<Agent> => {
     const llm = a.llm
       ? {
           settings: await loadAgentLlm(a.llm, {
@@ -304,7 +310,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
         }
       : undefined;
     const agent = swarm.agent({
-      id: a.id,
+      id,
       role: a.role,
       tags: a.tags,
       capabilities: a.capabilities,
@@ -322,8 +328,42 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     if (llm) answerWithModel(agent, config.roles[a.role]?.tasks ?? []);
     const remote = config.roles[a.role]?.remote;
     if (remote) answerRemotely(agent, remote, config.roles[a.role]?.tasks ?? []);
+    return agent;
+  };
+  for (const a of agents) await addAgent(a, a.id);
+  // A pool runs in the process that hosts its template.
+  for (const [role, pool] of Object.entries(config.pools)) {
+    const template = agents.find((a) => a.id === pool.template);
+    if (template === undefined) continue;
+    const { template: _, ...scaling } = pool;
+    swarm.pool({
+      role,
+      ...scaling,
+      members: [template.id],
+      workerId: (n) => `${template.id}-p${n}`,
+      spawn: async (id) => {
+        // A fresh key for a new slot, kept under keysDir: a slot spawned again
+        // runs with the key pinned for it.
+        keys.set(id, await loadOrCreateAgentKey(config.keysDir, id));
+        return addAgent(template, id);
+      },
+    });
   }
   return swarm;
+}
+
+/** Pool worker slots are declared like their template (role, weight, owner), each with its own key. */
+function declaredPoolWorkers(config: SwarmFile) {
+  return Object.values(config.pools).flatMap((pool) => {
+    const template = config.agents.find((a) => a.id === pool.template);
+    if (template === undefined) return [];
+    return poolSlotIds(template.id, pool.max).map((id) => ({
+      id,
+      role: template.role,
+      weight: template.weight,
+      ...(template.owner === undefined ? {} : { owner: template.owner }),
+    }));
+  });
 }
 
 /**

@@ -75,6 +75,14 @@ const COUNTERS = {
   conclave_auctions_opened_total: ["Auctions opened by this node.", ["task", "rule"]],
   conclave_auction_bids_rejected_total: ["Bids refused, by typed reason.", ["reason"]],
   conclave_auctions_closed_total: ["Auctions closed, by outcome.", ["task", "outcome"]],
+  conclave_pool_scaled_total: [
+    "Scalings of an autoscaling pool hosted here.",
+    ["role", "direction", "reason"],
+  ],
+  conclave_agents_reassigned_total: [
+    "Role slots handed to another agent, by reason.",
+    ["role", "reason"],
+  ],
 } as const satisfies Record<string, readonly [string, readonly string[]]>;
 
 /** The histograms a node keeps: name → help text, label names, bucket bounds (seconds). */
@@ -117,6 +125,10 @@ type Labels = Record<string, string>;
  * `conclave_auction_bids_rejected_total{reason}` (one per refused bid, by its
  * typed reason) and the histogram `conclave_auction_seconds{task}` from the
  * call for proposals to the award.
+ *
+ * The team's shape: `conclave_pool_scaled_total{role, direction, reason}`
+ * (each scaling of an autoscaling pool hosted here) and
+ * `conclave_agents_reassigned_total{role, reason}`.
  *
  * Gauges read at each scrape (balances, escrow, queue depths) and the
  * process's own metrics are added by the metrics endpoint
@@ -228,6 +240,16 @@ export class SwarmMetrics {
         break;
       case "agent.crashed":
         this.#inc("conclave_agent_crashes_total", { agent: event.agent });
+        break;
+      case "pool.scaled":
+        this.#inc("conclave_pool_scaled_total", {
+          role: event.role,
+          direction: event.direction,
+          reason: event.reason,
+        });
+        break;
+      case "agent.reassigned":
+        this.#inc("conclave_agents_reassigned_total", { role: event.role, reason: event.reason });
         break;
       case "agent.joined":
       case "agent.suspect":

@@ -12,6 +12,7 @@ import type { Store, TaskOutcome } from "../store/port.js";
 import type { QueueInfo, Transport } from "../transport/port.js";
 import { ulid } from "../wire/ulid.js";
 import { Agent, type AgentSpec } from "./agent.js";
+import { AgentPool, type AgentPoolConfig } from "./agent-pool.js";
 import type { Budgets } from "./budget.js";
 import type { ProposeOptions } from "./consensus/engine.js";
 import { type AwaitingHumans, humanBallot } from "./consensus/human-votes.js";
@@ -26,8 +27,11 @@ import { type NodeConfig, SwarmNode } from "./node.js";
 import type { WaitOptions } from "./node-context.js";
 import { queueDepths } from "./queues.js";
 import type { RequestOptions } from "./requests.js";
+import { retireAgent } from "./retire-agent.js";
+import { RoleSlots, type RoleSlotsConfig } from "./role-slots.js";
 import { superviseAgent } from "./supervised-agent.js";
 import type { Supervisor } from "./supervisor.js";
+import { poolHost, roleSlotsHost } from "./team-hosts.js";
 
 export type { RoleConfig } from "./node.js";
 
@@ -76,6 +80,10 @@ export class Swarm {
   readonly #config: SwarmConfig;
   readonly #node: SwarmNode;
   readonly #supervisors = new Map<string, Supervisor>();
+  readonly #pools: AgentPool[] = [];
+  readonly #slots: RoleSlots[] = [];
+  /** Pool workers being set up: started once their handlers are registered, not when added. */
+  readonly #spawning = new Set<string>();
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
 
   constructor(config: SwarmConfig) {
@@ -154,8 +162,53 @@ export class Swarm {
     node.hosted.set(spec.id, agent);
     node.keys.trustLocal(spec.id, pair.publicKey);
     if (spec.budget) node.budgets.add(spec.id, spec.budget);
-    if (this.#state === "running") void this.#supervise(agent);
+    if (this.#state === "running" && !this.#spawning.has(spec.id)) void this.#supervise(agent);
     return agent;
+  }
+
+  /**
+   * Scales a pool of workers of one role between `min` and `max` by the
+   * role queue's depth and the workers' latency (see `AgentPool`): spawns
+   * workers with `spawn`, retires idle ones by draining them. Runs while the
+   * swarm runs; call before or after `start()`.
+   */
+  pool(config: AgentPoolConfig): AgentPool {
+    if (!(config.role in this.#config.roles)) {
+      throw new ConfigError(
+        `a pool of role "${config.role}": the swarm defines no such role; add it under roles`,
+      );
+    }
+    const pool = new AgentPool(
+      config,
+      poolHost(this.#node, {
+        spawn: (id, create) => this.#spawn(id, create),
+        retire: (id) => this.#retire(id),
+      }),
+    );
+    this.#pools.push(pool);
+    if (this.#state === "running") pool.start();
+    return pool;
+  }
+
+  /**
+   * Staffs roles with their best agents hosted here (see `RoleSlots`): the
+   * holders take tasks, the others of the role wait on standby, and a slot
+   * goes to the best standby when its holder is halted, leaves or gives up,
+   * or falls below the reputation floor (`agent.reassigned`). Call before
+   * `start()`.
+   */
+  slots(config: RoleSlotsConfig): RoleSlots {
+    for (const role of config.roles) {
+      if (!(role.name in this.#config.roles)) {
+        throw new ConfigError(
+          `slots for role "${role.name}": the swarm defines no such role; add it under roles`,
+        );
+      }
+    }
+    const slots = new RoleSlots(config, roleSlotsHost(this.#node));
+    this.#slots.push(slots);
+    if (this.#state === "running") void slots.start();
+    return slots;
   }
 
   /** Listens to what this node observes. Returns the function that stops listening. */
@@ -174,6 +227,8 @@ export class Swarm {
     this.#state = "running";
     await Promise.all([...this.#node.hosted.values()].map((a) => this.#supervise(a)));
     this.#node.takeAuctionRequests();
+    for (const pool of this.#pools) pool.start();
+    for (const slots of this.#slots) await slots.start();
   }
 
   /**
@@ -456,6 +511,8 @@ export class Swarm {
     if (this.#state === "stopping" || this.#state === "stopped") return;
     this.#state = "stopping";
     const node = this.#node;
+    // Pools first, so that none spawns or retires while the agents stop.
+    await Promise.all([...this.#pools, ...this.#slots].map((p) => p.stop()));
     // Agents first, the way the caller asked (drain or drop); their
     // supervisors then see a normal exit and do not restart them.
     await Promise.all([...node.hosted.values()].map((a) => a.stop(graceful)));
@@ -485,6 +542,33 @@ export class Swarm {
       .get(agentId)
       ?.stop()
       .catch(() => undefined);
+  }
+
+  /** Adds pool worker `id` with `create` (its handlers too, maybe asynchronously), then starts it. */
+  async #spawn(id: string, create: (id: string) => unknown): Promise<Agent> {
+    this.#spawning.add(id);
+    try {
+      await create(id);
+    } finally {
+      this.#spawning.delete(id);
+    }
+    const agent = this.#node.hosted.get(id);
+    if (agent === undefined) {
+      throw new ConfigError(
+        `the pool's spawn(${id}) added no agent "${id}"; call swarm.agent({ id, ... }) in it`,
+      );
+    }
+    await this.#node.admission.pinLocal(id, agent.card.publicKey);
+    if (this.#state === "running") await this.#supervise(agent);
+    return agent;
+  }
+
+  /** Drains a hosted agent, stops its supervision, and takes it off this node and the registry. */
+  async #retire(agentId: string): Promise<void> {
+    const agent = this.#node.hosted.get(agentId);
+    if (agent === undefined) return;
+    await retireAgent(this.#node, agent, this.#supervisors.get(agentId));
+    this.#supervisors.delete(agentId);
   }
 
   /** A hosted agent that may act now; throws for a stranger or a swarm not running. */

@@ -65,6 +65,11 @@ export class TaskPipeline {
     this.#crashed = crashed;
   }
 
+  /** Handlers running now (an autoscaling pool retires only agents with none). */
+  get running(): number {
+    return this.#running.size;
+  }
+
   /** Aborts every running handler's signal (an abrupt stop). */
   abortAll(reason: Error): void {
     for (const controller of this.#running) controller.abort(reason);

@@ -1,0 +1,197 @@
+// The `pools:` section of a swarm file: roles whose workers are scaled between
+// `min` and `max` by queue depth and latency (src/hierarchy/autoscaler.ts),
+// spawned as copies of a template agent and retired when idle.
+import { z } from "zod";
+import { expecting, integer, isRecord } from "./fields.js";
+import { didYouMean } from "./messages.js";
+
+/** One role's autoscaling pool, defaults applied. */
+export interface PoolConfig {
+  /** The declared agent whose settings and handlers every worker copies; a worker itself. */
+  readonly template: string;
+  readonly min: number;
+  readonly max: number;
+  readonly targetTasksPerWorker: number;
+  readonly targetLatencyMs?: number;
+  readonly scaleUpCooldownMs: number;
+  readonly scaleDownCooldownMs: number;
+  readonly hysteresis: number;
+  readonly intervalMs: number;
+}
+
+/** The longest id a worker slot may get: `<template>-p<n>` stays within 128 characters. */
+const MAX_TEMPLATE_ID = 120;
+
+const ms = (min: number, max: number) => integer(min, max);
+
+/** The section as written; `buildPools` applies defaults. */
+export const poolsSchema = z
+  .record(
+    z.string(),
+    z.strictObject({
+      template: z
+        .string({ error: expecting("an agent id") })
+        .optional()
+        .describe(
+          "The agent (of this role) each worker copies, with a fresh key: settings, module setup, model. Default: the role's first agent.",
+        ),
+      min: integer(0, 10_000).default(1).describe("Fewest workers, the template included."),
+      max: integer(1, 10_000).describe("Most workers, the template included."),
+      targetTasksPerWorker: z
+        .number({ error: expecting("a number > 0") })
+        .positive({ error: expecting("a number > 0") })
+        .default(1)
+        .describe(
+          "Outstanding tasks (queued + in flight) one worker should carry; at or below the workers' concurrency.",
+        ),
+      targetLatencyMs: ms(1, 3_600_000)
+        .optional()
+        .describe(
+          "Handling time (p90 over an interval) to stay under, ms; above it the pool grows in proportion. Omit to scale by the queue alone.",
+        ),
+      scaleUpCooldownMs: ms(0, 3_600_000)
+        .default(10_000)
+        .describe("Least time after a scaling before growing again, ms."),
+      scaleDownCooldownMs: ms(0, 86_400_000)
+        .default(60_000)
+        .describe("Least time after a scaling before retiring idle workers, ms."),
+      hysteresis: z
+        .number({ error: expecting("a number from 0 to below 1") })
+        .min(0, { error: expecting("a number from 0 to below 1") })
+        .lt(1, { error: expecting("a number from 0 to below 1") })
+        .default(0.2)
+        .describe(
+          "Shrink only when the remaining workers would be loaded at most (1 − hysteresis) of their target: keeps a load at a boundary from flapping.",
+        ),
+      intervalMs: ms(10, 600_000)
+        .default(1_000)
+        .describe("How often the pool looks at its queue, ms."),
+    }),
+  )
+  .default({})
+  .describe(
+    "Autoscaling pools by role: workers are spawned from a template agent and retired when idle, e.g. worker: { template: worker-1, min: 1, max: 8 }.",
+  );
+
+type Issue = { path: (string | number)[]; message: string };
+
+/** Cross-field checks: roles and templates exist, the range is sound, slot ids collide with nothing. */
+export function checkPools(
+  pools: unknown,
+  agents: unknown,
+  roles: unknown,
+  tasks: unknown,
+  addIssue: (issue: Issue) => void,
+): void {
+  if (!isRecord(pools) || !Array.isArray(agents) || !isRecord(roles)) return;
+  const roleOf = new Map<string, string>();
+  for (const a of agents) {
+    if (isRecord(a) && typeof a["id"] === "string" && typeof a["role"] === "string") {
+      roleOf.set(a["id"], a["role"]);
+    }
+  }
+  for (const [role, pool] of Object.entries(pools)) {
+    if (!isRecord(pool)) continue;
+    const at = (...rest: string[]) => ["pools", role, ...rest];
+    if (!(role in roles)) {
+      addIssue({
+        path: at(),
+        message: `no role "${role}" is defined${didYouMean(role, Object.keys(roles))}; a pool is keyed by the role its workers take`,
+      });
+      continue;
+    }
+    const template = templateOf(role, pool, roleOf);
+    if (template === undefined) {
+      addIssue({
+        path: at(),
+        message: `role "${role}" has no agent to copy; declare one under agents with role: ${role}, or name one as template`,
+      });
+    } else if (!roleOf.has(template)) {
+      addIssue({
+        path: at("template"),
+        message: `no agent "${template}" is declared${didYouMean(template, [...roleOf.keys()])}`,
+      });
+    } else if (roleOf.get(template) !== role) {
+      addIssue({
+        path: at("template"),
+        message: `agent "${template}" has role "${roleOf.get(template)}", not "${role}"; a pool's template takes the pool's role`,
+      });
+    } else if (template.length > MAX_TEMPLATE_ID) {
+      addIssue({
+        path: at("template"),
+        message: `workers are named <template>-p<n>, so the template's id must be at most ${MAX_TEMPLATE_ID} characters`,
+      });
+    }
+    const min = typeof pool["min"] === "number" ? pool["min"] : 1;
+    const max = pool["max"];
+    if (typeof max === "number" && max < min) {
+      addIssue({ path: at("max"), message: `must be at least min (${min})` });
+    }
+    if (template !== undefined && typeof max === "number") {
+      const slots = poolSlotIds(template, max);
+      const clash = slots.find((id) => roleOf.has(id));
+      if (clash !== undefined) {
+        addIssue({
+          path: at(),
+          message: `worker slot "${clash}" is already a declared agent's id; rename that agent (workers are named ${template}-p1 … ${template}-p${slots.length})`,
+        });
+      }
+    }
+    if (isRecord(tasks)) {
+      const listed = isRecord(roles[role]) ? roles[role]["tasks"] : undefined;
+      const auctioned = Object.entries(tasks).find(
+        ([task, t]) =>
+          isRecord(t) &&
+          t["allocation"] === "auction" &&
+          Array.isArray(listed) &&
+          listed.includes(task),
+      );
+      if (auctioned !== undefined) {
+        addIssue({
+          path: at(),
+          message: `role "${role}" takes "${auctioned[0]}" by auction, and spawned workers do not bid; scale a role whose tasks are queued, or drop the pool`,
+        });
+      }
+    }
+  }
+}
+
+/** The declared ids of a pool's worker slots: `<template>-p1 … -p<2·max>` (draining workers keep theirs while new ones start). */
+export function poolSlotIds(template: string, max: number): string[] {
+  return Array.from({ length: 2 * max }, (_, i) => `${template}-p${i + 1}`);
+}
+
+/** The section with defaults applied; the template defaults to the role's first agent. */
+export function buildPools(
+  parsed: z.output<typeof poolsSchema>,
+  agents: readonly { readonly id: string; readonly role: string }[],
+): Readonly<Record<string, PoolConfig>> {
+  const roleOf = new Map(agents.map((a) => [a.id, a.role]));
+  return Object.fromEntries(
+    Object.entries(parsed).map(([role, p]): [string, PoolConfig] => [
+      role,
+      {
+        // The cross-field check guarantees one.
+        template: templateOf(role, p, roleOf) ?? "",
+        min: p.min,
+        max: p.max,
+        targetTasksPerWorker: p.targetTasksPerWorker,
+        ...(p.targetLatencyMs === undefined ? {} : { targetLatencyMs: p.targetLatencyMs }),
+        scaleUpCooldownMs: p.scaleUpCooldownMs,
+        scaleDownCooldownMs: p.scaleDownCooldownMs,
+        hysteresis: p.hysteresis,
+        intervalMs: p.intervalMs,
+      },
+    ]),
+  );
+}
+
+function templateOf(
+  role: string,
+  pool: Record<string, unknown>,
+  roleOf: ReadonlyMap<string, string>,
+): string | undefined {
+  if (typeof pool["template"] === "string") return pool["template"];
+  for (const [id, r] of roleOf) if (r === role) return id;
+  return undefined;
+}

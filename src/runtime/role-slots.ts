@@ -1,0 +1,228 @@
+/**
+ * Role slots: a role staffed by a fixed number of active agents chosen
+ * optimally (the Hungarian assignment of `src/hierarchy`), with the others of
+ * the role on standby, and a slot handed to the best standby when its holder
+ * is halted (out of credits), leaves or gives up (crashed beyond its restart
+ * limit), or its reputation falls below a floor. Each change is an
+ * `agent.reassigned` event with the reason, on this node and on the bus.
+ *
+ * Runtime side of `planReassignment`: it observes this node's agents and
+ * events, and pauses and resumes them; the planning is pure.
+ */
+import { toError } from "../errors/index.js";
+import { FORBIDDEN } from "../hierarchy/hungarian.js";
+import { type AgentEvent, planReassignment } from "../hierarchy/reassignment.js";
+import { assignRoles, type SlotAssignment } from "../hierarchy/role-assignment.js";
+import {
+  type AgentProfile,
+  type RoleRequirement,
+  type SuitabilityWeights,
+  suitability,
+} from "../hierarchy/suitability.js";
+import type { Agent } from "./agent.js";
+import type { PoolHost } from "./agent-pool.js";
+
+/** How a swarm's roles are staffed; see {@link RoleSlots}. */
+export interface RoleSlotsConfig {
+  /**
+   * The roles to staff: `name` is a role of the swarm, `slots` how many of
+   * its agents hosted here take tasks at once (default 1), `requires` and
+   * `prefers` capabilities as in `assignRoles`. Only agents of the role are
+   * candidates for its slots.
+   */
+  readonly roles: readonly RoleRequirement[];
+  /** A holder whose reputation falls below this loses its slot; default 0.2. */
+  readonly reputationFloor?: number;
+  /** How often reputations are read from the store, ms. Default 5,000. */
+  readonly intervalMs?: number;
+  /** Weights of the suitability (fit, reputation, spare capacity, cost). */
+  readonly weights?: SuitabilityWeights;
+}
+
+/** What role slots need from the swarm: a pool host's view, and the reputations. */
+export type RoleSlotsHost = Pick<PoolHost, "clock" | "hosted" | "on" | "emit" | "announce"> & {
+  /** Agents hosted here. */
+  agents(): readonly Agent[];
+  /** Stored reputations, in [0, 1], of the agents observed so far. */
+  reputations(agents: readonly string[]): Promise<ReadonlyMap<string, number>>;
+};
+
+/**
+ * Keeps each listed role staffed by its best agents. Created by
+ * `swarm.slots(...)`, started and stopped with the swarm.
+ *
+ * @example
+ * ```ts
+ * swarm.slots({ roles: [{ name: "reviewer", requires: ["code_review"], slots: 2 }], reputationFloor: 0.3 });
+ * swarm.on((e) => e.type === "agent.reassigned" && console.log(e.from, "→", e.to, e.reason));
+ * ```
+ */
+export class RoleSlots {
+  readonly #config: RoleSlotsConfig;
+  readonly #host: RoleSlotsHost;
+  readonly #roleNames: ReadonlySet<string>;
+  #assignments: readonly SlotAssignment[] = [];
+  #reputation = new Map<string, number>();
+  #unlisten: (() => void) | undefined;
+  #cancelTimer: (() => void) | undefined;
+  /** Events are planned one at a time, in order. */
+  #queue: Promise<void> = Promise.resolve();
+  #running = false;
+  /** Agents halted for want of credits: a slot does not resume them (their budget does). */
+  readonly #halted = new Set<string>();
+
+  constructor(config: RoleSlotsConfig, host: RoleSlotsHost) {
+    this.#config = config;
+    this.#host = host;
+    this.#roleNames = new Set(config.roles.map((r) => r.name));
+  }
+
+  /** Who holds which slot now. */
+  get assignments(): readonly SlotAssignment[] {
+    return this.#assignments;
+  }
+
+  /** Assigns the slots, puts the other agents of the roles on standby, and starts watching. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    await this.#readReputations();
+    const candidates = this.#candidates();
+    this.#assignments = assignRoles(candidates, this.#config.roles, this.#options()).assignments;
+    this.#applyStandby();
+    this.#unlisten = this.#host.on((event) => {
+      switch (event.type) {
+        case "agent.halted":
+          this.#halted.add(event.agent);
+          this.#enqueue({ kind: "halted", agent: event.agent });
+          break;
+        case "agent.resumed":
+          this.#halted.delete(event.agent);
+          // Funded again, but its slot went to another: it stays on standby.
+          // (The budget resumes it right after this event, hence the microtask.)
+          queueMicrotask(() => {
+            if (this.#running && !this.#holds(event.agent)) this.#host.hosted(event.agent)?.pause();
+          });
+          break;
+        case "agent.gave_up":
+          this.#enqueue({ kind: "left", agent: event.agent });
+          break;
+        case "agent.left":
+          this.#enqueue({ kind: "left", agent: event.card.id });
+          break;
+        default:
+          break;
+      }
+    });
+    this.#schedule();
+  }
+
+  /** Stops watching; waits for a re-assignment under way. Agents keep their state. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#unlisten?.();
+    this.#unlisten = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    await this.#queue;
+  }
+
+  #schedule(): void {
+    if (!this.#running) return;
+    this.#cancelTimer = this.#host.clock.setTimer(() => {
+      this.#queue = this.#queue.then(() => this.#checkReputations()).catch(this.#report);
+      void this.#queue.finally(() => this.#schedule());
+    }, this.#config.intervalMs ?? 5_000);
+  }
+
+  async #checkReputations(): Promise<void> {
+    await this.#readReputations();
+    for (const { agent } of this.#assignments) {
+      const reputation = this.#reputation.get(agent);
+      if (reputation !== undefined) this.#plan({ kind: "reputation", agent, reputation });
+    }
+  }
+
+  #enqueue(event: AgentEvent): void {
+    if (!this.#holds(event.agent)) return;
+    this.#queue = this.#queue
+      .then(async () => {
+        await this.#readReputations();
+        this.#plan(event);
+      })
+      .catch(this.#report);
+  }
+
+  #plan(event: AgentEvent): void {
+    if (!this.#running) return;
+    const plan = planReassignment(
+      this.#assignments,
+      this.#candidates(),
+      this.#config.roles,
+      event,
+      {
+        ...this.#options(),
+        ...(this.#config.reputationFloor === undefined
+          ? {}
+          : { reputationFloor: this.#config.reputationFloor }),
+      },
+    );
+    if (plan.reassigned.length === 0) return;
+    this.#assignments = plan.assignments;
+    this.#applyStandby();
+    for (const change of plan.reassigned) {
+      this.#host.emit({ type: "agent.reassigned", ...change });
+      this.#host.announce("agent.reassigned", change);
+    }
+  }
+
+  /** Holders take tasks (unless halted); the other agents of the staffed roles wait. */
+  #applyStandby(): void {
+    for (const agent of this.#host.agents()) {
+      if (!this.#roleNames.has(agent.role)) continue;
+      if (!this.#holds(agent.id)) agent.pause();
+      else if (!this.#halted.has(agent.id)) agent.resume();
+    }
+  }
+
+  #holds(agentId: string): boolean {
+    return this.#assignments.some((s) => s.agent === agentId);
+  }
+
+  /** The agents of the staffed roles hosted here, as the assignment sees them. */
+  #candidates(): AgentProfile[] {
+    return this.#host
+      .agents()
+      .filter((a) => this.#roleNames.has(a.role))
+      .map((a) => {
+        const reputation = this.#reputation.get(a.id);
+        return {
+          id: a.id,
+          capabilities: a.card.capabilities,
+          load: a.inFlight / Math.max(1, a.concurrency),
+          ...(reputation === undefined ? {} : { reputation }),
+        };
+      });
+  }
+
+  #options() {
+    const weights = this.#config.weights;
+    const roleOf = new Map(this.#host.agents().map((a) => [a.id, a.role]));
+    // Only an agent of the role may hold its slot: its card and grant say which role it is.
+    return {
+      suitability: (agent: AgentProfile, role: RoleRequirement) =>
+        roleOf.get(agent.id) === role.name ? suitability(agent, role, weights) : FORBIDDEN,
+    };
+  }
+
+  async #readReputations(): Promise<void> {
+    const ids = this.#host
+      .agents()
+      .filter((a) => this.#roleNames.has(a.role))
+      .map((a) => a.id);
+    this.#reputation = new Map(await this.#host.reputations(ids));
+  }
+
+  readonly #report = (error: unknown) =>
+    this.#host.emit({ type: "error", error: `role slots: ${toError(error).message}` });
+}

@@ -27,6 +27,8 @@ export interface ToolNaming {
  * replayed conversation maps the same way.
  */
 export function toolNaming(tools: readonly ToolDefinition[]): ToolNaming {
+  // Most calls offer no tool: one shared naming instead of two maps per call.
+  if (tools.length === 0) return NO_TOOLS;
   const toProvider = new Map<string, string>();
   const fromProvider = new Map<string, string>();
   for (const { name } of tools) {
@@ -46,6 +48,11 @@ export function toolNaming(tools: readonly ToolDefinition[]): ToolNaming {
     fromProvider: (name) => fromProvider.get(name),
   };
 }
+
+const NO_TOOLS: ToolNaming = Object.freeze({
+  toProvider: (name: string) => name.replace(/[^A-Za-z0-9_-]/g, "_"),
+  fromProvider: () => undefined,
+});
 
 /** The SDK's messages for the loop's. */
 export function toModelMessages(

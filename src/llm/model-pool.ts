@@ -121,6 +121,8 @@ class Pool implements ModelPool {
   readonly #languageModels = new Map<string, Promise<LanguageModel>>();
   readonly #builtModels = new Map<string, LanguageModel>();
   readonly #chains = new Map<string, readonly ResolvedModel[]>();
+  /** The price keys of each chain, for the hold made before every call. */
+  readonly #chainPriceKeys = new Map<string, readonly string[]>();
 
   readonly priceVersion: string;
 
@@ -158,7 +160,11 @@ class Pool implements ModelPool {
   }
 
   maxCost(name: string, inputTokens: number, maxOutputTokens: number): number {
-    const keys = this.chain(name).map((model) => model.priceKey);
+    let keys = this.#chainPriceKeys.get(name);
+    if (keys === undefined) {
+      keys = this.chain(name).map((model) => model.priceKey);
+      this.#chainPriceKeys.set(name, keys);
+    }
     return maxCallCost(this.#prices, keys, inputTokens, maxOutputTokens);
   }
 

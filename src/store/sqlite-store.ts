@@ -160,6 +160,8 @@ class PreparedHotPath implements HotPath {
   readonly #database: Database.Database;
   readonly #mutex: Mutex;
   #prepared: HotStatements | undefined;
+  /** `isCompleted` calls waiting for this turn's batch. */
+  #checks: { taskId: string; resolve(done: boolean): void; reject(error: unknown): void }[] = [];
 
   constructor(database: Database.Database, mutex: Mutex) {
     this.#database = database;
@@ -172,8 +174,35 @@ class PreparedHotPath implements HotPath {
     return this.#prepared;
   }
 
+  /**
+   * Checks made in the same turn of the microtask queue share one read
+   * transaction: outside a transaction every statement on a WAL file opens
+   * and closes its own read snapshot (locks on the shared-memory index),
+   * which measured about 10 times the cost of the lookup itself (20 µs
+   * against 2 µs here). A runtime asks once per delivered task, and
+   * deliveries arrive in bursts, so the checks of a burst go together.
+   */
   isCompleted(taskId: string): Promise<boolean> {
-    return this.#locked(() => this.#statements.isCompleted.get(taskId) !== undefined);
+    return new Promise((resolve, reject) => {
+      if (this.#checks.push({ taskId, resolve, reject }) === 1) {
+        queueMicrotask(() => this.#checkBatch());
+      }
+    });
+  }
+
+  #checkBatch(): void {
+    const batch = this.#checks;
+    this.#checks = [];
+    this.#locked(() => this.#statements.areCompleted(batch.map((c) => c.taskId))).then(
+      (done) => {
+        batch.forEach((c, i) => {
+          c.resolve(done[i] === true);
+        });
+      },
+      (error: unknown) => {
+        for (const c of batch) c.reject(error);
+      },
+    );
   }
 
   writeCompletions(completions: readonly PreparedCompletion[]): Promise<boolean[]> {
@@ -313,6 +342,10 @@ function prepareHotStatements(db: Database.Database) {
   return {
     ...s,
     outbox,
+    // A deferred transaction: one read snapshot for the whole batch.
+    areCompleted: db.transaction((ids: readonly string[]): boolean[] =>
+      ids.map((id) => s.isCompleted.get(id) !== undefined),
+    ),
     writeCompletions: db.transaction(writeCompletions),
     writeLedgerBatch: db.transaction(writeLedgerBatch),
     deleteAll: db.transaction((ids: readonly string[]) => {

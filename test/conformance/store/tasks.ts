@@ -42,6 +42,25 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
       assert.equal(new TextDecoder().decode(outbox[0]?.data), "x");
     });
 
+    test("isCompleted asked many times at once answers each task for itself", async () => {
+      // Adapters may answer the checks of one turn together (one read for
+      // the burst): each answer must still be its own task's.
+      const done = Array.from({ length: 5 }, () => id());
+      await Promise.all(
+        done.map((taskId) =>
+          fixture.store.completeTask({ taskId, agent: "a", at: 1, effects: [], outbox: [] }),
+        ),
+      );
+      const asked = [...done, id(), id()].flatMap((taskId, i) =>
+        i % 2 ? [taskId, taskId] : [taskId],
+      );
+      const answers = await Promise.all(asked.map((taskId) => fixture.store.isCompleted(taskId)));
+      assert.deepEqual(
+        answers,
+        asked.map((taskId) => done.includes(taskId)),
+      );
+    });
+
     test("concurrent completions of the same task: exactly one wins", async () => {
       const taskId = id();
       const results = await Promise.all(

@@ -34,8 +34,9 @@ export function agentIds(value: string, previous: string[] = []): string[] {
 
 export function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError("expected a whole number of at least 1");
+  // Beyond 2^53 a number is no longer exact: 99999999999999999999 would run as 1e20.
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
   return n;
 }
 

@@ -18,6 +18,33 @@ export function dottedPath(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
 }
 
+/**
+ * Whole numbers beyond 2^53 anywhere in the file, free-form sections
+ * included: YAML reads `99999999999999999999` as 1e20, which no count,
+ * amount or id can mean exactly.
+ */
+export function inexactIntegers(data: unknown, lines: SourceLines | undefined): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const walk = (value: unknown, path: PropertyKey[]): void => {
+    if (typeof value === "number") {
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        const line = lines?.lineOf(path);
+        issues.push({
+          path: dottedPath(path),
+          ...(line === undefined ? {} : { line }),
+          message: `a whole number beyond the largest exact one (${Number.MAX_SAFE_INTEGER}), read as ${value.toLocaleString("fullwide", { useGrouping: false })}; write a smaller number`,
+        });
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, [...path, i]));
+    } else if (typeof value === "object" && value !== null) {
+      for (const [key, item] of Object.entries(value)) walk(item, [...path, key]);
+    }
+  };
+  walk(data, []);
+  return issues;
+}
+
 /** Finds the 1-based source line of the node at a path in a parsed YAML document. */
 export class SourceLines {
   readonly #document: Document;

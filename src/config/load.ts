@@ -3,7 +3,13 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue } from "../errors/index.js";
 import { type Environment, interpolateDocument } from "./interpolate.js";
-import { configError, SourceLines, toConfigIssues, UNWRITTEN_MESSAGE } from "./issues.js";
+import {
+  configError,
+  inexactIntegers,
+  SourceLines,
+  toConfigIssues,
+  UNWRITTEN_MESSAGE,
+} from "./issues.js";
 import { resolveMcpPaths } from "./mcp.js";
 import { resolveAgentLlmPaths } from "./models.js";
 import { type BrokerConfig, deepFreeze, type SwarmConfig, swarmConfigSchema } from "./schema.js";
@@ -112,7 +118,7 @@ function validate(
         // errors would only repeat the real problem.
         (issue) => !isUnder(issue.path, failedPaths),
       );
-  const issues = [...earlierIssues, ...schemaIssues];
+  const issues = [...earlierIssues, ...schemaIssues, ...inexactIntegers(data, lines)];
   if (!result.success || issues.length > 0) throw configError(source, issues);
   return resolvePaths(result.data, resolve(context.baseDir));
 }

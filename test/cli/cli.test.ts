@@ -110,6 +110,22 @@ describe("conclave CLI", () => {
     assert.match(r.stderr, /did you mean "concurrency"/);
   });
 
+  test("a task count beyond 2^53 is refused (exit 2), in the file and on the command line", async () => {
+    // Written as 100000000000000000000: YAML reads a number no count can be exactly.
+    const file = swarmFile("huge", { tasks: 1e20 });
+    const inFile = await run(["up", file]);
+    assert.equal(inFile.code, 2, inFile.stderr);
+    assert.match(inFile.stderr, /workload\.tasks: a whole number beyond the largest exact one/);
+    const onLine = await run([
+      "up",
+      swarmFile("huge-flag", { tasks: 5 }),
+      "--tasks",
+      "99999999999999999999",
+    ]);
+    assert.equal(onLine.code, 2, onLine.stderr);
+    assert.match(onLine.stderr, /--tasks.*expected a whole number from 1 to 9007199254740991/);
+  });
+
   test("a swarm module that fails to import: exit 2 with the cause and where it was thrown", async () => {
     const module = join(work, "broken-agents.mjs");
     writeFileSync(

@@ -45,6 +45,19 @@ agents:
     assert.equal(agentKey.message, 'unknown key "wieght" (did you mean "weight"?)');
   });
 
+  test("a whole number beyond 2^53 is refused anywhere, free-form workload included", () => {
+    const issues = issuesOf(
+      `${MINIMAL}workload:\n  tasks: 99999999999999999999\n  ok: 9007199254740991\n`,
+    );
+    const issue = issueAt(issues, "workload.tasks");
+    assert.equal(issue.line, 9);
+    assert.match(
+      issue.message,
+      /^a whole number beyond the largest exact one \(9007199254740991\), read as 100000000000000000000;/,
+    );
+    assert.equal(issues.length, 1, "the largest exact one is fine");
+  });
+
   test("snake_case keys are matched to their camelCase form", () => {
     const issue = issueAt(issuesOf(`${MINIMAL}data_dir: state\n`), "data_dir");
     assert.match(issue.message, /did you mean "dataDir"/);

@@ -11,10 +11,14 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { generateAgentKeyPair } from "../../src/identity/keys.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
+import { subjects } from "../../src/runtime/subjects.js";
 import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+import { encodeEnvelope } from "../../src/wire/codec.js";
+import { createEnvelope } from "../../src/wire/envelope.js";
+import { signEnvelope } from "../../src/wire/signature.js";
 import { until } from "../helpers/until.js";
 
 test("work sent before its receiver has heard of the sender is handled, and the wait is no error", async () => {
@@ -63,6 +67,67 @@ test("work sent before its receiver has heard of the sender is handled, and the 
     const noisy = events.filter((e) => e.type === "error" || e.type === "message.rejected");
     assert.deepEqual(noisy, [], "a start-up race is not reported as an error or a rejection");
   } finally {
+    for (const swarm of made) await swarm.close();
+    broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a task whose signer's card has not arrived yet is retried (trust.retrying), then handled once the card comes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-races-"));
+  const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
+  const leadKeys = generateAgentKeyPair();
+  const made: Swarm[] = [];
+  const node = (name: string) => {
+    const swarm = createSwarm({
+      name: "races",
+      nodeId: name,
+      roles: { lead: {}, dev: { tasks: ["code"] } },
+      defaults: {
+        heartbeatMs: 100,
+        ackWaitMs: 2000,
+        maxDeliver: 50,
+        backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
+      },
+      transport: createMemoryTransport({ broker }),
+      store: openSqliteStore({ path: join(dir, `${name}.db`) }),
+      keys: (id) => (id === "lead" ? leadKeys : generateAgentKeyPair()),
+    });
+    made.push(swarm);
+    return swarm;
+  };
+  const raw = createMemoryTransport({ broker });
+  try {
+    const b = node("node-b");
+    const events: SwarmEvent[] = [];
+    b.on((e) => events.push(e));
+    let handled = 0;
+    b.agent({ id: "dev", role: "dev" }).handle("code", () => {
+      handled++;
+    });
+    await b.start();
+    // Signed by "lead", whose node has not started: nobody has its card yet.
+    const envelope = signEnvelope(
+      createEnvelope({ type: "task.code", from: "lead", body: { n: 1 } }),
+      leadKeys.privateKey,
+    );
+    await raw.enqueue(subjects.task("races", "dev", "code"), encodeEnvelope(envelope), {
+      msgId: envelope.id,
+    });
+    await until(
+      () => events.some((e) => e.type === "trust.retrying" && e.agent === "lead"),
+      10_000,
+      "the task retried while its signer is unknown",
+    );
+    assert.equal(handled, 0, "not run from an unknown signer");
+    const a = node("node-a");
+    a.agent({ id: "lead", role: "lead" });
+    await a.start();
+    await until(() => handled === 1, 30_000, "the task, once lead's card arrived");
+    const noisy = events.filter((e) => e.type === "error" || e.type === "message.rejected");
+    assert.deepEqual(noisy, [], "waiting for a card is not an error or a rejection");
+  } finally {
+    await raw.close();
     for (const swarm of made) await swarm.close();
     broker.close();
     rmSync(dir, { recursive: true, force: true });

@@ -161,7 +161,8 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
     for (const p of processes) p.supervise();
 
     const begun = Date.now();
-    await waitForSubmission(storeUrl, producer, 30_000);
+    // Starting three processes takes 4-6 s on a quiet machine, 25-30 s on a busy one.
+    await waitForSubmission(storeUrl, producer, 90_000);
     options.log(`  t=0 the workload started (${Date.now() - begun} ms after launch)`);
     const t0 = Date.now();
     const faults = new FaultRunner(options.plan, targets, options.log);

@@ -100,7 +100,14 @@ export async function runDistributed(
   let sections: SummarySections = {};
   try {
     for (;;) {
-      progress = await workloadProgress(store);
+      try {
+        progress = await workloadProgress(store);
+      } catch (error) {
+        // The store unreachable for a moment (a Postgres restart): keep watching until the timeout.
+        if (Date.now() - started > options.timeoutMs) throw error;
+        await sleep(500);
+        continue;
+      }
       view.update(progress, counters, Date.now() - started);
       if (
         (progress.submitted > 0 && progress.pending === 0) ||

@@ -318,8 +318,23 @@ async function waitForWorkload(
   stopping: () => string | undefined,
 ): Promise<WorkloadProgress> {
   const deadline = started + options.timeoutMs;
+  let last: WorkloadProgress | undefined;
   for (;;) {
-    const p = await workloadProgress(swarm.store);
+    let p: WorkloadProgress;
+    try {
+      p = await workloadProgress(swarm.store);
+    } catch (error) {
+      // The store unreachable for a moment (a Postgres restart, a reset
+      // connection) must not end the run: the agents ride it out, and so
+      // does this watch. Past the deadline, the error stands.
+      if (Date.now() > deadline && !options.forever) {
+        if (last === undefined) throw error;
+        return last;
+      }
+      await sleep(500);
+      continue;
+    }
+    last = p;
     view.update(p, counters, Date.now() - started);
     const settled = p.submitted > 0 && p.pending === 0;
     if (stopping()) return p;

@@ -86,6 +86,14 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<Po
   });
   // An idle connection that dies emits here; the next query reports it.
   pool.on("error", () => {});
+  // A connection that dies while checked out (mid-transaction, between two
+  // statements) emits 'error' on its client, which pg-pool leaves without a
+  // listener then: unhandled, it ended the process. The query in flight
+  // fails anyway (StoreError to the caller), and the dead client is dropped
+  // when released, so the event itself needs no handling.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({
       pool,

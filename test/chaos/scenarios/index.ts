@@ -81,6 +81,9 @@ function sequence(
 const pick = <T>(rng: { next(): number }, items: readonly T[]): T =>
   items[Math.floor(rng.next() * items.length)] as T;
 
+/** The local Postgres (trust, database `test`) the `pg-*` scenarios use, each in a schema of its own. */
+const POSTGRES = { url: "postgres://postgres@127.0.0.1:5432/test", port: 5432 } as const;
+
 function reviewScenario(options: {
   name: string;
   what: string;
@@ -88,6 +91,8 @@ function reviewScenario(options: {
   tasks: number;
   budgetMs: number;
   plan: (seed: number) => PlannedFault[];
+  /** Share a Postgres store and cut the processes' links to it instead of the broker's. */
+  postgres?: boolean;
 }): Scenario {
   return {
     name: options.name,
@@ -117,6 +122,7 @@ function reviewScenario(options: {
           // dead letter held by a black-holed process settles 30 s later.
           stuckAfterMs: 40_000,
           crashesExpected: options.broker === "amqp",
+          ...(options.postgres ? { postgres: POSTGRES } : {}),
           log,
         });
         return {
@@ -145,6 +151,15 @@ const cutPlan = (seed: number) =>
   );
 
 export const scenarios: readonly Scenario[] = [
+  reviewScenario({
+    name: "pg-cut",
+    what: "a Postgres store; 3 cuts (RST, new connections refused) of 1.5-4 s of a process's link to Postgres, mid ledger operations and seals",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 60_000,
+    plan: cutPlan,
+    postgres: true,
+  }),
   reviewScenario({
     name: "nats-baseline",
     what: "no fault: the same swarm, processes and proxies, for the time and dead letters without faults",

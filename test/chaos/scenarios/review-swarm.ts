@@ -11,6 +11,7 @@
  * Developers live in both worker processes, so a task held by a paused or
  * killed one can be redelivered to the other. One SQLite store is shared.
  */
+import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { loadSwarmConfig } from "../../../src/config/load.js";
 import { workloadProgress } from "../../../src/runtime/workload.js";
 import { openStore } from "../../../src/store/open-store.js";
+import { dropPostgresSchema } from "../../../src/store/postgres-store.js";
 import { root } from "../../cli/run-cli.js";
 import { checkStore, type Verdict, watchProgress } from "../checker.js";
 import {
@@ -56,6 +58,13 @@ export interface ReviewRunOptions {
    * ends and `up --processes` starts it again). Otherwise a crash is a problem.
    */
   readonly crashesExpected: boolean;
+  /**
+   * Where the shared store lives. `postgres`: a fresh schema in the
+   * database at `url` (default: a SQLite file), and the faults hit each
+   * process's link to Postgres instead of its link to the broker (a proxy
+   * per process between it and `port`).
+   */
+  readonly postgres?: { readonly url: string; readonly port: number };
   readonly log: (line: string) => void;
 }
 
@@ -115,19 +124,22 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
   const dir = mkdtempSync(join(tmpdir(), `conclave-chaos-${options.name}-`));
   const swarm = `chaos-${options.name}-${options.seed}-${process.pid}`;
   const file = writeSwarm(dir, swarm);
-  const storeUrl = `sqlite:${join(dir, "swarm.db")}`;
+  const pg = options.postgres;
+  const schema = `chaos_${randomBytes(6).toString("hex")}`;
+  // The harness reads the store directly; the processes through their proxies.
+  const storeUrl = pg ? `${pg.url}?schema=${schema}` : `sqlite:${join(dir, "swarm.db")}`;
   const proxies: ChaosProxy[] = [];
   const processes: SwarmProcess[] = [];
   try {
     const targets = new Map<string, Target>();
     for (const [label, agents] of Object.entries(GROUPS)) {
-      const proxy = await startChaosProxy(options.broker.port);
+      const proxy = await startChaosProxy(pg ? pg.port : options.broker.port);
       proxies.push(proxy);
       const common = [
         "--transport",
-        options.broker.urlFor(proxy.port),
+        options.broker.urlFor(pg ? options.broker.port : proxy.port),
         "--store",
-        storeUrl,
+        pg ? `${pg.url.replace(`:${pg.port}/`, `:${proxy.port}/`)}?schema=${schema}` : storeUrl,
         "--data-dir",
         join(dir, "data"),
       ];
@@ -149,7 +161,8 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
     for (const p of processes) p.supervise();
 
     const begun = Date.now();
-    await waitForSubmission(storeUrl, producer, 30_000);
+    // Starting three processes takes 4-6 s on a quiet machine, 25-30 s on a busy one.
+    await waitForSubmission(storeUrl, producer, 90_000);
     options.log(`  t=0 the workload started (${Date.now() - begun} ms after launch)`);
     const t0 = Date.now();
     const faults = new FaultRunner(options.plan, targets, options.log);
@@ -206,6 +219,7 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
   } finally {
     await Promise.all(processes.map((p) => p.kill()));
     await Promise.all(proxies.map((p) => p.close()));
+    if (pg) await dropPostgresSchema({ url: pg.url, schema }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -26,6 +26,7 @@ import {
   privilegedActionSchema,
 } from "./privileged.js";
 import { redactUrl } from "./redact.js";
+import { checkSlots, type SlotsConfig, slotsSchema } from "./slots.js";
 
 /** Backoff between redeliveries of a failed task. All times in milliseconds. */
 export interface BackoffConfig {
@@ -244,6 +245,8 @@ export interface SwarmConfig {
   readonly ensembles: Readonly<Record<string, EnsembleConfig>>;
   /** Autoscaling pools by role: workers spawned from a template agent, retired when idle. */
   readonly pools: Readonly<Record<string, PoolConfig>>;
+  /** Roles staffed by their best agents, the others on standby. */
+  readonly slots?: SlotsConfig;
   /** What outside callers (A2A, MCP) may start, and how they authenticate. */
   readonly gateway?: GatewayConfig;
   /** People who may vote on privileged actions, with the public keys their votes are signed with. */
@@ -762,6 +765,7 @@ const swarmObjectSchema = z.strictObject({
   models: modelsSchema,
   ensembles: ensemblesSchema,
   pools: poolsSchema,
+  slots: slotsSchema,
   gateway: gatewaySchema,
   humans: humansSchema,
   mcp: mcpSchema,
@@ -827,6 +831,7 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   checkPools(value["pools"], agents, roles, tasks, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
+  checkSlots(value["slots"], roles, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkHumans(value, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   if (
     value["admission"] === "vote" &&
@@ -1178,6 +1183,7 @@ function build(parsed: ParsedSwarm): SwarmConfig {
     models: buildModels(parsed.models),
     ensembles: buildEnsembles(parsed.ensembles),
     pools: buildPools(parsed.pools, parsed.agents),
+    ...(parsed.slots === undefined ? {} : { slots: parsed.slots }),
     ...(parsed.gateway === undefined ? {} : { gateway: buildGateway(parsed.gateway) }),
     humans: parsed.humans,
     mcp: buildMcp(parsed.mcp),

@@ -153,6 +153,14 @@ export class AgentPool {
         this.#members.includes(event.agent)
       ) {
         this.#latencies.push(event.durationMs);
+      } else if (
+        event.type === "agent.gave_up" &&
+        this.#members.includes(event.agent) &&
+        !this.#retiring.has(event.agent)
+      ) {
+        // Crashed past its restart limit: it takes no tasks any more. Taking it
+        // out lets the next tick see the pool short and spawn a replacement.
+        this.#retiring.set(event.agent, this.#retire(event.agent));
       }
     });
     this.#schedule(0);

@@ -349,6 +349,13 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
       },
     });
   }
+  if (config.slots) {
+    const { roles, ...watch } = config.slots;
+    swarm.slots({
+      ...watch,
+      roles: Object.entries(roles).map(([name, r]) => ({ name, ...r })),
+    });
+  }
   return swarm;
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { AgentCrashError } from "../../src/errors/index.js";
 import type { Agent } from "../../src/runtime/agent.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
@@ -152,6 +153,54 @@ describe("autoscaling pool (embedded)", () => {
         async () => (await swarm.store.effectStats("worked")).keys === 1,
         10_000,
         "the task done by a spawned worker",
+      );
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a worker that crashes past its restart limit is taken out and replaced", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, worker: { tasks: ["work"] } },
+      defaults: fast,
+      maxRestartsPerMinute: 0,
+    });
+    try {
+      const { swarm } = t;
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      swarm.agent({ id: "lead", role: "lead" });
+      let spawned = 0;
+      const pool = swarm.pool({
+        role: "worker",
+        min: 1,
+        max: 2,
+        intervalMs: 20,
+        spawn: (id) => {
+          // Only the first worker is broken; its replacement (same slot, same id) is sound.
+          const broken = ++spawned === 1;
+          return swarm.agent({ id, role: "worker" }).handle<{ n: number }>("work", (ctx) => {
+            if (broken) throw new AgentCrashError("out of memory");
+            ctx.effect("worked", `${ctx.body.n}`, { by: ctx.agentId });
+          });
+        },
+      });
+      await swarm.start();
+      await until(() => pool.serving === 1, 10_000, "one worker");
+      await swarm.submit("worker", "work", { n: 1 }, { as: "lead" });
+      await until(
+        () => events.some((e) => e.type === "agent.gave_up"),
+        10_000,
+        "the worker gave up",
+      );
+      await until(() => spawned === 2 && pool.serving === 1, 10_000, "a replacement");
+      const replaced = events.filter((e) => e.type === "pool.scaled" && e.reason === "below-min");
+      assert.equal(replaced.length, 2, "the first worker, then its replacement");
+      await swarm.submit("worker", "work", { n: 2 }, { as: "lead" });
+      await until(
+        async () => (await swarm.store.effects("worked")).some((e) => e.key === "2"),
+        10_000,
+        "the next task done by the replacement",
       );
     } finally {
       await t.cleanup();

@@ -179,14 +179,18 @@ export class TaskPipeline {
               effects: [],
               outbox: [],
             });
-      const { duplicate } = await node.outbox.commit(envelope.id, agent.id, {
-        ...ctx.staged(),
-        ...(result === undefined ? {} : { result }),
-        corr: envelope.corr ?? envelope.id,
-        ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
-        sender: envelope.from,
-      });
-      await marker;
+      // Awaited together: when the commit fails (the store closed under an
+      // abrupt stop), the marker's failure must not be left unhandled.
+      const [{ duplicate }] = await Promise.all([
+        node.outbox.commit(envelope.id, agent.id, {
+          ...ctx.staged(),
+          ...(result === undefined ? {} : { result }),
+          corr: envelope.corr ?? envelope.id,
+          ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
+          sender: envelope.from,
+        }),
+        marker,
+      ]);
       node.outcomes.decided(envelope.id);
       outcome = { firstTime: !duplicate };
     } catch (error) {

@@ -36,7 +36,7 @@ export function inexactIntegers(data: unknown, lines: SourceLines | undefined): 
         });
       }
     } else if (Array.isArray(value)) {
-      value.forEach((item, i) => walk(item, [...path, i]));
+      for (const [i, item] of value.entries()) walk(item, [...path, i]);
     } else if (typeof value === "object" && value !== null) {
       for (const [key, item] of Object.entries(value)) walk(item, [...path, key]);
     }

@@ -249,7 +249,6 @@ export interface CallOptions extends SubmitOptions {
   readonly timeoutMs?: number;
 }
 
-/** One child of a {@link TaskContext.gather}: a task of another role, with its input. */
 /** One child of {@link TaskContext.gather}: a task to submit to a role. */
 export interface GatherCall {
   /** The role whose queue gets the child. */

@@ -236,6 +236,7 @@ describe("NATS cluster: kill -9 of a JetStream server under load", {
         completed: TASKS,
         deadLettered: 0,
         pending: 0,
+        followUps: 0,
         duplicateEffects: 0,
       });
       const effects = await reader.effectStats("work.done");

@@ -351,7 +351,11 @@ export class SwarmMetrics {
     return this.registry.metrics();
   }
 
+  // prom-client throws on a value that is not a finite number (and a
+  // counter on a negative one); a bad figure in one event is skipped, it
+  // must not fail the code that emitted it.
   #observe(name: HistogramName, labels: Labels, value: number): void {
+    if (!Number.isFinite(value)) return;
     (this.#histograms.get(name) as Histogram).observe(labels, value);
   }
 
@@ -360,6 +364,7 @@ export class SwarmMetrics {
   }
 
   #add(name: CounterName, labels: Labels, amount: number): void {
+    if (!Number.isFinite(amount) || amount < 0) return;
     (this.#counters.get(name) as Counter).inc(labels, amount);
   }
 }

@@ -130,3 +130,37 @@ describe("consensus metrics", () => {
     assert.equal(text.match(/# TYPE conclave_consensus_decision_seconds /g)?.length, 1);
   });
 });
+
+describe("a bad figure in an event", () => {
+  test("is skipped, never thrown at the code that emitted it", async () => {
+    const metrics = new SwarmMetrics();
+    metrics.observe({
+      type: "task.completed",
+      agent: "a",
+      role: "r",
+      task: "t",
+      durationMs: Number.NaN,
+    } as SwarmEvent);
+    metrics.observe({
+      type: "llm.call",
+      model: "m",
+      replayed: false,
+      inputTokens: -3,
+      outputTokens: 2,
+      cachedInputTokens: 0,
+      cost: Number.POSITIVE_INFINITY,
+      latencyMs: 5,
+    } as unknown as SwarmEvent);
+    assert.equal(
+      await metrics.get("conclave_tasks_total", { role: "r", task: "t", outcome: "completed" }),
+      1,
+    );
+    assert.equal(
+      await metrics.histogram("conclave_task_duration_seconds", { task: "t" }),
+      undefined,
+    );
+    assert.equal(await metrics.get("conclave_llm_tokens_total", { model: "m", kind: "input" }), 0);
+    assert.equal(await metrics.get("conclave_llm_tokens_total", { model: "m", kind: "output" }), 2);
+    assert.equal(await metrics.total("conclave_llm_cost_credits_total"), 0);
+  });
+});

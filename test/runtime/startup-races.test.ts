@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { generateAgentKeyPair } from "../../src/identity/keys.js";
+import { type AgentKeyPair, generateAgentKeyPair } from "../../src/identity/keys.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { subjects } from "../../src/runtime/subjects.js";
 import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
@@ -21,12 +21,18 @@ import { createEnvelope } from "../../src/wire/envelope.js";
 import { signEnvelope } from "../../src/wire/signature.js";
 import { until } from "../helpers/until.js";
 
-test("work sent before its receiver has heard of the sender is handled, and the wait is no error", async () => {
+/**
+ * Nodes of one swarm on one in-memory broker, each with a store of its own:
+ * a node cannot learn another's agents from a shared registry snapshot,
+ * only from the bus, as a node on another machine would.
+ */
+function racingNodes(
+  maxDeliver: number,
+  keys: (id: string) => AgentKeyPair = () => generateAgentKeyPair(),
+) {
   const dir = mkdtempSync(join(tmpdir(), "conclave-races-"));
   const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
   const made: Swarm[] = [];
-  // A store per node: node-b cannot learn "lead" from a shared registry
-  // snapshot, only from the bus, as a node on another machine would.
   const node = (name: string) => {
     const swarm = createSwarm({
       name: "races",
@@ -35,16 +41,26 @@ test("work sent before its receiver has heard of the sender is handled, and the 
       defaults: {
         heartbeatMs: 100,
         ackWaitMs: 2000,
-        maxDeliver: 20,
+        maxDeliver,
         backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
       },
       transport: createMemoryTransport({ broker }),
       store: openSqliteStore({ path: join(dir, `${name}.db`) }),
-      keys: () => generateAgentKeyPair(),
+      keys,
     });
     made.push(swarm);
     return swarm;
   };
+  const close = async () => {
+    for (const swarm of made) await swarm.close();
+    broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { broker, node, close };
+}
+
+test("work sent before its receiver has heard of the sender is handled, and the wait is no error", async () => {
+  const { node, close } = racingNodes(20);
   try {
     const a = node("node-a");
     const b = node("node-b");
@@ -67,35 +83,15 @@ test("work sent before its receiver has heard of the sender is handled, and the 
     const noisy = events.filter((e) => e.type === "error" || e.type === "message.rejected");
     assert.deepEqual(noisy, [], "a start-up race is not reported as an error or a rejection");
   } finally {
-    for (const swarm of made) await swarm.close();
-    broker.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });
 
 test("a task whose signer's card has not arrived yet is retried (trust.retrying), then handled once the card comes", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "conclave-races-"));
-  const broker = new MemoryBroker({ journalPath: join(dir, "journal.db") });
   const leadKeys = generateAgentKeyPair();
-  const made: Swarm[] = [];
-  const node = (name: string) => {
-    const swarm = createSwarm({
-      name: "races",
-      nodeId: name,
-      roles: { lead: {}, dev: { tasks: ["code"] } },
-      defaults: {
-        heartbeatMs: 100,
-        ackWaitMs: 2000,
-        maxDeliver: 50,
-        backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
-      },
-      transport: createMemoryTransport({ broker }),
-      store: openSqliteStore({ path: join(dir, `${name}.db`) }),
-      keys: (id) => (id === "lead" ? leadKeys : generateAgentKeyPair()),
-    });
-    made.push(swarm);
-    return swarm;
-  };
+  const { broker, node, close } = racingNodes(50, (id) =>
+    id === "lead" ? leadKeys : generateAgentKeyPair(),
+  );
   const raw = createMemoryTransport({ broker });
   try {
     const b = node("node-b");
@@ -128,8 +124,6 @@ test("a task whose signer's card has not arrived yet is retried (trust.retrying)
     assert.deepEqual(noisy, [], "waiting for a card is not an error or a rejection");
   } finally {
     await raw.close();
-    for (const swarm of made) await swarm.close();
-    broker.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });

@@ -42,9 +42,15 @@ export async function workloadProgress(store: Store): Promise<WorkloadProgress> 
   for (const key of completedKeys) if (roots.has(key)) completed++;
   let followUps = 0;
   if (stats.some((s) => s.kind === PRIVILEGED_SUBMITTED)) {
-    for (const id of new Set((await store.effects(PRIVILEGED_SUBMITTED)).map((e) => e.key))) {
-      if (!(await store.isCompleted(id)) && (await store.deadLetter(id)) === undefined) followUps++;
-    }
+    const ids = new Set((await store.effects(PRIVILEGED_SUBMITTED)).map((e) => e.key));
+    // Asked together, not one round trip after another (SQLite answers the
+    // checks of one turn from one read transaction); a run polls this every second.
+    const unsettled = await Promise.all(
+      [...ids].map(
+        async (id) => !(await store.isCompleted(id)) && (await store.deadLetter(id)) === undefined,
+      ),
+    );
+    followUps = unsettled.filter(Boolean).length;
   }
   return {
     submitted,

@@ -1,16 +1,12 @@
 /**
- * Offline verification of sealed decisions and of the audit chain, and the
- * guard a privileged action runs behind. Pure functions: given the voters'
+ * Offline verification of one sealed decision. Pure: given the voters'
  * public keys and the consensus configuration, anyone can recompute every
- * signature, tally, outcome, seal and link of a decision log.
+ * signature, tally, outcome, seal and link of a decision. The chain of
+ * decisions is verified in `audit-verify.ts`, the guard of a privileged
+ * action is in `approval.ts`.
  */
 import type { KeyObject } from "node:crypto";
-import {
-  AuditChainError,
-  ConclaveError,
-  QuorumNotReachedError,
-  UnapprovedActionError,
-} from "../errors/index.js";
+import { ConclaveError } from "../errors/index.js";
 import type { Envelope } from "../wire/envelope.js";
 import { verifyEnvelope } from "../wire/signature.js";
 import { auditRecord, type SignatureCheck } from "./audit.js";
@@ -238,125 +234,4 @@ function signatureCheck(publicKeys: ReadonlyMap<string, KeyObject>): SignatureCh
       return err instanceof ConclaveError ? err.message : String(err);
     }
   };
-}
-
-/** Options of {@link verifyChain}. */
-export interface VerifyChainOptions {
-  /** `prevSeal` of the first entry: null (default) for a log from its start, or the seal before a segment. */
-  readonly genesis?: string | null;
-  /** The seal the last entry must carry, from a trusted anchor; catches a truncated log. */
-  readonly head?: string;
-  /** Also verify each decision fully (signatures, tallies) under this configuration. */
-  readonly decisions?: Omit<VerifyDecisionOptions, "prevSeal">;
-}
-
-/** The verdict of {@link verifyChain}: the count of good entries, or the first bad one and why. */
-export type VerifyChainResult =
-  | { readonly ok: true; readonly count: number; readonly head: string | null }
-  | { readonly ok: false; readonly index: number; readonly reason: string };
-
-/**
- * Verifies an audit log of decisions, oldest first: each seal matches its
- * contents and each `prevSeal` is the seal before it, so an altered,
- * removed, inserted or reordered entry is reported at the first index where
- * the chain breaks. Removing entries from the end is only caught with
- * `head`. With `decisions`, each entry is also verified fully.
- *
- * @example
- * ```ts
- * const verdict = verifyChain(log, { decisions: { publicKeys, voters, threshold } });
- * if (!verdict.ok) throw new AuditChainError(verdict.reason, verdict.index);
- * ```
- */
-export function verifyChain(
-  decisions: readonly Decision[],
-  options: VerifyChainOptions = {},
-): VerifyChainResult {
-  let previous: string | null = options.genesis ?? null;
-  for (let index = 0; index < decisions.length; index++) {
-    const decision = decisions[index] as Decision;
-    let seal: string;
-    try {
-      seal = computeSeal(decision);
-    } catch (err) {
-      return { ok: false, index, reason: `entry ${index} cannot be read: ${String(err)}` };
-    }
-    if (seal !== decision.seal) {
-      return {
-        ok: false,
-        index,
-        reason: `entry ${index}: the seal does not match its contents (altered after sealing)`,
-      };
-    }
-    if (decision.prevSeal !== previous) {
-      return {
-        ok: false,
-        index,
-        reason: `entry ${index}: prevSeal does not link to ${index === 0 ? "the start of the log" : `entry ${index - 1}`} (an entry was removed, inserted or reordered)`,
-      };
-    }
-    if (options.decisions !== undefined) {
-      const verdict = verifyDecision(decision, options.decisions);
-      if (!verdict.ok) return { ok: false, index, reason: `entry ${index}: ${verdict.reason}` };
-    }
-    previous = decision.seal;
-  }
-  if (options.head !== undefined && previous !== options.head) {
-    return {
-      ok: false,
-      index: decisions.length,
-      reason: `the log ends at seal ${String(previous)}, the anchor says ${options.head}: entries are missing at the end`,
-    };
-  }
-  return { ok: true, count: decisions.length, head: previous };
-}
-
-/** Options of {@link requireApproval}. */
-export interface RequireApprovalOptions extends VerifyDecisionOptions {
-  /** The privileged action about to run, e.g. `funds.transfer`. */
-  readonly action: string;
-}
-
-/**
- * The guard in front of a privileged action: returns the decision if it is
- * a verified, sealed approval of exactly `action`, and throws otherwise.
- * Run the action with `decision.proposal.data`, nothing else.
- *
- * @throws UnapprovedActionError without a decision, for another action, or
- *   when the outcome is `rejected` or `vetoed`; QuorumNotReachedError when it
- *   is `no-quorum`; AuditChainError when the decision fails verification.
- *
- * @example
- * ```ts
- * const approved = requireApproval(decision, { action: "backup.delete", publicKeys, voters, threshold });
- * await deleteBackup(approved.proposal.data);
- * ```
- */
-export function requireApproval(
-  decision: Decision | undefined,
-  options: RequireApprovalOptions,
-): Decision {
-  if (decision === undefined) {
-    throw new UnapprovedActionError(options.action, "there is no decision for it");
-  }
-  const verdict = verifyDecision(decision, options);
-  if (!verdict.ok) {
-    throw new AuditChainError(
-      `the decision on proposal ${String(decision.proposal?.id)} does not verify: ${verdict.reason}; do not run the action, and inspect the audit log (conclave audit verify)`,
-    );
-  }
-  if (decision.proposal.action !== options.action) {
-    throw new UnapprovedActionError(
-      options.action,
-      `the decision approves "${decision.proposal.action}", not this action`,
-    );
-  }
-  if (decision.outcome === "no-quorum") throw new QuorumNotReachedError(decision.proposal.id);
-  if (decision.outcome !== "approved") {
-    throw new UnapprovedActionError(
-      options.action,
-      `proposal ${decision.proposal.id} was ${decision.outcome}`,
-    );
-  }
-  return decision;
 }

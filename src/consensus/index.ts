@@ -1,3 +1,17 @@
+export { type RequireApprovalOptions, requireApproval } from "./approval.js";
+export {
+  type HeadFields,
+  headSigningText,
+  parseSignedHead,
+  type SealSignature,
+  type SignedHead,
+  sealSignatureProblem,
+  sealSigningText,
+  signHead,
+  signSeal,
+  verifyHead,
+} from "./audit-anchor.js";
+export { type VerifyChainOptions, type VerifyChainResult, verifyChain } from "./audit-verify.js";
 export {
   type Coordination,
   type FaultTolerance,
@@ -19,13 +33,8 @@ export {
 } from "./cluster-vote.js";
 export {
   type DecisionRule,
-  type RequireApprovalOptions,
-  requireApproval,
-  type VerifyChainOptions,
-  type VerifyChainResult,
   type VerifyDecisionOptions,
   type VerifyDecisionResult,
-  verifyChain,
   verifyDecision,
 } from "./decision.js";
 export {
@@ -87,6 +96,19 @@ export {
   toWeightUnits,
   WEIGHT_SCALE,
 } from "./quorum-math.js";
+export {
+  type ClusterVoteRequest,
+  type ConsensusRound,
+  fixedRound,
+  fromHierarchicalRound,
+  fromPbftRound,
+  fromQuorumRound,
+  type HierarchicalAdapterOptions,
+  type RoundOutgoing,
+  type RoundProgress,
+  type RoundReceipt,
+  type RoundRefusal,
+} from "./round.js";
 export {
   computeSeal,
   type Decision,

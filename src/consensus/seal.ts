@@ -8,6 +8,7 @@
  */
 import { sha256Canonical } from "../wire/canonical.js";
 import type { Envelope } from "../wire/envelope.js";
+import type { SealSignature } from "./audit-anchor.js";
 import type { HierarchyRecord } from "./hierarchy-plan.js";
 import type { RoundResult } from "./quorum.js";
 import type { ByzantineEvidence, Outcome, Proposal, ProtocolName, Tally } from "./types.js";
@@ -42,10 +43,15 @@ export interface Decision {
   readonly prevSeal: string | null;
   /** SHA-256 hex over the canonical JSON of every other field. */
   readonly seal: string;
+  /**
+   * The appender's signature of `seal`, as stored in the audit log (not
+   * covered by the seal; absent on decisions logged before seals were signed).
+   */
+  readonly signature?: SealSignature;
 }
 
 /** A decision before sealing: what a round's result holds. */
-export type DecisionParts = Omit<Decision, "seal" | "prevSeal">;
+export type DecisionParts = Omit<Decision, "seal" | "prevSeal" | "signature">;
 
 /** Only the fields a seal covers, in a fresh object (extra fields of the input are left out). */
 function sealedFields(decision: DecisionParts & { readonly prevSeal: string | null }): object {

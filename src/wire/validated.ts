@@ -122,7 +122,7 @@ export function remember(
     checked,
     unsigned,
     verifiedBy,
-    keys: Object.keys(envelope).length,
+    keys: countKeys(envelope),
     id: e.id,
     type: e.type,
     from: e.from,
@@ -140,6 +140,19 @@ export function remember(
   };
   // Only ever called on objects this module's callers just made (fresh, extensible).
   Object.defineProperty(envelope, KNOWN, { value: entry, writable: true, configurable: true });
+}
+
+/**
+ * How many enumerable string keys `envelope` has, counted without making
+ * the array `Object.keys` would (this runs several times per message).
+ * for-in also counts enumerable inherited keys: plain objects have none,
+ * and were the prototype changed, the count would differ from the one
+ * remembered, which only forgets what was known (the safe direction).
+ */
+function countKeys(envelope: object): number {
+  let n = 0;
+  for (const _ in envelope) n++;
+  return n;
 }
 
 /** What is known about `envelope`, unless its top-level fields changed since. */
@@ -163,7 +176,7 @@ export function recall(envelope: EnvelopeFields): Known | undefined {
     e.conv !== k.conv ||
     e.seq !== k.seq ||
     e.attempt !== k.attempt ||
-    Object.keys(envelope).length !== k.keys
+    countKeys(envelope) !== k.keys
   ) {
     return undefined;
   }

@@ -2,13 +2,10 @@ import assert from "node:assert/strict";
 import type { KeyObject } from "node:crypto";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { requireApproval } from "../../src/consensus/approval.js";
+import { verifyChain } from "../../src/consensus/audit-verify.js";
 import { createClusterVote } from "../../src/consensus/cluster-vote.js";
-import {
-  requireApproval,
-  type VerifyDecisionOptions,
-  verifyChain,
-  verifyDecision,
-} from "../../src/consensus/decision.js";
+import { type VerifyDecisionOptions, verifyDecision } from "../../src/consensus/decision.js";
 import { type ClusterDecision, createHierarchicalRound } from "../../src/consensus/hierarchical.js";
 import { createQuorumRound } from "../../src/consensus/quorum.js";
 import { computeSeal, type Decision, sealDecision } from "../../src/consensus/seal.js";
@@ -300,7 +297,7 @@ describe("tampering is detected", () => {
       const verdict = verifyChain(log);
       assert.equal(verdict.ok, false, what);
       assert.equal(!verdict.ok && verdict.index, index, what);
-      assert.match(!verdict.ok ? verdict.reason : "", /removed, inserted or reordered/);
+      assert.match(!verdict.ok ? verdict.reason : "", /removed, inserted, altered or reordered/);
     }
     // Truncation is invisible without an anchor, caught with one.
     assert.equal(verifyChain([a, b, c]).ok, true);
@@ -417,7 +414,13 @@ describe("requireApproval and pluggable rules", () => {
   test("refuses everything else with the matching error", () => {
     assert.throws(() => requireApproval(undefined, guard), UnapprovedActionError);
     assert.throws(() => requireApproval(rejected, guard), UnapprovedActionError);
-    assert.throws(() => requireApproval(noQuorum, guard), QuorumNotReachedError);
+    // Every refusal is UnapprovedActionError, as from the engine's guard; a
+    // missing quorum is its cause.
+    assert.throws(
+      () => requireApproval(noQuorum, guard),
+      (err: unknown) =>
+        err instanceof UnapprovedActionError && err.cause instanceof QuorumNotReachedError,
+    );
     assert.throws(
       () => requireApproval(approved, { ...guard, action: "backup.delete" }),
       (err: unknown) => err instanceof UnapprovedActionError && err.code === "E_UNAPPROVED_ACTION",
@@ -429,7 +432,10 @@ describe("requireApproval and pluggable rules", () => {
     });
     assert.throws(
       () => requireApproval(tampered, guard),
-      (err: unknown) => err instanceof AuditChainError && /does not verify/.test(err.message),
+      (err: unknown) =>
+        err instanceof UnapprovedActionError &&
+        err.cause instanceof AuditChainError &&
+        /does not verify/.test(err.message),
     );
   });
 

@@ -11,7 +11,10 @@ import { createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { consensusVectors } from "../../scripts/gen-consensus-vectors.js";
-import { decisionProblem } from "../../src/runtime/consensus/audit-log.js";
+import type { SignedHead } from "../../src/consensus/audit-anchor.js";
+import { DECISION_KIND, decisionProblem } from "../../src/consensus/audit-verify.js";
+import type { Decision } from "../../src/consensus/seal.js";
+import { verifyAuditLog } from "../../src/runtime/consensus/audit-log.js";
 
 const vectors = JSON.parse(
   readFileSync(new URL("../vectors/consensus.json", import.meta.url), "utf8"),
@@ -86,4 +89,45 @@ test("the proposal hash and the seal are SHA-256 of the stated canonical texts; 
   // Altered after sealing: the seal no longer holds.
   const altered = { ...v.decision, tally: { ...v.decision.tally, approve: 99 } };
   assert.match(decisionProblem(altered) ?? "", /seal does not match/);
+});
+
+test("the seal signature and the signed head verify with node:crypto over the stated texts, and with the audit verifier", () => {
+  const v = vectors as unknown as {
+    keys: Record<string, { publicKey: string }>;
+    seal: string;
+    sealSignature: {
+      signature: { signer: string; sig: string };
+      signingText: string;
+      storedDecision: Decision;
+    };
+    head: { signed: SignedHead; signingText: string };
+  };
+  const key = rawKey(v.keys["lead"]?.publicKey ?? "");
+  const { signature, signingText, storedDecision } = v.sealSignature;
+  assert.equal(
+    signingText,
+    `{"seal":"${v.seal}","signer":"lead","type":"audit.seal"}`,
+    "the seal signature covers this exact text",
+  );
+  assert.ok(
+    verify(null, Buffer.from(signingText, "utf8"), key, Buffer.from(signature.sig, "base64url")),
+  );
+  assert.ok(
+    verify(
+      null,
+      Buffer.from(v.head.signingText, "utf8"),
+      key,
+      Buffer.from(v.head.signed.sig, "base64url"),
+    ),
+  );
+  const log = [{ seq: 1, kind: DECISION_KIND, data: storedDecision, prevHash: null, hash: v.seal }];
+  const verdict = verifyAuditLog(log, { heads: [v.head.signed], swarm: "vectors" });
+  assert.ok(
+    verdict.ok && verdict.signed === 1 && verdict.headsChecked === 1,
+    JSON.stringify(verdict),
+  );
+  // A head for another hash, or of another swarm: refused.
+  const moved = { ...v.head.signed, headHash: "00".repeat(32) };
+  assert.equal(verifyAuditLog(log, { heads: [moved] }).ok, false);
+  assert.equal(verifyAuditLog(log, { heads: [v.head.signed], swarm: "other" }).ok, false);
 });

@@ -1,4 +1,4 @@
-// Field builders shared by the swarm schema and its sections (models.ts), so
+// Field builders shared by the swarm schema and its sections (models.ts, roles.ts, ...), so
 // every "expected …, got …" message is worded the same way.
 import { z } from "zod";
 import { describeValue } from "./messages.js";
@@ -29,4 +29,15 @@ export const path = z.string().min(1, { error: "expected a non-empty path" });
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A task type: lowercase words of letters, digits, `_` or `-`, dot-separated (e.g. `code.review`). */
+export const TASK_TYPE = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+
+/** Free-form settings handed through as written. */
+export const freeForm = z.record(z.string(), z.unknown());
+
+/** `value` without its undefined fields, so a spread does not overwrite a default with undefined. */
+export function stripUndefined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }

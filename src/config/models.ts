@@ -68,6 +68,8 @@ export interface AgentLlmConfig {
   readonly temperature?: number;
   /** Credits escrowed per call of a tool that is another role's task, released to whoever answers it. */
   readonly toolBudget: number;
+  /** Publish the text deltas of `ctx.llm.stream` calls as signed `llm.delta` events on the bus. */
+  readonly publishDeltas: boolean;
 }
 
 /** Defaults of an agent's `llm:` block, shared with `ctx.llm` calls that set nothing. */
@@ -203,6 +205,12 @@ export const agentLlmSchema = z
       .default(0)
       .describe(
         "Credits escrowed from the agent's budget for each call of a tool that is another role's task: released to the agent that answers, refunded if the task is dead-lettered.",
+      ),
+    publishDeltas: z
+      .boolean({ error: expecting("true or false") })
+      .default(false)
+      .describe(
+        "Publish the text deltas of the agent's streamed model calls (ctx.llm.stream) as signed llm.delta events on the bus, for dashboards and watchers; off by default (one event per delta).",
       ),
   })
   .describe("Makes the agent an LLM agent: its model, prompt, tools and limits.");

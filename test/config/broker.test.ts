@@ -61,6 +61,22 @@ describe("broker: errors say where and what to do", () => {
     assert.equal(issue.message, "expected one of 1, 3, 5, got 2");
   });
 
+  test("syncEveryWrite is true or false; a sync or durability key is refused, naming it", () => {
+    const issue = issueAt(
+      issuesOf(`${MINIMAL}transport: nats://n1:4222\nbroker:\n  syncEveryWrite: always\n`),
+      "broker.syncEveryWrite",
+    );
+    assert.equal(issue.line, 10);
+    assert.equal(issue.message, 'expected true or false, got "always"');
+    for (const key of ["sync", "durability"]) {
+      const unknown = issueAt(
+        issuesOf(`${MINIMAL}transport: memory\nbroker:\n  ${key}: strict\n`),
+        `broker.${key}`,
+      );
+      assert.match(unknown.message, /unknown key .*"syncEveryWrite"/);
+    }
+  });
+
   test("storage is file or memory, with a suggestion for a typo", () => {
     const issue = issueAt(
       issuesOf(`${MINIMAL}transport: nats://n1:4222\nbroker:\n  storage: fiel\n`),

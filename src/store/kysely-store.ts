@@ -23,6 +23,7 @@ import { KyselyMarketStore } from "./kysely/market.js";
 import { KyselyMetaStore } from "./kysely/meta.js";
 import { KyselyRegistryStore } from "./kysely/registry.js";
 import { KyselyStepStore } from "./kysely/steps.js";
+import { KyselyTaskClaimStore } from "./kysely/task-claims.js";
 import { KyselyTaskStore } from "./kysely/tasks.js";
 import { appliedMigrations, migrations } from "./migrations/index.js";
 import type {
@@ -45,6 +46,7 @@ import type {
   StepRecord,
   Store,
   StoredAgentCard,
+  TaskClaim,
   TaskCompletion,
   TaskOutcome,
 } from "./port.js";
@@ -101,6 +103,7 @@ export class KyselyStore implements Store {
   readonly #ledger: KyselyLedgerStore;
   readonly #market: KyselyMarketStore;
   readonly #steps: KyselyStepStore;
+  readonly #claims: KyselyTaskClaimStore;
   #closing: Promise<void> | undefined;
 
   constructor(config: KyselyStoreConfig) {
@@ -123,8 +126,9 @@ export class KyselyStore implements Store {
     this.#registry = new KyselyRegistryStore(core);
     this.#idempotency = new KyselyIdempotencyStore(core);
     this.#ledger = new KyselyLedgerStore(core, config.hotPath);
-    this.#market = new KyselyMarketStore(core);
+    this.#market = new KyselyMarketStore(core, config.hotPath?.market);
     this.#steps = new KyselyStepStore(core);
+    this.#claims = new KyselyTaskClaimStore(core, config.hotPath);
   }
 
   /** Resolves once the schema is migrated and the store is usable; rejects with the `StoreError` if it cannot be. */
@@ -211,6 +215,25 @@ export class KyselyStore implements Store {
   }
   removeAgentCard(id: string): Promise<void> {
     return this.#registry.removeAgentCard(id);
+  }
+
+  // ---- task claims ---------------------------------------------------------
+
+  claimTask(
+    taskId: string,
+    owner: string,
+    times: { readonly now: number; readonly expiresAt: number },
+  ): Promise<TaskClaim> {
+    return this.#claims.claimTask(taskId, owner, times);
+  }
+  extendTaskClaims(owner: string, taskIds: readonly string[], expiresAt: number): Promise<number> {
+    return this.#claims.extendTaskClaims(owner, taskIds, expiresAt);
+  }
+  releaseTaskClaim(taskId: string, owner: string): Promise<boolean> {
+    return this.#claims.releaseTaskClaim(taskId, owner);
+  }
+  pruneTaskClaims(before: number): Promise<number> {
+    return this.#claims.pruneTaskClaims(before);
   }
 
   // ---- idempotency keys ----------------------------------------------------

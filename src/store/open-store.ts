@@ -24,7 +24,11 @@ export interface OpenStoreOptions {
    * and nothing is created.
    */
   readonly create?: boolean;
-  /** SQLite: `full` fsyncs every commit (survives power loss); default `normal` (survives kill -9). */
+  /**
+   * SQLite: `full` fsyncs every commit (survives power loss); default `normal`
+   * (survives kill -9). Postgres: `full` reports a server that commits
+   * without flushing its WAL (`fsync` or `synchronous_commit` off).
+   */
   readonly synchronous?: "normal" | "full";
 }
 
@@ -118,6 +122,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       url: location.url,
       create,
       ...(location.schema === undefined ? {} : { schema: location.schema }),
+      ...(options.synchronous === "full" ? { syncEveryWrite: true } : {}),
     });
   }
   const store = openSqliteStore({

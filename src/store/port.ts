@@ -14,6 +14,7 @@
  * | ledger | `LedgerStore` | the double-entry credit ledger |
  * | market | `MarketStore` | auction outcomes and reputations |
  * | steps | `StepStore` | the journal of durable steps (model and tool calls) |
+ * | task claims | `TaskClaimStore` | who is running a task now, until when |
  *
  * Code that needs one role takes that interface (e.g. `storeDedup` takes an
  * `IdempotencyStore`), so a test or a third-party adapter can supply just
@@ -41,6 +42,7 @@ import type { MarketStore } from "./ports/market.js";
 import type { MetaStore } from "./ports/meta.js";
 import type { RegistryStore } from "./ports/registry.js";
 import type { StepStore } from "./ports/steps.js";
+import type { TaskClaimStore } from "./ports/task-claims.js";
 import type { TaskStore } from "./ports/tasks.js";
 
 export type { AuditEntry, AuditLink, AuditRecord, AuditStore } from "./ports/audit.js";
@@ -65,6 +67,7 @@ export type {
 export type { MetaStore } from "./ports/meta.js";
 export type { RegistryStore, StoredAgentCard } from "./ports/registry.js";
 export type { StepRecord, StepStore } from "./ports/steps.js";
+export type { TaskClaim, TaskClaimStore } from "./ports/task-claims.js";
 export type {
   CompletionSummary,
   EffectRecord,
@@ -93,7 +96,8 @@ export interface Store
     IdempotencyStore,
     LedgerStore,
     MarketStore,
-    StepStore {
+    StepStore,
+    TaskClaimStore {
   /** `"sqlite"` or `"postgres"`. */
   readonly kind: string;
   /** The schema version of the database and of this build. */

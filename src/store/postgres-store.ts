@@ -46,6 +46,14 @@ export interface PostgresStoreConfig {
   readonly connectTimeoutMs?: number;
   /** Default timestamps for registry saves and idempotency claims. Default: the system clock. */
   readonly clock?: Clock;
+  /**
+   * The swarm wants every acknowledged write on disk (`broker.syncEveryWrite`):
+   * on opening, a server that commits without flushing its WAL (`fsync` or
+   * `synchronous_commit` off) is reported, by default as a process warning.
+   */
+  readonly syncEveryWrite?: boolean;
+  /** Where that report goes. Default: `process.emitWarning`. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** The largest identifier Postgres keeps without truncating it. */
@@ -93,17 +101,15 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<Po
   // when released, so the event itself needs no handling.
   pool.on("connect", (client) => {
     client.on("error", () => {});
+    // Queued on the new connection before anything the pool hands it out
+    // for. Not Kysely's onCreateConnection: when that query failed (the
+    // connection cut while it was made), Kysely never gave the connection
+    // back, and closing the store then waited for it forever. Here a
+    // failure needs no handling: the connection is dead, and the query the
+    // pool hands it out for fails and releases it.
+    client.query(`set search_path to ${quoteIdentifier(schema)}`).catch(() => {});
   });
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({
-      pool,
-      onCreateConnection: async (connection) => {
-        await connection.executeQuery(
-          CompiledQuery.raw(`set search_path to ${quoteIdentifier(schema)}`),
-        );
-      },
-    }),
-  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     if (config.create === false) {
       if ((await appliedMigrations(db, "postgres", schema)).length === 0) {
@@ -116,6 +122,10 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<Po
       await createSchema(db, schema);
     }
     await migrateToLatest(db, "postgres", description, schema);
+    if (config.syncEveryWrite) {
+      const problem = await commitSyncProblem(db, description);
+      if (problem) (config.onWarning ?? ((m: string) => process.emitWarning(m)))(problem);
+    }
   } catch (cause) {
     await db.destroy().catch(() => {});
     if (cause instanceof StoreError || cause instanceof StoreNotFoundError) throw cause;
@@ -135,6 +145,27 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<Po
     config,
     schema,
   );
+}
+
+/**
+ * What is wrong when the server acknowledges commits before its WAL is on
+ * disk (the session's settings, as the store's connections have them);
+ * undefined when `fsync` and `synchronous_commit` are on (or stronger).
+ */
+async function commitSyncProblem(db: Kysely<Database>, description: string) {
+  const result = await db.executeQuery<{ fsync: string; commit: string }>(
+    CompiledQuery.raw(
+      "select current_setting('fsync') as fsync, current_setting('synchronous_commit') as commit",
+    ),
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  const off = [
+    ...(row.fsync === "off" ? ["fsync = off"] : []),
+    ...(row.commit === "off" ? ["synchronous_commit = off"] : []),
+  ];
+  if (off.length === 0) return undefined;
+  return `broker.syncEveryWrite asks for every acknowledged write on disk, but ${description} runs with ${off.join(" and ")}, so its last commits are lost on a power loss; set them back to on (postgresql.conf, ALTER SYSTEM, or the role's or URL's options)`;
 }
 
 /** A store in one Postgres schema. */

@@ -105,6 +105,14 @@ export interface IdempotencyTable {
   at: number;
 }
 
+/** Who runs a task now, until when (see `TaskClaimStore`). */
+export interface TaskClaimsTable {
+  task_id: string;
+  owner: string;
+  /** ms since epoch, by the claimer's clock. */
+  expires_at: number;
+}
+
 /**
  * One row per ledger operation applied: the idempotency record (a replay
  * with the same fingerprint is a no-op, another fingerprint a conflict).
@@ -178,6 +186,7 @@ export interface Database {
   conclave_auctions: AuctionsTable;
   conclave_reputation: ReputationTable;
   conclave_steps: StepsTable;
+  conclave_task_claims: TaskClaimsTable;
 }
 
 /** Where Kysely's Migrator records applied migrations (inside the store's schema on Postgres). */

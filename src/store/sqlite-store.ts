@@ -20,10 +20,11 @@ import {
   type PreparedLedgerOperation,
   planLedgerBatch,
 } from "../ledger/rules.js";
-import type { HotPath, OutboxRow, PreparedCompletion } from "./kysely/hot-path.js";
+import type { ClaimRow, HotPath, OutboxRow, PreparedCompletion } from "./kysely/hot-path.js";
 import { KyselyStore, type KyselyStoreConfig } from "./kysely-store.js";
 import { migrateToLatest, refuseNewerSchema } from "./migrations/index.js";
 import { MIGRATION_TABLE, type Database as Tables } from "./schema.js";
+import { SqliteMarketPath } from "./sqlite-market.js";
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreConfig {
@@ -43,9 +44,11 @@ export interface SqliteStoreConfig {
   readonly clock?: Clock;
   /**
    * Run the per-task calls (`isCompleted`, the group commit of
-   * `completeTask`, `pendingOutbox`, `deleteOutbox`) and the group commit
-   * of `applyLedgerOperation` as prepared better-sqlite3 statements
-   * rather than through Kysely (default true):
+   * `completeTask`, `pendingOutbox`, `deleteOutbox`), the group commit
+   * of `applyLedgerOperation`, `balance`, and the market's per-auction
+   * calls (`getAuction`, `reputations`, and `saveAuction` and
+   * `updateReputation`, group-committed too) as
+   * prepared better-sqlite3 statements rather than through Kysely (default true):
    * Kysely's per-query cost is several times SQLite's own for these
    * one-row queries. `false` sends every call through Kysely; the
    * conformance suite runs both ways.
@@ -104,9 +107,10 @@ function openDatabase(config: SqliteStoreConfig): KyselyStoreConfig {
       { cause },
     );
   }
+  const busyTimeoutMs = Math.max(0, Math.trunc(config.busyTimeoutMs ?? 5000));
   try {
-    database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(config.busyTimeoutMs ?? 5000))}`);
-    const applied = appliedMigrationNames(database);
+    database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    const applied = whileBusy(() => appliedMigrationNames(database), busyTimeoutMs);
     // Refused here, synchronously, as the adapter always did: a newer schema
     // must not even be migrated.
     refuseNewerSchema(applied, description);
@@ -115,7 +119,10 @@ function openDatabase(config: SqliteStoreConfig): KyselyStoreConfig {
     if (mustExist && applied.length === 0) {
       throw new StoreNotFoundError(`sqlite:${config.path}`, "the file holds no conclave tables");
     }
-    database.pragma("journal_mode = WAL");
+    // Switching to WAL takes the file's exclusive lock, and SQLite fails it
+    // at once, without its busy handler, while another process opening the
+    // same new file holds a lock (three processes starting together).
+    whileBusy(() => database.pragma("journal_mode = WAL"), busyTimeoutMs);
     database.pragma(`synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`);
   } catch (cause) {
     database.close();
@@ -137,6 +144,26 @@ function openDatabase(config: SqliteStoreConfig): KyselyStoreConfig {
       : { hotPath: new PreparedHotPath(database, lock.mutex) }),
     onClosed: lock.release,
   };
+}
+
+/**
+ * Runs `work` again while SQLite answers SQLITE_BUSY ("database is
+ * locked"), for up to `timeoutMs`, pausing a little longer each time. For
+ * the synchronous steps of opening a file only: the pause blocks the thread.
+ */
+function whileBusy<T>(work: () => T, timeoutMs: number): T {
+  const giveUpAt = Date.now() + timeoutMs;
+  let pauseMs = 5;
+  for (;;) {
+    try {
+      return work();
+    } catch (error) {
+      const busy = (error as { code?: unknown }).code === "SQLITE_BUSY";
+      if (!busy || Date.now() + pauseMs > giveUpAt) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
+      pauseMs = Math.min(pauseMs * 2, 100);
+    }
+  }
 }
 
 function appliedMigrationNames(database: Database.Database): { name: string }[] {
@@ -162,10 +189,12 @@ class PreparedHotPath implements HotPath {
   #prepared: HotStatements | undefined;
   /** `isCompleted` calls waiting for this turn's batch. */
   #checks: { taskId: string; resolve(done: boolean): void; reject(error: unknown): void }[] = [];
+  readonly market: SqliteMarketPath;
 
   constructor(database: Database.Database, mutex: Mutex) {
     this.#database = database;
     this.#mutex = mutex;
+    this.market = new SqliteMarketPath(database, (work) => this.#locked(work));
   }
 
   // Prepared on first use: the tables exist only once migrations ran.
@@ -223,8 +252,16 @@ class PreparedHotPath implements HotPath {
     });
   }
 
+  claimTasks(batch: readonly ClaimRow[], now: number): Promise<ClaimRow[]> {
+    return this.#locked(() => this.#statements.claimTasks.immediate(batch, now));
+  }
+
   writeLedgerBatch(batch: readonly PreparedLedgerOperation[]): Promise<LedgerOutcome[]> {
     return this.#locked(() => this.#statements.writeLedgerBatch.immediate(batch));
+  }
+
+  balance(account: string): Promise<number | undefined> {
+    return this.#locked(() => this.#statements.ledgerBalance.get(account) as number | undefined);
   }
 
   #locked<T>(work: () => T): Promise<T> {
@@ -262,6 +299,10 @@ function prepareHotStatements(db: Database.Database) {
     ),
     maxOutboxSeq: db.prepare("select max(seq) as max from conclave_outbox"),
     deleteOutbox: db.prepare("delete from conclave_outbox where id = ?"),
+    claimTask: db.prepare(
+      "insert into conclave_task_claims (task_id, owner, expires_at) values (?, ?, ?) on conflict (task_id) do update set owner = excluded.owner, expires_at = excluded.expires_at where conclave_task_claims.expires_at <= ? or conclave_task_claims.owner = excluded.owner",
+    ),
+    claimHolder: db.prepare("select owner, expires_at from conclave_task_claims where task_id = ?"),
     ledgerFingerprint: db
       .prepare("select fingerprint from conclave_ledger_operations where id = ?")
       .pluck(),
@@ -348,6 +389,15 @@ function prepareHotStatements(db: Database.Database) {
     ),
     writeCompletions: db.transaction(writeCompletions),
     writeLedgerBatch: db.transaction(writeLedgerBatch),
+    // Granted rows change; a refused one (the upsert's condition false) does
+    // not, and its holder is read in the same transaction.
+    claimTasks: db.transaction((batch: readonly ClaimRow[], now: number): ClaimRow[] =>
+      batch.map((c) => {
+        if (s.claimTask.run(c.taskId, c.owner, c.expiresAt, now).changes > 0) return c;
+        const row = s.claimHolder.get(c.taskId) as { owner: string; expires_at: number };
+        return { taskId: c.taskId, owner: row.owner, expiresAt: Number(row.expires_at) };
+      }),
+    ),
     deleteAll: db.transaction((ids: readonly string[]) => {
       for (const id of ids) s.deleteOutbox.run(id);
     }),
@@ -419,6 +469,17 @@ class FileLockedSqliteDriver extends SqliteDriver {
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } catch (error) {
+      // SQLite rolled the transaction back itself (a full disk, an I/O
+      // error): the ROLLBACK's own failure would hide that error.
+      if (!/no transaction is active/.test(error instanceof Error ? error.message : ""))
+        throw error;
+    }
   }
 }
 

@@ -24,6 +24,7 @@ import { runMarketStoreConformance } from "./store/market.js";
 import { runMetaStoreConformance } from "./store/meta.js";
 import { runRegistryStoreConformance } from "./store/registry.js";
 import { runStepStoreConformance } from "./store/steps.js";
+import { runTaskClaimStoreConformance } from "./store/task-claims.js";
 import { runTaskStoreConformance } from "./store/tasks.js";
 
 export { runAuditStoreConformance } from "./store/audit.js";
@@ -41,6 +42,7 @@ export { runMarketStoreConformance } from "./store/market.js";
 export { runMetaStoreConformance } from "./store/meta.js";
 export { runRegistryStoreConformance } from "./store/registry.js";
 export { runStepStoreConformance } from "./store/steps.js";
+export { runTaskClaimStoreConformance } from "./store/task-claims.js";
 export { runTaskStoreConformance } from "./store/tasks.js";
 
 /** Every part of the suite by name, in the order `runStoreConformance` runs them. */
@@ -54,6 +56,7 @@ export const storeConformanceParts = Object.freeze({
   ledger: runLedgerStoreConformance,
   market: runMarketStoreConformance,
   steps: runStepStoreConformance,
+  taskClaims: runTaskClaimStoreConformance,
   lifecycle: runStoreLifecycleConformance,
 });
 

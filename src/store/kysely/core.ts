@@ -6,8 +6,9 @@
  * exact integers, retries of transactions that lost to a concurrent writer).
  */
 import type { Kysely, Transaction } from "kysely";
+import { isDiskFull } from "../../core/disk-full.js";
 import type { Clock } from "../../core/index.js";
-import { ClosedError, ConclaveError, StoreError } from "../../errors/index.js";
+import { ClosedError, ConclaveError, StoreError, StoreFullError } from "../../errors/index.js";
 import type { Database, StoreDialect } from "../schema.js";
 
 /** Rows per multi-row insert: far below SQLite's 32,766 and Postgres' 65,535 bound parameters. */
@@ -85,6 +86,7 @@ export class StoreCore {
 
   storeError(what: string, cause: unknown): ConclaveError {
     if (cause instanceof ConclaveError) return cause;
+    if (isDiskFull(cause)) return new StoreFullError(what, this.description, { cause });
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new StoreError(`${what} failed on ${this.description}: ${reason}`, { cause });
   }

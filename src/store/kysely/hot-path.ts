@@ -6,7 +6,7 @@
 import type { Selectable } from "kysely";
 import type { LedgerOutcome, PreparedLedgerOperation } from "../../ledger/rules.js";
 import type { TaskCompletion } from "../ports/tasks.js";
-import type { OutboxTable } from "../schema.js";
+import type { AuctionsTable, OutboxTable, ReputationTable } from "../schema.js";
 
 /**
  * The calls the runtime makes for every task (`isCompleted`, the group
@@ -26,6 +26,55 @@ export interface HotPath {
    * (`planLedgerBatch` over reads made inside it); per operation, its outcome.
    */
   writeLedgerBatch?(batch: readonly PreparedLedgerOperation[]): Promise<LedgerOutcome[]>;
+  /**
+   * Claims a batch of task ids (distinct) in one transaction, judged at
+   * `now`, with the same rule as `KyselyTaskClaimStore`; per id, its holder
+   * after the batch.
+   */
+  claimTasks?(batch: readonly ClaimRow[], now: number): Promise<ClaimRow[]>;
+  /** An account's stored balance, or undefined for an account without a row. */
+  balance?(account: string): Promise<number | undefined>;
+  /** The market's per-auction calls (see {@link MarketHotPath}). */
+  readonly market?: MarketHotPath;
+}
+
+/**
+ * The calls the market makes for every auction (the idempotency read and the
+ * record of its end, the reputations it weights bids by, the reputation its
+ * winner earns), below Kysely. Same contract and results
+ * as `KyselyMarketStore`, which builds and converts the rows; called only
+ * once the schema is ready. An adapter may group-commit them; each stays
+ * atomic on its own (a refused reputation update writes nothing, the others
+ * still commit).
+ */
+export interface MarketHotPath {
+  getAuction(id: string): Promise<AuctionRow | undefined>;
+  /** Rows with at least one observation, of `agents` (all when undefined), by agent. */
+  reputations(agents: readonly string[] | undefined): Promise<ReputationRow[]>;
+  /** Inserts the row unless its id is taken: undefined when inserted, else the stored row. */
+  saveAuction(row: AuctionRow): Promise<AuctionRow | undefined>;
+  /**
+   * Folds one outcome into `agent`'s row atomically: `next` gets the stored
+   * row (undefined for an agent never stored) and returns the row to write,
+   * or throws to write nothing.
+   */
+  updateReputation(
+    agent: string,
+    next: (stored: ReputationRow | undefined) => ReputationRow,
+  ): Promise<ReputationRow>;
+}
+
+/** An auction as stored. */
+export type AuctionRow = Selectable<AuctionsTable>;
+
+/** A reputation as stored. */
+export type ReputationRow = Selectable<ReputationTable>;
+
+/** A task claim as the hot path writes and reads it. */
+export interface ClaimRow {
+  readonly taskId: string;
+  readonly owner: string;
+  readonly expiresAt: number;
 }
 
 /** An outbox row as `pendingOutbox` reads it. */

@@ -147,6 +147,10 @@ export class KyselyLedgerStore implements LedgerStore {
 
   balance(account: string): Promise<number> {
     return this.#core.run("reading a balance", async () => {
+      if (this.#hot?.balance) {
+        const stored = await this.#hot.balance(account);
+        return stored === undefined ? 0 : integer(stored);
+      }
       const row = await this.#core.db
         .selectFrom("conclave_ledger_balances")
         .select("balance")

@@ -17,6 +17,7 @@ import { ledger } from "./003-ledger.js";
 import { market } from "./004-market.js";
 import { steps } from "./005-steps.js";
 import { lineage } from "./006-lineage.js";
+import { taskClaims } from "./007-task-claims.js";
 import type { StoreMigration } from "./migration.js";
 
 export type { StoreMigration } from "./migration.js";
@@ -29,6 +30,7 @@ export const migrations: readonly StoreMigration[] = Object.freeze([
   market,
   steps,
   lineage,
+  taskClaims,
 ]);
 
 /** A migration recorded in a store. */

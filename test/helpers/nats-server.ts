@@ -8,7 +8,8 @@
  *   configuration (a `tls {}` block, say) goes in `config`.
  * - `startNatsCluster({ size: 3 })`: a JetStream cluster whose routes, client
  *   and monitoring ports are free loopback ports; `kill(i)` SIGKILLs one node,
- *   `restart(i)` starts it again on the same ports with the same store.
+ *   `restart(i)` starts it again on the same ports with the same store;
+ *   `routeVia` puts a caller's port (a chaos proxy) on every route.
  */
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -187,6 +188,14 @@ export interface NatsClusterOptions {
   readonly startTimeoutMs?: number;
   /** How long to wait for JetStream to report healthy on every node. Default 30 s. */
   readonly healthyTimeoutMs?: number;
+  /**
+   * Routes through ports the caller controls (the chaos harness's proxies):
+   * called once per ordered pair of nodes (indexes `from` != `to`) with
+   * `to`'s route port, it returns a port that forwards there, which `from`
+   * dials (of the two routes of a pair the servers keep one). Every node
+   * advertises an unreachable route address, so no route bypasses them.
+   */
+  readonly routeVia?: (from: number, to: number, clusterPort: number) => Promise<number>;
 }
 
 export interface NatsClusterNode {
@@ -215,6 +224,8 @@ export interface NatsCluster {
   kill(i: number): Promise<void>;
   /** Starts node `i` again (killing it first if it runs) on the same ports with the same store. */
   restart(i: number): Promise<void>;
+  /** Sends `signal` to node `i`'s process (SIGSTOP, SIGCONT) if it runs. */
+  signal(i: number, signal: NodeJS.Signals): void;
   /**
    * Resolves once every running node (or node `i`) reports JetStream
    * healthy on its monitoring endpoint (`/healthz`: in contact with the
@@ -278,8 +289,26 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     proc: undefined,
     lastLog: () => "",
   }));
-  const routes = slots.map((s) => `nats-route://127.0.0.1:${s.clusterPort}`);
-  for (const s of slots) {
+  const slotAt = (i: number): Slot => {
+    const s = slots[i];
+    if (!s) throw new Error(`the cluster has no node ${i} (size ${size})`);
+    return s;
+  };
+  const direct = slots.map((s) => `nats-route://127.0.0.1:${s.clusterPort}`);
+  const via = options.routeVia;
+  const routesOf: string[][] = slots.map(() => (via ? [] : direct));
+  if (via) {
+    for (let from = 0; from < size; from++)
+      for (let to = 0; to < size; to++) {
+        if (to === from) continue;
+        const port = await via(from, to, slotAt(to).clusterPort);
+        routesOf[from]?.push(`nats-route://127.0.0.1:${port}`);
+      }
+  }
+  for (const [i, s] of slots.entries()) {
+    const routes = routesOf[i] ?? [];
+    // Port 1 refuses at once: a route learnt by gossip is tried once and dropped.
+    const advertise = via ? "\n  advertise: 127.0.0.1:1" : "";
     writeFileSync(
       s.configFile,
       `server_name: ${s.name}
@@ -292,7 +321,7 @@ jetstream {
 }
 cluster {
   name: ${clusterName}
-  listen: 127.0.0.1:${s.clusterPort}
+  listen: 127.0.0.1:${s.clusterPort}${advertise}
   routes: [${routes.join(", ")}]
 }
 `,
@@ -303,11 +332,6 @@ cluster {
     const launched = await launchNats(["-c", s.configFile], timeoutMs);
     s.proc = launched.proc;
     s.lastLog = launched.log;
-  };
-  const slotAt = (i: number): Slot => {
-    const s = slots[i];
-    if (!s) throw new Error(`the cluster has no node ${i} (size ${size})`);
-    return s;
   };
   const running = (s: Slot) =>
     s.proc !== undefined && s.proc.exitCode === null && s.proc.signalCode === null;
@@ -382,6 +406,10 @@ cluster {
       s.proc = undefined;
       await stopProcess(proc, "SIGKILL");
       await launch(s);
+    },
+    signal(i, signal) {
+      const s = slotAt(i);
+      if (running(s)) s.proc?.kill(signal);
     },
     waitHealthy,
     stop,

@@ -183,8 +183,12 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
       });
     });
   });
-  // Benchmarks open hundreds of connections at once.
+  // Benchmarks open hundreds of connections at once, and leave most of them
+  // idle while a lighter round runs: a server that closes an idle socket
+  // (Node's default after 5 s) races the client reusing it ("other side
+  // closed"). A model API behind a load balancer keeps them longer too.
   server.maxConnections = 10_000;
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
 

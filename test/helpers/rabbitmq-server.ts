@@ -16,6 +16,7 @@
  * ```ts
  * const node = await startRabbitmqNode({ tls: true, config: "ssl_options.verify = verify_peer\n…" });
  * // node.amqpUrl: amqp://guest:guest@127.0.0.1:<port>; TLS: amqps://guest:guest@127.0.0.1:<node.tlsPort>
+ * await node.restart(); // same data directory and ports: durable queues come back
  * await node.stop();
  * ```
  */
@@ -42,6 +43,10 @@ export interface RabbitmqNodeOptions {
   readonly password?: string;
   /** How long to wait for the node to accept connections. Default 30 s. */
   readonly startTimeoutMs?: number;
+  /** The Erlang node name. Default `conclave-test-<random>@localhost`. */
+  readonly nodeName?: string;
+  /** The Erlang cookie (the nodes of one cluster share theirs). Default: a random one. */
+  readonly cookie?: string;
 }
 
 export interface RabbitmqNode {
@@ -54,8 +59,25 @@ export interface RabbitmqNode {
   readonly tlsPort: number | undefined;
   /** The end of the node's log (its output, where it logs). */
   logTail(lines?: number): string;
+  /** The Erlang distribution port (other nodes of a cluster reach it there). */
+  readonly distPort: number;
   /** Stops the node (`rabbitmqctl stop`, then SIGKILL) and deletes its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Ends the node and keeps its directory, so {@link start} brings it back
+   * with its queues and messages: `graceful` is `rabbitmqctl stop`, `kill` is
+   * SIGKILL to the VM (a crash: nothing flushed).
+   */
+  halt(how?: "graceful" | "kill"): Promise<void>;
+  /** Starts a halted node again on the same directory and ports; resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** {@link halt} then {@link start}. */
+  restart(how?: "graceful" | "kill"): Promise<void>;
+  /** Runs `rabbitmqctl -n <this node> …args` with this node's cookie. */
+  ctl(
+    args: readonly string[],
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; output: string }>;
 }
 
 interface Scripts {
@@ -154,7 +176,7 @@ export async function startRabbitmqNode(options: RabbitmqNodeOptions = {}): Prom
   const password = options.password ?? "guest";
   if (!/^[\w.~-]+$/.test(password))
     throw new Error("password: letters, digits, '_', '.', '~' or '-' only");
-  const nodeName = `conclave-test-${randomBytes(4).toString("hex")}@localhost`;
+  const nodeName = options.nodeName ?? `conclave-test-${randomBytes(4).toString("hex")}@localhost`;
   const [amqpPort, distPort, tlsPort] = (await freePorts(options.tls ? 3 : 2)) as [
     number,
     number,
@@ -180,7 +202,9 @@ export async function startRabbitmqNode(options: RabbitmqNodeOptions = {}): Prom
   // Empty: keeps the system's /etc/rabbitmq/rabbitmq-env.conf (which names the system node) out.
   writeFileSync(join(dir, "rabbitmq-env.conf"), "");
   // Our own cookie in our own HOME: rabbitmqctl with this HOME can reach this node and no other.
-  writeFileSync(join(dir, ".erlang.cookie"), randomBytes(20).toString("hex"), { mode: 0o400 });
+  writeFileSync(join(dir, ".erlang.cookie"), options.cookie ?? randomBytes(20).toString("hex"), {
+    mode: 0o400,
+  });
 
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
@@ -202,67 +226,106 @@ export async function startRabbitmqNode(options: RabbitmqNodeOptions = {}): Prom
     ERL_EPMD_ADDRESS: env["ERL_EPMD_ADDRESS"] ?? "127.0.0.1",
   });
 
-  // Its own process group, so stop() can reach the VM behind the start script.
-  const proc = spawn(scripts.server, [], {
-    cwd: dir,
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  // Its whole process group: the start script and the Erlang VM behind it.
-  killOnExit(proc, (p) => killGroup(p, "SIGKILL"));
-  // The last 32 kB the node printed.
+  // The last 32 kB the node printed, over all its starts.
   let output = "";
   const keep = (chunk: string) => {
     output = (output + chunk).slice(-32_000);
   };
-  proc.stdout?.setEncoding("utf8").on("data", keep);
-  proc.stderr?.setEncoding("utf8").on("data", keep);
-  let spawnError: Error | undefined;
-  proc.once("error", (error) => {
-    spawnError = error;
-  });
-
   const logTail = (lines = 40) => tail(output, lines);
+  const ports = tlsPort === undefined ? [amqpPort] : [amqpPort, tlsPort];
+
+  /** Runs `rabbitmqctl -n <node> …args` as this node's owner; resolves with its exit code and output. */
+  const ctl = (args: readonly string[], ms = 30_000) =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(scripts.ctl, ["-n", nodeName, ...args], {
+        cwd: dir,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let text = "";
+      child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+        text += d;
+      });
+      child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+        text += d;
+      });
+      const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+      child.once("error", (error) => {
+        clearTimeout(timer);
+        resolve({ code: -1, output: error.message });
+      });
+      child.once("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, output: text });
+      });
+    });
+
+  let proc: ChildProcess;
+  let spawnError: Error | undefined;
+  /** Starts the VM on this node's directory and ports (a first start or a restart). */
+  const launch = () => {
+    spawnError = undefined;
+    // Its own process group, so stop() can reach the VM behind the start script.
+    proc = spawn(scripts.server, [], {
+      cwd: dir,
+      env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // Its whole process group: the start script and the Erlang VM behind it.
+    killOnExit(proc, (p) => killGroup(p, "SIGKILL"));
+    proc.stdout?.setEncoding("utf8").on("data", keep);
+    proc.stderr?.setEncoding("utf8").on("data", keep);
+    proc.once("error", (error) => {
+      spawnError = error;
+    });
+  };
+  /** Resolves once the listeners accept connections, or rejects with why not. */
+  const ready = async (): Promise<void> => {
+    const started = Date.now();
+    for (;;) {
+      const why = spawnError
+        ? `could not be started (${spawnError.message})`
+        : exitedAlready(proc)
+          ? `exited (${proc.exitCode ?? proc.signalCode}) before it was ready`
+          : Date.now() - started > timeoutMs
+            ? `did not accept connections on 127.0.0.1:${ports.join(" and ")} within ${timeoutMs} ms`
+            : undefined;
+      if (why)
+        throw new Error(
+          `RabbitMQ node ${nodeName} ${why}; the end of its log:\n${tail(output, 60) || "(nothing)"}`,
+        );
+      if (!exitedAlready(proc) && (await Promise.all(ports.map(accepts))).every(Boolean)) return;
+      await sleep(100);
+    }
+  };
+  /** Ends the VM: `rabbitmqctl stop` (SIGKILL after 25 s), or SIGKILL at once. Keeps the directory. */
+  const halt = async (how: "graceful" | "kill") => {
+    if (proc.pid === undefined || exitedAlready(proc)) return;
+    if (how === "graceful") {
+      await ctl(["stop"], 15_000);
+      if (await exitWithin(proc, 10_000)) return;
+    }
+    // The start script still runs, so the group is still this node's.
+    killGroup(proc, "SIGKILL");
+    await exitWithin(proc, 5_000);
+  };
+
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
-      if (proc.pid !== undefined && !exitedAlready(proc)) {
-        const ctl = spawn(scripts.ctl, ["-n", nodeName, "stop"], {
-          cwd: dir,
-          env: { ...env, RABBITMQ_NODENAME: nodeName },
-          stdio: "ignore",
-        });
-        const ctlDone = await exitWithin(ctl, 15_000);
-        if (!ctlDone) ctl.kill("SIGKILL");
-        if (!(await exitWithin(proc, 10_000))) {
-          // The start script still runs, so the group is still this node's.
-          killGroup(proc, "SIGKILL");
-          await exitWithin(proc, 5_000);
-        }
-      }
+      await halt("graceful");
       rmSync(dir, { recursive: true, force: true });
     })();
     return stopped;
   };
 
-  const ports = tlsPort === undefined ? [amqpPort] : [amqpPort, tlsPort];
-  const started = Date.now();
-  for (;;) {
-    const why = spawnError
-      ? `could not be started (${spawnError.message})`
-      : exitedAlready(proc)
-        ? `exited (${proc.exitCode ?? proc.signalCode}) before it was ready`
-        : Date.now() - started > timeoutMs
-          ? `did not accept connections on 127.0.0.1:${ports.join(" and ")} within ${timeoutMs} ms`
-          : undefined;
-    if (why) {
-      const log = tail(output, 60) || "(nothing)";
-      await stop();
-      throw new Error(`RabbitMQ node ${nodeName} ${why}; the end of its log:\n${log}`);
-    }
-    if (!exitedAlready(proc) && (await Promise.all(ports.map(accepts))).every(Boolean)) break;
-    await sleep(100);
+  launch();
+  try {
+    await ready();
+  } catch (error) {
+    await stop();
+    throw error;
   }
 
   return {
@@ -270,7 +333,22 @@ export async function startRabbitmqNode(options: RabbitmqNodeOptions = {}): Prom
     amqpUrl: `amqp://guest:${password}@127.0.0.1:${amqpPort}`,
     amqpPort,
     tlsPort,
+    distPort,
     logTail,
     stop,
+    async halt(how = "graceful") {
+      await halt(how);
+    },
+    async start() {
+      if (!exitedAlready(proc)) return;
+      launch();
+      await ready();
+    },
+    async restart(how = "graceful") {
+      await halt(how);
+      launch();
+      await ready();
+    },
+    ctl,
   };
 }

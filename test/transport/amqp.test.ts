@@ -3,14 +3,22 @@ import { test } from "node:test";
 import { createAmqpTransport, deleteAmqpTopology } from "../../src/transport/amqp/index.js";
 import type { QueueConfig, Transport } from "../../src/transport/port.js";
 import { runTransportConformance } from "../conformance/transport.js";
+import { rabbitmqServerAvailable, startRabbitmqNode } from "../helpers/rabbitmq-server.js";
 
-const url = process.env.CONCLAVE_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
-const unreachable = await probe(url);
+const sharedUrl = process.env.CONCLAVE_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+// With rabbitmq-server installed, each run gets a private node, so restart()
+// can stop the broker itself and start it again on the same data directory
+// and port; else the shared broker, where only the clients could restart.
+const privateNode = rabbitmqServerAvailable();
+const unreachable = privateNode ? undefined : await probe(sharedUrl);
 
 if (unreachable === undefined) {
   runTransportConformance({
     name: "amqp (RabbitMQ quorum queues)",
     async create() {
+      // A generous start timeout: the restart below waits for it too, on a loaded machine.
+      const node = privateNode ? await startRabbitmqNode({ startTimeoutMs: 120_000 }) : undefined;
+      const url = node?.amqpUrl ?? sharedUrl;
       // A fresh exchange per run; queue names are randomised by the suite.
       const exchange = `conclave-test-${randomBytes(5).toString("hex")}`;
       const queues = new Set<string>();
@@ -21,17 +29,29 @@ if (unreachable === undefined) {
           connections.push(transport);
           return transport;
         },
-        async restart() {
-          // Closes every connection; the durable state lives in the broker,
-          // which keeps running. This is a client restart, not a broker restart.
-          for (const t of connections.splice(0)) await t.close();
-        },
+        ...(node && {
+          async restart() {
+            // A real broker restart: the clients go first (the AMQP transport
+            // does not reconnect; its process would be restarted), then the
+            // node stops (`rabbitmqctl stop`) and starts again on the same
+            // data directory and port. Quorum queues and their unacked
+            // messages must come back; acked ones must not.
+            for (const t of connections.splice(0)) await t.close();
+            await node.restart();
+          },
+        }),
         async destroy() {
           for (const t of connections.splice(0)) await t.close();
-          await deleteAmqpTopology({ url, exchange, queues });
+          if (node) await node.stop();
+          else await deleteAmqpTopology({ url, exchange, queues });
         },
       };
     },
+    ...(privateNode
+      ? {}
+      : {
+          skip: { restart: "rabbitmq-server is not installed, so the broker cannot be restarted" },
+        }),
   });
 } else if (process.env.CI === "true") {
   test("amqp (RabbitMQ quorum queues): transport conformance", () => {

@@ -7,7 +7,7 @@ import {
   createDelivery,
   decideRedelivery,
   invokeHandler,
-  type SettlingDelivery,
+  type LeaseOperations,
 } from "../settlement.js";
 import type { Journal } from "./journal.js";
 
@@ -23,12 +23,62 @@ export interface StoredMessage {
   lease: Lease | undefined;
 }
 
-interface Lease {
-  readonly token: number;
-  readonly consumer: QueueConsumer;
-  readonly message: StoredMessage;
-  until: number;
-  active: boolean;
+/**
+ * One message leased to one consumer. It is also the delivery's broker side
+ * (`LeaseOperations`): one object per delivery, with its operations on the
+ * prototype, instead of a closure per operation (a busy queue makes
+ * thousands a second, and those in flight survive into the old generation).
+ */
+class Lease implements LeaseOperations {
+  active = true;
+  /** Its place in the queue's expiry heap, emptied when the lease ends. */
+  slot: LeaseSlot;
+
+  constructor(
+    readonly queue: DurableQueue,
+    readonly token: number,
+    readonly consumer: QueueConsumer,
+    readonly message: StoredMessage,
+    public until: number,
+  ) {
+    this.slot = { lease: this, until };
+  }
+
+  leaseHeld(): boolean {
+    return this.active;
+  }
+
+  maxDeliver(): number {
+    return this.queue.config.maxDeliver;
+  }
+
+  ack(): Promise<void> {
+    return this.queue.settleLease(this, "ack", 0, "");
+  }
+
+  redeliver(delayMs: number): Promise<void> {
+    return this.queue.settleLease(this, "redeliver", delayMs, "");
+  }
+
+  deadLetter(reason: string, deliveries: number): Promise<void> {
+    return this.queue.settleLease(this, "dead-letter", deliveries, reason);
+  }
+
+  extendLease(): void {
+    this.until = this.queue.leaseDeadline();
+  }
+}
+
+/**
+ * An entry of the expiry heap. A settled lease is not taken out of the heap
+ * (a heap has no cheap removal) but emptied: its entry stays until its
+ * deadline comes round, and holds nothing but the deadline meanwhile, not
+ * the message and its bytes (which kept every acked message of the last
+ * ack wait alive: a busy queue's garbage collector copied them over and over).
+ */
+interface LeaseSlot {
+  lease: Lease | undefined;
+  readonly until: number;
 }
 
 /** What a queue needs from the broker around it. */
@@ -89,7 +139,7 @@ export class DurableQueue {
   readonly #ready: StoredMessage[] = [];
   #readyHead = 0;
   readonly #delayed = new MinHeap<StoredMessage>((m) => m.visibleAt);
-  readonly #leases = new MinHeap<{ lease: Lease; until: number }>((e) => e.until);
+  readonly #leases = new MinHeap<LeaseSlot>((e) => e.until);
   readonly consumers: QueueConsumer[] = [];
   #cursor = 0;
   #nextSeq = 1;
@@ -225,17 +275,11 @@ export class DurableQueue {
 
   #lease(message: StoredMessage, consumer: QueueConsumer, now: number): void {
     message.deliveries++;
-    const lease: Lease = {
-      token: nextToken++,
-      consumer,
-      message,
-      until: now + this.config.ackWaitMs,
-      active: true,
-    };
+    const lease = new Lease(this, nextToken++, consumer, message, now + this.config.ackWaitMs);
     message.lease = lease;
     consumer.leases.add(lease);
     this.#leased++;
-    this.#leases.push({ lease, until: lease.until });
+    this.#leases.push(lease.slot);
     this.#host.journal
       ?.deliveries(this.name, message.seq, message.deliveries, message.visibleAt)
       .catch((e: unknown) => this.#host.report(toError(e)));
@@ -246,7 +290,7 @@ export class DurableQueue {
   readonly #report = (error: Error): void => this.#host.report(error);
 
   /** The delivery of a lease, settled by the shared rules (`settlement.ts`) through this queue. */
-  #delivery(lease: Lease): SettlingDelivery {
+  #delivery(lease: Lease) {
     const message = lease.message;
     return createDelivery(
       {
@@ -257,36 +301,36 @@ export class DurableQueue {
         msgId: message.msgId,
         deliveryCount: message.deliveries,
       },
-      {
-        leaseHeld: () => lease.active,
-        maxDeliver: () => this.config.maxDeliver,
-        ack: () => {
-          this.#end(lease);
-          const written = this.remove(message);
-          this.dispatch();
-          return written;
-        },
-        redeliver: (delayMs) => {
-          this.#end(lease);
-          const written = this.#stillHeld(message)
-            ? this.#redeliver(message, delayMs)
-            : Promise.resolve();
-          this.dispatch();
-          return written;
-        },
-        deadLetter: (reason, deliveries) => {
-          this.#end(lease);
-          const written = this.#stillHeld(message)
-            ? this.#deadLetter(message, reason, deliveries)
-            : Promise.resolve();
-          this.dispatch();
-          return written;
-        },
-        extendLease: () => {
-          lease.until = this.#host.clock.now() + this.config.ackWaitMs;
-        },
-      },
+      lease,
     );
+  }
+
+  /**
+   * Settles a lease as its delivery asked (`Lease`'s operations): `count`
+   * is the delay of a redelivery or the deliveries of a dead letter.
+   *
+   * @internal
+   */
+  settleLease(
+    lease: Lease,
+    how: "ack" | "redeliver" | "dead-letter",
+    count: number,
+    reason: string,
+  ): Promise<void> {
+    this.#end(lease);
+    const message = lease.message;
+    let written: Promise<void>;
+    if (how === "ack") written = this.remove(message);
+    else if (!this.#stillHeld(message)) written = Promise.resolve();
+    else if (how === "redeliver") written = this.#redeliver(message, count);
+    else written = this.#deadLetter(message, reason, count);
+    this.dispatch();
+    return written;
+  }
+
+  /** When a lease taken or extended now ends. @internal */
+  leaseDeadline(): number {
+    return this.#host.clock.now() + this.config.ackWaitMs;
   }
 
   #stillHeld(message: StoredMessage): boolean {
@@ -329,6 +373,7 @@ export class DurableQueue {
   #end(lease: Lease): void {
     if (!lease.active) return;
     lease.active = false;
+    lease.slot.lease = undefined;
     this.#leased--;
     lease.consumer.leases.delete(lease);
     if (lease.message.lease === lease) lease.message.lease = undefined;
@@ -360,10 +405,11 @@ export class DurableQueue {
     for (let next = this.#leases.peek(); next && next.until <= now; next = this.#leases.peek()) {
       this.#leases.pop();
       const lease = next.lease;
-      if (!lease.active) continue;
+      if (lease === undefined || !lease.active) continue;
       if (lease.until > now) {
         // Extended by working(): wait for the new deadline.
-        this.#leases.push({ lease, until: lease.until });
+        lease.slot = { lease, until: lease.until };
+        this.#leases.push(lease.slot);
         continue;
       }
       this.#expire(lease, ackDeadlineReason(this.config.ackWaitMs));

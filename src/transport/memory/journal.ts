@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
+import { isDiskFull } from "../../core/disk-full.js";
 import { preparePrivateFile } from "../../core/private-file.js";
-import { StoreError } from "../../errors/index.js";
+import { StoreError, StoreFullError } from "../../errors/index.js";
 
 /** A queued message as the journal keeps it. */
 export interface JournalRow {
@@ -40,6 +41,7 @@ export interface JournalOptions {
  */
 export class Journal {
   readonly #db: Database.Database;
+  readonly #path: string;
   readonly #pending = new Map<string, Op>();
   readonly #dedup = new Map<string, number>();
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -55,6 +57,7 @@ export class Journal {
   };
 
   constructor(path: string, options: JournalOptions = {}) {
+    this.#path = path;
     try {
       preparePrivateFile(path);
       this.#db = new Database(path);
@@ -253,7 +256,11 @@ export class Journal {
       })();
       for (const w of waiters) w.resolve();
     } catch (cause) {
-      const error = new StoreError("committing the queue journal failed", { cause });
+      const error = isDiskFull(cause)
+        ? new StoreFullError("committing the queue journal", `the queue journal at ${this.#path}`, {
+            cause,
+          })
+        : new StoreError("committing the queue journal failed", { cause });
       for (const w of waiters) w.reject(error);
     }
   }

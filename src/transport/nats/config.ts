@@ -33,6 +33,14 @@ export interface NatsTransportConfig {
   readonly storage?: "file" | "memory";
   /** Copies of each queue stream in a JetStream cluster (1, 3 or 5). Default 1. */
   readonly replicas?: number;
+  /**
+   * The swarm wants every acknowledged enqueue fsynced (`broker.syncEveryWrite`).
+   * Only the server can do it (`jetstream { sync_interval: always }`,
+   * nats-server 2.10+): on connecting, a server too old for that setting is
+   * reported to `onError` as a `SyncNotStrictError` saying what to change.
+   * Default false.
+   */
+  readonly syncEveryWrite?: boolean;
   /** Pause between reconnect attempts. Reconnection never gives up. Default 2000 ms. */
   readonly reconnectTimeWaitMs?: number;
   /** How long to wait for the server to answer a JetStream call (enqueue, ack, ...). Default 5000 ms. */

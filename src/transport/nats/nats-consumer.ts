@@ -125,7 +125,9 @@ export class NatsConsumer implements Consumer {
   async drain(): Promise<void> {
     if (this.#state === "running") {
       this.#state = "draining";
-      this.#stopPulling();
+      this.#cancelRetry?.();
+      this.#cancelRetry = undefined;
+      await this.#endPulls();
     }
     await this.#idle();
     this.#detach();
@@ -245,6 +247,29 @@ export class NatsConsumer implements Consumer {
       this.#cancelRetry = undefined;
       this.#pump();
     }, delay);
+  }
+
+  /**
+   * Ends the pull requests waiting on the server without losing what it
+   * already sent them. Stopping a fetch unsubscribes its inbox at once, and
+   * the server routes messages to a pull request until it sees that: those
+   * sent in between reached a closed inbox and were lost until their ack
+   * deadline (in the demo swarm every halted agent stalled a few tasks for
+   * the whole 10 s). Draining the inbox's subscription first (unsubscribe,
+   * then a round trip to the server) receives them; `#receive` gives them
+   * back at once, and the server, no longer seeing interest, hands them to
+   * the other consumers.
+   */
+  async #endPulls(): Promise<void> {
+    await Promise.all(
+      [...this.#fetches].map(async (iterator) => {
+        // The driver's fetch iterator keeps its inbox subscription as `sub`
+        // (declared on its class, not on the interface); without it, stop.
+        const { sub } = iterator as { sub?: { drain(): Promise<void> } };
+        await sub?.drain().catch(() => undefined);
+        iterator.stop();
+      }),
+    );
   }
 
   #stopPulling(): void {

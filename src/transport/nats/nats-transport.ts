@@ -28,6 +28,7 @@ import { describeCause } from "./errors.js";
 import { type ConsumerHost, NatsConsumer } from "./nats-consumer.js";
 import { DurablePublisher } from "./publisher.js";
 import { ReplyInbox } from "./reply-inbox.js";
+import { SyncNotStrictError, syncProblem } from "./sync-check.js";
 import { NatsTopology } from "./topology.js";
 
 const FEATURES: TransportFeatures = Object.freeze({
@@ -65,7 +66,9 @@ const FEATURES: TransportFeatures = Object.freeze({
  * server's files and survives a crash of the server process. To also survive
  * a power loss, make the server fsync every write: `jetstream { sync_interval:
  * always }` in nats-server.conf (nats-server 2.10+; by default it syncs every
- * two minutes), or run replicas: 3 on a cluster. nats-server 2.9 writes
+ * two minutes), or run replicas: 3 on a cluster. With `syncEveryWrite` the
+ * transport reports a server too old for that setting (see
+ * docs/RELIABILITY.md, "Durability settings"). nats-server 2.9 writes
  * removals (acks) and consumer state a few seconds behind: after a `kill -9`
  * of the server, messages acked in the last seconds are delivered again
  * (at-least-once holds; dedup on the envelope id upstream absorbs it). A
@@ -140,7 +143,9 @@ class NatsTransport implements Transport {
       this.#replies,
       config.apiTimeoutMs ?? NatsDefaults.apiTimeoutMs,
       (subject) => this.#topology.queueFull(subject),
+      (subject) => this.#topology.declaredQueueOf(subject),
     );
+    if (config.syncEveryWrite) this.#checkSync(nc, config.replicas ?? 1);
     this.#closedPromise = nc.closed().then((error) => {
       const ended = this.#closed ? undefined : error;
       this.#markClosed();
@@ -279,6 +284,12 @@ class NatsTransport implements Transport {
   }
 
   /** The connection ended (by us or by failure): refuse further calls, stop consumers. */
+  /** Reports a server that cannot fsync every write although the swarm asked for it. */
+  #checkSync(nc: NatsConnection, replicas: number): void {
+    const problem = syncProblem(nc.info?.version, replicas);
+    if (problem !== undefined) this.#report(new SyncNotStrictError(problem));
+  }
+
   #markClosed(): void {
     this.#closed = true;
     this.#replies.close();

@@ -17,17 +17,21 @@ export class DurablePublisher {
   readonly #replies: ReplyInbox;
   readonly #apiTimeoutMs: number;
   readonly #queueFull: (subject: string) => Promise<Error>;
+  readonly #declaredQueueOf: (subject: string) => string | undefined;
 
   constructor(
     driver: Driver,
     replies: ReplyInbox,
     apiTimeoutMs: number,
     queueFull: (subject: string) => Promise<Error>,
+    /** The queue this connection declared that takes a subject, if any. */
+    declaredQueueOf: (subject: string) => string | undefined = () => undefined,
   ) {
     this.#driver = driver;
     this.#replies = replies;
     this.#apiTimeoutMs = apiTimeoutMs;
     this.#queueFull = queueFull;
+    this.#declaredQueueOf = declaredQueueOf;
   }
 
   /**
@@ -46,8 +50,7 @@ export class DurablePublisher {
     try {
       answer = await this.#replies.request(subject, data, natsHeaders, this.#apiTimeoutMs, what);
     } catch (error) {
-      // No stream takes the subject: nothing subscribes to it.
-      if (error instanceof NoRespondersError) throw new UnroutableError(subject);
+      if (error instanceof NoRespondersError) throw await this.#nobodyTook(subject, what);
       throw mapError(this.#driver, error, what);
     }
     const ack = parsePubAck(answer.data);
@@ -56,6 +59,46 @@ export class DurablePublisher {
     throw new TransportError(
       `${what} failed on the NATS server: ${ack.description} (JetStream error ${ack.code})`,
     );
+  }
+
+  /**
+   * Nothing took a publish: either no stream takes the subject, or the one
+   * that does has no leader now (in a cluster only a stream's leader listens
+   * on its subjects: an election under way, or too few of its replicas'
+   * servers up). A queue this connection declared is known to exist;
+   * otherwise JetStream's API says which stream takes the subject (a server
+   * just back from a pause may answer from a stale view, hence declared
+   * queues first).
+   */
+  async #nobodyTook(subject: string, what: string): Promise<Error> {
+    const declared = this.#declaredQueueOf(subject);
+    const streams = declared === undefined ? await this.#streamsTaking(subject) : [declared];
+    if (streams?.length === 0) return new UnroutableError(subject);
+    const queue = streams?.[0] === undefined ? "" : ` queue "${streams[0]}"`;
+    return new TransportError(
+      streams === undefined
+        ? `${what}: no stream answered and JetStream's API did not answer either: the NATS cluster has no leader (an election under way, or fewer than a majority of its servers up); retry, and check that most of its servers run`
+        : `${what}: the${queue} exists but its stream has no leader on the NATS cluster (an election under way, or fewer than a majority of its replicas' servers up); retry, and check that most of its servers run`,
+    );
+  }
+
+  /** The streams JetStream says take `subject`; undefined when its API does not answer (no quorum). */
+  async #streamsTaking(subject: string): Promise<readonly string[] | undefined> {
+    try {
+      const answer = await this.#replies.request(
+        "$JS.API.STREAM.NAMES",
+        new TextEncoder().encode(JSON.stringify({ subject })),
+        undefined,
+        this.#apiTimeoutMs,
+        `looking up the queue of "${subject}"`,
+      );
+      const parsed = JSON.parse(replyDecoder.decode(answer.data)) as { streams?: unknown };
+      if (!Array.isArray(parsed.streams) && parsed.streams !== null) return undefined;
+      return (parsed.streams ?? []).filter((s): s is string => typeof s === "string");
+    } catch {
+      // No answer either: the cluster's metadata has no leader.
+      return undefined;
+    }
   }
 
   /** Acks a leased message and resolves once the server confirms it (what the driver's `ackAck` does). */

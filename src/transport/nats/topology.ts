@@ -14,6 +14,7 @@ import {
   unroutableDeadLetterError,
   validateQueueConfig,
 } from "../queue-config.js";
+import { subjectMatches } from "../subject.js";
 import {
   ApiCode,
   apiCode,
@@ -221,6 +222,14 @@ export class NatsTopology {
       if (this.#isMissing(error)) return false;
       throw mapError(this.#driver, error, `deleting queue "${queue}"`);
     }
+  }
+
+  /** The queue this transport declared that takes `subject`, if any. */
+  declaredQueueOf(subject: string): string | undefined {
+    for (const config of this.#declared.values()) {
+      if (subjectMatches(config.subjects, subject)) return config.name;
+    }
+    return undefined;
   }
 
   /** The error for an enqueue the server refused because a queue is full. */

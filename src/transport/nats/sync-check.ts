@@ -1,0 +1,54 @@
+/**
+ * Whether the NATS server a transport reached can fsync every JetStream
+ * write before it acknowledges it, as `broker.syncEveryWrite` asks.
+ *
+ * By default nats-server writes a stored message to the operating system and
+ * acknowledges it, and fsyncs its files every two minutes (`sync_interval`):
+ * an acknowledged enqueue survives a crash of the server process, but not a
+ * power loss or a kernel crash of a single-replica server. nats-server 2.10
+ * added `jetstream { sync_interval: always }`; older servers cannot be made
+ * to fsync each write at all. A client connection sees the server's version
+ * (in its INFO), not its JetStream settings (those show only on the
+ * monitoring port's `/varz` and `/jsz`, and to the system account), so this
+ * check can only refuse what a version rules out.
+ */
+import { TransportError } from "../../errors/index.js";
+
+/** The first nats-server release with `jetstream { sync_interval: always }`. */
+export const SYNC_ALWAYS_SINCE = [2, 10, 0] as const;
+
+/**
+ * The server cannot honour `broker.syncEveryWrite`: acknowledged enqueues may
+ * be lost on a power loss. Reported (not thrown): the transport works, with
+ * the server's weaker promise.
+ */
+export class SyncNotStrictError extends TransportError {
+  override readonly code: string = "E_SYNC_NOT_STRICT";
+}
+
+/** `[major, minor, patch]` of a version like `2.9.10` or `v2.12.1-beta`; undefined when unreadable. */
+export function parseServerVersion(
+  version: string | undefined,
+): [number, number, number] | undefined {
+  const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version ?? "");
+  if (!match) return undefined;
+  return [Number(match[1]), Number(match[2]), Number(match[3])];
+}
+
+/**
+ * What is wrong when a swarm asked for an fsync on every write and the server
+ * at `version` cannot do it; undefined when it can, or may (2.10+, where only
+ * the server's own configuration says).
+ */
+export function syncProblem(version: string | undefined, replicas: number): string | undefined {
+  const parsed = parseServerVersion(version);
+  if (parsed === undefined) return undefined;
+  const [major, minor] = parsed;
+  const [wantMajor, wantMinor] = SYNC_ALWAYS_SINCE;
+  if (major > wantMajor || (major === wantMajor && minor >= wantMinor)) return undefined;
+  const copies =
+    replicas >= 3
+      ? `with replicas: ${replicas} an enqueue is in the memory of a majority of servers, so only a power loss of that majority at once loses it`
+      : "or set broker.replicas: 3 on a JetStream cluster so that a power loss of one server loses nothing";
+  return `broker.syncEveryWrite asks the broker to fsync every write, but nats-server ${version} has no jetstream sync_interval setting (it fsyncs every two minutes), so an acknowledged enqueue can be lost on a power loss; upgrade to nats-server 2.10 or later and set jetstream { sync_interval: always } in nats-server.conf, ${copies}`;
+}

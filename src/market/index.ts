@@ -16,6 +16,8 @@
  * auction.tick(now + 5_000); // [{ kind: "awarded", award: { winner: "dev-1", price: 500, … } }]
  * ```
  */
+export { createAuction } from "./auction.js";
+export { awardBody } from "./auction-rules.js";
 export {
   type Auction,
   type AuctionConfig,
@@ -23,13 +25,11 @@ export {
   type AuctionResult,
   type AuctionStatus,
   type Award,
-  awardBody,
   type BidOutcome,
   type CallForProposals,
-  createAuction,
   DEFAULT_MAX_RECORDED_REJECTIONS,
   type RejectedBid,
-} from "./auction.js";
+} from "./auction-types.js";
 export {
   type Admission,
   type BidderFacts,

@@ -21,6 +21,7 @@ import {
 } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
 import { signEnvelope, verifierFromKeyTable } from "../wire/signature.js";
+import { isBuilt } from "./built.js";
 import { auctionIdPattern, criterionNamePattern, MAX_CRITERIA } from "./terms.js";
 import {
   type AuctionRule,
@@ -371,6 +372,8 @@ export interface AuctioneerSigner {
 
 /**
  * A signed `market.cfp` envelope carrying `cfp` (e.g. `auction.announcement()`).
+ * The body is checked against its schema, unless the auction built it (its
+ * announcement: valid by construction, frozen).
  *
  * @throws InvalidEnvelopeError if the body fails its schema.
  *
@@ -384,7 +387,8 @@ export function createCfp(
   signer: AuctioneerSigner,
   envelopeOptions?: CreateEnvelopeOptions,
 ): Envelope<CfpBody> {
-  requireValid("call for proposals", parseCfpBody(cfp));
+  // One the auction built itself (its announcement) was valid when built, and is frozen.
+  if (!isBuilt(cfp)) requireValid("call for proposals", parseCfpBody(cfp));
   return signed(
     CFP_TYPE,
     signer.from,
@@ -398,6 +402,8 @@ export function createCfp(
 
 /**
  * A signed `market.award` envelope carrying `award` (e.g. `awardBody(auction.result())`).
+ * The body is checked against its schema, unless `awardBody` made it from a
+ * result the auction built (valid by construction, frozen).
  *
  * @throws InvalidEnvelopeError if the body fails its schema.
  */
@@ -406,7 +412,8 @@ export function createAward(
   signer: AuctioneerSigner,
   envelopeOptions?: CreateEnvelopeOptions,
 ): Envelope<AwardBody> {
-  requireValid("award", parseAwardBody(award));
+  // One `awardBody` made from the auction's own result was valid when built, and is frozen.
+  if (!isBuilt(award)) requireValid("award", parseAwardBody(award));
   return signed(
     AWARD_TYPE,
     signer.from,

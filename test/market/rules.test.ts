@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { InvalidEnvelopeError } from "../../src/errors/index.js";
 import {
   type AuctionEvent,
   type AuctionResult,
   type AuctionTerms,
   awardBody,
   clearSealed,
+  createAward,
   createCfp,
   parseAwardBody,
   parseCfpBody,
@@ -555,6 +557,30 @@ describe("calls for proposals and awards on the wire", () => {
     assert.equal(envelope.type, "market.cfp");
     assert.equal(envelope.corr, "cfp");
     assert.deepEqual(parseCfpBody(JSON.parse(JSON.stringify(envelope.body))), cfp);
+  });
+
+  test("only what the auction built is signed without its schema check: it is frozen, anything else is checked", () => {
+    const world = createWorld();
+    const auction = world.auction({ id: "built", rule: "vickrey", side: "sale", roundMs: ROUND });
+    const keys = world.keys.get("alice");
+    assert.ok(keys);
+    const signer = { from: "alice", privateKey: keys.privateKey };
+    const cfp = auction.announcement();
+    assert.ok(Object.isFrozen(cfp), "the announcement cannot change after it was built");
+    assert.equal(createCfp(cfp, signer).type, "market.cfp");
+    // A copy is not the auction's own: it is checked, and a bad one refused.
+    assert.throws(() => createCfp({ ...cfp, round: 0 }, signer), InvalidEnvelopeError);
+    auction.step(world.bid("bob", { auction: "built", price: 10 }), T0 + 1);
+    auction.tick(T0 + ROUND);
+    const result = auction.result();
+    assert.ok(result);
+    assert.ok(Object.isFrozen(result));
+    const award = awardBody(result);
+    assert.ok(Object.isFrozen(award));
+    assert.equal(createAward(award, signer).type, "market.award");
+    // An award made from a result the auction did not build is checked in full.
+    const forged = awardBody({ ...result, auction: "" });
+    assert.throws(() => createAward(forged, signer), InvalidEnvelopeError);
   });
 
   test("clearSealed and the auction agree", () => {

@@ -1,0 +1,170 @@
+/**
+ * The end of an auction at its auctioneer: the clearing price is held in
+ * escrow (procurement: from the payer; sale: from the winner), the auction
+ * is recorded in the store once, a signed `market.award` is published, and
+ * the outcome as recorded is what every caller (a retried one too) gets.
+ */
+import type { KeyObject } from "node:crypto";
+import { toError } from "../../errors/index.js";
+import { agentAccount } from "../../ledger/index.js";
+import { type AuctionResult, type AwardBody, awardBody, createAward } from "../../market/index.js";
+import type { AuctionRecord } from "../../store/port.js";
+import { encodeEnvelope } from "../../wire/codec.js";
+import type { Envelope } from "../../wire/envelope.js";
+import { subjects } from "../subjects.js";
+import type { MarketContext } from "./context.js";
+import { escrowKey } from "./settlement.js";
+import type { AuctionWon } from "./types.js";
+
+/** Holds the price, records the auction once, publishes the award. */
+export async function concludeAuction(
+  node: MarketContext,
+  id: string,
+  result: AuctionResult,
+  who: {
+    task: string;
+    auctioneer: string;
+    privateKey: KeyObject;
+    payer: string;
+    startedAt: number;
+  },
+): Promise<AuctionWon> {
+  let status: "awarded" | "unsold" = result.status;
+  let escrowed = false;
+  let reason: string | undefined = result.status === "unsold" ? result.reason : undefined;
+  if (result.status === "awarded" && result.award.price > 0) {
+    const payer = result.side === "sale" ? result.award.winner : who.payer;
+    const metered = node.budgets.has(payer) || (await node.store.balance(agentAccount(payer))) > 0;
+    if (metered) {
+      try {
+        await node.budgets.hold(payer, escrowKey(id), result.award.price);
+        escrowed = true;
+      } catch (error) {
+        status = "unsold";
+        reason = `${payer} cannot pay ${result.award.price}: ${toError(error).message}`;
+      }
+    }
+  }
+  const award = result.status === "awarded" && status === "awarded" ? result.award : undefined;
+  const estimate = award?.bid.criteria?.["latency_ms"];
+  const record: AuctionRecord = {
+    id,
+    auctioneer: who.auctioneer,
+    task: who.task,
+    rule: result.rule,
+    status,
+    ...(award ? { winner: award.winner, price: award.price } : {}),
+    bids: result.bids.length,
+    rejectedBids: result.rejected.length + result.rejectedDropped,
+    record: {
+      side: result.side,
+      terms: result.terms,
+      rounds: result.rounds,
+      endedAt: result.endedAt,
+      escrowed,
+      ...(reason === undefined ? {} : { reason }),
+      bids: result.bids.map((b) => ({
+        bidder: b.bidder,
+        round: b.round,
+        price: b.price,
+        ...(b.criteria ? { criteria: b.criteria } : {}),
+        envelope: b.envelope.id,
+      })),
+      rejected: result.rejected.map((r) => ({
+        bidder: String(r.envelope.from),
+        reason: r.reason,
+        message: r.message,
+        envelope: r.envelope.id,
+      })),
+      identityConflicts: result.identityConflicts,
+      ...(award
+        ? {
+            award: {
+              winner: award.winner,
+              price: award.price,
+              effectivePrice: award.effectivePrice,
+              round: award.round,
+              // The signed winning bid, so anyone can check the winner asked for it.
+              bid: award.bid.envelope,
+              ...(award.scores ? { scores: award.scores } : {}),
+              ...(award.runnerUp ? { runnerUp: award.runnerUp } : {}),
+            },
+          }
+        : {}),
+    },
+    at: node.clock.now(),
+  };
+  const { stored } = await node.store.saveAuction(record);
+  try {
+    // Cleared but unpaid is the one end the rules cannot report themselves.
+    const body: AwardBody =
+      result.status === "awarded" && !award
+        ? {
+            auction: id,
+            rule: result.rule,
+            side: result.side,
+            round: result.award.round,
+            outcome: "unsold",
+            reason: "unpaid",
+          }
+        : awardBody(result);
+    const envelope = createAward(
+      body,
+      { from: who.auctioneer, privateKey: who.privateKey },
+      { clock: node.clock },
+    );
+    node.transport.publish(
+      subjects.award(node.swarm, id),
+      encodeEnvelope(envelope, { maxBytes: node.limits.maxEnvelopeBytes }),
+    );
+  } catch (error) {
+    node.events.emit({
+      type: "error",
+      error: `publishing award of ${id}: ${toError(error).message}`,
+    });
+  }
+  const outcome = fromRecord(stored);
+  node.events.emit({
+    type: "auction.closed",
+    auction: id,
+    task: who.task,
+    outcome: outcome.outcome.status,
+    ...(outcome.outcome.winner ? { winner: outcome.outcome.winner } : {}),
+    ...(outcome.outcome.price === undefined ? {} : { price: outcome.outcome.price }),
+    ...(outcome.outcome.reason ? { reason: outcome.outcome.reason } : {}),
+    bids: stored.bids,
+    rejectedBids: stored.rejectedBids,
+    durationMs: Math.max(0, node.clock.now() - who.startedAt),
+  });
+  return {
+    ...outcome,
+    ...(typeof estimate === "number" && estimate > 0 ? { estimateMs: estimate } : {}),
+  };
+}
+
+/** The outcome as recorded: what a retried caller gets back instead of a second auction. */
+export function fromRecord(record: AuctionRecord): AuctionWon {
+  const detail = record.record as {
+    reason?: string;
+    side?: string;
+    escrowed?: boolean;
+    award?: { bid?: Envelope };
+  } | null;
+  const estimate = (detail?.award?.bid?.body as { criteria?: { latency_ms?: unknown } } | undefined)
+    ?.criteria?.latency_ms;
+  return {
+    outcome: {
+      auction: record.id,
+      status: record.status,
+      ...(record.winner === undefined ? {} : { winner: record.winner }),
+      ...(record.price === undefined ? {} : { price: record.price }),
+      ...(detail?.reason === undefined ? {} : { reason: detail.reason }),
+      bids: record.bids,
+      rejectedBids: record.rejectedBids,
+    },
+    side: detail?.side === "sale" ? "sale" : "procurement",
+    escrowed: detail?.escrowed === true,
+    ...(typeof estimate === "number" && estimate > 0 ? { estimateMs: estimate } : {}),
+    awardedAt: record.at,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * What follows an award: the winner's task carries the clearing price's
+ * escrow ({@link AuctionHeaders}); when the winner commits it the escrow is
+ * released to the payee and the winner's reputation learns a success and its
+ * latency; a dead-lettered awarded task counts as a failure (its escrow is
+ * refunded by the dead-letter path).
+ */
+import type { KeyObject } from "node:crypto";
+import { updateMarketReputation } from "../../market/index.js";
+import { encodeEnvelope } from "../../wire/codec.js";
+import { createEnvelope, type Envelope } from "../../wire/envelope.js";
+import { signEnvelope } from "../../wire/signature.js";
+import { EscrowHeaders } from "../budget.js";
+import { subjects } from "../subjects.js";
+import { traceOutgoing } from "../tracing.js";
+
+import type { MarketContext } from "./context.js";
+import type { AuctionWon, OutboxDraft } from "./types.js";
+
+/** Headers of a task awarded by auction (besides the escrow's). */
+export const AuctionHeaders = Object.freeze({
+  /** The auction id. */
+  auction: "conclave-auction",
+  /** Who receives the clearing price when the task completes. */
+  payee: "conclave-auction-payee",
+  /** When it was awarded, ms since epoch: the start of the latency reputation learns. */
+  awardedAt: "conclave-auction-at",
+  /** The winner's own estimate of its latency in ms (its `latency_ms` criterion), when it gave one. */
+  estimateMs: "conclave-auction-estimate",
+});
+
+/** The escrow account key of an auction's clearing price. */
+export const escrowKey = (auction: string) => `auction-${auction}`;
+
+/** Reputation learning rate: the last ~5 contracts dominate. */
+const REPUTATION_ALPHA = 0.2;
+
+/**
+ * The awarded task's envelope, signed by the auctioneer, addressed to the
+ * winner and carrying the escrow, plus where it goes. `parent` becomes its
+ * cause (and its correlation root).
+ */
+export function awardedTask(
+  node: MarketContext,
+  auctioneer: { readonly id: string; readonly privateKey: KeyObject },
+  task: string,
+  body: unknown,
+  parent: Envelope | undefined,
+  won: AuctionWon,
+  payer: string,
+  deadline?: number,
+): OutboxDraft {
+  const { outcome } = won;
+  const winner = outcome.winner as string;
+  const price = outcome.price ?? 0;
+  const side = won.side;
+  const payee = side === "sale" ? auctioneer.id : winner;
+  const escrowPayer = side === "sale" ? winner : payer;
+  const headers: Record<string, string> = {
+    [AuctionHeaders.auction]: outcome.auction,
+    [AuctionHeaders.payee]: payee,
+    [AuctionHeaders.awardedAt]: String(won.awardedAt),
+    ...(won.estimateMs === undefined
+      ? {}
+      : { [AuctionHeaders.estimateMs]: String(won.estimateMs) }),
+    ...(price > 0 && won.escrowed
+      ? {
+          [EscrowHeaders.key]: escrowKey(outcome.auction),
+          [EscrowHeaders.amount]: String(price),
+          [EscrowHeaders.delegator]: escrowPayer,
+        }
+      : {}),
+  };
+  const subject = subjects.awardedTask(node.swarm, winner, task);
+  // The awarded task continues the auctioned task's trace.
+  const traced = traceOutgoing(node.transport.kind, "enqueue", subject, parent);
+  try {
+    const envelope = signEnvelope(
+      createEnvelope(
+        {
+          type: `task.${task}`,
+          from: auctioneer.id,
+          to: winner,
+          body: body as never,
+          ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
+          ...(deadline === undefined ? {} : { deadline }),
+          headers: { ...traced.headers, ...headers },
+        },
+        { clock: node.clock },
+      ),
+      auctioneer.privateKey,
+    );
+    const data = encodeEnvelope(envelope, { maxBytes: node.limits.maxEnvelopeBytes });
+    traced.sent(envelope.id);
+    return { id: envelope.id, mode: "enqueue", subject, data };
+  } catch (error) {
+    traced.failed(error);
+    throw error;
+  }
+}
+
+/**
+ * After a local agent committed a task: an awarded one releases its
+ * escrow to the payee, and (the first time) the winner's reputation
+ * learns a success and how long it took.
+ */
+export async function settleCompleted(
+  node: MarketContext,
+  envelope: Envelope,
+  agent: string,
+  firstTime: boolean,
+): Promise<void> {
+  const h = envelope.headers;
+  const auction = h?.[AuctionHeaders.auction];
+  if (!h || !auction) return;
+  const payee = h[AuctionHeaders.payee];
+  const key = h[EscrowHeaders.key];
+  const amount = Number(h[EscrowHeaders.amount]);
+  if (payee && key && Number.isSafeInteger(amount) && amount > 0) {
+    await node.budgets.settle(key, amount, "pass", payee);
+  }
+  if (!firstTime) return;
+  const awardedAt = Number(h[AuctionHeaders.awardedAt]);
+  const estimate = Number(h[AuctionHeaders.estimateMs]);
+  const latencyMs = Number.isFinite(awardedAt) ? node.clock.now() - awardedAt : undefined;
+  await learn(node, agent, {
+    success: true,
+    ...(latencyMs === undefined ? {} : { latencyMs }),
+    ...(Number.isFinite(estimate) && estimate > 0 ? { estimateMs: estimate } : {}),
+  });
+}
+
+/** An awarded task was dead-lettered: its winner failed it (the escrow is refunded by the caller). */
+export async function learnFailure(
+  node: MarketContext,
+  envelope: Envelope | undefined,
+): Promise<void> {
+  if (!envelope?.headers?.[AuctionHeaders.auction] || !envelope.to) return;
+  await learn(node, envelope.to, { success: false });
+}
+
+async function learn(
+  node: MarketContext,
+  agent: string,
+  observation: Parameters<typeof updateMarketReputation>[1],
+): Promise<void> {
+  await node.store.updateReputation(agent, (previous) =>
+    updateMarketReputation(previous, observation, REPUTATION_ALPHA),
+  );
+}

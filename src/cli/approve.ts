@@ -7,13 +7,13 @@
  * while it waits.
  */
 import { basename, dirname } from "node:path";
+import { parseRuntimeProposal } from "../consensus/rule.js";
 import { createVote } from "../consensus/vote.js";
 import { VoteRefusedError } from "../errors/index.js";
 import { loadAgentKey } from "../identity/key-file.js";
-import { consensusSubjects } from "../runtime/consensus/engine.js";
 import { awaitingKey, checkHumanVote } from "../runtime/consensus/human-votes.js";
-import { parseRuntimeProposal } from "../runtime/consensus/rule.js";
 import { openTransport } from "../runtime/from-config.js";
+import { consensusSubjects } from "../runtime/subjects.js";
 import { openStore } from "../store/open-store.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import { loadBrokerSwarm } from "./broker-swarm.js";

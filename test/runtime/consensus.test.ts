@@ -1,18 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { DECISION_KIND, decisionProblem } from "../../src/consensus/audit-verify.js";
 import { pbftDigest, verifyPbftCertificate } from "../../src/consensus/pbft.js";
 import { compilePolicy } from "../../src/consensus/policy.js";
+import type { PrivilegedAction, RuntimeProposal } from "../../src/consensus/rule.js";
 import { computeSeal, type Decision } from "../../src/consensus/seal.js";
 import { verifierFromKeys } from "../../src/consensus/vote.js";
+import { ManualClock } from "../../src/core/clock.js";
 import { decodePublicKey } from "../../src/identity/keys.js";
 import {
-  DECISION_KIND,
-  decisionProblem,
   readAuditLog,
   summarizeDecisions,
   verifyAuditLog,
+  verifyStoredAuditLog,
 } from "../../src/runtime/consensus/audit-log.js";
-import type { PrivilegedAction, RuntimeProposal } from "../../src/runtime/consensus/rule.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import type { RoleConfig, Swarm } from "../../src/runtime/swarm.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
@@ -78,7 +79,7 @@ function testSwarm(privileged: Record<string, PrivilegedAction>) {
 
 async function auditOk(swarm: Swarm) {
   const log = await readAuditLog(swarm.store);
-  const verdict = verifyAuditLog(log);
+  const verdict = await verifyStoredAuditLog(swarm.store);
   assert.ok(verdict.ok, verdict.ok ? "" : `entry ${verdict.seq}: ${verdict.reason}`);
   return log;
 }
@@ -157,23 +158,47 @@ describe("consensus in the runtime: quorum", () => {
     }
   });
 
-  test("no-quorum when too few voters answer before the deadline", async () => {
-    const t = testSwarm({ "funds.transfer": { ...transfer, deadlineMs: 150 } });
+  test("no-quorum when too few voters answer before the deadline, and not a moment earlier (manual clock)", async () => {
+    const clock = new ManualClock(Date.now());
+    const t = createTestSwarm({
+      roles,
+      defaults,
+      privileged: { "funds.transfer": { ...transfer, deadlineMs: 150 } },
+      clock,
+    });
     try {
       const { swarm } = t;
       council(swarm);
       for (const id of ["architect", "sentinel"]) {
         swarm.agents.find((a) => a.id === id)?.vote(() => null);
       }
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
       await swarm.start();
-      const started = Date.now();
-      const decision = await swarm.propose(
-        "funds.transfer",
-        { to: "x", amount: 1 },
-        { as: "developer" },
+      const proposedAt = clock.now();
+      const settled: { decision?: Decision } = {};
+      const decided = swarm
+        .propose("funds.transfer", { to: "x", amount: 1 }, { as: "developer" })
+        .then((d) => {
+          settled.decision = d;
+          return d;
+        });
+      // The two voters that answer vote at once; time stands still meanwhile.
+      await until(
+        () => events.filter((e) => e.type === "consensus.voted").length === 2,
+        5000,
+        "the two answering votes",
       );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      clock.advance(149);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(settled.decision, undefined, "undecided 1 ms before the deadline");
+      clock.advance(1);
+      // Bounded: a round that missed its deadline would wait forever on a clock that stands still.
+      await until(() => settled.decision !== undefined, 5000, "the decision at the deadline");
+      const decision = await decided;
       assert.equal(decision.outcome, "no-quorum");
-      assert.ok(Date.now() - started >= 100, "undecided until the deadline");
+      assert.equal(decision.decidedAt, proposedAt + 150, "decided exactly at the deadline");
       assert.equal(decision.tally.approve, 2.5);
       await auditOk(swarm);
     } finally {

@@ -7,6 +7,8 @@
  * by the CLI — checked here and published on the proposal's vote subject,
  * where the coordinator counts it like any agent's.
  */
+
+import { HUMAN_ROLE, type RuleVoter, type RuntimeProposal } from "../../consensus/rule.js";
 import type { VoteBody } from "../../consensus/types.js";
 import { hashProposal, VOTE_TYPE } from "../../consensus/vote.js";
 import type { Clock } from "../../core/clock.js";
@@ -14,7 +16,6 @@ import { VoteRefusedError } from "../../errors/index.js";
 import { decodePublicKey } from "../../identity/keys.js";
 import { createEnvelope, type Envelope, parseEnvelope } from "../../wire/envelope.js";
 import { signingBytes, verifyEnvelope } from "../../wire/signature.js";
-import { HUMAN_ROLE, type RuleVoter, type RuntimeProposal } from "./rule.js";
 
 /** Store meta key under which a proposal awaiting people is kept, for `conclave approve` on other machines. */
 export const awaitingKey = (proposalId: string) => `consensus.awaiting.${proposalId}`;
@@ -102,4 +103,18 @@ export function checkHumanVote(proposal: RuntimeProposal, vote: unknown, now: nu
     );
   }
   return envelope;
+}
+
+/** A set that forgets its oldest members past `limit`: the proposals with human voters known to be decided. */
+export class BoundedSet {
+  readonly #items = new Set<string>();
+  constructor(readonly limit: number) {}
+  add(item: string): void {
+    this.#items.add(item);
+    if (this.#items.size > this.limit)
+      this.#items.delete(this.#items.values().next().value as string);
+  }
+  has(item: string): boolean {
+    return this.#items.has(item);
+  }
 }

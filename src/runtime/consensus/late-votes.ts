@@ -9,12 +9,14 @@
  * bad signature, a voter not in the rule) goes to the dead-letter queue like
  * any bad input.
  */
+
+import type { RuntimeProposal } from "../../consensus/rule.js";
 import type { VoteBody } from "../../consensus/types.js";
 import { VOTE_TYPE } from "../../consensus/vote.js";
 import { decodePublicKey } from "../../identity/keys.js";
+import type { Store } from "../../store/port.js";
 import type { Envelope } from "../../wire/envelope.js";
 import { verifyEnvelope } from "../../wire/signature.js";
-import type { RuntimeProposal } from "./rule.js";
 
 /** Store meta key of the late votes on a proposal (a JSON list of {@link LateVote}). */
 export const lateVotesKey = (proposalId: string) => `consensus.late.${proposalId}`;
@@ -34,6 +36,7 @@ export interface LateVote {
 export class LateVotes {
   readonly #closed = new Map<string, { proposal: RuntimeProposal; closedAt: number }>();
   readonly #recorded = new Set<string>();
+  #writes: Promise<unknown> = Promise.resolve();
 
   constructor(readonly limit = 1000) {}
 
@@ -77,5 +80,21 @@ export class LateVotes {
       lateByMs: Math.max(0, now - closed.closedAt),
       vote: envelope,
     };
+  }
+
+  /**
+   * Appends a late vote to the list kept in the store under
+   * {@link lateVotesKey}. One writer per proposal (its coordinator), one
+   * write at a time: writes run in the order asked.
+   */
+  record(store: Store, late: LateVote): Promise<void> {
+    const write = async () => {
+      const key = lateVotesKey(late.proposal);
+      const kept = JSON.parse((await store.getMeta(key)) ?? "[]") as LateVote[];
+      await store.setMeta(key, JSON.stringify([...kept, late]));
+    };
+    const next = this.#writes.then(write, write);
+    this.#writes = next.catch(() => undefined);
+    return next;
   }
 }

@@ -5,9 +5,9 @@
  * asked first, and a rejection stops there), or neither (approve).
  */
 import type { PolicyVerdict } from "../../consensus/policy.js";
+import type { RuntimeProposal } from "../../consensus/rule.js";
 import type { VoteChoice } from "../../consensus/types.js";
 import type { Envelope } from "../../wire/envelope.js";
-import type { RuntimeProposal } from "./rule.js";
 
 /** What a vote handler may do besides returning its verdict. */
 export interface VoteContext {

@@ -21,13 +21,22 @@ export {
   swarmJsonSchema,
   validateSwarmConfig,
 } from "./config/index.js";
+export type {
+  AuditLogCounts,
+  AuditLogVerdict,
+  DecisionTrust,
+  DeclaredVoter,
+  VerifyAuditLogOptions,
+} from "./consensus/audit-verify.js";
 export * from "./consensus/index.js";
+export type { RuntimeProposal } from "./consensus/rule.js";
 export { type Clock, ManualClock, systemClock } from "./core/clock.js";
 export { type Random, seededRandom, systemRandom } from "./core/random.js";
 export * from "./delivery/index.js";
 export * from "./ensemble/index.js";
 export * from "./errors/index.js";
 export * from "./errors/mcp.js";
+export * from "./errors/teams.js";
 export * from "./hierarchy/index.js";
 export * from "./identity/index.js";
 export * from "./llm/index.js";
@@ -42,7 +51,13 @@ export {
 } from "./runtime/agent.js";
 export { storeDedup } from "./runtime/broker-dedup.js";
 export type { AgentBudget, Escrow, SpendRequest } from "./runtime/budget.js";
-export type { RuntimeProposal } from "./runtime/consensus/rule.js";
+export { storedHeads } from "./runtime/consensus/audit-heads.js";
+export {
+  readAuditLog,
+  type StoredAuditChecks,
+  verifyAuditLog,
+  verifyStoredAuditLog,
+} from "./runtime/consensus/audit-log.js";
 export type { VoteContext, VoteHandler } from "./runtime/consensus/voting.js";
 export {
   type CallOptions,
@@ -80,6 +95,13 @@ export {
   Swarm,
   type SwarmConfig as SwarmOptions,
 } from "./runtime/swarm.js";
+export {
+  type TeamCaller,
+  TeamDelegation,
+  type TeamGatherCall,
+  type TeamRoleOption,
+} from "./runtime/team-delegation.js";
+export { TEAM_HEADER, type TeamPlacement, type TeamSpec } from "./runtime/teams.js";
 export { type WorkloadProgress, workloadProgress } from "./runtime/workload.js";
 export * from "./store/index.js";
 export * from "./transport/index.js";

@@ -34,11 +34,12 @@ export interface NatsGrant {
 /** The user that may publish revocations (`conclave revoke --transport nats://operator:…@…`). */
 export const OPERATOR_USER = "operator";
 
-/** Every JetStream stream the swarm's queues use: one per role, the dead letters, the market, one per agent's awards. */
+/** Every JetStream stream the swarm's queues use: one per role, the dead letters, other runs' leftovers, the market, one per agent's awards. */
 function streams(config: SwarmFile): string[] {
   return [
     ...Object.keys(config.roles).map((role) => queueNames.role(config.swarm, role)),
     queueNames.deadLetters(config.swarm),
+    queueNames.otherRuns(config.swarm),
     queueNames.auctionRequests(config.swarm),
     ...config.agents.map((a) => queueNames.awarded(config.swarm, a.id)),
   ];
@@ -72,6 +73,8 @@ export function nodeGrant(config: SwarmFile): { publish: string[]; subscribe: st
       `${swarm}.market.>`,
       `${swarm}.agent.>`,
       `${swarm}.dlq.>`,
+      // Another run's leftovers, parked (src/runtime/run-identity.ts).
+      subjects.allOtherRuns(swarm),
       // Replies to requests, and JetStream's own account-wide lookups.
       "_INBOX.>",
       "$JS.API.INFO",

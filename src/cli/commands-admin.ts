@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { admitAgent, revokeAgent } from "./admission.js";
-import { verifyAudit } from "./audit.js";
+import { showAuditHead, verifyAudit } from "./audit.js";
 import {
   agentIds,
   type StoreTargetOptions,
@@ -70,8 +70,34 @@ export function adminCommands(cli: Command): void {
     "take the store from this swarm file, and check its privileged rules",
   )
     .option("--json", "print the verdict as JSON", false)
+    .option(
+      "--head <file>",
+      "also check against this signed head (conclave audit head --json); repeatable",
+      (file: string, files: string[]) => [...files, file],
+      [] as string[],
+    )
+    .option("--require-signed", "refuse decisions logged before seals were signed", false)
+    .action(
+      async (
+        opts: StoreTargetOptions & { json: boolean; head: string[]; requireSigned: boolean },
+      ) => {
+        process.exitCode = await verifyAudit(storeTarget(opts), {
+          json: opts.json,
+          heads: opts.head,
+          requireSigned: opts.requireSigned,
+        });
+      },
+    );
+  withStoreTarget(
+    audit
+      .command("head")
+      .description(
+        "print the latest signed head of the audit log (keep it outside the store: audit verify --head checks a log against it); exit 1 if there is none",
+      ),
+  )
+    .option("--json", "print the head as JSON (the file audit verify --head reads)", false)
     .action(async (opts: StoreTargetOptions & { json: boolean }) => {
-      process.exitCode = await verifyAudit(storeTarget(opts), opts.json);
+      process.exitCode = await showAuditHead(storeTarget(opts), opts.json);
     });
 
   withStoreTarget(

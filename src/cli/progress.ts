@@ -8,10 +8,16 @@ export class RunCounters {
   duplicates = 0;
   rejected = 0;
   crashes = 0;
+  /** Tasks of another run of the swarm met on the queues and parked (`task.other_run`). */
+  otherRuns = 0;
   /** Model calls answered from the step journal in this run (no request sent). */
   replayedCalls = 0;
   readonly completedBy = new Map<string, number>();
   readonly halted = new Set<string>();
+  /** Set when a write failed because the disk under the store or the journal is full (`store.full`). */
+  storeFull: string | undefined;
+  /** Agents given up on after their restarts, with the last error. */
+  readonly gaveUp = new Map<string, string>();
   readonly deadReasons = new Map<string, number>();
 
   observe(event: SwarmEvent): void {
@@ -26,6 +32,9 @@ export class RunCounters {
       case "task.duplicate":
         this.duplicates++;
         break;
+      case "task.other_run":
+        this.otherRuns++;
+        break;
       case "task.dead_lettered": {
         const reason = event.reason.replace(/[0-9A-HJKMNP-TV-Z]{26}/g, "…").slice(0, 120);
         this.deadReasons.set(reason, (this.deadReasons.get(reason) ?? 0) + 1);
@@ -36,6 +45,12 @@ export class RunCounters {
         break;
       case "agent.crashed":
         this.crashes++;
+        break;
+      case "store.full":
+        this.storeFull ??= event.error;
+        break;
+      case "agent.gave_up":
+        this.gaveUp.set(event.agent, event.error);
         break;
       case "agent.halted":
         this.halted.add(event.agent);

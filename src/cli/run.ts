@@ -7,7 +7,7 @@ import {
   type ConsensusSummary,
   readAuditLog,
   summarizeDecisions,
-  verifyAuditLog,
+  verifyStoredAuditLog,
 } from "../runtime/consensus/audit-log.js";
 import type { SwarmEvent } from "../runtime/events.js";
 import { openSwarm } from "../runtime/from-config.js";
@@ -15,6 +15,7 @@ import { serveMetrics } from "../runtime/metrics-server.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import type { AuctionStats, Store } from "../store/port.js";
+import { clockFromEnvironment } from "./clock-offset.js";
 import { openDashboard } from "./dashboard.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
 
@@ -60,6 +61,12 @@ export interface RunSummary {
   /** Present when agents call models: the calls charged, measured from the ledger. */
   readonly llm?: LlmSummary;
   readonly retries: number;
+  /**
+   * Present when this run met tasks of another run (an earlier run's
+   * leftovers on the same broker and swarm name): how many it parked in
+   * `<swarm>-other-runs`, unrun and unrecorded.
+   */
+  readonly otherRunTasks?: number;
   readonly durationMs: number;
 }
 
@@ -142,7 +149,8 @@ export async function summarySections(
   };
   if (Object.keys(config.privileged ?? {}).length === 0) return base;
   const records = await readAuditLog(store);
-  const verdict = verifyAuditLog(records);
+  // The one verifier, with the registry's keys (seal signatures) and the store's signed heads.
+  const verdict = await verifyStoredAuditLog(store);
   return {
     ...base,
     consensus: summarizeDecisions(records),
@@ -177,6 +185,7 @@ export function buildSummary(
     ...(sections.auctions ? { auctions: sections.auctions } : {}),
     ...(sections.llm ? { llm: sections.llm } : {}),
     retries: counters.retries,
+    ...(counters.otherRuns > 0 ? { otherRunTasks: counters.otherRuns } : {}),
     durationMs: Date.now() - started,
   };
 }
@@ -216,7 +225,9 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   const started = Date.now();
   const loaded = await loadSwarmConfig(file);
   const config = options.configure ? options.configure(loaded) : loaded;
+  const clock = clockFromEnvironment();
   const swarm = await openSwarm(config, {
+    ...(clock ? { clock } : {}),
     ...(options.workload ? { workload: options.workload } : {}),
     ...(options.agents ? { agents: options.agents } : {}),
   });
@@ -283,6 +294,14 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     );
     return 1;
   }
+  if (counters.storeFull !== undefined) {
+    // Closing writes too (the journal's last commit): it may fail the same way.
+    await swarm.close().catch(() => undefined);
+    process.stderr.write(
+      `conclave: stopped: ${counters.storeFull}; run the same command again once there is space: it resumes where this run stopped\n`,
+    );
+    return 1;
+  }
   const sections = await summarySections(config, swarm.store, counters);
   if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);
   await swarm.drain();
@@ -292,6 +311,11 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
   const interrupted = stopping !== undefined && !options.forever;
   if (interrupted) return 130;
+  // A run that never started its workload kept no promise worth an exit 0.
+  if (progress.submitted === 0) {
+    process.stderr.write(`conclave: ${nothingSubmitted(counters, options.timeoutMs)}\n`);
+    return 1;
+  }
   return runExitCode(summary, sections, options.failOnDeadLetter === true);
 }
 
@@ -307,6 +331,16 @@ export function runExitCode(
 ): number {
   if (!summaryHolds(summary, sections)) return 1;
   return failOnDeadLetter && summary.tasks.deadLettered > 0 ? 1 : 0;
+}
+
+/** Why a single-process run submitted nothing: an agent given up on, with its last error, or the timeout. */
+function nothingSubmitted(counters: RunCounters, timeoutMs: number): string {
+  const [agent, error] = [...counters.gaveUp].at(-1) ?? [];
+  if (agent === undefined) {
+    return `no task was submitted within ${Math.round(timeoutMs / 1000)} s; check that the agent that submits the workload is in the swarm file and runs here (--agents)`;
+  }
+  const all = [...counters.gaveUp.keys()].join(", ");
+  return `no task was submitted: ${counters.gaveUp.size === 1 ? "agent" : "agents"} ${all} crashed and gave up after ${counters.gaveUp.size === 1 ? "its" : "their"} restarts; the last error (${agent}): ${error}`;
 }
 
 async function waitForWorkload(
@@ -338,7 +372,12 @@ async function waitForWorkload(
     view.update(p, counters, Date.now() - started);
     const settled = p.submitted > 0 && p.pending === 0;
     if (stopping()) return p;
+    // A full disk: nothing more can be committed here until space is freed.
+    if (counters.storeFull !== undefined) return p;
     if (!options.forever && (settled || Date.now() > deadline)) return p;
+    // Nothing submitted and an agent given up on (the one that submits the
+    // workload, as a rule): nothing will be submitted any more.
+    if (!options.forever && p.submitted === 0 && counters.gaveUp.size > 0) return p;
     await sleep(100);
   }
 }
@@ -355,6 +394,18 @@ function logEvent(log: pino.Logger, event: SwarmEvent): void {
       break;
     case "message.rejected":
       log.warn({ event: event.type, subject: event.subject, code: event.code }, event.reason);
+      break;
+    case "clock.outlier":
+      log.error(
+        { event: event.type, offsetMs: event.offsetMs, peers: event.peers },
+        `this host's clock is ${Math.round(Math.abs(event.offsetMs) / 1000)} s ${event.offsetMs > 0 ? "behind" : "ahead of"} every other node's (${event.peers} heard); its agents take no tasks until it agrees again: synchronise the clock (NTP)`,
+      );
+      break;
+    case "clock.agreed":
+      log.info(
+        { event: event.type },
+        "this host's clock agrees with the other nodes' again; its agents take tasks",
+      );
       break;
     case "trust.retrying":
       // A start-up race the runtime retries by itself: worth a line only when debugging.
@@ -394,6 +445,11 @@ export function humanSummary(s: RunSummary, counters: RunCounters, color: boolea
     `  duplicate effects   ${s.tasks.duplicateEffects === 0 ? 0 : paint(31, String(s.tasks.duplicateEffects))}`,
     `  retries             ${s.retries}`,
   ];
+  if (s.otherRunTasks !== undefined) {
+    lines.push(
+      `  other runs' tasks   ${s.otherRunTasks} parked unrun in ${s.swarm}-other-runs (leftovers of an earlier run on this broker)`,
+    );
+  }
   if (s.ledger) {
     const ok = s.ledger.sum === s.ledger.minted && s.ledger.negative === 0;
     lines.push(

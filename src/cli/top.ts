@@ -21,6 +21,13 @@ export interface TopOptions {
 
 type Overview = Awaited<ReturnType<DashboardApi["overview"]>>;
 
+/** Where an agent stands: `research<lead-1` (member of research under lead-1), `>research` (leads it), or both. */
+export function teamColumn(a: Pick<AgentRow, "team" | "lead" | "leads">): string {
+  const member = a.team === undefined ? "" : `${a.team}<${a.lead ?? "?"}`;
+  const leads = (a.leads ?? []).map((t) => `>${t}`).join(",");
+  return [member, leads].filter((p) => p !== "").join(" ") || "–";
+}
+
 /** The snapshot as text: a header of totals, then one line per agent. */
 export function renderTop(overview: Overview, agents: readonly AgentRow[], color: boolean): string {
   const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -37,12 +44,12 @@ export function renderTop(overview: Overview, agents: readonly AgentRow[], color
     "",
     paint(
       2,
-      `${"AGENT".padEnd(20)} ${"ROLE".padEnd(14)} ${"LIVENESS".padEnd(9)} ${"STATUS".padEnd(9)} ${"BALANCE".padStart(10)} ${"REP".padStart(5)}  NODE`,
+      `${"AGENT".padEnd(20)} ${"ROLE".padEnd(14)} ${"LIVENESS".padEnd(9)} ${"STATUS".padEnd(9)} ${"BALANCE".padStart(10)} ${"REP".padStart(5)}  ${"TEAM".padEnd(20)} NODE`,
     ),
   ];
   for (const a of agents) {
     lines.push(
-      `${a.id.padEnd(20)} ${a.role.padEnd(14)} ${state(a.liveness.padEnd(9))} ${state(a.status.padEnd(9))} ${String(a.balance ?? "–").padStart(10)} ${(a.reputation === undefined ? "–" : a.reputation.toFixed(2)).padStart(5)}  ${a.node ?? ""}`,
+      `${a.id.padEnd(20)} ${a.role.padEnd(14)} ${state(a.liveness.padEnd(9))} ${state(a.status.padEnd(9))} ${String(a.balance ?? "–").padStart(10)} ${(a.reputation === undefined ? "–" : a.reputation.toFixed(2)).padStart(5)}  ${teamColumn(a).padEnd(20)} ${a.node ?? ""}`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -6,14 +6,12 @@
  * never a whole table.
  */
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { DECISION_KIND } from "../consensus/audit-verify.js";
 import type { Decision } from "../consensus/seal.js";
-import {
-  DECISION_KIND,
-  readAuditLog,
-  verifyStoredAuditLog,
-} from "../runtime/consensus/audit-log.js";
+import { readAuditLog, verifyStoredAuditLog } from "../runtime/consensus/audit-log.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { taskReport } from "../runtime/task-report.js";
+import { TeamBook } from "../runtime/teams.js";
 import type { Store } from "../store/port.js";
 import type { Envelope } from "../wire/envelope.js";
 
@@ -38,6 +36,12 @@ export interface AgentRow {
   readonly balance?: number;
   readonly reputation?: number;
   readonly weight: number;
+  /** The team the agent is a member of (`teams:`), as its card says (or the swarm file, before it is heard). */
+  readonly team?: string;
+  /** That team's lead. */
+  readonly lead?: string;
+  /** The teams the agent leads. */
+  readonly leads?: readonly string[];
 }
 
 export interface DecisionRow {
@@ -140,9 +144,20 @@ export class DashboardApi {
     const ids = [...new Set([...declared.keys(), ...heard.keys()])].sort();
     const balances = new Map((await store.balances()).map((b) => [b.account, b.balance]));
     const reputations = new Map((await store.reputations(ids)).map((r) => [r.agent, r.score]));
+    const teams = new TeamBook(
+      this.#config.swarm,
+      this.#config.teams,
+      (id) => declared.get(id)?.role,
+      () => [],
+    );
     return ids.map((id) => {
       const entry = heard.get(id);
       const decl = declared.get(id);
+      // The card is what the agent signed; before it is heard, the swarm file says.
+      const placement =
+        entry === undefined
+          ? teams.placement(id, decl?.role ?? "")
+          : { ...entry.card, leads: entry.card.leads ?? [] };
       const balance = balances.get(`agent:${id}`);
       const reputation = reputations.get(id);
       return {
@@ -155,6 +170,9 @@ export class DashboardApi {
         ...(balance === undefined ? {} : { balance }),
         ...(reputation === undefined ? {} : { reputation }),
         weight: entry?.card.weight ?? decl?.weight ?? 1,
+        ...(placement.team === undefined ? {} : { team: placement.team }),
+        ...(placement.lead === undefined ? {} : { lead: placement.lead }),
+        ...(placement.leads.length === 0 ? {} : { leads: placement.leads }),
       };
     });
   }

@@ -72,6 +72,21 @@ export class SignatureError extends ConclaveError {
   }
 }
 
+/**
+ * A registry heartbeat signed further from this node's clock than the skew
+ * allowed: a replay, or one of the two clocks is off. `offsetMs` is the
+ * signer's clock minus ours (positive: the signer is ahead).
+ */
+export class StaleHeartbeatError extends SignatureError {
+  constructor(
+    message: string,
+    readonly node: string,
+    readonly offsetMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A signed envelope from an agent id the node has no trusted public key for. */
 export class UnknownSignerError extends SignatureError {
   constructor(readonly agentId: string) {
@@ -309,8 +324,28 @@ export class HandlerError extends ConclaveError {
 
 /** A store operation failed (I/O, constraint, migration). */
 export class StoreError extends ConclaveError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("E_STORE", message, options);
+  constructor(message: string, options?: { cause?: unknown }, code = "E_STORE") {
+    super(code, message, options);
+  }
+}
+
+/**
+ * The disk under a store or a queue journal is full (SQLite's SQLITE_FULL,
+ * the system's ENOSPC): the write failed as a whole and nothing of it was
+ * kept; what was acknowledged before is intact. Retrying does not help until
+ * space is freed.
+ */
+export class StoreFullError extends StoreError {
+  constructor(
+    readonly what: string,
+    readonly location: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${what} failed: the disk under ${location} is full; nothing of this write was kept and what was acknowledged before is intact. Free space there (or move the data folder) and start again`,
+      options,
+      "E_STORE_FULL",
+    );
   }
 }
 

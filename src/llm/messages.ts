@@ -1,12 +1,12 @@
 /**
  * Between the loop's own JSON messages (what the journal keeps, readable
- * from any language) and the AI SDK's `ModelMessage`s; tool names between the
- * swarm's (`search.web`) and what providers accept (`^[A-Za-z0-9_-]{1,64}$`);
- * and structured output: the SDK asks the provider for JSON, the loop parses
- * and validates it, so an invalid answer is still journaled and paid for
- * before it is judged.
+ * from any language) and the provider prompt of the AI SDK's model
+ * interface; tool names between the swarm's (`search.web`) and what
+ * providers accept (`^[A-Za-z0-9_-]{1,64}$`); and structured output: the
+ * provider is asked for JSON, the loop parses and validates it, so an
+ * invalid answer is still journaled and paid for before it is judged.
  */
-import type { ModelMessage, OutputInterface } from "ai";
+import type { LanguageModelV3Message, LanguageModelV3Prompt } from "@ai-sdk/provider";
 import { z } from "zod";
 import type { JsonValue } from "../wire/json-value.js";
 import type { JsonSchema, LlmMessage, ToolDefinition } from "./ports.js";
@@ -54,16 +54,28 @@ const NO_TOOLS: ToolNaming = Object.freeze({
   fromProvider: () => undefined,
 });
 
-/** The SDK's messages for the loop's. */
-export function toModelMessages(
+/**
+ * The provider prompt (the AI SDK's `LanguageModelV3Prompt`, the interface
+ * every provider package implements) for the loop's system prompt and
+ * messages. The loop's messages are built by code, so the SDK's own prompt
+ * conversion and validation (a zod parse of every message, half of
+ * `generateText`'s CPU) would only check what cannot be wrong.
+ */
+export function toProviderPrompt(
+  system: string | undefined,
   messages: readonly LlmMessage[],
   naming: ToolNaming,
-): ModelMessage[] {
-  return messages.map((message) => toModelMessage(message, naming));
+): LanguageModelV3Prompt {
+  const prompt: LanguageModelV3Prompt = [];
+  if (system !== undefined) prompt.push({ role: "system", content: system });
+  for (const message of messages) prompt.push(toProviderMessage(message, naming));
+  return prompt;
 }
 
-function toModelMessage(message: LlmMessage, naming: ToolNaming): ModelMessage {
-  if (message.role === "user") return { role: "user", content: message.content };
+function toProviderMessage(message: LlmMessage, naming: ToolNaming): LanguageModelV3Message {
+  if (message.role === "user") {
+    return { role: "user", content: [{ type: "text", text: message.content }] };
+  }
   if (message.role === "tool") {
     return {
       role: "tool",
@@ -78,7 +90,9 @@ function toModelMessage(message: LlmMessage, naming: ToolNaming): ModelMessage {
     };
   }
   const calls = message.toolCalls ?? [];
-  if (calls.length === 0) return { role: "assistant", content: message.content };
+  if (calls.length === 0) {
+    return { role: "assistant", content: [{ type: "text", text: message.content }] };
+  }
   return {
     role: "assistant",
     content: [
@@ -94,18 +108,17 @@ function toModelMessage(message: LlmMessage, naming: ToolNaming): ModelMessage {
 }
 
 /**
- * An SDK output specification that asks the provider for JSON matching
- * `schema` but hands the raw text back: the loop validates it itself, after
- * the call is journaled and charged.
+ * A tool call's input as the provider sent it (JSON text) read back: empty
+ * text is `{}` (a call without arguments), text that is not JSON is an
+ * invalid call the loop answers with an error for the model.
  */
-export function jsonOutput(schema: JsonSchema): OutputInterface<string, undefined, never> {
-  return {
-    name: "object",
-    responseFormat: Promise.resolve({ type: "json", schema: schema as never }),
-    parseCompleteOutput: async ({ text }) => text,
-    parsePartialOutput: async () => undefined,
-    createElementStreamTransform: () => undefined,
-  };
+export function parseToolInput(text: string): { ok: true; input: JsonValue } | { ok: false } {
+  if (text.trim() === "") return { ok: true, input: {} };
+  try {
+    return { ok: true, input: JSON.parse(text) as JsonValue };
+  } catch {
+    return { ok: false };
+  }
 }
 
 /** A compiled output schema. */

@@ -2,13 +2,13 @@
  * The models of one node and the resilience around each call: a timeout
  * per attempt, retries with backoff and jitter on 429, 5xx and network
  * errors honouring `Retry-After`, a circuit breaker per model, and the
- * fallback chain. The AI SDK's own retries are off (`maxRetries: 0`) so that
- * every wait runs on the injected clock.
+ * fallback chain. Every wait runs on the injected clock (the provider
+ * models have no retries of their own).
  *
- * One call here is one model step: the SDK is asked for a single step with
- * tools that have no `execute`, so it never runs a tool itself.
+ * One call here is one model step: the provider is asked for one answer
+ * with the tools described, and never runs a tool itself.
  */
-import type { LanguageModel } from "ai";
+import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
 import { ConfigError } from "../errors/index.js";
@@ -30,10 +30,11 @@ import {
   type RawToolCall,
   runModelStep,
   type StepCall,
+  stepSettingsProblem,
 } from "./model-step.js";
 import type { ResolvedModel } from "./models.js";
 import type { TokenUsage } from "./ports.js";
-import { createLanguageModel, loadAiSdk, loadedAiSdk } from "./providers.js";
+import { createLanguageModel } from "./providers.js";
 import {
   defaultModelRetryPolicy,
   judgeAttemptError,
@@ -78,7 +79,7 @@ export interface ModelPoolConfig {
   readonly random?: Random;
   readonly retry?: ModelRetryPolicy;
   /** Builds an entry's SDK model. Default: its provider package, imported on first use. Tests inject mocks. */
-  readonly languageModel?: (model: ResolvedModel) => LanguageModel | Promise<LanguageModel>;
+  readonly languageModel?: (model: ResolvedModel) => LanguageModelV3 | Promise<LanguageModelV3>;
 }
 
 /** A node's models, shared by its agents' loops (one breaker per model per node). */
@@ -116,10 +117,10 @@ class Pool implements ModelPool {
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #retry: ModelRetryPolicy;
-  readonly #build: (model: ResolvedModel) => LanguageModel | Promise<LanguageModel>;
+  readonly #build: (model: ResolvedModel) => LanguageModelV3 | Promise<LanguageModelV3>;
   readonly #breakers = new Map<string, CircuitBreaker>();
-  readonly #languageModels = new Map<string, Promise<LanguageModel>>();
-  readonly #builtModels = new Map<string, LanguageModel>();
+  readonly #languageModels = new Map<string, Promise<LanguageModelV3>>();
+  readonly #builtModels = new Map<string, LanguageModelV3>();
   readonly #chains = new Map<string, readonly ResolvedModel[]>();
   /** The price keys of each chain, for the hold made before every call. */
   readonly #chainPriceKeys = new Map<string, readonly string[]>();
@@ -174,8 +175,9 @@ class Pool implements ModelPool {
 
   async call(request: ModelStepRequest): Promise<ModelStepResult> {
     const chain = this.chain(request.model);
+    const problem = stepSettingsProblem(request);
+    if (problem !== undefined) throw new ModelRequestError(request.model, undefined, problem);
     const call: StepCall = {
-      sdk: loadedAiSdk() ?? (await loadAiSdk()),
       request,
       naming: toolNaming(request.tools),
     };
@@ -294,7 +296,7 @@ class Pool implements ModelPool {
     return breaker;
   }
 
-  #languageModel(model: ResolvedModel): Promise<LanguageModel> {
+  #languageModel(model: ResolvedModel): Promise<LanguageModelV3> {
     let found = this.#languageModels.get(model.name);
     if (found === undefined) {
       found = Promise.resolve(this.#build(model)).then((built) => {
@@ -352,8 +354,7 @@ class Pool implements ModelPool {
       outputTokens:
         step.usage.outputTokens ??
         estimateTokens(step.text + (toolCalls.length === 0 ? "" : JSON.stringify(toolCalls))),
-      cachedInputTokens:
-        step.usage.inputTokenDetails?.cacheReadTokens ?? step.usage.cachedInputTokens ?? 0,
+      cachedInputTokens: step.usage.cachedInputTokens ?? 0,
     };
     return {
       model: model.name,

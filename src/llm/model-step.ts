@@ -1,14 +1,24 @@
 /**
- * One model step through the AI SDK: the loop's request turned into SDK
- * arguments (messages, tools without `execute`, the JSON output format, no
- * SDK retries), sent with `generateText` or `streamText`, and the answer read
- * back as plain data. No policy here: retries, timeouts and fallbacks are
- * the pool's.
+ * One model step through the provider: the loop's request turned into the
+ * call options of the AI SDK's model interface (`LanguageModelV3`, which
+ * every provider package implements: the prompt, function tools, the tool
+ * choice, JSON output, no retries), sent with `doGenerate` or `doStream`,
+ * and the answer read back as plain data. The loop runs its own steps,
+ * retries, timeouts and tool calls, so `generateText`'s wrapping of the same
+ * provider call (prompt validation, telemetry, its step loop) would cost
+ * twice the CPU of the call for nothing. No policy here: retries, timeouts
+ * and fallbacks are the pool's.
  */
-import type { LanguageModel, ToolSet } from "ai";
-import { jsonOutput, type ToolNaming, toModelMessages } from "./messages.js";
+import type {
+  LanguageModelV3,
+  LanguageModelV3CallOptions,
+  LanguageModelV3FinishReason,
+  LanguageModelV3FunctionTool,
+  LanguageModelV3ToolCall,
+  LanguageModelV3Usage,
+} from "@ai-sdk/provider";
+import { parseToolInput, type ToolNaming, toProviderPrompt } from "./messages.js";
 import type { JsonSchema, LlmMessage, ToolDefinition } from "./ports.js";
-import type { AiSdk } from "./providers.js";
 
 /** One model step to run. */
 export interface ModelStepRequest {
@@ -35,7 +45,6 @@ export interface RawStep {
   readonly usage: {
     readonly inputTokens?: number | undefined;
     readonly outputTokens?: number | undefined;
-    readonly inputTokenDetails?: { readonly cacheReadTokens?: number | undefined };
     readonly cachedInputTokens?: number | undefined;
   };
 }
@@ -43,14 +52,13 @@ export interface RawStep {
 export interface RawToolCall {
   readonly toolCallId: string;
   readonly toolName: string;
+  /** The parsed input; the provider's text when it is not JSON (`invalid`). */
   readonly input: unknown;
   readonly invalid?: boolean;
-  readonly error?: unknown;
 }
 
-/** What one step needs besides the model: the loaded SDK, the request, its tool names. */
+/** What one step needs besides the model: the request and its tool names. */
 export interface StepCall {
-  readonly sdk: AiSdk;
   readonly request: ModelStepRequest;
   readonly naming: ToolNaming;
 }
@@ -61,7 +69,7 @@ export interface StepCall {
  */
 export function runModelStep(
   call: StepCall,
-  model: LanguageModel,
+  model: LanguageModelV3,
   signal: AbortSignal,
   progress: { streamed: boolean },
 ): Promise<RawStep> {
@@ -71,84 +79,135 @@ export function runModelStep(
     : streamStep(call, model, signal, onText, progress);
 }
 
-/** The SDK arguments shared by generate and stream. */
-function stepArguments(
-  { sdk, request, naming }: StepCall,
-  model: LanguageModel,
+/**
+ * What is wrong with a step's settings that a provider would send as they
+ * are and an API would refuse (as `generateText` refuses them), or
+ * undefined: checked before anything is sent.
+ */
+export function stepSettingsProblem(request: ModelStepRequest): string | undefined {
+  if (!Number.isInteger(request.maxOutputTokens) || request.maxOutputTokens < 1) {
+    return `maxOutputTokens must be an integer of at least 1, not ${request.maxOutputTokens}`;
+  }
+  if (request.temperature !== undefined && !Number.isFinite(request.temperature)) {
+    return `temperature must be a finite number, not ${request.temperature}`;
+  }
+  return undefined;
+}
+
+/** The provider call options for a step. */
+function callOptions(
+  { request, naming }: StepCall,
   signal: AbortSignal,
-) {
-  let tools: ToolSet | undefined;
+): LanguageModelV3CallOptions {
+  let tools: LanguageModelV3FunctionTool[] | undefined;
   if (request.tools.length > 0) {
-    tools = {};
-    for (const tool of request.tools) {
-      tools[naming.toProvider(tool.name)] = {
-        ...(tool.description === undefined ? {} : { description: tool.description }),
-        inputSchema: sdk.jsonSchema(tool.inputSchema as Parameters<AiSdk["jsonSchema"]>[0]),
-      };
-    }
+    tools = request.tools.map((tool) => ({
+      type: "function",
+      name: naming.toProvider(tool.name),
+      ...(tool.description === undefined ? {} : { description: tool.description }),
+      inputSchema: tool.inputSchema as LanguageModelV3FunctionTool["inputSchema"],
+    }));
   }
   return {
-    model,
-    ...(request.system === undefined ? {} : { system: request.system }),
-    messages: toModelMessages(request.messages, naming),
-    ...(tools === undefined ? {} : { tools, toolChoice: request.toolChoice }),
-    ...(request.output === undefined ? {} : { output: jsonOutput(request.output) }),
+    prompt: toProviderPrompt(request.system, request.messages, naming),
+    ...(tools === undefined ? {} : { tools, toolChoice: { type: request.toolChoice } }),
+    ...(request.output === undefined
+      ? {}
+      : {
+          responseFormat: {
+            type: "json",
+            schema: request.output as LanguageModelV3FunctionTool["inputSchema"],
+          },
+        }),
     maxOutputTokens: request.maxOutputTokens,
     ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-    maxRetries: 0,
     abortSignal: signal,
   };
 }
 
 async function generateStep(
   call: StepCall,
-  model: LanguageModel,
+  model: LanguageModelV3,
   signal: AbortSignal,
 ): Promise<RawStep> {
-  const result = await call.sdk.generateText(stepArguments(call, model, signal));
+  const result = await model.doGenerate(callOptions(call, signal));
+  let text = "";
+  const toolCalls: RawToolCall[] = [];
+  for (const part of result.content) {
+    if (part.type === "text") text += part.text;
+    else if (part.type === "tool-call" && part.providerExecuted !== true) {
+      toolCalls.push(readToolCall(part));
+    }
+  }
   return {
-    text: result.text,
-    toolCalls: result.toolCalls as readonly RawToolCall[],
-    finishReason: result.finishReason,
-    usage: result.usage,
+    text,
+    toolCalls,
+    finishReason: finishReasonOf(result.finishReason),
+    usage: usageOf(result.usage),
   };
 }
 
 async function streamStep(
   call: StepCall,
-  model: LanguageModel,
+  model: LanguageModelV3,
   signal: AbortSignal,
   onText: (delta: string) => void,
   progress: { streamed: boolean },
 ): Promise<RawStep> {
-  const result = call.sdk.streamText({
-    ...stepArguments(call, model, signal),
-    // Errors arrive as stream parts below; the default handler would log them.
-    onError: () => {},
-  });
+  const { stream } = await model.doStream(callOptions(call, signal));
   let text = "";
   const toolCalls: RawToolCall[] = [];
   let finishReason = "unknown";
   let usage: RawStep["usage"] = {};
-  for await (const part of result.fullStream) {
-    switch (part.type) {
-      case "text-delta":
-        text += part.text;
-        progress.streamed = true;
-        onText(part.text);
-        break;
-      case "tool-call":
-        toolCalls.push(part as RawToolCall);
-        break;
-      case "finish-step":
-        finishReason = part.finishReason;
-        usage = part.usage;
-        break;
-      case "error":
-        throw part.error;
-      case "abort":
-        throw signal.reason ?? new Error("the model call was aborted");
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value: part } = await reader.read();
+      if (done) break;
+      switch (part.type) {
+        case "text-delta":
+          text += part.delta;
+          progress.streamed = true;
+          onText(part.delta);
+          break;
+        case "tool-call":
+          if (part.providerExecuted !== true) toolCalls.push(readToolCall(part));
+          break;
+        case "finish":
+          finishReason = finishReasonOf(part.finishReason);
+          usage = usageOf(part.usage);
+          break;
+        case "error":
+          throw part.error;
+      }
     }
+  } catch (error) {
+    // Stop the provider's response (its connection) rather than leave it streaming.
+    await reader.cancel(error).catch(() => {});
+    throw signal.aborted ? (signal.reason ?? error) : error;
+  } finally {
+    reader.releaseLock();
   }
+  if (signal.aborted) throw signal.reason ?? new Error("the model call was aborted");
   return { text, toolCalls, finishReason, usage };
+}
+
+function readToolCall(part: LanguageModelV3ToolCall): RawToolCall {
+  const parsed = parseToolInput(part.input);
+  return parsed.ok
+    ? { toolCallId: part.toolCallId, toolName: part.toolName, input: parsed.input }
+    : { toolCallId: part.toolCallId, toolName: part.toolName, input: part.input, invalid: true };
+}
+
+/** The unified reason (`stop`, `length`, `tool-calls`...), as `generateText` reports it. */
+function finishReasonOf(reason: LanguageModelV3FinishReason | string): string {
+  return typeof reason === "string" ? reason : reason.unified;
+}
+
+function usageOf(usage: LanguageModelV3Usage): RawStep["usage"] {
+  return {
+    inputTokens: usage.inputTokens.total,
+    outputTokens: usage.outputTokens.total,
+    cachedInputTokens: usage.inputTokens.cacheRead,
+  };
 }

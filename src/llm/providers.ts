@@ -1,30 +1,10 @@
 /**
- * The AI SDK models behind model entries. Each provider package, and the
- * SDK itself, is imported on first use: a swarm without models never loads
- * them, and one that uses only a local server never loads Anthropic's.
+ * The AI SDK provider models behind model entries. Each provider package is
+ * imported on first use: a swarm without models never loads one, and one
+ * that uses only a local server never loads Anthropic's.
  */
-import type { LanguageModel } from "ai";
+import type { LanguageModelV3 } from "@ai-sdk/provider";
 import type { ResolvedModel } from "./models.js";
-
-/** The AI SDK module, loaded once, on the first model call. */
-export type AiSdk = typeof import("ai");
-
-let loading: Promise<AiSdk> | undefined;
-let loaded: AiSdk | undefined;
-
-/** Loads the AI SDK (once). */
-export function loadAiSdk(): Promise<AiSdk> {
-  loading ??= import("ai").then((module) => {
-    loaded = module;
-    return module;
-  });
-  return loading;
-}
-
-/** The AI SDK if it is loaded already: the hot path then skips an await. */
-export function loadedAiSdk(): AiSdk | undefined {
-  return loaded;
-}
 
 /**
  * The AI SDK language model for a resolved entry: OpenAI (chat completions),
@@ -37,7 +17,7 @@ export function loadedAiSdk(): AiSdk | undefined {
  * const model = await createLanguageModel(resolved["fast"]!);
  * ```
  */
-export async function createLanguageModel(model: ResolvedModel): Promise<LanguageModel> {
+export async function createLanguageModel(model: ResolvedModel): Promise<LanguageModelV3> {
   const common = {
     ...(model.apiKey === undefined ? {} : { apiKey: model.apiKey }),
     ...(model.baseURL === undefined ? {} : { baseURL: model.baseURL }),

@@ -51,6 +51,12 @@ export interface AgentCard {
    * shape is checked by admission (see `registry/admission.ts`).
    */
   readonly credential?: unknown;
+  /** The team the agent is a member of (`teams:` in the swarm file): its lead's delegations reach it. */
+  readonly team?: string;
+  /** That team's lead: whom the agent answers to. */
+  readonly lead?: string;
+  /** The teams the agent leads. */
+  readonly leads?: readonly string[];
 }
 
 /** The card's status with the default applied. */
@@ -80,6 +86,9 @@ export function sameCard(a: AgentCard, b: AgentCard): boolean {
       a.publicKey === b.publicKey &&
       a.node === b.node &&
       a.owner === b.owner &&
+      a.team === b.team &&
+      a.lead === b.lead &&
+      sameList(a.leads ?? [], b.leads ?? []) &&
       statusOf(a) === statusOf(b) &&
       sameList(a.tags, b.tags) &&
       sameList(a.capabilities, b.capabilities))

@@ -4,7 +4,7 @@
 // signed by its own agent, and the signed departure of a node's agents.
 import type { KeyObject } from "node:crypto";
 import type { Clock } from "../core/clock.js";
-import { InvalidEnvelopeError, SignatureError } from "../errors/index.js";
+import { InvalidEnvelopeError, SignatureError, StaleHeartbeatError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
 import { canonicalize } from "../wire/canonical.js";
 import { createEnvelope, type Envelope, signaturePattern } from "../wire/envelope.js";
@@ -321,6 +321,9 @@ export function isAgentCard(value: unknown): value is AgentCard {
     /^[A-Za-z0-9_-]{43}$/.test(c["publicKey"]) &&
     (c["node"] === undefined || typeof c["node"] === "string") &&
     (c["owner"] === undefined || typeof c["owner"] === "string") &&
+    (c["team"] === undefined || typeof c["team"] === "string") &&
+    (c["lead"] === undefined || typeof c["lead"] === "string") &&
+    (c["leads"] === undefined || strings(c["leads"])) &&
     (c["credential"] === undefined ||
       (typeof c["credential"] === "object" && c["credential"] !== null))
   );
@@ -378,8 +381,10 @@ export function checkHeartbeat(
   verifyEnvelope(envelope, key);
   const skew = context.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   if (Math.abs(context.now - envelope.ts) > skew) {
-    throw new SignatureError(
+    throw new StaleHeartbeatError(
       `${what} was signed ${Math.round((context.now - envelope.ts) / 1000)} s from now, beyond the ${skew / 1000} s allowed: a replay, or a clock that needs synchronising`,
+      node,
+      envelope.ts - context.now,
     );
   }
   const accepted: AgentCard[] = [];

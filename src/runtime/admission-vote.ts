@@ -10,15 +10,18 @@
  * audit log at start and from the decision event as it happens; the agent's
  * next heartbeat is then admitted with that grant, never more.
  */
+
+import { DECISION_KIND, decisionProblem } from "../consensus/audit-verify.js";
 import type { Decision } from "../consensus/seal.js";
 import { toError } from "../errors/index.js";
 import type { Grant } from "../registry/admission.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import type { Gatekeeper } from "./admission.js";
-import { DECISION_KIND, decisionProblem, readAuditLog } from "./consensus/audit-log.js";
-import { type ConsensusEngine, DECIDED_EVENT } from "./consensus/engine.js";
+import { readAuditLog } from "./consensus/audit-log.js";
+import type { ConsensusEngine } from "./consensus/engine.js";
 import type { NodeContext } from "./node-context.js";
+import { DECIDED_EVENT } from "./subjects.js";
 
 /** The privileged action a join request is. */
 export const ADMIT_ACTION = "swarm.admit";

@@ -11,6 +11,7 @@ import type { BidHandler } from "./market/engine.js";
 import type { LocalAgent, NodeContext, Signer } from "./node-context.js";
 import { queueNames, subjects } from "./subjects.js";
 import { type TaskHandler, TaskPipeline } from "./task-pipeline.js";
+import type { TeamPlacement } from "./teams.js";
 
 export type { TaskHandler } from "./task-pipeline.js";
 
@@ -77,6 +78,13 @@ export class StartContext {
 }
 
 /**
+ * Why an agent takes no work: `halted` (its credits fell below its minimum),
+ * `standby` (its role's slots are held by others), `clock` (its node's clock
+ * disagrees with every peer's, see `ClockWatch`).
+ */
+export type PauseReason = "halted" | "standby" | "clock";
+
+/**
  * One agent: an identity, a role, handlers per task type. Its tasks come from
  * its role's durable queue, which it shares with the other agents of the
  * role; it acks a task only after the handler's effects are committed (see
@@ -97,6 +105,8 @@ export class Agent implements LocalAgent {
   readonly policy: CompiledPolicy | undefined;
   /** Signs every envelope the agent sends with its private key. */
   readonly signer: Signer;
+  /** The team the agent is a member of (`teams:`): it also takes the tasks its lead delegates to the team. */
+  readonly team: string | undefined;
   readonly #llm: AgentLlm | undefined;
   readonly #tools: Record<string, LocalTool> = {};
   #voteHandler: VoteHandler | undefined;
@@ -106,13 +116,20 @@ export class Agent implements LocalAgent {
   #node: NodeContext | undefined;
   #pipeline: TaskPipeline | undefined;
   #consumer: Consumer | undefined;
+  #teamConsumer: Consumer | undefined;
   #awards: Consumer | undefined;
   #requests: { unsubscribe(): void } | undefined;
   #exit: ((error: Error | undefined) => void) | undefined;
   #started = false;
-  #paused = false;
+  /** Why the agent takes no work now; it does when this is empty. */
+  readonly #pausedFor = new Set<PauseReason>();
 
-  constructor(spec: AgentSpec, keys: { publicKey: string; privateKey: KeyObject }) {
+  constructor(
+    spec: AgentSpec,
+    keys: { publicKey: string; privateKey: KeyObject },
+    /** Where the agent stands in the swarm's teams; its card says so. */
+    placement: TeamPlacement = { leads: [] },
+  ) {
     this.id = spec.id;
     this.role = spec.role;
     this.concurrency = spec.concurrency ?? 1;
@@ -120,6 +137,7 @@ export class Agent implements LocalAgent {
     this.policy = spec.policy;
     this.#llm = spec.llm;
     this.signer = { id: spec.id, privateKey: keys.privateKey };
+    this.team = placement.team;
     this.card = {
       id: spec.id,
       role: spec.role,
@@ -129,6 +147,9 @@ export class Agent implements LocalAgent {
       publicKey: keys.publicKey,
       ...(spec.owner === undefined ? {} : { owner: spec.owner }),
       ...(spec.credential === undefined ? {} : { credential: spec.credential }),
+      ...(placement.team === undefined ? {} : { team: placement.team }),
+      ...(placement.lead === undefined ? {} : { lead: placement.lead }),
+      ...(placement.leads.length === 0 ? {} : { leads: placement.leads }),
     };
   }
 
@@ -223,9 +244,9 @@ export class Agent implements LocalAgent {
     return this.#voteHandler;
   }
 
-  /** Whether the agent is paused (halted): it takes no new work and does not bid. */
+  /** Whether the agent is paused (for any reason): it takes no new work and does not bid. */
   get paused(): boolean {
-    return this.#paused;
+    return this.#pausedFor.size > 0;
   }
 
   /** Tasks whose handler is running now. */
@@ -259,7 +280,7 @@ export class Agent implements LocalAgent {
     }
     this.#started = true;
     if (this.#handlers.size > 0) {
-      if (!this.#paused) this.#attach();
+      if (this.#pausedFor.size === 0) this.#attach();
       const pipeline = this.#pipeline;
       // Tasks won at auction wait in the agent's own queue, paused or not:
       // it committed to them when it bid.
@@ -286,25 +307,37 @@ export class Agent implements LocalAgent {
       (delivery) => pipeline.deliver(delivery),
       { maxInFlight: this.concurrency },
     );
+    // A member takes its lead's delegations too, and only while it takes
+    // work at all (a paused or standby member leaves them to the others).
+    if (this.team !== undefined) {
+      this.#teamConsumer = node.transport.consume(
+        queueNames.team(node.swarm, this.team, this.role),
+        (delivery) => pipeline.deliver(delivery),
+        { maxInFlight: this.concurrency },
+      );
+    }
   }
 
   /**
-   * Stops taking tasks (halted: out of credits) without stopping the agent:
-   * tasks in flight finish, queued ones go to the other agents of the role.
-   * Does not wait for in-flight tasks: it may be called from inside one.
+   * Stops taking tasks without stopping the agent, for `reason` (default
+   * `halted`: out of credits): tasks in flight finish, queued ones go to the
+   * other agents of the role. Does not wait for in-flight tasks: it may be
+   * called from inside one. Reasons add up: the agent takes work again once
+   * each was lifted by `resume` with the same reason.
    */
-  pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    const consumer = this.#consumer;
+  pause(reason: PauseReason = "halted"): void {
+    const wasPaused = this.#pausedFor.size > 0;
+    this.#pausedFor.add(reason);
+    if (wasPaused) return;
+    const consumers = [this.#consumer, this.#teamConsumer];
     this.#consumer = undefined;
-    consumer?.drain().catch(() => undefined);
+    this.#teamConsumer = undefined;
+    for (const consumer of consumers) consumer?.drain().catch(() => undefined);
   }
 
-  /** Takes tasks again after `pause()`. */
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
+  /** Lifts a `pause(reason)`; takes tasks again when no other reason is left. */
+  resume(reason: PauseReason = "halted"): void {
+    if (!this.#pausedFor.delete(reason) || this.#pausedFor.size > 0) return;
     if (this.#started && this.#handlers.size > 0 && !this.#consumer) this.#attach();
   }
 
@@ -314,8 +347,11 @@ export class Agent implements LocalAgent {
     this.#exit?.(undefined);
     this.#requests?.unsubscribe();
     this.#requests = undefined;
-    const consumers = [this.#consumer, this.#awards].filter((c) => c !== undefined);
+    const consumers = [this.#consumer, this.#teamConsumer, this.#awards].filter(
+      (c) => c !== undefined,
+    );
     this.#consumer = undefined;
+    this.#teamConsumer = undefined;
     this.#awards = undefined;
     if (consumers.length === 0) return;
     if (graceful) {

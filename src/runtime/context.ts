@@ -10,15 +10,19 @@ import type { Envelope } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
 import { type AgentLlm, ledgerBudget, publishLlmEvent, SwarmTools } from "./agent-llm.js";
 import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
-import type { ProposeOptions } from "./consensus/engine.js";
+import type { CallOptions, GatherCall, Gathered } from "./call-options.js";
+import type { ProposeOptions } from "./consensus/types.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
 import { withMcpToolNames } from "./mcp-tools.js";
 import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages.js";
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
 import { childTaskId, StoreStepJournal } from "./step-journal.js";
 import { subjects, taskType } from "./subjects.js";
+import { TeamDelegation } from "./team-delegation.js";
+import { TEAM_HEADER } from "./teams.js";
 import { tracedModels } from "./tracing.js";
 
+export type { CallOptions, GatherCall, Gathered } from "./call-options.js";
 export type { SubmitOptions } from "./messages.js";
 
 /** Effect kind recorded when a root task is submitted. */
@@ -114,14 +118,25 @@ export class StagingContext {
    * only if this handler succeeds. Returns the new task's envelope id.
    */
   submit<TBody>(role: string, task: string, body: TBody, options?: SubmitOptions): string {
-    const { swarm, roles, market } = this.node;
+    const { swarm, roles, market, teams } = this.node;
     // Throws for a role the swarm does not define: such a task could never be delivered.
     roles.settings(role);
+    // A delegation to a team goes to its members' queue, never to an
+    // auction: the lead chose whom it goes to. Throws for a sender that does
+    // not lead the team, before anything is staged.
+    const team =
+      options?.team === undefined ? undefined : teams.route(this.agentId, options.team, task, role);
+    if (team !== undefined) {
+      options = { ...options, headers: { ...options?.headers, [TEAM_HEADER]: team.team } };
+    }
     // A type the swarm allocates by auction waits in the market queue for
     // a node to auction it among the role's agents.
-    const subject = market.auctionRole(task)
-      ? subjects.auctionRequest(swarm, role, task)
-      : subjects.task(swarm, role, task);
+    const subject =
+      team !== undefined
+        ? team.subject
+        : market.auctionRole(task)
+          ? subjects.auctionRequest(swarm, role, task)
+          : subjects.task(swarm, role, task);
     // A task caused by a delegated one carries its escrow on, so whoever
     // audits the end of the chain can settle it.
     const inherited = escrowOf(this.parent);
@@ -187,9 +202,14 @@ export class StagingContext {
   }
 
   #stageMessage<TBody>(draft: MessageDraft<TBody>): string {
-    const { clock, limits, transport } = this.node;
+    const { clock, limits, transport, runId } = this.node;
     const { envelope, entry } = signedMessage(
-      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
+      {
+        clock,
+        maxEnvelopeBytes: limits.maxEnvelopeBytes,
+        transportKind: transport.kind,
+        run: runId,
+      },
       this.signer,
       draft,
     );
@@ -238,33 +258,6 @@ export interface TaskRun<TBody> {
   /** The agent's LLM (model, prompt, tools), when it has one. */
   readonly llm?: AgentLlm;
 }
-
-/** Options of {@link TaskContext.call}. */
-export interface CallOptions extends SubmitOptions {
-  /** Credits moved into the child task's escrow from this agent (as `delegate`). */
-  readonly budget?: number;
-  /** The step's name; default `call/<role>.<task>/<n>` (n counts the calls of this task). */
-  readonly step?: string;
-  /** Give up waiting after this long (`TimeoutError`; the task is retried). Default: no limit. */
-  readonly timeoutMs?: number;
-}
-
-/** One child of {@link TaskContext.gather}: a task to submit to a role. */
-export interface GatherCall {
-  /** The role whose queue gets the child. */
-  readonly role: string;
-  /** The child's task type, as `ctx.submit` takes it. */
-  readonly task: string;
-  /** The child's body. */
-  readonly body: unknown;
-  /** Credits moved into this child's escrow from the caller (as `delegate`). */
-  readonly budget?: number;
-}
-
-/** How one gathered child ended: its handler's result, or why it was dead-lettered. */
-export type Gathered<TResult = unknown> =
-  | { readonly status: "completed"; readonly taskId: string; readonly result: TResult }
-  | { readonly status: "dead_lettered"; readonly taskId: string; readonly reason: string };
 
 /**
  * The context of a task handler (`ctx`): the task (`ctx.body`, `ctx.attempt`,
@@ -509,6 +502,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
         return this.step(step, async (): Promise<Gathered<TResult>> => {
           const outcome = await this.#callChild(call.role, call.task, call.body, step, {
             ...(call.budget === undefined ? {} : { budget: call.budget }),
+            ...(call.team === undefined ? {} : { team: call.team }),
             ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
           });
           return outcome.status === "completed"
@@ -517,6 +511,22 @@ export class TaskContext<TBody = unknown> extends StagingContext {
         });
       }),
     );
+  }
+
+  /**
+   * The team this agent leads (`teams:` in the swarm file), to delegate to
+   * its members only; `name` may be left out when it leads one team.
+   *
+   * @throws NotTeamLeadError when this agent does not lead team `name`.
+   * @throws ConfigError when there is no such team, or it leads none or several and named none.
+   *
+   * @example
+   * ```ts
+   * const answer = await ctx.team().call<string>("investigate", { topic: ctx.body });
+   * ```
+   */
+  team(name?: string): TeamDelegation {
+    return new TeamDelegation(this, this.node.teams, this.node.teams.teamFor(this.agentId, name));
   }
 
   /**

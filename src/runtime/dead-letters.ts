@@ -10,6 +10,7 @@ import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
 import { escrowOf } from "./budget.js";
 import type { BadInputPark, NodeContext } from "./node-context.js";
+import { otherRunOf, parkOtherRun, strayRun } from "./run-identity.js";
 import { queueNames, subjects } from "./subjects.js";
 
 /**
@@ -128,6 +129,16 @@ export class DeadLetters implements BadInputPark {
       .catch((err: unknown) => events.emit({ type: "error", error: toError(err).message }));
   }
 
+  #strayRun(envelope: Envelope): string | undefined {
+    if (otherRunOf(envelope, this.#node.runId) === undefined) return undefined;
+    try {
+      this.#node.keys.verify(envelope);
+      return undefined;
+    } catch (error) {
+      return strayRun(envelope, this.#node.runId, error);
+    }
+  }
+
   async #record(delivery: Delivery): Promise<void> {
     const { clock, store, budgets, market, events } = this.#node;
     const h = delivery.headers;
@@ -136,6 +147,12 @@ export class DeadLetters implements BadInputPark {
       envelope = decodeEnvelope(delivery.data, { maxBytes: Number.MAX_SAFE_INTEGER });
     } catch {
       envelope = undefined;
+    }
+    // Another run's dead letter, unverifiable here, is not this run's to record (run-identity.ts).
+    const stray = envelope === undefined ? undefined : this.#strayRun(envelope);
+    if (stray !== undefined && envelope !== undefined) {
+      await parkOtherRun(this.#node, delivery, envelope, stray, "dlq");
+      return;
     }
     const record = {
       // A redriven message keeps its dead letter's id: its task is the same task.

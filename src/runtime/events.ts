@@ -37,6 +37,32 @@ export type SwarmEvent =
     }
   | { readonly type: "task.duplicate"; readonly id: string; readonly agent: string }
   | {
+      /**
+       * A task sent by another run of the swarm (its `conclave-run` header
+       * names another store's run): not run, not recorded in this store,
+       * moved unchanged to the queue `parkedIn` for an operator.
+       */
+      readonly type: "task.other_run";
+      readonly id: string;
+      /** The run that sent it. */
+      readonly run: string;
+      /** The subject it was taken from. */
+      readonly subject: string;
+      readonly parkedIn: string;
+    }
+  | {
+      /**
+       * A delivery of a task another delivery is still running (its claim,
+       * held by `owner`, has not expired): held, not run, until that one
+       * completes (then acked as `task.duplicate`) or its claim lapses.
+       */
+      readonly type: "task.held";
+      readonly id: string;
+      readonly agent: string;
+      /** Who runs it now: a node's claim owner (`<node id>/<suffix>`), or `this node`. */
+      readonly owner: string;
+    }
+  | {
       readonly type: "task.dead_lettered";
       readonly id: string;
       readonly subject: string;
@@ -51,6 +77,52 @@ export type SwarmEvent =
     }
   | RegistryEvent
   | { readonly type: "agent.trusted"; readonly agent: string }
+  | {
+      /**
+       * Every other node heard recently (at least two) signs its heartbeats
+       * further from this node's clock than the 30 s allowed, all on the
+       * same side: this node's clock is the one that is off (`offsetMs`:
+       * the peers' median clock minus ours). Its agents stop taking tasks,
+       * which wait in their queues for the other nodes, until a peer's
+       * heartbeat is accepted again (`clock.agreed`). Synchronise this
+       * host's clock (NTP).
+       */
+      readonly type: "clock.outlier";
+      readonly offsetMs: number;
+      readonly peers: number;
+    }
+  | {
+      /** A peer's heartbeat was accepted again after `clock.outlier`: this node's agents take tasks again. */
+      readonly type: "clock.agreed";
+    }
+  | {
+      /**
+       * Task `id` found the store unreachable (a connection failure): it
+       * waits in place, keeping its lease and its agent's slot, and calls
+       * the store again with backoff instead of spending a delivery.
+       */
+      readonly type: "store.unreachable";
+      readonly agent: string;
+      readonly id: string;
+      readonly reason: string;
+    }
+  | {
+      /**
+       * A write to this node's store or queue journal failed because its disk
+       * is full (`StoreFullError`): nothing more can be committed here until
+       * space is freed. `conclave up` stops and exits 1 on it.
+       */
+      readonly type: "store.full";
+      readonly agent: string;
+      readonly error: string;
+    }
+  | {
+      /** The store answered task `id` again after `waitedMs` of waiting (see `store.unreachable`). */
+      readonly type: "store.reachable";
+      readonly agent: string;
+      readonly id: string;
+      readonly waitedMs: number;
+    }
   | {
       /**
        * A start-up race the runtime retries by itself, not an error: a
@@ -231,6 +303,18 @@ export type SwarmEvent =
       readonly agent: string;
       readonly task: string;
     } & LlmDelta)
+  | {
+      /**
+       * The bus refused a task because its queue holds its limit (`maxPending`):
+       * a submit waits and sends it again with backoff; a handler's message
+       * stays in its outbox for the relay.
+       */
+      readonly type: "queue.full";
+      /** The task (or handler run) whose message was refused. */
+      readonly task: string;
+      readonly queue: string;
+      readonly limit: number;
+    }
   | { readonly type: "error"; readonly error: string };
 
 /** Receives every {@link SwarmEvent} of this node (`swarm.on`). */

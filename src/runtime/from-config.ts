@@ -9,6 +9,7 @@ import type {
   RemoteRoleConfig,
   SwarmConfig as SwarmFile,
 } from "../config/schema.js";
+import type { Clock } from "../core/clock.js";
 import { ConfigError } from "../errors/index.js";
 import { type AgentKeyPair, decodePublicKey, loadOrCreateAgentKey } from "../identity/index.js";
 import { loadAgentLlm, openModelPool } from "../llm/setup.js";
@@ -25,6 +26,7 @@ import { McpTools } from "./mcp-tools.js";
 import { remoteA2AHandler } from "./remote-a2a.js";
 import { bindRunState } from "./run-state.js";
 import { createSwarm, type Swarm } from "./swarm.js";
+import type { TeamSpec } from "./teams.js";
 
 /**
  * A module named by the swarm file's `module`: it gives each hosted agent
@@ -64,6 +66,8 @@ export interface OpenSwarmOptions {
   readonly module?: SwarmModule;
   /** Use this transport instead of the file's (tests). */
   readonly transport?: Transport;
+  /** The runtime's clock; default the system clock (`conclave up` offsets it with `CONCLAVE_CLOCK_OFFSET_MS`). */
+  readonly clock?: Clock;
 }
 
 /** Options of {@link openTransport}. */
@@ -120,6 +124,7 @@ export async function openTransport(
       ...(tls === undefined ? {} : { tls }),
       ...(broker.replicas === undefined ? {} : { replicas: broker.replicas }),
       ...(broker.storage === undefined ? {} : { storage: broker.storage }),
+      ...(broker.syncEveryWrite ? { syncEveryWrite: true } : {}),
     });
   }
   if (url.protocol === "amqp:" || url.protocol === "amqps:") {
@@ -268,6 +273,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     name: config.swarm,
     transport,
     store,
+    ...(options.clock ? { clock: options.clock } : {}),
     keys: (id) => {
       const pair = keys.get(id);
       if (!pair) throw new ConfigError(`no key loaded for agent "${id}"`);
@@ -282,6 +288,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     ...(mcp ? { mcp } : {}),
     ...(config.privileged ? { privileged: config.privileged } : {}),
     ...(config.tasks ? { tasks: config.tasks } : {}),
+    teams: teamsWithPoolWorkers(config),
     admission: {
       mode: config.admission,
       declared: [
@@ -307,6 +314,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
             path: `agents.${config.agents.indexOf(a)}.llm`,
           }),
           ...(a.llm.toolBudget > 0 ? { toolBudget: a.llm.toolBudget } : {}),
+          ...(a.llm.publishDeltas ? { publishDeltas: true } : {}),
         }
       : undefined;
     const agent = swarm.agent({
@@ -371,6 +379,23 @@ function declaredPoolWorkers(config: SwarmFile) {
       ...(template.owner === undefined ? {} : { owner: template.owner }),
     }));
   });
+}
+
+/** Teams as the runtime takes them: a pooled template's workers are members where the template is. */
+function teamsWithPoolWorkers(config: SwarmFile): Record<string, TeamSpec> {
+  return Object.fromEntries(
+    Object.entries(config.teams).map(([name, team]): [string, TeamSpec] => [
+      name,
+      {
+        lead: team.lead,
+        roles: team.roles,
+        members: team.members.flatMap((id) => {
+          const pool = Object.values(config.pools).find((p) => p.template === id);
+          return pool === undefined ? [id] : [id, ...poolSlotIds(id, pool.max)];
+        }),
+      },
+    ]),
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { toError } from "../errors/index.js";
+import { StaleHeartbeatError, toError } from "../errors/index.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import {
   CardProofs,
@@ -14,6 +14,7 @@ import {
 import type { Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope } from "../wire/envelope.js";
+import { type ClockOutlier, ClockWatch } from "./clock-watch.js";
 import type { LocalAgent, NodeContext } from "./node-context.js";
 import { subjects } from "./subjects.js";
 import type { TrustManager } from "./trust.js";
@@ -29,6 +30,8 @@ const HEARTBEAT_CHUNK = 500;
  */
 export class Membership {
   readonly #node: NodeContext;
+  readonly #clockWatch: ClockWatch;
+  readonly #onClock: ((outlier: ClockOutlier | undefined) => void) | undefined;
   readonly #trust: TrustManager;
   /** Nodes heard recently; a new one is answered with our cards (see `#replies`). */
   readonly #knownNodes: KnownNodes;
@@ -51,11 +54,18 @@ export class Membership {
       readonly leftAfterMs: number;
       /** Called when the registry says an agent left (its trust and routes are dropped). */
       readonly onLeft: (agentId: string) => void;
+      /**
+       * Called after each remote heartbeat with the clock verdict: this
+       * node's clock is the odd one out (see `ClockWatch`), or undefined.
+       */
+      readonly onClock?: (outlier: ClockOutlier | undefined) => void;
     },
   ) {
     this.#node = node;
     this.#trust = trust;
     this.#onLeft = config.onLeft;
+    this.#onClock = config.onClock;
+    this.#clockWatch = new ClockWatch(config.leftAfterMs);
     const { heartbeatMs } = node.limits;
     this.#knownNodes = new KnownNodes({ expireAfterMs: config.leftAfterMs });
     // Extra card publications for new nodes: at most one per half heartbeat interval.
@@ -216,8 +226,16 @@ export class Membership {
       heard = { ...checked, signer };
       if (!(await this.observeCard(signer, message.subject))) admission.assertAdmitted(signer.id);
     } catch (error) {
+      if (error instanceof StaleHeartbeatError && error.node !== nodeId) {
+        this.#clockWatch.skewed(error.node, error.offsetMs, clock.now());
+        this.#onClock?.(this.#clockWatch.outlier(clock.now()));
+      }
       deadLetters.park(message, error);
       return;
+    }
+    if (heard.node !== nodeId) {
+      this.#clockWatch.accepted(heard.node, clock.now());
+      this.#onClock?.(this.#clockWatch.outlier(clock.now()));
     }
     // A node we have not heard from has just joined: answer with our cards
     // soon (throttled, so a burst of joins cannot make us republish per

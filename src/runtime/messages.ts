@@ -2,9 +2,10 @@ import type { Clock } from "../core/clock.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
-import { APPROVAL_HEADER } from "./consensus/engine.js";
 import type { OutboxDraft } from "./market/engine.js";
 import type { Signer } from "./node-context.js";
+import { RUN_HEADER } from "./run-identity.js";
+import { APPROVAL_HEADER } from "./subjects.js";
 import { traceOutgoing } from "./tracing.js";
 
 /** Options of a message sent on behalf of an agent. */
@@ -27,6 +28,13 @@ export interface SubmitOptions {
    * keep its id when its sender runs again (see `ctx.call`).
    */
   readonly id?: string;
+  /**
+   * Delegate to this team (`teams:` in the swarm file) instead of the whole
+   * role: the task goes to the team's members of the role only
+   * (`<swarm>.team.<team>.<role>.<task>`). Only the team's lead may;
+   * anyone else gets `NotTeamLeadError`.
+   */
+  readonly team?: string;
 }
 
 /** What building a message needs besides the signer. */
@@ -35,6 +43,8 @@ export interface MessageSettings {
   readonly maxEnvelopeBytes: number;
   /** The transport's kind (`Transport.kind`): the `messaging.system` of the message's span. */
   readonly transportKind: string;
+  /** The sender's run id: a task (`enqueue`) carries it as the `conclave-run` header. */
+  readonly run?: string | undefined;
 }
 
 /** A message to build and sign: where it goes and what it carries. */
@@ -61,13 +71,15 @@ export function signedMessage<TBody>(
   const { parent, options = {} } = draft;
   // The trace context goes in before signing: headers are signed with the rest.
   const traced = traceOutgoing(settings.transportKind, draft.mode, draft.subject, parent);
+  const run = draft.mode === "enqueue" ? settings.run : undefined;
   const headers =
-    options.headers === undefined && options.approval === undefined
+    options.headers === undefined && options.approval === undefined && run === undefined
       ? traced.headers
       : {
           ...traced.headers,
           ...options.headers,
           ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
+          ...(run === undefined ? {} : { [RUN_HEADER]: run }),
         };
   try {
     const unsigned = createEnvelope<TBody>(

@@ -10,6 +10,7 @@
 import type { KeyObject } from "node:crypto";
 import type { TaskTypeConfig } from "../config/schema.js";
 import type { CompiledPolicy } from "../consensus/policy.js";
+import type { PrivilegedAction } from "../consensus/rule.js";
 import type { Decision } from "../consensus/seal.js";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
@@ -22,12 +23,14 @@ import type { Store, TaskCompletion, TaskOutcome } from "../store/port.js";
 import type { Message, Transport } from "../transport/port.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { Budgets } from "./budget.js";
-import type { ProposeOptions } from "./consensus/engine.js";
+import type { ProposeOptions } from "./consensus/types.js";
 import type { VoteHandler } from "./consensus/voting.js";
 import type { SwarmEvent } from "./events.js";
 import type { LeaseKeeper } from "./lease.js";
-import type { AuctionOptions, AuctionOutcome, BidHandler, OutboxDraft } from "./market/engine.js";
+import type { AuctionOptions, AuctionOutcome, BidHandler, OutboxDraft } from "./market/types.js";
 import type { McpTools } from "./mcp-tools.js";
+import type { TaskClaims } from "./task-claims.js";
+import type { TeamBook } from "./teams.js";
 
 /** An identity that signs: an agent id and its private key. */
 export interface Signer {
@@ -47,6 +50,12 @@ export interface RoleSettings {
    */
   readonly ordering: "none" | "conversation";
   readonly gapTimeoutMs: number;
+  /**
+   * Tasks the role's queue (and each team's queue of the role) holds at most;
+   * a submit beyond it fails with `QueueFullError` (a handler's delegation
+   * stays in its outbox and is sent again later). Default: no limit.
+   */
+  readonly maxPending?: number;
 }
 
 /** Limits and policies every part applies the same way. */
@@ -69,8 +78,12 @@ export interface KeyRing {
   key(agentId: string): KeyObject | undefined;
   /** Whether the agent's key was revoked: its messages are refused for good. */
   revoked(agentId: string): boolean;
-  /** Whether a card for the agent has been heard (its trust may still be being established). */
-  knownCard(agentId: string): boolean;
+  /**
+   * Whether a trusted key for the agent may still come, so a task it signed
+   * is worth waiting for: its card has been heard (a handshake is under
+   * way), or this node started too recently to have heard every live agent.
+   */
+  mayBecomeTrusted(agentId: string): boolean;
   /**
    * Checks an envelope's signature against its sender's trusted key, under
    * the swarm's signing policy. Throws `SignatureError`, or
@@ -143,10 +156,23 @@ export interface Outbox {
    * Commits `staged` under `taskId` (once: a repeat commits nothing and gets
    * `duplicate: true`) and sends its messages from memory. A message the bus
    * refuses stays in the store for the relay; it never fails the commit.
+   * `full`: one was refused because its queue is full (see {@link deliver}).
    */
-  commit(taskId: string, agent: string, staged: StagedWrites): Promise<{ duplicate: boolean }>;
+  commit(
+    taskId: string,
+    agent: string,
+    staged: StagedWrites,
+  ): Promise<{ duplicate: boolean; full?: true }>;
   /** Sends what a task committed earlier and the bus has not taken yet (after a crash). */
   resend(taskId: string): Promise<void>;
+  /**
+   * Waits until the bus took every message `taskId` committed, sending again
+   * with backoff while it refuses one because its queue is full
+   * (`QueueFullError`): how a producer slows to its consumers' pace. Any
+   * other refusal, or the node stopping, leaves the rest to the relay.
+   * Resolves with how long it waited.
+   */
+  deliver(taskId: string): Promise<number>;
 }
 
 /** Who may join: every card heard is admitted or refused here first. */
@@ -200,6 +226,11 @@ export interface NodeContext {
   readonly swarm: string;
   /** Names this node in heartbeats and handshakes. */
   readonly nodeId: string;
+  /**
+   * The run this node belongs to (the store's, see `run-identity.ts`), sent
+   * on every task as the `conclave-run` header; undefined until started.
+   */
+  readonly runId: string | undefined;
   readonly transport: Transport;
   readonly store: Store;
   readonly clock: Clock;
@@ -210,6 +241,8 @@ export interface NodeContext {
   /** Admits or refuses every agent heard from (see `Gatekeeper`). */
   readonly admission: AdmissionGate;
   readonly roles: RoleBook;
+  /** The swarm's teams: who leads whom, where a lead's delegation goes. */
+  readonly teams: TeamBook;
   readonly agents: LocalAgents;
   /** Every agent heard from, with liveness. */
   readonly registry: RegistryView;
@@ -217,10 +250,14 @@ export interface NodeContext {
   readonly deadLetters: BadInputPark;
   /** Credit budgets of the metered agents hosted here. */
   readonly budgets: Budgets;
+  /** The swarm's privileged actions by name (`privileged:` in the swarm file): each runs only once voted. */
+  readonly privileged: Readonly<Record<string, PrivilegedAction>>;
   readonly consensus: ConsensusPort;
   readonly market: MarketPort;
   /** Keeps the leases of deliveries being worked on alive. */
   readonly leases: LeaseKeeper;
+  /** Claims of the tasks being run, shared through the store: a second live delivery waits. */
+  readonly claims: TaskClaims;
   /** Waits for tasks' outcomes (`ctx.call`, `submitAndWait`). */
   readonly outcomes: TaskOutcomes;
   /** The models this node's LLM agents use; undefined when it has none. */

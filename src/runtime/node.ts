@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { TaskTypeConfig } from "../config/schema.js";
+import type { PrivilegedAction } from "../consensus/rule.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
 import { type BackoffPolicy, defaultBackoff } from "../delivery/backoff.js";
@@ -18,18 +19,17 @@ import { Gatekeeper } from "./admission.js";
 import { VotedAdmission } from "./admission-vote.js";
 import type { Agent } from "./agent.js";
 import { Budgets } from "./budget.js";
-import { ConsensusEngine, type LocalVoter } from "./consensus/engine.js";
-import type { PrivilegedAction } from "./consensus/rule.js";
+import type { ClockOutlier } from "./clock-watch.js";
+import { ConsensusEngine } from "./consensus/engine.js";
 import { DeadLetters } from "./dead-letters.js";
 import { EventBus } from "./event-bus.js";
 import { EventHub } from "./event-hub.js";
 import { LeaseKeeper } from "./lease.js";
-import { type AuctionOptions, MarketEngine, type MarketHost } from "./market/engine.js";
+import { type AuctionOptions, MarketEngine } from "./market/engine.js";
 import type { McpTools } from "./mcp-tools.js";
 import { Membership } from "./membership.js";
 import type {
   ConsensusPort,
-  LocalAgent,
   LocalAgents,
   MarketPort,
   NodeContext,
@@ -42,7 +42,10 @@ import { Outcomes } from "./outcomes.js";
 import { declareQueues, hasAuctions } from "./queues.js";
 import { Requests } from "./requests.js";
 import { Revocations } from "./revocations.js";
+import { establishRun } from "./run-identity.js";
 import { queueNames } from "./subjects.js";
+import { TaskClaims } from "./task-claims.js";
+import { TeamBook, type TeamSpec } from "./teams.js";
 import { TrustManager } from "./trust.js";
 
 /** A role as the swarm is configured with it. */
@@ -87,6 +90,8 @@ export interface NodeConfig {
    * that proves its key, with the role and weight its card claims; a swarm
    * file defaults to `declared`.
    */
+  /** Teams for hierarchical delegation, by name (see `TeamBook`). */
+  readonly teams?: Readonly<Record<string, TeamSpec>>;
   readonly admission?: {
     readonly mode: AdmissionMode;
     readonly declared?: readonly DeclaredAgent[];
@@ -110,7 +115,31 @@ export class SwarmNode implements NodeContext {
   readonly limits: NodeLimits;
   readonly registry: RegistryView;
   readonly roles: RoleBook;
+  readonly teams: TeamBook;
   readonly events = new EventHub();
+  /** Whether this node's agents are paused because its clock is the odd one out. */
+  #clockOutlier = false;
+
+  /**
+   * Pauses every hosted agent while this node's clock disagrees with every
+   * peer's (their tasks wait in the queues for the other nodes instead of
+   * being taken and dead-lettered as unverifiable), and resumes them once a
+   * peer's heartbeat is accepted again.
+   */
+  #judgeClock(outlier: ClockOutlier | undefined): void {
+    if ((outlier !== undefined) === this.#clockOutlier) return;
+    this.#clockOutlier = outlier !== undefined;
+    for (const agent of this.hosted.values()) {
+      if (outlier) agent.pause("clock");
+      else agent.resume("clock");
+    }
+    this.events.emit(
+      outlier
+        ? { type: "clock.outlier", offsetMs: outlier.offsetMs, peers: outlier.peers }
+        : { type: "clock.agreed" },
+    );
+  }
+
   /** The agents hosted here, by id. */
   readonly hosted = new Map<string, Agent>();
   readonly agents: LocalAgents = {
@@ -134,11 +163,13 @@ export class SwarmNode implements NodeContext {
   readonly requests: Requests;
   readonly revocations: Revocations;
   readonly leases: LeaseKeeper;
+  readonly claims: TaskClaims;
+  runId: string | undefined;
   readonly outcomes: Outcomes;
   readonly models: ModelPool | undefined;
   readonly mcp: McpTools | undefined;
-  /** Whether the swarm has privileged actions (decisions to audit). */
-  readonly #privileged: boolean;
+  /** The swarm's privileged actions (none: no decisions to audit). */
+  readonly privileged: Readonly<Record<string, PrivilegedAction>>;
 
   constructor(
     config: NodeConfig,
@@ -147,6 +178,7 @@ export class SwarmNode implements NodeContext {
       readonly stopAgent: (agentId: string) => void;
     },
   ) {
+    checkNodeConfig(config);
     this.swarm = config.name;
     this.transport = config.transport;
     this.store = config.store;
@@ -157,9 +189,18 @@ export class SwarmNode implements NodeContext {
     const heartbeatMs = d.heartbeatMs ?? 1000;
     const leftAfterMs = d.leftAfterMs ?? heartbeatMs * 10;
     this.leases = new LeaseKeeper(this.clock);
+    this.claims = new TaskClaims({
+      store: this.store,
+      clock: this.clock,
+      events: this.events,
+      // Unique per node instance even when two processes are given one node id.
+      owner: `${this.nodeId}/${ulid(this.clock).slice(-8)}`,
+      exclusive: this.transport.kind === "memory",
+    });
     this.outcomes = new Outcomes(this);
     this.models = config.models;
     this.mcp = config.mcp;
+    this.privileged = config.privileged ?? {};
     this.limits = {
       maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
       signing: config.signing ?? "required",
@@ -171,6 +212,13 @@ export class SwarmNode implements NodeContext {
     });
     this.roles = roleBook(config);
     const admission = config.admission ?? { mode: "open" };
+    const declaredRoles = new Map((admission.declared ?? []).map((a) => [a.id, a.role]));
+    this.teams = new TeamBook(
+      this.swarm,
+      config.teams ?? {},
+      (id) => this.hosted.get(id)?.role ?? declaredRoles.get(id),
+      (role) => config.roles[role]?.tasks ?? [],
+    );
     this.admission = new Gatekeeper(this, {
       mode: admission.mode,
       swarm: this.swarm,
@@ -179,6 +227,9 @@ export class SwarmNode implements NodeContext {
     });
     this.keys = new TrustManager(this, {
       timeoutMs: Math.max(1000, heartbeatMs * 2),
+      // At least 10 s: a peer process restarting beside this one takes
+      // seconds to start and announce itself (5 s seen on a loaded machine).
+      settleMs: Math.max(leftAfterMs, 10_000),
       learn: (card) => this.membership.observeCard(card, "handshake"),
     });
     this.revocations = new Revocations(this, {
@@ -190,6 +241,7 @@ export class SwarmNode implements NodeContext {
     this.requests = new Requests(this, (role) => config.roles[role]?.routing ?? "round-robin");
     this.membership = new Membership(this, this.keys, {
       leftAfterMs,
+      onClock: (outlier) => this.#judgeClock(outlier),
       onLeft: (id) => {
         // Our own agents are heard through the broker like anyone's: their
         // silence means our link was down, not that they left.
@@ -217,13 +269,12 @@ export class SwarmNode implements NodeContext {
       },
     });
     this.eventBus = new EventBus(this);
-    this.consensusEngine = new ConsensusEngine(consensusHost(this, config.privileged ?? {}));
+    this.consensusEngine = new ConsensusEngine(this);
     this.consensus = this.consensusEngine;
     this.votedAdmission = new VotedAdmission(this, this.admission, this.consensusEngine);
     this.admission.whenNotAdmitted = (card) => this.votedAdmission.requested(card);
-    this.marketEngine = new MarketEngine(marketHost(this, config.bidRate));
+    this.marketEngine = new MarketEngine(this, config.bidRate ? { bidRate: config.bidRate } : {});
     this.market = marketPort(this, this.marketEngine);
-    this.#privileged = Object.keys(config.privileged ?? {}).length > 0;
   }
 
   /**
@@ -234,6 +285,7 @@ export class SwarmNode implements NodeContext {
   async start(): Promise<void> {
     // First: a server that cannot be reached fails the start before anything is announced.
     await this.mcp?.start();
+    this.runId ??= await establishRun(this.store, this.clock);
     await declareQueues(this);
     this.deadLetters.start();
     for (const agent of this.hosted.values()) {
@@ -244,8 +296,8 @@ export class SwarmNode implements NodeContext {
     this.consensusEngine.start();
     await this.votedAdmission.start();
     this.marketEngine.start();
-    if (this.#privileged) {
-      // The registry snapshot: the keys an offline audit checks votes against.
+    if (Object.keys(this.privileged).length > 0) {
+      // Decisions to audit. The registry snapshot: the keys an offline audit checks votes against.
       for (const agent of this.hosted.values()) {
         await this.store.saveAgentCard(
           { ...agent.card, node: this.nodeId },
@@ -271,16 +323,32 @@ export class SwarmNode implements NodeContext {
     this.keys.close();
     this.revocations.close();
     this.votedAdmission.stop();
-    this.consensusEngine.close();
+    await this.consensusEngine.close();
     this.marketEngine.close();
     this.eventBus.close();
     this.leases.close();
+    this.claims.close();
     await this.outbox.stop();
     await this.deadLetters.stop(graceful);
     await this.mcp?.close();
     if (graceful) await this.transport.drain();
     else await this.transport.close();
     await this.store.close();
+  }
+}
+
+function checkNodeConfig(config: NodeConfig): void {
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(config.name)) {
+    throw new ConfigError(
+      `swarm name "${config.name}" must be lowercase letters, digits and '-', starting with a letter`,
+    );
+  }
+  for (const [role, r] of Object.entries(config.roles)) {
+    if (r.ordering === "causal") {
+      throw new ConfigError(
+        `role "${role}": causal ordering applies to event subscriptions (swarm.subscribe(..., { ordering: "causal" })); order a role's tasks with ordering: conversation`,
+      );
+    }
   }
 }
 
@@ -295,105 +363,19 @@ function roleBook(config: NodeConfig): RoleBook {
       if (!r) throw new ConfigError(`role "${role}" is not defined in the swarm`);
       const backoff: BackoffPolicy = r.backoff ?? d.backoff ?? defaultBackoff;
       const ackWaitMs = r.ackWaitMs ?? d.ackWaitMs ?? 30_000;
+      const maxPending = r.maxPending ?? d.maxPending;
       return {
         ackWaitMs,
         maxDeliver: r.maxDeliver ?? d.maxDeliver ?? 5,
         backoff,
         ordering: r.ordering === "conversation" ? "conversation" : "none",
         gapTimeoutMs: r.gapTimeoutMs ?? Math.min(10_000, ackWaitMs),
+        ...(maxPending === undefined ? {} : { maxPending }),
       };
     },
     listing(task: string): string | undefined {
       const listing = Object.entries(config.roles).filter(([, r]) => r.tasks?.includes(task));
       return listing.length === 1 ? listing[0]?.[0] : undefined;
-    },
-  };
-}
-
-function localVoter(agent: LocalAgent): LocalVoter {
-  return {
-    id: agent.id,
-    role: agent.role,
-    weight: agent.card.weight,
-    publicKey: agent.card.publicKey,
-    privateKey: agent.signer.privateKey,
-    ...(agent.policy ? { rules: agent.policy } : {}),
-    ...(agent.voteHandler ? { handler: agent.voteHandler } : {}),
-  };
-}
-
-function consensusHost(
-  node: NodeContext,
-  privileged: Readonly<Record<string, PrivilegedAction>>,
-): ConstructorParameters<typeof ConsensusEngine>[0] {
-  return {
-    swarm: node.swarm,
-    transport: node.transport,
-    store: node.store,
-    clock: node.clock,
-    maxEnvelopeBytes: node.limits.maxEnvelopeBytes,
-    privileged,
-    roles: node.roles.names,
-    local: (id) => {
-      const agent = node.agents.get(id);
-      return agent ? localVoter(agent) : undefined;
-    },
-    locals: () => [...node.agents.all()].map(localVoter),
-    remotes: () =>
-      node.registry
-        .find()
-        .filter((e) => !node.agents.get(e.card.id) && node.keys.key(e.card.id) !== undefined)
-        .map(({ card }) => ({
-          id: card.id,
-          role: card.role,
-          weight: card.weight,
-          publicKey: card.publicKey,
-        })),
-    publicKey: (id) => node.keys.key(id),
-    revoked: (id) => node.keys.revoked(id),
-    verifySender: (envelope) => node.keys.verify(envelope),
-    emit: (event) => node.events.emit(event),
-    park: (message, error) => node.deadLetters.park(message, error),
-  };
-}
-
-function marketAgent(node: NodeContext, agent: LocalAgent | undefined) {
-  if (!agent) return undefined;
-  return {
-    id: agent.id,
-    role: agent.role,
-    privateKey: agent.signer.privateKey,
-    ...(agent.bidHandler ? { bid: agent.bidHandler } : {}),
-    idle: agent.paused || node.budgets.isHalted(agent.id),
-  };
-}
-
-function marketHost(node: NodeContext, bidRate: NodeConfig["bidRate"]): MarketHost {
-  return {
-    swarm: node.swarm,
-    transport: node.transport,
-    store: node.store,
-    clock: node.clock,
-    maxEnvelopeBytes: node.limits.maxEnvelopeBytes,
-    registry: node.registry,
-    budgets: node.budgets,
-    tasks: node.roles.tasks,
-    ...(bidRate ? { bidRate } : {}),
-    roleListing: (task) => node.roles.listing(task),
-    local: (id) => marketAgent(node, node.agents.get(id)),
-    bidders: (role) =>
-      [...node.agents.all()].flatMap((a) =>
-        a.role === role && a.bidHandler ? (marketAgent(node, a) ?? []) : [],
-      ),
-    anyLocal: () => marketAgent(node, node.agents.first()),
-    publicKey: (id) => node.keys.key(id),
-    revoked: (id) => node.keys.revoked(id),
-    owner: (id) => node.agents.get(id)?.card.owner ?? node.registry.get(id)?.card.owner,
-    verifySender: (envelope) => node.keys.verify(envelope),
-    emit: (event) => node.events.emit(event),
-    park: (message, error) => node.deadLetters.park(message, error),
-    commitAndSend: async (taskId, agent, outbox) => {
-      await node.outbox.commit(taskId, agent, { effects: [], outbox });
     },
   };
 }

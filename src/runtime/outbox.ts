@@ -1,10 +1,12 @@
 import { backoffDelay } from "../delivery/backoff.js";
-import { toError } from "../errors/index.js";
+import { QueueFullError, toError } from "../errors/index.js";
 import type { OutboxEntry } from "../store/port.js";
 import type { NodeContext, Outbox, StagedWrites } from "./node-context.js";
 
 /** The relay's spacing between recovery passes (and after a failed send). */
 const RELAY_BACKOFF = { baseMs: 1000, maxMs: 30_000, factor: 2, jitter: "equal" } as const;
+/** A submit's spacing between sends while its queue is full (`deliver`). */
+const FULL_BACKOFF = { baseMs: 50, maxMs: 2_000, factor: 2, jitter: "full" } as const;
 /** Sent entries forgotten in one store write, at most. */
 const DELETE_BATCH = 1000;
 
@@ -42,7 +44,7 @@ export class NodeOutbox implements Outbox {
     taskId: string,
     agent: string,
     staged: StagedWrites,
-  ): Promise<{ duplicate: boolean }> {
+  ): Promise<{ duplicate: boolean; full?: true }> {
     const { store, clock } = this.#node;
     const { duplicate } = await store.completeTask({ taskId, agent, at: clock.now(), ...staged });
     // Delegations' holds committed with the task: the delegator may now be below its minimum.
@@ -50,7 +52,8 @@ export class NodeOutbox implements Outbox {
     if (duplicate) {
       await this.resend(taskId);
     } else if (staged.outbox.length > 0) {
-      await this.#send(taskId, staged.outbox);
+      const sent = await this.#send(taskId, staged.outbox);
+      if (sent instanceof QueueFullError) return { duplicate, full: true };
     }
     return { duplicate };
   }
@@ -59,7 +62,7 @@ export class NodeOutbox implements Outbox {
     for (;;) {
       const pending = await this.#node.store.pendingOutbox({ taskId, limit: DELETE_BATCH });
       const fresh = pending.filter((e) => !this.#inFlight.has(e.id));
-      if (fresh.length === 0 || !(await this.#send(taskId, fresh))) return;
+      if (fresh.length === 0 || (await this.#send(taskId, fresh)) !== true) return;
       if (pending.length < DELETE_BATCH) return;
       // More than a page: forget this one before reading the next.
       await this.#flush();
@@ -83,10 +86,15 @@ export class NodeOutbox implements Outbox {
 
   /**
    * Sends entries concurrently (a plan of thousands of tasks shares journal
-   * commits); returns whether every one was taken. What fails stays in the
-   * store for the relay.
+   * commits). What fails stays in the store for the relay. Returns true when
+   * every one was taken, else the first refusal (reported as an event unless
+   * `report` is false).
    */
-  async #send(taskId: string, entries: readonly Omit<OutboxEntry, "taskId">[]): Promise<boolean> {
+  async #send(
+    taskId: string,
+    entries: readonly Omit<OutboxEntry, "taskId">[],
+    report = true,
+  ): Promise<true | unknown> {
     const { transport } = this.#node;
     const mine = entries.filter((e) => !this.#inFlight.has(e.id));
     for (const e of mine) this.#inFlight.add(e.id);
@@ -111,11 +119,49 @@ export class NodeOutbox implements Outbox {
     });
     this.#scheduleFlush();
     if (failure === undefined) return true;
-    this.#node.events.emit({
-      type: "error",
-      error: `sending outbox of ${taskId}: ${toError(failure).message}`,
-    });
-    return false;
+    if (report) this.#report(taskId, failure);
+    return failure;
+  }
+
+  /** A full queue as `queue.full` (expected under load), anything else as an error. */
+  #report(taskId: string, failure: unknown): void {
+    this.#node.events.emit(
+      failure instanceof QueueFullError
+        ? { type: "queue.full", task: taskId, queue: failure.queue, limit: failure.limit }
+        : { type: "error", error: `sending outbox of ${taskId}: ${toError(failure).message}` },
+    );
+  }
+
+  async deliver(taskId: string): Promise<number> {
+    const { clock, random, store } = this.#node;
+    const began = clock.now();
+    for (let attempt = 1; this.#running; attempt++) {
+      const pending = await store.pendingOutbox({ taskId, limit: DELETE_BATCH });
+      const fresh = pending.filter((e) => !this.#inFlight.has(e.id));
+      if (fresh.length === 0) break;
+      const sent = await this.#send(taskId, fresh, false);
+      if (sent === true) {
+        if (pending.length < DELETE_BATCH) break;
+        await this.#flush();
+        continue;
+      }
+      if (!(sent instanceof QueueFullError)) {
+        this.#report(taskId, sent);
+        break;
+      }
+      // The refused ones (those taken stay in flight until forgotten) are
+      // held back from the relay while we wait, so only this loop sends them.
+      const refused = fresh.filter((e) => !this.#inFlight.has(e.id));
+      for (const e of refused) this.#inFlight.add(e.id);
+      try {
+        await new Promise<void>((resolve) =>
+          clock.setTimer(resolve, backoffDelay(attempt, FULL_BACKOFF, random)),
+        );
+      } finally {
+        for (const e of refused) this.#inFlight.delete(e.id);
+      }
+    }
+    return clock.now() - began;
   }
 
   /** Forgets sent entries in one write at the end of this turn (or at once, for a big batch). */

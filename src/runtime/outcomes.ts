@@ -1,5 +1,6 @@
-import { ClosedError, TimeoutError } from "../errors/index.js";
+import { ChildTaskFailedError, ClosedError, TimeoutError } from "../errors/index.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
+import { ROOT_COMPLETED } from "./context.js";
 import type { NodeContext, TaskOutcomes, WaitOptions } from "./node-context.js";
 
 /** Longest pause between two reads of the store while waiting. */
@@ -26,6 +27,30 @@ export class Outcomes implements TaskOutcomes {
     if (waiters === undefined) return;
     this.#waiters.delete(taskId);
     for (const wake of waiters) wake();
+  }
+
+  /**
+   * Resolves with task `taskId`'s result once it is completed.
+   * @throws ChildTaskFailedError once it is dead-lettered (with the reason).
+   */
+  async result<TResult>(taskId: string, options: WaitOptions = {}): Promise<TResult> {
+    const outcome = await this.wait(taskId, options);
+    if (outcome.status !== "completed") throw new ChildTaskFailedError(taskId, outcome.reason);
+    return outcome.result as TResult;
+  }
+
+  /** What root task `rootId` was finished with (`ctx.finish`), or undefined while it is not. */
+  async finished(
+    rootId: string,
+  ): Promise<{ readonly data?: unknown; readonly by: string; readonly at: number } | undefined> {
+    const effects = await this.#node.store.effects(ROOT_COMPLETED);
+    const finished = effects.find((e) => e.key === rootId);
+    if (finished === undefined) return undefined;
+    return {
+      by: finished.agent,
+      at: finished.at,
+      ...(finished.data === undefined ? {} : { data: finished.data }),
+    };
   }
 
   /** Resolves with the task's outcome once there is one. */

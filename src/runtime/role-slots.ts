@@ -68,7 +68,7 @@ export class RoleSlots {
   /** Events are planned one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
   #running = false;
-  /** Agents halted for want of credits: a slot does not resume them (their budget does). */
+  /** Agents halted for want of credits: they are not candidates for a slot. */
   readonly #halted = new Set<string>();
 
   constructor(config: RoleSlotsConfig, host: RoleSlotsHost) {
@@ -97,12 +97,8 @@ export class RoleSlots {
           this.#enqueue({ kind: "halted", agent: event.agent });
           break;
         case "agent.resumed":
+          // Funded again; if its slot went to another, its standby pause stays.
           this.#halted.delete(event.agent);
-          // Funded again, but its slot went to another: it stays on standby.
-          // (The budget resumes it right after this event, hence the microtask.)
-          queueMicrotask(() => {
-            if (this.#running && !this.#holds(event.agent)) this.#host.hosted(event.agent)?.pause();
-          });
           break;
         case "agent.gave_up":
           this.#enqueue({ kind: "left", agent: event.agent });
@@ -176,12 +172,12 @@ export class RoleSlots {
     }
   }
 
-  /** Holders take tasks (unless halted); the other agents of the staffed roles wait. */
+  /** Holders take tasks (unless paused for another reason, as halted); the other agents of the staffed roles wait. */
   #applyStandby(): void {
     for (const agent of this.#host.agents()) {
       if (!this.#roleNames.has(agent.role)) continue;
-      if (!this.#holds(agent.id)) agent.pause();
-      else if (!this.#halted.has(agent.id)) agent.resume();
+      if (!this.#holds(agent.id)) agent.pause("standby");
+      else agent.resume("standby");
     }
   }
 

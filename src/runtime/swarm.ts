@@ -1,44 +1,33 @@
 import type { KeyObject } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
-import {
-  ChildTaskFailedError,
-  ConclaveError,
-  ConfigError,
-  VoteRefusedError,
-} from "../errors/index.js";
-import { encodePublicKey } from "../identity/keys.js";
+import { ConclaveError, ConfigError } from "../errors/index.js";
 import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskOutcome } from "../store/port.js";
 import type { QueueInfo, Transport } from "../transport/port.js";
 import { ulid } from "../wire/ulid.js";
-import { Agent, type AgentSpec } from "./agent.js";
-import { AgentPool, type AgentPoolConfig } from "./agent-pool.js";
+import type { Agent, AgentSpec } from "./agent.js";
+import type { AgentPool, AgentPoolConfig } from "./agent-pool.js";
 import type { Budgets } from "./budget.js";
-import type { ProposeOptions } from "./consensus/engine.js";
-import { type AwaitingHumans, humanBallot } from "./consensus/human-votes.js";
-import { ROOT_COMPLETED, StagingContext, type SubmitOptions } from "./context.js";
+import type { AwaitingHumans } from "./consensus/human-votes.js";
+import type { ProposeOptions } from "./consensus/types.js";
+import { StagingContext, type SubmitOptions } from "./context.js";
 import type { Redriven, RedriveOptions } from "./dead-letters.js";
 import type { PublishOptions } from "./event-bus.js";
 import type { EventHandler, SubscribeOptions } from "./event-subscription.js";
 import type { SwarmEventListener } from "./events.js";
+import { AgentHosting, type KeyProvider } from "./hosting.js";
 import type { AuctionOptions, AuctionOutcome } from "./market/engine.js";
 import type { SwarmMetrics } from "./metrics.js";
 import { type NodeConfig, SwarmNode } from "./node.js";
 import type { WaitOptions } from "./node-context.js";
 import { queueDepths } from "./queues.js";
 import type { RequestOptions } from "./requests.js";
-import { retireAgent } from "./retire-agent.js";
-import { RoleSlots, type RoleSlotsConfig } from "./role-slots.js";
-import { superviseAgent } from "./supervised-agent.js";
-import type { Supervisor } from "./supervisor.js";
-import { poolHost, roleSlotsHost } from "./team-hosts.js";
+import type { RoleSlots, RoleSlotsConfig } from "./role-slots.js";
 
+export type { KeyProvider } from "./hosting.js";
 export type { RoleConfig } from "./node.js";
 
-/** Where an agent's key pair comes from. */
-export type KeyProvider = (agentId: string) => { publicKey: KeyObject; privateKey: KeyObject };
-
-/** How a swarm node is built. */
+/** How a swarm node is built: the node's parts, and the agents it hosts. */
 export interface SwarmConfig extends NodeConfig {
   /** Gives each agent its key pair (files under keysDir, or fresh ones in tests). */
   readonly keys: KeyProvider;
@@ -77,30 +66,13 @@ export function createSwarm(config: SwarmConfig): Swarm {
  * ```
  */
 export class Swarm {
-  readonly #config: SwarmConfig;
   readonly #node: SwarmNode;
-  readonly #supervisors = new Map<string, Supervisor>();
-  readonly #pools: AgentPool[] = [];
-  readonly #slots: RoleSlots[] = [];
-  /** Pool workers being set up: started once their handlers are registered, not when added. */
-  readonly #spawning = new Set<string>();
+  readonly #hosting: AgentHosting;
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
 
   constructor(config: SwarmConfig) {
-    if (!/^[a-z][a-z0-9-]{0,62}$/.test(config.name)) {
-      throw new ConfigError(
-        `swarm name "${config.name}" must be lowercase letters, digits and '-', starting with a letter`,
-      );
-    }
-    for (const [role, r] of Object.entries(config.roles)) {
-      if (r.ordering === "causal") {
-        throw new ConfigError(
-          `role "${role}": causal ordering applies to event subscriptions (swarm.subscribe(..., { ordering: "causal" })); order a role's tasks with ordering: conversation`,
-        );
-      }
-    }
-    this.#config = config;
-    this.#node = new SwarmNode(config, { stopAgent: (id) => void this.#stopAgent(id) });
+    this.#node = new SwarmNode(config, { stopAgent: (id) => void this.#hosting.stopAgent(id) });
+    this.#hosting = new AgentHosting(this.#node, config);
   }
 
   /** The swarm's name: the subject prefix. */
@@ -138,32 +110,7 @@ export class Swarm {
 
   /** Adds an agent hosted by this node. Call before `start()`. */
   agent(spec: AgentSpec): Agent {
-    const node = this.#node;
-    if (node.hosted.has(spec.id)) {
-      throw new ConfigError(
-        `agent id "${spec.id}" is already used in this swarm; ids must be unique`,
-      );
-    }
-    if (!(spec.role in this.#config.roles)) {
-      throw new ConfigError(
-        `agent "${spec.id}" has role "${spec.role}", which the swarm does not define; add it under roles`,
-      );
-    }
-    const pair = this.#config.keys(spec.id);
-    const concurrency =
-      spec.concurrency ??
-      this.#config.roles[spec.role]?.concurrency ??
-      this.#config.defaults?.concurrency ??
-      1;
-    const agent = new Agent(
-      { ...spec, concurrency },
-      { publicKey: encodePublicKey(pair.publicKey), privateKey: pair.privateKey },
-    );
-    node.hosted.set(spec.id, agent);
-    node.keys.trustLocal(spec.id, pair.publicKey);
-    if (spec.budget) node.budgets.add(spec.id, spec.budget);
-    if (this.#state === "running" && !this.#spawning.has(spec.id)) void this.#supervise(agent);
-    return agent;
+    return this.#hosting.add(spec);
   }
 
   /**
@@ -173,21 +120,7 @@ export class Swarm {
    * swarm runs; call before or after `start()`.
    */
   pool(config: AgentPoolConfig): AgentPool {
-    if (!(config.role in this.#config.roles)) {
-      throw new ConfigError(
-        `a pool of role "${config.role}": the swarm defines no such role; add it under roles`,
-      );
-    }
-    const pool = new AgentPool(
-      config,
-      poolHost(this.#node, {
-        spawn: (id, create) => this.#spawn(id, create),
-        retire: (id) => this.#retire(id),
-      }),
-    );
-    this.#pools.push(pool);
-    if (this.#state === "running") pool.start();
-    return pool;
+    return this.#hosting.pool(config);
   }
 
   /**
@@ -198,17 +131,7 @@ export class Swarm {
    * `start()`.
    */
   slots(config: RoleSlotsConfig): RoleSlots {
-    for (const role of config.roles) {
-      if (!(role.name in this.#config.roles)) {
-        throw new ConfigError(
-          `slots for role "${role.name}": the swarm defines no such role; add it under roles`,
-        );
-      }
-    }
-    const slots = new RoleSlots(config, roleSlotsHost(this.#node));
-    this.#slots.push(slots);
-    if (this.#state === "running") void slots.start();
-    return slots;
+    return this.#hosting.slots(config);
   }
 
   /** Listens to what this node observes. Returns the function that stops listening. */
@@ -225,17 +148,16 @@ export class Swarm {
     this.#state = "starting";
     await this.#node.start();
     this.#state = "running";
-    await Promise.all([...this.#node.hosted.values()].map((a) => this.#supervise(a)));
-    this.#node.takeAuctionRequests();
-    for (const pool of this.#pools) pool.start();
-    for (const slots of this.#slots) await slots.start();
+    await this.#hosting.start();
   }
 
   /**
    * Submits a durable root task to a role, signed as agent `as` (hosted
    * here). The task is recorded in the store's outbox before it is sent, so
    * it is tracked as a workload item and survives a crash. Resolves when
-   * the bus has it. Returns the task id.
+   * the bus has it: while the role's queue is full (`maxPending`) it waits,
+   * sending again with backoff (a `queue.full` event says so), so a producer
+   * slows to its consumers' pace. Returns the task id.
    */
   async submit<TBody>(
     role: string,
@@ -246,7 +168,8 @@ export class Swarm {
     const agent = this.#local(options.as);
     const staging = new StagingContext(this.#node, agent.signer, undefined);
     const id = staging.submit(role, task, body, options);
-    await this.#node.outbox.commit(`submit:${id}`, agent.id, staging.staged());
+    const { full } = await this.#node.outbox.commit(`submit:${id}`, agent.id, staging.staged());
+    if (full) await this.#node.outbox.deliver(`submit:${id}`);
     this.#node.events.emit({ type: "task.submitted", id, role, task });
     return id;
   }
@@ -283,9 +206,7 @@ export class Swarm {
    * value) or dead-lettered (`ChildTaskFailedError` with the reason).
    */
   async wait<TResult = unknown>(id: string, options: WaitOptions = {}): Promise<TResult> {
-    const outcome = await this.#node.outcomes.wait(id, options);
-    if (outcome.status !== "completed") throw new ChildTaskFailedError(id, outcome.reason);
-    return outcome.result as TResult;
+    return this.#node.outcomes.result<TResult>(id, options);
   }
 
   /**
@@ -300,16 +221,10 @@ export class Swarm {
    * What root task `rootId` was finished with (`ctx.finish(data)` by any task
    * of its tree), or undefined while it is not finished.
    */
-  async result(
+  result(
     rootId: string,
   ): Promise<{ readonly data?: unknown; readonly by: string; readonly at: number } | undefined> {
-    const finished = (await this.#node.store.effects(ROOT_COMPLETED)).find((e) => e.key === rootId);
-    if (finished === undefined) return undefined;
-    return {
-      by: finished.agent,
-      at: finished.at,
-      ...(finished.data === undefined ? {} : { data: finished.data }),
-    };
+    return this.#node.outcomes.finished(rootId);
   }
 
   /**
@@ -428,11 +343,7 @@ export class Swarm {
    * @throws VoteRefusedError when no such open proposal waits for `human`.
    */
   humanBallot(proposalId: string, human: string, choice: "approve" | "reject", reason?: string) {
-    const open = this.awaitingHumans().find((a) => a.proposal.id === proposalId);
-    if (open === undefined) {
-      throw new VoteRefusedError(`no open proposal ${proposalId} waits for people's votes here`);
-    }
-    return humanBallot(open.proposal, human, choice, this.#node.clock, reason);
+    return this.#node.consensusEngine.humanBallot(proposalId, human, choice, reason);
   }
 
   /**
@@ -510,75 +421,14 @@ export class Swarm {
   async #stop(graceful: boolean): Promise<void> {
     if (this.#state === "stopping" || this.#state === "stopped") return;
     this.#state = "stopping";
-    const node = this.#node;
-    // Pools first, so that none spawns or retires while the agents stop.
-    await Promise.all([...this.#pools, ...this.#slots].map((p) => p.stop()));
-    // Agents first, the way the caller asked (drain or drop); their
-    // supervisors then see a normal exit and do not restart them.
-    await Promise.all([...node.hosted.values()].map((a) => a.stop(graceful)));
-    for (const sup of this.#supervisors.values()) await sup.stop().catch(() => undefined);
-    await node.stop(graceful);
+    await this.#hosting.stop(graceful);
+    await this.#node.stop(graceful);
     this.#state = "stopped";
-  }
-
-  async #supervise(agent: Agent): Promise<void> {
-    const refusal = this.#node.admission.refusal(agent.id);
-    if (refusal?.code === "E_REVOKED") {
-      this.#node.events.emit({
-        type: "error",
-        error: `agent "${agent.id}" is not started: ${refusal.reason}`,
-      });
-      return;
-    }
-    const supervisor = superviseAgent(this.#node, agent, this.#config.maxRestartsPerMinute ?? 5);
-    this.#supervisors.set(agent.id, supervisor);
-    await supervisor.start();
-  }
-
-  /** Stops a hosted agent and its supervision at once: its in-flight tasks are handed back. */
-  async #stopAgent(agentId: string): Promise<void> {
-    await this.#node.hosted.get(agentId)?.stop(false);
-    await this.#supervisors
-      .get(agentId)
-      ?.stop()
-      .catch(() => undefined);
-  }
-
-  /** Adds pool worker `id` with `create` (its handlers too, maybe asynchronously), then starts it. */
-  async #spawn(id: string, create: (id: string) => unknown): Promise<Agent> {
-    this.#spawning.add(id);
-    try {
-      await create(id);
-    } finally {
-      this.#spawning.delete(id);
-    }
-    const agent = this.#node.hosted.get(id);
-    if (agent === undefined) {
-      throw new ConfigError(
-        `the pool's spawn(${id}) added no agent "${id}"; call swarm.agent({ id, ... }) in it`,
-      );
-    }
-    await this.#node.admission.pinLocal(id, agent.card.publicKey);
-    if (this.#state === "running") await this.#supervise(agent);
-    return agent;
-  }
-
-  /** Drains a hosted agent, stops its supervision, and takes it off this node and the registry. */
-  async #retire(agentId: string): Promise<void> {
-    const agent = this.#node.hosted.get(agentId);
-    if (agent === undefined) return;
-    await retireAgent(this.#node, agent, this.#supervisors.get(agentId));
-    this.#supervisors.delete(agentId);
   }
 
   /** A hosted agent that may act now; throws for a stranger or a swarm not running. */
   #local(id: string): Agent {
-    const agent = this.#node.hosted.get(id);
-    if (!agent) {
-      throw new ConfigError(
-        `agent "${id}" is not hosted by this node; messages must be signed by a local agent`,
-      );
-    }
+    const agent = this.#hosting.local(id);
     if (this.#state !== "running") {
       throw new ConclaveError("E_NOT_STARTED", "the swarm is not running; call start() first");
     }

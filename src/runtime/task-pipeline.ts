@@ -4,10 +4,12 @@ import {
   ClockSkewError,
   ConclaveError,
   PermanentError,
+  StoreFullError,
   toError,
   UnknownSignerError,
   UnknownTaskTypeError,
 } from "../errors/index.js";
+import { isStoreUnreachable } from "../store/unreachable.js";
 import type { Delivery, Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
@@ -15,6 +17,8 @@ import { signEnvelope } from "../wire/signature.js";
 import type { AgentLlm } from "./agent-llm.js";
 import { TaskAbort, TaskContext } from "./context.js";
 import type { NodeContext, RoleSettings, Signer } from "./node-context.js";
+import { parkOtherRun, strayRun } from "./run-identity.js";
+import { MAX_OUTAGE_RERUNS, waitForStore, whileStoreUnreachable } from "./store-outage.js";
 import { taskName } from "./subjects.js";
 import { type ProcessSpan, startProcessSpan } from "./tracing.js";
 
@@ -79,7 +83,7 @@ export class TaskPipeline {
     const node = this.#node;
     const agent = this.#agent;
     const settings = node.roles.settings(agent.role);
-    let envelope: Envelope;
+    let envelope: Envelope | undefined;
     try {
       envelope = decodeEnvelope(delivery.data, { maxBytes: node.limits.maxEnvelopeBytes });
       const now = node.clock.now();
@@ -88,6 +92,17 @@ export class TaskPipeline {
       }
       await this.#verifyWaitingForTrust(envelope, delivery);
     } catch (error) {
+      // Another run's leftover that cannot verify here (src/runtime/run-identity.ts):
+      // parked, never recorded in this run's store.
+      const stray = strayRun(envelope, node.runId, error);
+      if (
+        stray !== undefined &&
+        envelope !== undefined &&
+        !willRetryTrust(error, delivery, settings)
+      ) {
+        await parkOtherRun(node, delivery, envelope, stray, agent.role);
+        return;
+      }
       await this.#reject(delivery, error, settings);
       return;
     }
@@ -112,6 +127,7 @@ export class TaskPipeline {
     envelope: Envelope,
     settings: RoleSettings,
     span: ProcessSpan,
+    outageReruns = 0,
   ): Promise<void> {
     const node = this.#node;
     const agent = this.#agent;
@@ -131,10 +147,17 @@ export class TaskPipeline {
     if (settings.ordering === "conversation" && envelope.conv !== undefined) {
       await this.#awaitPredecessor(envelope, delivery, settings);
     }
-    if (await node.store.isCompleted(envelope.id)) {
-      // Redelivered after it was committed (crash between commit and ack):
-      // finish the send and the ack, never the effects.
-      await node.outbox.resend(envelope.id);
+    // Each store call waits out an unreachable store in place (see store-outage.ts).
+    const store = <T>(call: () => Promise<T>) => this.#store(delivery, envelope, settings, call);
+    // Claimed for this delivery (src/runtime/task-claims.ts): undefined when the
+    // task is completed, here or by another live delivery this one waited for.
+    const claim = await store(() =>
+      node.claims.acquire(envelope.id, settings.ackWaitMs, delivery, agent.id),
+    );
+    if (claim === undefined) {
+      // Redelivered after it was committed (crash between commit and ack), or
+      // a second delivery of it: finish the send and the ack, never the effects.
+      await store(() => node.outbox.resend(envelope.id));
       span.set("conclave.task.outcome", "duplicate");
       await this.#settleAndAck(delivery, envelope, false, undefined);
       node.events.emit({ type: "task.duplicate", id: envelope.id, agent: agent.id });
@@ -142,8 +165,11 @@ export class TaskPipeline {
     }
     try {
       // A privileged action runs only with a sealed approval: otherwise dead-lettered.
-      await node.consensus.checkApproval(name, envelope);
+      await store(() => node.consensus.checkApproval(name, envelope));
+      // A team's task runs only when its lead sent it.
+      node.teams.assertFromLead(delivery.subject, envelope.from);
     } catch (error) {
+      claim.release();
       span.fail(error);
       await this.#reject(delivery, error, settings);
       return;
@@ -169,26 +195,33 @@ export class TaskPipeline {
       // The conversation marker goes in the same group commit as the task
       // in practice; if a crash split them, the successor waits out its gap
       // timeout and runs anyway.
+      const conv = envelope.conv;
       const marker =
-        envelope.conv === undefined
+        conv === undefined
           ? undefined
-          : node.store.completeTask({
-              taskId: conversationMarker(envelope.conv, envelope.seq ?? 0),
-              agent: agent.id,
-              at: node.clock.now(),
-              effects: [],
-              outbox: [],
-            });
+          : store(() =>
+              node.store.completeTask({
+                taskId: conversationMarker(conv, envelope.seq ?? 0),
+                agent: agent.id,
+                at: node.clock.now(),
+                effects: [],
+                outbox: [],
+              }),
+            );
       // Awaited together: when the commit fails (the store closed under an
-      // abrupt stop), the marker's failure must not be left unhandled.
+      // abrupt stop), the marker's failure must not be left unhandled. Both
+      // are idempotent by task id: a commit retried after an outage that
+      // finds itself committed resends its outbox.
       const [{ duplicate }] = await Promise.all([
-        node.outbox.commit(envelope.id, agent.id, {
-          ...ctx.staged(),
-          ...(result === undefined ? {} : { result }),
-          corr: envelope.corr ?? envelope.id,
-          ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
-          sender: envelope.from,
-        }),
+        store(() =>
+          node.outbox.commit(envelope.id, agent.id, {
+            ...ctx.staged(),
+            ...(result === undefined ? {} : { result }),
+            corr: envelope.corr ?? envelope.id,
+            ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
+            sender: envelope.from,
+          }),
+        ),
         marker,
       ]);
       node.outcomes.decided(envelope.id);
@@ -197,7 +230,19 @@ export class TaskPipeline {
       outcome = { error };
     }
     cancelLease();
+    if ("error" in outcome) claim.release();
+    else claim.done();
     this.#running.delete(abort);
+    if (
+      "error" in outcome &&
+      isStoreUnreachable(outcome.error) &&
+      outageReruns < MAX_OUTAGE_RERUNS
+    ) {
+      // Not the task's fault: once the store answers, run it again on this delivery.
+      const task = { delivery, ackWaitMs: settings.ackWaitMs, agent: agent.id, id: envelope.id };
+      await waitForStore(node, task, () => node.store.isCompleted(envelope.id));
+      return this.#handle(delivery, envelope, settings, span, outageReruns + 1);
+    }
     if ("error" in outcome) {
       span.fail(outcome.error);
       await this.#failed(delivery, envelope, name, outcome.error, settings);
@@ -227,7 +272,9 @@ export class TaskPipeline {
     report: string | undefined,
   ): Promise<boolean> {
     try {
-      await this.#node.market.completed(envelope, this.#agent.id, firstTime);
+      await this.#store(delivery, envelope, undefined, () =>
+        this.#node.market.completed(envelope, this.#agent.id, firstTime),
+      );
     } catch (error) {
       const reason = toError(error).message;
       if (report)
@@ -330,11 +377,12 @@ export class TaskPipeline {
         keys.verify(envelope);
         return;
       } catch (error) {
-        // Wait only for a signer whose card is known (a handshake can make it
-        // trusted); a stranger's task must not hold a slot.
+        // Wait only for a signer that may still become trusted (its card is
+        // known and a handshake can prove it, or this node has just started
+        // and not heard everyone yet); a stranger's task must not hold a slot.
         if (
           !(error instanceof UnknownSignerError) ||
-          !keys.knownCard(envelope.from) ||
+          !keys.mayBecomeTrusted(envelope.from) ||
           clock.now() >= giveUpAt
         ) {
           throw error;
@@ -345,18 +393,34 @@ export class TaskPipeline {
     }
   }
 
+  /** Calls the store for a task, waiting out an outage in place (`whileStoreUnreachable`). */
+  #store<T>(
+    delivery: Delivery,
+    envelope: Envelope,
+    settings: RoleSettings | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const ackWaitMs = (settings ?? this.#node.roles.settings(this.#agent.role)).ackWaitMs;
+    const task = { delivery, ackWaitMs, agent: this.#agent.id, id: envelope.id };
+    return whileStoreUnreachable(this.#node, task, call);
+  }
+
   /** Bad input: dead-letter it with the reason, except a signer we may not know yet. */
   async #reject(delivery: Delivery, error: unknown, settings: RoleSettings): Promise<void> {
     const node = this.#node;
     const e = toError(error);
     if (e instanceof UnknownSignerError && delivery.deliveryCount < settings.maxDeliver) {
       // Its card may still be on the way (a new agent on another node, a
-      // restart): retry after at least a heartbeat interval, when the card
-      // will have arrived. Not rejected yet, so not reported as rejected.
+      // restart): retry after a heartbeat interval, when the card will have
+      // arrived. If it has not, the sender is unreachable from here for now
+      // (its server stopped, a partition): later retries come an ack wait
+      // apart, as a lost delivery's would, so its tasks are not spent within
+      // a second (chaos nats-r3-pause; test/chaos/unheard-sender.test.ts).
+      // Not rejected yet, so not reported as rejected.
       node.events.emit({ type: "trust.retrying", agent: e.agentId, reason: e.message });
       await delivery.nak({
         delayMs: Math.max(
-          node.limits.heartbeatMs,
+          delivery.deliveryCount <= 1 ? node.limits.heartbeatMs : settings.ackWaitMs,
           backoffDelay(delivery.deliveryCount, settings.backoff, node.random),
         ),
         reason: `${e.name}: ${e.message}`,
@@ -393,6 +457,9 @@ export class TaskPipeline {
       error: e.message,
       willRetry,
     });
+    if (e instanceof StoreFullError) {
+      node.events.emit({ type: "store.full", agent: this.#agent.id, error: e.message });
+    }
     const reason = `${e.name}: ${e.message}`;
     if (permanent) {
       await delivery.term(reason);
@@ -422,7 +489,7 @@ export class TaskPipeline {
     if (seq === 0 || envelope.conv === undefined) return;
     const previous = conversationMarker(envelope.conv, seq - 1);
     const giveUpAt = clock.now() + settings.gapTimeoutMs;
-    while (!(await store.isCompleted(previous))) {
+    while (!(await this.#store(delivery, envelope, settings, () => store.isCompleted(previous)))) {
       if (clock.now() >= giveUpAt) {
         events.emit({
           type: "error",
@@ -434,6 +501,11 @@ export class TaskPipeline {
       await new Promise<void>((resolve) => clock.setTimer(resolve, 20));
     }
   }
+}
+
+/** An unknown signer with deliveries left: retried, as its card may be on the way. */
+function willRetryTrust(error: unknown, delivery: Delivery, settings: RoleSettings): boolean {
+  return error instanceof UnknownSignerError && delivery.deliveryCount < settings.maxDeliver;
 }
 
 function codeOf(error: Error): string {

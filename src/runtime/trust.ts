@@ -16,6 +16,13 @@ export interface TrustConfig {
   /** How long a handshake step waits for its answer. */
   readonly timeoutMs: number;
   /**
+   * How long after its start a node cannot yet know every live agent: at
+   * least the registry's `leftAfterMs` (every live agent announces itself
+   * within it), and long enough for a peer process restarting at the same
+   * time to come back.
+   */
+  readonly settleMs: number;
+  /**
    * Learns a remote card carried by a challenge (its signature proves the
    * challenger holds the card's key). Returns false when the card conflicts
    * with a pinned key.
@@ -50,6 +57,8 @@ export class TrustManager implements KeyRing {
   readonly #unsubscribe: (() => void)[] = [];
   readonly #node: NodeContext;
   readonly #config: TrustConfig;
+  /** When `start()` ran; until then the node has heard nobody. */
+  #startedAt: number | undefined;
 
   constructor(node: NodeContext, config: TrustConfig) {
     this.#node = node;
@@ -57,6 +66,7 @@ export class TrustManager implements KeyRing {
   }
 
   start(): void {
+    this.#startedAt = this.#node.clock.now();
     const t = this.#node.transport;
     const a = t.subscribe(
       handshakeSubject(this.#node.swarm, this.#node.nodeId),
@@ -84,8 +94,14 @@ export class TrustManager implements KeyRing {
     return this.#node.registry.isRevoked(agentId);
   }
 
-  knownCard(agentId: string): boolean {
-    return this.#node.registry.get(agentId) !== undefined;
+  mayBecomeTrusted(agentId: string): boolean {
+    if (this.revoked(agentId)) return false;
+    if (this.#node.registry.get(agentId) !== undefined) return true;
+    // A node that has just started has not heard every live agent yet (a
+    // process restarted beside another restarting one): a stranger now may
+    // announce itself within `settleMs`.
+    const started = this.#startedAt;
+    return started === undefined || this.#node.clock.now() - started < this.#config.settleMs;
   }
 
   verify(envelope: Envelope): void {

@@ -165,7 +165,9 @@ describe("NATS ensureQueue while the cluster has no leader", {
       ),
       `the wait was reported: ${errors.map((e) => e.message).join("; ")}`,
     );
-    await cluster.waitHealthy();
+    // The restarted nodes catch the stream up before they report healthy:
+    // seconds on a quiet machine, past 30 s once in a loaded CI run.
+    await cluster.waitHealthy(undefined, 90_000);
     assert.equal(await deleteWhenAnswered(t, `${p}-work`), true);
   });
 });

@@ -58,6 +58,7 @@ describe("models: in the swarm file", () => {
       maxSteps: 8,
       maxOutputTokens: 4096,
       toolBudget: 0,
+      publishDeltas: false,
     });
   });
 
@@ -252,6 +253,7 @@ describe("loadAgentLlm", () => {
     maxSteps: 4,
     maxOutputTokens: 512,
     toolBudget: 0,
+    publishDeltas: false,
   };
 
   test("reads the prompt and the output schema relative to the swarm file", async () => {

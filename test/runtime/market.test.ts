@@ -132,8 +132,14 @@ describe("market: contract-net auctions over the bus", () => {
           return { price: 10 };
         })
         .handle("review", () => undefined);
+      // A bidder that never answers keeps the round open to its deadline, so
+      // the forged bids below still find it open once both others have bid.
+      swarm
+        .agent({ id: "quiet", role: "dev" })
+        .bid(() => undefined)
+        .handle("review", () => undefined);
       await swarm.start();
-      await live(swarm, ["honest", "shill"]);
+      await live(swarm, ["honest", "shill", "quiet"]);
 
       const forger = generateAgentKeyPair();
       const auction = swarm.auction(
@@ -366,6 +372,100 @@ describe("market: contract-net auctions over the bus", () => {
       assert.equal(dutch.status, "awarded");
       assert.equal(dutch.winner, "b");
       assert.equal(dutch.price, 130, "the clock stops at the first taker's price");
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("an auction closes once every live bidder of the role answered; a silent one makes it wait for the deadline", async () => {
+    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["review"] } }, defaults });
+    try {
+      const { swarm } = t;
+      let quietAnswers = false;
+      swarm.agent({ id: "lead", role: "lead" });
+      swarm
+        .agent({ id: "dev-1", role: "dev" })
+        .bid(() => ({ price: 100 }))
+        .handle("review", () => undefined);
+      swarm
+        .agent({ id: "dev-2", role: "dev" })
+        .bid(() => ({ price: 80 }))
+        .handle("review", () => undefined);
+      // Declines to bid until told otherwise: an expected bidder that is silent.
+      swarm
+        .agent({ id: "quiet", role: "dev" })
+        .bid(() => (quietAnswers ? { price: 90 } : undefined))
+        .handle("review", () => undefined);
+      await swarm.start();
+      await live(swarm, ["dev-1", "dev-2", "quiet"]);
+      const durations = new Map<string, number>();
+      swarm.on((e) => {
+        if (e.type === "auction.closed") durations.set(e.auction, e.durationMs);
+      });
+
+      // Everyone answers: closed long before the 20 s deadline.
+      quietAnswers = true;
+      const roundMs = 20_000;
+      const started = Date.now();
+      const all = await swarm.auction(
+        "review",
+        {},
+        { as: "lead", rule: "vickrey", reserve: 500, roundMs, id: "early-all" },
+      );
+      assert.equal(all.status, "awarded");
+      assert.equal(all.winner, "dev-2");
+      assert.equal(all.price, 90, "Vickrey: the second-lowest ask");
+      assert.equal(all.bids, 3);
+      assert.ok(Date.now() - started < roundMs / 4, `closed early: ${Date.now() - started} ms`);
+      assert.ok((durations.get("early-all") ?? roundMs) < roundMs / 4);
+
+      // One bidder silent: the round runs to its deadline.
+      quietAnswers = false;
+      const shortRound = 700;
+      const waited = await swarm.auction(
+        "review",
+        {},
+        { as: "lead", rule: "vickrey", reserve: 500, roundMs: shortRound, id: "early-missing" },
+      );
+      assert.equal(waited.status, "awarded");
+      assert.equal(waited.bids, 2);
+      assert.equal(waited.price, 100);
+      assert.ok(
+        (durations.get("early-missing") ?? 0) >= shortRound,
+        `waited for the deadline: ${durations.get("early-missing")} ms`,
+      );
+    } finally {
+      await t.cleanup();
+    }
+  });
+  test("a burst of auctions opens one at a time: the first call reaches its bidders before the last auction opens", async () => {
+    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["review"] } }, defaults });
+    try {
+      const { swarm } = t;
+      const order: string[] = [];
+      swarm.on((e) => {
+        if (e.type === "auction.opened") order.push("opened");
+      });
+      swarm.agent({ id: "lead", role: "lead" });
+      swarm
+        .agent({ id: "dev-1", role: "dev" })
+        .bid(() => {
+          order.push("asked");
+          return { price: 10 };
+        })
+        .handle("review", () => {});
+      await swarm.start();
+      await live(swarm, ["dev-1"]);
+      const burst = Array.from({ length: 8 }, (_, i) =>
+        swarm.auction("review", { i }, { as: "lead", rule: "vickrey", roundMs: 1000 }),
+      );
+      for (const won of await Promise.all(burst)) assert.equal(won.status, "awarded");
+      assert.equal(order.filter((o) => o === "opened").length, 8);
+      // Opened all at once, every call would be signed before the first is delivered.
+      assert.ok(
+        order.indexOf("asked") < order.lastIndexOf("opened"),
+        `openings and calls interleave: ${order.join(" ")}`,
+      );
     } finally {
       await t.cleanup();
     }

@@ -54,6 +54,14 @@ function renderOverview(o) {
   $("tasks-spark").innerHTML = `<polyline points="${points}"/>`;
 }
 
+/** Where an agent stands: "research < lead-1" (member, under its lead), "leads research", or both. */
+function teamOf(a) {
+  const parts = [];
+  if (a.team) parts.push(`${a.team} < ${a.lead ?? "?"}`);
+  if (a.leads?.length) parts.push(`leads ${a.leads.join(", ")}`);
+  return parts.join("; ") || "–";
+}
+
 const views = {
   async agents() {
     const rows = await api("/api/agents");
@@ -68,6 +76,7 @@ const views = {
         "balance",
         "reputation",
         "weight",
+        "team",
         "last heard",
         "",
       ],
@@ -80,6 +89,7 @@ const views = {
         td(a.balance ?? "–"),
         td(a.reputation === undefined ? "–" : a.reputation.toFixed(2)),
         td(a.weight),
+        td(esc(teamOf(a)), "mono"),
         td(time(a.lastSeen)),
         td(`<button type="button" class="action fund" data-id="${esc(a.id)}">Fund</button>`),
       ]),

@@ -1,0 +1,187 @@
+import type { KeyObject } from "node:crypto";
+import { ConfigError } from "../errors/index.js";
+import { encodePublicKey } from "../identity/keys.js";
+import { Agent, type AgentSpec } from "./agent.js";
+import { AgentPool, type AgentPoolConfig } from "./agent-pool.js";
+import type { NodeConfig, SwarmNode } from "./node.js";
+import { retireAgent } from "./retire-agent.js";
+import { RoleSlots, type RoleSlotsConfig } from "./role-slots.js";
+import { superviseAgent } from "./supervised-agent.js";
+import type { Supervisor } from "./supervisor.js";
+import { poolHost, roleSlotsHost } from "./team-hosts.js";
+
+/** Where an agent's key pair comes from. */
+export type KeyProvider = (agentId: string) => { publicKey: KeyObject; privateKey: KeyObject };
+
+/** What hosting agents takes from the swarm's configuration. */
+export interface HostingConfig extends Pick<NodeConfig, "roles" | "defaults"> {
+  /** Gives each agent its key pair (files under keysDir, or fresh ones in tests). */
+  readonly keys: KeyProvider;
+  /** Restarts of a crashed agent allowed per minute before it is given up on. Default 5. */
+  readonly maxRestartsPerMinute?: number;
+}
+
+/**
+ * The agents one node hosts, and what keeps them running: each agent under
+ * a supervisor that restarts it when it crashes, autoscaling pools that
+ * spawn and retire workers, and role slots that staff roles with the best
+ * of them. Agents added before `start()` start with it; agents added later
+ * (a pool's workers) start at once.
+ */
+export class AgentHosting {
+  readonly #node: SwarmNode;
+  readonly #config: HostingConfig;
+  readonly #supervisors = new Map<string, Supervisor>();
+  readonly #pools: AgentPool[] = [];
+  readonly #slots: RoleSlots[] = [];
+  /** Pool workers being set up: started once their handlers are registered, not when added. */
+  readonly #spawning = new Set<string>();
+  #running = false;
+
+  constructor(node: SwarmNode, config: HostingConfig) {
+    this.#node = node;
+    this.#config = config;
+  }
+
+  /** Adds an agent: its key pair, its budget, its place in a team. */
+  add(spec: AgentSpec): Agent {
+    const node = this.#node;
+    if (node.hosted.has(spec.id)) {
+      throw new ConfigError(
+        `agent id "${spec.id}" is already used in this swarm; ids must be unique`,
+      );
+    }
+    if (!(spec.role in this.#config.roles)) {
+      throw new ConfigError(
+        `agent "${spec.id}" has role "${spec.role}", which the swarm does not define; add it under roles`,
+      );
+    }
+    const pair = this.#config.keys(spec.id);
+    const concurrency =
+      spec.concurrency ??
+      this.#config.roles[spec.role]?.concurrency ??
+      this.#config.defaults?.concurrency ??
+      1;
+    const agent = new Agent(
+      { ...spec, concurrency },
+      { publicKey: encodePublicKey(pair.publicKey), privateKey: pair.privateKey },
+      node.teams.placement(spec.id, spec.role),
+    );
+    node.hosted.set(spec.id, agent);
+    node.keys.trustLocal(spec.id, pair.publicKey);
+    if (spec.budget) node.budgets.add(spec.id, spec.budget);
+    if (this.#running && !this.#spawning.has(spec.id)) void this.#supervise(agent);
+    return agent;
+  }
+
+  /** An autoscaling pool of one role's workers (see `AgentPool`). */
+  pool(config: AgentPoolConfig): AgentPool {
+    this.#requireRole(config.role, `a pool of role "${config.role}":`);
+    const pool = new AgentPool(
+      config,
+      poolHost(this.#node, {
+        spawn: (id, create) => this.#spawn(id, create),
+        retire: (id) => this.#retire(id),
+      }),
+    );
+    this.#pools.push(pool);
+    if (this.#running) pool.start();
+    return pool;
+  }
+
+  /** Role slots staffed with the best agents hosted here (see `RoleSlots`). */
+  slots(config: RoleSlotsConfig): RoleSlots {
+    for (const role of config.roles) this.#requireRole(role.name, `slots for role "${role.name}":`);
+    const slots = new RoleSlots(config, roleSlotsHost(this.#node));
+    this.#slots.push(slots);
+    if (this.#running) void slots.start();
+    return slots;
+  }
+
+  /** Starts every agent under supervision, then the auctions, pools and slots. */
+  async start(): Promise<void> {
+    this.#running = true;
+    await Promise.all([...this.#node.hosted.values()].map((a) => this.#supervise(a)));
+    this.#node.takeAuctionRequests();
+    for (const pool of this.#pools) pool.start();
+    for (const slots of this.#slots) await slots.start();
+  }
+
+  /**
+   * Stops pools and slots first (so none spawns or retires meanwhile), then
+   * the agents the way the caller asked (drain or drop): their supervisors
+   * then see a normal exit and do not restart them.
+   */
+  async stop(graceful: boolean): Promise<void> {
+    this.#running = false;
+    await Promise.all([...this.#pools, ...this.#slots].map((p) => p.stop()));
+    await Promise.all([...this.#node.hosted.values()].map((a) => a.stop(graceful)));
+    for (const sup of this.#supervisors.values()) await sup.stop().catch(() => undefined);
+  }
+
+  /** Stops a hosted agent and its supervision at once: its in-flight tasks are handed back. */
+  async stopAgent(agentId: string): Promise<void> {
+    await this.#node.hosted.get(agentId)?.stop(false);
+    await this.#supervisors
+      .get(agentId)
+      ?.stop()
+      .catch(() => undefined);
+  }
+
+  /** A hosted agent by id; throws for an id this node does not host. */
+  local(id: string): Agent {
+    const agent = this.#node.hosted.get(id);
+    if (!agent) {
+      throw new ConfigError(
+        `agent "${id}" is not hosted by this node; messages must be signed by a local agent`,
+      );
+    }
+    return agent;
+  }
+
+  #requireRole(role: string, who: string): void {
+    if (role in this.#config.roles) return;
+    throw new ConfigError(`${who} the swarm defines no such role; add it under roles`);
+  }
+
+  async #supervise(agent: Agent): Promise<void> {
+    const refusal = this.#node.admission.refusal(agent.id);
+    if (refusal?.code === "E_REVOKED") {
+      this.#node.events.emit({
+        type: "error",
+        error: `agent "${agent.id}" is not started: ${refusal.reason}`,
+      });
+      return;
+    }
+    const supervisor = superviseAgent(this.#node, agent, this.#config.maxRestartsPerMinute ?? 5);
+    this.#supervisors.set(agent.id, supervisor);
+    await supervisor.start();
+  }
+
+  /** Adds pool worker `id` with `create` (its handlers too, maybe asynchronously), then starts it. */
+  async #spawn(id: string, create: (id: string) => unknown): Promise<Agent> {
+    this.#spawning.add(id);
+    try {
+      await create(id);
+    } finally {
+      this.#spawning.delete(id);
+    }
+    const agent = this.#node.hosted.get(id);
+    if (agent === undefined) {
+      throw new ConfigError(
+        `the pool's spawn(${id}) added no agent "${id}"; call swarm.agent({ id, ... }) in it`,
+      );
+    }
+    await this.#node.admission.pinLocal(id, agent.card.publicKey);
+    if (this.#running) await this.#supervise(agent);
+    return agent;
+  }
+
+  /** Drains a hosted agent, stops its supervision, and takes it off this node and the registry. */
+  async #retire(agentId: string): Promise<void> {
+    const agent = this.#node.hosted.get(agentId);
+    if (agent === undefined) return;
+    await retireAgent(this.#node, agent, this.#supervisors.get(agentId));
+    this.#supervisors.delete(agentId);
+  }
+}

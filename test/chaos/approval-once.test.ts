@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { DECISION_KIND } from "../../src/consensus/audit-verify.js";
 import { compilePolicy } from "../../src/consensus/policy.js";
 import { type Decision, sealDecision } from "../../src/consensus/seal.js";
-import { DECISION_KIND, readAuditLog } from "../../src/runtime/consensus/audit-log.js";
+import { readAuditLog } from "../../src/runtime/consensus/audit-log.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
 import { until } from "../helpers/until.js";

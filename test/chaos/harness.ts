@@ -36,6 +36,8 @@ export class SwarmProcess {
     args: string[],
     cwd: string,
     readonly logPrefix = "",
+    /** Added to the environment of every start (e.g. `CONCLAVE_CLOCK_OFFSET_MS`). */
+    readonly env: Readonly<Record<string, string>> = {},
   ) {
     this.label = label;
     this.#args = args;
@@ -61,7 +63,8 @@ export class SwarmProcess {
       const why =
         this.#stderr
           .split("\n")
-          .find((l) => /Error:|lost the connection/.test(l))
+          // "conclave: <message> [E_CODE]" is how the CLI ends on a ConclaveError.
+          .find((l) => /Error:|lost the connection|^conclave: /.test(l))
           ?.slice(0, 300) ?? "";
       this.crashes.push({ at: Date.now(), code, why });
       await sleep(300);
@@ -73,7 +76,7 @@ export class SwarmProcess {
 
   #spawn(): [ChildProcess, Promise<{ code: number | null; signal: NodeJS.Signals | null }>] {
     this.starts++;
-    const child = start(this.#args, this.#cwd);
+    const child = start(this.#args, this.#cwd, this.env);
     // CHAOS_LOGS=<dir> keeps every process's output, one file per start.
     const logs = process.env["CHAOS_LOGS"];
     if (logs) {
@@ -142,7 +145,7 @@ export class SwarmProcess {
   }
 }
 
-export type FaultKind = "cut" | "blackhole" | "delay" | "pause" | "kill";
+export type FaultKind = "cut" | "blackhole" | "delay" | "pause" | "kill" | "stop";
 
 /** One fault of a plan: `kind` on `target` at `atMs` after the workload started, for `forMs`. */
 export interface PlannedFault {
@@ -152,6 +155,10 @@ export interface PlannedFault {
   readonly forMs: number;
   /** For `delay`: how late each chunk is forwarded. */
   readonly delayMs?: number;
+  /** For `stop`: how the service stops (e.g. `fast`, `immediate`, `graceful`, `kill`). */
+  readonly mode?: string;
+  /** For a fault of several steps (two servers killed one after the other): the time between steps. */
+  readonly stepMs?: number;
 }
 
 /** What was done, when (ms after the workload started), as the history prints it. */
@@ -168,10 +175,49 @@ export function between(rng: { next(): number }, low: number, high: number): num
   return low + Math.floor(rng.next() * (high - low + 1));
 }
 
+/** One of `items`, drawn from `rng`. */
+export const pick = <T>(rng: { next(): number }, items: readonly T[]): T =>
+  items[Math.floor(rng.next() * items.length)] as T;
+
+/** `count` faults one after the other, each after a quiet gap drawn from `gapMs`. */
+export function sequence(
+  seed: number,
+  count: number,
+  draw: (rng: { next(): number }) => Omit<PlannedFault, "atMs">,
+  gapMs: readonly [number, number],
+): PlannedFault[] {
+  const rng = rngFor(seed);
+  const plan: PlannedFault[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    at += between(rng, gapMs[0], gapMs[1]);
+    const fault = { atMs: at, ...draw(rng) };
+    plan.push(fault);
+    at += fault.forMs;
+  }
+  return plan;
+}
+
 /** What a fault can act on: a process, and the proxy between it and the broker. */
 export interface Target {
   readonly process: SwarmProcess;
   readonly proxy: ChaosProxy;
+}
+
+/** A target that applies and heals faults itself (the servers of a broker cluster). */
+export interface CustomTarget {
+  apply(fault: PlannedFault): Promise<void>;
+  heal(fault: PlannedFault): Promise<void>;
+}
+
+/**
+ * A server a scenario stops and starts again (`stop` faults): the broker
+ * node, the store's database server.
+ */
+export interface Service {
+  stop(mode?: string): Promise<void>;
+  /** Resolves once it accepts connections again. */
+  start(): Promise<void>;
 }
 
 /**
@@ -187,7 +233,7 @@ export class FaultRunner {
 
   constructor(
     readonly plan: readonly PlannedFault[],
-    readonly targets: ReadonlyMap<string, Target>,
+    readonly targets: ReadonlyMap<string, Target | Service | CustomTarget>,
     readonly log: (line: string) => void,
   ) {
     this.#started = Date.now();
@@ -207,9 +253,9 @@ export class FaultRunner {
       const at = Date.now() - this.#started;
       this.#active = true;
       this.log(`  t=${at}ms (${Date.now()}) ${fault.kind} ${fault.target} for ${fault.forMs}ms`);
-      await apply(fault, target);
+      await ("apply" in target ? target.apply(fault) : apply(fault, target));
       await sleep(fault.forMs);
-      await heal(fault, target);
+      await ("heal" in target ? target.heal(fault) : heal(fault, target));
       this.#active = false;
       this.#healedAt = Date.now();
       const healedAtMs = this.#healedAt - this.#started;
@@ -219,7 +265,24 @@ export class FaultRunner {
   }
 }
 
-async function apply(fault: PlannedFault, target: Target): Promise<void> {
+const isService = (target: Target | Service): target is Service => "start" in target;
+
+/** `target` as what `fault` acts on; throws when the plan names the wrong kind of target. */
+function asTarget(fault: PlannedFault, target: Target | Service): Target {
+  if (isService(target))
+    throw new Error(`${fault.kind} needs a process target, not ${fault.target}`);
+  return target;
+}
+
+async function apply(fault: PlannedFault, target: Target | Service): Promise<void> {
+  if (fault.kind === "stop") {
+    if (!isService(target)) throw new Error(`stop needs a service target, not ${fault.target}`);
+    return target.stop(fault.mode);
+  }
+  return applyToProcess(fault, asTarget(fault, target));
+}
+
+async function applyToProcess(fault: PlannedFault, target: Target): Promise<void> {
   switch (fault.kind) {
     case "cut":
       return target.proxy.cut();
@@ -234,7 +297,12 @@ async function apply(fault: PlannedFault, target: Target): Promise<void> {
   }
 }
 
-async function heal(fault: PlannedFault, target: Target): Promise<void> {
+async function heal(fault: PlannedFault, target: Target | Service): Promise<void> {
+  if (isService(target)) return target.start();
+  return healProcess(fault, asTarget(fault, target));
+}
+
+async function healProcess(fault: PlannedFault, target: Target): Promise<void> {
   switch (fault.kind) {
     case "cut":
     case "blackhole":

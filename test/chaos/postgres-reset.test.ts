@@ -12,26 +12,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import pg from "pg";
 import { StoreError } from "../../src/errors/index.js";
 import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
+import { postgresMissing, postgresUrl } from "../integration/fixtures/processes.js";
 import { startChaosProxy } from "./proxy.js";
 
-const url = process.env["CONCLAVE_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
-
-async function unreachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return `Postgres at ${url} is unreachable (${error instanceof Error ? error.message : String(error)})`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const skip = await unreachable();
+const url = postgresUrl;
+const skip = await postgresMissing();
 
 test("a connection reset mid-transaction fails the call, not the process; the store then works again", {
   ...(skip === undefined ? {} : { skip }),

@@ -1,10 +1,15 @@
 /**
- * `npm run chaos [-- --json] [-- --only NAME[,NAME]] [-- --seed N]`
+ * `npm run chaos [-- --json] [-- --only NAME[,NAME]] [-- --seed N] [-- --seeds K] [-- --tasks N]`
  *
  * Runs the chaos scenarios one after the other. Each prints its seed and its
  * fault history (what, on which process, when), then its verdict; with
  * `--json`, one line per scenario on stdout. Exit 1 if any scenario is not
- * ok. `--seed N` replays the fault plan a failure printed.
+ * ok. `--seed N` replays the fault plan a failure printed. `--seeds K` runs
+ * each scenario K times (seeds N, N+1, … with `--seed`, random otherwise),
+ * the long run of docs/RELIABILITY.md, and ends with one summary line per
+ * scenario. `--tasks N` runs the review-swarm scenarios with a workload of N
+ * tasks instead of their 150-200 (their time budget grows with it; the
+ * consensus scenarios have no task workload and ignore it).
  */
 import { parseArgs } from "node:util";
 import { type ScenarioResult, scenarios } from "./scenarios/index.js";
@@ -14,6 +19,8 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     only: { type: "string" },
     seed: { type: "string" },
+    seeds: { type: "string", default: "1" },
+    tasks: { type: "string" },
     list: { type: "boolean", default: false },
   },
 });
@@ -32,6 +39,22 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const chosen = scenarios.filter((s) => !only || only.includes(s.name));
+const runs = Number(values.seeds);
+if (!Number.isSafeInteger(runs) || runs < 1) {
+  process.stderr.write(
+    `--seeds must be a whole number of runs, 1 or more; got "${values.seeds}"\n`,
+  );
+  process.exit(2);
+}
+const tasks = values.tasks === undefined ? undefined : Number(values.tasks);
+if (tasks !== undefined && (!Number.isSafeInteger(tasks) || tasks < 1)) {
+  process.stderr.write(
+    `--tasks must be a whole number of tasks, 1 or more; got "${values.tasks}"\n`,
+  );
+  process.exit(2);
+}
+/** Per scenario: the seeds run and the ones that were not ok. */
+const tally = new Map<string, { seeds: number[]; failed: number[] }>();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The one-line record `--json` prints per scenario. */
@@ -65,13 +88,31 @@ for (const scenario of chosen) {
       process.stdout.write(`${JSON.stringify({ scenario: scenario.name, skipped: missing })}\n`);
     continue;
   }
-  const seed =
-    values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+  for (let k = 0; k < runs; k++) {
+    const seed =
+      values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed) + k;
+    const record = tally.get(scenario.name) ?? { seeds: [], failed: [] };
+    tally.set(scenario.name, record);
+    record.seeds.push(seed);
+    if (!(await runOnce(scenario, seed))) record.failed.push(seed);
+  }
+}
+if (runs > 1) {
+  for (const [name, { seeds, failed: bad }] of tally) {
+    log(
+      `${name}: ${seeds.length - bad.length} of ${seeds.length} seeds ok${bad.length ? ` (not ok: ${bad.join(", ")})` : ""}`,
+    );
+  }
+}
+process.exit(failed > 0 ? 1 : 0);
+
+/** Runs one scenario with one seed, prints its verdict; true when ok. */
+async function runOnce(scenario: (typeof scenarios)[number], seed: number): Promise<boolean> {
   log(`${scenario.name} seed=${seed}: ${scenario.what}`);
   log(`  plan ${JSON.stringify(scenario.plan(seed))}`);
   let result: ScenarioResult;
   try {
-    result = await scenario.run(seed, log);
+    result = await scenario.run(seed, log, tasks === undefined ? undefined : { tasks });
   } catch (error) {
     failed++;
     const reason = error instanceof Error ? error.message : String(error);
@@ -80,7 +121,7 @@ for (const scenario of chosen) {
       process.stdout.write(
         `${JSON.stringify({ scenario: scenario.name, seed, ok: false, error: reason })}\n`,
       );
-    continue;
+    return false;
   }
   if (!result.verdict.ok) failed++;
   const v = result.verdict;
@@ -91,5 +132,5 @@ for (const scenario of chosen) {
   if (!v.ok && result.tail) log(`  producer stderr:\n${result.tail}`);
   if (!v.ok) log(`  replay: npm run chaos -- --only ${scenario.name} --seed ${seed}`);
   if (values.json) process.stdout.write(`${JSON.stringify(jsonLine(result))}\n`);
+  return v.ok;
 }
-process.exit(failed > 0 ? 1 : 0);

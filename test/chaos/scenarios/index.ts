@@ -6,8 +6,25 @@
 import { natsServerAvailable, startNatsServer } from "../../helpers/nats-server.js";
 import { rabbitmqServerAvailable, startRabbitmqNode } from "../../helpers/rabbitmq-server.js";
 import type { Verdict } from "../checker.js";
-import { between, type FaultRecord, type PlannedFault, rngFor } from "../harness.js";
-import { type Broker, type Crash, runReviewSwarm } from "./review-swarm.js";
+import {
+  between,
+  type FaultRecord,
+  type PlannedFault,
+  pick,
+  rngFor,
+  sequence,
+} from "../harness.js";
+import { partitionScenarios } from "./consensus-partition.js";
+import { clusterScenarios } from "./nats-cluster.js";
+import { overloadScenario } from "./overload.js";
+import { restartScenarios } from "./restarts.js";
+import {
+  type Broker,
+  type Crash,
+  runReviewSwarm,
+  scenarioResult,
+  workload,
+} from "./review-swarm.js";
 
 export interface ScenarioResult {
   readonly scenario: string;
@@ -59,28 +76,6 @@ async function amqpBroker(): Promise<Broker> {
   };
 }
 
-/** `count` faults one after the other, each after a quiet gap, kinds and targets drawn from the seed. */
-function sequence(
-  seed: number,
-  count: number,
-  draw: (rng: { next(): number }) => Omit<PlannedFault, "atMs">,
-  gapMs: readonly [number, number],
-): PlannedFault[] {
-  const rng = rngFor(seed);
-  const plan: PlannedFault[] = [];
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    at += between(rng, gapMs[0], gapMs[1]);
-    const fault = { atMs: at, ...draw(rng) };
-    plan.push(fault);
-    at += fault.forMs;
-  }
-  return plan;
-}
-
-const pick = <T>(rng: { next(): number }, items: readonly T[]): T =>
-  items[Math.floor(rng.next() * items.length)] as T;
-
 /** The local Postgres (trust, database `test`) the `pg-*` scenarios use, each in a schema of its own. */
 const POSTGRES = { url: "postgres://postgres@127.0.0.1:5432/test", port: 5432 } as const;
 
@@ -93,6 +88,8 @@ function reviewScenario(options: {
   plan: (seed: number) => PlannedFault[];
   /** Share a Postgres store and cut the processes' links to it instead of the broker's. */
   postgres?: boolean;
+  /** One process's clock offset for the whole run, drawn from the seed. */
+  clockSkew?: (seed: number) => NonNullable<Parameters<typeof runReviewSwarm>[0]["clockSkew"]>;
 }): Scenario {
   return {
     name: options.name,
@@ -114,27 +111,18 @@ function reviewScenario(options: {
           name: options.name,
           seed,
           broker,
-          tasks: overrides?.tasks ?? options.tasks,
+          ...workload(options, overrides),
           plan: options.plan(seed),
-          budgetMs: options.budgetMs,
           // Longer than the longest lease in the swarm: the dead-letter
           // queue's ack wait is 30 s whatever defaults.ackWaitMs says, so a
           // dead letter held by a black-holed process settles 30 s later.
           stuckAfterMs: 40_000,
           crashesExpected: options.broker === "amqp",
           ...(options.postgres ? { postgres: POSTGRES } : {}),
+          ...(options.clockSkew ? { clockSkew: options.clockSkew(seed) } : {}),
           log,
         });
-        return {
-          scenario: options.name,
-          seed,
-          faults: result.history,
-          crashes: result.crashes,
-          verdict: result.verdict,
-          producerExit: result.producerExit,
-          durationMs: Date.now() - started,
-          ...(result.tail ? { tail: result.tail } : {}),
-        };
+        return scenarioResult(options.name, seed, started, result);
       } finally {
         await broker.stop();
       }
@@ -241,6 +229,21 @@ export const scenarios: readonly Scenario[] = [
       ),
   }),
   reviewScenario({
+    name: "nats-clock-skew",
+    what: "no link fault: workers-b's clock runs 5 minutes ahead or behind (drawn from the seed) for the whole run; the swarm must keep working on its other nodes",
+    broker: "nats",
+    tasks: 150,
+    budgetMs: 60_000,
+    plan: () => [],
+    // Not workers-a: it hosts the only sentinel, and a node whose clock is
+    // off pauses its agents (Finding 12), so the swarm cannot keep working
+    // without it, by design (seed 200 drew it: 150 tasks stuck at the scan).
+    clockSkew: (seed) => {
+      const rng = rngFor(seed);
+      return { target: "workers-b", offsetMs: (rng.next() < 0.5 ? -1 : 1) * 5 * 60_000 };
+    },
+  }),
+  reviewScenario({
     name: "amqp-cut",
     what: "nats-cut against a private RabbitMQ node",
     broker: "amqp",
@@ -248,4 +251,10 @@ export const scenarios: readonly Scenario[] = [
     budgetMs: 50_000,
     plan: cutPlan,
   }),
+  ...partitionScenarios,
+  overloadScenario,
+  // Servers restarted under the swarm (RabbitMQ node, Postgres server): restarts.ts.
+  ...restartScenarios,
+  // The 3-node JetStream cluster's scenarios (nats-r3-*): nats-cluster.ts.
+  ...clusterScenarios,
 ];

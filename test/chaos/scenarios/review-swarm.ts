@@ -23,9 +23,11 @@ import { dropPostgresSchema } from "../../../src/store/postgres-store.js";
 import { root } from "../../cli/run-cli.js";
 import { checkStore, type Verdict, watchProgress } from "../checker.js";
 import {
+  type CustomTarget,
   type FaultRecord,
   FaultRunner,
   type PlannedFault,
+  type Service,
   SwarmProcess,
   type Target,
 } from "../harness.js";
@@ -36,9 +38,15 @@ export interface Broker {
   readonly kind: "nats" | "amqp";
   /** The broker's own port (the proxies forward to it). */
   readonly port: number;
+  /** A cluster: the port of the node a process's proxy forwards to (default {@link port}). */
+  readonly portFor?: (process: string) => number;
   /** The URL a process gets: the broker's scheme and credentials, the proxy's port. */
   urlFor(port: number): string;
   stop(): Promise<void>;
+  /** A cluster: the swarm file's `broker:` section (more servers, stream replicas). */
+  readonly section?: { readonly servers: readonly string[]; readonly replicas: 3 };
+  /** Faults on the broker itself (its servers), by name, next to the processes'. */
+  readonly targets?: ReadonlyMap<string, CustomTarget>;
 }
 
 export interface ReviewRunOptions {
@@ -65,6 +73,10 @@ export interface ReviewRunOptions {
    * per process between it and `port`).
    */
   readonly postgres?: { readonly url: string; readonly port: number };
+  /** A process whose clock runs `offsetMs` off for the whole run (`CONCLAVE_CLOCK_OFFSET_MS`). */
+  readonly clockSkew?: { readonly target: keyof typeof GROUPS; readonly offsetMs: number };
+  /** Servers the plan's `stop` faults name as targets (e.g. `broker`, `postgres`). */
+  readonly services?: Readonly<Record<string, Service>>;
   readonly log: (line: string) => void;
 }
 
@@ -77,6 +89,41 @@ export interface ReviewRunResult {
   readonly producerExit: number | null;
   /** The producer's stderr tail when the scenario failed, to see why. */
   readonly tail?: string;
+}
+
+/**
+ * The workload a scenario runs with, and its time budget: `budgetMs` is
+ * for its default of `tasks`, and grows in proportion with a larger one
+ * (`npm run chaos -- --tasks 2000`).
+ */
+export function workload(
+  scenario: { readonly budgetMs: number; readonly tasks: number },
+  overrides: { readonly tasks?: number } | undefined,
+): { readonly tasks: number; readonly budgetMs: number } {
+  const tasks = overrides?.tasks ?? scenario.tasks;
+  return {
+    tasks,
+    budgetMs: Math.round(scenario.budgetMs * Math.max(1, tasks / scenario.tasks)),
+  };
+}
+
+/** A review-swarm run as a scenario's result (`ScenarioResult`): what `npm run chaos` prints. */
+export function scenarioResult(
+  scenario: string,
+  seed: number,
+  startedAt: number,
+  result: ReviewRunResult,
+) {
+  return {
+    scenario,
+    seed,
+    faults: result.history,
+    crashes: result.crashes,
+    verdict: result.verdict,
+    producerExit: result.producerExit,
+    durationMs: Date.now() - startedAt,
+    ...(result.tail ? { tail: result.tail } : {}),
+  };
 }
 
 export interface Crash {
@@ -102,7 +149,7 @@ const DEFAULTS = [
 ] as const;
 
 /** Writes the scenario's copy of the review swarm into `dir`; returns the file. */
-function writeSwarm(dir: string, swarm: string): string {
+function writeSwarm(dir: string, swarm: string, broker: Broker): string {
   cpSync(join(root, "examples", "review-swarm"), dir, { recursive: true });
   const file = join(dir, "swarm.yaml");
   let text = readFileSync(file, "utf8").replace("swarm: review-swarm", `swarm: ${swarm}`);
@@ -115,6 +162,14 @@ function writeSwarm(dir: string, swarm: string): string {
     "\nagents:\n",
     "\nagents:\n  - id: dev-4\n    role: developer\n    tags: [ts]\n    budget: { initial: 600, minBalance: 100 }\n",
   );
+  const section = broker.section;
+  if (section) {
+    // Every process knows every server (it fails over) and streams keep 3 copies.
+    text = text.replace(
+      "\ntransport: memory\n",
+      `\ntransport: ${broker.urlFor(broker.port)}\nbroker:\n  servers: [${section.servers.join(", ")}]\n  replicas: ${section.replicas}\n`,
+    );
+  }
   writeFileSync(file, text);
   return file;
 }
@@ -123,7 +178,7 @@ function writeSwarm(dir: string, swarm: string): string {
 export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewRunResult> {
   const dir = mkdtempSync(join(tmpdir(), `conclave-chaos-${options.name}-`));
   const swarm = `chaos-${options.name}-${options.seed}-${process.pid}`;
-  const file = writeSwarm(dir, swarm);
+  const file = writeSwarm(dir, swarm, options.broker);
   const pg = options.postgres;
   const schema = `chaos_${randomBytes(6).toString("hex")}`;
   // The harness reads the store directly; the processes through their proxies.
@@ -131,9 +186,11 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
   const proxies: ChaosProxy[] = [];
   const processes: SwarmProcess[] = [];
   try {
-    const targets = new Map<string, Target>();
+    const targets = new Map<string, Target | CustomTarget>(options.broker.targets ?? []);
     for (const [label, agents] of Object.entries(GROUPS)) {
-      const proxy = await startChaosProxy(pg ? pg.port : options.broker.port);
+      const proxy = await startChaosProxy(
+        pg ? pg.port : (options.broker.portFor?.(label) ?? options.broker.port),
+      );
       proxies.push(proxy);
       const common = [
         "--transport",
@@ -148,16 +205,20 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
           ? ["up", file, "--agents", agents.join(","), "--tasks", String(options.tasks), "--json"]
           : ["agent", "--swarm", file, "--id", agents.join(","), "--json"];
       const timeout = ["--timeout", String(Math.ceil(options.budgetMs / 1000) + 30)];
+      const skew = options.clockSkew?.target === label ? options.clockSkew.offsetMs : undefined;
+      if (skew !== undefined)
+        options.log(`  ${label}'s clock runs ${skew} ms off for the whole run`);
       const proc = new SwarmProcess(
         label,
         [...args, ...common, ...(label === "producer" ? timeout : [])],
         dir,
         `${options.name}-${options.seed}.`,
+        skew === undefined ? {} : { CONCLAVE_CLOCK_OFFSET_MS: String(skew) },
       );
       processes.push(proc);
       targets.set(label, { process: proc, proxy });
     }
-    const producer = targets.get("producer")?.process as SwarmProcess;
+    const producer = processes[0] as SwarmProcess;
     for (const p of processes) p.supervise();
 
     const begun = Date.now();
@@ -165,7 +226,14 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
     await waitForSubmission(storeUrl, producer, 90_000);
     options.log(`  t=0 the workload started (${Date.now() - begun} ms after launch)`);
     const t0 = Date.now();
-    const faults = new FaultRunner(options.plan, targets, options.log);
+    const faults = new FaultRunner(
+      options.plan,
+      new Map<string, Target | Service | CustomTarget>([
+        ...targets,
+        ...Object.entries(options.services ?? {}),
+      ]),
+      options.log,
+    );
     let settled = false;
     const watching = watchProgress({
       storeUrl,
@@ -220,7 +288,9 @@ export async function runReviewSwarm(options: ReviewRunOptions): Promise<ReviewR
     await Promise.all(processes.map((p) => p.kill()));
     await Promise.all(proxies.map((p) => p.close()));
     if (pg) await dropPostgresSchema({ url: pg.url, schema }).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    // CHAOS_KEEP=1 keeps the run's folder (the SQLite store, the swarm file) to look into.
+    if (process.env["CHAOS_KEEP"]) options.log(`  kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -3,7 +3,8 @@
  * tests (`test/helpers/openai-server.ts`: real HTTP on loopback).
  *
  * - `llm.overhead`: 200 concurrent tasks, each making model calls that the
- *   server answers after a fixed 50 ms. Conclave's loop (`createLlmClient`:
+ *   server (in a process of its own, as a model server is) answers after a
+ *   fixed 50 ms. Conclave's loop (`createLlmClient`:
  *   a journal step per call, a budget hold and charge, the resilient pool
  *   with its timeout timer, breaker and retry bookkeeping, the `llm.call`
  *   record) against calling the AI SDK's `generateText` directly on the same
@@ -22,7 +23,10 @@
  *   tool call), averaged over many replays; baseline: the same loop run live
  *   against the server (no delay). Goal ≤ 1 ms per step.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import type { LanguageModel } from "ai";
 import { createPriceTable } from "../src/ledger/prices.js";
 import {
@@ -36,7 +40,9 @@ import {
   type ResolvedModel,
   type ToolRunner,
 } from "../src/llm/index.js";
-import type { AiSdk } from "../src/llm/providers.js";
+
+type AiSdk = typeof import("ai");
+
 import {
   answer,
   type OpenAiServer,
@@ -184,10 +190,45 @@ async function loopCpuOverhead(): Promise<{ sdk: number; loop: number }> {
   return { sdk: Math.min(...sdk), loop: Math.min(...loop) };
 }
 
-export const llmOverhead: Bench = async (): Promise<Result> => {
-  const server = await startOpenAiServer({
-    responder: () => answer("ok", { delayMs: ANSWER_MS, usage: { prompt: 12, completion: 2 } }),
+/**
+ * The test server in a child process (`openai-server-child.ts`), as a model
+ * server is never inside the agent's process: on two cores it gets its own,
+ * and the measured process's CPU is the client's alone.
+ */
+async function startServerProcess(): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("./openai-server-child.ts", import.meta.url)),
+      `${ANSWER_MS}`,
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      reject(new Error(`llm.overhead: the server process exited (${code})`)),
+    );
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split("\n")[0];
+      if (output.includes("\n") && line) resolve(line.trim());
+    });
   });
+  return {
+    url,
+    close: async () => {
+      child.stdin?.end();
+      if (child.exitCode === null) await once(child, "exit");
+    },
+  };
+}
+
+export const llmOverhead: Bench = async (): Promise<Result> => {
+  const server = await startServerProcess();
   try {
     const resolved = benchModel(server.url);
     const { generateText } = await import("ai");
@@ -238,7 +279,7 @@ export const llmOverhead: Bench = async (): Promise<Result> => {
       baselineValue,
       goal: "ratio ≥ 0.9 and added p50 ≤ 1 ms per call",
       met: ratio >= 0.9 && addedP50 <= 1,
-      notes: `${CONCURRENCY} concurrent tasks × ${CALLS_PER_TASK} calls, ${ANSWER_MS} ms answers, best of ${ROUNDS} alternating rounds; p50 per call: loop ${fastest(loop).toFixed(1)} ms, direct ${fastest(sdk).toFixed(1)} ms, added ${addedP50} ms; at ${LIGHT_CONCURRENCY} concurrent tasks (not saturated): loop ${fastest(lightLoop).toFixed(1)} ms, direct ${fastest(lightSdk).toFixed(1)} ms, added ${lightAdded} ms; CPU per call over HTTP (client and server): loop ${leanest(loop).toFixed(0)} µs, direct ${leanest(sdk).toFixed(0)} µs; CPU per call with the SDK's mock model (no HTTP): generateText ${cpu.sdk.toFixed(0)} µs, loop ${cpu.loop.toFixed(0)} µs (+${(cpu.loop - cpu.sdk).toFixed(0)} µs); ${records} llm.call records; load average ${loadavg()[0]?.toFixed(1)}`,
+      notes: `${CONCURRENCY} concurrent tasks × ${CALLS_PER_TASK} calls, ${ANSWER_MS} ms answers, best of ${ROUNDS} alternating rounds; p50 per call: loop ${fastest(loop).toFixed(1)} ms, direct ${fastest(sdk).toFixed(1)} ms, added ${addedP50} ms; at ${LIGHT_CONCURRENCY} concurrent tasks (not saturated): loop ${fastest(lightLoop).toFixed(1)} ms, direct ${fastest(lightSdk).toFixed(1)} ms, added ${lightAdded} ms; CPU per call over HTTP (this process; the server runs in its own): loop ${leanest(loop).toFixed(0)} µs, direct ${leanest(sdk).toFixed(0)} µs; CPU per call with the SDK's mock model (no HTTP): generateText ${cpu.sdk.toFixed(0)} µs, loop ${cpu.loop.toFixed(0)} µs (+${(cpu.loop - cpu.sdk).toFixed(0)} µs); ${records} llm.call records; load average ${loadavg()[0]?.toFixed(1)}`,
     };
   } finally {
     await server.close();

@@ -8,6 +8,7 @@ import { brokerBenches } from "./bus-brokers.js";
 import { durable, durableBacklog, fanout, runtimeTasks } from "./bus-memory.js";
 import { consensusBenches } from "./consensus.js";
 import { dashboardResponsiveness } from "./dashboard.js";
+import { durabilityBenches } from "./durability.js";
 import { ensembleBenches } from "./ensemble.js";
 import { type Bench, type BenchResult, machine } from "./harness.js";
 import { hierarchyBenches } from "./hierarchy.js";
@@ -27,6 +28,7 @@ const benches: Record<string, Bench> = {
   "dashboard.responsiveness": dashboardResponsiveness,
   ...ledgerBenches,
   ...brokerBenches,
+  ...durabilityBenches,
   ...consensusBenches,
   ...marketAuctionBenches,
   "market.contractnet.tasks": contractNetTasks,

@@ -95,7 +95,7 @@ async function amqpBroker(): Promise<Broker> {
   return {
     transport: { kind: "amqp", url: amqpUrl },
     async raw(swarm) {
-      const connection = await amqplib.connect(amqpUrl);
+      const connection = await amqplib.connect(amqpUrl, { timeout: 10_000 });
       const channel = await connection.createConfirmChannel();
       return {
         async durable(subject, data, id) {

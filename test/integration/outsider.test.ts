@@ -48,7 +48,7 @@ async function natsRaw(url: string): Promise<Raw> {
 
 async function amqpRaw(url: string, exchange: string): Promise<Raw> {
   const amqplib = (await import("amqplib")).default;
-  const connection = await amqplib.connect(url);
+  const connection = await amqplib.connect(url, { timeout: 10_000 });
   const channel = await connection.createConfirmChannel();
   const send = (subject: string, data: Uint8Array, options: object) =>
     new Promise<void>((resolve, reject) =>

@@ -37,7 +37,7 @@ async function publishAs(
   routingKey: string,
 ): Promise<string | undefined> {
   const amqplib = (await import("amqplib")).default;
-  const connection = await amqplib.connect(url);
+  const connection = await amqplib.connect(url, { timeout: 10_000 });
   let refused: string | undefined;
   try {
     const channel = await connection.createConfirmChannel();

@@ -81,7 +81,7 @@ describe("amqp: an acknowledged enqueue is confirmed and persistent", {
   });
 
   test("the message sits persistent in a durable quorum queue", async () => {
-    const connection = await amqplib.connect(amqpUrl);
+    const connection = await amqplib.connect(amqpUrl, { timeout: 10_000 });
     try {
       const channel = await connection.createChannel();
       const message = await channel.get(work, { noAck: false });

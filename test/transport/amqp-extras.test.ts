@@ -347,7 +347,7 @@ if (unreachable === undefined) {
 
     test("frames queued in one turn leave in one socket write, in order", async () => {
       const amqp = await import("amqplib");
-      const model = await amqp.connect(url, { noDelay: true });
+      const model = await amqp.connect(url, { noDelay: true, timeout: 10_000 });
       const queue = `${prefix}-coalesce-${randomBytes(3).toString("hex")}`;
       try {
         assert.equal(coalesceFrameWrites(model), true, "amqplib's internals are as expected");

@@ -8,8 +8,10 @@
  * each scenario K times (seeds N, N+1, … with `--seed`, random otherwise),
  * the long run of docs/RELIABILITY.md, and ends with one summary line per
  * scenario. `--tasks N` runs the review-swarm scenarios with a workload of N
- * tasks instead of their 150-200 (their time budget grows with it; the
- * consensus scenarios have no task workload and ignore it).
+ * tasks instead of their 150-200: their time budget grows with it, and
+ * their fault plan repeats once per default workload, each copy drawn from
+ * the next seed (the consensus scenarios have no task workload and ignore
+ * it).
  */
 import { parseArgs } from "node:util";
 import { type ScenarioResult, scenarios } from "./scenarios/index.js";
@@ -109,7 +111,9 @@ process.exit(failed > 0 ? 1 : 0);
 /** Runs one scenario with one seed, prints its verdict; true when ok. */
 async function runOnce(scenario: (typeof scenarios)[number], seed: number): Promise<boolean> {
   log(`${scenario.name} seed=${seed}: ${scenario.what}`);
-  log(`  plan ${JSON.stringify(scenario.plan(seed))}`);
+  log(
+    `  plan ${JSON.stringify(scenario.plan(seed))}${tasks === undefined ? "" : " (repeated once per default workload in --tasks)"}`,
+  );
   let result: ScenarioResult;
   try {
     result = await scenario.run(seed, log, tasks === undefined ? undefined : { tasks });

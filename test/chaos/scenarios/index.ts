@@ -111,8 +111,7 @@ function reviewScenario(options: {
           name: options.name,
           seed,
           broker,
-          ...workload(options, overrides),
-          plan: options.plan(seed),
+          ...workload(options, seed, overrides),
           // Longer than the longest lease in the swarm: the dead-letter
           // queue's ack wait is 30 s whatever defaults.ackWaitMs says, so a
           // dead letter held by a black-holed process settles 30 s later.

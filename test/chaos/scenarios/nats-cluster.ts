@@ -201,8 +201,7 @@ function clusterScenario(options: {
           name: options.name,
           seed,
           broker,
-          ...workload(options, overrides),
-          plan: options.plan(seed),
+          ...workload(options, seed, overrides),
           // As the single-server scenarios: longer than the dead-letter queue's 30 s ack wait.
           stuckAfterMs: 40_000,
           crashesExpected: false,

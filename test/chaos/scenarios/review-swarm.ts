@@ -92,19 +92,49 @@ export interface ReviewRunResult {
 }
 
 /**
- * The workload a scenario runs with, and its time budget: `budgetMs` is
- * for its default of `tasks`, and grows in proportion with a larger one
- * (`npm run chaos -- --tasks 2000`).
+ * The workload a scenario runs with, its time budget and its fault plan.
+ * `budgetMs` and `plan` are for the scenario's default of `tasks`; a larger
+ * workload (`npm run chaos -- --tasks 2000`) gets a budget in proportion,
+ * and the plan once per default workload, each copy drawn from the next
+ * seed and starting where the previous one ended, so the faults keep coming
+ * through most of a long run instead of all landing in its first seconds.
  */
 export function workload(
-  scenario: { readonly budgetMs: number; readonly tasks: number },
+  scenario: {
+    readonly budgetMs: number;
+    readonly tasks: number;
+    readonly plan: (seed: number) => PlannedFault[];
+  },
+  seed: number,
   overrides: { readonly tasks?: number } | undefined,
-): { readonly tasks: number; readonly budgetMs: number } {
+): { readonly tasks: number; readonly budgetMs: number; readonly plan: PlannedFault[] } {
   const tasks = overrides?.tasks ?? scenario.tasks;
+  const scale = Math.max(1, tasks / scenario.tasks);
   return {
     tasks,
-    budgetMs: Math.round(scenario.budgetMs * Math.max(1, tasks / scenario.tasks)),
+    budgetMs: Math.round(scenario.budgetMs * scale),
+    plan: repeatedPlan(scenario.plan, seed, Math.ceil(scale)),
   };
+}
+
+/** `copies` of a plan, one after the other: the first drawn from `seed`, the next from `seed + 1`, and so on. */
+export function repeatedPlan(
+  plan: (seed: number) => PlannedFault[],
+  seed: number,
+  copies: number,
+): PlannedFault[] {
+  const out: PlannedFault[] = [];
+  let offset = 0;
+  for (let k = 0; k < copies; k++) {
+    let end = offset;
+    for (const fault of plan(seed + k)) {
+      const atMs = fault.atMs + offset;
+      out.push({ ...fault, atMs });
+      end = Math.max(end, atMs + fault.forMs + (fault.stepMs ?? 0));
+    }
+    offset = end;
+  }
+  return out;
 }
 
 /** A review-swarm run as a scenario's result (`ScenarioResult`): what `npm run chaos` prints. */

@@ -17,66 +17,15 @@
  *   twice.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, describe, test } from "node:test";
 import { finish, reviewSwarmYaml, start, summaryOf } from "../cli/run-cli.js";
-
-function mount(dir: string, size: string): void {
-  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "pipe" });
-}
-function remount(dir: string, size: string): void {
-  execFileSync("mount", ["-o", `remount,size=${size}`, dir], { stdio: "pipe" });
-}
-function unmount(dir: string): void {
-  try {
-    execFileSync("umount", [dir], { stdio: "pipe" });
-  } catch {
-    // not mounted
-  }
-}
-
-/** Why the tests cannot run here, or undefined. */
-function cannotMount(): string | undefined {
-  if (process.getuid?.() !== 0)
-    return "a size-limited folder needs a tmpfs mount, which needs root";
-  const probe = mkdtempSync(join(tmpdir(), "conclave-tmpfs-probe-"));
-  try {
-    mount(probe, "64k");
-    unmount(probe);
-    return undefined;
-  } catch (error) {
-    return `mounting a tmpfs failed (${String((error as { stderr?: Buffer }).stderr ?? error).trim()})`;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
+import { cannotMount, fillDisk, mount, remount, unmount } from "./tmpfs.js";
 
 const skip = cannotMount();
-
-/** Writes zeros into `path` until the disk is full (ENOSPC). */
-function fillDisk(path: string): void {
-  const fd = openSync(path, "w");
-  const chunk = Buffer.alloc(64 * 1024);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe("the embedded transport on a full disk", {
   ...(skip === undefined ? {} : { skip }),

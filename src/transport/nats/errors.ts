@@ -63,7 +63,7 @@ export function mapError(driver: Driver, error: unknown, what: string): Error {
   if (isClosed(driver, error)) return new ClosedError("the NATS transport");
   if (isTimeout(driver, error)) {
     return new TimeoutError(
-      `${what}: the NATS server did not answer in time; check that it is up and reachable, or raise apiTimeoutMs`,
+      `${what}: the NATS server did not answer in time; check that it is up and reachable and that its JetStream store has free disk space, or raise apiTimeoutMs`,
       { cause: error },
     );
   }

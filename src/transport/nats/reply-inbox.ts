@@ -187,7 +187,7 @@ export class ReplyInbox {
         this.#waiting.delete(token);
         w.reject(
           new TimeoutError(
-            `${w.what}: the NATS server did not answer within ${w.timeoutMs} ms; check that it is up and reachable, or raise apiTimeoutMs`,
+            `${w.what}: the NATS server did not answer within ${w.timeoutMs} ms; check that it is up and reachable and that its JetStream store has free disk space (nats-server stops answering publishes on a full disk, and answers again once restarted with space), or raise apiTimeoutMs`,
           ),
         );
       } else if (w.deadline < next) {

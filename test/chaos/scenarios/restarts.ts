@@ -67,7 +67,8 @@ function restartScenario(options: {
   readonly what: string;
   readonly missing: () => string | undefined;
   readonly plan: (seed: number) => PlannedFault[];
-  readonly setup: () => Promise<Setup>;
+  /** `log` goes to the run's history (e.g. the broker's final state, on release). */
+  readonly setup: (log: (line: string) => void) => Promise<Setup>;
   readonly tasks: number;
   readonly budgetMs: number;
   /**
@@ -88,7 +89,7 @@ function restartScenario(options: {
     plan: options.plan,
     async run(seed, log, overrides): Promise<ScenarioResult> {
       const started = Date.now();
-      const setup = await options.setup();
+      const setup = await options.setup(log);
       try {
         const result = await runReviewSwarm({
           name: options.name,
@@ -212,7 +213,7 @@ export const restartScenarios: readonly Scenario[] = [
         mode: () => "kill",
       }).map((fault) => ({ ...fault, target: `rabbit-${between(rng, 1, 3)}` }));
     },
-    async setup() {
+    async setup(log) {
       const cluster = await startRabbitmqCluster(3, 180_000);
       const nodes = cluster.nodes;
       const node = (i: number) => nodes[i] as (typeof nodes)[number];
@@ -232,7 +233,30 @@ export const restartScenarios: readonly Scenario[] = [
             { stop: () => n.halt("kill"), start: () => n.start() } satisfies Service,
           ]),
         ),
-        release: () => cluster.stop(),
+        async release() {
+          // What every queue holds at the end: a task that never came back
+          // can be told apart as still in a delay queue, ready, or gone.
+          for (const n of nodes) {
+            const listed = await n.ctl(
+              [
+                "list_queues",
+                "name",
+                "type",
+                "leader",
+                "messages",
+                "messages_ready",
+                "messages_unacknowledged",
+              ],
+              15_000,
+            );
+            if (listed.code !== 0) continue;
+            log(`    queues at the end (asked ${n.nodeName}):`);
+            for (const line of listed.output.split("\n"))
+              if (line.trim()) log(`      ${line.trim()}`);
+            break;
+          }
+          await cluster.stop();
+        },
       };
     },
     tasks: 150,

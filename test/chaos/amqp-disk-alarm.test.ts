@@ -15,6 +15,7 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError } from "../../src/errors/index.js";
 import { createAmqpTransport } from "../../src/transport/amqp/index.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 import { rabbitmqServerAvailable, startRabbitmqNode } from "../helpers/rabbitmq-server.js";
 import { until } from "../helpers/until.js";
 
@@ -32,27 +33,14 @@ test("RabbitMQ's disk alarm holds an enqueue until space returns, reported, noth
     onError: (e) => errors.push(e),
   });
   try {
-    await bus.ensureQueue({
-      name: "dlq",
-      subjects: "dlq.>",
-      ackWaitMs: 30_000,
-      maxDeliver: 1,
-      deadLetterSubject: "dlq.dlq",
-    });
-    await bus.ensureQueue({
-      name: "work",
-      subjects: "task.>",
-      ackWaitMs: 30_000,
-      maxDeliver: 3,
-      deadLetterSubject: "dlq.work",
-    });
-    await bus.enqueue("task.before", new Uint8Array([1]), { msgId: "before" });
+    const { work } = await declareTaskQueues(bus, "alarm");
+    await bus.enqueue("alarm.task.before", new Uint8Array([1]), { msgId: "before" });
 
     const raise = await node.ctl(["set_disk_free_limit", "1000GB"]);
     assert.equal(raise.code, 0, raise.output);
     await sleep(1_000); // the alarm is checked once a second
     let settled: string | undefined;
-    const during = bus.enqueue("task.during", new Uint8Array([2]), { msgId: "during" }).then(
+    const during = bus.enqueue("alarm.task.during", new Uint8Array([2]), { msgId: "during" }).then(
       () => {
         settled = "acknowledged";
       },
@@ -74,7 +62,7 @@ test("RabbitMQ's disk alarm holds an enqueue until space returns, reported, noth
 
     const received: string[] = [];
     bus.consume(
-      "work",
+      work.name,
       async (delivery) => {
         received.push(delivery.msgId);
         await delivery.ack();

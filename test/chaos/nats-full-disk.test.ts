@@ -21,6 +21,7 @@ import { TimeoutError } from "../../src/errors/index.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
 import type { Transport } from "../../src/transport/port.js";
 import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 import { until } from "../helpers/until.js";
 import { cannotMount, mount, unmount } from "./tmpfs.js";
 
@@ -42,20 +43,7 @@ test("NATS on a full disk: enqueues fail typed, nothing acknowledged is lost aft
   mount(disk, "64m");
   server = await startNatsServer({ storeDir: disk });
   bus = await createNatsTransport({ servers: server.url, apiTimeoutMs: 2_000 });
-  await bus.ensureQueue({
-    name: "dlq",
-    subjects: "dlq.>",
-    ackWaitMs: 30_000,
-    maxDeliver: 1,
-    deadLetterSubject: "dlq.dlq",
-  });
-  await bus.ensureQueue({
-    name: "work",
-    subjects: "task.>",
-    ackWaitMs: 30_000,
-    maxDeliver: 3,
-    deadLetterSubject: "dlq.work",
-  });
+  const { work } = await declareTaskQueues(bus, "full");
   // JetStream sized its store from the free space at start; a filler file
   // then takes most of the disk, so the store runs out of disk below that size.
   writeFileSync(join(disk, "filler"), new Uint8Array(50 * 1024 * 1024));
@@ -66,7 +54,7 @@ test("NATS on a full disk: enqueues fail typed, nothing acknowledged is lost aft
   for (let i = 0; i < 1_000 && failure === undefined; i++) {
     const msgId = `m-${i}`;
     try {
-      await bus.enqueue(`task.${i}`, payload, { msgId });
+      await bus.enqueue(`full.task.${i}`, payload, { msgId });
       acknowledged.push(msgId);
     } catch (error) {
       failure = error;
@@ -85,7 +73,7 @@ test("NATS on a full disk: enqueues fail typed, nothing acknowledged is lost aft
   await server.restart({ signal: "SIGKILL" });
   await until(
     async () =>
-      bus!.enqueue("task.after", payload, { msgId: "after" }).then(
+      bus!.enqueue("full.task.after", payload, { msgId: "after" }).then(
         () => true,
         () => false,
       ),
@@ -95,7 +83,7 @@ test("NATS on a full disk: enqueues fail typed, nothing acknowledged is lost aft
 
   const received = new Set<string>();
   bus.consume(
-    "work",
+    work.name,
     async (delivery) => {
       received.add(delivery.msgId);
       await delivery.ack();

@@ -12,6 +12,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { loadSwarmConfig, parseSwarmConfig } from "../../src/config/load.js";
 import { type DashboardServer, serveDashboard } from "../../src/dashboard/server.js";
@@ -189,12 +190,27 @@ describe("the dashboard in a browser", {
 
   test("a person approves a waiting proposal from the page, signing with her key file in the browser", async () => {
     const keyFile = await saveAgentKey(join(work, "people"), "alice", alice);
-    const decided = swarm.propose("deploy.production", { version: "1.4.2" }, { as: "lead" });
+    // Another proposal waits for her too, listed first: the page's refresh
+    // must keep the form she fills in on the second card.
+    void swarm
+      .propose("deploy.production", { version: "1.4.1" }, { as: "lead" })
+      .catch(() => undefined);
     await page.click("#tabs button[data-tab=decisions]");
-    const waiting = page.locator(".decision.waiting", { hasText: "deploy.production" });
+    await page.locator(".decision.waiting", { hasText: "1.4.1" }).waitFor();
+    const decided = swarm.propose("deploy.production", { version: "1.4.2" }, { as: "lead" });
+    const waiting = page.locator(".decision.waiting", { hasText: "1.4.2" });
     await waiting.waitFor();
     assert.match((await waiting.textContent()) ?? "", /waiting for alice[\s\S]*1\.4\.2/);
+    assert.match((await page.locator(".decision.waiting").first().textContent()) ?? "", /1\.4\.1/);
     await waiting.locator("input.key-file").setInputFiles(keyFile);
+    await sleep(2_500); // a refresh of the page's list (every 2 s)
+    assert.equal(
+      await waiting
+        .locator("input.key-file")
+        .evaluate((input) => (input as { files?: { length: number } | null }).files?.length),
+      1,
+      "the refresh kept the chosen key file",
+    );
     await waiting.locator("input.reason").fill("release notes checked");
     if (shots) await page.screenshot({ path: join(shots, "dashboard-approval.png") });
     await waiting.locator("button.vote[data-choice=approve]").click();

@@ -196,8 +196,8 @@ const views = {
   async approvals() {
     const rows = await api("/api/approvals");
     const box = $("approvals");
-    // Keep the form a person is filling in.
-    if (box.querySelector("input[type=file]")?.files?.length) return;
+    // Keep the forms while a person fills one in (any card, not only the first).
+    if ([...box.querySelectorAll("input[type=file]")].some((input) => input.files?.length)) return;
     box.innerHTML = rows
       .map(
         (a) => `<div class="decision waiting" data-proposal="${esc(a.proposal)}">

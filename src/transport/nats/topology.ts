@@ -305,7 +305,11 @@ export class NatsTopology {
       } catch (error) {
         const code = apiCode(this.#driver, error);
         // Another node created it between our info and add: look again.
-        if (code === ApiCode.streamNameInUse && attempt === 0) continue;
+        // nats-server 2.9 may say so as "name in use" or as "subjects
+        // overlap" (the other node's stream, of this name, holds them now);
+        // a real overlap with another queue fails the second attempt too.
+        const raced = code === ApiCode.streamNameInUse || code === ApiCode.subjectsOverlap;
+        if (raced && attempt === 0) continue;
         throw this.#streamError(config, error, what);
       }
     }

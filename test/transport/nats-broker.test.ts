@@ -234,6 +234,23 @@ describe("nats adapter: broker behaviour", {
     assert.deepEqual(got, ["late"]);
   });
 
+  test("closing right after consume() reports nothing: a consumer still starting stops quietly", async () => {
+    // swarm.close() just after swarm.start() printed "consuming queue … failed
+    // on the NATS server: connection closed" once per consumer still fetching
+    // its handle when the connection closed.
+    const mine: Error[] = [];
+    const bus = await connect({ onError: (e) => mine.push(e) });
+    const { work, dlq } = await queues(bus);
+    for (let i = 0; i < 4; i++) bus.consume(work.name, (d) => d.ack(), { maxInFlight: 8 });
+    bus.consume(dlq.name, (d) => d.ack(), { maxInFlight: 8 });
+    await bus.close();
+    await sleep(200);
+    assert.deepEqual(
+      mine.map((e) => e.message),
+      [],
+    );
+  });
+
   test("a failed connection is a TransportError that does not show the credentials", async () => {
     await assert.rejects(
       createNatsTransport({

@@ -170,7 +170,8 @@ export class NatsConsumer implements Consumer {
       // getting one succeeds while the consumer has no leader yet.
       this.#pull = pull;
     } catch (error) {
-      this.#failed(error, `consuming queue "${this.queue}"`);
+      // A consumer stopped meanwhile (its transport closed) has nothing to report.
+      if (this.#state === "running") this.#failed(error, `consuming queue "${this.queue}"`);
     } finally {
       this.#starting = false;
     }

@@ -242,7 +242,7 @@ describe("nats adapter: broker behaviour", {
     const bus = await connect({ onError: (e) => mine.push(e) });
     const { work, dlq } = await queues(bus);
     for (let i = 0; i < 4; i++) bus.consume(work.name, (d) => d.ack(), { maxInFlight: 8 });
-    bus.consume(dlq.name, (d) => d.ack(), { maxInFlight: 8 });
+    bus.consume(dlq, (d) => d.ack(), { maxInFlight: 8 });
     await bus.close();
     await sleep(200);
     assert.deepEqual(

@@ -26,6 +26,7 @@ import { createAmqpTransport, deleteAmqpTopology } from "../src/transport/amqp/i
 import { createMemoryTransport } from "../src/transport/memory/memory-transport.js";
 import { createNatsTransport, deleteNatsQueue } from "../src/transport/nats/index.js";
 import type { Delivery, Transport } from "../src/transport/port.js";
+import { stopVerifyThread } from "../src/wire/verify-thread.js";
 import { type Bench, type BenchResult, percentile, timed } from "./harness.js";
 
 type Result = Omit<BenchResult, "machine" | "ratio">;
@@ -191,13 +192,6 @@ async function withinLimit<T>(work: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Best (highest) rate of `runs` timed runs. */
-async function best(runs: number, fn: () => Promise<number>): Promise<number> {
-  let top = 0;
-  for (let i = 0; i < runs; i++) top = Math.max(top, await fn());
-  return top;
 }
 
 /** Timed runs of several sides, interleaved (a, b, a, b, ...) so machine load hits both alike. */
@@ -608,6 +602,23 @@ async function runtimeOn(kind: "nats" | "amqp", n: number): Promise<number> {
 
 const RUNTIME_TASKS = 5_000;
 
+/**
+ * Runs `fn` with signature checks on the worker thread (`on`, the default on
+ * a machine with more than one CPU) or in the event loop's thread (`off`).
+ */
+async function withVerifyThread<T>(setting: "on" | "off", fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.CONCLAVE_VERIFY_THREAD;
+  process.env.CONCLAVE_VERIFY_THREAD = setting;
+  await stopVerifyThread(); // the next check reads the setting again
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.CONCLAVE_VERIFY_THREAD;
+    else process.env.CONCLAVE_VERIFY_THREAD = saved;
+    await stopVerifyThread();
+  }
+}
+
 function runtimeBench(kind: "nats" | "amqp"): Bench {
   const shape = {
     name: `runtime.${kind}.tasks`,
@@ -617,7 +628,10 @@ function runtimeBench(kind: "nats" | "amqp"): Bench {
   return () =>
     guarded(shape, [kind], async () => {
       await runtimeOn(kind, 500); // warm-up: JIT, broker connections, SQLite
-      const value = await best(RUNS, () => runtimeOn(kind, RUNTIME_TASKS));
+      const [value, inline] = (await interleaved(RUNS, [
+        () => withVerifyThread("on", () => runtimeOn(kind, RUNTIME_TASKS)),
+        () => withVerifyThread("off", () => runtimeOn(kind, RUNTIME_TASKS)),
+      ])) as [number, number];
       return {
         ...shape,
         value,
@@ -625,7 +639,8 @@ function runtimeBench(kind: "nats" | "amqp"): Bench {
         notes:
           `${fmt(RUNTIME_TASKS)} signed tasks per run (best of ${RUNS}, fresh swarm, queues and SQLite store each run) planned in one once(), ` +
           `handled by 4 agents (concurrency 64 each) over ${kind === "nats" ? "JetStream" : "RabbitMQ quorum queues"}: ` +
-          `Ed25519 sign + outbox commit, enqueue, decode + schema, verify, handler, store commit, ack; timed from swarm.start() (includes declaring the queues). ${load()}`,
+          `Ed25519 sign + outbox commit, enqueue, decode + schema, verify, handler, store commit, ack; timed from swarm.start() (includes declaring the queues). ` +
+          `Signatures checked on the worker thread (the default with more than one CPU); with CONCLAVE_VERIFY_THREAD=off, interleaved: ${fmt(inline)} tasks/s (${round2(value / inline)} ×). ${load()}`,
       };
     });
 }

@@ -90,6 +90,12 @@ export interface KeyRing {
    * `UnknownSignerError` for a sender without a trusted key.
    */
   verify(envelope: Envelope): void;
+  /**
+   * {@link verify}, with the signature arithmetic on the process's verify
+   * thread when it has one: for the hot paths that handle what crossed a
+   * broker. Returns undefined when the envelope is settled without waiting.
+   */
+  verifyOffThread(envelope: Envelope): Promise<void> | undefined;
 }
 
 /** The roles of the swarm and how their tasks are delivered. */

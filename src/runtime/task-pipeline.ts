@@ -374,7 +374,8 @@ export class TaskPipeline {
     const giveUpAt = clock.now() + Math.max(5000, limits.heartbeatMs * 5);
     for (;;) {
       try {
-        keys.verify(envelope);
+        const checking = keys.verifyOffThread(envelope);
+        if (checking !== undefined) await checking;
         return;
       } catch (error) {
         // Wait only for a signer that may still become trusted (its card is

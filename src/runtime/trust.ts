@@ -5,7 +5,7 @@ import type { AgentCard } from "../registry/agent-card.js";
 import type { Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
-import { signEnvelope, verifyEnvelope } from "../wire/signature.js";
+import { signEnvelope, verifyEnvelope, verifyEnvelopeOffThread } from "../wire/signature.js";
 import type { KeyRing, NodeContext, Signer } from "./node-context.js";
 
 /** Subject a node answers handshakes on. */
@@ -105,6 +105,17 @@ export class TrustManager implements KeyRing {
   }
 
   verify(envelope: Envelope): void {
+    const key = this.#signerKey(envelope);
+    if (key !== undefined) verifyEnvelope(envelope, key);
+  }
+
+  verifyOffThread(envelope: Envelope): Promise<void> | undefined {
+    const key = this.#signerKey(envelope);
+    return key === undefined ? undefined : verifyEnvelopeOffThread(envelope, key);
+  }
+
+  /** The key to check the envelope against; undefined for an unsigned envelope the policy allows. */
+  #signerKey(envelope: Envelope): KeyObject | undefined {
     this.#node.admission.assertAdmitted(envelope.from);
     if (this.revoked(envelope.from)) {
       throw new SignatureError(`agent "${envelope.from}" was revoked; its messages are refused`);
@@ -115,11 +126,11 @@ export class TrustManager implements KeyRing {
           `envelope ${envelope.id} from "${envelope.from}" is unsigned and this swarm requires signatures; sign it with the sender's Ed25519 key (docs/PROTOCOL.md)`,
         );
       }
-      return;
+      return undefined;
     }
     const key = this.#trusted.get(envelope.from);
     if (!key) throw new UnknownSignerError(envelope.from);
-    verifyEnvelope(envelope, key);
+    return key;
   }
 
   /**

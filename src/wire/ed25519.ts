@@ -87,20 +87,20 @@ function passesLibsodiumPrechecks(signature: Uint8Array, publicKey: Uint8Array):
   );
 }
 
-/** The raw 32 bytes of a public key, exported once per key object. */
-function rawKeyCache(): (publicKey: KeyObject) => Buffer {
-  const raws = new WeakMap<KeyObject, Buffer>();
-  return (publicKey) => {
-    let raw = raws.get(publicKey);
-    if (raw === undefined) {
-      raw = Buffer.from(String(publicKey.export({ format: "jwk" }).x), "base64url");
-      raws.set(publicKey, raw);
-    }
-    return raw;
-  };
-}
+const rawPublicKeys = new WeakMap<KeyObject, Buffer>();
 
-const nodeRawPublicKey = rawKeyCache();
+/**
+ * The raw 32 bytes of an Ed25519 public key, exported once per key object
+ * (what libsodium and the verify thread take).
+ */
+export function rawPublicKey(publicKey: KeyObject): Buffer {
+  let raw = rawPublicKeys.get(publicKey);
+  if (raw === undefined) {
+    raw = Buffer.from(String(publicKey.export({ format: "jwk" }).x), "base64url");
+    rawPublicKeys.set(publicKey, raw);
+  }
+  return raw;
+}
 
 /**
  * Ed25519 by node:crypto (OpenSSL): always available, the fallback. It
@@ -114,7 +114,7 @@ export const nodeCryptoEd25519: Ed25519Implementation = Object.freeze({
   sign: (message: Uint8Array, privateKey: KeyObject) => sign(null, message, privateKey),
   verify: (message: Uint8Array, signature: Uint8Array, publicKey: KeyObject) =>
     signature.byteLength === SIGNATURE_BYTES &&
-    passesLibsodiumPrechecks(signature, nodeRawPublicKey(publicKey)) &&
+    passesLibsodiumPrechecks(signature, rawPublicKey(publicKey)) &&
     verify(null, message, publicKey, signature),
 });
 
@@ -148,7 +148,6 @@ export function ed25519FromSodium(module: unknown): Ed25519Implementation {
   }
   const library = sodium as SodiumSign;
   const secretKeys = new WeakMap<KeyObject, Buffer>();
-  const rawPublicKey = rawKeyCache();
   return Object.freeze({
     name: "sodium-native",
     sign(message: Uint8Array, privateKey: KeyObject): Buffer {

@@ -12,6 +12,7 @@ import {
 } from "./envelope.js";
 import { assertJsonValue } from "./json-value.js";
 import { type Known, recall, remember } from "./validated.js";
+import { verifyOffThread } from "./verify-thread.js";
 
 const encoder = new TextEncoder();
 
@@ -153,6 +154,47 @@ export function createSignedEnvelope<TBody>(
  * ```
  */
 export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
+  const text = textToVerify(envelope, publicKey);
+  if (text === undefined) return;
+  const signature = Buffer.from(envelope.sig as string, "base64url");
+  if (!ed25519().verify(Buffer.from(text, "utf8"), signature, publicKey)) throw mismatch(envelope);
+  verified(envelope, text, publicKey);
+}
+
+/**
+ * {@link verifyEnvelope}, with the signature arithmetic on a worker thread
+ * when the process has one (`src/wire/verify-thread.ts`): the same checks,
+ * the same errors, and the same memory of what was verified. Returns
+ * `undefined` when nothing was left to compute (the envelope was verified
+ * against this key before), so a hot path need not wait a turn for it.
+ *
+ * @throws SignatureError as {@link verifyEnvelope} (synchronously when the
+ *   envelope is malformed; by the promise when the signature does not match).
+ */
+export function verifyEnvelopeOffThread(
+  envelope: Envelope,
+  publicKey: KeyObject,
+): Promise<void> | undefined {
+  const text = textToVerify(envelope, publicKey);
+  if (text === undefined) return undefined;
+  const valid = verifyOffThread(text, envelope.sig as string, publicKey);
+  if (typeof valid === "boolean") {
+    if (!valid) throw mismatch(envelope);
+    verified(envelope, text, publicKey);
+    return undefined;
+  }
+  return valid.then((ok) => {
+    if (!ok) throw mismatch(envelope);
+    verified(envelope, text, publicKey);
+  });
+}
+
+/**
+ * The text whose signature must be checked, or undefined when this envelope
+ * (or another copy of the same message) was verified against this key
+ * before.
+ */
+function textToVerify(envelope: Envelope, publicKey: KeyObject): string | undefined {
   requireEd25519Key(publicKey, "public");
   // Messages are built only on failure: the success path allocates no text.
   if (envelope.sig === undefined) {
@@ -167,7 +209,7 @@ export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
   }
   const known = recall(envelope);
   // Verified against this key before, unchanged since: the same text, signature and key.
-  if (known?.unsigned !== undefined && sameKey(known.verifiedBy, publicKey)) return;
+  if (known?.unsigned !== undefined && sameKey(known.verifiedBy, publicKey)) return undefined;
   let text: string;
   try {
     text = signingText(envelope);
@@ -181,16 +223,24 @@ export function verifyEnvelope(envelope: Envelope, publicKey: KeyObject): void {
   // verified in this process already: agents sharing a process (several
   // replicas of one round, say) check each signature once, not once each.
   const seen = verifiedSignatures.get(envelope.sig);
-  if (seen === undefined || seen.text !== text || !sameKey(seen.key, publicKey)) {
-    const signature = Buffer.from(envelope.sig, "base64url");
-    if (!ed25519().verify(Buffer.from(text, "utf8"), signature, publicKey)) {
-      throw new SignatureError(
-        `${describe(envelope)} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
-      );
-    }
-    if (text.length <= VERIFIED_TEXT_MAX) rememberVerified(envelope.sig, text, publicKey);
+  if (seen !== undefined && seen.text === text && sameKey(seen.key, publicKey)) {
+    if (known !== undefined) known.verifiedBy = publicKey;
+    return undefined;
   }
+  return text;
+}
+
+/** Remembers a signature that checked out, for the next copy and the next check of this one. */
+function verified(envelope: Envelope, text: string, publicKey: KeyObject): void {
+  if (text.length <= VERIFIED_TEXT_MAX) rememberVerified(envelope.sig as string, text, publicKey);
+  const known = recall(envelope);
   if (known !== undefined) known.verifiedBy = publicKey;
+}
+
+function mismatch(envelope: Envelope): SignatureError {
+  return new SignatureError(
+    `${describe(envelope)} has a signature that does not match: it was changed after signing or signed with another key; drop it and check the sender's registered public key`,
+  );
 }
 
 /**

@@ -85,11 +85,11 @@ async function natsClusterBroker(log: (line: string) => void): Promise<Broker> {
     for await (const info of jsm.streams.list()) {
       const { state, config } = info;
       log(
-        `    stream ${config.name}: ${state.messages} messages (seq ${state.first_seq}-${state.last_seq}), leader ${info.cluster?.leader ?? "none"}`,
+        `    stream ${config.name}: ${state.messages} messages (seq ${state.first_seq}-${state.last_seq}), leader ${info.cluster?.leader ?? "none"}${replicasOf(info.cluster)}`,
       );
       for await (const c of jsm.consumers.list(config.name)) {
         log(
-          `      consumer ${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, delivered ${c.delivered.stream_seq}, ack floor ${c.ack_floor.stream_seq}`,
+          `      consumer ${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, delivered ${c.delivered.stream_seq}, ack floor ${c.ack_floor.stream_seq}, leader ${c.cluster?.leader ?? "none"}${replicasOf(c.cluster)}`,
         );
       }
     }
@@ -272,3 +272,14 @@ export const clusterScenarios: readonly Scenario[] = [
       ),
   }),
 ];
+
+/** The replicas of a stream or consumer as the leader sees them: which are behind, by how many operations. */
+function replicasOf(
+  cluster:
+    | { readonly replicas?: readonly { name: string; current: boolean; lag?: number }[] }
+    | undefined,
+): string {
+  const replicas = cluster?.replicas ?? [];
+  if (replicas.length === 0) return "";
+  return `; replicas ${replicas.map((r) => `${r.name} ${r.current ? "current" : "behind"}${r.lag ? ` (lag ${r.lag})` : ""}`).join(", ")}`;
+}

@@ -66,6 +66,7 @@ describe("declaring one queue from two nodes at once (NATS)", { ...(skip ? { ski
     });
     return new NatsTopology({
       driver,
+      nc,
       js: driver.jetstream.jetstream(nc),
       jsm: wrapped,
       clock: systemClock,

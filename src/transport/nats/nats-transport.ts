@@ -161,6 +161,9 @@ class NatsTransport implements Transport {
       settings: (queue) => topology.settings(queue),
       cachedSettings: (queue) => topology.cachedSettings(queue),
       pullConsumer: (settings) => topology.pullConsumer(settings),
+      replicated: (config.replicas ?? 1) > 1,
+      positions: (queue) => topology.positions(queue),
+      moveConsumerLeader: (queue) => topology.moveConsumerLeader(queue),
       publishDeadLetter: async (subject, data, msgId, headers) => {
         await this.#publisher.publish(subject, data, msgId, headers);
       },

@@ -15,12 +15,14 @@ import {
   validateQueueConfig,
 } from "../queue-config.js";
 import { subjectMatches } from "../subject.js";
+import type { QueuePositions } from "./consumer-health.js";
 import {
   ApiCode,
   apiCode,
   type Driver,
   type JetStreamClient,
   type JetStreamManager,
+  type NatsConnection,
   type PullConsumer,
 } from "./driver.js";
 import {
@@ -43,6 +45,8 @@ export interface TopologyConfig {
   readonly driver: Driver;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  /** For the JetStream API requests the manager has no call for (a consumer leader step-down). */
+  readonly nc: NatsConnection;
   readonly clock: Clock;
   readonly dedupWindowMs: number;
   readonly storage: "file" | "memory";
@@ -208,6 +212,38 @@ export class NatsTopology {
     } catch (error) {
       if (this.#isMissing(error)) throw new ConfigError(`queue "${queue}" is not declared`);
       throw mapError(this.#driver, error, `queueInfo("${queue}")`);
+    }
+  }
+
+  /** Where the queue's consumer and stream stand (consumer read first), for `consumer-health.ts`. */
+  async positions(queue: string): Promise<QueuePositions> {
+    const consumer = await this.#jsm.consumers.info(queue, DURABLE);
+    const stream = await this.#jsm.streams.info(queue);
+    return {
+      streamLastSeq: stream.state.last_seq,
+      streamMessages: stream.state.messages,
+      delivered: consumer.delivered.stream_seq,
+      pending: consumer.num_pending,
+      ackPending: consumer.num_ack_pending,
+    };
+  }
+
+  /**
+   * Asks the server to hand the queue's consumer to a leader on another
+   * replica (`$JS.API.CONSUMER.LEADER.STEPDOWN`); throws with the server's
+   * reason when it refuses (a single server has no other replica).
+   */
+  async moveConsumerLeader(queue: string): Promise<void> {
+    const answer = await this.#config.nc.request(
+      `$JS.API.CONSUMER.LEADER.STEPDOWN.${queue}.${DURABLE}`,
+      undefined,
+      { timeout: 5_000 },
+    );
+    const body = answer.json<{ success?: boolean; error?: { description?: string } }>();
+    if (body.success !== true) {
+      throw new TransportError(
+        `the NATS server did not move the consumer of queue "${queue}": ${body.error?.description ?? "no reason given"}`,
+      );
     }
   }
 

@@ -1,0 +1,185 @@
+/**
+ * An idle consumer of a replicated NATS queue notices a stream holding
+ * messages it does not see, and asks the server for another consumer leader
+ * (src/transport/nats/consumer-health.ts; docs/CHAOS.md, finding 16).
+ *
+ * The server bug it guards against cannot be caused at will, so the parts
+ * are checked apart: the verdict on positions; an idle consumer's looks
+ * (report and step-down) against a host that answers stuck positions; and
+ * reading the positions and moving the consumer's leader on a private 3-node
+ * cluster.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type Clock, systemClock } from "../../src/core/clock.js";
+import { TransportError } from "../../src/errors/index.js";
+import {
+  ConsumerWatch,
+  type QueuePositions,
+  unseenMessages,
+} from "../../src/transport/nats/consumer-health.js";
+import { loadDriver, type PullConsumer } from "../../src/transport/nats/driver.js";
+import { type ConsumerHost, NatsConsumer } from "../../src/transport/nats/nats-consumer.js";
+import { DURABLE, settingsOf } from "../../src/transport/nats/queue-settings.js";
+import { NatsTopology } from "../../src/transport/nats/topology.js";
+import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../helpers/nats-server.js";
+import { until } from "../helpers/until.js";
+
+const at = (p: Partial<QueuePositions>): QueuePositions => ({
+  streamLastSeq: 10,
+  streamMessages: 3,
+  delivered: 7,
+  pending: 0,
+  ackPending: 0,
+  ...p,
+});
+
+describe("consumer health: the verdict", () => {
+  test("messages past the delivered sequence with nothing pending are unseen", () => {
+    assert.equal(unseenMessages(at({})), 3);
+    assert.equal(unseenMessages(at({ pending: 3 })), 0, "pending: the consumer sees them");
+    assert.equal(unseenMessages(at({ ackPending: 1 })), 0, "work in flight: not idle");
+    assert.equal(unseenMessages(at({ delivered: 10 })), 0);
+    assert.equal(unseenMessages(at({ streamMessages: 0 })), 0, "an empty stream hides nothing");
+  });
+
+  test("stuck only on the second look at the same position; a delivery in between starts over", () => {
+    const watch = new ConsumerWatch();
+    assert.equal(watch.observe(at({})).kind, "suspect");
+    assert.equal(watch.observe(at({ delivered: 8 })).kind, "suspect", "it moved: look again");
+    const verdict = watch.observe(at({ delivered: 8 }));
+    assert.equal(verdict.kind, "stuck");
+    assert.equal(verdict.kind === "stuck" ? verdict.unseen : 0, 2);
+    assert.equal(watch.observe(at({ delivered: 8 })).kind, "suspect", "acted on: start over");
+    assert.equal(watch.observe(at({ pending: 2 })).kind, "healthy");
+    assert.equal(watch.observe(at({})).kind, "suspect");
+  });
+});
+
+describe("consumer health: an idle consumer's looks", () => {
+  test("two looks at a stuck position: one report, one step-down; nothing while it is healthy", async () => {
+    let t = 0;
+    // Every reading of the clock is 16 s after the last: each empty pull
+    // counts as expired, and each is far enough from the last look to look again.
+    const clock: Clock = { now: () => (t += 16_000), setTimer: systemClock.setTimer };
+    const reports: Error[] = [];
+    let moves = 0;
+    let positions = at({ pending: 1 });
+    const emptyPull = {
+      fetch: async () => {
+        await sleep(5);
+        return Object.assign((async function* () {})(), { stop: () => undefined });
+      },
+    } as unknown as PullConsumer;
+    const host = {
+      clock,
+      replicated: true,
+      settings: async () =>
+        settingsOf({
+          name: "q",
+          subjects: "q.>",
+          ackWaitMs: 5_000,
+          maxDeliver: 5,
+          deadLetterSubject: "d.q",
+        }),
+      cachedSettings: () => undefined,
+      pullConsumer: async () => emptyPull,
+      positions: async () => positions,
+      moveConsumerLeader: async () => {
+        moves++;
+      },
+      report: (e: Error) => reports.push(e),
+      isClosed: () => false,
+      detached: () => undefined,
+    } as unknown as ConsumerHost;
+    const consumer = new NatsConsumer("q", () => undefined, 4, host);
+    try {
+      await sleep(200);
+      assert.equal(moves, 0, "a healthy consumer is left alone");
+      positions = at({});
+      await until(() => moves === 1, 5_000, "the step-down");
+      assert.equal(reports.length, 1);
+      assert.ok(reports[0] instanceof TransportError);
+      assert.match(
+        reports[0]?.message ?? "",
+        /queue "q": its NATS consumer does not see 3 message\(s\).*stream up to sequence 10, consumer delivered up to 7/,
+      );
+    } finally {
+      await consumer.close();
+    }
+  });
+});
+
+const missing = natsServerAvailable() ? undefined : "nats-server is not on PATH";
+
+describe("consumer health on a 3-node cluster", { skip: missing ?? false }, () => {
+  let cluster: NatsCluster;
+  let nc: NatsConnection;
+
+  before(async () => {
+    cluster = await startNatsCluster();
+    nc = await connect({ servers: [...cluster.urls] });
+  });
+  after(async () => {
+    await nc?.close();
+    await cluster?.stop();
+  });
+
+  test("the positions of a replicated queue, and moving its consumer's leader", async () => {
+    const driver = await loadDriver();
+    const jsm = await jetstreamManager(nc);
+    const topology = new NatsTopology({
+      driver,
+      nc,
+      js: jetstream(nc),
+      jsm,
+      clock: systemClock,
+      dedupWindowMs: 120_000,
+      storage: "file",
+      replicas: 3,
+      ensureQueueRetryMs: 15_000,
+      report: () => undefined,
+      isClosed: () => false,
+    });
+    const queue = `h${randomBytes(4).toString("hex")}`;
+    await topology.ensureQueue({
+      name: `${queue}-dead`,
+      subjects: `${queue}-dead.>`,
+      ackWaitMs: 5_000,
+      maxDeliver: 5,
+      deadLetterSubject: `${queue}-dead.dead`,
+    });
+    await topology.ensureQueue({
+      name: queue,
+      subjects: `${queue}.>`,
+      ackWaitMs: 5_000,
+      maxDeliver: 5,
+      deadLetterSubject: `${queue}-dead.x`,
+    });
+    const js = jetstream(nc);
+    for (let i = 0; i < 3; i++) await js.publish(`${queue}.task`, new Uint8Array([i]));
+    assert.deepEqual(await topology.positions(queue), {
+      streamLastSeq: 3,
+      streamMessages: 3,
+      delivered: 0,
+      pending: 3,
+      ackPending: 0,
+    });
+    const leader = async () => (await jsm.consumers.info(queue, DURABLE)).cluster?.leader;
+    const before = await leader();
+    assert.ok(before, "the consumer has a leader");
+    await topology.moveConsumerLeader(queue);
+    await until(
+      async () => {
+        const now = await leader().catch(() => undefined);
+        return now !== undefined && now !== before;
+      },
+      15_000,
+      "another consumer leader",
+    );
+  });
+});

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Clock } from "../../core/clock.js";
-import { ConfigError, TransportError, toError } from "../../errors/index.js";
+import { ClosedError, ConfigError, TransportError, toError } from "../../errors/index.js";
 import type { Consumer, DeliveryHandler, Headers, QueueConfig } from "../port.js";
 import {
   ackDeadlineReason,
@@ -31,6 +31,8 @@ export interface ConsumerHost {
   queueConfig(queue: string): Promise<QueueConfig>;
   /** The latest settings this transport knows, so an `ensureQueue` update applies at once. */
   knownConfig(queue: string): QueueConfig | undefined;
+  /** Delayed retries due within this many ms wait in the consumer, not in a delay queue. */
+  readonly inProcessDelayMaxMs: number;
   /** Declares (once) the delay queue for `delayMs`; returns the exchange and bucket header value. */
   delayRoute(delayMs: number): Promise<{ readonly exchange: string; readonly bucket: string }>;
   forget(consumer: AmqpConsumer): void;
@@ -355,7 +357,14 @@ export class AmqpConsumer implements Consumer {
     }
   }
 
-  /** Puts the message back (at the tail, or via a delay queue) with its count, then acks it. */
+  /**
+   * Puts the message back with its count, then acks it: at the tail of its
+   * queue at once; after a short delay (up to `inProcessDelayMaxMs`) held
+   * here, unacknowledged, then at the tail; after a longer one through a
+   * delay queue. A short delay never depends on the broker's dead-lettering
+   * (at-least-once dead-lettering out of a quorum queue stopped forwarding
+   * after a node was killed: chaos `amqp-cluster-kill`, docs/RELIABILITY.md).
+   */
   #retry(lease: Lease, delayMs: number): Promise<void> {
     const { message } = lease;
     const headers = writeHeaders(lease.headers, {
@@ -366,7 +375,12 @@ export class AmqpConsumer implements Consumer {
     return this.#replace(
       lease,
       async () => {
-        if (delayMs <= 0) {
+        if (delayMs <= this.host.inProcessDelayMaxMs) {
+          if (delayMs > 0) {
+            await new Promise<void>((resolve) => this.host.clock.setTimer(resolve, delayMs));
+            // Its channel closed meanwhile: the broker has the message back already.
+            if (!this.#holds(lease)) throw new ClosedError(`the channel of queue "${this.queue}"`);
+          }
           return this.host.publisher.publish("", this.queue, message.content, properties);
         }
         const route = await this.host.delayRoute(delayMs);
@@ -433,6 +447,8 @@ export class AmqpConsumer implements Consumer {
       this.#ack(lease);
       return;
     }
+    // The channel that held it closed: the broker put the message back itself.
+    if (!this.#holds(lease)) return;
     this.host.report(
       new TransportError(
         failed(describe(outcome)),
@@ -445,8 +461,13 @@ export class AmqpConsumer implements Consumer {
     this.#requeue(lease);
   }
 
+  /** Whether the lease's delivery tag is still good: its channel is this consumer's, and open. */
+  #holds(lease: Lease): boolean {
+    return lease.channel === this.#channel && this.#channelOpen;
+  }
+
   #ack(lease: Lease): void {
-    if (lease.channel !== this.#channel || !this.#channelOpen) return;
+    if (!this.#holds(lease)) return;
     try {
       lease.channel.ack(lease.message);
     } catch (error) {
@@ -455,7 +476,7 @@ export class AmqpConsumer implements Consumer {
   }
 
   #requeue(lease: Lease): void {
-    if (lease.channel !== this.#channel || !this.#channelOpen) return;
+    if (!this.#holds(lease)) return;
     try {
       lease.channel.nack(lease.message, false, true);
     } catch (error) {

@@ -106,6 +106,7 @@ class AmqpTransport implements Transport, ConsumerHost {
   readonly exchange: string;
   readonly clock: Clock;
   readonly publisher: ConfirmPublisher;
+  readonly inProcessDelayMaxMs: number;
   readonly #model: ChannelModel;
   readonly #settings: ConnectionSettings;
   readonly #dedup: DedupStore;
@@ -132,6 +133,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     this.clock = config.clock ?? systemClock;
     this.#dedup = config.dedup ?? createWindowDedupStore(this.clock);
     this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
+    this.inProcessDelayMaxMs = config.inProcessDelayMaxMs ?? 1_000;
     this.report = createErrorReporter(config.onError, "amqp transport");
     const openChannel = () => this.#model.createChannel();
     this.#core = new ChannelSlot(openChannel, {

@@ -45,6 +45,16 @@ export interface AmqpTransportConfig {
   readonly heartbeatSeconds?: number;
   /** How long to wait for the TCP (and TLS) connection. Default 10 000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * A delayed retry due within this many ms waits in the consumer that
+   * holds it (unacknowledged, so a crash hands it back to the queue) and is
+   * then put back on its queue; a longer one goes through a delay queue (a
+   * quorum queue with per-message TTL that dead-letters it back). Default
+   * 1 000 ms; 0 sends every delayed retry through a delay queue.
+   * RabbitMQ's at-least-once dead-lettering can stop forwarding after a
+   * node is killed (docs/RELIABILITY.md), so short delays avoid it.
+   */
+  readonly inProcessDelayMaxMs?: number;
   readonly clock?: Clock;
   /** Called with failures nobody awaits (a broken channel, a throwing handler, a lost connection). */
   readonly onError?: (error: Error) => void;
@@ -92,6 +102,12 @@ export function resolveSettings(config: AmqpTransportConfig): ConnectionSettings
   const dedupWindowMs = config.dedupWindowMs ?? 120_000;
   if (!Number.isInteger(dedupWindowMs) || dedupWindowMs < 1) {
     throw new ConfigError("dedupWindowMs must be a positive integer of milliseconds");
+  }
+  const inProcessDelayMaxMs = config.inProcessDelayMaxMs ?? 1_000;
+  if (!Number.isInteger(inProcessDelayMaxMs) || inProcessDelayMaxMs < 0) {
+    throw new ConfigError(
+      `inProcessDelayMaxMs must be a whole number of milliseconds, 0 or more; got ${String(config.inProcessDelayMaxMs)}`,
+    );
   }
   const url = parsed.searchParams.has("heartbeat")
     ? raw

@@ -4,10 +4,10 @@
  * (src/transport/nats/consumer-health.ts; docs/CHAOS.md, finding 16).
  *
  * The server bug it guards against cannot be caused at will, so the parts
- * are checked apart: the verdict on positions; an idle consumer's looks
- * (report and step-down) against a host that answers stuck positions; and
- * reading the positions and moving the consumer's leader on a private 3-node
- * cluster.
+ * are checked apart: the verdict on positions; the looks at idle queues
+ * (report and step-down) against answers faked stuck; a consumer telling
+ * its transport when its queue is idle; and reading the positions and
+ * moving the consumer's leader on a private 3-node cluster.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -15,10 +15,12 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type Clock, systemClock } from "../../src/core/clock.js";
+import { type Clock, ManualClock, systemClock } from "../../src/core/clock.js";
 import { TransportError } from "../../src/errors/index.js";
 import {
   ConsumerWatch,
+  IdleQueueWatch,
+  LOOK_EVERY_MS,
   type QueuePositions,
   unseenMessages,
 } from "../../src/transport/nats/consumer-health.js";
@@ -60,15 +62,64 @@ describe("consumer health: the verdict", () => {
   });
 });
 
-describe("consumer health: an idle consumer's looks", () => {
-  test("two looks at a stuck position: one report, one step-down; nothing while it is healthy", async () => {
-    let t = 0;
-    // Every reading of the clock is 16 s after the last: each empty pull
-    // counts as expired, and each is far enough from the last look to look again.
-    const clock: Clock = { now: () => (t += 16_000), setTimer: systemClock.setTimer };
+describe("consumer health: looking at idle queues", () => {
+  /** An IdleQueueWatch on a manual clock, with the server's answers faked. */
+  const watching = (answer: () => QueuePositions) => {
+    const clock = new ManualClock(0);
     const reports: Error[] = [];
-    let moves = 0;
-    let positions = at({ pending: 1 });
+    const moves: string[] = [];
+    let looks = 0;
+    const watch = new IdleQueueWatch({
+      clock,
+      positions: async () => {
+        looks++;
+        return answer();
+      },
+      moveConsumerLeader: async (queue) => {
+        moves.push(queue);
+      },
+      report: (e) => reports.push(e),
+      isOpen: () => true,
+    });
+    return { clock, reports, moves, watch, looks: () => looks };
+  };
+
+  test("two looks a while apart at a stuck position: one report, one step-down", async () => {
+    const w = watching(() => at({}));
+    w.watch.idle("q");
+    await sleep(1);
+    w.watch.idle("q"); // too soon after the first look: nothing
+    await sleep(1);
+    assert.equal(w.looks(), 1);
+    w.clock.advance(LOOK_EVERY_MS);
+    w.watch.idle("q");
+    await until(() => w.moves.length === 1, 1_000, "the step-down");
+    assert.deepEqual(w.moves, ["q"]);
+    assert.equal(w.reports.length, 1);
+    assert.ok(w.reports[0] instanceof TransportError);
+    assert.match(
+      w.reports[0]?.message ?? "",
+      /queue "q": its NATS consumer does not see 3 message\(s\).*stream up to sequence 10, consumer delivered up to 7/,
+    );
+  });
+
+  test("a healthy queue is only looked at; several consumers of one queue share the looks", async () => {
+    const w = watching(() => at({ pending: 3 }));
+    for (let i = 0; i < 3; i++) {
+      for (let c = 0; c < 4; c++) w.watch.idle("q"); // 4 agents of one role
+      await sleep(1);
+      w.clock.advance(LOOK_EVERY_MS);
+    }
+    assert.equal(w.looks(), 3);
+    assert.deepEqual(w.moves, []);
+    assert.deepEqual(w.reports, []);
+  });
+
+  test("a consumer whose pull expires empty tells its transport the queue is idle", async () => {
+    let t = 0;
+    // Every reading of the clock is 16 s after the last: each empty pull counts as expired.
+    const clock: Clock = { now: () => (t += 16_000), setTimer: systemClock.setTimer };
+    const idle: string[] = [];
     const emptyPull = {
       fetch: async () => {
         await sleep(5);
@@ -77,7 +128,6 @@ describe("consumer health: an idle consumer's looks", () => {
     } as unknown as PullConsumer;
     const host = {
       clock,
-      replicated: true,
       settings: async () =>
         settingsOf({
           name: "q",
@@ -88,26 +138,15 @@ describe("consumer health: an idle consumer's looks", () => {
         }),
       cachedSettings: () => undefined,
       pullConsumer: async () => emptyPull,
-      positions: async () => positions,
-      moveConsumerLeader: async () => {
-        moves++;
-      },
-      report: (e: Error) => reports.push(e),
+      idle: (queue: string) => idle.push(queue),
+      report: () => undefined,
       isClosed: () => false,
       detached: () => undefined,
     } as unknown as ConsumerHost;
     const consumer = new NatsConsumer("q", () => undefined, 4, host);
     try {
-      await sleep(200);
-      assert.equal(moves, 0, "a healthy consumer is left alone");
-      positions = at({});
-      await until(() => moves === 1, 5_000, "the step-down");
-      assert.equal(reports.length, 1);
-      assert.ok(reports[0] instanceof TransportError);
-      assert.match(
-        reports[0]?.message ?? "",
-        /queue "q": its NATS consumer does not see 3 message\(s\).*stream up to sequence 10, consumer delivered up to 7/,
-      );
+      await until(() => idle.length >= 2, 5_000, "idle reports");
+      assert.ok(idle.every((q) => q === "q"));
     } finally {
       await consumer.close();
     }

@@ -7,16 +7,22 @@
  * ended with streams holding messages past what their consumer had
  * delivered while the consumer reported nothing pending, for as long as the
  * run lasted: a task acknowledged to its producer and never delivered
- * (docs/CHAOS.md, finding 16). The consumer's leader was reading a copy of
- * the stream that had stopped catching up.
+ * (docs/CHAOS.md, finding 16). The likely cause: the consumer's leader
+ * reads a copy of the stream that stopped catching up (not confirmed: the
+ * servers' replica states were not logged then; they are now).
  *
- * An idle consumer compares the two now and then. When the stream holds
+ * A transport with replicated queues compares the two for each queue its
+ * consumers find idle, now and then. When the stream holds
  * messages beyond the consumer's last delivered sequence while the consumer
  * says nothing is pending or unacknowledged, in two looks a check apart with
  * no delivery in between, the consumer is stuck: the transport reports it
  * and asks the server to move the consumer's leadership to another replica
- * (`$JS.API.CONSUMER.LEADER.STEPDOWN`), whose copy of the stream is whole.
+ * (`$JS.API.CONSUMER.LEADER.STEPDOWN`), whose copy of the stream may be whole
+ * (if it is not either, the next two looks ask again).
  */
+
+import type { Clock } from "../../core/clock.js";
+import { TransportError } from "../../errors/index.js";
 
 /** What the server says of a queue's stream and its consumer, read in that order: consumer first. */
 export interface QueuePositions {
@@ -69,6 +75,70 @@ export class ConsumerWatch {
     // Acted on: the next look starts over.
     this.#suspect = undefined;
     return { kind: "stuck", unseen, positions };
+  }
+}
+
+/** What {@link IdleQueueWatch} needs from the transport. */
+export interface IdleQueueWatchDeps {
+  readonly clock: Clock;
+  /** Where the queue's consumer and stream stand. */
+  positions(queue: string): Promise<QueuePositions>;
+  /** Asks the server for another leader of the queue's consumer. */
+  moveConsumerLeader(queue: string): Promise<void>;
+  report(error: Error): void;
+  /** False once the transport is closing: looks stop. */
+  isOpen(): boolean;
+}
+
+/** How often an idle queue is looked at, at most. */
+export const LOOK_EVERY_MS = 15_000;
+
+/**
+ * The looks of one transport at its idle queues: at most one every
+ * {@link LOOK_EVERY_MS} per queue, however many consumers it has on it
+ * (agents of one role share a queue), so one stuck queue gets one
+ * step-down. A look that fails (an election under way) is dropped: the next
+ * one comes.
+ */
+export class IdleQueueWatch {
+  readonly #deps: IdleQueueWatchDeps;
+  readonly #queues = new Map<
+    string,
+    { readonly watch: ConsumerWatch; lastLook: number; looking: boolean }
+  >();
+
+  constructor(deps: IdleQueueWatchDeps) {
+    this.#deps = deps;
+  }
+
+  /** A consumer of `queue` found nothing to pull: look, unless a look was made lately. */
+  idle(queue: string): void {
+    const deps = this.#deps;
+    const now = deps.clock.now();
+    let state = this.#queues.get(queue);
+    if (state === undefined) {
+      state = { watch: new ConsumerWatch(), lastLook: now, looking: true };
+      this.#queues.set(queue, state);
+    } else {
+      if (state.looking || now - state.lastLook < LOOK_EVERY_MS) return;
+      state.lastLook = now;
+      state.looking = true;
+    }
+    const queueState = state;
+    void (async () => {
+      try {
+        const verdict = queueState.watch.observe(await deps.positions(queue));
+        if (verdict.kind !== "stuck" || !deps.isOpen()) return;
+        deps.report(
+          new TransportError(stuckConsumerMessage(queue, verdict.unseen, verdict.positions)),
+        );
+        await deps.moveConsumerLeader(queue);
+      } catch (error) {
+        if (deps.isOpen() && error instanceof TransportError) deps.report(error);
+      } finally {
+        queueState.looking = false;
+      }
+    })();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from "../../core/clock.js";
-import { ClosedError, TransportError, toError } from "../../errors/index.js";
+import { ClosedError, toError } from "../../errors/index.js";
 import { type Consumer, DeadLetterHeaders, type DeliveryHandler, type Headers } from "../port.js";
 import {
   ackDeadlineReason,
@@ -10,7 +10,6 @@ import {
   isExhausted,
   type SettlingDelivery,
 } from "../settlement.js";
-import { ConsumerWatch, type QueuePositions, stuckConsumerMessage } from "./consumer-health.js";
 import {
   ackSubject,
   type Driver,
@@ -32,12 +31,12 @@ export interface ConsumerHost {
   cachedSettings(queue: string): QueueSettings | undefined;
   /** The driver's handle on the durable pull consumer. */
   pullConsumer(settings: QueueSettings): Promise<PullConsumer>;
-  /** True when the queues have more than one replica (a cluster): idle consumers then watch for unseen messages. */
-  readonly replicated: boolean;
-  /** Where the queue's consumer and stream stand (`consumer-health.ts`). */
-  positions(queue: string): Promise<QueuePositions>;
-  /** Asks the server to move the queue's consumer to a leader on another replica. */
-  moveConsumerLeader(queue: string): Promise<void>;
+  /**
+   * A pull of this queue expired with nothing in it: on a replicated queue
+   * the transport looks whether the stream holds messages its consumer does
+   * not see (`consumer-health.ts`).
+   */
+  idle(queue: string): void;
   /** Durably stores a dead letter (JetStream publish, deduplicated by `msgId`). */
   publishDeadLetter(
     subject: string,
@@ -75,8 +74,6 @@ export const ORIGINAL_SEQ_HEADER = "conclave-original-seq";
 
 /** How long one pull request waits on the server for messages; an idle consumer renews it this often. */
 const PULL_EXPIRES_MS = 10_000;
-/** How often an idle consumer of a replicated queue compares itself with its stream (`consumer-health.ts`). */
-const LOOK_EVERY_MS = 15_000;
 /**
  * While a pull request waits, the server sends a heartbeat this often; the
  * driver ends the request after two missed ones. That is how a pull whose
@@ -116,9 +113,6 @@ export class NatsConsumer implements Consumer {
   #cancelRetry: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #detached = false;
-  readonly #watch = new ConsumerWatch();
-  #lastLook: number | undefined;
-  #looking = false;
 
   constructor(
     queue: string,
@@ -220,7 +214,7 @@ export class NatsConsumer implements Consumer {
       } else {
         this.#failures = 0;
         this.#lastFailure = "";
-        if (received === 0) this.#lookForUnseen();
+        if (received === 0 && this.#state === "running") this.host.idle(this.queue);
       }
     } catch (error) {
       if (this.#state === "running") {
@@ -235,35 +229,6 @@ export class NatsConsumer implements Consumer {
       if (iterator) this.#fetches.delete(iterator);
     }
     this.#pump();
-  }
-
-  /**
-   * While idle, now and then: does the stream hold messages this consumer
-   * does not see? Twice in a row, the same position: report it and ask the
-   * server for another consumer leader (`consumer-health.ts`). A look that
-   * fails (an election under way) is dropped: the next one comes.
-   */
-  #lookForUnseen(): void {
-    const host = this.host;
-    if (!host.replicated || this.#looking || this.#state !== "running") return;
-    const now = host.clock.now();
-    if (this.#lastLook !== undefined && now - this.#lastLook < LOOK_EVERY_MS) return;
-    this.#lastLook = now;
-    this.#looking = true;
-    void (async () => {
-      try {
-        const verdict = this.#watch.observe(await host.positions(this.queue));
-        if (verdict.kind !== "stuck" || this.#state !== "running") return;
-        host.report(
-          new TransportError(stuckConsumerMessage(this.queue, verdict.unseen, verdict.positions)),
-        );
-        await host.moveConsumerLeader(this.queue);
-      } catch (error) {
-        if (this.#state === "running" && error instanceof TransportError) host.report(error);
-      } finally {
-        this.#looking = false;
-      }
-    })();
   }
 
   /** Reports a failure (once per distinct message) and retries later with backoff. */

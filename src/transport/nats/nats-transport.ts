@@ -22,6 +22,7 @@ import { QUEUE_NAME, validateConsumeOptions } from "../queue-config.js";
 import { assertSubject } from "../subject.js";
 import { NatsDefaults, type NatsTransportConfig, validateTransportConfig } from "./config.js";
 import { type NatsSession, openSession } from "./connection.js";
+import { IdleQueueWatch } from "./consumer-health.js";
 import { CoreMessaging } from "./core-messaging.js";
 import type { NatsConnection } from "./driver.js";
 import { describeCause } from "./errors.js";
@@ -155,15 +156,24 @@ class NatsTransport implements Transport {
       });
     });
     const topology = this.#topology;
+    // Only a replicated queue can have a consumer reading a stale copy of its stream.
+    const idleQueues =
+      (config.replicas ?? 1) > 1
+        ? new IdleQueueWatch({
+            clock: this.#clock,
+            positions: (queue) => topology.positions(queue),
+            moveConsumerLeader: (queue) => topology.moveConsumerLeader(queue),
+            report: this.#report,
+            isOpen: () => !this.#closed && !this.#draining,
+          })
+        : undefined;
     this.#host = {
       driver,
       clock: this.#clock,
       settings: (queue) => topology.settings(queue),
       cachedSettings: (queue) => topology.cachedSettings(queue),
       pullConsumer: (settings) => topology.pullConsumer(settings),
-      replicated: (config.replicas ?? 1) > 1,
-      positions: (queue) => topology.positions(queue),
-      moveConsumerLeader: (queue) => topology.moveConsumerLeader(queue),
+      idle: (queue) => idleQueues?.idle(queue),
       publishDeadLetter: async (subject, data, msgId, headers) => {
         await this.#publisher.publish(subject, data, msgId, headers);
       },

@@ -59,6 +59,12 @@ export function natsServerAvailable(): boolean {
   return result.status === 0;
 }
 
+/** The version of the nats-server on PATH, e.g. `2.9.10`; "unknown" when unreadable. */
+export function natsServerVersion(): string {
+  const out = spawnSync("nats-server", ["--version"], { encoding: "utf8" }).stdout ?? "";
+  return /v?(\d+\.\d+\.\d+)/.exec(out)?.[1] ?? "unknown";
+}
+
 const LISTENING = /Listening for client connections on [^\s]*:(\d+)/;
 
 interface Launched {

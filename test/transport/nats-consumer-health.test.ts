@@ -201,6 +201,12 @@ describe("consumer health on a 3-node cluster", { skip: missing ?? false }, () =
     });
     const js = jetstream(nc);
     for (let i = 0; i < 3; i++) await js.publish(`${queue}.task`, new Uint8Array([i]));
+    // The consumer's leader counts what is pending a moment after the stream stored it (2.10+).
+    await until(
+      async () => (await topology.positions(queue)).pending === 3,
+      5_000,
+      "the consumer counting 3 pending",
+    ).catch(() => undefined);
     assert.deepEqual(await topology.positions(queue), {
       streamLastSeq: 3,
       streamMessages: 3,

@@ -7,7 +7,6 @@
  * Against a real private nats-server: the one on PATH, whatever its version.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { parseSwarmConfig } from "../../src/config/index.js";
 import { openTransport } from "../../src/runtime/from-config.js";
@@ -15,16 +14,15 @@ import { createNatsTransport, SyncNotStrictError } from "../../src/transport/nat
 import { parseServerVersion, syncProblem } from "../../src/transport/nats/sync-check.js";
 import type { Transport } from "../../src/transport/port.js";
 import { MINIMAL } from "../config/helpers.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  natsServerVersion,
+  startNatsServer,
+} from "../helpers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const natsMissing = natsServerAvailable() ? undefined : "nats-server is not on PATH";
-
-/** The version of the nats-server on PATH, e.g. `2.9.10`. */
-function pathServerVersion(): string {
-  const out = spawnSync("nats-server", ["--version"], { encoding: "utf8" }).stdout ?? "";
-  return /v?(\d+\.\d+\.\d+)/.exec(out)?.[1] ?? "unknown";
-}
 
 describe("syncProblem: which servers cannot fsync every write", () => {
   test("a server before 2.10 cannot, and the message says what to set", () => {
@@ -50,7 +48,7 @@ describe("syncProblem: which servers cannot fsync every write", () => {
 });
 
 describe("a NATS transport asked to fsync every write", { skip: natsMissing }, () => {
-  const version = pathServerVersion();
+  const version = natsServerVersion();
   const canSyncAlways = syncProblem(version, 1) === undefined;
   let server: NatsServer;
   const opened: Transport[] = [];

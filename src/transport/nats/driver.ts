@@ -42,7 +42,12 @@ export const ApiCode = Object.freeze({
   streamNotFound: 10059,
   streamNameInUse: 10058,
   subjectsOverlap: 10065,
-  maximumMessagesExceeded: 10077,
+  /**
+   * A stream could not store a message; the description says why: "maximum
+   * messages exceeded" (the queue is full) or, from nats-server 2.10, the
+   * store's write error ("no space left on device").
+   */
+  storeFailed: 10077,
   noMessageFound: 10037,
 } as const);
 

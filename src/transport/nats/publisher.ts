@@ -1,4 +1,10 @@
-import { NoRespondersError, TransportError, UnroutableError } from "../../errors/index.js";
+import { isDiskFull } from "../../core/disk-full.js";
+import {
+  NoRespondersError,
+  StoreFullError,
+  TransportError,
+  UnroutableError,
+} from "../../errors/index.js";
 import type { EnqueueResult, Headers } from "../port.js";
 import { ApiCode, type Driver, type Msg } from "./driver.js";
 import { mapError } from "./errors.js";
@@ -55,7 +61,13 @@ export class DurablePublisher {
     }
     const ack = parsePubAck(answer.data);
     if (ack.ok) return { duplicate: ack.duplicate };
-    if (ack.code === ApiCode.maximumMessagesExceeded) throw await this.#queueFull(subject);
+    if (ack.code === ApiCode.storeFailed) {
+      if (/maximum messages/i.test(ack.description)) throw await this.#queueFull(subject);
+      // nats-server 2.10+ refuses a write its store cannot make; 2.9 stops answering instead.
+      if (isDiskFull(new Error(ack.description))) {
+        throw new StoreFullError(what, `the NATS server's JetStream store (${ack.description})`);
+      }
+    }
     throw new TransportError(
       `${what} failed on the NATS server: ${ack.description} (JetStream error ${ack.code})`,
     );

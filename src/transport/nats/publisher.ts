@@ -60,6 +60,17 @@ export class DurablePublisher {
       throw mapError(this.#driver, error, what);
     }
     const ack = parsePubAck(answer.data);
+    if (ack.ok && ack.seq === 0) {
+      // A clustered stream's leader records a message id when it proposes the
+      // message to its replicas, with sequence 0 until the proposal commits;
+      // a repeat arriving meanwhile is answered "duplicate" with sequence 0.
+      // Nothing is stored yet: if the leader loses its place (a partition),
+      // the proposal is dropped and so is the message (chaos
+      // nats-r3-partition lost tasks this way). Not stored, so not done.
+      throw new TransportError(
+        `${what}: the NATS server is still replicating an earlier publish of this message id (it answered "duplicate" with sequence 0), so the message is not stored yet and may still be lost; retry: a later answer gives its sequence, or stores it anew`,
+      );
+    }
     if (ack.ok) return { duplicate: ack.duplicate };
     if (ack.code === ApiCode.storeFailed) {
       if (/maximum messages/i.test(ack.description)) throw await this.#queueFull(subject);

@@ -11,7 +11,12 @@ import { after, before, describe, test } from "node:test";
 import { parseSwarmConfig } from "../../src/config/index.js";
 import { openTransport } from "../../src/runtime/from-config.js";
 import { createNatsTransport, SyncNotStrictError } from "../../src/transport/nats/index.js";
-import { parseServerVersion, syncProblem } from "../../src/transport/nats/sync-check.js";
+import {
+  parseServerVersion,
+  ReplicationUnsafeError,
+  replicationProblem,
+  syncProblem,
+} from "../../src/transport/nats/sync-check.js";
 import type { Transport } from "../../src/transport/port.js";
 import { MINIMAL } from "../config/helpers.js";
 import {
@@ -44,6 +49,18 @@ describe("syncProblem: which servers cannot fsync every write", () => {
     assert.equal(syncProblem(undefined, 1), undefined);
     assert.equal(syncProblem("dev", 1), undefined);
     assert.deepEqual(parseServerVersion("v2.11.3-beta.1"), [2, 11, 3]);
+  });
+});
+
+describe("replicationProblem: which servers lose replicated queues' messages", () => {
+  test("a server before 2.10 does, and the message says what to run", () => {
+    const message = replicationProblem("2.9.10");
+    assert.ok(message);
+    assert.match(message, /broker\.replicas > 1 on nats-server 2\.9\.10/);
+    assert.match(message, /nats-server 2\.10 or later/);
+    assert.equal(replicationProblem("2.10.27"), undefined);
+    assert.equal(replicationProblem("3.0.0"), undefined);
+    assert.equal(replicationProblem("dev"), undefined);
   });
 });
 
@@ -119,6 +136,24 @@ describe("a NATS transport asked to fsync every write", { skip: natsMissing }, (
       assert.equal(error.code, "E_SYNC_NOT_STRICT");
       assert.match(error.message, /sync_interval: always/);
       assert.match(error.message, new RegExp(`nats-server ${version.replace(/\./g, "\\.")}`));
+    }
+  });
+
+  test(`replicated queues: reported on a server before 2.10 (this one: ${version})`, async () => {
+    const reported: Error[] = [];
+    const t = await createNatsTransport({
+      servers: server.url,
+      replicas: 3,
+      onError: (error) => reported.push(error),
+    });
+    opened.push(t);
+    if (replicationProblem(version) === undefined) {
+      assert.deepEqual(reported, []);
+    } else {
+      assert.equal(reported.length, 1, "one report, at connect");
+      assert.ok(reported[0] instanceof ReplicationUnsafeError);
+      assert.equal(reported[0].code, "E_REPLICATION_UNSAFE");
+      assert.match(reported[0].message, /nats-server 2\.10 or later/);
     }
   });
 

@@ -4,4 +4,4 @@
  */
 export type { NatsTlsConfig, NatsTransportConfig } from "./config.js";
 export { createNatsTransport, deleteNatsQueue } from "./nats-transport.js";
-export { SyncNotStrictError } from "./sync-check.js";
+export { ReplicationUnsafeError, SyncNotStrictError } from "./sync-check.js";

@@ -29,7 +29,12 @@ import { describeCause } from "./errors.js";
 import { type ConsumerHost, NatsConsumer } from "./nats-consumer.js";
 import { DurablePublisher } from "./publisher.js";
 import { ReplyInbox } from "./reply-inbox.js";
-import { SyncNotStrictError, syncProblem } from "./sync-check.js";
+import {
+  ReplicationUnsafeError,
+  replicationProblem,
+  SyncNotStrictError,
+  syncProblem,
+} from "./sync-check.js";
 import { NatsTopology } from "./topology.js";
 
 const FEATURES: TransportFeatures = Object.freeze({
@@ -147,6 +152,7 @@ class NatsTransport implements Transport {
       (subject) => this.#topology.declaredQueueOf(subject),
     );
     if (config.syncEveryWrite) this.#checkSync(nc, config.replicas ?? 1);
+    if ((config.replicas ?? 1) > 1) this.#checkReplication(nc);
     this.#closedPromise = nc.closed().then((error) => {
       const ended = this.#closed ? undefined : error;
       this.#markClosed();
@@ -296,13 +302,19 @@ class NatsTransport implements Transport {
     return this.#closedPromise;
   }
 
-  /** The connection ended (by us or by failure): refuse further calls, stop consumers. */
   /** Reports a server that cannot fsync every write although the swarm asked for it. */
   #checkSync(nc: NatsConnection, replicas: number): void {
     const problem = syncProblem(nc.info?.version, replicas);
     if (problem !== undefined) this.#report(new SyncNotStrictError(problem));
   }
 
+  /** Reports a server too old to keep replicated queues' messages through a partition. */
+  #checkReplication(nc: NatsConnection): void {
+    const problem = replicationProblem(nc.info?.version);
+    if (problem !== undefined) this.#report(new ReplicationUnsafeError(problem));
+  }
+
+  /** The connection ended (by us or by failure): refuse further calls, stop consumers. */
   #markClosed(): void {
     this.#closed = true;
     this.#replies.close();

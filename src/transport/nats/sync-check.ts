@@ -11,8 +11,30 @@
  * (in its INFO), not its JetStream settings (those show only on the
  * monitoring port's `/varz` and `/jsz`, and to the system account), so this
  * check can only refuse what a version rules out.
+ *
+ * The same goes for replicated queues (`broker.replicas` > 1): a version
+ * known to lose their messages under a partition is reported too.
  */
 import { TransportError } from "../../errors/index.js";
+
+/**
+ * Replicated streams on a server older than 2.10 lose and strand
+ * acknowledged messages when a stream's leader is cut off (chaos
+ * `nats-r3-partition` on 2.9.10: CHAOS.md, Findings 16 and 19); 2.10.27
+ * passed the same runs. Reported (not thrown), like `SyncNotStrictError`.
+ */
+export class ReplicationUnsafeError extends TransportError {
+  override readonly code: string = "E_REPLICATION_UNSAFE";
+}
+
+/** What is wrong with replicated queues on the server at `version`; undefined when nothing known. */
+export function replicationProblem(version: string | undefined): string | undefined {
+  const parsed = parseServerVersion(version);
+  if (parsed === undefined) return undefined;
+  const [major, minor] = parsed;
+  if (major > 2 || (major === 2 && minor >= 10)) return undefined;
+  return `broker.replicas > 1 on nats-server ${version}: in conclave's partition tests this server lost acknowledged messages of replicated streams and left others stored that its consumer never delivered again (docs/CHAOS.md, Findings 16 and 19); run nats-server 2.10 or later on every server of the cluster`;
+}
 
 /** The first nats-server release with `jetstream { sync_interval: always }`. */
 export const SYNC_ALWAYS_SINCE = [2, 10, 0] as const;

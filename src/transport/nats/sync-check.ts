@@ -29,15 +29,26 @@ export class ReplicationUnsafeError extends TransportError {
 
 /** What is wrong with replicated queues on the server at `version`; undefined when nothing known. */
 export function replicationProblem(version: string | undefined): string | undefined {
-  const parsed = parseServerVersion(version);
-  if (parsed === undefined) return undefined;
-  const [major, minor] = parsed;
-  if (major > 2 || (major === 2 && minor >= 10)) return undefined;
+  if (!olderThan(version, SAFE_REPLICATION_SINCE)) return undefined;
   return `broker.replicas > 1 on nats-server ${version}: in conclave's partition tests this server lost acknowledged messages of replicated streams and left others stored that its consumer never delivered again (docs/CHAOS.md, Findings 16 and 19); run nats-server 2.10 or later on every server of the cluster`;
 }
 
 /** The first nats-server release with `jetstream { sync_interval: always }`. */
 export const SYNC_ALWAYS_SINCE = [2, 10, 0] as const;
+
+/** The first nats-server release whose replicated streams passed the partition tests. */
+const SAFE_REPLICATION_SINCE = [2, 10, 0] as const;
+
+/** Whether `version` is readable and older than `[major, minor]`. */
+function olderThan(
+  version: string | undefined,
+  [wantMajor, wantMinor]: readonly [number, number, number],
+): boolean {
+  const parsed = parseServerVersion(version);
+  if (parsed === undefined) return false;
+  const [major, minor] = parsed;
+  return major < wantMajor || (major === wantMajor && minor < wantMinor);
+}
 
 /**
  * The server cannot honour `broker.syncEveryWrite`: acknowledged enqueues may
@@ -63,11 +74,7 @@ export function parseServerVersion(
  * the server's own configuration says).
  */
 export function syncProblem(version: string | undefined, replicas: number): string | undefined {
-  const parsed = parseServerVersion(version);
-  if (parsed === undefined) return undefined;
-  const [major, minor] = parsed;
-  const [wantMajor, wantMinor] = SYNC_ALWAYS_SINCE;
-  if (major > wantMajor || (major === wantMajor && minor >= wantMinor)) return undefined;
+  if (!olderThan(version, SYNC_ALWAYS_SINCE)) return undefined;
   const copies =
     replicas >= 3
       ? `with replicas: ${replicas} an enqueue is in the memory of a majority of servers, so only a power loss of that majority at once loses it`

@@ -210,7 +210,11 @@ export function redriveMsgId(id: string, n: number): string {
   return `${id}.redrive.${n}`;
 }
 
-/** The dead letter's id behind a message id (the same id, unless the message is a redrive). */
+/**
+ * The dead letter's id behind a message id (the same id, unless the message
+ * is a redrive, or a stranded message the NATS transport put back on its
+ * queue: `requeuedMsgId`).
+ */
 function fromRedrive(msgId: string): string {
   return msgId.replace(/\.redrive\.\d+$/, "");
 }

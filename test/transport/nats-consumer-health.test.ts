@@ -22,10 +22,12 @@ import {
   IdleQueueWatch,
   LOOK_EVERY_MS,
   type QueuePositions,
+  strandedMessages,
   unseenMessages,
 } from "../../src/transport/nats/consumer-health.js";
 import { loadDriver, type PullConsumer } from "../../src/transport/nats/driver.js";
 import { type ConsumerHost, NatsConsumer } from "../../src/transport/nats/nats-consumer.js";
+import { requeuedMsgId } from "../../src/transport/nats/nats-transport.js";
 import { DURABLE, settingsOf } from "../../src/transport/nats/queue-settings.js";
 import { NatsTopology } from "../../src/transport/nats/topology.js";
 import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../helpers/nats-server.js";
@@ -49,6 +51,20 @@ describe("consumer health: the verdict", () => {
     assert.equal(unseenMessages(at({ streamMessages: 0 })), 0, "an empty stream hides nothing");
   });
 
+  test("messages at or below the delivered sequence with nothing pending are stranded", () => {
+    const atFloor = at({ delivered: 10 });
+    assert.equal(strandedMessages(atFloor), 3);
+    assert.equal(unseenMessages(atFloor), 0);
+    assert.equal(strandedMessages(at({})), 0, "past the delivered sequence: unseen, not stranded");
+    assert.equal(strandedMessages(at({ delivered: 10, pending: 1 })), 0);
+    assert.equal(strandedMessages(at({ delivered: 10, ackPending: 1 })), 0, "in flight");
+    assert.equal(strandedMessages(at({ delivered: 10, streamMessages: 0 })), 0);
+    const watch = new ConsumerWatch();
+    assert.equal(watch.observe(atFloor).kind, "suspect");
+    const verdict = watch.observe(atFloor);
+    assert.equal(verdict.kind === "stuck" ? verdict.stranded : -1, 3);
+  });
+
   test("stuck only on the second look at the same position; a delivery in between starts over", () => {
     const watch = new ConsumerWatch();
     assert.equal(watch.observe(at({})).kind, "suspect");
@@ -68,6 +84,7 @@ describe("consumer health: looking at idle queues", () => {
     const clock = new ManualClock(0);
     const reports: Error[] = [];
     const moves: string[] = [];
+    const requeued: [string, number][] = [];
     let looks = 0;
     const watch = new IdleQueueWatch({
       clock,
@@ -78,10 +95,14 @@ describe("consumer health: looking at idle queues", () => {
       moveConsumerLeader: async (queue) => {
         moves.push(queue);
       },
+      requeueStranded: async (queue, upTo) => {
+        requeued.push([queue, upTo]);
+        return 3;
+      },
       report: (e) => reports.push(e),
       isOpen: () => true,
     });
-    return { clock, reports, moves, watch, looks: () => looks };
+    return { clock, reports, moves, requeued, watch, looks: () => looks };
   };
 
   test("two looks a while apart at a stuck position: one report, one step-down", async () => {
@@ -100,6 +121,21 @@ describe("consumer health: looking at idle queues", () => {
     assert.match(
       w.reports[0]?.message ?? "",
       /queue "q": its NATS consumer does not see 3 message\(s\).*stream up to sequence 10, consumer delivered up to 7/,
+    );
+  });
+
+  test("stranded messages, two looks apart: put back on the queue, reported, no step-down", async () => {
+    const w = watching(() => at({ delivered: 10 }));
+    w.watch.idle("q");
+    await sleep(1);
+    w.clock.advance(LOOK_EVERY_MS);
+    w.watch.idle("q");
+    await until(() => w.reports.length === 1, 1_000, "the report");
+    assert.deepEqual(w.requeued, [["q", 10]]);
+    assert.deepEqual(w.moves, []);
+    assert.match(
+      w.reports[0]?.message ?? "",
+      /queue "q": its NATS stream held 3 message\(s\) at or below what its consumer counted as delivered and acknowledged \(up to sequence 10/,
     );
   });
 
@@ -214,6 +250,36 @@ describe("consumer health on a 3-node cluster", { skip: missing ?? false }, () =
       pending: 3,
       ackPending: 0,
     });
+    // What stranded messages would be put back with: each read back whole,
+    // and removed only while its sequence still holds the same message.
+    const stored = [];
+    for await (const m of topology.storedUpTo(queue, 2)) stored.push(m);
+    assert.deepEqual(
+      stored.map((m) => [m.seq, m.subject, [...m.data], m.msgId]),
+      [
+        [1, `${queue}.task`, [0], `${queue}:1`],
+        [2, `${queue}.task`, [1], `${queue}:2`],
+      ],
+    );
+    await js.publish(`${queue}.task`, new Uint8Array([3]), {
+      msgID: "m4",
+      headers: (() => {
+        const h = driver.core.headers();
+        h.set("conclave-run", "r1");
+        return h;
+      })(),
+    });
+    const all = [];
+    for await (const m of topology.storedUpTo(queue, 4)) all.push(m);
+    const fourth = all[3];
+    assert.equal(fourth?.msgId, "m4");
+    assert.equal(fourth?.headers["conclave-run"], "r1");
+    assert.equal(requeuedMsgId("m4", 4), "m4.redrive.4");
+    await topology.removeStored(queue, 4, "another id", "test");
+    assert.equal((await jsm.streams.info(queue)).state.messages, 4, "not the same message: kept");
+    await topology.removeStored(queue, 4, "m4", "test");
+    assert.equal((await jsm.streams.info(queue)).state.messages, 3);
+
     const leader = async () => (await jsm.consumers.info(queue, DURABLE)).cluster?.leader;
     const before = await leader();
     assert.ok(before, "the consumer has a leader");

@@ -11,6 +11,12 @@
  * reads a copy of the stream that stopped catching up (not confirmed: the
  * servers' replica states were not logged then; they are now).
  *
+ * The same runs on nats-server 2.9.10 also ended with streams holding
+ * messages at or below what their consumer had delivered and counted as
+ * acknowledged, nothing pending (finding 19): a consumer never delivers
+ * those again, and a work-queue stream keeps a message until its consumer
+ * acknowledges it, so they stay forever.
+ *
  * A transport with replicated queues compares the two for each queue its
  * consumers find idle, now and then. When the stream holds
  * messages beyond the consumer's last delivered sequence while the consumer
@@ -18,7 +24,11 @@
  * no delivery in between, the consumer is stuck: the transport reports it
  * and asks the server to move the consumer's leadership to another replica
  * (`$JS.API.CONSUMER.LEADER.STEPDOWN`), whose copy of the stream may be whole
- * (if it is not either, the next two looks ask again).
+ * (if it is not either, the next two looks ask again). Messages held at or
+ * below the consumer's position are put back on the queue as new messages
+ * (same subject, body and headers, a new message id) and the stranded copy
+ * removed: the consumer delivers them, and a task already handled is
+ * recognised by its completion marker and not run twice.
  */
 
 import type { Clock } from "../../core/clock.js";
@@ -49,13 +59,29 @@ export function unseenMessages(p: QueuePositions): number {
   return Math.max(0, p.streamLastSeq - p.delivered);
 }
 
+/**
+ * How many messages the stream holds at or below the consumer's delivered
+ * position while the consumer has nothing pending nor unacknowledged: 0 for
+ * a healthy consumer of a work-queue stream, which removes each message
+ * once acknowledged.
+ */
+export function strandedMessages(p: QueuePositions): number {
+  if (p.pending > 0 || p.ackPending > 0) return 0;
+  return Math.max(0, p.streamMessages - unseenMessages(p));
+}
+
 /** The verdict on one look. */
 export type ConsumerVerdict =
   | { readonly kind: "healthy" }
   /** Unseen messages this time, not yet twice: look again. */
   | { readonly kind: "suspect" }
-  /** The same consumer position with messages unseen, two looks in a row. */
-  | { readonly kind: "stuck"; readonly unseen: number; readonly positions: QueuePositions };
+  /** The same consumer position with messages unseen or stranded, two looks in a row. */
+  | {
+      readonly kind: "stuck";
+      readonly unseen: number;
+      readonly stranded: number;
+      readonly positions: QueuePositions;
+    };
 
 /** Two looks, a check apart, with nothing delivered in between: a consumer is stuck only then. */
 export class ConsumerWatch {
@@ -63,7 +89,8 @@ export class ConsumerWatch {
 
   observe(positions: QueuePositions): ConsumerVerdict {
     const unseen = unseenMessages(positions);
-    if (unseen === 0) {
+    const stranded = strandedMessages(positions);
+    if (unseen === 0 && stranded === 0) {
       this.#suspect = undefined;
       return { kind: "healthy" };
     }
@@ -74,7 +101,7 @@ export class ConsumerWatch {
     }
     // Acted on: the next look starts over.
     this.#suspect = undefined;
-    return { kind: "stuck", unseen, positions };
+    return { kind: "stuck", unseen, stranded, positions };
   }
 }
 
@@ -85,6 +112,12 @@ export interface IdleQueueWatchDeps {
   positions(queue: string): Promise<QueuePositions>;
   /** Asks the server for another leader of the queue's consumer. */
   moveConsumerLeader(queue: string): Promise<void>;
+  /**
+   * Puts the messages the queue's stream holds up to sequence `upTo` back on
+   * the queue as new messages, removing the stranded copies; resolves with
+   * how many.
+   */
+  requeueStranded(queue: string, upTo: number): Promise<number>;
   report(error: Error): void;
   /** False once the transport is closing: looks stop. */
   isOpen(): boolean;
@@ -129,10 +162,16 @@ export class IdleQueueWatch {
       try {
         const verdict = queueState.watch.observe(await deps.positions(queue));
         if (verdict.kind !== "stuck" || !deps.isOpen()) return;
-        deps.report(
-          new TransportError(stuckConsumerMessage(queue, verdict.unseen, verdict.positions)),
-        );
-        await deps.moveConsumerLeader(queue);
+        if (verdict.unseen > 0) {
+          deps.report(
+            new TransportError(stuckConsumerMessage(queue, verdict.unseen, verdict.positions)),
+          );
+          await deps.moveConsumerLeader(queue);
+        }
+        if (verdict.stranded > 0) {
+          const moved = await deps.requeueStranded(queue, verdict.positions.delivered);
+          deps.report(new TransportError(strandedMessage(queue, moved, verdict.positions)));
+        }
       } catch (error) {
         if (deps.isOpen() && error instanceof TransportError) deps.report(error);
       } finally {
@@ -145,4 +184,9 @@ export class IdleQueueWatch {
 /** The message reported when a consumer is stuck. */
 export function stuckConsumerMessage(queue: string, unseen: number, p: QueuePositions): string {
   return `queue "${queue}": its NATS consumer does not see ${unseen} message(s) its stream holds (stream up to sequence ${p.streamLastSeq}, consumer delivered up to ${p.delivered}, nothing pending or unacknowledged); asking the server to move the consumer's leader to another replica. If this repeats, check the cluster's health (nats server report jetstream) and upgrade nats-server`;
+}
+
+/** The message reported when stranded messages were put back on their queue. */
+export function strandedMessage(queue: string, moved: number, p: QueuePositions): string {
+  return `queue "${queue}": its NATS stream held ${moved} message(s) at or below what its consumer counted as delivered and acknowledged (up to sequence ${p.delivered}, nothing pending or unacknowledged), which it would never deliver; put them back on the queue as new messages (a task already handled is not run twice). Upgrade nats-server to 2.10 or later: 2.9 leaves streams in this state after leader changes`;
 }

@@ -37,6 +37,15 @@ import {
 } from "./sync-check.js";
 import { NatsTopology } from "./topology.js";
 
+/**
+ * The message id of a stranded message put back on its queue: new, so the
+ * dedup window does not drop it; `.redrive.<n>`, which the runtime's dead
+ * letters map back to the task's own id.
+ */
+export function requeuedMsgId(msgId: string, seq: number): string {
+  return `${msgId}.redrive.${seq}`;
+}
+
 const FEATURES: TransportFeatures = Object.freeze({
   durableAcrossRestart: true,
   // JetStream takes a lease back only when its ack deadline passes.
@@ -169,6 +178,7 @@ class NatsTransport implements Transport {
             clock: this.#clock,
             positions: (queue) => topology.positions(queue),
             moveConsumerLeader: (queue) => topology.moveConsumerLeader(queue),
+            requeueStranded: (queue, upTo) => this.#requeueStranded(queue, upTo),
             report: this.#report,
             isOpen: () => !this.#closed && !this.#draining,
           })
@@ -300,6 +310,21 @@ class NatsTransport implements Transport {
 
   closed(): Promise<Error | undefined> {
     return this.#closedPromise;
+  }
+
+  /**
+   * Puts a stream's stranded messages (up to sequence `upTo`) back on their
+   * queue as new messages, then removes the stranded copies: enqueued first,
+   * so a failure in between leaves a repeat, never a loss.
+   */
+  async #requeueStranded(queue: string, upTo: number): Promise<number> {
+    let moved = 0;
+    for await (const m of this.#topology.storedUpTo(queue, upTo)) {
+      await this.#publisher.publish(m.subject, m.data, requeuedMsgId(m.msgId, m.seq), m.headers);
+      await this.#topology.removeStored(queue, m.seq, m.msgId, "removing a stranded message");
+      moved++;
+    }
+    return moved;
   }
 
   /** Reports a server that cannot fsync every write although the swarm asked for it. */

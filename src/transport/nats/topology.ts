@@ -6,7 +6,7 @@ import {
   TimeoutError,
   TransportError,
 } from "../../errors/index.js";
-import type { QueueConfig, QueueInfo } from "../port.js";
+import type { Headers, QueueConfig, QueueInfo } from "../port.js";
 import {
   deadLetterRoutedLocally,
   fullQueueError,
@@ -32,6 +32,7 @@ import {
   mapError,
   retryWhileUnavailable,
 } from "./errors.js";
+import { fromNatsHeaders } from "./headers.js";
 import {
   DURABLE,
   describeSettings,
@@ -178,16 +179,48 @@ export class NatsTopology {
 
   /** Removes a dead letter's original if it is still stored (and still the same message). */
   async completeDeadLetter(stream: string, seq: number, msgId: string): Promise<void> {
+    await this.removeStored(stream, seq, msgId, "removing the original of a dead letter");
+  }
+
+  /** Removes message `seq` of `stream` if it is still the one with `msgId`; failures are reported. */
+  async removeStored(stream: string, seq: number, msgId: string, what: string): Promise<void> {
     if (!QUEUE_NAME.test(stream)) return;
     try {
       const stored = await this.#jsm.streams.getMessage(stream, { seq });
       if (!stored) return;
-      const storedId = stored.header?.get("Nats-Msg-Id") || `${stream}:${seq}`;
-      if (storedId !== msgId) return;
+      if (storedMsgId(stored, stream) !== msgId) return;
       await this.#jsm.streams.deleteMessage(stream, seq, false);
     } catch (error) {
       if (this.#isMissing(error) || apiCode(this.#driver, error) === ApiCode.noMessageFound) return;
-      this.#config.report(mapError(this.#driver, error, `removing the original of a dead letter`));
+      this.#config.report(mapError(this.#driver, error, what));
+    }
+  }
+
+  /**
+   * The messages `stream` holds from its first sequence up to `upTo`, read
+   * one sequence at a time (a work-queue stream allows no second consumer),
+   * at most `limit` sequences looked at.
+   */
+  async *storedUpTo(stream: string, upTo: number, limit = 100_000): AsyncGenerator<StoredMessage> {
+    if (!QUEUE_NAME.test(stream)) return;
+    const { state } = await this.#jsm.streams.info(stream);
+    const last = Math.min(upTo, state.last_seq, state.first_seq + limit - 1);
+    for (let seq = state.first_seq; seq <= last; seq++) {
+      let stored: Awaited<ReturnType<JetStreamManager["streams"]["getMessage"]>>;
+      try {
+        stored = await this.#jsm.streams.getMessage(stream, { seq });
+      } catch (error) {
+        if (apiCode(this.#driver, error) === ApiCode.noMessageFound) continue;
+        throw mapError(this.#driver, error, `reading message ${seq} of queue "${stream}"`);
+      }
+      if (!stored) continue;
+      yield {
+        seq,
+        subject: stored.subject,
+        data: stored.data,
+        headers: fromNatsHeaders(stored.header),
+        msgId: storedMsgId(stored, stream),
+      };
     }
   }
 
@@ -442,4 +475,21 @@ export class NatsTopology {
       error instanceof Error && /no stream matches subject|stream not found/i.test(error.message)
     );
   }
+}
+
+/** A message read back from a stream. */
+export interface StoredMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+  /** Its `Nats-Msg-Id`, or `<stream>:<seq>` when it has none. */
+  readonly msgId: string;
+}
+
+function storedMsgId(
+  stored: { seq: number; header?: { get(k: string): string } },
+  stream: string,
+): string {
+  return stored.header?.get("Nats-Msg-Id") || `${stream}:${stored.seq}`;
 }

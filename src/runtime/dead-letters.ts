@@ -216,5 +216,5 @@ export function redriveMsgId(id: string, n: number): string {
  * queue: `requeuedMsgId`).
  */
 function fromRedrive(msgId: string): string {
-  return msgId.replace(/\.redrive\.\d+$/, "");
+  return msgId.replace(/(?:\.redrive\.\d+)+$/, "");
 }

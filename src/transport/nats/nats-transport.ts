@@ -315,7 +315,9 @@ class NatsTransport implements Transport {
   /**
    * Puts a stream's stranded messages (up to sequence `upTo`) back on their
    * queue as new messages, then removes the stranded copies: enqueued first,
-   * so a failure in between leaves a repeat, never a loss.
+   * so a failure in between leaves a repeat, never a loss. (A dead letter's
+   * original that could not be removed is put back too: its task runs once
+   * more, and a second dead letter of it is recorded under the same id.)
    */
   async #requeueStranded(queue: string, upTo: number): Promise<number> {
     let moved = 0;

@@ -376,12 +376,65 @@ cluster {
     rmSync(root, { recursive: true, force: true });
   };
 
-  try {
-    await Promise.all(slots.map(launch));
-    await waitHealthy();
-  } catch (error) {
-    await stop();
-    throw error;
+  /**
+   * Resolves once the cluster can place a stream with a replica on every
+   * server (created and deleted again); healthy servers are not enough:
+   * nats-server 2.10 sometimes answers "no suitable peers for placement"
+   * for longer than a test waits, right after every server said healthy.
+   */
+  const waitPlaceable = async (waitMs: number) => {
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstreamManager, StorageType } = await import("@nats-io/jetstream");
+    const nc = await connect({ servers: slots.map((s) => `nats://127.0.0.1:${s.port}`) });
+    const name = `conclave-probe-${randomBytes(4).toString("hex")}`;
+    const end = Date.now() + waitMs;
+    let last = "";
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+      for (;;) {
+        try {
+          await jsm.streams.add({
+            name,
+            subjects: [`${name}.>`],
+            num_replicas: size,
+            storage: StorageType.Memory,
+          });
+          await jsm.streams.delete(name);
+          return;
+        } catch (error) {
+          last = error instanceof Error ? error.message : String(error);
+        }
+        if (Date.now() > end) {
+          throw new Error(`the cluster cannot place a stream on ${size} servers: ${last}`);
+        }
+        await sleep(250);
+      }
+    } finally {
+      await nc.close();
+    }
+  };
+
+  // A cluster that does not form (see waitPlaceable) is started again once, from empty stores.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await Promise.all(slots.map(launch));
+      await waitHealthy();
+      await waitPlaceable(attempt === 1 ? 15_000 : 30_000);
+      break;
+    } catch (error) {
+      if (attempt >= 2) {
+        await stop();
+        throw error;
+      }
+      await Promise.all(
+        slots.map(async (s) => {
+          const proc = s.proc;
+          s.proc = undefined;
+          await stopProcess(proc, "SIGKILL");
+          rmSync(s.storeDir, { recursive: true, force: true });
+        }),
+      );
+    }
   }
 
   return {

@@ -193,7 +193,8 @@ class NatsTransport implements Transport {
       publishDeadLetter: async (subject, data, msgId, headers) => {
         await this.#publisher.publish(subject, data, msgId, headers);
       },
-      completeDeadLetter: (stream, seq, msgId) => topology.completeDeadLetter(stream, seq, msgId),
+      completeDeadLetter: (stream, seq, msgId) =>
+        topology.removeStored(stream, seq, msgId, "removing the original of a dead letter"),
       confirmAck: (reply, queue) => this.#publisher.confirmAck(reply, queue),
       flush: () => this.#nc.flush(),
       report: this.#report,

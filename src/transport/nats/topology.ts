@@ -177,11 +177,6 @@ export class NatsTopology {
     return this.#js.consumers.get(settings.stream, settings.durable);
   }
 
-  /** Removes a dead letter's original if it is still stored (and still the same message). */
-  async completeDeadLetter(stream: string, seq: number, msgId: string): Promise<void> {
-    await this.removeStored(stream, seq, msgId, "removing the original of a dead letter");
-  }
-
   /** Removes message `seq` of `stream` if it is still the one with `msgId`; failures are reported. */
   async removeStored(stream: string, seq: number, msgId: string, what: string): Promise<void> {
     if (!QUEUE_NAME.test(stream)) return;

@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { StoreFullError, TimeoutError } from "../../src/errors/index.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
-import { parseServerVersion } from "../../src/transport/nats/sync-check.js";
+import { olderThan, parseServerVersion } from "../../src/transport/nats/sync-check.js";
 import type { Transport } from "../../src/transport/port.js";
 import {
   type NatsServer,
@@ -38,8 +38,7 @@ import { cannotMount, mount, unmount } from "./tmpfs.js";
 
 /** nats-server 2.10+ answers a publish its full store cannot take; 2.9 does not answer. */
 function answersWhenFull(version: string): boolean {
-  const [major = 0, minor = 0] = parseServerVersion(version) ?? [];
-  return major > 2 || (major === 2 && minor >= 10);
+  return parseServerVersion(version) !== undefined && !olderThan(version, [2, 10, 0]);
 }
 
 const skip = natsServerAvailable() ? cannotMount() : "no nats-server binary on PATH";

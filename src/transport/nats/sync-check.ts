@@ -40,7 +40,7 @@ export const SYNC_ALWAYS_SINCE = [2, 10, 0] as const;
 const SAFE_REPLICATION_SINCE = [2, 10, 0] as const;
 
 /** Whether `version` is readable and older than `[major, minor]`. */
-function olderThan(
+export function olderThan(
   version: string | undefined,
   [wantMajor, wantMinor]: readonly [number, number, number],
 ): boolean {

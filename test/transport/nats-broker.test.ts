@@ -269,19 +269,22 @@ describe("nats adapter: broker behaviour", {
 
   test("a drained consumer's pending pull loses (almost) nothing: what reaches it is given back at once, not after the ack wait", async () => {
     // A paused agent drains its consumer while its pull request is still
-    // waiting on the server, and other processes keep sending. Stopping the
-    // fetch at once unsubscribed its inbox while the server was still
-    // routing messages to the request: those sent in between were lost
-    // until the ack deadline (20 s here, 10 s in the demo swarm, where
-    // every halted agent stalled a task or two). Draining the inbox first
-    // receives them and gives them back. A rarer race is left (a message
-    // the server writes after answering the drain's round trip), so eight
-    // rounds are run and at most six messages of 320 may be late (0–2 on a
-    // quiet machine, 5 in one loaded CI run); before, about one in each
-    // round was. "Late" is not back within 8 s, far below
-    // the 20 s ack wait: on a loaded CI machine a message given back at
-    // once can still take a few seconds to be taken again (4 of 320 were
-    // not back within 3 s in one CI run).
+    // waiting on the server, and other processes keep sending. The server
+    // routes messages to a waiting request until it notices the request's
+    // inbox is gone, which it checks only now and then: stopping the fetch
+    // at once lost about one message in each round until the ack deadline
+    // (20 s here, 10 s in the demo swarm, where every halted agent stalled
+    // a task or two). Draining the inbox receives them; giving them back
+    // at once lost them all the same on a loaded machine (7 of 320 in one
+    // CI run, each on its second delivery, sent straight back to the still
+    // waiting request), so they are held until a consumer info request has
+    // made the server drop the request. A race of one round trip is left (a
+    // message routed between the unsubscribe and that request), so eight
+    // rounds are run and at most three of 320 messages may be late: 0 in
+    // each of ten runs beside four busy CPU loops on this 2-core machine.
+    // "Late" is not back within 8 s, far below the 20 s ack wait, as on a
+    // loaded machine a message given back at once can still take a few
+    // seconds to be taken again.
     const bus = await connect();
     const producer = await connect();
     const round = async (): Promise<number> => {
@@ -306,7 +309,7 @@ describe("nats adapter: broker behaviour", {
       return 40 - seen.size;
     };
     const late = (await Promise.all(Array.from({ length: 8 }, round))).reduce((a, b) => a + b);
-    assert.ok(late <= 6, `${late} of 320 messages waited for the ack deadline`);
+    assert.ok(late <= 3, `${late} of 320 messages waited for the ack deadline`);
   });
 
   test("the driver is imported lazily: no module of the adapter imports it at load time", () => {

@@ -113,6 +113,12 @@ export class NatsConsumer implements Consumer {
   #cancelRetry: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #detached = false;
+  /**
+   * Messages received while draining, given back once the server has
+   * dropped this consumer's pull requests (see `#endPulls`); undefined
+   * when messages are given back at once.
+   */
+  #held: JsMsg[] | undefined;
 
   constructor(
     queue: string,
@@ -143,6 +149,7 @@ export class NatsConsumer implements Consumer {
     if (this.#state !== "closed") {
       this.#state = "closed";
       this.#stopPulling();
+      for (const message of this.#held?.splice(0) ?? []) this.#release(message);
       // A drain waiting on this consumer gives up: close means now.
       this.#wakeIdle();
     }
@@ -259,25 +266,39 @@ export class NatsConsumer implements Consumer {
 
   /**
    * Ends the pull requests waiting on the server without losing what it
-   * already sent them. Stopping a fetch unsubscribes its inbox at once, and
-   * the server routes messages to a pull request until it sees that: those
-   * sent in between reached a closed inbox and were lost until their ack
-   * deadline (in the demo swarm every halted agent stalled a few tasks for
-   * the whole 10 s). Draining the inbox's subscription first (unsubscribe,
-   * then a round trip to the server) receives them; `#receive` gives them
-   * back at once, and the server, no longer seeing interest, hands them to
-   * the other consumers.
+   * sends them meanwhile.
+   *
+   * - Stopping a fetch unsubscribes its inbox, but the server goes on
+   *   routing messages to the request until it notices: it checks a
+   *   waiting request's interest only when its delivery loop goes idle, on
+   *   a new pull request or on a consumer info request, not per message.
+   *   What it routes there is lost until its ack deadline (in the demo
+   *   swarm every halted agent stalled a few tasks for the whole 10 s).
+   * - So the inbox is drained instead (unsubscribe, then a round trip),
+   *   which receives what was sent before the server saw the unsubscribe,
+   *   and a consumer info request, sent right behind the unsubscribe, makes
+   *   the server drop the requests that lost their interest.
+   * - What arrives meanwhile is held, and given back only after the info
+   *   answer. Given back earlier, the server redelivered it at once to the
+   *   same request, still waiting, and so into the closed inbox: in a
+   *   loaded CI run 7 of 320 messages were lost that way, each on its
+   *   second delivery.
    */
   async #endPulls(): Promise<void> {
-    await Promise.all(
-      [...this.#fetches].map(async (iterator) => {
+    const held: JsMsg[] = [];
+    this.#held = held;
+    await Promise.all([
+      ...[...this.#fetches].map(async (iterator) => {
         // The driver's fetch iterator keeps its inbox subscription as `sub`
         // (declared on its class, not on the interface); without it, stop.
         const { sub } = iterator as { sub?: { drain(): Promise<void> } };
         await sub?.drain().catch(() => undefined);
         iterator.stop();
       }),
-    );
+      this.#pull?.info(false).catch(() => undefined),
+    ]);
+    this.#held = undefined;
+    for (const message of held) this.#release(message);
   }
 
   #stopPulling(): void {
@@ -299,7 +320,8 @@ export class NatsConsumer implements Consumer {
 
   #receive(message: JsMsg): void {
     if (this.#state !== "running") {
-      this.#release(message);
+      if (this.#held) this.#held.push(message);
+      else this.#release(message);
       return;
     }
     const settings = this.host.cachedSettings(this.queue);

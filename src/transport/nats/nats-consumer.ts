@@ -167,9 +167,12 @@ export class NatsConsumer implements Consumer {
     }
     const free = this.maxInFlight - this.#inFlight - this.#requested;
     if (free <= 0) return;
-    // With a request already waiting, refill in larger steps rather than one
-    // request per settled message.
-    if (this.#fetches.size > 0 && free < Math.ceil(this.maxInFlight / 2)) return;
+    // Refill in steps rather than one request per settled message: each
+    // request is a subscription, a pull and an unsubscribe, and the server's
+    // work too (one request per 1.4 messages on a backlog before). Smaller
+    // still with a request already waiting.
+    const step = Math.ceil(this.maxInFlight / (this.#fetches.size > 0 ? 2 : 4));
+    if (free < step) return;
     void this.#fetch(this.#pull, free);
   }
 

@@ -31,7 +31,7 @@ import { type Bench, type BenchResult, percentile, timed } from "./harness.js";
 
 type Result = Omit<BenchResult, "machine" | "ratio">;
 
-const NATS_URL = process.env.CONCLAVE_NATS_URL ?? "nats://127.0.0.1:4222";
+export const NATS_URL = process.env.CONCLAVE_NATS_URL ?? "nats://127.0.0.1:4222";
 const AMQP_URL = process.env.CONCLAVE_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const REDIS_URL = process.env.CONCLAVE_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -109,15 +109,15 @@ function countdown(n: number): { tick(): void; done: Promise<void> } {
   };
 }
 
-const rid = () => randomBytes(4).toString("hex");
-const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
-const round2 = (x: number) => Math.round(x * 100) / 100;
+export const rid = () => randomBytes(4).toString("hex");
+export const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+export const round2 = (x: number) => Math.round(x * 100) / 100;
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
-const load = () =>
+export const load = () =>
   `load average ${loadavg()
     .map((l) => l.toFixed(2))
     .join(" / ")} (1/5/15 min)`;
-const fmt = (x: number) => x.toLocaleString("en-US");
+export const fmt = (x: number) => x.toLocaleString("en-US");
 
 /** Whether a TCP connection to host:port opens within `ms`; the reason when not. */
 function probe(url: string, defaultPort: number, ms = 2_000): Promise<string | undefined> {
@@ -160,7 +160,7 @@ function unavailable(
  * Runs `body` when every broker in `needs` answers; otherwise (or when the
  * bench fails) returns a NaN result saying why.
  */
-async function guarded(
+export async function guarded(
   shape: Omit<Result, "value" | "baselineValue" | "notes">,
   needs: readonly ("nats" | "amqp" | "redis")[],
   body: () => Promise<Result>,
@@ -195,7 +195,7 @@ async function withinLimit<T>(work: Promise<T>): Promise<T> {
 }
 
 /** Timed runs of several sides, interleaved (a, b, a, b, ...) so machine load hits both alike. */
-async function interleaved(
+export async function interleaved(
   runs: number,
   sides: readonly (() => Promise<number>)[],
 ): Promise<number[]> {

@@ -17,6 +17,7 @@ import { llmBenches } from "./llm.js";
 import { marketAuctionBenches } from "./market.js";
 import { contractNetTasks } from "./market-contractnet.js";
 import { observabilityBenches } from "./observability.js";
+import { runtimeProcessBenches } from "./runtime-processes.js";
 import { ed25519Bench } from "./wire-ed25519.js";
 
 const benches: Record<string, Bench> = {
@@ -28,6 +29,7 @@ const benches: Record<string, Bench> = {
   "dashboard.responsiveness": dashboardResponsiveness,
   ...ledgerBenches,
   ...brokerBenches,
+  ...runtimeProcessBenches,
   ...durabilityBenches,
   ...consensusBenches,
   ...marketAuctionBenches,

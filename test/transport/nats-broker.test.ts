@@ -323,7 +323,11 @@ describe("nats adapter: broker behaviour", {
     const { connect: connectRaw } = await import("@nats-io/transport-node");
     const watcher = await connectRaw({ servers: server.url });
     let requests = 0;
-    watcher.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${work.name}.>`, { callback: () => requests++ });
+    watcher.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${work.name}.>`, {
+      callback: () => {
+        requests++;
+      },
+    });
     await watcher.flush();
     try {
       const n = 640;

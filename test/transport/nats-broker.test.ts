@@ -281,7 +281,7 @@ describe("nats adapter: broker behaviour", {
     // made the server drop the request. A race of one round trip is left (a
     // message routed between the unsubscribe and that request), so eight
     // rounds are run and at most three of 320 messages may be late: 0 in
-    // each of ten runs beside four busy CPU loops on this 2-core machine.
+    // each of eight runs beside four busy CPU loops on this 2-core machine.
     // "Late" is not back within 8 s, far below the 20 s ack wait, as on a
     // loaded machine a message given back at once can still take a few
     // seconds to be taken again.

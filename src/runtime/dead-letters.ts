@@ -5,6 +5,7 @@ import {
   type Delivery,
   type Message,
 } from "../transport/port.js";
+import { fromRedrive, redriveMsgId } from "../transport/settlement.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
@@ -203,18 +204,4 @@ export interface Redriven {
   readonly subject: string;
   /** 1 for the first redrive of this dead letter, then 2, … */
   readonly attempt: number;
-}
-
-/** The broker message id of the `n`-th redrive of dead letter `id`: unique, so no broker deduplicates it away. */
-export function redriveMsgId(id: string, n: number): string {
-  return `${id}.redrive.${n}`;
-}
-
-/**
- * The dead letter's id behind a message id (the same id, unless the message
- * is a redrive, or a stranded message the NATS transport put back on its
- * queue: `requeuedMsgId`).
- */
-function fromRedrive(msgId: string): string {
-  return msgId.replace(/(?:\.redrive\.\d+)+$/, "");
 }

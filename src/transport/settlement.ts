@@ -124,6 +124,21 @@ export function deadLetterMsgId(msgId: string): string {
   return `dlq:${msgId}`;
 }
 
+/**
+ * The message id of a message sent again as a new message: the `n`-th
+ * redrive of a dead letter, or a stranded message the NATS transport put
+ * back on its queue. Unique, so no broker deduplicates it away;
+ * {@link fromRedrive} gives back the id it was made from.
+ */
+export function redriveMsgId(id: string, n: number): string {
+  return `${id}.redrive.${n}`;
+}
+
+/** The id a message id was made from by {@link redriveMsgId} (once or more); any other id unchanged. */
+export function fromRedrive(msgId: string): string {
+  return msgId.replace(/(?:\.redrive\.\d+)+$/, "");
+}
+
 // ---- deliveries ---------------------------------------------------------------
 
 /** The broker-specific primitives behind one leased message. */

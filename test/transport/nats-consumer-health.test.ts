@@ -27,9 +27,9 @@ import {
 } from "../../src/transport/nats/consumer-health.js";
 import { loadDriver, type PullConsumer } from "../../src/transport/nats/driver.js";
 import { type ConsumerHost, NatsConsumer } from "../../src/transport/nats/nats-consumer.js";
-import { requeuedMsgId } from "../../src/transport/nats/nats-transport.js";
 import { DURABLE, settingsOf } from "../../src/transport/nats/queue-settings.js";
 import { NatsTopology } from "../../src/transport/nats/topology.js";
+import { redriveMsgId } from "../../src/transport/settlement.js";
 import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../helpers/nats-server.js";
 import { until } from "../helpers/until.js";
 
@@ -274,7 +274,7 @@ describe("consumer health on a 3-node cluster", { skip: missing ?? false }, () =
     const fourth = all[3];
     assert.equal(fourth?.msgId, "m4");
     assert.equal(fourth?.headers["conclave-run"], "r1");
-    assert.equal(requeuedMsgId("m4", 4), "m4.redrive.4");
+    assert.equal(redriveMsgId("m4", 4), "m4.redrive.4");
     await topology.removeStored(queue, 4, "another id", "test");
     assert.equal((await jsm.streams.info(queue)).state.messages, 4, "not the same message: kept");
     await topology.removeStored(queue, 4, "m4", "test");

@@ -47,3 +47,15 @@ export function toNatsHeaders(
   }
   return out;
 }
+
+/**
+ * A stored message's id: its `Nats-Msg-Id`, or `<stream>:<seq>` for one
+ * published without (not by conclave).
+ */
+export function natsMsgId(
+  headers: { get(key: string): string } | undefined,
+  stream: string,
+  seq: number,
+): string {
+  return headers?.get("Nats-Msg-Id") || `${stream}:${seq}`;
+}

@@ -18,7 +18,7 @@ import {
   type PullConsumer,
 } from "./driver.js";
 import { mapError } from "./errors.js";
-import { fromNatsHeaders } from "./headers.js";
+import { fromNatsHeaders, natsMsgId } from "./headers.js";
 import type { QueueSettings } from "./queue-settings.js";
 
 /** What a consumer needs from the transport that owns it. */
@@ -366,7 +366,7 @@ export class NatsConsumer implements Consumer {
   #delivery(message: JsMsg, settings: QueueSettings): SettlingDelivery {
     const host = this.host;
     const headers = fromNatsHeaders(message.headers);
-    const msgId = message.headers?.get("Nats-Msg-Id") || `${settings.stream}:${message.seq}`;
+    const msgId = natsMsgId(message.headers, settings.stream, message.seq);
     const current = () => host.cachedSettings(settings.name) ?? settings;
     let leased = true;
     let cancelLease: (() => void) | undefined;

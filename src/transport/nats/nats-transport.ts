@@ -19,6 +19,7 @@ import type {
   TransportFeatures,
 } from "../port.js";
 import { QUEUE_NAME, validateConsumeOptions } from "../queue-config.js";
+import { redriveMsgId } from "../settlement.js";
 import { assertSubject } from "../subject.js";
 import { NatsDefaults, type NatsTransportConfig, validateTransportConfig } from "./config.js";
 import { type NatsSession, openSession } from "./connection.js";
@@ -36,15 +37,6 @@ import {
   syncProblem,
 } from "./sync-check.js";
 import { NatsTopology } from "./topology.js";
-
-/**
- * The message id of a stranded message put back on its queue: new, so the
- * dedup window does not drop it; `.redrive.<n>`, which the runtime's dead
- * letters map back to the task's own id.
- */
-export function requeuedMsgId(msgId: string, seq: number): string {
-  return `${msgId}.redrive.${seq}`;
-}
 
 const FEATURES: TransportFeatures = Object.freeze({
   durableAcrossRestart: true,
@@ -323,7 +315,7 @@ class NatsTransport implements Transport {
   async #requeueStranded(queue: string, upTo: number): Promise<number> {
     let moved = 0;
     for await (const m of this.#topology.storedUpTo(queue, upTo)) {
-      await this.#publisher.publish(m.subject, m.data, requeuedMsgId(m.msgId, m.seq), m.headers);
+      await this.#publisher.publish(m.subject, m.data, redriveMsgId(m.msgId, m.seq), m.headers);
       await this.#topology.removeStored(queue, m.seq, m.msgId, "removing a stranded message");
       moved++;
     }

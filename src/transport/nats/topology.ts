@@ -32,7 +32,7 @@ import {
   mapError,
   retryWhileUnavailable,
 } from "./errors.js";
-import { fromNatsHeaders } from "./headers.js";
+import { fromNatsHeaders, natsMsgId } from "./headers.js";
 import {
   DURABLE,
   describeSettings,
@@ -183,7 +183,7 @@ export class NatsTopology {
     try {
       const stored = await this.#jsm.streams.getMessage(stream, { seq });
       if (!stored) return;
-      if (storedMsgId(stored, stream) !== msgId) return;
+      if (natsMsgId(stored.header, stream, stored.seq) !== msgId) return;
       await this.#jsm.streams.deleteMessage(stream, seq, false);
     } catch (error) {
       if (this.#isMissing(error) || apiCode(this.#driver, error) === ApiCode.noMessageFound) return;
@@ -214,7 +214,7 @@ export class NatsTopology {
         subject: stored.subject,
         data: stored.data,
         headers: fromNatsHeaders(stored.header),
-        msgId: storedMsgId(stored, stream),
+        msgId: natsMsgId(stored.header, stream, stored.seq),
       };
     }
   }
@@ -480,11 +480,4 @@ export interface StoredMessage {
   readonly headers: Headers;
   /** Its `Nats-Msg-Id`, or `<stream>:<seq>` when it has none. */
   readonly msgId: string;
-}
-
-function storedMsgId(
-  stored: { seq: number; header?: { get(k: string): string } },
-  stream: string,
-): string {
-  return stored.header?.get("Nats-Msg-Id") || `${stream}:${stored.seq}`;
 }

@@ -288,6 +288,7 @@ export class NatsConsumer implements Consumer {
    *   second delivery.
    */
   async #endPulls(): Promise<void> {
+    if (this.#fetches.size === 0) return; // no request waits on the server
     const held: JsMsg[] = [];
     this.#held = held;
     await Promise.all([

@@ -77,6 +77,9 @@ export async function bindRunState(
 async function storeHoldsData(store: Store): Promise<boolean> {
   if ((await store.allEffectStats()).some((s) => s.keys > 0)) return true;
   if ((await store.pendingOutbox({ limit: 1 })).length > 0) return true;
+  if ((await store.sentOutbox({ sentBefore: Number.MAX_SAFE_INTEGER, limit: 1 })).length > 0) {
+    return true;
+  }
   if ((await store.deadLetters({ limit: 1 })).length > 0) return true;
   return (await store.auditLog({ limit: 1 })).length > 0;
 }

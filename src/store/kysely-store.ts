@@ -40,9 +40,11 @@ import type {
   LedgerCheck,
   LedgerEntryRecord,
   OutboxEntry,
+  OutboxSent,
   PruneIdempotencyKeysOptions,
   ReputationRecord,
   SchemaStatus,
+  SentOutboxEntry,
   StepRecord,
   Store,
   StoredAgentCard,
@@ -158,6 +160,12 @@ export class KyselyStore implements Store {
   }
   deleteOutbox(ids: readonly string[]): Promise<void> {
     return this.#tasks.deleteOutbox(ids);
+  }
+  markOutboxSent(sent: readonly OutboxSent[]): Promise<void> {
+    return this.#tasks.markOutboxSent(sent);
+  }
+  sentOutbox(options: { sentBefore: number; limit?: number }): Promise<SentOutboxEntry[]> {
+    return this.#tasks.sentOutbox(options);
   }
   effects(kind: string): Promise<EffectRecord[]> {
     return this.#tasks.effects(kind);

@@ -73,6 +73,8 @@ export type {
   EffectRecord,
   EffectStats,
   OutboxEntry,
+  OutboxSent,
+  SentOutboxEntry,
   TaskCompletion,
   TaskOutcome,
   TaskStore,

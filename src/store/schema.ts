@@ -46,7 +46,11 @@ export interface EffectsTable {
   data: string | null;
 }
 
-/** The transactional outbox: messages committed with a completion, deleted once the bus has them. */
+/**
+ * The transactional outbox: messages committed with a completion. An event
+ * is deleted once the bus has it; a task is kept, marked sent, until the
+ * completion or dead letter that settles it deletes it.
+ */
 export interface OutboxTable {
   id: string;
   task_id: string;
@@ -58,6 +62,12 @@ export interface OutboxTable {
    * Postgres: a sequence default (`bigserial`), so omitted on insert there.
    */
   seq: Generated<number>;
+  /** When the bus took it (ms since the epoch); null while unsent. */
+  sent_at: number | null;
+  /** The broker's receipt for the send (NATS: sequence and stream), if any. */
+  receipt: string | null;
+  /** How often it was sent again because the broker no longer held it. */
+  resends: Generated<number>;
 }
 
 export interface DeadLettersTable {

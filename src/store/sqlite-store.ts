@@ -23,6 +23,7 @@ import {
 import type { ClaimRow, HotPath, OutboxRow, PreparedCompletion } from "./kysely/hot-path.js";
 import { KyselyStore, type KyselyStoreConfig } from "./kysely-store.js";
 import { migrateToLatest, refuseNewerSchema } from "./migrations/index.js";
+import type { OutboxSent } from "./ports/tasks.js";
 import { MIGRATION_TABLE, type Database as Tables } from "./schema.js";
 import { SqliteMarketPath } from "./sqlite-market.js";
 
@@ -252,6 +253,13 @@ class PreparedHotPath implements HotPath {
     });
   }
 
+  markOutboxSent(sent: readonly OutboxSent[]): Promise<void> {
+    if (sent.length === 0) return Promise.resolve();
+    return this.#locked(() => {
+      this.#statements.markAllSent.immediate(sent);
+    });
+  }
+
   claimTasks(batch: readonly ClaimRow[], now: number): Promise<ClaimRow[]> {
     return this.#locked(() => this.#statements.claimTasks.immediate(batch, now));
   }
@@ -299,6 +307,9 @@ function prepareHotStatements(db: Database.Database) {
     ),
     maxOutboxSeq: db.prepare("select max(seq) as max from conclave_outbox"),
     deleteOutbox: db.prepare("delete from conclave_outbox where id = ?"),
+    markSent: db.prepare(
+      "update conclave_outbox set sent_at = ?, receipt = ?, resends = resends + ? where id = ?",
+    ),
     claimTask: db.prepare(
       "insert into conclave_task_claims (task_id, owner, expires_at) values (?, ?, ?) on conflict (task_id) do update set owner = excluded.owner, expires_at = excluded.expires_at where conclave_task_claims.expires_at <= ? or conclave_task_claims.owner = excluded.owner",
     ),
@@ -362,6 +373,7 @@ function prepareHotStatements(db: Database.Database) {
         s.insertOutbox.run(o.id, c.taskId, o.mode, o.subject, data, ++seq);
       }
     }
+    for (const c of completions) if (c.settles !== null) s.deleteOutbox.run(c.settles);
     return duplicates;
   };
   // The limit is written into the SQL, one statement per limit used (the
@@ -374,7 +386,7 @@ function prepareHotStatements(db: Database.Database) {
     let statement = outboxReads.get(key);
     if (!statement) {
       statement = db.prepare(
-        `select id, task_id, mode, subject, data from conclave_outbox${ofTask ? " where task_id = ?" : ""} order by seq limit ${rows}`,
+        `select id, task_id, mode, subject, data from conclave_outbox where sent_at is null${ofTask ? " and task_id = ?" : ""} order by seq limit ${rows}`,
       );
       if (outboxReads.size < 16) outboxReads.set(key, statement);
     }
@@ -400,6 +412,9 @@ function prepareHotStatements(db: Database.Database) {
     ),
     deleteAll: db.transaction((ids: readonly string[]) => {
       for (const id of ids) s.deleteOutbox.run(id);
+    }),
+    markAllSent: db.transaction((sent: readonly OutboxSent[]) => {
+      for (const e of sent) s.markSent.run(e.at, e.receipt ?? null, e.resent ? 1 : 0, e.id);
     }),
   };
 }

@@ -10,22 +10,26 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
   }
 
   recordDeadLetter(r: DeadLetterRecord): Promise<void> {
-    return this.#core.run("recording a dead letter", async () => {
-      await this.#core.db
-        .insertInto("conclave_dead_letters")
-        .values({
-          id: r.id,
-          subject: r.subject,
-          reason: r.reason,
-          deliveries: r.deliveries,
-          at: r.at,
-          corr: r.corr ?? null,
-          type: r.type ?? null,
-          data: r.data,
-        })
-        .onConflict((oc) => oc.column("id").doNothing())
-        .execute();
-    });
+    return this.#core.run("recording a dead letter", () =>
+      this.#core.transaction(async (trx) => {
+        await trx
+          .insertInto("conclave_dead_letters")
+          .values({
+            id: r.id,
+            subject: r.subject,
+            reason: r.reason,
+            deliveries: r.deliveries,
+            at: r.at,
+            corr: r.corr ?? null,
+            type: r.type ?? null,
+            data: r.data,
+          })
+          .onConflict((oc) => oc.column("id").doNothing())
+          .execute();
+        // The sender's outbox entry of this message: settled, so no longer watched.
+        await trx.deleteFrom("conclave_outbox").where("id", "=", r.id).execute();
+      }),
+    );
   }
 
   deadLetters(options: { limit?: number } = {}): Promise<DeadLetterRecord[]> {

@@ -5,12 +5,13 @@
  */
 import type { Selectable } from "kysely";
 import type { LedgerOutcome, PreparedLedgerOperation } from "../../ledger/rules.js";
-import type { TaskCompletion } from "../ports/tasks.js";
+import type { OutboxSent, TaskCompletion } from "../ports/tasks.js";
 import type { AuctionsTable, OutboxTable, ReputationTable } from "../schema.js";
 
 /**
  * The calls the runtime makes for every task (`isCompleted`, the group
- * commit of `completeTask`, `pendingOutbox`, `deleteOutbox`), implemented
+ * commit of `completeTask`, `pendingOutbox`, `deleteOutbox`,
+ * `markOutboxSent`), implemented
  * below Kysely by an adapter. Same contract and same results as the Kysely
  * versions in `KyselyTaskStore` (and `KyselyLedgerStore` for the ledger
  * batch); called only once the schema is ready.
@@ -21,6 +22,8 @@ export interface HotPath {
   writeCompletions(completions: readonly PreparedCompletion[]): Promise<boolean[]>;
   pendingOutbox(taskId: string | undefined, limit: number): Promise<OutboxRow[]>;
   deleteOutbox(ids: readonly string[]): Promise<void>;
+  /** Marks entries sent, one transaction (see `TaskStore.markOutboxSent`). */
+  markOutboxSent(sent: readonly OutboxSent[]): Promise<void>;
   /**
    * Decides and writes a batch of ledger operations in one transaction
    * (`planLedgerBatch` over reads made inside it); per operation, its outcome.
@@ -95,4 +98,6 @@ export interface PreparedCompletion {
   readonly sender: string | null;
   readonly effects: readonly { kind: string; key: string; data: string | null }[];
   readonly outbox: TaskCompletion["outbox"];
+  /** The outbox entry the completion settles (deleted with it), or null. */
+  readonly settles: string | null;
 }

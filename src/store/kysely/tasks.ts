@@ -15,6 +15,8 @@ import type {
   EffectRecord,
   EffectStats,
   OutboxEntry,
+  OutboxSent,
+  SentOutboxEntry,
   TaskCompletion,
   TaskOutcome,
   TaskStore,
@@ -68,6 +70,7 @@ export class KyselyTaskStore implements TaskStore {
           data: e.data === undefined ? null : JSON.stringify(e.data),
         })),
         outbox: completion.outbox,
+        settles: completion.settles ?? null,
       };
     } catch (cause) {
       return Promise.reject(
@@ -239,6 +242,13 @@ export class KyselyTaskStore implements TaskStore {
         .onConflict((oc) => oc.column("id").doNothing())
         .execute();
     }
+    // The entries these completions settle, in key order (as the markers above).
+    const settled = [
+      ...new Set(completions.flatMap((c) => (c.settles === null ? [] : [c.settles]))),
+    ].sort();
+    for (const chunk of chunks(settled)) {
+      await trx.deleteFrom("conclave_outbox").where("id", "in", chunk).execute();
+    }
     return completions.map((c, i) => !(inserted.has(c.taskId) && first.get(c.taskId) === i));
   }
 
@@ -331,17 +341,53 @@ export class KyselyTaskStore implements TaskStore {
         let query = this.#core.db
           .selectFrom("conclave_outbox")
           .select(["id", "task_id", "mode", "subject", "data"])
+          .where("sent_at", "is", null)
           .orderBy("seq")
           .limit(limit);
         if (options.taskId !== undefined) query = query.where("task_id", "=", options.taskId);
         rows = await query.execute();
       }
+      return rows.map(toOutboxEntry);
+    });
+  }
+
+  markOutboxSent(sent: readonly OutboxSent[]): Promise<void> {
+    if (sent.length === 0) return Promise.resolve();
+    return this.#core.run("marking outbox entries sent", async () => {
+      if (this.#hot) return this.#hot.markOutboxSent(sent);
+      // In key order: concurrent writers on Postgres lock rows in the same order.
+      const ordered = [...sent].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      await this.#core.transaction(async (trx) => {
+        for (const s of ordered) {
+          await trx
+            .updateTable("conclave_outbox")
+            .set((eb) => ({
+              sent_at: s.at,
+              receipt: s.receipt ?? null,
+              resends: s.resent ? eb("resends", "+", 1) : eb.ref("resends"),
+            }))
+            .where("id", "=", s.id)
+            .execute();
+        }
+      });
+    });
+  }
+
+  sentOutbox(options: { sentBefore: number; limit?: number }): Promise<SentOutboxEntry[]> {
+    return this.#core.run("reading the sent outbox", async () => {
+      const rows = await this.#core.db
+        .selectFrom("conclave_outbox")
+        .select(["id", "task_id", "mode", "subject", "data", "sent_at", "receipt", "resends"])
+        .where("sent_at", "<=", options.sentBefore)
+        .orderBy("sent_at")
+        .orderBy("seq")
+        .limit(options.limit ?? 1000)
+        .execute();
       return rows.map((r) => ({
-        id: r.id,
-        taskId: r.task_id,
-        mode: r.mode === "publish" ? "publish" : "enqueue",
-        subject: r.subject,
-        data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+        ...toOutboxEntry(r),
+        sentAt: Number(r.sent_at),
+        ...(r.receipt === null ? {} : { receipt: r.receipt }),
+        resends: Number(r.resends),
       }));
     });
   }
@@ -425,6 +471,17 @@ export class KyselyTaskStore implements TaskStore {
       }));
     });
   }
+}
+
+/** An outbox row as the port returns it. */
+function toOutboxEntry(r: OutboxRow): OutboxEntry {
+  return {
+    id: r.id,
+    taskId: r.task_id,
+    mode: r.mode === "publish" ? "publish" : "enqueue",
+    subject: r.subject,
+    data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+  };
 }
 
 /** An effects row as the port returns it. */

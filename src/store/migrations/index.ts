@@ -18,6 +18,7 @@ import { market } from "./004-market.js";
 import { steps } from "./005-steps.js";
 import { lineage } from "./006-lineage.js";
 import { taskClaims } from "./007-task-claims.js";
+import { outboxSent } from "./008-outbox-sent.js";
 import type { StoreMigration } from "./migration.js";
 
 export type { StoreMigration } from "./migration.js";
@@ -31,6 +32,7 @@ export const migrations: readonly StoreMigration[] = Object.freeze([
   steps,
   lineage,
   taskClaims,
+  outboxSent,
 ]);
 
 /** A migration recorded in a store. */

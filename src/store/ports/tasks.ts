@@ -18,6 +18,12 @@
  * - `taskOutcome` reads a task's outcome: completed (with the handler's
  *   result, when it returned one) or dead-lettered (with the reason); a
  *   completion wins over a dead letter recorded for the same id.
+ * - The outbox: `pendingOutbox` lists the entries not yet sent, in commit
+ *   order. `markOutboxSent` takes entries out of it and `sentOutbox` lists
+ *   them, least recently sent first, until they are deleted: by
+ *   `deleteOutbox`, by the completion that names the entry in `settles`, or
+ *   by a dead letter recorded under the entry's id (`recordDeadLetter`).
+ *   Marking an entry that is gone does nothing.
  */
 import type { LedgerOperation } from "../../ledger/operations.js";
 
@@ -44,6 +50,28 @@ export interface OutboxEntry {
   readonly data: Uint8Array;
 }
 
+/** An outbox entry the bus took and whose task has not settled yet. */
+export interface SentOutboxEntry extends OutboxEntry {
+  /** When it was last sent, or last found still held by the broker. */
+  readonly sentAt: number;
+  /** The broker's receipt for the last send, if the transport gave one. */
+  readonly receipt?: string;
+  /** How often it was sent again because the broker no longer held it. */
+  readonly resends: number;
+}
+
+/** An outbox entry marked sent (`markOutboxSent`). */
+export interface OutboxSent {
+  /** The entry's id. */
+  readonly id: string;
+  /** When the bus took it (or was last found holding it), ms since the epoch. */
+  readonly at: number;
+  /** The broker's receipt for the send, for `Transport.holds`. */
+  readonly receipt?: string;
+  /** Counts a send made because the broker no longer held the entry. */
+  readonly resent?: true;
+}
+
 /** Everything a handled task commits in one transaction: its marker, effects and outbox. */
 export interface TaskCompletion {
   /** The envelope id of the task handled. */
@@ -67,6 +95,12 @@ export interface TaskCompletion {
    * nothing of it is written. Applied once: a duplicate completion applies none.
    */
   readonly ledger?: readonly LedgerOperation[];
+  /**
+   * The outbox entry this completion settles (the bus message id of the
+   * delivery handled, which is the sender's outbox entry id): deleted in
+   * the same transaction, duplicate completion or not.
+   */
+  readonly settles?: string;
 }
 
 /** How a task ended, as `taskOutcome` reads it. */
@@ -132,10 +166,14 @@ export interface TaskStore {
    * root (their correlation id), e.g. every task one root caused.
    */
   latestCompletions(options?: { limit?: number; corr?: string }): Promise<CompletionSummary[]>;
-  /** Outbox entries not yet confirmed sent, oldest first; for one task, or all. */
+  /** Outbox entries not yet sent, oldest first; for one task, or all. */
   pendingOutbox(options?: { taskId?: string; limit?: number }): Promise<OutboxEntry[]>;
-  /** Marks outbox entries as sent. */
+  /** Forgets outbox entries (sent events; sent tasks where nothing watches them). */
   deleteOutbox(ids: readonly string[]): Promise<void>;
+  /** Marks outbox entries sent (again): they leave `pendingOutbox` for `sentOutbox`. */
+  markOutboxSent(sent: readonly OutboxSent[]): Promise<void>;
+  /** Sent entries not yet settled, last sent at or before `sentBefore`, least recently sent first. */
+  sentOutbox(options: { sentBefore: number; limit?: number }): Promise<SentOutboxEntry[]>;
   /** Effects of one kind, by time, then task id, then key. */
   effects(kind: string): Promise<EffectRecord[]>;
   /** The effects one task's completion applied, of every kind, by kind, then key. */

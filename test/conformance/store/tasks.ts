@@ -121,6 +121,107 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
       );
     });
 
+    test("a sent task leaves pendingOutbox for sentOutbox until the completion it names settles it", async () => {
+      const taskId = id();
+      const [a, b, c] = ["a", "b", "c"].map((n) => `${taskId}-${n}`) as [string, string, string];
+      const outbox = [a, b, c].map((oid) => ({
+        id: oid,
+        mode: "enqueue" as const,
+        subject: "s.task.r.t",
+        data: bytes(oid),
+      }));
+      await fixture.store.completeTask({ taskId, agent: "a", at: 4, effects: [], outbox });
+      await fixture.store.markOutboxSent([
+        { id: a, at: 100, receipt: "7:s" },
+        { id: b, at: 50 },
+        { id: `${taskId}-gone`, at: 50 },
+      ]);
+      const ours = async (sentBefore: number) =>
+        (await fixture.store.sentOutbox({ sentBefore, limit: 10_000 })).filter(
+          (e) => e.taskId === taskId,
+        );
+      assert.deepEqual(
+        (await fixture.store.pendingOutbox({ taskId })).map((e) => e.id),
+        [c],
+      );
+      const sent = await ours(100);
+      assert.deepEqual(
+        sent.map((e) => [e.id, e.sentAt, e.receipt, e.resends]),
+        [
+          [b, 50, undefined, 0],
+          [a, 100, "7:s", 0],
+        ],
+      );
+      assert.deepEqual(sent[1]?.data, bytes(a));
+      assert.equal(sent[1]?.mode, "enqueue");
+      assert.deepEqual(
+        (await ours(99)).map((e) => e.id),
+        [b],
+      );
+      // Sent again: counted, and behind the others.
+      await fixture.store.markOutboxSent([{ id: b, at: 200, receipt: "9:s", resent: true }]);
+      assert.deepEqual(
+        (await ours(1000)).map((e) => [e.id, e.receipt, e.resends]),
+        [
+          [a, "7:s", 0],
+          [b, "9:s", 1],
+        ],
+      );
+      // Settled by the completion of its delivery, first time or duplicate.
+      await fixture.store.completeTask({
+        taskId: a,
+        agent: "b",
+        at: 5,
+        effects: [],
+        outbox: [],
+        settles: a,
+      });
+      await fixture.store.completeTask({
+        taskId: a,
+        agent: "b",
+        at: 5,
+        effects: [],
+        outbox: [],
+        settles: b,
+      });
+      assert.deepEqual(await ours(1000), []);
+      assert.deepEqual(
+        (await fixture.store.pendingOutbox({ taskId })).map((e) => e.id),
+        [c],
+      );
+    });
+
+    test("a dead letter recorded under an outbox entry's id settles it", async (t) => {
+      const store = fixture.store as TaskStore & Closable & Partial<DeadLetterStore>;
+      if (store.recordDeadLetter === undefined) {
+        t.skip("the store keeps no dead letters");
+        return;
+      }
+      const taskId = id();
+      const sent = `${taskId}-s`;
+      await store.completeTask({
+        taskId,
+        agent: "a",
+        at: 4,
+        effects: [],
+        outbox: [{ id: sent, mode: "enqueue", subject: "s.task.r.t", data: bytes("x") }],
+      });
+      await store.markOutboxSent([{ id: sent, at: 10, receipt: "1:s" }]);
+      await store.recordDeadLetter({
+        id: sent,
+        subject: "s.task.r.t",
+        reason: "handler threw: boom",
+        deliveries: 5,
+        at: 11,
+        data: "",
+      });
+      const left = await store.sentOutbox({ sentBefore: 1000, limit: 10_000 });
+      assert.equal(
+        left.some((e) => e.id === sent),
+        false,
+      );
+    });
+
     test("close commits the completions already requested", async () => {
       const other = await fixture.reopen();
       const taskIds = [id(), id(), id()];
@@ -384,6 +485,8 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         taskOutcome: (s) => s.taskOutcome("x"),
         pendingOutbox: (s) => s.pendingOutbox(),
         deleteOutbox: (s) => s.deleteOutbox(["x"]),
+        markOutboxSent: (s) => s.markOutboxSent([{ id: "x", at: 0 }]),
+        sentOutbox: (s) => s.sentOutbox({ sentBefore: 0 }),
         effects: (s) => s.effects("k"),
         effectStats: (s) => s.effectStats("k"),
         allEffectStats: (s) => s.allEffectStats(),

@@ -107,6 +107,11 @@ export interface EnqueueOptions {
 export interface EnqueueResult {
   /** True when the message was dropped as a duplicate of an earlier enqueue. */
   readonly duplicate: boolean;
+  /**
+   * Where the broker stored it, for `Transport.holds` (given by transports
+   * that implement it; opaque to callers).
+   */
+  readonly receipt?: string;
 }
 
 /** A message leased to one consumer from a durable queue. Settle it exactly once. */
@@ -207,6 +212,16 @@ export interface Transport {
    * (the NATS adapter writes it at the end of the current event-loop turn).
    */
   enqueue(subject: string, data: Uint8Array, options: EnqueueOptions): Promise<EnqueueResult>;
+  /**
+   * Whether the broker still holds the message an enqueue returned `receipt`
+   * for, under `msgId`: true while it is stored (queued or leased), false
+   * once it is gone (acked, dead-lettered, or lost), undefined when the
+   * broker cannot tell now. Implemented by transports whose broker may lose
+   * a message after acknowledging it (NATS JetStream across partitions);
+   * the node's outbox then sends again what the broker no longer holds and
+   * no completion or dead letter settled.
+   */
+  holds?(receipt: string, msgId: string): Promise<boolean | undefined>;
   /** Attaches a consumer to a declared queue. Several consumers share its messages. */
   consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions): Consumer;
   queueInfo(queue: string): Promise<QueueInfo>;

@@ -54,9 +54,13 @@ const bytes = (s: string) => enc.encode(s);
 const text = (d: { data: Uint8Array }) => dec.decode(d.data);
 
 /** Waits until `check` is true, polling; fails after `ms`. */
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+async function until(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(5);
   }
@@ -420,6 +424,34 @@ export function runTransportConformance(options: TransportConformanceOptions): v
       assert.equal(first.duplicate, false);
       assert.equal(second.duplicate, true);
       assert.equal((await bus.queueInfo(q.work)).pending, 1);
+    });
+
+    test("holds (where implemented): the broker holds an enqueued message until it is acked", async (t) => {
+      await fresh();
+      if (bus.holds === undefined) {
+        t.skip("this transport's broker does not lose what it acknowledged: nothing to watch");
+        return;
+      }
+      const q = await queues(bus);
+      const msgId = `${prefix}-held`;
+      const { receipt } = await bus.enqueue(`${prefix}.task.a`, bytes("x"), { msgId });
+      assert.ok(receipt !== undefined, "an enqueue gives a receipt");
+      assert.equal(await bus.holds(receipt, msgId), true);
+      assert.equal(await bus.holds(receipt, `${prefix}-other`), false, "another message id");
+      const again = await bus.enqueue(`${prefix}.task.a`, bytes("x"), { msgId });
+      assert.equal(again.duplicate, true);
+      assert.equal(again.receipt, receipt, "a duplicate's receipt names the stored message");
+      let acked = false;
+      bus.consume(
+        q.work,
+        async (d) => {
+          await d.ack();
+          acked = true;
+        },
+        { maxInFlight: 1 },
+      );
+      await until(() => acked, ms(5000), "the ack");
+      await until(async () => (await bus.holds?.(receipt, msgId)) === false, ms(5000), "removal");
     });
 
     test("maxInFlight bounds unsettled deliveries per consumer", async () => {

@@ -28,7 +28,7 @@ import { CoreMessaging } from "./core-messaging.js";
 import type { NatsConnection } from "./driver.js";
 import { describeCause } from "./errors.js";
 import { type ConsumerHost, NatsConsumer } from "./nats-consumer.js";
-import { DurablePublisher } from "./publisher.js";
+import { DurablePublisher, fromNatsReceipt } from "./publisher.js";
 import { ReplyInbox } from "./reply-inbox.js";
 import {
   ReplicationUnsafeError,
@@ -231,6 +231,17 @@ class NatsTransport implements Transport {
       throw new ConfigError("enqueue(): msgId must be a non-empty string (the envelope id)");
     }
     return this.#publisher.publish(subject, data, options.msgId, options.headers);
+  }
+
+  async holds(receipt: string, msgId: string): Promise<boolean | undefined> {
+    this.#open();
+    const at = fromNatsReceipt(receipt);
+    if (at === undefined) {
+      throw new ConfigError(
+        `"${receipt}" is not a receipt of a NATS enqueue (<sequence>:<stream>)`,
+      );
+    }
+    return this.#topology.holds(at.stream, at.seq, msgId);
   }
 
   consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions): Consumer {

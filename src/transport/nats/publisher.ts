@@ -71,7 +71,7 @@ export class DurablePublisher {
         `${what}: the NATS server is still replicating an earlier publish of this message id (it answered "duplicate" with sequence 0), so the message is not stored yet and may still be lost; retry: a later answer gives its sequence, or stores it anew`,
       );
     }
-    if (ack.ok) return { duplicate: ack.duplicate };
+    if (ack.ok) return { duplicate: ack.duplicate, receipt: natsReceipt(ack.stream, ack.seq) };
     if (ack.code === ApiCode.storeFailed) {
       if (/maximum messages/i.test(ack.description)) throw await this.#queueFull(subject);
       // nats-server 2.10+ refuses a write its store cannot make; 2.9 stops answering instead.
@@ -138,6 +138,20 @@ export class DurablePublisher {
       throw mapError(this.#driver, error, what);
     }
   }
+}
+
+/** The receipt of a stored message (`Transport.holds`): `<sequence>:<stream>`. */
+export function natsReceipt(stream: string, seq: number): string {
+  return `${seq}:${stream}`;
+}
+
+/** The stream and sequence a receipt names, or undefined for one this transport did not give. */
+export function fromNatsReceipt(receipt: string): { stream: string; seq: number } | undefined {
+  const colon = receipt.indexOf(":");
+  const seq = Number(receipt.slice(0, colon));
+  const stream = receipt.slice(colon + 1);
+  if (colon < 1 || !Number.isSafeInteger(seq) || seq < 1 || stream === "") return undefined;
+  return { stream, seq };
 }
 
 /** A JetStream publish acknowledgement, or the API error the server answered with. */

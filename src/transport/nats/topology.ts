@@ -192,6 +192,25 @@ export class NatsTopology {
   }
 
   /**
+   * Whether `stream` still holds message `seq` with `msgId`: false when the
+   * server answers that it has no such message (or no such stream),
+   * undefined when it cannot answer now (no leader, a timeout).
+   */
+  async holds(stream: string, seq: number, msgId: string): Promise<boolean | undefined> {
+    if (!QUEUE_NAME.test(stream)) return false;
+    try {
+      const stored = await this.#jsm.streams.getMessage(stream, { seq });
+      if (!stored) return false;
+      return natsMsgId(stored.header, stream, stored.seq) === msgId;
+    } catch (error) {
+      if (this.#isMissing(error) || apiCode(this.#driver, error) === ApiCode.noMessageFound) {
+        return false;
+      }
+      return undefined;
+    }
+  }
+
+  /**
    * The messages `stream` holds from its first sequence up to `upTo`, read
    * one sequence at a time (a work-queue stream allows no second consumer),
    * at most `limit` sequences looked at.

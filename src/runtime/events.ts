@@ -203,6 +203,17 @@ export type SwarmEvent =
       readonly attempt: number;
     }
   | {
+      /**
+       * The bus acknowledged a task, then lost it: nothing settled it (no
+       * completion, no dead letter) and the broker no longer holds it, so it
+       * was sent again (`resends` times so far) under a new message id.
+       */
+      readonly type: "task.resent";
+      readonly id: string;
+      readonly subject: string;
+      readonly resends: number;
+    }
+  | {
       /** A proposal coordinated here waits for people's votes (until its deadline). */
       readonly type: "consensus.waiting";
       readonly proposal: string;

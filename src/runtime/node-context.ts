@@ -153,7 +153,7 @@ export interface TaskOutcomes {
 /** What a handler staged, committed with its task's completion marker. */
 export type StagedWrites = Pick<
   TaskCompletion,
-  "effects" | "outbox" | "result" | "corr" | "cause" | "sender" | "ledger"
+  "effects" | "outbox" | "result" | "corr" | "cause" | "sender" | "ledger" | "settles"
 >;
 
 /** The transactional outbox: commit a task's writes once, then send them. */

@@ -38,6 +38,7 @@ import type {
   RoleSettings,
 } from "./node-context.js";
 import { NodeOutbox } from "./outbox.js";
+import { SENT_WATCH_DEFAULTS, type SentWatchSettings } from "./outbox-watch.js";
 import { Outcomes } from "./outcomes.js";
 import { declareQueues, hasAuctions } from "./queues.js";
 import { Requests } from "./requests.js";
@@ -74,6 +75,11 @@ export interface NodeConfig {
   };
   readonly signing?: "required" | "optional";
   readonly maxEnvelopeBytes?: number;
+  /**
+   * When the outbox looks again at sent tasks that nothing settled, on
+   * transports whose broker may lose what it acknowledged (see `SentWatch`).
+   */
+  readonly sentWatch?: Partial<SentWatchSettings>;
   readonly nodeId?: string;
   readonly clock?: Clock;
   readonly random?: Random;
@@ -236,7 +242,7 @@ export class SwarmNode implements NodeContext {
       forget: (id) => this.keys.forget(id),
       stopLocal: hooks.stopAgent,
     });
-    this.outbox = new NodeOutbox(this);
+    this.outbox = new NodeOutbox(this, { ...SENT_WATCH_DEFAULTS, ...config.sentWatch });
     this.deadLetters = new DeadLetters(this);
     this.requests = new Requests(this, (role) => config.roles[role]?.routing ?? "round-robin");
     this.membership = new Membership(this, this.keys, {
@@ -347,6 +353,14 @@ function checkNodeConfig(config: NodeConfig): void {
     if (r.ordering === "causal") {
       throw new ConfigError(
         `role "${role}": causal ordering applies to event subscriptions (swarm.subscribe(..., { ordering: "causal" })); order a role's tasks with ordering: conversation`,
+      );
+    }
+  }
+  for (const [key, value] of Object.entries(config.sentWatch ?? {})) {
+    const least = key === "maxResends" ? 0 : 1;
+    if (!(key in SENT_WATCH_DEFAULTS) || !Number.isSafeInteger(value) || value < least) {
+      throw new ConfigError(
+        `sentWatch.${key} = ${String(value)}: expected one of ${Object.keys(SENT_WATCH_DEFAULTS).join(", ")}, a whole number from ${least}`,
       );
     }
   }

@@ -1,7 +1,8 @@
 import { backoffDelay } from "../delivery/backoff.js";
 import { QueueFullError, toError } from "../errors/index.js";
-import type { OutboxEntry } from "../store/port.js";
+import type { OutboxEntry, OutboxSent } from "../store/port.js";
 import type { NodeContext, Outbox, StagedWrites } from "./node-context.js";
+import { SentWatch, type SentWatchSettings } from "./outbox-watch.js";
 
 /** The relay's spacing between recovery passes (and after a failed send). */
 const RELAY_BACKOFF = { baseMs: 1000, maxMs: 30_000, factor: 2, jitter: "equal" } as const;
@@ -24,20 +25,31 @@ const DELETE_BATCH = 1000;
  * once it has stayed unsent for a whole pass, so the relay does not race a
  * live node that is sending it right now. A repeat of a message already
  * sent is dropped by the bus's deduplication on the envelope id anyway.
+ *
+ * Where the broker may lose a message it acknowledged (the transport
+ * implements `holds`), a sent task is not forgotten but marked sent with the
+ * broker's receipt, until the completion or dead letter that settles it
+ * deletes it; the relay's passes then also run the {@link SentWatch}, which
+ * sends again what the broker lost.
  */
 export class NodeOutbox implements Outbox {
   readonly #node: NodeContext;
   /** Entries being sent or sent and not yet forgotten: the relay leaves them alone. */
   readonly #inFlight = new Set<string>();
+  /** Sent entries to forget (events, and tasks where nothing watches them). */
   #sent: string[] = [];
+  /** Sent tasks to mark sent, with their receipts, for the watch. */
+  #marks: OutboxSent[] = [];
+  readonly #watch: SentWatch;
   /** Entries pending (and not ours in flight) at the relay's previous pass. */
   #seenPending = new Set<string>();
   #flushing: Promise<void> | undefined;
   #cancelRelay: (() => void) | undefined;
   #running = false;
 
-  constructor(node: NodeContext) {
+  constructor(node: NodeContext, watch?: SentWatchSettings) {
     this.#node = node;
+    this.#watch = new SentWatch(node, watch);
   }
 
   async commit(
@@ -95,7 +107,7 @@ export class NodeOutbox implements Outbox {
     entries: readonly Omit<OutboxEntry, "taskId">[],
     report = true,
   ): Promise<true | unknown> {
-    const { transport } = this.#node;
+    const { transport, clock } = this.#node;
     const mine = entries.filter((e) => !this.#inFlight.has(e.id));
     for (const e of mine) this.#inFlight.add(e.id);
     const results = await Promise.allSettled(
@@ -108,10 +120,14 @@ export class NodeOutbox implements Outbox {
       }),
     );
     let failure: unknown;
+    const at = clock.now();
+    const watched = this.#watch.active;
     results.forEach((result, i) => {
       const id = (mine[i] as Omit<OutboxEntry, "taskId">).id;
       if (result.status === "fulfilled") {
-        this.#sent.push(id);
+        const receipt = watched ? result.value?.receipt : undefined;
+        if (receipt === undefined) this.#sent.push(id);
+        else this.#marks.push({ id, at, receipt });
       } else {
         this.#inFlight.delete(id);
         failure ??= result.reason;
@@ -167,7 +183,7 @@ export class NodeOutbox implements Outbox {
   /** Forgets sent entries in one write at the end of this turn (or at once, for a big batch). */
   #scheduleFlush(): void {
     if (this.#flushing !== undefined) return;
-    if (this.#sent.length >= DELETE_BATCH) {
+    if (this.#sent.length + this.#marks.length >= DELETE_BATCH) {
       void this.#flush();
       return;
     }
@@ -178,7 +194,7 @@ export class NodeOutbox implements Outbox {
 
   async #flush(): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing;
-    if (this.#sent.length > 0) {
+    if (this.#sent.length > 0 || this.#marks.length > 0) {
       this.#flushing = this.#drainSent();
       await this.#flushing;
     }
@@ -186,19 +202,22 @@ export class NodeOutbox implements Outbox {
 
   async #drainSent(): Promise<void> {
     try {
-      while (this.#sent.length > 0) {
+      while (this.#sent.length > 0 || this.#marks.length > 0) {
         const ids = this.#sent.splice(0, DELETE_BATCH);
+        const marks = this.#marks.splice(0, DELETE_BATCH);
         try {
           await this.#node.store.deleteOutbox(ids);
+          await this.#node.store.markOutboxSent(marks);
         } catch (error) {
-          // Sent but not forgotten: the relay sends them again after a
-          // restart, and the bus drops the repeats.
+          // Sent but not recorded so: the relay sends them again, and the
+          // bus drops the repeats.
           this.#node.events.emit({
             type: "error",
-            error: `forgetting sent outbox entries: ${toError(error).message}`,
+            error: `recording sent outbox entries: ${toError(error).message}`,
           });
         }
         for (const id of ids) this.#inFlight.delete(id);
+        for (const m of marks) this.#inFlight.delete(m.id);
       }
     } finally {
       this.#flushing = undefined;
@@ -219,6 +238,7 @@ export class NodeOutbox implements Outbox {
     }
     this.#seenPending = seen;
     for (const [taskId, entries] of byTask) await this.#send(taskId, entries);
+    await this.#watch.pass();
   }
 
   #schedule(retry: number): void {

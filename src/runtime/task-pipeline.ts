@@ -11,6 +11,7 @@ import {
 } from "../errors/index.js";
 import { isStoreUnreachable } from "../store/unreachable.js";
 import type { Delivery, Message } from "../transport/port.js";
+import { fromRedrive } from "../transport/settlement.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
@@ -220,6 +221,7 @@ export class TaskPipeline {
             corr: envelope.corr ?? envelope.id,
             ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
             sender: envelope.from,
+            settles: fromRedrive(delivery.msgId),
           }),
         ),
         marker,

@@ -43,6 +43,7 @@ import {
   createRateLimiter,
 } from "../../market/index.js";
 import type { Consumer, Delivery, Message } from "../../transport/port.js";
+import { fromRedrive } from "../../transport/settlement.js";
 import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
 import type { Envelope } from "../../wire/envelope.js";
 import type { JsonValue } from "../../wire/json-value.js";
@@ -432,7 +433,11 @@ export class MarketEngine {
     }
     const taskId = `auction:${envelope.id}`;
     if (await node.store.isCompleted(taskId)) {
-      await node.outbox.commit(taskId, envelope.from, { effects: [], outbox: [] });
+      await node.outbox.commit(taskId, envelope.from, {
+        effects: [],
+        outbox: [],
+        settles: fromRedrive(delivery.msgId),
+      });
       await delivery.ack();
       return;
     }
@@ -476,7 +481,11 @@ export class MarketEngine {
           data: delivery.data,
         };
       }
-      await node.outbox.commit(taskId, auctioneer.id, { effects: [], outbox: [draft] });
+      await node.outbox.commit(taskId, auctioneer.id, {
+        effects: [],
+        outbox: [draft],
+        settles: fromRedrive(delivery.msgId),
+      });
       keepAlive();
       await delivery.ack();
     } catch (error) {

@@ -249,6 +249,13 @@ export interface TaskRun<TBody> {
   readonly task: Envelope<TBody>;
   /** 1 on the first delivery. */
   readonly attempt: number;
+  /**
+   * Which copy of the task this delivery is: "" for the message first sent,
+   * else the redrive suffix of its message id (`.redrive.<n>`: a dead letter
+   * redriven, a task sent again after the bus lost it), whose deliveries
+   * count from 1 again.
+   */
+  readonly copy?: string;
   /** Aborted when the node stops abruptly or the task's deadline passes. */
   readonly abort: TaskAbort;
   /** Free-form options of this agent from the swarm file. */
@@ -289,6 +296,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
   #llm: LlmClient | undefined;
   #calls = 0;
   #spends = 0;
+  readonly #copy: string;
   #proposals = 0;
   #auctions = 0;
 
@@ -296,6 +304,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     super(node, signer, run.task as Envelope);
     this.task = run.task;
     this.attempt = run.attempt;
+    this.#copy = run.copy ?? "";
     this.#abort = run.abort;
     this.options = run.options;
     this.#extend = run.extend;
@@ -334,12 +343,13 @@ export class TaskContext<TBody = unknown> extends StagingContext {
    * Charges a metered operation (credits, or a model's tokens at the price
    * table) to this agent, before the work: fails closed with
    * `InsufficientCreditsError`. A retried task pays again (it did the work
-   * again); the same attempt never pays twice.
+   * again), and so does a copy of it (a redriven dead letter, whose
+   * attempts count from 1 again); the same attempt never pays twice.
    */
   spend(request: SpendRequest): Promise<number> {
     return this.node.budgets.spend(
       this.agentId,
-      `fee:${this.task.id}:${this.attempt}:${++this.#spends}`,
+      `fee:${this.task.id}:${this.attempt}${this.#copy}:${++this.#spends}`,
       request,
     );
   }

@@ -11,7 +11,7 @@ import {
 } from "../errors/index.js";
 import { isStoreUnreachable } from "../store/unreachable.js";
 import type { Delivery, Message } from "../transport/port.js";
-import { fromRedrive } from "../transport/settlement.js";
+import { fromRedrive, redriveSuffix } from "../transport/settlement.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
@@ -181,6 +181,7 @@ export class TaskPipeline {
     const ctx = new TaskContext(node, agent.signer, {
       task: envelope,
       attempt: delivery.deliveryCount,
+      copy: redriveSuffix(delivery.msgId),
       abort,
       options: agent.options,
       extend: () => delivery.working(),

@@ -63,12 +63,15 @@ function chargedTo(op: LedgerOperation, taskId: string): boolean {
   );
 }
 
-/** The highest attempt (counted from 1) a `fee:<task>:<attempt>:<n>` id records; undefined without any. */
+/**
+ * The highest attempt (counted from 1) a `fee:<task>:<attempt>[<copy>]:<n>`
+ * id records; undefined without any.
+ */
 function attemptsCharged(ops: readonly LedgerOperation[], taskId: string): number | undefined {
   let most: number | undefined;
   for (const op of ops) {
     if (!op.id.startsWith(`fee:${taskId}:`)) continue;
-    const attempt = Number(op.id.slice(`fee:${taskId}:`.length).split(":")[0]);
+    const attempt = Number.parseInt(op.id.slice(`fee:${taskId}:`.length), 10);
     if (Number.isInteger(attempt)) most = Math.max(most ?? 0, attempt);
   }
   return most;

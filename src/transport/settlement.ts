@@ -139,6 +139,11 @@ export function fromRedrive(msgId: string): string {
   return msgId.replace(/(?:\.redrive\.\d+)+$/, "");
 }
 
+/** What {@link redriveMsgId} added to a message id (`""` for an id it did not make). */
+export function redriveSuffix(msgId: string): string {
+  return msgId.slice(fromRedrive(msgId).length);
+}
+
 // ---- deliveries ---------------------------------------------------------------
 
 /** The broker-specific primitives behind one leased message. */

@@ -27,10 +27,11 @@ describe("redriving dead letters", () => {
       `swarm: redrive
 dataDir: ./data
 defaults: { maxDeliver: 2, backoff: { baseMs: 5, maxMs: 10 } }
-roles: { lead: { tasks: [plan] }, worker: { tasks: [fetch] } }
+roles: { lead: { tasks: [plan] }, worker: { tasks: [fetch] }, meter: { tasks: [measure] } }
 agents:
   - { id: lead, role: lead, budget: { initial: 1000 } }
   - { id: w-1, role: worker }
+  - { id: m-1, role: meter, budget: { initial: 100 } }
 `,
       { baseDir: work },
     );
@@ -40,6 +41,11 @@ agents:
           agent.handle("fetch", () => {
             if (broken) throw new PermanentError("the upstream API key is revoked; rotate it");
             return { fetched: true };
+          });
+          agent.handle("measure", async (ctx) => {
+            await ctx.spend({ kind: "tool", credits: 5 });
+            if (broken) throw new PermanentError("the instrument is off; calibrate it");
+            return { measured: true };
           });
           agent.handle<{ budget: number }>("plan", async (ctx) => {
             await ctx.delegate("worker", "fetch", {}, { budget: ctx.body.budget });
@@ -93,6 +99,20 @@ agents:
     broken = false;
     assert.equal((await swarm.redrive(id, { by: "oncall" })).attempt, 2);
     assert.deepEqual(await swarm.wait(id, { timeoutMs: 10_000 }), { fetched: true });
+  });
+
+  test("a redriven task that pays for its work pays again: its attempts count from 1 again, under other fee ids", async () => {
+    broken = true;
+    const start = await swarm.budgets.balance("m-1");
+    const id = await swarm.submit("meter", "measure", {}, { as: "lead" });
+    await assert.rejects(swarm.wait(id, { timeoutMs: 10_000 }), /calibrate/);
+    assert.equal(await swarm.budgets.balance("m-1"), start - 5);
+    broken = false;
+    await swarm.redrive(id, { by: "oncall" });
+    // Before: the copy's first attempt reused the fee id of the first run's
+    // and was refused as a different operation under the same id.
+    assert.deepEqual(await swarm.wait(id, { timeoutMs: 10_000 }), { measured: true });
+    assert.equal(await swarm.budgets.balance("m-1"), start - 10, "it did the work twice");
   });
 
   test("an escrowed task whose budget was refunded runs again only unpaid, and nobody pays twice", async () => {

@@ -32,9 +32,10 @@ const CONCURRENT_CHECKS = 50;
  * outbox, marked sent, until the completion or dead letter that settles it
  * deletes it. On each relay pass the watch looks at the tasks sent longest
  * ago: one the broker still holds is only waiting its turn (looked at again
- * later); one the broker no longer holds, and that nothing settled after a
- * grace period (a dead letter on its way to the store, a completion
- * committing), was lost: it is sent again under a new message id (the
+ * later); one the broker no longer holds (and no dead letter is on its way
+ * to the store: the broker cannot tell otherwise), still unsettled on a
+ * later pass at least a grace period on (a completion that committed while
+ * it was looked at), was lost: it is sent again under a new message id (the
  * receiver's completion marker still makes it run once), with a
  * `task.resent` event. Several nodes sharing a store may watch the same
  * task; they send it again under the same id, which the bus deduplicates.
@@ -73,12 +74,14 @@ export class SentWatch {
       const answers = await Promise.all(batch.map((entry) => this.#holds(entry)));
       batch.forEach((entry, j) => {
         const held = answers[j];
+        const since = this.#missing.get(entry.id);
         if (entry.receipt === undefined) unwatchable.push(entry.id);
         else if (held === true) stillHeld.push({ id: entry.id, at: now, receipt: entry.receipt });
-        else if (held === false) {
-          const since = this.#missing.get(entry.id) ?? now;
-          if (now - since >= this.#settings.graceMs) lost.push(entry);
-          else missing.set(entry.id, since);
+        else if (held === false && since !== undefined && now - since >= this.#settings.graceMs) {
+          lost.push(entry);
+        } else if (held === false || since !== undefined) {
+          // Cannot tell (undefined) keeps what an earlier pass found.
+          missing.set(entry.id, since ?? now);
         }
       });
     }

@@ -215,8 +215,9 @@ export interface Transport {
   /**
    * Whether the broker still holds the message an enqueue returned `receipt`
    * for, under `msgId`: true while it is stored (queued or leased), false
-   * once it is gone (acked, dead-lettered, or lost), undefined when the
-   * broker cannot tell now. Implemented by transports whose broker may lose
+   * once it is gone (acked, or lost) with no dead letter of its queue left
+   * unrecorded, undefined when the broker cannot tell now (among which:
+   * gone while dead letters wait to be recorded, as it may be one of them). Implemented by transports whose broker may lose
    * a message after acknowledging it (NATS JetStream across partitions);
    * the node's outbox then sends again what the broker no longer holds and
    * no completion or dead letter settled.

@@ -454,6 +454,37 @@ export function runTransportConformance(options: TransportConformanceOptions): v
       await until(async () => (await bus.holds?.(receipt, msgId)) === false, ms(5000), "removal");
     });
 
+    test("holds (where implemented): a dead letter not yet recorded leaves it unsure, then gone", async (t) => {
+      await fresh();
+      if (bus.holds === undefined) {
+        t.skip("this transport's broker does not lose what it acknowledged: nothing to watch");
+        return;
+      }
+      const q = await queues(bus);
+      const msgId = `${prefix}-dead`;
+      const { receipt } = await bus.enqueue(`${prefix}.task.a`, bytes("x"), { msgId });
+      assert.ok(receipt !== undefined);
+      let termed = false;
+      bus.consume(
+        q.work,
+        async (d) => {
+          await d.term("refused");
+          termed = true;
+        },
+        { maxInFlight: 1 },
+      );
+      await until(() => termed, ms(5000), "the term");
+      // Gone from its queue, but it may be the dead letter waiting to be recorded.
+      await until(
+        async () => (await bus.holds?.(receipt, msgId)) === undefined,
+        ms(5000),
+        "an unsure answer",
+      );
+      const dead = collect(bus, q.dlq);
+      await until(() => dead.length === 1, ms(5000), "the dead letter");
+      await until(async () => (await bus.holds?.(receipt, msgId)) === false, ms(5000), "gone");
+    });
+
     test("maxInFlight bounds unsettled deliveries per consumer", async () => {
       await fresh();
       const q = await queues(bus, { ackWaitMs: ms(5000) });

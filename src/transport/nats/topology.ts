@@ -192,21 +192,33 @@ export class NatsTopology {
   }
 
   /**
-   * Whether `stream` still holds message `seq` with `msgId`: false when the
-   * server answers that it has no such message (or no such stream),
-   * undefined when it cannot answer now (no leader, a timeout).
+   * Whether `stream` still holds message `seq` with `msgId`: true while it
+   * does; false when the server answers that it has no such message (or no
+   * such stream) and the queue's dead-letter queue is empty; undefined when
+   * it cannot tell: no answer now (no leader, a timeout), or dead letters
+   * not yet recorded, among which the message may be (a message removed
+   * from its queue as a dead letter is settled only once it is recorded).
    */
   async holds(stream: string, seq: number, msgId: string): Promise<boolean | undefined> {
     if (!QUEUE_NAME.test(stream)) return false;
     try {
       const stored = await this.#jsm.streams.getMessage(stream, { seq });
-      if (!stored) return false;
-      return natsMsgId(stored.header, stream, stored.seq) === msgId;
+      if (stored && natsMsgId(stored.header, stream, stored.seq) === msgId) return true;
     } catch (error) {
-      if (this.#isMissing(error) || apiCode(this.#driver, error) === ApiCode.noMessageFound) {
-        return false;
-      }
-      return undefined;
+      if (this.#isMissing(error)) return false;
+      if (apiCode(this.#driver, error) !== ApiCode.noMessageFound) return undefined;
+    }
+    return (await this.#deadLettersPending(stream)) ? undefined : false;
+  }
+
+  /** Whether the dead-letter queue of `queue` holds messages (true when that cannot be read). */
+  async #deadLettersPending(queue: string): Promise<boolean> {
+    try {
+      const { deadLetterSubject } = await this.settings(queue);
+      const dlq = await this.#jsm.streams.find(deadLetterSubject);
+      return (await this.#jsm.streams.info(dlq)).state.messages > 0;
+    } catch {
+      return true;
     }
   }
 

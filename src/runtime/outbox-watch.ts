@@ -32,12 +32,12 @@ const CONCURRENT_CHECKS = 50;
  * outbox, marked sent, until the completion or dead letter that settles it
  * deletes it. On each relay pass the watch looks at the tasks sent longest
  * ago: one the broker still holds is only waiting its turn (looked at again
- * later); one the broker no longer holds (and no dead letter is on its way
- * to the store: the broker cannot tell otherwise), still unsettled on a
- * later pass at least a grace period on (a completion that committed while
- * it was looked at), was lost: it is sent again under a new message id (the
- * receiver's completion marker still makes it run once), with a
- * `task.resent` event. Several nodes sharing a store may watch the same
+ * later); one the broker no longer holds, with no dead letter of its queue
+ * waiting to be recorded (else the broker cannot tell), and still unsettled
+ * on a later pass at least a grace period on (not a completion that
+ * committed while it was looked at), was lost: it is sent again under a new
+ * message id (the receiver's completion marker still applies its effects
+ * once), with a `task.resent` event. Several nodes sharing a store may watch the same
  * task; they send it again under the same id, which the bus deduplicates.
  */
 export class SentWatch {

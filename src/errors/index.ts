@@ -374,6 +374,18 @@ export class TransportError extends ConclaveError {
 }
 
 /**
+ * The broker has not stored an enqueue yet: an earlier publish of the same
+ * message id is still being replicated (NATS answers "duplicate" with
+ * sequence 0), and may still be dropped. Retry; a proposal dropped when a
+ * stream's leader lost its place keeps the id refused this way until the
+ * stream's duplicate window passes, so the outbox sends a task refused so
+ * for 10 s under a new message id. A `TransportError`.
+ */
+export class ReplicationPendingError extends TransportError {
+  override readonly code: string = "E_REPLICATION_PENDING";
+}
+
+/**
  * The TLS handshake with a broker failed: the broker refused this client's
  * certificate (or the lack of one, under mutual TLS), or this client did not
  * trust the broker's certificate. The message says which, and which

@@ -1,6 +1,7 @@
 import { backoffDelay } from "../delivery/backoff.js";
-import { QueueFullError, toError } from "../errors/index.js";
+import { QueueFullError, ReplicationPendingError, toError } from "../errors/index.js";
 import type { OutboxEntry, OutboxSent } from "../store/port.js";
+import { redriveMsgId } from "../transport/settlement.js";
 import type { NodeContext, Outbox, StagedWrites } from "./node-context.js";
 import { SentWatch, type SentWatchSettings } from "./outbox-watch.js";
 
@@ -10,6 +11,8 @@ const RELAY_BACKOFF = { baseMs: 1000, maxMs: 30_000, factor: 2, jitter: "equal" 
 const FULL_BACKOFF = { baseMs: 50, maxMs: 2_000, factor: 2, jitter: "full" } as const;
 /** Sent entries forgotten in one store write, at most. */
 const DELETE_BATCH = 1000;
+/** How long a task may be refused as "still replicating" before it goes under a new message id. */
+const RENAME_AFTER_MS = 10_000;
 
 /**
  * The transactional outbox. A handler's effects and messages are committed
@@ -41,6 +44,15 @@ export class NodeOutbox implements Outbox {
   /** Sent tasks to mark sent, with their receipts, for the watch. */
   #marks: OutboxSent[] = [];
   readonly #watch: SentWatch;
+  /**
+   * Tasks the broker keeps refusing as still replicating an earlier publish
+   * of their id (`ReplicationPendingError`): since when, and whether they are
+   * now sent under a new id. A publish proposed by a stream leader that then
+   * lost its place leaves its id refused so until the stream's duplicate
+   * window passes (2 minutes; chaos nats-r3-partition seed 701); the new id
+   * is stored at once, and a copy stored twice runs its effects once.
+   */
+  readonly #replicating = new Map<string, { since: number; renamed: boolean }>();
   /** Entries pending (and not ours in flight) at the relay's previous pass. */
   #seenPending = new Set<string>();
   #flushing: Promise<void> | undefined;
@@ -113,7 +125,9 @@ export class NodeOutbox implements Outbox {
     const results = await Promise.allSettled(
       mine.map((entry) => {
         if (entry.mode === "enqueue") {
-          return transport.enqueue(entry.subject, entry.data, { msgId: entry.id });
+          const renamed = this.#replicating.get(entry.id)?.renamed === true;
+          const msgId = renamed ? redriveMsgId(entry.id, 1) : entry.id;
+          return transport.enqueue(entry.subject, entry.data, { msgId });
         }
         transport.publish(entry.subject, entry.data);
         return undefined;
@@ -125,11 +139,14 @@ export class NodeOutbox implements Outbox {
     results.forEach((result, i) => {
       const id = (mine[i] as Omit<OutboxEntry, "taskId">).id;
       if (result.status === "fulfilled") {
+        const renamed = this.#replicating.get(id)?.renamed === true;
+        this.#replicating.delete(id);
         const receipt = watched ? result.value?.receipt : undefined;
         if (receipt === undefined) this.#sent.push(id);
-        else this.#marks.push({ id, at, receipt });
+        else this.#marks.push({ id, at, receipt, ...(renamed ? { resent: true as const } : {}) });
       } else {
         this.#inFlight.delete(id);
+        if (result.reason instanceof ReplicationPendingError) this.#stillReplicating(id, at);
         failure ??= result.reason;
       }
     });
@@ -137,6 +154,13 @@ export class NodeOutbox implements Outbox {
     if (failure === undefined) return true;
     if (report) this.#report(taskId, failure);
     return failure;
+  }
+
+  /** Counts a refusal as still replicating; past `RENAME_AFTER_MS` of them, a new id. */
+  #stillReplicating(id: string, now: number): void {
+    const known = this.#replicating.get(id);
+    if (known === undefined) this.#replicating.set(id, { since: now, renamed: false });
+    else if (now - known.since >= RENAME_AFTER_MS) known.renamed = true;
   }
 
   /** A full queue as `queue.full` (expected under load), anything else as an error. */

@@ -1,6 +1,7 @@
 import { isDiskFull } from "../../core/disk-full.js";
 import {
   NoRespondersError,
+  ReplicationPendingError,
   StoreFullError,
   TransportError,
   UnroutableError,
@@ -67,7 +68,7 @@ export class DurablePublisher {
       // Nothing is stored yet: if the leader loses its place (a partition),
       // the proposal is dropped and so is the message (chaos
       // nats-r3-partition lost tasks this way). Not stored, so not done.
-      throw new TransportError(
+      throw new ReplicationPendingError(
         `${what}: the NATS server is still replicating an earlier publish of this message id (it answered "duplicate" with sequence 0), so the message is not stored yet and may still be lost; retry: a later answer gives its sequence, or stores it anew`,
       );
     }

@@ -56,7 +56,7 @@ export interface SentOutboxEntry extends OutboxEntry {
   readonly sentAt: number;
   /** The broker's receipt for the last send, if the transport gave one. */
   readonly receipt?: string;
-  /** How often it was sent again because the broker no longer held it. */
+  /** How often it was sent under a new message id (see `OutboxSent.resent`). */
   readonly resends: number;
 }
 
@@ -68,7 +68,10 @@ export interface OutboxSent {
   readonly at: number;
   /** The broker's receipt for the send, for `Transport.holds`. */
   readonly receipt?: string;
-  /** Counts a send made because the broker no longer held the entry. */
+  /**
+   * Counts a send under a new message id (`<id>.redrive.<resends>`): the
+   * broker no longer held the entry, or kept refusing its id.
+   */
   readonly resent?: true;
 }
 

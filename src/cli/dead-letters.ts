@@ -118,7 +118,9 @@ export async function redriveDeadLetters(
         process.stdout.write(
           options.json
             ? `${JSON.stringify({ ...done, redriven: true })}\n`
-            : `${id}  redriven to ${done.subject} (attempt ${done.attempt})\n`,
+            : done.sent
+              ? `${id}  redriven to ${done.subject} (attempt ${done.attempt})\n`
+              : `${id}  redriven to ${done.subject} (attempt ${done.attempt}); the bus refused it for now, so it waits in the store's outbox: a running node of the swarm sends it\n`,
         );
       } catch (error) {
         failed++;

@@ -5,7 +5,7 @@ import {
   type Delivery,
   type Message,
 } from "../transport/port.js";
-import { fromRedrive, redriveMsgId } from "../transport/settlement.js";
+import { fromRedrive, redriveLineage, redriveMsgId } from "../transport/settlement.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
@@ -56,7 +56,7 @@ export class DeadLetters implements BadInputPark {
    * @throws RedriveRefusedError saying why it cannot.
    */
   async redrive(id: string, options: RedriveOptions): Promise<Redriven> {
-    const { store, transport, clock, swarm, events } = this.#node;
+    const { store, outbox, clock, swarm, events } = this.#node;
     const record = await store.deadLetter(id);
     if (record === undefined) {
       throw new RedriveRefusedError(`no dead letter ${id}; conclave dead-letters list shows them`);
@@ -99,16 +99,24 @@ export class DeadLetters implements BadInputPark {
         ...(escrow === undefined ? {} : { unpaid: true }),
       },
     });
-    // Pending again: waiters see no outcome until it completes or dies anew.
+    // Through the outbox, so that nothing between here and the bus loses it:
+    // committed first (a crash from here on leaves it to the relay), then
+    // pending again (waiters see no outcome until it completes or dies
+    // anew), then sent; where the broker may lose what it took, kept until
+    // it settles (src/runtime/outbox-watch.ts). Not sent before the dead
+    // letter is removed: a quick second death must not be removed with it.
+    const marker = `redrive:${id}:${attempt}`;
+    await store.completeTask({
+      taskId: marker,
+      agent: options.by,
+      at,
+      effects: [],
+      outbox: [{ id: redriveMsgId(id, attempt), mode: "enqueue", subject: record.subject, data }],
+    });
     await store.removeDeadLetter(id);
-    try {
-      await transport.enqueue(record.subject, data, { msgId: redriveMsgId(id, attempt) });
-    } catch (error) {
-      await store.recordDeadLetter(record);
-      throw error;
-    }
+    const sent = await outbox.resend(marker);
     events.emit({ type: "task.redriven", id, subject: record.subject, by: options.by, attempt });
-    return { id, subject: record.subject, attempt };
+    return { id, subject: record.subject, attempt, sent };
   }
 
   /** Core-bus input that fails to parse or verify: parked with the reason, never dropped. */
@@ -155,9 +163,10 @@ export class DeadLetters implements BadInputPark {
       await parkOtherRun(this.#node, delivery, envelope, stray, "dlq");
       return;
     }
+    const died = h[DeadLetterHeaders.msgId] || delivery.msgId || `anonymous-${ulid(clock)}`;
     const record = {
       // A redriven message keeps its dead letter's id: its task is the same task.
-      id: fromRedrive(h[DeadLetterHeaders.msgId] || delivery.msgId || `anonymous-${ulid(clock)}`),
+      id: fromRedrive(died),
       subject: h[DeadLetterHeaders.subject] ?? delivery.subject,
       reason: h[DeadLetterHeaders.reason] ?? "unknown",
       deliveries: Number(h[DeadLetterHeaders.deliveries] ?? "0") || 0,
@@ -166,7 +175,8 @@ export class DeadLetters implements BadInputPark {
       ...(envelope ? { corr: envelope.corr ?? envelope.id, type: envelope.type } : {}),
     };
     try {
-      await store.recordDeadLetter(record);
+      // Settles the outbox entries it was sent from (a redrive's, a copy's).
+      await store.recordDeadLetter(record, { settles: redriveLineage(died) });
       // A delegated task that died never earns its budget: give it back.
       const escrow = escrowOf(envelope);
       if (escrow) await budgets.settle(escrow.key, escrow.amount, "fail", escrow.delegator);
@@ -204,4 +214,10 @@ export interface Redriven {
   readonly subject: string;
   /** 1 for the first redrive of this dead letter, then 2, … */
   readonly attempt: number;
+  /**
+   * Whether the bus took it. When not (its queue full, the broker
+   * unreachable: reported as an event), it waits in the store's outbox and
+   * the relay of any node sharing the store sends it.
+   */
+  readonly sent: boolean;
 }

@@ -169,8 +169,12 @@ export interface Outbox {
     agent: string,
     staged: StagedWrites,
   ): Promise<{ duplicate: boolean; full?: true }>;
-  /** Sends what a task committed earlier and the bus has not taken yet (after a crash). */
-  resend(taskId: string): Promise<void>;
+  /**
+   * Sends what a task committed earlier and the bus has not taken yet
+   * (after a crash). Resolves with whether the bus took all of it; what it
+   * refused (reported as an event) stays in the store for the relay.
+   */
+  resend(taskId: string): Promise<boolean>;
   /**
    * Waits until the bus took every message `taskId` committed, sending again
    * with backoff while it refuses one because its queue is full

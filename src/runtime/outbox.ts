@@ -1,7 +1,8 @@
 import { backoffDelay } from "../delivery/backoff.js";
 import { QueueFullError, ReplicationPendingError, toError } from "../errors/index.js";
 import type { OutboxEntry, OutboxSent } from "../store/port.js";
-import { redriveMsgId } from "../transport/settlement.js";
+import type { Transport } from "../transport/port.js";
+import { redriveLineage, redriveMsgId } from "../transport/settlement.js";
 import type { NodeContext, Outbox, StagedWrites } from "./node-context.js";
 import { SentWatch, type SentWatchSettings } from "./outbox-watch.js";
 
@@ -13,6 +14,16 @@ const FULL_BACKOFF = { baseMs: 50, maxMs: 2_000, factor: 2, jitter: "full" } as 
 const DELETE_BATCH = 1000;
 /** How long a task may be refused as "still replicating" before it goes under a new message id. */
 const RENAME_AFTER_MS = 10_000;
+
+/**
+ * The outbox entries the completion of a delivery settles
+ * (`TaskCompletion.settles`): its message id and the ids it was made from,
+ * where senders keep what they send (the transport can say what its broker
+ * holds, see {@link SentWatch}); elsewhere the entries are gone once sent.
+ */
+export function settledBy(transport: Transport, msgId: string): string[] {
+  return transport.holds === undefined ? [] : redriveLineage(msgId);
+}
 
 /**
  * The transactional outbox. A handler's effects and messages are committed
@@ -82,12 +93,13 @@ export class NodeOutbox implements Outbox {
     return { duplicate };
   }
 
-  async resend(taskId: string): Promise<void> {
+  async resend(taskId: string): Promise<boolean> {
     for (;;) {
       const pending = await this.#node.store.pendingOutbox({ taskId, limit: DELETE_BATCH });
       const fresh = pending.filter((e) => !this.#inFlight.has(e.id));
-      if (fresh.length === 0 || (await this.#send(taskId, fresh)) !== true) return;
-      if (pending.length < DELETE_BATCH) return;
+      if (fresh.length === 0) return true;
+      if ((await this.#send(taskId, fresh)) !== true) return false;
+      if (pending.length < DELETE_BATCH) return true;
       // More than a page: forget this one before reading the next.
       await this.#flush();
     }

@@ -11,13 +11,14 @@ import {
 } from "../errors/index.js";
 import { isStoreUnreachable } from "../store/unreachable.js";
 import type { Delivery, Message } from "../transport/port.js";
-import { fromRedrive, redriveSuffix } from "../transport/settlement.js";
+import { redriveSuffix } from "../transport/settlement.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
 import type { AgentLlm } from "./agent-llm.js";
 import { TaskAbort, TaskContext } from "./context.js";
 import type { NodeContext, RoleSettings, Signer } from "./node-context.js";
+import { settledBy } from "./outbox.js";
 import { parkOtherRun, strayRun } from "./run-identity.js";
 import { MAX_OUTAGE_RERUNS, waitForStore, whileStoreUnreachable } from "./store-outage.js";
 import { taskName } from "./subjects.js";
@@ -222,7 +223,7 @@ export class TaskPipeline {
             corr: envelope.corr ?? envelope.id,
             ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
             sender: envelope.from,
-            settles: fromRedrive(delivery.msgId),
+            settles: settledBy(node.transport, delivery.msgId),
           }),
         ),
         marker,

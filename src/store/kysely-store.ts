@@ -182,8 +182,11 @@ export class KyselyStore implements Store {
 
   // ---- dead letters and meta -----------------------------------------------
 
-  recordDeadLetter(record: DeadLetterRecord): Promise<void> {
-    return this.#deadLetters.recordDeadLetter(record);
+  recordDeadLetter(
+    record: DeadLetterRecord,
+    options?: { readonly settles?: readonly string[] },
+  ): Promise<void> {
+    return this.#deadLetters.recordDeadLetter(record, options);
   }
   deadLetter(id: string): Promise<DeadLetterRecord | undefined> {
     return this.#deadLetters.deadLetter(id);

@@ -373,7 +373,7 @@ function prepareHotStatements(db: Database.Database) {
         s.insertOutbox.run(o.id, c.taskId, o.mode, o.subject, data, ++seq);
       }
     }
-    for (const c of completions) if (c.settles !== null) s.deleteOutbox.run(c.settles);
+    for (const c of completions) for (const id of c.settles) s.deleteOutbox.run(id);
     return duplicates;
   };
   // The limit is written into the SQL, one statement per limit used (the

@@ -139,6 +139,22 @@ export function fromRedrive(msgId: string): string {
   return msgId.replace(/(?:\.redrive\.\d+)+$/, "");
 }
 
+/**
+ * The message id and every id it was made from by {@link redriveMsgId},
+ * oldest first: `a.redrive.2.redrive.1` gives `a`, `a.redrive.2` and
+ * itself. A delivery settles the outbox entries of all of them: the sender's
+ * entry, a dead letter's redrive, and a copy the sender's watch sent again.
+ */
+export function redriveLineage(msgId: string): string[] {
+  let id = fromRedrive(msgId);
+  const ids = [id];
+  for (const step of msgId.slice(id.length).match(/\.redrive\.\d+/g) ?? []) {
+    id += step;
+    ids.push(id);
+  }
+  return ids;
+}
+
 /** What {@link redriveMsgId} added to a message id (`""` for an id it did not make). */
 export function redriveSuffix(msgId: string): string {
   return msgId.slice(fromRedrive(msgId).length);

@@ -84,6 +84,7 @@ describe("conclave dead-letters", () => {
         id,
         subject: "dlq.task.developer.code",
         attempt: 1,
+        sent: true,
         redriven: true,
       });
       // Still impossible: it dies again, under the same id.

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { PermanentError } from "../../src/errors/index.js";
 import { generateAgentKeyPair } from "../../src/identity/keys.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
@@ -42,30 +43,45 @@ describe("a task the broker lost after acknowledging it", {
     rmSync(work, { recursive: true, force: true });
   });
 
+  /** A node of swarm `name` on the private server, sharing the store at `path`; not started. */
+  const nodeOf = async (name: string, path: string, events: SwarmEvent[]) => {
+    const swarm = createSwarm({
+      name,
+      transport: await createNatsTransport({ servers: (server as NatsServer).url }),
+      store: openSqliteStore({ path }),
+      keys: () => generateAgentKeyPair(),
+      roles: { lead: {}, worker: {} },
+      defaults: { heartbeatMs: 100, ackWaitMs: 5000 },
+      sentWatch: { afterMs: 300, graceMs: 300 },
+    });
+    swarms.push(swarm);
+    swarm.on((e) => events.push(e));
+    return swarm;
+  };
+
+  /** The broker losing a message it acknowledged: deleted from its stream behind the bus's back. */
+  const loseFromStream = async (receipt: string) => {
+    const [seq, stream] = receipt.split(":") as [string, string];
+    const nc = await connect({ servers: (server as NatsServer).url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      assert.equal(await jsm.streams.deleteMessage(stream, Number(seq), false), true);
+    } finally {
+      await nc.close();
+    }
+  };
+
   test("is sent again by the outbox's watch and runs once; nothing stays watched", {
     timeout: 60_000,
   }, async () => {
     assertAvailable("nats-server", missing);
-    server = await startNatsServer();
-    const url = server.url;
+    server ??= await startNatsServer();
     const name = randomSwarmName("lost");
     const path = join(work, "swarm.db");
     const events: SwarmEvent[] = [];
-    const node = async () =>
-      createSwarm({
-        name,
-        transport: await createNatsTransport({ servers: url }),
-        store: openSqliteStore({ path }),
-        keys: () => generateAgentKeyPair(),
-        roles: { lead: {}, worker: {} },
-        defaults: { heartbeatMs: 100, ackWaitMs: 5000 },
-        sentWatch: { afterMs: 300, graceMs: 300 },
-      });
 
-    const lead = await node();
-    swarms.push(lead);
+    const lead = await nodeOf(name, path, events);
     lead.agent({ id: "boss", role: "lead" });
-    lead.on((e) => events.push(e));
     await lead.start();
     const lost = await lead.submit("worker", "job", { n: 1 }, { as: "boss" });
     const kept = await lead.submit("worker", "job", { n: 2 }, { as: "boss" });
@@ -82,18 +98,9 @@ describe("a task the broker lost after acknowledging it", {
       "both tasks marked sent",
     );
     assert.deepEqual(await lead.store.pendingOutbox(), [], "nothing left unsent");
-    const [seq, stream] = (receipt as string).split(":") as [string, string];
-    const nc = await connect({ servers: url });
-    try {
-      const jsm = await jetstreamManager(nc);
-      assert.equal(await jsm.streams.deleteMessage(stream, Number(seq), false), true);
-    } finally {
-      await nc.close();
-    }
+    await loseFromStream(receipt as string);
 
-    const worker = await node();
-    swarms.push(worker);
-    worker.on((e) => events.push(e));
+    const worker = await nodeOf(name, path, events);
     worker.agent({ id: "w-1", role: "worker" }).handle<{ n: number }>("job", (ctx) => {
       ctx.effect("job.done", String(ctx.body.n));
       return ctx.body.n;
@@ -117,6 +124,70 @@ describe("a task the broker lost after acknowledging it", {
     const done = await lead.store.effects("job.done");
     assert.deepEqual(done.map((e) => e.key).sort(), ["1", "2"], "each ran once");
     // Settled: the completions deleted both entries; nothing is watched.
+    assert.deepEqual(await lead.store.sentOutbox({ sentBefore: Number.MAX_SAFE_INTEGER }), []);
+    assert.deepEqual(await lead.store.deadLetters(), []);
+  });
+
+  test("a redriven dead letter the broker lost is sent again too, and settles its redrive", {
+    timeout: 60_000,
+  }, async () => {
+    assertAvailable("nats-server", missing);
+    server ??= await startNatsServer();
+    const name = randomSwarmName("lostredrive");
+    const path = join(work, "redrive.db");
+    const events: SwarmEvent[] = [];
+    let broken = true;
+    const node = async (worker?: string) => {
+      const swarm = await nodeOf(name, path, events);
+      if (worker === undefined) swarm.agent({ id: "boss", role: "lead" });
+      else {
+        swarm.agent({ id: worker, role: "worker" }).handle("job", (ctx) => {
+          if (broken) throw new PermanentError("the upstream API key is revoked; rotate it");
+          ctx.effect("job.done", ctx.task.id);
+          return "done";
+        });
+      }
+      await swarm.start();
+      return swarm;
+    };
+
+    const lead = await node();
+    const first = await node("w-1");
+    const id = await lead.submit("worker", "job", {}, { as: "boss" });
+    await until(async () => (await lead.store.deadLetter(id)) !== undefined, 20_000, "dead");
+    await first.close();
+    broken = false;
+
+    const redriven = await lead.redrive(id, { by: "oncall" });
+    assert.equal(redriven.sent, true);
+    const copy = `${id}.redrive.1`;
+    let receipt: string | undefined;
+    await until(
+      async () => {
+        const sent = await lead.store.sentOutbox({ sentBefore: Date.now() + 1000 });
+        receipt = sent.find((e) => e.id === copy)?.receipt;
+        return receipt !== undefined;
+      },
+      10_000,
+      "the redrive marked sent",
+    );
+    // Lost by the broker after it acknowledged it. Before, nothing remembered it.
+    await loseFromStream(receipt as string);
+
+    await node("w-2");
+    await until(
+      async () => (await lead.store.taskOutcome(id))?.status === "completed",
+      30_000,
+      "the redriven task completed",
+      50,
+    );
+    assert.ok(
+      events.some((e) => e.type === "task.resent" && e.id === copy),
+      "the lost redrive was sent again",
+    );
+    const done = (await lead.store.effects("job.done")).filter((e) => e.key === id);
+    assert.equal(done.length, 1, "it ran once");
+    // The completion of the copy's copy settled the redrive's entry.
     assert.deepEqual(await lead.store.sentOutbox({ sentBefore: Number.MAX_SAFE_INTEGER }), []);
     assert.deepEqual(await lead.store.deadLetters(), []);
   });

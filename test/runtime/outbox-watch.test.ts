@@ -120,7 +120,7 @@ describe("the outbox's watch over sent tasks", () => {
       at: 1,
       effects: [],
       outbox: [],
-      settles: "t1",
+      settles: ["t1"],
     });
     clock.advance(1000);
     await watch.pass();

@@ -12,9 +12,13 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseSwarmConfig } from "../../src/config/load.js";
 import { PermanentError, RedriveRefusedError } from "../../src/errors/index.js";
+import { generateAgentKeyPair } from "../../src/identity/keys.js";
 import { REDRIVEN_KIND } from "../../src/runtime/dead-letters.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
-import type { Swarm } from "../../src/runtime/swarm.js";
+import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+import type { EnqueueOptions, Transport } from "../../src/transport/port.js";
 import { until } from "../helpers/until.js";
 
 describe("redriving dead letters", () => {
@@ -66,7 +70,12 @@ agents:
     await assert.rejects(swarm.wait(id, { timeoutMs: 10_000 }), /upstream API key is revoked/);
     broken = false;
     const redriven = await swarm.redrive(id, { by: "oncall" });
-    assert.deepEqual(redriven, { id, subject: "redrive.task.worker.fetch", attempt: 1 });
+    assert.deepEqual(redriven, {
+      id,
+      subject: "redrive.task.worker.fetch",
+      attempt: 1,
+      sent: true,
+    });
     assert.deepEqual(await swarm.wait(id, { timeoutMs: 10_000 }), { fetched: true });
     const audit = (await swarm.store.auditLog()).filter((r) => r.kind === REDRIVEN_KIND);
     assert.equal(audit.length, 1);
@@ -145,5 +154,75 @@ agents:
       swarm.redrive("01NOSUCHDEADLETTER", { by: "x" }),
       /conclave dead-letters list/,
     );
+  });
+});
+
+describe("a redrive cut short before the bus took it", () => {
+  const work = mkdtempSync(join(tmpdir(), "conclave-redrive-cut-"));
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test("is not lost: the next node sends it from the store's outbox, and it runs once", {
+    timeout: 30_000,
+  }, async () => {
+    let broken = true;
+    let hang = false;
+    // The same agents, with the same keys, on both nodes.
+    const keys = new Map<string, ReturnType<typeof generateAgentKeyPair>>();
+    const keyOf = (agent: string) => {
+      const known = keys.get(agent) ?? generateAgentKeyPair();
+      keys.set(agent, known);
+      return known;
+    };
+    const node = () => {
+      const memory = createMemoryTransport({ journalPath: join(work, "journal.db") });
+      // The process dies while the redrive's send is under way: it never returns.
+      const enqueue = (subject: string, data: Uint8Array, options: EnqueueOptions) =>
+        hang && options.msgId.includes(".redrive.")
+          ? new Promise<never>(() => {})
+          : memory.enqueue(subject, data, options);
+      const transport = new Proxy(memory, {
+        get: (target, key) => {
+          if (key === "enqueue") return enqueue;
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }) as Transport;
+      const swarm = createSwarm({
+        name: "cut",
+        transport,
+        store: openSqliteStore({ path: join(work, "store.db") }),
+        keys: (agent: string) => keyOf(agent),
+        roles: { lead: {}, worker: { maxDeliver: 1 } },
+      });
+      swarm.agent({ id: "lead", role: "lead" });
+      swarm.agent({ id: "w-1", role: "worker" }).handle("fetch", (ctx) => {
+        if (broken) throw new PermanentError("the upstream API key is revoked; rotate it");
+        ctx.effect("fetched", ctx.task.id);
+        return { fetched: true };
+      });
+      return swarm;
+    };
+    const first = node();
+    await first.start();
+    const id = await first.submit("worker", "fetch", {}, { as: "lead" });
+    await assert.rejects(first.wait(id, { timeoutMs: 10_000 }), /revoked/);
+    broken = false;
+    hang = true;
+    void first.redrive(id, { by: "oncall" });
+    // Before: the dead letter was removed here, and its task with it.
+    await until(async () => (await first.store.deadLetter(id)) === undefined, 5000, "removed");
+    await first.close();
+
+    hang = false;
+    const second = node();
+    await second.start();
+    try {
+      assert.deepEqual(await second.wait(id, { timeoutMs: 15_000 }), { fetched: true });
+      const fetched = (await second.store.effects("fetched")).filter((e) => e.key === id);
+      assert.equal(fetched.length, 1, "it ran once");
+      assert.deepEqual(await second.store.deadLetters(), []);
+    } finally {
+      await second.close();
+    }
   });
 });

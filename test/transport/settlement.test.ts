@@ -13,10 +13,14 @@ import {
   deadLetterHeaders,
   deadLetterMsgId,
   decideRedelivery,
+  fromRedrive,
   handlerFailedReason,
   invokeHandler,
   isExhausted,
   type LeaseOperations,
+  redriveLineage,
+  redriveMsgId,
+  redriveSuffix,
 } from "../../src/transport/settlement.js";
 
 type Call =
@@ -276,5 +280,19 @@ describe("settlement: dead letters", () => {
 
   test("are enqueued under an id derived from the original's, so a repeated move stores one", () => {
     assert.equal(deadLetterMsgId("01JD7JMTG0HRMN78RS4GA9Z8V2"), "dlq:01JD7JMTG0HRMN78RS4GA9Z8V2");
+  });
+});
+
+describe("message ids of copies (redrives, resends)", () => {
+  test("a copy's id names what it was made from, and its lineage lists every step", () => {
+    const copy = redriveMsgId(redriveMsgId("01J", 2), 1);
+    assert.equal(copy, "01J.redrive.2.redrive.1");
+    assert.equal(fromRedrive(copy), "01J");
+    assert.equal(redriveSuffix(copy), ".redrive.2.redrive.1");
+    assert.deepEqual(redriveLineage(copy), ["01J", "01J.redrive.2", "01J.redrive.2.redrive.1"]);
+    assert.deepEqual(redriveLineage("01J"), ["01J"]);
+    // Only a trailing suffix counts.
+    assert.deepEqual(redriveLineage("a.redrive.x"), ["a.redrive.x"]);
+    assert.deepEqual(redriveLineage("a.redrive.1b"), ["a.redrive.1b"]);
   });
 });

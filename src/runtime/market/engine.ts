@@ -43,12 +43,12 @@ import {
   createRateLimiter,
 } from "../../market/index.js";
 import type { Consumer, Delivery, Message } from "../../transport/port.js";
-import { fromRedrive } from "../../transport/settlement.js";
 import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
 import type { Envelope } from "../../wire/envelope.js";
 import type { JsonValue } from "../../wire/json-value.js";
 import { verifyEnvelope } from "../../wire/signature.js";
 import { keepLease } from "../lease.js";
+import { settledBy } from "../outbox.js";
 import { subjects, taskName } from "../subjects.js";
 import { concludeAuction, fromRecord } from "./awarding.js";
 import { BidderSide } from "./bidding.js";
@@ -436,7 +436,7 @@ export class MarketEngine {
       await node.outbox.commit(taskId, envelope.from, {
         effects: [],
         outbox: [],
-        settles: fromRedrive(delivery.msgId),
+        settles: settledBy(node.transport, delivery.msgId),
       });
       await delivery.ack();
       return;
@@ -484,7 +484,7 @@ export class MarketEngine {
       await node.outbox.commit(taskId, auctioneer.id, {
         effects: [],
         outbox: [draft],
-        settles: fromRedrive(delivery.msgId),
+        settles: settledBy(node.transport, delivery.msgId),
       });
       keepAlive();
       await delivery.ack();

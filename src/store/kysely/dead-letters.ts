@@ -9,7 +9,11 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
     this.#core = core;
   }
 
-  recordDeadLetter(r: DeadLetterRecord): Promise<void> {
+  recordDeadLetter(
+    r: DeadLetterRecord,
+    options: { readonly settles?: readonly string[] } = {},
+  ): Promise<void> {
+    const settled = [...new Set([r.id, ...(options.settles ?? [])])];
     return this.#core.run("recording a dead letter", () =>
       this.#core.transaction(async (trx) => {
         await trx
@@ -26,8 +30,8 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
           })
           .onConflict((oc) => oc.column("id").doNothing())
           .execute();
-        // The sender's outbox entry of this message: settled, so no longer watched.
-        await trx.deleteFrom("conclave_outbox").where("id", "=", r.id).execute();
+        // The sender's outbox entries of this message: settled, so no longer watched.
+        await trx.deleteFrom("conclave_outbox").where("id", "in", settled).execute();
       }),
     );
   }

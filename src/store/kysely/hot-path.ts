@@ -98,6 +98,6 @@ export interface PreparedCompletion {
   readonly sender: string | null;
   readonly effects: readonly { kind: string; key: string; data: string | null }[];
   readonly outbox: TaskCompletion["outbox"];
-  /** The outbox entry the completion settles (deleted with it), or null. */
-  readonly settles: string | null;
+  /** The outbox entries the completion settles (deleted with it). */
+  readonly settles: readonly string[];
 }

@@ -70,7 +70,7 @@ export class KyselyTaskStore implements TaskStore {
           data: e.data === undefined ? null : JSON.stringify(e.data),
         })),
         outbox: completion.outbox,
-        settles: completion.settles ?? null,
+        settles: completion.settles ?? [],
       };
     } catch (cause) {
       return Promise.reject(
@@ -243,9 +243,7 @@ export class KyselyTaskStore implements TaskStore {
         .execute();
     }
     // The entries these completions settle, in key order (as the markers above).
-    const settled = [
-      ...new Set(completions.flatMap((c) => (c.settles === null ? [] : [c.settles]))),
-    ].sort();
+    const settled = [...new Set(completions.flatMap((c) => c.settles))].sort();
     for (const chunk of chunks(settled)) {
       await trx.deleteFrom("conclave_outbox").where("id", "in", chunk).execute();
     }

@@ -25,8 +25,16 @@ export interface DeadLetterRecord {
 
 /** Tasks given up on: why, when, and whether they were redriven since. */
 export interface DeadLetterStore {
-  /** Idempotent by id. */
-  recordDeadLetter(record: DeadLetterRecord): Promise<void>;
+  /**
+   * Idempotent by id. In the same transaction, deletes the outbox entries
+   * this dead letter settles: the one under its id, and those named in
+   * `settles` (the dead message's id and the ids it was made from, as for
+   * a completion's `settles`), first record or not.
+   */
+  recordDeadLetter(
+    record: DeadLetterRecord,
+    options?: { readonly settles?: readonly string[] },
+  ): Promise<void>;
   /** Dead letters, oldest first (by time, then id), at most `limit` (default 10,000). */
   deadLetters(options?: { limit?: number }): Promise<DeadLetterRecord[]>;
   /** Root ids (`corr`) of dead-lettered tasks, distinct, in order. */

@@ -22,7 +22,8 @@
  *   order. `markOutboxSent` takes entries out of it and `sentOutbox` lists
  *   them, least recently sent first, until they are deleted: by
  *   `deleteOutbox`, by the completion that names the entry in `settles`, or
- *   by a dead letter recorded under the entry's id (`recordDeadLetter`).
+ *   by a dead letter recorded under the entry's id or naming it in its
+ *   `settles` (`recordDeadLetter`).
  *   Marking an entry that is gone does nothing.
  */
 import type { LedgerOperation } from "../../ledger/operations.js";
@@ -99,11 +100,13 @@ export interface TaskCompletion {
    */
   readonly ledger?: readonly LedgerOperation[];
   /**
-   * The outbox entry this completion settles (the bus message id of the
-   * delivery handled, which is the sender's outbox entry id): deleted in
-   * the same transaction, duplicate completion or not.
+   * The outbox entries this completion settles: the bus message id of the
+   * delivery handled and the ids it was made from (`redriveLineage`), which
+   * name the sender's outbox entry, a dead letter's redrive or a copy sent
+   * again. Deleted in the same transaction, duplicate completion or not;
+   * ids with no entry are ignored.
    */
-  readonly settles?: string;
+  readonly settles?: readonly string[];
 }
 
 /** How a task ended, as `taskOutcome` reads it. */

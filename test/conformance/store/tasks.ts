@@ -174,7 +174,7 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         at: 5,
         effects: [],
         outbox: [],
-        settles: a,
+        settles: [a],
       });
       await fixture.store.completeTask({
         taskId: a,
@@ -182,7 +182,7 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         at: 5,
         effects: [],
         outbox: [],
-        settles: b,
+        settles: [b],
       });
       assert.deepEqual(await ours(1000), []);
       assert.deepEqual(
@@ -220,6 +220,52 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         left.some((e) => e.id === sent),
         false,
       );
+    });
+
+    test("a dead letter settles the entries its settles names (a redrive's), first record or not", async (t) => {
+      const store = fixture.store as TaskStore & Closable & Partial<DeadLetterStore>;
+      if (store.recordDeadLetter === undefined) {
+        t.skip("the store keeps no dead letters");
+        return;
+      }
+      const taskId = id();
+      const [first, second, other] = [1, 2, 3].map((n) => `${taskId}-x.redrive.${n}`) as [
+        string,
+        string,
+        string,
+      ];
+      await store.completeTask({
+        taskId,
+        agent: "a",
+        at: 4,
+        effects: [],
+        outbox: [first, second, other].map((oid) => ({
+          id: oid,
+          mode: "enqueue" as const,
+          subject: "s.task.r.t",
+          data: bytes(oid),
+        })),
+      });
+      await store.markOutboxSent([first, second, other].map((oid) => ({ id: oid, at: 10 })));
+      const dead = {
+        id: `${taskId}-x`,
+        subject: "s.task.r.t",
+        reason: "handler threw: boom",
+        deliveries: 5,
+        at: 11,
+        data: "",
+      };
+      await store.recordDeadLetter(dead, { settles: [dead.id, first] });
+      // Recorded already: the record is kept as it was, the entry still settled.
+      await store.recordDeadLetter({ ...dead, reason: "again" }, { settles: [second] });
+      const left = (await store.sentOutbox({ sentBefore: 1000, limit: 10_000 })).filter(
+        (e) => e.taskId === taskId,
+      );
+      assert.deepEqual(
+        left.map((e) => e.id),
+        [other],
+      );
+      assert.equal((await store.deadLetter?.(dead.id))?.reason, "handler threw: boom");
     });
 
     test("close commits the completions already requested", async () => {

@@ -281,6 +281,8 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
     },
     roles: config.roles,
     defaults: config.defaults,
+    // Beside the keys: processes sharing a keysDir share what they proved.
+    provedSignersFile: join(config.keysDir, `proved-signers.${config.swarm}.json`),
     signing: config.signing,
     maxEnvelopeBytes: config.limits.maxEnvelopeBytes,
     prices: config.prices,

@@ -40,6 +40,7 @@ import type {
 import { NodeOutbox } from "./outbox.js";
 import { SENT_WATCH_DEFAULTS, type SentWatchSettings } from "./outbox-watch.js";
 import { Outcomes } from "./outcomes.js";
+import { ProvedSigners } from "./proved-signers.js";
 import { declareQueues, hasAuctions } from "./queues.js";
 import { Requests } from "./requests.js";
 import { Revocations } from "./revocations.js";
@@ -80,6 +81,13 @@ export interface NodeConfig {
    * transports whose broker may lose what it acknowledged (see `SentWatch`).
    */
   readonly sentWatch?: Partial<SentWatchSettings>;
+  /**
+   * A file where the node keeps the public keys its handshakes proved, so
+   * that after a restart it still verifies what those agents signed while
+   * their own node is down (see `ProvedSigners`). Processes sharing a
+   * `keysDir` may share it. Default: none (proved again after a restart).
+   */
+  readonly provedSignersFile?: string;
   readonly nodeId?: string;
   readonly clock?: Clock;
   readonly random?: Random;
@@ -91,13 +99,13 @@ export interface NodeConfig {
   readonly models?: ModelPool;
   /** MCP servers' tools for the node's LLM agents: connected when the node starts, closed when it stops. */
   readonly mcp?: McpTools;
+  /** Teams for hierarchical delegation, by name (see `TeamBook`). */
+  readonly teams?: Readonly<Record<string, TeamSpec>>;
   /**
    * Who may join (see `registry/admission.ts`). Default `open`: any agent
    * that proves its key, with the role and weight its card claims; a swarm
    * file defaults to `declared`.
    */
-  /** Teams for hierarchical delegation, by name (see `TeamBook`). */
-  readonly teams?: Readonly<Record<string, TeamSpec>>;
   readonly admission?: {
     readonly mode: AdmissionMode;
     readonly declared?: readonly DeclaredAgent[];
@@ -237,6 +245,13 @@ export class SwarmNode implements NodeContext {
       // seconds to start and announce itself (5 s seen on a loaded machine).
       settleMs: Math.max(leftAfterMs, 10_000),
       learn: (card) => this.membership.observeCard(card, "handshake"),
+      ...(config.provedSignersFile === undefined
+        ? {}
+        : {
+            proved: new ProvedSigners(config.provedSignersFile, config.name, (error) =>
+              this.events.emit({ type: "error", error }),
+            ),
+          }),
     });
     this.revocations = new Revocations(this, {
       forget: (id) => this.keys.forget(id),

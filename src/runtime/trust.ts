@@ -7,6 +7,7 @@ import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope, verifyEnvelopeOffThread } from "../wire/signature.js";
 import type { KeyRing, NodeContext, Signer } from "./node-context.js";
+import type { ProvedSigners } from "./proved-signers.js";
 
 /** Subject a node answers handshakes on. */
 export const handshakeSubject = (swarm: string, node: string) => `${swarm}.handshake.${node}`;
@@ -28,6 +29,8 @@ export interface TrustConfig {
    * with a pinned key.
    */
   learn(card: AgentCard): Promise<boolean>;
+  /** Where the keys proved are kept across restarts, if anywhere. */
+  readonly proved?: ProvedSigners;
 }
 
 const nonce = () => randomBytes(32).toString("base64url");
@@ -52,6 +55,8 @@ export class TrustManager implements KeyRing {
   readonly #trusted = new Map<string, KeyObject>();
   /** The card key (encoded) each remote agent proved by handshake: a card with another key asks again. */
   readonly #provedKey = new Map<string, string>();
+  /** Agents trusted on a proof of an earlier run (`TrustConfig.proved`), not proved again yet. */
+  readonly #provedBefore = new Set<string>();
   readonly #attempted = new Map<string, number>();
   readonly #pendingConfirm = new Map<string, { challenger: string; counter: string; at: number }>();
   readonly #unsubscribe: (() => void)[] = [];
@@ -67,6 +72,17 @@ export class TrustManager implements KeyRing {
 
   start(): void {
     this.#startedAt = this.#node.clock.now();
+    // What handshakes proved before a restart (revocations are applied next).
+    for (const [id, publicKey] of this.#config.proved?.load() ?? []) {
+      if (this.#trusted.has(id) || this.revoked(id)) continue;
+      try {
+        this.#trusted.set(id, decodePublicKey(publicKey));
+        this.#provedKey.set(id, publicKey);
+        this.#provedBefore.add(id);
+      } catch {
+        // Not a key: proved anew when the agent is heard.
+      }
+    }
     const t = this.#node.transport;
     const a = t.subscribe(
       handshakeSubject(this.#node.swarm, this.#node.nodeId),
@@ -129,8 +145,19 @@ export class TrustManager implements KeyRing {
       return undefined;
     }
     const key = this.#trusted.get(envelope.from);
-    if (!key) throw new UnknownSignerError(envelope.from);
+    if (!key || this.#staleProof(envelope.from)) throw new UnknownSignerError(envelope.from);
     return key;
+  }
+
+  /**
+   * An earlier run's proof of a key the agent no longer announces (its node
+   * came back with another key): wait for the handshake with the new one
+   * instead of refusing what it signed as forged.
+   */
+  #staleProof(agentId: string): boolean {
+    if (!this.#provedBefore.has(agentId)) return false;
+    const card = this.#node.registry.get(agentId)?.card;
+    return card !== undefined && card.publicKey !== this.#provedKey.get(agentId);
   }
 
   /**
@@ -142,7 +169,9 @@ export class TrustManager implements KeyRing {
   forget(agentId: string): void {
     this.#trusted.delete(agentId);
     this.#provedKey.delete(agentId);
+    this.#provedBefore.delete(agentId);
     this.#attempted.delete(agentId);
+    this.#config.proved?.forget(agentId);
   }
 
   /**
@@ -201,9 +230,7 @@ export class TrustManager implements KeyRing {
     verifyEnvelope(response, key);
     if (typeof body.counter !== "string")
       throw new SignatureError(`agent ${card.id} sent no counter-challenge`);
-    this.#trusted.set(card.id, key);
-    this.#provedKey.set(card.id, card.publicKey);
-    this.#node.events.emit({ type: "agent.trusted", agent: card.id });
+    this.#proved(card.id, key, card.publicKey);
     const confirm = this.#sign(signer, "handshake.confirm", { counter: body.counter }, card.id);
     await this.#node.transport.request(
       handshakeSubject(this.#node.swarm, card.node as string),
@@ -287,12 +314,19 @@ export class TrustManager implements KeyRing {
         return reply(undefined, "handshake.error", { code: "E_BAD_CONFIRM" });
       }
       this.#pendingConfirm.delete(key);
-      this.#trusted.set(envelope.from, challengerKey);
-      this.#provedKey.set(envelope.from, challengerCard.publicKey);
-      this.#node.events.emit({ type: "agent.trusted", agent: envelope.from });
+      this.#proved(envelope.from, challengerKey, challengerCard.publicKey);
       return reply(undefined, "handshake.ok", {});
     }
     return reply(undefined, "handshake.error", { code: "E_BAD_HANDSHAKE" });
+  }
+
+  /** A handshake proved that `agentId` holds the key of its card. */
+  #proved(agentId: string, key: KeyObject, publicKey: string): void {
+    this.#trusted.set(agentId, key);
+    this.#provedKey.set(agentId, publicKey);
+    this.#provedBefore.delete(agentId);
+    this.#config.proved?.remember(agentId, publicKey);
+    this.#node.events.emit({ type: "agent.trusted", agent: agentId });
   }
 
   #sign(signer: Signer, type: string, body: unknown, to?: string): Envelope {

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateAgentKeyPair } from "../../src/identity/keys.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
@@ -109,6 +112,107 @@ describe("trust between nodes", () => {
         3000,
         "the rejected card",
       );
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe("keys proved before a restart", () => {
+  const work = mkdtempSync(join(tmpdir(), "conclave-proved-"));
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const file = join(work, "proved-signers.trust.json");
+  const provedIn = () => {
+    try {
+      return (JSON.parse(readFileSync(file, "utf8")) as { signers: Record<string, string> })
+        .signers;
+    } catch {
+      return {};
+    }
+  };
+
+  test("verify what an agent signed while its node is down; a revocation forgets it", {
+    timeout: 30_000,
+  }, async () => {
+    const { node, cleanup } = nodes();
+    try {
+      const lead = generateAgentKeyPair();
+      const a = node("node-a", () => lead);
+      a.agent({ id: "lead", role: "lead" });
+      const events: SwarmEvent[] = [];
+      const handled: number[] = [];
+      const dev = (n: string) => {
+        const b = node(n, undefined, { provedSignersFile: file });
+        b.on((e) => events.push(e));
+        b.agent({ id: "dev", role: "dev" }).handle<{ n: number }>("code", (ctx) => {
+          handled.push(ctx.body.n);
+        });
+        return b;
+      };
+      const b = dev("node-b");
+      await a.start();
+      await b.start();
+      await a.submit("dev", "code", { n: 1 }, { as: "lead" });
+      await until(() => handled.length === 1, 5000, "the first task");
+      await until(() => provedIn()["lead"] !== undefined, 5000, "lead's key kept");
+
+      // node-b stops; lead queues a task and its node stops too.
+      await b.close();
+      await a.submit("dev", "code", { n: 2 }, { as: "lead" });
+      await a.close();
+      // Restarted, node-b verifies it at once. Before, it waited for a
+      // handshake nobody could answer and dead-lettered it as from an
+      // unknown signer.
+      const again = dev("node-b2");
+      await again.start();
+      await until(() => handled.length === 2, 5000, "the task queued while both were down");
+      assert.deepEqual(await again.store.deadLetters(), []);
+      assert.equal(
+        events.some((e) => e.type === "trust.retrying" && e.agent === "lead"),
+        false,
+        "it never waited for lead",
+      );
+
+      await again.revoke("lead", { operatorKey: operator.privateKey });
+      await until(() => provedIn()["lead"] === undefined, 5000, "lead forgotten");
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("an agent back with another key is proved anew, its tasks not refused as forged", {
+    timeout: 30_000,
+  }, async () => {
+    const { node, cleanup } = nodes();
+    try {
+      const handled: number[] = [];
+      const dev = (n: string) => {
+        const b = node(n, undefined, { provedSignersFile: file });
+        b.agent({ id: "dev", role: "dev" }).handle<{ n: number }>("code", (ctx) => {
+          handled.push(ctx.body.n);
+        });
+        return b;
+      };
+      const a = node("node-a");
+      a.agent({ id: "boss", role: "lead" });
+      const b = dev("node-b");
+      await a.start();
+      await b.start();
+      await a.submit("dev", "code", { n: 1 }, { as: "boss" });
+      await until(() => provedIn()["boss"] !== undefined, 5000, "boss's first key kept");
+      await b.close();
+      await a.close();
+      // boss comes back with a fresh key and queues a task; node-b restarts.
+      const a2 = node("node-a2");
+      a2.agent({ id: "boss", role: "lead" });
+      await a2.start();
+      await a2.submit("dev", "code", { n: 2 }, { as: "boss" });
+      const again = dev("node-b2");
+      await again.start();
+      await until(() => handled.includes(2), 10_000, "the task signed with the new key");
+      assert.deepEqual(await again.store.deadLetters(), []);
+      const fresh = a2.registry.get("boss")?.card.publicKey;
+      await until(() => provedIn()["boss"] === fresh, 5000, "the new key kept");
     } finally {
       await cleanup();
     }

@@ -1,0 +1,114 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { toError } from "../errors/index.js";
+
+/**
+ * The public keys this node's handshakes proved, kept in a file so that a
+ * node restarted while a peer's node is down (a broker node killed with
+ * both) still verifies the tasks that peer signed and queued before: they
+ * would otherwise wait for a handshake nobody can answer and be
+ * dead-lettered for an unknown signer (chaos `amqp-cluster-kill` seed 501).
+ * What it holds is what the node would trust in memory had it not
+ * restarted: an agent revoked since is forgotten on start from the audit
+ * log, and an agent announcing another key is proved anew.
+ *
+ * The file holds public keys only, as JSON: `{"swarm": "…", "signers":
+ * {"<agent id>": "<public key, as on its card>"}}`. Several processes of
+ * one swarm may share it (one `keysDir`): each write merges what the file
+ * holds with what this node proved, then replaces the file in one rename.
+ */
+export class ProvedSigners {
+  readonly #path: string;
+  readonly #swarm: string;
+  readonly #report: (error: string) => void;
+  readonly #proved = new Map<string, string>();
+  readonly #forgotten = new Set<string>();
+  #writing: Promise<void> | undefined;
+  #again = false;
+
+  constructor(path: string, swarm: string, report: (error: string) => void) {
+    this.#path = path;
+    this.#swarm = swarm;
+    this.#report = report;
+  }
+
+  /** What the file holds (none when it is missing or not this swarm's; a bad file is reported). */
+  load(): ReadonlyMap<string, string> {
+    const held = this.#read();
+    for (const [id, key] of held) this.#proved.set(id, key);
+    return held;
+  }
+
+  /** Keeps a key a handshake proved (written in the background). */
+  remember(agentId: string, publicKey: string): void {
+    if (this.#proved.get(agentId) === publicKey) return;
+    this.#proved.set(agentId, publicKey);
+    this.#forgotten.delete(agentId);
+    this.#write();
+  }
+
+  /** Drops an agent (revoked). */
+  forget(agentId: string): void {
+    if (!this.#proved.delete(agentId)) return;
+    this.#forgotten.add(agentId);
+    this.#write();
+  }
+
+  /** Resolves once what was remembered so far is written. */
+  async flush(): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing;
+  }
+
+  #read(): Map<string, string> {
+    let text: string;
+    try {
+      text = readFileSync(this.#path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+        this.#report(`reading proved signers ${this.#path}: ${toError(error).message}`);
+      }
+      return new Map();
+    }
+    try {
+      const file = JSON.parse(text) as { swarm?: unknown; signers?: unknown };
+      if (file.swarm !== this.#swarm) return new Map();
+      const signers = file.signers as Record<string, unknown>;
+      return new Map(
+        Object.entries(signers).filter((e): e is [string, string] => typeof e[1] === "string"),
+      );
+    } catch (error) {
+      this.#report(
+        `proved signers ${this.#path} is not valid (${toError(error).message}); it is rewritten as this node proves keys again`,
+      );
+      return new Map();
+    }
+  }
+
+  #write(): void {
+    if (this.#writing !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#writing = (async () => {
+      do {
+        this.#again = false;
+        const merged = this.#read();
+        for (const id of this.#forgotten) merged.delete(id);
+        for (const [id, key] of this.#proved) merged.set(id, key);
+        const text = JSON.stringify({ swarm: this.#swarm, signers: Object.fromEntries(merged) });
+        const temporary = `${this.#path}.${randomBytes(6).toString("hex")}.tmp`;
+        try {
+          await mkdir(dirname(this.#path), { recursive: true });
+          await writeFile(temporary, `${text}\n`, { mode: 0o644 });
+          await rename(temporary, this.#path);
+        } catch (error) {
+          this.#report(`writing proved signers ${this.#path}: ${toError(error).message}`);
+        }
+      } while (this.#again);
+    })().finally(() => {
+      this.#writing = undefined;
+    });
+  }
+}

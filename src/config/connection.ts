@@ -30,6 +30,8 @@ export interface BrokerConfig {
   readonly replicas?: 1 | 3 | 5;
   /** Where JetStream keeps queue streams (NATS); unset: file. */
   readonly storage?: "file" | "memory";
+  /** Senders keep what they send until it settles, and send again what the server lost (NATS); unset: on with replicas above 1. */
+  readonly watchSent?: boolean;
   /**
    * fsync every write of this node's SQLite files (the embedded transport's
    * journal, a `sqlite:` store) before acknowledging it: what survives a
@@ -152,6 +154,12 @@ export const brokerSchema = z
       .describe(
         "Where JetStream keeps queue streams: file survives a server restart, memory does not. NATS only. Default: file.",
       ),
+    watchSent: z
+      .boolean()
+      .optional()
+      .describe(
+        "Senders keep each task they send until a completion in the swarm's store settles it, and send again what a NATS server lost after acknowledging it (a partition of a replicated stream). NATS only. Default: on with replicas above 1. Turn it off when clients that do not record completions in the swarm's store (other languages) take tasks from this swarm's queues: they would get each task again. See docs/RELIABILITY.md.",
+      ),
     syncEveryWrite: z
       .boolean()
       .default(false)
@@ -189,6 +197,12 @@ export function checkBroker(value: Record<string, unknown>, ctx: z.RefinementCtx
       scheme === "memory"
         ? `replicas sets the copies of JetStream streams, but the transport is ${described}; remove broker.replicas or set transport to a nats:// URL`
         : "replicas applies to NATS JetStream; RabbitMQ quorum queues replicate over the cluster's nodes by themselves, so remove broker.replicas",
+    );
+  }
+  if (broker["watchSent"] !== undefined && !isNats) {
+    refuse(
+      "watchSent",
+      `watchSent asks NATS servers whether they still hold what was sent, but the transport is ${described}; remove broker.watchSent`,
     );
   }
   if (broker["storage"] !== undefined && !isNats) {
@@ -231,6 +245,7 @@ export function buildBroker(broker: z.output<typeof brokerSchema>): BrokerConfig
     servers: broker.servers.map((url) => url.replace(/\/$/, "")),
     ...(broker.replicas === undefined ? {} : { replicas: broker.replicas }),
     ...(broker.storage === undefined ? {} : { storage: broker.storage }),
+    ...(broker.watchSent === undefined ? {} : { watchSent: broker.watchSent }),
     syncEveryWrite: broker.syncEveryWrite,
     ...(broker.tls === undefined ? {} : { tls: stripUndefined(broker.tls) as BrokerTlsConfig }),
   };

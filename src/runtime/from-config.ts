@@ -123,6 +123,7 @@ export async function openTransport(
       ...(user && pass ? { user, pass } : user ? { token: user } : {}),
       ...(tls === undefined ? {} : { tls }),
       ...(broker.replicas === undefined ? {} : { replicas: broker.replicas }),
+      ...(broker.watchSent === undefined ? {} : { watchSent: broker.watchSent }),
       ...(broker.storage === undefined ? {} : { storage: broker.storage }),
       ...(broker.syncEveryWrite ? { syncEveryWrite: true } : {}),
     });

@@ -1,5 +1,6 @@
 import { toError } from "../errors/index.js";
 import type { OutboxSent, SentOutboxEntry } from "../store/port.js";
+import type { Transport } from "../transport/port.js";
 import { redriveMsgId } from "../transport/settlement.js";
 import type { NodeContext } from "./node-context.js";
 
@@ -21,6 +22,11 @@ export const SENT_WATCH_DEFAULTS: SentWatchSettings = Object.freeze({
   maxResends: 5,
   perPass: 200,
 });
+
+/** Whether senders on `transport` watch what they send (its broker may lose what it acknowledged). */
+export function watchesSent(transport: Transport): boolean {
+  return transport.features.watchSent === true && transport.holds !== undefined;
+}
 
 /** Broker questions asked at once. */
 const CONCURRENT_CHECKS = 50;
@@ -53,13 +59,13 @@ export class SentWatch {
 
   /** Whether this node's transport can say what its broker holds (else tasks are not kept). */
   get active(): boolean {
-    return this.#node.transport.holds !== undefined;
+    return watchesSent(this.#node.transport);
   }
 
   /** Looks at the tasks sent longest ago; sends again those lost. */
   async pass(): Promise<void> {
-    const { store, transport, clock } = this.#node;
-    if (transport.holds === undefined) return;
+    const { store, clock } = this.#node;
+    if (!this.active) return;
     const now = clock.now();
     const due = await store.sentOutbox({
       sentBefore: now - this.#settings.afterMs,

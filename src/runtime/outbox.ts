@@ -18,10 +18,12 @@ const RENAME_AFTER_MS = 10_000;
 /**
  * The outbox entries the completion of a delivery settles
  * (`TaskCompletion.settles`): its message id and the ids it was made from,
- * where senders keep what they send (the transport can say what its broker
- * holds, see {@link SentWatch}); elsewhere the entries are gone once sent.
+ * where senders may keep what they send (the transport can say what its
+ * broker holds, see {@link SentWatch}); elsewhere the entries are gone once
+ * sent.
  */
 export function settledBy(transport: Transport, msgId: string): string[] {
+  // Whether or not this node watches: another node's sender may (its own settings).
   return transport.holds === undefined ? [] : redriveLineage(msgId);
 }
 

@@ -170,6 +170,14 @@ export interface TransportFeatures {
   readonly durableAcrossRestart: boolean;
   /** A delivery's lease is released as soon as its consumer closes, not only at the ack deadline. */
   readonly releasesOnClose: boolean;
+  /**
+   * Senders keep each task they send until a completion (or dead letter)
+   * recorded in the swarm's store settles it, and send again what the broker
+   * no longer holds (`holds`): set where the broker may lose a message it
+   * acknowledged. Only for queues whose consumers all record their
+   * completions in that store. Default false.
+   */
+  readonly watchSent?: boolean;
 }
 
 /**

@@ -42,6 +42,19 @@ broker:
     });
   });
 
+  test("watchSent: set only when written (the transport's default follows replicas)", () => {
+    const config = parseSwarmConfig(
+      `${MINIMAL}transport: nats://n1:4222\nbroker:\n  replicas: 3\n  watchSent: false\n`,
+      { baseDir: "/srv/demo", env: {} },
+    );
+    assert.deepEqual(config.broker, {
+      servers: [],
+      replicas: 3,
+      watchSent: false,
+      syncEveryWrite: false,
+    });
+  });
+
   test("amqps with a CA file only (server-verified TLS) is accepted", () => {
     const config = parseSwarmConfig(
       `${MINIMAL}transport: amqps://rabbit.example:5671\nbroker:\n  tls: { ca: ca.pem }\n`,
@@ -123,6 +136,13 @@ describe("broker: errors say where and what to do", () => {
       /quorum queues always keep messages on disk/,
     );
     assert.equal(issueAt(issues, "broker.replicas").line, 11);
+  });
+
+  test("watchSent is for NATS only", () => {
+    for (const transport of ["memory", "amqp://rabbit:5672"]) {
+      const issues = issuesOf(`${MINIMAL}transport: ${transport}\nbroker:\n  watchSent: true\n`);
+      assert.match(issueAt(issues, "broker.watchSent").message, /remove broker\.watchSent/);
+    }
   });
 
   test("replicas and storage with the memory transport", () => {

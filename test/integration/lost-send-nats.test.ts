@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { PermanentError } from "../../src/errors/index.js";
 import { generateAgentKeyPair } from "../../src/identity/keys.js";
@@ -43,11 +43,20 @@ describe("a task the broker lost after acknowledging it", {
     rmSync(work, { recursive: true, force: true });
   });
 
-  /** A node of swarm `name` on the private server, sharing the store at `path`; not started. */
-  const nodeOf = async (name: string, path: string, events: SwarmEvent[]) => {
+  /**
+   * A node of swarm `name` on the private server, sharing the store at
+   * `path`; not started. One server: its sent tasks are watched only when
+   * asked (by default with replicas above 1), as most of these tests do.
+   */
+  const nodeOf = async (
+    name: string,
+    path: string,
+    events: SwarmEvent[],
+    options: { readonly watchSent?: boolean } = { watchSent: true },
+  ) => {
     const swarm = createSwarm({
       name,
-      transport: await createNatsTransport({ servers: (server as NatsServer).url }),
+      transport: await createNatsTransport({ servers: (server as NatsServer).url, ...options }),
       store: openSqliteStore({ path }),
       keys: () => generateAgentKeyPair(),
       roles: { lead: {}, worker: {} },
@@ -190,5 +199,42 @@ describe("a task the broker lost after acknowledging it", {
     // The completion of the copy's copy settled the redrive's entry.
     assert.deepEqual(await lead.store.sentOutbox({ sentBefore: Number.MAX_SAFE_INTEGER }), []);
     assert.deepEqual(await lead.store.deadLetters(), []);
+  });
+
+  test("on one server, a task a client in another language took is not sent again", {
+    timeout: 60_000,
+  }, async () => {
+    assertAvailable("nats-server", missing);
+    server ??= await startNatsServer();
+    const name = randomSwarmName("foreign");
+    const events: SwarmEvent[] = [];
+    // Not watched by default with one replica (see NatsTransportConfig.watchSent).
+    const lead = await nodeOf(name, join(work, "foreign.db"), events, {});
+    lead.agent({ id: "boss", role: "lead" });
+    await lead.start();
+    assert.equal(lead.transport.features.watchSent, false);
+    await lead.submit("worker", "job", { n: 1 }, { as: "boss" });
+
+    // A raw JetStream client takes and acks it; it records nothing in the store.
+    const nc = await connect({ servers: server.url });
+    let taken = 0;
+    try {
+      const consumer = await jetstream(nc).consumers.get(`${name}-task-worker`, "conclave");
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline) {
+        const message = await consumer.next({ expires: 1000 });
+        if (message === null) continue;
+        taken++;
+        message.ack();
+      }
+    } finally {
+      await nc.close();
+    }
+    assert.equal(taken, 1, "taken once, never sent again");
+    assert.equal(
+      events.some((e) => e.type === "task.resent"),
+      false,
+    );
+    assert.deepEqual(await lead.store.sentOutbox({ sentBefore: Number.MAX_SAFE_INTEGER }), []);
   });
 });

@@ -27,6 +27,7 @@ test("a task refused as still replicating for 10 s is sent under a new id, and w
   const tried: string[] = [];
   const transport = {
     kind: "nats",
+    features: { durableAcrossRestart: true, releasesOnClose: false, watchSent: true },
     async holds() {
       return true;
     },

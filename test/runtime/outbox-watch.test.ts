@@ -32,6 +32,7 @@ describe("the outbox's watch over sent tasks", () => {
     answers = new Map();
     sent = [];
     const transport = {
+      features: { durableAcrossRestart: true, releasesOnClose: false, watchSent: true },
       async holds(_receipt: string, msgId: string) {
         return answers.has(msgId) ? answers.get(msgId) : true;
       },

@@ -34,6 +34,16 @@ export interface NatsTransportConfig {
   /** Copies of each queue stream in a JetStream cluster (1, 3 or 5). Default 1. */
   readonly replicas?: number;
   /**
+   * Senders keep what they send until it settles and send again what the
+   * server lost after acknowledging it (`TransportFeatures.watchSent`;
+   * nats-io/nats-server#6236). Default: on with `replicas` above 1, where a
+   * partition can lose an acknowledged publish; off with one replica. Turn
+   * it off where consumers that do not record completions in the swarm's
+   * store (clients in other languages) take tasks this swarm sends: each
+   * would get its tasks again, up to 5 times.
+   */
+  readonly watchSent?: boolean;
+  /**
    * The swarm wants every acknowledged enqueue fsynced (`broker.syncEveryWrite`).
    * Only the server can do it (`jetstream { sync_interval: always }`,
    * nats-server 2.10+): on connecting, a server too old for that setting is

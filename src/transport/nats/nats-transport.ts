@@ -112,7 +112,7 @@ export async function deleteNatsQueue(transport: Transport, queue: string): Prom
 
 class NatsTransport implements Transport {
   readonly kind = "nats";
-  readonly features = FEATURES;
+  readonly features: TransportFeatures;
   readonly #nc: NatsConnection;
   readonly #clock: Clock;
   readonly #report: (error: Error) => void;
@@ -130,6 +130,10 @@ class NatsTransport implements Transport {
 
   constructor(session: NatsSession, config: NatsTransportConfig) {
     const { driver, nc } = session;
+    this.features = Object.freeze({
+      ...FEATURES,
+      watchSent: config.watchSent ?? (config.replicas ?? 1) > 1,
+    });
     this.#nc = nc;
     this.#clock = config.clock ?? systemClock;
     this.#report = createErrorReporter(config.onError, "nats transport");

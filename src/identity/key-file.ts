@@ -124,7 +124,7 @@ export async function loadOrCreateAgentKey(dir: string, agentId: string): Promis
  * Refuses a key folder that group or others may write to: whoever can write
  * there can replace an agent's key file with their own.
  */
-async function refuseOpenFolder(dir: string): Promise<void> {
+export async function refuseOpenFolder(dir: string): Promise<void> {
   if (process.platform === "win32") return;
   const mode = (await stat(dir)).mode;
   if ((mode & 0o022) !== 0) {

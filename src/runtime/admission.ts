@@ -112,6 +112,32 @@ export class Gatekeeper implements AdmissionGate {
     if (refusal !== undefined) throw new AdmissionError(refusal.code, refusal.reason);
   }
 
+  async admitsRemembered(agentId: string, publicKey: string): Promise<boolean> {
+    if (this.#refused.has(agentId)) return false;
+    const declared = this.#policy.declared.get(agentId);
+    // A credential or a vote is judged on a card; without one, wait to hear it.
+    if (declared === undefined && this.#policy.mode !== "open") return false;
+    const card: AgentCard = {
+      id: agentId,
+      role: declared?.role ?? "",
+      tags: [],
+      capabilities: [],
+      weight: declared?.weight ?? 1,
+      publicKey,
+      ...(declared?.owner === undefined ? {} : { owner: declared.owner }),
+    };
+    try {
+      const pinnedKey =
+        this.#policy.mode === "open" ? undefined : await this.#pin(agentId, publicKey);
+      return admitCard(this.#policy, card, {
+        now: this.#node.clock.now(),
+        ...(pinnedKey === undefined ? {} : { pinnedKey }),
+      }).admitted;
+    } catch {
+      return false;
+    }
+  }
+
   /** The grant of an admitted agent. */
   grant(agentId: string): Grant | undefined {
     return this.#grants.get(agentId);

@@ -194,6 +194,12 @@ export interface AdmissionGate {
   refusal(agentId: string): { readonly code: RefusalCode; readonly reason: string } | undefined;
   /** Throws `AdmissionError` for a refused agent. */
   assertAdmitted(agentId: string): void;
+  /**
+   * Whether a key this node proved in an earlier run may be trusted again
+   * before the agent is heard: the policy admits the agent with that key
+   * without a card (open, or declared), and it is not refused.
+   */
+  admitsRemembered(agentId: string, publicKey: string): Promise<boolean>;
   /** Refuses an agent for good. */
   revoke(agentId: string, reason: string): void;
 }

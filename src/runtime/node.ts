@@ -312,7 +312,7 @@ export class SwarmNode implements NodeContext {
     for (const agent of this.hosted.values()) {
       await this.admission.pinLocal(agent.id, agent.card.publicKey);
     }
-    this.keys.start();
+    await this.keys.start();
     await this.revocations.start();
     this.consensusEngine.start();
     await this.votedAdmission.start();

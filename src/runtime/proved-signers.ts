@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { toError } from "../errors/index.js";
+import { refuseOpenFolder } from "../identity/key-file.js";
+
+/** Far more than any swarm's agents need; a larger file is not ours. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
 /**
  * The public keys this node's handshakes proved, kept in a file so that a
@@ -18,6 +21,9 @@ import { toError } from "../errors/index.js";
  * {"<agent id>": "<public key, as on its card>"}}`. Several processes of
  * one swarm may share it (one `keysDir`): each write merges what the file
  * holds with what this node proved, then replaces the file in one rename.
+ * It decides whom a node trusts, so it is read only as a key file is: a
+ * regular file, written by its owner only (mode 0600), in a folder group
+ * and others cannot write to; otherwise it is reported and not used.
  */
 export class ProvedSigners {
   readonly #path: string;
@@ -35,8 +41,8 @@ export class ProvedSigners {
   }
 
   /** What the file holds (none when it is missing or not this swarm's; a bad file is reported). */
-  load(): ReadonlyMap<string, string> {
-    const held = this.#read();
+  async load(): Promise<ReadonlyMap<string, string>> {
+    const held = await this.#read();
     for (const [id, key] of held) this.#proved.set(id, key);
     return held;
   }
@@ -61,13 +67,32 @@ export class ProvedSigners {
     while (this.#writing !== undefined) await this.#writing;
   }
 
-  #read(): Map<string, string> {
+  async #read(): Promise<Map<string, string>> {
     let text: string;
     try {
-      text = readFileSync(this.#path, "utf8");
+      // Stat the open handle, not the path, so the file checked is the file read.
+      const handle = await open(this.#path, "r");
+      try {
+        const stat = await handle.stat();
+        const problem = !stat.isFile()
+          ? "is not a regular file"
+          : process.platform !== "win32" && (stat.mode & 0o022) !== 0
+            ? "is writable by group or others (run chmod 600 on it)"
+            : stat.size > MAX_FILE_BYTES
+              ? "is too large"
+              : undefined;
+        if (problem !== undefined) {
+          this.#report(`proved signers ${this.#path} ${problem}; it is not used`);
+          return new Map();
+        }
+        await refuseOpenFolder(dirname(this.#path));
+        text = await handle.readFile("utf8");
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-        this.#report(`reading proved signers ${this.#path}: ${toError(error).message}`);
+        this.#report(`proved signers ${this.#path} not used: ${toError(error).message}`);
       }
       return new Map();
     }
@@ -94,14 +119,14 @@ export class ProvedSigners {
     this.#writing = (async () => {
       do {
         this.#again = false;
-        const merged = this.#read();
+        const merged = await this.#read();
         for (const id of this.#forgotten) merged.delete(id);
         for (const [id, key] of this.#proved) merged.set(id, key);
         const text = JSON.stringify({ swarm: this.#swarm, signers: Object.fromEntries(merged) });
         const temporary = `${this.#path}.${randomBytes(6).toString("hex")}.tmp`;
         try {
-          await mkdir(dirname(this.#path), { recursive: true });
-          await writeFile(temporary, `${text}\n`, { mode: 0o644 });
+          await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
+          await writeFile(temporary, `${text}\n`, { mode: 0o600 });
           await rename(temporary, this.#path);
         } catch (error) {
           this.#report(`writing proved signers ${this.#path}: ${toError(error).message}`);

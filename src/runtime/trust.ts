@@ -70,11 +70,13 @@ export class TrustManager implements KeyRing {
     this.#config = config;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.#startedAt = this.#node.clock.now();
-    // What handshakes proved before a restart (revocations are applied next).
-    for (const [id, publicKey] of this.#config.proved?.load() ?? []) {
+    // What handshakes proved before a restart, as far as admission still
+    // grants it without a card (revocations in the audit log are applied next).
+    for (const [id, publicKey] of (await this.#config.proved?.load()) ?? []) {
       if (this.#trusted.has(id) || this.revoked(id)) continue;
+      if (!(await this.#node.admission.admitsRemembered(id, publicKey))) continue;
       try {
         this.#trusted.set(id, decodePublicKey(publicKey));
         this.#provedKey.set(id, publicKey);
@@ -122,12 +124,38 @@ export class TrustManager implements KeyRing {
 
   verify(envelope: Envelope): void {
     const key = this.#signerKey(envelope);
-    if (key !== undefined) verifyEnvelope(envelope, key);
+    if (key === undefined) return;
+    try {
+      verifyEnvelope(envelope, key);
+    } catch (error) {
+      throw this.#remembered(envelope, error);
+    }
   }
 
   verifyOffThread(envelope: Envelope): Promise<void> | undefined {
     const key = this.#signerKey(envelope);
-    return key === undefined ? undefined : verifyEnvelopeOffThread(envelope, key);
+    if (key === undefined) return undefined;
+    let checking: Promise<void> | undefined;
+    try {
+      checking = verifyEnvelopeOffThread(envelope, key);
+    } catch (error) {
+      throw this.#remembered(envelope, error);
+    }
+    if (checking === undefined || !this.#provedBefore.has(envelope.from)) return checking;
+    return checking.catch((error: unknown) => {
+      throw this.#remembered(envelope, error);
+    });
+  }
+
+  /**
+   * A signature that does not match a key proved in an earlier run may be
+   * the agent's new key (its node came back with another one, not heard
+   * yet): an unknown signer, which waits for the handshake, not a forgery.
+   */
+  #remembered(envelope: Envelope, error: unknown): unknown {
+    return error instanceof SignatureError && this.#provedBefore.has(envelope.from)
+      ? new UnknownSignerError(envelope.from)
+      : error;
   }
 
   /** The key to check the envelope against; undefined for an unsigned envelope the policy allows. */

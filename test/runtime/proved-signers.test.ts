@@ -1,11 +1,20 @@
 /**
  * The file of keys a node's handshakes proved (src/runtime/proved-signers.ts):
  * kept across restarts, shared by the processes of one keysDir without
- * losing each other's keys, scoped to its swarm, and a bad file is reported
- * and replaced rather than trusted or fatal.
+ * losing each other's keys, scoped to its swarm, read only as a key file
+ * is (its owner's alone), and a bad file is reported and replaced rather
+ * than trusted or fatal.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -20,8 +29,8 @@ describe("proved signers", () => {
     const errors: string[] = [];
     const one = new ProvedSigners(path, "s", (e) => errors.push(e));
     const two = new ProvedSigners(path, "s", (e) => errors.push(e));
-    assert.deepEqual([...one.load()], [], "no file yet: nothing, and no error");
-    two.load();
+    assert.deepEqual([...(await one.load())], [], "no file yet: nothing, and no error");
+    await two.load();
     one.remember("a", "key-a");
     two.remember("b", "key-b");
     await one.flush();
@@ -30,13 +39,13 @@ describe("proved signers", () => {
     await one.flush();
     const restarted = new ProvedSigners(path, "s", (e) => errors.push(e));
     assert.deepEqual(
-      Object.fromEntries(restarted.load()),
+      Object.fromEntries(await restarted.load()),
       { a: "key-a", b: "key-b", c: "key-c" },
       "each write merges what the file holds",
     );
     restarted.forget("b");
     await restarted.flush();
-    assert.deepEqual(Object.fromEntries(new ProvedSigners(path, "s", () => {}).load()), {
+    assert.deepEqual(Object.fromEntries(await new ProvedSigners(path, "s", () => {}).load()), {
       a: "key-a",
       c: "key-c",
     });
@@ -45,13 +54,15 @@ describe("proved signers", () => {
 
   test("another swarm's file is not read; a bad one is reported, then rewritten", async () => {
     const path = join(work, "proved-signers.t.json");
-    writeFileSync(path, JSON.stringify({ swarm: "other", signers: { x: "key-x" } }));
-    assert.deepEqual([...new ProvedSigners(path, "t", () => {}).load()], []);
+    writeFileSync(path, JSON.stringify({ swarm: "other", signers: { x: "key-x" } }), {
+      mode: 0o600,
+    });
+    assert.deepEqual([...(await new ProvedSigners(path, "t", () => {}).load())], []);
 
     writeFileSync(path, "{not json");
     const errors: string[] = [];
     const signers = new ProvedSigners(path, "t", (e) => errors.push(e));
-    assert.deepEqual([...signers.load()], []);
+    assert.deepEqual([...(await signers.load())], []);
     assert.match(errors[0] ?? "", /is not valid .*rewritten as this node proves keys again/);
     signers.remember("a", "key-a");
     await signers.flush();
@@ -59,5 +70,27 @@ describe("proved signers", () => {
       swarm: "t",
       signers: { a: "key-a" },
     });
+    assert.equal(statSync(path).mode & 0o777, 0o600, "readable by its owner only");
+  });
+
+  test("a file others may write is not trusted, nor one in a folder they may write", async () => {
+    const path = join(work, "proved-signers.u.json");
+    writeFileSync(path, JSON.stringify({ swarm: "u", signers: { a: "key-a" } }), { mode: 0o600 });
+    assert.deepEqual(Object.fromEntries(await new ProvedSigners(path, "u", () => {}).load()), {
+      a: "key-a",
+    });
+    chmodSync(path, 0o666);
+    const errors: string[] = [];
+    assert.deepEqual([...(await new ProvedSigners(path, "u", (e) => errors.push(e)).load())], []);
+    assert.match(errors[0] ?? "", /writable by group or others .*not used/);
+
+    const open = join(work, "open");
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    const inOpen = join(open, "proved-signers.u.json");
+    writeFileSync(inOpen, JSON.stringify({ swarm: "u", signers: { a: "key-a" } }), { mode: 0o600 });
+    errors.length = 0;
+    assert.deepEqual([...(await new ProvedSigners(inOpen, "u", (e) => errors.push(e)).load())], []);
+    assert.match(errors[0] ?? "", /writable by group or others/);
   });
 });

@@ -88,7 +88,11 @@ export interface RedriveCliOptions {
   readonly json: boolean;
 }
 
-/** Redrives the dead letters asked for; exit 0 when every one was sent, 1 when any was refused. */
+/**
+ * Redrives the dead letters asked for; exit 0 when every one was redriven
+ * (sent, or queued in the outbox when the bus refused it for now, as printed),
+ * 1 when any was refused.
+ */
 export async function redriveDeadLetters(
   file: string,
   options: RedriveCliOptions,

@@ -100,20 +100,22 @@ export class DeadLetters implements BadInputPark {
       },
     });
     // Through the outbox, so that nothing between here and the bus loses it:
-    // committed first (a crash from here on leaves it to the relay), then
-    // pending again (waiters see no outcome until it completes or dies
-    // anew), then sent; where the broker may lose what it took, kept until
-    // it settles (src/runtime/outbox-watch.ts). Not sent before the dead
-    // letter is removed: a quick second death must not be removed with it.
+    // the dead letter is removed (waiters see no outcome until the task
+    // completes or dies anew) and the task queued in the outbox in one
+    // transaction (a crash from here on leaves it to the relay), then sent;
+    // where the watch runs, kept until it settles (outbox-watch.ts). Its
+    // message id is numbered by the time, unlike the small numbers of the
+    // watch's copies, so that no bus drops it as a duplicate of one.
     const marker = `redrive:${id}:${attempt}`;
-    await store.completeTask({
+    const queued = await store.redriveDeadLetter(id, {
+      id: redriveMsgId(id, at),
       taskId: marker,
-      agent: options.by,
-      at,
-      effects: [],
-      outbox: [{ id: redriveMsgId(id, attempt), mode: "enqueue", subject: record.subject, data }],
+      subject: record.subject,
+      data,
     });
-    await store.removeDeadLetter(id);
+    if (!queued) {
+      throw new RedriveRefusedError(`dead letter ${id} was redriven meanwhile; nothing to redrive`);
+    }
     const sent = await outbox.resend(marker);
     events.emit({ type: "task.redriven", id, subject: record.subject, by: options.by, attempt });
     return { id, subject: record.subject, attempt, sent };

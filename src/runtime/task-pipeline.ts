@@ -158,8 +158,11 @@ export class TaskPipeline {
     );
     if (claim === undefined) {
       // Redelivered after it was committed (crash between commit and ack), or
-      // a second delivery of it: finish the send and the ack, never the effects.
+      // a second delivery of it: finish the send and the ack, never the
+      // effects; the copy's outbox entry is settled as a completion would.
       await store(() => node.outbox.resend(envelope.id));
+      const settled = settledBy(node.transport, delivery.msgId);
+      if (settled.length > 0) await store(() => node.store.deleteOutbox(settled));
       span.set("conclave.task.outcome", "duplicate");
       await this.#settleAndAck(delivery, envelope, false, undefined);
       node.events.emit({ type: "task.duplicate", id: envelope.id, agent: agent.id });

@@ -191,6 +191,10 @@ export class KyselyStore implements Store {
   deadLetter(id: string): Promise<DeadLetterRecord | undefined> {
     return this.#deadLetters.deadLetter(id);
   }
+  redriveDeadLetter(id: string, send: Omit<OutboxEntry, "mode">): Promise<boolean> {
+    return this.#deadLetters.redriveDeadLetter(id, send);
+  }
+
   removeDeadLetter(id: string): Promise<boolean> {
     return this.#deadLetters.removeDeadLetter(id);
   }

@@ -169,12 +169,14 @@ describe("a task the broker lost after acknowledging it", {
 
     const redriven = await lead.redrive(id, { by: "oncall" });
     assert.equal(redriven.sent, true);
-    const copy = `${id}.redrive.1`;
+    let copy = "";
     let receipt: string | undefined;
     await until(
       async () => {
         const sent = await lead.store.sentOutbox({ sentBefore: Date.now() + 1000 });
-        receipt = sent.find((e) => e.id === copy)?.receipt;
+        const entry = sent.find((e) => e.id.startsWith(`${id}.redrive.`));
+        copy = entry?.id ?? "";
+        receipt = entry?.receipt;
         return receipt !== undefined;
       },
       10_000,

@@ -427,7 +427,9 @@ async function redrive(id, unpaid = false) {
   const body = await response.json();
   if (response.ok) {
     result.className = "redrive-result state-approved";
-    result.textContent = `redriven (attempt ${body.attempt})`;
+    result.textContent = body.sent
+      ? `redriven (attempt ${body.attempt})`
+      : `redriven (attempt ${body.attempt}); the bus refused it for now, it waits in the outbox`;
   } else if (
     /--unpaid/.test(body.error?.message ?? "") &&
     confirm(`${body.error.message}\n\nRun it without pay?`)

@@ -1,6 +1,10 @@
 /** `DeadLetterStore` over Kysely, for both dialects. */
+import type { Insertable } from "kysely";
 import type { DeadLetterRecord, DeadLetterStore } from "../ports/dead-letters.js";
+import type { OutboxEntry } from "../ports/tasks.js";
+import type { OutboxTable } from "../schema.js";
 import type { StoreCore } from "./core.js";
+import { maxOutboxSeq } from "./tasks.js";
 
 export class KyselyDeadLetterStore implements DeadLetterStore {
   readonly #core: StoreCore;
@@ -58,6 +62,32 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
         .executeTakeFirst();
       return r === undefined ? undefined : toRecord(r);
     });
+  }
+
+  redriveDeadLetter(id: string, send: Omit<OutboxEntry, "mode">): Promise<boolean> {
+    return this.#core.run("redriving a dead letter", () =>
+      this.#core.transaction(async (trx) => {
+        const removed = await trx
+          .deleteFrom("conclave_dead_letters")
+          .where("id", "=", id)
+          .executeTakeFirst();
+        if (Number(removed.numDeletedRows) === 0) return false;
+        const entry: Insertable<OutboxTable> = {
+          id: send.id,
+          task_id: send.taskId,
+          mode: "enqueue",
+          subject: send.subject,
+          data: Buffer.from(send.data.buffer, send.data.byteOffset, send.data.byteLength),
+        };
+        if (this.#core.dialect === "sqlite") entry.seq = (await maxOutboxSeq(trx)) + 1;
+        await trx
+          .insertInto("conclave_outbox")
+          .values(entry)
+          .onConflict((oc) => oc.column("id").doNothing())
+          .execute();
+        return true;
+      }),
+    );
   }
 
   removeDeadLetter(id: string): Promise<boolean> {

@@ -230,7 +230,7 @@ export class KyselyTaskStore implements TaskStore {
       // Postgres draws `seq` from its sequence. SQLite has one writer at a
       // time (this transaction holds the file's write lock), so the next
       // numbers after the current maximum are ours alone.
-      const max = await this.#maxOutboxSeq(trx);
+      const max = await maxOutboxSeq(trx);
       outbox.forEach((o, i) => {
         o.seq = max + i + 1;
       });
@@ -248,14 +248,6 @@ export class KyselyTaskStore implements TaskStore {
       await trx.deleteFrom("conclave_outbox").where("id", "in", chunk).execute();
     }
     return completions.map((c, i) => !(inserted.has(c.taskId) && first.get(c.taskId) === i));
-  }
-
-  async #maxOutboxSeq(trx: Transaction<Database>): Promise<number> {
-    const row = await trx
-      .selectFrom("conclave_outbox")
-      .select((eb) => eb.fn.max("seq").as("max"))
-      .executeTakeFirst();
-    return Number(row?.max ?? 0);
   }
 
   isCompleted(taskId: string): Promise<boolean> {
@@ -492,4 +484,16 @@ function toEffect(r: Selectable<EffectsTable>): EffectRecord {
     at: Number(r.at),
     ...(r.data === null ? {} : { data: JSON.parse(r.data) as unknown }),
   };
+}
+
+/**
+ * The outbox's highest `seq` (0 when empty). On SQLite the writer numbers
+ * entries after it: one writer at a time holds the file's write lock.
+ */
+export async function maxOutboxSeq(trx: Transaction<Database>): Promise<number> {
+  const row = await trx
+    .selectFrom("conclave_outbox")
+    .select((eb) => eb.fn.max("seq").as("max"))
+    .executeTakeFirst();
+  return Number(row?.max ?? 0);
 }

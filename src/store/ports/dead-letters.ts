@@ -8,6 +8,7 @@
  * is idempotent by `id` (the first record is kept); lists are ordered as
  * documented per method.
  */
+import type { OutboxEntry } from "./tasks.js";
 
 export interface DeadLetterRecord {
   /** The dead-lettered message's id (envelope id when it had one). */
@@ -47,4 +48,10 @@ export interface DeadLetterStore {
    * missing one is not an error.
    */
   removeDeadLetter(id: string): Promise<boolean>;
+  /**
+   * Redrives dead letter `id`: removes it and puts `send` in the outbox,
+   * pending, in one transaction, so that neither is done without the other.
+   * Returns false, writing nothing, when there is no dead letter `id`.
+   */
+  redriveDeadLetter(id: string, send: Omit<OutboxEntry, "mode">): Promise<boolean>;
 }

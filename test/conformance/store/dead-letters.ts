@@ -1,10 +1,11 @@
 /**
  * The `DeadLetterStore` part of the store conformance suite: a dead letter
- * is recorded once by id and listed with its root.
+ * is recorded once by id and listed with its root, and redriven (removed and
+ * its task queued) in one step.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { DeadLetterStore } from "../../../src/store/port.js";
+import type { DeadLetterStore, TaskStore } from "../../../src/store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -55,6 +56,42 @@ export function runDeadLetterStoreConformance(
       assert.equal((await fixture.store.deadLetter(dl.id))?.reason, "boom again");
     });
 
+    test("redriveDeadLetter removes the dead letter and queues its task in one step, once", async () => {
+      const store = fixture.store as DeadLetterStore & Closable & Partial<TaskStore>;
+      const dl = {
+        id: id(),
+        subject: "s.task.dev.code",
+        reason: "boom",
+        deliveries: 5,
+        at: 7,
+        data: "e30",
+      };
+      await store.recordDeadLetter(dl);
+      const taskId = `redrive:${dl.id}:1`;
+      const send = {
+        id: `${dl.id}.redrive.1000`,
+        taskId,
+        subject: dl.subject,
+        data: new TextEncoder().encode("{}"),
+      };
+      assert.equal(await store.redriveDeadLetter(dl.id, send), true);
+      assert.equal(await store.deadLetter(dl.id), undefined);
+      if (store.pendingOutbox !== undefined) {
+        const pending = await store.pendingOutbox({ taskId });
+        assert.deepEqual(
+          pending.map((e) => [e.id, e.taskId, e.mode, e.subject]),
+          [[send.id, taskId, "enqueue", dl.subject]],
+        );
+        assert.deepEqual([...(pending[0]?.data ?? [])], [...send.data]);
+      }
+      // No dead letter (any more): nothing is written.
+      const again = { ...send, id: `${dl.id}.redrive.2000`, taskId: `redrive:${dl.id}:2` };
+      assert.equal(await store.redriveDeadLetter(dl.id, again), false);
+      if (store.pendingOutbox !== undefined) {
+        assert.deepEqual(await store.pendingOutbox({ taskId: again.taskId }), []);
+      }
+    });
+
     test("a closed handle refuses every dead-letter call with ClosedError", () =>
       assertClosedHandleRefuses(fixture, {
         recordDeadLetter: (s) =>
@@ -70,6 +107,13 @@ export function runDeadLetterStoreConformance(
         deadLetteredRoots: (s) => s.deadLetteredRoots(),
         deadLetter: (s) => s.deadLetter("x"),
         removeDeadLetter: (s) => s.removeDeadLetter("x"),
+        redriveDeadLetter: (s) =>
+          s.redriveDeadLetter("x", {
+            id: "x.redrive.1",
+            taskId: "t",
+            subject: "s",
+            data: new Uint8Array(),
+          }),
       }));
   });
 }

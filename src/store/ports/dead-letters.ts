@@ -10,6 +10,7 @@
  */
 import type { OutboxEntry } from "./tasks.js";
 
+/** A message given up on, as recorded: why, when, after how many deliveries, and its bytes. */
 export interface DeadLetterRecord {
   /** The dead-lettered message's id (envelope id when it had one). */
   readonly id: string;

@@ -183,28 +183,37 @@ describe("keys proved before a restart", () => {
     }
   });
 
+  /**
+   * node-b (keeping proofs in `file`) ran a task of boss's and kept boss's
+   * first key; then both nodes stopped. `dev` starts another dev node.
+   */
+  const bossProvedThenGone = async (node: ReturnType<typeof nodes>["node"]) => {
+    const handled: number[] = [];
+    const dev = (n: string) => {
+      const b = node(n, undefined, { provedSignersFile: file });
+      b.agent({ id: "dev", role: "dev" }).handle<{ n: number }>("code", (ctx) => {
+        handled.push(ctx.body.n);
+      });
+      return b;
+    };
+    const a = node("node-a");
+    a.agent({ id: "boss", role: "lead" });
+    const b = dev("node-b");
+    await a.start();
+    await b.start();
+    await a.submit("dev", "code", { n: 1 }, { as: "boss" });
+    await until(() => provedIn()["boss"] !== undefined, 5000, "boss's first key kept");
+    await b.close();
+    await a.close();
+    return { handled, dev };
+  };
+
   test("an agent back with another key is proved anew, its tasks not refused as forged", {
     timeout: 30_000,
   }, async () => {
     const { node, cleanup } = nodes();
     try {
-      const handled: number[] = [];
-      const dev = (n: string) => {
-        const b = node(n, undefined, { provedSignersFile: file });
-        b.agent({ id: "dev", role: "dev" }).handle<{ n: number }>("code", (ctx) => {
-          handled.push(ctx.body.n);
-        });
-        return b;
-      };
-      const a = node("node-a");
-      a.agent({ id: "boss", role: "lead" });
-      const b = dev("node-b");
-      await a.start();
-      await b.start();
-      await a.submit("dev", "code", { n: 1 }, { as: "boss" });
-      await until(() => provedIn()["boss"] !== undefined, 5000, "boss's first key kept");
-      await b.close();
-      await a.close();
+      const { handled, dev } = await bossProvedThenGone(node);
       // boss comes back with a fresh key and queues a task; node-b restarts.
       const a2 = node("node-a2");
       a2.agent({ id: "boss", role: "lead" });
@@ -226,23 +235,7 @@ describe("keys proved before a restart", () => {
   }, async () => {
     const { node, cleanup } = nodes();
     try {
-      const handled: number[] = [];
-      const dev = (n: string) => {
-        const b = node(n, undefined, { provedSignersFile: file });
-        b.agent({ id: "dev", role: "dev" }).handle<{ n: number }>("code", (ctx) => {
-          handled.push(ctx.body.n);
-        });
-        return b;
-      };
-      const a = node("node-a");
-      a.agent({ id: "boss", role: "lead" });
-      const b = dev("node-b");
-      await a.start();
-      await b.start();
-      await a.submit("dev", "code", { n: 1 }, { as: "boss" });
-      await until(() => provedIn()["boss"] !== undefined, 5000, "boss's first key kept");
-      await b.close();
-      await a.close();
+      const { handled, dev } = await bossProvedThenGone(node);
       // boss comes back with a fresh key, queues a task, and goes down again.
       const rekeyed = generateAgentKeyPair();
       const a2 = node("node-a2", () => rekeyed);

@@ -51,6 +51,8 @@ export class SentWatch {
   readonly #settings: SentWatchSettings;
   /** Tasks found missing, with when they were first found so. */
   #missing = new Map<string, number>();
+  /** Whether an inactive watch has forgotten what an earlier, watching run kept. */
+  #forgotten = false;
 
   constructor(node: NodeContext, settings: SentWatchSettings = SENT_WATCH_DEFAULTS) {
     this.#node = node;
@@ -62,10 +64,18 @@ export class SentWatch {
     return watchesSent(this.#node.transport);
   }
 
-  /** Looks at the tasks sent longest ago; sends again those lost. */
+  /**
+   * Looks at the tasks sent longest ago; sends again those lost. Where this
+   * node does not watch (`watchSent` turned off since an earlier run kept
+   * tasks), its first pass forgets the tasks kept as sent: the bus took
+   * each of them, and nothing would ever settle them here.
+   */
   async pass(): Promise<void> {
     const { store, clock } = this.#node;
-    if (!this.active) return;
+    if (!this.active) {
+      if (!this.#forgotten) await this.#forgetKept();
+      return;
+    }
     const now = clock.now();
     const due = await store.sentOutbox({
       sentBefore: now - this.#settings.afterMs,
@@ -96,6 +106,20 @@ export class SentWatch {
     await store.markOutboxSent(stillHeld);
     if (unwatchable.length > 0) await store.deleteOutbox(unwatchable);
     for (const entry of lost) await this.#sendAgain(entry, missing);
+  }
+
+  /** Deletes every entry marked sent, a page at a time. */
+  async #forgetKept(): Promise<void> {
+    const { store } = this.#node;
+    for (;;) {
+      const kept = await store.sentOutbox({
+        sentBefore: Number.MAX_SAFE_INTEGER,
+        limit: this.#settings.perPass,
+      });
+      if (kept.length > 0) await store.deleteOutbox(kept.map((e) => e.id));
+      if (kept.length < this.#settings.perPass) break;
+    }
+    this.#forgotten = true;
   }
 
   #holds(entry: SentOutboxEntry): Promise<boolean | undefined> {

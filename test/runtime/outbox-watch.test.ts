@@ -175,4 +175,36 @@ describe("the outbox's watch over sent tasks", () => {
       ["t2"],
     );
   });
+
+  test("turned off, its first pass forgets what an earlier run kept; it sends nothing", async () => {
+    // Pages of one: the loop must go past a full page.
+    const off = new SentWatch(
+      {
+        store,
+        clock,
+        transport: { features: { durableAcrossRestart: true, releasesOnClose: false } },
+        events: { emit: (e: SwarmEvent) => events.push(e) },
+      } as unknown as NodeContext,
+      { ...SETTINGS, perPass: 1 },
+    );
+    await store.completeTask({
+      taskId: "other",
+      agent: "a",
+      at: 0,
+      effects: [],
+      outbox: [
+        { id: "t3", mode: "enqueue", subject: "s.task.r.t3", data: new TextEncoder().encode("t3") },
+      ],
+    });
+    assert.equal(off.active, false);
+    await off.pass();
+    assert.deepEqual(await watched(), []);
+    assert.deepEqual(
+      (await store.pendingOutbox({})).map((e) => e.id),
+      ["t3"],
+      "what was never sent stays for the relay",
+    );
+    assert.deepEqual(sent, []);
+    assert.deepEqual(events, []);
+  });
 });

@@ -203,6 +203,82 @@ describe("a task the broker lost after acknowledging it", {
     assert.deepEqual(await lead.store.deadLetters(), []);
   });
 
+  test("a copy delivered after its task completed settles its own entry: nothing is sent again", {
+    timeout: 60_000,
+  }, async () => {
+    assertAvailable("nats-server", missing);
+    server ??= await startNatsServer();
+    const name = randomSwarmName("dupsettle");
+    const path = join(work, "duplicate.db");
+    const events: SwarmEvent[] = [];
+    const lead = await nodeOf(name, path, events);
+    lead.agent({ id: "boss", role: "lead" });
+    await lead.start();
+    const id = await lead.submit("worker", "job", {}, { as: "boss" });
+    let entry: { subject: string; data: Uint8Array } | undefined;
+    await until(
+      async () => {
+        const sent = await lead.store.sentOutbox({ sentBefore: Date.now() + 1000 });
+        entry = sent.find((e) => e.id === id);
+        return entry !== undefined;
+      },
+      10_000,
+      "the task marked sent",
+    );
+    // A second copy of the task died (as RabbitMQ's double delivery once did)
+    // while the first is still queued; redriven, the task is queued twice.
+    const { subject, data } = entry as { subject: string; data: Uint8Array };
+    await lead.store.recordDeadLetter({
+      id,
+      subject,
+      reason: "a second copy died",
+      deliveries: 1,
+      at: Date.now(),
+      data: Buffer.from(data).toString("base64"),
+    });
+    await lead.redrive(id, { by: "oncall" });
+    await until(
+      async () =>
+        (await lead.store.sentOutbox({ sentBefore: Date.now() + 1000 })).some((e) =>
+          e.id.startsWith(`${id}.redrive.`),
+        ),
+      10_000,
+      "the redrive marked sent",
+    );
+
+    // The first copy completes (settling its own entry); the redrive then
+    // arrives as a duplicate and must settle the redrive's entry. Before, it
+    // stayed, and the watch sent it again and again (the broker no longer
+    // held what had been acked) until it gave up with an error.
+    const worker = await nodeOf(name, path, events);
+    worker.agent({ id: "w-1", role: "worker" }).handle("job", (ctx) => {
+      ctx.effect("job.done", ctx.task.id);
+      return "done";
+    });
+    await worker.start();
+    await until(
+      () => events.some((e) => e.type === "task.duplicate" && e.id === id),
+      20_000,
+      "the redrive delivered as a duplicate",
+      50,
+    );
+    await until(
+      async () =>
+        (await lead.store.sentOutbox({ sentBefore: Number.MAX_SAFE_INTEGER })).length === 0,
+      10_000,
+      "every entry settled",
+      50,
+    );
+    // Past the watch's afterMs and grace (300 ms each), twice over.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual(
+      events.filter((e) => e.type === "task.resent" || e.type === "error"),
+      [],
+    );
+    const done = (await lead.store.effects("job.done")).filter((e) => e.key === id);
+    assert.equal(done.length, 1, "it ran once");
+  });
+
   test("on one server, a task a client in another language took is not sent again", {
     timeout: 60_000,
   }, async () => {

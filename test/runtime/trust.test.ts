@@ -183,6 +183,48 @@ describe("keys proved before a restart", () => {
     }
   });
 
+  test("a revocation made while a node was down is applied when it starts: the remembered key lets nothing in", {
+    timeout: 30_000,
+  }, async () => {
+    const { node, cleanup } = nodes();
+    try {
+      const a = node("node-a");
+      a.agent({ id: "lead", role: "lead" });
+      const handled: number[] = [];
+      const dev = (n: string) => {
+        const b = node(n, undefined, { provedSignersFile: file });
+        b.agent({ id: "dev", role: "dev" }).handle<{ n: number }>("code", (ctx) => {
+          handled.push(ctx.body.n);
+        });
+        return b;
+      };
+      const b = dev("node-b");
+      await a.start();
+      await b.start();
+      await a.submit("dev", "code", { n: 1 }, { as: "lead" });
+      await until(() => provedIn()["lead"] !== undefined, 5000, "lead's key kept");
+      await until(() => handled.length === 1, 5000, "the first task");
+
+      // node-b stops; lead queues a task, is revoked (node-b hears nothing), and stops.
+      await b.close();
+      await a.submit("dev", "code", { n: 2 }, { as: "lead" });
+      await a.revoke("lead", { operatorKey: operator.privateKey });
+      await a.close();
+      assert.notEqual(provedIn()["lead"], undefined, "node-b's file still holds lead's key");
+
+      const again = dev("node-b2");
+      await again.start();
+      const refused = async () =>
+        (await again.store.deadLetters()).find((d) => d.subject === "trust.task.dev.code");
+      await until(async () => (await refused()) !== undefined, 5000, "the queued task refused");
+      assert.match((await refused())?.reason ?? "", /revoked/);
+      assert.deepEqual(handled, [1], "nothing signed by a revoked agent runs");
+      await until(() => provedIn()["lead"] === undefined, 5000, "lead's key forgotten");
+    } finally {
+      await cleanup();
+    }
+  });
+
   /**
    * node-b (keeping proofs in `file`) ran a task of boss's and kept boss's
    * first key; then both nodes stopped. `dev` starts another dev node.

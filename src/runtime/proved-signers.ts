@@ -1,8 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { toError } from "../errors/index.js";
 import { refuseOpenFolder } from "../identity/key-file.js";
+
+/** A write holds the file's lock for milliseconds; one held this long was left by a dead process. */
+const STALE_LOCK_MS = 10_000;
 
 /** Far more than any swarm's agents need; a larger file is not ours. */
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -19,8 +23,9 @@ const MAX_FILE_BYTES = 4 * 1024 * 1024;
  *
  * The file holds public keys only, as JSON: `{"swarm": "…", "signers":
  * {"<agent id>": "<public key, as on its card>"}}`. Several processes of
- * one swarm may share it (one `keysDir`): each write merges what the file
- * holds with what this node proved, then replaces the file in one rename.
+ * one swarm may share it (one `keysDir`): each write, holding a lock file
+ * beside it (`<file>.lock`), merges what the file holds with what this
+ * node proved, then replaces the file in one rename.
  * It decides whom a node trusts, so it is read only as a key file is: a
  * regular file, written by its owner only (mode 0600), in a folder group
  * and others cannot write to; otherwise it is reported and not used.
@@ -111,6 +116,34 @@ export class ProvedSigners {
     }
   }
 
+  /**
+   * Runs `update` holding `<file>.lock` (created exclusively, removed after).
+   * A lock older than {@link STALE_LOCK_MS} was left by a process that died
+   * holding it, and is taken over.
+   */
+  async #locked(update: () => Promise<void>): Promise<void> {
+    const lock = `${this.#path}.lock`;
+    for (;;) {
+      try {
+        await (await open(lock, "wx", 0o600)).close();
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      const since = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (since > STALE_LOCK_MS) await unlink(lock).catch(() => undefined);
+      else await sleep(2 + Math.floor(Math.random() * 10));
+    }
+    try {
+      await update();
+    } finally {
+      await unlink(lock).catch(() => undefined);
+    }
+  }
+
   #write(): void {
     if (this.#writing !== undefined) {
       this.#again = true;
@@ -119,15 +152,22 @@ export class ProvedSigners {
     this.#writing = (async () => {
       do {
         this.#again = false;
-        const merged = await this.#read();
-        for (const id of this.#forgotten) merged.delete(id);
-        for (const [id, key] of this.#proved) merged.set(id, key);
-        const text = JSON.stringify({ swarm: this.#swarm, signers: Object.fromEntries(merged) });
-        const temporary = `${this.#path}.${randomBytes(6).toString("hex")}.tmp`;
         try {
           await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
-          await writeFile(temporary, `${text}\n`, { mode: 0o600 });
-          await rename(temporary, this.#path);
+          // Under the lock: a process that read the file before another's
+          // rename would otherwise rename its copy over it, dropping a key.
+          await this.#locked(async () => {
+            const merged = await this.#read();
+            for (const id of this.#forgotten) merged.delete(id);
+            for (const [id, key] of this.#proved) merged.set(id, key);
+            const text = JSON.stringify({
+              swarm: this.#swarm,
+              signers: Object.fromEntries(merged),
+            });
+            const temporary = `${this.#path}.${randomBytes(6).toString("hex")}.tmp`;
+            await writeFile(temporary, `${text}\n`, { mode: 0o600 });
+            await rename(temporary, this.#path);
+          });
         } catch (error) {
           this.#report(`writing proved signers ${this.#path}: ${toError(error).message}`);
         }

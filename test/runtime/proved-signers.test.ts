@@ -8,11 +8,13 @@
 import assert from "node:assert/strict";
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -50,6 +52,48 @@ describe("proved signers", () => {
       c: "key-c",
     });
     assert.deepEqual(errors, []);
+  });
+
+  test("processes writing at the same moment lose none of each other's keys", async () => {
+    const path = join(work, "concurrent", "proved-signers.s.json");
+    const errors: string[] = [];
+    const nodes = Array.from(
+      { length: 8 },
+      () => new ProvedSigners(path, "s", (e) => errors.push(e)),
+    );
+    // Each reads the file, merges its own key and renames its copy over it:
+    // a write that read before another's rename must not drop that key.
+    nodes.forEach((n, i) => n.remember(`agent-${i}`, `key-${i}`));
+    await Promise.all(nodes.map((n) => n.flush()));
+    assert.deepEqual(
+      Object.keys(Object.fromEntries(await new ProvedSigners(path, "s", () => {}).load())).sort(),
+      nodes.map((_, i) => `agent-${i}`).sort(),
+    );
+    assert.deepEqual(errors, []);
+  });
+
+  test("a write waits for the file's lock; a lock left by a dead process is taken over", async () => {
+    const folder = join(work, "locked");
+    mkdirSync(folder, { mode: 0o700 });
+    const path = join(folder, "proved-signers.s.json");
+    const lock = `${path}.lock`;
+    const held = () => new ProvedSigners(path, "s", () => {}).load().then(Object.fromEntries);
+    writeFileSync(lock, "", { mode: 0o600 });
+    const node = new ProvedSigners(path, "s", () => {});
+    node.remember("a", "key-a");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(await held(), {}, "not written while another holds the lock");
+    rmSync(lock);
+    await node.flush();
+    assert.deepEqual(await held(), { a: "key-a" });
+    assert.equal(existsSync(lock), false, "released");
+
+    writeFileSync(lock, "", { mode: 0o600 });
+    const longAgo = new Date(Date.now() - 60_000);
+    utimesSync(lock, longAgo, longAgo);
+    node.remember("b", "key-b");
+    await node.flush();
+    assert.deepEqual(await held(), { a: "key-a", b: "key-b" });
   });
 
   test("another swarm's file is not read; a bad one is reported, then rewritten", async () => {

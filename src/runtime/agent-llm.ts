@@ -61,15 +61,21 @@ export function callHoldKey(taskId: string, agentId: string, step: string): stri
  * ledger refuses a hold the balance cannot cover, so concurrent calls can
  * never overspend), a charge settles it with the fee in one operation.
  * Both are keyed by (task, agent, step): a step run again after a crash
- * reuses its hold and is never charged twice.
+ * reuses its open hold and is never charged twice; a step run again after
+ * its hold was released (a failed call, then the task's retry) is a new
+ * call, held and charged anew.
  */
 export function ledgerBudget(node: NodeContext, agentId: string, taskId: string): Budget {
   const { budgets } = node;
   return {
     async hold(credits: number, request: HoldRequest): Promise<Hold> {
-      const key = callHoldKey(taskId, agentId, request.step);
       const metered = budgets.has(agentId);
-      await budgets.holdCall(agentId, key, credits);
+      // The key held under: the step's, or a new one when its hold was settled before.
+      const key = await budgets.holdCall(
+        agentId,
+        callHoldKey(taskId, agentId, request.step),
+        credits,
+      );
       const held = metered ? credits : 0;
       let settled = false;
       return {

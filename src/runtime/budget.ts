@@ -3,6 +3,7 @@ import { toError, UnpricedModelError } from "../errors/index.js";
 import {
   AgentHaltedError,
   agentAccount,
+  escrowAccount,
   InsufficientCreditsError,
   OperationConflictError,
   operations,
@@ -236,16 +237,36 @@ export class Budgets {
   /**
    * Holds `credits` of the agent's balance for one metered call under `key`
    * (an escrow account of its own), atomically: concurrent holds can never
-   * together exceed the balance. Idempotent by `key`: the same call asked
-   * again after a crash reuses its hold.
+   * together exceed the balance. The same call asked again after a crash
+   * reuses its hold while it is still open. A call run again after its
+   * hold was settled (a failed attempt released it, then the task was
+   * retried; or a crash came between the charge and the journal's record)
+   * is a new call: it holds anew, under `<key>.2`, `<key>.3`…, and is
+   * refused when the agent can no longer cover it. Returns the key held
+   * under, which the charge or release must use.
    */
-  async holdCall(agentId: string, key: string, credits: number): Promise<void> {
+  async holdCall(agentId: string, key: string, credits: number): Promise<string> {
     this.assertActive(agentId);
-    if (credits === 0 || !this.#budgets.has(agentId)) return;
-    await this.host.store.applyLedgerOperation(
-      operations.hold(`hold:${key}`, agentId, key, credits, this.host.clock.now()),
-    );
-    await this.#checkBalance(agentId);
+    if (credits === 0 || !this.#budgets.has(agentId)) return key;
+    const { store, clock } = this.host;
+    for (let attempt = 1; ; attempt++) {
+      const held = attempt === 1 ? key : `${key}.${attempt}`;
+      let fresh = false;
+      try {
+        const hold = operations.hold(`hold:${held}`, agentId, held, credits, clock.now());
+        fresh = (await store.applyLedgerOperation(hold)).applied;
+      } catch (error) {
+        // Held before for another amount (prices changed since): a new hold.
+        if (!(error instanceof OperationConflictError)) throw error;
+      }
+      const open = fresh ? credits : await store.balance(escrowAccount(held));
+      if (open === credits) {
+        await this.#checkBalance(agentId);
+        return held;
+      }
+      // A stale hold of another amount: what it still holds goes back to the agent.
+      if (open > 0) await this.releaseCall(agentId, held, open);
+    }
   }
 
   /**

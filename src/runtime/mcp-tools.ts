@@ -212,9 +212,12 @@ export class McpTools {
     }
     const connection = this.#connections.get(listed.server) as Connection;
     const cost = connection.config.costs[listed.tool] ?? 0;
-    const key = mcpHoldKey(who.taskId, who.agentId, context.step);
     // Throws InsufficientCreditsError / AgentHaltedError before anything is sent.
-    await who.budgets.holdCall(who.agentId, key, cost);
+    const key = await who.budgets.holdCall(
+      who.agentId,
+      mcpHoldKey(who.taskId, who.agentId, context.step),
+      cost,
+    );
     const held = who.budgets.has(who.agentId) ? cost : 0;
     let result: JsonValue;
     try {

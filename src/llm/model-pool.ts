@@ -210,6 +210,9 @@ class Pool implements ModelPool {
           breaker.failure(this.#clock.now());
           failures.push({ model: model.name, reason: "timeout" });
           cause = new ModelTimeoutError(model.name, model.timeoutMs);
+          // Text already went out: a fallback would send an answer after it.
+          if (streamed)
+            throw new ModelUnavailableError(request.model, failures, undefined, { cause });
           break; // a slow model is likely slow again: fall back rather than wait twice
         }
         const verdict = judgeAttemptError(error, this.#clock.now());

@@ -155,6 +155,11 @@ class Loop implements LlmClient {
     const { settings } = this.#config;
     const model = options.model ?? settings.model;
     const maxSteps = options.maxSteps ?? settings.maxSteps ?? LLM_DEFAULTS.maxSteps;
+    if (!Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > 1000) {
+      throw new ConfigError(
+        `maxSteps must be a whole number from 1 to 1000 (model calls in one generate), not ${String(maxSteps)}`,
+      );
+    }
     const output = options.output ?? settings.output;
     const toolNames = options.tools ?? settings.tools ?? [];
     const tools = toolNames.map((name) => this.#describe(name, toolNames));

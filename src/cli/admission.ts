@@ -16,6 +16,7 @@ import { REVOKED_AUDIT_KIND } from "../runtime/revocations.js";
 import { subjects } from "../runtime/subjects.js";
 import { openStore } from "../store/open-store.js";
 import { encodeEnvelope } from "../wire/codec.js";
+import { agentIdPattern } from "../wire/envelope.js";
 
 /** Reads the operator's key file (`conclave keys gen operator` writes `<dir>/operator.key`). */
 export async function loadOperatorKey(file: string): Promise<AgentKeyPair> {
@@ -55,6 +56,22 @@ export interface AdmitOptions {
  * agent's own node), until it expires.
  */
 export async function admitAgent(agent: string, options: AdmitOptions): Promise<number> {
+  // Checked before anything is issued: nodes refuse a credential that breaks these.
+  if (!agentIdPattern.test(agent)) {
+    throw new ConfigError(
+      `"${agent.slice(0, 140)}" is not an agent id: use 1-128 characters of A-Z a-z 0-9 _ -`,
+    );
+  }
+  if (options.owner !== undefined && (options.owner.length === 0 || options.owner.length > 256)) {
+    throw new ConfigError(`--owner must be 1 to 256 characters, got ${options.owner.length}`);
+  }
+  const now = Date.now();
+  const notAfter = now + parseDuration(options.ttl);
+  if (!Number.isSafeInteger(notAfter)) {
+    throw new ConfigError(
+      `--ttl ${options.ttl} ends too far in the future for a credential; write a shorter one, e.g. 365d`,
+    );
+  }
   const config = await loadSwarmConfig(options.swarm);
   if (!(options.role in config.roles)) {
     throw new ConfigError(
@@ -76,7 +93,6 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
       `${options.operatorKey} is not the operator key of ${options.swarm} (operator.publicKey); nodes would refuse the credential`,
     );
   }
-  const now = Date.now();
   const credential = issueCredential(
     {
       swarm: config.swarm,
@@ -86,7 +102,7 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
       ...(options.weight === undefined ? {} : { weight: options.weight }),
       ...(options.owner === undefined ? {} : { owner: options.owner }),
       issuedAt: now,
-      notAfter: now + parseDuration(options.ttl),
+      notAfter,
     },
     operator.privateKey,
   );

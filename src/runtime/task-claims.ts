@@ -139,7 +139,7 @@ export class TaskClaims {
   async acquire(
     taskId: string,
     ackWaitMs: number,
-    delivery: Delivery,
+    delivery: Pick<Delivery, "working">,
     agent: string,
   ): Promise<HeldClaim | undefined> {
     this.#maybePrune();

@@ -59,6 +59,9 @@ export interface PipelineAgent {
  */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
+/** A request's claim on its envelope id: held this long before a dead process's run is taken over (a request's default timeout). */
+const REQUEST_CLAIM_MS = 30_000;
+
 export class TaskPipeline {
   readonly #node: NodeContext;
   readonly #agent: PipelineAgent;
@@ -339,8 +342,18 @@ export class TaskPipeline {
       reply({ error: { code: e.code, message: e.message } }, "reply.error");
       return;
     }
+    let claim: Awaited<ReturnType<typeof node.claims.acquire>>;
     try {
       await node.consensus.checkApproval(name, envelope);
+      // One run per request, as for a queued task: the same signed request
+      // sent again (a client's retry, or a replay by anyone on the bus)
+      // waits for a live run and gets its result, never a second run.
+      claim = await node.claims.acquire(envelope.id, REQUEST_CLAIM_MS, { working() {} }, agent.id);
+      if (claim === undefined) {
+        const done = await node.store.taskOutcome(envelope.id);
+        reply(done?.status === "completed" ? done.result : undefined, "reply.ok");
+        return;
+      }
     } catch (error) {
       refuse(error);
       return;
@@ -360,9 +373,14 @@ export class TaskPipeline {
     });
     try {
       const result = await span.run(() => handler(ctx));
-      await node.outbox.commit(envelope.id, agent.id, ctx.staged());
+      await node.outbox.commit(envelope.id, agent.id, {
+        ...ctx.staged(),
+        ...(result === undefined ? {} : { result }),
+      });
+      claim.done();
       reply(result, "reply.ok");
     } catch (error) {
+      claim.release();
       const e = toError(error);
       span.fail(e);
       reply({ error: { code: codeOf(e), message: e.message } }, "reply.error");

@@ -96,8 +96,10 @@ export class Gatekeeper implements AdmissionGate {
       if (verdict.code === "E_NOT_ADMITTED") this.whenNotAdmitted?.(card);
       return undefined;
     }
-    if (this.#refused.get(card.id)?.publicKey === card.publicKey) this.#refused.delete(card.id);
-    this.#grants.set(card.id, verdict.grant);
+    // Admitted with this key: a refusal of another card under its id (an
+    // impostor's key, an expired credential it renewed) no longer stands.
+    if (this.#refused.get(card.id)?.code !== "E_REVOKED") this.#refused.delete(card.id);
+    this.#grants.set(card.id, { ...verdict.grant, publicKey: card.publicKey });
     return card;
   }
 
@@ -177,6 +179,13 @@ export class Gatekeeper implements AdmissionGate {
   #refuse(card: Pick<AgentCard, "id" | "publicKey">, code: RefusalCode, reason: string): void {
     const previous = this.#refused.get(card.id);
     if (previous?.code === "E_REVOKED") return;
+    const granted = this.#grants.get(card.id)?.publicKey;
+    if (code !== "E_REVOKED" && granted !== undefined && granted !== card.publicKey) {
+      // Another key's card under an admitted agent's id (an impostor, or a
+      // stale card): reported, but what the admitted key signs still counts.
+      this.#node.events.emit({ type: "agent.refused", agent: card.id, code, reason });
+      return;
+    }
     this.#refused.set(card.id, { code, reason, publicKey: card.publicKey });
     if (previous?.code === code && previous.publicKey === card.publicKey) return;
     this.#node.events.emit({ type: "agent.refused", agent: card.id, code, reason });

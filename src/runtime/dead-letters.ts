@@ -1,4 +1,9 @@
-import { ConclaveError, RedriveRefusedError, toError } from "../errors/index.js";
+import {
+  ConclaveError,
+  RedriveRefusedError,
+  toError,
+  UnknownSignerError,
+} from "../errors/index.js";
 import {
   type Consumer,
   DeadLetterHeaders,
@@ -13,6 +18,9 @@ import { escrowOf } from "./budget.js";
 import type { BadInputPark, NodeContext } from "./node-context.js";
 import { otherRunOf, parkOtherRun, strayRun } from "./run-identity.js";
 import { queueNames, subjects } from "./subjects.js";
+
+/** Deliveries of a dead letter whose signer is not trusted yet, before it is recorded without settling its escrow. */
+const TRUST_WAITS = 5;
 
 /**
  * Dead letters, both ways: bad input heard on the core bus is parked in the
@@ -150,6 +158,16 @@ export class DeadLetters implements BadInputPark {
     }
   }
 
+  /** Why `envelope` does not verify here, or undefined when it does. */
+  #unverified(envelope: Envelope): Error | undefined {
+    try {
+      this.#node.keys.verify(envelope);
+      return undefined;
+    } catch (error) {
+      return toError(error);
+    }
+  }
+
   async #record(delivery: Delivery): Promise<void> {
     const { clock, store, budgets, market, events } = this.#node;
     const h = delivery.headers;
@@ -176,13 +194,34 @@ export class DeadLetters implements BadInputPark {
       data: Buffer.from(delivery.data).toString("base64"),
       ...(envelope ? { corr: envelope.corr ?? envelope.id, type: envelope.type } : {}),
     };
+    // Credits and reputation move only for what its signer really sent: a
+    // forged task (dead-lettered for its signature) names any escrow and
+    // any delegator in its headers. For escrow, a signer not trusted yet (a
+    // node just started) is waited for a few times, then recorded without
+    // settling.
+    const unverified = envelope === undefined ? undefined : this.#unverified(envelope);
+    const escrow = escrowOf(envelope);
+    if (
+      unverified instanceof UnknownSignerError &&
+      escrow !== undefined &&
+      delivery.deliveryCount < TRUST_WAITS
+    ) {
+      await delivery.nak({ delayMs: 2000, reason: unverified.message });
+      return;
+    }
     try {
       // Settles the outbox entries it was sent from (a redrive's, a copy's).
       await store.recordDeadLetter(record, { settles: redriveLineage(died) });
-      // A delegated task that died never earns its budget: give it back.
-      const escrow = escrowOf(envelope);
-      if (escrow) await budgets.settle(escrow.key, escrow.amount, "fail", escrow.delegator);
-      await market.failed(envelope);
+      if (unverified === undefined) {
+        // A delegated task that died never earns its budget: give it back.
+        if (escrow) await budgets.settle(escrow.key, escrow.amount, "fail", escrow.delegator);
+        await market.failed(envelope);
+      } else if (escrow) {
+        events.emit({
+          type: "error",
+          error: `dead letter ${record.id} names escrow ${escrow.key} but cannot be verified (${unverified.message}); its escrow is left as it is (conclave ledger show lists escrow with no live task)`,
+        });
+      }
     } catch (error) {
       await delivery.nak({ delayMs: 1000, reason: toError(error).message });
       return;

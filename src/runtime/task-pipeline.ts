@@ -9,6 +9,7 @@ import {
   UnknownSignerError,
   UnknownTaskTypeError,
 } from "../errors/index.js";
+import { ModelUnavailableError } from "../errors/llm.js";
 import { isStoreUnreachable } from "../store/unreachable.js";
 import type { Delivery, Message } from "../transport/port.js";
 import { redriveSuffix } from "../transport/settlement.js";
@@ -58,6 +59,20 @@ export interface PipelineAgent {
  * task may wait in its queue for any time, so only the future is bounded.
  */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** The longest wait a task waits for a provider's Retry-After: an hour. */
+const MAX_PROVIDER_WAIT_MS = 3_600_000;
+
+/** How long the provider behind `error` asked to be left alone (Retry-After), or 0. */
+function providerWait(error: Error): number {
+  const unavailable =
+    error instanceof ModelUnavailableError
+      ? error
+      : error.cause instanceof ModelUnavailableError
+        ? error.cause
+        : undefined;
+  return Math.min(unavailable?.retryAfterMs ?? 0, MAX_PROVIDER_WAIT_MS);
+}
 
 /** A request's claim on its envelope id: held this long before a dead process's run is taken over (a request's default timeout). */
 const REQUEST_CLAIM_MS = 30_000;
@@ -494,10 +509,10 @@ export class TaskPipeline {
       await delivery.nak({ reason });
       this.#crashed(e);
     } else {
-      await delivery.nak({
-        delayMs: backoffDelay(delivery.deliveryCount, settings.backoff, node.random),
-        reason,
-      });
+      const backoff = backoffDelay(delivery.deliveryCount, settings.backoff, node.random);
+      // A provider that asked to be left alone for a while (429 Retry-After)
+      // is not asked again sooner, nor a delivery spent on it meanwhile.
+      await delivery.nak({ delayMs: Math.max(backoff, providerWait(e)), reason });
     }
   }
 

@@ -306,7 +306,7 @@ function keyMismatch(
 }
 
 /** Whether a pinned key (base64url, or `SHA256:` fingerprint) is the card's key. */
-function sameKey(pinned: string, publicKey: string): boolean {
+export function sameKey(pinned: string, publicKey: string): boolean {
   if (pinned === publicKey) return true;
   if (!pinned.startsWith("SHA256:")) return false;
   try {

@@ -16,7 +16,7 @@ import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import type { BackoffPolicy } from "../delivery/backoff.js";
 import type { ModelPool } from "../llm/model-pool.js";
-import type { AdmissionPolicy, RefusalCode } from "../registry/admission.js";
+import type { AdmissionPolicy, Grant, RefusalCode } from "../registry/admission.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskCompletion, TaskOutcome } from "../store/port.js";
@@ -202,6 +202,8 @@ export interface AdmissionGate {
   admitsRemembered(agentId: string, publicKey: string): Promise<boolean>;
   /** Refuses an agent for good. */
   revoke(agentId: string, reason: string): void;
+  /** What this node admitted an agent as (role, weight, key), when it did. */
+  grant(agentId: string): Grant | undefined;
 }
 
 /** Where bad input goes: the dead-letter queue, with its reason. */

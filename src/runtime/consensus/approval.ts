@@ -6,7 +6,10 @@
  */
 
 import { approvalError, approvalProblem } from "../../consensus/approval.js";
+import { HUMAN_ROLE, type RuleVoter } from "../../consensus/rule.js";
+import type { Decision } from "../../consensus/seal.js";
 import { UnapprovedActionError } from "../../errors/index.js";
+import { sameKey } from "../../registry/admission.js";
 import type { Envelope } from "../../wire/envelope.js";
 import { APPROVAL_HEADER } from "../subjects.js";
 import type { ConsensusContext } from "./context.js";
@@ -60,6 +63,13 @@ export async function checkApproval(
     },
   });
   if (problem !== undefined) throw approvalError(task, problem);
+  const stranger = unadmittedVoter(host, decision);
+  if (stranger !== undefined) {
+    throw new UnapprovedActionError(
+      task,
+      `the decision on proposal ${decision.proposal.id} counts ${stranger}; inspect the audit log with conclave audit verify`,
+    );
+  }
   const proposal = decision.proposal;
   // Consumed per proposal, not per seal: the same decision sealed twice
   // (recorded again by a second node or a retried round) is still one
@@ -74,4 +84,39 @@ export async function checkApproval(
       `the approval of proposal ${proposal.id} was already used by task ${String(claim.result)}; an approval runs its action once`,
     );
   }
+}
+
+/**
+ * A voter of the decision this node would not have let vote, described, or
+ * undefined: under any admission but `open`, every agent that voted must
+ * be one this node admits (declared in the swarm file with that role and
+ * weight, and the key it pins; admitted here by credential or vote with
+ * that role, weight and key; or hosted here), and not refused since. A decision is sealed
+ * into the shared audit log by whichever node ran the round: without this,
+ * a node with write access to the store could mint an approval from voters
+ * nobody admitted. People vote under the action's `humans`, which the
+ * decision's rule is checked against already.
+ */
+function unadmittedVoter(host: ConsensusContext, decision: Decision): string | undefined {
+  const { admission } = host;
+  const { policy } = admission;
+  if (policy.mode === "open") return undefined;
+  const rule = (decision.proposal as { rule?: { voters?: readonly RuleVoter[] } }).rule;
+  for (const voter of rule?.voters ?? []) {
+    if (voter.role === HUMAN_ROLE) continue;
+    const refusal = admission.refusal(voter.id);
+    if (refusal !== undefined) return `voter ${voter.id}, refused here (${refusal.code})`;
+    const local = host.agents.get(voter.id)?.card;
+    const granted: { role: string; weight: number; publicKey?: string } | undefined =
+      policy.declared.get(voter.id) ?? admission.grant(voter.id) ?? local;
+    if (granted === undefined) return `voter ${voter.id}, an agent this node never admitted`;
+    if (granted.role !== voter.role || granted.weight !== voter.weight) {
+      return `voter ${voter.id} as role ${voter.role} with weight ${voter.weight}; it is admitted as role ${granted.role} with weight ${granted.weight}`;
+    }
+    const key = granted.publicKey ?? admission.grant(voter.id)?.publicKey;
+    if (key !== undefined && !sameKey(key, voter.publicKey)) {
+      return `voter ${voter.id} with another key than the one it is admitted with`;
+    }
+  }
+  return undefined;
 }

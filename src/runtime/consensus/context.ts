@@ -26,6 +26,7 @@ export type ConsensusContext = Pick<
   | "registry"
   | "deadLetters"
   | "privileged"
+  | "admission"
 >;
 
 /** A hosted agent as a voter: its card's role, weight and key, its signing key, policy and handler. */

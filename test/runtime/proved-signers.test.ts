@@ -63,7 +63,7 @@ describe("proved signers", () => {
     );
     // Each reads the file, merges its own key and renames its copy over it:
     // a write that read before another's rename must not drop that key.
-    nodes.forEach((n, i) => n.remember(`agent-${i}`, `key-${i}`));
+    for (const [i, n] of nodes.entries()) n.remember(`agent-${i}`, `key-${i}`);
     await Promise.all(nodes.map((n) => n.flush()));
     assert.deepEqual(
       Object.keys(Object.fromEntries(await new ProvedSigners(path, "s", () => {}).load())).sort(),

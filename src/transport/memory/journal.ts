@@ -135,7 +135,9 @@ export class Journal {
   /** Dedup entries still inside their window, in expiry order (the broker prunes from the front). */
   loadDedup(now: number): Map<string, number> {
     const rows = this.#db
-      .prepare("select msg_id, expires_at from conclave_dedup where expires_at >= ? order by expires_at")
+      .prepare(
+        "select msg_id, expires_at from conclave_dedup where expires_at >= ? order by expires_at",
+      )
       .all(now) as { msg_id: string; expires_at: number }[];
     return new Map(rows.map((r) => [r.msg_id, r.expires_at]));
   }

@@ -1,14 +1,9 @@
 import { writeFile } from "node:fs/promises";
-import { basename, dirname } from "node:path";
 import { loadSwarmConfig } from "../config/load.js";
 import { systemClock } from "../core/clock.js";
 import { ConfigError } from "../errors/index.js";
-import {
-  type AgentKeyPair,
-  decodePublicKey,
-  encodePublicKey,
-  loadAgentKey,
-} from "../identity/index.js";
+import { type AgentKeyPair, decodePublicKey, encodePublicKey } from "../identity/index.js";
+import { loadKeyFile } from "../identity/key-file.js";
 import { issueCredential } from "../registry/admission.js";
 import { OPERATOR_ID, signRevocation } from "../registry/revocation.js";
 import { openTransport } from "../runtime/from-config.js";
@@ -18,10 +13,13 @@ import { openStore } from "../store/open-store.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import { agentIdPattern } from "../wire/envelope.js";
 
-/** Reads the operator's key file (`conclave keys gen operator` writes `<dir>/operator.key`). */
+/**
+ * Reads the operator's key file (`conclave keys gen operator` writes
+ * `<dir>/operator.key`) under whatever name it has: the swarm file's
+ * `operator.publicKey`, not the file's name, says whether it is the operator's.
+ */
 export async function loadOperatorKey(file: string): Promise<AgentKeyPair> {
-  const id = basename(file).replace(/\.key$/, "");
-  return loadAgentKey(dirname(file), id);
+  return (await loadKeyFile(file)).pair;
 }
 
 /** Parses a duration such as `30d`, `12h`, `45m`, `90s` or plain milliseconds. */
@@ -65,8 +63,14 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
   if (options.owner !== undefined && (options.owner.length === 0 || options.owner.length > 256)) {
     throw new ConfigError(`--owner must be 1 to 256 characters, got ${options.owner.length}`);
   }
+  const ttl = parseDuration(options.ttl);
+  if (ttl <= 0) {
+    throw new ConfigError(
+      `--ttl ${options.ttl} would sign a credential already expired; write a time above zero, e.g. 30d, 12h or 45m`,
+    );
+  }
   const now = Date.now();
-  const notAfter = now + parseDuration(options.ttl);
+  const notAfter = now + ttl;
   if (!Number.isSafeInteger(notAfter)) {
     throw new ConfigError(
       `--ttl ${options.ttl} ends too far in the future for a credential; write a shorter one, e.g. 365d`,

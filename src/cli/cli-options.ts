@@ -2,6 +2,8 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { transportProblem } from "../config/schema.js";
+import { ConfigError, InvalidSubjectError } from "../errors/index.js";
+import { assertPattern } from "../transport/subject.js";
 import { agentIdPattern } from "../wire/envelope.js";
 import { DEMO_DATA_DIR } from "./demo.js";
 import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
@@ -23,13 +25,56 @@ export function transportUrl(value: string): string {
   return value;
 }
 
-/** `keys gen`'s ids: a malformed agent id is a usage error (exit 2), not a failure. */
-export function agentIds(value: string, previous: string[] = []): string[] {
+/** `events --type`: an event type pattern (`llm.call`, `agent.*`, `>`); a malformed one is a usage error naming the flag. */
+export function eventTypePattern(value: string): string {
+  try {
+    assertPattern(value);
+  } catch (error) {
+    if (!(error instanceof InvalidSubjectError)) throw error;
+    throw new InvalidArgumentError(
+      `${error.message}; an event type is dot-separated words of A-Z a-z 0-9 _ - : $, with '*' for one word and '>' for the rest, e.g. llm.call or agent.*`,
+    );
+  }
+  return value;
+}
+
+/** An agent id argument (`revoke`'s): a malformed one is a usage error (exit 2), not a failure. */
+export function agentId(value: string): string {
   if (!agentIdPattern.test(value))
     throw new InvalidArgumentError(
       `"${value.slice(0, 140)}" is not an agent id: use 1-128 characters of A-Z a-z 0-9 _ -`,
     );
-  return [...previous, value];
+  return value;
+}
+
+/** `keys gen`'s ids, each checked as {@link agentId} checks one. */
+export function agentIds(value: string, previous: string[] = []): string[] {
+  return [...previous, agentId(value)];
+}
+
+/**
+ * Why a server (`gateway a2a`, `mcp --http`) could not listen on `host:port`,
+ * as a usage error saying what to change when the address is the cause; any
+ * other error is returned as it is.
+ */
+export function listenFailure(error: unknown, what: string, host: string, port: number): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  const at = `cannot serve ${what} on ${host}:${port}`;
+  if (code === "EADDRINUSE")
+    return new ConfigError(`${at}: the port is in use; pick another --port`, [], { cause: error });
+  if (code === "EACCES")
+    return new ConfigError(
+      `${at}: not allowed to listen there (ports below 1024 need privileges); pick another --port`,
+      [],
+      { cause: error },
+    );
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN")
+    return new ConfigError(
+      `${at}: ${host} is not an address of this machine; pick another --host`,
+      [],
+      { cause: error },
+    );
+  return error;
 }
 
 export function positiveInt(value: string): number {

@@ -7,6 +7,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { showAuditHead, verifyAudit } from "./audit.js";
 import {
+  agentId,
   agentIds,
   type StoreTargetOptions,
   storeTarget,
@@ -195,7 +196,7 @@ export function adminCommands(cli: Command): void {
     .description(
       "revoke an agent with the operator's key: every node refuses it from now on, its host stops it; recorded in the audit log",
     )
-    .argument("<agent>", "agent id")
+    .argument("<agent>", "agent id", agentId)
     .requiredOption("--swarm <file>", "the swarm file (its transport, store and operator key)")
     .requiredOption("--operator-key <file>", "the operator's key file")
     .option("--reason <text>", "why, for the audit log")

@@ -14,6 +14,7 @@ import {
 } from "./broker-config.js";
 import {
   DASHBOARD_PORT,
+  eventTypePattern,
   port,
   positiveInt,
   type StoreTargetOptions,
@@ -42,6 +43,7 @@ export function watchCommands(cli: Command): void {
     .option(
       "--type <pattern>",
       "only these event types, e.g. llm.call or agent.* ('*' one word, '>' the rest)",
+      eventTypePattern,
     )
     .option("--follow", "keep printing until interrupted", false)
     .option("--seconds <n>", "without --follow, listen this long", positiveInt, 10)
@@ -120,7 +122,7 @@ export function watchCommands(cli: Command): void {
     .option("--interval <seconds>", "seconds between redraws", positiveInt, 1)
     .option("--once", "print one snapshot (after listening for one interval) and exit", false)
     .option("--json", "one JSON snapshot per interval", false)
-    .option("--transport <url>", "override the file's transport")
+    .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
     .action(
       async (opts: {

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { ConfigError } from "../errors/index.js";
 import {
   agentKeyPath,
   fingerprint,
@@ -17,6 +19,19 @@ export async function generateKeys(
   ids: readonly string[],
   options: GenerateKeysOptions,
 ): Promise<number> {
+  // Every path is checked before any is written, so a refusal leaves no key unprinted.
+  const twice = ids.filter((agent, i) => ids.indexOf(agent) !== i);
+  if (twice.length > 0) {
+    throw new ConfigError(`${[...new Set(twice)].join(", ")} named twice; name each agent once`);
+  }
+  if (!options.force) {
+    const taken = ids.map((agent) => agentKeyPath(options.dir, agent)).filter((p) => existsSync(p));
+    if (taken.length > 0) {
+      throw new ConfigError(
+        `${taken.join(", ")} already ${taken.length === 1 ? "exists" : "exist"}; nothing was written. Replacing a key replaces that agent's identity: pass --force to do so, or leave ${taken.length === 1 ? "its id" : "those ids"} out`,
+      );
+    }
+  }
   const out: { agent: string; path: string; publicKey: string; fingerprint: string }[] = [];
   for (const agent of ids) {
     const pair = generateAgentKeyPair();

@@ -2,7 +2,7 @@
  * The `conclave` command line: the program and its exit codes. The commands
  * themselves are in commands-run.ts, commands-watch.ts and commands-admin.ts.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 import { EXIT } from "./cli-options.js";
 import { adminCommands } from "./commands-admin.js";
@@ -10,14 +10,19 @@ import { gatewayCommand, runCommands } from "./commands-run.js";
 import { watchCommands } from "./commands-watch.js";
 import { logProcessWarnings } from "./warnings.js";
 
+/** pino's levels and `silent`: an unknown one is a usage error before anything is created. */
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
 function program(): Command {
   const cli = new Command("conclave")
     .description("Swarms of agents that coordinate over an event bus.")
     .version("0.1.0")
 
-    .option(
-      "--log-level <level>",
-      "log level on stderr: fatal, error, warn, info, debug, silent (default: warn; error for the demo, whose dead letters are expected)",
+    .addOption(
+      new Option(
+        "--log-level <level>",
+        "log level on stderr (default: warn; error for the demo, whose dead letters are expected)",
+      ).choices(LOG_LEVELS),
     )
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

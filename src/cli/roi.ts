@@ -168,5 +168,11 @@ export async function showRoi(target: StoreTarget, json: boolean): Promise<numbe
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   }
-  return Object.keys(report.taskTypes).length === 0 ? 1 : 0;
+  if (Object.keys(report.taskTypes).length === 0) {
+    process.stderr.write(
+      "conclave: no ensemble decision in this store, so nothing to report: the report measures the task types a swarm file's ensembles: section answers (see examples/ensemble-swarm); run such a swarm first, or name its store with --store or --swarm\n",
+    );
+    return 1;
+  }
+  return 0;
 }

@@ -90,13 +90,27 @@ export async function saveAgentKey(
  */
 export async function loadAgentKey(dir: string, agentId: string): Promise<AgentKeyPair> {
   const path = agentKeyPath(dir, agentId);
-  const pair = await readKeyFile(path, agentId);
-  if (!pair) {
+  const found = await readKeyFile(path, agentId);
+  if (!found) {
     throw new KeyError(
       `no key file for agent "${agentId}" at ${path}; restore it, or create one with loadOrCreateAgentKey`,
     );
   }
-  return pair;
+  return found.pair;
+}
+
+/**
+ * Reads the key file at `path` whatever its name, with the same checks as
+ * {@link loadAgentKey} (a regular file, mode 0600 in a folder only its owner
+ * writes, well formed, public key matching the seed), and returns the agent
+ * it was written for with its pair.
+ *
+ * @throws KeyError if the file is missing or fails one of those checks.
+ */
+export async function loadKeyFile(path: string): Promise<{ agent: string; pair: AgentKeyPair }> {
+  const found = await readKeyFile(path, undefined);
+  if (!found) throw new KeyError(`no key file at ${path}; check the path`);
+  return found;
 }
 
 /**
@@ -114,7 +128,7 @@ export async function loadAgentKey(dir: string, agentId: string): Promise<AgentK
 export async function loadOrCreateAgentKey(dir: string, agentId: string): Promise<AgentKeyPair> {
   const path = agentKeyPath(dir, agentId);
   const existing = await readKeyFile(path, agentId);
-  if (existing) return existing;
+  if (existing) return existing.pair;
   const pair = generateAgentKeyPair();
   if ((await writeKeyFile(dir, path, agentId, pair, false)) === "written") return pair;
   return loadAgentKey(dir, agentId);
@@ -135,8 +149,11 @@ export async function refuseOpenFolder(dir: string): Promise<void> {
   }
 }
 
-/** The pair stored at `path`, or undefined if there is no file. */
-async function readKeyFile(path: string, agentId: string): Promise<AgentKeyPair | undefined> {
+/** The key stored at `path` (for `agentId` when given), or undefined if there is no file. */
+async function readKeyFile(
+  path: string,
+  agentId: string | undefined,
+): Promise<{ agent: string; pair: AgentKeyPair } | undefined> {
   let text: string;
   try {
     // Stat the open handle, not the path, so the file checked is the file read.
@@ -165,7 +182,11 @@ async function readKeyFile(path: string, agentId: string): Promise<AgentKeyPair 
   return parseKeyFile(text, path, agentId);
 }
 
-function parseKeyFile(text: string, path: string, agentId: string): AgentKeyPair {
+function parseKeyFile(
+  text: string,
+  path: string,
+  agentId: string | undefined,
+): { agent: string; pair: AgentKeyPair } {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -181,7 +202,7 @@ function parseKeyFile(text: string, path: string, agentId: string): AgentKeyPair
     );
   }
   const file = parsed.data;
-  if (file.agent !== agentId) {
+  if (agentId !== undefined && file.agent !== agentId) {
     throw new KeyError(`key file ${path} belongs to agent "${file.agent}", not "${agentId}"`);
   }
   const pair = agentKeyPairFromSeed(Buffer.from(file.seed, "base64url"));
@@ -190,7 +211,7 @@ function parseKeyFile(text: string, path: string, agentId: string): AgentKeyPair
       `key file ${path}: publicKey does not match seed; the file is corrupt or was edited, restore it from a backup`,
     );
   }
-  return pair;
+  return { agent: file.agent, pair };
 }
 
 async function writeKeyFile(

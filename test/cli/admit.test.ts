@@ -3,15 +3,25 @@
  * a node accepts, and what no node would accept is refused with a
  * ConfigError saying what to write, before anything is issued. Before, a
  * --ttl beyond the safe range wrote the credential file and then crashed
- * with a RangeError, and an agent id no card can carry was issued (exit 0).
+ * with a RangeError, and an agent id no card can carry was issued (exit 0);
+ * a --ttl of 0d signed a credential already expired, and --operator-key
+ * only read a file named after the agent id inside it.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { admitAgent } from "../../src/cli/admission.js";
-import { ConfigError } from "../../src/errors/index.js";
+import { ConfigError, KeyError } from "../../src/errors/index.js";
 import { saveAgentKey } from "../../src/identity/key-file.js";
 import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
 import { checkCredential } from "../../src/registry/admission.js";
@@ -30,7 +40,10 @@ describe("conclave admit", () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const issue = (agent: string, more: { ttl?: string; owner?: string } = {}) => {
+  const issue = (
+    agent: string,
+    more: { ttl?: string; owner?: string; operatorKey?: string } = {},
+  ) => {
     const out = join(dir, `${agent.replace(/[^a-z0-9]/gi, "_")}.json`);
     return {
       out,
@@ -38,7 +51,7 @@ describe("conclave admit", () => {
         swarm: join(dir, "swarm.yaml"),
         role: "dev",
         key: agentKey,
-        operatorKey: join(dir, "keys", "operator.key"),
+        operatorKey: more.operatorKey ?? join(dir, "keys", "operator.key"),
         ttl: more.ttl ?? "1d",
         ...(more.owner === undefined ? {} : { owner: more.owner }),
         out,
@@ -74,6 +87,12 @@ describe("conclave admit", () => {
       { owner: "o".repeat(257) },
       /--owner must be 1 to 256/,
     ],
+    [
+      "a ttl of no time (already expired)",
+      "py-4",
+      { ttl: "0d" },
+      /--ttl 0d would sign a credential already expired/,
+    ],
   ] as const) {
     test(`refuses ${what}, issuing nothing`, async () => {
       const { out, run } = issue(agent, more);
@@ -81,4 +100,22 @@ describe("conclave admit", () => {
       assert.equal(existsSync(out), false);
     });
   }
+
+  test("--operator-key reads the operator's key file under any name", async () => {
+    const renamed = join(dir, "keys", "swarm-operator.json");
+    copyFileSync(join(dir, "keys", "operator.key"), renamed);
+    chmodSync(renamed, 0o600);
+    const { out, run } = issue("py-5", { operatorKey: renamed });
+    assert.equal(await run, 0);
+    assert.equal(JSON.parse(readFileSync(out, "utf8")).agent, "py-5");
+  });
+
+  test("--operator-key still refuses a key file others may read, issuing nothing", async () => {
+    const open = join(dir, "keys", "open-operator.json");
+    copyFileSync(join(dir, "keys", "operator.key"), open);
+    chmodSync(open, 0o644);
+    const { out, run } = issue("py-6", { operatorKey: open });
+    await assert.rejects(run, (e: Error) => e instanceof KeyError && /chmod 600/.test(e.message));
+    assert.equal(existsSync(out), false);
+  });
 });

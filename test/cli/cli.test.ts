@@ -264,7 +264,8 @@ agents:
       assert.ok(readFileSync(k.path, "utf8").includes('"alg"'));
     }
     const again = await run(["keys", "gen", "alice", "--dir", dir]);
-    assert.equal(again.code, 1, "an existing key is not overwritten without --force");
+    assert.equal(again.code, 2, "an existing key is not overwritten without --force");
+    assert.match(again.stderr, /alice\.key already exists; nothing was written.*pass --force/);
     const bad = await run(["keys", "gen", "carol", "../escape", "--dir", dir]);
     assert.equal(bad.code, 2, "a malformed agent id is a usage error");
     assert.match(bad.stderr, /"\.\.\/escape" is not an agent id/);

@@ -46,7 +46,8 @@ export async function openDashboard(
 export async function watchSwarm(file: string, options: DashboardCliOptions): Promise<number> {
   const config = await loadBrokerSwarm(file, options, "run it with `conclave up --dashboard`");
   // An observer: no agent of its own, so it takes no work; it hears heartbeats and reads the store.
-  const swarm = await openSwarm(config, { agents: [] });
+  // An observer reads the store the swarm made; it never creates one.
+  const swarm = await openSwarm(config, { agents: [], createStore: false });
   await swarm.start();
   const server = await openDashboard(swarm, config, options).catch(async (error: unknown) => {
     await swarm.close();

@@ -58,7 +58,8 @@ export function renderTop(overview: Overview, agents: readonly AgentRow[], color
 /** Watches the swarm until SIGINT/SIGTERM (or once). Exit 0. */
 export async function showTop(file: string, options: TopOptions): Promise<number> {
   const config = await loadBrokerSwarm(file, options, "watch it with `conclave up --dashboard`");
-  const swarm = await openSwarm(config, { agents: [] });
+  // An observer reads the store the swarm made; it never creates one.
+  const swarm = await openSwarm(config, { agents: [], createStore: false });
   await swarm.start();
   const api = new DashboardApi(swarm, config);
   const color = !options.json && useColor(process.stdout);

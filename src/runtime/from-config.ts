@@ -68,6 +68,12 @@ export interface OpenSwarmOptions {
   readonly transport?: Transport;
   /** The runtime's clock; default the system clock (`conclave up` offsets it with `CONCLAVE_CLOCK_OFFSET_MS`). */
   readonly clock?: Clock;
+  /**
+   * Create the store when it does not exist (default true). Observers that
+   * host no agent (`conclave top`, `conclave dashboard`) pass false: a
+   * missing store is then a `StoreNotFoundError` and nothing is created.
+   */
+  readonly createStore?: boolean;
 }
 
 /** Options of {@link openTransport}. */
@@ -238,6 +244,7 @@ export async function openSwarm(config: SwarmFile, options: OpenSwarmOptions = {
   for (const a of agents) keys.set(a.id, await loadOrCreateAgentKey(config.keysDir, a.id));
   const store = await openStore(config.store, {
     synchronous: config.broker?.syncEveryWrite ? "full" : "normal",
+    create: options.createStore ?? true,
   });
   let transport: Transport;
   try {

@@ -5,7 +5,7 @@
  * API with the token only. On the embedded transport it explains what to do.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -40,6 +40,12 @@ describe("conclave dashboard on a broker", () => {
     );
     const swarm = start(["up", file, "--forever"], dir);
     const swarmDone = finish(swarm);
+    // An observer reads the swarm's store and never creates one: start it once the run has.
+    await until(
+      () => existsSync(join(dir, ".conclave", "observed.db")),
+      30_000,
+      "the swarm's store",
+    );
     const observer = start(["dashboard", "--swarm", file, "--port", "0"], dir, {
       CONCLAVE_DASHBOARD_TOKEN: TOKEN,
     });

@@ -11,6 +11,7 @@ import { applyOverrides } from "../config/overrides.js";
 import { ConfigError, toError } from "../errors/index.js";
 import { startA2AGateway } from "../interop/a2a-gateway.js";
 import { openSwarm } from "../runtime/from-config.js";
+import { listenFailure } from "./cli-options.js";
 
 export interface GatewayCommandOptions {
   /** Overrides `gateway.host`. */
@@ -63,7 +64,7 @@ export async function runA2AGateway(file: string, options: GatewayCommandOptions
     });
   } catch (error) {
     await swarm.close();
-    throw error;
+    throw listenFailure(error, "A2A", host, options.port ?? settings.port);
   }
   const offered = gateway.frontDoor.offered().map((o) => o.name);
   process.stdout.write(

@@ -8,10 +8,11 @@
  */
 import pino from "pino";
 import { loadSwarmConfig } from "../config/load.js";
-import { ConfigError, toError } from "../errors/index.js";
+import { ConfigError } from "../errors/index.js";
 import { createFrontDoor } from "../interop/front-door.js";
 import { createSwarmMcpServer, STDIO_CALLER, serveMcpHttp } from "../interop/mcp-server.js";
 import { openSwarm } from "../runtime/from-config.js";
+import { listenFailure } from "./cli-options.js";
 
 export interface McpCommandOptions {
   /** Serve streamable HTTP instead of stdio. */
@@ -54,8 +55,11 @@ export async function serveMcp(file: string, options: McpCommandOptions): Promis
         ...(options.port === undefined ? {} : { port: options.port }),
         onError: (error) => log.error({ event: "mcp" }, error.message),
       }).catch((error: unknown) => {
-        throw new ConfigError(
-          `cannot serve MCP on ${options.host ?? config.gateway?.host}:${options.port ?? config.gateway?.port}: ${toError(error).message}; pick another --port`,
+        throw listenFailure(
+          error,
+          "MCP",
+          options.host ?? door.gateway.host,
+          options.port ?? door.gateway.port,
         );
       });
       process.stderr.write(`mcp: ${server.url}\n`);

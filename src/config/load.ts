@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue } from "../errors/index.js";
+import type { GatewayConfig } from "./gateway.js";
 import { type Environment, interpolateDocument } from "./interpolate.js";
 import {
   configError,
@@ -63,6 +64,19 @@ function resolveBrokerPaths(broker: BrokerConfig, baseDir: string): BrokerConfig
   };
 }
 
+function resolveGatewayPaths(gateway: GatewayConfig, baseDir: string): GatewayConfig {
+  const tls = gateway.tls;
+  if (tls === undefined) return gateway;
+  return {
+    ...gateway,
+    tls: {
+      cert: resolve(baseDir, tls.cert),
+      key: resolve(baseDir, tls.key),
+      ca: resolve(baseDir, tls.ca),
+    },
+  };
+}
+
 // Paths in a swarm file mean "next to the swarm file", not "wherever the
 // command happened to be started", so they are made absolute once, here.
 function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
@@ -74,6 +88,9 @@ function resolvePaths(config: SwarmConfig, baseDir: string): SwarmConfig {
     keysDir: resolve(baseDir, config.keysDir),
     ...(config.module === undefined ? {} : { module: resolve(baseDir, config.module) }),
     mcp: resolveMcpPaths(config.mcp, baseDir),
+    ...(config.gateway === undefined
+      ? {}
+      : { gateway: resolveGatewayPaths(config.gateway, baseDir) }),
     agents: config.agents.map((agent) => ({
       ...agent,
       ...(agent.policy === undefined ? {} : { policy: resolve(baseDir, agent.policy) }),

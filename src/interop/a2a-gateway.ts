@@ -20,7 +20,6 @@
  * await gateway.close();
  * ```
  */
-import { readFile } from "node:fs/promises";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -34,12 +33,12 @@ import { LegacyJsonRpcTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
 import { JsonRpcTransportHandler, ServerCallContext, validateVersion } from "@a2a-js/sdk/server";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
-import { ConfigError } from "../errors/index.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { agentCard, GatewayPaths, legacyAgentCard } from "./a2a-card.js";
 import { CallState, GatewayMemory, SwarmA2AHandler } from "./a2a-handler.js";
+import { legacyErrorBody, noteErrors, withLegacyData } from "./a2a-legacy.js";
 import { createFrontDoor, type FrontDoor } from "./front-door.js";
-import { HttpGuard, refuse } from "./http-guard.js";
+import { HttpGuard, readPem, refuse } from "./http-guard.js";
 
 export interface A2AGatewayOptions {
   /** Overrides `gateway.host`. */
@@ -101,7 +100,7 @@ export async function startA2AGateway(
       role,
       handler,
       v1: new JsonRpcTransportHandler(handler),
-      legacy: new LegacyJsonRpcTransportHandler(handler),
+      legacy: new LegacyJsonRpcTransportHandler(noteErrors(handler)),
     });
   }
 
@@ -179,12 +178,10 @@ export async function startA2AGateway(
   ): Promise<void> => {
     const version = requestedVersion(request);
     const legacy = version === LEGACY_VERSION;
-    const mapError = legacy
-      ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError
-      : JsonRpcTransportHandler.mapToJSONRPCError;
-    let parsed: Record<string, unknown>;
+    const mapError = legacy ? legacyErrorBody : JsonRpcTransportHandler.mapToJSONRPCError;
+    let parsed: unknown;
     try {
-      parsed = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+      parsed = JSON.parse(body.toString("utf8"));
     } catch {
       sendJson(response, 200, {
         jsonrpc: "2.0",
@@ -193,7 +190,19 @@ export async function startA2AGateway(
       });
       return;
     }
-    const id = (parsed as { id?: unknown }).id ?? null;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      sendJson(response, 200, {
+        jsonrpc: "2.0",
+        id: null,
+        error: {
+          code: -32600,
+          message: `the request body is ${Array.isArray(parsed) ? "an array (a batch, which A2A does not take)" : parsed === null ? "null" : `a ${typeof parsed}`}; send one JSON-RPC request object: {"jsonrpc":"2.0","id":1,"method":…,"params":…}`,
+        },
+      });
+      return;
+    }
+    const rpc = parsed as Record<string, unknown>;
+    const id = rpc["id"] ?? null;
     const abort = new AbortController();
     live.add(abort);
     response.on("close", () => abort.abort());
@@ -207,9 +216,9 @@ export async function startA2AGateway(
         ]),
       });
       validateVersion(version, await endpoint.handler.getAgentCard(), "JSONRPC");
-      const answer = await (legacy ? endpoint.legacy : endpoint.v1).handle(parsed, context);
+      const answer = await (legacy ? endpoint.legacy : endpoint.v1).handle(rpc, context);
       if (!isAsyncIterable(answer)) {
-        sendJson(response, 200, answer);
+        sendJson(response, 200, legacy ? withLegacyData(answer, context) : answer);
         return;
       }
       const events = answer[Symbol.asyncIterator]();
@@ -311,16 +320,4 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-}
-
-async function readPem(file: string, field: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (cause) {
-    throw new ConfigError(
-      `cannot read gateway.tls.${field} (${file}): ${(cause as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(cause)}; check the path, relative to the swarm file`,
-      [],
-      { cause },
-    );
-  }
 }

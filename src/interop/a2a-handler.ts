@@ -37,9 +37,14 @@ import {
 import type { A2ARequestHandler, ServerCallContext } from "@a2a-js/sdk/server";
 import { ConclaveError } from "../errors/index.js";
 import { ActionNotApprovedError, NotExposedError } from "../errors/interop.js";
-import { isUlid, ulid } from "../wire/ulid.js";
+import { ulid } from "../wire/ulid.js";
 import { a2aTask, inputOf, rejectedTask, resultArtifact } from "./a2a-tasks.js";
-import type { FrontDoor, OfferedTask, OutsideTaskState } from "./front-door.js";
+import {
+  type FrontDoor,
+  type OfferedTask,
+  type OutsideTaskState,
+  taskIdProblem,
+} from "./front-door.js";
 
 /** Keys of `ServerCallContext.state` the gateway fills before dispatch. */
 export const CallState = Object.freeze({
@@ -47,6 +52,8 @@ export const CallState = Object.freeze({
   caller: "conclave.caller",
   /** Aborted when the HTTP client goes away (ends a stream's wait). */
   signal: "conclave.signal",
+  /** The error a method threw, kept for the v0.3 answer (a2a-legacy.ts). */
+  error: "conclave.error",
 });
 
 /** Prefix of the id of a task the council refused: never a swarm task. */
@@ -328,7 +335,8 @@ export class SwarmA2AHandler implements A2ARequestHandler {
         `task ${taskId} was refused by the swarm's council and never ran; the gateway that refused it has restarted since (the decision is in conclave audit)`,
       );
     }
-    if (!isUlid(taskId)) throw new TaskNotFoundError(`no task ${taskId}: task ids are ULIDs`);
+    const problem = taskIdProblem(taskId);
+    if (problem !== undefined) throw new TaskNotFoundError(problem);
     return taskId;
   }
 

@@ -17,11 +17,11 @@
  */
 import type { GatewayConfig } from "../config/gateway.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ActionNotApprovedError, NotExposedError } from "../errors/interop.js";
+import { ActionNotApprovedError, InvalidRequestError, NotExposedError } from "../errors/interop.js";
 import { EscrowHeaders } from "../runtime/budget.js";
 import type { Swarm } from "../runtime/swarm.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
-import { ulid } from "../wire/ulid.js";
+import { ulid, ulidPattern } from "../wire/ulid.js";
 
 /** Headers recording who asked for a task from outside, and over what. */
 export const CallerHeaders = Object.freeze({
@@ -169,8 +169,13 @@ export class FrontDoor {
     return id;
   }
 
-  /** Where task `taskId` stands; settles its escrow once it has ended. */
+  /**
+   * Where task `taskId` stands; settles its escrow once it has ended.
+   *
+   * @throws InvalidRequestError if `taskId` is no task id (not a ULID).
+   */
   async state(taskId: string): Promise<OutsideTaskState> {
+    checkTaskId(taskId);
     return this.#settled(taskId, await this.#swarm.outcome(taskId));
   }
 
@@ -182,6 +187,7 @@ export class FrontDoor {
     taskId: string,
     options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
   ): Promise<OutsideTaskState> {
+    checkTaskId(taskId);
     try {
       await this.#swarm.wait(taskId, {
         timeoutMs: options.timeoutMs ?? this.#gateway.waitMs,
@@ -211,6 +217,22 @@ export class FrontDoor {
       ? { state: "completed", taskId, result: outcome.result }
       : { state: "failed", taskId, reason: outcome.reason };
   }
+}
+
+/**
+ * Why `taskId` names no task the front door could have started (those are
+ * ULIDs), or undefined if it could: an unknown ULID is a task not ended yet
+ * (`working`), anything else is no task at all.
+ */
+export function taskIdProblem(taskId: string): string | undefined {
+  return ulidPattern.test(taskId)
+    ? undefined
+    : `no task ${taskId.slice(0, 140)}: task ids are ULIDs (26 characters, e.g. 01JD0000000000000000000000), as the call that started the task answered`;
+}
+
+function checkTaskId(taskId: string): void {
+  const problem = taskIdProblem(taskId);
+  if (problem !== undefined) throw new InvalidRequestError(problem);
 }
 
 /** Opens the front door of a swarm file that has a `gateway:` section. */

@@ -7,11 +7,12 @@
  * an HTTP status (see `src/errors/interop.ts`).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { GatewayConfig } from "../config/gateway.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { ConclaveError } from "../errors/index.js";
+import { ConclaveError, ConfigError } from "../errors/index.js";
 import {
   RateLimitedError,
   RequestTooLargeError,
@@ -163,4 +164,17 @@ export function refuse(response: ServerResponse, error: unknown): void {
   // A refused body may still be streaming in: close the connection rather than read it.
   if (status === 413) headers["connection"] = "close";
   response.writeHead(status, headers).end(JSON.stringify({ error: body }));
+}
+
+/** A PEM file of `gateway.tls`; one that cannot be read is a ConfigError naming the field and the file. */
+export async function readPem(file: string, field: "cert" | "key" | "ca"): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (cause) {
+    throw new ConfigError(
+      `cannot read gateway.tls.${field} (${file}): ${(cause as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(cause)}; check the path, relative to the swarm file`,
+      [],
+      { cause },
+    );
+  }
 }

@@ -16,7 +16,6 @@
  * request, each request through the {@link HttpGuard} (bearer token or
  * client certificate, rate, body size) before the SDK sees it.
  */
-import { readFileSync } from "node:fs";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -36,8 +35,13 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { ConclaveError, toError } from "../errors/index.js";
 import { NotExposedError } from "../errors/interop.js";
-import type { FrontDoor, OfferedTask, OutsideTaskState } from "./front-door.js";
-import { HttpGuard, refuse } from "./http-guard.js";
+import {
+  type FrontDoor,
+  type OfferedTask,
+  type OutsideTaskState,
+  taskIdProblem,
+} from "./front-door.js";
+import { HttpGuard, readPem, refuse } from "./http-guard.js";
 
 /** The tool that tells where a task started earlier stands. */
 export const TASK_STATUS_TOOL = "conclave.task_status";
@@ -170,6 +174,8 @@ export function createSwarmMcpServer(door: FrontDoor, caller: string): McpServer
       if (typeof taskId !== "string" || taskId === "") {
         throw new McpError(ErrorCode.InvalidParams, `${TASK_STATUS_TOOL} needs { "taskId": "…" }`);
       }
+      const problem = taskIdProblem(taskId);
+      if (problem !== undefined) throw new McpError(ErrorCode.InvalidParams, problem);
       return stateResult(await door.state(taskId));
     }
     let offered: OfferedTask;
@@ -240,9 +246,9 @@ export async function serveMcpHttp(
       ? createHttpServer(handle)
       : createHttpsServer(
           {
-            cert: readFileSync(tls.cert),
-            key: readFileSync(tls.key),
-            ca: readFileSync(tls.ca),
+            cert: await readPem(tls.cert, "cert"),
+            key: await readPem(tls.key, "key"),
+            ca: await readPem(tls.ca, "ca"),
             requestCert: true,
             rejectUnauthorized: true,
           },

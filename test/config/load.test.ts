@@ -173,6 +173,18 @@ describe("paths", () => {
     assert.equal(config.store, `sqlite:${resolve("/srv/state/demo.db")}`);
   });
 
+  test("gateway.tls files resolve against the swarm file's folder, as broker.tls do", () => {
+    const config = parseSwarmConfig(
+      `${MINIMAL}gateway:\n  as: w-1\n  tls: { cert: tls/srv.pem, key: ./tls/srv.key, ca: /etc/ca.pem }\n  expose: [{ role: worker, task: echo }]\n`,
+      { baseDir: "/srv/demo", env: {} },
+    );
+    assert.deepEqual(config.gateway?.tls, {
+      cert: resolve("/srv/demo/tls/srv.pem"),
+      key: resolve("/srv/demo/tls/srv.key"),
+      ca: resolve("/etc/ca.pem"),
+    });
+  });
+
   test("in-memory sqlite and postgres URLs are left alone", () => {
     const memory = parseSwarmConfig(`${MINIMAL}store: "sqlite::memory:"\n`, { env: {} });
     assert.equal(memory.store, "sqlite::memory:");

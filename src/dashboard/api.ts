@@ -276,8 +276,11 @@ export class DashboardApi {
   /**
    * Verifies the audit log up to and including decision `seq`, as `conclave
    * audit verify` does the whole log: every seal, link, signature and tally.
+   * Undefined when the log holds no decision at `seq`.
    */
   async verify(seq: number) {
+    const [entry] = await this.#store.auditLog({ fromSeq: seq, limit: 1 });
+    if (entry?.seq !== seq || entry.kind !== DECISION_KIND) return undefined;
     const verdict = await verifyStoredAuditLog(this.#store, this.#config);
     if (verdict.ok || verdict.seq > seq) {
       return { ok: true, seq, entries: verdict.entries, decisions: verdict.decisions };

@@ -202,7 +202,15 @@ export async function serveDashboard(
     }
     const verify = /^\/api\/decisions\/(\d+)\/verify$/.exec(path)?.[1];
     if (request.method === "POST" && verify !== undefined) {
-      send(response, 200, await api.verify(Number(verify)));
+      const verdict = await api.verify(Number(verify));
+      if (verdict === undefined) {
+        send(response, 404, {
+          error: {
+            code: "E_NOT_FOUND",
+            message: `no decision at audit seq ${verify} in this swarm's store; GET /api/decisions lists them`,
+          },
+        });
+      } else send(response, 200, verdict);
       return;
     }
     const route = request.method === "GET" ? routes[path] : undefined;

@@ -265,8 +265,11 @@ export async function fundAgent(
       `"${agent}" is not an agent of swarm ${resolved.config?.swarm}; its agents are: ${agents.join(", ")}`,
     );
   }
-  // Funding before a swarm's first run is allowed, so this one may create the store.
-  const { store } = await openStoreTarget(target, { create: true });
+  // Funding before a swarm's first run is allowed, so with a swarm file (whose
+  // agents were checked above) this one may create the store. A bare --store
+  // must exist: nothing checks the id against a swarm there, and a mistyped
+  // path would otherwise become a new store holding the credits.
+  const { store } = await openStoreTarget(target, { create: resolved.config !== undefined });
   try {
     const id = `fund:${ulid()}`;
     await store.applyLedgerOperation(operations.mint(id, agentAccount(agent), credits, Date.now()));

@@ -224,6 +224,13 @@ workload: { tasks: 1, impossibleEvery: 0, workMs: 1, budget: 1 }
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
+    // A bare --store must exist: nothing checks the id there, and a typo would
+    // become a new store holding the credits.
+    const typo = join(dir, "typo.db");
+    const stray = await run(["ledger", "fund", "dev-1", "100", "--store", `sqlite:${typo}`], dir);
+    assert.equal(stray.code, 2, stray.stderr);
+    assert.match(stray.stderr, /no conclave store at/);
+    assert.equal(existsSync(typo), false, "no store created");
     const funded = await run(["ledger", "fund", "dev-1", "100", "--swarm", file, "--json"], dir);
     assert.equal(funded.code, 0, funded.stderr);
     assert.equal((JSON.parse(funded.stdout) as { balance: number }).balance, 111);

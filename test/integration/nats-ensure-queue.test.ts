@@ -25,7 +25,9 @@ describe("NATS ensureQueue while the cluster has no leader", {
 
   before(async () => {
     assertAvailable("the NATS ensureQueue retry test", missing);
-    cluster = await startNatsCluster({ size: 3 });
+    // nats-server 2.9 on a busy machine can take over 30 s to report a
+    // restarted server healthy (a probe stream "not current"): CI once timed out there.
+    cluster = await startNatsCluster({ size: 3, healthyTimeoutMs: 60_000 });
   });
 
   after(async () => {

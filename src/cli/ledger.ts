@@ -25,8 +25,10 @@ export interface LedgerReport {
    * made outside the commit of the task it pays for (what versions before
    * holds committed with their tasks left behind when the delegating
    * handler failed), or one whose task was dead-lettered without the
-   * refund. Call holds of model and tool calls (`llm:`), auction awards and
-   * gateway tasks are not judged here.
+   * refund. An auction award's hold is judged when it names its task (it
+   * commits with it since 2026-12-07; older ones were held at the award).
+   * Call holds of model and tool calls (`llm:`) and gateway tasks are not
+   * judged here.
    */
   readonly strandedEscrow: { account: string; balance: number; reason: string }[];
   /** Credits charged as fees, by agent, by model (`(tool)`-style for fees without one) and by role. */
@@ -136,8 +138,10 @@ export async function ledgerReport(
   };
 }
 
-/** Delegation holds this report judges: not model or tool calls, auction awards or gateway tasks. */
-const JUDGED_ESCROW = /^escrow:(?!llm:|auction-|gateway\.)/;
+/** Holds this report judges: not model or tool calls, or gateway tasks. */
+const JUDGED_ESCROW = /^escrow:(?!llm:|gateway\.)/;
+/** An auction award's escrow: judged only when its hold names its task (older versions held at the award). */
+const AUCTION_ESCROW = /^escrow:auction-/;
 
 async function strandedEscrow(
   store: Store,
@@ -155,6 +159,7 @@ async function strandedEscrow(
   const stranded: LedgerReport["strandedEscrow"] = [];
   for (const { account, balance } of held) {
     const sent = sentBy.get(account);
+    if (sent === undefined && AUCTION_ESCROW.test(account)) continue;
     if (sent === undefined) {
       stranded.push({ account, balance, reason: "held outside the commit of any task" });
       continue;

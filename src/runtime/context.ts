@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
 import { ChildTaskFailedError, ConfigError } from "../errors/index.js";
-import { type LedgerOperation, operations } from "../ledger/index.js";
+import { agentAccount, type LedgerOperation, operations } from "../ledger/index.js";
 import { createLlmClient } from "../llm/client.js";
 import type { LlmClient, LlmDelta } from "../llm/ports.js";
 import type { TaskCompletion } from "../store/port.js";
@@ -187,6 +187,21 @@ export class StagingContext {
    */
   effect(kind: string, key: string, data?: unknown): void {
     this.#effects.push(data === undefined ? { kind, key } : { kind, key, data });
+  }
+
+  /**
+   * Stages a hold built elsewhere (an auction's price), committed like a
+   * delegation's; when this agent pays, checked like one (`checkHold`).
+   */
+  protected async stageHold(hold: LedgerOperation): Promise<void> {
+    const own = agentAccount(this.agentId);
+    const paid = hold.entries.find((e) => e.account === own && e.delta < 0);
+    if (paid !== undefined) {
+      const pending = this.#held - paid.delta;
+      await this.node.budgets.checkHold(this.agentId, -paid.delta, pending);
+      this.#held = pending;
+    }
+    this.#ledger.push(hold);
   }
 
   /** Stages a message built elsewhere (an awarded task), sent only if this handler succeeds. */
@@ -426,7 +441,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
       stable.length <= 128
         ? stable
         : `${this.task.id}-${createHash("sha256").update(stable).digest("hex").slice(0, 32)}`;
-    const { outcome, draft } = await this.node.market.auction(
+    const { outcome, draft, hold } = await this.node.market.auction(
       this.agentId,
       id,
       task,
@@ -435,6 +450,7 @@ export class TaskContext<TBody = unknown> extends StagingContext {
       options,
     );
     if (!draft) return outcome;
+    if (hold !== undefined) await this.stageHold(hold);
     this.stage(draft);
     return { ...outcome, task: draft.id };
   }

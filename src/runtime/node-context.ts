@@ -15,6 +15,7 @@ import type { Decision } from "../consensus/seal.js";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import type { BackoffPolicy } from "../delivery/backoff.js";
+import type { LedgerOperation } from "../ledger/index.js";
 import type { ModelPool } from "../llm/model-pool.js";
 import type { AdmissionPolicy, Grant, RefusalCode } from "../registry/admission.js";
 import type { AgentCard } from "../registry/agent-card.js";
@@ -223,7 +224,11 @@ export interface ConsensusPort {
 export interface MarketPort {
   /** The role a task type is auctioned to, when the swarm allocates it by auction. */
   auctionRole(task: string): string | undefined;
-  /** Runs an auction as local agent `as`; the awarded task (if any) comes back to be staged. */
+  /**
+   * Runs an auction as local agent `as`; the awarded task (if any) comes
+   * back to be staged, with the clearing price's hold (when escrowed) to
+   * commit with it.
+   */
   auction(
     as: string,
     id: string,
@@ -231,7 +236,7 @@ export interface MarketPort {
     body: unknown,
     parent: Envelope | undefined,
     options: AuctionOptions,
-  ): Promise<{ outcome: AuctionOutcome; draft?: OutboxDraft }>;
+  ): Promise<{ outcome: AuctionOutcome; draft?: OutboxDraft; hold?: LedgerOperation }>;
   /** After a task is committed (or found committed): settles an awarded task's escrow. */
   completed(envelope: Envelope, agentId: string, firstTime: boolean): Promise<void>;
   /** After a task is dead-lettered: its winner's reputation learns it. */

@@ -426,8 +426,8 @@ function marketPort(node: NodeContext, engine: MarketEngine): MarketPort {
       }
       const won = await engine.run({ id, auctioneer: as, task, item: body, options });
       if (won.outcome.status !== "awarded") return { outcome: won.outcome };
-      const draft = engine.awardedTask(agent.signer, task, body, parent, won, as);
-      return { outcome: won.outcome, draft };
+      const { draft, hold } = engine.awardedTask(agent.signer, task, body, parent, won, as);
+      return { outcome: won.outcome, draft, ...(hold === undefined ? {} : { hold }) };
     },
     completed: (envelope, agentId, firstTime) => engine.completed(envelope, agentId, firstTime),
     failed: (envelope) => engine.failed(envelope),

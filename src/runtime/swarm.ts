@@ -374,9 +374,21 @@ export class Swarm {
     const { as, id: given, ...rest } = options;
     this.#local(as);
     const id = given ?? ulid(this.#node.clock);
-    const { outcome, draft } = await this.#node.market.auction(as, id, task, body, undefined, rest);
+    const { outcome, draft, hold } = await this.#node.market.auction(
+      as,
+      id,
+      task,
+      body,
+      undefined,
+      rest,
+    );
     if (!draft) return outcome;
-    await this.#node.outbox.commit(`auction:${id}`, as, { effects: [], outbox: [draft] });
+    // The price's hold commits with the awarded task, or neither does.
+    await this.#node.outbox.commit(`auction:${id}`, as, {
+      effects: [],
+      outbox: [draft],
+      ...(hold === undefined ? {} : { ledger: [hold] }),
+    });
     return { ...outcome, task: draft.id };
   }
 

@@ -76,6 +76,92 @@ describe("escrow commits with the task it pays for", () => {
     }
   });
 
+  test("a handler that wins an auction and then fails on every attempt holds nothing in escrow and sends nothing", async () => {
+    const t = createTestSwarm({
+      roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["review"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      const outcomes: (string | undefined)[] = [];
+      let reviewed = 0;
+      swarm.agent({ id: "ops", role: "lead" });
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 250, minBalance: 0 } })
+        .handle("plan", async (ctx) => {
+          const won = await ctx.auction("review", { pr: 1 }, { rule: "first-price", roundMs: 300 });
+          outcomes.push(won.winner);
+          throw new Error("the handler crashes after the award");
+        });
+      swarm
+        .agent({ id: "dev", role: "dev" })
+        .bid(() => ({ price: 120 }))
+        .handle("review", () => {
+          reviewed++;
+        });
+      await swarm.start();
+      await until(() => swarm.registry.get("dev")?.liveness === "alive", 5000, "dev alive");
+      const id = await swarm.submit("lead", "plan", {}, { as: "ops" });
+      await until(
+        async () => (await swarm.store.deadLetter(id)) !== undefined,
+        10_000,
+        "the dead letter",
+      );
+      assert.deepEqual(outcomes, ["dev", "dev", "dev"], "each retry got the recorded award");
+      assert.equal(reviewed, 0, "the awarded task was not sent");
+      assert.equal(
+        await swarm.store.balance(agentAccount("lead")),
+        250,
+        "the price stayed with the auctioneer",
+      );
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0, "nothing in escrow");
+      assert.deepEqual((await ledgerReport(swarm.store)).strandedEscrow, []);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("an award whose hold commits with its task is released to the winner; ledger show judges it", async () => {
+    const t = createTestSwarm({
+      roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["review"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "ops", role: "lead" });
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 250, minBalance: 0 } })
+        .handle("plan", async (ctx) => {
+          await ctx.auction("review", { pr: 1 }, { rule: "first-price", roundMs: 300 });
+        });
+      // The winner never takes the task: its escrow stays held, by a committed task.
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      swarm
+        .agent({ id: "dev", role: "dev", budget: { initial: 0, minBalance: 0 } })
+        .bid(() => ({ price: 120 }))
+        .handle("review", () => gate);
+      await swarm.start();
+      await until(() => swarm.registry.get("dev")?.liveness === "alive", 5000, "dev alive");
+      const id = await swarm.submit("lead", "plan", {}, { as: "ops" });
+      await until(async () => (await swarm.store.isCompleted(id)) === true, 10_000, "the plan");
+      assert.equal(await swarm.store.balance(agentAccount("lead")), 130);
+      assert.equal(await escrowHeld(await swarm.store.balances()), 120);
+      assert.deepEqual((await ledgerReport(swarm.store)).strandedEscrow, [], "its task is live");
+      release();
+      await until(
+        async () => (await swarm.store.balance(agentAccount("dev"))) === 120,
+        10_000,
+        "the escrow released to the winner",
+      );
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test("an unaffordable plan fails with InsufficientCreditsError naming the plan's total, and holds nothing", async () => {
     const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["work"] } }, defaults });
     try {

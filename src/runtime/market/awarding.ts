@@ -1,8 +1,11 @@
 /**
- * The end of an auction at its auctioneer: the clearing price is held in
- * escrow (procurement: from the payer; sale: from the winner), the auction
- * is recorded in the store once, a signed `market.award` is published, and
- * the outcome as recorded is what every caller (a retried one too) gets.
+ * The end of an auction at its auctioneer: whether the payer (procurement:
+ * the auctioneer or the task's submitter; sale: the winner) can pay the
+ * clearing price is checked, the auction is recorded in the store once, a
+ * signed `market.award` is published, and the outcome as recorded is what
+ * every caller (a retried one too) gets. The price is not held here: the
+ * hold is staged with the awarded task (`settlement.ts`) and commits with
+ * it, so a caller that fails after the award leaves nothing in escrow.
  */
 import type { KeyObject } from "node:crypto";
 import { toError } from "../../errors/index.js";
@@ -13,10 +16,9 @@ import { encodeEnvelope } from "../../wire/codec.js";
 import type { Envelope } from "../../wire/envelope.js";
 import { subjects } from "../subjects.js";
 import type { MarketContext } from "./context.js";
-import { escrowKey } from "./settlement.js";
 import type { AuctionWon } from "./types.js";
 
-/** Holds the price, records the auction once, publishes the award. */
+/** Checks that the price can be paid, records the auction once, publishes the award. */
 export async function concludeAuction(
   node: MarketContext,
   id: string,
@@ -37,7 +39,7 @@ export async function concludeAuction(
     const metered = node.budgets.has(payer) || (await node.store.balance(agentAccount(payer))) > 0;
     if (metered) {
       try {
-        await node.budgets.hold(payer, escrowKey(id), result.award.price);
+        await node.budgets.checkHold(payer, result.award.price, result.award.price);
         escrowed = true;
       } catch (error) {
         status = "unsold";

@@ -10,19 +10,20 @@
  *    the auction's bid gate checks each (signature, registry, trust, halt,
  *    balance, rate, one per round, shared identities) and refuses the bad
  *    ones with a typed reason;
- * 3. when the last round closes the auction clears; the clearing price is
- *    held in escrow (procurement: from the auctioneer; sale: from the
- *    winner), the auction is recorded in the store once, and a signed
- *    `market.award` is published on `<swarm>.market.award.<auction>`;
+ * 3. when the last round closes the auction clears; whether the payer
+ *    (procurement: the auctioneer; sale: the winner) can pay the clearing
+ *    price is checked, the auction is recorded in the store once, and a
+ *    signed `market.award` is published on `<swarm>.market.award.<auction>`;
  * 4. the task goes to the winner's own durable queue
- *    (`<swarm>.market.task.<winner>.<task>`) carrying the escrow; when the
+ *    (`<swarm>.market.task.<winner>.<task>`) carrying the escrow, whose
+ *    hold commits with the task in the caller's completion; when the
  *    winner's handler commits, the escrow is released to the payee and the
  *    winner's reputation learns the outcome; a dead-lettered task refunds
  *    the payer and counts as a failure.
  *
  * This file runs the auctioneer's side (steps 1 to 3 up to the clearing, and
  * the queue of tasks allocated by auction); `bidding.ts` is the bidders'
- * side, `awarding.ts` the end of an auction (escrow hold, record, award),
+ * side, `awarding.ts` the end of an auction (can the payer pay, record, award),
  * `settlement.ts` what follows the award (the escrow carried by the task,
  * released or refunded, and reputation), `types.ts` the shared shapes,
  * `context.ts` the parts of the node it reads (its `NodeContext`).
@@ -54,13 +55,14 @@ import { concludeAuction, fromRecord } from "./awarding.js";
 import { BidderSide } from "./bidding.js";
 import { isIdle, type MarketContext, ownerOf } from "./context.js";
 import { awardedTask, learnFailure, settleCompleted } from "./settlement.js";
-import type { AuctionOptions, AuctionWon, OutboxDraft } from "./types.js";
+import type { AuctionOptions, AuctionWon, AwardedTask } from "./types.js";
 
 export { AuctionHeaders, escrowKey } from "./settlement.js";
 export type {
   AuctionOptions,
   AuctionOutcome,
   AuctionWon,
+  AwardedTask,
   BidHandler,
   BidOffer,
   BidRequest,
@@ -282,8 +284,8 @@ export class MarketEngine {
 
   /**
    * The awarded task's envelope, signed by the auctioneer, addressed to the
-   * winner and carrying the escrow, plus where it goes. `parent` becomes its
-   * cause (and its correlation root).
+   * winner and carrying the escrow, plus where it goes, and the price's hold
+   * to commit with it. `parent` becomes its cause (and its correlation root).
    */
   awardedTask(
     auctioneer: { readonly id: string; readonly privateKey: KeyObject },
@@ -293,7 +295,7 @@ export class MarketEngine {
     won: AuctionWon,
     payer: string,
     deadline?: number,
-  ): OutboxDraft {
+  ): AwardedTask {
     return awardedTask(this.#node, auctioneer, task, body, parent, won, payer, deadline);
   }
 
@@ -456,9 +458,9 @@ export class MarketEngine {
         task,
         item: envelope.body,
       });
-      let draft: OutboxDraft;
+      let awarded: AwardedTask;
       if (won.outcome.status === "awarded") {
-        draft = this.awardedTask(
+        awarded = this.awardedTask(
           auctioneer.signer,
           task,
           envelope.body,
@@ -473,17 +475,21 @@ export class MarketEngine {
         return;
       } else {
         // Unsold: the task goes to its role's queue as if never auctioned, same envelope.
-        draft = {
-          // Not the envelope id: the bus saw that id as the request and would drop it as a duplicate.
-          id: `unsold-${envelope.id}`,
-          mode: "enqueue",
-          subject: subjects.task(node.swarm, settings.role, task),
-          data: delivery.data,
+        awarded = {
+          draft: {
+            // Not the envelope id: the bus saw that id as the request and would drop it as a duplicate.
+            id: `unsold-${envelope.id}`,
+            mode: "enqueue",
+            subject: subjects.task(node.swarm, settings.role, task),
+            data: delivery.data,
+          },
         };
       }
+      // The price's hold commits with the awarded task, or neither does.
       await node.outbox.commit(taskId, auctioneer.id, {
         effects: [],
-        outbox: [draft],
+        outbox: [awarded.draft],
+        ...(awarded.hold === undefined ? {} : { ledger: [awarded.hold] }),
         settles: settledBy(node.transport, delivery.msgId),
       });
       keepAlive();

@@ -1,11 +1,13 @@
 /**
  * What follows an award: the winner's task carries the clearing price's
- * escrow ({@link AuctionHeaders}); when the winner commits it the escrow is
+ * escrow ({@link AuctionHeaders}), and the price's hold is staged with it
+ * (the caller commits both in one store transaction, or neither); when the winner commits it the escrow is
  * released to the payee and the winner's reputation learns a success and its
  * latency; a dead-lettered awarded task counts as a failure (its escrow is
  * refunded by the dead-letter path).
  */
 import type { KeyObject } from "node:crypto";
+import { type LedgerOperation, operations } from "../../ledger/index.js";
 import { updateMarketReputation } from "../../market/index.js";
 import { encodeEnvelope } from "../../wire/codec.js";
 import { createEnvelope, type Envelope } from "../../wire/envelope.js";
@@ -15,7 +17,7 @@ import { subjects } from "../subjects.js";
 import { traceOutgoing } from "../tracing.js";
 
 import type { MarketContext } from "./context.js";
-import type { AuctionWon, OutboxDraft } from "./types.js";
+import type { AuctionWon, AwardedTask } from "./types.js";
 
 /** Headers of a task awarded by auction (besides the escrow's). */
 export const AuctionHeaders = Object.freeze({
@@ -37,8 +39,9 @@ const REPUTATION_ALPHA = 0.2;
 
 /**
  * The awarded task's envelope, signed by the auctioneer, addressed to the
- * winner and carrying the escrow, plus where it goes. `parent` becomes its
- * cause (and its correlation root).
+ * winner and carrying the escrow, plus where it goes, and the hold of the
+ * price to commit with it. `parent` becomes its cause (and its correlation
+ * root).
  */
 export function awardedTask(
   node: MarketContext,
@@ -49,7 +52,7 @@ export function awardedTask(
   won: AuctionWon,
   payer: string,
   deadline?: number,
-): OutboxDraft {
+): AwardedTask {
   const { outcome } = won;
   const winner = outcome.winner as string;
   const price = outcome.price ?? 0;
@@ -92,7 +95,22 @@ export function awardedTask(
     );
     const data = encodeEnvelope(envelope, { maxBytes: node.limits.maxEnvelopeBytes });
     traced.sent(envelope.id);
-    return { id: envelope.id, mode: "enqueue", subject, data };
+    // Idempotent by the auction: a retried caller stages the same hold, applied once.
+    const hold: LedgerOperation | undefined =
+      price > 0 && won.escrowed
+        ? operations.hold(
+            `hold:${escrowKey(outcome.auction)}`,
+            escrowPayer,
+            escrowKey(outcome.auction),
+            price,
+            node.clock.now(),
+            envelope.id,
+          )
+        : undefined;
+    return {
+      draft: { id: envelope.id, mode: "enqueue", subject, data },
+      ...(hold === undefined ? {} : { hold }),
+    };
   } catch (error) {
     traced.failed(error);
     throw error;

@@ -5,6 +5,7 @@
  * its node is in `context.ts`; this file imports nothing from the node, so
  * `node-context.ts` can name these shapes.
  */
+import type { LedgerOperation } from "../../ledger/index.js";
 import type { AuctionTerms, CfpBody } from "../../market/index.js";
 
 /** What a bidder is asked: the call for proposals, with the task it is for. */
@@ -76,11 +77,23 @@ export interface AuctionOutcome {
 export interface AuctionWon {
   readonly outcome: AuctionOutcome;
   readonly side: "sale" | "procurement";
-  /** Whether the clearing price is held in escrow (the payer is metered). */
+  /**
+   * Whether the awarded task carries the clearing price in escrow (the payer
+   * is metered and could pay at the award); its hold commits with the task.
+   */
   readonly escrowed: boolean;
   /** The winner's latency estimate, ms, when its bid gave one. */
   readonly estimateMs?: number;
   readonly awardedAt: number;
+}
+
+/**
+ * The task an award sends to its winner, and the hold of the clearing price
+ * (when escrowed): the caller commits both in one completion, or neither.
+ */
+export interface AwardedTask {
+  readonly draft: OutboxDraft;
+  readonly hold?: LedgerOperation;
 }
 
 /** A message to commit with an auction's end. */

@@ -69,10 +69,10 @@ export class StagingContext {
 
   /**
    * Submits a task to a role with a budget: `budget` credits move from this
-   * agent into the task's escrow now (`InsufficientCreditsError` or
-   * `AgentHaltedError`, and nothing is submitted, if it cannot), and the
-   * auditor's verdict later releases them to the worker or refunds them
-   * (`ctx.settle`). The escrow follows the task and everything it causes.
+   * agent into the task's escrow when this handler commits, with the task
+   * (`InsufficientCreditsError` or `AgentHaltedError` at once, and nothing
+   * is submitted, if it cannot pay), and the auditor's verdict later
+   * releases them to the worker or refunds them (`ctx.settle`).
    */
   async delegate<TBody>(
     role: string,

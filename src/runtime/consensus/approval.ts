@@ -6,7 +6,7 @@
  */
 
 import { approvalError, approvalProblem } from "../../consensus/approval.js";
-import { HUMAN_ROLE, type RuleVoter } from "../../consensus/rule.js";
+import { HUMAN_ROLE, parseRuntimeProposal } from "../../consensus/rule.js";
 import type { Decision } from "../../consensus/seal.js";
 import { UnapprovedActionError } from "../../errors/index.js";
 import { sameKey } from "../../registry/admission.js";
@@ -101,19 +101,21 @@ function unadmittedVoter(host: ConsensusContext, decision: Decision): string | u
   const { admission } = host;
   const { policy } = admission;
   if (policy.mode === "open") return undefined;
-  const rule = (decision.proposal as { rule?: { voters?: readonly RuleVoter[] } }).rule;
-  for (const voter of rule?.voters ?? []) {
+  const proposal = parseRuntimeProposal(decision.proposal);
+  if (typeof proposal === "string") return `voters this node cannot read (${proposal})`;
+  for (const voter of proposal.rule.voters) {
     if (voter.role === HUMAN_ROLE) continue;
     const refusal = admission.refusal(voter.id);
     if (refusal !== undefined) return `voter ${voter.id}, refused here (${refusal.code})`;
-    const local = host.agents.get(voter.id)?.card;
+    const grant = admission.grant(voter.id);
     const granted: { role: string; weight: number; publicKey?: string } | undefined =
-      policy.declared.get(voter.id) ?? admission.grant(voter.id) ?? local;
+      policy.declared.get(voter.id) ?? grant ?? host.agents.get(voter.id)?.card;
     if (granted === undefined) return `voter ${voter.id}, an agent this node never admitted`;
     if (granted.role !== voter.role || granted.weight !== voter.weight) {
       return `voter ${voter.id} as role ${voter.role} with weight ${voter.weight}; it is admitted as role ${granted.role} with weight ${granted.weight}`;
     }
-    const key = granted.publicKey ?? admission.grant(voter.id)?.publicKey;
+    // A declared entry may pin no key: the one its credential or vote admitted it with counts.
+    const key = granted.publicKey ?? grant?.publicKey;
     if (key !== undefined && !sameKey(key, voter.publicKey)) {
       return `voter ${voter.id} with another key than the one it is admitted with`;
     }

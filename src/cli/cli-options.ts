@@ -53,6 +53,24 @@ export function agentIds(value: string, previous: string[] = []): string[] {
 }
 
 /**
+ * `--agents a,b,c`: comma-separated agent ids, each checked as
+ * {@link agentId} checks one; a list that names none (`--agents ,`) is a
+ * usage error, not a run that waits for agents it will never host.
+ */
+export function agentList(value: string): string[] {
+  const ids = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (ids.length === 0) {
+    throw new InvalidArgumentError(
+      "names no agent; give agent ids separated by commas, e.g. lead,w1",
+    );
+  }
+  return ids.map(agentId);
+}
+
+/**
  * Why a server (`gateway a2a`, `mcp --http`) could not listen on `host:port`,
  * as a usage error saying what to change when the address is the cause; any
  * other error is returned as it is.

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
-import { DASHBOARD_PORT, port, positiveInt, transportUrl } from "./cli-options.js";
+import { agentList, DASHBOARD_PORT, port, positiveInt, transportUrl } from "./cli-options.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { freshStart } from "./fresh.js";
 import { initProject, TEMPLATES } from "./init.js";
@@ -15,7 +15,7 @@ import { type RunOptions, runSwarmFile } from "./run.js";
 
 interface UpOptions {
   json: boolean;
-  agents?: string;
+  agents?: string[];
   tasks?: number;
   forever: boolean;
   timeout: number;
@@ -31,10 +31,7 @@ interface UpOptions {
 }
 
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
-  const agents = opts.agents
-    ?.split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const { agents } = opts;
   return {
     json: opts.json,
     timeoutMs: opts.timeout * 1000,
@@ -129,7 +126,7 @@ export function runCommands(cli: Command): void {
     .description("run a swarm file in this process until its workload settles (or forever)")
     .argument("<swarm.yaml>", "the swarm file")
     .option("--json", "one JSON event per line on stdout; the last line is the summary", false)
-    .option("--agents <ids>", "only run these agents here (comma-separated)")
+    .option("--agents <ids>", "only run these agents here (comma-separated)", agentList)
     .option("--tasks <n>", "override workload.tasks", positiveInt)
     .option("--forever", "keep running after the workload settles, until SIGINT/SIGTERM", false)
     .option("--transport <url>", "override the file's transport", transportUrl)
@@ -207,7 +204,7 @@ export function runCommands(cli: Command): void {
       "run one or more agents of a swarm file as this process, joining the swarm over its broker",
     )
     .requiredOption("--swarm <file>", "the swarm file")
-    .requiredOption("--id <ids>", "agent id(s) to run here (comma-separated)")
+    .requiredOption("--id <ids>", "agent id(s) to run here (comma-separated)", agentList)
     .option("--json", "one JSON event per line on stdout", false)
     .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
@@ -224,7 +221,7 @@ export function runCommands(cli: Command): void {
     .action(
       async (opts: {
         swarm: string;
-        id: string;
+        id: string[];
         json: boolean;
         transport?: string;
         store?: string;
@@ -252,20 +249,17 @@ export function runCommands(cli: Command): void {
       port,
     )
     .option("--host <host>", "with --http: the address to bind (default gateway.host, 127.0.0.1)")
-    .option("--agents <ids>", "only run these agents here (comma-separated)")
+    .option("--agents <ids>", "only run these agents here (comma-separated)", agentList)
     .action(
       async (opts: {
         swarm: string;
         http: boolean;
         port?: number;
         host?: string;
-        agents?: string;
+        agents?: string[];
       }) => {
         const { serveMcp } = await import("./mcp.js");
-        const agents = opts.agents
-          ?.split(",")
-          .map((s) => s.trim())
-          .filter(Boolean);
+        const { agents } = opts;
         process.exitCode = await serveMcp(resolve(opts.swarm), {
           http: opts.http,
           ...(opts.port === undefined ? {} : { port: opts.port }),
@@ -293,6 +287,7 @@ export function gatewayCommand(cli: Command): void {
     .option(
       "--agents <ids>",
       "agents to host here besides gateway.as (comma-separated; default: all on the embedded transport, none on a broker)",
+      agentList,
     )
     .option("--transport <url>", "override the file's transport", transportUrl)
     .option("--store <url>", "override the file's store")
@@ -303,7 +298,7 @@ export function gatewayCommand(cli: Command): void {
         swarm: string;
         port?: number;
         host?: string;
-        agents?: string;
+        agents?: string[];
         transport?: string;
         store?: string;
         dataDir?: string;
@@ -311,10 +306,7 @@ export function gatewayCommand(cli: Command): void {
       }) => {
         // Loaded on use: only this command needs the A2A SDK.
         const { runA2AGateway } = await import("./gateway.js");
-        const agents = opts.agents
-          ?.split(",")
-          .map((s) => s.trim())
-          .filter(Boolean);
+        const { agents } = opts;
         process.exitCode = await runA2AGateway(resolve(opts.swarm), {
           json: opts.json,
           ...(opts.port === undefined ? {} : { port: opts.port }),

@@ -4,7 +4,7 @@
  * through the project's own `tsx` when this Node cannot import `.ts` files
  * itself; and, when the import fails, a message that says why.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -18,14 +18,17 @@ const STACK_LINES = 4;
 /** The cause of a failed import in a few lines: its message, then the head of its stack. */
 export function describeImportFailure(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
+  const code = (cause as { code?: unknown }).code;
+  const head = `${cause.name}: ${cause.message}${typeof code === "string" ? ` [${code}]` : ""}`;
+  // A module not found: the message names what and from where; the frames are the resolver's.
+  if (code === "ERR_MODULE_NOT_FOUND") return head;
   const frames = (cause.stack ?? "")
     .split("\n")
     .slice(1)
-    .filter((line) => line.trim().startsWith("at "))
+    // Node's own frames (its module resolver's) do not help find the line.
+    .filter((line) => line.trim().startsWith("at ") && !line.includes("node:internal"))
     .slice(0, STACK_LINES)
     .map((line) => `    ${line.trim()}`);
-  const code = (cause as { code?: unknown }).code;
-  const head = `${cause.name}: ${cause.message}${typeof code === "string" ? ` [${code}]` : ""}`;
   return [head, ...frames].join("\n");
 }
 
@@ -64,6 +67,11 @@ let tsxRegistered = false;
  * @throws ConfigError naming the module and the cause (message and the head of its stack).
  */
 export async function importUserModule(path: string, what: string): Promise<unknown> {
+  if (!existsSync(path)) {
+    throw new ConfigError(
+      `cannot import the ${what} ${path}: no such file; check the path (a relative one is read from the swarm file's folder)`,
+    );
+  }
   const typescript = TYPESCRIPT.test(path);
   // Registered before the first import: Node remembers a failed import of a URL.
   if (typescript && !nodeRunsTypeScript() && !tsxRegistered) {

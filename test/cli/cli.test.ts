@@ -145,6 +145,49 @@ describe("conclave CLI", () => {
     assert.doesNotMatch(r.stderr, /unexpected failure/);
   });
 
+  test("a swarm module that does not exist, or imports a package that does not: exit 2 naming it, no resolver frames", async () => {
+    const missing = join(work, "missing-module.yaml");
+    writeFileSync(
+      missing,
+      `swarm: missing\ndataDir: ${join(work, "missing")}\nmodule: ./no-such-agents.mjs\nroles:\n  dev: { tasks: [code] }\nagents:\n  - { id: dev-1, role: dev }\n`,
+    );
+    const r = await run(["up", missing]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /cannot import the swarm module .*no-such-agents\.mjs: no such file; check the path/,
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack frames");
+
+    const module = join(work, "needs-package.mjs");
+    writeFileSync(module, 'import "no-such-package-conclave";\nexport function setup() {}\n');
+    const needs = join(work, "needs-package.yaml");
+    writeFileSync(
+      needs,
+      `swarm: needs\ndataDir: ${join(work, "needs")}\nmodule: ${module}\nroles:\n  dev: { tasks: [code] }\nagents:\n  - { id: dev-1, role: dev }\n`,
+    );
+    const p = await run(["up", needs]);
+    assert.equal(p.code, 2, p.stderr);
+    assert.match(
+      p.stderr,
+      /Cannot find package 'no-such-package-conclave' imported from .*needs-package\.mjs/,
+    );
+    assert.doesNotMatch(p.stderr, /\n\s+at /, "the resolver's frames are left out");
+  });
+
+  test("--agents or --id that names no agent is a usage error (exit 2) at once", async () => {
+    const file = swarmFile("no-agents", { tasks: 5 });
+    for (const args of [
+      ["up", file, "--agents", ","],
+      ["agent", "--swarm", file, "--id", " , "],
+      ["up", file, "--agents", "a b"],
+    ]) {
+      const r = await run(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /names no agent|is not an agent id/);
+    }
+  });
+
   test("an LLM agent's model missing from prices: exit 2 at start, before any task or store", async () => {
     const data = join(work, "unpriced");
     const file = join(work, "unpriced.yaml");

@@ -210,7 +210,8 @@ export class Budgets {
   /**
    * Settles an escrow after an audit: released to the worker on a pass,
    * refunded to the delegator on a fail. At most one settlement applies per
-   * escrow, however often it is asked for.
+   * escrow, however often it is asked for; one asked the other way after
+   * the first is not applied, and emits `escrow.settled_before`.
    */
   async settle(
     escrowKey: string,
@@ -226,10 +227,11 @@ export class Budgets {
     try {
       await this.host.store.applyLedgerOperation(operation);
     } catch (error) {
+      if (!(error instanceof OperationConflictError)) throw error;
       // Already settled the other way (e.g. released, then a later stage
-      // dead-lettered): the first settlement stands.
-      if (error instanceof OperationConflictError) return;
-      throw error;
+      // dead-lettered): the first settlement stands, and this one is said.
+      this.host.emit({ type: "escrow.settled_before", escrow: escrowKey, verdict, party });
+      return;
     }
     await this.#checkBalance(party);
   }

@@ -214,6 +214,17 @@ export type SwarmEvent =
       readonly resends: number;
     }
   | {
+      /**
+       * An escrow was asked to settle one way (`verdict` to `party`) after
+       * it had settled the other (a pass after its task's dead letter
+       * refunded it, say): the first settlement stands, this one was not applied.
+       */
+      readonly type: "escrow.settled_before";
+      readonly escrow: string;
+      readonly verdict: "pass" | "fail";
+      readonly party: string;
+    }
+  | {
       /** A proposal coordinated here waits for people's votes (until its deadline). */
       readonly type: "consensus.waiting";
       readonly proposal: string;

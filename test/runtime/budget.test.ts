@@ -171,6 +171,20 @@ describe("budgets", () => {
       assert.equal(check.minted, 250);
       assert.equal(check.sum, 250);
 
+      // An escrow settled one way and then asked the other: the first stands, and it is said.
+      const events: SwarmEvent[] = [];
+      swarm.on((e) => events.push(e));
+      await swarm.budgets.hold("lead", "late.1", 50);
+      await swarm.budgets.settle("late.1", 50, "fail", "lead");
+      await swarm.budgets.settle("late.1", 50, "fail", "lead");
+      await swarm.budgets.settle("late.1", 50, "pass", "dev");
+      assert.equal(await swarm.store.balance(agentAccount("dev")), 100, "the pass was not applied");
+      assert.deepEqual(
+        events.filter((e) => e.type === "escrow.settled_before"),
+        [{ type: "escrow.settled_before", escrow: "late.1", verdict: "pass", party: "dev" }],
+        "said once, for the settlement asked the other way only",
+      );
+
       swarm.budgets.add("broke", { initial: 0, minBalance: 10 });
       await swarm.budgets.start();
       assert.ok(swarm.budgets.isHalted("broke"));

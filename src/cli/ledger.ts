@@ -21,14 +21,13 @@ export interface LedgerReport {
   readonly accounts: { account: string; balance: number }[];
   readonly escrow: number;
   /**
-   * Escrow accounts holding credits for no live task: a delegation's hold
-   * made outside the commit of the task it pays for (what versions before
-   * holds committed with their tasks left behind when the delegating
-   * handler failed), or one whose task was dead-lettered without the
-   * refund. An auction award's hold is judged when it names its task (it
-   * commits with it since 2026-12-07; older ones were held at the award).
-   * Call holds of model and tool calls (`llm:`) and gateway tasks are not
-   * judged here.
+   * Escrow accounts holding credits for no live task: a hold made outside
+   * the commit of the task it pays for (what versions before holds committed
+   * with their tasks left behind when the delegating handler failed), or one
+   * whose task was dead-lettered without the refund. Delegations, gateway
+   * tasks and auction awards are judged (an award's hold only when it names
+   * its task: older versions held it at the award); call holds of model and
+   * tool calls (`llm:`) are not.
    */
   readonly strandedEscrow: { account: string; balance: number; reason: string }[];
   /** Credits charged as fees, by agent, by model (`(tool)`-style for fees without one) and by role. */
@@ -138,8 +137,8 @@ export async function ledgerReport(
   };
 }
 
-/** Holds this report judges: not model or tool calls, or gateway tasks. */
-const JUDGED_ESCROW = /^escrow:(?!llm:|gateway\.)/;
+/** Holds this report judges: not model or tool calls. */
+const JUDGED_ESCROW = /^escrow:(?!llm:)/;
 /** An auction award's escrow: judged only when its hold names its task (older versions held at the award). */
 const AUCTION_ESCROW = /^escrow:auction-/;
 

@@ -18,7 +18,7 @@
 import type { GatewayConfig } from "../config/gateway.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ActionNotApprovedError, InvalidRequestError, NotExposedError } from "../errors/interop.js";
-import { EscrowHeaders } from "../runtime/budget.js";
+import { delegationEscrow } from "../runtime/budget.js";
 import type { Swarm } from "../runtime/swarm.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
 import { ulid, ulidPattern } from "../wire/ulid.js";
@@ -61,9 +61,9 @@ export interface StartOptions {
   readonly context?: string;
 }
 
-/** The escrow key of a task started from outside. */
+/** The escrow key of a task started from outside (`swarm.delegate`'s). */
 function escrowKey(taskId: string): string {
-  return `gateway.${taskId}`;
+  return delegationEscrow(taskId, 1);
 }
 
 export class FrontDoor {
@@ -149,23 +149,14 @@ export class FrontDoor {
       }
       approval = decision.seal;
     }
+    const submit = { as, id, headers, ...(approval === undefined ? {} : { approval }) };
     const price = this.#gateway.pricePerTask;
-    if (price > 0 && this.#swarm.budgets.has(as)) {
-      const key = escrowKey(id);
-      await this.#swarm.budgets.hold(as, key, price).catch((error: unknown) => {
-        // Held by an earlier attempt of the same id: keep that hold.
-        if ((error as { code?: string }).code !== "E_OPERATION_CONFLICT") throw error;
-      });
-      headers[EscrowHeaders.key] = key;
-      headers[EscrowHeaders.amount] = String(price);
-      headers[EscrowHeaders.delegator] = as;
+    // Paid: the price's hold commits with the task, or neither (a failed start holds nothing).
+    if (price > 0) {
+      await this.#swarm.delegate(offered.role, offered.task, input, { ...submit, budget: price });
+    } else {
+      await this.#swarm.submit(offered.role, offered.task, input, submit);
     }
-    await this.#swarm.submit(offered.role, offered.task, input, {
-      as,
-      id,
-      headers,
-      ...(approval === undefined ? {} : { approval }),
-    });
     return id;
   }
 

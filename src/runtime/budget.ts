@@ -44,6 +44,9 @@ export const EscrowHeaders = Object.freeze({
   delegator: "conclave-escrow-delegator",
 });
 
+/** The escrow key of the `n`-th delegation (from 1) staged under `stableId` (a task id). */
+export const delegationEscrow = (stableId: string, n: number): string => `${stableId}.${n}`;
+
 /** A delegation's escrow, as carried by its tasks. */
 export interface Escrow {
   /** The escrow account's name in the ledger (`escrow:<key>`). */

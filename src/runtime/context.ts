@@ -9,10 +9,17 @@ import type { TaskOutcome } from "../store/ports/tasks.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
 import { type AgentLlm, ledgerBudget, publishLlmEvent, SwarmTools } from "./agent-llm.js";
-import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
+import {
+  delegationEscrow,
+  type Escrow,
+  EscrowHeaders,
+  escrowOf,
+  type SpendRequest,
+} from "./budget.js";
 import type { CallOptions, GatherCall, Gathered } from "./call-options.js";
 import type { ProposeOptions } from "./consensus/types.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
+import { handlerAuctionId } from "./market/settlement.js";
 import { withMcpToolNames } from "./mcp-tools.js";
 import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages.js";
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
@@ -84,7 +91,7 @@ export class StagingContext {
     // An unmetered agent delegates without escrow: a plain submit.
     if (!budgets.has(this.agentId)) return this.submit(role, task, body, options);
     // Stable across retries, so a retried handler re-holds nothing.
-    const escrow = `${this.stableId || this.agentId}.${++this.#delegations}`;
+    const escrow = delegationEscrow(this.stableId || this.agentId, ++this.#delegations);
     const pending = this.#held + options.budget;
     await budgets.checkHold(this.agentId, options.budget, pending);
     const id = this.submit(role, task, body, {
@@ -435,20 +442,10 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     body: unknown,
     options: AuctionOptions = {},
   ): Promise<AuctionOutcome & { readonly task?: string }> {
-    // Stable across retries of this handler, so a retry finds the recorded auction.
-    const stable = `${this.task.id}-${this.agentId}-${++this.#auctions}`;
-    const id =
-      stable.length <= 128
-        ? stable
-        : `${this.task.id}-${createHash("sha256").update(stable).digest("hex").slice(0, 32)}`;
-    const { outcome, draft, hold } = await this.node.market.auction(
-      this.agentId,
-      id,
-      task,
-      body,
-      this.task as Envelope,
-      options,
-    );
+    const id = handlerAuctionId(this.task.id, this.agentId, ++this.#auctions);
+    const parent = this.task as Envelope;
+    const won = await this.node.market.auction(this.agentId, id, task, body, parent, options);
+    const { outcome, draft, hold } = won;
     if (!draft) return outcome;
     if (hold !== undefined) await this.stageHold(hold);
     this.stage(draft);

@@ -168,7 +168,43 @@ export class Swarm {
     const agent = this.#local(options.as);
     const staging = new StagingContext(this.#node, agent.signer, undefined);
     const id = staging.submit(role, task, body, options);
-    const { full } = await this.#node.outbox.commit(`submit:${id}`, agent.id, staging.staged());
+    return this.#commitRoot(id, agent.id, staging, role, task);
+  }
+
+  /**
+   * Submits a root task with a budget paid by local agent `as` (see
+   * `ctx.delegate`): `budget` credits move into the task's escrow
+   * (`delegationEscrow(id, 1)`) in the store commit that records the task,
+   * or neither happens (`InsufficientCreditsError` or `AgentHaltedError`
+   * at once, and nothing is sent, when `as` cannot pay). An agent without a
+   * budget submits without escrow. Idempotent by `options.id`: delegated
+   * again, it holds nothing twice. Returns the task id.
+   */
+  async delegate<TBody>(
+    role: string,
+    task: string,
+    body: TBody,
+    options: SubmitOptions & { as: string; budget: number },
+  ): Promise<string> {
+    const agent = this.#local(options.as);
+    const id = options.id ?? ulid(this.#node.clock);
+    if (options.id !== undefined && (await this.#node.store.isCompleted(`submit:${id}`))) {
+      await this.#node.outbox.resend(`submit:${id}`);
+      return id;
+    }
+    const staging = new StagingContext(this.#node, agent.signer, undefined, id);
+    await staging.delegate(role, task, body, { ...options, id });
+    return this.#commitRoot(id, agent.id, staging, role, task);
+  }
+
+  async #commitRoot(
+    id: string,
+    agent: string,
+    staging: StagingContext,
+    role: string,
+    task: string,
+  ): Promise<string> {
+    const { full } = await this.#node.outbox.commit(`submit:${id}`, agent, staging.staged());
     if (full) await this.#node.outbox.deliver(`submit:${id}`);
     this.#node.events.emit({ type: "task.submitted", id, role, task });
     return id;

@@ -6,7 +6,7 @@
  * latency; a dead-lettered awarded task counts as a failure (its escrow is
  * refunded by the dead-letter path).
  */
-import type { KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { type LedgerOperation, operations } from "../../ledger/index.js";
 import { updateMarketReputation } from "../../market/index.js";
 import { encodeEnvelope } from "../../wire/codec.js";
@@ -33,6 +33,17 @@ export const AuctionHeaders = Object.freeze({
 
 /** The escrow account key of an auction's clearing price. */
 export const escrowKey = (auction: string) => `auction-${auction}`;
+
+/**
+ * The id of the `n`-th auction (from 1) a handler of task `taskId` runs as
+ * `agent`: stable across retries of the handler, so a retry finds the
+ * recorded auction. At most 128 characters.
+ */
+export function handlerAuctionId(taskId: string, agent: string, n: number): string {
+  const stable = `${taskId}-${agent}-${n}`;
+  if (stable.length <= 128) return stable;
+  return `${taskId}-${createHash("sha256").update(stable).digest("hex").slice(0, 32)}`;
+}
 
 /** Reputation learning rate: the last ~5 contracts dominate. */
 const REPUTATION_ALPHA = 0.2;

@@ -25,9 +25,9 @@ export interface LedgerReport {
    * the commit of the task it pays for (what versions before holds committed
    * with their tasks left behind when the delegating handler failed), or one
    * whose task was dead-lettered without the refund. Delegations, gateway
-   * tasks and auction awards are judged (an award's hold only when it names
-   * its task: older versions held it at the award); call holds of model and
-   * tool calls (`llm:`) are not.
+   * tasks and auction awards are judged (an award's hold only when it
+   * commits with its task, which it names: one another agent pays is held
+   * at the award); call holds of model and tool calls (`llm:`) are not.
    */
   readonly strandedEscrow: { account: string; balance: number; reason: string }[];
   /** Credits charged as fees, by agent, by model (`(tool)`-style for fees without one) and by role. */
@@ -139,8 +139,10 @@ export async function ledgerReport(
 
 /** Holds this report judges: not model or tool calls. */
 const JUDGED_ESCROW = /^escrow:(?!llm:)/;
-/** An auction award's escrow: judged only when its hold names its task (older versions held at the award). */
+/** An auction award's escrow: judged only when its hold names its task (held at the award, it cannot). */
 const AUCTION_ESCROW = /^escrow:auction-/;
+/** A gateway task's escrow: `gateway.<task id>`. */
+const GATEWAY_ESCROW = /^escrow:gateway\.(.+)$/;
 
 async function strandedEscrow(
   store: Store,
@@ -157,7 +159,8 @@ async function strandedEscrow(
   }
   const stranded: LedgerReport["strandedEscrow"] = [];
   for (const { account, balance } of held) {
-    const sent = sentBy.get(account);
+    // A gateway hold of an earlier version names no task, but its key does.
+    const sent = sentBy.get(account) ?? GATEWAY_ESCROW.exec(account)?.[1];
     if (sent === undefined && AUCTION_ESCROW.test(account)) continue;
     if (sent === undefined) {
       stranded.push({ account, balance, reason: "held outside the commit of any task" });

@@ -18,7 +18,6 @@
 import type { GatewayConfig } from "../config/gateway.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ActionNotApprovedError, InvalidRequestError, NotExposedError } from "../errors/interop.js";
-import { delegationEscrow } from "../runtime/budget.js";
 import type { Swarm } from "../runtime/swarm.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
 import { ulid, ulidPattern } from "../wire/ulid.js";
@@ -61,9 +60,9 @@ export interface StartOptions {
   readonly context?: string;
 }
 
-/** The escrow key of a task started from outside (`swarm.delegate`'s). */
+/** The escrow key of a task started from outside. */
 function escrowKey(taskId: string): string {
-  return delegationEscrow(taskId, 1);
+  return `gateway.${taskId}`;
 }
 
 export class FrontDoor {
@@ -153,7 +152,8 @@ export class FrontDoor {
     const price = this.#gateway.pricePerTask;
     // Paid: the price's hold commits with the task, or neither (a failed start holds nothing).
     if (price > 0) {
-      await this.#swarm.delegate(offered.role, offered.task, input, { ...submit, budget: price });
+      const paid = { ...submit, budget: price, escrow: escrowKey(id) };
+      await this.#swarm.delegate(offered.role, offered.task, input, paid);
     } else {
       await this.#swarm.submit(offered.role, offered.task, input, submit);
     }

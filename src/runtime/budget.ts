@@ -213,8 +213,9 @@ export class Budgets {
   /**
    * Settles an escrow after an audit: released to the worker on a pass,
    * refunded to the delegator on a fail. At most one settlement applies per
-   * escrow, however often it is asked for; one asked the other way after
-   * the first is not applied, and emits `escrow.settled_before`.
+   * escrow, however often it is asked for; one asked differently after the
+   * first (another verdict, party or amount) is not applied, and emits
+   * `escrow.settled_before`.
    */
   async settle(
     escrowKey: string,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
 import { ChildTaskFailedError, ConfigError } from "../errors/index.js";
-import { agentAccount, type LedgerOperation, operations } from "../ledger/index.js";
+import { type LedgerOperation, operations } from "../ledger/index.js";
 import { createLlmClient } from "../llm/client.js";
 import type { LlmClient, LlmDelta } from "../llm/ports.js";
 import type { TaskCompletion } from "../store/port.js";
@@ -9,13 +9,7 @@ import type { TaskOutcome } from "../store/ports/tasks.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
 import { type AgentLlm, ledgerBudget, publishLlmEvent, SwarmTools } from "./agent-llm.js";
-import {
-  delegationEscrow,
-  type Escrow,
-  EscrowHeaders,
-  escrowOf,
-  type SpendRequest,
-} from "./budget.js";
+import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
 import type { CallOptions, GatherCall, Gathered } from "./call-options.js";
 import type { ProposeOptions } from "./consensus/types.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
@@ -23,6 +17,7 @@ import { handlerAuctionId } from "./market/settlement.js";
 import { withMcpToolNames } from "./mcp-tools.js";
 import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages.js";
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
+import { StagedHolds } from "./staged-holds.js";
 import { childTaskId, StoreStepJournal } from "./step-journal.js";
 import { subjects, taskType } from "./subjects.js";
 import { TeamDelegation } from "./team-delegation.js";
@@ -53,11 +48,7 @@ export const PRIVILEGED_SUBMITTED = "privileged.submitted";
 export class StagingContext {
   readonly #effects: TaskCompletion["effects"][number][] = [];
   readonly #outbox: OutboxDraft[] = [];
-  /** Holds of this handler's delegations, committed with its completion. */
-  readonly #ledger: LedgerOperation[] = [];
-  #delegations = 0;
-  /** What those holds move into escrow in all. */
-  #held = 0;
+  #holds: StagedHolds | undefined;
 
   constructor(
     protected readonly node: NodeContext,
@@ -87,13 +78,25 @@ export class StagingContext {
     body: TBody,
     options: SubmitOptions & { budget: number },
   ): Promise<string> {
-    const budgets = this.node.budgets;
     // An unmetered agent delegates without escrow: a plain submit.
-    if (!budgets.has(this.agentId)) return this.submit(role, task, body, options);
-    // Stable across retries, so a retried handler re-holds nothing.
-    const escrow = delegationEscrow(this.stableId || this.agentId, ++this.#delegations);
-    const pending = this.#held + options.budget;
-    await budgets.checkHold(this.agentId, options.budget, pending);
+    if (!this.node.budgets.has(this.agentId)) return this.submit(role, task, body, options);
+    const escrow = this.#staged().nextEscrow(this.stableId);
+    return this.delegateInto(escrow, false, role, task, body, options);
+  }
+
+  /**
+   * `delegate` into escrow account `escrow` (`swarm.delegate`'s). `held`:
+   * an earlier version already moved the budget there, so only the task is staged.
+   */
+  protected async delegateInto<TBody>(
+    escrow: string,
+    held: boolean,
+    role: string,
+    task: string,
+    body: TBody,
+    options: SubmitOptions & { budget: number },
+  ): Promise<string> {
+    if (!held) await this.#staged().check(options.budget);
     const id = this.submit(role, task, body, {
       ...options,
       headers: {
@@ -103,20 +106,10 @@ export class StagingContext {
         [EscrowHeaders.delegator]: this.agentId,
       },
     });
-    // The hold is staged like the task: both commit with this handler's
-    // completion, or neither does (a handler that fails, crash-loops or
-    // cannot afford its whole plan leaves no credits in escrow).
-    this.#held = pending;
-    this.#ledger.push(
-      operations.hold(
-        `hold:${escrow}`,
-        this.agentId,
-        escrow,
-        options.budget,
-        this.node.clock.now(),
-        id,
-      ),
-    );
+    if (held) return id;
+    const now = this.node.clock.now();
+    const hold = operations.hold(`hold:${escrow}`, this.agentId, escrow, options.budget, now, id);
+    await this.#staged().stage(hold, true);
     return id;
   }
 
@@ -196,19 +189,14 @@ export class StagingContext {
     this.#effects.push(data === undefined ? { kind, key } : { kind, key, data });
   }
 
-  /**
-   * Stages a hold built elsewhere (an auction's price), committed like a
-   * delegation's; when this agent pays, checked like one (`checkHold`).
-   */
-  protected async stageHold(hold: LedgerOperation): Promise<void> {
-    const own = agentAccount(this.agentId);
-    const paid = hold.entries.find((e) => e.account === own && e.delta < 0);
-    if (paid !== undefined) {
-      const pending = this.#held - paid.delta;
-      await this.node.budgets.checkHold(this.agentId, -paid.delta, pending);
-      this.#held = pending;
-    }
-    this.#ledger.push(hold);
+  /** Stages a hold built elsewhere (an auction's price), committed like a delegation's. */
+  protected stageHold(hold: LedgerOperation): Promise<void> {
+    return this.#staged().stage(hold);
+  }
+
+  #staged(): StagedHolds {
+    this.#holds ??= new StagedHolds(this.node.budgets, this.agentId);
+    return this.#holds;
   }
 
   /** Stages a message built elsewhere (an awarded task), sent only if this handler succeeds. */
@@ -218,9 +206,10 @@ export class StagingContext {
 
   /** The staged writes, for the runtime to commit. */
   staged(): StagedWrites {
-    return this.#ledger.length === 0
+    const ledger = this.#holds?.operations;
+    return ledger === undefined || ledger.length === 0
       ? { effects: this.#effects, outbox: this.#outbox }
-      : { effects: this.#effects, outbox: this.#outbox, ledger: this.#ledger };
+      : { effects: this.#effects, outbox: this.#outbox, ledger };
   }
 
   #stageMessage<TBody>(draft: MessageDraft<TBody>): string {

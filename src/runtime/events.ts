@@ -215,9 +215,10 @@ export type SwarmEvent =
     }
   | {
       /**
-       * An escrow was asked to settle one way (`verdict` to `party`) after
-       * it had settled the other (a pass after its task's dead letter
-       * refunded it, say): the first settlement stands, this one was not applied.
+       * An escrow was asked to settle (`verdict` to `party`) after it had
+       * settled differently (the other verdict, or another party or amount:
+       * a pass after its task's dead letter refunded it, say): the first
+       * settlement stands, this one was not applied.
        */
       readonly type: "escrow.settled_before";
       readonly escrow: string;

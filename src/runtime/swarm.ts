@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
+import { escrowAccount } from "../ledger/index.js";
 import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskOutcome } from "../store/port.js";
 import type { QueueInfo, Transport } from "../transport/port.js";
@@ -173,27 +174,36 @@ export class Swarm {
 
   /**
    * Submits a root task with a budget paid by local agent `as` (see
-   * `ctx.delegate`): `budget` credits move into the task's escrow
-   * (`delegationEscrow(id, 1)`) in the store commit that records the task,
-   * or neither happens (`InsufficientCreditsError` or `AgentHaltedError`
-   * at once, and nothing is sent, when `as` cannot pay). An agent without a
-   * budget submits without escrow. Idempotent by `options.id`: delegated
-   * again, it holds nothing twice. Returns the task id.
+   * `ctx.delegate`): `budget` credits move into the task's escrow (key
+   * `escrow`, default `root.<task id>`) in the store commit that records the
+   * task, or neither happens (`InsufficientCreditsError` or
+   * `AgentHaltedError` at once, and nothing is sent, when `as` cannot pay).
+   * An agent without a budget submits without escrow. Idempotent by
+   * `options.id`: delegated again, it holds nothing twice. Returns the task id.
    */
   async delegate<TBody>(
     role: string,
     task: string,
     body: TBody,
-    options: SubmitOptions & { as: string; budget: number },
+    options: SubmitOptions & { as: string; budget: number; escrow?: string },
   ): Promise<string> {
+    const { escrow: named, ...rest } = options;
     const agent = this.#local(options.as);
     const id = options.id ?? ulid(this.#node.clock);
-    if (options.id !== undefined && (await this.#node.store.isCompleted(`submit:${id}`))) {
+    const { store, budgets } = this.#node;
+    if (options.id !== undefined && (await store.isCompleted(`submit:${id}`))) {
       await this.#node.outbox.resend(`submit:${id}`);
       return id;
     }
-    const staging = new StagingContext(this.#node, agent.signer, undefined, id);
-    await staging.delegate(role, task, body, { ...options, id });
+    const staging = new RootStaging(this.#node, agent.signer, undefined, id);
+    if (budgets.has(agent.id)) {
+      const escrow = named ?? `root.${id}`;
+      // Held by an earlier version's start of this task (it held, then submitted): kept, not held again.
+      const held = (await store.balance(escrowAccount(escrow))) > 0;
+      await staging.delegateRoot(escrow, held, role, task, body, { ...rest, id });
+    } else {
+      staging.submit(role, task, body, { ...rest, id });
+    }
     return this.#commitRoot(id, agent.id, staging, role, task);
   }
 
@@ -481,5 +491,19 @@ export class Swarm {
       throw new ConclaveError("E_NOT_STARTED", "the swarm is not running; call start() first");
     }
     return agent;
+  }
+}
+
+/** The staging of a root task that `swarm.delegate` pays for, into an escrow it names. */
+class RootStaging extends StagingContext {
+  delegateRoot<TBody>(
+    escrow: string,
+    held: boolean,
+    role: string,
+    task: string,
+    body: TBody,
+    options: SubmitOptions & { budget: number },
+  ): Promise<string> {
+    return this.delegateInto(escrow, held, role, task, body, options);
   }
 }

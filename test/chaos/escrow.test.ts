@@ -16,6 +16,7 @@ import type { Store } from "../../src/store/port.js";
 import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
+import { ulid } from "../../src/wire/ulid.js";
 import { until } from "../helpers/until.js";
 
 const postgresUrl =
@@ -156,6 +157,105 @@ describe("escrow commits with the task it pays for", () => {
         10_000,
         "the escrow released to the winner",
       );
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("an award an earlier version recorded and held at the award is not held again by the retried handler", async () => {
+    const t = createTestSwarm({
+      roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["review"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "ops", role: "lead" });
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 250, minBalance: 0 } })
+        .handle("plan", async (ctx) => {
+          await ctx.auction("review", { pr: 1 }, { rule: "first-price", roundMs: 300 });
+        });
+      let reviewed = 0;
+      swarm
+        .agent({ id: "dev", role: "dev", budget: { initial: 0, minBalance: 0 } })
+        .bid(() => ({ price: 120 }))
+        .handle("review", () => {
+          reviewed++;
+        });
+      await swarm.start();
+      // What an earlier version left when it crashed after the award: the
+      // auction recorded (no holdWith) and its price held, with no memo.
+      const plan = ulid();
+      const auction = `${plan}-lead-1`;
+      await swarm.store.saveAuction({
+        id: auction,
+        auctioneer: "lead",
+        task: "review",
+        rule: "first-price",
+        status: "awarded",
+        winner: "dev",
+        price: 120,
+        bids: 1,
+        rejectedBids: 0,
+        record: { side: "procurement", escrowed: true },
+        at: Date.now(),
+      });
+      await swarm.store.applyLedgerOperation(
+        operations.hold(`hold:auction-${auction}`, "lead", `auction-${auction}`, 120, Date.now()),
+      );
+      await swarm.submit("lead", "plan", {}, { as: "ops", id: plan });
+      await until(
+        async () => (await swarm.store.balance(agentAccount("dev"))) === 120,
+        10_000,
+        "the winner paid",
+      );
+      assert.equal(reviewed, 1);
+      assert.equal((await swarm.outcome(plan))?.status, "completed");
+      assert.equal(await swarm.store.balance(agentAccount("lead")), 130, "held once");
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a sale's winner cannot spend the price between the award and the auctioneer's commit", async () => {
+    const t = createTestSwarm({
+      roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["slot"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "ops", role: "lead" });
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 10, minBalance: 0 } })
+        .handle("plan", async (ctx) => {
+          const won = await ctx.auction(
+            "slot",
+            {},
+            { side: "sale", rule: "first-price", roundMs: 300 },
+          );
+          assert.equal(won.status, "awarded");
+          // The winner tries to spend what it bid before this handler commits.
+          await assert.rejects(
+            swarm.budgets.spend("dev", `spend-${ctx.attempt}`, { kind: "tool", credits: 100 }),
+            InsufficientCreditsError,
+          );
+        });
+      swarm
+        .agent({ id: "dev", role: "dev", budget: { initial: 150, minBalance: 0 } })
+        .bid(() => ({ price: 120 }))
+        .handle("slot", () => {});
+      await swarm.start();
+      await until(() => swarm.registry.get("dev")?.liveness === "alive", 5000, "dev alive");
+      const id = await swarm.submit("lead", "plan", {}, { as: "ops" });
+      await until(
+        async () => (await swarm.store.balance(agentAccount("lead"))) === 130,
+        10_000,
+        "the price paid to the seller",
+      );
+      assert.equal((await swarm.outcome(id))?.status, "completed");
+      assert.equal(await swarm.store.balance(agentAccount("dev")), 30);
       assert.equal(await escrowHeld(await swarm.store.balances()), 0);
     } finally {
       await t.cleanup();

@@ -11,7 +11,6 @@ import type { GatewayConfig } from "../../src/config/gateway.js";
 import type { SwarmConfig } from "../../src/config/schema.js";
 import { FrontDoor } from "../../src/interop/front-door.js";
 import { agentAccount, InsufficientCreditsError } from "../../src/ledger/index.js";
-import { delegationEscrow } from "../../src/runtime/budget.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
 import { ulid } from "../../src/wire/ulid.js";
 import { until } from "../helpers/until.js";
@@ -68,21 +67,49 @@ describe("the gateway's per-task price commits with its task", () => {
       );
       store.completeTask = completeTask;
       assert.equal(await store.balance(agentAccount("gate")), 100, "no price held for no task");
-      assert.equal(await store.balance(`escrow:${delegationEscrow(id, 1)}`), 0);
+      assert.equal(await store.balance(`escrow:gateway.${id}`), 0);
 
       // Started again under the same id, and once more: one task, one hold.
       assert.equal(await door.start(caller, offered, { topic: "bees" }, { id }), id);
       assert.equal(await door.start(caller, offered, { topic: "bees" }, { id }), id);
       assert.equal(await store.balance(agentAccount("gate")), 60);
-      assert.equal(await store.balance(`escrow:${delegationEscrow(id, 1)}`), 40);
+      assert.equal(await store.balance(`escrow:gateway.${id}`), 40);
       assert.deepEqual((await ledgerReport(store)).strandedEscrow, [], "held by a live task");
 
       release();
       await until(async () => (await door.state(id)).state === "completed", 10_000, "completed");
       assert.equal(await store.balance(agentAccount("writer-1")), 40, "released to the worker");
-      assert.equal(await store.balance(`escrow:${delegationEscrow(id, 1)}`), 0);
+      assert.equal(await store.balance(`escrow:gateway.${id}`), 0);
       const check = await store.ledgerCheck();
       assert.equal(check.sum, check.minted);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a task delegated with swarm.delegate whose metered handler delegates in turn completes", async () => {
+    const t = createTestSwarm({
+      roles: { lead: {}, writer: { tasks: ["write"] }, editor: { tasks: ["edit"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "gate", role: "lead", budget: { initial: 100, minBalance: 0 } });
+      swarm
+        .agent({ id: "writer-1", role: "writer", budget: { initial: 50, minBalance: 0 } })
+        .handle("write", async (ctx) => {
+          await ctx.delegate("editor", "edit", {}, { budget: 20 });
+        });
+      let edited = 0;
+      swarm.agent({ id: "editor-1", role: "editor" }).handle("edit", () => {
+        edited++;
+      });
+      await swarm.start();
+      const id = await swarm.delegate("writer", "write", {}, { as: "gate", budget: 40 });
+      await until(async () => edited === 1, 10_000, "the edit");
+      assert.equal((await swarm.outcome(id))?.status, "completed");
+      assert.equal(await swarm.store.balance(`escrow:root.${id}`), 40);
+      assert.equal(await swarm.store.balance(agentAccount("writer-1")), 30);
     } finally {
       await t.cleanup();
     }

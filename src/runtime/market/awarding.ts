@@ -1,11 +1,12 @@
 /**
- * The end of an auction at its auctioneer: whether the payer (procurement:
- * the auctioneer or the task's submitter; sale: the winner) can pay the
- * clearing price is checked, the auction is recorded in the store once, a
- * signed `market.award` is published, and the outcome as recorded is what
- * every caller (a retried one too) gets. The price is not held here: the
- * hold is staged with the awarded task (`settlement.ts`) and commits with
- * it, so a caller that fails after the award leaves nothing in escrow.
+ * The end of an auction at its auctioneer: the clearing price's payer
+ * (procurement: the auctioneer or the task's submitter; sale: the winner)
+ * is checked, the auction is recorded in the store once, a signed
+ * `market.award` is published, and the outcome as recorded is what every
+ * caller (a retried one too) gets. When the auctioneer pays, the price is
+ * held with the awarded task (`settlement.ts`), in the caller's commit, so
+ * a caller that fails after the award leaves nothing in escrow; when
+ * another agent pays it is held here, at the award.
  */
 import type { KeyObject } from "node:crypto";
 import { toError } from "../../errors/index.js";
@@ -16,9 +17,10 @@ import { encodeEnvelope } from "../../wire/codec.js";
 import type { Envelope } from "../../wire/envelope.js";
 import { subjects } from "../subjects.js";
 import type { MarketContext } from "./context.js";
+import { escrowKey } from "./settlement.js";
 import type { AuctionWon } from "./types.js";
 
-/** Checks that the price can be paid, records the auction once, publishes the award. */
+/** Checks (or holds) the price, records the auction once, publishes the award. */
 export async function concludeAuction(
   node: MarketContext,
   id: string,
@@ -33,13 +35,23 @@ export async function concludeAuction(
 ): Promise<AuctionWon> {
   let status: "awarded" | "unsold" = result.status;
   let escrowed = false;
+  let holdWith: "award" | "task" = "award";
   let reason: string | undefined = result.status === "unsold" ? result.reason : undefined;
   if (result.status === "awarded" && result.award.price > 0) {
     const payer = result.side === "sale" ? result.award.winner : who.payer;
     const metered = node.budgets.has(payer) || (await node.store.balance(agentAccount(payer))) > 0;
     if (metered) {
       try {
-        await node.budgets.checkHold(payer, result.award.price, result.award.price);
+        if (payer === who.auctioneer) {
+          // Checked now, held with the awarded task in the caller's commit.
+          await node.budgets.checkHold(payer, result.award.price, result.award.price);
+          holdWith = "task";
+        } else {
+          // Another agent pays (a sale's winner, a remote submitter): held
+          // now, so it cannot spend the price before the task is committed.
+          await node.budgets.hold(payer, escrowKey(id), result.award.price);
+          holdWith = "award";
+        }
         escrowed = true;
       } catch (error) {
         status = "unsold";
@@ -64,6 +76,7 @@ export async function concludeAuction(
       rounds: result.rounds,
       endedAt: result.endedAt,
       escrowed,
+      ...(escrowed ? { holdWith } : {}),
       ...(reason === undefined ? {} : { reason }),
       bids: result.bids.map((b) => ({
         bidder: b.bidder,
@@ -150,6 +163,7 @@ export function fromRecord(record: AuctionRecord): AuctionWon {
     reason?: string;
     side?: string;
     escrowed?: boolean;
+    holdWith?: string;
     award?: { bid?: Envelope };
   } | null;
   const estimate = (detail?.award?.bid?.body as { criteria?: { latency_ms?: unknown } } | undefined)
@@ -166,6 +180,8 @@ export function fromRecord(record: AuctionRecord): AuctionWon {
     },
     side: detail?.side === "sale" ? "sale" : "procurement",
     escrowed: detail?.escrowed === true,
+    // Records written before holds committed with their task were held at the award.
+    holdWith: detail?.holdWith === "task" ? "task" : "award",
     ...(typeof estimate === "number" && estimate > 0 ? { estimateMs: estimate } : {}),
     awardedAt: record.at,
   };

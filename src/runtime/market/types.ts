@@ -82,6 +82,12 @@ export interface AuctionWon {
    * is metered and could pay at the award); its hold commits with the task.
    */
   readonly escrowed: boolean;
+  /**
+   * Where the price's hold is applied: `task`, staged with the awarded task
+   * (the auctioneer pays); `award`, already applied at the award (another
+   * agent pays, or the auction was recorded by a version that held there).
+   */
+  readonly holdWith: "award" | "task";
   /** The winner's latency estimate, ms, when its bid gave one. */
   readonly estimateMs?: number;
   readonly awardedAt: number;

@@ -214,8 +214,11 @@ export class DeadLetters implements BadInputPark {
       await store.recordDeadLetter(record, { settles: redriveLineage(died) });
       if (unverified === undefined) {
         // A delegated task that died never earns its budget: give it back.
-        if (escrow) await budgets.settle(escrow.key, escrow.amount, "fail", escrow.delegator);
-        await market.failed(envelope);
+        // One that completed did (a redelivery dead-lettered after its commit).
+        if (!(await store.isCompleted(record.id))) {
+          if (escrow) await budgets.settle(escrow.key, escrow.amount, "fail", escrow.delegator);
+          await market.failed(envelope);
+        }
       } else if (escrow) {
         events.emit({
           type: "error",

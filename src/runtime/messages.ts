@@ -14,7 +14,10 @@ export interface SubmitOptions {
   readonly deadline?: number;
   /** Conversation for ordered delivery. */
   readonly conv?: string;
-  /** Position in the conversation `conv`, from 1, for conversation ordering. */
+  /**
+   * Position in the conversation `conv`, from 0 without gaps: with
+   * conversation ordering, `seq` N runs after N - 1 completed.
+   */
   readonly seq?: number;
   /** Extra transport headers, carried as they are. */
   readonly headers?: Record<string, string>;

@@ -5,6 +5,7 @@ import {
   ConclaveError,
   PermanentError,
   StoreFullError,
+  TimeoutError,
   toError,
   UnknownSignerError,
   UnknownTaskTypeError,
@@ -159,11 +160,6 @@ export class TaskPipeline {
       await this.#reject(delivery, error, settings);
       return;
     }
-    if (envelope.deadline !== undefined && node.clock.now() > envelope.deadline) {
-      span.set("conclave.task.outcome", "expired");
-      await delivery.term(`deadline passed at ${new Date(envelope.deadline).toISOString()}`);
-      return;
-    }
     if (settings.ordering === "conversation" && envelope.conv !== undefined) {
       await this.#awaitPredecessor(envelope, delivery, settings);
     }
@@ -186,6 +182,14 @@ export class TaskPipeline {
       node.events.emit({ type: "task.duplicate", id: envelope.id, agent: agent.id });
       return;
     }
+    // Checked once the task is known not to be completed: a redelivery of a
+    // committed task (its ack lost) is acked as a duplicate, whatever its deadline.
+    if (envelope.deadline !== undefined && node.clock.now() > envelope.deadline) {
+      claim.release();
+      span.set("conclave.task.outcome", "expired");
+      await delivery.term(`deadline passed at ${new Date(envelope.deadline).toISOString()}`);
+      return;
+    }
     try {
       // A privileged action runs only with a sealed approval: otherwise dead-lettered.
       await store(() => node.consensus.checkApproval(name, envelope));
@@ -199,6 +203,15 @@ export class TaskPipeline {
     }
     const started = node.clock.now();
     const abort = new TaskAbort();
+    // `ctx.signal` is aborted when the task's deadline passes while it runs.
+    const { deadline } = envelope;
+    const cancelDeadline =
+      deadline === undefined
+        ? undefined
+        : node.clock.setTimer(() => {
+            const at = new Date(deadline).toISOString();
+            abort.abort(new TimeoutError(`task ${envelope.id} passed its deadline (${at})`));
+          }, deadline - node.clock.now());
     this.#running.add(abort);
     const ctx = new TaskContext(node, agent.signer, {
       task: envelope,
@@ -219,42 +232,40 @@ export class TaskPipeline {
       // The conversation marker goes in the same group commit as the task
       // in practice; if a crash split them, the successor waits out its gap
       // timeout and runs anyway.
+      // Idempotent by task id: a commit retried after an outage that finds
+      // itself committed resends its outbox.
+      const { duplicate } = await store(() =>
+        node.outbox.commit(envelope.id, agent.id, {
+          ...ctx.staged(),
+          ...(result === undefined ? {} : { result }),
+          corr: envelope.corr ?? envelope.id,
+          ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
+          sender: envelope.from,
+          settles: settledBy(node.transport, delivery.msgId),
+        }),
+      );
+      // The conversation's marker only once the task is committed: its
+      // successor must not run while this commit can still fail. A crash
+      // between the two makes the successor wait out its gap timeout.
       const conv = envelope.conv;
-      const marker =
-        conv === undefined
-          ? undefined
-          : store(() =>
-              node.store.completeTask({
-                taskId: conversationMarker(conv, envelope.seq ?? 0),
-                agent: agent.id,
-                at: node.clock.now(),
-                effects: [],
-                outbox: [],
-              }),
-            );
-      // Awaited together: when the commit fails (the store closed under an
-      // abrupt stop), the marker's failure must not be left unhandled. Both
-      // are idempotent by task id: a commit retried after an outage that
-      // finds itself committed resends its outbox.
-      const [{ duplicate }] = await Promise.all([
-        store(() =>
-          node.outbox.commit(envelope.id, agent.id, {
-            ...ctx.staged(),
-            ...(result === undefined ? {} : { result }),
-            corr: envelope.corr ?? envelope.id,
-            ...(envelope.cause === undefined ? {} : { cause: envelope.cause }),
-            sender: envelope.from,
-            settles: settledBy(node.transport, delivery.msgId),
+      if (conv !== undefined) {
+        await store(() =>
+          node.store.completeTask({
+            taskId: conversationMarker(conv, envelope.seq ?? 0),
+            agent: agent.id,
+            at: node.clock.now(),
+            effects: [],
+            outbox: [],
           }),
-        ),
-        marker,
-      ]);
+        );
+      }
       node.outcomes.decided(envelope.id);
       outcome = { firstTime: !duplicate };
     } catch (error) {
       outcome = { error };
     }
     cancelLease();
+    cancelDeadline?.();
     if ("error" in outcome) claim.release();
     else claim.done();
     this.#running.delete(abort);

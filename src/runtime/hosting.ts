@@ -119,13 +119,20 @@ export class AgentHosting {
     for (const sup of this.#supervisors.values()) await sup.stop().catch(() => undefined);
   }
 
-  /** Stops a hosted agent and its supervision at once: its in-flight tasks are handed back. */
+  /**
+   * Stops a revoked agent and its supervision at once (its in-flight tasks
+   * are handed back) and takes it off this node: heartbeats no longer carry
+   * it (nor are signed by it, which would make every other node refuse this
+   * node's heartbeats), and a pool it belonged to replaces it.
+   */
   async stopAgent(agentId: string): Promise<void> {
     await this.#node.hosted.get(agentId)?.stop(false);
     await this.#supervisors
       .get(agentId)
       ?.stop()
       .catch(() => undefined);
+    this.#supervisors.delete(agentId);
+    this.#node.hosted.delete(agentId);
   }
 
   /** A hosted agent by id; throws for an id this node does not host. */

@@ -107,19 +107,24 @@ export class Budgets {
 
   /** Mints each agent's initial credits, once per store, and halts those already below their minimum. */
   async start(): Promise<void> {
-    for (const [agent, budget] of this.#budgets) {
-      if (budget.initial > 0) {
-        await this.host.store.applyLedgerOperation(
-          operations.mint(
-            `budget-initial:${agent}`,
-            agentAccount(agent),
-            budget.initial,
-            this.host.clock.now(),
-          ),
-        );
-      }
-      await this.#checkBalance(agent);
+    for (const agent of this.#budgets.keys()) await this.open(agent);
+  }
+
+  /**
+   * Mints one metered agent's initial credits, once per store, and halts it
+   * if it is already below its minimum: at start, or when the agent joins a
+   * running node (a pool's worker).
+   */
+  async open(agentId: string): Promise<void> {
+    const budget = this.#budgets.get(agentId);
+    if (budget === undefined) return;
+    if (budget.initial > 0) {
+      const at = this.host.clock.now();
+      await this.host.store.applyLedgerOperation(
+        operations.mint(`budget-initial:${agentId}`, agentAccount(agentId), budget.initial, at),
+      );
     }
+    await this.#checkBalance(agentId);
   }
 
   /**

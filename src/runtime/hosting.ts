@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { ConfigError } from "../errors/index.js";
+import { ConfigError, toError } from "../errors/index.js";
 import { encodePublicKey } from "../identity/keys.js";
 import { Agent, type AgentSpec } from "./agent.js";
 import { AgentPool, type AgentPoolConfig } from "./agent-pool.js";
@@ -70,7 +70,7 @@ export class AgentHosting {
     node.hosted.set(spec.id, agent);
     node.keys.trustLocal(spec.id, pair.publicKey);
     if (spec.budget) node.budgets.add(spec.id, spec.budget);
-    if (this.#running && !this.#spawning.has(spec.id)) void this.#supervise(agent);
+    if (this.#running && !this.#spawning.has(spec.id)) void this.#startLate(agent);
     return agent;
   }
 
@@ -180,8 +180,24 @@ export class AgentHosting {
       );
     }
     await this.#node.admission.pinLocal(id, agent.card.publicKey);
-    if (this.#running) await this.#supervise(agent);
+    if (this.#running) {
+      await this.#node.budgets.open(id);
+      await this.#supervise(agent);
+    }
     return agent;
+  }
+
+  /** An agent added to a running node: its budget opened (minted once), then started. */
+  async #startLate(agent: Agent): Promise<void> {
+    try {
+      await this.#node.budgets.open(agent.id);
+      await this.#supervise(agent);
+    } catch (error) {
+      this.#node.events.emit({
+        type: "error",
+        error: `starting agent "${agent.id}": ${toError(error).message}`,
+      });
+    }
   }
 
   /** Drains a hosted agent, stops its supervision, and takes it off this node and the registry. */

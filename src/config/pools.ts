@@ -82,8 +82,15 @@ export function checkPools(
   roles: unknown,
   tasks: unknown,
   addIssue: (issue: Issue) => void,
+  teams?: unknown,
 ): void {
   if (!isRecord(pools) || !Array.isArray(agents) || !isRecord(roles)) return;
+  const leads = new Map<string, string>();
+  if (isRecord(teams)) {
+    for (const [name, team] of Object.entries(teams)) {
+      if (isRecord(team) && typeof team["lead"] === "string") leads.set(team["lead"], name);
+    }
+  }
   const roleOf = new Map<string, string>();
   for (const a of agents) {
     if (isRecord(a) && typeof a["id"] === "string" && typeof a["role"] === "string") {
@@ -115,6 +122,11 @@ export function checkPools(
       addIssue({
         path: at("template"),
         message: `agent "${template}" has role "${roleOf.get(template)}", not "${role}"; a pool's template takes the pool's role`,
+      });
+    } else if (leads.has(template)) {
+      addIssue({
+        path: at("template"),
+        message: `agent "${template}" leads team "${leads.get(template)}", and a team has one lead: its pool's workers could not delegate to the team; pool a member of the team instead, or give the team a lead of its own`,
       });
     } else if (template.length > MAX_TEMPLATE_ID) {
       addIssue({

@@ -234,8 +234,13 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
   checkEnsembles(value["ensembles"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );
-  checkPools(value["pools"], agents, roles, tasks, (issue) =>
-    ctx.addIssue({ code: "custom", ...issue }),
+  checkPools(
+    value["pools"],
+    agents,
+    roles,
+    tasks,
+    (issue) => ctx.addIssue({ code: "custom", ...issue }),
+    value["teams"],
   );
   checkSlots(value["slots"], roles, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkTeams(value["teams"], agents, roles, (issue) => ctx.addIssue({ code: "custom", ...issue }));

@@ -78,6 +78,16 @@ describe("pools: in the swarm file", () => {
       ).message,
       /worker slot "w-1-p2" is already a declared agent's id/,
     );
+    // A team has one lead: a pooled copy of it could not delegate to the team.
+    assert.match(
+      issueAt(
+        issuesOf(
+          `${BASE}  - { id: w-2, role: worker }\nteams:\n  crew: { lead: lead, members: [w-1, w-2] }\npools:\n  lead: { max: 2 }\n`,
+        ),
+        "pools.lead.template",
+      ).message,
+      /agent "lead" leads team "crew", and a team has one lead/,
+    );
   });
 
   test("openSwarm scales the pool: workers copy the template, get keys of their own, and are admitted", async () => {

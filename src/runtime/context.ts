@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
-import { ChildTaskFailedError, ConfigError } from "../errors/index.js";
+import { ChildTaskFailedError, ConfigError, PermanentError } from "../errors/index.js";
 import { type LedgerOperation, operations } from "../ledger/index.js";
 import { createLlmClient } from "../llm/client.js";
 import type { LlmClient, LlmDelta } from "../llm/ports.js";
@@ -186,6 +186,11 @@ export class StagingContext {
    * records it twice.
    */
   effect(kind: string, key: string, data?: unknown): void {
+    if (typeof kind !== "string" || kind === "" || typeof key !== "string" || key === "") {
+      throw new PermanentError(
+        `ctx.effect(${JSON.stringify(kind)}, ${JSON.stringify(key)}): kind and key must be non-empty strings (the key names what the handler changed)`,
+      );
+    }
     this.#effects.push(data === undefined ? { kind, key } : { kind, key, data });
   }
 

@@ -249,6 +249,11 @@ export class Agent implements LocalAgent {
     return this.#pausedFor.size > 0;
   }
 
+  /** Whether the agent is paused for `reason` (among others, maybe). */
+  isPausedFor(reason: PauseReason): boolean {
+    return this.#pausedFor.has(reason);
+  }
+
   /** Tasks whose handler is running now. */
   get inFlight(): number {
     return this.#pipeline?.running ?? 0;

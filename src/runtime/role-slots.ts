@@ -87,8 +87,16 @@ export class RoleSlots {
     if (this.#running) return;
     this.#running = true;
     await this.#readReputations();
-    const candidates = this.#candidates();
-    this.#assignments = assignRoles(candidates, this.#config.roles, this.#options()).assignments;
+    // Halted before the slots listened (below their minimum at start): not candidates.
+    for (const agent of this.#host.agents()) {
+      if (agent.isPausedFor("halted")) this.#halted.add(agent.id);
+    }
+    const assign = (funded: boolean) =>
+      assignRoles(this.#candidates(funded), this.#config.roles, this.#options());
+    // Funded agents first; a halted one holds a slot only when no funded agent can.
+    let assignment = assign(true);
+    if (assignment.unfilled.length > 0) assignment = assign(false);
+    this.#assignments = assignment.assignments;
     this.#applyStandby();
     this.#unlisten = this.#host.on((event) => {
       switch (event.type) {
@@ -151,18 +159,23 @@ export class RoleSlots {
 
   #plan(event: AgentEvent): void {
     if (!this.#running) return;
-    const plan = planReassignment(
-      this.#assignments,
-      this.#candidates(),
-      this.#config.roles,
-      event,
-      {
-        ...this.#options(),
-        ...(this.#config.reputationFloor === undefined
-          ? {}
-          : { reputationFloor: this.#config.reputationFloor }),
-      },
-    );
+    const options = {
+      ...this.#options(),
+      ...(this.#config.reputationFloor === undefined
+        ? {}
+        : { reputationFloor: this.#config.reputationFloor }),
+    };
+    const replan = (funded: boolean) =>
+      planReassignment(
+        this.#assignments,
+        this.#candidates(funded),
+        this.#config.roles,
+        event,
+        options,
+      );
+    // Funded agents first; a halted one takes a slot only when no funded agent can.
+    let plan = replan(true);
+    if (plan.unfilled.length > 0) plan = replan(false);
     if (plan.reassigned.length === 0) return;
     this.#assignments = plan.assignments;
     this.#applyStandby();
@@ -185,11 +198,11 @@ export class RoleSlots {
     return this.#assignments.some((s) => s.agent === agentId);
   }
 
-  /** The agents of the staffed roles hosted here, as the assignment sees them. */
-  #candidates(): AgentProfile[] {
+  /** The agents of the staffed roles hosted here (`funded`: not halted), as the assignment sees them. */
+  #candidates(funded: boolean): AgentProfile[] {
     return this.#host
       .agents()
-      .filter((a) => this.#roleNames.has(a.role))
+      .filter((a) => this.#roleNames.has(a.role) && !(funded && this.#halted.has(a.id)))
       .map((a) => {
         const reputation = this.#reputation.get(a.id);
         return {

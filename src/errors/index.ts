@@ -519,7 +519,7 @@ export class VoteRefusedError extends ConclaveError {
   }
 }
 
-/** A dead letter cannot be redriven as asked: none by that id, not a task, already completed, or paid by an escrow already refunded. */
+/** A dead letter cannot be redriven as asked: none by that id, not a task, already completed, past its deadline, or paid by an escrow already refunded. */
 export class RedriveRefusedError extends ConclaveError {
   constructor(message: string) {
     super("E_REDRIVE_REFUSED", message);

@@ -84,6 +84,11 @@ export class DeadLetters implements BadInputPark {
     } catch (error) {
       throw new RedriveRefusedError(`dead letter ${id} cannot be read: ${toError(error).message}`);
     }
+    if (envelope.deadline !== undefined && clock.now() > envelope.deadline) {
+      throw new RedriveRefusedError(
+        `task ${id}'s deadline passed at ${new Date(envelope.deadline).toISOString()} (it is signed into the task), so it would be dead-lettered again at once; submit it anew with a later deadline`,
+      );
+    }
     const escrow = escrowOf(envelope);
     if (escrow !== undefined && options.unpaid !== true) {
       throw new RedriveRefusedError(

@@ -149,6 +149,25 @@ agents:
     assert.equal(await swarm.budgets.balance("lead"), before, "the delegator did not pay again");
   });
 
+  test("a task past its deadline is refused: it would die again at once", async () => {
+    broken = true;
+    const id = await swarm.submit(
+      "worker",
+      "fetch",
+      {},
+      { as: "lead", deadline: Date.now() + 2000 },
+    );
+    await assert.rejects(swarm.wait(id, { timeoutMs: 10_000 }), /upstream API key is revoked/);
+    broken = false;
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await assert.rejects(swarm.redrive(id, { by: "oncall" }), (error: Error) => {
+      assert.ok(error instanceof RedriveRefusedError);
+      assert.match(error.message, /deadline passed at .*submit it anew with a later deadline/);
+      return true;
+    });
+    assert.ok(await swarm.store.deadLetter(id), "still in the dead-letter queue");
+  });
+
   test("an unknown id is refused with where to look", async () => {
     await assert.rejects(
       swarm.redrive("01NOSUCHDEADLETTER", { by: "x" }),

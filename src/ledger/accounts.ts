@@ -11,6 +11,9 @@ export const WORLD = "world";
 export const TREASURY = "treasury";
 export const FEES = "fees";
 export const agentAccount = (agent: string) => `agent:${agent}`;
+/** The agent whose account `account` is, or undefined for another kind of account. */
+export const accountAgent = (account: string): string | undefined =>
+  account.startsWith("agent:") ? account.slice("agent:".length) : undefined;
 export const escrowAccount = (task: string) => `escrow:${task}`;
 
 const ACCOUNT = /^(?:(?:agent|escrow):[A-Za-z0-9_:.-]{1,200}|treasury|fees|world)$/;

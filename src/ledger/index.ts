@@ -1,4 +1,12 @@
-export { agentAccount, assertAccount, escrowAccount, FEES, TREASURY, WORLD } from "./accounts.js";
+export {
+  accountAgent,
+  agentAccount,
+  assertAccount,
+  escrowAccount,
+  FEES,
+  TREASURY,
+  WORLD,
+} from "./accounts.js";
 export { addExact, parseAmount } from "./amount.js";
 export * from "./errors.js";
 export {

@@ -1,5 +1,6 @@
 import { backoffDelay } from "../delivery/backoff.js";
 import { QueueFullError, ReplicationPendingError, toError } from "../errors/index.js";
+import { accountAgent, type LedgerOperation } from "../ledger/index.js";
 import type { OutboxEntry, OutboxSent } from "../store/port.js";
 import type { Transport } from "../transport/port.js";
 import { redriveLineage, redriveMsgId } from "../transport/settlement.js";
@@ -84,8 +85,11 @@ export class NodeOutbox implements Outbox {
   ): Promise<{ duplicate: boolean; full?: true }> {
     const { store, clock } = this.#node;
     const { duplicate } = await store.completeTask({ taskId, agent, at: clock.now(), ...staged });
-    // Delegations' holds committed with the task: the delegator may now be below its minimum.
-    if (!duplicate && staged.ledger !== undefined) await this.#node.budgets.held(agent);
+    // Holds committed with the task: each payer (the agent, or an auction's
+    // other payer) may now be below its minimum.
+    if (!duplicate && staged.ledger !== undefined) {
+      for (const payer of payersOf(staged.ledger, agent)) await this.#node.budgets.held(payer);
+    }
     if (duplicate) {
       await this.resend(taskId);
     } else if (staged.outbox.length > 0) {
@@ -295,4 +299,16 @@ export class NodeOutbox implements Outbox {
       );
     }, delay);
   }
+}
+
+/** The agents whose accounts `ledger` debits, `agent` first. */
+function payersOf(ledger: readonly LedgerOperation[], agent: string): Set<string> {
+  const payers = new Set([agent]);
+  for (const op of ledger) {
+    for (const e of op.entries) {
+      const payer = e.delta < 0 ? accountAgent(e.account) : undefined;
+      if (payer !== undefined) payers.add(payer);
+    }
+  }
+  return payers;
 }

@@ -219,7 +219,7 @@ describe("escrow commits with the task it pays for", () => {
     }
   });
 
-  test("a sale's winner cannot spend the price between the award and the auctioneer's commit", async () => {
+  test("a sale's winner that spends the price before the auctioneer commits: that task dies saying so, nothing is held", async () => {
     const t = createTestSwarm({
       roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["slot"] } },
       defaults,
@@ -236,11 +236,51 @@ describe("escrow commits with the task it pays for", () => {
             { side: "sale", rule: "first-price", roundMs: 300 },
           );
           assert.equal(won.status, "awarded");
-          // The winner tries to spend what it bid before this handler commits.
-          await assert.rejects(
-            swarm.budgets.spend("dev", `spend-${ctx.attempt}`, { kind: "tool", credits: 100 }),
-            InsufficientCreditsError,
-          );
+          // The winner spends what it bid before this handler commits.
+          if (ctx.attempt === 1)
+            await swarm.budgets.spend("dev", "spend", { kind: "tool", credits: 100 });
+        });
+      let ran = 0;
+      swarm
+        .agent({ id: "dev", role: "dev", budget: { initial: 150, minBalance: 0 } })
+        .bid(() => ({ price: 120 }))
+        .handle("slot", () => {
+          ran++;
+        });
+      await swarm.start();
+      await until(() => swarm.registry.get("dev")?.liveness === "alive", 5000, "dev alive");
+      const id = await swarm.submit("lead", "plan", {}, { as: "ops" });
+      await until(
+        async () => (await swarm.store.deadLetter(id)) !== undefined,
+        10_000,
+        "dead letter",
+      );
+      assert.match(
+        (await swarm.store.deadLetter(id))?.reason ?? "",
+        /account "agent:dev" holds 50 credits and the operation needs 120/,
+      );
+      assert.equal(ran, 0, "the awarded task was never sent");
+      assert.equal(await swarm.store.balance(agentAccount("dev")), 50, "only its own spend");
+      assert.equal(await swarm.store.balance(agentAccount("lead")), 10);
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a sale won and then abandoned by the auctioneer's failing handler leaves the winner its credits", async () => {
+    const t = createTestSwarm({
+      roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["slot"] } },
+      defaults,
+    });
+    try {
+      const { swarm } = t;
+      swarm.agent({ id: "ops", role: "lead" });
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 10, minBalance: 0 } })
+        .handle("plan", async (ctx) => {
+          await ctx.auction("slot", {}, { side: "sale", rule: "first-price", roundMs: 300 });
+          throw new Error("the auctioneer crashes after the award");
         });
       swarm
         .agent({ id: "dev", role: "dev", budget: { initial: 150, minBalance: 0 } })
@@ -250,12 +290,61 @@ describe("escrow commits with the task it pays for", () => {
       await until(() => swarm.registry.get("dev")?.liveness === "alive", 5000, "dev alive");
       const id = await swarm.submit("lead", "plan", {}, { as: "ops" });
       await until(
-        async () => (await swarm.store.balance(agentAccount("lead"))) === 130,
+        async () => (await swarm.store.deadLetter(id)) !== undefined,
         10_000,
-        "the price paid to the seller",
+        "dead letter",
       );
-      assert.equal((await swarm.outcome(id))?.status, "completed");
-      assert.equal(await swarm.store.balance(agentAccount("dev")), 30);
+      assert.equal(await swarm.store.balance(agentAccount("dev")), 150);
+      assert.equal(await escrowHeld(await swarm.store.balances()), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("a task delegated with a budget and allocated by auction is paid by the price; the budget goes back", async () => {
+    const t = createTestSwarm({
+      roles: { lead: { tasks: ["plan"] }, dev: { tasks: ["review"] } },
+      defaults,
+      tasks: {
+        review: {
+          allocation: "auction",
+          role: "dev",
+          auction: {
+            rule: "first-price",
+            side: "procurement",
+            roundMs: 300,
+            onUnsold: "queue",
+            maxRounds: 5,
+            criteria: [],
+          },
+        },
+      },
+    });
+    try {
+      const { swarm } = t;
+      let reviewed = 0;
+      swarm.agent({ id: "ops", role: "lead" });
+      swarm
+        .agent({ id: "lead", role: "lead", budget: { initial: 1000, minBalance: 0 } })
+        .handle("plan", async (ctx) => {
+          await ctx.delegate("dev", "review", { pr: 1 }, { budget: 100 });
+        });
+      swarm
+        .agent({ id: "dev", role: "dev" })
+        .bid(() => ({ price: 60 }))
+        .handle("review", () => {
+          reviewed++;
+        });
+      await swarm.start();
+      await until(() => swarm.registry.get("dev")?.liveness === "alive", 5000, "dev alive");
+      await swarm.submit("lead", "plan", {}, { as: "ops" });
+      await until(
+        async () => (await swarm.store.balance(agentAccount("dev"))) === 60,
+        10_000,
+        "the winner paid",
+      );
+      assert.equal(reviewed, 1);
+      assert.equal(await swarm.store.balance(agentAccount("lead")), 940, "the price, once");
       assert.equal(await escrowHeld(await swarm.store.balances()), 0);
     } finally {
       await t.cleanup();

@@ -3,10 +3,10 @@
  * (procurement: the auctioneer or the task's submitter; sale: the winner)
  * is checked, the auction is recorded in the store once, a signed
  * `market.award` is published, and the outcome as recorded is what every
- * caller (a retried one too) gets. When the auctioneer pays, the price is
- * held with the awarded task (`settlement.ts`), in the caller's commit, so
- * a caller that fails after the award leaves nothing in escrow; when
- * another agent pays it is held here, at the award.
+ * caller (a retried one too) gets. The price is held with the awarded task
+ * (`settlement.ts`), in the caller's commit, so a caller that fails after
+ * the award leaves nothing in escrow. (Auctions recorded by versions before
+ * 2026-12-07 were held here, at the award: `holdWith: "award"`.)
  */
 import type { KeyObject } from "node:crypto";
 import { toError } from "../../errors/index.js";
@@ -17,10 +17,9 @@ import { encodeEnvelope } from "../../wire/codec.js";
 import type { Envelope } from "../../wire/envelope.js";
 import { subjects } from "../subjects.js";
 import type { MarketContext } from "./context.js";
-import { escrowKey } from "./settlement.js";
 import type { AuctionWon } from "./types.js";
 
-/** Checks (or holds) the price, records the auction once, publishes the award. */
+/** Checks the price can be paid, records the auction once, publishes the award. */
 export async function concludeAuction(
   node: MarketContext,
   id: string,
@@ -35,23 +34,20 @@ export async function concludeAuction(
 ): Promise<AuctionWon> {
   let status: "awarded" | "unsold" = result.status;
   let escrowed = false;
-  let holdWith: "award" | "task" = "award";
+  let holdWith: "award" | "task" = "task";
   let reason: string | undefined = result.status === "unsold" ? result.reason : undefined;
   if (result.status === "awarded" && result.award.price > 0) {
     const payer = result.side === "sale" ? result.award.winner : who.payer;
     const metered = node.budgets.has(payer) || (await node.store.balance(agentAccount(payer))) > 0;
     if (metered) {
       try {
-        if (payer === who.auctioneer) {
-          // Checked now, held with the awarded task in the caller's commit.
-          await node.budgets.checkHold(payer, result.award.price, result.award.price);
-          holdWith = "task";
-        } else {
-          // Another agent pays (a sale's winner, a remote submitter): held
-          // now, so it cannot spend the price before the task is committed.
-          await node.budgets.hold(payer, escrowKey(id), result.award.price);
-          holdWith = "award";
-        }
+        // Checked now, held with the awarded task in the caller's commit: a
+        // caller that never commits holds nothing. Another payer (a sale's
+        // winner, a remote submitter) that spends the price meanwhile makes
+        // that commit fail with InsufficientCreditsError, and the caller's
+        // task dies saying so: nothing is held for a task never sent.
+        await node.budgets.checkHold(payer, result.award.price, result.award.price);
+        holdWith = "task";
         escrowed = true;
       } catch (error) {
         status = "unsold";

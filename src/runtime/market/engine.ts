@@ -30,7 +30,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { AuctionTermsError, ClosedError, ConfigError, toError } from "../../errors/index.js";
-import { agentAccount } from "../../ledger/index.js";
+import { agentAccount, operations } from "../../ledger/index.js";
 import {
   type Auction,
   type AuctionResult,
@@ -48,6 +48,7 @@ import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
 import type { Envelope } from "../../wire/envelope.js";
 import type { JsonValue } from "../../wire/json-value.js";
 import { verifyEnvelope } from "../../wire/signature.js";
+import { escrowOf } from "../budget.js";
 import { keepLease } from "../lease.js";
 import { settledBy } from "../outbox.js";
 import { subjects, taskName } from "../subjects.js";
@@ -227,14 +228,18 @@ export class MarketEngine {
       rule,
       side: pick("side", base?.side) ?? "procurement",
       reserve: pick("reserve", base?.reserve),
-      criteria: pick("criteria", base?.criteria?.length ? base.criteria : undefined),
+      // The swarm file's rule-specific settings apply only under their rule
+      // (a call may choose another); a call's own are checked as given.
+      criteria: pick(
+        "criteria",
+        rule === "multi-criteria" && base?.criteria?.length ? base.criteria : undefined,
+      ),
       roundMs: pick("roundMs", base?.roundMs) ?? 200,
-      // Only English auctions have rounds to count; the swarm file's default applies to them alone.
-      maxRounds: o.maxRounds ?? (rule === "english" ? base?.maxRounds : undefined),
-      minIncrement: pick("minIncrement", base?.minIncrement),
-      startPrice: pick("startPrice", base?.startPrice),
-      step: pick("step", base?.step),
-      stepMs: pick("stepMs", base?.stepMs),
+      maxRounds: pick("maxRounds", rule === "english" ? base?.maxRounds : undefined),
+      minIncrement: pick("minIncrement", rule === "english" ? base?.minIncrement : undefined),
+      startPrice: pick("startPrice", rule === "dutch" ? base?.startPrice : undefined),
+      step: pick("step", rule === "dutch" ? base?.step : undefined),
+      stepMs: pick("stepMs", rule === "dutch" ? base?.stepMs : undefined),
       item: { task: request.task, role, body: (request.item ?? null) as JsonValue },
     }) as AuctionTerms;
     const reputations = new Map(reputationRows.map((r) => [r.agent, r.score]));
@@ -485,11 +490,29 @@ export class MarketEngine {
           },
         };
       }
-      // The price's hold commits with the awarded task, or neither does.
+      // The price's hold commits with the awarded task, or neither does. A
+      // request delegated with a budget (`ctx.delegate`) is paid by the
+      // auction's price instead: its budget goes back to its delegator in
+      // the same commit (unsold, the request itself goes on, budget and all).
+      const budget = won.outcome.status === "awarded" ? escrowOf(envelope) : undefined;
+      const ledger = [
+        ...(awarded.hold === undefined ? [] : [awarded.hold]),
+        ...(budget === undefined
+          ? []
+          : [
+              operations.refund(
+                `settle:${budget.key}`,
+                budget.key,
+                budget.delegator,
+                budget.amount,
+                node.clock.now(),
+              ),
+            ]),
+      ];
       await node.outbox.commit(taskId, auctioneer.id, {
         effects: [],
         outbox: [awarded.draft],
-        ...(awarded.hold === undefined ? {} : { ledger: [awarded.hold] }),
+        ...(ledger.length === 0 ? {} : { ledger }),
         settles: settledBy(node.transport, delivery.msgId),
       });
       keepAlive();

@@ -1,8 +1,7 @@
 /**
  * What follows an award: the winner's task carries the clearing price's
- * escrow ({@link AuctionHeaders}), and, when the auctioneer pays, the
- * price's hold is staged with it (the caller commits both in one store
- * transaction, or neither); when the winner commits it the escrow is
+ * escrow ({@link AuctionHeaders}), and the price's hold is staged with it
+ * (the caller commits both in one store transaction, or neither); when the winner commits it the escrow is
  * released to the payee and the winner's reputation learns a success and its
  * latency; a dead-lettered awarded task counts as a failure (its escrow is
  * refunded by the dead-letter path).

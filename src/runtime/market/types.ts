@@ -84,8 +84,8 @@ export interface AuctionWon {
   readonly escrowed: boolean;
   /**
    * Where the price's hold is applied: `task`, staged with the awarded task
-   * (the auctioneer pays); `award`, already applied at the award (another
-   * agent pays, or the auction was recorded by a version that held there).
+   * (every auction since 2026-12-07); `award`, already applied at the award
+   * (an auction recorded by an earlier version).
    */
   readonly holdWith: "award" | "task";
   /** The winner's latency estimate, ms, when its bid gave one. */

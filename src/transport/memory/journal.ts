@@ -1,7 +1,10 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { isDiskFull } from "../../core/disk-full.js";
 import { preparePrivateFile } from "../../core/private-file.js";
-import { StoreError, StoreFullError } from "../../errors/index.js";
+import { acquireProcessLock, LockHeldError } from "../../core/process-lock.js";
+import { ConfigError, StoreError, StoreFullError } from "../../errors/index.js";
 
 /** A queued message as the journal keeps it. */
 export interface JournalRow {
@@ -47,6 +50,7 @@ export class Journal {
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #scheduled = false;
   #closed = false;
+  readonly #unlock: () => void;
   readonly #stmt: {
     put: Database.Statement;
     deliveries: Database.Statement;
@@ -58,6 +62,7 @@ export class Journal {
 
   constructor(path: string, options: JournalOptions = {}) {
     this.#path = path;
+    this.#unlock = lockJournal(path);
     try {
       preparePrivateFile(path);
       this.#db = new Database(path);
@@ -77,6 +82,7 @@ export class Journal {
           key text primary key, value text not null) without rowid;
       `);
     } catch (cause) {
+      this.#unlock();
       throw new StoreError(
         `cannot open the queue journal at ${path}: check the directory exists and is writable`,
         { cause },
@@ -208,6 +214,7 @@ export class Journal {
     this.#commit();
     this.#closed = true;
     this.#db.close();
+    this.#unlock();
   }
 
   #commitSoon(): Promise<void> {
@@ -275,4 +282,30 @@ export class Journal {
 
 function key(queue: string, seq: number): string {
   return `${queue}\u0000${seq}`;
+}
+
+/**
+ * One process per journal: two nodes on one journal would each load its
+ * unacknowledged messages and run the same tasks at once. A lock file
+ * beside it names the process using it; one left by a process that died is
+ * taken over.
+ *
+ * @throws ConfigError naming the other process and what to do.
+ */
+function lockJournal(path: string): () => void {
+  const lock = `${path}.lock`;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    return acquireProcessLock(lock);
+  } catch (error) {
+    if (!(error instanceof LockHeldError)) {
+      throw new StoreError(
+        `cannot lock the queue journal at ${path} (${lock}): check the directory exists and is writable`,
+        { cause: error },
+      );
+    }
+    throw new ConfigError(
+      `another process (pid ${error.pid}) is running this swarm on the queue journal ${path}: two processes on one journal would run the same tasks twice. Stop it, or give this run another data dir (--data-dir); if no such process runs, delete ${lock}`,
+    );
+  }
 }

@@ -50,6 +50,8 @@ export interface RunSummary {
     readonly completed: number;
     readonly deadLettered: number;
     readonly lost: number;
+    /** A run stopped by a signal: tasks not settled yet, kept to resume (not lost). */
+    readonly pending?: number;
     readonly duplicateEffects: number;
   };
   /** Present when the swarm meters agents. */
@@ -169,6 +171,7 @@ export function buildSummary(
   counters: RunCounters,
   sections: SummarySections,
   started: number,
+  stopped = false,
 ): RunSummary {
   return {
     type: "summary",
@@ -177,7 +180,9 @@ export function buildSummary(
       submitted: progress.submitted,
       completed: progress.completed,
       deadLettered: progress.deadLettered,
-      lost: progress.pending,
+      // Stopped on purpose, what is left waits in the journal or broker for the next run.
+      lost: stopped ? 0 : progress.pending,
+      ...(stopped ? { pending: progress.pending } : {}),
       duplicateEffects: progress.duplicateEffects,
     },
     ...(sections.ledger ? { ledger: sections.ledger } : {}),
@@ -305,12 +310,17 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   const sections = await summarySections(config, swarm.store, counters);
   if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);
   await swarm.drain();
+  // Measured again: the drain finished the tasks in flight.
+  progress = await workloadProgress(swarm.store).catch(() => progress);
 
-  const summary = buildSummary(config.swarm, progress, counters, sections, started);
+  const bySignal = stopping === "SIGINT" || stopping === "SIGTERM";
+  const summary = buildSummary(config.swarm, progress, counters, sections, started, bySignal);
   if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
-  const interrupted = stopping !== undefined && !options.forever;
-  if (interrupted) return 130;
+  // A run stopped by a signal is interrupted (130); one meant to run until
+  // stopped (--forever, `conclave agent`) ends as it should, if it held.
+  if (bySignal && !options.forever) return 130;
+  if (bySignal) return runExitCode(summary, sections, options.failOnDeadLetter === true);
   // A run that never started its workload kept no promise worth an exit 0.
   if (progress.submitted === 0) {
     process.stderr.write(`conclave: ${nothingSubmitted(counters, options.timeoutMs)}\n`);
@@ -442,6 +452,9 @@ export function humanSummary(s: RunSummary, counters: RunCounters, color: boolea
     `  completed           ${s.tasks.completed}`,
     `  dead-lettered       ${s.tasks.deadLettered}`,
     `  lost                ${s.tasks.lost === 0 ? s.tasks.lost : paint(31, String(s.tasks.lost))}`,
+    ...(s.tasks.pending === undefined
+      ? []
+      : [`  pending             ${s.tasks.pending} (stopped: run it again to resume them)`]),
     `  duplicate effects   ${s.tasks.duplicateEffects === 0 ? 0 : paint(31, String(s.tasks.duplicateEffects))}`,
     `  retries             ${s.retries}`,
   ];

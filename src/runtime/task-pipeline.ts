@@ -516,9 +516,13 @@ export class TaskPipeline {
     if (permanent) {
       await delivery.term(reason);
     } else if (e instanceof AgentCrashError) {
-      // The task is not at fault: hand it back at once, then let the supervisor restart us.
-      await delivery.nak({ reason });
+      // The task is not at fault: the agent stops first (its supervisor
+      // restarts it), then the task goes back after the role's backoff, by
+      // which time this agent takes no more; handed back at once, it came
+      // straight back here and spent every delivery in milliseconds.
       this.#crashed(e);
+      const delayMs = backoffDelay(delivery.deliveryCount, settings.backoff, node.random);
+      await delivery.nak({ delayMs, reason });
     } else {
       const backoff = backoffDelay(delivery.deliveryCount, settings.backoff, node.random);
       // A provider that asked to be left alone for a while (429 Retry-After)

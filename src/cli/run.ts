@@ -283,8 +283,11 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   });
   let progress: WorkloadProgress;
   try {
-    await swarm.start();
-    progress = await waitForWorkload(swarm, options, counters, view, started, () => stopping);
+    // A start hook that never returns is bounded by --timeout and a signal, too.
+    const deadline = started + options.timeoutMs;
+    progress = (await settlesBy(swarm.start(), deadline, () => stopping))
+      ? await waitForWorkload(swarm, options, counters, view, started, () => stopping)
+      : await workloadProgress(swarm.store);
   } finally {
     view.end();
     process.off("SIGINT", onInt);
@@ -309,7 +312,14 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   }
   const sections = await summarySections(config, swarm.store, counters);
   if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);
-  await swarm.drain();
+  // Handlers still running get a while to finish; past it the run ends
+  // without them, as a crash would: they were not committed, and run again
+  // on the next start.
+  if (!(await settlesBy(swarm.drain(), Date.now() + DRAIN_LIMIT_MS, () => undefined))) {
+    process.stderr.write(
+      `conclave: handlers still running ${DRAIN_LIMIT_MS / 1000} s after the run ended were left unfinished; their tasks run again on the next start\n`,
+    );
+  }
   // Measured again: the drain finished the tasks in flight.
   progress = await workloadProgress(swarm.store).catch(() => progress);
 
@@ -327,6 +337,36 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     return 1;
   }
   return runExitCode(summary, sections, options.failOnDeadLetter === true);
+}
+
+/** How long a run that ended waits for its handlers still running. */
+const DRAIN_LIMIT_MS = 10_000;
+
+/**
+ * Whether `work` settles before `deadline` (ms since epoch) and before
+ * `stopped` says why the run stops. `work` goes on either way.
+ */
+async function settlesBy(
+  work: Promise<unknown>,
+  deadline: number,
+  stopped: () => string | undefined,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const givenUp = new Promise<false>((resolve) => {
+    const look = () => {
+      if (stopped() !== undefined || Date.now() >= deadline) resolve(false);
+      else timer = setTimeout(look, 100);
+    };
+    look();
+  });
+  const done = work.then(() => true);
+  // Settling after the run gave up on it is not an unhandled rejection.
+  done.catch(() => undefined);
+  try {
+    return await Promise.race([done, givenUp]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -71,3 +71,26 @@ describe("stopping a run that goes on until stopped", () => {
     assert.doesNotMatch(r.stderr, /no task was submitted/);
   });
 });
+
+describe("--timeout bounds every wait of a run", () => {
+  const work = mkdtempSync(join(tmpdir(), "conclave-timeout-"));
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test("a start hook that never returns: exit 1 at the timeout, saying nothing was submitted", async () => {
+    const module = join(work, "hang.mjs");
+    writeFileSync(
+      module,
+      'export function setup(agent) { if (agent.id === "lead") agent.onStart(() => new Promise(() => {})); }\n',
+    );
+    const file = join(work, "hang.yaml");
+    writeFileSync(
+      file,
+      `swarm: hang\ndataDir: ${join(work, "hang")}\nmodule: ${module}\nroles:\n  lead: {}\nagents:\n  - { id: lead, role: lead }\n`,
+    );
+    const began = Date.now();
+    const r = await finish(start(["up", file, "--timeout", "2"], work));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /no task was submitted within 2 s/);
+    assert.ok(Date.now() - began < 30_000, `took ${Date.now() - began} ms`);
+  });
+});

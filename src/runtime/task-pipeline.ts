@@ -229,9 +229,6 @@ export class TaskPipeline {
       const result = await span.run(() => handler(ctx));
       // Revoked (or expired) while the handler ran: its work does not count.
       node.admission.assertAdmitted(agent.id);
-      // The conversation marker goes in the same group commit as the task
-      // in practice; if a crash split them, the successor waits out its gap
-      // timeout and runs anyway.
       // Idempotent by task id: a commit retried after an outage that finds
       // itself committed resends its outbox.
       const { duplicate } = await store(() =>

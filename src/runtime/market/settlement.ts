@@ -1,10 +1,10 @@
 /**
  * What follows an award: the winner's task carries the clearing price's
  * escrow ({@link AuctionHeaders}), and the price's hold is staged with it
- * (the caller commits both in one store transaction, or neither); when the winner commits it the escrow is
- * released to the payee and the winner's reputation learns a success and its
- * latency; a dead-lettered awarded task counts as a failure (its escrow is
- * refunded by the dead-letter path).
+ * (the caller commits both in one store transaction, or neither); when the
+ * winner commits it the escrow is released to the payee and the winner's
+ * reputation learns a success and its latency; a dead-lettered awarded task
+ * counts as a failure (its escrow is refunded by the dead-letter path).
  */
 import { createHash, type KeyObject } from "node:crypto";
 import { type LedgerOperation, operations } from "../../ledger/index.js";
@@ -106,7 +106,7 @@ export function awardedTask(
     );
     const data = encodeEnvelope(envelope, { maxBytes: node.limits.maxEnvelopeBytes });
     traced.sent(envelope.id);
-    // Idempotent by the auction: a retried caller stages the same hold, applied once.
+    // Its id is the auction's: however often a retried caller stages it, it applies once.
     const hold: LedgerOperation | undefined =
       price > 0 && won.escrowed && won.holdWith === "task"
         ? operations.hold(

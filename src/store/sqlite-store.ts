@@ -268,6 +268,15 @@ class PreparedHotPath implements HotPath {
     return this.#locked(() => this.#statements.writeLedgerBatch.immediate(batch));
   }
 
+  writeCompletionWithLedger(
+    completion: PreparedCompletion,
+    ledger: readonly PreparedLedgerOperation[],
+  ): Promise<boolean> {
+    return this.#locked(() =>
+      this.#statements.writeCompletionWithLedger.immediate(completion, ledger),
+    );
+  }
+
   balance(account: string): Promise<number | undefined> {
     return this.#locked(() => this.#statements.ledgerBalance.get(account) as number | undefined);
   }
@@ -401,6 +410,17 @@ function prepareHotStatements(db: Database.Database) {
     ),
     writeCompletions: db.transaction(writeCompletions),
     writeLedgerBatch: db.transaction(writeLedgerBatch),
+    // A refused operation throws, which rolls the completion back with it.
+    writeCompletionWithLedger: db.transaction(
+      (completion: PreparedCompletion, ledger: readonly PreparedLedgerOperation[]): boolean => {
+        const [duplicate] = writeCompletions([completion]);
+        if (duplicate) return true;
+        for (const outcome of writeLedgerBatch(ledger)) {
+          if ("error" in outcome) throw outcome.error;
+        }
+        return false;
+      },
+    ),
     // Granted rows change; a refused one (the upsert's condition false) does
     // not, and its holder is read in the same transaction.
     claimTasks: db.transaction((batch: readonly ClaimRow[], now: number): ClaimRow[] =>

@@ -30,6 +30,15 @@ export interface HotPath {
    */
   writeLedgerBatch?(batch: readonly PreparedLedgerOperation[]): Promise<LedgerOutcome[]>;
   /**
+   * Writes one completion and its ledger operations in one transaction:
+   * whether it was a duplicate (then nothing is applied); a refused
+   * operation throws its error and writes nothing (`TaskStore.completeTask`).
+   */
+  writeCompletionWithLedger?(
+    completion: PreparedCompletion,
+    ledger: readonly PreparedLedgerOperation[],
+  ): Promise<boolean>;
+  /**
    * Claims a batch of task ids (distinct) in one transaction, judged at
    * `now`, with the same rule as `KyselyTaskClaimStore`; per id, its holder
    * after the batch.

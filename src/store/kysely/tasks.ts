@@ -112,6 +112,13 @@ export class KyselyTaskStore implements TaskStore {
     } catch (error) {
       return Promise.reject(error);
     }
+    // Below Kysely where the adapter can (SQLite: prepared, synchronous).
+    const write = this.#hot?.writeCompletionWithLedger?.bind(this.#hot);
+    if (write) {
+      return this.#core.run(`committing task ${completion.taskId}`, async () => ({
+        duplicate: await retried(() => write(completion, prepared)),
+      }));
+    }
     return this.#core.run(`committing task ${completion.taskId}`, () =>
       this.#core.transaction(async (trx) => {
         const [duplicate] = await this.#writeCompletions(trx, [completion]);

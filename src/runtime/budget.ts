@@ -5,6 +5,7 @@ import {
   agentAccount,
   escrowAccount,
   InsufficientCreditsError,
+  type LedgerOperation,
   OperationConflictError,
   operations,
   type PriceTable,
@@ -46,6 +47,23 @@ export const EscrowHeaders = Object.freeze({
 
 /** The escrow key of the `n`-th delegation (from 1) staged under `stableId` (a task id). */
 export const delegationEscrow = (stableId: string, n: number): string => `${stableId}.${n}`;
+
+/**
+ * The one settlement of an escrow (operation id `settle:<key>`): released
+ * to the worker on a pass, refunded to the delegator on a fail.
+ */
+export function settlement(
+  escrowKey: string,
+  amount: number,
+  verdict: "pass" | "fail",
+  party: string,
+  at: number,
+): LedgerOperation {
+  const id = `settle:${escrowKey}`;
+  return verdict === "pass"
+    ? operations.release(id, escrowKey, party, amount, at)
+    : operations.refund(id, escrowKey, party, amount, at);
+}
 
 /** A delegation's escrow, as carried by its tasks. */
 export interface Escrow {
@@ -228,11 +246,7 @@ export class Budgets {
     verdict: "pass" | "fail",
     party: string,
   ): Promise<void> {
-    const id = `settle:${escrowKey}`;
-    const operation =
-      verdict === "pass"
-        ? operations.release(id, escrowKey, party, amount, this.host.clock.now())
-        : operations.refund(id, escrowKey, party, amount, this.host.clock.now());
+    const operation = settlement(escrowKey, amount, verdict, party, this.host.clock.now());
     try {
       await this.host.store.applyLedgerOperation(operation);
     } catch (error) {

@@ -198,8 +198,9 @@ export class Swarm {
     const staging = new RootStaging(this.#node, agent.signer, undefined, id);
     if (budgets.has(agent.id)) {
       const escrow = named ?? `root.${id}`;
-      // Held by an earlier version's start of this task (it held, then submitted): kept, not held again.
-      const held = (await store.balance(escrowAccount(escrow))) > 0;
+      // Held by an earlier version's start of this task id (it held, then
+      // submitted): kept, not held again. A fresh id has no such hold.
+      const held = options.id !== undefined && (await store.balance(escrowAccount(escrow))) > 0;
       await staging.delegateRoot(escrow, held, role, task, body, { ...rest, id });
     } else {
       staging.submit(role, task, body, { ...rest, id });

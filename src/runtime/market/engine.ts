@@ -30,7 +30,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { AuctionTermsError, ClosedError, ConfigError, toError } from "../../errors/index.js";
-import { agentAccount, operations } from "../../ledger/index.js";
+import { agentAccount } from "../../ledger/index.js";
 import {
   type Auction,
   type AuctionResult,
@@ -48,7 +48,7 @@ import { decodeEnvelope, encodeEnvelope } from "../../wire/codec.js";
 import type { Envelope } from "../../wire/envelope.js";
 import type { JsonValue } from "../../wire/json-value.js";
 import { verifyEnvelope } from "../../wire/signature.js";
-import { escrowOf } from "../budget.js";
+import { escrowOf, settlement } from "../budget.js";
 import { keepLease } from "../lease.js";
 import { settledBy } from "../outbox.js";
 import { subjects, taskName } from "../subjects.js";
@@ -499,15 +499,7 @@ export class MarketEngine {
         ...(awarded.hold === undefined ? [] : [awarded.hold]),
         ...(budget === undefined
           ? []
-          : [
-              operations.refund(
-                `settle:${budget.key}`,
-                budget.key,
-                budget.delegator,
-                budget.amount,
-                node.clock.now(),
-              ),
-            ]),
+          : [settlement(budget.key, budget.amount, "fail", budget.delegator, node.clock.now())]),
       ];
       await node.outbox.commit(taskId, auctioneer.id, {
         effects: [],

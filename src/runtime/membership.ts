@@ -217,7 +217,7 @@ export class Membership {
     try {
       const envelope = decodeEnvelope(message.data, { maxBytes: limits.maxEnvelopeBytes });
       const checked = checkHeartbeat(envelope, {
-        keyOf: (id) => keys.key(id),
+        keyOf: (id) => keys.pinnedKey(id),
         revoked: (id) => keys.revoked(id),
         proofs: this.#proofs,
         now: clock.now(),

@@ -77,6 +77,13 @@ export interface EventSink {
 export interface KeyRing {
   /** The public key of a trusted agent (local, or proven by handshake); undefined otherwise. */
   key(agentId: string): KeyObject | undefined;
+  /**
+   * The key the agent's heartbeats must be signed with: its
+   * trusted key, except one proved only in an earlier run (the agent may be
+   * back with another key; its heartbeat then brings the new card, which a
+   * handshake proves). Undefined when nothing is pinned.
+   */
+  pinnedKey(agentId: string): KeyObject | undefined;
   /** Whether the agent's key was revoked: its messages are refused for good. */
   revoked(agentId: string): boolean;
   /**

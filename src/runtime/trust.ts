@@ -36,6 +36,17 @@ export interface TrustConfig {
 const nonce = () => randomBytes(32).toString("base64url");
 
 /**
+ * A signature that does not match a key proved in an earlier run (`earlierRun`)
+ * may be the agent's new key (its node came back with another one, not heard
+ * yet): an unknown signer, which waits for the handshake, not a forgery.
+ */
+function remembered(envelope: Envelope, error: unknown, earlierRun: boolean): unknown {
+  return error instanceof SignatureError && earlierRun
+    ? new UnknownSignerError(envelope.from)
+    : error;
+}
+
+/**
  * Explicit trust between agents of different nodes. A node accepts work,
  * votes or bids from a remote agent only once that agent has proved, by a
  * mutual challenge-response, that it holds the private key of the card it
@@ -108,6 +119,10 @@ export class TrustManager implements KeyRing {
     return this.#trusted.get(agentId);
   }
 
+  pinnedKey(agentId: string): KeyObject | undefined {
+    return this.#provedBefore.has(agentId) ? undefined : this.#trusted.get(agentId);
+  }
+
   revoked(agentId: string): boolean {
     return this.#node.registry.isRevoked(agentId);
   }
@@ -125,37 +140,31 @@ export class TrustManager implements KeyRing {
   verify(envelope: Envelope): void {
     const key = this.#signerKey(envelope);
     if (key === undefined) return;
+    const earlierRun = this.#provedBefore.has(envelope.from);
     try {
       verifyEnvelope(envelope, key);
     } catch (error) {
-      throw this.#remembered(envelope, error);
+      throw remembered(envelope, error, earlierRun);
     }
   }
 
   verifyOffThread(envelope: Envelope): Promise<void> | undefined {
     const key = this.#signerKey(envelope);
     if (key === undefined) return undefined;
+    // Whether the key was proved in an earlier run is read now, with the
+    // key: a handshake may prove the agent's new key while the check runs,
+    // and the old key's mismatch is then still the wait for it, not a forgery.
+    const earlierRun = this.#provedBefore.has(envelope.from);
     let checking: Promise<void> | undefined;
     try {
       checking = verifyEnvelopeOffThread(envelope, key);
     } catch (error) {
-      throw this.#remembered(envelope, error);
+      throw remembered(envelope, error, earlierRun);
     }
-    if (checking === undefined || !this.#provedBefore.has(envelope.from)) return checking;
+    if (checking === undefined || !earlierRun) return checking;
     return checking.catch((error: unknown) => {
-      throw this.#remembered(envelope, error);
+      throw remembered(envelope, error, earlierRun);
     });
-  }
-
-  /**
-   * A signature that does not match a key proved in an earlier run may be
-   * the agent's new key (its node came back with another one, not heard
-   * yet): an unknown signer, which waits for the handshake, not a forgery.
-   */
-  #remembered(envelope: Envelope, error: unknown): unknown {
-    return error instanceof SignatureError && this.#provedBefore.has(envelope.from)
-      ? new UnknownSignerError(envelope.from)
-      : error;
   }
 
   /** The key to check the envelope against; undefined for an unsigned envelope the policy allows. */

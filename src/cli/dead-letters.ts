@@ -6,6 +6,7 @@
  * (see `swarm.redrive`: audited, a refunded escrow only with `--unpaid`).
  */
 import { ConfigError, toError } from "../errors/index.js";
+import { wasTask } from "../runtime/dead-letters.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { DeadLetterRecord } from "../store/port.js";
 import { decodeEnvelope } from "../wire/codec.js";
@@ -111,11 +112,21 @@ export async function redriveDeadLetters(
   let failed = 0;
   try {
     await swarm.start();
-    const ids = options.all
-      ? (await swarm.store.deadLetters({ limit: 100_000 }))
-          .filter((r) => matches(r, options.reason))
-          .map((r) => r.id)
-      : options.ids;
+    let ids = options.ids;
+    if (options.all) {
+      const listed = (await swarm.store.deadLetters({ limit: 100_000 })).filter((r) =>
+        matches(r, options.reason),
+      );
+      // Parked input was never a task: --all means every task, and leaves it listed.
+      const tasks = listed.filter((r) => wasTask(swarm.name, r));
+      const parked = listed.length - tasks.length;
+      if (parked > 0) {
+        process.stderr.write(
+          `${parked} parked input record(s) skipped: not tasks, nothing to run again (conclave dead-letters list shows them)\n`,
+        );
+      }
+      ids = tasks.map((r) => r.id);
+    }
     for (const id of ids) {
       try {
         const done = await swarm.redrive(id, { by: options.by, unpaid: options.unpaid });

@@ -17,7 +17,20 @@ import { ulid } from "../wire/ulid.js";
 import { escrowOf } from "./budget.js";
 import type { BadInputPark, NodeContext } from "./node-context.js";
 import { otherRunOf, parkOtherRun, strayRun } from "./run-identity.js";
-import { queueNames, subjects } from "./subjects.js";
+import { isTaskSubject, queueNames, subjects } from "./subjects.js";
+
+/** Message ids of parked input (`DeadLetters.park`) start so. */
+const PARKED_PREFIX = "bad-";
+
+/**
+ * Whether a dead letter was a task (sent on one of the swarm's task
+ * subjects), which a redrive can run again, rather than parked input (a
+ * heartbeat, vote or bid that failed to parse or verify; it keeps the
+ * subject it came on).
+ */
+export function wasTask(swarm: string, record: { id: string; subject: string }): boolean {
+  return !record.id.startsWith(PARKED_PREFIX) && isTaskSubject(swarm, record.subject);
+}
 
 /** Deliveries of a dead letter whose signer is not trusted yet, before it is recorded without settling its escrow. */
 const TRUST_WAITS = 5;
@@ -69,7 +82,7 @@ export class DeadLetters implements BadInputPark {
     if (record === undefined) {
       throw new RedriveRefusedError(`no dead letter ${id}; conclave dead-letters list shows them`);
     }
-    if (record.subject.startsWith(`${swarm}.dlq.`) || !record.subject.startsWith(`${swarm}.`)) {
+    if (!wasTask(swarm, record)) {
       throw new RedriveRefusedError(
         `dead letter ${id} was input that failed to parse or verify (${record.reason}), not a task: there is nothing to run again`,
       );
@@ -142,7 +155,7 @@ export class DeadLetters implements BadInputPark {
     events.emit({ type: "message.rejected", subject: message.subject, code, reason: e.message });
     transport
       .enqueue(subjects.deadLetter(swarm, "input"), message.data, {
-        msgId: `bad-${ulid(clock)}`,
+        msgId: `${PARKED_PREFIX}${ulid(clock)}`,
         headers: {
           [DeadLetterHeaders.reason]: `${e.name}: ${e.message}`,
           [DeadLetterHeaders.subject]: message.subject,

@@ -46,6 +46,17 @@ export const subjects = Object.freeze({
   allAuctionRequests: (swarm: string) => `${swarm}.market.request.>`,
 });
 
+/**
+ * Whether `subject` is one of the swarm's durable task subjects (a role's,
+ * a team's, an awarded or an auction-request task): what a dead letter
+ * must have been sent on to be run again.
+ */
+export function isTaskSubject(swarm: string, subject: string): boolean {
+  return ["task", "team", "market.task", "market.request"].some((kind) =>
+    subject.startsWith(`${swarm}.${kind}.`),
+  );
+}
+
 /** Durable queue names. */
 export const queueNames = Object.freeze({
   role: (swarm: string, role: string) => `${swarm}-task-${role}`,

@@ -3,14 +3,18 @@
  * on a private nats-server by another process: impossible specs die; list
  * and show read them from the store; a redrive sends the task to its queue
  * again (audited, with who) and, still impossible, it dies again under the
- * same id; an unknown id is refused (the escrow rule: test/runtime/redrive).
+ * same id; an unknown id is refused (the escrow rule: test/runtime/redrive);
+ * `--all` skips parked input (not tasks) and says so.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { connect } from "@nats-io/transport-node";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { encodeEnvelope } from "../../src/wire/codec.js";
+import { createEnvelope } from "../../src/wire/envelope.js";
 import { finish, reviewSwarmYaml, run, start } from "../cli/run-cli.js";
 import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
 import { until } from "../helpers/until.js";
@@ -102,6 +106,30 @@ describe("conclave dead-letters", () => {
       } finally {
         await store.close();
       }
+      // Parked input (a forged heartbeat) is listed, but --all redrives only tasks.
+      const raw = await connect({ servers: broker.url });
+      const forged = createEnvelope({ type: "registry.heartbeat", from: "mallory", body: {} });
+      raw.publish("dlq.registry.heartbeat", encodeEnvelope(forged));
+      await raw.drain();
+      await until(
+        async () =>
+          (await run(["dead-letters", "list", "--swarm", file, "--json"], dir)).stdout.includes(
+            "dlq.registry.heartbeat",
+          ),
+        30_000,
+        "the forged heartbeat parked",
+        500,
+      );
+      const all = await run(["dead-letters", "redrive", "--all", "--swarm", file, "--json"], dir);
+      assert.equal(all.code, 0, all.stdout + all.stderr);
+      assert.match(all.stderr, /1 parked input record\(s\) skipped: not tasks/);
+      const redrivenAll = all.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { subject?: string; redriven: boolean });
+      assert.equal(redrivenAll.length, 2, all.stdout);
+      assert.ok(redrivenAll.every((r) => r.redriven && r.subject === "dlq.task.developer.code"));
+
       const missing = await run(["dead-letters", "show", "01NOSUCH", "--swarm", file], dir);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /no dead letter 01NOSUCH/);

@@ -19,6 +19,8 @@ import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
 import type { EnqueueOptions, Transport } from "../../src/transport/port.js";
+import { encodeEnvelope } from "../../src/wire/codec.js";
+import { createEnvelope } from "../../src/wire/envelope.js";
 import { until } from "../helpers/until.js";
 
 describe("redriving dead letters", () => {
@@ -166,6 +168,21 @@ agents:
       return true;
     });
     assert.ok(await swarm.store.deadLetter(id), "still in the dead-letter queue");
+  });
+
+  test("parked input (a forged heartbeat) is refused: it is not a task, there is nothing to run", async () => {
+    const forged = createEnvelope({ type: "registry.heartbeat", from: "mallory", body: {} });
+    swarm.transport.publish("redrive.registry.heartbeat", encodeEnvelope(forged));
+    const parked = async () =>
+      (await swarm.store.deadLetters()).find((d) => d.subject === "redrive.registry.heartbeat");
+    await until(async () => (await parked()) !== undefined, 5000, "the heartbeat parked");
+    const id = (await parked())?.id ?? "";
+    await assert.rejects(swarm.redrive(id, { by: "oncall" }), (error: Error) => {
+      assert.ok(error instanceof RedriveRefusedError);
+      assert.match(error.message, /not a task: there is nothing to run again/);
+      return true;
+    });
+    assert.ok(await swarm.store.deadLetter(id), "still listed, for a person to read");
   });
 
   test("an unknown id is refused with where to look", async () => {

@@ -215,9 +215,14 @@ export class Swarm {
     role: string,
     task: string,
   ): Promise<string> {
-    const { full } = await this.#node.outbox.commit(`submit:${id}`, agent, staging.staged());
+    const { full, duplicate } = await this.#node.outbox.commit(
+      `submit:${id}`,
+      agent,
+      staging.staged(),
+    );
     if (full) await this.#node.outbox.deliver(`submit:${id}`);
-    this.#node.events.emit({ type: "task.submitted", id, role, task });
+    // Submitted again by id (after a restart): sent once, counted once.
+    if (!duplicate) this.#node.events.emit({ type: "task.submitted", id, role, task });
     return id;
   }
 

@@ -26,6 +26,9 @@ import { chunks, lostToConcurrentWriter, retried, type StoreCore } from "./core.
 import type { HotPath, OutboxRow, PreparedCompletion } from "./hot-path.js";
 import { writeLedgerBatch } from "./ledger.js";
 
+/** Completion ids with a colon are markers (`submit:<id>`, `conv:<conv>:<seq>`), not tasks (ULIDs). */
+const MARKER_PATTERN = "%:%";
+
 interface PendingCompletion {
   readonly completion: PreparedCompletion;
   resolve(result: { duplicate: boolean }): void;
@@ -274,6 +277,7 @@ export class KyselyTaskStore implements TaskStore {
       const row = await this.#core.db
         .selectFrom("conclave_completed")
         .select((eb) => eb.fn.countAll().as("n"))
+        .where("task_id", "not like", MARKER_PATTERN)
         .executeTakeFirst();
       return Number(row?.n ?? 0);
     });
@@ -284,6 +288,7 @@ export class KyselyTaskStore implements TaskStore {
       let query = this.#core.db
         .selectFrom("conclave_completed")
         .select(["task_id", "agent", "at", "corr", "cause", "sender"])
+        .where("task_id", "not like", MARKER_PATTERN)
         .orderBy("at", "desc")
         .orderBy("task_id", "desc")
         .limit(options.limit ?? 50);

@@ -164,7 +164,11 @@ export interface TaskStore {
   isCompleted(taskId: string): Promise<boolean>;
   /** The task's outcome, or undefined while it has none. */
   taskOutcome(taskId: string): Promise<TaskOutcome | undefined>;
-  /** How many tasks have been completed, in all. */
+  /**
+   * How many tasks have been completed, in all. Task ids are ULIDs; the
+   * markers other commits leave (`submit:<id>`, `conv:<conv>:<seq>`: ids
+   * with a colon) are not tasks, here and in `latestCompletions`.
+   */
   completedCount(): Promise<number>;
   /**
    * The latest completions, newest first (by time, then task id), at most

@@ -396,7 +396,7 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
       }
     });
 
-    test("completedCount and latestCompletions see every completion, newest first, with its lineage", async () => {
+    test("completedCount and latestCompletions see every task's completion, not markers, newest first, with its lineage", async () => {
       const before = await fixture.store.completedCount();
       const [older, newer] = [id(), id()];
       await fixture.store.completeTask({
@@ -416,6 +416,16 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         corr: "root-9",
         cause: older,
         sender: "a",
+      });
+      // A marker (a submit's, a conversation step's: ids with a colon; task
+      // ids are ULIDs) is no task: neither counted nor listed.
+      await fixture.store.completeTask({
+        taskId: `submit:${id()}`,
+        agent: "b",
+        at: 9_000_000_000_003,
+        effects: [],
+        outbox: [],
+        corr: "root-9",
       });
       const other = await fixture.reopen();
       try {

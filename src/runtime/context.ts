@@ -19,6 +19,7 @@ import { type MessageDraft, type SubmitOptions, signedMessage } from "./messages
 import type { NodeContext, Signer, StagedWrites } from "./node-context.js";
 import { StagedHolds } from "./staged-holds.js";
 import { childTaskId, StoreStepJournal } from "./step-journal.js";
+import { inHandlerWhileStoreUnreachable } from "./store-outage.js";
 import { subjects, taskType } from "./subjects.js";
 import { TeamDelegation } from "./team-delegation.js";
 import { TEAM_HEADER } from "./teams.js";
@@ -560,8 +561,16 @@ export class TaskContext<TBody = unknown> extends StagingContext {
   }
 
   #steps(): StoreStepJournal {
-    this.#journal ??= new StoreStepJournal(this.node.store, this.task.id, () =>
-      this.node.clock.now(),
+    this.#journal ??= new StoreStepJournal(
+      this.node.store,
+      this.task.id,
+      () => this.node.clock.now(),
+      (write) =>
+        inHandlerWhileStoreUnreachable(
+          this.node,
+          { agent: this.agentId, id: this.task.id, signal: this.signal },
+          write,
+        ),
     );
     return this.#journal;
   }

@@ -15,16 +15,28 @@ export class StoreStepJournal implements StepJournal {
   readonly #store: StepStore;
   readonly #taskId: string;
   readonly #now: () => number;
+  readonly #keep: <T>(write: () => Promise<T>) => Promise<T>;
   #records: Promise<Map<number, StepRecord>> | undefined;
   #position = 0;
   readonly #used = new Set<string>();
   /** Steps replayed from the journal in this execution. */
   replayed = 0;
 
-  constructor(store: StepStore, taskId: string, now: () => number) {
+  /**
+   * @param keep Runs the write of a step's result: a result already paid
+   *   for (a model call sent and charged) must not be lost to a moment's
+   *   store outage, or the handler would run the step, and pay, again.
+   */
+  constructor(
+    store: StepStore,
+    taskId: string,
+    now: () => number,
+    keep: <T>(write: () => Promise<T>) => Promise<T> = (write) => write(),
+  ) {
     this.#store = store;
     this.#taskId = taskId;
     this.#now = now;
+    this.#keep = keep;
   }
 
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -45,13 +57,8 @@ export class StoreStepJournal implements StepJournal {
     const result = await fn();
     // What replay will give back: the JSON round trip.
     const stored = result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
-    const { recorded: ours, stored: kept } = await this.#store.recordStep({
-      taskId: this.#taskId,
-      position,
-      name,
-      result: stored,
-      at: this.#now(),
-    });
+    const record = { taskId: this.#taskId, position, name, result: stored, at: this.#now() };
+    const { recorded: ours, stored: kept } = await this.#keep(() => this.#store.recordStep(record));
     if (kept.name !== name) throw new NonDeterminismError(position, kept.name, name);
     // Another execution recorded first (a duplicate delivery): its result stands.
     return ours ? result : (kept.result as T);

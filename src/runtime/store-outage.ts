@@ -40,7 +40,7 @@ export async function whileStoreUnreachable<T>(
     return await call();
   } catch (error) {
     if (!isStoreUnreachable(error)) throw error;
-    return waitOut(host, task, call, error);
+    return waitOut(host, task, call, error, () => host.leases.keep(task.delivery, task.ackWaitMs));
   }
 }
 
@@ -71,13 +71,34 @@ export async function waitForStore(
   await whileStoreUnreachable(host, task, probe);
 }
 
+/**
+ * {@link whileStoreUnreachable} for a write inside a running handler (a
+ * paid step's record), whose lease the runtime keeps while the handler
+ * runs: waits out an outage rather than losing what the call cost, until
+ * the store answers or `signal` aborts (the node stops, the deadline passes).
+ */
+export async function inHandlerWhileStoreUnreachable<T>(
+  host: Pick<NodeContext, "clock" | "events">,
+  who: { readonly agent: string; readonly id: string; readonly signal: AbortSignal },
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!isStoreUnreachable(error)) throw error;
+    return waitOut(host, who, call, error, () => () => {}, who.signal);
+  }
+}
+
 async function waitOut<T>(
-  host: StoreOutageHost,
-  task: StoreOutageTask,
+  host: Pick<NodeContext, "clock" | "events">,
+  task: { readonly agent: string; readonly id: string },
   call: () => Promise<T>,
   first: unknown,
+  keepLease: () => () => void,
+  signal?: AbortSignal,
 ): Promise<T> {
-  const { clock, events, leases } = host;
+  const { clock, events } = host;
   const since = clock.now();
   events.emit({
     type: "store.unreachable",
@@ -85,7 +106,7 @@ async function waitOut<T>(
     id: task.id,
     reason: toError(first).message,
   });
-  const release = leases.keep(task.delivery, task.ackWaitMs);
+  const release = keepLease();
   try {
     for (let waitMs = FIRST_STORE_RETRY_MS; ; waitMs = Math.min(waitMs * 2, MAX_STORE_RETRY_MS)) {
       await new Promise<void>((resolve) => clock.setTimer(resolve, waitMs));
@@ -99,7 +120,7 @@ async function waitOut<T>(
         });
         return result;
       } catch (error) {
-        if (!isStoreUnreachable(error)) throw error;
+        if (!isStoreUnreachable(error) || signal?.aborted === true) throw error;
       }
     }
   } finally {

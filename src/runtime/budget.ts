@@ -105,6 +105,11 @@ export interface BudgetHost {
 export class Budgets {
   readonly #budgets = new Map<string, AgentBudget>();
   readonly #halted = new Set<string>();
+  /**
+   * Call holds open in this process, by key: a hold is a call's most, mostly
+   * returned at its charge, so the halt judges the balance with them put back.
+   */
+  readonly #openCalls = new Map<string, { agent: string; credits: number }>();
   /** Every agent halted at some point during this node's life (for reports). */
   readonly everHalted = new Set<string>();
 
@@ -286,7 +291,8 @@ export class Budgets {
       }
       const open = fresh ? credits : await store.balance(escrowAccount(held));
       if (open === credits) {
-        await this.#checkBalance(agentId);
+        // No halt for a hold: see #openCalls.
+        this.#openCalls.set(held, { agent: agentId, credits });
         return held;
       }
       // A stale hold of another amount: what it still holds goes back to the agent.
@@ -307,6 +313,7 @@ export class Budgets {
     charged: number,
     memo: Record<string, string | number>,
   ): Promise<number> {
+    this.#openCalls.delete(key);
     if (!this.#budgets.has(agentId)) return 0;
     const at = this.host.clock.now();
     const settle = async (amount: number) =>
@@ -335,6 +342,7 @@ export class Budgets {
 
   /** Releases a call's hold unspent (the call was not made, or failed unpaid). Once per `key`. */
   async releaseCall(agentId: string, key: string, held: number): Promise<void> {
+    this.#openCalls.delete(key);
     if (held === 0 || !this.#budgets.has(agentId)) return;
     try {
       await this.host.store.applyLedgerOperation(
@@ -368,6 +376,9 @@ export class Budgets {
         error: `reading the balance of ${agentId}: ${toError(error).message}`,
       });
       return;
+    }
+    for (const call of this.#openCalls.values()) {
+      if (call.agent === agentId) balance += call.credits;
     }
     if (balance < budget.minBalance && !this.#halted.has(agentId)) {
       this.#halted.add(agentId);

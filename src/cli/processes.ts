@@ -35,8 +35,8 @@ export interface DistributedRunOptions {
  * round-robin to `processes` children (`conclave up --agents … --forever`),
  * each supervised (restarted with backoff if it crashes); this process hosts
  * no agent, follows the workload in the shared store, relays the children's
- * events, and when every root task has settled drains them and prints the
- * same summary as a single-process run.
+ * events, and when every root task has settled (or on SIGINT/SIGTERM: exit
+ * 130) drains them and prints the same summary as a single-process run.
  */
 export async function runDistributed(
   file: string,
@@ -93,6 +93,20 @@ export async function runDistributed(
       },
     }),
   );
+  // SIGINT/SIGTERM ends the run as a settled workload does: the children
+  // drain (each gets SIGTERM), then the summary. A second signal does not wait.
+  let stopping: string | undefined;
+  const onSignal = (signal: string) => () => {
+    if (stopping) {
+      for (const child of children) child.kill("SIGKILL");
+      process.exit(130);
+    }
+    stopping = signal;
+  };
+  const onInt = onSignal("SIGINT");
+  const onTerm = onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
   await Promise.all(supervisors.map((s) => s.start()));
 
   const store = await openStore(config.store);
@@ -110,6 +124,7 @@ export async function runDistributed(
       }
       view.update(progress, counters, Date.now() - started);
       if (
+        stopping !== undefined ||
         (progress.submitted > 0 && progress.pending === 0) ||
         Date.now() - started > options.timeoutMs ||
         // Every child gave up restarting: nothing will progress any more.
@@ -120,25 +135,33 @@ export async function runDistributed(
     }
   } finally {
     view.end();
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
     await Promise.all(
       supervisors.map((s) =>
         s.stop().catch((e: unknown) => process.stderr.write(`${toError(e).message}\n`)),
       ),
     );
-    // Measured once the children have drained: the ledger, the audit log and the auctions as stored.
+    // Measured once the children have drained: the workload, the ledger,
+    // the audit log and the auctions as stored.
     try {
+      // (Unassigned only when the first read failed past the timeout.)
+      progress = await workloadProgress(store).catch(() => progress);
       sections = await summarySections(config, store, counters);
     } finally {
       await store.close();
     }
   }
-  const summary = buildSummary(config.swarm, progress, counters, sections, started);
+  const bySignal = stopping !== undefined;
+  const summary = buildSummary(config.swarm, progress, counters, sections, started, bySignal);
   if (sections.auditProblem) process.stderr.write(`conclave: ${sections.auditProblem}\n`);
   process.stdout.write(
     options.json
       ? `${JSON.stringify(summary)}\n`
       : humanSummary(summary, counters, useColor(process.stdout)),
   );
+  // Interrupted, as a single-process run stopped by a signal.
+  if (bySignal) return 130;
   // A run that never started its workload kept no promise worth an exit 0.
   if (progress.submitted === 0) {
     process.stderr.write(`conclave: ${nothingRan(supervisors, problems, options.timeoutMs)}\n`);

@@ -5,12 +5,13 @@
  * from the shared store, with nothing lost.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { until } from "../helpers/until.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
@@ -99,6 +100,53 @@ describe("demo --processes 3 on NATS", { skip: requirement("nats-server", missin
     assert.match(distributed.stdout, /^swarm review-swarm — nothing lost in [\d.]+s$/m);
     assert.deepEqual(labels(distributed.stdout), labels(embedded.stdout));
     assert.match(distributed.stdout, /^ {2}tasks submitted\s+20$/m);
+  });
+
+  test("SIGTERM to the parent drains every child, then prints the summary (exit 130); no child outlives it", async () => {
+    assertAvailable("nats-server", missing);
+    server ??= await startNatsServer();
+    const data = join(work, "stopped");
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        tsx,
+        bin,
+        "demo",
+        "--transport",
+        server.url,
+        "--processes",
+        "2",
+        "--tasks",
+        "400",
+        "--json",
+        "--data-dir",
+        data,
+      ],
+      { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const closed = new Promise<number | null>((r) => child.on("close", r));
+    await until(() => stdout.includes('"task.completed"'), 60_000, "a task completed in a child");
+    child.kill("SIGTERM");
+    assert.equal(await closed, 130, stderr.slice(-2000));
+    const summary = JSON.parse(stdout.trim().split("\n").at(-1) as string) as {
+      type: string;
+      tasks: { submitted: number; completed: number; lost: number };
+    };
+    assert.equal(summary.type, "summary");
+    assert.ok(summary.tasks.completed >= 1, JSON.stringify(summary));
+    const left = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+      .split("\n")
+      .filter((line) => line.includes(data) && !line.startsWith("ps "));
+    assert.deepEqual(left, [], "no child process left running");
   });
 });
 

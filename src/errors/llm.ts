@@ -177,3 +177,49 @@ export class DuplicateStepError extends PermanentError {
     );
   }
 }
+
+/** HTTP statuses worth another attempt: timeout, conflict, rate limit (and every 5xx). */
+const RETRYABLE_4XX = new Set([408, 409, 429]);
+
+/**
+ * A provider reported an error inside a streamed response, before any text
+ * went out. Retryable unless it names a 4xx status other than 408, 409 or
+ * 429 (then the request itself is wrong). It reaches callers only as the
+ * `cause` of a `ModelUnavailableError` or `ModelRequestError`.
+ */
+export class ModelStreamError extends ConclaveError {
+  /** Whether another attempt (or a fallback model) may succeed. */
+  readonly isRetryable: boolean;
+
+  constructor(
+    /** The status the provider named (its `code` or `status`, when a number). */
+    readonly statusCode: number | undefined,
+    /** The provider's own error code or type, e.g. `server_error`, `overloaded_error`. */
+    readonly providerCode: string | undefined,
+    detail: string,
+  ) {
+    const retryable = isRetryableStatus(statusCode);
+    super(
+      "E_MODEL_STREAM",
+      `the provider reported an error in the stream: ${detail}${describe(statusCode, providerCode)}${retryable ? "; if it persists, check the provider's status or add a fallback model" : ""}`,
+    );
+    this.isRetryable = retryable;
+  }
+}
+
+/** Anything but a 4xx other than 408, 409 and 429 may pass on another attempt. */
+function isRetryableStatus(statusCode: number | undefined): boolean {
+  return (
+    statusCode === undefined ||
+    statusCode < 400 ||
+    statusCode >= 500 ||
+    RETRYABLE_4XX.has(statusCode)
+  );
+}
+
+/** ` (server_error, status 529)`: what the provider named besides its message. */
+function describe(statusCode: number | undefined, providerCode: string | undefined): string {
+  const named = [providerCode, statusCode === undefined ? undefined : `status ${statusCode}`];
+  const parts = named.filter((part): part is string => part !== undefined);
+  return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
+}

@@ -10,6 +10,7 @@ export {
   ModelNotConfiguredError,
   ModelRequestError,
   ModelResponseError,
+  ModelStreamError,
   ModelTimeoutError,
   ModelUnavailableError,
   NonDeterminismError,

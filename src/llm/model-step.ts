@@ -19,6 +19,7 @@ import type {
 } from "@ai-sdk/provider";
 import { parseToolInput, type ToolNaming, toProviderPrompt } from "./messages.js";
 import type { JsonSchema, LlmMessage, ToolDefinition } from "./ports.js";
+import { streamPartError } from "./stream-error.js";
 
 /** One model step to run. */
 export interface ModelStepRequest {
@@ -178,7 +179,10 @@ async function streamStep(
           usage = usageOf(part.usage);
           break;
         case "error":
-          throw part.error;
+          // A provider's error object (an overload sent in a 200 stream)
+          // becomes an Error: before any text the pool retries and falls
+          // back on it; after, it fails the call (ModelUnavailableError).
+          throw streamPartError(part.error);
       }
     }
   } catch (error) {

@@ -5,6 +5,7 @@
  */
 import type { Random } from "../core/random.js";
 import { type BackoffPolicy, backoffDelay } from "../delivery/backoff.js";
+import { ModelStreamError } from "../errors/llm.js";
 
 /** Backoff between retries of one model call, when the provider names no wait. */
 export interface ModelRetryPolicy {
@@ -29,7 +30,7 @@ export type AttemptVerdict =
   | { readonly kind: "retry"; readonly statusCode?: number; readonly retryAfterMs?: number }
   /** The provider refused the request itself (other 4xx): retrying cannot help. */
   | { readonly kind: "refused"; readonly statusCode: number }
-  /** The provider answered with a body that is not the API's JSON. */
+  /** The provider answered with a body that is not the API's JSON (and not because the connection broke). */
   | { readonly kind: "malformed"; readonly statusCode?: number }
   /** The SDK could not use the answer (tool calls where none were allowed, data it cannot read). */
   | { readonly kind: "unusable"; readonly detail: string }
@@ -59,13 +60,56 @@ const UNSENDABLE = new Set([
   "AI_MessageConversionError",
 ]);
 
+/**
+ * Error codes of a broken or refused connection (Node's and undici's: the AI
+ * SDK's list, plus ECONNABORTED and UND_ERR_CLOSED): the network failed,
+ * whatever status came before.
+ */
+const NETWORK_ERROR_CODES = new Set([
+  "ConnectionRefused",
+  "ConnectionClosed",
+  "FailedToOpenSocket",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
 function isApiCallError(error: unknown): error is ApiCallErrorLike {
-  return typeof error === "object" && error !== null && API_CALL_ERROR in error;
+  return (
+    (typeof error === "object" && error !== null && API_CALL_ERROR in error) ||
+    error instanceof ModelStreamError
+  );
 }
 
-/** Judges an error thrown by one attempt (timeouts and aborts are judged by the caller). */
+/** Whether a network error code appears in the error or its chain of causes. */
+function isNetworkFailure(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); ) {
+    seen.add(current);
+    const { code } = current as { code?: unknown };
+    if (typeof code === "string" && NETWORK_ERROR_CODES.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Judges an error thrown by one attempt (timeouts and aborts are judged by
+ * the caller). A retryable failure (the SDK's `isRetryable`, or a network
+ * error code among the causes) is retried whatever its status: a connection
+ * that drops in the middle of a 200 is the network failing, not a malformed
+ * answer.
+ */
 export function judgeAttemptError(error: unknown, now: number): AttemptVerdict {
   if (!isApiCallError(error)) {
+    if (isNetworkFailure(error)) return { kind: "retry" };
     if (typeof error !== "object" || error === null || !(AI_SDK_ERROR in error)) {
       return { kind: "unknown" };
     }
@@ -76,16 +120,17 @@ export function judgeAttemptError(error: unknown, now: number): AttemptVerdict {
       : { kind: "unusable", detail };
   }
   const status = error.statusCode;
-  if (status !== undefined && status >= 200 && status < 300)
-    return { kind: "malformed", statusCode: status };
-  if (error.isRetryable === true || status === undefined) {
+  const succeeded = status !== undefined && status >= 200 && status < 300;
+  if (error.isRetryable === true || status === undefined || isNetworkFailure(error)) {
     const retryAfterMs = parseRetryAfter(error.responseHeaders, now);
     return {
       kind: "retry",
-      ...(status === undefined ? {} : { statusCode: status }),
+      // A 2xx that broke off is a network failure: no status to report.
+      ...(status === undefined || succeeded ? {} : { statusCode: status }),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     };
   }
+  if (succeeded) return { kind: "malformed", statusCode: status };
   return { kind: "refused", statusCode: status };
 }
 

@@ -8,7 +8,7 @@
  */
 import { basename, dirname } from "node:path";
 import { parseRuntimeProposal } from "../consensus/rule.js";
-import { createVote } from "../consensus/vote.js";
+import { createVote, VOTE_REASON_MAX_LENGTH } from "../consensus/vote.js";
 import { VoteRefusedError } from "../errors/index.js";
 import { loadAgentKey } from "../identity/key-file.js";
 import { awaitingKey, checkHumanVote } from "../runtime/consensus/human-votes.js";
@@ -28,12 +28,26 @@ export interface ApproveOptions {
   readonly json: boolean;
 }
 
+/**
+ * Refuses a `--reason` the coordinator would not count, before anything is
+ * signed or read.
+ * @throws VoteRefusedError saying how long a reason may be.
+ */
+function checkReason(reason: string | undefined): void {
+  if (reason !== undefined && reason.length > VOTE_REASON_MAX_LENGTH) {
+    throw new VoteRefusedError(
+      `--reason is ${reason.length} characters; a vote's reason may be at most ${VOTE_REASON_MAX_LENGTH}: shorten it`,
+    );
+  }
+}
+
 /** Casts the vote; exit code 0, or a thrown typed error (exit 1 or 2). */
 export async function approveProposal(
   file: string,
   proposalId: string,
   options: ApproveOptions,
 ): Promise<number> {
+  checkReason(options.reason);
   const config = await loadBrokerSwarm(
     file,
     options,

@@ -33,6 +33,7 @@ import { canonicalize } from "../wire/canonical.js";
 import type { Envelope } from "../wire/envelope.js";
 import { BallotBox, type BallotSlot } from "./ballot-box.js";
 import { type ClusterVoteBody, clusterVoteBody, parseClusterVoteBody } from "./cluster-vote.js";
+import { EvidenceLog } from "./evidence-log.js";
 import {
   type ClusterNode,
   type HierarchyConfig,
@@ -197,7 +198,7 @@ class HierarchicalRoundImpl implements HierarchicalRound {
   readonly #reported = new Set<string>();
   readonly #deferred = new Map<string, Envelope[]>();
   readonly #accepted: Envelope[] = [];
-  readonly #evidence: ByzantineEvidence[] = [];
+  readonly #evidence = new EvidenceLog();
   #closedLevels = 0;
   #result: HierarchicalResult | undefined;
 
@@ -313,7 +314,7 @@ class HierarchicalRoundImpl implements HierarchicalRound {
     decided: ClusterDecision[],
   ): VoteReceipt {
     const round = this.#rounds.get(node.id) as ClusterRound;
-    const receipt = round.step(envelope, now);
+    const receipt = this.#keepEvidence(round.step(envelope, now));
     if (receipt.accepted) {
       this.#accepted.push(envelope);
       if (envelope.type === CLUSTER_VOTE_TYPE) {
@@ -322,7 +323,6 @@ class HierarchicalRoundImpl implements HierarchicalRound {
       if (receipt.outcome !== undefined) this.#onDecided(node, now, decided);
       return receipt;
     }
-    if (receipt.evidence !== undefined) this.#evidence.push(receipt.evidence);
     if (receipt.reason === "deferred") {
       const cluster = (envelope.body as ClusterVoteBody).cluster;
       const held = this.#deferred.get(cluster) ?? [];
@@ -339,6 +339,18 @@ class HierarchicalRoundImpl implements HierarchicalRound {
     return receipt;
   }
 
+  /**
+   * Keeps a cluster round's evidence in the whole round's, within its
+   * bounds; evidence not kept (a repeat across clusters, or over the
+   * bounds) leaves the receipt, so nobody reports it either.
+   */
+  #keepEvidence(receipt: VoteReceipt): VoteReceipt {
+    if (receipt.accepted || receipt.evidence === undefined) return receipt;
+    if (this.#evidence.add(receipt.evidence) !== undefined) return receipt;
+    const { evidence: _dropped, ...rest } = receipt;
+    return rest;
+  }
+
   #onDecided(node: ClusterNode, now: number, decided: ClusterDecision[]): void {
     const result = (this.#rounds.get(node.id) as ClusterRound).result();
     if (result === undefined) return;
@@ -350,7 +362,7 @@ class HierarchicalRoundImpl implements HierarchicalRound {
         votes: this.#accepted.slice(),
         tally: result.tally,
         outcome: result.outcome,
-        evidence: this.#evidence.slice(),
+        evidence: this.#evidence.list(),
         decidedAt: result.decidedAt,
         hierarchy: this.plan.record,
       };
@@ -381,9 +393,10 @@ class HierarchicalRoundImpl implements HierarchicalRound {
   }
 
   #refuse(reason: VoteRejection, message: string, evidence?: ByzantineEvidence): VoteReceipt {
-    if (evidence === undefined) return { accepted: false, reason, message };
-    this.#evidence.push(evidence);
-    return { accepted: false, reason, message, evidence };
+    // Evidence the round does not keep (a repeat, or over its bounds) is not reported either.
+    const kept = evidence === undefined ? undefined : this.#evidence.add(evidence);
+    if (kept === undefined) return { accepted: false, reason, message };
+    return { accepted: false, reason, message, evidence: kept };
   }
 }
 
@@ -413,7 +426,7 @@ class UpperRound implements ClusterRound {
   readonly #box: BallotBox;
   readonly #byChild = new Map<string, { envelope: Envelope; body: ClusterVoteBody }>();
   readonly #accepted: Envelope[] = [];
-  readonly #evidence: ByzantineEvidence[] = [];
+  readonly #evidence = new EvidenceLog();
   #result: RoundResult | undefined;
 
   constructor(plan: HierarchyPlan, node: ClusterNode, options: ClusterRoundOptions) {
@@ -562,7 +575,7 @@ class UpperRound implements ClusterRound {
       votes: this.#accepted.slice(),
       tally: this.#box.tally(),
       outcome,
-      evidence: this.#evidence.slice(),
+      evidence: this.#evidence.list(),
       decidedAt: now,
     };
   }
@@ -583,8 +596,9 @@ class UpperRound implements ClusterRound {
   }
 
   #refuse(reason: VoteRejection, message: string, evidence?: ByzantineEvidence): VoteReceipt {
-    if (evidence === undefined) return { accepted: false, reason, message };
-    this.#evidence.push(evidence);
-    return { accepted: false, reason, message, evidence };
+    // Evidence the round does not keep (a repeat, or over its bounds) is not reported either.
+    const kept = evidence === undefined ? undefined : this.#evidence.add(evidence);
+    if (kept === undefined) return { accepted: false, reason, message };
+    return { accepted: false, reason, message, evidence: kept };
   }
 }

@@ -43,9 +43,11 @@
  * `equivocation` (two pre-prepares, prepares or commits from one replica for
  * one view and sequence number with different digests; two different
  * view-changes or new-views for one view; a second, different refusal) and
- * `duplicate-vote`. The evidence goes into the decision as received.
+ * `duplicate-vote`. The evidence goes into the decision as received, within
+ * the bounds of `EvidenceLog` (evidence-log.ts).
  */
 import type { Envelope } from "../wire/envelope.js";
+import { EvidenceLog } from "./evidence-log.js";
 import {
   isNewViewBody,
   isPrePrepareBody,
@@ -187,7 +189,7 @@ class PbftRoundImpl implements PbftRound {
   /** Commits for this proposal's digest, by `view:seq`, then by sender. */
   readonly #commits = new Map<string, Map<string, Envelope<PbftVoteBody>>>();
   readonly #refusals = new Map<string, Counted>();
-  readonly #evidence: ByzantineEvidence[] = [];
+  readonly #evidence = new EvidenceLog();
   #certificate: readonly Envelope[] | undefined;
   #result: RoundResult | undefined;
 
@@ -415,8 +417,7 @@ class PbftRoundImpl implements PbftRound {
         prior.body.choice === body.choice,
         "vote",
       );
-      this.#evidence.push(evidence);
-      return { accepted: false, reason: evidence.detail, evidence };
+      return this.#keep(evidence);
     }
     if (body.choice === "approve") {
       // In PBFT an approval is a prepare and a commit; a vote only says no.
@@ -473,7 +474,7 @@ class PbftRoundImpl implements PbftRound {
       votes: [...commits, ...refusals],
       tally,
       outcome,
-      evidence: this.#evidence.slice(),
+      evidence: this.#evidence.list(),
       decidedAt: now,
       ...(reason === undefined ? {} : { reason }),
     };
@@ -494,9 +495,17 @@ class PbftRoundImpl implements PbftRound {
     detail: string,
     messages: readonly Envelope[],
   ): PbftRoundReceipt {
-    const evidence: ByzantineEvidence = { kind, agent, detail, messages };
-    this.#evidence.push(evidence);
-    return { accepted: false, reason: detail, evidence };
+    return this.#keep({ kind, agent, detail, messages });
+  }
+
+  /** Refuses with `evidence`, reported only when the round keeps it (not a repeat, within bounds). */
+  #keep(evidence: ByzantineEvidence): PbftRoundReceipt {
+    const kept = this.#evidence.add(evidence);
+    return {
+      accepted: false,
+      reason: evidence.detail,
+      ...(kept === undefined ? {} : { evidence }),
+    };
   }
 
   #verified(envelope: Envelope): boolean {

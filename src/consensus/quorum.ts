@@ -7,13 +7,15 @@
  * This is seed 000's AgentSwarmConsensus done right: every vote is an
  * Ed25519-signed envelope checked by the injected {@link Verifier} (not a
  * hash of a shared key), a second vote from the same agent never replaces the
- * first (it is kept as evidence), the weights are summed exactly, and the
+ * first (it is kept as evidence, within the bounds of `EvidenceLog`), the
+ * weights are summed exactly, and the
  * round stays `pending` until the outcome is certain: it is never marked
  * rejected merely because the votes so far fall short.
  */
 import { ConfigError } from "../errors/index.js";
 import type { Envelope } from "../wire/envelope.js";
 import { BallotBox, type BallotSlot } from "./ballot-box.js";
+import { EvidenceLog } from "./evidence-log.js";
 import {
   fromWeightUnits,
   type QuorumStatus,
@@ -224,7 +226,7 @@ class QuorumRoundImpl implements QuorumRound {
   readonly #box: BallotBox;
   readonly #byAgent = new Map<string, { envelope: Envelope; body: VoteBody }>();
   readonly #accepted: Envelope[] = [];
-  readonly #evidence: ByzantineEvidence[] = [];
+  readonly #evidence = new EvidenceLog();
   #result: RoundResult | undefined;
 
   constructor(config: QuorumRoundConfig) {
@@ -366,7 +368,7 @@ class QuorumRoundImpl implements QuorumRound {
       votes: this.#accepted.slice(),
       tally: this.#box.tally(),
       outcome,
-      evidence: this.#evidence.slice(),
+      evidence: this.#evidence.list(),
       decidedAt: now,
     };
   }
@@ -383,8 +385,9 @@ class QuorumRoundImpl implements QuorumRound {
   }
 
   #refuse(reason: VoteRejection, message: string, evidence?: ByzantineEvidence): VoteReceipt {
-    if (evidence === undefined) return { accepted: false, reason, message };
-    this.#evidence.push(evidence);
-    return { accepted: false, reason, message, evidence };
+    // Evidence the round does not keep (a repeat, or over its bounds) is not reported either.
+    const kept = evidence === undefined ? undefined : this.#evidence.add(evidence);
+    if (kept === undefined) return { accepted: false, reason, message };
+    return { accepted: false, reason, message, evidence: kept };
   }
 }

@@ -6,7 +6,7 @@
  */
 
 import { approvalError, approvalProblem } from "../../consensus/approval.js";
-import { HUMAN_ROLE, parseRuntimeProposal } from "../../consensus/rule.js";
+import { HUMAN_ROLE, parseRuntimeProposal, type RuleVoter } from "../../consensus/rule.js";
 import type { Decision } from "../../consensus/seal.js";
 import { UnapprovedActionError } from "../../errors/index.js";
 import { sameKey } from "../../registry/admission.js";
@@ -88,37 +88,61 @@ export async function checkApproval(
 
 /**
  * A voter of the decision this node would not have let vote, described, or
- * undefined: under any admission but `open`, every agent that voted must
- * be one this node admits (declared in the swarm file with that role and
- * weight, and the key it pins; admitted here by credential or vote with
- * that role, weight and key; or hosted here), and not refused since. A decision is sealed
+ * undefined. In every admission mode, no agent that voted may be revoked or
+ * refused here since. Under any admission but `open`, every agent that voted
+ * must also be one this node admits (declared in the swarm file with that
+ * role and weight, and the key it pins; admitted here by credential or vote
+ * with that role, weight and key; or hosted here). A decision is sealed
  * into the shared audit log by whichever node ran the round: without this,
  * a node with write access to the store could mint an approval from voters
- * nobody admitted. People vote under the action's `humans`, which the
- * decision's rule is checked against already.
+ * nobody admitted, and a revoked agent's vote would still carry an approval
+ * sealed before its revocation. People vote under the action's `humans`,
+ * which the decision's rule is checked against already.
  */
 function unadmittedVoter(host: ConsensusContext, decision: Decision): string | undefined {
-  const { admission } = host;
-  const { policy } = admission;
-  if (policy.mode === "open") return undefined;
   const proposal = parseRuntimeProposal(decision.proposal);
   if (typeof proposal === "string") return `voters this node cannot read (${proposal})`;
   for (const voter of proposal.rule.voters) {
     if (voter.role === HUMAN_ROLE) continue;
-    const refusal = admission.refusal(voter.id);
-    if (refusal !== undefined) return `voter ${voter.id}, refused here (${refusal.code})`;
-    const grant = admission.grant(voter.id);
-    const granted: { role: string; weight: number; publicKey?: string } | undefined =
-      policy.declared.get(voter.id) ?? grant ?? host.agents.get(voter.id)?.card;
-    if (granted === undefined) return `voter ${voter.id}, an agent this node never admitted`;
-    if (granted.role !== voter.role || granted.weight !== voter.weight) {
-      return `voter ${voter.id} as role ${voter.role} with weight ${voter.weight}; it is admitted as role ${granted.role} with weight ${granted.weight}`;
-    }
-    // A declared entry may pin no key: the one its credential or vote admitted it with counts.
-    const key = granted.publicKey ?? grant?.publicKey;
-    if (key !== undefined && !sameKey(key, voter.publicKey)) {
-      return `voter ${voter.id} with another key than the one it is admitted with`;
-    }
+    const problem = refusedVoter(host, voter.id) ?? unadmittedAs(host, voter);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * Voter `id` described when this node refuses it: revoked, in every
+ * admission mode; refused for any other reason, in every mode but `open`
+ * (as before revocation was checked here).
+ */
+function refusedVoter(host: ConsensusContext, id: string): string | undefined {
+  const refusal = host.admission.refusal(id);
+  if (host.keys.revoked(id) || refusal?.code === "E_REVOKED") {
+    return `voter ${id}, refused here (E_REVOKED)`;
+  }
+  if (refusal === undefined || host.admission.policy.mode === "open") return undefined;
+  return `voter ${id}, refused here (${refusal.code})`;
+}
+
+/**
+ * A voter this node never admitted as it voted (role, weight, key),
+ * described; always undefined under `open` admission, which admits anyone.
+ */
+function unadmittedAs(host: ConsensusContext, voter: RuleVoter): string | undefined {
+  const { admission } = host;
+  const { policy } = admission;
+  if (policy.mode === "open") return undefined;
+  const grant = admission.grant(voter.id);
+  const granted: { role: string; weight: number; publicKey?: string } | undefined =
+    policy.declared.get(voter.id) ?? grant ?? host.agents.get(voter.id)?.card;
+  if (granted === undefined) return `voter ${voter.id}, an agent this node never admitted`;
+  if (granted.role !== voter.role || granted.weight !== voter.weight) {
+    return `voter ${voter.id} as role ${voter.role} with weight ${voter.weight}; it is admitted as role ${granted.role} with weight ${granted.weight}`;
+  }
+  // A declared entry may pin no key: the one its credential or vote admitted it with counts.
+  const key = granted.publicKey ?? grant?.publicKey;
+  if (key !== undefined && !sameKey(key, voter.publicKey)) {
+    return `voter ${voter.id} with another key than the one it is admitted with`;
   }
   return undefined;
 }

@@ -82,7 +82,14 @@ import {
 } from "./human-votes.js";
 import { type LateVote, LateVotes } from "./late-votes.js";
 import { HostedReplicas, PBFT_TICK_MS } from "./pbft-replicas.js";
-import { type CoordinatedRound, electorate, PBFT_CLOSE_GRACE_MS, protocolRound } from "./rounds.js";
+import {
+  type CoordinatedRound,
+  electorate,
+  PBFT_CLOSE_GRACE_MS,
+  plainData,
+  protocolRound,
+  roundDeadlineMs,
+} from "./rounds.js";
 import { DecisionLog } from "./sealing.js";
 import type { ProposeOptions } from "./types.js";
 import { VoterSide } from "./voters.js";
@@ -191,9 +198,11 @@ export class ConsensusEngine {
    * some voters are gone), or fewer than 4 live voters for `pbft`, ends the
    * round at once as `no-quorum`, with the reason in the decision.
    *
-   * @throws ConfigError if the action is not privileged, or no live agent
-   *   can vote on it; ClosedError if the node stops first; StoreError if the
-   *   decision cannot be recorded.
+   * @throws ConfigError if the action is not privileged, no live agent can
+   *   vote on it, or `deadlineMs` is not a whole number of ms from 10 to
+   *   86_400_000; InvalidEnvelopeError if `data` is not representable as
+   *   JSON (a bigint, a cycle, a function); ClosedError if the node stops
+   *   first; StoreError if the decision cannot be recorded.
    */
   async propose(
     proposerId: string,
@@ -212,28 +221,25 @@ export class ConsensusEngine {
     if (proposer === undefined) {
       throw new ConfigError(`agent "${proposerId}" is not hosted by this node; it cannot propose`);
     }
+    const deadlineMs = roundDeadlineMs(
+      options.deadlineMs ?? settings.deadlineMs ?? DEFAULT_DEADLINE_MS,
+    );
+    // What the voters see, exactly: plain JSON.
+    const plain = plainData(data);
     const id = ulid(node.clock);
     if (options.key !== undefined) {
-      const claim = await node.store.claimIdempotencyKey(`consensus.propose:${options.key}`, id);
-      if (!claim.first && typeof claim.result === "string") {
-        const earlier = await this.#earlierDecision(
-          claim.result,
-          options.deadlineMs ?? settings.deadlineMs ?? DEFAULT_DEADLINE_MS,
-        );
-        if (earlier !== undefined) return earlier;
-        // The earlier round never got sealed (its node stopped): vote again.
-      }
+      const earlier = await this.#claimKey(options.key, id, deadlineMs);
+      if (earlier !== undefined) return earlier;
     }
     const { protocol, rule } = buildRule(settings, electorate(node, action, settings));
     const now = node.clock.now();
     const proposal: RuntimeProposal = {
       id,
       action,
-      // What the voters see, exactly: plain JSON.
-      data: JSON.parse(JSON.stringify(data ?? null)) as unknown,
+      data: plain,
       proposer: proposerId,
       ts: now,
-      deadline: now + (options.deadlineMs ?? settings.deadlineMs ?? DEFAULT_DEADLINE_MS),
+      deadline: now + deadlineMs,
       protocol,
       rule,
     };
@@ -513,6 +519,27 @@ export class ConsensusEngine {
       },
       (error: unknown) => round.reject(toError(error)),
     );
+  }
+
+  /**
+   * Claims idempotency key `key` for the round `id` is about to start, or
+   * returns the decision of the round an earlier `propose` under that key
+   * started. The key's claims form a chain, one link per round: when the
+   * round a link names was never sealed (its node stopped), the key moves
+   * on to the next link, `…:after:<that round>`, claimed atomically like
+   * the first. So every later retry follows the chain to the newest round
+   * and gets its decision back, and one request never gets two sealed
+   * decisions, however many rounds died before one was sealed.
+   */
+  async #claimKey(key: string, id: string, deadlineMs: number): Promise<Decision | undefined> {
+    let link = `consensus.propose:${key}`;
+    for (;;) {
+      const claim = await this.#node.store.claimIdempotencyKey(link, id);
+      if (claim.first || typeof claim.result !== "string") return undefined;
+      const earlier = await this.#earlierDecision(claim.result, deadlineMs);
+      if (earlier !== undefined || this.#closed) return earlier;
+      link = `consensus.propose:${key}:after:${claim.result}`;
+    }
   }
 
   /**

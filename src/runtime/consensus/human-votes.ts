@@ -10,7 +10,7 @@
 
 import { HUMAN_ROLE, type RuleVoter, type RuntimeProposal } from "../../consensus/rule.js";
 import type { VoteBody } from "../../consensus/types.js";
-import { hashProposal, VOTE_TYPE } from "../../consensus/vote.js";
+import { hashProposal, parseVoteBody, VOTE_TYPE } from "../../consensus/vote.js";
 import type { Clock } from "../../core/clock.js";
 import { VoteRefusedError } from "../../errors/index.js";
 import { decodePublicKey } from "../../identity/keys.js";
@@ -67,8 +67,10 @@ export function humanBallot(
 
 /**
  * Checks a person's signed vote on `proposal` before it goes on the bus: a
- * vote envelope from one of its human voters, on this very proposal (by
- * hash), signed with that person's key, before the deadline.
+ * vote envelope from one of its human voters, with a well-formed body (a
+ * valid choice, a reason of at most `VOTE_REASON_MAX_LENGTH` characters: what
+ * the coordinator would count), on this very proposal (by hash), signed with
+ * that person's key, before the deadline.
  * @throws VoteRefusedError saying which.
  */
 export function checkHumanVote(proposal: RuntimeProposal, vote: unknown, now: number): Envelope {
@@ -86,8 +88,13 @@ export function checkHumanVote(proposal: RuntimeProposal, vote: unknown, now: nu
         .join(", ")}, got ${envelope.type} from ${envelope.from}`,
     );
   }
-  const body = envelope.body as Partial<VoteBody> | null;
-  if (body?.proposal !== proposal.id || body.proposalHash !== hashProposal(proposal)) {
+  const body = parseVoteBody(envelope.body);
+  if (typeof body === "string") {
+    throw new VoteRefusedError(
+      `the vote's body is malformed and would not be counted: ${body}; fix it and sign the vote again`,
+    );
+  }
+  if (body.proposal !== proposal.id || body.proposalHash !== hashProposal(proposal)) {
     throw new VoteRefusedError(`the vote is not on proposal ${proposal.id} as proposed`);
   }
   if (now >= proposal.deadline) {

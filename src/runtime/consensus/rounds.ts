@@ -25,7 +25,7 @@ import {
 import type { Decision } from "../../consensus/seal.js";
 import type { Tally, Verifier } from "../../consensus/types.js";
 import { hashProposal } from "../../consensus/vote.js";
-import { ConfigError } from "../../errors/index.js";
+import { ConfigError, InvalidEnvelopeError, toError } from "../../errors/index.js";
 import { type ConsensusContext, localVoters, remoteVoters } from "./context.js";
 import type { LocalVoter } from "./types.js";
 
@@ -147,4 +147,47 @@ export function unreachableThreshold(proposal: RuntimeProposal): RoundResult | u
     decidedAt: proposal.ts,
     reason: `the threshold (${tally.threshold}) exceeds the total weight (${tally.total}) of the ${rule.voters.length} live voter${rule.voters.length === 1 ? "" : "s"} (${rule.voters.map((v) => v.id).join(", ")}); start the missing voters or lower the threshold`,
   };
+}
+
+/** Shortest and longest a round may stay open, in ms: as the swarm file's `deadlineMs`. */
+export const ROUND_DEADLINE_RANGE_MS = { min: 10, max: 86_400_000 } as const;
+
+/**
+ * `deadlineMs` checked as a round's duration: a whole number of ms within
+ * {@link ROUND_DEADLINE_RANGE_MS}. A round that closes before it opens
+ * would seal a `no-quorum` decision nobody could vote on.
+ * @throws ConfigError saying which values are allowed.
+ */
+export function roundDeadlineMs(deadlineMs: number): number {
+  const { min, max } = ROUND_DEADLINE_RANGE_MS;
+  if (!Number.isSafeInteger(deadlineMs) || deadlineMs < min || deadlineMs > max) {
+    throw new ConfigError(
+      `deadlineMs must be a whole number of ms from ${min} to ${max}, got ${String(deadlineMs)}; pass a duration such as 5000`,
+    );
+  }
+  return deadlineMs;
+}
+
+/**
+ * A proposal's `data` as the voters see it: plain JSON (`undefined` is
+ * `null`; what JSON drops, such as a nested function, is dropped).
+ * @throws InvalidEnvelopeError when JSON cannot represent it (a bigint, a
+ *   cycle, a function or symbol in its place).
+ */
+export function plainData(data: unknown): unknown {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data ?? null);
+  } catch (error) {
+    throw new InvalidEnvelopeError(
+      `the proposal's data is not representable as JSON (${toError(error).message}); pass plain JSON data (numbers, strings, booleans, null, arrays, objects; a bigint as a string)`,
+      { cause: error },
+    );
+  }
+  if (text === undefined) {
+    throw new InvalidEnvelopeError(
+      `the proposal's data is a ${typeof data}, not JSON; pass plain JSON data (numbers, strings, booleans, null, arrays, objects)`,
+    );
+  }
+  return JSON.parse(text) as unknown;
 }

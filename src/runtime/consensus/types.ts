@@ -25,12 +25,14 @@ export interface LocalVoter {
 
 /** Options of {@link ConsensusEngine.propose}. */
 export interface ProposeOptions {
-  /** Overrides the action's configured `deadlineMs`. */
+  /** Overrides the action's configured `deadlineMs`: a whole number of ms, 10 to 86_400_000. */
   readonly deadlineMs?: number;
   /**
    * Idempotency key: a second `propose` with the same key (e.g. a retried
    * task handler) returns the first one's decision instead of starting
-   * another round, once that decision is sealed.
+   * another round, once that decision is sealed. When that round was never
+   * sealed (its node stopped), the retry starts a new round and the key
+   * moves to it: every later retry gets the newest round's decision.
    */
   readonly key?: string;
   /** The task the proposal is made for, if any: the round's span joins its trace. */

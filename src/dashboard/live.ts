@@ -82,7 +82,11 @@ export class LiveFeed {
     this.#clients.clear();
   }
 
-  /** Opens an SSE stream on `response`: the kept events first, then batches. */
+  /**
+   * Opens an SSE stream on `response`: the kept events already sent in a
+   * batch first, then batches (the next one brings the events still pending,
+   * so a page sees each event once).
+   */
   attach(response: ServerResponse): void {
     response.writeHead(200, {
       "content-type": "text/event-stream",
@@ -90,11 +94,16 @@ export class LiveFeed {
       connection: "keep-alive",
     });
     response.write(
-      `event: events\ndata: ${JSON.stringify({ events: this.#recent, counts: {} })}\n\n`,
+      `event: events\ndata: ${JSON.stringify({ events: this.#flushed(), counts: {} })}\n\n`,
     );
     this.#clients.add(response);
     response.on("close", () => this.#clients.delete(response));
     void this.#overview(response);
+  }
+
+  /** The kept events that went out in a batch: all but the pending ones, which end the list. */
+  #flushed(): LiveEvent[] {
+    return this.#recent.slice(0, Math.max(0, this.#recent.length - this.#pending.length));
   }
 
   #push(event: LiveEvent): void {

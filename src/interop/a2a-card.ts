@@ -7,6 +7,7 @@
  */
 import type { AgentCard, SecurityScheme } from "@a2a-js/sdk";
 import { duplicateInterfacesForLegacy } from "@a2a-js/sdk/compat/v0_3";
+import { INPUT_MODES } from "./a2a-tasks.js";
 import type { FrontDoor } from "./front-door.js";
 
 /** Paths of the gateway's endpoints. */
@@ -17,7 +18,7 @@ export const GatewayPaths = Object.freeze({
   role: (role: string) => `/roles/${encodeURIComponent(role)}`,
 });
 
-const MODES = ["application/json", "text/plain"];
+const MODES = [...INPUT_MODES];
 
 /** The card for `role` (undefined: the whole swarm), with endpoints under `baseUrl`. */
 export function agentCard(door: FrontDoor, baseUrl: string, role?: string): AgentCard {

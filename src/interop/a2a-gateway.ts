@@ -58,7 +58,11 @@ export interface A2AGateway {
   /** The swarm's agent card. */
   readonly cardUrl: string;
   readonly frontDoor: FrontDoor;
-  /** Stops listening, ends open streams and connections. The swarm is the caller's to close. */
+  /**
+   * Stops listening, ends open streams and connections, and stops settling
+   * escrows (a gateway opened later takes up those still open). The swarm
+   * is the caller's to close.
+   */
   close(): Promise<void>;
 }
 
@@ -286,6 +290,9 @@ export async function startA2AGateway(
       server.off("error", reject);
       resolve();
     });
+  }).catch((error: unknown) => {
+    door.close();
+    throw error;
   });
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
@@ -295,6 +302,7 @@ export async function startA2AGateway(
     cardUrl: `${base}${GatewayPaths.card}`,
     frontDoor: door,
     async close() {
+      door.close();
       for (const abort of live) abort.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

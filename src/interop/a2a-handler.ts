@@ -90,6 +90,19 @@ export function a2aError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * The task id a request names (`params.id`).
+ * @throws RequestMalformedError (invalid params) when it names none: a v0.3
+ *   client may send `tasks/get` without it, which the SDK passes on as is.
+ */
+export function requiredTaskId(params: { readonly id?: unknown } | undefined): string {
+  const id = params?.id;
+  if (typeof id === "string" && id !== "") return id;
+  throw new RequestMalformedError(
+    `params.id: the task's id is required; send the id message/send answered with, e.g. {"id":"01JD0000000000000000000000"}`,
+  );
+}
+
 export interface A2AHandlerOptions {
   readonly frontDoor: FrontDoor;
   readonly memory: GatewayMemory;
@@ -153,17 +166,19 @@ export class SwarmA2AHandler implements A2ARequestHandler {
   }
 
   async getTask(params: GetTaskRequest, _context: ServerCallContext): Promise<Task> {
-    const refused = this.#memory.refused.get(params.id);
+    const id = requiredTaskId(params);
+    const refused = this.#memory.refused.get(id);
     if (refused) return refused;
-    const state = await this.#door.state(this.#known(params.id));
-    return a2aTask(state, this.#contextOf(params.id), this.#price);
+    const state = await this.#door.state(this.#known(id));
+    return a2aTask(state, this.#contextOf(id), this.#price);
   }
 
   /** The swarm cannot call a task back once it is on the bus. */
   async cancelTask(params: CancelTaskRequest, _context: ServerCallContext): Promise<Task> {
-    if (!this.#memory.refused.has(params.id)) this.#known(params.id);
+    const id = requiredTaskId(params);
+    if (!this.#memory.refused.has(id)) this.#known(id);
     throw new TaskNotCancelableError(
-      `task ${params.id} cannot be canceled: once sent, a swarm task runs to completion or to the dead-letter queue`,
+      `task ${id} cannot be canceled: once sent, a swarm task runs to completion or to the dead-letter queue`,
     );
   }
 
@@ -171,12 +186,13 @@ export class SwarmA2AHandler implements A2ARequestHandler {
     params: SubscribeToTaskRequest,
     context: ServerCallContext,
   ): AsyncGenerator<StreamResponse, void, undefined> {
-    const refused = this.#memory.refused.get(params.id);
+    const id = requiredTaskId(params);
+    const refused = this.#memory.refused.get(id);
     if (refused) {
       yield { payload: { $case: "task", value: refused } };
       return;
     }
-    yield* this.#follow(this.#known(params.id), this.#contextOf(params.id), context, false);
+    yield* this.#follow(this.#known(id), this.#contextOf(id), context, false);
   }
 
   async listTasks(
@@ -269,13 +285,15 @@ export class SwarmA2AHandler implements A2ARequestHandler {
         `task ${message.taskId} takes no further messages: a swarm task runs on the input it was started with; send a new message without taskId`,
       );
     }
+    // Refused before anything is held or sent: a message with no input the swarm reads.
+    const input = inputOf(message);
     const offered = this.#offered(params, message);
     const caller = String(context.state.get(CallState.caller) ?? context.user?.userName ?? "");
     const taskId = ulid();
     const contextId = message.contextId || taskId;
     this.#memory.remember(this.#memory.contexts, taskId, contextId);
     try {
-      await this.#door.start({ name: caller, via: "a2a" }, offered, inputOf(message), {
+      await this.#door.start({ name: caller, via: "a2a" }, offered, input, {
         id: taskId,
         context: contextId,
       });

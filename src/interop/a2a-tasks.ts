@@ -6,7 +6,11 @@
  * store to lose.
  */
 import { type Artifact, type Message, type Part, Role, type Task, TaskState } from "@a2a-js/sdk";
+import { ContentTypeNotSupportedError } from "@a2a-js/sdk/errors";
 import type { OutsideTaskState } from "./front-door.js";
+
+/** What a message's parts may carry, as the cards declare: a data part (JSON) or text. */
+export const INPUT_MODES: readonly string[] = Object.freeze(["application/json", "text/plain"]);
 
 /** The id of the one artifact a finished swarm task has: its result. */
 export function resultArtifactId(taskId: string): string {
@@ -35,15 +39,27 @@ export function textPart(text: string): Part {
   };
 }
 
-/** The swarm task's input from an A2A message: its first data part, else its text. */
+/**
+ * The swarm task's input from an A2A message: its first data part, else its
+ * text parts joined by newlines.
+ *
+ * @throws ContentTypeNotSupportedError when it has neither (only file
+ *   parts, say): the swarm's tasks take JSON or text, nothing else.
+ */
 export function inputOf(message: Message): unknown {
   for (const part of message.parts) {
     if (part.content?.$case === "data") return part.content.value;
   }
-  const text = message.parts
-    .flatMap((p) => (p.content?.$case === "text" ? [p.content.value] : []))
-    .join("\n");
-  return text;
+  const texts = message.parts.flatMap((p) =>
+    p.content?.$case === "text" ? [p.content.value] : [],
+  );
+  if (texts.length === 0) {
+    const sent = message.parts.map((p) => p.content?.$case ?? "empty").join(", ");
+    throw new ContentTypeNotSupportedError(
+      `the message has no data or text part (it has: ${sent}); the swarm's tasks take ${INPUT_MODES.join(" or ")}: send the input as a data part, or as text`,
+    );
+  }
+  return texts.join("\n");
 }
 
 /** The artifact carrying a completed task's result. */

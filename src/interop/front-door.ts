@@ -9,7 +9,8 @@
  *   audit shows the outside caller;
  * - `gateway.pricePerTask` credits are escrowed from that agent's budget
  *   (the delegation escrow every task carries on), released to the worker
- *   when the task completes and refunded when it is dead-lettered;
+ *   when the task completes and refunded when it is dead-lettered, whether
+ *   or not a caller asks again ({@link GatewayEscrows});
  * - a privileged task is proposed to the swarm's council first and sent
  *   only with the approved decision's seal;
  * - the task's state lives in the store, so a restarted gateway answers for
@@ -21,6 +22,7 @@ import { ActionNotApprovedError, InvalidRequestError, NotExposedError } from "..
 import type { Swarm } from "../runtime/swarm.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
 import { ulid, ulidPattern } from "../wire/ulid.js";
+import { GatewayEscrows, gatewayEscrowKey } from "./gateway-escrows.js";
 
 /** Headers recording who asked for a task from outside, and over what. */
 export const CallerHeaders = Object.freeze({
@@ -60,21 +62,22 @@ export interface StartOptions {
   readonly context?: string;
 }
 
-/** The escrow key of a task started from outside. */
-function escrowKey(taskId: string): string {
-  return `gateway.${taskId}`;
-}
-
 export class FrontDoor {
   readonly #swarm: Swarm;
   readonly #config: SwarmFile;
   readonly #gateway: GatewayConfig;
   readonly #offered: readonly OfferedTask[];
+  readonly #escrows: GatewayEscrows;
 
+  /**
+   * Opens the door of a started `swarm`; it settles its tasks' escrows as
+   * they end (and those an earlier run left open) until {@link close}.
+   */
   constructor(swarm: Swarm, config: SwarmFile, gateway: GatewayConfig) {
     this.#swarm = swarm;
     this.#config = config;
     this.#gateway = gateway;
+    this.#escrows = new GatewayEscrows(swarm, gateway.as);
     this.#offered = gateway.expose.map((e) => ({
       name: `${e.role}.${e.task}`,
       role: e.role,
@@ -152,8 +155,9 @@ export class FrontDoor {
     const price = this.#gateway.pricePerTask;
     // Paid: the price's hold commits with the task, or neither (a failed start holds nothing).
     if (price > 0) {
-      const paid = { ...submit, budget: price, escrow: escrowKey(id) };
+      const paid = { ...submit, budget: price, escrow: gatewayEscrowKey(id) };
       await this.#swarm.delegate(offered.role, offered.task, input, paid);
+      this.#escrows.watch(id, price);
     } else {
       await this.#swarm.submit(offered.role, offered.task, input, submit);
     }
@@ -191,19 +195,19 @@ export class FrontDoor {
     return this.state(taskId);
   }
 
+  /**
+   * Stops settling escrows in the background; those of tasks still running
+   * are settled by the next front door opened on the swarm (or when asked).
+   */
+  close(): void {
+    this.#escrows.close();
+  }
+
   async #settled(taskId: string, outcome: TaskOutcome | undefined): Promise<OutsideTaskState> {
     if (outcome === undefined) return { state: "working", taskId };
-    const price = this.#gateway.pricePerTask;
-    const as = this.#gateway.as;
-    if (price > 0 && this.#swarm.budgets.has(as)) {
-      // Once per escrow however often asked (an auditor of the swarm may have settled it first).
-      await this.#swarm.budgets.settle(
-        escrowKey(taskId),
-        price,
-        outcome.status === "completed" ? "pass" : "fail",
-        outcome.status === "completed" ? outcome.agent : as,
-      );
-    }
+    // Once per escrow however often asked (the background settler, or an
+    // auditor of the swarm, may have settled it first).
+    await this.#escrows.settle(taskId, outcome, this.#gateway.pricePerTask);
     return outcome.status === "completed"
       ? { state: "completed", taskId, result: outcome.result }
       : { state: "failed", taskId, reason: outcome.reason };

@@ -31,17 +31,12 @@ export interface StoreOutageTask {
  * such as a completion by task id). Reports `store.unreachable` when the
  * wait begins and `store.reachable` when it ends.
  */
-export async function whileStoreUnreachable<T>(
+export function whileStoreUnreachable<T>(
   host: StoreOutageHost,
   task: StoreOutageTask,
   call: () => Promise<T>,
 ): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (!isStoreUnreachable(error)) throw error;
-    return waitOut(host, task, call, error, () => host.leases.keep(task.delivery, task.ackWaitMs));
-  }
+  return untilReachable(host, task, call, () => host.leases.keep(task.delivery, task.ackWaitMs));
 }
 
 /**
@@ -77,27 +72,29 @@ export async function waitForStore(
  * runs: waits out an outage rather than losing what the call cost, until
  * the store answers or `signal` aborts (the node stops, the deadline passes).
  */
-export async function inHandlerWhileStoreUnreachable<T>(
+export function inHandlerWhileStoreUnreachable<T>(
   host: Pick<NodeContext, "clock" | "events">,
   who: { readonly agent: string; readonly id: string; readonly signal: AbortSignal },
   call: () => Promise<T>,
 ): Promise<T> {
+  return untilReachable(host, who, call, () => () => {}, who.signal);
+}
+
+/** Runs `call`, then again with backoff while the store is unreachable, holding `keepLease()` meanwhile. */
+async function untilReachable<T>(
+  host: Pick<NodeContext, "clock" | "events">,
+  task: { readonly agent: string; readonly id: string },
+  call: () => Promise<T>,
+  keepLease: () => () => void,
+  signal?: AbortSignal,
+): Promise<T> {
+  let first: unknown;
   try {
     return await call();
   } catch (error) {
     if (!isStoreUnreachable(error)) throw error;
-    return waitOut(host, who, call, error, () => () => {}, who.signal);
+    first = error;
   }
-}
-
-async function waitOut<T>(
-  host: Pick<NodeContext, "clock" | "events">,
-  task: { readonly agent: string; readonly id: string },
-  call: () => Promise<T>,
-  first: unknown,
-  keepLease: () => () => void,
-  signal?: AbortSignal,
-): Promise<T> {
   const { clock, events } = host;
   const since = clock.now();
   events.emit({

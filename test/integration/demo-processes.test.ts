@@ -30,34 +30,18 @@ describe("demo --processes 3 on NATS", { skip: requirement("nats-server", missin
   test("auctions across processes; the summary matches the embedded demo's shape; nothing lost", async () => {
     assertAvailable("nats-server", missing);
     server = await startNatsServer();
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        tsx,
-        bin,
-        "demo",
-        "--transport",
-        server.url,
-        "--processes",
-        "3",
-        "--tasks",
-        "60",
-        "--json",
-        "--data-dir",
-        join(work, "data"),
-      ],
-      { cwd: work, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const code = await new Promise<number | null>((r) => child.on("close", r));
+    const { code, stdout, stderr } = await conclave([
+      "demo",
+      "--transport",
+      server.url,
+      "--processes",
+      "3",
+      "--tasks",
+      "60",
+      "--json",
+      "--data-dir",
+      join(work, "data"),
+    ]).done;
     assert.equal(code, 0, stderr.slice(-2000));
     const summary = JSON.parse(stdout.trim().split("\n").at(-1) as string) as {
       tasks: { submitted: number; completed: number; deadLettered: number; lost: number };
@@ -82,7 +66,7 @@ describe("demo --processes 3 on NATS", { skip: requirement("nats-server", missin
     assertAvailable("nats-server", missing);
     server ??= await startNatsServer();
     const demo = (args: string[], data: string) =>
-      conclave(["demo", "--tasks", "20", "--data-dir", join(work, data), ...args]);
+      conclave(["demo", "--tasks", "20", "--data-dir", join(work, data), ...args]).done;
     const [embedded, distributed] = await Promise.all([
       demo([], "embedded"),
       demo(["--transport", server.url, "--processes", "2"], "distributed"),
@@ -106,37 +90,22 @@ describe("demo --processes 3 on NATS", { skip: requirement("nats-server", missin
     assertAvailable("nats-server", missing);
     server ??= await startNatsServer();
     const data = join(work, "stopped");
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        tsx,
-        bin,
-        "demo",
-        "--transport",
-        server.url,
-        "--processes",
-        "2",
-        "--tasks",
-        "400",
-        "--json",
-        "--data-dir",
-        data,
-      ],
-      { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const closed = new Promise<number | null>((r) => child.on("close", r));
-    await until(() => stdout.includes('"task.completed"'), 60_000, "a task completed in a child");
-    child.kill("SIGTERM");
-    assert.equal(await closed, 130, stderr.slice(-2000));
+    const run = conclave([
+      "demo",
+      "--transport",
+      server.url,
+      "--processes",
+      "2",
+      "--tasks",
+      "400",
+      "--json",
+      "--data-dir",
+      data,
+    ]);
+    await until(() => run.stdout().includes('"task.completed"'), 60_000, "a task completed");
+    run.child.kill("SIGTERM");
+    const { code, stdout, stderr } = await run.done;
+    assert.equal(code, 130, stderr.slice(-2000));
     const summary = JSON.parse(stdout.trim().split("\n").at(-1) as string) as {
       type: string;
       tasks: { submitted: number; completed: number; lost: number };
@@ -150,10 +119,8 @@ describe("demo --processes 3 on NATS", { skip: requirement("nats-server", missin
   });
 });
 
-/** Runs `conclave <args>` in the work folder; resolves when it exits. */
-function conclave(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Starts `conclave <args>`; `done` resolves when it exits, `stdout()` reads what it printed so far. */
+function conclave(args: string[]) {
   const child = spawn(process.execPath, ["--import", tsx, bin, ...args], {
     env: { ...process.env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -166,5 +133,8 @@ function conclave(
   child.stderr.on("data", (d: Buffer) => {
     stderr += d.toString();
   });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done, stdout: () => stdout };
 }

@@ -75,14 +75,26 @@ export const poolsSchema = z
 
 type Issue = { path: (string | number)[]; message: string };
 
-/** Cross-field checks: roles and templates exist, the range is sound, slot ids collide with nothing. */
+/** The sections a pool is checked against besides roles, agents and tasks. */
+export interface PoolNeighbours {
+  /** `teams:`: a team's lead cannot be a template. */
+  readonly teams?: unknown;
+  /** `ensembles:`: a member's role cannot be pooled. */
+  readonly ensembles?: unknown;
+}
+
+/**
+ * Cross-field checks: roles and templates exist, the range is sound, slot ids
+ * collide with nothing, and the pooled role is neither auctioned nor an
+ * ensemble member's.
+ */
 export function checkPools(
   pools: unknown,
   agents: unknown,
   roles: unknown,
   tasks: unknown,
   addIssue: (issue: Issue) => void,
-  teams?: unknown,
+  { teams, ensembles }: PoolNeighbours = {},
 ): void {
   if (!isRecord(pools) || !Array.isArray(agents) || !isRecord(roles)) return;
   const leads = new Map<string, string>();
@@ -149,6 +161,7 @@ export function checkPools(
         });
       }
     }
+    checkNotMember(role, ensembles, roleOf, addIssue);
     if (isRecord(tasks)) {
       const listed = isRecord(roles[role]) ? roles[role]["tasks"] : undefined;
       const auctioned = Object.entries(tasks).find(
@@ -165,6 +178,31 @@ export function checkPools(
         });
       }
     }
+  }
+}
+
+/**
+ * A member of an ensemble is asked through its role and must be that role's
+ * only agent: pooled, its workers would answer for it and, being no listed
+ * member, also coordinate the ensemble themselves.
+ */
+function checkNotMember(
+  role: string,
+  ensembles: unknown,
+  roleOf: ReadonlyMap<string, string>,
+  addIssue: (issue: Issue) => void,
+): void {
+  if (!isRecord(ensembles)) return;
+  for (const [task, ensemble] of Object.entries(ensembles)) {
+    const members = isRecord(ensemble) ? ensemble["members"] : undefined;
+    if (!Array.isArray(members)) continue;
+    const member = members.find((m) => typeof m === "string" && roleOf.get(m) === role);
+    if (member === undefined) continue;
+    addIssue({
+      path: ["pools", role],
+      message: `role "${role}" is the role of ${member}, a member of the ensemble "${task}" (ensembles.${task}.members), and a member must be the only agent of its role: drop pools.${role}, or pool the role that coordinates "${task}" instead`,
+    });
+    return;
   }
 }
 

@@ -240,9 +240,9 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
     roles,
     tasks,
     (issue) => ctx.addIssue({ code: "custom", ...issue }),
-    value["teams"],
+    { teams: value["teams"], ensembles: value["ensembles"] },
   );
-  checkSlots(value["slots"], roles, (issue) => ctx.addIssue({ code: "custom", ...issue }));
+  checkSlots(value["slots"], roles, agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkTeams(value["teams"], agents, roles, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkHumans(value, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   if (

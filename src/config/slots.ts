@@ -4,7 +4,7 @@
 // below the reputation floor.
 import { z } from "zod";
 import { integer, isRecord } from "./fields.js";
-import { didYouMean } from "./messages.js";
+import { didYouMean, quoteList } from "./messages.js";
 
 /** The section, defaults applied. */
 export interface SlotsConfig {
@@ -59,15 +59,64 @@ export const slotsSchema = z
 
 type Issue = { path: (string | number)[]; message: string };
 
-/** Cross-field checks: the roles exist. */
-export function checkSlots(slots: unknown, roles: unknown, addIssue: (issue: Issue) => void): void {
+/**
+ * Cross-field checks: the roles exist, and some agent of each staffed role
+ * has every capability its slots require (otherwise every agent of the role
+ * would wait on standby and its tasks would never run).
+ */
+export function checkSlots(
+  slots: unknown,
+  roles: unknown,
+  agents: unknown,
+  addIssue: (issue: Issue) => void,
+): void {
   if (!isRecord(slots) || !isRecord(slots["roles"]) || !isRecord(roles)) return;
-  for (const role of Object.keys(slots["roles"])) {
+  for (const [role, staffed] of Object.entries(slots["roles"])) {
     if (!(role in roles)) {
       addIssue({
         path: ["slots", "roles", role],
         message: `no role "${role}" is defined${didYouMean(role, Object.keys(roles))}; slots are keyed by role`,
       });
+      continue;
+    }
+    const requires = isRecord(staffed) ? staffed["requires"] : undefined;
+    if (Array.isArray(requires) && Array.isArray(agents)) {
+      checkRequires(role, requires, capabilitiesOf(role, agents), addIssue);
     }
   }
+}
+
+/** Each required capability is some agent's of the role, and one agent has them all. */
+function checkRequires(
+  role: string,
+  requires: readonly unknown[],
+  agents: readonly (readonly string[])[],
+  addIssue: (issue: Issue) => void,
+): void {
+  if (agents.length === 0) return;
+  const offered = [...new Set(agents.flat())];
+  let missing = false;
+  requires.forEach((capability, i) => {
+    if (typeof capability !== "string" || offered.includes(capability)) return;
+    missing = true;
+    addIssue({
+      path: ["slots", "roles", role, "requires", i],
+      message: `no agent of role "${role}" has capability "${capability}"${didYouMean(capability, offered)}, so nobody could hold its slots and its tasks would never run: fix the name, or add it to the capabilities of the role's agents${offered.length === 0 ? "" : ` (they have ${quoteList(offered)})`}`,
+    });
+  });
+  const wanted = requires.filter((c): c is string => typeof c === "string");
+  if (missing || agents.some((caps) => wanted.every((c) => caps.includes(c)))) return;
+  addIssue({
+    path: ["slots", "roles", role, "requires"],
+    message: `no single agent of role "${role}" has all of ${quoteList(wanted)}, so nobody could hold its slots and its tasks would never run: require fewer, or give one agent all of them`,
+  });
+}
+
+/** The capabilities of each declared agent of `role`. */
+function capabilitiesOf(role: string, agents: readonly unknown[]): string[][] {
+  return agents.flatMap((a) => {
+    if (!isRecord(a) || a["role"] !== role) return [];
+    const caps = a["capabilities"];
+    return [Array.isArray(caps) ? caps.filter((c): c is string => typeof c === "string") : []];
+  });
 }

@@ -10,6 +10,7 @@
  */
 import { ConfigError } from "../errors/index.js";
 import { NEUTRAL_REPUTATION, updateMarketReputation } from "../market/reputation.js";
+import { sameAnswer } from "./answers.js";
 import { SelfAssessmentError } from "./errors.js";
 
 /**
@@ -100,10 +101,12 @@ export function outcomeFromTruth(
   options: { readonly tolerance?: number } = {},
 ): AuditVerdict {
   const tolerance = options.tolerance ?? 0;
+  // Labels and JSON answers (best-of, judge, stacking) are equal as the
+  // ensemble compares them: an object equal to the truth is right.
   const right =
     typeof answer === "number" && typeof truth === "number"
       ? Math.abs(answer - truth) <= tolerance
-      : answer === truth;
+      : sameAnswer(answer, truth);
   return { member, auditor: GROUND_TRUTH_AUDITOR, verdict: right ? "pass" : "fail" };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Re-assignment: when an agent holding a role stops being fit for it, refill
- * only the slots it held, from the agents without a role, and say why.
+ * only the slots it held, from the agents without a role, and say why; and
+ * later fill the slots nobody could take, once someone can.
  */
 import { ConfigError } from "../errors/index.js";
 import { clampReputation } from "../market/reputation.js";
@@ -81,68 +82,157 @@ export function planReassignment(
   event: AgentEvent,
   options: ReassignmentOptions = {},
 ): ReassignmentPlan {
-  const floor = options.reputationFloor ?? DEFAULT_REPUTATION_FLOOR;
-  if (!(floor >= 0 && floor <= 1)) {
-    throw new ConfigError(`reputation floor must be in [0, 1], got ${floor}`);
-  }
+  const floor = floorOf(options);
   const reason = reasonOf(event, floor);
   const vacated = reason === undefined ? [] : current.filter((s) => s.agent === event.agent);
   if (vacated.length === 0) return { assignments: current, reassigned: [], unfilled: [] };
 
-  const rolesByName = new Map(roles.map((r) => [r.name, r]));
-  const vacatedRoles = new Map<string, number>();
-  for (const s of vacated) {
-    if (!rolesByName.has(s.role)) {
-      throw new ConfigError(
-        `slot ${s.slot} of role "${s.role}" is assigned but the role is not among the roles given; pass the roles the assignment was made under`,
-      );
-    }
-    vacatedRoles.set(s.role, (vacatedRoles.get(s.role) ?? 0) + 1);
-  }
   const holding = new Set(current.map((s) => s.agent));
   const free = agents.filter(
     (a) => a.id !== event.agent && !holding.has(a.id) && clampReputation(a.reputation) >= floor,
   );
-  // Solve only the vacated slots: one role per vacated role name, with as many slots as were vacated.
-  const refill = assignRoles(
-    free,
-    [...vacatedRoles].map(([name, slots]) => ({
-      ...(rolesByName.get(name) as RoleRequirement),
-      slots,
-    })),
-    options,
-  );
-  // Hand the refill's slots back the vacated slot numbers, in order, per role.
-  const slotNumbers = new Map<string, number[]>();
-  for (const s of vacated) slotNumbers.set(s.role, [...(slotNumbers.get(s.role) ?? []), s.slot]);
-  const originalSlot = (role: string, refillSlot: number) =>
-    (slotNumbers.get(role) as number[])[refillSlot] as number;
-
-  const filled = refill.assignments.map((a) => ({ ...a, slot: originalSlot(a.role, a.slot) }));
-  // The refill saw only the free agents; whether anyone at all could take the role decides the reason.
-  const score =
-    options.suitability ??
-    ((a: AgentProfile, r: RoleRequirement) => suitability(a, r, options.weights));
   const others = agents.filter((a) => a.id !== event.agent);
-  const unfilled = refill.unfilled.map((u) => ({
-    role: u.role,
-    slot: originalSlot(u.role, u.slot),
-    reason: others.some((a) => score(a, rolesByName.get(u.role) as RoleRequirement) !== FORBIDDEN)
-      ? ("no-free-agent" as const)
-      : ("no-capable-agent" as const),
-  }));
-  const takenBy = new Map(filled.map((a) => [`${a.role}\u0000${a.slot}`, a.agent]));
+  const { filled, unfilled } = refillSlots(vacated, free, others, roles, options);
+  const takenBy = new Map(filled.map((a) => [slotKey(a), a.agent]));
   return {
     assignments: [...current.filter((s) => s.agent !== event.agent), ...filled],
     reassigned: vacated.map((s) => ({
       role: s.role,
       slot: s.slot,
       from: s.agent,
-      to: takenBy.get(`${s.role}\u0000${s.slot}`) ?? null,
+      to: takenBy.get(slotKey(s)) ?? null,
       reason: reason as ReassignmentReason,
     })),
     unfilled,
   };
+}
+
+/** A slot nobody holds: vacated with nobody to take it (`to: null`), or never filled. */
+export interface VacantSlot {
+  readonly role: string;
+  /** 0-based slot within the role. */
+  readonly slot: number;
+}
+
+/** The body of an `agent.reassigned` event for a vacant slot that someone took. */
+export interface VacancyFilled {
+  readonly role: string;
+  readonly slot: number;
+  /** Nobody held the slot. */
+  readonly from: null;
+  readonly to: string;
+  readonly reason: "vacancy-filled";
+}
+
+/** The result of {@link planVacancyFill}. */
+export interface VacancyFillPlan {
+  /** The whole assignment: `current` with the filled slots last. */
+  readonly assignments: readonly SlotAssignment[];
+  /** One record per vacant slot that was filled. */
+  readonly filled: readonly VacancyFilled[];
+  /** The slots still vacant, and why. */
+  readonly vacant: readonly UnfilledSlot[];
+}
+
+/**
+ * Fills vacant slots (those {@link planReassignment} or the first
+ * assignment left unfilled) optimally from the agents that hold no slot and
+ * are at or above the reputation floor; every held slot keeps its agent.
+ * The caller passes only the agents able to work now (not halted, not gone).
+ *
+ * @throws ConfigError when a vacant slot names a role not in `roles`, or the floor is not in [0, 1].
+ *
+ * @example
+ * ```ts
+ * // rev-1 was halted with no standby (to: null), and is funded again:
+ * const plan = planVacancyFill(current, [{ role: "reviewer", slot: 0 }], agents, roles);
+ * plan.filled; // [{ role: "reviewer", slot: 0, from: null, to: "rev-1", reason: "vacancy-filled" }]
+ * ```
+ */
+export function planVacancyFill(
+  current: readonly SlotAssignment[],
+  vacant: readonly VacantSlot[],
+  agents: readonly AgentProfile[],
+  roles: readonly RoleRequirement[],
+  options: ReassignmentOptions = {},
+): VacancyFillPlan {
+  const floor = floorOf(options);
+  const held = new Set(current.map(slotKey));
+  const open = vacant.filter((v) => !held.has(slotKey(v)));
+  if (open.length === 0) return { assignments: current, filled: [], vacant: [] };
+  const holding = new Set(current.map((s) => s.agent));
+  const free = agents.filter((a) => !holding.has(a.id) && clampReputation(a.reputation) >= floor);
+  const { filled, unfilled } = refillSlots(open, free, agents, roles, options);
+  return {
+    assignments: [...current, ...filled],
+    filled: filled.map((a) => ({
+      role: a.role,
+      slot: a.slot,
+      from: null,
+      to: a.agent,
+      reason: "vacancy-filled" as const,
+    })),
+    vacant: unfilled,
+  };
+}
+
+/**
+ * Solves only the given slots (Hungarian, as {@link assignRoles}) over the
+ * `free` agents, handing back the slots' own numbers; a slot left empty is
+ * `no-capable-agent` when none of `others` could take the role at all.
+ */
+function refillSlots(
+  slots: readonly VacantSlot[],
+  free: readonly AgentProfile[],
+  others: readonly AgentProfile[],
+  roles: readonly RoleRequirement[],
+  options: ReassignmentOptions,
+): { filled: SlotAssignment[]; unfilled: UnfilledSlot[] } {
+  const rolesByName = new Map(roles.map((r) => [r.name, r]));
+  const slotNumbers = new Map<string, number[]>();
+  for (const s of slots) {
+    if (!rolesByName.has(s.role)) {
+      throw new ConfigError(
+        `slot ${s.slot} of role "${s.role}" is assigned but the role is not among the roles given; pass the roles the assignment was made under`,
+      );
+    }
+    slotNumbers.set(s.role, [...(slotNumbers.get(s.role) ?? []), s.slot]);
+  }
+  // One role per role name, with as many slots as are to be filled.
+  const refill = assignRoles(
+    free,
+    [...slotNumbers].map(([name, numbers]) => ({
+      ...(rolesByName.get(name) as RoleRequirement),
+      slots: numbers.length,
+    })),
+    options,
+  );
+  const originalSlot = (role: string, refillSlot: number) =>
+    (slotNumbers.get(role) as number[])[refillSlot] as number;
+  const score =
+    options.suitability ??
+    ((a: AgentProfile, r: RoleRequirement) => suitability(a, r, options.weights));
+  return {
+    filled: refill.assignments.map((a) => ({ ...a, slot: originalSlot(a.role, a.slot) })),
+    // The refill saw only the free agents; whether anyone at all could take the role decides the reason.
+    unfilled: refill.unfilled.map((u) => ({
+      role: u.role,
+      slot: originalSlot(u.role, u.slot),
+      reason: others.some((a) => score(a, rolesByName.get(u.role) as RoleRequirement) !== FORBIDDEN)
+        ? ("no-free-agent" as const)
+        : ("no-capable-agent" as const),
+    })),
+  };
+}
+
+const slotKey = (s: VacantSlot) => `${s.role}\u0000${s.slot}`;
+
+function floorOf(options: ReassignmentOptions): number {
+  const floor = options.reputationFloor ?? DEFAULT_REPUTATION_FLOOR;
+  if (!(floor >= 0 && floor <= 1)) {
+    throw new ConfigError(`reputation floor must be in [0, 1], got ${floor}`);
+  }
+  return floor;
 }
 
 function reasonOf(event: AgentEvent, floor: number): ReassignmentReason | undefined {

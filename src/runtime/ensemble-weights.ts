@@ -1,7 +1,8 @@
 /**
  * The members' learned weights in the runtime: read from the reputation
- * table before a combination, and updated from a task's ground truth after
- * it, once per task.
+ * table before a combination (journaled, so a redelivered task combines with
+ * the weights its first run read), and updated from a task's ground truth
+ * after it, once per task.
  */
 import {
   ensembleWeightKey,
@@ -10,6 +11,7 @@ import {
   updateWeight,
 } from "../ensemble/index.js";
 import type { Store } from "../store/port.js";
+import type { TaskContext } from "./context.js";
 
 /** Where members' weights are kept: the reputation table, keyed `<member>@<task type>`. */
 export type WeightStore = Pick<Store, "reputations" | "updateReputation" | "claimIdempotencyKey">;
@@ -23,6 +25,28 @@ export async function storedWeights(
   const keys = members.map((m) => ensembleWeightKey(m, task));
   const stored = new Map((await store.reputations(keys)).map((r) => [r.agent, r.score] as const));
   return learnedWeights(task, members, stored);
+}
+
+/** The step under which a task journals the weights it combines with. */
+export const WEIGHTS_STEP = "ensemble-weights";
+
+/**
+ * The weights of `members` for task type `task` as this task first read
+ * them: a durable step, so a task redelivered after it learned from its own
+ * truth (a crash before the task committed) is decided with the same
+ * weights, not ones that already know its answer.
+ */
+export async function journaledWeights(
+  ctx: Pick<TaskContext, "step">,
+  store: WeightStore,
+  task: string,
+  members: readonly string[],
+): Promise<Map<string, number>> {
+  // A step's result is JSON: the entries, in members' order.
+  const entries = await ctx.step(WEIGHTS_STEP, async () => [
+    ...(await storedWeights(store, task, members)),
+  ]);
+  return new Map(entries);
 }
 
 /**

@@ -9,7 +9,9 @@
  * task). The record of the combination is committed with the task as an
  * `ensemble.decided` effect and published as an event once the task
  * commits. When the task carries its ground truth (`body.truth`), each
- * member's weight for the task type is updated from it.
+ * member's weight for the task type is updated from it; the weights a task
+ * combines with are journaled as its first step, so a redelivered task never
+ * counts weights that learned its own truth.
  */
 import { ASKED_BY_RULE, type EnsembleConfig } from "../config/ensembles.js";
 import {
@@ -23,7 +25,7 @@ import {
 import { toError } from "../errors/index.js";
 import type { TaskContext } from "./context.js";
 import { type AskedRole, combineAnswers } from "./ensemble-combine.js";
-import { learnFromTruth, storedWeights, type WeightStore } from "./ensemble-weights.js";
+import { journaledWeights, learnFromTruth, type WeightStore } from "./ensemble-weights.js";
 import type { TaskHandler } from "./task-pipeline.js";
 
 export type { AskedRole, CombinerQuestion } from "./ensemble-combine.js";
@@ -99,8 +101,11 @@ export function ensembleHandler(spec: EnsembleSpec, store: WeightStore): TaskHan
         ? labelsAgree
         : (answers: readonly unknown[]) => answers.every((a) => sameAnswer(a, answers[0]));
   return async (ctx: TaskContext) => {
+    // The first durable step: a redelivered task combines with the weights its first run read.
     const weights =
-      spec.weights === "learned" ? await storedWeights(store, spec.task, spec.members) : undefined;
+      spec.weights === "learned"
+        ? await journaledWeights(ctx, store, spec.task, spec.members)
+        : undefined;
     const plan = createAdaptivePlan<unknown>({
       // Listed order is cost order: the first listed is asked first.
       members: spec.members.map((id, i) => ({ id, cost: i })),

@@ -180,10 +180,11 @@ export type SwarmEvent =
       readonly type: "agent.reassigned";
       readonly role: string;
       readonly slot: number;
-      readonly from: string;
+      /** The holder that lost the slot; null when the slot was vacant (`vacancy-filled`). */
+      readonly from: string | null;
       /** The new holder; null when nobody could take the slot. */
       readonly to: string | null;
-      readonly reason: "halted" | "left" | "reputation-below-floor";
+      readonly reason: "halted" | "left" | "reputation-below-floor" | "vacancy-filled";
     }
   | {
       /** This node started a round for a privileged action. */

@@ -410,15 +410,21 @@ function teamsWithPoolWorkers(config: SwarmFile): Record<string, TeamSpec> {
 
 /**
  * Gives a coordinating agent (one whose role lists an ensemble's task type
- * and which is not a member) the ensemble's handler, unless its module
- * registered one.
+ * and is not a member's role) the ensemble's handler, unless its module
+ * registered one. By role, not id: any other agent of a member's role (a
+ * copy of the member) answers as the member, never asks the ensemble.
  */
 function askEnsembles(agent: Agent, config: SwarmFile, store: WeightStore): void {
   for (const [task, ensemble] of Object.entries(config.ensembles)) {
-    if (ensemble.members.includes(agent.id) || agent.handler(task)) continue;
+    if (agent.handler(task) || isMemberRole(agent.role, ensemble.members, config)) continue;
     if (!(config.roles[agent.role]?.tasks ?? []).includes(task)) continue;
     agent.handle(task, ensembleHandler(ensembleSpec(task, ensemble, config.agents), store));
   }
+}
+
+/** Whether `role` is the role of one of `members` (declared agents). */
+function isMemberRole(role: string, members: readonly string[], config: SwarmFile): boolean {
+  return config.agents.some((a) => a.role === role && members.includes(a.id));
 }
 
 const NO_MODULE: SwarmModule = { setup: () => {} };

@@ -3,15 +3,23 @@
  * optimally (the Hungarian assignment of `src/hierarchy`), with the others of
  * the role on standby, and a slot handed to the best standby when its holder
  * is halted (out of credits), leaves or gives up (crashed beyond its restart
- * limit), or its reputation falls below a floor. Each change is an
- * `agent.reassigned` event with the reason, on this node and on the bus.
+ * limit), or its reputation falls below a floor. A slot nobody could take
+ * stays vacant until a free, funded agent at or above the floor can (one
+ * funded again, one that joins, or one whose reputation recovers). Each
+ * change is an `agent.reassigned` event with the reason, on this node and on
+ * the bus.
  *
- * Runtime side of `planReassignment`: it observes this node's agents and
+ * Runtime side of `planReassignment` and `planVacancyFill`: it observes this node's agents and
  * events, and pauses and resumes them; the planning is pure.
  */
 import { toError } from "../errors/index.js";
 import { FORBIDDEN } from "../hierarchy/hungarian.js";
-import { type AgentEvent, planReassignment } from "../hierarchy/reassignment.js";
+import {
+  type AgentEvent,
+  planReassignment,
+  planVacancyFill,
+  type VacantSlot,
+} from "../hierarchy/reassignment.js";
 import { assignRoles, type SlotAssignment } from "../hierarchy/role-assignment.js";
 import {
   type AgentProfile,
@@ -21,6 +29,7 @@ import {
 } from "../hierarchy/suitability.js";
 import type { Agent } from "./agent.js";
 import type { PoolHost } from "./agent-pool.js";
+import type { SwarmEvent } from "./events.js";
 
 /** How a swarm's roles are staffed; see {@link RoleSlots}. */
 export interface RoleSlotsConfig {
@@ -70,6 +79,10 @@ export class RoleSlots {
   #running = false;
   /** Agents halted for want of credits: they are not candidates for a slot. */
   readonly #halted = new Set<string>();
+  /** Agents that left or were given up on (until they join again): not candidates. */
+  readonly #gone = new Set<string>();
+  /** Slots nobody holds: nobody could take them when vacated, or at start. */
+  #vacant: readonly VacantSlot[] = [];
 
   constructor(config: RoleSlotsConfig, host: RoleSlotsHost) {
     this.#config = config;
@@ -97,28 +110,38 @@ export class RoleSlots {
     let assignment = assign(true);
     if (assignment.unfilled.length > 0) assignment = assign(false);
     this.#assignments = assignment.assignments;
+    this.#vacant = assignment.unfilled;
     this.#applyStandby();
-    this.#unlisten = this.#host.on((event) => {
-      switch (event.type) {
-        case "agent.halted":
-          this.#halted.add(event.agent);
-          this.#enqueue({ kind: "halted", agent: event.agent });
-          break;
-        case "agent.resumed":
-          // Funded again; if its slot went to another, its standby pause stays.
-          this.#halted.delete(event.agent);
-          break;
-        case "agent.gave_up":
-          this.#enqueue({ kind: "left", agent: event.agent });
-          break;
-        case "agent.left":
-          this.#enqueue({ kind: "left", agent: event.card.id });
-          break;
-        default:
-          break;
-      }
-    });
+    this.#unlisten = this.#host.on((event) => this.#observe(event));
     this.#schedule();
+  }
+
+  #observe(event: SwarmEvent): void {
+    switch (event.type) {
+      case "agent.halted":
+        this.#halted.add(event.agent);
+        this.#enqueue({ kind: "halted", agent: event.agent });
+        break;
+      case "agent.resumed":
+        // Funded again: a candidate for a vacant slot (a slot another took stays taken).
+        this.#halted.delete(event.agent);
+        this.#enqueueFill();
+        break;
+      case "agent.joined":
+        this.#gone.delete(event.card.id);
+        this.#enqueueFill();
+        break;
+      case "agent.gave_up":
+        this.#gone.add(event.agent);
+        this.#enqueue({ kind: "left", agent: event.agent });
+        break;
+      case "agent.left":
+        this.#gone.add(event.card.id);
+        this.#enqueue({ kind: "left", agent: event.card.id });
+        break;
+      default:
+        break;
+    }
   }
 
   /** Stops watching; waits for a re-assignment under way. Agents keep their state. */
@@ -145,6 +168,38 @@ export class RoleSlots {
       const reputation = this.#reputation.get(agent);
       if (reputation !== undefined) this.#plan({ kind: "reputation", agent, reputation });
     }
+    this.#fill();
+  }
+
+  /** Fills vacant slots after the events queued before (one of which may vacate a slot). */
+  #enqueueFill(): void {
+    this.#queue = this.#queue
+      .then(async () => {
+        if (this.#vacant.length === 0) return;
+        await this.#readReputations();
+        this.#fill();
+      })
+      .catch(this.#report);
+  }
+
+  /** Hands vacant slots to free, funded agents at or above the floor, and resumes them. */
+  #fill(): void {
+    if (!this.#running || this.#vacant.length === 0) return;
+    const plan = planVacancyFill(
+      this.#assignments,
+      this.#vacant,
+      this.#candidates(true),
+      this.#config.roles,
+      this.#planOptions(),
+    );
+    this.#vacant = plan.vacant;
+    if (plan.filled.length === 0) return;
+    this.#assignments = plan.assignments;
+    this.#applyStandby();
+    for (const change of plan.filled) {
+      this.#host.emit({ type: "agent.reassigned", ...change });
+      this.#host.announce("agent.reassigned", change);
+    }
   }
 
   #enqueue(event: AgentEvent): void {
@@ -159,12 +214,7 @@ export class RoleSlots {
 
   #plan(event: AgentEvent): void {
     if (!this.#running) return;
-    const options = {
-      ...this.#options(),
-      ...(this.#config.reputationFloor === undefined
-        ? {}
-        : { reputationFloor: this.#config.reputationFloor }),
-    };
+    const options = this.#planOptions();
     const replan = (funded: boolean) =>
       planReassignment(
         this.#assignments,
@@ -178,6 +228,7 @@ export class RoleSlots {
     if (plan.unfilled.length > 0) plan = replan(false);
     if (plan.reassigned.length === 0) return;
     this.#assignments = plan.assignments;
+    this.#vacant = [...this.#vacant, ...plan.unfilled];
     this.#applyStandby();
     for (const change of plan.reassigned) {
       this.#host.emit({ type: "agent.reassigned", ...change });
@@ -198,11 +249,16 @@ export class RoleSlots {
     return this.#assignments.some((s) => s.agent === agentId);
   }
 
-  /** The agents of the staffed roles hosted here (`funded`: not halted), as the assignment sees them. */
+  /** The agents of the staffed roles hosted here and not gone (`funded`: nor halted), as the assignment sees them. */
   #candidates(funded: boolean): AgentProfile[] {
     return this.#host
       .agents()
-      .filter((a) => this.#roleNames.has(a.role) && !(funded && this.#halted.has(a.id)))
+      .filter(
+        (a) =>
+          this.#roleNames.has(a.role) &&
+          !this.#gone.has(a.id) &&
+          !(funded && this.#halted.has(a.id)),
+      )
       .map((a) => {
         const reputation = this.#reputation.get(a.id);
         return {
@@ -212,6 +268,15 @@ export class RoleSlots {
           ...(reputation === undefined ? {} : { reputation }),
         };
       });
+  }
+
+  #planOptions() {
+    return {
+      ...this.#options(),
+      ...(this.#config.reputationFloor === undefined
+        ? {}
+        : { reputationFloor: this.#config.reputationFloor }),
+    };
   }
 
   #options() {

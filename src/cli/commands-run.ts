@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
+import { ConfigError } from "../errors/index.js";
 import { agentList, DASHBOARD_PORT, port, positiveInt, transportUrl } from "./cli-options.js";
 import { DEMO_DATA_DIR, type DemoOptions, runDemo } from "./demo.js";
 import { freshStart } from "./fresh.js";
@@ -32,6 +33,13 @@ interface UpOptions {
 
 function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
   const { agents } = opts;
+  // A host without its server would be ignored without a word.
+  if (opts.metricsHost !== undefined && opts.metrics === undefined) {
+    throw new ConfigError("--metrics-host binds the metrics endpoint: add --metrics <port>");
+  }
+  if (opts.dashboardHost !== undefined && opts.dashboard === undefined) {
+    throw new ConfigError("--dashboard-host binds the dashboard: add --dashboard [port]");
+  }
   return {
     json: opts.json,
     timeoutMs: opts.timeout * 1000,

@@ -4,7 +4,7 @@
  */
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { approveProposal } from "./approve.js";
 import {
   type BrokerNode,
@@ -46,7 +46,11 @@ export function watchCommands(cli: Command): void {
       eventTypePattern,
     )
     .option("--follow", "keep printing until interrupted", false)
-    .option("--seconds <n>", "without --follow, listen this long", positiveInt, 10)
+    .addOption(
+      new Option("--seconds <n>", "without --follow, listen this long (default 10)")
+        .argParser(positiveInt)
+        .conflicts("follow"),
+    )
     .option("--limit <n>", "stop after this many events", positiveInt)
     .option("--json", "one JSON object per event", false)
     .action(
@@ -55,13 +59,13 @@ export function watchCommands(cli: Command): void {
         transport?: string;
         type?: string;
         follow: boolean;
-        seconds: number;
+        seconds?: number;
         limit?: number;
         json: boolean;
       }) => {
         process.exitCode = await showEvents(resolve(opts.swarm), {
           follow: opts.follow,
-          forMs: opts.seconds * 1000,
+          forMs: (opts.seconds ?? 10) * 1000,
           json: opts.json,
           ...(opts.transport ? { transport: opts.transport } : {}),
           ...(opts.type ? { type: opts.type } : {}),

@@ -7,10 +7,10 @@
  */
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { type DashboardServer, serveDashboard } from "../dashboard/server.js";
-import { ConfigError, toError } from "../errors/index.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { loadBrokerSwarm } from "./broker-swarm.js";
+import { listenFailure } from "./cli-options.js";
 
 export interface DashboardCliOptions {
   readonly port: number;
@@ -34,9 +34,11 @@ export async function openDashboard(
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(token ? { token } : {}),
   }).catch((error: unknown) => {
-    throw new ConfigError(
-      `cannot serve the dashboard on port ${options.port}: ${toError(error).message}; pick another port`,
-    );
+    throw listenFailure(error, "the dashboard", options.host ?? "127.0.0.1", options.port, {
+      port: "--dashboard",
+      host: "--dashboard-host",
+      wrap: true,
+    });
   });
   process.stderr.write(`dashboard: ${server.link}\n`);
   return server;

@@ -2,7 +2,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
 import { loadSwarmConfig } from "../config/load.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ConfigError, toError } from "../errors/index.js";
 import {
   type ConsensusSummary,
   readAuditLog,
@@ -15,6 +14,7 @@ import { serveMetrics } from "../runtime/metrics-server.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import type { AuctionStats, Store } from "../store/port.js";
+import { listenFailure } from "./cli-options.js";
 import { clockFromEnvironment } from "./clock-offset.js";
 import { openDashboard } from "./dashboard.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
@@ -258,9 +258,12 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   const metrics = options.metrics
     ? await serveMetrics(swarm, options.metrics).catch(async (error: unknown) => {
         await swarm.close();
-        throw new ConfigError(
-          `cannot serve metrics on port ${options.metrics?.port}: ${toError(error).message}; pick another --metrics port`,
-        );
+        const { port, host = "127.0.0.1" } = options.metrics ?? { port: 0 };
+        throw listenFailure(error, "metrics", host, port, {
+          port: "--metrics",
+          host: "--metrics-host",
+          wrap: true,
+        });
       })
     : undefined;
   if (metrics) process.stderr.write(`metrics: ${metrics.url}\n`);

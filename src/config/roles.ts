@@ -193,6 +193,7 @@ export function buildRole(
       ...(stripUndefined(role.backoff ?? {}) as Partial<BackoffConfig>),
     },
     ordering: role.ordering,
+    ...(role.gapTimeoutMs === undefined ? {} : { gapTimeoutMs: role.gapTimeoutMs }),
     routing: role.routing,
     ...(role.maxPending === undefined ? {} : { maxPending: role.maxPending }),
     ...(role.remote === undefined

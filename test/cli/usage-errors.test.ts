@@ -80,6 +80,49 @@ describe("usage errors", () => {
     assert.match(r.stderr, /e\.g\. llm\.call or agent\.\*/);
   });
 
+  test("events --seconds with --follow exits 2: the two contradict (it used to follow for ever)", async () => {
+    const dir = swarmFolder("events-follow");
+    const r = await run(
+      [
+        "events",
+        "--swarm",
+        "swarm.yaml",
+        "--transport",
+        "nats://127.0.0.1:1",
+        "--follow",
+        "--seconds",
+        "1",
+      ],
+      dir,
+    );
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /option '--seconds <n>' cannot be used with option '--follow'/);
+  });
+
+  test("up --dashboard-host or --metrics-host without its server exits 2 (it was ignored without a word)", async () => {
+    const dir = swarmFolder("host-alone");
+    for (const [flag, needs] of [
+      ["--dashboard-host", "--dashboard"],
+      ["--metrics-host", "--metrics"],
+    ] as const) {
+      const r = await run(["up", "swarm.yaml", flag, "127.0.0.1"], dir);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`${flag} binds .*: add ${needs}`));
+      assert.equal(existsSync(join(dir, ".conclave")), false, "nothing was created");
+    }
+  });
+
+  test("up --metrics-host on an address not of this machine names --metrics-host, not the port", async () => {
+    const dir = swarmFolder("metrics-host");
+    const r = await run(["up", "swarm.yaml", "--metrics", "0", "--metrics-host", "192.0.2.1"], dir);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /192\.0\.2\.1 is not an address of this machine; pick another --metrics-host/,
+    );
+    assert.doesNotMatch(r.stderr, STACK);
+  });
+
   test("top --transport is checked as the other --transport options are", async () => {
     const dir = swarmFolder("top-transport");
     const r = await run(

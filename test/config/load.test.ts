@@ -8,6 +8,7 @@ import {
   loadSwarmConfig,
   parseSwarmConfig,
   swarmConfigSchema,
+  swarmJsonSchema,
   validateSwarmConfig,
 } from "../../src/config/index.js";
 import { ConfigError } from "../../src/errors/index.js";
@@ -127,6 +128,37 @@ describe("loadSwarmConfig: a full file", async () => {
     assert.equal(config.roles["reviewer"]?.ackWaitMs, 5000);
     assert.equal(config.roles["reviewer"]?.routing, "reputation");
     assert.deepEqual(config.roles["reporter"]?.tasks, []);
+  });
+
+  test("every key a role accepts reaches the parsed role (gapTimeoutMs was dropped)", () => {
+    const parsed = parseSwarmConfig(
+      `swarm: every-key
+roles:
+  w:
+    description: Works.
+    tasks: [x]
+    ackWaitMs: 30000
+    maxDeliver: 4
+    concurrency: 2
+    backoff: { baseMs: 10 }
+    ordering: conversation
+    gapTimeoutMs: 50
+    routing: least-loaded
+    maxPending: 100
+    remote: { a2a: "https://agent.example/a2a" }
+agents: [{ id: w1, role: w }]
+`,
+      { env: {} },
+    );
+    const role = parsed.roles["w"] as unknown as Record<string, unknown>;
+    const roles = swarmJsonSchema()["properties"] as Record<
+      string,
+      { additionalProperties: { properties: Record<string, unknown> } }
+    >;
+    for (const key of Object.keys(roles["roles"]?.additionalProperties.properties ?? {})) {
+      assert.ok(key in role, `roles.w.${key} was accepted but is not in the parsed role`);
+    }
+    assert.equal(role["gapTimeoutMs"], 50);
   });
 
   test("agent concurrency: own override, else its role's, else the default", () => {

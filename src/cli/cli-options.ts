@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { transportProblem } from "../config/schema.js";
-import { ConfigError, InvalidSubjectError, toError } from "../errors/index.js";
+import { InvalidSubjectError } from "../errors/index.js";
 import { assertPattern } from "../transport/subject.js";
 import { agentIdPattern } from "../wire/envelope.js";
 import { DEMO_DATA_DIR } from "./demo.js";
@@ -68,36 +68,6 @@ export function agentList(value: string): string[] {
     );
   }
   return ids.map(agentId);
-}
-
-/**
- * Why a server (`gateway a2a`, `mcp --http`, `up --metrics`, `up
- * --dashboard`) could not listen on `host:port`, as a usage error saying
- * which option to change (`flags`: their names, default `--port` and
- * `--host`) when the address is the cause; any other error is returned as
- * it is, or with `flags.wrap` as a ConfigError saying what failed.
- */
-export function listenFailure(
-  error: unknown,
-  what: string,
-  host: string,
-  port: number,
-  flags: { readonly port: string; readonly host: string; readonly wrap?: true } = {
-    port: "--port",
-    host: "--host",
-  },
-): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  const at = `cannot serve ${what} on ${host}:${port}`;
-  const because = (text: string) => new ConfigError(`${at}: ${text}`, [], { cause: error });
-  if (code === "EADDRINUSE") return because(`the port is in use; pick another ${flags.port}`);
-  if (code === "EACCES")
-    return because(
-      `not allowed to listen there (ports below 1024 need privileges); pick another ${flags.port}`,
-    );
-  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN")
-    return because(`${host} is not an address of this machine; pick another ${flags.host}`);
-  return flags.wrap && !(error instanceof ConfigError) ? because(toError(error).message) : error;
 }
 
 export function positiveInt(value: string): number {

@@ -10,7 +10,7 @@ import { type DashboardServer, serveDashboard } from "../dashboard/server.js";
 import { openSwarm } from "../runtime/from-config.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { loadBrokerSwarm } from "./broker-swarm.js";
-import { listenFailure } from "./cli-options.js";
+import { listenFailure } from "./listen-failure.js";
 
 export interface DashboardCliOptions {
   readonly port: number;

@@ -11,7 +11,7 @@ import { applyOverrides } from "../config/overrides.js";
 import { ConfigError, toError } from "../errors/index.js";
 import { startA2AGateway } from "../interop/a2a-gateway.js";
 import { openSwarm } from "../runtime/from-config.js";
-import { listenFailure } from "./cli-options.js";
+import { listenFailure } from "./listen-failure.js";
 
 export interface GatewayCommandOptions {
   /** Overrides `gateway.host`. */

@@ -12,7 +12,7 @@ import { ConfigError } from "../errors/index.js";
 import { createFrontDoor } from "../interop/front-door.js";
 import { createSwarmMcpServer, STDIO_CALLER, serveMcpHttp } from "../interop/mcp-server.js";
 import { openSwarm } from "../runtime/from-config.js";
-import { listenFailure } from "./cli-options.js";
+import { listenFailure } from "./listen-failure.js";
 
 export interface McpCommandOptions {
   /** Serve streamable HTTP instead of stdio. */

@@ -14,9 +14,9 @@ import { serveMetrics } from "../runtime/metrics-server.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
 import type { AuctionStats, Store } from "../store/port.js";
-import { listenFailure } from "./cli-options.js";
 import { clockFromEnvironment } from "./clock-offset.js";
 import { openDashboard } from "./dashboard.js";
+import { listenFailure } from "./listen-failure.js";
 import { ProgressView, RunCounters, useColor } from "./progress.js";
 
 export interface RunOptions {

@@ -12,6 +12,7 @@ import { subjects } from "../runtime/subjects.js";
 import { openStore } from "../store/open-store.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import { agentIdPattern } from "../wire/envelope.js";
+import { writingTo } from "./output-path.js";
 
 /**
  * Reads the operator's key file (`conclave keys gen operator` writes
@@ -91,8 +92,14 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
       { cause },
     );
   }
+  // Nodes check a credential against the file's operator key: without one, none is accepted.
+  if (!config.operator) {
+    throw new ConfigError(
+      `${options.swarm} names no operator key; add operator: { publicKey: … } (conclave keys gen operator prints it) so nodes accept the operator's credentials`,
+    );
+  }
   const operator = await loadOperatorKey(options.operatorKey);
-  if (config.operator && config.operator.publicKey !== encodePublicKey(operator.publicKey)) {
+  if (config.operator.publicKey !== encodePublicKey(operator.publicKey)) {
     throw new ConfigError(
       `${options.operatorKey} is not the operator key of ${options.swarm} (operator.publicKey); nodes would refuse the credential`,
     );
@@ -112,7 +119,10 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
   );
   const text = `${JSON.stringify(credential, null, 2)}\n`;
   if (options.out) {
-    await writeFile(options.out, text, { mode: 0o600 });
+    const out = options.out;
+    await writingTo({ what: "the credential", path: out, option: "--out" }, () =>
+      writeFile(out, text, { mode: 0o600 }),
+    );
     process.stderr.write(
       `credential for ${agent} (${options.role}) written to ${options.out}, valid until ${new Date(credential.notAfter).toISOString()}\n`,
     );

@@ -15,6 +15,7 @@ import { loadSwarmConfig } from "../config/load.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConfigError } from "../errors/index.js";
 import { queueNames, subjects } from "../runtime/subjects.js";
+import { writingTo } from "./output-path.js";
 
 /** A node of the swarm: a process and the agents it runs. */
 export interface BrokerNode {
@@ -220,11 +221,13 @@ export async function writeRabbitmqConfig(
   const grants = natsGrants(config, options.nodes);
   const vhost = options.vhost ?? config.swarm;
   const out = resolve(options.out);
-  mkdirSync(out, { recursive: true, mode: 0o700 });
-  writeFileSync(join(out, "rabbitmq-users.sh"), rabbitmqScript(config, grants, vhost), {
-    mode: 0o700,
+  await writingTo({ what: "the RabbitMQ users", path: out, option: "--out" }, () => {
+    mkdirSync(out, { recursive: true, mode: 0o700 });
+    writeFileSync(join(out, "rabbitmq-users.sh"), rabbitmqScript(config, grants, vhost), {
+      mode: 0o700,
+    });
+    writeNodes(out, grants);
   });
-  writeNodes(out, grants);
   process.stdout.write(
     `wrote ${join(out, "rabbitmq-users.sh")} (${grants.length} users in virtual host ${vhost}) and ${join(out, "nodes.json")} (their passwords: keep it secret)
 run it where rabbitmqctl reaches the broker:  sh ${join(out, "rabbitmq-users.sh")}
@@ -255,9 +258,11 @@ export async function writeBrokerConfig(
   const config = await loadSwarmConfig(file);
   const grants = natsGrants(config, options.nodes);
   const out = resolve(options.out);
-  mkdirSync(out, { recursive: true, mode: 0o700 });
-  writeFileSync(join(out, "nats-auth.conf"), natsAuthorization(grants), { mode: 0o600 });
-  writeNodes(out, grants);
+  await writingTo({ what: "the NATS users", path: out, option: "--out" }, () => {
+    mkdirSync(out, { recursive: true, mode: 0o700 });
+    writeFileSync(join(out, "nats-auth.conf"), natsAuthorization(grants), { mode: 0o600 });
+    writeNodes(out, grants);
+  });
   const example = grants[0];
   process.stdout.write(
     `wrote ${join(out, "nats-auth.conf")} (${grants.length} users) and ${join(out, "nodes.json")} (their passwords: keep it secret)

@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadSwarmConfig } from "../config/load.js";
@@ -6,6 +6,7 @@ import { applyOverrides, type SwarmOverrides } from "../config/overrides.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { journalPath } from "../runtime/from-config.js";
 import { parseStoreUrl } from "../store/open-store.js";
+import { writingTo } from "./output-path.js";
 import { runDistributed } from "./processes.js";
 import { runSwarmFile } from "./run.js";
 
@@ -45,13 +46,16 @@ export async function runDemo(opts: DemoOptions, logLevel: string): Promise<numb
   const transport = opts.transport ?? "memory";
   const overrides = { transport, dataDir };
   const config = await demoConfig(overrides);
-  if (!opts.resume) {
+  // A data folder that is a file or not writable is the user's to change (exit 2).
+  await writingTo({ what: "the demo's state", path: dataDir, option: "--data-dir" }, () => {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (opts.resume) return;
     const store = parseStoreUrl(config.store);
     const files = [journalPath(config), ...(store.kind === "sqlite" ? [store.path] : [])];
     for (const file of files) {
       for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
     }
-  }
+  });
   const configure = (loaded: SwarmFile) => applyOverrides(loaded, overrides);
   if (opts.processes && opts.processes > 1) {
     return runDistributed(DEMO_SWARM_FILE, {

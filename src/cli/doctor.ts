@@ -1,11 +1,11 @@
-import { accessSync, constants, existsSync } from "node:fs";
-import { createConnection } from "node:net";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { loadSwarmConfig } from "../config/load.js";
+import { loadSwarmConfig, parseSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
 import { redactUrl } from "../config/redact.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { StoreNotFoundError, toError } from "../errors/index.js";
+import { ConclaveError, StoreNotFoundError, toError } from "../errors/index.js";
+import { openTransport } from "../runtime/from-config.js";
 import { openStore, parseStoreUrl, type StoreLocation } from "../store/open-store.js";
 
 export interface Check {
@@ -26,9 +26,11 @@ export interface DoctorOptions {
 
 /**
  * `conclave doctor`: can this machine run the swarm? Node and SQLite; with
- * a swarm file (or `--store` / `--transport` alone), whether its store opens
- * (Postgres: the database exists and the schema is usable, never created)
- * and its broker accepts a connection. Exit 0 when every check passes.
+ * a swarm file (or `--store` / `--transport` alone), whether the files it
+ * names exist, its store opens (SQLite: an existing file is a database, a
+ * new one has a writable folder; Postgres: the database exists and the
+ * schema is usable; never created) and its broker accepts a session with
+ * its credentials, as `up` opens them. Exit 0 when every check passes.
  */
 export async function runDoctor(options: DoctorOptions): Promise<number> {
   const checks: Check[] = [checkNode(), await checkSqlite()];
@@ -39,19 +41,26 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
   if (!options.swarm) {
     // Without a swarm file, check what the command line names.
     if (options.store !== undefined) checks.push(await checkStore(options.store));
-    if (options.transport !== undefined) checks.push(await checkTransport(options.transport));
+    if (options.transport !== undefined) {
+      checks.push(await checkTransport(transportOnly(options.transport)));
+    }
   }
   if (options.swarm) {
     let config: SwarmFile | undefined;
     try {
       config = applyOverrides(await loadSwarmConfig(options.swarm), overrides);
-      checks.push({ name: "swarm file", ok: true, detail: `${options.swarm} is valid` });
+      const missing = missingFile(config, options.swarm);
+      checks.push(
+        missing === undefined
+          ? { name: "swarm file", ok: true, detail: `${options.swarm} is valid` }
+          : { name: "swarm file", ok: false, detail: missing },
+      );
     } catch (error) {
       checks.push({ name: "swarm file", ok: false, detail: toError(error).message });
     }
     if (config) {
       checks.push(await checkStore(config.store));
-      checks.push(await checkTransport(config.transport));
+      checks.push(await checkTransport(config));
     }
   }
   if (options.json) {
@@ -92,9 +101,11 @@ async function checkSqlite(): Promise<Check> {
 }
 
 /**
- * Whether the store can be opened, without creating or changing it: a SQLite
- * file is checked in place (or the folder it will be created in); a Postgres
- * store is opened without creating its schema.
+ * Whether the store can be opened, without creating it: an existing SQLite
+ * file is opened as a store (a file that is no SQLite database fails, as it
+ * would for `up`); for a new one, the nearest existing ancestor must be a
+ * writable folder. A Postgres store is opened without creating its schema.
+ * An existing store of an older version is migrated, as `up` would.
  */
 async function checkStore(store: string): Promise<Check> {
   const shown = redactUrl(store);
@@ -105,67 +116,153 @@ async function checkStore(store: string): Promise<Check> {
     return { name: "store", ok: false, detail: toError(error).message };
   }
   if (location.kind === "postgres") {
-    try {
-      await (await openStore(store, { create: false })).close();
-      return { name: "store", ok: true, detail: `${shown} is reachable and holds the store` };
-    } catch (error) {
-      if (error instanceof StoreNotFoundError) {
-        return {
-          name: "store",
-          ok: true,
-          detail: `${shown} is reachable; the schema is created on the first run`,
-        };
+    return (
+      (await openExistingStore(store)) ?? {
+        name: "store",
+        ok: true,
+        detail: `${shown} is reachable; the schema is created on the first run`,
       }
-      return { name: "store", ok: false, detail: toError(error).message };
-    }
+    );
   }
   const path = location.path;
   if (path === ":memory:") return { name: "store", ok: true, detail: "in memory" };
-  const existing = existsSync(path);
+  if (existsSync(path)) {
+    if (statSync(path).isDirectory()) {
+      return { name: "store", ok: false, detail: `${path} is a folder, not a SQLite file` };
+    }
+    const notWritable = writable(path);
+    if (notWritable) return notWritable;
+    return (
+      (await openExistingStore(store)) ?? {
+        name: "store",
+        ok: true,
+        detail: `${path} is a SQLite database; conclave's tables are created on the first run`,
+      }
+    );
+  }
   // The nearest folder that exists is where the first run creates the rest.
-  let dir = existing ? path : dirname(path);
+  let dir = dirname(path);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-  try {
-    accessSync(dir, constants.W_OK);
+  if (!statSync(dir).isDirectory()) {
     return {
       name: "store",
-      ok: true,
-      detail: existing
-        ? `${path} exists and is writable`
-        : `${path} is created on the first run (${dir} is writable)`,
+      ok: false,
+      detail: `${path} cannot be created: ${dir} is a file, not a folder`,
     };
+  }
+  return (
+    writable(dir) ?? {
+      name: "store",
+      ok: true,
+      detail: `${path} is created on the first run (${dir} is writable)`,
+    }
+  );
+}
+
+/** A failed check when `path` is not writable by this process. */
+function writable(path: string): Check | undefined {
+  try {
+    accessSync(path, constants.W_OK);
+    return undefined;
   } catch (error) {
     return {
       name: "store",
       ok: false,
-      detail: `${dir} is not writable: ${toError(error).message}`,
+      detail: `${path} is not writable: ${toError(error).message}`,
     };
   }
 }
 
-async function checkTransport(transport: string): Promise<Check> {
+/**
+ * Opens an existing store without creating it: a passed check when it holds
+ * conclave's tables, a failed one with its error when it does not open,
+ * `undefined` when it is there but empty (the first run creates the tables).
+ */
+async function openExistingStore(store: string): Promise<Check | undefined> {
+  try {
+    await (await openStore(store, { create: false })).close();
+    return { name: "store", ok: true, detail: `${redactUrl(store)} opens and holds the store` };
+  } catch (error) {
+    if (error instanceof StoreNotFoundError) return undefined;
+    return { name: "store", ok: false, detail: toError(error).message };
+  }
+}
+
+/** How long doctor waits for the broker to accept a session. */
+const TRANSPORT_TIMEOUT_MS = 5000;
+
+/**
+ * Opens the transport the way `up` does (credentials, TLS, protocol), then
+ * closes it: a broker that refuses the login, or a port where another
+ * protocol answers, fails as it would for `up`.
+ */
+async function checkTransport(config: SwarmFile): Promise<Check> {
+  const transport = config.transport;
   if (transport === "memory") return { name: "transport", ok: true, detail: "in-process (memory)" };
-  const url = new URL(transport);
-  const port = Number(url.port || (url.protocol.startsWith("amqp") ? 5672 : 4222));
-  const host = url.hostname || "127.0.0.1";
   const shown = redactUrl(transport);
-  const ok = await new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host, port, timeout: 2000 });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", () => resolve(false));
+  const amqp = transport.startsWith("amqp");
+  let where = shown;
+  try {
+    const url = new URL(transport);
+    where = `${url.hostname || "127.0.0.1"}:${url.port || (amqp ? 5672 : 4222)}`;
+  } catch {
+    // openTransport says what is wrong with the URL.
+  }
+  const opening = openTransport(config);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), TRANSPORT_TIMEOUT_MS);
   });
-  return {
-    name: "transport",
-    ok,
-    detail: ok
-      ? `${shown} is reachable`
-      : `${shown} is not reachable on ${host}:${port}; is the broker running?`,
-  };
+  try {
+    const opened = await Promise.race([opening, late]);
+    if (opened === "late") {
+      // Closed whenever it does open; the check has already failed.
+      opening.then((t) => t.close()).catch(() => undefined);
+      return {
+        name: "transport",
+        ok: false,
+        detail: `${shown} did not open a session within ${TRANSPORT_TIMEOUT_MS / 1000} s; is a ${amqp ? "RabbitMQ" : "NATS"} broker running on ${where}?`,
+      };
+    }
+    await opened.close();
+    return { name: "transport", ok: true, detail: `${shown} accepts a session` };
+  } catch (error) {
+    // The typed errors of the transports say where and what to check.
+    const detail =
+      error instanceof ConclaveError
+        ? error.message
+        : `${shown} on ${where}: ${toError(error).message}`;
+    return { name: "transport", ok: false, detail };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The transport `--transport` names alone, as a swarm without a file would open it. */
+function transportOnly(transport: string): SwarmFile {
+  const base = parseSwarmConfig(
+    "swarm: conclave-doctor\nroles: { doctor: {} }\nagents: [{ id: doctor, role: doctor }]\n",
+    { env: {} },
+  );
+  return applyOverrides(base, { transport });
+}
+
+/**
+ * The files a swarm file names that `up` reads (the handler module, voter
+ * policies, credentials): a failed check for the first that is missing.
+ */
+function missingFile(config: SwarmFile, source: string): string | undefined {
+  const named: [string, string | undefined][] = [
+    ["module", config.module],
+    ...config.agents.flatMap((a): [string, string | undefined][] => [
+      [`agent ${a.id} policy`, a.policy],
+      [`agent ${a.id} credential`, a.credential],
+    ]),
+  ];
+  for (const [what, file] of named) {
+    if (file !== undefined && !existsSync(file)) {
+      return `${source}: the ${what} ${file} does not exist`;
+    }
+  }
+  return undefined;
 }

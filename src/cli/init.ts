@@ -10,6 +10,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors/index.js";
+import { type OutputPlace, writingTo } from "./output-path.js";
 
 /** The templates `init` offers, in the order `--help` lists them. */
 export const TEMPLATES = Object.freeze(["blank", "review", "research"] as const);
@@ -54,7 +55,8 @@ async function* templateFiles(dir: string, under = ""): AsyncGenerator<string> {
  * refused (exit 2) unless `force`, which overwrites the template's files and
  * leaves the others.
  *
- * @throws ConfigError for an unknown template (exit 2).
+ * @throws ConfigError for an unknown template, or a target it cannot write
+ * (a file, a folder without write permission) (exit 2).
  */
 export async function initProject(dir: string, options: InitOptions): Promise<number> {
   if (!(TEMPLATES as readonly string[]).includes(options.template)) {
@@ -63,7 +65,14 @@ export async function initProject(dir: string, options: InitOptions): Promise<nu
     );
   }
   const target = resolve(dir);
-  if (existsSync(target) && readdirSync(target).length > 0 && !options.force) {
+  const place: OutputPlace = {
+    what: "the swarm project",
+    path: target,
+    option: "conclave init <folder>",
+  };
+  // Read as a folder first: a file there is refused as a place to write, not a crash.
+  const present = await writingTo(place, () => (existsSync(target) ? readdirSync(target) : []));
+  if (present.length > 0 && !options.force) {
     process.stderr.write(
       `conclave: ${target} is not empty; init writes into an empty folder (name a new one: conclave init my-swarm), or pass --force to overwrite the template's files there\n`,
     );
@@ -82,11 +91,13 @@ export async function initProject(dir: string, options: InitOptions): Promise<nu
     const parts = file.split("/");
     const last = parts.pop() as string;
     const out = join(target, ...parts, RENAMED[last] ?? last);
-    await mkdir(join(out, ".."), { recursive: true });
-    await writeFile(
-      out,
-      text.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => values[key] ?? whole),
-    );
+    await writingTo(place, async () => {
+      await mkdir(join(out, ".."), { recursive: true });
+      await writeFile(
+        out,
+        text.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => values[key] ?? whole),
+      );
+    });
     written.push(relative(target, out));
   }
   const cd = relative(process.cwd(), target);

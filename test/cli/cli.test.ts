@@ -247,7 +247,7 @@ agents:
     const check = (name: string) => report.checks.find((c) => c.name === name);
     assert.match(check("store")?.detail ?? "", /doctor-missing\/x\.db is created on the first run/);
     assert.equal(check("transport")?.ok, false);
-    assert.match(check("transport")?.detail ?? "", /127\.0\.0\.1:9.*broker running/);
+    assert.match(check("transport")?.detail ?? "", /127\.0\.0\.1:9.*connection refused/);
     assert.equal(existsSync(missing), false, "doctor creates no store");
 
     const alone = await run(["doctor", "--transport", "memory", "--json"]);

@@ -426,6 +426,30 @@ export function runTransportConformance(options: TransportConformanceOptions): v
       assert.equal((await bus.queueInfo(q.work)).pending, 1);
     });
 
+    /**
+     * A repeat of a msgId made while its first enqueue is still under way is
+     * a duplicate only if that first enqueue stores the message: when the
+     * first is refused, the repeat must not report `duplicate` (nothing is
+     * stored, and the producer would drop its message).
+     */
+    test("two enqueues of one msgId at once, the first refused: neither reports duplicate", async () => {
+      await fresh();
+      const q = await queues(bus);
+      const id = `${prefix}-refused`;
+      const results = await Promise.allSettled([
+        bus.enqueue(`${prefix}.nowhere.a`, bytes("x"), { msgId: id }),
+        bus.enqueue(`${prefix}.nowhere.a`, bytes("x"), { msgId: id }),
+      ]);
+      for (const r of results) {
+        assert.equal(r.status, "rejected", `an enqueue reported ${JSON.stringify(r)}`);
+        assert.ok(r.status === "rejected" && r.reason instanceof UnroutableError);
+      }
+      // The id is free for a retry that can be stored.
+      const retry = await bus.enqueue(`${prefix}.task.a`, bytes("x"), { msgId: id });
+      assert.equal(retry.duplicate, false);
+      assert.equal((await bus.queueInfo(q.work)).pending, 1);
+    });
+
     test("holds (where implemented): the broker holds an enqueued message until it is acked", async (t) => {
       await fresh();
       if (bus.holds === undefined) {

@@ -27,6 +27,7 @@ import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import {
   createAmqpTransport,
   createSharedDedupStore,
+  createWindowDedupStore,
   type DedupStore,
   deleteAmqpTopology,
   type SharedClaims,
@@ -117,6 +118,68 @@ describe("shared dedup store: the protocol", () => {
     await assert.rejects(a.claim("id-1", WINDOW), /database down/);
     down = false;
     assert.equal(await a.claim("id-1", WINDOW), true);
+  });
+});
+
+/**
+ * A repeat of an id claimed while the first publish is still under way
+ * waits for its outcome: it used to be answered "duplicate" at once, and
+ * when the first publish then failed nothing was stored and both enqueues
+ * had reported success or duplicate (the message lost).
+ */
+describe("in-process dedup store: a repeat while the first publish is under way", () => {
+  const WINDOW = 120_000;
+  const pending = async (p: Promise<unknown>) =>
+    (await Promise.race([
+      p.then(() => "settled"),
+      new Promise((r) => setImmediate(r, "pending")),
+    ])) === "pending";
+
+  test("is a duplicate once the first is confirmed", async () => {
+    const store = createWindowDedupStore(new ManualClock(1000));
+    assert.equal(await store.claim("a", WINDOW), true);
+    const repeat = store.claim("a", WINDOW);
+    assert.equal(await pending(repeat), true, "waits for the first publish");
+    await store.confirm?.("a");
+    assert.equal(await repeat, false);
+  });
+
+  test("claims the id itself once the first is released", async () => {
+    const store = createWindowDedupStore(new ManualClock(1000));
+    assert.equal(await store.claim("a", WINDOW), true);
+    const repeats = [store.claim("a", WINDOW), store.claim("a", WINDOW)];
+    await store.release?.("a");
+    // One of them publishes; the other waits for that one in turn.
+    assert.equal(await repeats[0], true);
+    assert.equal(await pending(repeats[1] as Promise<boolean>), true);
+    await store.confirm?.("a");
+    assert.equal(await repeats[1], false);
+  });
+
+  test("stops waiting for a claim never settled once its window ends", async () => {
+    const clock = new ManualClock(1000);
+    const store = createWindowDedupStore(clock);
+    assert.equal(await store.claim("a", 100), true);
+    const repeat = store.claim("a", 100);
+    assert.equal(await pending(repeat), true);
+    clock.advance(100);
+    assert.equal(await repeat, true);
+  });
+
+  test("the shared store settles its local claim too", async () => {
+    const claims = memoryClaims();
+    const a = createSharedDedupStore(claims);
+    assert.equal(await a.claim("id-1", WINDOW), true);
+    const repeat = a.claim("id-1", WINDOW);
+    await a.release?.("id-1");
+    assert.equal(await repeat, true, "the repeat publishes");
+    await a.confirm?.("id-1");
+    assert.equal(await a.claim("id-1", WINDOW), false);
+    // Sent by another process: a local repeat waiting meanwhile is answered too.
+    const b = createSharedDedupStore(claims);
+    const first = b.claim("id-1", WINDOW);
+    const second = b.claim("id-1", WINDOW);
+    assert.deepEqual(await Promise.all([first, second]), [false, false]);
   });
 });
 

@@ -63,6 +63,7 @@ describe("amqp adapter: pure parts", () => {
     const clock = new ManualClock(1000);
     const store = createWindowDedupStore(clock);
     assert.equal(await store.claim("a", 100), true);
+    await store.confirm?.("a");
     assert.equal(await store.claim("a", 100), false);
     clock.advance(101);
     assert.equal(await store.claim("a", 100), true);
@@ -394,6 +395,31 @@ if (unreachable === undefined) {
       const error = await createAmqpTransport({ url: bad }).catch((e: unknown) => e);
       assert.ok(error instanceof ConfigError, String(error));
       assert.doesNotMatch(error.message, /s3cret/);
+    });
+
+    /**
+     * A vhost the broker refuses at connection.open (it does not exist, or
+     * the user has no permission on it) was a TransportError saying "check
+     * that the broker is running": a ConfigError naming the vhost instead.
+     */
+    test("a vhost the broker refuses is a ConfigError naming the vhost", async () => {
+      const noVhost = `${url.replace(/\/+$/, "").replace(/(\/\/[^/]+)\/.*$/, "$1")}/no-such-vhost-${randomBytes(3).toString("hex")}`;
+      const error = await createAmqpTransport({ url: noVhost }).catch((e: unknown) => e);
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.match(
+        error.message,
+        /vhost "no-such-vhost-[0-9a-f]+": it does not exist, or the user has no permission/,
+      );
+      assert.doesNotMatch(error.message, /guest:/);
+    });
+
+    /** A malformed percent-escape in the password was a bare "URI malformed" TransportError. */
+    test("a malformed percent-escape in the URL is a ConfigError about percent-encoding", async () => {
+      const bad = url.replace(/\/\/[^@]*@/, "//guest:gu%zzest@");
+      const error = await createAmqpTransport({ url: bad }).catch((e: unknown) => e);
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.match(error.message, /percent-escape.*%25/);
+      assert.doesNotMatch(error.message, /gu%zzest/);
     });
 
     test("an unreachable broker is a TransportError", async () => {

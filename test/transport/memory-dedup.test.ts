@@ -13,6 +13,8 @@ import { afterEach, beforeEach, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { ManualClock } from "../../src/core/clock.js";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
+import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
+import { declareTaskQueues } from "../helpers/queues.js";
 
 const WINDOW = 1000;
 const data = new TextEncoder().encode("x");
@@ -104,5 +106,73 @@ describe("the embedded broker's dedup window in its journal", () => {
     clock.advance(WINDOW / 4);
     await burst("f");
     assert.equal(onDisk().filter((id) => id.startsWith("c")).length, 0);
+  });
+});
+
+/**
+ * An enqueue whose journal commit fails left nothing durable, so it must not
+ * count for deduplication: its id used to stay in the window, and the
+ * producer's retry was reported `duplicate` with nothing stored (the message
+ * gone after a restart). Another writer holding the journal's database makes
+ * the commit fail (SQLITE_BUSY after the busy timeout), as a full disk or an
+ * I/O error would.
+ */
+describe("an enqueue whose journal commit fails", () => {
+  let dir: string;
+  let journalPath: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "conclave-dedup-fail-"));
+    journalPath = join(dir, "journal.db");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Holds the journal's write lock until the returned function is called. */
+  const lockJournal = () => {
+    const other = new Database(journalPath);
+    other.prepare("begin immediate").run();
+    return () => {
+      other.prepare("rollback").run();
+      other.close();
+    };
+  };
+  /** What a transport reopened on the journal (a restart) holds in `queue`. */
+  const pendingAfterRestart = async (queue: string) => {
+    const bus = createMemoryTransport({ journalPath, onError: () => undefined });
+    try {
+      return (await bus.queueInfo(queue)).pending;
+    } finally {
+      await bus.close();
+    }
+  };
+
+  test("rejects, and the retry of its id is stored, durably", { timeout: 30_000 }, async () => {
+    const bus = createMemoryTransport({ journalPath, onError: () => undefined });
+    const { work } = await declareTaskQueues(bus, "jf");
+    const unlock = lockJournal();
+    await assert.rejects(bus.enqueue("jf.task.a", data, { msgId: "m-1" }), {
+      name: "StoreError",
+    });
+    unlock();
+    assert.deepEqual(await bus.enqueue("jf.task.a", data, { msgId: "m-1" }), {
+      duplicate: false,
+    });
+    assert.equal((await bus.queueInfo(work.name)).pending, 1, "the failed copy left memory");
+    await bus.close();
+    assert.equal(await pendingAfterRestart(work.name), 1);
+  });
+
+  test("a repeat of its id made meanwhile waits for it, then is stored", {
+    timeout: 30_000,
+  }, async () => {
+    const bus = createMemoryTransport({ journalPath, onError: () => undefined });
+    const { work } = await declareTaskQueues(bus, "jf");
+    const unlock = lockJournal();
+    const first = bus.enqueue("jf.task.a", data, { msgId: "m-2" });
+    const repeat = bus.enqueue("jf.task.a", data, { msgId: "m-2" });
+    await assert.rejects(first, { name: "StoreError" });
+    unlock();
+    assert.deepEqual(await repeat, { duplicate: false });
+    await bus.close();
+    assert.equal(await pendingAfterRestart(work.name), 1);
   });
 });

@@ -35,10 +35,17 @@ export interface DedupStore {
 /**
  * An in-process `DedupStore`: a map from id to expiry, pruned as it goes.
  *
+ * A claim of an id whose earlier claim is still being published waits for
+ * that publish's outcome: a duplicate once it is confirmed, claimed anew if
+ * it is released (the publish failed). Answering "duplicate" at once lost
+ * the message when the first publish then failed. A claim left unsettled
+ * (neither confirmed nor released) is waited for until its window ends.
+ *
  * @example
  * ```ts
  * const dedup = createWindowDedupStore();
- * await dedup.claim("01J…", 120_000); // true
+ * await dedup.claim("01J…", 120_000); // true: publish it, then
+ * await dedup.confirm?.("01J…");
  * await dedup.claim("01J…", 120_000); // false
  * ```
  */
@@ -46,24 +53,54 @@ export function createWindowDedupStore(clock: Clock = systemClock): DedupStore {
   // Insertion order is expiry order as long as the window is constant, which
   // it is per transport; pruning stops at the first live entry.
   const seen = new Map<string, number>();
+  /** Claims whose publish has not ended, by id: resolves true once confirmed, false once released. */
+  const publishing = new Map<string, { outcome: Promise<boolean>; end(sent: boolean): void }>();
   const prune = (now: number) => {
     for (const [id, expiresAt] of seen) {
       if (expiresAt > now) break;
       seen.delete(id);
     }
   };
+  const end = (msgId: string, sent: boolean) => {
+    const attempt = publishing.get(msgId);
+    publishing.delete(msgId);
+    attempt?.end(sent);
+  };
   return {
     async claim(msgId: string, windowMs: number): Promise<boolean> {
-      const now = clock.now();
-      prune(now);
-      const expiresAt = seen.get(msgId);
-      if (expiresAt !== undefined && expiresAt > now) return false;
-      seen.delete(msgId);
-      seen.set(msgId, now + windowMs);
-      return true;
+      for (;;) {
+        const now = clock.now();
+        prune(now);
+        const expiresAt = seen.get(msgId);
+        if (expiresAt !== undefined && expiresAt > now) {
+          const attempt = publishing.get(msgId);
+          if (attempt === undefined) return false;
+          let cancel: (() => void) | undefined;
+          const windowEnds = new Promise<boolean>((resolve) => {
+            cancel = clock.setTimer(() => resolve(false), expiresAt - now);
+          });
+          const sent = await Promise.race([attempt.outcome, windowEnds]);
+          cancel?.();
+          if (sent) return false;
+          continue; // released (or its window ended): claim it anew
+        }
+        seen.delete(msgId);
+        seen.set(msgId, now + windowMs);
+        end(msgId, false); // an attempt whose window ended unsettled
+        let settle: (sent: boolean) => void = () => undefined;
+        const outcome = new Promise<boolean>((resolve) => {
+          settle = resolve;
+        });
+        publishing.set(msgId, { outcome, end: settle });
+        return true;
+      }
+    },
+    async confirm(msgId: string): Promise<void> {
+      end(msgId, true);
     },
     async release(msgId: string): Promise<void> {
       seen.delete(msgId);
+      end(msgId, false);
     },
   };
 }
@@ -162,7 +199,11 @@ export function createSharedDedupStore(
             outcome: "abandoned",
             at: now,
           });
-          if (!decided.first && isSentWithin(decided.value, now, windowMs)) return false;
+          if (!decided.first && isSentWithin(decided.value, now, windowMs)) {
+            // Sent by another process: so it is for repeats here too.
+            await recent.confirm?.(msgId);
+            return false;
+          }
         }
       } catch (error) {
         await recent.release?.(msgId);
@@ -172,6 +213,7 @@ export function createSharedDedupStore(
       return true;
     },
     async confirm(msgId: string): Promise<void> {
+      await recent.confirm?.(msgId);
       await decide(msgId, "sent");
     },
     async release(msgId: string): Promise<void> {

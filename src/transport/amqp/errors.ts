@@ -46,7 +46,10 @@ export function mapAmqpError(error: unknown, what: string): Error {
   }
 }
 
-/** The error for a failed connection attempt; never mentions credentials. */
+/**
+ * The error for a failed connection attempt; never mentions credentials.
+ * `endpoint` is the URL without them (`amqp://host:port/vhost`).
+ */
 export function connectError(error: unknown, endpoint: string): Error {
   const message = detail(error);
   if (replyCode(error) === 403 || /ACCESS.REFUSED/i.test(message)) {
@@ -56,8 +59,36 @@ export function connectError(error: unknown, endpoint: string): Error {
       { cause: error },
     );
   }
+  // The login passed, and the broker closed the connection at connection.open,
+  // whose only argument is the vhost: 530 NOT_ALLOWED (amqplib drops the text).
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/i.test(message)) {
+    const vhost = vhostOf(endpoint);
+    return new ConfigError(
+      `RabbitMQ at ${endpoint} refused to open vhost "${vhost}": it does not exist, or the user has no permission on it; create it (rabbitmqctl add_vhost ${vhost}) and grant the user access (rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"), or fix the vhost in the URL (the path after host:port; none means "/")`,
+      [],
+      { cause: error },
+    );
+  }
+  // amqplib decodes the user name, password and vhost with decodeURIComponent.
+  if (error instanceof URIError || /^URI malformed$/i.test(message)) {
+    return new ConfigError(
+      `the RabbitMQ URL for ${endpoint} has a malformed percent-escape in its user name, password or vhost (a % not followed by two hex digits); percent-encode special characters there: % as %25, @ as %40, : as %3A, / as %2F`,
+      [],
+      { cause: error },
+    );
+  }
   return new TransportError(
     `cannot connect to RabbitMQ at ${endpoint}: ${message}; check the URL and that the broker is running`,
     { cause: error },
   );
+}
+
+/** The vhost an endpoint URL names: its path, percent-decoded; "/" when it has none. */
+function vhostOf(endpoint: string): string {
+  try {
+    const path = new URL(endpoint).pathname.slice(1);
+    return path === "" ? "/" : decodeURIComponent(path);
+  } catch {
+    return "/";
+  }
 }

@@ -47,6 +47,12 @@ export class MemoryBroker {
   readonly #queueIndex = new SubjectIndex<DurableQueue>();
   readonly #dedup: Map<string, number>;
   readonly #dedupWindowMs: number;
+  /**
+   * Enqueues whose journal commit is under way, by msgId: a repeat of one
+   * waits for its outcome rather than report a duplicate of a message the
+   * journal may yet refuse.
+   */
+  readonly #writing = new Map<string, Promise<void>>();
   readonly #groupCursor = new Map<string, number>();
   /** Reports a failure nobody awaits (`onError`, else a process warning). */
   readonly report: (error: Error) => void;
@@ -203,7 +209,16 @@ export class MemoryBroker {
     assertSubject(subject);
     const now = this.clock.now();
     const seen = this.#dedup.get(msgId);
-    if (seen !== undefined && seen >= now) return { duplicate: true };
+    if (seen !== undefined && seen >= now) {
+      const writing = this.#writing.get(msgId);
+      if (writing === undefined) return { duplicate: true };
+      // The first enqueue of this id is not durable yet: a duplicate only if it becomes so.
+      const stored = await writing.then(
+        () => true,
+        () => false,
+      );
+      return stored ? { duplicate: true } : this.enqueue(subject, data, msgId, headers);
+    }
     const targets = this.#queueIndex.match(subject);
     if (targets.length === 0) throw new UnroutableError(subject);
     for (const queue of targets) {
@@ -218,9 +233,25 @@ export class MemoryBroker {
     this.journal?.dedup(msgId, expiresAt);
     this.#pruneDedup(now);
     const writes = targets.map((queue) =>
-      queue.add(subject, msgId, headers ?? EMPTY_HEADERS, data),
+      queue.add(subject, msgId, headers ?? EMPTY_HEADERS, data, this.journal !== undefined),
     );
-    await (writes.length === 1 ? writes[0] : Promise.all(writes));
+    const written = writes.length === 1 ? (writes[0] as Promise<void>) : Promise.all(writes);
+    if (!this.journal) {
+      await written;
+      return { duplicate: false };
+    }
+    const done = written.then(() => undefined);
+    this.#writing.set(msgId, done);
+    try {
+      await done;
+    } catch (error) {
+      // Nothing is durable (the queues dropped their copies): the producer's
+      // retry of this id must be stored, not reported as a duplicate.
+      if (this.#dedup.get(msgId) === expiresAt) this.#dedup.delete(msgId);
+      throw error;
+    } finally {
+      if (this.#writing.get(msgId) === done) this.#writing.delete(msgId);
+    }
     return { duplicate: false };
   }
 

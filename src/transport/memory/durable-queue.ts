@@ -175,8 +175,18 @@ export class DurableQueue {
     this.#makeVisible(message);
   }
 
-  /** Adds a new message; returns the journal write to await. */
-  add(subject: string, msgId: string, headers: Headers, data: Uint8Array): Promise<void> {
+  /**
+   * Adds a new message; returns the journal write to await. With
+   * `withdrawOnFailure`, a message whose journal write fails is dropped from
+   * memory too (its enqueue fails, and the producer retries it).
+   */
+  add(
+    subject: string,
+    msgId: string,
+    headers: Headers,
+    data: Uint8Array,
+    withdrawOnFailure = false,
+  ): Promise<void> {
     const message: StoredMessage = {
       seq: this.#nextSeq++,
       subject,
@@ -192,7 +202,14 @@ export class DurableQueue {
     const { lease: _, ...row } = message;
     const written = this.#host.journal?.put({ queue: this.name, ...row });
     this.dispatch();
-    return written ?? Promise.resolve();
+    if (!written) return Promise.resolve();
+    if (!withdrawOnFailure) return written;
+    return written.catch((error: unknown) => {
+      // Never written: nothing to delete on disk. A lease on it settles as
+      // on a message gone (an ack or nak of it does nothing).
+      if (this.messages.get(message.seq) === message) this.messages.delete(message.seq);
+      throw error;
+    });
   }
 
   /** Removes a message for good (ack, dead-letter). */

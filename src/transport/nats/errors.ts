@@ -8,6 +8,7 @@ import {
   ClosedError,
   ConclaveError,
   NoRespondersError,
+  PermanentError,
   TimeoutError,
   TransportError,
 } from "../../errors/index.js";
@@ -69,6 +70,36 @@ export function mapError(driver: Driver, error: unknown, what: string): Error {
   }
   const detail = redactUrl(error instanceof Error ? error.message : String(error));
   return new TransportError(`${what} failed on the NATS server: ${detail}`, { cause: error });
+}
+
+/**
+ * A message (its data and headers together) larger than the NATS server's
+ * `max_payload`: the server never takes it, so retrying cannot help. A
+ * `PermanentError`.
+ */
+export class PayloadTooLargeError extends PermanentError {
+  override readonly code: string = "E_PAYLOAD_TOO_LARGE";
+
+  constructor(
+    what: string,
+    readonly size: number,
+    readonly limit: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    const over = limit === undefined ? "over" : `over the ${limit}-byte`;
+    super(
+      `${what}: the message is ${size} bytes with its headers, ${over} max_payload of the NATS server, which never accepts it (retrying cannot help); store large payloads elsewhere and send a reference, or raise max_payload in the nats-server configuration`,
+      options,
+    );
+  }
+}
+
+/** The driver refused a publish larger than the server's `max_payload`. */
+export function isMaxPayloadExceeded(error: unknown): boolean {
+  for (const e of causeChain(error)) {
+    if (!(e instanceof ConclaveError) && /max_payload/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** Maps a failed core request to `TimeoutError` / `NoRespondersError`. */

@@ -10,6 +10,7 @@ import {
   isExhausted,
   type SettlingDelivery,
 } from "../settlement.js";
+import { fitDeadLetter } from "./dead-letter-size.js";
 import {
   ackSubject,
   type Driver,
@@ -20,6 +21,7 @@ import {
 import { mapError } from "./errors.js";
 import { fromNatsHeaders, natsMsgId } from "./headers.js";
 import type { QueueSettings } from "./queue-settings.js";
+import { ReleasedDeliveries } from "./released-deliveries.js";
 
 /** What a consumer needs from the transport that owns it. */
 export interface ConsumerHost {
@@ -60,6 +62,13 @@ export interface ConsumerHost {
   detached(consumer: NatsConsumer): void;
   /** True once the transport is closed: settling can no longer reach the server. */
   isClosed(): boolean;
+  /**
+   * The deliveries given back unhandled, shared by the transport's consumers
+   * so that they do not count as attempts; a consumer keeps its own without.
+   */
+  readonly released?: ReleasedDeliveries;
+  /** The server's `max_payload`, once known: a dead letter is trimmed to fit it. */
+  maxPayload?(): number | undefined;
 }
 
 /**
@@ -113,12 +122,10 @@ export class NatsConsumer implements Consumer {
   #cancelRetry: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #detached = false;
-  /**
-   * Messages received while draining, given back once the server has
-   * dropped this consumer's pull requests (see `#endPulls`); undefined
-   * when messages are given back at once.
-   */
-  #held: JsMsg[] | undefined;
+  /** The loops of the fetches under way, from before their request is made until they end. */
+  readonly #loops = new Set<Promise<void>>();
+  #draining: Promise<void> | undefined;
+  readonly #released: ReleasedDeliveries;
 
   constructor(
     queue: string,
@@ -127,6 +134,7 @@ export class NatsConsumer implements Consumer {
     private readonly host: ConsumerHost,
   ) {
     this.queue = queue;
+    this.#released = host.released ?? new ReleasedDeliveries();
     this.#pump();
   }
 
@@ -134,7 +142,12 @@ export class NatsConsumer implements Consumer {
     return this.#inFlight;
   }
 
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
+    this.#draining ??= this.#drain();
+    return this.#draining;
+  }
+
+  async #drain(): Promise<void> {
     if (this.#state === "running") {
       this.#state = "draining";
       this.#cancelRetry?.();
@@ -149,7 +162,6 @@ export class NatsConsumer implements Consumer {
     if (this.#state !== "closed") {
       this.#state = "closed";
       this.#stopPulling();
-      for (const message of this.#held?.splice(0) ?? []) this.#release(message);
       // A drain waiting on this consumer gives up: close means now.
       this.#wakeIdle();
     }
@@ -173,7 +185,9 @@ export class NatsConsumer implements Consumer {
     // still with a request already waiting.
     const step = Math.ceil(this.maxInFlight / (this.#fetches.size > 0 ? 2 : 4));
     if (free < step) return;
-    void this.#fetch(this.#pull, free);
+    const loop = this.#fetch(this.#pull, free);
+    this.#loops.add(loop);
+    void loop.finally(() => this.#loops.delete(loop));
   }
 
   async #start(): Promise<void> {
@@ -206,7 +220,9 @@ export class NatsConsumer implements Consumer {
         idle_heartbeat: PULL_HEARTBEAT_MS,
       });
       this.#fetches.add(iterator);
-      if (this.#state !== "running") iterator.stop();
+      // Made while a drain began: end it the same way (see `#endPulls`).
+      if (this.#state === "draining") void endFetch(iterator);
+      else if (this.#state !== "running") iterator.stop();
       for await (const message of iterator) {
         if (received >= batch) {
           // The driver re-issues a full request after a reconnect; anything
@@ -281,28 +297,21 @@ export class NatsConsumer implements Consumer {
    *   which receives what was sent before the server saw the unsubscribe,
    *   and a consumer info request, sent right behind the unsubscribe, makes
    *   the server drop the requests that lost their interest.
-   * - What arrives meanwhile is held, and given back only after the info
-   *   answer. Given back earlier, the server redelivered it at once to the
-   *   same request, still waiting, and so into the closed inbox: in a
-   *   loaded CI run 7 of 320 messages were lost that way, each on its
-   *   second delivery.
+   * - What arrives meanwhile goes to the handler, as any delivery, and
+   *   the drain waits for it to settle. (Given back with a NAK instead, it
+   *   cost one of the message's attempts, since JetStream counts every
+   *   delivery: with `maxDeliver` 1 it was dead-lettered unhandled.) The
+   *   pulls are over once every fetch loop ended, so nothing arrives after.
    */
   async #endPulls(): Promise<void> {
-    if (this.#fetches.size === 0) return; // no request waits on the server
-    const held: JsMsg[] = [];
-    this.#held = held;
-    await Promise.all([
-      ...[...this.#fetches].map(async (iterator) => {
-        // The driver's fetch iterator keeps its inbox subscription as `sub`
-        // (declared on its class, not on the interface); without it, stop.
-        const { sub } = iterator as { sub?: { drain(): Promise<void> } };
-        await sub?.drain().catch(() => undefined);
-        iterator.stop();
-      }),
-      this.#pull?.info(false).catch(() => undefined),
-    ]);
-    this.#held = undefined;
-    for (const message of held) this.#release(message);
+    if (this.#fetches.size > 0) {
+      await Promise.all([
+        ...[...this.#fetches].map(endFetch),
+        this.#pull?.info(false).catch(() => undefined),
+      ]);
+    }
+    // Including fetches whose request was being made as the drain began.
+    while (this.#loops.size > 0) await Promise.all([...this.#loops]);
   }
 
   #stopPulling(): void {
@@ -311,9 +320,13 @@ export class NatsConsumer implements Consumer {
     for (const iterator of this.#fetches) iterator.stop();
   }
 
-  /** Gives a message back at once (it was not handed to the handler). */
+  /**
+   * Gives a message back at once (it was not handed to the handler), and
+   * remembers so, for this delivery not to count as an attempt.
+   */
   #release(message: JsMsg): void {
     try {
+      this.#released.released(message.info.stream, message.seq);
       message.nak();
     } catch {
       // The connection is gone: the server redelivers after the ack deadline.
@@ -323,9 +336,9 @@ export class NatsConsumer implements Consumer {
   // ---- deliveries ------------------------------------------------------------
 
   #receive(message: JsMsg): void {
-    if (this.#state !== "running") {
-      if (this.#held) this.#held.push(message);
-      else this.#release(message);
+    // While draining, what the pulls still bring is handled (see `#endPulls`).
+    if (this.#state === "closed") {
+      this.#release(message);
       return;
     }
     const settings = this.host.cachedSettings(this.queue);
@@ -369,6 +382,9 @@ export class NatsConsumer implements Consumer {
     const headers = fromNatsHeaders(message.headers);
     const msgId = natsMsgId(message.headers, settings.stream, message.seq);
     const current = () => host.cachedSettings(settings.name) ?? settings;
+    const released = this.#released;
+    /** The message left its queue: its releases need no remembering. */
+    const gone = () => released.forget(settings.stream, message.seq);
     let leased = true;
     let cancelLease: (() => void) | undefined;
 
@@ -423,13 +439,18 @@ export class NatsConsumer implements Consumer {
         }),
         [ORIGINAL_SEQ_HEADER]: String(message.seq),
       };
+      const id = deadLetterMsgId(msgId);
+      // The dead letter's headers must not push it over max_payload: then
+      // it could never be stored, and the message came back forever.
+      const fitted = fitDeadLetter(
+        message.data.byteLength,
+        dead,
+        { "Nats-Msg-Id": id },
+        host.maxPayload?.(),
+        [DeadLetterHeaders.at, DeadLetterHeaders.deliveries, ORIGINAL_SEQ_HEADER],
+      );
       try {
-        await host.publishDeadLetter(
-          s.deadLetterSubject,
-          message.data,
-          deadLetterMsgId(msgId),
-          dead,
-        );
+        await host.publishDeadLetter(s.deadLetterSubject, message.data, id, fitted);
       } catch (error) {
         // Keep the message rather than lose it: it comes back after a pause
         // and is dead-lettered again then.
@@ -454,7 +475,8 @@ export class NatsConsumer implements Consumer {
         headers,
         queue: settings.name,
         msgId,
-        deliveryCount: message.info.deliveryCount,
+        // Deliveries this transport gave back unhandled are not attempts.
+        deliveryCount: released.attempts(settings.stream, message.seq, message.info.deliveryCount),
       },
       {
         leaseHeld: () => leased,
@@ -464,13 +486,18 @@ export class NatsConsumer implements Consumer {
             const reply = ackSubject(message);
             if (reply === undefined) await message.ackAck();
             else await host.confirmAck(reply, settings.name);
+            gone();
           }),
         redeliver: (delayMs) =>
           settle(async () => {
             message.nak(delayMs > 0 ? delayMs : undefined);
             await host.flush();
           }),
-        deadLetter: (reason, deliveries) => settle(() => deadLetter(reason, deliveries)),
+        deadLetter: (reason, deliveries) =>
+          settle(async () => {
+            await deadLetter(reason, deliveries);
+            gone();
+          }),
         extendLease: () => {
           try {
             message.working();
@@ -506,6 +533,18 @@ export class NatsConsumer implements Consumer {
     this.#detached = true;
     this.host.detached(this);
   }
+}
+
+/**
+ * Ends a fetch whose request waits on the server without losing what the
+ * server sends it meanwhile: drains its inbox subscription, then stops it.
+ */
+async function endFetch(iterator: FetchIterator): Promise<void> {
+  // The driver's fetch iterator keeps its inbox subscription as `sub`
+  // (declared on its class, not on the interface); without it, stop.
+  const { sub } = iterator as { sub?: { drain(): Promise<void> } };
+  await sub?.drain().catch(() => undefined);
+  iterator.stop();
 }
 
 /** The driver ended a pull after missing its heartbeats: the request died with its server. */

@@ -29,6 +29,7 @@ import type { NatsConnection } from "./driver.js";
 import { describeCause } from "./errors.js";
 import { type ConsumerHost, NatsConsumer } from "./nats-consumer.js";
 import { DurablePublisher, fromNatsReceipt } from "./publisher.js";
+import { ReleasedDeliveries } from "./released-deliveries.js";
 import { ReplyInbox } from "./reply-inbox.js";
 import {
   ReplicationUnsafeError,
@@ -155,6 +156,7 @@ class NatsTransport implements Transport {
       config.apiTimeoutMs ?? NatsDefaults.apiTimeoutMs,
       (subject) => this.#topology.queueFull(subject),
       (subject) => this.#topology.declaredQueueOf(subject),
+      () => nc.info?.max_payload,
     );
     if (config.syncEveryWrite) this.#checkSync(nc, config.replicas ?? 1);
     if ((config.replicas ?? 1) > 1) this.#checkReplication(nc);
@@ -196,6 +198,8 @@ class NatsTransport implements Transport {
       report: this.#report,
       detached: (consumer) => this.#consumers.delete(consumer),
       isClosed: () => this.#nc.isClosed(),
+      released: new ReleasedDeliveries(),
+      maxPayload: () => this.#nc.info?.max_payload,
     };
   }
 

@@ -7,8 +7,9 @@ import {
   UnroutableError,
 } from "../../errors/index.js";
 import type { EnqueueResult, Headers } from "../port.js";
+import { encodedHeadersSize } from "./dead-letter-size.js";
 import { ApiCode, type Driver, type Msg } from "./driver.js";
-import { mapError } from "./errors.js";
+import { isMaxPayloadExceeded, mapError, PayloadTooLargeError } from "./errors.js";
 import { toNatsHeaders } from "./headers.js";
 import type { ReplyInbox } from "./reply-inbox.js";
 
@@ -25,6 +26,7 @@ export class DurablePublisher {
   readonly #apiTimeoutMs: number;
   readonly #queueFull: (subject: string) => Promise<Error>;
   readonly #declaredQueueOf: (subject: string) => string | undefined;
+  readonly #maxPayload: () => number | undefined;
 
   constructor(
     driver: Driver,
@@ -33,12 +35,15 @@ export class DurablePublisher {
     queueFull: (subject: string) => Promise<Error>,
     /** The queue this connection declared that takes a subject, if any. */
     declaredQueueOf: (subject: string) => string | undefined = () => undefined,
+    /** The server's `max_payload`, once connected. */
+    maxPayload: () => number | undefined = () => undefined,
   ) {
     this.#driver = driver;
     this.#replies = replies;
     this.#apiTimeoutMs = apiTimeoutMs;
     this.#queueFull = queueFull;
     this.#declaredQueueOf = declaredQueueOf;
+    this.#maxPayload = maxPayload;
   }
 
   /**
@@ -58,6 +63,10 @@ export class DurablePublisher {
       answer = await this.#replies.request(subject, data, natsHeaders, this.#apiTimeoutMs, what);
     } catch (error) {
       if (error instanceof NoRespondersError) throw await this.#nobodyTook(subject, what);
+      if (isMaxPayloadExceeded(error)) {
+        const size = data.byteLength + encodedHeadersSize({ ...headers, "Nats-Msg-Id": msgId });
+        throw new PayloadTooLargeError(what, size, this.#maxPayload(), { cause: error });
+      }
       throw mapError(this.#driver, error, what);
     }
     const ack = parsePubAck(answer.data);

@@ -58,16 +58,18 @@ describe("stopping a run that goes on until stopped", () => {
         workload: { tasks: 5 },
       }),
     );
-    const child = start(["agent", "--swarm", file, "--id", "dev-1"], work);
+    const child = start(["agent", "--swarm", file, "--id", "dev-1", "--json"], work);
     const done = finish(child);
-    let err = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      err += d.toString();
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
     });
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Running (it has printed an event), not still loading its modules: a
+    // signal then would end it before it could drain (CI took over 3 s).
+    await until(() => out.includes('"type":'), 60_000, "the agent's first event");
     child.kill("SIGTERM");
     const r = await done;
-    assert.equal(r.code, 0, `${err}\n${r.stdout}`);
+    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
     assert.doesNotMatch(r.stderr, /no task was submitted/);
   });
 });

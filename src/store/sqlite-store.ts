@@ -20,7 +20,13 @@ import {
   type PreparedLedgerOperation,
   planLedgerBatch,
 } from "../ledger/rules.js";
-import type { ClaimRow, HotPath, OutboxRow, PreparedCompletion } from "./kysely/hot-path.js";
+import type {
+  ClaimRow,
+  CompletionWritten,
+  HotPath,
+  OutboxRow,
+  PreparedCompletion,
+} from "./kysely/hot-path.js";
 import { KyselyStore, type KyselyStoreConfig } from "./kysely-store.js";
 import { migrateToLatest, refuseNewerSchema } from "./migrations/index.js";
 import type { OutboxSent } from "./ports/tasks.js";
@@ -235,7 +241,7 @@ class PreparedHotPath implements HotPath {
     );
   }
 
-  writeCompletions(completions: readonly PreparedCompletion[]): Promise<boolean[]> {
+  writeCompletions(completions: readonly PreparedCompletion[]): Promise<CompletionWritten[]> {
     return this.#locked(() => this.#statements.writeCompletions.immediate(completions));
   }
 
@@ -266,15 +272,6 @@ class PreparedHotPath implements HotPath {
 
   writeLedgerBatch(batch: readonly PreparedLedgerOperation[]): Promise<LedgerOutcome[]> {
     return this.#locked(() => this.#statements.writeLedgerBatch.immediate(batch));
-  }
-
-  writeCompletionWithLedger(
-    completion: PreparedCompletion,
-    ledger: readonly PreparedLedgerOperation[],
-  ): Promise<boolean> {
-    return this.#locked(() =>
-      this.#statements.writeCompletionWithLedger.immediate(completion, ledger),
-    );
   }
 
   balance(account: string): Promise<number | undefined> {
@@ -358,32 +355,63 @@ function prepareHotStatements(db: Database.Database) {
     for (const [account, balance] of plan.balances) s.ledgerSetBalance.run(account, balance);
     return plan.outcomes;
   };
-  /** Same rules as `KyselyTaskStore`'s batch write: first call per task id wins. */
-  const writeCompletions = (completions: readonly PreparedCompletion[]): boolean[] => {
-    const duplicates: boolean[] = [];
+  /** One completion's rows; false when its task id was already completed. */
+  const writeCompletion = (c: PreparedCompletion, next: { seq?: number }): boolean => {
+    if (
+      s.complete.run(c.taskId, c.agent, c.at, c.result, c.corr, c.cause, c.sender).changes !== 1
+    ) {
+      return false;
+    }
+    for (const e of c.effects) s.effect.run(e.kind, e.key, c.taskId, c.agent, c.at, e.data);
+    for (const o of c.outbox) {
+      // One writer at a time holds the file: the numbers after the maximum are ours.
+      next.seq ??= (s.maxOutboxSeq.get() as { max: number | null }).max ?? 0;
+      const data = Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength);
+      s.insertOutbox.run(o.id, c.taskId, o.mode, o.subject, data, ++next.seq);
+    }
+    return true;
+  };
+  // Called inside the batch's transaction, so better-sqlite3 makes it a
+  // savepoint: a refused operation rolls back this completion only.
+  const writeCompletionWithLedger = db.transaction(
+    (c: PreparedCompletion, next: { seq?: number }): boolean => {
+      if (!writeCompletion(c, next)) return false;
+      for (const outcome of writeLedgerBatch(c.ledger)) {
+        if ("error" in outcome) throw new LedgerRefusal(outcome.error);
+      }
+      return true;
+    },
+  );
+  /**
+   * Same rules as `KyselyTaskStore`'s batch write: first call per task id
+   * wins; a completion whose ledger operations are refused writes nothing.
+   */
+  const writeCompletions = (completions: readonly PreparedCompletion[]): CompletionWritten[] => {
+    const outcomes: CompletionWritten[] = [];
     const seen = new Set<string>();
-    let seq: number | undefined;
+    const next: { seq?: number } = {};
     for (const c of completions) {
-      const repeated = seen.has(c.taskId);
-      seen.add(c.taskId);
-      if (
-        repeated ||
-        s.complete.run(c.taskId, c.agent, c.at, c.result, c.corr, c.cause, c.sender).changes !== 1
-      ) {
-        duplicates.push(true);
+      if (seen.has(c.taskId)) {
+        outcomes.push(true);
         continue;
       }
-      duplicates.push(false);
-      for (const e of c.effects) s.effect.run(e.kind, e.key, c.taskId, c.agent, c.at, e.data);
-      for (const o of c.outbox) {
-        // One writer at a time holds the file: the numbers after the maximum are ours.
-        seq ??= (s.maxOutboxSeq.get() as { max: number | null }).max ?? 0;
-        const data = Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength);
-        s.insertOutbox.run(o.id, c.taskId, o.mode, o.subject, data, ++seq);
+      let written: boolean;
+      try {
+        written =
+          c.ledger.length === 0 ? writeCompletion(c, next) : writeCompletionWithLedger(c, next);
+      } catch (error) {
+        if (!(error instanceof LedgerRefusal)) throw error;
+        outcomes.push(error.error);
+        continue;
       }
+      seen.add(c.taskId);
+      outcomes.push(!written);
     }
-    for (const c of completions) for (const id of c.settles) s.deleteOutbox.run(id);
-    return duplicates;
+    completions.forEach((c, i) => {
+      if (outcomes[i] instanceof Error) return;
+      for (const id of c.settles) s.deleteOutbox.run(id);
+    });
+    return outcomes;
   };
   // The limit is written into the SQL, one statement per limit used (the
   // runtime uses two): with a bound LIMIT these reads measured several
@@ -410,17 +438,6 @@ function prepareHotStatements(db: Database.Database) {
     ),
     writeCompletions: db.transaction(writeCompletions),
     writeLedgerBatch: db.transaction(writeLedgerBatch),
-    // A refused operation throws, which rolls the completion back with it.
-    writeCompletionWithLedger: db.transaction(
-      (completion: PreparedCompletion, ledger: readonly PreparedLedgerOperation[]): boolean => {
-        const [duplicate] = writeCompletions([completion]);
-        if (duplicate) return true;
-        for (const outcome of writeLedgerBatch(ledger)) {
-          if ("error" in outcome) throw outcome.error;
-        }
-        return false;
-      },
-    ),
     // Granted rows change; a refused one (the upsert's condition false) does
     // not, and its holder is read in the same transaction.
     claimTasks: db.transaction((batch: readonly ClaimRow[], now: number): ClaimRow[] =>
@@ -554,6 +571,14 @@ function withStatementCache(database: Database.Database, size = 256) {
 // ---- one mutex per file per process ------------------------------------------
 
 /** Hands the lock to waiters in arrival order. */
+/** Carries a refused ledger operation's error out of its completion's savepoint. */
+class LedgerRefusal {
+  readonly error: Error;
+  constructor(error: Error) {
+    this.error = error;
+  }
+}
+
 class Mutex {
   readonly #waiters: (() => void)[] = [];
   #held = false;

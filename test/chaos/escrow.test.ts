@@ -474,5 +474,77 @@ describe("completeTask with ledger operations", () => {
         await destroy();
       }
     });
+
+    test(`${name}: completions sharing a commit: a refused hold rolls back its own completion only`, async () => {
+      const { store, destroy } = await open();
+      try {
+        await store.applyLedgerOperation(operations.mint("m", agentAccount("lead"), 150, 1));
+        const entry = (id: string) => ({
+          id,
+          mode: "enqueue" as const,
+          subject: "task.x",
+          data: new Uint8Array([1]),
+        });
+        // The deliveries the completions below settle.
+        await store.completeTask({
+          taskId: "parent",
+          agent: "lead",
+          at: 2,
+          effects: [],
+          outbox: [entry("in-a"), entry("in-b"), entry("in-c")],
+        });
+        const hold = (n: number) =>
+          operations.hold(`hold:t.${n}`, "lead", `t.${n}`, 100, 3, `sent-${n}`);
+        const completion = (
+          taskId: string,
+          settles: string,
+          ledger: ReturnType<typeof hold>[],
+        ) => ({
+          taskId,
+          agent: "lead",
+          at: 3,
+          effects: [{ kind: "k", key: taskId }],
+          outbox: [entry(`out-${taskId}`)],
+          settles: [settles],
+          ledger,
+        });
+        // Called in one turn: the group commit takes them together.
+        const outcomes = await Promise.allSettled([
+          store.completeTask(completion("a", "in-a", [hold(1)])),
+          store.completeTask(completion("b", "in-b", [hold(2)])),
+          store.completeTask(completion("c", "in-c", [])),
+          store.completeTask(completion("a", "in-a", [hold(1)])),
+        ]);
+        assert.deepEqual(outcomes[0], { status: "fulfilled", value: { duplicate: false } });
+        assert.equal(outcomes[1]?.status, "rejected");
+        assert.ok(
+          outcomes[1]?.status === "rejected" &&
+            outcomes[1].reason instanceof InsufficientCreditsError,
+        );
+        assert.deepEqual(outcomes[2], { status: "fulfilled", value: { duplicate: false } });
+        assert.deepEqual(outcomes[3], { status: "fulfilled", value: { duplicate: true } });
+
+        assert.equal(await store.isCompleted("b"), false, "the refused completion is not written");
+        assert.equal(await store.balance(agentAccount("lead")), 50, "one hold, applied once");
+        assert.equal(await store.balance("escrow:t.1"), 100);
+        assert.equal(await store.balance("escrow:t.2"), 0);
+        assert.deepEqual((await store.effects("k")).map((e) => e.key).sort(), ["a", "c"]);
+        assert.deepEqual(
+          (await store.pendingOutbox()).map((o) => o.id).sort(),
+          ["in-b", "out-a", "out-c"],
+          "the refused completion neither settles its delivery nor stages its sends",
+        );
+        assert.deepEqual(
+          await store.completeTask(completion("b", "in-b", [])),
+          {
+            duplicate: false,
+          },
+          "the refused task id is still free",
+        );
+      } finally {
+        await store.close();
+        await destroy();
+      }
+    });
   }
 });

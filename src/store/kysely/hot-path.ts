@@ -18,8 +18,13 @@ import type { AuctionsTable, OutboxTable, ReputationTable } from "../schema.js";
  */
 export interface HotPath {
   isCompleted(taskId: string): Promise<boolean>;
-  /** Writes a batch in one transaction; per completion, whether it was a duplicate. */
-  writeCompletions(completions: readonly PreparedCompletion[]): Promise<boolean[]>;
+  /**
+   * Writes a batch in one transaction, each completion's ledger operations
+   * with it; per completion, whether it was a duplicate (then none of its
+   * operations is applied), or the error of an operation the ledger refused
+   * (then nothing of that completion is written; the others still are).
+   */
+  writeCompletions(completions: readonly PreparedCompletion[]): Promise<CompletionWritten[]>;
   pendingOutbox(taskId: string | undefined, limit: number): Promise<OutboxRow[]>;
   deleteOutbox(ids: readonly string[]): Promise<void>;
   /** Marks entries sent, one transaction (see `TaskStore.markOutboxSent`). */
@@ -29,15 +34,6 @@ export interface HotPath {
    * (`planLedgerBatch` over reads made inside it); per operation, its outcome.
    */
   writeLedgerBatch?(batch: readonly PreparedLedgerOperation[]): Promise<LedgerOutcome[]>;
-  /**
-   * Writes one completion and its ledger operations in one transaction:
-   * whether it was a duplicate (then nothing is applied); a refused
-   * operation throws its error and writes nothing (`TaskStore.completeTask`).
-   */
-  writeCompletionWithLedger?(
-    completion: PreparedCompletion,
-    ledger: readonly PreparedLedgerOperation[],
-  ): Promise<boolean>;
   /**
    * Claims a batch of task ids (distinct) in one transaction, judged at
    * `now`, with the same rule as `KyselyTaskClaimStore`; per id, its holder
@@ -109,4 +105,15 @@ export interface PreparedCompletion {
   readonly outbox: TaskCompletion["outbox"];
   /** The outbox entries the completion settles (deleted with it). */
   readonly settles: readonly string[];
+  /**
+   * Ledger operations that commit with the completion or not at all (the
+   * holds of the delegations its handler staged); usually none.
+   */
+  readonly ledger: readonly PreparedLedgerOperation[];
 }
+
+/**
+ * How one completion of a group commit went: `true` a duplicate, `false`
+ * written, an error the ledger's refusal of one of its operations.
+ */
+export type CompletionWritten = boolean | Error;

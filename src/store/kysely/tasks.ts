@@ -9,7 +9,7 @@
  */
 import type { Insertable, Selectable, Transaction } from "kysely";
 import { ConclaveError, StoreError } from "../../errors/index.js";
-import { type PreparedLedgerOperation, prepareLedgerOperation } from "../../ledger/rules.js";
+import { prepareLedgerOperation } from "../../ledger/rules.js";
 import type {
   CompletionSummary,
   EffectRecord,
@@ -23,7 +23,7 @@ import type {
 } from "../ports/tasks.js";
 import type { Database, EffectsTable, OutboxTable } from "../schema.js";
 import { chunks, lostToConcurrentWriter, retried, type StoreCore } from "./core.js";
-import type { HotPath, OutboxRow, PreparedCompletion } from "./hot-path.js";
+import type { CompletionWritten, HotPath, OutboxRow, PreparedCompletion } from "./hot-path.js";
 import { writeLedgerBatch } from "./ledger.js";
 
 /** Completion ids with a colon are markers (`submit:<id>`, `conv:<conv>:<seq>`), not tasks (ULIDs). */
@@ -33,6 +33,11 @@ interface PendingCompletion {
   readonly completion: PreparedCompletion;
   resolve(result: { duplicate: boolean }): void;
   reject(error: Error): void;
+}
+
+function settle(pending: PendingCompletion, outcome: CompletionWritten | undefined): void {
+  if (outcome instanceof Error) pending.reject(outcome);
+  else pending.resolve({ duplicate: outcome === true });
 }
 
 export class KyselyTaskStore implements TaskStore {
@@ -60,6 +65,7 @@ export class KyselyTaskStore implements TaskStore {
     let prepared: PreparedCompletion;
     try {
       prepared = {
+        ledger: completion.ledger?.map(prepareLedgerOperation) ?? [],
         taskId: completion.taskId,
         agent: completion.agent,
         at: completion.at,
@@ -76,6 +82,7 @@ export class KyselyTaskStore implements TaskStore {
         settles: completion.settles ?? [],
       };
     } catch (cause) {
+      if (cause instanceof ConclaveError) return Promise.reject(cause);
       return Promise.reject(
         new StoreError(
           `task ${completion.taskId}: an effect's data or the handler's result is not JSON-serialisable; record and return plain data`,
@@ -83,9 +90,9 @@ export class KyselyTaskStore implements TaskStore {
         ),
       );
     }
-    if (completion.ledger !== undefined && completion.ledger.length > 0) {
-      return this.#completeWithLedger(prepared, completion.ledger);
-    }
+    // The adapter's group commit takes ledger operations (each completion
+    // under a savepoint); through Kysely such a completion commits alone.
+    if (prepared.ledger.length > 0 && !this.#hot) return this.#completeWithLedger(prepared);
     return new Promise((resolve, reject) => {
       this.#pending.push({ completion: prepared, resolve, reject });
       if (!this.#scheduled && !this.#flushing) {
@@ -100,33 +107,18 @@ export class KyselyTaskStore implements TaskStore {
 
   /**
    * A completion with ledger operations (the holds of the delegations its
-   * handler staged): one transaction of its own, outside the group commit
-   * and the hot path, so that a refused operation (the delegator cannot pay
-   * any more) rolls the whole completion back: no hold without its task, no
-   * task without its hold. A duplicate completion applies nothing.
+   * handler staged) when no adapter's group commit takes them: one
+   * transaction of its own, so that a refused operation (the delegator
+   * cannot pay any more) rolls the whole completion back: no hold without
+   * its task, no task without its hold. A duplicate completion applies
+   * nothing.
    */
-  #completeWithLedger(
-    completion: PreparedCompletion,
-    ledger: NonNullable<TaskCompletion["ledger"]>,
-  ): Promise<{ duplicate: boolean }> {
-    let prepared: PreparedLedgerOperation[];
-    try {
-      prepared = ledger.map(prepareLedgerOperation);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // Below Kysely where the adapter can (SQLite: prepared, synchronous).
-    const write = this.#hot?.writeCompletionWithLedger?.bind(this.#hot);
-    if (write) {
-      return this.#core.run(`committing task ${completion.taskId}`, async () => ({
-        duplicate: await retried(() => write(completion, prepared)),
-      }));
-    }
+  #completeWithLedger(completion: PreparedCompletion): Promise<{ duplicate: boolean }> {
     return this.#core.run(`committing task ${completion.taskId}`, () =>
       this.#core.transaction(async (trx) => {
         const [duplicate] = await this.#writeCompletions(trx, [completion]);
         if (duplicate) return { duplicate: true };
-        for (const outcome of await writeLedgerBatch(this.#core, trx, prepared)) {
+        for (const outcome of await writeLedgerBatch(this.#core, trx, completion.ledger)) {
           if ("error" in outcome) throw outcome.error;
         }
         return { duplicate: false };
@@ -149,9 +141,9 @@ export class KyselyTaskStore implements TaskStore {
   async #commitBatch(batch: readonly PendingCompletion[]): Promise<void> {
     try {
       await this.#core.ready;
-      const duplicates = await this.#writeBatch(batch.map((p) => p.completion));
+      const outcomes = await this.#writeBatch(batch.map((p) => p.completion));
       batch.forEach((p, i) => {
-        p.resolve({ duplicate: duplicates[i] === true });
+        settle(p, outcomes[i]);
       });
       return;
     } catch (cause) {
@@ -165,15 +157,15 @@ export class KyselyTaskStore implements TaskStore {
     }
     for (const p of batch) {
       try {
-        const [duplicate] = await this.#writeBatch([p.completion]);
-        p.resolve({ duplicate: duplicate === true });
+        const [outcome] = await this.#writeBatch([p.completion]);
+        settle(p, outcome);
       } catch (cause) {
         p.reject(this.#core.storeError(`committing task ${p.completion.taskId}`, cause));
       }
     }
   }
 
-  #writeBatch(completions: readonly PreparedCompletion[]): Promise<boolean[]> {
+  #writeBatch(completions: readonly PreparedCompletion[]): Promise<CompletionWritten[]> {
     const hot = this.#hot;
     if (hot) return retried(() => hot.writeCompletions(completions));
     return this.#core.transaction((trx) => this.#writeCompletions(trx, completions));

@@ -148,6 +148,8 @@ export class DurableQueue {
   #again = false;
   #timerAt = Number.POSITIVE_INFINITY;
   #cancelTimer: (() => void) | undefined;
+  /** Closed with its broker: a lease settled later arms no timer (it would hold the process open). */
+  #closed = false;
   readonly #host: QueueHost;
 
   constructor(config: QueueConfig, host: QueueHost) {
@@ -257,6 +259,7 @@ export class DurableQueue {
   }
 
   close(): void {
+    this.#closed = true;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
@@ -434,6 +437,7 @@ export class DurableQueue {
   }
 
   #schedule(): void {
+    if (this.#closed) return;
     const nextDelayed = this.#delayed.peek()?.visibleAt ?? Number.POSITIVE_INFINITY;
     const nextLease = this.#leases.peek()?.until ?? Number.POSITIVE_INFINITY;
     const due = Math.min(nextDelayed, nextLease);

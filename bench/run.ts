@@ -49,6 +49,14 @@ const only = onlyArg
   ? (onlyArg.includes("=") ? onlyArg.split("=")[1] : args[args.indexOf(onlyArg) + 1])?.split(",")
   : undefined;
 
+const unknown = only?.filter((name) => !(name in benches)) ?? [];
+if (only !== undefined && (only.length === 0 || unknown.length > 0)) {
+  process.stderr.write(
+    `bench: ${only.length === 0 ? "--only needs names" : `no benchmark named ${unknown.join(", ")}`}; the names are:\n  ${Object.keys(benches).join("\n  ")}\n`,
+  );
+  process.exit(2);
+}
+
 const host = machine();
 if (!json) process.stdout.write(`machine: ${host}\n`);
 let missed = 0;

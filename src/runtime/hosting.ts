@@ -57,6 +57,17 @@ export class AgentHosting {
       );
     }
     const pair = this.#config.keys(spec.id);
+    if (
+      typeof pair !== "object" ||
+      pair === null ||
+      typeof (pair as { then?: unknown }).then === "function" ||
+      pair.privateKey?.type !== "private" ||
+      pair.publicKey?.type !== "public"
+    ) {
+      throw new ConfigError(
+        `agent "${spec.id}": keys("${spec.id}") must return its key pair ({ publicKey, privateKey } KeyObjects) at once; load key files before creating the swarm (await loadOrCreateAgentKey(dir, id)) and return them from a map`,
+      );
+    }
     const concurrency =
       spec.concurrency ??
       this.#config.roles[spec.role]?.concurrency ??

@@ -359,7 +359,20 @@ export class SwarmNode implements NodeContext {
 }
 
 function checkNodeConfig(config: NodeConfig): void {
-  if (!/^[a-z][a-z0-9-]{0,62}$/.test(config.name)) {
+  if (typeof config !== "object" || config === null) {
+    throw new ConfigError(
+      "createSwarm needs a config object: { name, transport, store, keys, roles }",
+    );
+  }
+  const missing = (["transport", "store", "roles"] as const).filter(
+    (key) => typeof config[key] !== "object" || config[key] === null,
+  );
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `swarm config: ${missing.join(", ")} missing. Pass a transport (createMemoryTransport(), or openTransport("nats://…")), a store (openSqliteStore({ path })) and roles ({ worker: { tasks: ["job"] } }); or open a swarm file with openSwarm`,
+    );
+  }
+  if (typeof config.name !== "string" || !/^[a-z][a-z0-9-]{0,62}$/.test(config.name)) {
     throw new ConfigError(
       `swarm name "${config.name}" must be lowercase letters, digits and '-', starting with a letter`,
     );

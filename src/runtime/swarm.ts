@@ -72,6 +72,11 @@ export class Swarm {
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
 
   constructor(config: SwarmConfig) {
+    if (typeof config === "object" && config !== null && typeof config.keys !== "function") {
+      throw new ConfigError(
+        "swarm config: keys missing. Pass a function from agent id to its key pair: keys: (id) => loadOrCreateAgentKey(join(keysDir, id)), or generateAgentKeyPair() in tests",
+      );
+    }
     this.#node = new SwarmNode(config, { stopAgent: (id) => void this.#hosting.stopAgent(id) });
     this.#hosting = new AgentHosting(this.#node, config);
   }

@@ -71,6 +71,11 @@ export interface LlmClientConfig {
   readonly outputRepairs?: number;
   /** First segment of step names. Default `llm`. */
   readonly stepPrefix?: string;
+  /**
+   * Aborts every call of this client (the runtime gives the task's signal,
+   * `ctx.signal`): a call's own `signal` is added to it, not put in its place.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -169,6 +174,8 @@ class Loop implements LlmClient {
     if (messages.length === 0) {
       throw new ConfigError('generate needs a prompt or messages; pass { prompt: "…" }');
     }
+    const signal = eitherSignal(this.#config.signal, options.signal);
+    signal?.throwIfAborted();
     const system = options.system ?? settings.system;
     const temperature = options.temperature ?? settings.temperature;
     const base = {
@@ -180,7 +187,7 @@ class Loop implements LlmClient {
       maxOutputTokens:
         options.maxOutputTokens ?? settings.maxOutputTokens ?? LLM_DEFAULTS.maxOutputTokens,
       ...(temperature === undefined ? {} : { temperature }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(signal === undefined ? {} : { signal }),
     };
     const totals: Totals = {
       inputTokens: 0,
@@ -205,9 +212,7 @@ class Loop implements LlmClient {
       if (step.toolCalls.length > 0) {
         checkToolCalls(step, toolNames, answerNow, maxSteps);
         const results = await Promise.all(
-          step.toolCalls.map((call, j) =>
-            this.#toolStep(`${prefix}/tool/${i}/${j}`, call, options.signal),
-          ),
+          step.toolCalls.map((call, j) => this.#toolStep(`${prefix}/tool/${i}/${j}`, call, signal)),
         );
         step.toolCalls.forEach((call, j) => {
           messages.push({
@@ -256,6 +261,8 @@ class Loop implements LlmClient {
     let fresh = false;
     const step = await journal.step(name, async () => {
       fresh = true;
+      // Aborted between steps (while a tool ran): hold nothing, send nothing.
+      request.signal?.throwIfAborted();
       const inputTokens = estimateInputTokens(request);
       const most = pool.maxCost(request.model, inputTokens, request.maxOutputTokens);
       // Throws (InsufficientCreditsError, AgentHaltedError) before anything is sent.
@@ -321,6 +328,16 @@ class Loop implements LlmClient {
       return value ?? null;
     });
   }
+}
+
+/** A signal aborted when either of two is; `undefined` when neither is given. */
+function eitherSignal(
+  first: AbortSignal | undefined,
+  second: AbortSignal | undefined,
+): AbortSignal | undefined {
+  if (first === undefined || first === second) return second;
+  if (second === undefined) return first;
+  return AbortSignal.any([first, second]);
 }
 
 function compileOutput(output: JsonSchema): void {

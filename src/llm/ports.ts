@@ -214,6 +214,10 @@ export interface GenerateOptions {
   readonly maxSteps?: number;
   readonly maxOutputTokens?: number;
   readonly temperature?: number;
+  /**
+   * Aborts this call. Through `ctx.llm` the task's own signal (`ctx.signal`:
+   * its deadline, the node stopping) aborts it as well: either one does.
+   */
   readonly signal?: AbortSignal;
 }
 

@@ -6,13 +6,14 @@
 import { createHash } from "node:crypto";
 import { toError } from "../errors/index.js";
 import { UnknownToolError } from "../errors/llm.js";
-import type { LlmSettings } from "../llm/client.js";
+import type { LlmClientConfig, LlmSettings } from "../llm/client.js";
 import type {
   Budget,
   ChargeDetails,
   Hold,
   HoldRequest,
   JsonSchema,
+  LlmDelta,
   ToolCallContext,
   ToolDefinition,
   ToolRunner,
@@ -205,4 +206,31 @@ export function publishLlmEvent(
   } catch (error) {
     node.events.emit({ type: "error", error: `publishing ${type}: ${toError(error).message}` });
   }
+}
+
+/**
+ * The loop's `onCall` (and, when the agent publishes deltas, `onDelta`)
+ * for one task: each record a local event and a signed event on the bus.
+ */
+export function llmEventHooks(
+  node: NodeContext,
+  signer: Signer,
+  task: Envelope,
+  agentId: string,
+  publishDeltas: boolean | undefined,
+): Pick<LlmClientConfig, "onCall" | "onDelta"> {
+  return {
+    onCall: (record) => {
+      node.events.emit({ type: "llm.call", agent: agentId, task: task.id, ...record });
+      publishLlmEvent(node, signer, task, "llm.call", record);
+    },
+    ...(publishDeltas === true
+      ? {
+          onDelta: (delta: LlmDelta) => {
+            node.events.emit({ type: "llm.delta", agent: agentId, task: task.id, ...delta });
+            publishLlmEvent(node, signer, task, "llm.delta", delta);
+          },
+        }
+      : {}),
+  };
 }

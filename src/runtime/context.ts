@@ -3,12 +3,12 @@ import type { Decision } from "../consensus/seal.js";
 import { ChildTaskFailedError, ConfigError, PermanentError } from "../errors/index.js";
 import { type LedgerOperation, operations } from "../ledger/index.js";
 import { createLlmClient } from "../llm/client.js";
-import type { LlmClient, LlmDelta } from "../llm/ports.js";
+import type { LlmClient } from "../llm/ports.js";
 import type { TaskCompletion } from "../store/port.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
-import { type AgentLlm, ledgerBudget, publishLlmEvent, SwarmTools } from "./agent-llm.js";
+import { type AgentLlm, ledgerBudget, llmEventHooks, SwarmTools } from "./agent-llm.js";
 import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
 import type { CallOptions, GatherCall, Gathered } from "./call-options.js";
 import type { ProposeOptions } from "./consensus/types.js";
@@ -677,18 +677,10 @@ export class TaskContext<TBody = unknown> extends StagingContext {
           : { tools: mcp, for: { budgets: node.budgets, agentId: agent, taskId } },
       ),
       settings,
-      onCall: (record) => {
-        node.events.emit({ type: "llm.call", agent, task: taskId, ...record });
-        publishLlmEvent(node, this.signer, this.task as Envelope, "llm.call", record);
-      },
-      ...(agentLlm.publishDeltas
-        ? {
-            onDelta: (delta: LlmDelta) => {
-              node.events.emit({ type: "llm.delta", agent, task: taskId, ...delta });
-              publishLlmEvent(node, this.signer, this.task as Envelope, "llm.delta", delta);
-            },
-          }
-        : {}),
+      // A call still running when the task's deadline passes (or the node stops) is
+      // cut off, not paid for while the task is retried elsewhere.
+      signal: this.signal,
+      ...llmEventHooks(node, this.signer, this.task as Envelope, agent, agentLlm.publishDeltas),
     });
     return mcp === undefined ? client : withMcpToolNames(client, mcp);
   }

@@ -43,7 +43,11 @@ export interface EnsembleConfig {
   };
   /** `learned`: each member's weight is an EMA of its audited outcomes; `equal`: every member counts the same. */
   readonly weights: "learned" | "equal";
-  /** `weighted-mean` only: answers within this distance agree. */
+  /**
+   * Numbers within this distance agree (weighted-mean), and a number within
+   * it of the ground truth counts as right when weights are learned. 0 when
+   * not given; refused on weighted-vote, whose answers are labels.
+   */
   readonly tolerance: number;
   /** `best-of`: the agent or role asked (`ensemble.review`) to score the answers. */
   readonly reviewer?: string;
@@ -86,7 +90,13 @@ export const ensemblesSchema = z
         .optional()
         .describe("Ask the cheapest `start` members first and more only when they disagree."),
       weights: z.enum(["learned", "equal"]).default("learned"),
-      tolerance: z.number().min(0).default(0),
+      tolerance: z
+        .number()
+        .min(0)
+        .optional()
+        .describe(
+          "Numbers this close agree (weighted-mean), and count as right against a task's truth when weights are learned. Default 0. Not for weighted-vote: labels agree only when equal.",
+        ),
       reviewer: askedName(
         "best-of: the agent or role that scores the answers; its role lists ensemble.review.",
       ),
@@ -203,6 +213,7 @@ export function checkEnsembles(
       });
     }
     checkAsked(ensemble, members, {
+      task,
       at,
       roleOf,
       perRole,
@@ -219,6 +230,8 @@ function checkAsked(
   ensemble: Record<string, unknown>,
   members: readonly unknown[],
   c: {
+    /** The ensemble's task type. */
+    task: string;
     at: (...rest: (string | number)[]) => (string | number)[];
     roleOf: ReadonlyMap<string, string>;
     perRole: ReadonlyMap<string, number>;
@@ -243,6 +256,13 @@ function checkAsked(
     c.addIssue({
       path: c.at(asked.field),
       message: `${asked.field}: is only asked by combine: ${other} (this ensemble combines by ${rule}): remove it, or set combine: ${other}`,
+    });
+  }
+  if (rule === "weighted-vote" && ensemble["tolerance"] !== undefined) {
+    c.addIssue({
+      path: c.at("tolerance"),
+      message:
+        "tolerance: is not used by weighted-vote (labels agree only when equal): remove it, or set combine: weighted-mean if the members answer numbers",
     });
   }
   if (!(rule in ASKED_BY_RULE)) {
@@ -279,6 +299,15 @@ function checkAsked(
     c.addIssue({
       path: c.at(field),
       message: `the ${field} "${name}" is a member (or in a member's role): nobody judges their own answer, so name another agent or role`,
+    });
+    return;
+  }
+  // The coordinator waits for the ask while it holds its task: asking its own role,
+  // it waits on itself (one agent of concurrency 1 never answers; a busy role starves).
+  if (c.lists(role, c.task)) {
+    c.addIssue({
+      path: c.at(field),
+      message: `the ${field} "${name}" is in role "${role}", which coordinates this ensemble (it lists "${c.task}"): a coordinator waiting for its own role's answer can wait forever, so name an agent or role that does not list "${c.task}"`,
     });
     return;
   }
@@ -320,7 +349,7 @@ export function buildEnsembles(
             maxMembers,
           },
           weights: e.weights,
-          tolerance: e.tolerance,
+          tolerance: e.tolerance ?? 0,
           ...(e.reviewer === undefined ? {} : { reviewer: e.reviewer }),
           ...(e.judge === undefined ? {} : { judge: e.judge }),
           ...(e.combiner === undefined ? {} : { combiner: e.combiner }),

@@ -242,7 +242,13 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
     (issue) => ctx.addIssue({ code: "custom", ...issue }),
     { teams: value["teams"], ensembles: value["ensembles"] },
   );
-  checkSlots(value["slots"], roles, agents, (issue) => ctx.addIssue({ code: "custom", ...issue }));
+  checkSlots(
+    value["slots"],
+    roles,
+    agents,
+    (issue) => ctx.addIssue({ code: "custom", ...issue }),
+    value["pools"],
+  );
   checkTeams(value["teams"], agents, roles, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   checkHumans(value, (issue) => ctx.addIssue({ code: "custom", ...issue }));
   if (

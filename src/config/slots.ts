@@ -60,15 +60,16 @@ export const slotsSchema = z
 type Issue = { path: (string | number)[]; message: string };
 
 /**
- * Cross-field checks: the roles exist, and some agent of each staffed role
- * has every capability its slots require (otherwise every agent of the role
- * would wait on standby and its tasks would never run).
+ * Cross-field checks: the roles exist, are not pooled, and some agent of
+ * each staffed role has every capability its slots require (otherwise every
+ * agent of the role would wait on standby and its tasks would never run).
  */
 export function checkSlots(
   slots: unknown,
   roles: unknown,
   agents: unknown,
   addIssue: (issue: Issue) => void,
+  pools?: unknown,
 ): void {
   if (!isRecord(slots) || !isRecord(slots["roles"]) || !isRecord(roles)) return;
   for (const [role, staffed] of Object.entries(slots["roles"])) {
@@ -76,6 +77,16 @@ export function checkSlots(
       addIssue({
         path: ["slots", "roles", role],
         message: `no role "${role}" is defined${didYouMean(role, Object.keys(roles))}; slots are keyed by role`,
+      });
+      continue;
+    }
+    // Two rules for one number: the pool grows the role while its queue is deep, the
+    // slots keep all but `slots` of its agents on standby (a worker spawned later
+    // is not even counted), so neither does what it says.
+    if (isRecord(pools) && role in pools) {
+      addIssue({
+        path: ["slots", "roles", role],
+        message: `role "${role}" is also pooled (pools.${role}): a pool sizes the role by its queue, slots fix how many of its agents take tasks, and the two fight; keep one: remove it from slots, or remove pools.${role} and declare the agents that may hold its slots`,
       });
       continue;
     }

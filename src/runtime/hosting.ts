@@ -34,6 +34,9 @@ export class AgentHosting {
   readonly #supervisors = new Map<string, Supervisor>();
   readonly #pools: AgentPool[] = [];
   readonly #slots: RoleSlots[] = [];
+  /** Roles sized by a pool, and roles staffed by slots: a role is one or the other. */
+  readonly #pooledRoles = new Set<string>();
+  readonly #slottedRoles = new Set<string>();
   /** Pool workers being set up: started once their handlers are registered, not when added. */
   readonly #spawning = new Set<string>();
   #running = false;
@@ -88,6 +91,12 @@ export class AgentHosting {
   /** An autoscaling pool of one role's workers (see `AgentPool`). */
   pool(config: AgentPoolConfig): AgentPool {
     this.#requireRole(config.role, `a pool of role "${config.role}":`);
+    if (this.#slottedRoles.has(config.role)) {
+      throw new ConfigError(
+        `a pool of role "${config.role}": the role is staffed by slots; a pool sizes a role by its queue, slots fix how many of its agents take tasks, and the two fight: keep one`,
+      );
+    }
+    this.#pooledRoles.add(config.role);
     const pool = new AgentPool(
       config,
       poolHost(this.#node, {
@@ -102,7 +111,15 @@ export class AgentHosting {
 
   /** Role slots staffed with the best agents hosted here (see `RoleSlots`). */
   slots(config: RoleSlotsConfig): RoleSlots {
-    for (const role of config.roles) this.#requireRole(role.name, `slots for role "${role.name}":`);
+    for (const role of config.roles) {
+      this.#requireRole(role.name, `slots for role "${role.name}":`);
+      if (this.#pooledRoles.has(role.name)) {
+        throw new ConfigError(
+          `slots for role "${role.name}": the role is pooled; a pool sizes a role by its queue, slots fix how many of its agents take tasks, and the two fight: keep one`,
+        );
+      }
+    }
+    for (const role of config.roles) this.#slottedRoles.add(role.name);
     const slots = new RoleSlots(config, roleSlotsHost(this.#node));
     this.#slots.push(slots);
     if (this.#running) void slots.start();

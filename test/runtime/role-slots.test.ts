@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AgentCrashError } from "../../src/errors/index.js";
+import { AgentCrashError, ConfigError } from "../../src/errors/index.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
@@ -164,6 +164,42 @@ describe("role slots (embedded)", () => {
       assert.equal(await reviewedBy(swarm, 2), last, "the last holder takes the next tasks");
     } finally {
       await t.cleanup();
+    }
+  });
+
+  test("a role is pooled or staffed by slots, not both, whichever comes first", async () => {
+    const t = createTestSwarm({ roles: { reviewer: { tasks: ["review"] } } });
+    try {
+      const pool = {
+        role: "reviewer",
+        min: 1,
+        max: 2,
+        workerId: (n: number) => `rev-p${n}`,
+        spawn: (id: string) => t.swarm.agent({ id, role: "reviewer" }),
+      };
+      t.swarm.slots({ roles: [{ name: "reviewer" }] });
+      assert.throws(
+        () => t.swarm.pool(pool),
+        (e: unknown) => e instanceof ConfigError && /staffed by slots.*keep one/.test(e.message),
+      );
+    } finally {
+      await t.cleanup();
+    }
+    const u = createTestSwarm({ roles: { reviewer: { tasks: ["review"] } } });
+    try {
+      u.swarm.pool({
+        role: "reviewer",
+        min: 1,
+        max: 2,
+        workerId: (n: number) => `rev-p${n}`,
+        spawn: (id: string) => u.swarm.agent({ id, role: "reviewer" }),
+      });
+      assert.throws(
+        () => u.swarm.slots({ roles: [{ name: "reviewer" }] }),
+        (e: unknown) => e instanceof ConfigError && /is pooled.*keep one/.test(e.message),
+      );
+    } finally {
+      await u.cleanup();
     }
   });
 

@@ -4,15 +4,12 @@ import { loadSwarmConfig, parseSwarmConfig } from "../config/load.js";
 import { applyOverrides } from "../config/overrides.js";
 import { redactUrl } from "../config/redact.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { ConclaveError, StoreNotFoundError, toError } from "../errors/index.js";
+import { ConclaveError, toError } from "../errors/index.js";
 import { openTransport } from "../runtime/from-config.js";
-import { openStore, parseStoreUrl, type StoreLocation } from "../store/open-store.js";
+import { parseStoreUrl, type StoreLocation } from "../store/open-store.js";
+import { type Check, inspectStore, openAmqpSession } from "./doctor-readonly.js";
 
-export interface Check {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
+export type { Check } from "./doctor-readonly.js";
 
 /** What `conclave doctor` checks against. */
 export interface DoctorOptions {
@@ -29,8 +26,9 @@ export interface DoctorOptions {
  * a swarm file (or `--store` / `--transport` alone), whether the files it
  * names exist, its store opens (SQLite: an existing file is a database, a
  * new one has a writable folder; Postgres: the database exists and the
- * schema is usable; never created) and its broker accepts a session with
- * its credentials, as `up` opens them. Exit 0 when every check passes.
+ * schema is usable) and its broker accepts a session with its credentials,
+ * as `up` opens them. Changes nothing: no store is created or migrated, no
+ * exchange declared. Exit 0 when every check passes.
  */
 export async function runDoctor(options: DoctorOptions): Promise<number> {
   const checks: Check[] = [checkNode(), await checkSqlite()];
@@ -102,10 +100,11 @@ async function checkSqlite(): Promise<Check> {
 
 /**
  * Whether the store can be opened, without creating it: an existing SQLite
- * file is opened as a store (a file that is no SQLite database fails, as it
+ * file is read as a store (a file that is no SQLite database fails, as it
  * would for `up`); for a new one, the nearest existing ancestor must be a
- * writable folder. A Postgres store is opened without creating its schema.
- * An existing store of an older version is migrated, as `up` would.
+ * writable folder. A Postgres store is read without creating its schema.
+ * An existing store of an older version is reported as not migrated, and
+ * left as it is (`up` migrates it).
  */
 async function checkStore(store: string): Promise<Check> {
   const shown = redactUrl(store);
@@ -117,7 +116,7 @@ async function checkStore(store: string): Promise<Check> {
   }
   if (location.kind === "postgres") {
     return (
-      (await openExistingStore(store)) ?? {
+      (await inspectStore(location, shown)) ?? {
         name: "store",
         ok: true,
         detail: `${shown} is reachable; the schema is created on the first run`,
@@ -133,7 +132,7 @@ async function checkStore(store: string): Promise<Check> {
     const notWritable = writable(path);
     if (notWritable) return notWritable;
     return (
-      (await openExistingStore(store)) ?? {
+      (await inspectStore(location, path)) ?? {
         name: "store",
         ok: true,
         detail: `${path} is a SQLite database; conclave's tables are created on the first run`,
@@ -173,21 +172,6 @@ function writable(path: string): Check | undefined {
   }
 }
 
-/**
- * Opens an existing store without creating it: a passed check when it holds
- * conclave's tables, a failed one with its error when it does not open,
- * `undefined` when it is there but empty (the first run creates the tables).
- */
-async function openExistingStore(store: string): Promise<Check | undefined> {
-  try {
-    await (await openStore(store, { create: false })).close();
-    return { name: "store", ok: true, detail: `${redactUrl(store)} opens and holds the store` };
-  } catch (error) {
-    if (error instanceof StoreNotFoundError) return undefined;
-    return { name: "store", ok: false, detail: toError(error).message };
-  }
-}
-
 /** How long doctor waits for the broker to accept a session. */
 const TRANSPORT_TIMEOUT_MS = 5000;
 
@@ -208,7 +192,8 @@ async function checkTransport(config: SwarmFile): Promise<Check> {
   } catch {
     // openTransport says what is wrong with the URL.
   }
-  const opening = openTransport(config);
+  // Opening the AMQP transport declares the swarm's exchange: doctor only logs in.
+  const opening = amqp ? openAmqpSession(config) : openTransport(config);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((resolve) => {
     timer = setTimeout(() => resolve("late"), TRANSPORT_TIMEOUT_MS);

@@ -149,26 +149,32 @@ export async function showRoi(target: StoreTarget, json: boolean): Promise<numbe
   } finally {
     await store.close();
   }
+  const types = Object.entries(report.taskTypes);
+  const models = Object.entries(report.models);
   if (json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
-  } else {
+  } else if (types.length > 0) {
     const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)} %`);
     const lines = [
       "task type                     tasks  accuracy  calls/task  credits/task  agreement",
-      ...Object.entries(report.taskTypes).map(
+      ...types.map(
         ([type, l]) =>
           `${type.padEnd(28)}${String(l.tasks).padStart(7)}${pct(l.accuracy).padStart(10)}${l.callsPerTask.toFixed(2).padStart(12)}${l.creditsPerTask.toFixed(1).padStart(14)}${pct(l.agreement).padStart(11)}`,
       ),
       "",
-      "model                         calls   credits  accuracy of its answers",
-      ...Object.entries(report.models).map(
-        ([model, m]) =>
-          `${model.padEnd(28)}${String(m.calls).padStart(7)}${String(m.credits).padStart(10)}  ${pct(m.accuracy)}`,
-      ),
+      ...(models.length === 0
+        ? ["no model call was charged for these tasks (members without llm:, or without a budget)"]
+        : [
+            "model                         calls   credits  accuracy of its answers",
+            ...models.map(
+              ([model, m]) =>
+                `${model.padEnd(28)}${String(m.calls).padStart(7)}${String(m.credits).padStart(10)}  ${pct(m.accuracy)}`,
+            ),
+          ]),
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   }
-  if (Object.keys(report.taskTypes).length === 0) {
+  if (types.length === 0) {
     process.stderr.write(
       "conclave: no ensemble decision in this store, so nothing to report: the report measures the task types a swarm file's ensembles: section answers (see examples/ensemble-swarm); run such a swarm first, or name its store with --store or --swarm\n",
     );

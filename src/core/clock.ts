@@ -13,12 +13,50 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): () => void;
 }
 
-/** The wall clock and node's timers. */
-export const systemClock: Clock = Object.freeze({
+/**
+ * The longest delay one Node timer holds, ms (about 24.8 days): `setTimeout`
+ * fires a longer one after 1 ms, with a `TimeoutOverflowWarning`.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Node's timers, each at most {@link MAX_TIMER_MS}. */
+const nodeTimers: Clock = {
   now: () => Date.now(),
   setTimer(fn: () => void, ms: number): () => void {
     const handle = setTimeout(fn, Math.max(0, ms));
     return () => clearTimeout(handle);
+  },
+};
+
+/**
+ * Runs `fn` once at `clock.now() + ms`, however long that is, on a clock
+ * whose timers hold at most {@link MAX_TIMER_MS}: a longer wait is chained
+ * from such timers. Returns a function that cancels it.
+ */
+export function setLongTimer(clock: Clock, fn: () => void, ms: number): () => void {
+  const due = clock.now() + Math.max(0, ms);
+  let cancelled = false;
+  let cancel: () => void = () => undefined;
+  const arm = (wait: number) => {
+    cancel = clock.setTimer(() => {
+      if (cancelled) return;
+      const left = due - clock.now();
+      if (left > 0 && wait === MAX_TIMER_MS) arm(Math.min(left, MAX_TIMER_MS));
+      else fn();
+    }, wait);
+  };
+  arm(Math.min(Math.max(0, ms), MAX_TIMER_MS));
+  return () => {
+    cancelled = true;
+    cancel();
+  };
+}
+
+/** The wall clock and node's timers; a wait longer than Node's timers hold is chained. */
+export const systemClock: Clock = Object.freeze({
+  now: () => Date.now(),
+  setTimer(fn: () => void, ms: number): () => void {
+    return ms > MAX_TIMER_MS ? setLongTimer(nodeTimers, fn, ms) : nodeTimers.setTimer(fn, ms);
   },
 });
 

@@ -67,8 +67,10 @@ export function withinReserve(
  * with `−ask / w ≥ target`. It is what Vickrey charges: computed with the
  * very arithmetic the ranking uses, so the winner is never charged a credit
  * more (sale) or paid a credit less (procurement) than the runner-up forces.
- * Returned as a price on `side`, not clamped (it may be negative for a
- * procurement target above zero; callers clamp to the winner's own bid).
+ * Returned as a price on `side`, not clamped to the winner's bid (it may be
+ * negative for a procurement target above zero; callers clamp to the
+ * winner's own bid), but always within ±`Number.MAX_SAFE_INTEGER`: a target
+ * beyond the range of whole credits gives the range's end.
  *
  * @throws RangeError if `target` is not finite or `weight` is not a finite
  *   number > 0 (a programming error: clearing validates its inputs first).
@@ -82,10 +84,17 @@ export function thresholdPrice(side: AuctionSide, target: number, weight: number
   }
   // Start from the exact real answer, then step by whole credits until the
   // float comparison the ranking uses agrees: at most a step or two either way.
-  let oriented = Math.ceil(side === "sale" ? target / weight : target * weight);
+  // Only within the range of whole credits: beyond 2^53 floats are more than
+  // a credit apart, a step would not move, and no such price could be paid;
+  // there the price is the nearest whole-credit one (callers clamp further).
+  const limit = Number.MAX_SAFE_INTEGER;
+  let oriented = Math.min(
+    limit,
+    Math.max(-limit, Math.ceil(side === "sale" ? target / weight : target * weight)),
+  );
   const reaches = (candidate: number): boolean =>
     orientedScore(side, priceFromOriented(side, candidate), weight) >= target;
-  while (reaches(oriented - 1)) oriented -= 1;
-  while (!reaches(oriented)) oriented += 1;
+  while (oriented > -limit && reaches(oriented - 1)) oriented -= 1;
+  while (oriented < limit && !reaches(oriented)) oriented += 1;
   return priceFromOriented(side, oriented);
 }

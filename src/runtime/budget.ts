@@ -1,5 +1,5 @@
 import type { Clock } from "../core/clock.js";
-import { toError, UnpricedModelError } from "../errors/index.js";
+import { ConfigError, toError, UnpricedModelError } from "../errors/index.js";
 import {
   AgentHaltedError,
   agentAccount,
@@ -75,13 +75,29 @@ export interface Escrow {
   readonly delegator: string;
 }
 
-/** Reads the escrow headers of an envelope. */
+/** Header of a task awarded by auction: the auction id (the market's `AuctionHeaders.auction`). */
+export const AUCTION_HEADER = "conclave-auction";
+
+/** The escrow key of an auction's clearing price. */
+export const auctionEscrowKey = (auction: string): string => `auction-${auction}`;
+
+/**
+ * Reads the escrow headers of an envelope. An auction's clearing price is
+ * carried by the task the auction awarded alone (the one whose
+ * `conclave-auction` header names it): the market releases it when that
+ * task completes and refunds it when that task dies. A task it caused (a
+ * call, a tool, a submitted task, which inherit its escrow headers) holds
+ * none of it: its death refunds nothing, its auditor settles nothing.
+ */
 export function escrowOf(envelope: Envelope | undefined): Escrow | undefined {
   const h = envelope?.headers;
   const key = h?.[EscrowHeaders.key];
   const amount = Number(h?.[EscrowHeaders.amount]);
   const delegator = h?.[EscrowHeaders.delegator];
   if (!key || !delegator || !Number.isSafeInteger(amount) || amount < 1) return undefined;
+  if (key.startsWith(auctionEscrowKey("")) && key !== auctionEscrowKey(h?.[AUCTION_HEADER] ?? "")) {
+    return undefined;
+  }
   return { key, amount, delegator };
 }
 
@@ -184,6 +200,16 @@ export class Budgets {
    */
   async spend(agentId: string, operationId: string, request: SpendRequest): Promise<number> {
     this.assertActive(agentId);
+    // A bad charge is refused metered or not: the mistake shows before the agent has a budget.
+    if ("credits" in request) {
+      if (request.credits !== 0) parseAmount(request.credits);
+      const units = request.units;
+      if (units !== undefined && (!Number.isSafeInteger(units) || units < 0)) {
+        throw new ConfigError(
+          `spend units must be a whole number ≥ 0 (tokens, calls), got ${String(units)}; leave units out when there is nothing to count`,
+        );
+      }
+    }
     // An agent without a budget is not metered.
     if (!this.#budgets.has(agentId)) return 0;
     const credits = "credits" in request ? request.credits : this.#price(request);

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { DuplicateStepError, NonDeterminismError } from "../errors/llm.js";
 import type { StepJournal } from "../llm/ports.js";
 import type { StepRecord, StepStore } from "../store/ports/steps.js";
+import { derivedUlid } from "../wire/ulid.js";
 
 /**
  * The journal of one execution of a task, kept in the store: each step's
@@ -79,10 +79,5 @@ export class StoreStepJournal implements StepJournal {
  * characters of a SHA-256 of (parent, step) in Crockford base32.
  */
 export function childTaskId(parentId: string, step: string): string {
-  const digest = createHash("sha256").update(`${parentId}\n${step}`).digest();
-  let out = "";
-  for (let i = 0; i < 16; i++) out += CROCKFORD[(digest[i] as number) & 31];
-  return `${parentId.slice(0, 10)}${out}`;
+  return derivedUlid(parentId, `${parentId}\n${step}`);
 }
-
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

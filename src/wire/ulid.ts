@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 
@@ -145,6 +145,25 @@ export function ulidTime(id: string): number {
   let time = 0;
   for (let i = 0; i < 10; i++) time = time * 32 + ALPHABET.indexOf(id.charAt(i));
   return time;
+}
+
+/**
+ * A ULID derived instead of drawn: `time` (or the first 10 characters of a
+ * ULID whose time to reuse), then 16 characters of a SHA-256 of `seed` in
+ * Crockford base32 (each of the digest's first 16 bytes, its low 5 bits).
+ * The same inputs give the same id, so a replayed step or a retried award
+ * names the very same task, and the bus and the outbox drop the repeat
+ * (PROTOCOL.md, "Child task ids").
+ */
+export function derivedUlid(time: number | string, seed: string): string {
+  const head =
+    typeof time === "string"
+      ? time.slice(0, 10)
+      : encodeBase32(Math.min(Math.max(0, Math.floor(time) || 0), ULID_MAX_TIME), 10);
+  const digest = createHash("sha256").update(seed).digest();
+  let tail = "";
+  for (let i = 0; i < 16; i++) tail += ALPHABET.charAt((digest[i] as number) & 31);
+  return head + tail;
 }
 
 function checkTime(time: number): number {

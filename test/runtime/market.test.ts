@@ -6,30 +6,17 @@ import { createBid } from "../../src/market/index.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { escrowKey } from "../../src/runtime/market/engine.js";
 import { subjects } from "../../src/runtime/subjects.js";
-import type { Swarm } from "../../src/runtime/swarm.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
 import { encodeEnvelope } from "../../src/wire/codec.js";
+import { live, marketDefaults } from "../helpers/market.js";
 import { until } from "../helpers/until.js";
-
-const defaults = {
-  heartbeatMs: 50,
-  ackWaitMs: 2000,
-  maxDeliver: 2,
-  backoff: { baseMs: 5, maxMs: 20, factor: 2, jitter: "none" as const },
-};
-
-/** Waits until every named agent is in the registry and alive (bids come only from live agents). */
-async function live(swarm: Swarm, ids: readonly string[]): Promise<void> {
-  await until(
-    () => ids.every((id) => swarm.registry.get(id)?.liveness === "alive"),
-    5000,
-    `agents ${ids.join(", ")} alive`,
-  );
-}
 
 describe("market: contract-net auctions over the bus", () => {
   test("a Vickrey auction pays the winner the second-lowest ask through escrow; reputation learns", async () => {
-    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["review"] } }, defaults });
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["review"] } },
+      defaults: marketDefaults,
+    });
     try {
       const { swarm } = t;
       const events: SwarmEvent[] = [];
@@ -111,7 +98,10 @@ describe("market: contract-net auctions over the bus", () => {
   });
 
   test("forged, duplicate and shill bids are refused with their reasons; the honest bid wins", async () => {
-    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["review"] } }, defaults });
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["review"] } },
+      defaults: marketDefaults,
+    });
     try {
       const { swarm } = t;
       const rejected: { bidder: string; reason: string }[] = [];
@@ -193,7 +183,7 @@ describe("market: contract-net auctions over the bus", () => {
   test("allocation: auction in the swarm file: submitted tasks are auctioned; unsold ones queue to the role", async () => {
     const t = createTestSwarm({
       roles: { lead: {}, dev: { tasks: ["review"] } },
-      defaults,
+      defaults: marketDefaults,
       tasks: {
         review: {
           allocation: "auction",
@@ -266,7 +256,10 @@ describe("market: contract-net auctions over the bus", () => {
   });
 
   test("a task the winner never completes is dead-lettered: escrow refunded, reputation falls", async () => {
-    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["review"] } }, defaults });
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["review"] } },
+      defaults: marketDefaults,
+    });
     try {
       const { swarm } = t;
       swarm.agent({ id: "lead", role: "lead", budget: { initial: 500, minBalance: 0 } });
@@ -306,7 +299,10 @@ describe("market: contract-net auctions over the bus", () => {
   });
 
   test("English rounds and a Dutch clock run over the bus; a sale is paid by its winner", async () => {
-    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["slot"] } }, defaults });
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["slot"] } },
+      defaults: marketDefaults,
+    });
     try {
       const { swarm } = t;
       swarm.agent({ id: "lead", role: "lead", budget: { initial: 10, minBalance: 0 } });
@@ -378,7 +374,10 @@ describe("market: contract-net auctions over the bus", () => {
   });
 
   test("an auction closes once every live bidder of the role answered; a silent one makes it wait for the deadline", async () => {
-    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["review"] } }, defaults });
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["review"] } },
+      defaults: marketDefaults,
+    });
     try {
       const { swarm } = t;
       let quietAnswers = false;
@@ -439,7 +438,10 @@ describe("market: contract-net auctions over the bus", () => {
     }
   });
   test("a burst of auctions opens one at a time: the first call reaches its bidders before the last auction opens", async () => {
-    const t = createTestSwarm({ roles: { lead: {}, dev: { tasks: ["review"] } }, defaults });
+    const t = createTestSwarm({
+      roles: { lead: {}, dev: { tasks: ["review"] } },
+      defaults: marketDefaults,
+    });
     try {
       const { swarm } = t;
       const order: string[] = [];

@@ -30,6 +30,8 @@ export async function concludeAuction(
     privateKey: KeyObject;
     payer: string;
     startedAt: number;
+    /** Credits the payer gets back in the commit that holds the price (its delegated budget). */
+    refundable?: number;
   },
 ): Promise<AuctionWon> {
   let status: "awarded" | "unsold" = result.status;
@@ -38,7 +40,12 @@ export async function concludeAuction(
   let reason: string | undefined = result.status === "unsold" ? result.reason : undefined;
   if (result.status === "awarded" && result.award.price > 0) {
     const payer = result.side === "sale" ? result.award.winner : who.payer;
-    const metered = node.budgets.has(payer) || (await node.store.balance(agentAccount(payer))) > 0;
+    // The payer's delegated budget, refunded in the commit that holds the price.
+    const refundable = result.side === "sale" ? 0 : (who.refundable ?? 0);
+    const metered =
+      refundable > 0 ||
+      node.budgets.has(payer) ||
+      (await node.store.balance(agentAccount(payer))) > 0;
     if (metered) {
       try {
         // Checked now, held with the awarded task in the caller's commit: a
@@ -46,7 +53,11 @@ export async function concludeAuction(
         // winner, a remote submitter) that spends the price meanwhile makes
         // that commit fail with InsufficientCreditsError, and the caller's
         // task dies saying so: nothing is held for a task never sent.
-        await node.budgets.checkHold(payer, result.award.price, result.award.price);
+        await node.budgets.checkHold(
+          payer,
+          result.award.price,
+          Math.max(0, result.award.price - refundable),
+        );
         holdWith = "task";
         escrowed = true;
       } catch (error) {

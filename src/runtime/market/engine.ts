@@ -86,6 +86,24 @@ export interface MarketConfig {
   readonly bidRate?: { readonly capacity: number; readonly refillPerSecond: number };
 }
 
+/** What {@link MarketEngine.run} is asked to auction. */
+export interface AuctionRequest {
+  /** The auction id, its idempotency key. */
+  readonly id: string;
+  readonly auctioneer: string;
+  /** Who pays the clearing price in a procurement auction: the auctioneer, or the task's submitter. */
+  readonly payer?: string;
+  readonly task: string;
+  readonly item: unknown;
+  readonly options?: AuctionOptions;
+  /**
+   * Credits the payer gets back in the commit that holds the price (the
+   * budget it delegated the auctioned request with): counted toward what
+   * it can pay.
+   */
+  readonly refundable?: number;
+}
+
 interface Running {
   readonly auction: Auction;
   readonly task: string;
@@ -104,6 +122,8 @@ export class MarketEngine {
   readonly #node: MarketContext;
   readonly #gate: BidGate;
   readonly #running = new Map<string, Running>();
+  /** Auctions being run by `run`, by id: a second call with the same id joins the first. */
+  readonly #inFlight = new Map<string, Promise<AuctionWon>>();
   readonly #balances = new Map<string, number>();
   readonly #bidding: BidderSide;
   #subscriptions: { unsubscribe(): void }[] = [];
@@ -186,20 +206,30 @@ export class MarketEngine {
   /**
    * Runs one auction as local agent `auctioneer` and resolves with its end.
    * An auction already recorded under `id` (a retried caller) is not run
-   * again: its recorded outcome comes back.
+   * again: its recorded outcome comes back; one still running under `id`
+   * on this node (a caller that retried before the first call returned) is
+   * joined, not run a second time beside it.
    */
-  async run(request: {
-    readonly id: string;
-    readonly auctioneer: string;
-    /** Who pays the clearing price in a procurement auction: the auctioneer, or the task's submitter. */
-    readonly payer?: string;
-    readonly task: string;
-    readonly item: unknown;
-    readonly options?: AuctionOptions;
-  }): Promise<AuctionWon> {
+  run(request: AuctionRequest): Promise<AuctionWon> {
+    const running = this.#inFlight.get(request.id);
+    if (running !== undefined) return running;
+    const started = this.#runOnce(request).finally(() => {
+      if (this.#inFlight.get(request.id) === started) this.#inFlight.delete(request.id);
+    });
+    this.#inFlight.set(request.id, started);
+    return started;
+  }
+
+  async #runOnce(request: AuctionRequest): Promise<AuctionWon> {
     const node = this.#node;
     const configured = node.roles.tasks[request.task];
     const role = request.options?.role ?? configured?.role ?? node.roles.listing(request.task);
+    if (role !== undefined && !node.roles.names.includes(role)) {
+      // Nobody could ever bid: refused now, not after a round nobody hears.
+      throw new ConfigError(
+        `role ${JSON.stringify(role)} is not defined in the swarm, so nobody can bid for "${request.task}"; auction it to one of its roles: ${node.roles.names.join(", ")}`,
+      );
+    }
     const candidates = role ? node.registry.find({ role }).map((e) => e.card.id) : [];
     // Both reads at once: one wait for the store per auction, not two in a row.
     const [stored, reputationRows] = await Promise.all([
@@ -284,6 +314,7 @@ export class MarketEngine {
       privateKey: agent.signer.privateKey,
       payer: request.payer ?? agent.id,
       startedAt: now,
+      ...(request.refundable === undefined ? {} : { refundable: request.refundable }),
     });
   }
 
@@ -361,6 +392,7 @@ export class MarketEngine {
     const at = Math.max(cfp.closesAt, cfp.clock?.expiresAt ?? 0);
     const clock = this.#node.clock;
     const delay = Math.max(0, at - clock.now());
+    // A long round (roundMs over ~24.8 days) is waited for in timers Node can hold.
     run.cancelTimer = clock.setTimer(() => {
       if (this.#closed) return;
       this.#advance(run, run.auction.tick(clock.now()));
@@ -395,12 +427,23 @@ export class MarketEngine {
       node.deadLetters.park(message, error);
       return;
     }
-    if (run.auction.terms.side === "sale" && typeof envelope.from === "string") {
-      // The gate is synchronous: read the bidder's balance before stepping.
-      this.#balances.set(envelope.from, await node.store.balance(agentAccount(envelope.from)));
+    const bidder = envelope.from;
+    // The gate is synchronous: a sale reads the bidder's balance before
+    // stepping; only a bidder the registry knows (the gate refuses any other
+    // as unknown), so made-up senders cost no store read and leave nothing.
+    const reads = run.auction.terms.side === "sale" && node.registry.get(bidder) !== undefined;
+    if (reads) this.#balances.set(bidder, await node.store.balance(agentAccount(bidder)));
+    if (run.auction.status !== "open") {
+      if (reads) this.#balances.delete(bidder);
+      return;
     }
-    if (run.auction.status !== "open") return;
-    const outcome = run.auction.step(envelope, node.clock.now());
+    let outcome: ReturnType<Auction["step"]>;
+    try {
+      outcome = run.auction.step(envelope, node.clock.now());
+    } finally {
+      // Read for this step alone (set, stepped and dropped in one turn).
+      if (reads) this.#balances.delete(bidder);
+    }
     if (!outcome.accepted) {
       node.events.emit({
         type: "auction.bid_rejected",
@@ -454,6 +497,14 @@ export class MarketEngine {
       await delivery.nak({ delayMs: 1000, reason: "no local agent to run the auction" });
       return;
     }
+    // A request its sender delegated with a budget (`ctx.delegate`) is paid
+    // by the auction's price instead: that budget goes back to the sender in
+    // the commit that holds the price, so it counts toward what the sender
+    // can pay. An escrow the request only carries on from an ancestor's
+    // delegation (its delegator is someone else) is that delegation's, left
+    // for its audit.
+    const carried = escrowOf(envelope);
+    const budget = carried?.delegator === envelope.from ? carried : undefined;
     const keepAlive = keepLease(node.clock, delivery, REQUEST_ACK_WAIT_MS);
     try {
       const won = await this.run({
@@ -462,6 +513,7 @@ export class MarketEngine {
         payer: envelope.from,
         task,
         item: envelope.body,
+        ...(budget === undefined ? {} : { refundable: budget.amount }),
       });
       let awarded: AwardedTask;
       if (won.outcome.status === "awarded") {
@@ -490,16 +542,17 @@ export class MarketEngine {
           },
         };
       }
-      // The price's hold commits with the awarded task, or neither does. A
-      // request delegated with a budget (`ctx.delegate`) is paid by the
-      // auction's price instead: its budget goes back to its delegator in
-      // the same commit (unsold, the request itself goes on, budget and all).
-      const budget = won.outcome.status === "awarded" ? escrowOf(envelope) : undefined;
+      // The price's hold commits with the awarded task, or neither does;
+      // the request's own budget goes back first, in the same commit, so it
+      // can pay toward the price (unsold, the request itself goes on, budget
+      // and all).
+      const refund =
+        won.outcome.status === "awarded" && budget !== undefined
+          ? settlement(budget.key, budget.amount, "fail", budget.delegator, node.clock.now())
+          : undefined;
       const ledger = [
+        ...(refund === undefined ? [] : [refund]),
         ...(awarded.hold === undefined ? [] : [awarded.hold]),
-        ...(budget === undefined
-          ? []
-          : [settlement(budget.key, budget.amount, "fail", budget.delegator, node.clock.now())]),
       ];
       await node.outbox.commit(taskId, auctioneer.id, {
         effects: [],

@@ -12,7 +12,8 @@ import { updateMarketReputation } from "../../market/index.js";
 import { encodeEnvelope } from "../../wire/codec.js";
 import { createEnvelope, type Envelope } from "../../wire/envelope.js";
 import { signEnvelope } from "../../wire/signature.js";
-import { EscrowHeaders } from "../budget.js";
+import { derivedUlid } from "../../wire/ulid.js";
+import { AUCTION_HEADER, auctionEscrowKey, EscrowHeaders } from "../budget.js";
 import { subjects } from "../subjects.js";
 import { traceOutgoing } from "../tracing.js";
 
@@ -22,7 +23,7 @@ import type { AuctionWon, AwardedTask } from "./types.js";
 /** Headers of a task awarded by auction (besides the escrow's). */
 export const AuctionHeaders = Object.freeze({
   /** The auction id. */
-  auction: "conclave-auction",
+  auction: AUCTION_HEADER,
   /** Who receives the clearing price when the task completes. */
   payee: "conclave-auction-payee",
   /** When it was awarded, ms since epoch: the start of the latency reputation learns. */
@@ -32,7 +33,7 @@ export const AuctionHeaders = Object.freeze({
 });
 
 /** The escrow account key of an auction's clearing price. */
-export const escrowKey = (auction: string) => `auction-${auction}`;
+export const escrowKey: (auction: string) => string = auctionEscrowKey;
 
 /**
  * The id of the `n`-th auction (from 1) a handler of task `taskId` runs as
@@ -43,6 +44,18 @@ export function handlerAuctionId(taskId: string, agent: string, n: number): stri
   const stable = `${taskId}-${agent}-${n}`;
   if (stable.length <= 128) return stable;
   return `${taskId}-${createHash("sha256").update(stable).digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * The envelope id of the task auction `auction` awards: a ULID of the time
+ * it was recorded as awarded (`awardedAt`), then 16 characters of a SHA-256
+ * of the auction id. Every caller that gets the auction's outcome (the
+ * first, a retried one, one that joined it) builds the very same task, so
+ * the id it is told is the id of the task the winner runs, and a repeat is
+ * dropped by the outbox and the bus.
+ */
+export function awardedTaskId(auction: string, awardedAt: number): string {
+  return derivedUlid(awardedAt, `award\n${auction}`);
 }
 
 /** Reputation learning rate: the last ~5 contracts dominate. */
@@ -100,7 +113,7 @@ export function awardedTask(
           ...(deadline === undefined ? {} : { deadline }),
           headers: { ...traced.headers, ...headers },
         },
-        { clock: node.clock },
+        { clock: node.clock, id: awardedTaskId(outcome.auction, won.awardedAt) },
       ),
       auctioneer.privateKey,
     );

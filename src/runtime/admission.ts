@@ -76,8 +76,14 @@ export class Gatekeeper implements AdmissionGate {
     if (this.#refused.get(card.id)?.code === "E_REVOKED") return undefined;
     let verdict: Admission;
     try {
+      // Only an id the swarm file declares is pinned on sight: a credential
+      // or a vote grants a key of its own, and a refused card must not pin
+      // its key to an id the operator may declare later (a squatter's key
+      // would then lock the genuine agent out, and be admitted instead).
       const pinnedKey =
-        this.#policy.mode === "open" ? undefined : await this.#pin(card.id, card.publicKey);
+        this.#policy.mode === "open" || !this.#policy.declared.has(card.id)
+          ? undefined
+          : await this.#pin(card.id, card.publicKey);
       const voted = this.#voted.get(card.id);
       verdict = admitCard(this.#policy, card, {
         now: this.#node.clock.now(),
@@ -105,11 +111,13 @@ export class Gatekeeper implements AdmissionGate {
 
   /** Why an agent is refused, when it is: what it sends is dead-lettered with this. */
   refusal(agentId: string): Refusal | undefined {
+    this.#lapse(agentId);
     return this.#refused.get(agentId);
   }
 
   /** Throws `AdmissionError` for an agent this node refused. */
   assertAdmitted(agentId: string): void {
+    this.#lapse(agentId);
     const refusal = this.#refused.get(agentId);
     if (refusal !== undefined) throw new AdmissionError(refusal.code, refusal.reason);
   }
@@ -142,6 +150,7 @@ export class Gatekeeper implements AdmissionGate {
 
   /** The grant of an admitted agent. */
   grant(agentId: string): Grant | undefined {
+    this.#lapse(agentId);
     return this.#grants.get(agentId);
   }
 
@@ -157,17 +166,34 @@ export class Gatekeeper implements AdmissionGate {
   expire(now: number): string[] {
     const expired: string[] = [];
     for (const [id, grant] of this.#grants) {
-      if (grant.expiresAt === undefined || grant.expiresAt >= now) continue;
-      this.#grants.delete(id);
-      const card = this.#node.registry.get(id)?.card;
-      this.#refuse(
-        { id, publicKey: card?.publicKey ?? grant.publicKey ?? "" },
-        "E_CREDENTIAL_EXPIRED",
-        `the credential of "${id}" expired at ${new Date(grant.expiresAt).toISOString()}; ask the operator for a new one (conclave admit)`,
-      );
-      expired.push(id);
+      if (this.#expireGrant(id, grant, now)) expired.push(id);
     }
     return expired;
+  }
+
+  /**
+   * Refuses `agentId` from now on when its grant ran out, checked as its
+   * messages, votes and refusal are asked about: an agent whose credential
+   * expired is refused at once, not only when its next card is heard (a
+   * node that stops heartbeating would otherwise keep its tasks and votes
+   * accepted until the registry drops it).
+   */
+  #lapse(agentId: string): void {
+    const grant = this.#grants.get(agentId);
+    if (grant?.expiresAt !== undefined) this.#expireGrant(agentId, grant, this.#node.clock.now());
+  }
+
+  /** Drops `grant` and refuses its agent when it ended before `now`; returns whether it did. */
+  #expireGrant(id: string, grant: Grant, now: number): boolean {
+    if (grant.expiresAt === undefined || grant.expiresAt >= now) return false;
+    this.#grants.delete(id);
+    const card = this.#node.registry.get(id)?.card;
+    this.#refuse(
+      { id, publicKey: card?.publicKey ?? grant.publicKey ?? "" },
+      "E_CREDENTIAL_EXPIRED",
+      `the credential of "${id}" expired at ${new Date(grant.expiresAt).toISOString()}; ask the operator for a new one (conclave admit)`,
+    );
+    return true;
   }
 
   /** Refuses an agent for good (revoked). */

@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { toError } from "../errors/index.js";
+import { decodePublicKey } from "../identity/keys.js";
 import {
   checkRevocation,
   OPERATOR_ID,
@@ -14,6 +15,9 @@ import { subjects } from "./subjects.js";
 
 /** How often the audit log is read for revocations made without the bus. */
 const POLL_MS = 2000;
+
+/** Logged self-revocations kept until their agent's key is known here. */
+const MAX_UNVERIFIED = 10_000;
 
 /** Audit entry kind of a revocation (the signed envelope is its data). */
 export const REVOKED_AUDIT_KIND = "registry.revoked";
@@ -36,6 +40,8 @@ export class Revocations {
   #subscription: { unsubscribe(): void } | undefined;
   /** The audit log is read from here on the next poll. */
   #nextSeq = 1;
+  /** Logged self-revocations (by audit seq) whose agent's key is not known here yet. */
+  readonly #unverified = new Map<number, unknown>();
   #cancelPoll: (() => void) | undefined;
 
   constructor(
@@ -73,18 +79,87 @@ export class Revocations {
 
   async #readLog(): Promise<void> {
     const { store } = this.#node;
+    // Self-revocations whose agent's key was unknown at the last read: its key may be known now.
+    for (const [seq, envelope] of [...this.#unverified]) this.#applyLogged(seq, envelope);
     for (;;) {
       const page = await store.auditLog({ fromSeq: this.#nextSeq, limit: 1000 });
       for (const entry of page) {
         this.#nextSeq = entry.seq + 1;
-        if (entry.kind !== REVOKED_AUDIT_KIND) continue;
-        const body = (entry.data as { body?: RevocationBody } | null)?.body;
-        if (body && typeof body.agent === "string" && !this.#node.keys.revoked(body.agent)) {
-          this.#apply(body);
-        }
+        if (entry.kind === REVOKED_AUDIT_KIND) this.#applyLogged(entry.seq, entry.data);
       }
       if (page.length < 1000) return;
     }
+  }
+
+  /**
+   * Applies a revocation read from the audit log once it checks out as one
+   * heard on the bus does: anyone who can append to the store could have
+   * written it. A forged one is reported and ignored; a self-revocation of
+   * an agent whose key is not known here yet waits for the next read.
+   */
+  #applyLogged(seq: number, data: unknown): void {
+    const { admission, keys, events } = this.#node;
+    this.#unverified.delete(seq);
+    let body: RevocationBody;
+    try {
+      const envelope = decodeEnvelope(JSON.stringify(data ?? null));
+      const claimed = envelope.body as { agent?: unknown; authority?: unknown } | null;
+      const agent = claimed?.agent;
+      if (typeof agent === "string" && keys.revoked(agent)) return;
+      if (
+        claimed?.authority === "self" &&
+        agent === envelope.from &&
+        typeof agent === "string" &&
+        this.#knownKey(agent) === undefined
+      ) {
+        this.#defer(seq, data);
+        return;
+      }
+      body = checkRevocation(envelope, {
+        operatorKey: admission.policy.operatorKey,
+        keyOf: (id) => this.#knownKey(id),
+      });
+    } catch (error) {
+      events.emit({
+        type: "error",
+        error: `ignoring the revocation at audit seq ${seq}: ${toError(error).message}`,
+      });
+      return;
+    }
+    if (!keys.revoked(body.agent)) this.#apply(body);
+  }
+
+  /** Keeps a logged self-revocation for the next read; the oldest kept is dropped beyond the bound. */
+  #defer(seq: number, data: unknown): void {
+    this.#unverified.set(seq, data);
+    if (this.#unverified.size <= MAX_UNVERIFIED) return;
+    const [oldest] = this.#unverified.keys();
+    if (oldest === undefined) return;
+    this.#unverified.delete(oldest);
+    this.#node.events.emit({
+      type: "error",
+      error: `ignoring the self-revocation at audit seq ${oldest}: its agent's key never became known here (more than ${MAX_UNVERIFIED} such revocations wait)`,
+    });
+  }
+
+  /** The key an agent is known by here: trusted, hosted here, pinned by the swarm file or carried by its admitted card. */
+  #knownKey(agentId: string): KeyObject | undefined {
+    const { keys, agents, admission, registry } = this.#node;
+    const trusted = keys.key(agentId);
+    if (trusted !== undefined) return trusted;
+    for (const encoded of [
+      agents.get(agentId)?.card.publicKey,
+      admission.policy.declared.get(agentId)?.publicKey,
+      registry.get(agentId)?.card.publicKey,
+    ]) {
+      if (encoded === undefined || encoded.startsWith("SHA256:")) continue;
+      try {
+        return decodePublicKey(encoded);
+      } catch {
+        // Not a key: try the next source.
+      }
+    }
+    return undefined;
   }
 
   #schedulePoll(): void {

@@ -21,6 +21,7 @@ import { KyselyIdempotencyStore } from "./kysely/idempotency.js";
 import { KyselyLedgerStore } from "./kysely/ledger.js";
 import { KyselyMarketStore } from "./kysely/market.js";
 import { KyselyMetaStore } from "./kysely/meta.js";
+import { readPage } from "./kysely/paging.js";
 import { KyselyRegistryStore } from "./kysely/registry.js";
 import { KyselyStepStore } from "./kysely/steps.js";
 import { KyselyTaskClaimStore } from "./kysely/task-claims.js";
@@ -150,13 +151,15 @@ export class KyselyStore implements Store {
     return this.#tasks.completedCount();
   }
   latestCompletions(options?: { limit?: number; corr?: string }): Promise<CompletionSummary[]> {
-    return this.#tasks.latestCompletions(options);
+    return readPage("reading the latest completions", options, (o) =>
+      this.#tasks.latestCompletions(o),
+    );
   }
   taskOutcome(taskId: string): Promise<TaskOutcome | undefined> {
     return this.#tasks.taskOutcome(taskId);
   }
   pendingOutbox(options?: { taskId?: string; limit?: number }): Promise<OutboxEntry[]> {
-    return this.#tasks.pendingOutbox(options);
+    return readPage("reading the outbox", options, (o) => this.#tasks.pendingOutbox(o));
   }
   deleteOutbox(ids: readonly string[]): Promise<void> {
     return this.#tasks.deleteOutbox(ids);
@@ -165,7 +168,9 @@ export class KyselyStore implements Store {
     return this.#tasks.markOutboxSent(sent);
   }
   sentOutbox(options: { sentBefore: number; limit?: number }): Promise<SentOutboxEntry[]> {
-    return this.#tasks.sentOutbox(options);
+    return readPage("reading the sent outbox", options, (o) =>
+      this.#tasks.sentOutbox(o ?? options),
+    );
   }
   effects(kind: string): Promise<EffectRecord[]> {
     return this.#tasks.effects(kind);
@@ -199,7 +204,7 @@ export class KyselyStore implements Store {
     return this.#deadLetters.removeDeadLetter(id);
   }
   deadLetters(options?: { limit?: number }): Promise<DeadLetterRecord[]> {
-    return this.#deadLetters.deadLetters(options);
+    return readPage("reading dead letters", options, (o) => this.#deadLetters.deadLetters(o));
   }
   deadLetteredRoots(): Promise<string[]> {
     return this.#deadLetters.deadLetteredRoots();
@@ -217,7 +222,7 @@ export class KyselyStore implements Store {
     return this.#audit.appendAudit(entry);
   }
   auditLog(options?: { fromSeq?: number; limit?: number }): Promise<AuditRecord[]> {
-    return this.#audit.auditLog(options);
+    return readPage("reading the audit log", options, (o) => this.#audit.auditLog(o));
   }
   saveAgentCard<Card extends { readonly id: string }>(
     card: Card,
@@ -276,14 +281,14 @@ export class KyselyStore implements Store {
     return this.#ledger.balances();
   }
   ledgerEntries(options?: { account?: string; limit?: number }): Promise<LedgerEntryRecord[]> {
-    return this.#ledger.ledgerEntries(options);
+    return readPage("reading ledger entries", options, (o) => this.#ledger.ledgerEntries(o));
   }
   ledgerOperations(options?: {
     since?: number;
     kind?: OperationKind;
     limit?: number;
   }): Promise<LedgerOperation[]> {
-    return this.#ledger.ledgerOperations(options);
+    return readPage("reading ledger operations", options, (o) => this.#ledger.ledgerOperations(o));
   }
   ledgerCheck(): Promise<LedgerCheck> {
     return this.#ledger.ledgerCheck();
@@ -298,7 +303,7 @@ export class KyselyStore implements Store {
     return this.#market.getAuction(id);
   }
   auctions(options?: { limit?: number }): Promise<AuctionRecord[]> {
-    return this.#market.auctions(options);
+    return readPage("reading auctions", options, (o) => this.#market.auctions(o));
   }
   auctionStats(): Promise<AuctionStats> {
     return this.#market.auctionStats();

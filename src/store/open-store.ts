@@ -5,6 +5,7 @@
  */
 import { ConfigError } from "../errors/index.js";
 import type { Store } from "./port.js";
+import { schemaNameProblem } from "./schema-name.js";
 import { openSqliteStore } from "./sqlite-store.js";
 
 /** Where a store URL points, as {@link parseStoreUrl} reads it. */
@@ -88,12 +89,21 @@ function parsePostgresUrl(url: string): StoreLocation {
       { cause },
     );
   }
-  const schema = parsed.searchParams.get("schema");
+  const schemas = parsed.searchParams.getAll("schema");
+  if (schemas.length > 1) {
+    // Which one wins differs between tools; a store must not be chosen by that.
+    throw new ConfigError(
+      `the postgres:// store URL names ${schemas.length} schemas (?schema=${schemas.join("&schema=")}): keep one ?schema= parameter`,
+    );
+  }
+  const schema = schemas[0] ?? null;
   if (schema !== null && schema.trim() === "") {
     throw new ConfigError(
       "the postgres:// store URL has an empty ?schema=: name the schema (?schema=review) or leave the parameter out for public",
     );
   }
+  const problem = schema === null ? undefined : schemaNameProblem(schema);
+  if (problem !== undefined) throw new ConfigError(`the postgres:// store URL's ${problem}`);
   parsed.searchParams.delete("schema");
   return { kind: "postgres", url: parsed.toString(), ...(schema === null ? {} : { schema }) };
 }

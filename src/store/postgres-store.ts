@@ -10,6 +10,7 @@ import { StoreError, StoreNotFoundError } from "../errors/index.js";
 import { KyselyStore, type KyselyStoreConfig } from "./kysely-store.js";
 import { appliedMigrations, migrateToLatest, quoteIdentifier } from "./migrations/index.js";
 import type { Database } from "./schema.js";
+import { schemaNameProblem } from "./schema-name.js";
 
 /** TLS settings for the connection, passed to node's `tls.connect`. */
 export interface PostgresTlsOptions {
@@ -56,8 +57,6 @@ export interface PostgresStoreConfig {
   readonly onWarning?: (message: string) => void;
 }
 
-/** The largest identifier Postgres keeps without truncating it. */
-const MAX_IDENTIFIER_BYTES = 63;
 /** `int8`: counts, sums, timestamps and sequences. Read as numbers (all far below 2^53). */
 const INT8_OID = 20;
 
@@ -245,11 +244,8 @@ async function loadPg(): Promise<Pg> {
 }
 
 function checkSchemaName(schema: string): string {
-  if (schema.length === 0 || Buffer.byteLength(schema) > MAX_IDENTIFIER_BYTES) {
-    throw new StoreError(
-      `schema name "${schema}" must be 1 to ${MAX_IDENTIFIER_BYTES} bytes; choose a shorter one`,
-    );
-  }
+  const problem = schemaNameProblem(schema);
+  if (problem !== undefined) throw new StoreError(problem);
   return schema;
 }
 

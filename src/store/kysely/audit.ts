@@ -7,7 +7,7 @@ import { sql } from "kysely";
 import { StoreError } from "../../errors/index.js";
 import { auditHash } from "../audit-chain.js";
 import type { AuditEntry, AuditRecord, AuditStore } from "../ports/audit.js";
-import type { StoreCore } from "./core.js";
+import { type StoreCore, strictJson } from "./core.js";
 
 export class KyselyAuditStore implements AuditStore {
   readonly #core: StoreCore;
@@ -24,7 +24,7 @@ export class KyselyAuditStore implements AuditStore {
     }
     let data: string;
     try {
-      data = JSON.stringify(entry.data) ?? "null";
+      data = entry.data === undefined ? "null" : strictJson(entry.data);
     } catch (cause) {
       return Promise.reject(
         new StoreError("audit data is not JSON-serialisable; append plain data", { cause }),

@@ -169,3 +169,20 @@ export function exactNumber(value: bigint): number {
 export function integer(value: unknown): number {
   return exactNumber(bigInteger(value));
 }
+
+/**
+ * `JSON.stringify(value)`, throwing where it would return nothing: a
+ * function, a symbol, or a `toJSON` that returns undefined has no JSON form,
+ * and storing it as no value (or `null`) would lose it without a word.
+ *
+ * @throws TypeError for such a value, and whatever `JSON.stringify` throws (a bigint, a cycle).
+ */
+export function strictJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) {
+    throw new TypeError(
+      `a ${typeof value} has no JSON form (a function, a symbol, or a toJSON that returns undefined)`,
+    );
+  }
+  return json;
+}

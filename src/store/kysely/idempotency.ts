@@ -6,7 +6,7 @@ import type {
   IdempotencyStore,
   PruneIdempotencyKeysOptions,
 } from "../ports/idempotency.js";
-import type { StoreCore } from "./core.js";
+import { type StoreCore, strictJson } from "./core.js";
 
 export class KyselyIdempotencyStore implements IdempotencyStore {
   readonly #core: StoreCore;
@@ -22,12 +22,15 @@ export class KyselyIdempotencyStore implements IdempotencyStore {
   ): Promise<IdempotencyClaim> {
     let json: string | null;
     try {
-      json = result === undefined ? null : JSON.stringify(result);
+      json = result === undefined ? null : strictJson(result);
     } catch (cause) {
       return Promise.reject(
-        new StoreError(`the result for idempotency key ${key} is not JSON-serialisable`, {
-          cause,
-        }),
+        new StoreError(
+          `the result for idempotency key ${key} is not JSON-serialisable; claim it with plain data (or no result)`,
+          {
+            cause,
+          },
+        ),
       );
     }
     const at = options.at ?? this.#core.clock.now();

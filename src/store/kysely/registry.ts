@@ -1,7 +1,7 @@
 /** `RegistryStore` over Kysely: an upsert that keeps the newest card by `updatedAt`. */
 import { StoreError } from "../../errors/index.js";
 import type { RegistryStore, StoredAgentCard } from "../ports/registry.js";
-import type { StoreCore } from "./core.js";
+import { type StoreCore, strictJson } from "./core.js";
 
 export class KyselyRegistryStore implements RegistryStore {
   readonly #core: StoreCore;
@@ -19,10 +19,12 @@ export class KyselyRegistryStore implements RegistryStore {
     }
     let json: string;
     try {
-      json = JSON.stringify(card);
+      json = strictJson(card);
     } catch (cause) {
       return Promise.reject(
-        new StoreError(`agent card ${card.id} is not JSON-serialisable`, { cause }),
+        new StoreError(`agent card ${card.id} is not JSON-serialisable; save plain data`, {
+          cause,
+        }),
       );
     }
     const updatedAt = options.updatedAt ?? this.#core.clock.now();

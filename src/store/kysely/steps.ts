@@ -1,7 +1,7 @@
 /** `StepStore` over Kysely: the (task, position) primary key decides which record is first. */
 import { StoreError } from "../../errors/index.js";
 import type { StepRecord, StepStore } from "../ports/steps.js";
-import type { StoreCore } from "./core.js";
+import { type StoreCore, strictJson } from "./core.js";
 
 export class KyselyStepStore implements StepStore {
   readonly #core: StoreCore;
@@ -13,7 +13,7 @@ export class KyselyStepStore implements StepStore {
   recordStep(record: StepRecord): Promise<{ recorded: boolean; stored: StepRecord }> {
     let json: string;
     try {
-      json = JSON.stringify(record.result ?? null);
+      json = strictJson(record.result ?? null);
     } catch (cause) {
       return Promise.reject(
         new StoreError(

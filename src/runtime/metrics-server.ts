@@ -8,7 +8,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gauge } from "prom-client";
-import { toError } from "../errors/index.js";
+import { ConfigError, toError } from "../errors/index.js";
 import type { Store } from "../store/port.js";
 import type { QueueInfo } from "../transport/port.js";
 import type { SwarmMetrics } from "./metrics.js";
@@ -32,6 +32,13 @@ export interface MetricsSource {
   readonly store: Pick<Store, "balances">;
   /** The queues' depths, read at each scrape (a swarm's `queues()`). */
   queues?(): Promise<readonly QueueInfo[]>;
+  /**
+   * The node's bus (a swarm's `transport`): when it closes (`swarm.close()`
+   * or `drain()`, or a connection lost for good) the endpoint closes too,
+   * rather than answer every scrape with a 500 about a closed store and keep
+   * the process from exiting.
+   */
+  readonly transport?: { closed(): Promise<unknown> };
 }
 
 /** Starts the metrics endpoint of one node (a swarm). */
@@ -55,7 +62,7 @@ export async function serveMetrics(
       },
     );
   });
-  const host = options.host ?? "127.0.0.1";
+  const host = checkAddress(options);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, host, () => {
@@ -64,14 +71,40 @@ export async function serveMetrics(
     });
   });
   const { port } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+    return closing;
+  };
+  // The swarm's end is the endpoint's: its counters stop and its store is closed.
+  source.transport?.closed().then(close, close);
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/metrics`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
+}
+
+/**
+ * The address to bind, checked: a port out of range was a bare RangeError
+ * from `listen`, and an empty host bound every interface (not the loopback
+ * the endpoint defaults to) and gave a URL with no host.
+ */
+function checkAddress(options: MetricsServerOptions): string {
+  const { port, host = "127.0.0.1" } = options;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(
+      `metrics endpoint: port must be a whole number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(port) ?? String(port)}`,
+    );
+  }
+  if (typeof host !== "string" || host.trim() === "") {
+    throw new ConfigError(
+      `metrics endpoint: host must be an address to bind, e.g. "127.0.0.1" (the default: this machine only) or "0.0.0.0" (every interface), got ${JSON.stringify(host) ?? String(host)}`,
+    );
+  }
+  return host;
 }
 
 /** The gauges read at each scrape, created in the node's registry on first use. */

@@ -53,6 +53,10 @@ const COUNTERS = {
     ["code"],
   ],
   conclave_agent_crashes_total: ["Agent handler crashes.", ["agent"]],
+  conclave_agents_gave_up_total: [
+    "Agents whose supervisor gave up restarting them (too many crashes a minute): they take no work.",
+    ["agent"],
+  ],
   conclave_registry_events_total: [
     "Membership changes seen (agent.joined, agent.suspect, agent.left).",
     ["event"],
@@ -207,7 +211,8 @@ export class SwarmMetrics {
         this.#inc("conclave_dead_letters_total", { reason: deadLetterReason(event.reason) });
         break;
       case "consensus.late_vote":
-        this.#inc("conclave_consensus_late_votes_total", { choice: event.choice });
+        // The choice is what the voter signed, unchecked: a label from a small set.
+        this.#inc("conclave_consensus_late_votes_total", { choice: voteChoice(event.choice) });
         break;
       case "llm.call": {
         const model = { model: event.model };
@@ -240,6 +245,12 @@ export class SwarmMetrics {
         break;
       case "agent.crashed":
         this.#inc("conclave_agent_crashes_total", { agent: event.agent });
+        break;
+      case "agent.gave_up":
+        // The crash that made the supervisor give up is a crash too (it is
+        // reported as this event, not as agent.crashed).
+        this.#inc("conclave_agent_crashes_total", { agent: event.agent });
+        this.#inc("conclave_agents_gave_up_total", { agent: event.agent });
         break;
       case "pool.scaled":
         this.#inc("conclave_pool_scaled_total", {
@@ -374,6 +385,13 @@ function sameLabels(actual: Partial<Record<string, string | number>>, wanted: La
   const keys = Object.keys(actual);
   if (keys.length !== Object.keys(wanted).length) return false;
   return keys.every((k) => String(actual[k]) === wanted[k]);
+}
+
+const VOTE_CHOICES: ReadonlySet<string> = new Set(["approve", "reject", "abstain"]);
+
+/** A vote's choice as a label: `approve`, `reject`, `abstain`, or `other` for anything else a voter signed. */
+export function voteChoice(choice: string): string {
+  return VOTE_CHOICES.has(choice) ? choice : "other";
 }
 
 /**

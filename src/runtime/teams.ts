@@ -1,3 +1,4 @@
+import { TEAM_NAME } from "../config/teams.js";
 import { ConfigError } from "../errors/index.js";
 import { NotTeamLeadError } from "../errors/teams.js";
 import { subjects } from "./subjects.js";
@@ -55,7 +56,7 @@ export class TeamBook {
     /** The task types a role lists. */
     tasksOf: (role: string) => readonly string[],
   ) {
-    this.#teams = new Map(Object.entries(teams));
+    this.#teams = new Map(Object.entries(checkTeams(teams)));
     this.#roleOf = roleOf;
     this.#tasksOf = tasksOf;
   }
@@ -65,13 +66,24 @@ export class TeamBook {
     return [...this.#teams.keys()];
   }
 
-  /** The team `agentId` (of `role`) is a member of, if any. */
+  /**
+   * The team `agentId` (of `role`) is a member of, if any. Throws
+   * `ConfigError` when it is a member of several (by id in one, by role in
+   * another): it would consume one team's queue only, and the other's tasks
+   * would wait for nobody.
+   */
   teamOf(agentId: string, role: string): string | undefined {
+    const found: string[] = [];
     for (const [name, team] of this.#teams) {
       if (team.lead === agentId) continue;
-      if (team.members?.includes(agentId) || team.roles?.includes(role)) return name;
+      if (team.members?.includes(agentId) || team.roles?.includes(role)) found.push(name);
     }
-    return undefined;
+    if (found.length > 1) {
+      throw new ConfigError(
+        `agent "${agentId}" (role "${role}") is a member of ${found.length} teams (${found.join(", ")}); an agent is in one team at most: take it out of all but one team's members or roles`,
+      );
+    }
+    return found[0];
   }
 
   /** The teams `agentId` leads. */
@@ -182,4 +194,65 @@ export class TeamBook {
     }
     return spec;
   }
+}
+
+/**
+ * The teams given to a node, checked as the swarm file's are (a program
+ * building a swarm with `createSwarm` skips that schema): each name is one
+ * subject token, each team has a lead and members, a lead is not a member of
+ * its own team, and an agent listed by id is in one team at most. A team
+ * that breaks these would lose its tasks silently: dead-lettered, or left
+ * in a queue nobody consumes.
+ */
+function checkTeams(teams: Readonly<Record<string, TeamSpec>>): Readonly<Record<string, TeamSpec>> {
+  if (typeof teams !== "object" || teams === null || Array.isArray(teams)) {
+    throw new ConfigError(
+      'teams must be an object of team name → { lead, members, roles }, e.g. { research: { lead: "lead-1", members: ["r-1"] } }',
+    );
+  }
+  const memberOf = new Map<string, string>();
+  const strings = (value: unknown): value is readonly string[] =>
+    value === undefined ||
+    (Array.isArray(value) && value.every((v) => typeof v === "string" && v !== ""));
+  for (const [name, team] of Object.entries(teams)) {
+    const at = `team "${name}"`;
+    if (!TEAM_NAME.test(name)) {
+      throw new ConfigError(
+        `${at}: a team name is lowercase letters, digits or '-', starting with a letter, at most 32 (it is a token of the team's subjects and queue names); rename it`,
+      );
+    }
+    const spec = team as Partial<TeamSpec> | null;
+    if (typeof spec !== "object" || spec === null) {
+      throw new ConfigError(`${at} must be { lead, members, roles }`);
+    }
+    if (typeof spec.lead !== "string" || spec.lead === "") {
+      throw new ConfigError(
+        `${at} has no lead; set lead to the id of the agent that delegates to it`,
+      );
+    }
+    if (!strings(spec.members) || !strings(spec.roles)) {
+      throw new ConfigError(`${at}: members and roles must be lists of agent ids and role names`);
+    }
+    const members = spec.members ?? [];
+    if (members.length === 0 && (spec.roles ?? []).length === 0) {
+      throw new ConfigError(
+        `${at} has no members; list agents under members, or roles whose agents are members`,
+      );
+    }
+    for (const id of members) {
+      if (id === spec.lead) {
+        throw new ConfigError(
+          `"${id}" leads ${at} and cannot be one of its members; a lead delegates to its team, it does not take the team's tasks`,
+        );
+      }
+      const other = memberOf.get(id);
+      if (other !== undefined && other !== name) {
+        throw new ConfigError(
+          `agent "${id}" is a member of team "${other}" and of ${at}; an agent is in one team at most (a lead may lead several): take it out of one`,
+        );
+      }
+      memberOf.set(id, name);
+    }
+  }
+  return teams;
 }

@@ -134,6 +134,9 @@ export class VoterSide {
         if (verdict === null || verdict === undefined) return;
         castVote(node, seen, voter, verdict);
       });
+    } catch (error) {
+      span.fail(error);
+      throw error;
     } finally {
       span.end();
     }

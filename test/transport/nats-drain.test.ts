@@ -183,7 +183,13 @@ describe("a NATS consumer never spends an attempt on a message no handler saw", 
 
 const missing = natsServerAvailable() ? undefined : "nats-server is not on PATH";
 
-test("consumers draining while enqueues stream in dead-letter nothing unhandled (maxDeliver 1, private nats-server)", {
+// maxDeliver 2, not 1: the server may route messages to a drained consumer's
+// last pull request until it notices the request lost its interest, and those
+// come back after their ack deadline with one attempt spent (RELIABILITY.md,
+// what is not promised); with maxDeliver 1 about 1 run in 5 dead-lettered the
+// messages of one round that way. A drain that NAKed what it held (the defect
+// this guards against) spent an attempt per drain, and four drains exceed 2.
+test("consumers draining while enqueues stream in dead-letter nothing unhandled (maxDeliver 2, private nats-server)", {
   skip: missing ?? false,
   timeout: 90_000,
 }, async () => {
@@ -191,7 +197,7 @@ test("consumers draining while enqueues stream in dead-letter nothing unhandled 
   const a = await createNatsTransport({ servers: server.url, onError: () => undefined });
   const b = await createNatsTransport({ servers: server.url, onError: () => undefined });
   try {
-    const settings = { work: { ackWaitMs: 3_000, maxDeliver: 1 } };
+    const settings = { work: { ackWaitMs: 3_000, maxDeliver: 2 } };
     const { work, dlq } = await declareTaskQueues(a, "dr", settings);
     await declareTaskQueues(b, "dr", settings);
     const handled = new Set<string>();

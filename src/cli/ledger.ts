@@ -1,19 +1,19 @@
 import { redactUrl } from "../config/redact.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { systemClock } from "../core/clock.js";
 import {
   agentAccount,
   InvalidAmountError,
-  operations,
   parseAmount,
   type SpendLine,
   type SpendReport,
   summarizeSpend,
   WORLD,
 } from "../ledger/index.js";
+import { fundAgent as fundAgentAccount } from "../runtime/budget.js";
 import { workloadProgress } from "../runtime/workload.js";
 import type { Store } from "../store/port.js";
 import { agentIdPattern } from "../wire/envelope.js";
-import { ulid } from "../wire/ulid.js";
 import { openStoreTarget, resolveStoreTarget, type StoreTarget } from "./store-target.js";
 
 /** The report `conclave ledger show` prints. */
@@ -278,8 +278,7 @@ export async function fundAgent(
   // path would otherwise become a new store holding the credits.
   const { store } = await openStoreTarget(target, { create: resolved.config !== undefined });
   try {
-    const id = `fund:${ulid()}`;
-    await store.applyLedgerOperation(operations.mint(id, agentAccount(agent), credits, Date.now()));
+    const id = await fundAgentAccount(store, agent, credits, "conclave ledger fund", systemClock);
     const balance = await store.balance(agentAccount(agent));
     process.stdout.write(
       json

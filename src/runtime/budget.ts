@@ -173,15 +173,7 @@ export class Budgets {
    * agent's balance.
    */
   async fund(agentId: string, credits: number, by: string): Promise<number> {
-    const at = this.host.clock.now();
-    const id = `fund:${ulid(this.host.clock)}`;
-    await this.host.store.applyLedgerOperation(
-      operations.mint(id, agentAccount(agentId), credits, at),
-    );
-    await this.host.store.appendAudit({
-      kind: FUNDED_KIND,
-      data: { agent: agentId, credits, by, operation: id, at },
-    });
+    await fundAgent(this.host.store, agentId, credits, by, this.host.clock);
     await this.#checkBalance(agentId);
     return this.balance(agentId);
   }
@@ -430,4 +422,27 @@ export class Budgets {
     }
     return tokenCost(prices, request.model, request);
   }
+}
+
+/**
+ * Mints `credits` to an agent's account and records who did it in the audit
+ * log (`ledger.funded`): an operator's top-up, from the dashboard, the
+ * library (`swarm.fund`) or `conclave ledger fund` alike. Returns the
+ * operation's id.
+ */
+export async function fundAgent(
+  store: Pick<Store, "applyLedgerOperation" | "appendAudit">,
+  agentId: string,
+  credits: number,
+  by: string,
+  clock: Clock,
+): Promise<string> {
+  const at = clock.now();
+  const id = `fund:${ulid(clock)}`;
+  await store.applyLedgerOperation(operations.mint(id, agentAccount(agentId), credits, at));
+  await store.appendAudit({
+    kind: FUNDED_KIND,
+    data: { agent: agentId, credits, by, operation: id, at },
+  });
+  return id;
 }

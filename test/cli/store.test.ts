@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { openStore } from "../../src/store/open-store.js";
 import { agents, reviewSwarmYaml, run, summaryOf } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "conclave-cli-store-"));
@@ -238,5 +239,26 @@ workload: { tasks: 1, impossibleEvery: 0, workMs: 1, budget: 1 }
       (await run(["ledger", "show", "--swarm", file, "--json"], dir)).stdout,
     ) as { halted: unknown[] };
     assert.deepEqual(after.halted, [], "funded above its minimum, dev-1 is no longer halted");
+    // Recorded as the dashboard's and the library's top-ups are: who, how much, which operation.
+    const store = await openStore(`sqlite:${join(dir, ".conclave", "budgets.db")}`);
+    try {
+      const entries = (await store.auditLog()).filter((e) => e.kind === "ledger.funded");
+      assert.equal(entries.length, 1, JSON.stringify(entries));
+      assert.deepEqual(
+        {
+          ...(entries[0]?.data as Record<string, unknown>),
+          at: 0,
+        },
+        {
+          agent: "dev-1",
+          credits: 100,
+          by: "conclave ledger fund",
+          operation: (JSON.parse(funded.stdout) as { operation: string }).operation,
+          at: 0,
+        },
+      );
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -26,7 +26,7 @@ import type { KeyObject } from "node:crypto";
 import { ConclaveError } from "../errors/index.js";
 import { decodePublicKey, fingerprint } from "../identity/keys.js";
 import { canonicalize } from "../wire/canonical.js";
-import { signaturePattern } from "../wire/envelope.js";
+import { MAX_FUTURE_SKEW_MS, signaturePattern } from "../wire/envelope.js";
 import { signText, verifyText } from "../wire/signature.js";
 import type { AgentCard } from "./agent-card.js";
 
@@ -173,6 +173,11 @@ export function checkCredential(
   if (credential.agent !== card.id) return invalid(`names agent "${credential.agent}"`);
   if (credential.publicKey !== card.publicKey) {
     return invalid("is for another key than the card's");
+  }
+  if (credential.issuedAt > now + MAX_FUTURE_SKEW_MS) {
+    return invalid(
+      `is issued at ${new Date(credential.issuedAt).toISOString()}, more than 5 minutes after this node's clock (${new Date(now).toISOString()}): the operator's clock or this node's is off; fix it, or issue the credential again (conclave admit)`,
+    );
   }
   if (now > credential.notAfter) {
     return {

@@ -15,7 +15,7 @@ import { isStoreUnreachable } from "../store/unreachable.js";
 import type { Delivery, Message } from "../transport/port.js";
 import { redriveSuffix } from "../transport/settlement.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
-import { createEnvelope, type Envelope } from "../wire/envelope.js";
+import { createEnvelope, type Envelope, MAX_FUTURE_SKEW_MS } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
 import type { AgentLlm } from "./agent-llm.js";
 import { TaskAbort, TaskContext } from "./context.js";
@@ -55,11 +55,6 @@ export interface PipelineAgent {
  * (dead-lettered at the role's `maxDeliver`, at once for `PermanentError`);
  * `AgentCrashError` hands it back and reports the crash.
  */
-/**
- * How far ahead of this node's clock a task's `ts` may be (5 minutes). A
- * task may wait in its queue for any time, so only the future is bounded.
- */
-export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
 /** The longest wait a task waits for a provider's Retry-After: an hour. */
 const MAX_PROVIDER_WAIT_MS = 3_600_000;

@@ -33,6 +33,13 @@ export const signaturePattern: RegExp = /^[A-Za-z0-9_-]{85}[AQgw]$/;
 /** Deepest nesting of objects and arrays in an envelope, counting the envelope itself as 1. */
 export const ENVELOPE_MAX_DEPTH = 256;
 
+/**
+ * How far ahead of a receiver's clock a signed time may be (5 minutes): a
+ * task's `ts` (else `E_CLOCK_SKEW`), a credential's `issuedAt`. A task may
+ * wait in its queue for any time, so only the future is bounded.
+ */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
 /** Longest `type`. */
 export const ENVELOPE_TYPE_MAX_LENGTH = 256;
 

@@ -179,6 +179,28 @@ describe("admission: credentials", () => {
     assert.equal(verdict.admitted, true);
   });
 
+  test("a credential issued more than 5 minutes ahead of the node's clock is refused, naming the clocks", () => {
+    const policy = { swarm: "demo", operatorKey: operator.publicKey };
+    const ahead = checkCredential(
+      credential({ issuedAt: now + 6 * 60_000, notAfter: now + 3_600_000 }),
+      { id: "new-1", publicKey: key },
+      policy,
+      now,
+    );
+    assert.equal(ahead.admitted, false);
+    assert.match(
+      !ahead.admitted ? ahead.reason : "",
+      /more than 5 minutes after this node's clock.*conclave admit/,
+    );
+    const skewed = checkCredential(
+      credential({ issuedAt: now + 4 * 60_000, notAfter: now + 3_600_000 }),
+      { id: "new-1", publicKey: key },
+      policy,
+      now,
+    );
+    assert.equal(skewed.admitted, true, "a clock a few minutes off is tolerated");
+  });
+
   test("checkCredential needs the operator's key", () => {
     const verdict = checkCredential(
       credential(),

@@ -1,12 +1,6 @@
-/**
- * What `conclave doctor` looks at without changing it: a store's schema read
- * through a read-only connection (never migrated, its journal mode never
- * switched), and an AMQP broker's session opened without declaring the
- * swarm's exchange. A diagnosis changes nothing; `conclave up` does the rest.
- */
-import { readFile } from "node:fs/promises";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConfigError, toError } from "../errors/index.js";
+import { readTlsFiles } from "../runtime/from-config.js";
 import { migrations, quoteIdentifier } from "../store/migrations/index.js";
 import type { StoreLocation } from "../store/open-store.js";
 import { MIGRATION_TABLE } from "../store/schema.js";
@@ -138,7 +132,7 @@ export async function openAmqpSession(config: SwarmFile): Promise<Session> {
       "broker.tls needs a TLS connection, but the transport is a plain amqp:// URL; change it to amqps://",
     );
   }
-  const tls = files === undefined ? undefined : await readTls(files);
+  const tls = files === undefined ? undefined : await readTlsFiles(files);
   const settings = resolveSettings({
     url: config.transport,
     exchange: config.swarm,
@@ -147,27 +141,4 @@ export async function openAmqpSession(config: SwarmFile): Promise<Session> {
   const model = await openConnection(settings, tls);
   model.on("error", () => undefined);
   return { close: () => closeModel(model) };
-}
-
-/** The PEM files of `broker.tls`, read (amqplib wants their contents). */
-async function readTls(files: {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-}): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
-  const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
-  for (const field of ["ca", "cert", "key"] as const) {
-    const file = files[field];
-    if (file === undefined) continue;
-    try {
-      tls[field] = await readFile(file);
-    } catch (cause) {
-      throw new ConfigError(
-        `cannot read broker.tls.${field} (${file}): ${toError(cause).message}; check the path, relative to the swarm file`,
-        [],
-        { cause },
-      );
-    }
-  }
-  return tls;
 }

@@ -163,7 +163,7 @@ export function journalPath(config: SwarmFile): string {
 const NO_BROKER_SETTINGS: BrokerConfig = Object.freeze({ servers: [], syncEveryWrite: false });
 
 /** Reads the PEM files of `broker.tls` (amqplib wants their contents, not paths). */
-async function readTlsFiles(
+export async function readTlsFiles(
   tls: BrokerTlsConfig,
 ): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
   const read = async (field: "ca" | "cert" | "key") => {

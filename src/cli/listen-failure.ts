@@ -3,6 +3,7 @@
  * option to change. Kept apart from `cli-options.ts`, which `run.ts` cannot
  * import (that would close a cycle through `demo.ts`).
  */
+import { listenErrorCode } from "../core/listen.js";
 import { ConfigError, toError } from "../errors/index.js";
 
 /**
@@ -22,7 +23,7 @@ export function listenFailure(
     host: "--host",
   },
 ): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = listenErrorCode(error);
   const at = `cannot serve ${what} on ${host}:${port}`;
   const because = (text: string) => new ConfigError(`${at}: ${text}`, [], { cause: error });
   if (code === "EADDRINUSE") return because(`the port is in use; pick another ${flags.port}`);

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { listenOn } from "../core/listen.js";
 import {
   ConclaveError,
   ConfigError,
@@ -237,13 +238,7 @@ export async function serveDashboard(
     });
   });
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port ?? 0, host, "the dashboard");
   live.start();
   const { port } = server.address() as AddressInfo;
   const shown = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;

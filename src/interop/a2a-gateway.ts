@@ -33,6 +33,7 @@ import { LegacyJsonRpcTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
 import { JsonRpcTransportHandler, ServerCallContext, validateVersion } from "@a2a-js/sdk/server";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
+import { listenOn } from "../core/listen.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { agentCard, GatewayPaths, legacyAgentCard } from "./a2a-card.js";
 import { CallState, GatewayMemory, SwarmA2AHandler } from "./a2a-handler.js";
@@ -284,13 +285,7 @@ export async function startA2AGateway(
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
   const host = options.host ?? settings.host;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? settings.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  }).catch((error: unknown) => {
+  await listenOn(server, options.port ?? settings.port, host, "A2A").catch((error: unknown) => {
     door.close();
     throw error;
   });

@@ -33,6 +33,7 @@ import {
   McpError,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import { listenOn } from "../core/listen.js";
 import { ConclaveError, toError } from "../errors/index.js";
 import { NotExposedError } from "../errors/interop.js";
 import {
@@ -255,13 +256,7 @@ export async function serveMcpHttp(
           handle,
         );
   const host = options.host ?? gateway.host;
-  await new Promise<void>((listening, failed) => {
-    server.once("error", failed);
-    server.listen(options.port ?? gateway.port, host, () => {
-      server.off("error", failed);
-      listening();
-    });
-  });
+  await listenOn(server, options.port ?? gateway.port, host, "MCP");
   const { port } = server.address() as AddressInfo;
   const shown = host.includes(":") ? `[${host}]` : host;
   return {

@@ -8,6 +8,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gauge } from "prom-client";
+import { listenOn } from "../core/listen.js";
 import { ConfigError, toError } from "../errors/index.js";
 import type { Store } from "../store/port.js";
 import type { QueueInfo } from "../transport/port.js";
@@ -63,13 +64,7 @@ export async function serveMetrics(
     );
   });
   const host = checkAddress(options);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port, host, "metrics");
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -154,7 +154,13 @@ export class Membership {
     this.#knownNodes.prune(now);
     // Someone may have funded a halted agent (conclave ledger fund, any node).
     budgets.poll().catch((e: unknown) => events.emit({ type: "error", error: toError(e).message }));
-    for (const event of registry.tick(now)) {
+    // An agent whose credential ran out is refused from now on, and leaves
+    // at once rather than after `leftAfterMs` of a silence it may never keep.
+    const left = this.#node.admission
+      .expire(now)
+      .flatMap((id) => registry.leave(id, now))
+      .concat(registry.tick(now));
+    for (const event of left) {
       if (event.type === "agent.left") this.#onLeft(event.card.id);
       events.emit(event);
     }

@@ -212,6 +212,8 @@ export interface AdmissionGate {
   revoke(agentId: string, reason: string): void;
   /** What this node admitted an agent as (role, weight, key), when it did. */
   grant(agentId: string): Grant | undefined;
+  /** Refuses the agents whose grants ran out before `now` (credentials); returns their ids. */
+  expire(now: number): string[];
 }
 
 /** Where bad input goes: the dead-letter queue, with its reason. */

@@ -5,7 +5,8 @@
  * expired grants but nothing called it, so an agent whose node stopped
  * heartbeating at the expiry kept its tasks accepted and its votes counted
  * (consensus reads `grant`) until the registry dropped it, `leftAfterMs`
- * later (ten heartbeats by default).
+ * later (ten heartbeats by default). The registry entry of such an agent
+ * also lingered until then; the node's heartbeat now drops it at the expiry.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -16,6 +17,8 @@ import type { AgentCard } from "../../src/registry/agent-card.js";
 import { Gatekeeper } from "../../src/runtime/admission.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import type { NodeContext } from "../../src/runtime/node-context.js";
+import { sharedBrokerNodes } from "../helpers/shared-broker.js";
+import { until } from "../helpers/until.js";
 
 test("a credential's expiry refuses its agent at once, its grant gone", async () => {
   const clock = new ManualClock(1_800_000_000_000);
@@ -92,4 +95,57 @@ test("a credential's expiry refuses its agent at once, its grant gone", async ()
   assert.ok(await gate.admit({ ...card, credential: renewed }));
   gate.assertAdmitted("guest-1");
   assert.equal(gate.grant("guest-1")?.expiresAt, clock.now() + 60_000);
+});
+
+test("between nodes: an agent whose credential expires leaves the registry at its expiry, not after leftAfterMs", async () => {
+  const operator = generateAgentKeyPair();
+  const guestKeys = generateAgentKeyPair();
+  const { node, cleanup } = sharedBrokerNodes({
+    name: "expnodes",
+    roles: { dev: { tasks: ["code"] }, lead: {} },
+    // Silence would drop the guest only after a minute.
+    defaults: { heartbeatMs: 50, suspectAfterMs: 30_000, leftAfterMs: 60_000 },
+    admission: { mode: "credential", declared: [], operatorKey: operator.publicKey },
+  });
+  try {
+    const a = node("node-a");
+    const events: SwarmEvent[] = [];
+    a.on((e) => events.push(e));
+    a.agent({ id: "lead", role: "lead" });
+    await a.start();
+    const notAfter = Date.now() + 1500;
+    const credential = issueCredential(
+      {
+        swarm: "expnodes",
+        agent: "guest-1",
+        role: "dev",
+        publicKey: encodePublicKey(guestKeys.publicKey),
+        issuedAt: Date.now(),
+        notAfter,
+      },
+      operator.privateKey,
+    );
+    const g = node("node-g", () => guestKeys);
+    g.agent({ id: "guest-1", role: "dev", credential });
+    await g.start();
+    await until(() => a.registry.get("guest-1") !== undefined, 3000, "guest-1 admitted");
+    // It keeps heartbeating past its expiry: each card is refused, and the
+    // entry it had must go within a heartbeat or two of the expiry.
+    await until(
+      () => a.registry.get("guest-1") === undefined,
+      2500,
+      "guest-1 dropped at its expiry",
+    );
+    assert.ok(Date.now() < notAfter + 1000, "dropped long before leftAfterMs");
+    const left = events.find((e) => e.type === "agent.left" && e.card.id === "guest-1");
+    assert.ok(left, "agent.left emitted");
+    assert.ok(
+      events.some(
+        (e) =>
+          e.type === "agent.refused" && e.agent === "guest-1" && e.code === "E_CREDENTIAL_EXPIRED",
+      ),
+    );
+  } finally {
+    await cleanup();
+  }
 });

@@ -288,6 +288,17 @@ export class UnpricedModelError extends PermanentError {
 }
 
 /**
+ * A handler returned a result, or recorded an effect's data, that is not
+ * plain JSON data (a function, a symbol, a bigint, NaN, a Date, a Map...):
+ * stored or sent, it would be dropped or changed without a word. Permanent:
+ * the same handler returns the same kind of value, so the task is
+ * dead-lettered at once with the path of the first offending value.
+ */
+export class NotJsonError extends PermanentError {
+  override readonly code: string = "E_NOT_JSON";
+}
+
+/**
  * A child task a handler called (`ctx.call`, a tool of an LLM agent) was
  * dead-lettered instead of completed: the caller cannot get its result.
  * Permanent: calling again would wait on the same dead child.

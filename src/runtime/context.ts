@@ -8,6 +8,7 @@ import type { TaskCompletion } from "../store/port.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
 import type { Envelope } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
+import { assertPlainData } from "../wire/plain-data.js";
 import { type AgentLlm, ledgerBudget, llmEventHooks, SwarmTools } from "./agent-llm.js";
 import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
 import type { CallOptions, GatherCall, Gathered } from "./call-options.js";
@@ -184,7 +185,7 @@ export class StagingContext {
   /**
    * Records an effect (what the handler changed in the world, keyed by what
    * it changed). Committed once with the task; a redelivered task never
-   * records it twice.
+   * records it twice. `data` must be plain JSON data (`NotJsonError`).
    */
   effect(kind: string, key: string, data?: unknown): void {
     if (typeof kind !== "string" || kind === "" || typeof key !== "string" || key === "") {
@@ -192,6 +193,7 @@ export class StagingContext {
         `ctx.effect(${JSON.stringify(kind)}, ${JSON.stringify(key)}): kind and key must be non-empty strings (the key names what the handler changed)`,
       );
     }
+    assertPlainData(data, `ctx.effect(${JSON.stringify(kind)}, ${JSON.stringify(key)})`, "data");
     this.#effects.push(data === undefined ? { kind, key } : { kind, key, data });
   }
 

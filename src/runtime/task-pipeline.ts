@@ -16,6 +16,7 @@ import type { Delivery, Message } from "../transport/port.js";
 import { redriveSuffix } from "../transport/settlement.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope, MAX_FUTURE_SKEW_MS } from "../wire/envelope.js";
+import { assertPlainData } from "../wire/plain-data.js";
 import { signEnvelope } from "../wire/signature.js";
 import type { AgentLlm } from "./agent-llm.js";
 import { TaskAbort, TaskContext } from "./context.js";
@@ -26,7 +27,10 @@ import { MAX_OUTAGE_RERUNS, waitForStore, whileStoreUnreachable } from "./store-
 import { taskName } from "./subjects.js";
 import { type ProcessSpan, startProcessSpan } from "./tracing.js";
 
-/** Handles one task. Its return value is the task's result (the reply, for a request). */
+/**
+ * Handles one task. Its return value is the task's result (the reply, for a
+ * request): plain JSON data, or the task is dead-lettered with `NotJsonError`.
+ */
 export type TaskHandler<TBody = unknown, TResult = unknown> = (
   ctx: TaskContext<TBody>,
 ) => TResult | Promise<TResult>;
@@ -222,6 +226,7 @@ export class TaskPipeline {
     try {
       // Run in the span's context, so the user's own spans nest under the task's.
       const result = await span.run(() => handler(ctx));
+      assertPlainData(result, `task ${envelope.id}: the handler's result`, "result");
       // Revoked (or expired) while the handler ran: its work does not count.
       node.admission.assertAdmitted(agent.id);
       // Idempotent by task id: a commit retried after an outage that finds
@@ -391,6 +396,7 @@ export class TaskPipeline {
     });
     try {
       const result = await span.run(() => handler(ctx));
+      assertPlainData(result, `request ${envelope.id}: the handler's result`, "result");
       await node.outbox.commit(envelope.id, agent.id, {
         ...ctx.staged(),
         ...(result === undefined ? {} : { result }),

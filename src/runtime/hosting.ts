@@ -207,6 +207,14 @@ export class AgentHosting {
         `the pool's spawn(${id}) added no agent "${id}"; call swarm.agent({ id, ... }) in it`,
       );
     }
+    if (agent.bidHandler !== undefined) {
+      // Tasks won at auction wait in the winner's own queue: a worker retired
+      // with some queued there would strand them, and their escrow.
+      this.#node.hosted.delete(id);
+      throw new ConfigError(
+        `the pool's spawn(${id}) gave its worker a bid handler, and pool workers do not bid: a retired worker would strand the tasks awarded to it; queue the role's tasks instead of auctioning them, or bid with agents outside the pool`,
+      );
+    }
     await this.#node.admission.pinLocal(id, agent.card.publicKey);
     if (this.#running) {
       await this.#node.budgets.open(id);

@@ -159,6 +159,44 @@ describe("autoscaling pool (embedded)", () => {
     }
   });
 
+  test("a spawned worker with a bid handler is refused: a retired bidder would strand its awarded tasks", async () => {
+    const t = createTestSwarm({ roles: { lead: {}, worker: { tasks: ["work"] } }, defaults: fast });
+    try {
+      const { swarm } = t;
+      const errors: string[] = [];
+      swarm.on((e) => {
+        if (e.type === "error") errors.push(e.error);
+      });
+      swarm.agent({ id: "lead", role: "lead" });
+      const work = gatedWork(swarm);
+      const pool = swarm.pool({
+        role: "worker",
+        min: 1,
+        max: 2,
+        intervalMs: 20,
+        spawn: (id) => work.spawn(id).bid(() => ({ price: 1 })),
+      });
+      await swarm.start();
+      await until(
+        () => errors.some((e) => /pool workers do not bid/.test(e)),
+        10_000,
+        "the bidding worker refused",
+      );
+      assert.match(
+        errors.find((e) => /pool workers do not bid/.test(e)) ?? "",
+        /spawning worker worker-w\d failed: the pool's spawn\(worker-w\d\) gave its worker a bid handler/,
+      );
+      assert.equal(pool.serving, 0, "no bidding worker serves");
+      assert.equal(
+        swarm.agents.filter((a) => a.role === "worker").length,
+        0,
+        "nor is it left hosted",
+      );
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test("a worker that crashes past its restart limit is taken out and replaced", async () => {
     const t = createTestSwarm({
       roles: { lead: {}, worker: { tasks: ["work"] } },

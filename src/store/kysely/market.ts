@@ -15,7 +15,7 @@ import type {
   ReputationRecord,
 } from "../ports/market.js";
 import type { Database } from "../schema.js";
-import { chunks, integer, type StoreCore } from "./core.js";
+import { chunks, integer, type StoreCore, strictJson } from "./core.js";
 import type { AuctionRow, MarketHotPath, ReputationRow } from "./hot-path.js";
 
 export class KyselyMarketStore implements MarketStore {
@@ -207,7 +207,7 @@ function auctionToRow(record: AuctionRecord): AuctionRow {
     price: record.price ?? null,
     bids: record.bids,
     rejected_bids: record.rejectedBids,
-    record: JSON.stringify(record.record),
+    record: strictJson(record.record),
     at: record.at,
   };
 }

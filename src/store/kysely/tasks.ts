@@ -22,7 +22,7 @@ import type {
   TaskStore,
 } from "../ports/tasks.js";
 import type { Database, EffectsTable, OutboxTable } from "../schema.js";
-import { chunks, lostToConcurrentWriter, retried, type StoreCore } from "./core.js";
+import { chunks, lostToConcurrentWriter, retried, type StoreCore, strictJson } from "./core.js";
 import type { CompletionWritten, HotPath, OutboxRow, PreparedCompletion } from "./hot-path.js";
 import { writeLedgerBatch } from "./ledger.js";
 
@@ -69,14 +69,14 @@ export class KyselyTaskStore implements TaskStore {
         taskId: completion.taskId,
         agent: completion.agent,
         at: completion.at,
-        result: completion.result === undefined ? null : JSON.stringify(completion.result),
+        result: completion.result === undefined ? null : strictJson(completion.result),
         corr: completion.corr ?? null,
         cause: completion.cause ?? null,
         sender: completion.sender ?? null,
         effects: completion.effects.map((e) => ({
           kind: e.kind,
           key: e.key,
-          data: e.data === undefined ? null : JSON.stringify(e.data),
+          data: e.data === undefined ? null : strictJson(e.data),
         })),
         outbox: completion.outbox,
         settles: completion.settles ?? [],

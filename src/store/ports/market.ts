@@ -5,7 +5,8 @@
  *
  * Contract (checked by `test/conformance/store/market.ts`):
  * - `saveAuction` keeps the first save of an id, across handles; a record
- *   that is not JSON-serialisable is refused with `StoreError`.
+ *   that is not JSON-serialisable (or has no JSON form: a function, a
+ *   symbol) is refused with `StoreError`.
  * - `updateReputation` is a read-modify-write serialised per agent across
  *   handles and processes: no concurrent update is lost, and a score outside
  *   [0, 1] is refused with `StoreError` and writes nothing.

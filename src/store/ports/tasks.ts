@@ -11,9 +11,10 @@
  *   the same id writes nothing and reports `duplicate: true`. This holds
  *   across store handles and processes sharing the same database, not only
  *   within one handle.
- * - A completion that cannot be stored (an effect's data is not
- *   JSON-serialisable) fails alone with `StoreError`, never its neighbours
- *   in the same group commit.
+ * - A completion that cannot be stored (its result or an effect's data is
+ *   not JSON-serialisable, or has no JSON form at all: a function, a
+ *   symbol) fails alone with `StoreError`, never its neighbours in the same
+ *   group commit, and records nothing.
  * - Closing the handle first commits the completions already requested.
  * - `taskOutcome` reads a task's outcome: completed (with the handler's
  *   result, when it returned one) or dead-lettered (with the reason); a

@@ -73,6 +73,15 @@ export function runMarketStoreConformance(options: StorePartOptions<MarketStore 
         fixture.store.saveAuction({ ...unsold, id: `auction-${id()}`, record: { n: 1n } }),
         StoreError,
       );
+      // A record with no JSON form at all is refused too, not saved as no record.
+      for (const record of [() => 1, Symbol("s")]) {
+        const refused = `auction-${id()}`;
+        await assert.rejects(
+          fixture.store.saveAuction({ ...unsold, id: refused, record }),
+          StoreError,
+        );
+        assert.equal(await fixture.store.getAuction(refused), undefined);
+      }
     });
 
     test("reputation updates are atomic across handles; out-of-range scores are refused", async () => {

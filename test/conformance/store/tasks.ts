@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { StoreError } from "../../../src/errors/index.js";
-import type { DeadLetterStore, TaskStore } from "../../../src/store/port.js";
+import type { DeadLetterStore, TaskCompletion, TaskStore } from "../../../src/store/port.js";
 import {
   assertClosedHandleRefuses,
   bytes,
@@ -532,6 +532,31 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         }),
         StoreError,
       );
+    });
+
+    test("a result or effect data with no JSON form (a function, a symbol) fails its completion with StoreError, recording nothing", async () => {
+      const noJson: readonly [string, Partial<TaskCompletion>][] = [
+        ["a function result", { result: () => 1 }],
+        ["a symbol result", { result: Symbol("s") }],
+        ["a function as effect data", { effects: [{ kind: "k", key: id(), data: () => 1 }] }],
+        ["a symbol as effect data", { effects: [{ kind: "k", key: id(), data: Symbol("s") }] }],
+      ];
+      for (const [what, part] of noJson) {
+        const taskId = id();
+        await assert.rejects(
+          fixture.store.completeTask({
+            taskId,
+            agent: "a",
+            at: 9,
+            effects: [],
+            outbox: [],
+            ...part,
+          }),
+          StoreError,
+          what,
+        );
+        assert.equal(await fixture.store.isCompleted(taskId), false, `${what}: nothing recorded`);
+      }
     });
 
     test("a closed handle refuses every task call with ClosedError", () =>

@@ -23,7 +23,7 @@
  * processes and machines).
  *
  * Contract shared by every role (every adapter, checked by
- * `test/conformance/store.ts`, which runs the part of each role):
+ * `src/testkit/conformance/store.ts`, which runs the part of each role):
  * - Every method may be called concurrently; adapters serialise as needed.
  * - Failures throw `StoreError` with the driver error as `cause` (the
  *   ledger's refusals throw the ledger's own errors, see `LedgerStore`).

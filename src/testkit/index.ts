@@ -1,6 +1,17 @@
 /**
- * Helpers for testing swarms: an embedded swarm in a temporary folder with
- * fresh keys, torn down by one call.
+ * The test kit (`conclave/testkit`): an embedded swarm in a temporary folder
+ * with fresh keys, torn down by one call; the conformance suites every
+ * transport and store of conclave passes, for someone writing a third one
+ * (run them under `node --test`); and launchers of private brokers on
+ * loopback (nats-server, RabbitMQ nodes and clusters) for tests that need
+ * their own.
+ *
+ * @example
+ * ```ts
+ * // my-store.test.ts, run with `node --test`
+ * import { runStoreConformance } from "conclave/testkit";
+ * runStoreConformance({ name: "my-store", create: async () => ({ store, reopen, destroy }) });
+ * ```
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +20,33 @@ import { generateAgentKeyPair } from "../identity/keys.js";
 import { createSwarm, type Swarm, type SwarmConfig } from "../runtime/swarm.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import { createMemoryTransport } from "../transport/memory/memory-transport.js";
+
+export {
+  type NatsCluster,
+  type NatsClusterNode,
+  type NatsClusterOptions,
+  type NatsServer,
+  type NatsServerOptions,
+  natsServerAvailable,
+  natsServerVersion,
+  startNatsCluster,
+  startNatsServer,
+} from "./brokers/nats-server.js";
+export { type RabbitmqCluster, startRabbitmqCluster } from "./brokers/rabbitmq-cluster.js";
+export {
+  type RabbitmqNode,
+  type RabbitmqNodeOptions,
+  rabbitmqServerAvailable,
+  startRabbitmqNode,
+} from "./brokers/rabbitmq-server.js";
+export { declareTaskQueues } from "./conformance/queues.js";
+export * from "./conformance/store.js";
+export {
+  runTransportConformance,
+  type ScenarioFlag,
+  type TransportBackend,
+  type TransportConformanceOptions,
+} from "./conformance/transport.js";
 
 /** What {@link createTestSwarm} returns. */
 export interface TestSwarm {

@@ -1,7 +1,7 @@
 /**
  * The `Transport` port: everything conclave needs from a message bus, and
  * nothing more. Adapters (in-process memory, NATS JetStream, RabbitMQ) each
- * implement it and pass the shared conformance suite in `test/conformance/`.
+ * implement it and pass the shared conformance suite in `src/testkit/conformance/`.
  *
  * Two delivery models live side by side:
  *

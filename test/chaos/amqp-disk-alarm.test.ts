@@ -15,8 +15,8 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError } from "../../src/errors/index.js";
 import { createAmqpTransport } from "../../src/transport/amqp/index.js";
-import { declareTaskQueues } from "../helpers/queues.js";
-import { rabbitmqServerAvailable, startRabbitmqNode } from "../helpers/rabbitmq-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
+import { rabbitmqServerAvailable, startRabbitmqNode } from "../../src/testkit/brokers/rabbitmq-server.js";
 import { until } from "../helpers/until.js";
 
 const skip = rabbitmqServerAvailable() ? undefined : "no rabbitmq-server (and erl) installed";

@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { natsServerAvailable } from "../helpers/nats-server.js";
+import { natsServerAvailable } from "../../src/testkit/brokers/nats-server.js";
 import { requirement } from "../integration/fixtures/processes.js";
 import { runPartition } from "./scenarios/consensus-partition.js";
 

@@ -31,8 +31,8 @@ import {
   natsServerAvailable,
   natsServerVersion,
   startNatsServer,
-} from "../helpers/nats-server.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+} from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { until } from "../helpers/until.js";
 import { cannotMount, mount, unmount } from "./tmpfs.js";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { finish, start } from "../cli/run-cli.js";
-import { freePorts } from "../helpers/nats-server.js";
+import { freePorts } from "../../src/testkit/brokers/nats-server.js";
 
 describe("demo --processes 2 when no child can reach the broker", () => {
   const work = mkdtempSync(join(tmpdir(), "conclave-nothing-ran-"));

@@ -21,7 +21,7 @@ import { createSwarm } from "../../src/runtime/swarm.js";
 import { workloadProgress } from "../../src/runtime/workload.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { natsServerAvailable } from "../helpers/nats-server.js";
+import { natsServerAvailable } from "../../src/testkit/brokers/nats-server.js";
 import { requirement } from "../integration/fixtures/processes.js";
 import { runOverload } from "./scenarios/overload.js";
 

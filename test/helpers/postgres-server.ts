@@ -31,7 +31,7 @@ import {
 import { tmpdir, userInfo } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
-import { freePorts } from "./nats-server.js";
+import { freePorts } from "../../src/testkit/brokers/nats-server.js";
 
 const run = promisify(execFile);
 

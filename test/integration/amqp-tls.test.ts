@@ -1,7 +1,7 @@
 /**
  * Mutual TLS to RabbitMQ (amqps://) against a real broker. The test makes its
  * own CA, server and client certificates with openssl and starts a private
- * RabbitMQ node (test/helpers/rabbitmq-server.ts: its own node name, ports
+ * RabbitMQ node (src/testkit/brokers/rabbitmq-server.ts: its own node name, ports
  * and files, so the machine's own broker is never touched) whose TLS
  * listener demands a client certificate signed by that CA
  * (`ssl_options.verify = verify_peer`, `fail_if_no_peer_cert = true`).
@@ -28,12 +28,12 @@ import {
 } from "../../src/transport/amqp/index.js";
 import type { Consumer, Delivery, Transport } from "../../src/transport/port.js";
 import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import {
   type RabbitmqNode,
   rabbitmqServerAvailable,
   startRabbitmqNode,
-} from "../helpers/rabbitmq-server.js";
+} from "../../src/testkit/brokers/rabbitmq-server.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 
 const missing = !rabbitmqServerAvailable()

@@ -14,7 +14,7 @@ import { saveAgentKey } from "../../src/identity/key-file.js";
 import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import { run } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 describe("conclave approve", () => {

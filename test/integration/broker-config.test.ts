@@ -28,7 +28,7 @@ import {
   natsServerAvailable,
   startNatsCluster,
   startNatsServer,
-} from "../helpers/nats-server.js";
+} from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 import { assertAvailable, randomSwarmName, requirement } from "./fixtures/processes.js";
 

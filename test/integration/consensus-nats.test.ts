@@ -35,7 +35,7 @@ import { queueNames } from "../../src/runtime/subjects.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { createNatsTransport, deleteNatsQueue } from "../../src/transport/nats/index.js";
 import { canonicalize } from "../../src/wire/canonical.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { agentKeys } from "./fixtures/keys.js";
 import {
   assertAvailable,

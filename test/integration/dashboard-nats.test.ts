@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { finish, reviewSwarmYaml, run, start } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const TOKEN = "observer-token-0123456789abcdef";

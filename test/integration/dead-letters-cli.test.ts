@@ -16,7 +16,7 @@ import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { encodeEnvelope } from "../../src/wire/codec.js";
 import { createEnvelope } from "../../src/wire/envelope.js";
 import { finish, reviewSwarmYaml, run, start } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 describe("conclave dead-letters", () => {

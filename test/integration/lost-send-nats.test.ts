@@ -25,7 +25,7 @@ import type { SwarmEvent } from "../../src/runtime/events.js";
 import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 import { assertAvailable, randomSwarmName, requirement } from "./fixtures/processes.js";
 

@@ -13,8 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError, UnroutableError } from "../../src/errors/index.js";
 import { createNatsTransport } from "../../src/transport/nats/index.js";
 import type { Transport } from "../../src/transport/port.js";
-import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../helpers/nats-server.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 
 const enc = new TextEncoder();
 

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { finish, root, run, start } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 
 interface NodeCredentials {
   user: string;

@@ -26,8 +26,8 @@ import {
 } from "../../src/transport/nats/index.js";
 import type { Consumer, Delivery, Transport } from "../../src/transport/port.js";
 import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 
 const missing = !natsServerAvailable()

@@ -19,7 +19,7 @@ import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { encodeEnvelope } from "../../src/wire/codec.js";
 import { createSignedEnvelope } from "../../src/wire/signature.js";
 import { finish, reviewSwarmYaml, start } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 import { amqpMissing, amqpUrl, randomSwarmName } from "./fixtures/processes.js";
 

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { finish, root, start, summaryOf } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import {
   answer,
   type ChatRequest,

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import pg from "pg";
 import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
-import { runStoreConformance } from "../conformance/store.js";
+import { runStoreConformance } from "../../src/testkit/conformance/store.js";
 
 const url = process.env["CONCLAVE_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 

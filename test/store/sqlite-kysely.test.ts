@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import { runStoreConformance } from "../conformance/store.js";
+import { runStoreConformance } from "../../src/testkit/conformance/store.js";
 
 // The SQLite store with every call through Kysely (no prepared hot path), so
 // the shared Kysely versions of the hot calls are checked on SQLite too.

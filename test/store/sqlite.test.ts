@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import { runStoreConformance } from "../conformance/store.js";
+import { runStoreConformance } from "../../src/testkit/conformance/store.js";
 
 runStoreConformance({
   name: "sqlite",

@@ -1,6 +1,6 @@
 /**
  * The AMQP transport on a 3-node RabbitMQ cluster (private nodes on
- * loopback, test/helpers/rabbitmq-cluster.ts): the quorum queues it
+ * loopback, src/testkit/brokers/rabbitmq-cluster.ts): the quorum queues it
  * declares keep a replica on each node, so when the node leading a queue is
  * killed -9, a client on another node still gets every message that was
  * enqueued and not acked, and none that was acked. The killed node then
@@ -12,9 +12,9 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError } from "../../src/errors/index.js";
 import { createAmqpTransport } from "../../src/transport/amqp/index.js";
-import { declareTaskQueues } from "../helpers/queues.js";
-import { startRabbitmqCluster } from "../helpers/rabbitmq-cluster.js";
-import { rabbitmqServerAvailable } from "../helpers/rabbitmq-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
+import { startRabbitmqCluster } from "../../src/testkit/brokers/rabbitmq-cluster.js";
+import { rabbitmqServerAvailable } from "../../src/testkit/brokers/rabbitmq-server.js";
 import { until } from "../helpers/until.js";
 
 const skip = rabbitmqServerAvailable() ? undefined : "rabbitmq-server (and erl) is not installed";

@@ -33,7 +33,7 @@ import {
   type SharedClaims,
 } from "../../src/transport/amqp/index.js";
 import type { Transport } from "../../src/transport/port.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import {
   amqpMissing,
   amqpUrl,

@@ -14,7 +14,7 @@ import Database from "better-sqlite3";
 import { ManualClock } from "../../src/core/clock.js";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 
 const WINDOW = 1000;
 const data = new TextEncoder().encode("x");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
 import type { Transport } from "../../src/transport/port.js";
-import { runTransportConformance } from "../conformance/transport.js";
+import { runTransportConformance } from "../../src/testkit/conformance/transport.js";
 
 runTransportConformance({
   name: "memory (SQLite journal)",

@@ -2,7 +2,7 @@
  * What the NATS adapter promises beyond the shared conformance suite: how it
  * behaves when the server crashes or restarts, how it maps JetStream's
  * settings and failures, and that it keeps its driver and credentials to
- * itself. Runs against a private nats-server (see test/helpers/nats-server.ts).
+ * itself. Runs against a private nats-server (see src/testkit/brokers/nats-server.ts).
  */
 
 import assert from "node:assert/strict";
@@ -29,8 +29,8 @@ import {
   type QueueConfig,
   type Transport,
 } from "../../src/transport/port.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -30,7 +30,7 @@ import { type ConsumerHost, NatsConsumer } from "../../src/transport/nats/nats-c
 import { DURABLE, settingsOf } from "../../src/transport/nats/queue-settings.js";
 import { NatsTopology } from "../../src/transport/nats/topology.js";
 import { redriveMsgId } from "../../src/transport/settlement.js";
-import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../helpers/nats-server.js";
+import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const at = (p: Partial<QueuePositions>): QueuePositions => ({

@@ -20,7 +20,7 @@ import { loadDriver } from "../../src/transport/nats/driver.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
 import { NatsTopology } from "../../src/transport/nats/topology.js";
 import type { QueueConfig, Transport } from "../../src/transport/port.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 
 const skip = natsServerAvailable() ? undefined : "no nats-server binary on PATH";
 

@@ -22,8 +22,8 @@ import { type ConsumerHost, NatsConsumer } from "../../src/transport/nats/nats-c
 import { settingsOf } from "../../src/transport/nats/queue-settings.js";
 import { ReleasedDeliveries } from "../../src/transport/nats/released-deliveries.js";
 import type { Delivery } from "../../src/transport/port.js";
-import { natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { until } from "../helpers/until.js";
 
 /** A fetch whose messages the test pushes; its inbox drain runs `onDrain` first. */

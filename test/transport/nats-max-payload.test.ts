@@ -20,8 +20,8 @@ import { loadDriver } from "../../src/transport/nats/driver.js";
 import { toNatsHeaders } from "../../src/transport/nats/headers.js";
 import { createNatsTransport, PayloadTooLargeError } from "../../src/transport/nats/index.js";
 import { DeadLetterHeaders } from "../../src/transport/port.js";
-import { natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { until } from "../helpers/until.js";
 
 const dead = {

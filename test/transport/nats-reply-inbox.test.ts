@@ -19,7 +19,7 @@ import {
 import { createNatsTransport, deleteNatsQueue } from "../../src/transport/nats/index.js";
 import { parsePubAck } from "../../src/transport/nats/publisher.js";
 import { ReplyInbox } from "../../src/transport/nats/reply-inbox.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../helpers/nats-server.js";
+import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const enc = new TextEncoder();

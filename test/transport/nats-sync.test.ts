@@ -24,7 +24,7 @@ import {
   natsServerAvailable,
   natsServerVersion,
   startNatsServer,
-} from "../helpers/nats-server.js";
+} from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const natsMissing = natsServerAvailable() ? undefined : "nats-server is not on PATH";

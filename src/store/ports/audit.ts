@@ -2,7 +2,7 @@
  * `AuditStore`: the append-only, hash-chained log that consensus seals its
  * decisions into, and that `conclave audit verify` recomputes offline.
  *
- * Contract (checked by `test/conformance/store/audit.ts`):
+ * Contract (checked by `src/testkit/conformance/store/audit.ts`):
  * - Appends are serialised per database, across handles and processes: `seq`
  *   runs 1, 2, 3, … with no gaps, and each entry's `prevHash` is the hash of
  *   the entry before it.

@@ -4,7 +4,7 @@
  * that failed to parse or verify), with the reason, for inspection, replay
  * and the run report's count of tasks that will never complete.
  *
- * Contract (checked by `test/conformance/store/dead-letters.ts`): recording
+ * Contract (checked by `src/testkit/conformance/store/dead-letters.ts`): recording
  * is idempotent by `id` (the first record is kept); lists are ordered as
  * documented per method.
  */

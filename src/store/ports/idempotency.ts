@@ -3,7 +3,7 @@
  * database, for effectively-once processing of messages that carry their
  * own id (the AMQP enqueue dedup, consensus proposals).
  *
- * Contract (checked by `test/conformance/store/idempotency.ts`):
+ * Contract (checked by `src/testkit/conformance/store/idempotency.ts`):
  * - Of any number of claims of one key, concurrent or not, from any handle
  *   or process, exactly one is first; every later one gets the first
  *   claim's stored result.

@@ -5,7 +5,7 @@
  * `src/ledger/rules.ts` (`prepareLedgerOperation`, `planLedgerBatch`,
  * `applyToBalances`) as the reference model.
  *
- * Contract (checked by `test/conformance/store/ledger.ts`):
+ * Contract (checked by `src/testkit/conformance/store/ledger.ts`):
  * - `applyLedgerOperation` is atomic and idempotent by operation id, across
  *   handles and processes, and enforces the ledger's rules: no account but
  *   `world` below zero, no debit of an account that does not exist, no

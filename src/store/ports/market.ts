@@ -3,7 +3,7 @@
  * reports and audits, and every agent's learned reputation, which weights
  * its next bids and which no agent can set for itself.
  *
- * Contract (checked by `test/conformance/store/market.ts`):
+ * Contract (checked by `src/testkit/conformance/store/market.ts`):
  * - `saveAuction` keeps the first save of an id, across handles; a record
  *   that is not JSON-serialisable (or has no JSON form: a function, a
  *   symbol) is refused with `StoreError`.

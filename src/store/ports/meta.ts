@@ -4,7 +4,7 @@
  * (`consensus.head`). Not a general key-value store: values are small and
  * written rarely.
  *
- * Contract (checked by `test/conformance/store/meta.ts`): `setMeta`
+ * Contract (checked by `src/testkit/conformance/store/meta.ts`): `setMeta`
  * replaces the value (last write wins); a key never set reads `undefined`;
  * values survive closing and reopening the store.
  */

@@ -2,7 +2,7 @@
  * `RegistryStore`: the snapshot of the registry's agent cards, so a node
  * that starts knows the swarm's agents before their next heartbeat.
  *
- * Contract (checked by `test/conformance/store/registry.ts`): cards are
+ * Contract (checked by `src/testkit/conformance/store/registry.ts`): cards are
  * kept by id, the newest save (by `updatedAt`) wins across handles and
  * processes, and a card without a non-empty string id or that is not
  * JSON-serialisable is refused with `StoreError`.

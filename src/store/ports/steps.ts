@@ -5,7 +5,7 @@
  * records and replays them instead of running the steps again, so a model
  * request sent before a crash is not sent, nor paid for, twice.
  *
- * Contract (checked by `test/conformance/store/steps.ts`):
+ * Contract (checked by `src/testkit/conformance/store/steps.ts`):
  * - `recordStep` is idempotent by (task, position): the first record wins,
  *   from this handle or any other on the same database; every call returns
  *   the record kept (`stored`) and whether it was this call's (`recorded`).

@@ -6,7 +6,7 @@
  * held and waits instead of running the work again. A claim expires: an
  * owner that died stops extending it and the task runs elsewhere.
  *
- * Contract (checked by `test/conformance/store/task-claims.ts`):
+ * Contract (checked by `src/testkit/conformance/store/task-claims.ts`):
  * - Of any number of claims of one task id by different owners, concurrent
  *   or not, from any handle or process, at most one holds it at a time: a
  *   claim succeeds when the id has no claim, when the claim held expired

@@ -6,7 +6,7 @@
  * bus and the effects are read back by reports (`workloadProgress`,
  * `duplicateEffects`).
  *
- * Contract (checked by `test/conformance/store/tasks.ts`):
+ * Contract (checked by `src/testkit/conformance/store/tasks.ts`):
  * - `completeTask` is atomic and idempotent by `taskId`: a second call for
  *   the same id writes nothing and reports `duplicate: true`. This holds
  *   across store handles and processes sharing the same database, not only

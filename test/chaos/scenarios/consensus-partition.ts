@@ -33,7 +33,7 @@ import { readAuditLog, verifyAuditLog } from "../../../src/runtime/consensus/aud
 import { openSqliteStore } from "../../../src/store/sqlite-store.js";
 import { canonicalize } from "../../../src/wire/canonical.js";
 import { finish, jsonLines, start } from "../../cli/run-cli.js";
-import { natsServerAvailable, startNatsServer } from "../../helpers/nats-server.js";
+import { natsServerAvailable, startNatsServer } from "../../../src/testkit/brokers/nats-server.js";
 import { agentKeys } from "../../integration/fixtures/keys.js";
 import {
   killAll,

@@ -3,8 +3,8 @@
  * anything runs (`plan`), so `--seed N` replays the same faults on the same
  * targets at the same offsets; only the swarm's own timing varies.
  */
-import { natsServerAvailable, startNatsServer } from "../../helpers/nats-server.js";
-import { rabbitmqServerAvailable, startRabbitmqNode } from "../../helpers/rabbitmq-server.js";
+import { natsServerAvailable, startNatsServer } from "../../../src/testkit/brokers/nats-server.js";
+import { rabbitmqServerAvailable, startRabbitmqNode } from "../../../src/testkit/brokers/rabbitmq-server.js";
 import type { Verdict } from "../checker.js";
 import {
   between,

@@ -19,7 +19,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { natsServerAvailable, startNatsCluster } from "../../helpers/nats-server.js";
+import { natsServerAvailable, startNatsCluster } from "../../../src/testkit/brokers/nats-server.js";
 import { between, type CustomTarget, type PlannedFault, sequence } from "../harness.js";
 import { type ChaosProxy, startChaosProxy } from "../proxy.js";
 import type { Scenario } from "./index.js";

@@ -27,7 +27,7 @@ import { queueNames } from "../../../src/runtime/subjects.js";
 import { workloadProgress } from "../../../src/runtime/workload.js";
 import { openSqliteStore } from "../../../src/store/sqlite-store.js";
 import { createNatsTransport } from "../../../src/transport/nats/index.js";
-import { natsServerAvailable, startNatsServer } from "../../helpers/nats-server.js";
+import { natsServerAvailable, startNatsServer } from "../../../src/testkit/brokers/nats-server.js";
 import { randomSwarmName } from "../../integration/fixtures/processes.js";
 import type { OverloadNodeSpec } from "../overload-node.js";
 import type { Scenario, ScenarioResult } from "./index.js";

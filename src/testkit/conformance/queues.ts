@@ -1,4 +1,4 @@
-import type { QueueConfig, Transport } from "../../src/transport/port.js";
+import type { QueueConfig, Transport } from "../../transport/port.js";
 
 /**
  * Declares the pair of queues most transport tests use under `prefix`: a

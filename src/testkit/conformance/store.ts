@@ -13,7 +13,7 @@
  * `runIdempotencyStoreConformance({ name: "redis", create })`. Every part
  * opens its own fresh store (`create`) and destroys it after.
  */
-import type { Store } from "../../src/store/port.js";
+import type { Store } from "../../store/port.js";
 import { runAuditStoreConformance } from "./store/audit.js";
 import type { StorePartOptions } from "./store/backend.js";
 import { runDeadLetterStoreConformance } from "./store/dead-letters.js";
@@ -60,6 +60,7 @@ export const storeConformanceParts = Object.freeze({
   lifecycle: runStoreLifecycleConformance,
 });
 
+/** The name of one part of the store suite (`tasks`, `ledger`, ...). */
 export type StoreConformancePart = keyof typeof storeConformanceParts;
 
 /** What an adapter can promise, for the parts it cannot. */
@@ -71,6 +72,7 @@ export interface StoreFeatures {
   readonly without?: Partial<Record<StoreConformancePart, string>>;
 }
 
+/** How to run the whole store suite against one adapter. */
 export interface StoreConformanceOptions extends StorePartOptions<Store> {
   readonly features?: StoreFeatures;
 }

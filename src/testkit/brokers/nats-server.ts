@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { killOnExit } from "./reaper.js";
 
+/** How to start a private nats-server. */
 export interface NatsServerOptions {
   /** Enable JetStream (`-js`). Default true. */
   readonly jetstream?: boolean;
@@ -38,6 +39,7 @@ export interface NatsServerOptions {
   readonly config?: string;
 }
 
+/** A private nats-server on loopback: its URL, and stop, restart. */
 export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
@@ -185,6 +187,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
 // ---- clusters ---------------------------------------------------------------
 
+/** How to start a private JetStream cluster. */
 export interface NatsClusterOptions {
   /** Number of servers. Default 3. */
   readonly size?: number;
@@ -204,6 +207,7 @@ export interface NatsClusterOptions {
   readonly routeVia?: (from: number, to: number, clusterPort: number) => Promise<number>;
 }
 
+/** One server of a private cluster. */
 export interface NatsClusterNode {
   /** `n1`, `n2`, ...: the server name (what JetStream reports as a stream's leader). */
   readonly name: string;
@@ -219,6 +223,7 @@ export interface NatsClusterNode {
   log(): string;
 }
 
+/** A private JetStream cluster on loopback: its servers and their URLs. */
 export interface NatsCluster {
   readonly name: string;
   readonly nodes: readonly NatsClusterNode[];

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StoreError } from "../../../src/errors/index.js";
-import type { MarketStore } from "../../../src/store/port.js";
+import { StoreError } from "../../../errors/index.js";
+import type { MarketStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -15,6 +15,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `MarketStore` (auctions kept once, reputation); see the port's contract. */
 export function runMarketStoreConformance(options: StorePartOptions<MarketStore & Closable>): void {
   describeStorePart("market store", options, (fixture) => {
     test("auctions are saved once by id, listed, and counted", async () => {

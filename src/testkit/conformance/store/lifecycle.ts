@@ -6,13 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StoreError } from "../../../src/errors/index.js";
-import type { Store } from "../../../src/store/port.js";
+import { StoreError } from "../../../errors/index.js";
+import type { Store } from "../../../store/port.js";
 import { assertClosedHandleRefuses, describeStorePart, type StorePartOptions } from "./backend.js";
 
 /** What the lifecycle part needs of a store. */
 export type StoreLifecycle = Pick<Store, "kind" | "schemaStatus" | "close">;
 
+/** The part of the store conformance suite for the store lifecycle (kind, schema status, close); see the port's contract. */
 export function runStoreLifecycleConformance(options: StorePartOptions<StoreLifecycle>): void {
   describeStorePart("store lifecycle", options, (fixture) => {
     test("close is idempotent; a closed handle refuses schemaStatus with ClosedError", () =>

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe } from "node:test";
-import { ClosedError } from "../../../src/errors/index.js";
+import { ClosedError } from "../../../errors/index.js";
 
 /** Every handle under test can be closed; the parts type the rest by role. */
 export interface Closable {

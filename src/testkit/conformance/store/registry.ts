@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StoreError } from "../../../src/errors/index.js";
-import type { RegistryStore } from "../../../src/store/port.js";
+import { StoreError } from "../../../errors/index.js";
+import type { RegistryStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -14,6 +14,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `RegistryStore` (agent cards); see the port's contract. */
 export function runRegistryStoreConformance(
   options: StorePartOptions<RegistryStore & Closable>,
 ): void {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ClosedError } from "../../../src/errors/index.js";
+import { ClosedError } from "../../../errors/index.js";
 import {
   agentAccount,
   escrowAccount,
@@ -20,10 +20,11 @@ import {
   operations,
   UnknownAccountError,
   WORLD,
-} from "../../../src/ledger/index.js";
-import type { AccountBalance, LedgerCheck, LedgerStore } from "../../../src/store/port.js";
+} from "../../../ledger/index.js";
+import type { AccountBalance, LedgerCheck, LedgerStore } from "../../../store/port.js";
 import { type Closable, describeStorePart, id, type StorePartOptions } from "./backend.js";
 
+/** The part of the store conformance suite for the `LedgerStore` (balanced, atomic credit operations); see the port's contract. */
 export function runLedgerStoreConformance(options: StorePartOptions<LedgerStore & Closable>): void {
   describeStorePart("ledger store", options, (fixture) => {
     /** Fresh agent accounts per test: the suite shares one store. */

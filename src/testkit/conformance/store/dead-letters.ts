@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { DeadLetterStore, TaskStore } from "../../../src/store/port.js";
+import type { DeadLetterStore, TaskStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -14,6 +14,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `DeadLetterStore` (dead letters kept with their reasons); see the port's contract. */
 export function runDeadLetterStoreConformance(
   options: StorePartOptions<DeadLetterStore & Closable>,
 ): void {

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StoreError } from "../../../src/errors/index.js";
-import type { StepStore } from "../../../src/store/port.js";
+import { StoreError } from "../../../errors/index.js";
+import type { StepStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -15,6 +15,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `StepStore` (journaled steps of LLM agents); see the port's contract. */
 export function runStepStoreConformance(options: StorePartOptions<StepStore & Closable>): void {
   describeStorePart("step store", options, (fixture) => {
     test("steps record once per position and read back in order", async () => {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { MetaStore } from "../../../src/store/port.js";
+import type { MetaStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -12,6 +12,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `MetaStore` (the store's own settings); see the port's contract. */
 export function runMetaStoreConformance(options: StorePartOptions<MetaStore & Closable>): void {
   describeStorePart("meta store", options, (fixture) => {
     test("meta values round-trip and survive a reopen", async () => {

@@ -15,14 +15,14 @@ import {
   NoRespondersError,
   TimeoutError,
   UnroutableError,
-} from "../../src/errors/index.js";
+} from "../../errors/index.js";
 import {
   DeadLetterHeaders,
   type Delivery,
   type QueueConfig,
   type Transport,
-} from "../../src/transport/port.js";
-import { declareTaskQueues } from "../helpers/queues.js";
+} from "../../transport/port.js";
+import { declareTaskQueues } from "./queues.js";
 
 /** A backend under test: several connections to it, and optionally a restart. */
 export interface TransportBackend {
@@ -37,6 +37,7 @@ export interface TransportBackend {
   destroy(): Promise<void>;
 }
 
+/** How to run the transport suite against one adapter. */
 export interface TransportConformanceOptions {
   readonly name: string;
   readonly create: () => Promise<TransportBackend>;
@@ -46,6 +47,7 @@ export interface TransportConformanceOptions {
   readonly timeScale?: number;
 }
 
+/** Scenarios an adapter may skip, with a reason: no-responders errors, a broker restart, releasing held deliveries on close. */
 export type ScenarioFlag = "noResponders" | "restart" | "releaseOnClose";
 
 const enc = new TextEncoder();
@@ -66,6 +68,11 @@ async function until(
   }
 }
 
+/**
+ * The conformance suite every `Transport` passes (publish and subscribe,
+ * durable queues, settlement, dead letters, request and reply...): declares
+ * its tests with `node:test` against the backend `create` makes.
+ */
 export function runTransportConformance(options: TransportConformanceOptions): void {
   const scale = options.timeScale ?? 1;
   const ms = (n: number) => Math.round(n * scale);

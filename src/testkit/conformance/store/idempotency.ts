@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StoreError } from "../../../src/errors/index.js";
-import type { IdempotencyStore } from "../../../src/store/port.js";
+import { StoreError } from "../../../errors/index.js";
+import type { IdempotencyStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -15,6 +15,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `IdempotencyStore` (keys claimed once across handles); see the port's contract. */
 export function runIdempotencyStoreConformance(
   options: StorePartOptions<IdempotencyStore & Closable>,
 ): void {

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StoreError } from "../../../src/errors/index.js";
-import { auditHash, verifyAuditChain } from "../../../src/store/audit-chain.js";
-import type { AuditLink, AuditStore } from "../../../src/store/port.js";
+import { StoreError } from "../../../errors/index.js";
+import { auditHash, verifyAuditChain } from "../../../store/audit-chain.js";
+import type { AuditLink, AuditStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -15,6 +15,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `AuditStore` (the hash-chained audit log); see the port's contract. */
 export function runAuditStoreConformance(options: StorePartOptions<AuditStore & Closable>): void {
   describeStorePart("audit store", options, (fixture) => {
     test("audit appends get gap-free seqs under concurrency, from every handle, chained", async () => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { TaskClaimStore } from "../../../src/store/port.js";
+import type { TaskClaimStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   type Closable,
@@ -15,6 +15,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `TaskClaimStore` (one live run of a task at a time); see the port's contract. */
 export function runTaskClaimStoreConformance(
   options: StorePartOptions<TaskClaimStore & Closable>,
 ): void {

@@ -1,6 +1,6 @@
 /**
  * A private RabbitMQ cluster on loopback: `size` private nodes
- * (test/helpers/rabbitmq-server.ts), each with its own name, ports and
+ * (src/testkit/brokers/rabbitmq-server.ts), each with its own name, ports and
  * directory, sharing one random Erlang cookie, the second and later joined
  * to the first (`rabbitmqctl stop_app`, `join_cluster`, `start_app`).
  * Quorum queues declared on it get a replica on every node. A node killed
@@ -18,6 +18,7 @@
 import { randomBytes } from "node:crypto";
 import { type RabbitmqNode, startRabbitmqNode } from "./rabbitmq-server.js";
 
+/** A private RabbitMQ cluster of nodes on loopback. */
 export interface RabbitmqCluster {
   readonly nodes: readonly RabbitmqNode[];
   /** Stops every node and deletes their directories. */

@@ -30,6 +30,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { freePorts } from "./nats-server.js";
 import { killOnExit } from "./reaper.js";
 
+/** How to start a private RabbitMQ node. */
 export interface RabbitmqNodeOptions {
   /** Also listen for AMQP over TLS (`listeners.ssl.default`) on a free loopback port. */
   readonly tls?: boolean;
@@ -49,6 +50,7 @@ export interface RabbitmqNodeOptions {
   readonly cookie?: string;
 }
 
+/** A private RabbitMQ node on loopback: its AMQP URL, and stop, halt, start. */
 export interface RabbitmqNode {
   /** `conclave-test-<random>@localhost` */
   readonly nodeName: string;

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StoreError } from "../../../src/errors/index.js";
-import type { DeadLetterStore, TaskCompletion, TaskStore } from "../../../src/store/port.js";
+import { StoreError } from "../../../errors/index.js";
+import type { DeadLetterStore, TaskCompletion, TaskStore } from "../../../store/port.js";
 import {
   assertClosedHandleRefuses,
   bytes,
@@ -17,6 +17,7 @@ import {
   type StorePartOptions,
 } from "./backend.js";
 
+/** The part of the store conformance suite for the `TaskStore` (completions, effects and the outbox); see the port's contract. */
 export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Closable>): void {
   describeStorePart("task store", options, (fixture) => {
     test("completeTask is atomic and idempotent by task id", async () => {

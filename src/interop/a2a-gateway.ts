@@ -137,6 +137,7 @@ export async function startA2AGateway(
     }
     if (target.kind === "card") {
       if (request.method !== "GET" && request.method !== "HEAD") {
+        response.setHeader("allow", "GET, HEAD");
         sendJson(response, 405, { error: { code: "E_METHOD", message: "GET the agent card" } });
         return;
       }
@@ -157,6 +158,7 @@ export async function startA2AGateway(
       return;
     }
     if (request.method !== "POST") {
+      response.setHeader("allow", "POST");
       sendJson(response, 405, {
         error: { code: "E_METHOD", message: "POST A2A JSON-RPC requests" },
       });
@@ -221,7 +223,9 @@ export async function startA2AGateway(
         ]),
       });
       validateVersion(version, await endpoint.handler.getAgentCard(), "JSONRPC");
-      const answer = await (legacy ? endpoint.legacy : endpoint.v1).handle(rpc, context);
+      const answer = legacy
+        ? await endpoint.legacy.handle(blockingByDefault(rpc), context)
+        : await endpoint.v1.handle(rpc, context);
       if (!isAsyncIterable(answer)) {
         sendJson(response, 200, legacy ? withLegacyData(answer, context) : answer);
         return;
@@ -311,6 +315,20 @@ export async function startA2AGateway(
 function requestedVersion(request: IncomingMessage): string {
   const header = request.headers["a2a-version"];
   return (Array.isArray(header) ? header[0] : header) || LEGACY_VERSION;
+}
+
+/**
+ * A v0.3 `message/send` whose configuration leaves `blocking` out, made
+ * blocking: v0.3 servers wait unless told `blocking: false`, but the SDK's
+ * v0.3 translation reads an absent `blocking` as "return immediately".
+ */
+function blockingByDefault(rpc: Record<string, unknown>): Record<string, unknown> {
+  if (rpc["method"] !== "message/send") return rpc;
+  const params = rpc["params"] as { configuration?: unknown } | null | undefined;
+  const configuration = params?.configuration;
+  if (typeof configuration !== "object" || configuration === null) return rpc;
+  if ((configuration as { blocking?: unknown }).blocking !== undefined) return rpc;
+  return { ...rpc, params: { ...params, configuration: { ...configuration, blocking: true } } };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

@@ -207,7 +207,7 @@ export class FrontDoor {
     if (outcome === undefined) return { state: "working", taskId };
     // Once per escrow however often asked (the background settler, or an
     // auditor of the swarm, may have settled it first).
-    await this.#escrows.settle(taskId, outcome, this.#gateway.pricePerTask);
+    await this.#escrows.settle(taskId, outcome);
     return outcome.status === "completed"
       ? { state: "completed", taskId, result: outcome.result }
       : { state: "failed", taskId, reason: outcome.reason };

@@ -37,6 +37,7 @@ export class GatewayEscrows {
   /** Task id → credits held for it, of tasks not yet known to have ended. */
   readonly #open = new Map<string, number>();
   #recovered = false;
+  #checked = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -62,19 +63,27 @@ export class GatewayEscrows {
   }
 
   /**
-   * Settles task `taskId`'s escrow of `amount` credits by how it ended: to
-   * the worker that completed it, back to the gateway's agent if it was
-   * dead-lettered. Applied once per escrow however often asked.
+   * Settles what task `taskId`'s escrow holds by how the task ended: to the
+   * worker that completed it, back to the gateway's agent if it was
+   * dead-lettered. Applied once per escrow however often asked; a task
+   * with no gateway escrow (started inside the swarm, or while the gateway
+   * had no price) has nothing to settle.
    */
-  async settle(taskId: string, outcome: TaskOutcome, amount: number): Promise<void> {
-    if (amount > 0 && this.#swarm.budgets.has(this.#as)) {
-      const completed = outcome.status === "completed";
-      await this.#swarm.budgets.settle(
-        gatewayEscrowKey(taskId),
-        amount,
-        completed ? "pass" : "fail",
-        completed ? outcome.agent : this.#as,
-      );
+  async settle(taskId: string, outcome: TaskOutcome): Promise<void> {
+    if (this.#swarm.budgets.has(this.#as)) {
+      const key = gatewayEscrowKey(taskId);
+      // What the escrow holds, not today's price: an earlier run may have
+      // held another price, and a task the gateway did not start holds none.
+      const held = await this.#swarm.store.balance(escrowAccount(key));
+      if (held > 0) {
+        const completed = outcome.status === "completed";
+        await this.#swarm.budgets.settle(
+          key,
+          held,
+          completed ? "pass" : "fail",
+          completed ? outcome.agent : this.#as,
+        );
+      }
     }
     this.#open.delete(taskId);
   }
@@ -89,16 +98,18 @@ export class GatewayEscrows {
   #arm(): void {
     if (this.#closed || this.#timer !== undefined) return;
     if (this.#recovered && this.#open.size === 0) return;
-    this.#timer = setTimeout(() => void this.#check(), this.#recovered ? this.#pollMs : 0);
+    // The first check at once; the next ones (a failed recovery's retry too) at the polling pace.
+    this.#timer = setTimeout(() => void this.#check(), this.#checked ? this.#pollMs : 0);
     this.#timer.unref();
   }
 
   async #check(): Promise<void> {
+    this.#checked = true;
     try {
       if (!this.#recovered) await this.#recover();
-      for (const [taskId, amount] of [...this.#open]) {
+      for (const taskId of [...this.#open.keys()]) {
         if (this.#closed) return;
-        await this.#settleIfEnded(taskId, amount);
+        await this.#settleIfEnded(taskId);
       }
     } catch (error) {
       // The swarm closed: the next gateway takes up what is still open.
@@ -111,10 +122,10 @@ export class GatewayEscrows {
   }
 
   /** Settles one escrow if its task has ended; a failure other than a closed swarm waits for the next check. */
-  async #settleIfEnded(taskId: string, amount: number): Promise<void> {
+  async #settleIfEnded(taskId: string): Promise<void> {
     try {
       const outcome = await this.#swarm.outcome(taskId);
-      if (outcome !== undefined) await this.settle(taskId, outcome, amount);
+      if (outcome !== undefined) await this.settle(taskId, outcome);
     } catch (error) {
       if (error instanceof ClosedError) throw error;
     }

@@ -259,6 +259,8 @@ export class McpTools {
     const args =
       typeof input === "object" && input !== null && !Array.isArray(input) ? input : { input };
     try {
+      // Closed (the swarm is stopping): no server is started again, as nothing would close it.
+      if (this.#closed) throw new Error("the node has closed its MCP connections");
       // A server that went away (a stdio child that exited) is reached again once.
       const client = connection.client ?? (await this.#connect(connection));
       // Closed while this call waited to reconnect (the swarm is stopping).
@@ -285,15 +287,17 @@ export class McpTools {
     const { config } = connection;
     const endpoint =
       config.transport === "stdio" ? [config.command, ...config.args].join(" ") : config.url;
+    let client: Client | undefined;
     try {
       const [{ Client }, transport] = await Promise.all([
         import("@modelcontextprotocol/sdk/client/index.js"),
         openTransport(config),
       ]);
-      const client = new Client({ name: this.#config.clientName ?? "conclave", version: "0.1.0" });
+      client = new Client({ name: this.#config.clientName ?? "conclave", version: "0.1.0" });
       await client.connect(transport);
+      const opened = client;
       client.onclose = () => {
-        if (connection.client === client) connection.client = undefined;
+        if (connection.client === opened) connection.client = undefined;
       };
       const tools: ListedTool[] = [];
       let cursor: string | undefined;
@@ -318,6 +322,9 @@ export class McpTools {
       for (const t of tools) this.#byName.set(t.name, t);
       return client;
     } catch (cause) {
+      // Connected but unusable (its tools could not be listed): closed, so a
+      // stdio server does not outlive the failed start as an orphan.
+      await client?.close().catch(() => undefined);
       throw new McpServerUnavailableError(config.name, endpoint, { cause: toError(cause) });
     }
   }

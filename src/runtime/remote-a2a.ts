@@ -57,12 +57,15 @@ const clients = new Map<string, Promise<Client>>();
  */
 export function remoteA2AHandler(remote: RemoteRoleConfig, task: string): TaskHandler {
   return async (ctx: TaskContext) => {
-    const answer = await ctx.step<RemoteAnswer>(`a2a:${task}`, async () => {
-      const answer = await callRemote(remote, task, ctx);
-      // Inside the step: a replayed step has been paid for.
-      if (answer.cost > 0) await ctx.spend({ kind: "a2a.remote", credits: answer.cost });
-      return answer;
-    });
+    const answer = await ctx.step<RemoteAnswer>(`a2a:${task}`, () => callRemote(remote, task, ctx));
+    // A step of its own, after the answer is journaled: a charge the agent
+    // cannot pay fails the task, and its retries try the charge again, never
+    // the remote (which did the work, and billed for it, once).
+    if (answer.cost > 0) {
+      await ctx.step(`a2a:${task}:cost`, () =>
+        ctx.spend({ kind: "a2a.remote", credits: answer.cost }),
+      );
+    }
     if (ctx.task.corr === undefined) ctx.finish(answer.result);
     return answer.result;
   };
@@ -196,7 +199,10 @@ function classify(
     }
     return new RemoteAgentRefusedError(url, `${error.name}: ${message}`, { cause: error });
   }
-  const status = /(?:Status: |Agent Card from \S+: )(\d{3})/.exec(message)?.[1];
+  // An HTTP+JSON (REST) error carries its HTTP status; the others say it in their message.
+  const status = errors.isRestError(error)
+    ? String(error.statusCode)
+    : /(?:Status: |Agent Card from \S+: )(\d{3})/.exec(message)?.[1];
   if (status === "401" || status === "403") {
     return new RemoteAgentRefusedError(
       url,

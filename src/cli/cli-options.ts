@@ -12,7 +12,8 @@ import { LOCAL_SWARM_FILE, type StoreTarget } from "./store-target.js";
 export const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
 
 export function port(value: string): number {
-  const n = Number(value);
+  // Digits only: Number("") is 0 (a random port for `--port "$UNSET"`), and Number("0x50") is 80.
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError("expected a port number from 0 to 65535");
   return n;
@@ -77,6 +78,12 @@ export function positiveInt(value: string): number {
     throw new InvalidArgumentError(`expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
   return n;
 }
+
+/**
+ * The longest a command may wait on one timer, in seconds: Node fires a
+ * timer longer than 2^31-1 ms (about 24.8 days) after 1 ms instead.
+ */
+export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000);
 
 export interface StoreTargetOptions {
   store?: string;

@@ -72,6 +72,34 @@ function upOptions(opts: UpOptions): Omit<RunOptions, "logLevel"> {
   };
 }
 
+/**
+ * With `--processes`, this process only supervises children that run the
+ * agents: the options that shape the process hosting the agents would be
+ * dropped without a word, so each is a usage error saying what to do instead.
+ */
+function refuseWithProcesses(opts: UpOptions): void {
+  const refused: [boolean, string][] = [
+    [
+      opts.dashboard !== undefined,
+      "--dashboard cannot be combined with --processes: the agents run in the child processes; watch them with `conclave dashboard --swarm FILE` (it reads the broker and the store)",
+    ],
+    [
+      opts.metrics !== undefined,
+      "--metrics cannot be combined with --processes: the agents run in the child processes; run them as `conclave agent --swarm FILE --id … --metrics PORT` to scrape each",
+    ],
+    [
+      opts.agents !== undefined,
+      "--agents cannot be combined with --processes, which deals every agent of the file; run a subset with `conclave agent --swarm FILE --id a,b`",
+    ],
+    [
+      opts.forever,
+      "--forever cannot be combined with --processes, which ends when the workload settles; keep agents running with `conclave agent --swarm FILE --id …`",
+    ],
+  ];
+  const first = refused.find(([given]) => given);
+  if (first !== undefined) throw new ConfigError(first[1]);
+}
+
 /** Adds the commands that run a swarm (or write one) to `cli`. */
 export function runCommands(cli: Command): void {
   cli
@@ -173,6 +201,7 @@ export function runCommands(cli: Command): void {
     )
     .option("--yes", "with --fresh: do not ask", false)
     .action(async (file: string, opts: UpOptions & { fresh: boolean; yes: boolean }) => {
+      if (opts.processes !== undefined && opts.processes > 1) refuseWithProcesses(opts);
       if (opts.fresh) {
         const config = upOptions(opts).configure?.(await loadSwarmConfig(resolve(file)));
         if (config && !(await freshStart(config, opts.yes))) {
@@ -183,6 +212,7 @@ export function runCommands(cli: Command): void {
       }
       if (opts.processes !== undefined && opts.processes > 1) {
         const run = upOptions(opts);
+        const { logLevel } = cli.opts<{ logLevel?: string }>();
         process.exitCode = await runDistributed(resolve(file), {
           processes: opts.processes,
           json: opts.json,
@@ -197,6 +227,7 @@ export function runCommands(cli: Command): void {
           ],
           ...(run.configure ? { configure: run.configure } : {}),
           ...(opts.failOnDeadLetter ? { failOnDeadLetter: true } : {}),
+          ...(logLevel === undefined ? {} : { logLevel }),
         });
         return;
       }

@@ -108,6 +108,17 @@ export async function redriveDeadLetters(
       "name the dead letters to redrive (their ids), or pass --all [--reason TEXT]",
     );
   }
+  // Either would be dropped without a word, redriving what the user did not pick.
+  if (options.all && options.ids.length > 0) {
+    throw new ConfigError(
+      "name the dead letters to redrive or pass --all, not both: --all redrives every dead letter (with --reason: those whose reason matches)",
+    );
+  }
+  if (!options.all && options.reason !== undefined) {
+    throw new ConfigError(
+      "--reason picks among every dead letter: add --all to redrive those matching (conclave dead-letters list --reason TEXT shows them), or leave it out to redrive the ids named",
+    );
+  }
   const swarm = await openSwarm(config, { agents: [] });
   let failed = 0;
   try {

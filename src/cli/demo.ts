@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { loadSwarmConfig } from "../config/load.js";
 import { applyOverrides, type SwarmOverrides } from "../config/overrides.js";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { ConfigError } from "../errors/index.js";
 import { journalPath } from "../runtime/from-config.js";
 import { parseStoreUrl } from "../store/open-store.js";
 import { writingTo } from "./output-path.js";
@@ -46,6 +47,12 @@ export async function runDemo(opts: DemoOptions, logLevel: string): Promise<numb
   const transport = opts.transport ?? "memory";
   const overrides = { transport, dataDir };
   const config = await demoConfig(overrides);
+  // Refused before the previous run's state is deleted, not after.
+  if (opts.processes && opts.processes > 1 && transport === "memory") {
+    throw new ConfigError(
+      "--processes needs a broker every process can reach: pass --transport nats://… or amqp://…",
+    );
+  }
   // A data folder that is a file or not writable is the user's to change (exit 2).
   await writingTo({ what: "the demo's state", path: dataDir, option: "--data-dir" }, () => {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -74,6 +81,7 @@ export async function runDemo(opts: DemoOptions, logLevel: string): Promise<numb
         String(opts.timeout),
       ],
       configure,
+      logLevel,
     });
   }
   return runSwarmFile(DEMO_SWARM_FILE, {

@@ -6,11 +6,12 @@
  * this command subscribed is not shown.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { toError } from "../errors/index.js";
+import { ConfigError, toError } from "../errors/index.js";
 import { openTransport } from "../runtime/from-config.js";
 import { subjects } from "../runtime/subjects.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import { loadBrokerSwarm } from "./broker-swarm.js";
+import { MAX_TIMER_SECONDS } from "./cli-options.js";
 
 export interface EventsOptions {
   readonly transport?: string;
@@ -26,6 +27,11 @@ export interface EventsOptions {
 
 /** Subscribes to the swarm's events and prints them; exit 0, or 2 on the embedded transport. */
 export async function showEvents(file: string, options: EventsOptions): Promise<number> {
+  if (!options.follow && options.forMs > MAX_TIMER_SECONDS * 1000) {
+    throw new ConfigError(
+      `--seconds is at most ${MAX_TIMER_SECONDS} (about 24 days); to listen until stopped, pass --follow`,
+    );
+  }
   const config = await loadBrokerSwarm(
     file,
     options.transport ? { transport: options.transport } : {},

@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { constants, existsSync } from "node:fs";
+import { access, mkdir } from "node:fs/promises";
 import { ConfigError } from "../errors/index.js";
 import {
   agentKeyPath,
@@ -7,6 +8,7 @@ import {
   saveAgentKey,
 } from "../identity/index.js";
 import { encodePublicKey } from "../identity/keys.js";
+import { writingTo } from "./output-path.js";
 
 export interface GenerateKeysOptions {
   readonly dir: string;
@@ -32,6 +34,11 @@ export async function generateKeys(
       );
     }
   }
+  // The folder is the user's choice: one it cannot write is a usage error (exit 2), before any key.
+  await writingTo({ what: "the key files", path: options.dir, option: "--dir" }, async () => {
+    await mkdir(options.dir, { recursive: true, mode: 0o700 });
+    await access(options.dir, constants.W_OK);
+  });
   const out: { agent: string; path: string; publicKey: string; fingerprint: string }[] = [];
   for (const agent of ids) {
     const pair = generateAgentKeyPair();

@@ -28,6 +28,8 @@ export interface DistributedRunOptions {
   readonly configure?: (config: SwarmFile) => SwarmFile;
   /** Exit 1 when any root task was dead-lettered. */
   readonly failOnDeadLetter?: boolean;
+  /** `--log-level` of the children, which run the agents (default: theirs, `warn`). */
+  readonly logLevel?: string;
 }
 
 /**
@@ -198,6 +200,7 @@ function spawnChild(
   const args = [
     ...process.execArgv,
     script,
+    ...(options.logLevel === undefined ? [] : ["--log-level", options.logLevel]),
     "up",
     file,
     "--json",

@@ -31,7 +31,16 @@ export async function showResults(
   const lines: ResultLine[] = [];
   try {
     const finished = new Map((await store.effects(ROOT_COMPLETED)).map((e) => [e.key, e]));
-    const dead = new Map((await store.deadLetters()).map((d) => [d.id, d]));
+    // Every dead letter, not the store's default page (the oldest 10,000): a
+    // root that died later would be reported pending.
+    const deadLetters = await store.deadLetters({ limit: Infinity });
+    const dead = new Map(deadLetters.map((d) => [d.id, d]));
+    // A root not finished dies with the first task it caused that died, as
+    // the run's summary counts it: it will not finish on its own.
+    const deadUnder = new Map<string, (typeof deadLetters)[number]>();
+    for (const d of deadLetters) {
+      if (d.corr !== undefined && !deadUnder.has(d.corr)) deadUnder.set(d.corr, d);
+    }
     for (const submitted of await store.effects(ROOT_SUBMITTED)) {
       if (options.root !== undefined && submitted.key !== options.root) continue;
       const what = (submitted.data ?? {}) as { role?: string; task?: string };
@@ -41,7 +50,7 @@ export async function showResults(
         ...(what.task === undefined ? {} : { task: what.task }),
       };
       const done = finished.get(submitted.key);
-      const died = dead.get(submitted.key);
+      const died = dead.get(submitted.key) ?? deadUnder.get(submitted.key);
       if (done !== undefined) {
         lines.push({
           ...base,
@@ -51,7 +60,11 @@ export async function showResults(
           ...(done.data === undefined ? {} : { result: done.data }),
         });
       } else if (died !== undefined) {
-        lines.push({ ...base, status: "dead_lettered", reason: died.reason, at: died.at });
+        const reason =
+          died.id === submitted.key
+            ? died.reason
+            : `task ${died.id} it caused was dead-lettered: ${died.reason}`;
+        lines.push({ ...base, status: "dead_lettered", reason, at: died.at });
       } else {
         lines.push({ ...base, status: "pending" });
       }

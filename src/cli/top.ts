@@ -5,8 +5,10 @@
  * dashboard, it watches from a node that hosts no agent.
  */
 import { type AgentRow, DashboardApi } from "../dashboard/api.js";
+import { ConfigError } from "../errors/index.js";
 import { openSwarm } from "../runtime/from-config.js";
 import { loadBrokerSwarm } from "./broker-swarm.js";
+import { MAX_TIMER_SECONDS } from "./cli-options.js";
 import { useColor } from "./progress.js";
 
 export interface TopOptions {
@@ -57,6 +59,10 @@ export function renderTop(overview: Overview, agents: readonly AgentRow[], color
 
 /** Watches the swarm until SIGINT/SIGTERM (or once). Exit 0. */
 export async function showTop(file: string, options: TopOptions): Promise<number> {
+  // A longer timer would fire after 1 ms: a redraw loop, not a slow one.
+  if (options.intervalSeconds > MAX_TIMER_SECONDS) {
+    throw new ConfigError(`--interval is at most ${MAX_TIMER_SECONDS} seconds (about 24 days)`);
+  }
   const config = await loadBrokerSwarm(file, options, "watch it with `conclave up --dashboard`");
   // An observer reads the store the swarm made; it never creates one.
   const swarm = await openSwarm(config, { agents: [], createStore: false });

@@ -251,6 +251,10 @@ export class DashboardApi {
       .reverse()
       .map((r) => {
         const d = r.data as Decision;
+        // A person's vote weighs what this action's rule gives them, not an agent's default.
+        const people = new Map(
+          (this.#config.privileged[d.proposal.action]?.humans ?? []).map((h) => [h.id, h.weight]),
+        );
         return {
           seq: r.seq,
           proposal: d.proposal.id,
@@ -264,7 +268,7 @@ export class DashboardApi {
             .map((v: Envelope) => ({
               from: v.from,
               choice: String((v.body as { choice?: unknown }).choice ?? "?"),
-              weight: weights.get(v.from) ?? 1,
+              weight: people.get(v.from) ?? weights.get(v.from) ?? 1,
             })),
           seal: d.seal,
           decidedAt: d.decidedAt,

@@ -37,6 +37,14 @@ export interface LiveFeedConfig {
 /** Events a batch carries at most; the rest are counted. */
 const BATCH = 50;
 
+/**
+ * Bytes a client may leave unread before it is dropped: a page that stops
+ * reading (a laptop asleep with its connection open, a stuck tab) would
+ * otherwise have every batch buffered for it for as long as the socket lives.
+ * A dropped page's EventSource reconnects and is sent the kept events.
+ */
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
+
 export class LiveFeed {
   readonly #config: LiveFeedConfig;
   readonly #recent: LiveEvent[] = [];
@@ -121,7 +129,18 @@ export class LiveFeed {
       counts: Object.fromEntries(this.#counts),
     });
     this.#counts.clear();
-    for (const client of this.#clients) client.write(`event: events\ndata: ${data}\n\n`);
+    for (const client of this.#clients) this.#send(client, `event: events\ndata: ${data}\n\n`);
+  }
+
+  /** Writes to `client`, or drops it when what it left unread passed {@link MAX_BACKLOG_BYTES}. */
+  #send(client: ServerResponse, chunk: string): void {
+    if (client.destroyed || client.writableEnded) return;
+    if (client.writableLength > MAX_BACKLOG_BYTES) {
+      this.#clients.delete(client);
+      client.destroy();
+      return;
+    }
+    client.write(chunk);
   }
 
   async #overview(only?: ServerResponse): Promise<void> {
@@ -129,7 +148,7 @@ export class LiveFeed {
     if (targets.length === 0) return;
     try {
       const data = JSON.stringify(await this.#config.overview());
-      for (const client of targets) client.write(`event: overview\ndata: ${data}\n\n`);
+      for (const client of targets) this.#send(client, `event: overview\ndata: ${data}\n\n`);
     } catch {
       // A store hiccup: the next tick tries again.
     }

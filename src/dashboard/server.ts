@@ -97,6 +97,12 @@ export async function serveDashboard(
   config: SwarmFile,
   options: DashboardOptions = {},
 ): Promise<DashboardServer> {
+  // An empty token would let `?token=` in; one with spaces cannot go in a Bearer header.
+  if (options.token !== undefined && !/^\S+$/.test(options.token)) {
+    throw new ConfigError(
+      "the dashboard token (CONCLAVE_DASHBOARD_TOKEN for the CLI) must be one or more characters without spaces; leave it unset for a random one",
+    );
+  }
   const token = options.token ?? randomBytes(18).toString("base64url");
   const expected = digest(token);
   const api = new DashboardApi(swarm, config);
@@ -171,7 +177,13 @@ export async function serveDashboard(
     if (request.method === "POST" && approval?.[1] !== undefined) {
       const body = await readJson(request);
       if (approval[2] === "ballot") {
-        const choice = body["choice"] === "reject" ? "reject" : "approve";
+        const choice = body["choice"];
+        // A typo must not become the other vote: only the two choices are prepared.
+        if (choice !== "approve" && choice !== "reject") {
+          throw new InvalidRequestError(
+            `choice must be "approve" or "reject", got ${JSON.stringify(choice) ?? "none"}`,
+          );
+        }
         const reason = typeof body["reason"] === "string" ? body["reason"] : undefined;
         send(
           response,

@@ -61,8 +61,10 @@ export async function verifyAudit(target: StoreTarget, opts: VerifyAuditOptions)
     const what = verdict.proposal
       ? ` (decision on proposal ${verdict.proposal.id}, ${verdict.proposal.action})`
       : "";
+    // A head that disagrees is checked after every entry: only those before the broken one count.
+    const before = Math.min(verdict.entries, verdict.seq - 1);
     process.stdout.write(
-      `audit log BROKEN at entry ${verdict.seq}${what}: ${verdict.reason}\n  ${verdict.entries} entries before it verified\n`,
+      `audit log BROKEN at entry ${verdict.seq}${what}: ${verdict.reason}\n  ${before} entries before it verified\n`,
     );
   }
   return verdict.ok ? 0 : 1;

@@ -69,7 +69,8 @@ export interface EnsembleRecord<T, R> {
   /**
    * The weight each counted answer had. When every weight was 0 (every member
    * learned to be wrong) the rule counts each answer 1 so that it still
-   * decides, and these are the 1s.
+   * decides, and these are the 1s; when their sum is not finite, each is
+   * counted relative to the largest (which counts 1).
    */
   readonly weights: Readonly<Record<string, number>>;
   readonly result: R;
@@ -125,6 +126,13 @@ export function countAnswers<T>(
   if (counted.length === 0) throw new NoUsableAnswersError(rule, rejected);
   let list = counted.map((a) => weightOf(weights, a.member));
   let totalWeight = sum(list);
+  if (!Number.isFinite(totalWeight)) {
+    // Finite weights whose sum overflows (two of 1e308): only their ratios
+    // matter to every rule, so count them relative to the largest.
+    const largest = Math.max(...list);
+    list = list.map((w) => w / largest);
+    totalWeight = sum(list);
+  }
   if (totalWeight === 0) {
     list = counted.map(() => 1);
     totalWeight = counted.length;

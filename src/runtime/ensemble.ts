@@ -22,7 +22,7 @@ import {
   numbersWithin,
   sameAnswer,
 } from "../ensemble/index.js";
-import { toError } from "../errors/index.js";
+import { ChildTaskFailedError, toError } from "../errors/index.js";
 import type { TaskContext } from "./context.js";
 import { type AskedRole, combineAnswers } from "./ensemble-combine.js";
 import { journaledWeights, learnFromTruth, type WeightStore } from "./ensemble-weights.js";
@@ -94,12 +94,20 @@ export interface EnsembleDecision {
  * finished with it).
  */
 export function ensembleHandler(spec: EnsembleSpec, store: WeightStore): TaskHandler {
-  const agree =
+  const same =
     spec.combine === "weighted-mean"
       ? (numbersWithin(spec.tolerance) as (answers: readonly unknown[]) => boolean)
       : spec.combine === "weighted-vote"
         ? labelsAgree
         : (answers: readonly unknown[]) => answers.every((a) => sameAnswer(a, answers[0]));
+  // Answers the rule cannot use (two empty labels, a null beside a 0) are no agreement: ask on.
+  const usable =
+    spec.combine === "weighted-mean"
+      ? (a: unknown) => typeof a === "number" && Number.isFinite(a)
+      : spec.combine === "weighted-vote"
+        ? (a: unknown) => typeof a === "string" && a.length > 0
+        : (a: unknown) => a !== null && a !== undefined;
+  const agree = (answers: readonly unknown[]) => answers.every(usable) && same(answers);
   return async (ctx: TaskContext) => {
     // The first durable step: a redelivered task combines with the weights its first run read.
     const weights =
@@ -129,9 +137,16 @@ export function ensembleHandler(spec: EnsembleSpec, store: WeightStore): TaskHan
       );
       settled.forEach((s, i) => {
         const member = asked[i] as string;
+        if (s.status === "rejected" && !(s.reason instanceof ChildTaskFailedError)) {
+          // Not the member's failure (this task's deadline passed, the node
+          // stopped, the store or the journal failed): stop with the task,
+          // rather than ask a replacement and decide from fewer answers.
+          throw s.reason;
+        }
         replies.push(
           s.status === "fulfilled"
-            ? { member, answer: s.value }
+            ? // As the step journal replays it: a member that returned nothing answered null.
+              { member, answer: s.value === undefined ? null : s.value }
             : { member, error: toError(s.reason).message },
         );
       });

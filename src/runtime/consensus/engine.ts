@@ -100,6 +100,8 @@ const MAX_TICK_MS = 250;
 const EARLIER_ROUND_GRACE_MS = 2_000;
 /** How often a repeated `propose` looks for the earlier round's decision. */
 const EARLIER_ROUND_POLL_MS = 100;
+/** Marks a key's claim by a `propose` refused before its round started (no round id to wait for). */
+const REFUSED_PREFIX = "refused:";
 
 /** One node's consensus runtime. Created and wired by the swarm. */
 export class ConsensusEngine {
@@ -228,8 +230,20 @@ export class ConsensusEngine {
     const plain = plainData(data);
     const id = ulid(node.clock);
     if (options.key !== undefined) {
-      const earlier = await this.#claimKey(options.key, id, deadlineMs);
+      // A proposal refused before its round starts (no live voter) still
+      // claims the key, marked refused: a retry returns an earlier round's
+      // decision, but never waits out the deadline of a round that never was.
+      let refusal: unknown;
+      try {
+        buildRule(settings, electorate(node, action, settings));
+      } catch (error) {
+        refusal = error;
+      }
+      // The round's own deadline goes with its id: a retry waits for it, not for its own.
+      const claimed = refusal === undefined ? `${id}@${deadlineMs}` : `${REFUSED_PREFIX}${id}`;
+      const earlier = await this.#claimKey(options.key, claimed, deadlineMs);
       if (earlier !== undefined) return earlier;
+      if (refusal !== undefined) throw refusal;
     }
     const { protocol, rule } = buildRule(settings, electorate(node, action, settings));
     const now = node.clock.now();
@@ -522,21 +536,38 @@ export class ConsensusEngine {
   }
 
   /**
-   * Claims idempotency key `key` for the round `id` is about to start, or
+   * Claims idempotency key `key` for the round about to start (`round`:
+   * `<its id>@<its deadlineMs>`, or `refused:<id>` when none will), or
    * returns the decision of the round an earlier `propose` under that key
    * started. The key's claims form a chain, one link per round: when the
    * round a link names was never sealed (its node stopped), the key moves
    * on to the next link, `…:after:<that round>`, claimed atomically like
    * the first. So every later retry follows the chain to the newest round
    * and gets its decision back, and one request never gets two sealed
-   * decisions, however many rounds died before one was sealed.
+   * decisions, however many rounds died before one was sealed. A link
+   * claimed by a `propose` refused before its round started (`refused:<id>`)
+   * is passed over at once.
    */
-  async #claimKey(key: string, id: string, deadlineMs: number): Promise<Decision | undefined> {
+  async #claimKey(key: string, round: string, deadlineMs: number): Promise<Decision | undefined> {
     let link = `consensus.propose:${key}`;
     for (;;) {
-      const claim = await this.#node.store.claimIdempotencyKey(link, id);
+      const claim = await this.#node.store.claimIdempotencyKey(link, round);
       if (claim.first || typeof claim.result !== "string") return undefined;
-      const earlier = await this.#earlierDecision(claim.result, deadlineMs);
+      if (claim.result.startsWith(REFUSED_PREFIX)) {
+        // That propose was refused before any round started: nothing to wait for.
+        link = `consensus.propose:${key}:after:${claim.result}`;
+        continue;
+      }
+      // `<round id>@<its deadlineMs>`; a bare id (claimed before the deadline
+      // went with it) is waited for with this call's deadline.
+      const [earlierId = "", ms] = claim.result.split("@");
+      const earlierDeadlineMs = Number(ms);
+      const earlier = await this.#earlierDecision(
+        earlierId,
+        ms !== undefined && Number.isSafeInteger(earlierDeadlineMs)
+          ? earlierDeadlineMs
+          : deadlineMs,
+      );
       if (earlier !== undefined || this.#closed) return earlier;
       link = `consensus.propose:${key}:after:${claim.result}`;
     }

@@ -10,7 +10,12 @@
 
 import { HUMAN_ROLE, type RuleVoter, type RuntimeProposal } from "../../consensus/rule.js";
 import type { VoteBody } from "../../consensus/types.js";
-import { hashProposal, parseVoteBody, VOTE_TYPE } from "../../consensus/vote.js";
+import {
+  hashProposal,
+  parseVoteBody,
+  VOTE_REASON_MAX_LENGTH,
+  VOTE_TYPE,
+} from "../../consensus/vote.js";
 import type { Clock } from "../../core/clock.js";
 import { VoteRefusedError } from "../../errors/index.js";
 import { decodePublicKey } from "../../identity/keys.js";
@@ -52,11 +57,17 @@ export function humanBallot(
       }`,
     );
   }
+  // Kept whole, as the coordinator counts it: a cut reason could split a character in two.
+  if (reason !== undefined && reason.length > VOTE_REASON_MAX_LENGTH) {
+    throw new VoteRefusedError(
+      `the reason is ${reason.length} characters; a vote's reason may be at most ${VOTE_REASON_MAX_LENGTH}: shorten it`,
+    );
+  }
   const body: VoteBody = {
     proposal: proposal.id,
     proposalHash: hashProposal(proposal),
     choice,
-    ...(reason ? { reason: reason.slice(0, 500) } : {}),
+    ...(reason ? { reason } : {}),
   };
   const envelope = createEnvelope(
     { type: VOTE_TYPE, from: human, corr: proposal.id, body },

@@ -14,9 +14,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError } from "../../src/errors/index.js";
-import { createAmqpTransport } from "../../src/transport/amqp/index.js";
+import {
+  rabbitmqServerAvailable,
+  startRabbitmqNode,
+} from "../../src/testkit/brokers/rabbitmq-server.js";
 import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
-import { rabbitmqServerAvailable, startRabbitmqNode } from "../../src/testkit/brokers/rabbitmq-server.js";
+import { createAmqpTransport } from "../../src/transport/amqp/index.js";
 import { until } from "../helpers/until.js";
 
 const skip = rabbitmqServerAvailable() ? undefined : "no rabbitmq-server (and erl) installed";

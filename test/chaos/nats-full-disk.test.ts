@@ -23,9 +23,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { StoreFullError, TimeoutError } from "../../src/errors/index.js";
-import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
-import { olderThan, parseServerVersion } from "../../src/transport/nats/sync-check.js";
-import type { Transport } from "../../src/transport/port.js";
 import {
   type NatsServer,
   natsServerAvailable,
@@ -33,6 +30,9 @@ import {
   startNatsServer,
 } from "../../src/testkit/brokers/nats-server.js";
 import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
+import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
+import { olderThan, parseServerVersion } from "../../src/transport/nats/sync-check.js";
+import type { Transport } from "../../src/transport/port.js";
 import { until } from "../helpers/until.js";
 import { cannotMount, mount, unmount } from "./tmpfs.js";
 

@@ -23,10 +23,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { TimeoutError, TransportError } from "../../src/errors/index.js";
+import {
+  type NatsCluster,
+  natsServerAvailable,
+  startNatsCluster,
+} from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
 import type { Transport } from "../../src/transport/port.js";
-import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../../src/testkit/brokers/nats-server.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { until } from "../helpers/until.js";
 import { type ChaosProxy, startChaosProxy } from "./proxy.js";
 

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { finish, start } from "../cli/run-cli.js";
 import { freePorts } from "../../src/testkit/brokers/nats-server.js";
+import { finish, start } from "../cli/run-cli.js";
 
 describe("demo --processes 2 when no child can reach the broker", () => {
   const work = mkdtempSync(join(tmpdir(), "conclave-nothing-ran-"));

@@ -20,8 +20,12 @@ import { RUN_META_KEY } from "../../src/runtime/run-identity.js";
 import { createSwarm } from "../../src/runtime/swarm.js";
 import { workloadProgress } from "../../src/runtime/workload.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -21,8 +21,12 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { queueNames } from "../../src/runtime/subjects.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { createNatsTransport } from "../../src/transport/nats/index.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import {
   amqpMissing,
   amqpUrl,

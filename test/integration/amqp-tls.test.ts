@@ -22,18 +22,18 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { ConfigError, TlsHandshakeError, TransportError } from "../../src/errors/index.js";
 import {
+  type RabbitmqNode,
+  rabbitmqServerAvailable,
+  startRabbitmqNode,
+} from "../../src/testkit/brokers/rabbitmq-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
+import {
   type AmqpTlsOptions,
   createAmqpTransport,
   deleteAmqpTopology,
 } from "../../src/transport/amqp/index.js";
 import type { Consumer, Delivery, Transport } from "../../src/transport/port.js";
 import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
-import {
-  type RabbitmqNode,
-  rabbitmqServerAvailable,
-  startRabbitmqNode,
-} from "../../src/testkit/brokers/rabbitmq-server.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 
 const missing = !rabbitmqServerAvailable()

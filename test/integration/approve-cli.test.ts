@@ -13,8 +13,12 @@ import { loadSwarmConfig } from "../../src/config/load.js";
 import { saveAgentKey } from "../../src/identity/key-file.js";
 import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { run } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 describe("conclave approve", () => {

@@ -20,7 +20,6 @@ import { TlsHandshakeError } from "../../src/errors/index.js";
 import { openSwarm, type SwarmModule } from "../../src/runtime/from-config.js";
 import { queueNames } from "../../src/runtime/subjects.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
-import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
 import {
   freePorts,
   type NatsCluster,
@@ -29,6 +28,7 @@ import {
   startNatsCluster,
   startNatsServer,
 } from "../../src/testkit/brokers/nats-server.js";
+import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
 import { until } from "../helpers/until.js";
 import { assertAvailable, randomSwarmName, requirement } from "./fixtures/processes.js";
 

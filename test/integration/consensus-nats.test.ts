@@ -33,9 +33,13 @@ import { encodePublicKey } from "../../src/identity/keys.js";
 import { readAuditLog, verifyAuditLog } from "../../src/runtime/consensus/audit-log.js";
 import { queueNames } from "../../src/runtime/subjects.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { createNatsTransport, deleteNatsQueue } from "../../src/transport/nats/index.js";
 import { canonicalize } from "../../src/wire/canonical.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { agentKeys } from "./fixtures/keys.js";
 import {
   assertAvailable,

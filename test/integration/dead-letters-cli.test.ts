@@ -13,10 +13,14 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { encodeEnvelope } from "../../src/wire/codec.js";
 import { createEnvelope } from "../../src/wire/envelope.js";
 import { finish, reviewSwarmYaml, run, start } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 describe("conclave dead-letters", () => {

@@ -10,7 +10,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 

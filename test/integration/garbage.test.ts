@@ -25,9 +25,13 @@ import { encodePublicKey } from "../../src/identity/index.js";
 import { queueNames, subjects } from "../../src/runtime/subjects.js";
 import type { DeadLetterRecord } from "../../src/store/port.js";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite-store.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { createEnvelope, type Envelope } from "../../src/wire/envelope.js";
 import { signEnvelope } from "../../src/wire/signature.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { agentKeys } from "./fixtures/keys.js";
 import {
   amqpMissing,

@@ -24,8 +24,12 @@ import { generateAgentKeyPair } from "../../src/identity/keys.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { createSwarm, type Swarm } from "../../src/runtime/swarm.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 import { assertAvailable, randomSwarmName, requirement } from "./fixtures/processes.js";
 

@@ -23,7 +23,11 @@ import { workloadProgress } from "../../src/runtime/workload.js";
 import type { Store } from "../../src/store/port.js";
 import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../../src/testkit/brokers/nats-server.js";
+import {
+  type NatsCluster,
+  natsServerAvailable,
+  startNatsCluster,
+} from "../../src/testkit/brokers/nats-server.js";
 import {
   assertAvailable,
   killAll,

@@ -10,9 +10,13 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { TimeoutError, TransportError } from "../../src/errors/index.js";
+import {
+  type NatsCluster,
+  natsServerAvailable,
+  startNatsCluster,
+} from "../../src/testkit/brokers/nats-server.js";
 import { createNatsTransport, deleteNatsQueue } from "../../src/transport/nats/index.js";
 import type { Transport } from "../../src/transport/port.js";
-import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../../src/testkit/brokers/nats-server.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 
 const missing = natsServerAvailable() ? undefined : "nats-server is not on PATH";

@@ -11,10 +11,14 @@ import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError, UnroutableError } from "../../src/errors/index.js";
+import {
+  type NatsCluster,
+  natsServerAvailable,
+  startNatsCluster,
+} from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { createNatsTransport } from "../../src/transport/nats/index.js";
 import type { Transport } from "../../src/transport/port.js";
-import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../../src/testkit/brokers/nats-server.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 
 const enc = new TextEncoder();
 

@@ -20,14 +20,18 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { TlsHandshakeError, TransportError } from "../../src/errors/index.js";
 import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
+import {
   createNatsTransport,
   deleteNatsQueue,
   type NatsTransportConfig,
 } from "../../src/transport/nats/index.js";
 import type { Consumer, Delivery, Transport } from "../../src/transport/port.js";
 import { generateCertificates, opensslAvailable, type TestCertificates } from "../helpers/certs.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { assertAvailable, requirement } from "./fixtures/processes.js";
 
 const missing = !natsServerAvailable()

@@ -16,10 +16,14 @@ import { after, describe, test } from "node:test";
 import { encodePublicKey, generateAgentKeyPair } from "../../src/identity/keys.js";
 import { signCard, signHeartbeat } from "../../src/registry/gossip.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { encodeEnvelope } from "../../src/wire/codec.js";
 import { createSignedEnvelope } from "../../src/wire/signature.js";
 import { finish, reviewSwarmYaml, start } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 import { amqpMissing, amqpUrl, randomSwarmName } from "./fixtures/processes.js";
 

@@ -16,7 +16,11 @@ import { parseSwarmConfig } from "../../src/config/load.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 import { assertAvailable, randomSwarmName, requirement } from "./fixtures/processes.js";
 

@@ -13,8 +13,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { finish, root, start, summaryOf } from "../cli/run-cli.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { randomSwarmName } from "./fixtures/processes.js";
 
 const bin = join(root, "src", "cli", "bin.ts");

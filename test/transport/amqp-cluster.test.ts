@@ -11,10 +11,10 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError } from "../../src/errors/index.js";
-import { createAmqpTransport } from "../../src/transport/amqp/index.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { startRabbitmqCluster } from "../../src/testkit/brokers/rabbitmq-cluster.js";
 import { rabbitmqServerAvailable } from "../../src/testkit/brokers/rabbitmq-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
+import { createAmqpTransport } from "../../src/transport/amqp/index.js";
 import { until } from "../helpers/until.js";
 
 const skip = rabbitmqServerAvailable() ? undefined : "rabbitmq-server (and erl) is not installed";

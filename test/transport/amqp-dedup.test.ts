@@ -24,6 +24,7 @@ import { storeDedup } from "../../src/runtime/broker-dedup.js";
 import type { Store } from "../../src/store/port.js";
 import { dropPostgresSchema, openPostgresStore } from "../../src/store/postgres-store.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import {
   createAmqpTransport,
   createSharedDedupStore,
@@ -33,7 +34,6 @@ import {
   type SharedClaims,
 } from "../../src/transport/amqp/index.js";
 import type { Transport } from "../../src/transport/port.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import {
   amqpMissing,
   amqpUrl,

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
+import {
+  rabbitmqServerAvailable,
+  startRabbitmqNode,
+} from "../../src/testkit/brokers/rabbitmq-server.js";
+import { runTransportConformance } from "../../src/testkit/conformance/transport.js";
 import { createAmqpTransport, deleteAmqpTopology } from "../../src/transport/amqp/index.js";
 import type { QueueConfig, Transport } from "../../src/transport/port.js";
-import { runTransportConformance } from "../../src/testkit/conformance/transport.js";
-import { rabbitmqServerAvailable, startRabbitmqNode } from "../../src/testkit/brokers/rabbitmq-server.js";
 
 const sharedUrl = process.env.CONCLAVE_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 // With rabbitmq-server installed, each run gets a private node, so restart()

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Clock } from "../../src/core/clock.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
 import type { Delivery } from "../../src/transport/port.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { until } from "../helpers/until.js";
 
 /** The system clock, counting the timers armed and not yet fired or cancelled. */

@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { ManualClock } from "../../src/core/clock.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 
 const WINDOW = 1000;
 const data = new TextEncoder().encode("x");

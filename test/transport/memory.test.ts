@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runTransportConformance } from "../../src/testkit/conformance/transport.js";
 import { MemoryBroker } from "../../src/transport/memory/broker.js";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.js";
 import type { Transport } from "../../src/transport/port.js";
-import { runTransportConformance } from "../../src/testkit/conformance/transport.js";
 
 runTransportConformance({
   name: "memory (SQLite journal)",

@@ -19,6 +19,12 @@ import {
   UnroutableError,
 } from "../../src/errors/index.js";
 import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
+import {
   createNatsTransport,
   deleteNatsQueue,
   type NatsTransportConfig,
@@ -29,8 +35,6 @@ import {
   type QueueConfig,
   type Transport,
 } from "../../src/transport/port.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

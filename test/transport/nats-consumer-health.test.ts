@@ -18,6 +18,11 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Clock, ManualClock, systemClock } from "../../src/core/clock.js";
 import { TransportError } from "../../src/errors/index.js";
 import {
+  type NatsCluster,
+  natsServerAvailable,
+  startNatsCluster,
+} from "../../src/testkit/brokers/nats-server.js";
+import {
   ConsumerWatch,
   IdleQueueWatch,
   LOOK_EVERY_MS,
@@ -30,7 +35,6 @@ import { type ConsumerHost, NatsConsumer } from "../../src/transport/nats/nats-c
 import { DURABLE, settingsOf } from "../../src/transport/nats/queue-settings.js";
 import { NatsTopology } from "../../src/transport/nats/topology.js";
 import { redriveMsgId } from "../../src/transport/settlement.js";
-import { type NatsCluster, natsServerAvailable, startNatsCluster } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const at = (p: Partial<QueuePositions>): QueuePositions => ({

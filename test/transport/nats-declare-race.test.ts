@@ -15,12 +15,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { systemClock } from "../../src/core/clock.js";
 import { ConfigError } from "../../src/errors/index.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import type { JetStreamManager } from "../../src/transport/nats/driver.js";
 import { loadDriver } from "../../src/transport/nats/driver.js";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.js";
 import { NatsTopology } from "../../src/transport/nats/topology.js";
 import type { QueueConfig, Transport } from "../../src/transport/port.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 
 const skip = natsServerAvailable() ? undefined : "no nats-server binary on PATH";
 

@@ -16,14 +16,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { systemClock } from "../../src/core/clock.js";
+import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import type { PullConsumer } from "../../src/transport/nats/driver.js";
 import { createNatsTransport } from "../../src/transport/nats/index.js";
 import { type ConsumerHost, NatsConsumer } from "../../src/transport/nats/nats-consumer.js";
 import { settingsOf } from "../../src/transport/nats/queue-settings.js";
 import { ReleasedDeliveries } from "../../src/transport/nats/released-deliveries.js";
 import type { Delivery } from "../../src/transport/port.js";
-import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { until } from "../helpers/until.js";
 
 /** A fetch whose messages the test pushes; its inbox drain runs `onDrain` first. */

@@ -15,13 +15,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PermanentError } from "../../src/errors/index.js";
+import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { encodedHeadersSize, fitDeadLetter } from "../../src/transport/nats/dead-letter-size.js";
 import { loadDriver } from "../../src/transport/nats/driver.js";
 import { toNatsHeaders } from "../../src/transport/nats/headers.js";
 import { createNatsTransport, PayloadTooLargeError } from "../../src/transport/nats/index.js";
 import { DeadLetterHeaders } from "../../src/transport/port.js";
-import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
-import { declareTaskQueues } from "../../src/testkit/conformance/queues.js";
 import { until } from "../helpers/until.js";
 
 const dead = {

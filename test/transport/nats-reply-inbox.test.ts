@@ -10,6 +10,11 @@ import { after, before, describe, test } from "node:test";
 import { ManualClock } from "../../src/core/clock.js";
 import { ClosedError, NoRespondersError, TimeoutError } from "../../src/errors/index.js";
 import {
+  type NatsServer,
+  natsServerAvailable,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
+import {
   ackSubject,
   type Driver,
   loadDriver,
@@ -19,7 +24,6 @@ import {
 import { createNatsTransport, deleteNatsQueue } from "../../src/transport/nats/index.js";
 import { parsePubAck } from "../../src/transport/nats/publisher.js";
 import { ReplyInbox } from "../../src/transport/nats/reply-inbox.js";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const enc = new TextEncoder();

@@ -10,6 +10,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { parseSwarmConfig } from "../../src/config/index.js";
 import { openTransport } from "../../src/runtime/from-config.js";
+import {
+  type NatsServer,
+  natsServerAvailable,
+  natsServerVersion,
+  startNatsServer,
+} from "../../src/testkit/brokers/nats-server.js";
 import { createNatsTransport, SyncNotStrictError } from "../../src/transport/nats/index.js";
 import {
   parseServerVersion,
@@ -19,12 +25,6 @@ import {
 } from "../../src/transport/nats/sync-check.js";
 import type { Transport } from "../../src/transport/port.js";
 import { MINIMAL } from "../config/helpers.js";
-import {
-  type NatsServer,
-  natsServerAvailable,
-  natsServerVersion,
-  startNatsServer,
-} from "../../src/testkit/brokers/nats-server.js";
 import { until } from "../helpers/until.js";
 
 const natsMissing = natsServerAvailable() ? undefined : "nats-server is not on PATH";

@@ -1,8 +1,8 @@
 import { test } from "node:test";
+import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
+import { runTransportConformance } from "../../src/testkit/conformance/transport.js";
 import { createNatsTransport } from "../../src/transport/nats/index.js";
 import type { Transport } from "../../src/transport/port.js";
-import { runTransportConformance } from "../../src/testkit/conformance/transport.js";
-import { natsServerAvailable, startNatsServer } from "../../src/testkit/brokers/nats-server.js";
 
 if (natsServerAvailable()) {
   runTransportConformance({

@@ -31,9 +31,9 @@ import type { Decision } from "../../../src/consensus/seal.js";
 import { encodePublicKey } from "../../../src/identity/keys.js";
 import { readAuditLog, verifyAuditLog } from "../../../src/runtime/consensus/audit-log.js";
 import { openSqliteStore } from "../../../src/store/sqlite-store.js";
+import { natsServerAvailable, startNatsServer } from "../../../src/testkit/brokers/nats-server.js";
 import { canonicalize } from "../../../src/wire/canonical.js";
 import { finish, jsonLines, start } from "../../cli/run-cli.js";
-import { natsServerAvailable, startNatsServer } from "../../../src/testkit/brokers/nats-server.js";
 import { agentKeys } from "../../integration/fixtures/keys.js";
 import {
   killAll,

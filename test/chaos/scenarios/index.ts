@@ -4,7 +4,10 @@
  * targets at the same offsets; only the swarm's own timing varies.
  */
 import { natsServerAvailable, startNatsServer } from "../../../src/testkit/brokers/nats-server.js";
-import { rabbitmqServerAvailable, startRabbitmqNode } from "../../../src/testkit/brokers/rabbitmq-server.js";
+import {
+  rabbitmqServerAvailable,
+  startRabbitmqNode,
+} from "../../../src/testkit/brokers/rabbitmq-server.js";
 import type { Verdict } from "../checker.js";
 import {
   between,

@@ -9,13 +9,16 @@
  * and data directory, so a restart finds its queues, messages and rows.
  */
 import { natsServerAvailable, startNatsServer } from "../../../src/testkit/brokers/nats-server.js";
+import { startRabbitmqCluster } from "../../../src/testkit/brokers/rabbitmq-cluster.js";
+import {
+  rabbitmqServerAvailable,
+  startRabbitmqNode,
+} from "../../../src/testkit/brokers/rabbitmq-server.js";
 import {
   type PostgresStopMode,
   postgresServerMissing,
   startPostgresServer,
 } from "../../helpers/postgres-server.js";
-import { startRabbitmqCluster } from "../../../src/testkit/brokers/rabbitmq-cluster.js";
-import { rabbitmqServerAvailable, startRabbitmqNode } from "../../../src/testkit/brokers/rabbitmq-server.js";
 import { between, type PlannedFault, rngFor, type Service } from "../harness.js";
 import type { Scenario, ScenarioResult } from "./index.js";
 import { type Broker, runReviewSwarm, scenarioResult, workload } from "./review-swarm.js";

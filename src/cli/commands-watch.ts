@@ -278,11 +278,24 @@ export function watchCommands(cli: Command): void {
           all: opts.all,
           unpaid: opts.unpaid,
           json: opts.json,
-          by: opts.by ?? userInfo().username,
+          by: opts.by ?? whoRedrives(),
           ...(opts.reason ? { reason: opts.reason } : {}),
           ...(opts.transport ? { transport: opts.transport } : {}),
           ...(opts.store ? { store: opts.store } : {}),
         });
       },
     );
+}
+
+/**
+ * Who redrives, for the audit entry, when `--by` is not given: the OS user's
+ * name, or (a container running as an id with no passwd entry, where
+ * `userInfo` throws) `uid <n>`.
+ */
+function whoRedrives(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? "unknown"}`;
+  }
 }

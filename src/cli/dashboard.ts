@@ -27,6 +27,11 @@ export async function openDashboard(
   swarm: Swarm,
   config: SwarmFile,
   options: { readonly port: number; readonly host?: string },
+  /** The options that set the address, named in a refusal: `up`'s by default. */
+  flags: { readonly port: string; readonly host: string } = {
+    port: "--dashboard",
+    host: "--dashboard-host",
+  },
 ): Promise<DashboardServer> {
   const token = process.env[DASHBOARD_TOKEN_VARIABLE];
   const server = await serveDashboard(swarm, config, {
@@ -35,8 +40,7 @@ export async function openDashboard(
     ...(token ? { token } : {}),
   }).catch((error: unknown) => {
     throw listenFailure(error, "the dashboard", options.host ?? "127.0.0.1", options.port, {
-      port: "--dashboard",
-      host: "--dashboard-host",
+      ...flags,
       wrap: true,
     });
   });
@@ -51,10 +55,13 @@ export async function watchSwarm(file: string, options: DashboardCliOptions): Pr
   // An observer reads the store the swarm made; it never creates one.
   const swarm = await openSwarm(config, { agents: [], createStore: false });
   await swarm.start();
-  const server = await openDashboard(swarm, config, options).catch(async (error: unknown) => {
-    await swarm.close();
-    throw error;
-  });
+  const flags = { port: "--port", host: "--host" };
+  const server = await openDashboard(swarm, config, options, flags).catch(
+    async (error: unknown) => {
+      await swarm.close();
+      throw error;
+    },
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -119,7 +119,7 @@ export async function redriveDeadLetters(
       "--reason picks among every dead letter: add --all to redrive those matching (conclave dead-letters list --reason TEXT shows them), or leave it out to redrive the ids named",
     );
   }
-  const swarm = await openSwarm(config, { agents: [] });
+  const swarm = await openSwarm(config, { agents: [], createStore: false });
   let failed = 0;
   try {
     await swarm.start();

@@ -1,10 +1,12 @@
-import { ConclaveError } from "../errors/index.js";
+import { ConclaveError, PermanentError } from "../errors/index.js";
 
 /**
  * A combination had nothing to combine: no member answered, or every answer
  * was unusable (a label that is not a non-empty string, a number that is not
  * finite, an answer the reviewer did not score). `rejected` says why each
- * answer was left out.
+ * answer was left out. Permanent: a task that ran the combination replays
+ * the same answers from its journal, so it is dead-lettered at once rather
+ * than retried up to `maxDeliver` times.
  *
  * @example
  * ```ts
@@ -12,13 +14,14 @@ import { ConclaveError } from "../errors/index.js";
  * catch (err) { if (err instanceof NoUsableAnswersError) escalate(err.rejected); }
  * ```
  */
-export class NoUsableAnswersError extends ConclaveError {
+export class NoUsableAnswersError extends PermanentError {
+  override readonly code: string = "E_NO_USABLE_ANSWERS";
+
   constructor(
     readonly rule: string,
     readonly rejected: readonly { readonly member: string; readonly reason: string }[],
   ) {
     super(
-      "E_NO_USABLE_ANSWERS",
       rejected.length === 0
         ? `${rule}: no member answered; ask at least one member before combining`
         : `${rule}: none of the ${rejected.length} answer(s) could be used (${rejected

@@ -190,10 +190,11 @@ export class TaskPipeline {
       return;
     }
     try {
+      // A team's task runs only when its lead sent it: checked first, so a
+      // task refused here does not use up the approval it carries.
+      node.teams.assertFromLead(delivery.subject, envelope.from);
       // A privileged action runs only with a sealed approval: otherwise dead-lettered.
       await store(() => node.consensus.checkApproval(name, envelope));
-      // A team's task runs only when its lead sent it.
-      node.teams.assertFromLead(delivery.subject, envelope.from);
     } catch (error) {
       claim.release();
       span.fail(error);

@@ -29,10 +29,15 @@ export class DecisionLog {
   #headHash: string | null = null;
   #appending: Promise<unknown> = Promise.resolve();
   #scanning: Promise<void> | undefined;
+  readonly #cacheSize: number;
+  /** Whether a decision was dropped from memory: a miss may then be an old one. */
+  #evicted = false;
 
-  constructor(node: ConsensusContext, heads: AuditHeads) {
+  /** `cacheSize`: decisions kept in memory (default 10,000; smaller in tests). */
+  constructor(node: ConsensusContext, heads: AuditHeads, cacheSize = DECISION_CACHE) {
     this.#node = node;
     this.#heads = heads;
+    this.#cacheSize = cacheSize;
   }
 
   /**
@@ -101,7 +106,8 @@ export class DecisionLog {
   #remember(decision: Decision): void {
     this.#bySeal.set(decision.seal, decision);
     this.#sealByProposal.set(decision.proposal.id, decision.seal);
-    if (this.#bySeal.size > DECISION_CACHE) {
+    if (this.#bySeal.size > this.#cacheSize) {
+      this.#evicted = true;
       const oldest = this.#bySeal.keys().next().value as string;
       const dropped = this.#bySeal.get(oldest);
       this.#bySeal.delete(oldest);
@@ -129,7 +135,15 @@ export class DecisionLog {
     if (seal !== undefined) return this.find(seal);
     await this.#scan();
     const after = this.#sealByProposal.get(id);
-    return after === undefined ? undefined : this.find(after);
+    if (after !== undefined) return this.find(after);
+    // Older than the cache (a retried propose of long ago): search the whole log.
+    if (!this.#evicted) return undefined;
+    for (const record of await readAuditLog(this.#node.store)) {
+      if (record.kind !== DECISION_KIND) continue;
+      const decision = record.data as Decision;
+      if (decision.proposal?.id === id) return decision;
+    }
+    return undefined;
   }
 
   /** Whether a decision on proposal `id` is among those this node holds in memory (no log read). */

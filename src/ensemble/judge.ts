@@ -55,8 +55,8 @@ const JUDGE_SYSTEM =
   'Reply with only a JSON object: {"choice": "<letter>", "reasons": "<one or two sentences>"}.';
 
 /**
- * Builds the judge's input from the members' answers. An `undefined` answer
- * is left out.
+ * Builds the judge's input from the members' answers. An `undefined` or
+ * `null` answer (a member that returned nothing) is left out.
  *
  * @throws NoUsableAnswersError when no member answered.
  *

@@ -191,7 +191,8 @@ function countShown<T>(
   return countAnswers<T>(
     rule,
     answers,
-    (answer) => (answer === undefined ? "no answer" : undefined),
+    // A member that returned nothing answers null once journaled: no answer either way.
+    (answer) => (answer === undefined || answer === null ? "no answer" : undefined),
     weights,
   );
 }

@@ -38,8 +38,8 @@ const REVIEW_SYSTEM =
   'Reply with only a JSON object: {"scores": {"<letter>": <score>, …}}.';
 
 /**
- * Builds the reviewer's input from the members' answers. An `undefined`
- * answer is left out.
+ * Builds the reviewer's input from the members' answers. An `undefined` or
+ * `null` answer (a member that returned nothing) is left out.
  *
  * @throws NoUsableAnswersError when no member answered.
  *

@@ -7,6 +7,7 @@
  */
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { DECISION_KIND } from "../consensus/audit-verify.js";
+import { parseRuntimeProposal } from "../consensus/rule.js";
 import type { Decision } from "../consensus/seal.js";
 import { readAuditLog, verifyStoredAuditLog } from "../runtime/consensus/audit-log.js";
 import type { Swarm } from "../runtime/swarm.js";
@@ -251,6 +252,12 @@ export class DashboardApi {
       .reverse()
       .map((r) => {
         const d = r.data as Decision;
+        // The weight each voter had in this round, as its proposal's rule
+        // recorded it (an agent admitted by credential, a person included).
+        const proposal = parseRuntimeProposal(d.proposal);
+        const counted = new Map(
+          typeof proposal === "string" ? [] : proposal.rule.voters.map((v) => [v.id, v.weight]),
+        );
         // A person's vote weighs what this action's rule gives them, not an agent's default.
         const people = new Map(
           (this.#config.privileged[d.proposal.action]?.humans ?? []).map((h) => [h.id, h.weight]),
@@ -268,7 +275,7 @@ export class DashboardApi {
             .map((v: Envelope) => ({
               from: v.from,
               choice: String((v.body as { choice?: unknown }).choice ?? "?"),
-              weight: people.get(v.from) ?? weights.get(v.from) ?? 1,
+              weight: counted.get(v.from) ?? people.get(v.from) ?? weights.get(v.from) ?? 1,
             })),
           seal: d.seal,
           decidedAt: d.decidedAt,

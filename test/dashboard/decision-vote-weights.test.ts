@@ -3,7 +3,9 @@
  * decision: a person's vote weighs what the action's rule gives them
  * (`{ human: alice, weight: 2 }`). It used to show 1 for every person
  * (only agents' weights were looked up), so the votes listed did not add up
- * to the tally beside them.
+ * to the tally beside them. An agent's weight is likewise the one its
+ * round counted (the proposal's rule), not the swarm file's: an agent
+ * admitted by credential is in no file's list, and showed 1.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -25,9 +27,10 @@ const alice = generateAgentKeyPair();
 describe("the dashboard's decisions", () => {
   let swarm: Swarm;
   let dashboard: DashboardServer;
+  let config: ReturnType<typeof parseSwarmConfig>;
 
   before(async () => {
-    const config = parseSwarmConfig(
+    config = parseSwarmConfig(
       `swarm: weights
 roles: { lead: {}, ops: { tasks: [deploy.production] } }
 agents:
@@ -84,5 +87,25 @@ privileged:
       row.tally.approve,
       "the approving votes add up to the tally",
     );
+  });
+
+  test("an agent's vote shows the weight its round counted, not the swarm file's", async () => {
+    // Served with a file that does not give lead its weight (as for an
+    // agent admitted by credential, which no file lists).
+    const agents = config.agents.map((a) => (a.id === "lead" ? { ...a, weight: 1 } : a));
+    const other = await serveDashboard(swarm, { ...config, agents }, { token: TOKEN, port: 0 });
+    try {
+      const response = await fetch(`${other.url}/api/decisions`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const [row] = (await response.json()) as { votes: { from: string; weight: number }[] }[];
+      assert.equal(
+        row?.votes.find((v) => v.from === "lead")?.weight,
+        2,
+        JSON.stringify(row?.votes),
+      );
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -141,7 +141,7 @@ export class ToolResultTooLargeError extends PermanentError {
     readonly limit: number,
   ) {
     super(
-      `tool "${tool}" returned ${size} bytes of JSON, over the ${limit}-byte limit; return a summary or a reference, or raise maxToolResultBytes`,
+      `tool "${tool}" returned ${size} bytes of JSON, over the ${limit}-byte limit; return a summary or a reference (an id, a URL) instead: the limit of ctx.llm is fixed, a loop built with createLlmClient can raise it with maxToolResultBytes`,
     );
   }
 }

@@ -178,14 +178,27 @@ class Loop implements LlmClient {
     signal?.throwIfAborted();
     const system = options.system ?? settings.system;
     const temperature = options.temperature ?? settings.temperature;
+    const maxOutputTokens =
+      options.maxOutputTokens ?? settings.maxOutputTokens ?? LLM_DEFAULTS.maxOutputTokens;
+    // Checked before anything is held or sent: the budget's arithmetic and
+    // the provider would each refuse it later, naming neither the setting nor the fix.
+    if (!Number.isInteger(maxOutputTokens) || maxOutputTokens < 1) {
+      throw new ConfigError(
+        `maxOutputTokens must be a whole number of at least 1 (output tokens per model call), not ${String(maxOutputTokens)}`,
+      );
+    }
+    if (temperature !== undefined && !Number.isFinite(temperature)) {
+      throw new ConfigError(
+        `temperature must be a finite number (0 to 2 for most models), not ${String(temperature)}`,
+      );
+    }
     const base = {
       model,
       ...(system === undefined ? {} : { system }),
       messages,
       tools,
       ...(output === undefined ? {} : { output }),
-      maxOutputTokens:
-        options.maxOutputTokens ?? settings.maxOutputTokens ?? LLM_DEFAULTS.maxOutputTokens,
+      maxOutputTokens,
       ...(temperature === undefined ? {} : { temperature }),
       ...(signal === undefined ? {} : { signal }),
     };
@@ -266,7 +279,11 @@ class Loop implements LlmClient {
       const inputTokens = estimateInputTokens(request);
       const most = pool.maxCost(request.model, inputTokens, request.maxOutputTokens);
       // Throws (InsufficientCreditsError, AgentHaltedError) before anything is sent.
-      const hold = await budget.hold(most, { step: name, model: request.model });
+      const hold = await budget.hold(most, {
+        step: name,
+        model: request.model,
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+      });
       let result: ModelStepResult;
       try {
         result = await pool.call(

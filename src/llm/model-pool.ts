@@ -184,6 +184,9 @@ class Pool implements ModelPool {
     const started = this.#clock.now();
     const failures: ModelFailure[] = [];
     let retryAfterMs: number | undefined;
+    // A model that failed without asking for a wait may be tried again after
+    // the usual backoff: then no wait is reported, whatever the others asked.
+    let canRetrySoon = false;
     let cause: unknown;
     const waitAtLeast = (ms: number) => {
       retryAfterMs = retryAfterMs === undefined ? ms : Math.min(retryAfterMs, ms);
@@ -209,6 +212,7 @@ class Pool implements ModelPool {
         if (timedOut) {
           breaker.failure(this.#clock.now());
           failures.push({ model: model.name, reason: "timeout" });
+          canRetrySoon = true;
           cause = new ModelTimeoutError(model.name, model.timeoutMs);
           // Text already went out: a fallback would send an answer after it.
           if (streamed)
@@ -266,6 +270,7 @@ class Pool implements ModelPool {
         if (attempt >= model.maxRetries) {
           failures.push({ ...failure, reason: "retries-exhausted" });
           if (verdict.retryAfterMs !== undefined) waitAtLeast(verdict.retryAfterMs);
+          else canRetrySoon = true;
           break;
         }
         if (
@@ -287,7 +292,12 @@ class Pool implements ModelPool {
         ? cause
         : new ModelTimeoutError(request.model, (chain[0] as ResolvedModel).timeoutMs);
     }
-    throw new ModelUnavailableError(request.model, failures, retryAfterMs, { cause });
+    throw new ModelUnavailableError(
+      request.model,
+      failures,
+      canRetrySoon ? undefined : retryAfterMs,
+      { cause },
+    );
   }
 
   #breaker(model: ResolvedModel): CircuitBreaker {

@@ -119,6 +119,20 @@ export function resolveModels(
       return result.value;
     };
     const modelId = substitute("model", entry.model);
+    if (modelId.trim() === "" && !unconfigured.has(name)) {
+      // `${CONCLAVE_MODEL}` set to "" (or `${VAR:-}` left unset): every call
+      // would ask for model "", which the provider refuses.
+      const variable = /\$\{([A-Za-z_][A-Za-z0-9_]*)/.exec(entry.model)?.[1];
+      if (variable === undefined) {
+        issues.push({
+          path: `models.${name}.model`,
+          message: "the model id is blank; give the provider's model id, e.g. gpt-4.1-mini",
+        });
+      } else {
+        missing.add(variable);
+        unconfigured.add(name);
+      }
+    }
     const baseURL = entry.baseURL === undefined ? undefined : substitute("baseURL", entry.baseURL);
     if (baseURL === "" && entry.baseURL !== undefined && entry.baseURL.startsWith("${")) {
       // `${OPENAI_BASE_URL}` set to "": as good as unset.

@@ -45,6 +45,12 @@ export interface HoldRequest {
   readonly step: string;
   /** The model entry the call starts with. */
   readonly model: string;
+  /**
+   * The call's signal (the task's, in a swarm). A charge that waits for an
+   * unreachable store, rather than lose a call already paid for, stops
+   * waiting when it aborts.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What a charge records with the fee (the ledger memo). */

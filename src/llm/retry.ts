@@ -154,7 +154,12 @@ export function parseRetryAfter(
   if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms));
   const value = header("retry-after");
   if (value === undefined || value === "") return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // RFC 9110 allows whole seconds only; decimal ones are read as meant.
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
+  // An HTTP date starts with its day's name and holds a time of day;
+  // anything else ("-1", "3 ms", "soon 5") is unreadable, not a date, though
+  // V8's lenient Date.parse reads "1.5" as a day in 2001.
+  if (!/^[A-Za-z]{3}/.test(value) || !/\b\d{2}:\d{2}:\d{2}\b/.test(value)) return undefined;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

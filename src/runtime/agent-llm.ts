@@ -23,6 +23,7 @@ import type { JsonValue } from "../wire/json-value.js";
 import type { McpCallFor, McpTools } from "./mcp-tools.js";
 import { signedMessage } from "./messages.js";
 import type { NodeContext, Signer } from "./node-context.js";
+import { inHandlerWhileStoreUnreachable } from "./store-outage.js";
 import { subjects } from "./subjects.js";
 
 /** A tool the agent module gives as a function (not a task of another role). */
@@ -84,18 +85,26 @@ export function ledgerBudget(node: NodeContext, agentId: string, taskId: string)
         async charge(actual: number, details: ChargeDetails): Promise<number> {
           if (settled) return 0;
           settled = true;
-          return budgets.settleCall(agentId, key, held, actual, {
-            kind: "llm",
-            step: details.step,
-            model: details.model,
-            modelId: details.modelId,
-            inputTokens: details.inputTokens,
-            outputTokens: details.outputTokens,
-            cachedInputTokens: details.cachedInputTokens,
-            units: details.inputTokens + details.outputTokens,
-            priceVersion: details.priceVersion,
-            task: taskId,
-          });
+          const settle = () =>
+            budgets.settleCall(agentId, key, held, actual, {
+              kind: "llm",
+              step: details.step,
+              model: details.model,
+              modelId: details.modelId,
+              inputTokens: details.inputTokens,
+              outputTokens: details.outputTokens,
+              cachedInputTokens: details.cachedInputTokens,
+              units: details.inputTokens + details.outputTokens,
+              priceVersion: details.priceVersion,
+              task: taskId,
+            });
+          // The call was sent and paid for: a moment's store outage must not
+          // fail the step, or the task's retry would send (and pay) it again.
+          // The settlement is keyed by the call, so running it again is safe.
+          const { signal } = request;
+          return signal === undefined
+            ? settle()
+            : inHandlerWhileStoreUnreachable(node, { agent: agentId, id: taskId, signal }, settle);
         },
         async release(): Promise<void> {
           if (settled) return;

@@ -100,7 +100,9 @@ export async function initProject(dir: string, options: InitOptions): Promise<nu
     });
     written.push(relative(target, out));
   }
-  const cd = relative(process.cwd(), target);
+  const folder = relative(process.cwd(), target);
+  // Quoted for a POSIX shell when it needs it, so the line can be pasted as is.
+  const cd = /^[\w@%+=:,./-]*$/.test(folder) ? folder : `'${folder.replaceAll("'", "'\\''")}'`;
   process.stdout.write(
     `wrote the ${options.template} swarm "${name}" in ${target}:\n${written
       .sort()

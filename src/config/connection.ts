@@ -4,7 +4,14 @@
 // transport cannot honour. URLs may carry credentials, so every message
 // echoes them redacted.
 import { z } from "zod";
-import { type IssueInput, isRecord, path, stripUndefined } from "./fields.js";
+import {
+  type IssueInput,
+  isRecord,
+  path,
+  startsWithTilde,
+  stripUndefined,
+  tildeMessage,
+} from "./fields.js";
 import { describeValue } from "./messages.js";
 import { redactUrl } from "./redact.js";
 
@@ -101,7 +108,13 @@ export const storeSchema = z
   .refine((value) => value.startsWith("sqlite:") || isValidUrl(value, false), {
     error: (issue: IssueInput) =>
       `expected a well-formed postgres URL, got ${shownUrl(issue.input)}; percent-encode special characters in user names and passwords`,
-  });
+  })
+  .refine(
+    (value) => !(value.startsWith("sqlite:") && startsWithTilde(value.slice("sqlite:".length))),
+    {
+      error: (issue: IssueInput) => tildeMessage(String(issue.input), "sqlite:"),
+    },
+  );
 
 // A seed server of a NATS cluster: no credentials here (they come from the
 // transport URL and apply to every server), no path.

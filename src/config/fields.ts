@@ -24,8 +24,24 @@ export function pattern(regex: RegExp, expected: string) {
   return z.string({ error }).regex(regex, { error });
 }
 
+/** Whether `value` starts with the shell's home folder, `~` or `~/`, which no swarm file expands. */
+export function startsWithTilde(value: string): boolean {
+  return value === "~" || value.startsWith("~/");
+}
+
+/** What to write instead of `~/…`: the environment's HOME, which the loader does substitute. */
+export function tildeMessage(written: string, prefix = ""): string {
+  const rest = written.slice(prefix.length + 1);
+  return `"${written}" starts with ~, which a swarm file does not expand (it would name a folder "~" next to the swarm file); write ${prefix}\${HOME}${rest} or an absolute path`;
+}
+
 /** A non-empty path, relative to the swarm file. */
-export const path = z.string().min(1, { error: "expected a non-empty path" });
+export const path = z
+  .string()
+  .min(1, { error: "expected a non-empty path" })
+  .refine((value) => !startsWithTilde(value), {
+    error: (issue: IssueInput) => tildeMessage(String(issue.input)),
+  });
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -52,7 +52,7 @@ export function interpolate(
     const name = match?.[1];
     if (match === null || name === undefined) {
       errors.push(
-        `malformed variable reference "\${${reference}}"; expected \${NAME} or \${NAME:-default}`,
+        `malformed variable reference "\${${reference}}"; expected \${NAME} or \${NAME:-default}, or write "$\${" for a literal "\${"`,
       );
       continue;
     }
@@ -93,24 +93,36 @@ function retype(text: string): string | number | boolean {
 export const DEFERRED_SECTIONS: ReadonlySet<string> = new Set(["models"]);
 
 /**
+ * An unquoted interpolated value read as a number or boolean, with the text
+ * it came from: where the schema wants a string (a token that is all digits),
+ * the loader puts the text back.
+ */
+export interface RetypedValue {
+  readonly path: readonly PathSegment[];
+  readonly text: string;
+}
+
+/**
  * Interpolates every string scalar of `document` in place, except under
  * {@link DEFERRED_SECTIONS} (mapping keys are
- * left alone). Returns one issue per failure and the paths that failed, whose
- * value is left as written.
+ * left alone). Returns one issue per failure, the paths that failed, whose
+ * value is left as written, and the values retyped to numbers or booleans.
  */
 export function interpolateDocument(
   document: Document,
   env: Environment,
   lines: SourceLines,
-): { issues: ConfigIssue[]; failedPaths: string[] } {
+): { issues: ConfigIssue[]; failedPaths: string[]; retyped: RetypedValue[] } {
   const issues: ConfigIssue[] = [];
   const failedPaths: string[] = [];
+  const retyped: RetypedValue[] = [];
 
   const visitScalar = (node: Scalar, path: readonly PathSegment[]) => {
     if (typeof node.value !== "string" || !node.value.includes("$")) return;
     const { value, errors } = interpolate(node.value, env);
     if (errors.length === 0) {
       node.value = node.type === "PLAIN" ? retype(value) : value;
+      if (node.value !== value) retyped.push({ path, text: value });
       return;
     }
     const dotted = dottedPath(path);
@@ -138,5 +150,5 @@ export function interpolateDocument(
   };
 
   visit(document.contents, []);
-  return { issues, failedPaths };
+  return { issues, failedPaths, retyped };
 }

@@ -90,6 +90,24 @@ export class SourceLines {
     return line;
   }
 
+  /** The text of the scalar at `path` as written in the file (`007` for the number 7). */
+  sourceOf(path: readonly PropertyKey[]): string | undefined {
+    let node: unknown = this.#document.contents;
+    for (const segment of path) {
+      if (isAlias(node)) node = node.resolve(this.#document);
+      if (isMap(node)) {
+        node = node.items.find(
+          (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+        )?.value;
+      } else if (isSeq(node) && typeof segment === "number") {
+        node = node.items[segment];
+      } else {
+        return undefined;
+      }
+    }
+    return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
+  }
+
   #nodeLine(node: unknown): number | undefined {
     if (!isNode(node) || node.range === undefined || node.range === null) return undefined;
     return this.atOffset(node.range[0]);
@@ -196,6 +214,19 @@ function messageFor(issue: z.core.$ZodIssue, data: unknown): string {
   }
 }
 
+// YAML reads `id: 007` as the number 7 and `version: 2` as a number: where
+// text is expected, show what was written and how to keep it text.
+function quoteHint(issue: z.core.$ZodIssue, data: unknown, lines: SourceLines | undefined): string {
+  // Only for a file: a config built in code was not read by YAML.
+  if (lines === undefined || issue.code !== "invalid_type" || issue.expected !== "string") {
+    return "";
+  }
+  const value = valueAt(data, issue.path);
+  if (typeof value !== "number" && typeof value !== "boolean") return "";
+  const written = lines.sourceOf(issue.path) ?? String(value);
+  return ` (YAML reads ${written} as ${typeof value === "number" ? "a number" : "true or false"}; to keep it text, quote it: ${JSON.stringify(written)})`;
+}
+
 /**
  * Converts zod issues to ConfigIssues: one per unknown key (with its own
  * path), messages that say what is expected, and source lines when known.
@@ -216,7 +247,7 @@ export function toConfigIssues(
       const known = knownKeysAt(schema, issue.path);
       for (const key of issue.keys) push([...issue.path, key], unknownKeyMessage(key, known));
     } else {
-      push(issue.path, messageFor(issue, data));
+      push(issue.path, messageFor(issue, data) + quoteHint(issue, data, lines));
     }
   }
   return out;

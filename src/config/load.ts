@@ -3,9 +3,10 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue } from "../errors/index.js";
 import type { GatewayConfig } from "./gateway.js";
-import { type Environment, interpolateDocument } from "./interpolate.js";
+import { type Environment, interpolateDocument, type RetypedValue } from "./interpolate.js";
 import {
   configError,
+  dottedPath,
   inexactIntegers,
   SourceLines,
   toConfigIssues,
@@ -140,6 +141,36 @@ function validate(
   return resolvePaths(result.data, resolve(context.baseDir));
 }
 
+// `{ concurrency: ${C:-4} }`: in a flow collection an unquoted `${` opens a
+// mapping, and YAML's errors (several, over several lines) never say so. The
+// first line where that happens gets one issue saying what to write; the
+// errors after it are its echoes.
+const FLOW_REFERENCE = /[[{,:]\s*(?:[&!]\S*\s+)?(\$\{[^}\s]*\})/;
+
+function withFlowReferenceHint(issues: readonly ConfigIssue[], text: string): ConfigIssue[] {
+  const lines = text.split(/\r?\n/);
+  for (const issue of issues) {
+    const line = issue.line === undefined ? undefined : lines[issue.line - 1];
+    const match = line === undefined ? null : FLOW_REFERENCE.exec(line);
+    if (line === undefined || match === null || !/[[{]/.test(line.slice(0, match.index + 1))) {
+      continue;
+    }
+    const reference = match[1] ?? "";
+    const key = /([\w-]+):\s*(?:[&!]\S*\s+)?$/.exec(line.slice(0, line.indexOf(reference)))?.[1];
+    const block =
+      key === undefined ? `an item of a block list (- ${reference})` : `${key}: ${reference}`;
+    return [
+      ...issues.filter((earlier) => (earlier.line ?? 0) < (issue.line ?? 0)),
+      {
+        path: "",
+        ...(issue.line === undefined ? {} : { line: issue.line }),
+        message: `invalid YAML: an unquoted ${reference} inside { } or [ ] starts a YAML mapping; quote it ("${reference}") for text, or write ${block} on a line of its own (block style) for a number`,
+      },
+    ];
+  }
+  return [...issues];
+}
+
 /**
  * Parses and validates the text of a swarm file: YAML, then `${VAR}` /
  * `${VAR:-default}` interpolation of string values from `env`, then the
@@ -172,19 +203,21 @@ export function parseSwarmConfig(text: string, options: ParseSwarmConfigOptions 
   });
   const lines = new SourceLines(document, lineCounter);
   if (document.errors.length > 0) {
-    throw configError(
-      source,
-      document.errors.map((error) => {
-        const at = lineCounter.linePos(error.pos[0]);
-        return {
-          path: "",
-          line: at.line,
-          message: `invalid YAML: ${error.message} (column ${at.col})`,
-        };
-      }),
-    );
+    const yamlIssues: ConfigIssue[] = document.errors.map((error) => {
+      const at = lineCounter.linePos(error.pos[0]);
+      return {
+        path: "",
+        line: at.line,
+        message: `invalid YAML: ${error.message} (column ${at.col})`,
+      };
+    });
+    throw configError(source, withFlowReferenceHint(yamlIssues, text));
   }
-  const { issues, failedPaths } = interpolateDocument(document, options.env ?? process.env, lines);
+  const { issues, failedPaths, retyped } = interpolateDocument(
+    document,
+    options.env ?? process.env,
+    lines,
+  );
   let data: unknown;
   try {
     data = document.toJS({ maxAliasCount: 100 });
@@ -196,7 +229,33 @@ export function parseSwarmConfig(text: string, options: ParseSwarmConfigOptions 
       cause,
     );
   }
+  restoreTextWhereStringsAreExpected(data, retyped);
   return validate(data, { source, baseDir, lines, earlierIssues: issues, failedPaths });
+}
+
+// `${TOKEN}` unquoted reads as a number when the token is all digits; where
+// the schema wants a string, the value is the text the variable held (a
+// secret's leading zeros kept, and never echoed back as "got 123…").
+function restoreTextWhereStringsAreExpected(data: unknown, retyped: readonly RetypedValue[]): void {
+  if (retyped.length === 0) return;
+  const result = swarmConfigSchema.safeParse(data);
+  if (result.success) return;
+  const wantsText = new Set(
+    result.error.issues
+      .filter((issue) => issue.code === "invalid_type" && issue.expected === "string")
+      .map((issue) => dottedPath(issue.path)),
+  );
+  for (const { path, text } of retyped) {
+    if (!wantsText.has(dottedPath(path))) continue;
+    let parent: unknown = data;
+    for (const segment of path.slice(0, -1)) {
+      parent = (parent as Record<PropertyKey, unknown> | undefined)?.[segment];
+    }
+    const last = path.at(-1);
+    if (typeof parent === "object" && parent !== null && last !== undefined) {
+      (parent as Record<PropertyKey, unknown>)[last] = text;
+    }
+  }
 }
 
 /**

@@ -24,6 +24,9 @@ const MAX_TEMPLATE_ID = 120;
 
 const ms = (min: number, max: number) => integer(min, max);
 
+/** The most workers a pool may have. */
+const MAX_WORKERS = 10_000;
+
 /** The section as written; `buildPools` applies defaults. */
 export const poolsSchema = z
   .record(
@@ -35,8 +38,8 @@ export const poolsSchema = z
         .describe(
           "The agent (of this role) each worker copies, with a fresh key: settings, module setup, model. Default: the role's first agent.",
         ),
-      min: integer(0, 10_000).default(1).describe("Fewest workers, the template included."),
-      max: integer(1, 10_000).describe("Most workers, the template included."),
+      min: integer(0, MAX_WORKERS).default(1).describe("Fewest workers, the template included."),
+      max: integer(1, MAX_WORKERS).describe("Most workers, the template included."),
       targetTasksPerWorker: z
         .number({ error: expecting("a number > 0") })
         .positive({ error: expecting("a number > 0") })
@@ -151,8 +154,9 @@ export function checkPools(
     if (typeof max === "number" && max < min) {
       addIssue({ path: at("max"), message: `must be at least min (${min})` });
     }
-    if (template !== undefined && typeof max === "number") {
-      const slots = poolSlotIds(template, max);
+    // Only for a max the schema accepts: slots are built 2·max at a time.
+    if (template !== undefined && Number.isInteger(max) && (max as number) <= MAX_WORKERS) {
+      const slots = poolSlotIds(template, max as number);
       const clash = slots.find((id) => roleOf.has(id));
       if (clash !== undefined) {
         addIssue({

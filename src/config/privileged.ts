@@ -146,6 +146,14 @@ export function checkPrivileged(
     (sum, h) => sum + (typeof h["weight"] === "number" ? h["weight"] : 1),
     0,
   );
+  if (voters.length === 0 && humans.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("voters"),
+      message: `voters is empty, so "${action}" could never be approved; list the roles whose agents vote (e.g. voters: [${roleNames[0] ?? "council"}]), or leave voters out to let every role vote`,
+    });
+    return;
+  }
   if (electorate.length === 0 && humans.length === 0) {
     ctx.addIssue({
       code: "custom",

@@ -262,6 +262,15 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
         "admission: vote needs the vote: declare privileged: { swarm.admit: { voters: [<roles>], threshold: … } } (the council that decides who joins)",
     });
   }
+  // Nodes check credentials against operator.publicKey: without it they accept none.
+  if (value["admission"] === "credential" && value["operator"] === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["admission"],
+      message:
+        "admission: credential needs the key that signs the credentials: add operator: { publicKey: … } (conclave keys gen operator prints it), or use admission: declared",
+    });
+  }
   checkGateway(value["gateway"], agents, roles, (issue) =>
     ctx.addIssue({ code: "custom", ...issue }),
   );

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   compilePolicy,
   evaluatePolicy,
@@ -15,7 +16,7 @@ import {
 import { createTestSwarm } from "conclave/testkit";
 import { type Greeted, setup } from "../agents.ts";
 
-const swarmFile = new URL("../swarm.yaml", import.meta.url).pathname;
+const swarmFile = fileURLToPath(new URL("../swarm.yaml", import.meta.url));
 
 test("a worker greets, and the greeting finishes the root task", async () => {
   const config = await loadSwarmConfig(swarmFile);

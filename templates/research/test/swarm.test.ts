@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   compilePolicy,
   evaluatePolicy,
@@ -16,7 +17,7 @@ import { questionsOf } from "../agents.ts";
 
 test("swarm.yaml is valid and names its questions", async () => {
   process.env["OPENAI_BASE_URL"] ??= "http://127.0.0.1:9/v1";
-  const config = await loadSwarmConfig(new URL("../swarm.yaml", import.meta.url).pathname);
+  const config = await loadSwarmConfig(fileURLToPath(new URL("../swarm.yaml", import.meta.url)));
   assert.ok(config.agents.some((a) => a.role === "researcher" && a.llm !== undefined));
   assert.ok(questionsOf(config.workload).length > 0);
 });

@@ -6,11 +6,12 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { compilePolicy, loadSwarmConfig, parsePolicyYaml } from "conclave";
 import { createTestSwarm } from "conclave/testkit";
 import { change, findings, setup, type Verdict } from "../agents.ts";
 
-const swarmFile = new URL("../swarm.yaml", import.meta.url).pathname;
+const swarmFile = fileURLToPath(new URL("../swarm.yaml", import.meta.url));
 
 test("a reviewer flags eval()", () => {
   assert.deepEqual(findings(change(5)), ["calls eval()"]);

@@ -103,6 +103,13 @@ export function resolveSettings(config: AmqpTransportConfig): ConnectionSettings
   if (!Number.isInteger(dedupWindowMs) || dedupWindowMs < 1) {
     throw new ConfigError("dedupWindowMs must be a positive integer of milliseconds");
   }
+  const connectTimeoutMs = config.connectTimeoutMs ?? 10_000;
+  if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs < 1) {
+    // Else the connect failed with a message blaming the URL or the broker.
+    throw new ConfigError(
+      `connectTimeoutMs must be a positive whole number of milliseconds; got ${String(config.connectTimeoutMs)}`,
+    );
+  }
   const inProcessDelayMaxMs = config.inProcessDelayMaxMs ?? 1_000;
   if (!Number.isInteger(inProcessDelayMaxMs) || inProcessDelayMaxMs < 0) {
     throw new ConfigError(
@@ -119,7 +126,7 @@ export function resolveSettings(config: AmqpTransportConfig): ConnectionSettings
     endpoint: `${parsed.protocol}//${parsed.hostname}:${port}${vhost}`,
     exchange,
     socketOptions: {
-      timeout: config.connectTimeoutMs ?? 10_000,
+      timeout: connectTimeoutMs,
       // Nagle's algorithm made every confirmed publish wait ~40 ms for the
       // broker's delayed ACK at low rates.
       noDelay: true,

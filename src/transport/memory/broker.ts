@@ -150,11 +150,17 @@ export class MemoryBroker {
     }
   };
 
+  /**
+   * Sends a request and waits for the first reply. `onAbort`, when given,
+   * receives a function that fails the request at once with an error (its
+   * transport closing) and frees its timer and inbox.
+   */
   request(
     subject: string,
     data: Uint8Array,
     timeoutMs: number,
     headers?: Headers,
+    onAbort?: (abort: (error: Error) => void) => void,
   ): Promise<Message> {
     assertSubject(subject);
     if (this.interest(subject) === 0) return Promise.reject(new NoRespondersError(subject));
@@ -169,6 +175,11 @@ export class MemoryBroker {
         this.unsubscribe(sub);
         reject(requestTimeoutError(subject, timeoutMs));
       }, timeoutMs);
+      onAbort?.((error) => {
+        cancel();
+        this.unsubscribe(sub);
+        reject(error);
+      });
       this.publish(subject, data, headers, inbox);
     });
   }

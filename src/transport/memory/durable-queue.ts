@@ -6,7 +6,9 @@ import {
   ackDeadlineReason,
   createDelivery,
   decideRedelivery,
+  exhaustedReason,
   invokeHandler,
+  isExhausted,
   type LeaseOperations,
 } from "../settlement.js";
 import type { Journal } from "./journal.js";
@@ -127,6 +129,9 @@ export class QueueConsumer {
 }
 
 let nextToken = 1;
+
+/** The last failure of a message whose last allowed lease a stopped process held. */
+const LOST_LEASE = "the process stopped before settling it";
 
 /**
  * A durable work queue: FIFO by sequence, each message leased to one
@@ -273,6 +278,18 @@ export class DurableQueue {
       const message = this.#ready[this.#readyHead] as StoredMessage;
       this.#readyHead++;
       if (this.messages.get(message.seq) !== message || message.lease) continue;
+      if (isExhausted(message.deliveries + 1, this.config.maxDeliver)) {
+        // Its last allowed delivery was in flight when the process stopped
+        // (restored from the journal): running it again could crash the
+        // process again, on every restart, and never reach the dead letters.
+        this.#host.deadLetter(
+          this,
+          message,
+          exhaustedReason(message.deliveries, this.config.maxDeliver, LOST_LEASE),
+          message.deliveries,
+        );
+        continue;
+      }
       this.#lease(message, consumer, now);
     }
     if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {

@@ -64,6 +64,8 @@ export class MemoryTransport implements Transport {
   readonly #ownsBroker: boolean;
   readonly #subs = new Set<BrokerSubscription>();
   readonly #consumers = new Set<MemoryConsumer>();
+  /** Fails a pending request at once (on close). */
+  readonly #requests = new Set<(error: Error) => void>();
   #closed = false;
   #resolveClosed!: (value: Error | undefined) => void;
   readonly #closedPromise = new Promise<Error | undefined>((resolve) => {
@@ -97,7 +99,16 @@ export class MemoryTransport implements Transport {
 
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Message> {
     this.#open();
-    return this.broker.request(subject, data, options.timeoutMs, options.headers);
+    let abort: ((error: Error) => void) | undefined;
+    const reply = this.broker.request(subject, data, options.timeoutMs, options.headers, (a) => {
+      abort = a;
+    });
+    if (abort === undefined) return reply;
+    const pending = abort;
+    this.#requests.add(pending);
+    const settled = () => this.#requests.delete(pending);
+    reply.then(settled, settled);
+    return reply;
   }
 
   async ensureQueue(config: QueueConfig): Promise<void> {
@@ -107,6 +118,12 @@ export class MemoryTransport implements Transport {
 
   enqueue(subject: string, data: Uint8Array, options: EnqueueOptions): Promise<EnqueueResult> {
     this.#open();
+    if (typeof options?.msgId !== "string" || options.msgId.length === 0) {
+      // Else every enqueue without an id after the first is dropped as its duplicate.
+      return Promise.reject(
+        new ConfigError("enqueue(): msgId must be a non-empty string (the envelope id)"),
+      );
+    }
     return this.broker.enqueue(subject, data, options.msgId, options.headers);
   }
 
@@ -147,6 +164,8 @@ export class MemoryTransport implements Transport {
     this.#closed = true;
     for (const sub of this.#subs) this.broker.unsubscribe(sub);
     this.#subs.clear();
+    for (const abort of [...this.#requests]) abort(new ClosedError("the memory transport"));
+    this.#requests.clear();
     await Promise.all([...this.#consumers].map((c) => c.close()));
     if (this.#ownsBroker) this.broker.close();
     this.#resolveClosed(undefined);

@@ -14,7 +14,11 @@ export interface NatsTlsConfig {
 
 /** How {@link createNatsTransport} connects to NATS and sets up its JetStream streams. */
 export interface NatsTransportConfig {
-  /** One server URL or several of one cluster: `nats://host:4222`, `tls://host:4222`. */
+  /**
+   * One server URL or several of one cluster: `nats://host:4222`,
+   * `tls://host:4222`. A `tls://` URL requires TLS: a server that offers none
+   * is refused, never spoken to in plaintext.
+   */
   readonly servers: string | readonly string[];
   /** Connection name shown by the server's monitoring. Default `"conclave"`. */
   readonly name?: string;

@@ -42,6 +42,10 @@ export async function openSession(
 ): Promise<NatsSession> {
   const driver = await loadDriver();
   const shown = servers.map(redactUrl).join(", ");
+  // The driver reads no scheme from a URL: without TLS options it uses TLS
+  // only when the server requires it, so a `tls://` URL to a server (or an
+  // impostor) offering none went on in plaintext, credentials included.
+  const tls = config.tls ?? (servers.some((url) => /^tls:\/\//i.test(url)) ? {} : undefined);
   let nc: NatsConnection;
   try {
     nc = await driver.core.connect({
@@ -50,7 +54,7 @@ export async function openSession(
       ...(config.user === undefined ? {} : { user: config.user }),
       ...(config.pass === undefined ? {} : { pass: config.pass }),
       ...(config.token === undefined ? {} : { token: config.token }),
-      ...(config.tls === undefined ? {} : { tls: tlsOptions(config.tls) }),
+      ...(tls === undefined ? {} : { tls: tlsOptions(tls) }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: config.reconnectTimeWaitMs ?? 2_000,
       timeout: config.connectTimeoutMs ?? NatsDefaults.connectTimeoutMs,

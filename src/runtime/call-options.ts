@@ -1,7 +1,11 @@
 import type { SubmitOptions } from "./messages.js";
 
-/** Options of `ctx.call` (`TaskContext.call`). */
-export interface CallOptions extends SubmitOptions {
+/**
+ * Options of `ctx.call` (`TaskContext.call`). No `id`: the child's id is
+ * derived from the calling task and the step, so that a retried caller
+ * never submits it twice (name the step to keep it stable).
+ */
+export interface CallOptions extends Omit<SubmitOptions, "id"> {
   /** Credits moved into the child task's escrow from this agent (as `delegate`). */
   readonly budget?: number;
   /** The step's name; default `call/<role>.<task>/<n>` (n counts the calls of this task). */

@@ -202,22 +202,31 @@ export class DeadLetters implements BadInputPark {
       return;
     }
     const died = h[DeadLetterHeaders.msgId] || delivery.msgId || `anonymous-${ulid(clock)}`;
+    const subject = h[DeadLetterHeaders.subject] ?? delivery.subject;
+    // Credits and reputation move only for what its signer really sent: a
+    // forged task (dead-lettered for its signature) names any escrow and
+    // any delegator in its headers (and any task id).
+    const unverified = envelope === undefined ? undefined : this.#unverified(envelope);
     const record = {
-      // A redriven message keeps its dead letter's id: its task is the same task.
-      id: fromRedrive(died),
-      subject: h[DeadLetterHeaders.subject] ?? delivery.subject,
+      // A task is recorded under its own id, which its waiters know, even
+      // when it went under another message id (an unsold auction's
+      // `unsold-<id>`); a redriven message keeps its dead letter's id.
+      id:
+        envelope !== undefined &&
+        unverified === undefined &&
+        isTaskSubject(this.#node.swarm, subject) &&
+        !died.startsWith(PARKED_PREFIX)
+          ? envelope.id
+          : fromRedrive(died),
+      subject,
       reason: h[DeadLetterHeaders.reason] ?? "unknown",
       deliveries: Number(h[DeadLetterHeaders.deliveries] ?? "0") || 0,
       at: Number(h[DeadLetterHeaders.at] ?? clock.now()) || clock.now(),
       data: Buffer.from(delivery.data).toString("base64"),
       ...(envelope ? { corr: envelope.corr ?? envelope.id, type: envelope.type } : {}),
     };
-    // Credits and reputation move only for what its signer really sent: a
-    // forged task (dead-lettered for its signature) names any escrow and
-    // any delegator in its headers. For escrow, a signer not trusted yet (a
-    // node just started) is waited for a few times, then recorded without
-    // settling.
-    const unverified = envelope === undefined ? undefined : this.#unverified(envelope);
+    // For escrow, a signer not trusted yet (a node just started) is waited
+    // for a few times, then recorded without settling.
     const escrow = escrowOf(envelope);
     if (
       unverified instanceof UnknownSignerError &&

@@ -141,7 +141,10 @@ export class NodeOutbox implements Outbox {
     const mine = entries.filter((e) => !this.#inFlight.has(e.id));
     for (const e of mine) this.#inFlight.add(e.id);
     const results = await Promise.allSettled(
-      mine.map((entry) => {
+      // Async, so that a publish that throws at once (a closed connection)
+      // fails its own entry only: the others are still sent, and none is
+      // left marked in flight, which would hide it from the relay.
+      mine.map(async (entry) => {
         if (entry.mode === "enqueue") {
           const renamed = this.#replicating.get(entry.id)?.renamed === true;
           const msgId = renamed ? redriveMsgId(entry.id, 1) : entry.id;

@@ -1,6 +1,7 @@
 import { ChildTaskFailedError, ClosedError, TimeoutError } from "../errors/index.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
 import { ROOT_COMPLETED } from "./context.js";
+import { awardedTaskId } from "./market/settlement.js";
 import type { NodeContext, TaskOutcomes, WaitOptions } from "./node-context.js";
 
 /** Longest pause between two reads of the store while waiting. */
@@ -55,12 +56,12 @@ export class Outcomes implements TaskOutcomes {
 
   /** Resolves with the task's outcome once there is one. */
   async wait(taskId: string, options: WaitOptions = {}): Promise<TaskOutcome> {
-    const { store, clock } = this.#node;
+    const { clock } = this.#node;
     const giveUpAt =
       options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + options.timeoutMs;
     let pause = 5;
     for (;;) {
-      const outcome = await store.taskOutcome(taskId);
+      const outcome = await this.#outcome(taskId);
       if (outcome !== undefined) return outcome;
       if (options.signal?.aborted) {
         throw new ClosedError(`stopped waiting for task ${taskId}: its waiter was aborted`);
@@ -74,6 +75,22 @@ export class Outcomes implements TaskOutcomes {
       await this.#pause(taskId, Math.min(pause, giveUpAt - now), options.signal);
       pause = Math.min(pause * 2, MAX_POLL_MS);
     }
+  }
+
+  /**
+   * The task's outcome; for a task allocated by auction (its request
+   * completed as `auction:<id>`), the outcome of the task awarded for it:
+   * the winner runs that one, under an id of its own. An unsold task keeps
+   * its id (queued to its role, or dead-lettered).
+   */
+  async #outcome(taskId: string): Promise<TaskOutcome | undefined> {
+    const { store } = this.#node;
+    const outcome = await store.taskOutcome(taskId);
+    if (outcome !== undefined || !(await store.isCompleted(`auction:${taskId}`))) return outcome;
+    const auction = await store.getAuction(taskId);
+    if (auction?.status !== "awarded") return undefined;
+    const awarded = await store.taskOutcome(awardedTaskId(taskId, auction.at));
+    return awarded === undefined ? undefined : { ...awarded, taskId };
   }
 
   #pause(taskId: string, ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -15,6 +15,18 @@ export interface RequestOptions {
 }
 
 /**
+ * Codes of a handler's `PermanentError` (and its subclasses): the request
+ * itself is at fault (a queued task is dead-lettered at once for them), so
+ * no other agent is asked to run it again.
+ */
+const PERMANENT_CODES: ReadonlySet<string> = new Set([
+  "E_PERMANENT",
+  "E_NOT_JSON",
+  "E_CHILD_FAILED",
+  "E_UNPRICED_MODEL",
+]);
+
+/**
  * Request and reply with one live agent of a role (`swarm.request`): the
  * candidate is chosen by the role's routing strategy, and the next one is
  * tried when a candidate fails or times out.
@@ -41,28 +53,37 @@ export class Requests {
       .find({ role, cardStatus: "active", ...(options.tags ? { tags: options.tags } : {}) })
       .map((e) => e.card);
     const timeoutMs = options.timeoutMs ?? 30_000;
-    return this.#router(role).routeWithFailover(candidates, role, async (card) => {
-      const { entry } = signedMessage(
-        { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
-        as.signer,
-        {
-          mode: "publish",
-          subject: subjects.agentRequest(swarm, card.id),
-          type: taskType(task),
-          body,
-        },
-      );
-      const reply = await transport.request(entry.subject, entry.data, { timeoutMs });
-      const envelope = decodeEnvelope(reply.data, { maxBytes: limits.maxEnvelopeBytes });
-      if (envelope.type === "reply.error") {
-        const error = (envelope.body as { error?: { code?: string; message?: string } }).error;
-        throw new ConclaveError(
-          error?.code ?? "E_REMOTE",
-          `agent "${card.id}" failed the request: ${error?.message ?? "unknown error"}`,
-        );
-      }
-      return envelope.body as TResult;
-    });
+    // Signed once for every candidate: a candidate that timed out may still
+    // be running it, and the same envelope id makes the next one wait for
+    // that run's claim and answer with its result instead of running the
+    // handler (and committing its effects) a second time.
+    let signed: Uint8Array | undefined;
+    return this.#router(role).routeWithFailover(
+      candidates,
+      role,
+      async (card) => {
+        const subject = subjects.agentRequest(swarm, card.id);
+        signed ??= signedMessage(
+          { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
+          as.signer,
+          { mode: "publish", subject, type: taskType(task), body },
+        ).entry.data;
+        const reply = await transport.request(subject, signed, { timeoutMs });
+        const envelope = decodeEnvelope(reply.data, { maxBytes: limits.maxEnvelopeBytes });
+        if (envelope.type === "reply.error") {
+          const error = (envelope.body as { error?: { code?: string; message?: string } }).error;
+          const code = error?.code ?? "E_REMOTE";
+          const message = `agent "${card.id}" failed the request: ${error?.message ?? "unknown error"}`;
+          throw new ConclaveError(code, message);
+        }
+        return envelope.body as TResult;
+      },
+      {
+        // The handler's own refusal: another agent would refuse it alike.
+        shouldFailover: (error) =>
+          !(error instanceof ConclaveError && PERMANENT_CODES.has(error.code)),
+      },
+    );
   }
 
   /** Drops an agent that left from every role's routing state. */

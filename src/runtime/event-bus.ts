@@ -28,6 +28,8 @@ export class EventBus {
   readonly #subscriptions = new Set<EventSubscription>();
   /** Causally ordered events sent per local agent, for their vector clocks. */
   readonly #causalSent = new Map<string, number>();
+  /** What closed causal subscriptions had delivered: still seen by this node's agents. */
+  readonly #retired = new Map<string, number>();
 
   constructor(node: NodeContext) {
     this.#node = node;
@@ -38,7 +40,7 @@ export class EventBus {
     const { clock, limits, swarm, transport } = this.#node;
     const headers: Record<string, string> = {};
     if (options.causal) {
-      const vector: Record<string, number> = {};
+      const vector: Record<string, number> = Object.fromEntries(this.#retired);
       for (const sub of this.#subscriptions) {
         for (const [node, n] of Object.entries(sub.delivered() ?? {})) {
           vector[node] = Math.max(vector[node] ?? 0, n);
@@ -81,8 +83,11 @@ export class EventBus {
     this.#subscriptions.add(sub);
     return {
       unsubscribe: () => {
+        if (!this.#subscriptions.delete(sub)) return;
         sub.close();
-        this.#subscriptions.delete(sub);
+        for (const [node, n] of Object.entries(sub.delivered() ?? {})) {
+          this.#retired.set(node, Math.max(this.#retired.get(node) ?? 0, n));
+        }
       },
     };
   }

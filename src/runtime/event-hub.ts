@@ -4,7 +4,8 @@ import type { EventSink } from "./node-context.js";
 
 /**
  * Where a node's events go: counted in its metrics, then handed to every
- * listener. A listener that throws is ignored: it must not break the swarm.
+ * listener. A listener that throws (or an async one that rejects) is
+ * ignored: it must not break the swarm.
  */
 export class EventHub implements EventSink {
   /** Counters of what this node observed (Prometheus naming). */
@@ -21,10 +22,15 @@ export class EventHub implements EventSink {
     this.metrics.observe(event);
     for (const listener of this.#listeners) {
       try {
-        listener(event);
+        // An async listener type-checks as one returning void: its rejection,
+        // left unhandled, would end the process.
+        const returned: unknown = listener(event);
+        if (returned instanceof Promise) returned.catch(ignore);
       } catch {
         // A broken listener must not break the swarm.
       }
     }
   }
 }
+
+function ignore(): void {}

@@ -27,12 +27,26 @@ export interface SubscribeOptions {
    * clocks in the `conclave-vc` header; publish with `causal: true`).
    */
   readonly ordering?: "none" | "conversation" | "causal";
-  /** Longest an event waits for a missing predecessor. Default 2000 ms. */
+  /**
+   * Longest an event waits for a missing predecessor (a seq of its
+   * conversation, or an event it causally follows); then the missing one is
+   * given up on (an `error` event says so) and what waited is delivered, in
+   * order. Events are at-most-once: a predecessor published before this
+   * subscription, or of a type it does not match, never arrives. Default 2000 ms.
+   */
   readonly gapTimeoutMs?: number;
   /** Most events held back per conversation (or in total, for causal). Default 1000. */
   readonly maxBuffered?: number;
   /** A queue group: each event goes to one subscriber of the group. */
   readonly queue?: string;
+}
+
+/** A causal event held back for its predecessors. */
+interface HeldEvent {
+  readonly from: string;
+  readonly clock: VectorClock;
+  /** When it arrived (the node's clock). */
+  readonly at: number;
 }
 
 /**
@@ -42,7 +56,11 @@ export interface SubscribeOptions {
  */
 export class EventSubscription {
   readonly #conversation: ConversationOrderer<Envelope> | undefined;
-  readonly #causal: CausalOrderer<Envelope> | undefined;
+  #causal: CausalOrderer<Envelope> | undefined;
+  /** Causal events held back, in arrival order, with what they wait on and since when. */
+  readonly #causalHeld = new Map<Envelope, HeldEvent>();
+  readonly #gapTimeoutMs: number;
+  readonly #maxBuffered: number;
   readonly #unsubscribe: () => void;
   #cancelTick: (() => void) | undefined;
   #tickAt = Number.POSITIVE_INFINITY;
@@ -56,9 +74,11 @@ export class EventSubscription {
     options: SubscribeOptions,
   ) {
     const maxBuffered = options.maxBuffered ?? 1000;
+    this.#gapTimeoutMs = options.gapTimeoutMs ?? 2000;
+    this.#maxBuffered = maxBuffered;
     if (options.ordering === "conversation") {
       this.#conversation = createConversationOrderer<Envelope>({
-        gapTimeoutMs: options.gapTimeoutMs ?? 2000,
+        gapTimeoutMs: this.#gapTimeoutMs,
         maxBufferedPerConversation: maxBuffered,
       });
     } else if (options.ordering === "causal") {
@@ -139,6 +159,14 @@ export class EventSubscription {
           );
         }
         const out = this.#causal.push({ from: envelope.from, clock, value: envelope });
+        for (const delivered of out.deliver) this.#causalHeld.delete(delivered);
+        if (out.reports.length === 0 && !out.deliver.includes(envelope)) {
+          this.#causalHeld.set(envelope, {
+            from: envelope.from,
+            clock,
+            at: this.node.clock.now(),
+          });
+        }
         for (const report of out.reports) {
           if (report.kind === "overflow") {
             this.node.deadLetters.park(
@@ -157,6 +185,7 @@ export class EventSubscription {
           }
         }
         this.#deliver(out.deliver);
+        this.#scheduleTick();
       } catch (error) {
         this.node.deadLetters.park(message, error);
       }
@@ -182,29 +211,91 @@ export class EventSubscription {
     }
   }
 
+  /** When the oldest event waiting for a predecessor gives up on it. */
+  #nextDeadline(): number | undefined {
+    if (this.#conversation) return this.#conversation.nextDeadline();
+    for (const held of this.#causalHeld.values()) return held.at + this.#gapTimeoutMs;
+    return undefined;
+  }
+
   #scheduleTick(): void {
-    const conversation = this.#conversation;
-    const due = conversation?.nextDeadline();
-    if (!conversation || due === undefined || due >= this.#tickAt || this.#closed) return;
+    const due = this.#nextDeadline();
+    if (due === undefined || due >= this.#tickAt || this.#closed) return;
     this.#cancelTick?.();
     this.#tickAt = due;
     this.#cancelTick = this.node.clock.setTimer(
       () => {
         this.#tickAt = Number.POSITIVE_INFINITY;
         this.#cancelTick = undefined;
-        const out = conversation.tick(this.node.clock.now());
-        for (const report of out.reports) {
-          if (report.kind === "gap-skipped") {
-            this.node.events.emit({
-              type: "error",
-              error: `conversation "${report.conv}": gave up waiting for seq ${report.from}..${report.to} (${report.reason})`,
-            });
-          }
-        }
-        this.#deliver(out.deliver);
+        if (this.#closed) return;
+        if (this.#conversation) this.#tickConversation(this.#conversation);
+        else this.#giveUpCausalGaps();
         this.#scheduleTick();
       },
       Math.max(0, due - this.node.clock.now()),
     );
+  }
+
+  #tickConversation(conversation: ConversationOrderer<Envelope>): void {
+    const out = conversation.tick(this.node.clock.now());
+    for (const report of out.reports) {
+      if (report.kind === "gap-skipped") {
+        this.node.events.emit({
+          type: "error",
+          error: `conversation "${report.conv}": gave up waiting for seq ${report.from}..${report.to} (${report.reason})`,
+        });
+      }
+    }
+    this.#deliver(out.deliver);
+  }
+
+  /**
+   * Delivers the causal events that waited `gapTimeoutMs`, with the held
+   * events they follow, in causal order, giving up on the predecessors that
+   * never came; the orderer restarts from what was delivered or given up on,
+   * and takes back the events still waiting.
+   */
+  #giveUpCausalGaps(): void {
+    const causal = this.#causal;
+    if (causal === undefined) return;
+    const now = this.node.clock.now();
+    const held = [...this.#causalHeld].map(([envelope, h]) => ({ envelope, ...h }));
+    const expired = held.filter((h) => h.at + this.#gapTimeoutMs <= now);
+    if (expired.length === 0) return;
+    const follows = (h: (typeof held)[number], e: (typeof held)[number]) =>
+      h.from === e.from
+        ? (h.clock[h.from] ?? 0) < (e.clock[e.from] ?? 0)
+        : (h.clock[h.from] ?? 0) <= (Object.hasOwn(e.clock, h.from) ? (e.clock[h.from] ?? 0) : 0);
+    const flushed = held.filter((h) => expired.some((e) => e === h || follows(h, e)));
+    // The sum of a clock grows along happened-before: a causal order of the flushed events.
+    const size = (clock: VectorClock) => Object.values(clock).reduce((sum, n) => sum + n, 0);
+    flushed.sort((x, y) => size(x.clock) - size(y.clock));
+    const initial = new Map<string, number>(Object.entries(causal.delivered()));
+    for (const { clock } of flushed) {
+      for (const [node, n] of Object.entries(clock)) {
+        initial.set(node, Math.max(initial.get(node) ?? 0, n));
+      }
+    }
+    const orderer = createCausalOrderer<Envelope>({
+      maxBuffered: this.#maxBuffered,
+      initial: Object.fromEntries(initial),
+    });
+    this.#causal = orderer;
+    this.#causalHeld.clear();
+    const deliver = flushed.map((h) => h.envelope);
+    for (const h of held) {
+      if (flushed.includes(h)) continue;
+      const out = orderer.push({ from: h.from, clock: h.clock, value: h.envelope });
+      for (const delivered of out.deliver) this.#causalHeld.delete(delivered);
+      if (out.reports.length === 0 && !out.deliver.includes(h.envelope)) {
+        this.#causalHeld.set(h.envelope, { from: h.from, clock: h.clock, at: h.at });
+      }
+      deliver.push(...out.deliver);
+    }
+    this.node.events.emit({
+      type: "error",
+      error: `causal order: gave up waiting for the predecessors of ${expired.length} event(s) after ${this.#gapTimeoutMs} ms (first: ${expired[0]?.envelope.id} from "${expired[0]?.from}")`,
+    });
+    this.#deliver(deliver);
   }
 }

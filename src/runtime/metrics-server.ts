@@ -48,13 +48,20 @@ export async function serveMetrics(
   options: MetricsServerOptions,
 ): Promise<MetricsServer> {
   const server: Server = createServer((request, response) => {
-    if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
+    if (request.url?.split("?")[0] !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
+      return;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response
+        .writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" })
+        .end(`method ${request.method} not allowed: GET /metrics\n`);
       return;
     }
     renderMetrics(source).then(
       (text) => {
         response.writeHead(200, { "content-type": source.metrics.registry.contentType });
+        // HEAD: the headers GET would send, no body (node drops it).
         response.end(text);
       },
       (error: unknown) => {

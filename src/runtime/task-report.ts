@@ -9,6 +9,7 @@
  */
 import type { LedgerOperation } from "../ledger/operations.js";
 import type { DeadLetterRecord, EffectRecord, Store } from "../store/port.js";
+import { isUlid, ulidTime } from "../wire/ulid.js";
 import { ROOT_SUBMITTED } from "./context.js";
 
 /** A task descending from the one shown (same root). */
@@ -51,6 +52,24 @@ export interface TaskReport {
 /** How many ledger operations and completions a report reads at most. */
 const SCAN = 100_000;
 
+/**
+ * How long before its id's time a task's first ledger operation may be
+ * stamped: nodes' clocks may differ (30 s at most before a node stops taking
+ * tasks), so some margin over that.
+ */
+const CLOCK_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Where to start reading the ledger (oldest first) for `taskId`: its
+ * operations all come after its id (a ULID) was made. Without this, a
+ * ledger of more than {@link SCAN} operations hid every recent task's.
+ */
+function ledgerRead(taskId: string): { limit: number; since?: number } {
+  return isUlid(taskId)
+    ? { limit: SCAN, since: Math.max(0, ulidTime(taskId) - CLOCK_MARGIN_MS) }
+    : { limit: SCAN };
+}
+
 /** Whether a ledger operation was charged to `taskId` (see `ctx.spend` and the LLM budget's keys). */
 function chargedTo(op: LedgerOperation, taskId: string): boolean {
   if (op.memo["task"] === taskId) return true;
@@ -85,7 +104,7 @@ export async function taskReport(store: Store, taskId: string): Promise<TaskRepo
     store.taskEffects(taskId),
     store.deadLetter(taskId),
     store.effects(ROOT_SUBMITTED),
-    store.ledgerOperations({ limit: SCAN }),
+    store.ledgerOperations(ledgerRead(taskId)),
   ]);
   const asRoot = submitted.find((e) => e.key === taskId);
   const ledger = operations.filter((op) => chargedTo(op, taskId));

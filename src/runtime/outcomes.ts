@@ -22,6 +22,11 @@ export class Outcomes implements TaskOutcomes {
     this.#node = node;
   }
 
+  /** Tasks someone on this node is waiting for right now. */
+  get waited(): number {
+    return this.#waiters.size;
+  }
+
   /** A task was completed or dead-lettered here: wake whoever waits for it. */
   decided(taskId: string): void {
     const waiters = this.#waiters.get(taskId);
@@ -104,6 +109,9 @@ export class Outcomes implements TaskOutcomes {
       const done = () => {
         cancel();
         set.delete(done);
+        // The last waiter of a task gone: its entry too (a task decided on
+        // another node, or waited for with a timeout, is never woken here).
+        if (set.size === 0 && this.#waiters.get(taskId) === set) this.#waiters.delete(taskId);
         signal?.removeEventListener("abort", done);
         resolve();
       };

@@ -66,7 +66,7 @@ export class Outcomes implements TaskOutcomes {
       options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + options.timeoutMs;
     let pause = 5;
     for (;;) {
-      const outcome = await this.#outcome(taskId);
+      const outcome = await this.outcome(taskId);
       if (outcome !== undefined) return outcome;
       if (options.signal?.aborted) {
         throw new ClosedError(`stopped waiting for task ${taskId}: its waiter was aborted`);
@@ -88,7 +88,7 @@ export class Outcomes implements TaskOutcomes {
    * the winner runs that one, under an id of its own. An unsold task keeps
    * its id (queued to its role, or dead-lettered).
    */
-  async #outcome(taskId: string): Promise<TaskOutcome | undefined> {
+  async outcome(taskId: string): Promise<TaskOutcome | undefined> {
     const { store } = this.#node;
     const outcome = await store.taskOutcome(taskId);
     if (outcome !== undefined || !(await store.isCompleted(`auction:${taskId}`))) return outcome;

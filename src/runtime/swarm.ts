@@ -268,10 +268,11 @@ export class Swarm {
 
   /**
    * How task `id` ended — completed with its handler's return value, or
-   * dead-lettered with the reason — or undefined while it has not.
+   * dead-lettered with the reason — or undefined while it has not. A task
+   * allocated by auction reads as the task awarded for it.
    */
   outcome(id: string): Promise<TaskOutcome | undefined> {
-    return this.#node.store.taskOutcome(id);
+    return this.#node.outcomes.outcome(id);
   }
 
   /**

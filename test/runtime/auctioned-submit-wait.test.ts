@@ -3,7 +3,8 @@
  * by auction: the submitted task is the auction's request, completed as
  * `auction:<id>`, and the winner runs an awarded task with an id of its
  * own. The waiter read only the submitted id's outcome, so it never saw
- * the awarded task's result (nor its death) and waited for ever.
+ * the awarded task's result (nor its death) and waited for ever; and
+ * `swarm.outcome(id)` stayed undefined.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -44,13 +45,13 @@ test("submitAndWait on an auctioned task resolves with the awarded task's result
       .handle("review", (ctx) => ({ reviewed: (ctx.body as { n: number }).n }));
     await swarm.start();
     await live(swarm, ["dev-1"]);
-    const result = await swarm.submitAndWait(
-      "dev",
-      "review",
-      { n: 1 },
-      { as: "lead", timeoutMs: 6000 },
-    );
+    const id = await swarm.submit("dev", "review", { n: 1 }, { as: "lead" });
+    const result = await swarm.wait(id, { timeoutMs: 6000 });
     assert.deepEqual(result, { reviewed: 1 });
+    // swarm.outcome reads the same: the awarded task's outcome, under the submitted id.
+    const outcome = await swarm.outcome(id);
+    assert.equal(outcome?.status, "completed");
+    assert.equal(outcome?.taskId, id);
   } finally {
     await t.cleanup();
   }

@@ -159,7 +159,12 @@ export async function revokeAgent(agent: string, options: RevokeOptions): Promis
     );
   }
   const envelope = signRevocation(
-    { agent, authority: "operator", ...(options.reason ? { reason: options.reason } : {}) },
+    {
+      agent,
+      authority: "operator",
+      swarm: config.swarm,
+      ...(options.reason ? { reason: options.reason } : {}),
+    },
     { id: OPERATOR_ID, privateKey: operator.privateKey },
     systemClock,
   );

@@ -234,6 +234,8 @@ async function writeKeyFile(
   const temp = join(dir, `.${agentId}.key.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    // A key there would be refused when read: refuse to write it.
+    await refuseOpenFolder(dir);
     const handle = await open(temp, "wx", 0o600);
     try {
       await handle.writeFile(content, "utf8");

@@ -382,7 +382,7 @@ export function checkHeartbeat(
   const skew = context.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   if (Math.abs(context.now - envelope.ts) > skew) {
     throw new StaleHeartbeatError(
-      `${what} was signed ${Math.round((context.now - envelope.ts) / 1000)} s from now, beyond the ${skew / 1000} s allowed: a replay, or a clock that needs synchronising`,
+      `${what} was signed ${Math.round(Math.abs(context.now - envelope.ts) / 1000)} s ${envelope.ts > context.now ? "ahead of" : "behind"} this node's clock, beyond the ${skew / 1000} s allowed: ${envelope.ts > context.now ? "its node's clock or this one needs synchronising (NTP)" : "a replay, or its node's clock or this one needs synchronising (NTP)"}`,
       node,
       envelope.ts - context.now,
     );

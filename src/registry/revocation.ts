@@ -24,6 +24,11 @@ export interface RevocationBody {
   readonly authority: "operator" | "self";
   /** Why, for the audit log and the `agent.left` event. */
   readonly reason?: string;
+  /**
+   * The swarm it is for. One operator key may serve several swarms: without
+   * it, a revocation could be replayed from one swarm into another.
+   */
+  readonly swarm?: string;
 }
 
 /** Signs a revocation: with the operator's key, or an agent revoking itself. */
@@ -48,6 +53,8 @@ export interface RevocationCheckContext {
   readonly operatorKey: KeyObject | undefined;
   /** The trusted key of an agent (for a self-revocation). */
   keyOf(agentId: string): KeyObject | undefined;
+  /** This node's swarm: a revocation naming another swarm is refused. */
+  readonly swarm?: string;
 }
 
 /**
@@ -65,10 +72,16 @@ export function checkRevocation(
     envelope.type !== REVOKE_TYPE ||
     typeof body?.agent !== "string" ||
     (body.authority !== "operator" && body.authority !== "self") ||
-    (body.reason !== undefined && typeof body.reason !== "string")
+    (body.reason !== undefined && typeof body.reason !== "string") ||
+    (body.swarm !== undefined && typeof body.swarm !== "string")
   ) {
     throw new SignatureError(
-      `a revocation from "${envelope.from}" has no {agent, authority: operator | self} body; ignored`,
+      `a revocation from "${envelope.from}" has no {agent, authority: operator | self, swarm?} body; ignored`,
+    );
+  }
+  if (body.swarm !== undefined && context.swarm !== undefined && body.swarm !== context.swarm) {
+    throw new SignatureError(
+      `a revocation of "${body.agent}" is for swarm "${body.swarm.slice(0, 128)}", not "${context.swarm}" (replayed from another swarm); ignored`,
     );
   }
   if (body.authority === "operator") {
@@ -96,5 +109,6 @@ export function checkRevocation(
     agent: body.agent,
     authority: body.authority,
     ...(body.reason ? { reason: body.reason } : {}),
+    ...(body.swarm === undefined ? {} : { swarm: body.swarm }),
   };
 }

@@ -45,8 +45,22 @@ export class ClockWatch {
     this.#verdicts.set(node, { offsetMs: undefined, at: now });
   }
 
-  /** A remote node's heartbeat was refused for skew; `offsetMs` is its clock minus ours. */
+  /**
+   * A remote node's heartbeat was refused for skew; `offsetMs` is its clock
+   * minus ours. Ignored while a heartbeat of that node accepted within the
+   * window stands: that node's clock agreed with ours moments ago, so this
+   * one is a replay (or was delivered late), not a clock that is off. A node
+   * refused for a whole window after its last acceptance counts again.
+   */
   skewed(node: string, offsetMs: number, now: number): void {
+    const last = this.#verdicts.get(node);
+    if (
+      last?.offsetMs === undefined &&
+      last !== undefined &&
+      now - last.at <= this.#forgetAfterMs
+    ) {
+      return;
+    }
     this.#verdicts.set(node, { offsetMs, at: now });
   }
 

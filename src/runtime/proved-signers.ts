@@ -35,6 +35,12 @@ export class ProvedSigners {
   readonly #swarm: string;
   readonly #report: (error: string) => void;
   readonly #proved = new Map<string, string>();
+  /**
+   * What this process's own handshakes proved: only these are written over
+   * the file. A key merely loaded from it may have been forgotten by another
+   * process since (its agent revoked), and must not be written back.
+   */
+  readonly #provedHere = new Map<string, string>();
   readonly #forgotten = new Set<string>();
   #writing: Promise<void> | undefined;
   #again = false;
@@ -54,8 +60,9 @@ export class ProvedSigners {
 
   /** Keeps a key a handshake proved (written in the background). */
   remember(agentId: string, publicKey: string): void {
-    if (this.#proved.get(agentId) === publicKey) return;
+    if (this.#provedHere.get(agentId) === publicKey) return;
     this.#proved.set(agentId, publicKey);
+    this.#provedHere.set(agentId, publicKey);
     this.#forgotten.delete(agentId);
     this.#write();
   }
@@ -63,6 +70,7 @@ export class ProvedSigners {
   /** Drops an agent (revoked). */
   forget(agentId: string): void {
     if (!this.#proved.delete(agentId)) return;
+    this.#provedHere.delete(agentId);
     this.#forgotten.add(agentId);
     this.#write();
   }
@@ -159,7 +167,7 @@ export class ProvedSigners {
           await this.#locked(async () => {
             const merged = await this.#read();
             for (const id of this.#forgotten) merged.delete(id);
-            for (const [id, key] of this.#proved) merged.set(id, key);
+            for (const [id, key] of this.#provedHere) merged.set(id, key);
             const text = JSON.stringify({
               swarm: this.#swarm,
               signers: Object.fromEntries(merged),

@@ -118,6 +118,7 @@ export class Revocations {
       body = checkRevocation(envelope, {
         operatorKey: admission.policy.operatorKey,
         keyOf: (id) => this.#knownKey(id),
+        swarm: this.#node.swarm,
       });
     } catch (error) {
       events.emit({
@@ -186,6 +187,7 @@ export class Revocations {
     const body: RevocationBody = {
       agent: agentId,
       authority: "self" in authority ? "self" : "operator",
+      swarm,
       ...(reason === undefined ? {} : { reason }),
     };
     const signer =
@@ -205,9 +207,14 @@ export class Revocations {
     let body: RevocationBody;
     try {
       envelope = decodeEnvelope(message.data, { maxBytes: limits.maxEnvelopeBytes });
+      // Applied here already (its own broadcast coming back, or heard twice):
+      // nothing left to do, and the key a self-revocation needs is gone.
+      const agent = (envelope.body as { agent?: unknown } | null)?.agent;
+      if (typeof agent === "string" && keys.revoked(agent)) return;
       body = checkRevocation(envelope, {
         operatorKey: admission.policy.operatorKey,
         keyOf: (id) => keys.key(id),
+        swarm: this.#node.swarm,
       });
     } catch (error) {
       deadLetters.park(message, error);

@@ -2,6 +2,7 @@ import { type KeyObject, randomBytes } from "node:crypto";
 import { SignatureError, toError, UnknownSignerError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
 import type { AgentCard } from "../registry/agent-card.js";
+import { isAgentCard } from "../registry/gossip.js";
 import type { Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
@@ -99,7 +100,15 @@ export class TrustManager implements KeyRing {
     const t = this.#node.transport;
     const a = t.subscribe(
       handshakeSubject(this.#node.swarm, this.#node.nodeId),
-      (m) => void this.#onHandshake(m),
+      // Nobody awaits the handler: a throw must not become an unhandled
+      // rejection, which would end the process.
+      (m) =>
+        void this.#onHandshake(m).catch((error: unknown) => {
+          this.#node.events.emit({
+            type: "error",
+            error: `answering a handshake on ${m.subject}: ${toError(error).message}`,
+          });
+        }),
     );
     this.#unsubscribe.push(() => a.unsubscribe());
   }
@@ -267,6 +276,8 @@ export class TrustManager implements KeyRing {
     verifyEnvelope(response, key);
     if (typeof body.counter !== "string")
       throw new SignatureError(`agent ${card.id} sent no counter-challenge`);
+    // Revoked while the challenge was in flight: the proof must not bring it back.
+    if (this.revoked(card.id)) return;
     this.#proved(card.id, key, card.publicKey);
     const confirm = this.#sign(signer, "handshake.confirm", { counter: body.counter }, card.id);
     await this.#node.transport.request(
@@ -297,9 +308,18 @@ export class TrustManager implements KeyRing {
       this.#node.transport.publish(message.reply, data);
       return undefined;
     };
+    if (
+      typeof envelope.body !== "object" ||
+      envelope.body === null ||
+      Array.isArray(envelope.body)
+    ) {
+      return reply(undefined, "handshake.error", { code: "E_BAD_HANDSHAKE" });
+    }
     const target =
       envelope.to === undefined ? undefined : this.#node.agents.get(envelope.to)?.signer;
-    const carried = (envelope.body as { card?: AgentCard | null }).card;
+    // Only a card of the shape a heartbeat's may have is learnt (or checked against).
+    const claimed = (envelope.body as { card?: unknown }).card;
+    const carried = isAgentCard(claimed) ? claimed : undefined;
     const challengerCard =
       this.#node.registry.get(envelope.from)?.card ??
       (carried && carried.id === envelope.from && !this.#node.registry.isRevoked(carried.id)
@@ -359,6 +379,7 @@ export class TrustManager implements KeyRing {
 
   /** A handshake proved that `agentId` holds the key of its card. */
   #proved(agentId: string, key: KeyObject, publicKey: string): void {
+    if (this.revoked(agentId)) return;
     this.#trusted.set(agentId, key);
     this.#provedKey.set(agentId, publicKey);
     this.#provedBefore.delete(agentId);

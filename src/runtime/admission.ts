@@ -38,6 +38,8 @@ export class Gatekeeper implements AdmissionGate {
   readonly #refused = new Map<string, Refusal>();
   readonly #grants = new Map<string, Grant>();
   readonly #voted = new Map<string, Grant>();
+  /** Agents whose grant ran out since the last `expire`, however it was noticed. */
+  readonly #lapsed = new Set<string>();
 
   constructor(node: NodeContext, policy: AdmissionPolicy) {
     this.#node = node;
@@ -161,13 +163,14 @@ export class Gatekeeper implements AdmissionGate {
 
   /**
    * Grants whose time ran out (credentials past `notAfter`): each is refused
-   * from now on and returned, so its agent can be dropped.
+   * from now on and returned, so its agent can be dropped. Returned too: the
+   * ones found run out since the last call as their agent's messages were
+   * checked, which already refused them.
    */
   expire(now: number): string[] {
-    const expired: string[] = [];
-    for (const [id, grant] of this.#grants) {
-      if (this.#expireGrant(id, grant, now)) expired.push(id);
-    }
+    for (const [id, grant] of this.#grants) this.#expireGrant(id, grant, now);
+    const expired = [...this.#lapsed];
+    this.#lapsed.clear();
     return expired;
   }
 
@@ -183,17 +186,17 @@ export class Gatekeeper implements AdmissionGate {
     if (grant?.expiresAt !== undefined) this.#expireGrant(agentId, grant, this.#node.clock.now());
   }
 
-  /** Drops `grant` and refuses its agent when it ended before `now`; returns whether it did. */
-  #expireGrant(id: string, grant: Grant, now: number): boolean {
-    if (grant.expiresAt === undefined || grant.expiresAt >= now) return false;
+  /** Drops `grant` and refuses its agent when it ended before `now` (its agent to be dropped by `expire`). */
+  #expireGrant(id: string, grant: Grant, now: number): void {
+    if (grant.expiresAt === undefined || grant.expiresAt >= now) return;
     this.#grants.delete(id);
+    this.#lapsed.add(id);
     const card = this.#node.registry.get(id)?.card;
     this.#refuse(
       { id, publicKey: card?.publicKey ?? grant.publicKey ?? "" },
       "E_CREDENTIAL_EXPIRED",
       `the credential of "${id}" expired at ${new Date(grant.expiresAt).toISOString()}; ask the operator for a new one (conclave admit)`,
     );
-    return true;
   }
 
   /** Refuses an agent for good (revoked). */

@@ -74,6 +74,10 @@ test("a credential's expiry refuses its agent at once, its grant gone", async ()
       /ask the operator for a new one \(conclave admit\)/.test(error.message),
   );
   assert.equal(gate.grant("guest-1"), undefined, "an expired grant still counts its votes");
+  // Noticed on a message, not by the heartbeat's sweep: the sweep still
+  // names it once, so its registry entry is dropped (before, it was not).
+  assert.deepEqual(gate.expire(clock.now()), ["guest-1"]);
+  assert.deepEqual(gate.expire(clock.now()), []);
   assert.equal(gate.refusal("guest-1")?.code, "E_CREDENTIAL_EXPIRED");
   assert.equal(
     events.filter((e) => e.type === "agent.refused" && e.code === "E_CREDENTIAL_EXPIRED").length,
@@ -133,10 +137,10 @@ test("between nodes: an agent whose credential expires leaves the registry at it
     // entry it had must go within a heartbeat or two of the expiry.
     await until(
       () => a.registry.get("guest-1") === undefined,
-      2500,
+      10_000,
       "guest-1 dropped at its expiry",
     );
-    assert.ok(Date.now() < notAfter + 1000, "dropped long before leftAfterMs");
+    assert.ok(Date.now() < notAfter + 10_000, "dropped long before leftAfterMs (a minute)");
     const left = events.find((e) => e.type === "agent.left" && e.card.id === "guest-1");
     assert.ok(left, "agent.left emitted");
     assert.ok(

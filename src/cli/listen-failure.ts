@@ -3,7 +3,7 @@
  * option to change. Kept apart from `cli-options.ts`, which `run.ts` cannot
  * import (that would close a cycle through `demo.ts`).
  */
-import { listenErrorCode } from "../core/listen.js";
+import { addressProblem, listenErrorCode } from "../core/listen.js";
 import { ConfigError, toError } from "../errors/index.js";
 
 /**
@@ -23,15 +23,9 @@ export function listenFailure(
     host: "--host",
   },
 ): unknown {
-  const code = listenErrorCode(error);
-  const at = `cannot serve ${what} on ${host}:${port}`;
-  const because = (text: string) => new ConfigError(`${at}: ${text}`, [], { cause: error });
-  if (code === "EADDRINUSE") return because(`the port is in use; pick another ${flags.port}`);
-  if (code === "EACCES")
-    return because(
-      `not allowed to listen there (ports below 1024 need privileges); pick another ${flags.port}`,
-    );
-  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN")
-    return because(`${host} is not an address of this machine; pick another ${flags.host}`);
+  const because = (text: string) =>
+    new ConfigError(`cannot serve ${what} on ${host}:${port}: ${text}`, [], { cause: error });
+  const why = addressProblem(listenErrorCode(error), host, flags);
+  if (why !== undefined) return because(why);
   return flags.wrap && !(error instanceof ConfigError) ? because(toError(error).message) : error;
 }

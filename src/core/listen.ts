@@ -8,8 +8,25 @@
 import type { Server } from "node:net";
 import { ConclaveError, ConfigError } from "../errors/index.js";
 
-/** The system error codes that mean the address is the problem. */
-const ADDRESS_CODES = new Set(["EADDRINUSE", "EACCES", "EADDRNOTAVAIL", "ENOTFOUND", "EAI_AGAIN"]);
+/**
+ * Why `host` cannot be listened on, for the system error `code`, saying
+ * which setting to change (`names`: how the caller calls the port and the
+ * host, e.g. `--port`); undefined when the address is not the problem.
+ */
+export function addressProblem(
+  code: string | undefined,
+  host: string,
+  names: { readonly port: string; readonly host: string },
+): string | undefined {
+  if (code === "EADDRINUSE") return `the port is in use; pick another ${names.port}`;
+  if (code === "EACCES") {
+    return `not allowed to listen there (ports below 1024 need privileges); pick another ${names.port}`;
+  }
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return `${host} is not an address of this machine; pick another ${names.host}`;
+  }
+  return undefined;
+}
 
 /** Listens on `host:port`; `what` names the server in the error. */
 export async function listenOn(
@@ -40,14 +57,10 @@ export function listenErrorCode(error: unknown): string | undefined {
 }
 
 function listenError(error: Error, what: string, host: string, port: number): Error {
-  const code = listenErrorCode(error);
-  if (code === undefined || !ADDRESS_CODES.has(code)) return error;
-  const at = `cannot serve ${what} on ${host}:${port}`;
-  const why =
-    code === "EADDRINUSE"
-      ? "the port is in use; pick another port (0 picks a free one)"
-      : code === "EACCES"
-        ? "not allowed to listen there (ports below 1024 need privileges); pick another port"
-        : `${host} is not an address of this machine; pick another host (127.0.0.1 for this machine only)`;
-  return new ConfigError(`${at}: ${why}`, [], { cause: error });
+  const why = addressProblem(listenErrorCode(error), host, {
+    port: "port (0 picks a free one)",
+    host: "host (127.0.0.1 for this machine only)",
+  });
+  if (why === undefined) return error;
+  return new ConfigError(`cannot serve ${what} on ${host}:${port}: ${why}`, [], { cause: error });
 }

@@ -87,7 +87,15 @@ export function nodeGrant(config: SwarmFile): { publish: string[]; subscribe: st
   };
 }
 
-const password = () => randomBytes(24).toString("base64url");
+/**
+ * A random password that no command line takes for an option: base64url
+ * can start with "-", which `rabbitmqctl add_user` refused ("Invalid
+ * options"), failing the generated script about once in 64 users.
+ */
+const password = (): string => {
+  const text = randomBytes(24).toString("base64url");
+  return text.startsWith("-") ? password() : text;
+};
 
 /** The grants for `nodes` (default: one node per agent) and the operator. */
 export function natsGrants(config: SwarmFile, nodes?: readonly BrokerNode[]): NatsGrant[] {

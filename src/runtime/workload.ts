@@ -4,8 +4,9 @@ import { PRIVILEGED_SUBMITTED, ROOT_COMPLETED, ROOT_SUBMITTED } from "./context.
 /**
  * Where a run's workload stands, measured from the store: root tasks
  * submitted (recorded with the submission), completed (a handler called
- * `ctx.finish()`), dead-lettered (the root or any task descending from it),
- * privileged follow-ups not run yet, and effects applied more than once.
+ * `ctx.finish()`), dead-lettered (the root, or a task descending from it
+ * once the root's own handler is done), privileged follow-ups not run yet,
+ * and effects applied more than once.
  */
 export interface WorkloadProgress {
   readonly submitted: number;
@@ -34,10 +35,19 @@ export async function workloadProgress(store: Store): Promise<WorkloadProgress> 
   const submitted = stats.find((s) => s.kind === ROOT_SUBMITTED)?.keys ?? 0;
   const completedKeys = new Set((await store.effects(ROOT_COMPLETED)).map((e) => e.key));
   const roots = new Set((await store.effects(ROOT_SUBMITTED)).map((e) => e.key));
-  let deadLettered = 0;
-  for (const root of await store.deadLetteredRoots()) {
-    if (roots.has(root) && !completedKeys.has(root)) deadLettered++;
-  }
+  // A root with a dead descendant is dead only once its own handler is done
+  // (returned or dead-lettered): while it runs, it may be waiting on that
+  // child (`ctx.call`, `ctx.gather`, an ensemble) and try another way.
+  const candidates = (await store.deadLetteredRoots()).filter(
+    (root) => roots.has(root) && !completedKeys.has(root),
+  );
+  const dead = await Promise.all(
+    candidates.map(
+      async (root) =>
+        (await store.isCompleted(root)) || (await store.deadLetter(root)) !== undefined,
+    ),
+  );
+  const deadLettered = dead.filter(Boolean).length;
   let completed = 0;
   for (const key of completedKeys) if (roots.has(key)) completed++;
   let followUps = 0;

@@ -32,7 +32,16 @@ test("a root whose child died is dead_lettered, naming the child; a finished roo
       ],
       outbox: [],
     });
+    // root-a's handler returned (it delegated child-a and did not wait);
     // root-b finished although one of its children died; root-c is still running.
+    await store.completeTask({
+      taskId: "root-a",
+      agent: "dev-1",
+      at: 2,
+      effects: [],
+      outbox: [],
+      corr: "root-a",
+    });
     await store.completeTask({
       taskId: "root-b",
       agent: "dev-1",

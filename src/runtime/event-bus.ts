@@ -1,8 +1,10 @@
 import type { Envelope } from "../wire/envelope.js";
+import { ulid } from "../wire/ulid.js";
 import {
   type EventHandler,
   EventSubscription,
   type SubscribeOptions,
+  VECTOR_CLOCK_FROM_HEADER,
   VECTOR_CLOCK_HEADER,
 } from "./event-subscription.js";
 import { signedMessage } from "./messages.js";
@@ -30,9 +32,16 @@ export class EventBus {
   readonly #causalSent = new Map<string, number>();
   /** What closed causal subscriptions had delivered: still seen by this node's agents. */
   readonly #retired = new Map<string, number>();
+  /**
+   * This start of the node: an agent's causal events are counted from 1 under
+   * `<agent id>@<incarnation>`, so that subscribers which delivered what it
+   * sent before a restart do not take the new ones for repeats.
+   */
+  readonly #incarnation: string;
 
   constructor(node: NodeContext) {
     this.#node = node;
+    this.#incarnation = ulid(node.clock);
   }
 
   /** Publishes an event signed as `agent`; at most once, to whoever listens now. Returns its id. */
@@ -48,8 +57,10 @@ export class EventBus {
       }
       const sent = (this.#causalSent.get(agent.id) ?? 0) + 1;
       this.#causalSent.set(agent.id, sent);
-      vector[agent.id] = sent;
+      const self = `${agent.id}@${this.#incarnation}`;
+      vector[self] = sent;
       headers[VECTOR_CLOCK_HEADER] = JSON.stringify(vector);
+      headers[VECTOR_CLOCK_FROM_HEADER] = self;
     }
     const { envelope, entry } = signedMessage(
       { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },

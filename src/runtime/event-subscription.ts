@@ -15,6 +15,13 @@ import type { NodeContext } from "./node-context.js";
 
 /** Header carrying the sender's vector clock (JSON) on causally ordered events. */
 export const VECTOR_CLOCK_HEADER = "conclave-vc";
+/**
+ * Header naming the sender's own entry in its vector clock:
+ * `<agent id>@<incarnation>`, a fresh incarnation each time the agent's node
+ * starts, so a restarted publisher (which counts from 1 again) is a new
+ * sender rather than a repeat of its earlier events.
+ */
+export const VECTOR_CLOCK_FROM_HEADER = "conclave-vc-from";
 
 /** Hands an event to its subscriber. Errors are reported, never thrown into the bus. */
 export type EventHandler<TBody = unknown> = (event: Envelope<TBody>) => void | Promise<void>;
@@ -158,11 +165,12 @@ export class EventSubscription {
             `a causally ordered event needs a vector clock in the ${VECTOR_CLOCK_HEADER} header; publish it with causal: true`,
           );
         }
-        const out = this.#causal.push({ from: envelope.from, clock, value: envelope });
+        const from = causalSender(envelope, message.headers[VECTOR_CLOCK_FROM_HEADER]);
+        const out = this.#causal.push({ from, clock, value: envelope });
         for (const delivered of out.deliver) this.#causalHeld.delete(delivered);
         if (out.reports.length === 0 && !out.deliver.includes(envelope)) {
           this.#causalHeld.set(envelope, {
-            from: envelope.from,
+            from,
             clock,
             at: this.node.clock.now(),
           });
@@ -298,4 +306,19 @@ export class EventSubscription {
     });
     this.#deliver(deliver);
   }
+}
+
+/**
+ * The sender's entry in a causal event's vector clock: the one its
+ * `conclave-vc-from` header names, which must be one of the signer's own
+ * (`<agent id>@…`); the agent id itself when the header is absent.
+ */
+function causalSender(envelope: Envelope, named: string | undefined): string {
+  if (named === undefined) return envelope.from;
+  if (!named.startsWith(`${envelope.from}@`)) {
+    throw new OrderingError(
+      `the ${VECTOR_CLOCK_FROM_HEADER} header names "${named}", not an entry of the event's signer "${envelope.from}" (expected "${envelope.from}@<incarnation>")`,
+    );
+  }
+  return named;
 }

@@ -59,7 +59,7 @@ export class EventBus {
       this.#causalSent.set(agent.id, sent);
       const self = `${agent.id}@${this.#incarnation}`;
       vector[self] = sent;
-      headers[VECTOR_CLOCK_HEADER] = JSON.stringify(vector);
+      headers[VECTOR_CLOCK_HEADER] = JSON.stringify(latestIncarnations(vector));
       headers[VECTOR_CLOCK_FROM_HEADER] = self;
     }
     const { envelope, entry } = signedMessage(
@@ -107,4 +107,24 @@ export class EventBus {
     for (const sub of this.#subscriptions) sub.close();
     this.#subscriptions.clear();
   }
+}
+
+/**
+ * The clock with one entry per agent: its latest incarnation's (incarnations
+ * are ULIDs, so the greatest is the newest). An agent's earlier starts sent
+ * their events before this one began; without this, every restart of every
+ * publisher would add an entry to the header for good.
+ */
+function latestIncarnations(vector: Record<string, number>): Record<string, number> {
+  const latest = new Map<string, string>();
+  for (const key of Object.keys(vector)) {
+    const at = key.lastIndexOf("@");
+    const agent = at < 0 ? key : key.slice(0, at);
+    const known = latest.get(agent);
+    if (known === undefined || key > known) latest.set(agent, key);
+  }
+  if (latest.size === Object.keys(vector).length) return vector;
+  const out: Record<string, number> = {};
+  for (const key of latest.values()) out[key] = vector[key] as number;
+  return out;
 }

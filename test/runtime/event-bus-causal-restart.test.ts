@@ -67,6 +67,18 @@ test("a causal subscriber delivers a restarted publisher's events", async () => 
     );
     assert.deepEqual(seen, [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
     assert.deepEqual(rejected, []);
+    // What s publishes now follows p's latest start only: one entry per agent,
+    // however often p restarted.
+    const clocks: Record<string, number>[] = [];
+    a.transport.subscribe("cr.event.reply", (m) => {
+      clocks.push(JSON.parse(m.headers[VECTOR_CLOCK_HEADER] ?? "{}"));
+    });
+    a.publish("reply", {}, { as: "s", causal: true });
+    await until(() => clocks.length === 1, 3000, "the reply");
+    const keys = Object.keys(clocks[0] ?? {});
+    assert.equal(keys.length, 2, JSON.stringify(clocks[0]));
+    const pKey = keys.find((k) => k.startsWith("p@")) as string;
+    assert.equal(clocks[0]?.[pKey], 2, "p's second start sent 2");
   } finally {
     await cleanup();
   }

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors/index.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
 import {
@@ -13,7 +14,9 @@ import { subjects } from "./subjects.js";
 
 /** Options of {@link EventBus.publish}. */
 export interface PublishOptions {
+  /** The conversation this event belongs to; give its place in it with `seq`. */
   readonly conv?: string;
+  /** The event's place in `conv`, from 0: what a subscriber ordering by conversation orders by. */
   readonly seq?: number;
   /** Carry a vector clock, so causal subscribers never see this event before what it follows. */
   readonly causal?: boolean;
@@ -47,6 +50,13 @@ export class EventBus {
   /** Publishes an event signed as `agent`; at most once, to whoever listens now. Returns its id. */
   publish(agent: LocalAgent, type: string, body: unknown, options: PublishOptions = {}): string {
     const { clock, limits, swarm, transport } = this.#node;
+    if ((options.conv === undefined) !== (options.seq === undefined)) {
+      throw new ConfigError(
+        options.conv === undefined
+          ? `publish ${type}: seq ${options.seq} given without conv; name the conversation the event belongs to (conv), or drop seq`
+          : `publish ${type}: conv "${options.conv}" given without seq; number the conversation's events from 0 (seq: 0, 1, 2, …) so subscribers can order them`,
+      );
+    }
     const headers: Record<string, string> = {};
     if (options.causal) {
       const vector: Record<string, number> = Object.fromEntries(this.#retired);
@@ -72,7 +82,7 @@ export class EventBus {
         body,
         ...(options.conv === undefined
           ? {}
-          : { options: { conv: options.conv, seq: options.seq ?? 0 } }),
+          : { options: { conv: options.conv, seq: options.seq as number } }),
       },
     );
     transport.publish(entry.subject, entry.data, { headers });

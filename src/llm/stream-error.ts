@@ -24,13 +24,41 @@ export function streamPartError(value: unknown): unknown {
   return new ModelStreamError(statusOf(fields), providerCodeOf(fields), detail);
 }
 
-/** A status (100–599) the error names, as a number or digits in `status`, `statusCode` or `code`. */
+/**
+ * The HTTP status the providers send with each error type they also name in
+ * a stream (Anthropic's `type`, OpenAI's `type` or `code`): an error that
+ * names only its type is judged as that status would be.
+ */
+const STATUS_OF_TYPE: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  context_length_exceeded: 400,
+  authentication_error: 401,
+  invalid_api_key: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  model_not_found: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  rate_limit_exceeded: 429,
+  api_error: 500,
+  server_error: 500,
+  overloaded_error: 529,
+};
+
+/**
+ * A status (100–599) the error names, as a number or digits in `status`,
+ * `statusCode` or `code`; else the one its type or code word stands for.
+ */
 function statusOf(fields: Record<string, unknown>): number | undefined {
   for (const value of [fields.status, fields.statusCode, fields.code]) {
     const status = typeof value === "string" && /^\d{3}$/.test(value) ? Number(value) : value;
     if (typeof status === "number" && Number.isInteger(status) && status >= 100 && status < 600) {
       return status;
     }
+  }
+  for (const word of [fields.code, fields.type]) {
+    if (typeof word === "string" && Object.hasOwn(STATUS_OF_TYPE, word))
+      return STATUS_OF_TYPE[word];
   }
   return undefined;
 }

@@ -1,17 +1,15 @@
 import type { KeyObject } from "node:crypto";
 import type { Decision } from "../consensus/seal.js";
 import { ConclaveError, ConfigError } from "../errors/index.js";
-import { escrowAccount } from "../ledger/index.js";
 import type { RegistryView } from "../registry/registry-view.js";
 import type { Store, TaskOutcome } from "../store/port.js";
 import type { QueueInfo, Transport } from "../transport/port.js";
-import { ulid } from "../wire/ulid.js";
 import type { Agent, AgentSpec } from "./agent.js";
 import type { AgentPool, AgentPoolConfig } from "./agent-pool.js";
 import type { Budgets } from "./budget.js";
 import type { AwaitingHumans } from "./consensus/human-votes.js";
 import type { ProposeOptions } from "./consensus/types.js";
-import { StagingContext, type SubmitOptions } from "./context.js";
+import type { SubmitOptions } from "./context.js";
 import type { Redriven, RedriveOptions } from "./dead-letters.js";
 import type { PublishOptions } from "./event-bus.js";
 import type { EventHandler, SubscribeOptions } from "./event-subscription.js";
@@ -24,6 +22,7 @@ import type { WaitOptions } from "./node-context.js";
 import { queueDepths } from "./queues.js";
 import type { RequestOptions } from "./requests.js";
 import type { RoleSlots, RoleSlotsConfig } from "./role-slots.js";
+import { RootTasks } from "./root-tasks.js";
 
 export type { KeyProvider } from "./hosting.js";
 export type { RoleConfig } from "./node.js";
@@ -69,6 +68,7 @@ export function createSwarm(config: SwarmConfig): Swarm {
 export class Swarm {
   readonly #node: SwarmNode;
   readonly #hosting: AgentHosting;
+  readonly #roots: RootTasks;
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
 
   constructor(config: SwarmConfig) {
@@ -79,6 +79,7 @@ export class Swarm {
     }
     this.#node = new SwarmNode(config, { stopAgent: (id) => void this.#hosting.stopAgent(id) });
     this.#hosting = new AgentHosting(this.#node, config);
+    this.#roots = new RootTasks(this.#node);
   }
 
   /** The swarm's name: the subject prefix. */
@@ -171,10 +172,7 @@ export class Swarm {
     body: TBody,
     options: SubmitOptions & { as: string },
   ): Promise<string> {
-    const agent = this.#local(options.as);
-    const staging = new StagingContext(this.#node, agent.signer, undefined);
-    const id = staging.submit(role, task, body, options);
-    return this.#commitRoot(id, agent.id, staging, role, task);
+    return this.#roots.submit(this.#local(options.as), role, task, body, options);
   }
 
   /**
@@ -192,43 +190,7 @@ export class Swarm {
     body: TBody,
     options: SubmitOptions & { as: string; budget: number; escrow?: string },
   ): Promise<string> {
-    const { escrow: named, ...rest } = options;
-    const agent = this.#local(options.as);
-    const id = options.id ?? ulid(this.#node.clock);
-    const { store, budgets } = this.#node;
-    if (options.id !== undefined && (await store.isCompleted(`submit:${id}`))) {
-      await this.#node.outbox.resend(`submit:${id}`);
-      return id;
-    }
-    const staging = new RootStaging(this.#node, agent.signer, undefined, id);
-    if (budgets.has(agent.id)) {
-      const escrow = named ?? `root.${id}`;
-      // Held by an earlier version's start of this task id (it held, then
-      // submitted): kept, not held again. A fresh id has no such hold.
-      const held = options.id !== undefined && (await store.balance(escrowAccount(escrow))) > 0;
-      await staging.delegateRoot(escrow, held, role, task, body, { ...rest, id });
-    } else {
-      staging.submit(role, task, body, { ...rest, id });
-    }
-    return this.#commitRoot(id, agent.id, staging, role, task);
-  }
-
-  async #commitRoot(
-    id: string,
-    agent: string,
-    staging: StagingContext,
-    role: string,
-    task: string,
-  ): Promise<string> {
-    const { full, duplicate } = await this.#node.outbox.commit(
-      `submit:${id}`,
-      agent,
-      staging.staged(),
-    );
-    if (full) await this.#node.outbox.deliver(`submit:${id}`);
-    // Submitted again by id (after a restart): sent once, counted once.
-    if (!duplicate) this.#node.events.emit({ type: "task.submitted", id, role, task });
-    return id;
+    return this.#roots.delegate(this.#local(options.as), role, task, body, options);
   }
 
   /**
@@ -429,25 +391,9 @@ export class Swarm {
     body: unknown,
     options: AuctionOptions & { as: string; id?: string },
   ): Promise<AuctionOutcome & { readonly task?: string }> {
-    const { as, id: given, ...rest } = options;
+    const { as, ...rest } = options;
     this.#local(as);
-    const id = given ?? ulid(this.#node.clock);
-    const { outcome, draft, hold } = await this.#node.market.auction(
-      as,
-      id,
-      task,
-      body,
-      undefined,
-      rest,
-    );
-    if (!draft) return outcome;
-    // The price's hold commits with the awarded task, or neither does.
-    await this.#node.outbox.commit(`auction:${id}`, as, {
-      effects: [],
-      outbox: [draft],
-      ...(hold === undefined ? {} : { ledger: [hold] }),
-    });
-    return { ...outcome, task: draft.id };
+    return this.#roots.auction(as, task, body, rest);
   }
 
   /**
@@ -503,19 +449,5 @@ export class Swarm {
       throw new ConclaveError("E_NOT_STARTED", "the swarm is not running; call start() first");
     }
     return agent;
-  }
-}
-
-/** The staging of a root task that `swarm.delegate` pays for, into an escrow it names. */
-class RootStaging extends StagingContext {
-  delegateRoot<TBody>(
-    escrow: string,
-    held: boolean,
-    role: string,
-    task: string,
-    body: TBody,
-    options: SubmitOptions & { budget: number },
-  ): Promise<string> {
-    return this.delegateInto(escrow, held, role, task, body, options);
   }
 }

@@ -60,7 +60,7 @@ export class EnvelopeTooLargeError extends ConclaveError {
   ) {
     super(
       "E_ENVELOPE_TOO_LARGE",
-      `envelope is ${size} bytes, over the ${limit}-byte limit; store large payloads elsewhere and send a reference, or raise maxEnvelopeBytes`,
+      `envelope is ${size} bytes, over the ${limit}-byte limit; store large payloads elsewhere and send a reference, or raise the limit (maxEnvelopeBytes; on NATS the node also keeps 4 KiB under the server's max_payload, so raise max_payload in the nats-server configuration too)`,
     );
   }
 }

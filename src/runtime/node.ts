@@ -216,7 +216,7 @@ export class SwarmNode implements NodeContext {
     this.mcp = config.mcp;
     this.privileged = config.privileged ?? {};
     this.limits = {
-      maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
+      maxEnvelopeBytes: envelopeLimit(config.maxEnvelopeBytes, this.transport.maxMessageBytes),
       signing: config.signing ?? "required",
       heartbeatMs,
     };
@@ -445,4 +445,19 @@ function marketPort(node: NodeContext, engine: MarketEngine): MarketPort {
     completed: (envelope, agentId, firstTime) => engine.completed(envelope, agentId, firstTime),
     failed: (envelope) => engine.failed(envelope),
   };
+}
+
+/** Room left in a broker message for the transport's own headers (message id, dead-letter reasons). */
+const HEADER_ROOM_BYTES = 4096;
+
+/**
+ * The envelope size limit: the configured one (default 1 MiB), lowered to
+ * what the broker accepts with room for its headers, so that a message too
+ * big for the broker is refused where it is made rather than committed and
+ * refused by the broker at every send.
+ */
+function envelopeLimit(configured: number | undefined, brokerMax: number | undefined): number {
+  const limit = configured ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  if (brokerMax === undefined || !Number.isFinite(brokerMax) || brokerMax <= 0) return limit;
+  return Math.min(limit, Math.max(1024, brokerMax - HEADER_ROOM_BYTES));
 }

@@ -201,6 +201,12 @@ export interface Transport {
   /** `"memory"`, `"nats"` or `"amqp"`. */
   readonly kind: string;
   readonly features: TransportFeatures;
+  /**
+   * The largest message, headers included, the broker accepts, when it says
+   * (NATS: the server's `max_payload`); undefined when it sets no limit a
+   * conclave envelope could reach. A node keeps its envelopes under it.
+   */
+  readonly maxMessageBytes?: number | undefined;
 
   /** Fire-and-forget fan-out to every matching subscription (one per queue group). */
   publish(subject: string, data: Uint8Array, options?: PublishOptions): void;

@@ -114,6 +114,10 @@ export async function deleteNatsQueue(transport: Transport, queue: string): Prom
 class NatsTransport implements Transport {
   readonly kind = "nats";
   readonly features: TransportFeatures;
+
+  get maxMessageBytes(): number | undefined {
+    return this.#nc.info?.max_payload;
+  }
   readonly #nc: NatsConnection;
   readonly #clock: Clock;
   readonly #report: (error: Error) => void;

@@ -48,6 +48,20 @@ const required =
   (issue: { input?: unknown }): string =>
     issue.input === undefined ? "is required" : `must be ${what}`;
 
+/**
+ * The error of an integer field. Beyond 2^53 - 1 the issue is `too_big`, and
+ * "must be an integer" would mislead whoever sent one (a clock in
+ * nanoseconds, say): say what the bound is.
+ */
+const integer =
+  (what: string, beyondSafe = "") =>
+  (issue: { input?: unknown; code?: string }): string =>
+    issue.input === undefined
+      ? "is required"
+      : issue.code === "too_big"
+        ? `must be at most 2^53 - 1 (${Number.MAX_SAFE_INTEGER})${beyondSafe}`
+        : `must be ${what}`;
+
 const agentId = () =>
   z
     .string({ error: required("a string") })
@@ -60,8 +74,30 @@ const reference = () =>
 
 const millis = () =>
   z
-    .int({ error: required("an integer (ms since the Unix epoch)") })
+    .int({
+      error: integer(
+        "an integer (ms since the Unix epoch)",
+        "; it counts milliseconds since the Unix epoch, and a value this large is likely in microseconds or nanoseconds",
+      ),
+    })
     .min(0, { error: "must be non-negative (ms since the Unix epoch)" });
+
+/**
+ * Refuses an object with an own `__proto__` key (which `JSON.parse` makes):
+ * zod's record skips that key instead of checking its name, so a header
+ * named `__proto__` would be dropped silently rather than refused.
+ */
+const ownProtoKeyRefused = z.unknown().superRefine((value, ctx) => {
+  if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) {
+    ctx.addIssue({
+      code: "invalid_key",
+      origin: "record",
+      issues: [],
+      input: "__proto__",
+      path: ["__proto__"],
+    });
+  }
+});
 
 /**
  * The schema of an envelope, the one message shape on the bus. Closed:
@@ -90,20 +126,22 @@ export const envelopeSchema = z
     cause: reference().optional(),
     conv: reference().optional(),
     seq: z
-      .int({ error: required("an integer") })
+      .int({ error: integer("an integer") })
       .min(0, { error: "must be non-negative" })
       .optional(),
     attempt: z
-      .int({ error: required("an integer") })
+      .int({ error: integer("an integer") })
       .min(1, { error: "must be at least 1 (the first delivery is attempt 1)" })
       .optional(),
-    headers: z
-      .record(
-        z.string().regex(headerNamePattern),
-        z.string({ error: required("a string") }).regex(headerValuePattern, {
-          error: "must be at most 8192 printable ASCII characters",
-        }),
-        { error: required("an object of string values") },
+    headers: ownProtoKeyRefused
+      .pipe(
+        z.record(
+          z.string().regex(headerNamePattern),
+          z.string({ error: required("a string") }).regex(headerValuePattern, {
+            error: "must be at most 8192 printable ASCII characters",
+          }),
+          { error: required("an object of string values") },
+        ),
       )
       .optional(),
     body: z.custom<unknown>((value) => value !== undefined, {

@@ -9,7 +9,7 @@ import { decodePublicKey } from "../identity/keys.js";
 import { canonicalize } from "../wire/canonical.js";
 import { createEnvelope, type Envelope, signaturePattern } from "../wire/envelope.js";
 import { signEnvelope, signText, verifyEnvelope, verifyText } from "../wire/signature.js";
-import type { AgentCard } from "./agent-card.js";
+import { type AgentCard, agentStatuses } from "./agent-card.js";
 import type { AgentEntry } from "./registry-view.js";
 
 /** Envelope type of a node's signed departure notice. */
@@ -324,6 +324,7 @@ export function isAgentCard(value: unknown): value is AgentCard {
     (c["team"] === undefined || typeof c["team"] === "string") &&
     (c["lead"] === undefined || typeof c["lead"] === "string") &&
     (c["leads"] === undefined || strings(c["leads"])) &&
+    (c["status"] === undefined || (agentStatuses as readonly unknown[]).includes(c["status"])) &&
     (c["credential"] === undefined ||
       (typeof c["credential"] === "object" && c["credential"] !== null))
   );
@@ -355,7 +356,7 @@ export function checkHeartbeat(
   const cards = body?.cards;
   if (typeof node !== "string" || !Array.isArray(cards) || !cards.every(isSignedCard)) {
     throw new InvalidEnvelopeError(
-      `heartbeat from "${envelope.from}" has no {node, cards} body with well-formed agent cards; each card needs id, role, tags, capabilities, weight, a base64url publicKey, its node and its agent's sig`,
+      `heartbeat from "${envelope.from}" has no {node, cards} body with well-formed agent cards; each card needs id, role, tags, capabilities, weight, a base64url publicKey, its node and its agent's sig, and a status, if any, of ${agentStatuses.join(", ")}`,
     );
   }
   const what = `registry.heartbeat of node "${node.slice(0, 128)}" from "${envelope.from}"`;

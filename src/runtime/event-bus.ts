@@ -1,4 +1,3 @@
-import { ConfigError } from "../errors/index.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
 import {
@@ -50,13 +49,6 @@ export class EventBus {
   /** Publishes an event signed as `agent`; at most once, to whoever listens now. Returns its id. */
   publish(agent: LocalAgent, type: string, body: unknown, options: PublishOptions = {}): string {
     const { clock, limits, swarm, transport } = this.#node;
-    if ((options.conv === undefined) !== (options.seq === undefined)) {
-      throw new ConfigError(
-        options.conv === undefined
-          ? `publish ${type}: seq ${options.seq} given without conv; name the conversation the event belongs to (conv), or drop seq`
-          : `publish ${type}: conv "${options.conv}" given without seq; number the conversation's events from 0 (seq: 0, 1, 2, …) so subscribers can order them`,
-      );
-    }
     const headers: Record<string, string> = {};
     if (options.causal) {
       const vector: Record<string, number> = Object.fromEntries(this.#retired);
@@ -80,9 +72,10 @@ export class EventBus {
         subject: subjects.event(swarm, type),
         type,
         body,
-        ...(options.conv === undefined
-          ? {}
-          : { options: { conv: options.conv, seq: options.seq as number } }),
+        options: {
+          ...(options.conv === undefined ? {} : { conv: options.conv }),
+          ...(options.seq === undefined ? {} : { seq: options.seq }),
+        },
       },
     );
     transport.publish(entry.subject, entry.data, { headers });

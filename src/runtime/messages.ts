@@ -1,4 +1,5 @@
 import type { Clock } from "../core/clock.js";
+import { ConfigError } from "../errors/index.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope } from "../wire/signature.js";
@@ -72,6 +73,13 @@ export function signedMessage<TBody>(
   draft: MessageDraft<TBody>,
 ): { envelope: Envelope<TBody>; entry: OutboxDraft } {
   const { parent, options = {} } = draft;
+  if ((options.conv === undefined) !== (options.seq === undefined)) {
+    throw new ConfigError(
+      options.conv === undefined
+        ? `${draft.type}: seq ${options.seq} given without conv; name the conversation it belongs to (conv), or drop seq`
+        : `${draft.type}: conv "${options.conv}" given without seq; number the conversation's messages from 0 (seq: 0, 1, 2, …) so they can be ordered`,
+    );
+  }
   // The trace context goes in before signing: headers are signed with the rest.
   const traced = traceOutgoing(settings.transportKind, draft.mode, draft.subject, parent);
   const run = draft.mode === "enqueue" ? settings.run : undefined;
@@ -92,7 +100,7 @@ export function signedMessage<TBody>(
         body: draft.body,
         ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
         ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-        ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq ?? 0 }),
+        ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq as number }),
         ...(headers === undefined ? {} : { headers }),
       },
       { clock: settings.clock, ...(draft.id === undefined ? {} : { id: draft.id }) },

@@ -21,7 +21,7 @@ import { KyselyIdempotencyStore } from "./kysely/idempotency.js";
 import { KyselyLedgerStore } from "./kysely/ledger.js";
 import { KyselyMarketStore } from "./kysely/market.js";
 import { KyselyMetaStore } from "./kysely/meta.js";
-import { readPage } from "./kysely/paging.js";
+import { readPage, withTimeBound } from "./kysely/paging.js";
 import { KyselyRegistryStore } from "./kysely/registry.js";
 import { KyselyStepStore } from "./kysely/steps.js";
 import { KyselyTaskClaimStore } from "./kysely/task-claims.js";
@@ -168,8 +168,16 @@ export class KyselyStore implements Store {
     return this.#tasks.markOutboxSent(sent);
   }
   sentOutbox(options: { sentBefore: number; limit?: number }): Promise<SentOutboxEntry[]> {
-    return readPage("reading the sent outbox", options, (o) =>
-      this.#tasks.sentOutbox(o ?? options),
+    const what = "reading the sent outbox";
+    return withTimeBound(
+      what,
+      "sentBefore",
+      options.sentBefore,
+      this.#whole("down"),
+      (sentBefore) =>
+        readPage(what, { ...options, sentBefore }, (o) =>
+          this.#tasks.sentOutbox(o ?? { ...options, sentBefore }),
+        ),
     );
   }
   effects(kind: string): Promise<EffectRecord[]> {
@@ -253,7 +261,9 @@ export class KyselyStore implements Store {
     return this.#claims.releaseTaskClaim(taskId, owner);
   }
   pruneTaskClaims(before: number): Promise<number> {
-    return this.#claims.pruneTaskClaims(before);
+    return withTimeBound("pruning task claims", "before", before, this.#whole("up"), (b) =>
+      this.#claims.pruneTaskClaims(b),
+    );
   }
 
   // ---- idempotency keys ----------------------------------------------------
@@ -266,7 +276,9 @@ export class KyselyStore implements Store {
     return this.#idempotency.claimIdempotencyKey(key, result, options);
   }
   pruneIdempotencyKeys(before: number, options?: PruneIdempotencyKeysOptions): Promise<number> {
-    return this.#idempotency.pruneIdempotencyKeys(before, options);
+    return withTimeBound("pruning idempotency keys", "before", before, this.#whole("up"), (b) =>
+      this.#idempotency.pruneIdempotencyKeys(b, options),
+    );
   }
 
   // ---- ledger --------------------------------------------------------------
@@ -288,7 +300,13 @@ export class KyselyStore implements Store {
     kind?: OperationKind;
     limit?: number;
   }): Promise<LedgerOperation[]> {
-    return readPage("reading ledger operations", options, (o) => this.#ledger.ledgerOperations(o));
+    const what = "reading ledger operations";
+    if (options?.since === undefined) {
+      return readPage(what, options, (o) => this.#ledger.ledgerOperations(o));
+    }
+    return withTimeBound(what, "since", options.since, this.#whole("up"), (since) =>
+      readPage(what, { ...options, since }, (o) => this.#ledger.ledgerOperations(o)),
+    );
   }
   ledgerCheck(): Promise<LedgerCheck> {
     return this.#ledger.ledgerCheck();
@@ -328,7 +346,9 @@ export class KyselyStore implements Store {
     return this.#steps.steps(taskId);
   }
   pruneSteps(before: number): Promise<number> {
-    return this.#steps.pruneSteps(before);
+    return withTimeBound("pruning steps", "before", before, this.#whole("up"), (b) =>
+      this.#steps.pruneSteps(b),
+    );
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -362,6 +382,11 @@ export class KyselyStore implements Store {
     } finally {
       this.#onClosed?.();
     }
+  }
+
+  /** How a fractional time bound is rounded here: Postgres stores and compares whole ms only. */
+  #whole(round: "up" | "down"): "up" | "down" | "none" {
+    return this.kind === "postgres" ? round : "none";
   }
 
   /**

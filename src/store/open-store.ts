@@ -3,6 +3,7 @@
  * command of the CLI and by library users. Readers pass `create: false` so a
  * mistyped path is an error instead of a new, empty store.
  */
+import { homedir } from "node:os";
 import { ConfigError } from "../errors/index.js";
 import type { Store } from "./port.js";
 import { schemaNameProblem } from "./schema-name.js";
@@ -41,9 +42,11 @@ const STORE_FORMS = "sqlite:<path> (a SQLite file) or postgres://user@host/db?sc
  * Reads a store URL: `sqlite:<path>`, `sqlite::memory:`, or
  * `postgres://…` / `postgresql://…` with an optional `?schema=name`.
  *
- * @throws ConfigError saying what to write instead, for a URL without a
- * scheme (`./x.db`: write `sqlite:./x.db`), a `sqlite://` URL, an empty path
- * or schema, a malformed Postgres URL, or another scheme.
+ * @throws ConfigError saying what to write instead, for an empty URL, one
+ * with spaces or line breaks around it, a URL without a scheme (`./x.db`:
+ * write `sqlite:./x.db`), a `sqlite://` URL, an empty path or schema, a
+ * path starting with `~` (not expanded), a malformed Postgres URL, or
+ * another scheme. A password in the URL is never shown.
  *
  * @example
  * ```ts
@@ -52,12 +55,23 @@ const STORE_FORMS = "sqlite:<path> (a SQLite file) or postgres://user@host/db?sc
  * ```
  */
 export function parseStoreUrl(url: string): StoreLocation {
+  if (url.trim() === "") {
+    // An unset environment variable: not a file named "" or " ".
+    throw new ConfigError(`no store URL given (${JSON.stringify(url)}): write ${STORE_FORMS}`);
+  }
+  if (url.trim() !== url) {
+    // An environment variable read with its newline, a pasted space: not a
+    // file name nor a host to look for.
+    throw new ConfigError(
+      `store "${withoutPassword(url.trim())}" has spaces or line breaks around it: remove them`,
+    );
+  }
   if (url.startsWith(SQLITE)) {
     const path = url.slice(SQLITE.length);
     if (path.startsWith("//")) {
       // sqlite:///x means different files to different tools; ask for the one form.
       throw new ConfigError(
-        `store "${url}" is not a sqlite:<path>: write the path right after "sqlite:", without "//" (e.g. sqlite:${path.slice(2) || "./swarm.db"})`,
+        `store "${withoutPassword(url)}" is not a sqlite:<path>: write the path right after "sqlite:", without "//" (e.g. sqlite:${withoutPassword(path.slice(2)) || "./swarm.db"})`,
       );
     }
     if (path.trim() === "") {
@@ -65,16 +79,63 @@ export function parseStoreUrl(url: string): StoreLocation {
         `store "${url}" names no file: write sqlite:<path>, e.g. sqlite:.conclave/swarm.db`,
       );
     }
+    if (path === "~" || path.startsWith("~/")) {
+      // Only a shell expands ~, and only at the start of a word: --store
+      // sqlite:~/x.db arrives as written, and named a folder "~" here.
+      throw new ConfigError(
+        `store "${url}" starts with ~, which is not expanded here (it would name a folder "~" in the working directory): write the full path, e.g. sqlite:${homedir()}${path.slice(1)}`,
+      );
+    }
     return { kind: "sqlite", path };
   }
   if (POSTGRES.test(url)) return parsePostgresUrl(url);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
-  if (scheme === undefined) {
+  const lower = scheme?.toLowerCase();
+  if (/^postgres(ql)?(\/\/|:(?!\/\/))/i.test(url)) {
+    // postgres//…, postgres:/…, postgres:…: a Postgres URL with a typo.
     throw new ConfigError(
-      `store "${url}" has no scheme: write sqlite:${url} for a SQLite file, or a postgres:// URL`,
+      `store "${withoutPassword(url)}" is not a well-formed Postgres URL: write postgres://user:password@host:5432/database?schema=name`,
+    );
+  }
+  if (scheme === undefined) {
+    const shown = withoutPassword(url);
+    throw new ConfigError(
+      `store "${shown}" has no scheme: write sqlite:${shown} for a SQLite file, or a postgres:// URL`,
+    );
+  }
+  if (lower === "sqlite") {
+    throw new ConfigError(
+      `store scheme "${scheme}:" is not supported: write the scheme in lower case: sqlite:`,
+    );
+  }
+  if (lower === "postgres" || lower === "postgresql") {
+    throw new ConfigError(
+      `store scheme "${scheme}:" is not supported: write the scheme in lower case: ${lower}://`,
     );
   }
   throw new ConfigError(`store scheme "${scheme}:" is not supported: write ${STORE_FORMS}`);
+}
+
+/**
+ * `text` with the password of a `user:password@` part replaced by `***`:
+ * a URL the parser could not read is still shown in its error, and may be
+ * a Postgres URL with a typo.
+ */
+function withoutPassword(text: string): string {
+  // libpq's ?password=, ?sslpassword= and the like.
+  const query = (rest: string) =>
+    rest.replace(/([?&;])([^=&;#]*(?:pass|pwd|secret|token|key)[^=&;#]*)=([^&;#]*)/gi, "$1$2=***");
+  // The user info ends at the last "@": a password may hold "?", "/" or "@".
+  const queryAt = text.indexOf("?", text.lastIndexOf("@") + 1);
+  const head = queryAt < 0 ? text : text.slice(0, queryAt);
+  const tail = queryAt < 0 ? "" : query(text.slice(queryAt));
+  const at = head.lastIndexOf("@");
+  if (at < 0) return head + tail;
+  const slashes = head.indexOf("//");
+  const from = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+  const colon = head.indexOf(":", from);
+  if (colon < 0 || colon > at) return head + tail;
+  return `${head.slice(0, colon + 1)}***${head.slice(at)}${tail}`;
 }
 
 // The URL may hold a password, so messages name only what is wrong with it.

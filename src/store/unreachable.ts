@@ -18,10 +18,13 @@ const CONNECTION_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Postgres SQLSTATEs of the same kind: class 08 (connection exception) and
- * the server shutting down or starting up (57P01–57P03).
+ * Postgres SQLSTATEs of the same kind: class 08 (connection exception),
+ * the server shutting down or starting up (57P01–57P03), and a new
+ * connection refused because too many are open (53300: the server's
+ * `max_connections` or the role's limit), which frees up as other
+ * clients disconnect.
  */
-const SQLSTATE_UNREACHABLE = /^(08[0-9A-Z]{3}|57P0[1-3])$/;
+const SQLSTATE_UNREACHABLE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/;
 
 /** pg's own words for a lost connection, which carry no code. */
 const DRIVER_MESSAGES =
@@ -30,7 +33,7 @@ const DRIVER_MESSAGES =
 /**
  * True when `error` is a {@link StoreError} whose cause is a connection
  * failure (ECONNRESET, ECONNREFUSED, a Postgres connection exception or
- * shutdown, …): the store could not be reached, so the same call may
+ * shutdown, a connection refused for too many connections, …): the store could not be reached, so the same call may
  * succeed once it is back. False for everything else, among them a store
  * that answered with an error (a constraint, a full disk) and a closed
  * store (`ClosedError`). The one place that tells the two apart.

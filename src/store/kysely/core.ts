@@ -87,9 +87,28 @@ export class StoreCore {
   storeError(what: string, cause: unknown): ConclaveError {
     if (cause instanceof ConclaveError) return cause;
     if (isDiskFull(cause)) return new StoreFullError(what, this.description, { cause });
+    if (isNulInText(cause)) {
+      return new StoreError(
+        `${what} failed on ${this.description}: a text value holds a NUL character (\\u0000), which Postgres cannot store; remove it from the value (JSON data may hold it: it is escaped there)`,
+        { cause },
+      );
+    }
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new StoreError(`${what} failed on ${this.description}: ${reason}`, { cause });
   }
+}
+
+/**
+ * Postgres refusing a NUL character in text (22021, "invalid byte sequence
+ * for encoding "UTF8": 0x00"): its words name neither the character nor
+ * the fix.
+ */
+function isNulInText(cause: unknown): boolean {
+  return (
+    cause instanceof Error &&
+    (cause as { code?: unknown }).code === "22021" &&
+    /0x00\b/.test(cause.message)
+  );
 }
 
 /**

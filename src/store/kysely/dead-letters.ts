@@ -17,19 +17,20 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
     r: DeadLetterRecord,
     options: { readonly settles?: readonly string[] } = {},
   ): Promise<void> {
-    const settled = [...new Set([r.id, ...(options.settles ?? [])])];
+    const id = storable(r.id);
+    const settled = [...new Set([id, ...(options.settles ?? []).map(storable)])];
     return this.#core.run("recording a dead letter", () =>
       this.#core.transaction(async (trx) => {
         await trx
           .insertInto("conclave_dead_letters")
           .values({
-            id: r.id,
-            subject: r.subject,
-            reason: r.reason,
+            id,
+            subject: storable(r.subject),
+            reason: storable(r.reason),
             deliveries: r.deliveries,
             at: r.at,
-            corr: r.corr ?? null,
-            type: r.type ?? null,
+            corr: r.corr === undefined ? null : storable(r.corr),
+            type: r.type === undefined ? null : storable(r.type),
             data: r.data,
           })
           .onConflict((oc) => oc.column("id").doNothing())
@@ -58,7 +59,7 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
       const r = await this.#core.db
         .selectFrom("conclave_dead_letters")
         .selectAll()
-        .where("id", "=", id)
+        .where("id", "=", storable(id))
         .executeTakeFirst();
       return r === undefined ? undefined : toRecord(r);
     });
@@ -69,7 +70,7 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
       this.#core.transaction(async (trx) => {
         const removed = await trx
           .deleteFrom("conclave_dead_letters")
-          .where("id", "=", id)
+          .where("id", "=", storable(id))
           .executeTakeFirst();
         if (Number(removed.numDeletedRows) === 0) return false;
         const entry: Insertable<OutboxTable> = {
@@ -94,7 +95,7 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
     return this.#core.run("removing a dead letter", async () => {
       const result = await this.#core.db
         .deleteFrom("conclave_dead_letters")
-        .where("id", "=", id)
+        .where("id", "=", storable(id))
         .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     });
@@ -112,6 +113,17 @@ export class KyselyDeadLetterStore implements DeadLetterStore {
       return rows.flatMap((r) => (r.corr === null ? [] : [r.corr]));
     });
   }
+}
+
+/**
+ * `text` with each NUL character written as the six characters `\u0000`.
+ * A dead letter records broken input, and broken input may hold NULs (the
+ * parse error of garbage bytes quotes them); Postgres cannot store a NUL in
+ * text and refused the whole record, so the dead letter came back forever.
+ * Written the same way on every backend, so a record reads back alike.
+ */
+function storable(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\\u0000") : text;
 }
 
 function toRecord(r: {

@@ -72,3 +72,49 @@ export function readPage<O extends { readonly limit?: number; readonly fromSeq?:
   }
   return read(checked);
 }
+
+/**
+ * A time bound of a prune or a filtered read (`before`, `sentBefore`,
+ * `since`; ms since the epoch), read the same way on every dialect:
+ * ±`Infinity` is clamped to the exact-integer range (no stored time lies
+ * beyond it), and with `round` a fraction is rounded to the whole time
+ * that selects the same whole-ms rows (`"up"` for `< before` and
+ * `>= since`, `"down"` for `<= sentBefore`): Postgres stores only whole
+ * times and takes only whole bounds, SQLite compares the fraction as it is
+ * (`"none"`). Passed through as they came, Postgres refused `Infinity` and
+ * fractions ("invalid input syntax for type bigint") where SQLite compared
+ * them, and `NaN` matched nothing on SQLite without a word.
+ *
+ * @throws StoreError for `NaN` or a non-number.
+ */
+export function timeBound(
+  what: string,
+  name: string,
+  value: number,
+  round: "up" | "down" | "none",
+): number {
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new StoreError(
+      `${what}: ${name} ${String(value)} is not a time; pass ms since the epoch (e.g. Date.now() - 3_600_000)`,
+    );
+  }
+  const rounded = round === "up" ? Math.ceil(value) : round === "down" ? Math.floor(value) : value;
+  return Math.max(Math.min(rounded, Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER);
+}
+
+/** Runs `read` with `value` read by {@link timeBound}; a bad bound is the returned promise's rejection. */
+export function withTimeBound<T>(
+  what: string,
+  name: string,
+  value: number,
+  round: "up" | "down" | "none",
+  read: (bound: number) => Promise<T>,
+): Promise<T> {
+  let bound: number;
+  try {
+    bound = timeBound(what, name, value, round);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return read(bound);
+}

@@ -24,6 +24,9 @@ const MAX_TEMPLATE_ID = 120;
 
 const ms = (min: number, max: number) => integer(min, max);
 
+/** `defaults.concurrency` when the swarm file does not set it (src/config/delivery.ts). */
+const DEFAULT_CONCURRENCY = 4;
+
 /** The most workers a pool may have. */
 const MAX_WORKERS = 10_000;
 
@@ -84,10 +87,13 @@ export interface PoolNeighbours {
   readonly teams?: unknown;
   /** `ensembles:`: a member's role cannot be pooled. */
   readonly ensembles?: unknown;
+  /** `defaults:`: the concurrency a template without its own (nor its role's) has. */
+  readonly defaults?: unknown;
 }
 
 /**
- * Cross-field checks: roles and templates exist, the range is sound, slot ids
+ * Cross-field checks: roles and templates exist, the range is sound,
+ * targetTasksPerWorker is within the workers' concurrency, slot ids
  * collide with nothing, and the pooled role is neither auctioned nor an
  * ensemble member's.
  */
@@ -97,7 +103,7 @@ export function checkPools(
   roles: unknown,
   tasks: unknown,
   addIssue: (issue: Issue) => void,
-  { teams, ensembles }: PoolNeighbours = {},
+  { teams, ensembles, defaults }: PoolNeighbours = {},
 ): void {
   if (!isRecord(pools) || !Array.isArray(agents) || !isRecord(roles)) return;
   const leads = new Map<string, string>();
@@ -107,9 +113,11 @@ export function checkPools(
     }
   }
   const roleOf = new Map<string, string>();
+  const agentById = new Map<string, Record<string, unknown>>();
   for (const a of agents) {
     if (isRecord(a) && typeof a["id"] === "string" && typeof a["role"] === "string") {
       roleOf.set(a["id"], a["role"]);
+      agentById.set(a["id"], a);
     }
   }
   for (const [role, pool] of Object.entries(pools)) {
@@ -149,6 +157,9 @@ export function checkPools(
         message: `workers are named <template>-p<n>, so the template's id must be at most ${MAX_TEMPLATE_ID} characters`,
       });
     }
+    if (template !== undefined && roleOf.get(template) === role) {
+      checkTarget(role, pool, template, agentById.get(template), roles[role], defaults, addIssue);
+    }
     const min = typeof pool["min"] === "number" ? pool["min"] : 1;
     const max = pool["max"];
     if (typeof max === "number" && max < min) {
@@ -183,6 +194,45 @@ export function checkPools(
       }
     }
   }
+}
+
+/**
+ * `targetTasksPerWorker` above what a worker holds at once asks each worker
+ * to carry a queue: the pool grows only once tasks wait and shrinks as soon
+ * as the queue drains, the opposite of what a pool is for. Workers copy the
+ * template, so its concurrency (its own, else its role's, else the
+ * defaults') is theirs. Without the defaults at hand, a template that
+ * inherits them is not checked.
+ */
+function checkTarget(
+  role: string,
+  pool: Record<string, unknown>,
+  template: string,
+  agent: Record<string, unknown> | undefined,
+  roleSettings: unknown,
+  defaults: unknown,
+  addIssue: (issue: Issue) => void,
+): void {
+  const target = pool["targetTasksPerWorker"];
+  if (typeof target !== "number") return;
+  const own = agent?.["concurrency"];
+  const ofRole = isRecord(roleSettings) ? roleSettings["concurrency"] : undefined;
+  const ofDefaults = isRecord(defaults)
+    ? (defaults["concurrency"] ?? DEFAULT_CONCURRENCY)
+    : undefined;
+  const [concurrency, from] =
+    typeof own === "number"
+      ? [own, `agent "${template}"`]
+      : typeof ofRole === "number"
+        ? [ofRole, `role "${role}"`]
+        : typeof ofDefaults === "number"
+          ? [ofDefaults, "defaults"]
+          : [undefined, ""];
+  if (concurrency === undefined || target <= concurrency) return;
+  addIssue({
+    path: ["pools", role, "targetTasksPerWorker"],
+    message: `${target} is above the workers' concurrency (${concurrency}, from ${from}): a worker holds at most ${concurrency} task(s) at once, so the pool would grow only after a queue formed; set it at most ${concurrency} (e.g. ${concurrency * 0.8}), or raise the concurrency of ${from}`,
+  });
 }
 
 /**

@@ -148,7 +148,7 @@ export const rolesSchema = z
   .describe("Roles by name.");
 
 /**
- * Refuses a remote role without tasks, and a role's backoff whose maxMs falls
+ * Refuses a task listed twice in a role, a remote role without tasks, and a role's backoff whose maxMs falls
  * below its baseMs once merged with the defaults.
  */
 export function checkRoles(
@@ -158,6 +158,20 @@ export function checkRoles(
 ): void {
   for (const [name, role] of Object.entries(roles)) {
     const tasks = isRecord(role) ? role["tasks"] : undefined;
+    if (Array.isArray(tasks)) {
+      // A task listed twice is a slip (a copy-paste, a typo fixed in one place only).
+      const seen = new Set<unknown>();
+      tasks.forEach((task, index) => {
+        if (typeof task === "string" && seen.has(task)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["roles", name, "tasks", index],
+            message: `task "${task}" is listed twice in role "${name}"; list each task once`,
+          });
+        }
+        seen.add(task);
+      });
+    }
     if (isRecord(role) && isRecord(role["remote"]) && Array.isArray(tasks) && tasks.length === 0) {
       ctx.addIssue({
         code: "custom",

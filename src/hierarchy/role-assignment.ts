@@ -68,7 +68,8 @@ export interface AssignRolesOptions {
  * than slots (some stay idle) and fewer (some slots stay empty, reported with
  * the reason). Deterministic for the same input order.
  *
- * @throws ConfigError on duplicate agent ids or role names, a bad slot count or bad weights.
+ * @throws ConfigError on duplicate agent ids or role names, a bad slot count, bad weights, or a
+ *   suitability that is neither a finite number nor {@link FORBIDDEN}.
  *
  * @example
  * ```ts
@@ -108,7 +109,18 @@ export function assignRoles(
     for (let slot = 0; slot < count; slot++) slots.push({ role, slot, column: slots.length });
   }
   // Score each (agent, role) pair once; a role's slots share the column values.
-  const byRole = roles.map((role) => agents.map((agent) => score(agent, role)));
+  const byRole = roles.map((role) =>
+    agents.map((agent) => {
+      const value = score(agent, role);
+      // Checked here, where the agent and role have names: the solver only knows matrix indices.
+      if (value !== FORBIDDEN && !Number.isFinite(value)) {
+        throw new ConfigError(
+          `suitability of agent "${agent.id}" for role "${role.name}" is ${typeof value === "number" ? value : JSON.stringify(value)}; return a finite number, or FORBIDDEN (−∞) for an agent that must not take the role`,
+        );
+      }
+      return value;
+    }),
+  );
   const roleIndex = new Map(roles.map((r, i) => [r.name, i]));
   const matrix = agents.map((_, a) =>
     slots.map(({ role }) => (byRole[roleIndex.get(role.name) as number] as number[])[a] as number),

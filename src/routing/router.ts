@@ -77,7 +77,9 @@ export interface Router {
   /**
    * Tries candidates in `order`, recording each outcome, until one succeeds.
    * Throws `NoRouteError` when there is no candidate, and
-   * `AllCandidatesFailedError` (cause: the last error) when all tried failed.
+   * `AllCandidatesFailedError` (cause: the last error) when all tried failed;
+   * `ConfigError`, before trying any, for a `maxAttempts` below 1 or a
+   * `timeoutMs` not above 0.
    */
   routeWithFailover<T>(
     candidates: readonly AgentCard[],
@@ -218,6 +220,12 @@ class RouterImpl implements Router {
     if (!(maxAttempts >= 1)) {
       throw new ConfigError(`maxAttempts must be at least 1, got ${options.maxAttempts}`);
     }
+    // 0, a negative or NaN would time every attempt out at once (a node timer fires after 1 ms).
+    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+      throw new ConfigError(
+        `timeoutMs must be a number of ms > 0 (each candidate's time to answer), got ${options.timeoutMs}; omit it for no deadline`,
+      );
+    }
     const ordered = this.order(candidates, role);
     if (ordered.length === 0) throw new NoRouteError(role);
     const failures: RouteFailure[] = [];
@@ -257,10 +265,12 @@ class RouterImpl implements Router {
         reject(error);
       }, timeoutMs);
     });
-    const call = attempt(card, controller.signal);
-    // The losing call may still reject after the timeout won; that is expected, not unhandled.
-    call.catch(() => {});
     try {
+      // Inside the try: an attempt that throws synchronously must cancel the
+      // timer too, or it fires later and rejects `timedOut` with nobody listening.
+      const call = attempt(card, controller.signal);
+      // The losing call may still reject after the timeout won; that is expected, not unhandled.
+      Promise.resolve(call).catch(() => {});
       return await Promise.race([call, timedOut]);
     } finally {
       cancelTimer?.();

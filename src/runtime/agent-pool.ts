@@ -109,6 +109,8 @@ export class AgentPool {
   #unlisten: (() => void) | undefined;
   #ticking: Promise<void> | undefined;
   #running = false;
+  /** Ticks in a row whose spawns all failed: the next look waits longer each time. */
+  #failedSpawnTicks = 0;
 
   constructor(config: AgentPoolConfig, host: PoolHost) {
     this.role = config.role;
@@ -189,9 +191,20 @@ export class AgentPool {
         )
         .finally(() => {
           this.#ticking = undefined;
-          this.#schedule(this.#intervalMs);
+          this.#schedule(this.#nextLookMs());
         });
     }, ms);
+  }
+
+  /**
+   * One interval, or after spawns that all failed (a template whose setup
+   * throws, a host out of capacity) twice the last wait, up to a minute:
+   * not an attempt, and an error event, every interval forever.
+   */
+  #nextLookMs(): number {
+    if (this.#failedSpawnTicks === 0) return this.#intervalMs;
+    const cap = Math.max(this.#intervalMs, MAX_SPAWN_BACKOFF_MS);
+    return Math.min(cap, this.#intervalMs * 2 ** Math.min(this.#failedSpawnTicks, 30));
   }
 
   async #tick(): Promise<void> {
@@ -242,6 +255,7 @@ export class AgentPool {
           this.#reserved.delete(id);
         }
       }
+      this.#failedSpawnTicks = changed.length === 0 ? this.#failedSpawnTicks + 1 : 0;
     } else {
       for (const id of action.ids) {
         changed.push(id);
@@ -302,6 +316,9 @@ export class AgentPool {
     }
   }
 }
+
+/** The longest wait between looks while spawns keep failing, ms. */
+const MAX_SPAWN_BACKOFF_MS = 60_000;
 
 function p90(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;

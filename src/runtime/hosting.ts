@@ -41,7 +41,15 @@ export class AgentHosting {
   readonly #spawning = new Set<string>();
   #running = false;
 
+  /** @throws ConfigError for a `maxRestartsPerMinute` that is not a whole number ≥ 0. */
   constructor(node: SwarmNode, config: HostingConfig) {
+    const restarts = config.maxRestartsPerMinute;
+    // Checked here by the name the caller wrote, not at start by each agent's supervisor.
+    if (restarts !== undefined && !(Number.isInteger(restarts) && restarts >= 0)) {
+      throw new ConfigError(
+        `maxRestartsPerMinute must be a whole number ≥ 0 (0: never restart a crashed agent), got ${restarts}`,
+      );
+    }
     this.#node = node;
     this.#config = config;
   }
@@ -84,6 +92,10 @@ export class AgentHosting {
     node.hosted.set(spec.id, agent);
     node.keys.trustLocal(spec.id, pair.publicKey);
     if (spec.budget) node.budgets.add(spec.id, spec.budget);
+    // Slots fix how many of a staffed role's agents take tasks: a newcomer
+    // waits on standby like the other non-holders until the slots hand it a
+    // vacancy (on its agent.joined). Before start, the slots' start does this.
+    if (this.#running && this.#slottedRoles.has(spec.role)) agent.pause("standby");
     if (this.#running && !this.#spawning.has(spec.id)) void this.#startLate(agent);
     return agent;
   }
@@ -96,7 +108,12 @@ export class AgentHosting {
         `a pool of role "${config.role}": the role is staffed by slots; a pool sizes a role by its queue, slots fix how many of its agents take tasks, and the two fight: keep one`,
       );
     }
-    this.#pooledRoles.add(config.role);
+    if (this.#pooledRoles.has(config.role)) {
+      throw new ConfigError(
+        `a pool of role "${config.role}": the role already has a pool, and two would both scale its queue, each spawning workers of its own; keep one pool per role (use the one swarm.pool returned)`,
+      );
+    }
+    // Built first: settings it refuses claim no role.
     const pool = new AgentPool(
       config,
       poolHost(this.#node, {
@@ -104,6 +121,7 @@ export class AgentHosting {
         retire: (id) => this.#retire(id),
       }),
     );
+    this.#pooledRoles.add(config.role);
     this.#pools.push(pool);
     if (this.#running) pool.start();
     return pool;
@@ -118,11 +136,24 @@ export class AgentHosting {
           `slots for role "${role.name}": the role is pooled; a pool sizes a role by its queue, slots fix how many of its agents take tasks, and the two fight: keep one`,
         );
       }
+      if (this.#slottedRoles.has(role.name)) {
+        throw new ConfigError(
+          `slots for role "${role.name}": the role is already staffed by slots, and two would each pause and resume its agents by their own count; list the role in one swarm.slots() call`,
+        );
+      }
     }
-    for (const role of config.roles) this.#slottedRoles.add(role.name);
+    // Built first: settings it refuses claim no role.
     const slots = new RoleSlots(config, roleSlotsHost(this.#node));
+    for (const role of config.roles) this.#slottedRoles.add(role.name);
     this.#slots.push(slots);
-    if (this.#running) void slots.start();
+    if (this.#running) {
+      slots.start().catch((error: unknown) =>
+        this.#node.events.emit({
+          type: "error",
+          error: `starting role slots: ${toError(error).message}`,
+        }),
+      );
+    }
     return slots;
   }
 
@@ -195,6 +226,22 @@ export class AgentHosting {
 
   /** Adds pool worker `id` with `create` (its handlers too, maybe asynchronously), then starts it. */
   async #spawn(id: string, create: (id: string) => unknown): Promise<Agent> {
+    const before = this.#node.hosted.get(id);
+    try {
+      return await this.#setUpWorker(id, create);
+    } catch (error) {
+      // A worker added and then failed (its setup threw) never runs: left
+      // hosted, heartbeats would announce it live and its slot id would never
+      // be reused, so a failing setup would leak one agent per tick.
+      const added = this.#node.hosted.get(id);
+      if (added !== undefined && added !== before && !this.#supervisors.has(id)) {
+        this.#node.hosted.delete(id);
+      }
+      throw error;
+    }
+  }
+
+  async #setUpWorker(id: string, create: (id: string) => unknown): Promise<Agent> {
     this.#spawning.add(id);
     try {
       await create(id);

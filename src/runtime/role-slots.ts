@@ -12,7 +12,7 @@
  * Runtime side of `planReassignment` and `planVacancyFill`: it observes this node's agents and
  * events, and pauses and resumes them; the planning is pure.
  */
-import { toError } from "../errors/index.js";
+import { ConfigError, toError } from "../errors/index.js";
 import { FORBIDDEN } from "../hierarchy/hungarian.js";
 import {
   type AgentEvent,
@@ -84,7 +84,9 @@ export class RoleSlots {
   /** Slots nobody holds: nobody could take them when vacated, or at start. */
   #vacant: readonly VacantSlot[] = [];
 
+  /** @throws ConfigError on duplicate role names, a bad slot count, bad weights, floor or interval. */
   constructor(config: RoleSlotsConfig, host: RoleSlotsHost) {
+    validate(config);
     this.#config = config;
     this.#host = host;
     this.#roleNames = new Set(config.roles.map((r) => r.name));
@@ -99,7 +101,13 @@ export class RoleSlots {
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
-    await this.#readReputations();
+    try {
+      await this.#readReputations();
+    } catch (error) {
+      // Not started: a later start() tries again.
+      this.#running = false;
+      throw error;
+    }
     // Halted before the slots listened (below their minimum at start): not candidates.
     for (const agent of this.#host.agents()) {
       if (agent.isPausedFor("halted")) this.#halted.add(agent.id);
@@ -299,4 +307,23 @@ export class RoleSlots {
 
   readonly #report = (error: unknown) =>
     this.#host.emit({ type: "error", error: `role slots: ${toError(error).message}` });
+}
+
+/**
+ * Refuses at `swarm.slots(...)` what would otherwise fail later, where nobody
+ * awaits it: at start on a running swarm, or on every event planned.
+ */
+function validate(config: RoleSlotsConfig): void {
+  // Checks role names, slot counts and weights as the assignment will.
+  assignRoles([], config.roles, config.weights === undefined ? {} : { weights: config.weights });
+  const floor = config.reputationFloor;
+  if (floor !== undefined && !(floor >= 0 && floor <= 1)) {
+    throw new ConfigError(`role slots: reputation floor must be in [0, 1], got ${floor}`);
+  }
+  const interval = config.intervalMs;
+  if (interval !== undefined && !(Number.isFinite(interval) && interval > 0)) {
+    throw new ConfigError(
+      `role slots: intervalMs must be a number of ms > 0 (how often reputations are read), got ${interval}`,
+    );
+  }
 }

@@ -16,22 +16,36 @@ export function parseAmount(value: unknown): number {
   if (typeof value === "number") {
     n = value;
   } else if (typeof value === "bigint") {
-    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < 1n) {
-      throw new InvalidAmountError(value, "out of range");
-    }
-    n = Number(value);
+    n = fromBig(value, value);
   } else if (typeof value === "string" && /^[0-9]+$/.test(value.trim())) {
-    const big = BigInt(value.trim());
-    if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidAmountError(value, "out of range");
-    n = Number(big);
+    n = fromBig(BigInt(value.trim()), value);
   } else {
-    throw new InvalidAmountError(value, "not a whole number");
+    throw new InvalidAmountError(value, notDigits(value));
   }
   if (!Number.isFinite(n)) throw new InvalidAmountError(value, "not finite");
   if (!Number.isInteger(n)) throw new InvalidAmountError(value, "fractional credits do not exist");
   if (n < 1) throw new InvalidAmountError(value, n === 0 ? "zero moves nothing" : "negative");
   if (!Number.isSafeInteger(n)) throw new InvalidAmountError(value, "out of range");
   return n;
+}
+
+/** A bigint amount (or a string of digits read as one) as a number, with the reason it is refused. */
+function fromBig(big: bigint, value: unknown): number {
+  if (big === 0n) throw new InvalidAmountError(value, "zero moves nothing");
+  if (big < 0n) throw new InvalidAmountError(value, "negative");
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidAmountError(value, "out of range");
+  return Number(big);
+}
+
+/** Why a value that is neither a number, a bigint nor a string of digits is not an amount. */
+function notDigits(value: unknown): string {
+  if (typeof value !== "string") return `a ${typeof value}, not a whole number`;
+  const text = value.trim();
+  if (/^-[0-9]+(?:\.[0-9]*)?$/.test(text))
+    return Number(text) === 0 ? "zero moves nothing" : "negative";
+  if (/^[0-9]*\.[0-9]+$|^[0-9]+\.$/.test(text)) return "fractional credits do not exist";
+  if (/^[0-9]+(?:[,_' ][0-9]+)+$/.test(text)) return "write the digits alone, without separators";
+  return "not a whole number; write digits only, e.g. 250";
 }
 
 /** a + b, refusing to leave the range of exact integers. */

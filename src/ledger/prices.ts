@@ -37,8 +37,12 @@ export function toMicros(value: number | string, what: string): bigint {
 
 function numberToDecimal(n: number): string {
   if (!Number.isFinite(n) || n < 0) return String(n);
-  // toFixed(6) of a decimal typed in YAML (0.15) gives its exact 6-decimal spelling.
-  return n.toFixed(6).replace(/\.?0+$/, "") || "0";
+  // Whole numbers past 1e21 print in exponent form: spelled out exactly.
+  if (Number.isInteger(n)) return BigInt(n).toString();
+  // The shortest spelling that reads back as `n`: what was typed (0.15 gives
+  // "0.15"), so 0.0000004 or 0.1234567 is refused as a string is, not
+  // rounded to 6 decimals (a price silently made 0 would bill nothing).
+  return String(n);
 }
 
 export function createPriceTable(input: PriceTableInput): PriceTable {

@@ -38,8 +38,10 @@ const EMPTY: SpendLine = Object.freeze({ credits: 0, operations: 0, units: 0 });
  * ```
  */
 export function summarizeSpend(operations: readonly LedgerOperation[]): SpendReport {
-  const agents: Record<string, SpendLine> = {};
-  const models: Record<string, SpendLine> = {};
+  // Maps, not object literals: an agent or model named "constructor" or
+  // "__proto__" would read Object.prototype's member as its line.
+  const agents = new Map<string, SpendLine>();
+  const models = new Map<string, SpendLine>();
   let total = 0;
   for (const operation of operations) {
     if (operation.kind !== "fee") continue;
@@ -52,11 +54,16 @@ export function summarizeSpend(operations: readonly LedgerOperation[]): SpendRep
     const modelKey =
       typeof model === "string" ? model : `(${String(operation.memo["kind"] ?? "other")})`;
     const agent = debit.account.slice("agent:".length);
-    agents[agent] = add(agents[agent], credits, counted, debit.account);
-    models[modelKey] = add(models[modelKey], credits, counted, debit.account);
+    agents.set(agent, add(agents.get(agent), credits, counted, debit.account));
+    models.set(modelKey, add(models.get(modelKey), credits, counted, debit.account));
     total = exact(addExact(total, credits), debit.account);
   }
-  return Object.freeze({ total, agents: Object.freeze(agents), models: Object.freeze(models) });
+  return Object.freeze({
+    total,
+    // fromEntries defines own properties, "__proto__" included.
+    agents: Object.freeze(Object.fromEntries(agents)),
+    models: Object.freeze(Object.fromEntries(models)),
+  });
 }
 
 function add(

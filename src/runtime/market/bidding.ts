@@ -111,7 +111,9 @@ export class BidderSide {
         ? Math.ceil((clock.startPrice - offer.price) / clock.step)
         : Math.ceil((offer.price - clock.startPrice) / clock.step);
     const at = request.opensAt + Math.max(0, steps) * clock.stepMs;
-    if (at >= clock.expiresAt) return;
+    // The round closes when the clock expires or its roundMs runs out, the
+    // earlier of the two (`closesAt`): a take timed after it would be late.
+    if (at >= Math.min(clock.expiresAt, request.closesAt)) return;
     const price =
       request.side === "sale"
         ? clock.startPrice - Math.max(0, steps) * clock.step

@@ -80,6 +80,12 @@ export const REQUEST_ACK_WAIT_MS = 30_000;
  */
 export const DEFAULT_BID_RATE = Object.freeze({ capacity: 200, refillPerSecond: 100 });
 
+/**
+ * The ids the runtime auctions under: one subject token (`<swarm>.market.bid.<id>`)
+ * that is also an escrow account name (`escrow:auction-<id>`).
+ */
+const RUNTIME_AUCTION_ID = /^[A-Za-z0-9_:-]{1,128}$/;
+
 /** How the market is configured, beyond what it reads from its node. */
 export interface MarketConfig {
   /** Per-agent bid rate limit (token bucket); default {@link DEFAULT_BID_RATE}. */
@@ -222,6 +228,15 @@ export class MarketEngine {
 
   async #runOnce(request: AuctionRequest): Promise<AuctionWon> {
     const node = this.#node;
+    if (typeof request.id !== "string" || !RUNTIME_AUCTION_ID.test(request.id)) {
+      // It names the bids' subject and the price's escrow account: with a
+      // dot, a space or a '$' no bid would ever reach the auction, or its
+      // price could not be held; refused now, not after a round of silence.
+      throw new AuctionTermsError(
+        "id",
+        `must be 1-128 letters, digits, '_', '-' or ':' (it names the auction's subjects and escrow account; a ULID fits), got ${JSON.stringify(request.id)}`,
+      );
+    }
     const configured = node.roles.tasks[request.task];
     const role = request.options?.role ?? configured?.role ?? node.roles.listing(request.task);
     if (role !== undefined && !node.roles.names.includes(role)) {
@@ -385,11 +400,14 @@ export class MarketEngine {
     }
   }
 
-  /** Ticks the auction when its current round closes (a Dutch clock: when it expires). */
+  /**
+   * Ticks the auction when its current round closes. A Dutch round closes
+   * when its clock expires or `roundMs` runs out, whichever comes first
+   * (`closesAt`): no take is accepted after it, so nothing is waited for.
+   */
   #schedule(run: Running): void {
     run.cancelTimer?.();
-    const cfp = run.auction.announcement();
-    const at = Math.max(cfp.closesAt, cfp.clock?.expiresAt ?? 0);
+    const at = run.auction.announcement().closesAt;
     const clock = this.#node.clock;
     const delay = Math.max(0, at - clock.now());
     // A long round (roundMs over ~24.8 days) is waited for in timers Node can hold.

@@ -9,6 +9,7 @@
 import { createHash, type KeyObject } from "node:crypto";
 import { type LedgerOperation, operations } from "../../ledger/index.js";
 import { updateMarketReputation } from "../../market/index.js";
+import type { AuctionRecord } from "../../store/port.js";
 import { encodeEnvelope } from "../../wire/codec.js";
 import { createEnvelope, type Envelope } from "../../wire/envelope.js";
 import { signEnvelope } from "../../wire/signature.js";
@@ -16,7 +17,7 @@ import { derivedUlid } from "../../wire/ulid.js";
 import { AUCTION_HEADER, auctionEscrowKey, EscrowHeaders } from "../budget.js";
 import { subjects } from "../subjects.js";
 import { traceOutgoing } from "../tracing.js";
-
+import { fromRecord } from "./awarding.js";
 import type { MarketContext } from "./context.js";
 import type { AuctionWon, AwardedTask } from "./types.js";
 
@@ -144,7 +145,10 @@ export function awardedTask(
 /**
  * After a local agent committed a task: an awarded one releases its
  * escrow to the payee, and (the first time) the winner's reputation
- * learns a success and how long it took.
+ * learns a success and how long it took. What is paid, to whom, and when
+ * it was awarded come from the auction's record, not from the task's
+ * headers (which any sender can write): only the task the auctioneer sent
+ * to the winner it recorded settles anything.
  */
 export async function settleCompleted(
   node: MarketContext,
@@ -152,23 +156,22 @@ export async function settleCompleted(
   agent: string,
   firstTime: boolean,
 ): Promise<void> {
-  const h = envelope.headers;
-  const auction = h?.[AuctionHeaders.auction];
-  if (!h || !auction) return;
-  const payee = h[AuctionHeaders.payee];
-  const key = h[EscrowHeaders.key];
-  const amount = Number(h[EscrowHeaders.amount]);
-  if (payee && key && Number.isSafeInteger(amount) && amount > 0) {
-    await node.budgets.settle(key, amount, "pass", payee);
+  const won = await awardOf(node, envelope, agent);
+  if (won === undefined) return;
+  const { record, outcome } = won;
+  const price = record.price ?? 0;
+  if (outcome.escrowed && price > 0) {
+    const payee = outcome.side === "sale" ? record.auctioneer : agent;
+    await node.budgets.settle(escrowKey(record.id), price, "pass", payee);
   }
   if (!firstTime) return;
-  const awardedAt = Number(h[AuctionHeaders.awardedAt]);
-  const estimate = Number(h[AuctionHeaders.estimateMs]);
-  const latencyMs = Number.isFinite(awardedAt) ? node.clock.now() - awardedAt : undefined;
+  const latencyMs = Number.isFinite(outcome.awardedAt)
+    ? node.clock.now() - outcome.awardedAt
+    : undefined;
   await learn(node, agent, {
     success: true,
     ...(latencyMs === undefined ? {} : { latencyMs }),
-    ...(Number.isFinite(estimate) && estimate > 0 ? { estimateMs: estimate } : {}),
+    ...(outcome.estimateMs === undefined ? {} : { estimateMs: outcome.estimateMs }),
   });
 }
 
@@ -177,8 +180,39 @@ export async function learnFailure(
   node: MarketContext,
   envelope: Envelope | undefined,
 ): Promise<void> {
-  if (!envelope?.headers?.[AuctionHeaders.auction] || !envelope.to) return;
+  if (!envelope?.to || (await awardOf(node, envelope, envelope.to)) === undefined) return;
   await learn(node, envelope.to, { success: false });
+}
+
+/**
+ * The recorded award `envelope` is the task of, when it is: it names an
+ * auction (`conclave-auction`) recorded as awarded to `agent`, is addressed
+ * to `agent`, and has the id that award's task has (every caller, on any
+ * node, builds it with {@link awardedTaskId}). A task that only copies the
+ * headers gets undefined, and an `error` event says so.
+ */
+async function awardOf(
+  node: MarketContext,
+  envelope: Envelope,
+  agent: string,
+): Promise<{ record: AuctionRecord; outcome: AuctionWon } | undefined> {
+  const auction = envelope.headers?.[AuctionHeaders.auction];
+  if (!auction) return undefined;
+  const record = await node.store.getAuction(auction);
+  if (
+    record !== undefined &&
+    record.status === "awarded" &&
+    record.winner === agent &&
+    envelope.to === agent &&
+    envelope.id === awardedTaskId(record.id, record.at)
+  ) {
+    return { record, outcome: fromRecord(record) };
+  }
+  node.events.emit({
+    type: "error",
+    error: `task ${envelope.id} from ${envelope.from} names auction ${auction} but is not the task it awarded to ${agent}: it settles no escrow and teaches no reputation`,
+  });
+  return undefined;
 }
 
 async function learn(

@@ -67,8 +67,14 @@ export class MemoryBroker {
     this.report = createErrorReporter(config.onError, "memory broker");
     const path = config.journalPath;
     this.journal = path && path !== ":memory:" ? new Journal(path, config.journal) : undefined;
-    this.#dedup = this.journal?.loadDedup(this.clock.now()) ?? new Map();
-    if (this.journal) this.#restore(this.journal);
+    try {
+      this.#dedup = this.journal?.loadDedup(this.clock.now()) ?? new Map();
+      if (this.journal) this.#restore(this.journal);
+    } catch (error) {
+      // Else the journal stays open and locked, and no broker of this process opens it again.
+      this.journal?.close();
+      throw error;
+    }
   }
 
   get closed(): boolean {
@@ -188,6 +194,14 @@ export class MemoryBroker {
 
   ensureQueue(config: QueueConfig): void {
     validateQueueConfig(config);
+    // Checked and journaled before anything changes: a refused declaration
+    // used to leave its queue taking enqueues in memory, never journaled, so
+    // a restart dropped every message acknowledged into it.
+    const routable =
+      subjectMatches(config.subjects, config.deadLetterSubject) ||
+      this.#queueIndex.match(config.deadLetterSubject).some((q) => q.name !== config.name);
+    if (!routable) throw unroutableDeadLetterError(config);
+    this.journal?.saveQueue(config.name, config);
     const existing = this.#queues.get(config.name);
     if (existing) {
       if (existing.config.subjects !== config.subjects) {
@@ -200,11 +214,6 @@ export class MemoryBroker {
       this.#queues.set(config.name, queue);
       this.#queueIndex.add(config.subjects, queue);
     }
-    const routable =
-      subjectMatches(config.subjects, config.deadLetterSubject) ||
-      this.#queueIndex.match(config.deadLetterSubject).length > 0;
-    if (!routable) throw unroutableDeadLetterError(config);
-    this.journal?.saveQueue(config.name, config);
   }
 
   queue(name: string): DurableQueue | undefined {
@@ -268,8 +277,15 @@ export class MemoryBroker {
 
   /** Moves `message` out of `from` into the queue of its dead-letter subject. */
   deadLetter(from: DurableQueue, message: StoredMessage, reason: string, deliveries: number): void {
-    from.remove(message).catch((e: unknown) => this.report(toError(e)));
     const subject = from.config.deadLetterSubject;
+    const targets = this.#queueIndex.match(subject);
+    if (targets.length === 0) {
+      // Its dead-letter queue was re-declared on other subjects: removed, the
+      // message would be lost. Kept (and dead-lettered again after a restart).
+      this.report(unroutableDeadLetterError(from.config));
+      return;
+    }
+    from.remove(message).catch((e: unknown) => this.report(toError(e)));
     const headers = deadLetterHeaders({
       headers: message.headers,
       reason,
@@ -280,7 +296,7 @@ export class MemoryBroker {
       msgId: message.msgId,
     });
     const msgId = deadLetterMsgId(message.msgId);
-    for (const queue of this.#queueIndex.match(subject)) {
+    for (const queue of targets) {
       queue
         .add(subject, msgId, headers, message.data)
         .catch((e: unknown) => this.report(toError(e)));
@@ -342,6 +358,13 @@ export class MemoryBroker {
     // A quarter window apart, it costs a fraction of a microsecond per enqueue.
     if (now - this.#journalPrunedAt < this.#dedupWindowMs / 4) return;
     this.#journalPrunedAt = now;
-    this.journal?.prune(now);
+    try {
+      this.journal?.prune(now);
+    } catch (error) {
+      // Housekeeping, run inside an enqueue that already recorded its id as
+      // seen: thrown, it failed that enqueue and its retry was taken for a
+      // duplicate (the message lost). The next prune deletes what this one left.
+      this.report(toError(error));
+    }
   }
 }

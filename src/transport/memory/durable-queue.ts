@@ -246,6 +246,9 @@ export class DurableQueue {
 
   /** Hands ready messages to consumers with capacity, round-robin. */
   dispatch(): void {
+    // Closed with its broker (a transport sharing it may still settle late):
+    // a new lease would start work the closed journal can no longer record.
+    if (this.#closed) return;
     if (this.#dispatching) {
       this.#again = true;
       return;
@@ -265,6 +268,12 @@ export class DurableQueue {
 
   close(): void {
     this.#closed = true;
+    // Leases end with their broker (the journal keeps each message as a crash
+    // would): a drain waiting for them would otherwise wait for ever, no
+    // timer being left to expire them. A late ack still reports its failure.
+    for (const consumer of this.consumers) {
+      for (const lease of [...consumer.leases]) this.#end(lease);
+    }
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
@@ -292,7 +301,12 @@ export class DurableQueue {
       }
       this.#lease(message, consumer, now);
     }
-    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+    if (this.#readyHead === this.#ready.length) {
+      // All handed out: let go of them now (an idle queue held up to 1,024
+      // acknowledged messages and their payloads until more work came).
+      this.#ready.length = 0;
+      this.#readyHead = 0;
+    } else if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
       this.#ready.splice(0, this.#readyHead);
       this.#readyHead = 0;
     }
@@ -321,7 +335,12 @@ export class DurableQueue {
       ?.deliveries(this.name, message.seq, message.deliveries, message.visibleAt)
       .catch((e: unknown) => this.#host.report(toError(e)));
     const delivery = this.#delivery(lease);
-    queueMicrotask(() => invokeHandler(consumer.handler, delivery, this.#report));
+    queueMicrotask(() => {
+      // Its consumer closed in this turn and gave the message back: handled
+      // here too, it would run twice (and a late ack would take it from the
+      // consumer it went to).
+      if (lease.active) invokeHandler(consumer.handler, delivery, this.#report);
+    });
   }
 
   readonly #report = (error: Error): void => this.#host.report(error);

@@ -1,10 +1,17 @@
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { isDiskFull } from "../../core/disk-full.js";
 import { preparePrivateFile } from "../../core/private-file.js";
 import { acquireProcessLock, LockHeldError } from "../../core/process-lock.js";
 import { ConfigError, StoreError, StoreFullError } from "../../errors/index.js";
+
+/**
+ * Journals open in this process, by absolute path. The lock file lets its
+ * own process in again (to reopen after a close), so two brokers of one
+ * process on one journal are refused here.
+ */
+const openHere = new Set<string>();
 
 /** A queued message as the journal keeps it. */
 export interface JournalRow {
@@ -63,9 +70,24 @@ export class Journal {
   constructor(path: string, options: JournalOptions = {}) {
     this.#path = path;
     this.#unlock = lockJournal(path);
+    // Acquired, the lock file names this process.
+    const release = this.#unlock;
+    const abs = resolve(path);
+    if (openHere.has(abs)) {
+      release();
+      throw new ConfigError(
+        `the queue journal ${path} is already open in this process: two brokers on one journal would run the same tasks twice and overwrite each other's messages. Share the first transport's broker (createMemoryTransport({ broker })), or close it before opening the journal again`,
+      );
+    }
+    openHere.add(abs);
+    this.#unlock = () => {
+      openHere.delete(abs);
+      release();
+    };
+    let opened: Database.Database | undefined;
     try {
       preparePrivateFile(path);
-      this.#db = new Database(path);
+      this.#db = opened = new Database(path);
       this.#db.pragma("journal_mode = WAL");
       this.#db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
       this.#db.pragma("busy_timeout = 5000");
@@ -82,11 +104,9 @@ export class Journal {
           key text primary key, value text not null) without rowid;
       `);
     } catch (cause) {
+      opened?.close();
       this.#unlock();
-      throw new StoreError(
-        `cannot open the queue journal at ${path}: check the directory exists and is writable`,
-        { cause },
-      );
+      throw new StoreError(openFailure(path, cause), { cause });
     }
     const db = this.#db;
     this.#stmt = {
@@ -167,7 +187,11 @@ export class Journal {
   }
 
   saveQueue(name: string, config: unknown): void {
-    this.#stmt.queuePut.run(name, JSON.stringify(config));
+    try {
+      this.#stmt.queuePut.run(name, JSON.stringify(config));
+    } catch (cause) {
+      throw this.#writeError(`declaring queue "${name}" in the queue journal`, cause);
+    }
   }
 
   put(row: JournalRow): Promise<void> {
@@ -265,19 +289,40 @@ export class Journal {
       })();
       for (const w of waiters) w.resolve();
     } catch (cause) {
-      const error = isDiskFull(cause)
-        ? new StoreFullError("committing the queue journal", `the queue journal at ${this.#path}`, {
-            cause,
-          })
-        : new StoreError("committing the queue journal failed", { cause });
+      const error = this.#writeError("committing the queue journal", cause);
       for (const w of waiters) w.reject(error);
     }
   }
 
   /** Drops dedup entries that left their window. */
   prune(now: number): void {
-    if (!this.#closed) this.#stmt.dedupPrune.run(now);
+    if (this.#closed) return;
+    try {
+      this.#stmt.dedupPrune.run(now);
+    } catch (cause) {
+      throw this.#writeError("pruning the queue journal's dedup window", cause);
+    }
   }
+
+  /** A failed write as the typed error callers get: `StoreFullError` when the disk is full. */
+  #writeError(what: string, cause: unknown): StoreError {
+    return isDiskFull(cause)
+      ? new StoreFullError(what, `the queue journal at ${this.#path}`, { cause })
+      : new StoreError(`${what} failed (${this.#path}): ${describe(cause)}`, { cause });
+  }
+}
+
+/** Why a journal did not open, and what to do: a damaged file is not a permissions problem. */
+function openFailure(path: string, cause: unknown): string {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
+    return `cannot open the queue journal at ${path}: the file is not a SQLite database or is damaged (${describe(cause)}); move it aside to start with an empty journal (its queued messages are lost), or give this run another data dir`;
+  }
+  return `cannot open the queue journal at ${path} (${describe(cause)}): check the directory exists and is writable`;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function key(queue: string, seq: number): string {

@@ -240,7 +240,7 @@ function checkCrossFields(parsed: ParsedSwarm, ctx: Context): void {
     roles,
     tasks,
     (issue) => ctx.addIssue({ code: "custom", ...issue }),
-    { teams: value["teams"], ensembles: value["ensembles"] },
+    { teams: value["teams"], ensembles: value["ensembles"], defaults: value["defaults"] ?? {} },
   );
   checkSlots(
     value["slots"],

@@ -75,6 +75,10 @@ export interface Escrow {
   readonly delegator: string;
 }
 
+/** Why a task's escrow headers settle nothing: the ledger shows no such hold. */
+export const notHeld = (escrow: Escrow): string =>
+  `it names escrow ${escrow.key} as held by ${escrow.delegator}, which the ledger does not show (its headers were copied, not delegated): it settles nothing`;
+
 /** Header of a task awarded by auction: the auction id (the market's `AuctionHeaders.auction`). */
 export const AUCTION_HEADER = "conclave-auction";
 
@@ -221,6 +225,31 @@ export class Budgets {
     );
     await this.#checkBalance(agentId);
     return credits;
+  }
+
+  /**
+   * Whether `escrow` (as a task's headers name it, which any sender can
+   * write) is one its delegator really held: the ledger's `hold:<key>` names
+   * that delegator and put at least that amount in. A task copying another
+   * delegation's escrow headers must not settle it (its death would refund
+   * the escrow to whoever it names, and the worker would go unpaid).
+   */
+  async heldAsNamed(escrow: Escrow): Promise<boolean> {
+    const [hold] = await this.host.store.ledgerOperations({ ids: [`hold:${escrow.key}`] });
+    if (hold === undefined || hold.kind !== "hold") return false;
+    const put = hold.entries.find((e) => e.account === escrowAccount(escrow.key))?.delta ?? 0;
+    return hold.memo["delegator"] === escrow.delegator && put >= escrow.amount;
+  }
+
+  /**
+   * {@link settle}s the escrow a task's headers name, once the ledger shows
+   * it held as named ({@link heldAsNamed}); returns false, settling
+   * nothing, when it does not.
+   */
+  async settleEscrow(escrow: Escrow, verdict: "pass" | "fail", party: string): Promise<boolean> {
+    if (!(await this.heldAsNamed(escrow))) return false;
+    await this.settle(escrow.key, escrow.amount, verdict, party);
+    return true;
   }
 
   /** Moves a delegated budget from the delegator into the task's escrow. */

@@ -299,6 +299,7 @@ export class KyselyStore implements Store {
     since?: number;
     kind?: OperationKind;
     limit?: number;
+    ids?: readonly string[];
   }): Promise<LedgerOperation[]> {
     const what = "reading ledger operations";
     if (options?.since === undefined) {

@@ -195,8 +195,9 @@ export class KyselyLedgerStore implements LedgerStore {
   }
 
   ledgerOperations(
-    options: { since?: number; kind?: OperationKind; limit?: number } = {},
+    options: { since?: number; kind?: OperationKind; limit?: number; ids?: readonly string[] } = {},
   ): Promise<LedgerOperation[]> {
+    if (options.ids !== undefined && options.ids.length === 0) return Promise.resolve([]);
     return this.#core.run("reading ledger operations", async () => {
       let query = this.#core.db
         .selectFrom("conclave_ledger_operations")
@@ -206,6 +207,7 @@ export class KyselyLedgerStore implements LedgerStore {
         .limit(options.limit ?? 10_000);
       if (options.since !== undefined) query = query.where("at", ">=", options.since);
       if (options.kind !== undefined) query = query.where("kind", "=", options.kind);
+      if (options.ids !== undefined) query = query.where("id", "in", [...new Set(options.ids)]);
       const rows = await query.execute();
       const entries = new Map<string, { account: string; delta: number }[]>();
       for (const chunk of chunks(rows.map((r) => r.id))) {

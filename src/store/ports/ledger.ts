@@ -105,12 +105,15 @@ export interface LedgerStore {
    * those at or after `since` (ms since epoch), of one `kind` when given,
    * at most `limit` (default 10,000). The spend report reads the `fee`
    * operations: the agent is the debited account, the memo says what was
-   * metered (`kind`, `model`, `units`, `priceVersion`).
+   * metered (`kind`, `model`, `units`, `priceVersion`). With `ids`, only
+   * the operations of those ids (an escrow's `hold:<key>`, to check who
+   * held it).
    */
   ledgerOperations(options?: {
     since?: number;
     kind?: OperationKind;
     limit?: number;
+    ids?: readonly string[];
   }): Promise<LedgerOperation[]>;
   /** Recomputes every balance from the entries and checks the ledger's invariants. */
   ledgerCheck(): Promise<LedgerCheck>;

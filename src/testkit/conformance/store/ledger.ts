@@ -416,6 +416,14 @@ export function runLedgerStoreConformance(options: StorePartOptions<LedgerStore 
         mine.map((o) => o.kind),
         ["mint", "hold", "release", "refund", "fee"],
       );
+      // By id: who held an escrow, read back with its memo.
+      const [hold, ...more] = await fixture.store.ledgerOperations({
+        ids: [`h1-${run}`, `no-such-${run}`],
+      });
+      assert.deepEqual(more, []);
+      assert.equal(hold?.kind, "hold");
+      assert.equal(hold?.memo["delegator"], `lead-${run}`);
+      assert.deepEqual(await fixture.store.ledgerOperations({ ids: [] }), []);
       const check = await fixture.store.ledgerCheck();
       assert.equal(check.sum, check.minted);
       assert.deepEqual([check.negative, check.mismatched, check.unbalanced], [[], [], []]);

@@ -1,0 +1,83 @@
+/**
+ * A task's escrow headers are written by its sender, so any agent can copy
+ * another delegation's: naming lead's escrow with itself as the delegator,
+ * it had its own task die and the escrow was "refunded" to it, and the
+ * worker of the real delegation went unpaid; an auditor's `ctx.settle` on
+ * such a task released the escrow just as well. An escrow now settles only
+ * when the ledger's hold names the delegator the headers name.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { PermanentError } from "../../src/errors/index.js";
+import { agentAccount, escrowAccount } from "../../src/ledger/index.js";
+import type { SwarmEvent } from "../../src/runtime/events.js";
+import { createTestSwarm } from "../../src/testkit/index.js";
+import { until } from "../helpers/until.js";
+
+test("copied escrow headers settle nothing; the real delegation still pays", async () => {
+  const t = createTestSwarm({
+    roles: {
+      lead: {},
+      dev: { tasks: ["work"] },
+      sink: { tasks: ["fail", "audit"] },
+    },
+    defaults: { maxDeliver: 1 },
+  });
+  try {
+    const { swarm } = t;
+    const errors: string[] = [];
+    swarm.on((e: SwarmEvent) => {
+      if (e.type === "error") errors.push(e.error);
+    });
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const audits: unknown[] = [];
+    swarm.agent({ id: "lead", role: "lead", budget: { initial: 1000, minBalance: 0 } });
+    swarm.agent({ id: "m", role: "lead", budget: { initial: 10, minBalance: 0 } });
+    swarm.agent({ id: "dev-1", role: "dev" }).handle("work", async (ctx) => {
+      await released;
+      await ctx.settle("pass", "dev-1");
+    });
+    swarm
+      .agent({ id: "sink-1", role: "sink" })
+      .handle("fail", () => {
+        throw new PermanentError("this task dies");
+      })
+      .handle("audit", async (ctx) => {
+        try {
+          await ctx.settle("pass", "m");
+          audits.push("settled");
+        } catch (error) {
+          audits.push(error);
+        }
+      });
+    await swarm.start();
+    const id = await swarm.delegate("dev", "work", {}, { as: "lead", budget: 100 });
+    const escrow = `root.${id}`;
+    assert.equal(await swarm.store.balance(escrowAccount(escrow)), 100);
+    const copied = {
+      "conclave-escrow": escrow,
+      "conclave-escrow-amount": "100",
+      "conclave-escrow-delegator": "m",
+    };
+    const dies = await swarm.submit("sink", "fail", {}, { as: "m", headers: copied });
+    await assert.rejects(swarm.wait(dies, { timeoutMs: 10_000 }));
+    await swarm.submit("sink", "audit", {}, { as: "m", headers: copied });
+    await until(() => audits.length === 1, 10_000, "the audit");
+    assert.ok(audits[0] instanceof PermanentError, String(audits[0]));
+    assert.equal(await swarm.store.balance(escrowAccount(escrow)), 100, "the escrow is intact");
+    assert.equal(await swarm.store.balance(agentAccount("m")), 10, "m gained nothing");
+    assert.ok(
+      errors.some((e) => e.includes(escrow) && /does not show/.test(e)),
+      JSON.stringify(errors),
+    );
+    release();
+    await swarm.wait(id, { timeoutMs: 10_000 });
+    assert.equal(await swarm.store.balance(agentAccount("dev-1")), 100, "the worker is paid");
+    assert.equal(await swarm.store.balance(escrowAccount(escrow)), 0);
+  } finally {
+    await t.cleanup();
+  }
+});

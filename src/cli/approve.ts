@@ -6,10 +6,11 @@
  * proposal is read from the shared store, where the coordinator keeps it
  * while it waits.
  */
+import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { parseRuntimeProposal } from "../consensus/rule.js";
 import { createVote, VOTE_REASON_MAX_LENGTH } from "../consensus/vote.js";
-import { VoteRefusedError } from "../errors/index.js";
+import { ConfigError, VoteRefusedError } from "../errors/index.js";
 import { loadAgentKey } from "../identity/key-file.js";
 import { awaitingKey, checkHumanVote } from "../runtime/consensus/human-votes.js";
 import { openTransport } from "../runtime/from-config.js";
@@ -41,6 +42,29 @@ function checkReason(reason: string | undefined): void {
   }
 }
 
+/**
+ * Who votes: the name of the key file `conclave keys gen <name>` wrote,
+ * `<dir>/<name>.key`.
+ * @throws ConfigError (exit 2) when the file is missing or named otherwise,
+ *   saying how to make one.
+ */
+function keyFileOwner(file: string): string {
+  const name = basename(file);
+  if (!name.endsWith(".key") || name === ".key") {
+    const stem = name.replace(/(.)\.[^.]*$/, "$1");
+    throw new ConfigError(
+      `--key ${file}: the key file's name says who votes, <name>.key as conclave keys gen <name> writes it; pass that file, or rename this one ${stem}.key`,
+    );
+  }
+  const human = name.slice(0, -".key".length);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `--key ${file}: there is no such key file; conclave keys gen ${human} --dir ${dirname(file)} writes one, whose public key goes in the swarm file as humans.${human}.publicKey`,
+    );
+  }
+  return human;
+}
+
 /** Casts the vote; exit code 0, or a thrown typed error (exit 1 or 2). */
 export async function approveProposal(
   file: string,
@@ -53,7 +77,7 @@ export async function approveProposal(
     options,
     "vote from its dashboard (conclave up --dashboard)",
   );
-  const human = basename(options.key).replace(/\.key$/, "");
+  const human = keyFileOwner(options.key);
   const keys = await loadAgentKey(dirname(options.key), human);
   const store = await openStore(config.store, { create: false });
   let stored: string | undefined;

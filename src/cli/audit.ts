@@ -116,6 +116,12 @@ async function readHeadFile(file: string): Promise<SignedHead[]> {
       `cannot read the head file ${file} (${error instanceof Error ? error.message : String(error)}): write it with conclave audit head --json > ${file}`,
     );
   }
+  // An empty list would check the log against nothing, and pass.
+  if (Array.isArray(value) && value.length === 0) {
+    throw new ConfigError(
+      `head file ${file} holds no head: write one with conclave audit head --json > ${file}`,
+    );
+  }
   const heads: SignedHead[] = [];
   for (const item of Array.isArray(value) ? value : [value]) {
     const head = parseSignedHead(item);

@@ -71,6 +71,18 @@ export function agentList(value: string): string[] {
   return ids.map(agentId);
 }
 
+/**
+ * A path or URL option's value (`--store`, `--swarm`, `--data-dir`, `--dir`):
+ * an empty one (`--store "$UNSET"`) is a usage error naming the option, not
+ * the option left out, which would read or write somewhere else.
+ */
+export function nonEmpty(value: string): string {
+  if (value.trim() === "") {
+    throw new InvalidArgumentError("Give a path or URL, or leave the option out.");
+  }
+  return value;
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   // Beyond 2^53 a number is no longer exact: 99999999999999999999 would run as 1e20.
@@ -112,11 +124,12 @@ export function withStoreTarget(
   swarmHelp = "take the store from this swarm file",
 ): Command {
   return command
-    .option("--store <url>", "the store (sqlite:<path> or postgres://…)")
-    .option("--swarm <file>", swarmHelp)
+    .option("--store <url>", "the store (sqlite:<path> or postgres://…)", nonEmpty)
+    .option("--swarm <file>", swarmHelp, nonEmpty)
     .option(
       "--data-dir <dir>",
       "the data folder the swarm ran with (up --data-dir), where its default store is",
+      nonEmpty,
     )
     .addHelpText("after", DEFAULT_STORE_RULE);
 }

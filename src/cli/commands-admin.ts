@@ -9,6 +9,7 @@ import { showAuditHead, verifyAudit } from "./audit.js";
 import {
   agentId,
   agentIds,
+  nonEmpty,
   type StoreTargetOptions,
   storeTarget,
   transportUrl,
@@ -149,7 +150,7 @@ export function adminCommands(cli: Command): void {
     .command("gen")
     .description("generate Ed25519 key pairs for agents (files with mode 0600)")
     .argument("<agent-ids...>", "agent ids", agentIds)
-    .option("--dir <dir>", "key folder", ".conclave/keys")
+    .option("--dir <dir>", "key folder", nonEmpty, ".conclave/keys")
     .option("--force", "overwrite existing keys", false)
     .option("--json", "print the public keys as JSON", false)
     .action(async (ids: string[], opts: { dir: string; force: boolean; json: boolean }) => {
@@ -220,10 +221,11 @@ export function adminCommands(cli: Command): void {
     .description(
       "check this machine can run a swarm: Node version, SQLite, the swarm file, its store (opened, never created) and its broker",
     )
-    .option("--swarm <file>", "the swarm file to check against")
+    .option("--swarm <file>", "the swarm file to check against", nonEmpty)
     .option(
       "--store <url>",
       "check this store instead of the file's (Postgres: the database exists and its schema is usable; nothing is created)",
+      nonEmpty,
     )
     .option("--transport <url>", "check this broker instead of the file's", transportUrl)
     .option("--json", "print the checks as JSON", false)

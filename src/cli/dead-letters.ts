@@ -30,7 +30,8 @@ export async function listDeadLetters(
   const { store } = await openStoreTarget(target, { create: false });
   let records: DeadLetterRecord[];
   try {
-    records = (await store.deadLetters({ limit: 100_000 })).filter((r) =>
+    // Every dead letter, not a page: past it the newest were left out without a word.
+    records = (await store.deadLetters({ limit: Number.POSITIVE_INFINITY })).filter((r) =>
       matches(r, filter.reason),
     );
   } finally {
@@ -125,8 +126,8 @@ export async function redriveDeadLetters(
     await swarm.start();
     let ids = options.ids;
     if (options.all) {
-      const listed = (await swarm.store.deadLetters({ limit: 100_000 })).filter((r) =>
-        matches(r, options.reason),
+      const listed = (await swarm.store.deadLetters({ limit: Number.POSITIVE_INFINITY })).filter(
+        (r) => matches(r, options.reason),
       );
       // Parked input was never a task: --all means every task, and leaves it listed.
       const tasks = listed.filter((r) => wasTask(swarm.name, r));

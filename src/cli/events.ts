@@ -5,7 +5,6 @@
  * printed one per line. Events are at-most-once: what was published before
  * this command subscribed is not shown.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, toError } from "../errors/index.js";
 import { openTransport } from "../runtime/from-config.js";
 import { subjects } from "../runtime/subjects.js";
@@ -46,6 +45,8 @@ export async function showEvents(file: string, options: EventsOptions): Promise<
   const subscription = transport.subscribe(
     subjects.event(config.swarm, options.type ?? ">"),
     (message) => {
+      // A burst from the broker arrives before the subscription closes: past the limit, print no more.
+      if (options.limit !== undefined && seen >= options.limit) return;
       let line: string;
       try {
         const envelope = decodeEnvelope(message.data);
@@ -73,9 +74,12 @@ export async function showEvents(file: string, options: EventsOptions): Promise<
   process.stderr.write(`listening on ${subjects.event(config.swarm, options.type ?? ">")}\n`);
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  // Cleared when the limit or a signal ends the wait first: it would hold the process open.
+  const timer = options.follow ? undefined : setTimeout(stop, options.forMs);
   try {
-    await (options.follow ? stopped : Promise.race([stopped, sleep(options.forMs)]));
+    await stopped;
   } finally {
+    clearTimeout(timer);
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     subscription.unsubscribe();

@@ -76,11 +76,13 @@ export async function showTop(file: string, options: TopOptions): Promise<number
   });
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  // Cleared when a signal ends the wait first: it would hold the process open.
+  let timer: NodeJS.Timeout | undefined;
   try {
     for (;;) {
-      const tick = new Promise<"tick">((resolve) =>
-        setTimeout(() => resolve("tick"), options.intervalSeconds * 1000),
-      );
+      const tick = new Promise<"tick">((resolve) => {
+        timer = setTimeout(() => resolve("tick"), options.intervalSeconds * 1000);
+      });
       if ((await Promise.race([tick, stopped])) !== "tick") break;
       const [overview, agents] = await Promise.all([api.overview(), api.agents()]);
       if (options.json) process.stdout.write(`${JSON.stringify({ overview, agents })}\n`);
@@ -89,6 +91,7 @@ export async function showTop(file: string, options: TopOptions): Promise<number
       if (options.once) break;
     }
   } finally {
+    clearTimeout(timer);
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     await swarm.close();

@@ -7,6 +7,7 @@ import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ConfigError } from "../errors/index.js";
 import { journalPath } from "../runtime/from-config.js";
 import { parseStoreUrl } from "../store/open-store.js";
+import { whileNoProcessRuns } from "./fresh.js";
 import { writingTo } from "./output-path.js";
 import { runDistributed } from "./processes.js";
 import { runSwarmFile } from "./run.js";
@@ -59,9 +60,12 @@ export async function runDemo(opts: DemoOptions, logLevel: string): Promise<numb
     if (opts.resume) return;
     const store = parseStoreUrl(config.store);
     const files = [journalPath(config), ...(store.kind === "sqlite" ? [store.path] : [])];
-    for (const file of files) {
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
-    }
+    // Not the state of a demo another process is running.
+    return whileNoProcessRuns(config, () => {
+      for (const file of files) {
+        for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+      }
+    });
   });
   const configure = (loaded: SwarmFile) => applyOverrides(loaded, overrides);
   if (opts.processes && opts.processes > 1) {

@@ -8,6 +8,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
+import { acquireProcessLock, LockHeldError } from "../core/process-lock.js";
 import { ConfigError } from "../errors/index.js";
 import { journalPath } from "../runtime/from-config.js";
 import { parseStoreUrl } from "../store/open-store.js";
@@ -34,6 +35,46 @@ export function runStateFiles(config: SwarmFile): string[] {
 export async function freshStart(config: SwarmFile, yes: boolean): Promise<boolean> {
   const files = runStateFiles(config);
   if (files.length === 0) return true;
+  return whileNoProcessRuns(config, () => confirmAndDelete(config, files, yes));
+}
+
+/**
+ * Runs `remove` (which deletes a run's state) holding the lock of the
+ * swarm's queue journal, the one a live process running the swarm holds:
+ * the state of a run still going is never deleted under it.
+ *
+ * @throws ConfigError naming that process, when one holds the lock.
+ */
+export async function whileNoProcessRuns<T>(
+  config: SwarmFile,
+  remove: () => T | Promise<T>,
+): Promise<T> {
+  const lock = `${journalPath(config)}.lock`;
+  let release: () => void;
+  try {
+    release = acquireProcessLock(lock);
+  } catch (error) {
+    if (error instanceof LockHeldError) {
+      throw new ConfigError(
+        `another process (pid ${error.pid}) is running ${config.swarm} on ${config.dataDir}: nothing was deleted. Stop it first, or give this run another data dir (--data-dir); if no such process runs, delete ${lock}`,
+      );
+    }
+    // No folder yet: no process can be running there.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return remove();
+    throw error;
+  }
+  try {
+    return await remove();
+  } finally {
+    release();
+  }
+}
+
+async function confirmAndDelete(
+  config: SwarmFile,
+  files: readonly string[],
+  yes: boolean,
+): Promise<boolean> {
   if (!yes) {
     if (!process.stdin.isTTY) {
       throw new ConfigError(

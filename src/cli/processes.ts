@@ -13,6 +13,7 @@ import { ProgressView, RunCounters, useColor } from "./progress.js";
 import {
   buildSummary,
   humanSummary,
+  nothingSubmitted,
   runExitCode,
   type SummarySections,
   summarySections,
@@ -109,67 +110,80 @@ export async function runDistributed(
   const onTerm = onSignal("SIGTERM");
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
-  await Promise.all(supervisors.map((s) => s.start()));
-
-  const store = await openStore(config.store);
-  let progress: WorkloadProgress;
-  let sections: SummarySections = {};
+  // Until the summary is out: a signal while the children drain is the run
+  // stopped (a second one does not wait), not this process killed before
+  // it could say what was kept.
   try {
-    for (;;) {
-      try {
-        progress = await workloadProgress(store);
-      } catch (error) {
-        // The store unreachable for a moment (a Postgres restart): keep watching until the timeout.
-        if (Date.now() - started > options.timeoutMs) throw error;
-        await sleep(500);
-        continue;
+    await Promise.all(supervisors.map((s) => s.start()));
+
+    const store = await openStore(config.store);
+    let progress: WorkloadProgress;
+    let sections: SummarySections = {};
+    try {
+      for (;;) {
+        try {
+          progress = await workloadProgress(store);
+        } catch (error) {
+          // The store unreachable for a moment (a Postgres restart): keep watching until the timeout.
+          if (Date.now() - started > options.timeoutMs) throw error;
+          await sleep(500);
+          continue;
+        }
+        view.update(progress, counters, Date.now() - started);
+        if (
+          stopping !== undefined ||
+          (progress.submitted > 0 && progress.pending === 0) ||
+          Date.now() - started > options.timeoutMs ||
+          // Every child gave up restarting: nothing will progress any more.
+          supervisors.every((s) => s.state === "failed") ||
+          // Nothing submitted and an agent given up on in its process (the
+          // one that submits the workload, as a rule): nothing will be submitted any more.
+          (progress.submitted === 0 && counters.gaveUp.size > 0)
+        )
+          break;
+        await sleep(200);
       }
-      view.update(progress, counters, Date.now() - started);
-      if (
-        stopping !== undefined ||
-        (progress.submitted > 0 && progress.pending === 0) ||
-        Date.now() - started > options.timeoutMs ||
-        // Every child gave up restarting: nothing will progress any more.
-        supervisors.every((s) => s.state === "failed")
-      )
-        break;
-      await sleep(200);
+    } finally {
+      view.end();
+      await Promise.all(
+        supervisors.map((s) =>
+          s.stop().catch((e: unknown) => process.stderr.write(`${toError(e).message}\n`)),
+        ),
+      );
+      // Measured once the children have drained: the workload, the ledger,
+      // the audit log and the auctions as stored.
+      try {
+        // (Unassigned only when the first read failed past the timeout.)
+        progress = await workloadProgress(store).catch(() => progress);
+        sections = await summarySections(config, store, counters);
+      } finally {
+        await store.close();
+      }
     }
+    const bySignal = stopping !== undefined;
+    const summary = buildSummary(config.swarm, progress, counters, sections, started, bySignal);
+    if (sections.auditProblem) process.stderr.write(`conclave: ${sections.auditProblem}\n`);
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify(summary)}\n`
+        : humanSummary(summary, counters, useColor(process.stdout)),
+    );
+    // Interrupted, as a single-process run stopped by a signal.
+    if (bySignal) return 130;
+    // A run that never started its workload kept no promise worth an exit 0.
+    if (progress.submitted === 0) {
+      const why =
+        counters.gaveUp.size > 0 && supervisors.some((s) => s.state !== "failed")
+          ? nothingSubmitted(counters, options.timeoutMs)
+          : nothingRan(supervisors, problems, options.timeoutMs);
+      process.stderr.write(`conclave: ${why}\n`);
+      return 1;
+    }
+    return runExitCode(summary, sections, options.failOnDeadLetter === true);
   } finally {
-    view.end();
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
-    await Promise.all(
-      supervisors.map((s) =>
-        s.stop().catch((e: unknown) => process.stderr.write(`${toError(e).message}\n`)),
-      ),
-    );
-    // Measured once the children have drained: the workload, the ledger,
-    // the audit log and the auctions as stored.
-    try {
-      // (Unassigned only when the first read failed past the timeout.)
-      progress = await workloadProgress(store).catch(() => progress);
-      sections = await summarySections(config, store, counters);
-    } finally {
-      await store.close();
-    }
   }
-  const bySignal = stopping !== undefined;
-  const summary = buildSummary(config.swarm, progress, counters, sections, started, bySignal);
-  if (sections.auditProblem) process.stderr.write(`conclave: ${sections.auditProblem}\n`);
-  process.stdout.write(
-    options.json
-      ? `${JSON.stringify(summary)}\n`
-      : humanSummary(summary, counters, useColor(process.stdout)),
-  );
-  // Interrupted, as a single-process run stopped by a signal.
-  if (bySignal) return 130;
-  // A run that never started its workload kept no promise worth an exit 0.
-  if (progress.submitted === 0) {
-    process.stderr.write(`conclave: ${nothingRan(supervisors, problems, options.timeoutMs)}\n`);
-    return 1;
-  }
-  return runExitCode(summary, sections, options.failOnDeadLetter === true);
 }
 
 /** Why a distributed run submitted nothing, with the last error a child printed. */
@@ -217,8 +231,8 @@ function spawnChild(
 
 /**
  * Children print JSON events; count them, and pass them on with --json (not
- * their summaries). Their stderr passes through; its `conclave: …` error
- * lines are also handed to `onProblem`.
+ * their summaries). Their stderr passes through but for their progress
+ * lines; its `conclave: …` error lines are also handed to `onProblem`.
  */
 function relay(
   child: ChildProcess,
@@ -228,6 +242,10 @@ function relay(
 ): void {
   if (child.stderr) {
     createInterface({ input: child.stderr }).on("line", (line) => {
+      // Each child's progress line measures the same store as this
+      // process's own: passed on, they would interleave with it (and break
+      // its bar on a terminal), each with its own elapsed time.
+      if (line.startsWith("progress: ")) return;
       process.stderr.write(`${line}\n`);
       if (line.startsWith("conclave: ")) onProblem(line.slice("conclave: ".length));
     });

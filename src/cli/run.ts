@@ -13,6 +13,7 @@ import { openSwarm } from "../runtime/from-config.js";
 import { serveMetrics } from "../runtime/metrics-server.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { type WorkloadProgress, workloadProgress } from "../runtime/workload.js";
+import { openStore, parseStoreUrl } from "../store/open-store.js";
 import type { AuctionStats, Store } from "../store/port.js";
 import { clockFromEnvironment } from "./clock-offset.js";
 import { openDashboard } from "./dashboard.js";
@@ -254,92 +255,116 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
   const onTerm = onSignal("SIGTERM");
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
-
-  const metrics = options.metrics
-    ? await serveMetrics(swarm, options.metrics).catch(async (error: unknown) => {
-        await swarm.close();
-        const { port, host = "127.0.0.1" } = options.metrics ?? { port: 0 };
-        throw listenFailure(error, "metrics", host, port, {
-          port: "--metrics",
-          host: "--metrics-host",
-          wrap: true,
-        });
-      })
-    : undefined;
-  if (metrics) process.stderr.write(`metrics: ${metrics.url}\n`);
-  const dashboard = options.dashboard
-    ? await openDashboard(swarm, config, options.dashboard).catch(async (error: unknown) => {
-        await metrics?.close();
-        await swarm.close();
-        throw error;
-      })
-    : undefined;
-
-  // A transport that gives up for good (RabbitMQ does not reconnect) ends the
-  // run with the reason, so a supervisor (up --processes, systemd) restarts it.
-  let lost: Error | undefined;
-  void swarm.transport.closed().then((error) => {
-    if (error !== undefined && stopping === undefined) {
-      lost = error;
-      stopping = "transport";
-    }
-  });
-  let progress: WorkloadProgress;
+  // Until the summary is out: a signal while the run drains is the run
+  // stopped (and a second one does not wait), not the process killed
+  // before it could say what it kept.
   try {
-    // A start hook that never returns is bounded by --timeout and a signal, too.
-    const deadline = started + options.timeoutMs;
-    progress = (await settlesBy(swarm.start(), deadline, () => stopping))
-      ? await waitForWorkload(swarm, options, counters, view, started, () => stopping)
-      : await workloadProgress(swarm.store);
+    const metrics = options.metrics
+      ? await serveMetrics(swarm, options.metrics).catch(async (error: unknown) => {
+          await swarm.close();
+          const { port, host = "127.0.0.1" } = options.metrics ?? { port: 0 };
+          throw listenFailure(error, "metrics", host, port, {
+            port: "--metrics",
+            host: "--metrics-host",
+            wrap: true,
+          });
+        })
+      : undefined;
+    if (metrics) process.stderr.write(`metrics: ${metrics.url}\n`);
+    const dashboard = options.dashboard
+      ? await openDashboard(swarm, config, options.dashboard).catch(async (error: unknown) => {
+          await metrics?.close();
+          await swarm.close();
+          throw error;
+        })
+      : undefined;
+
+    // A transport that gives up for good (RabbitMQ does not reconnect) ends the
+    // run with the reason, so a supervisor (up --processes, systemd) restarts it.
+    let lost: Error | undefined;
+    void swarm.transport.closed().then((error) => {
+      if (error !== undefined && stopping === undefined) {
+        lost = error;
+        stopping = "transport";
+      }
+    });
+    let progress: WorkloadProgress;
+    try {
+      // A start hook that never returns is bounded by --timeout and a signal, too.
+      const deadline = started + options.timeoutMs;
+      progress = (await settlesBy(swarm.start(), deadline, () => stopping))
+        ? await waitForWorkload(swarm, options, counters, view, started, () => stopping)
+        : await workloadProgress(swarm.store);
+    } finally {
+      view.end();
+      await metrics?.close();
+      await dashboard?.close();
+    }
+    if (lost !== undefined) {
+      await swarm.close().catch(() => undefined);
+      process.stderr.write(
+        `conclave: the connection to the broker was lost for good (${lost.message}); restart this process (up --processes and service managers do)\n`,
+      );
+      return 1;
+    }
+    if (counters.storeFull !== undefined) {
+      // Closing writes too (the journal's last commit): it may fail the same way.
+      await swarm.close().catch(() => undefined);
+      process.stderr.write(
+        `conclave: stopped: ${counters.storeFull}; run the same command again once there is space: it resumes where this run stopped\n`,
+      );
+      return 1;
+    }
+    const sections = await summarySections(config, swarm.store, counters);
+    if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);
+    // Handlers still running get a while to finish; past it the run ends
+    // without them, as a crash would: they were not committed, and run again
+    // on the next start.
+    if (!(await settlesBy(swarm.drain(), Date.now() + DRAIN_LIMIT_MS, () => undefined))) {
+      process.stderr.write(
+        `conclave: handlers still running ${DRAIN_LIMIT_MS / 1000} s after the run ended were left unfinished; their tasks run again on the next start\n`,
+      );
+    }
+    // Measured again: the drain finished the tasks in flight.
+    progress = (await progressAfterDrain(config.store)) ?? progress;
+
+    const bySignal = stopping === "SIGINT" || stopping === "SIGTERM";
+    const summary = buildSummary(config.swarm, progress, counters, sections, started, bySignal);
+    if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
+    // A run stopped by a signal is interrupted (130); one meant to run until
+    // stopped (--forever, `conclave agent`) ends as it should, if it held.
+    if (bySignal && !options.forever) return 130;
+    if (bySignal) return runExitCode(summary, sections, options.failOnDeadLetter === true);
+    // A run that never started its workload kept no promise worth an exit 0.
+    if (progress.submitted === 0) {
+      process.stderr.write(`conclave: ${nothingSubmitted(counters, options.timeoutMs)}\n`);
+      return 1;
+    }
+    return runExitCode(summary, sections, options.failOnDeadLetter === true);
   } finally {
-    view.end();
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
-    await metrics?.close();
-    await dashboard?.close();
   }
-  if (lost !== undefined) {
-    await swarm.close().catch(() => undefined);
-    process.stderr.write(
-      `conclave: the connection to the broker was lost for good (${lost.message}); restart this process (up --processes and service managers do)\n`,
-    );
-    return 1;
-  }
-  if (counters.storeFull !== undefined) {
-    // Closing writes too (the journal's last commit): it may fail the same way.
-    await swarm.close().catch(() => undefined);
-    process.stderr.write(
-      `conclave: stopped: ${counters.storeFull}; run the same command again once there is space: it resumes where this run stopped\n`,
-    );
-    return 1;
-  }
-  const sections = await summarySections(config, swarm.store, counters);
-  if (sections.auditProblem) log.error({ event: "audit" }, sections.auditProblem);
-  // Handlers still running get a while to finish; past it the run ends
-  // without them, as a crash would: they were not committed, and run again
-  // on the next start.
-  if (!(await settlesBy(swarm.drain(), Date.now() + DRAIN_LIMIT_MS, () => undefined))) {
-    process.stderr.write(
-      `conclave: handlers still running ${DRAIN_LIMIT_MS / 1000} s after the run ended were left unfinished; their tasks run again on the next start\n`,
-    );
-  }
-  // Measured again: the drain finished the tasks in flight.
-  progress = await workloadProgress(swarm.store).catch(() => progress);
+}
 
-  const bySignal = stopping === "SIGINT" || stopping === "SIGTERM";
-  const summary = buildSummary(config.swarm, progress, counters, sections, started, bySignal);
-  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
-  // A run stopped by a signal is interrupted (130); one meant to run until
-  // stopped (--forever, `conclave agent`) ends as it should, if it held.
-  if (bySignal && !options.forever) return 130;
-  if (bySignal) return runExitCode(summary, sections, options.failOnDeadLetter === true);
-  // A run that never started its workload kept no promise worth an exit 0.
-  if (progress.submitted === 0) {
-    process.stderr.write(`conclave: ${nothingSubmitted(counters, options.timeoutMs)}\n`);
-    return 1;
+/**
+ * The workload as stored once the swarm has drained. The drain closed the
+ * swarm's store, so it is read on a store opened for the purpose; undefined
+ * when that cannot be done (an in-memory SQLite store is gone with the swarm).
+ */
+async function progressAfterDrain(url: string): Promise<WorkloadProgress | undefined> {
+  const location = parseStoreUrl(url);
+  if (location.kind === "sqlite" && location.path === ":memory:") return undefined;
+  const store = await openStore(url, { create: false }).catch(() => undefined);
+  if (store === undefined) return undefined;
+  try {
+    return await workloadProgress(store);
+  } catch {
+    return undefined;
+  } finally {
+    await store.close().catch(() => undefined);
   }
-  return runExitCode(summary, sections, options.failOnDeadLetter === true);
 }
 
 /** How long a run that ended waits for its handlers still running. */
@@ -387,7 +412,7 @@ export function runExitCode(
 }
 
 /** Why a single-process run submitted nothing: an agent given up on, with its last error, or the timeout. */
-function nothingSubmitted(counters: RunCounters, timeoutMs: number): string {
+export function nothingSubmitted(counters: RunCounters, timeoutMs: number): string {
   const [agent, error] = [...counters.gaveUp].at(-1) ?? [];
   if (agent === undefined) {
     return `no task was submitted within ${Math.round(timeoutMs / 1000)} s; check that the agent that submits the workload is in the swarm file and runs here (--agents)`;

@@ -379,7 +379,9 @@ export class Swarm {
    * Allocates a task by auction among the agents of its role, as local agent
    * `as`, and sends it to the winner (see `TaskContext.auction`). Resolves
    * with the outcome; `task` is the awarded task's id. Unsold: nothing is
-   * sent.
+   * sent. `id` (1-128 letters, digits, `_`, `-` or `:`, else
+   * `AuctionTermsError`) names the auction: called again with it, the
+   * call joins the running auction or is told its outcome.
    *
    * @example
    * ```ts

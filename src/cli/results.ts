@@ -35,8 +35,8 @@ export async function showResults(
     // root that died later would be reported pending.
     const deadLetters = await store.deadLetters({ limit: Infinity });
     const dead = new Map(deadLetters.map((d) => [d.id, d]));
-    // A root not finished dies with the first task it caused that died, as
-    // the run's summary counts it: it will not finish on its own.
+    // A root not finished whose handler is done dies with the first task it
+    // caused that died, as the run's summary counts it (runtime/workload.ts).
     const deadUnder = new Map<string, (typeof deadLetters)[number]>();
     for (const d of deadLetters) {
       if (d.corr !== undefined && !deadUnder.has(d.corr)) deadUnder.set(d.corr, d);
@@ -50,7 +50,13 @@ export async function showResults(
         ...(what.task === undefined ? {} : { task: what.task }),
       };
       const done = finished.get(submitted.key);
-      const died = dead.get(submitted.key) ?? deadUnder.get(submitted.key);
+      // A dead descendant ends the root only once the root's own handler is
+      // done: until then it may be waiting on that child and try another way.
+      const died =
+        dead.get(submitted.key) ??
+        (done === undefined && (await store.isCompleted(submitted.key))
+          ? deadUnder.get(submitted.key)
+          : undefined);
       if (done !== undefined) {
         lines.push({
           ...base,

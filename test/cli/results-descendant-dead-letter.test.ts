@@ -29,6 +29,7 @@ test("a root whose child died is dead_lettered, naming the child; a finished roo
         { kind: ROOT_SUBMITTED, key: "root-a", data: { role: "dev", task: "code" } },
         { kind: ROOT_SUBMITTED, key: "root-b", data: { role: "dev", task: "code" } },
         { kind: ROOT_SUBMITTED, key: "root-c", data: { role: "dev", task: "code" } },
+        { kind: ROOT_SUBMITTED, key: "root-d", data: { role: "dev", task: "code" } },
       ],
       outbox: [],
     });
@@ -50,9 +51,11 @@ test("a root whose child died is dead_lettered, naming the child; a finished roo
       outbox: [],
       corr: "root-b",
     });
+    // root-d's handler still runs (it waits on child-d, which died, and may try another way).
     for (const [id, corr] of [
       ["child-a", "root-a"],
       ["child-b", "root-b"],
+      ["child-d", "root-d"],
     ]) {
       await store.recordDeadLetter({
         id: id as string,
@@ -77,4 +80,5 @@ test("a root whose child died is dead_lettered, naming the child; a finished roo
   assert.match(of("root-a")?.reason ?? "", /child-a.*child-a failed its scan/);
   assert.equal(of("root-b")?.status, "finished");
   assert.equal(of("root-c")?.status, "pending");
+  assert.equal(of("root-d")?.status, "pending", "its handler is still running");
 });

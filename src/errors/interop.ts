@@ -98,7 +98,7 @@ export class RemoteAgentUnavailableError extends ConclaveError {
   ) {
     super(
       "E_REMOTE_UNAVAILABLE",
-      `the remote A2A agent at ${url} did not answer: ${reason}; the task will be retried (check that the agent is up, or raise remote.timeoutMs)`,
+      `the remote A2A agent at ${url} did not answer: ${reason}; a transient failure (check that the agent is up, or raise remote.timeoutMs)`,
       options,
     );
   }

@@ -58,7 +58,7 @@ export class ModelUnavailableError extends ConclaveError {
   ) {
     super(
       "E_MODEL_UNAVAILABLE",
-      `model "${model}" is unavailable (${failures.map((f) => `${f.model}: ${f.reason}${f.detail === undefined ? "" : ` — ${f.detail}`}`).join("; ")}); the task will be retried — check the provider's status, or add a fallback model`,
+      `model "${model}" is unavailable (${failures.map((f) => `${f.model}: ${f.reason}${f.detail === undefined ? "" : ` — ${f.detail}`}`).join("; ")}); a transient failure: check the provider's status, or add a fallback model`,
       options,
     );
   }

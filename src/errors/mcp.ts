@@ -57,7 +57,7 @@ export class McpCallFailedError extends ConclaveError {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
     super(
       "E_MCP_CALL_FAILED",
-      `calling tool "${tool}" of MCP server "${server}" failed${reason}; the task will be retried (raise mcp.${server}.timeoutMs if the tool is slow)`,
+      `calling tool "${tool}" of MCP server "${server}" failed${reason}; a transient failure (raise mcp.${server}.timeoutMs if the tool is slow)`,
       options,
     );
   }

@@ -102,7 +102,14 @@ export function natsGrants(config: SwarmFile, nodes?: readonly BrokerNode[]): Na
   const declared = new Set(config.agents.map((a) => a.id));
   const groups = nodes ?? config.agents.map((a) => ({ name: a.id, agents: [a.id] }));
   const seen = new Set<string>();
+  const names = new Set<string>();
   for (const node of groups) {
+    if (names.has(node.name)) {
+      throw new ConfigError(
+        `node "${node.name}" is given twice; each --node names one broker user: list its agents once (--node ${node.name}=a,b)`,
+      );
+    }
+    names.add(node.name);
     if (node.name === OPERATOR_USER) {
       throw new ConfigError(
         `"${OPERATOR_USER}" is the operator's user name; name the node otherwise`,

@@ -52,7 +52,7 @@ export function adminCommands(cli: Command): void {
     ledger
       .command("fund")
       .description(
-        "mint credits to an agent; a halted agent resumes (creates the store if it does not exist yet)",
+        "mint credits to an agent; a halted agent resumes (with --swarm, creates the store if the swarm has not run yet; a --store alone must exist)",
       )
       .argument("<agent>", "agent id")
       .argument("<amount>", "whole credits"),

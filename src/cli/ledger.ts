@@ -75,23 +75,30 @@ export async function ledgerReport(
   const fees = await store.ledgerOperations({ kind: "fee", limit: 1_000_000 });
   const spend = summarizeSpend(fees);
   const llm = summarizeSpend(fees.filter((op) => op.memo["kind"] === "llm"));
+  // Roles as the swarm file declares them, else as the agents' stored cards say.
   const roleOf = new Map<string, string>();
   for (const stored of await store.agentCards()) {
     const role = (stored.card as { role?: unknown }).role;
     if (typeof role === "string") roleOf.set(stored.id, role);
   }
-  const roles: Record<string, SpendLine> = {};
+  for (const agent of options.config?.agents ?? []) roleOf.set(agent.id, agent.role);
+  // A Map: a role may be named like an Object member (`constructor`).
+  const byRole = new Map<string, SpendLine>();
   for (const [agent, line] of Object.entries(spend.agents)) {
     const role = roleOf.get(agent) ?? "(unknown)";
-    const had = roles[role];
-    roles[role] = had
-      ? {
-          credits: had.credits + line.credits,
-          operations: had.operations + line.operations,
-          units: had.units + line.units,
-        }
-      : line;
+    const had = byRole.get(role);
+    byRole.set(
+      role,
+      had
+        ? {
+            credits: had.credits + line.credits,
+            operations: had.operations + line.operations,
+            units: had.units + line.units,
+          }
+        : line,
+    );
   }
+  const roles: Record<string, SpendLine> = Object.fromEntries(byRole);
   const { completed } = await workloadProgress(store);
   const llmCalls = Object.values(llm.models).reduce((n, l) => n + l.operations, 0);
   const llmTokens = Object.values(llm.models).reduce((n, l) => n + l.units, 0);

@@ -15,6 +15,7 @@ import type { Transport } from "../transport/port.js";
 import { DEFAULT_MAX_ENVELOPE_BYTES } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
+import { verifyThreadWanted } from "../wire/verify-thread.js";
 import { Gatekeeper } from "./admission.js";
 import { VotedAdmission } from "./admission-vote.js";
 import type { Agent } from "./agent.js";
@@ -193,6 +194,8 @@ export class SwarmNode implements NodeContext {
     },
   ) {
     checkNodeConfig(config);
+    // A typo here would otherwise surface as one message refused, later.
+    verifyThreadWanted(process.env["CONCLAVE_VERIFY_THREAD"]);
     this.swarm = config.name;
     this.transport = config.transport;
     this.store = config.store;

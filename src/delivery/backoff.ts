@@ -1,4 +1,5 @@
 import type { Random } from "../core/random.js";
+import { ConfigError } from "../errors/index.js";
 
 /** How retries are spaced. All times in milliseconds. */
 export interface BackoffPolicy {
@@ -41,4 +42,32 @@ export function backoffDelay(retry: number, policy: BackoffPolicy, random: Rando
     case "full":
       return Math.floor(random.next() * bounded);
   }
+}
+
+/**
+ * Throws `ConfigError`, naming `where`, for a policy that would retry in a
+ * tight loop or not at all: a base or a cap that is not a finite number
+ * (`maxMs: Infinity` becomes a 1 ms timer), a negative one, a factor below
+ * 1, or a jitter that is not `full`, `equal` or `none` (a misspelt one made
+ * every delay undefined). Swarm files are checked by their schema; this is
+ * for policies given in code.
+ */
+export function assertBackoffPolicy(policy: BackoffPolicy, where: string): void {
+  const problems: string[] = [];
+  const { baseMs, maxMs, factor, jitter } = (policy ?? {}) as Partial<BackoffPolicy>;
+  if (typeof baseMs !== "number" || !Number.isFinite(baseMs) || baseMs < 0) {
+    problems.push(`baseMs must be a finite number of ms ≥ 0, got ${String(baseMs)}`);
+  }
+  if (typeof maxMs !== "number" || !Number.isFinite(maxMs) || maxMs <= 0) {
+    problems.push(`maxMs must be a finite number of ms > 0, got ${String(maxMs)}`);
+  } else if (typeof baseMs === "number" && maxMs < baseMs) {
+    problems.push(`maxMs (${maxMs}) must be at least baseMs (${baseMs})`);
+  }
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
+    problems.push(`factor must be a finite number ≥ 1, got ${String(factor)}`);
+  }
+  if (jitter !== "full" && jitter !== "equal" && jitter !== "none") {
+    problems.push(`jitter must be "full", "equal" or "none", got ${JSON.stringify(jitter)}`);
+  }
+  if (problems.length > 0) throw new ConfigError(`${where}: ${problems.join("; ")}`);
 }

@@ -11,6 +11,7 @@
 import type { LanguageModelV3 } from "@ai-sdk/provider";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
+import { assertBackoffPolicy } from "../delivery/backoff.js";
 import { ConfigError } from "../errors/index.js";
 import {
   type ModelFailure,
@@ -134,6 +135,7 @@ class Pool implements ModelPool {
     this.#clock = config.clock ?? systemClock;
     this.#random = config.random ?? systemRandom;
     this.#retry = config.retry ?? defaultModelRetryPolicy;
+    assertBackoffPolicy(this.#retry.backoff, "model retry policy: backoff");
     this.#build = config.languageModel ?? createLanguageModel;
   }
 

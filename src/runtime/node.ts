@@ -3,7 +3,7 @@ import type { TaskTypeConfig } from "../config/schema.js";
 import type { PrivilegedAction } from "../consensus/rule.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Random, systemRandom } from "../core/random.js";
-import { type BackoffPolicy, defaultBackoff } from "../delivery/backoff.js";
+import { assertBackoffPolicy, type BackoffPolicy, defaultBackoff } from "../delivery/backoff.js";
 import { ConfigError } from "../errors/index.js";
 import { createPriceTable, type PriceTableInput } from "../ledger/index.js";
 import type { ModelPool } from "../llm/model-pool.js";
@@ -380,7 +380,10 @@ function checkNodeConfig(config: NodeConfig): void {
       `swarm name "${config.name}" must be lowercase letters, digits and '-', starting with a letter`,
     );
   }
+  if (config.defaults?.backoff !== undefined)
+    assertBackoffPolicy(config.defaults.backoff, "defaults.backoff");
   for (const [role, r] of Object.entries(config.roles)) {
+    if (r.backoff !== undefined) assertBackoffPolicy(r.backoff, `roles.${role}.backoff`);
     if (r.ordering === "causal") {
       throw new ConfigError(
         `role "${role}": causal ordering applies to event subscriptions (swarm.subscribe(..., { ordering: "causal" })); order a role's tasks with ordering: conversation`,

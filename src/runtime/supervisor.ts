@@ -1,6 +1,6 @@
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
-import { type BackoffPolicy, backoffDelay } from "../delivery/backoff.js";
+import { assertBackoffPolicy, type BackoffPolicy, backoffDelay } from "../delivery/backoff.js";
 import { ClosedError, ConfigError, toError } from "../errors/index.js";
 
 /**
@@ -148,6 +148,7 @@ class SupervisorImpl implements Supervisor {
   #resolveClosed!: (result?: Error) => void;
 
   constructor(config: SupervisorConfig) {
+    assertBackoffPolicy(config.backoff, `supervisor ${config.name}: backoff`);
     this.#config = config;
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;

@@ -20,13 +20,16 @@ export class NoUsableAnswersError extends PermanentError {
   constructor(
     readonly rule: string,
     readonly rejected: readonly { readonly member: string; readonly reason: string }[],
+    /** `failed`: `rejected` lists members that gave no answer at all (their tasks died). */
+    why: "unusable" | "failed" = "unusable",
   ) {
+    const listed = rejected.map((r) => `${r.member}: ${r.reason}`).join("; ");
     super(
       rejected.length === 0
         ? `${rule}: no member answered; ask at least one member before combining`
-        : `${rule}: none of the ${rejected.length} answer(s) could be used (${rejected
-            .map((r) => `${r.member}: ${r.reason}`)
-            .join("; ")}); check the members' output parsing or ask other members`,
+        : why === "failed"
+          ? `${rule}: no member answered, every one asked failed (${listed}); fix what made their tasks fail, or add members`
+          : `${rule}: none of the ${rejected.length} answer(s) could be used (${listed}); check the members' output parsing or ask other members`,
     );
   }
 }

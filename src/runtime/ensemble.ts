@@ -19,6 +19,7 @@ import {
   type EnsembleRecord,
   labelsAgree,
   type MemberReply,
+  NoUsableAnswersError,
   numbersWithin,
   sameAnswer,
 } from "../ensemble/index.js";
@@ -155,6 +156,11 @@ export function ensembleHandler(spec: EnsembleSpec, store: WeightStore): TaskHan
     if (step.kind !== "done")
       throw new Error(`ensemble ${spec.task}: the plan waits on ${step.members.join(", ")}`);
     const outcome = step.outcome;
+    if (outcome.answers.length === 0 && outcome.failures.length > 0) {
+      // Say why each member gave nothing, not only that nothing came.
+      const failed = outcome.failures.map((f) => ({ member: f.member, reason: f.error }));
+      throw new NoUsableAnswersError(spec.combine, failed, "failed");
+    }
     const combined = await combineAnswers(ctx, spec, outcome.answers, weights, question);
     const decision: EnsembleDecision = {
       task: spec.task,

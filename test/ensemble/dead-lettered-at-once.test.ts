@@ -113,3 +113,28 @@ test("members with no usable answer: the ensemble's task is dead-lettered at onc
   assert.match(reason, /none of the 2 answer\(s\) could be used/);
   assert.equal(runs, 1, "not retried");
 });
+
+/**
+ * Members whose tasks all died: the reason says why each gave nothing. It
+ * used to read "no member answered; ask at least one member before
+ * combining", which names neither the members nor their failures.
+ */
+test("members whose tasks all died: the reason names each member's failure", async () => {
+  const { reason, runs } = await deadLetteredOnce(
+    "classify",
+    { members: ["wa", "wb"], combine: "weighted-vote", weights: "equal" },
+    (swarm) => {
+      member(swarm, "wa", "w-a").handle("classify", () => {
+        throw new PermanentError("wa's model is gone");
+      });
+      member(swarm, "wb", "w-b").handle("classify", () => {
+        throw new PermanentError("wb's key was revoked");
+      });
+    },
+    { maxDeliver: 4 },
+  );
+  assert.match(reason, /every one asked failed/);
+  assert.match(reason, /wa: .*wa's model is gone/);
+  assert.match(reason, /wb: .*wb's key was revoked/);
+  assert.equal(runs, 1, "not retried");
+});

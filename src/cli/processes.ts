@@ -16,6 +16,7 @@ import {
   nothingSubmitted,
   runExitCode,
   type SummarySections,
+  summaryHolds,
   summarySections,
 } from "./run.js";
 
@@ -166,7 +167,12 @@ export async function runDistributed(
     process.stdout.write(
       options.json
         ? `${JSON.stringify(summary)}\n`
-        : humanSummary(summary, counters, useColor(process.stdout)),
+        : humanSummary(
+            summary,
+            counters,
+            useColor(process.stdout),
+            summaryHolds(summary, sections),
+          ),
     );
     // Interrupted, as a single-process run stopped by a signal.
     if (bySignal) return 130;

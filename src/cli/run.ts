@@ -331,7 +331,10 @@ export async function runSwarmFile(file: string, options: RunOptions): Promise<n
     const bySignal = stopping === "SIGINT" || stopping === "SIGTERM";
     const summary = buildSummary(config.swarm, progress, counters, sections, started, bySignal);
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    else process.stdout.write(humanSummary(summary, counters, useColor(process.stdout)));
+    else {
+      const holds = summaryHolds(summary, sections);
+      process.stdout.write(humanSummary(summary, counters, useColor(process.stdout), holds));
+    }
     // A run stopped by a signal is interrupted (130); one meant to run until
     // stopped (--forever, `conclave agent`) ends as it should, if it held.
     if (bySignal && !options.forever) return 130;
@@ -510,9 +513,16 @@ function writeEvent(event: SwarmEvent): void {
 }
 
 /** The summary as a person reads it (stdout without `--json`). */
-export function humanSummary(s: RunSummary, counters: RunCounters, color: boolean): string {
+export function humanSummary(
+  s: RunSummary,
+  counters: RunCounters,
+  color: boolean,
+  holds: boolean,
+): string {
   const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
-  const ok = s.tasks.lost === 0 && s.tasks.duplicateEffects === 0;
+  // The headline says what the exit code says (summaryHolds): an unbalanced
+  // ledger or an audit log that does not verify is a problem too.
+  const ok = holds;
   const lines = [
     "",
     `${paint(1, `swarm ${s.swarm}`)} — ${ok ? paint(32, "nothing lost") : paint(31, "PROBLEMS")} in ${(s.durationMs / 1000).toFixed(1)}s`,

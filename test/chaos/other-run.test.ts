@@ -119,7 +119,7 @@ describe("one run's leftovers stay out of another run's store", {
       );
       assert.equal(summary.otherRunTasks, 3);
       assert.equal(summary.tasks.deadLettered, 0);
-      assert.match(humanSummary(summary, counters, false), /other runs' tasks\s+3 parked/);
+      assert.match(humanSummary(summary, counters, false, true), /other runs' tasks\s+3 parked/);
     } finally {
       await second.close();
     }

@@ -166,7 +166,12 @@ export class DashboardApi {
         role: entry?.card.role ?? decl?.role ?? "?",
         ...(entry?.card.node === undefined ? {} : { node: entry.card.node }),
         liveness: entry?.liveness ?? "declared",
-        status: entry?.card.status ?? "active",
+        // Not heard yet: the ledger says whether it would be halted.
+        status:
+          entry?.card.status ??
+          (decl?.budget !== undefined && balance !== undefined && balance < decl.budget.minBalance
+            ? "halted"
+            : "active"),
         ...(entry === undefined ? {} : { lastSeen: entry.lastSeen }),
         ...(balance === undefined ? {} : { balance }),
         ...(reputation === undefined ? {} : { reputation }),

@@ -128,6 +128,14 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<Po
   } catch (cause) {
     await db.destroy().catch(() => {});
     if (cause instanceof StoreError || cause instanceof StoreNotFoundError) throw cause;
+    // A reader named a database that does not exist (3D000): nothing to read, nothing made.
+    if (config.create === false && (cause as { code?: unknown }).code === "3D000") {
+      throw new StoreNotFoundError(
+        `${redact(config.url)} (schema ${schema})`,
+        "the database does not exist",
+        { cause },
+      );
+    }
     throw new StoreError(
       `cannot open ${description}: ${describe(cause)}; check the URL, that the server is reachable and that the user may create the schema`,
       { cause },

@@ -118,6 +118,8 @@ export class Agent implements LocalAgent {
   #consumer: Consumer | undefined;
   #teamConsumer: Consumer | undefined;
   #awards: Consumer | undefined;
+  /** Consumers a pause let go of, still finishing their tasks: a stop waits for (or closes) them too. */
+  readonly #pausing = new Map<Consumer, Promise<void>>();
   #requests: { unsubscribe(): void } | undefined;
   #exit: ((error: Error | undefined) => void) | undefined;
   #started = false;
@@ -337,7 +339,14 @@ export class Agent implements LocalAgent {
     const consumers = [this.#consumer, this.#teamConsumer];
     this.#consumer = undefined;
     this.#teamConsumer = undefined;
-    for (const consumer of consumers) consumer?.drain().catch(() => undefined);
+    for (const consumer of consumers) {
+      if (consumer === undefined) continue;
+      const drained = consumer
+        .drain()
+        .catch(() => undefined)
+        .finally(() => this.#pausing.delete(consumer));
+      this.#pausing.set(consumer, drained);
+    }
   }
 
   /** Lifts a `pause(reason)`; takes tasks again when no other reason is left. */
@@ -358,12 +367,13 @@ export class Agent implements LocalAgent {
     this.#consumer = undefined;
     this.#teamConsumer = undefined;
     this.#awards = undefined;
-    if (consumers.length === 0) return;
+    const pausing = [...this.#pausing];
+    if (consumers.length === 0 && pausing.length === 0) return;
     if (graceful) {
-      await Promise.all(consumers.map((c) => c.drain()));
+      await Promise.all([...consumers.map((c) => c.drain()), ...pausing.map(([, done]) => done)]);
     } else {
       this.#pipeline?.abortAll(new Error("agent stopped"));
-      await Promise.all(consumers.map((c) => c.close()));
+      await Promise.all([...consumers, ...pausing.map(([c]) => c)].map((c) => c.close()));
     }
   }
 

@@ -279,8 +279,9 @@ class LeasedDelivery implements SettlingDelivery {
 
 /**
  * Runs the handler on a delivery; when it throws or rejects without having
- * settled the delivery, naks it with the error as reason. Failures to settle
- * go to `report` (nobody awaits them).
+ * settled the delivery, naks it with the error as reason. Failures to settle,
+ * and failures after the delivery was settled, go to `report` (nobody
+ * awaits them).
  */
 export function invokeHandler(
   handler: DeliveryHandler,
@@ -288,7 +289,12 @@ export function invokeHandler(
   report: (error: Error) => void,
 ): void {
   const failed = (error: unknown) => {
-    if (delivery.settled) return;
+    // Settled already (its ack rejected, or its code threw after acking):
+    // nothing to nak, but the failure must not vanish.
+    if (delivery.settled) {
+      report(toError(error));
+      return;
+    }
     delivery.nak({ reason: handlerFailedReason(error) }).catch((e: unknown) => report(toError(e)));
   };
   let result: void | Promise<void>;

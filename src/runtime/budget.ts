@@ -76,8 +76,23 @@ export interface Escrow {
 }
 
 /** Why a task's escrow headers settle nothing: the ledger shows no such hold. */
-export const notHeld = (escrow: Escrow): string =>
+const notHeld = (escrow: Escrow): string =>
   `it names escrow ${escrow.key} as held by ${escrow.delegator}, which the ledger does not show (its headers were copied, not delegated): it settles nothing`;
+
+/** The task whose escrow headers would settle an escrow: what its envelope says of it. */
+export interface EscrowCarrier {
+  readonly id: string;
+  /** The agent that sent it (the envelope's signer). */
+  readonly from: string;
+  /** The task it descends from directly. */
+  readonly cause?: string;
+}
+
+/** How far a settling task may descend from the delegated one (the store is read once per step). */
+const MAX_ESCROW_DEPTH = 64;
+
+const notDescended = (escrow: Escrow, carrier: EscrowCarrier, sent: string): string =>
+  `task ${carrier.id} from ${carrier.from} names escrow ${escrow.key}, but it is neither the delegated task ${sent} nor descends from it (its headers were copied): it settles nothing`;
 
 /** Header of a task awarded by auction: the auction id (the market's `AuctionHeaders.auction`). */
 export const AUCTION_HEADER = "conclave-auction";
@@ -228,28 +243,63 @@ export class Budgets {
   }
 
   /**
-   * Whether `escrow` (as a task's headers name it, which any sender can
-   * write) is one its delegator really held: the ledger's `hold:<key>` names
-   * that delegator and put at least that amount in. A task copying another
-   * delegation's escrow headers must not settle it (its death would refund
-   * the escrow to whoever it names, and the worker would go unpaid).
+   * Why `escrow`, as `carrier`'s headers name it (which any sender can
+   * write), must not be settled by `carrier`; undefined when it may be.
+   * The ledger's `hold:<key>` must name that delegator and have put at
+   * least that amount in; and `carrier` must be the task the hold paid for
+   * (its `sent`, sent by the delegator) or descend from it, each task on
+   * the way sent by the agent the store shows completed its cause. A task
+   * copying a delegation's headers is neither: its death would refund the
+   * escrow early, its auditor's verdict would pay whoever it names, and the
+   * real worker would go unpaid.
    */
-  async heldAsNamed(escrow: Escrow): Promise<boolean> {
-    const [hold] = await this.host.store.ledgerOperations({ ids: [`hold:${escrow.key}`] });
-    if (hold === undefined || hold.kind !== "hold") return false;
-    const put = hold.entries.find((e) => e.account === escrowAccount(escrow.key))?.delta ?? 0;
-    return hold.memo["delegator"] === escrow.delegator && put >= escrow.amount;
+  async whyNotHeld(escrow: Escrow, carrier: EscrowCarrier): Promise<string | undefined> {
+    const { store } = this.host;
+    const [hold] = await store.ledgerOperations({ ids: [`hold:${escrow.key}`] });
+    const put = hold?.entries.find((e) => e.account === escrowAccount(escrow.key))?.delta ?? 0;
+    if (
+      hold?.kind !== "hold" ||
+      hold.memo["delegator"] !== escrow.delegator ||
+      put < escrow.amount
+    ) {
+      return notHeld(escrow);
+    }
+    const sent = hold.memo["sent"];
+    // A hold made without its task's id (an older store's) is checked as before.
+    if (typeof sent !== "string") return undefined;
+    let task: EscrowCarrier | undefined = carrier;
+    for (let depth = 0; task !== undefined && depth <= MAX_ESCROW_DEPTH; depth++) {
+      if (task.id === sent) {
+        return task.from === escrow.delegator ? undefined : notDescended(escrow, carrier, sent);
+      }
+      const cause = task.cause === undefined ? undefined : await store.taskOutcome(task.cause);
+      if (cause?.status !== "completed" || cause.agent !== task.from) break;
+      task =
+        cause.sender === undefined
+          ? undefined
+          : {
+              id: cause.taskId,
+              from: cause.sender,
+              ...(cause.cause === undefined ? {} : { cause: cause.cause }),
+            };
+    }
+    return notDescended(escrow, carrier, sent);
   }
 
   /**
-   * {@link settle}s the escrow a task's headers name, once the ledger shows
-   * it held as named ({@link heldAsNamed}); returns false, settling
-   * nothing, when it does not.
+   * {@link settle}s the escrow `carrier`'s headers name, once the ledger and
+   * the store show it may ({@link whyNotHeld}); returns why it settled
+   * nothing, or undefined when it settled.
    */
-  async settleEscrow(escrow: Escrow, verdict: "pass" | "fail", party: string): Promise<boolean> {
-    if (!(await this.heldAsNamed(escrow))) return false;
-    await this.settle(escrow.key, escrow.amount, verdict, party);
-    return true;
+  async settleEscrow(
+    escrow: Escrow,
+    verdict: "pass" | "fail",
+    party: string,
+    carrier: EscrowCarrier,
+  ): Promise<string | undefined> {
+    const problem = await this.whyNotHeld(escrow, carrier);
+    if (problem === undefined) await this.settle(escrow.key, escrow.amount, verdict, party);
+    return problem;
   }
 
   /** Moves a delegated budget from the delegator into the task's escrow. */

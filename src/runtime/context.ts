@@ -10,7 +10,7 @@ import type { Envelope } from "../wire/envelope.js";
 import type { JsonValue } from "../wire/json-value.js";
 import { assertPlainData } from "../wire/plain-data.js";
 import { type AgentLlm, ledgerBudget, llmEventHooks, SwarmTools } from "./agent-llm.js";
-import { type Escrow, EscrowHeaders, escrowOf, notHeld, type SpendRequest } from "./budget.js";
+import { type Escrow, EscrowHeaders, escrowOf, type SpendRequest } from "./budget.js";
 import type { CallOptions, GatherCall, Gathered } from "./call-options.js";
 import type { ProposeOptions } from "./consensus/types.js";
 import type { AuctionOptions, AuctionOutcome, OutboxDraft } from "./market/engine.js";
@@ -382,9 +382,8 @@ export class TaskContext<TBody = unknown> extends StagingContext {
     // Delegated without a budget (unmetered): nothing to settle.
     if (!escrow) return;
     const party = verdict === "pass" ? worker : escrow.delegator;
-    if (!(await this.node.budgets.settleEscrow(escrow, verdict, party))) {
-      throw new PermanentError(`task ${this.task.id}: ${notHeld(escrow)}`);
-    }
+    const problem = await this.node.budgets.settleEscrow(escrow, verdict, party, this.task);
+    if (problem !== undefined) throw new PermanentError(`task ${this.task.id}: ${problem}`);
   }
 
   /**

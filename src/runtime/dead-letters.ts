@@ -14,7 +14,7 @@ import { fromRedrive, redriveLineage, redriveMsgId } from "../transport/settleme
 import { decodeEnvelope } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
-import { escrowOf, notHeld } from "./budget.js";
+import { escrowOf } from "./budget.js";
 import type { BadInputPark, NodeContext } from "./node-context.js";
 import { otherRunOf, parkOtherRun, strayRun } from "./run-identity.js";
 import { isTaskSubject, queueNames, subjects } from "./subjects.js";
@@ -243,8 +243,12 @@ export class DeadLetters implements BadInputPark {
         // A delegated task that died never earns its budget: give it back.
         // One that completed did (a redelivery dead-lettered after its commit).
         if (!(await store.isCompleted(record.id))) {
-          if (escrow && !(await budgets.settleEscrow(escrow, "fail", escrow.delegator))) {
-            events.emit({ type: "error", error: `dead letter ${record.id}: ${notHeld(escrow)}` });
+          const problem =
+            escrow && envelope
+              ? await budgets.settleEscrow(escrow, "fail", escrow.delegator, envelope)
+              : undefined;
+          if (problem !== undefined) {
+            events.emit({ type: "error", error: `dead letter ${record.id}: ${problem}` });
           }
           await market.failed(envelope);
         }

@@ -81,3 +81,82 @@ test("copied escrow headers settle nothing; the real delegation still pays", asy
     await t.cleanup();
   }
 });
+
+/**
+ * The same copy with the real delegator named: the hold then matches, so
+ * the task itself has to show it belongs to the delegation. A task settles
+ * an escrow only as the delegated task (sent by the delegator) or as one
+ * of its descendants, each sent by the agent that completed its cause (the
+ * store's record of who completed what). Before, m's dying copy refunded
+ * lead's escrow early and the worker went unpaid, and an auditor passing
+ * m's forged audit paid m.
+ */
+test("copied escrow headers naming the real delegator settle nothing either", async () => {
+  const t = createTestSwarm({
+    roles: {
+      lead: {},
+      dev: { tasks: ["work"] },
+      sink: { tasks: ["fail", "audit"] },
+    },
+    defaults: { maxDeliver: 1 },
+  });
+  try {
+    const { swarm } = t;
+    const errors: string[] = [];
+    swarm.on((e: SwarmEvent) => {
+      if (e.type === "error") errors.push(e.error);
+    });
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const audits: unknown[] = [];
+    swarm.agent({ id: "lead", role: "lead", budget: { initial: 1000, minBalance: 0 } });
+    swarm.agent({ id: "m", role: "lead", budget: { initial: 10, minBalance: 0 } });
+    // The worker hands its result to the auditor: a descendant that settles.
+    swarm.agent({ id: "dev-1", role: "dev" }).handle("work", async (ctx) => {
+      await released;
+      ctx.submit("sink", "audit", { worker: "dev-1" });
+    });
+    swarm
+      .agent({ id: "sink-1", role: "sink" })
+      .handle("fail", () => {
+        throw new PermanentError("this task dies");
+      })
+      .handle("audit", async (ctx) => {
+        try {
+          await ctx.settle("pass", (ctx.body as { worker: string }).worker);
+          audits.push("settled");
+        } catch (error) {
+          audits.push(error);
+        }
+      });
+    await swarm.start();
+    const id = await swarm.delegate("dev", "work", {}, { as: "lead", budget: 100 });
+    const escrow = `root.${id}`;
+    const copied = {
+      "conclave-escrow": escrow,
+      "conclave-escrow-amount": "100",
+      "conclave-escrow-delegator": "lead",
+    };
+    const dies = await swarm.submit("sink", "fail", {}, { as: "m", headers: copied });
+    await assert.rejects(swarm.wait(dies, { timeoutMs: 10_000 }));
+    await swarm.submit("sink", "audit", { worker: "m" }, { as: "m", headers: copied });
+    await until(() => audits.length === 1, 10_000, "the forged audit");
+    assert.ok(audits[0] instanceof PermanentError, String(audits[0]));
+    assert.equal(await swarm.store.balance(escrowAccount(escrow)), 100, "the escrow is intact");
+    assert.equal(await swarm.store.balance(agentAccount("m")), 10, "m gained nothing");
+    assert.equal(await swarm.store.balance(agentAccount("lead")), 900, "lead not refunded early");
+    assert.ok(
+      errors.some((e) => e.includes(escrow) && e.includes(dies)),
+      JSON.stringify(errors),
+    );
+    release();
+    await until(() => audits.length === 2, 10_000, "the real audit");
+    assert.equal(audits[1], "settled");
+    assert.equal(await swarm.store.balance(agentAccount("dev-1")), 100, "the worker is paid");
+    assert.equal(await swarm.store.balance(escrowAccount(escrow)), 0);
+  } finally {
+    await t.cleanup();
+  }
+});

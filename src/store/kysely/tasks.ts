@@ -301,7 +301,7 @@ export class KyselyTaskStore implements TaskStore {
     return this.#core.run("reading a task's outcome", async () => {
       const done = await this.#core.db
         .selectFrom("conclave_completed")
-        .select(["agent", "at", "result", "corr"])
+        .select(["agent", "at", "result", "corr", "cause", "sender"])
         .where("task_id", "=", taskId)
         .executeTakeFirst();
       if (done !== undefined) {
@@ -312,6 +312,8 @@ export class KyselyTaskStore implements TaskStore {
           at: Number(done.at),
           ...(done.result === null ? {} : { result: JSON.parse(done.result) as unknown }),
           ...(done.corr === null ? {} : { corr: done.corr }),
+          ...(done.cause === null ? {} : { cause: done.cause }),
+          ...(done.sender === null ? {} : { sender: done.sender }),
         };
       }
       const dead = await this.#core.db

@@ -121,6 +121,10 @@ export type TaskOutcome =
       readonly result?: unknown;
       /** The root task it descends from (its correlation id), when recorded. */
       readonly corr?: string;
+      /** The task it descends from directly (its envelope's `cause`), when recorded. */
+      readonly cause?: string;
+      /** The agent that sent it (its envelope's `from`), when recorded. */
+      readonly sender?: string;
     }
   | {
       readonly taskId: string;

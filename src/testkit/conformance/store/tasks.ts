@@ -359,7 +359,7 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
       assert.equal(await fixture.store.isCompleted(taskId), true);
     });
 
-    test("taskOutcome reads a completion with its result, from another handle too", async () => {
+    test("taskOutcome reads a completion with its result and lineage, from another handle too", async () => {
       const withResult = id();
       const without = id();
       await fixture.store.completeTask({
@@ -370,6 +370,8 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
         outbox: [],
         result: { summary: "ok", n: [1, 2] },
         corr: "root-1",
+        cause: "parent-1",
+        sender: "lead",
       });
       await fixture.store.completeTask({
         taskId: without,
@@ -387,6 +389,8 @@ export function runTaskStoreConformance(options: StorePartOptions<TaskStore & Cl
           at: 7,
           result: { summary: "ok", n: [1, 2] },
           corr: "root-1",
+          cause: "parent-1",
+          sender: "lead",
         });
         const bare = await other.taskOutcome(without);
         assert.equal(bare?.status, "completed");

@@ -17,7 +17,13 @@ import { ModelResponseError, ToolResultTooLargeError, UnknownToolError } from ".
 import type { JsonValue } from "../wire/json-value.js";
 import { estimateInputTokens } from "./cost.js";
 import { outputValidator, parseOutput } from "./messages.js";
-import type { ModelPool, ModelStepRequest, ModelStepResult, ModelToolCall } from "./model-pool.js";
+import type {
+  FailedAttemptCost,
+  ModelPool,
+  ModelStepRequest,
+  ModelStepResult,
+  ModelToolCall,
+} from "./model-pool.js";
 import type {
   Budget,
   GenerateOptions,
@@ -284,28 +290,57 @@ class Loop implements LlmClient {
         model: request.model,
         ...(request.signal === undefined ? {} : { signal: request.signal }),
       });
+      // Attempts that failed after the provider produced output: it billed them.
+      const failed: FailedAttemptCost[] = [];
+      const send: ModelStepRequest = {
+        ...request,
+        onFailedAttempt: (spent) => failed.push(spent),
+        ...(emit === undefined
+          ? {}
+          : { onText: (text: string) => emit({ step: name, text, replayed: false }) }),
+      };
       let result: ModelStepResult;
       try {
-        result = await pool.call(
-          emit === undefined
-            ? request
-            : { ...request, onText: (text) => emit({ step: name, text, replayed: false }) },
-        );
+        result = await pool.call(send);
       } catch (error) {
-        // The hold is keyed by the step: should releasing fail, the next attempt reclaims it.
-        await hold.release().catch(() => undefined);
+        // The hold is keyed by the step: should settling fail, the next attempt reclaims it.
+        if (failed.length === 0) await hold.release().catch(() => undefined);
+        else {
+          const spent = failedAttemptsCharge(failed, most);
+          await hold
+            .charge(spent.credits, {
+              step: name,
+              model: spent.model,
+              modelId: spent.modelId,
+              inputTokens: spent.inputTokens,
+              outputTokens: spent.outputTokens,
+              cachedInputTokens: 0,
+              priceVersion: pool.priceVersion,
+              estimate: "failed-call",
+              failedAttempts: failed.length,
+              failedAttemptCredits: spent.credits,
+            })
+            .catch(() => undefined);
+        }
         throw error;
       }
-      await hold.charge(result.cost, {
+      const earlier = failed.length === 0 ? undefined : failedAttemptsCharge(failed, most);
+      const cost = result.cost + (earlier?.credits ?? 0);
+      await hold.charge(cost, {
         step: name,
         model: result.model,
         modelId: result.modelId,
-        inputTokens: result.usage.inputTokens,
-        outputTokens: result.usage.outputTokens,
+        inputTokens: result.usage.inputTokens + (earlier?.inputTokens ?? 0),
+        outputTokens: result.usage.outputTokens + (earlier?.outputTokens ?? 0),
         cachedInputTokens: result.usage.cachedInputTokens,
         priceVersion: pool.priceVersion,
+        ...(result.usageReported ? {} : { estimate: "usage-not-reported" as const }),
+        ...(earlier === undefined
+          ? {}
+          : { failedAttempts: failed.length, failedAttemptCredits: earlier.credits }),
       });
-      return result;
+      // The step's cost is what was charged for it, its failed attempts included.
+      return earlier === undefined ? result : { ...result, cost };
     });
     if (!fresh && emit !== undefined && step.text !== "") {
       emit({ step: name, text: step.text, replayed: true });
@@ -398,6 +433,39 @@ function assistantMessage(step: ModelStepResult): LlmMessage {
     role: "assistant",
     content: step.text,
     toolCalls: step.toolCalls.map(({ id, name, input }) => ({ id, name, input })),
+  };
+}
+
+/**
+ * The charge for attempts that failed after the provider produced output:
+ * their estimates added up, never more than `most` (what the call held),
+ * under the last attempt's model (where the call ended or moved on).
+ */
+function failedAttemptsCharge(
+  failed: readonly FailedAttemptCost[],
+  most: number,
+): {
+  readonly credits: number;
+  readonly model: string;
+  readonly modelId: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+} {
+  const last = failed[failed.length - 1] as FailedAttemptCost;
+  let cost = 0;
+  let inputTokens = 0;
+  let outputTokens = 0;
+  for (const attempt of failed) {
+    cost += attempt.cost;
+    inputTokens += attempt.inputTokens;
+    outputTokens += attempt.outputTokens;
+  }
+  return {
+    credits: Math.min(cost, most),
+    model: last.model,
+    modelId: last.modelId,
+    inputTokens,
+    outputTokens,
   };
 }
 

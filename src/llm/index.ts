@@ -45,6 +45,7 @@ export {
 } from "./memory.js";
 export {
   createModelPool,
+  type FailedAttemptCost,
   type ModelPool,
   type ModelPoolConfig,
   type ModelStepRequest,

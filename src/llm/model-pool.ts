@@ -26,6 +26,8 @@ import { type BreakerState, CircuitBreaker } from "./breaker.js";
 import { callCost, estimateInputTokens, estimateTokens, maxCallCost } from "./cost.js";
 import { type ToolNaming, toolNaming } from "./messages.js";
 import {
+  type AttemptProgress,
+  type FailedAttemptCost,
   type ModelStepRequest,
   type RawStep,
   type RawToolCall,
@@ -43,7 +45,7 @@ import {
   retryDelay,
 } from "./retry.js";
 
-export type { ModelStepRequest } from "./model-step.js";
+export type { FailedAttemptCost, ModelStepRequest } from "./model-step.js";
 
 /** A tool call as the model made it, named back in the swarm's terms. */
 export interface ModelToolCall {
@@ -94,7 +96,11 @@ export interface ModelPool {
   maxCost(name: string, inputTokens: number, maxOutputTokens: number): number;
   /** The breaker of `name`, now. */
   breakerState(name: string): BreakerState;
-  /** Runs one model step with retries, timeout, breaker and fallback. */
+  /**
+   * Runs one model step with retries, timeout, breaker and fallback. Each
+   * attempt that failed after the provider produced output is reported to
+   * `request.onFailedAttempt` with its estimated cost, whatever follows.
+   */
   call(request: ModelStepRequest): Promise<ModelStepResult>;
 }
 
@@ -207,6 +213,10 @@ class Pool implements ModelPool {
           return this.#settle(model, outcome.step, call, started);
         }
         const { error, timedOut, streamed } = outcome;
+        // The provider billed what it generated, however the attempt ended.
+        if (outcome.output !== "") {
+          request.onFailedAttempt?.(this.#failedAttemptCost(model, request, outcome.output));
+        }
         if (request.signal?.aborted) {
           breaker.abandon();
           throw request.signal.reason ?? error;
@@ -331,7 +341,7 @@ class Pool implements ModelPool {
     model: ResolvedModel,
   ): Promise<
     | { ok: true; step: RawStep }
-    | { ok: false; error: unknown; timedOut: boolean; streamed: boolean }
+    | { ok: false; error: unknown; timedOut: boolean; streamed: boolean; output: string }
   > {
     const timeout = new AbortController();
     let timedOut = false;
@@ -344,13 +354,19 @@ class Pool implements ModelPool {
       request.signal === undefined
         ? timeout.signal
         : AbortSignal.any([timeout.signal, request.signal]);
-    const progress = { streamed: false };
+    const progress: AttemptProgress = { streamed: false, output: "" };
     try {
       const languageModel = this.#builtModels.get(model.name) ?? (await this.#languageModel(model));
       const step = await runModelStep(call, languageModel, signal, progress);
       return { ok: true, step };
     } catch (error) {
-      return { ok: false, error, timedOut, streamed: progress.streamed };
+      return {
+        ok: false,
+        error,
+        timedOut,
+        streamed: progress.streamed,
+        output: progress.output,
+      };
     } finally {
       cancel();
     }
@@ -381,6 +397,30 @@ class Pool implements ModelPool {
       usageReported: reported,
       cost: callCost(this.#prices, model.priceKey, usage),
       latencyMs: this.#clock.now() - started,
+    };
+  }
+
+  /**
+   * What a failed attempt that produced `output` cost by estimate: the input
+   * as held, the output at most `maxOutputTokens` (so never more than the
+   * hold), at the attempt's model's price.
+   */
+  #failedAttemptCost(
+    model: ResolvedModel,
+    request: ModelStepRequest,
+    output: string,
+  ): FailedAttemptCost {
+    const usage: TokenUsage = {
+      inputTokens: estimateInputTokens(request),
+      outputTokens: Math.min(estimateTokens(output), request.maxOutputTokens),
+      cachedInputTokens: 0,
+    };
+    return {
+      model: model.name,
+      modelId: model.modelId,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cost: callCost(this.#prices, model.priceKey, usage),
     };
   }
 

@@ -36,6 +36,41 @@ export interface ModelStepRequest {
   readonly signal?: AbortSignal;
   /** Set to stream: called with each text delta as it arrives. */
   readonly onText?: (delta: string) => void;
+  /**
+   * Called for each attempt that failed after the provider produced output
+   * (streamed text, reasoning or tool-call deltas), with the estimate of
+   * what the provider billed for it, before the call retries, falls back or
+   * throws: the loop charges it.
+   */
+  readonly onFailedAttempt?: (spent: FailedAttemptCost) => void;
+}
+
+/**
+ * The estimate of what one failed attempt cost: the request's input tokens
+ * (estimated as for the hold) and the output the provider streamed before
+ * the failure (estimated from its text, at most `maxOutputTokens`), at the
+ * attempt's model's price.
+ */
+export interface FailedAttemptCost {
+  /** The entry the attempt was sent to. */
+  readonly model: string;
+  readonly modelId: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Credits, at the entry's price. */
+  readonly cost: number;
+}
+
+/** What an attempt produced before it ended: read when it fails. */
+export interface AttemptProgress {
+  /** Whether any text went out to `onText` (then the call is not retried). */
+  streamed: boolean;
+  /**
+   * The output the provider generated so far (text, reasoning, tool names
+   * and arguments), the base of a failed attempt's estimated cost; empty
+   * when it produced none.
+   */
+  output: string;
 }
 
 /** What one attempt returned, before usage and cost are settled. */
@@ -65,14 +100,15 @@ export interface StepCall {
 }
 
 /**
- * Sends one step: streamed when the request has `onText` (then
- * `progress.streamed` says whether any text went out), else generated.
+ * Sends one step: streamed when the request has `onText` (then `progress`
+ * says whether any text went out and what output arrived), else generated
+ * (a failed generate has produced nothing that can be read).
  */
 export function runModelStep(
   call: StepCall,
   model: LanguageModelV3,
   signal: AbortSignal,
-  progress: { streamed: boolean },
+  progress: AttemptProgress,
 ): Promise<RawStep> {
   const { onText } = call.request;
   return onText === undefined
@@ -153,11 +189,13 @@ async function streamStep(
   model: LanguageModelV3,
   signal: AbortSignal,
   onText: (delta: string) => void,
-  progress: { streamed: boolean },
+  progress: AttemptProgress,
 ): Promise<RawStep> {
   const { stream } = await model.doStream(callOptions(call, signal));
   let text = "";
   const toolCalls: RawToolCall[] = [];
+  /** Tool calls whose input arrived as deltas (already in `progress.output`). */
+  const toolInputsSeen = new Set<string>();
   let finishReason = "unknown";
   let usage: RawStep["usage"] = {};
   const reader = stream.getReader();
@@ -169,9 +207,22 @@ async function streamStep(
         case "text-delta":
           text += part.delta;
           progress.streamed = true;
+          progress.output += part.delta;
           onText(part.delta);
           break;
+        // Output the provider bills though it is not text: counted should the attempt fail.
+        case "reasoning-delta":
+          progress.output += part.delta;
+          break;
+        case "tool-input-start":
+          toolInputsSeen.add(part.id);
+          progress.output += part.toolName;
+          break;
+        case "tool-input-delta":
+          progress.output += part.delta;
+          break;
         case "tool-call":
+          if (!toolInputsSeen.has(part.toolCallId)) progress.output += part.toolName + part.input;
           if (part.providerExecuted !== true) toolCalls.push(readToolCall(part));
           break;
         case "finish":

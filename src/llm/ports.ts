@@ -65,6 +65,22 @@ export interface ChargeDetails {
   readonly cachedInputTokens: number;
   /** The price table's version, so a bill can be reproduced. */
   readonly priceVersion: string;
+  /**
+   * Set when the charge is (partly) an estimate rather than the usage the
+   * provider reported: `failed-call` when the call failed after the
+   * provider produced output (the whole charge estimates what its failed
+   * attempts generated), `usage-not-reported` when the answer came without
+   * usage. Absent when the provider reported the usage charged.
+   */
+  readonly estimate?: "failed-call" | "usage-not-reported";
+  /**
+   * Attempts of this call that failed after the provider produced output
+   * (streamed text or tool-call deltas; retried, fallen back, or the call's
+   * last), each charged by estimate. Absent when none.
+   */
+  readonly failedAttempts?: number;
+  /** The credits of those attempts, included in the charge (at most what was held). */
+  readonly failedAttemptCredits?: number;
 }
 
 /**
@@ -102,7 +118,7 @@ export interface Hold {
    * the hold's step. Returns the credits charged.
    */
   charge(actual: number, details: ChargeDetails): Promise<number>;
-  /** Releases the whole hold: the call was not made, or failed unpaid. */
+  /** Releases the whole hold: the call was not made, or failed before the provider produced any output. */
   release(): Promise<void>;
 }
 

@@ -97,6 +97,14 @@ export function ledgerBudget(node: NodeContext, agentId: string, taskId: string)
               units: details.inputTokens + details.outputTokens,
               priceVersion: details.priceVersion,
               task: taskId,
+              // Marks a charge that is not (all) the usage the provider reported.
+              ...(details.estimate === undefined ? {} : { estimate: details.estimate }),
+              ...(details.failedAttempts === undefined
+                ? {}
+                : {
+                    failedAttempts: details.failedAttempts,
+                    failedAttemptCredits: details.failedAttemptCredits ?? 0,
+                  }),
             });
           // The call was sent and paid for: a moment's store outage must not
           // fail the step, or the task's retry would send (and pay) it again.

@@ -94,7 +94,9 @@ export const operations = Object.freeze({
   /**
    * Moves a delegated budget from the delegator into the task's escrow.
    * `sent`: the id of the task the hold pays for, when there is one (a
-   * delegation's hold commits with it; `ledger show` checks it).
+   * delegation's hold commits with it; `ledger show` checks it), and
+   * `sentBy` the agent that signs that task (the delegator, or an auction's
+   * auctioneer): only that task, or one it caused, settles the escrow.
    */
   hold: (
     id: string,
@@ -103,6 +105,7 @@ export const operations = Object.freeze({
     amount: unknown,
     at: number,
     sent?: string,
+    sentBy?: string,
   ) => {
     const n = parseAmount(amount);
     return op(
@@ -113,7 +116,9 @@ export const operations = Object.freeze({
         { account: escrowAccount(task), delta: n },
       ],
       at,
-      sent === undefined ? { task, delegator } : { task, delegator, sent },
+      sent === undefined
+        ? { task, delegator }
+        : { task, delegator, sent, ...(sentBy === undefined ? {} : { sentBy }) },
     );
   },
   /** Pays the escrow of a task to the worker whose result passed the audit. */

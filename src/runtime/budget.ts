@@ -12,7 +12,7 @@ import {
   parseAmount,
   tokenCost,
 } from "../ledger/index.js";
-import type { Store } from "../store/port.js";
+import type { Store, TaskOutcome } from "../store/port.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
 import type { SwarmEvent } from "./events.js";
@@ -247,7 +247,7 @@ export class Budgets {
    * write), must not be settled by `carrier`; undefined when it may be.
    * The ledger's `hold:<key>` must name that delegator and have put at
    * least that amount in; and `carrier` must be the task the hold paid for
-   * (its `sent`, sent by the delegator) or descend from it, each task on
+   * (its `sent`, signed by its `sentBy`) or descend from it, each task on
    * the way sent by the agent the store shows completed its cause. A task
    * copying a delegation's headers is neither: its death would refund the
    * escrow early, its auditor's verdict would pay whoever it names, and the
@@ -267,12 +267,17 @@ export class Budgets {
     const sent = hold.memo["sent"];
     // A hold made without its task's id (an older store's) is checked as before.
     if (typeof sent !== "string") return undefined;
+    // Who signs the task the hold paid for; an older store's holds do not say.
+    const sentBy = hold.memo["sentBy"];
     let task: EscrowCarrier | undefined = carrier;
     for (let depth = 0; task !== undefined && depth <= MAX_ESCROW_DEPTH; depth++) {
       if (task.id === sent) {
-        return task.from === escrow.delegator ? undefined : notDescended(escrow, carrier, sent);
+        return sentBy === undefined || task.from === sentBy
+          ? undefined
+          : notDescended(escrow, carrier, sent);
       }
-      const cause = task.cause === undefined ? undefined : await store.taskOutcome(task.cause);
+      const cause: TaskOutcome | undefined =
+        task.cause === undefined ? undefined : await store.taskOutcome(task.cause);
       if (cause?.status !== "completed" || cause.agent !== task.from) break;
       task =
         cause.sender === undefined

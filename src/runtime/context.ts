@@ -110,7 +110,15 @@ export class StagingContext {
     });
     if (held) return id;
     const now = this.node.clock.now();
-    const hold = operations.hold(`hold:${escrow}`, this.agentId, escrow, options.budget, now, id);
+    const hold = operations.hold(
+      `hold:${escrow}`,
+      this.agentId,
+      escrow,
+      options.budget,
+      now,
+      id,
+      this.agentId,
+    );
     await this.#staged().stage(hold, true);
     return id;
   }

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PermanentError } from "../../src/errors/index.js";
-import { agentAccount, escrowAccount } from "../../src/ledger/index.js";
+import { agentAccount, escrowAccount, operations } from "../../src/ledger/index.js";
 import type { SwarmEvent } from "../../src/runtime/events.js";
 import { createTestSwarm } from "../../src/testkit/index.js";
 import { until } from "../helpers/until.js";
@@ -156,6 +156,43 @@ test("copied escrow headers naming the real delegator settle nothing either", as
     assert.equal(audits[1], "settled");
     assert.equal(await swarm.store.balance(agentAccount("dev-1")), 100, "the worker is paid");
     assert.equal(await swarm.store.balance(escrowAccount(escrow)), 0);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+/**
+ * The hold names who signs the task it paid for (`sentBy`): the delegator
+ * for a delegation, the auctioneer for an awarded task (any local agent of
+ * the node that ran the auction, not always the payer). That task settles
+ * its escrow when it dies; the same id signed by anyone else does not.
+ */
+test("the task a hold paid for settles it only as signed by whom the hold names", async () => {
+  const t = createTestSwarm({ roles: { lead: {} } });
+  try {
+    const { swarm } = t;
+    const { store, budgets } = swarm;
+    await store.applyLedgerOperation(operations.mint("mint:payer", agentAccount("payer"), 100, 1));
+    await store.applyLedgerOperation(
+      operations.hold("hold:auction-a1", "payer", "auction-a1", 40, 2, "task-1", "auctioneer"),
+    );
+    const escrow = { key: "auction-a1", amount: 40, delegator: "payer" };
+    assert.equal(await budgets.whyNotHeld(escrow, { id: "task-1", from: "auctioneer" }), undefined);
+    assert.match(
+      (await budgets.whyNotHeld(escrow, { id: "task-1", from: "mallory" })) ?? "",
+      /neither the delegated task task-1 nor descends from it/,
+    );
+    assert.match(
+      (await budgets.whyNotHeld(escrow, { id: "task-2", from: "auctioneer", cause: "x" })) ?? "",
+      /neither the delegated task/,
+    );
+    assert.match(
+      (await budgets.whyNotHeld(
+        { ...escrow, delegator: "mallory" },
+        { id: "task-1", from: "auctioneer" },
+      )) ?? "",
+      /which the ledger does not show/,
+    );
   } finally {
     await t.cleanup();
   }

@@ -4,7 +4,7 @@ import { encodePublicKey } from "../identity/keys.js";
 import { Agent, type AgentSpec } from "./agent.js";
 import { AgentPool, type AgentPoolConfig } from "./agent-pool.js";
 import type { NodeConfig, SwarmNode } from "./node.js";
-import { retireAgent } from "./retire-agent.js";
+import { handBackAwardedTasks, retireAgent } from "./retire-agent.js";
 import { RoleSlots, type RoleSlotsConfig } from "./role-slots.js";
 import { superviseAgent } from "./supervised-agent.js";
 import type { Supervisor } from "./supervisor.js";
@@ -185,13 +185,20 @@ export class AgentHosting {
    * node's heartbeats), and a pool it belonged to replaces it.
    */
   async stopAgent(agentId: string): Promise<void> {
-    await this.#node.hosted.get(agentId)?.stop(false);
+    const agent = this.#node.hosted.get(agentId);
+    await agent?.stop(false);
     await this.#supervisors
       .get(agentId)
       ?.stop()
       .catch(() => undefined);
     this.#supervisors.delete(agentId);
     this.#node.hosted.delete(agentId);
+    // Nobody else reads its award queue: what it won and never ran is handed back.
+    if (agent?.bidHandler !== undefined) {
+      await handBackAwardedTasks(this.#node, agent, {
+        waitMs: this.#node.roles.settings(agent.role).ackWaitMs,
+      });
+    }
   }
 
   /** A hosted agent by id; throws for an id this node does not host. */

@@ -130,6 +130,7 @@ export function awardedTask(
             price,
             node.clock.now(),
             envelope.id,
+            auctioneer.id,
           )
         : undefined;
     return {
@@ -175,14 +176,31 @@ export async function settleCompleted(
   });
 }
 
-/** An awarded task was dead-lettered: its winner failed it (the escrow is refunded by the caller). */
+/**
+ * An awarded task was dead-lettered: its winner failed it (the escrow is
+ * refunded by the caller). Learnt once per death: a dead letter delivered
+ * again (its ack was lost after this ran) teaches nothing more; the same
+ * task dying again after a redrive is a new failure.
+ */
 export async function learnFailure(
   node: MarketContext,
   envelope: Envelope | undefined,
 ): Promise<void> {
   if (!envelope?.to || (await awardOf(node, envelope, envelope.to)) === undefined) return;
+  const attempt = (await node.store.getMeta(redriveAttemptKey(envelope.id))) ?? "0";
+  const learnt = failureLearntKey(envelope.id);
+  if ((await node.store.getMeta(learnt)) === attempt) return;
   await learn(node, envelope.to, { success: false });
+  // Marked after learning: a store error before the mark lets the redelivery
+  // learn it (once), where marking first would lose the failure.
+  await node.store.setMeta(learnt, attempt);
 }
+
+/** Meta key of the redrive attempt a dead letter is at (kept by `DeadLetters.redrive`, dead-letters.ts). */
+const redriveAttemptKey = (taskId: string) => `redrive.${taskId}`;
+
+/** Meta key of the redrive attempt whose death reputation learnt for task `taskId`. */
+const failureLearntKey = (taskId: string) => `market.failure-learnt.${taskId}`;
 
 /**
  * The recorded award `envelope` is the task of, when it is: it names an

@@ -277,7 +277,8 @@ export class DeadLetters implements BadInputPark {
 /** Audit entry kind of a redrive. */
 export const REDRIVEN_KIND = "dead-letter.redriven";
 
-const redriveKey = (id: string) => `redrive.${id}`;
+/** Meta key of the redrive attempt dead letter `id` is at (`DeadLetters.redrive` counts them). */
+export const redriveKey = (id: string) => `redrive.${id}`;
 
 export interface RedriveOptions {
   /** Who redrives it, for the audit log (an operator's name, `dashboard`). */

@@ -15,6 +15,7 @@ import { createEnvelope, type Envelope } from "../../wire/envelope.js";
 import { signEnvelope } from "../../wire/signature.js";
 import { derivedUlid } from "../../wire/ulid.js";
 import { AUCTION_HEADER, auctionEscrowKey, EscrowHeaders } from "../budget.js";
+import { redriveKey } from "../dead-letters.js";
 import { subjects } from "../subjects.js";
 import { traceOutgoing } from "../tracing.js";
 import { fromRecord } from "./awarding.js";
@@ -187,7 +188,7 @@ export async function learnFailure(
   envelope: Envelope | undefined,
 ): Promise<void> {
   if (!envelope?.to || (await awardOf(node, envelope, envelope.to)) === undefined) return;
-  const attempt = (await node.store.getMeta(redriveAttemptKey(envelope.id))) ?? "0";
+  const attempt = (await node.store.getMeta(redriveKey(envelope.id))) ?? "0";
   const learnt = failureLearntKey(envelope.id);
   if ((await node.store.getMeta(learnt)) === attempt) return;
   await learn(node, envelope.to, { success: false });
@@ -195,9 +196,6 @@ export async function learnFailure(
   // learn it (once), where marking first would lose the failure.
   await node.store.setMeta(learnt, attempt);
 }
-
-/** Meta key of the redrive attempt a dead letter is at (kept by `DeadLetters.redrive`, dead-letters.ts). */
-const redriveAttemptKey = (taskId: string) => `redrive.${taskId}`;
 
 /** Meta key of the redrive attempt whose death reputation learnt for task `taskId`. */
 const failureLearntKey = (taskId: string) => `market.failure-learnt.${taskId}`;

@@ -72,7 +72,8 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
   }
   const now = Date.now();
   const notAfter = now + ttl;
-  if (!Number.isSafeInteger(notAfter)) {
+  // Past 8.64e15 ms a Date (and the credential's expiry shown) is invalid.
+  if (!Number.isSafeInteger(notAfter) || notAfter > 8.64e15) {
     throw new ConfigError(
       `--ttl ${options.ttl} ends too far in the future for a credential; write a shorter one, e.g. 365d`,
     );

@@ -9,6 +9,7 @@ import { encodePublicKey } from "../identity/keys.js";
 import { SIGNED_HEAD_META_KEY } from "../runtime/consensus/audit-heads.js";
 import { verifyStoredAuditLog } from "../runtime/consensus/audit-log.js";
 import { openStoreTarget, type StoreTarget } from "./store-target.js";
+import { timeText } from "./time-text.js";
 
 /** Options of {@link verifyAudit}. */
 export interface VerifyAuditOptions {
@@ -93,7 +94,7 @@ export async function showAuditHead(target: StoreTarget, json: boolean): Promise
   process.stdout.write(
     json
       ? `${JSON.stringify(head)}\n`
-      : `swarm ${head.swarm}: entry ${head.seq}, hash ${head.headHash}\n  signed by ${head.signer} at ${new Date(head.ts).toISOString()}: ${head.sig}\n`,
+      : `swarm ${head.swarm}: entry ${head.seq}, hash ${head.headHash}\n  signed by ${head.signer} at ${timeText(head.ts)}: ${head.sig}\n`,
   );
   return 0;
 }

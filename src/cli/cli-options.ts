@@ -83,11 +83,30 @@ export function nonEmpty(value: string): string {
   return value;
 }
 
+/**
+ * A count option (`--tasks`, `--processes`, `--timeout`…): decimal digits
+ * only, as {@link port} takes, so `0x10`, `1e3`, `+5`, `5.0` or `" 5"` is a
+ * usage error naming the option rather than a number `Number()` guessed.
+ */
 export function positiveInt(value: string): number {
-  const n = Number(value);
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   // Beyond 2^53 a number is no longer exact: 99999999999999999999 would run as 1e20.
   if (!Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError(`expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
+    throw new InvalidArgumentError(
+      `expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER} in decimal digits, e.g. 4`,
+    );
+  return n;
+}
+
+/**
+ * A positive amount that may have a fraction (`admit --weight`): decimal
+ * notation only (`2`, `0.5`), as {@link positiveInt} takes counts, so `0x10`,
+ * `1e3` or `" 2"` is a usage error rather than a number `Number()` guessed.
+ */
+export function positiveDecimal(value: string): number {
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError("expected a number > 0 in decimal notation, e.g. 1 or 0.5");
   return n;
 }
 

@@ -3,13 +3,14 @@
  * `audit`, `results`, `tasks`, `report`, `keys`, `admit`, `revoke`, `doctor`.
  */
 import { resolve } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { admitAgent, revokeAgent } from "./admission.js";
 import { showAuditHead, verifyAudit } from "./audit.js";
 import {
   agentId,
   agentIds,
   nonEmpty,
+  positiveDecimal,
   type StoreTargetOptions,
   storeTarget,
   transportUrl,
@@ -172,11 +173,7 @@ export function adminCommands(cli: Command): void {
     .requiredOption("--key <publicKey>", "the agent's base64url public key (conclave keys gen)")
     .requiredOption("--operator-key <file>", "the operator's key file")
     .option("--ttl <duration>", "how long it is valid: 30d, 12h, 45m…", "30d")
-    .option("--weight <n>", "vote weight granted", (v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a number > 0");
-      return n;
-    })
+    .option("--weight <n>", "vote weight granted", positiveDecimal)
     .option("--owner <owner>", "who operates the agent")
     .option("--out <file>", "write the credential here (mode 0600) instead of stdout")
     .action(async (agent: string, opts: AdmitCliOptions) => {

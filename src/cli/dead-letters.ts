@@ -12,6 +12,7 @@ import type { DeadLetterRecord } from "../store/port.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import { loadBrokerSwarm } from "./broker-swarm.js";
 import { openStoreTarget, type StoreTarget } from "./store-target.js";
+import { timeText } from "./time-text.js";
 
 export interface DeadLetterFilter {
   /** Only dead letters whose reason contains this text (case-insensitive). */
@@ -41,7 +42,7 @@ export async function listDeadLetters(
     process.stdout.write(
       filter.json
         ? `${JSON.stringify(r)}\n`
-        : `${r.id}  ${new Date(r.at).toISOString()}  ${r.type ?? "?"}  ×${r.deliveries}  ${r.reason}\n`,
+        : `${r.id}  ${timeText(r.at)}  ${r.type ?? "?"}  ×${r.deliveries}  ${r.reason}\n`,
     );
   }
   if (!filter.json) process.stderr.write(`${records.length} dead letters\n`);

@@ -11,6 +11,7 @@ import { subjects } from "../runtime/subjects.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import { loadBrokerSwarm } from "./broker-swarm.js";
 import { MAX_TIMER_SECONDS } from "./cli-options.js";
+import { timeText } from "./time-text.js";
 
 export interface EventsOptions {
   readonly transport?: string;
@@ -60,7 +61,7 @@ export async function showEvents(file: string, options: EventsOptions): Promise<
         };
         line = options.json
           ? JSON.stringify(record)
-          : `${new Date(envelope.ts).toISOString()}  ${envelope.type.padEnd(20)} ${envelope.from.padEnd(16)} ${JSON.stringify(envelope.body)}`;
+          : `${timeText(envelope.ts)}  ${envelope.type.padEnd(20)} ${envelope.from.padEnd(16)} ${JSON.stringify(envelope.body)}`;
       } catch (error) {
         line = options.json
           ? JSON.stringify({ subject: message.subject, error: toError(error).message })

@@ -37,7 +37,8 @@ export interface DistributedRunOptions {
 /**
  * Runs a swarm file over several OS processes: the agents are dealt
  * round-robin to `processes` children (`conclave up --agents … --forever`),
- * each supervised (restarted with backoff if it crashes); this process hosts
+ * each supervised (restarted with backoff if it crashes or ends on its own,
+ * as a child that runs `--forever` only does by failing); this process hosts
  * no agent, follows the workload in the shared store, relays the children's
  * events, and when every root task has settled (or on SIGINT/SIGTERM: exit
  * 130) drains them and prints the same summary as a single-process run.
@@ -77,19 +78,27 @@ export async function runDistributed(
         const child = spawnChild(file, agents, options);
         children.add(child);
         relay(child, options.json, counters, (problem) => problems.set(n, problem));
+        let asked = false;
         const exited = new Promise<Error | undefined>((resolve) => {
           child.once("exit", (code, signal) => {
             children.delete(child);
-            resolve(
-              code === 0
-                ? undefined
-                : new Error(`agents ${agents.join(",")} exited with ${signal ?? code}`),
-            );
+            // Asked to stop, or the run is stopping (a terminal's Ctrl-C reaches the children too).
+            if (asked || stopping !== undefined) return resolve(undefined);
+            // A child runs `up --forever`: ending on its own, even with
+            // code 0, leaves its agents' tasks to nobody, so it is a crash
+            // (restarted with backoff, or given up on) like any other.
+            if (code === 0) {
+              const why = `process-${n} (agents ${agents.join(",")}) exited with code 0 on its own while the run was going`;
+              process.stderr.write(`conclave: ${why}; restarted as a crashed one is\n`);
+              return resolve(new Error(why));
+            }
+            resolve(new Error(`agents ${agents.join(",")} exited with ${signal ?? code}`));
           });
         });
         return {
           exited,
           stop: async () => {
+            asked = true;
             child.kill("SIGTERM");
             await exited;
           },

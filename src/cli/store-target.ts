@@ -36,11 +36,22 @@ export interface ResolvedStoreTarget {
 export const LOCAL_SWARM_FILE = "swarm.yaml";
 
 /**
+ * The top-level keys of a swarm file that the store commands read besides
+ * typed fields (agents, humans) that could not hold an unset `${VAR}` as
+ * written anyway. A variable unset elsewhere (a remote role's token, an MCP
+ * server's, the gateway's, the broker's password in `transport`) is needed
+ * only to run the swarm, so reading its store does not ask for it.
+ */
+const READ_BY_STORE_COMMANDS = ["swarm", "store", "dataDir", "keysDir", "privileged", "admission"];
+
+/**
  * Picks the store a ledger or audit command opens: `--store` if given;
  * else the store of `--swarm`; else, with neither, the store of
  * `./swarm.yaml` when the working directory has one, or else the demo's
  * (`.conclave/demo/review-swarm.db`) when `conclave demo` ran here. A
  * `--data-dir` moves a swarm file's default store as `up --data-dir` does.
+ * The swarm file needs only the variables of the fields these commands read
+ * (see {@link READ_BY_STORE_COMMANDS}).
  *
  * @throws ConfigError when nothing names a store and neither default exists.
  */
@@ -49,7 +60,11 @@ export async function resolveStoreTarget(
   cwd: string = process.cwd(),
 ): Promise<ResolvedStoreTarget> {
   const overrides = target.dataDir === undefined ? {} : { dataDir: target.dataDir };
-  const load = async (file: string) => applyOverrides(await loadSwarmConfig(file), overrides);
+  const load = async (file: string) =>
+    applyOverrides(
+      await loadSwarmConfig(file, { variablesNeededOnlyUnder: READ_BY_STORE_COMMANDS }),
+      overrides,
+    );
   const config = target.swarm === undefined ? undefined : await load(target.swarm);
   if (target.store !== undefined) return { url: target.store, ...(config ? { config } : {}) };
   if (config) return { url: config.store, config, chosenBy: target.swarm };

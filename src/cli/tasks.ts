@@ -9,8 +9,7 @@
 
 import { type TaskReport, taskReport } from "../runtime/task-report.js";
 import { openStoreTarget, type StoreTarget } from "./store-target.js";
-
-const time = (at: number) => new Date(at).toISOString();
+import { timeText } from "./time-text.js";
 
 /** The report as a person reads it. */
 function render(report: TaskReport): string {
@@ -26,10 +25,10 @@ function render(report: TaskReport): string {
       : `root: ${report.root ?? "unknown (the store recorded none)"}`,
   );
   if (report.status === "completed") {
-    lines.push(`completed by ${report.agent} at ${time(report.at ?? 0)}`);
+    lines.push(`completed by ${report.agent} at ${timeText(report.at ?? 0)}`);
     lines.push(`result: ${"result" in report ? JSON.stringify(report.result) : "(none returned)"}`);
   } else if (report.status === "dead_lettered") {
-    lines.push(`dead-lettered at ${time(report.at ?? 0)}: ${report.reason}`);
+    lines.push(`dead-lettered at ${timeText(report.at ?? 0)}: ${report.reason}`);
   }
   if (report.attempts !== undefined) lines.push(`attempts: ${report.attempts}`);
   if (report.deadLetter)
@@ -37,7 +36,7 @@ function render(report: TaskReport): string {
       `dead letter: ${report.deadLetter.subject}  ×${report.deadLetter.deliveries}  ${report.deadLetter.reason}`,
     );
   lines.push(`steps (${report.steps.length}):`);
-  for (const s of report.steps) lines.push(`  ${s.position}  ${s.name}  ${time(s.at)}`);
+  for (const s of report.steps) lines.push(`  ${s.position}  ${s.name}  ${timeText(s.at)}`);
   lines.push(`effects (${report.effects.length}):`);
   for (const e of report.effects)
     lines.push(`  ${e.kind}  ${e.key}${e.data === undefined ? "" : `  ${JSON.stringify(e.data)}`}`);
@@ -46,7 +45,7 @@ function render(report: TaskReport): string {
     for (const d of report.descendants)
       lines.push(
         d.status === "completed"
-          ? `  ${d.taskId}  completed by ${d.agent}  ${time(d.at)}`
+          ? `  ${d.taskId}  completed by ${d.agent}  ${timeText(d.at)}`
           : `  ${d.taskId}  ${d.type ?? "?"}  dead-lettered: ${d.reason}`,
       );
   }

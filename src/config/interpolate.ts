@@ -102,24 +102,44 @@ export interface RetypedValue {
   readonly text: string;
 }
 
+/** Options of {@link interpolateDocument}. */
+export interface InterpolateDocumentOptions {
+  /**
+   * Whether a value at this path may keep an unset variable's `${VAR}` as
+   * written instead of failing (for a command that never reads it). Only
+   * unset variables are let through so; a malformed reference still fails.
+   * Default: none may.
+   */
+  readonly mayLeaveUnset?: (path: readonly PathSegment[]) => boolean;
+}
+
 /**
  * Interpolates every string scalar of `document` in place, except under
  * {@link DEFERRED_SECTIONS} (mapping keys are
  * left alone). Returns one issue per failure, the paths that failed, whose
  * value is left as written, and the values retyped to numbers or booleans.
+ * Values left as written because `options.mayLeaveUnset` allowed it are in
+ * `failedPaths` too, and their issues in `leftUnset` instead of `issues`.
  */
 export function interpolateDocument(
   document: Document,
   env: Environment,
   lines: SourceLines,
-): { issues: ConfigIssue[]; failedPaths: string[]; retyped: RetypedValue[] } {
+  options: InterpolateDocumentOptions = {},
+): {
+  issues: ConfigIssue[];
+  failedPaths: string[];
+  retyped: RetypedValue[];
+  leftUnset: ConfigIssue[];
+} {
   const issues: ConfigIssue[] = [];
   const failedPaths: string[] = [];
   const retyped: RetypedValue[] = [];
+  const leftUnset: ConfigIssue[] = [];
 
   const visitScalar = (node: Scalar, path: readonly PathSegment[]) => {
     if (typeof node.value !== "string" || !node.value.includes("$")) return;
-    const { value, errors } = interpolate(node.value, env);
+    const { value, errors, missing } = interpolate(node.value, env);
     if (errors.length === 0) {
       node.value = node.type === "PLAIN" ? retype(value) : value;
       if (node.value !== value) retyped.push({ path, text: value });
@@ -128,8 +148,13 @@ export function interpolateDocument(
     const dotted = dottedPath(path);
     failedPaths.push(dotted);
     const line = lines.lineOf(path);
+    const onlyUnset = missing.length === errors.length && options.mayLeaveUnset?.(path) === true;
     for (const message of errors) {
-      issues.push({ path: dotted, ...(line === undefined ? {} : { line }), message });
+      (onlyUnset ? leftUnset : issues).push({
+        path: dotted,
+        ...(line === undefined ? {} : { line }),
+        message,
+      });
     }
   };
 
@@ -150,5 +175,5 @@ export function interpolateDocument(
   };
 
   visit(document.contents, []);
-  return { issues, failedPaths, retyped };
+  return { issues, failedPaths, retyped, leftUnset };
 }

@@ -24,6 +24,15 @@ export interface ParseSwarmConfigOptions {
   readonly baseDir?: string;
   /** Variables for `${VAR}` interpolation. Default: `process.env`. */
   readonly env?: Environment;
+  /**
+   * For a command that reads only some of the file (e.g. `conclave ledger
+   * show`, which reads the store): the top-level keys it reads. A `${VAR}`
+   * unset elsewhere is then no error, as only running the swarm needs it:
+   * the value is left as written (e.g. a token reads `${TOKEN}`), unless the
+   * field cannot hold that text, when the variable is named as before.
+   * Default: every variable in the file must be set.
+   */
+  readonly variablesNeededOnlyUnder?: readonly string[];
 }
 
 /** Options of {@link loadSwarmConfig}. */
@@ -34,6 +43,8 @@ export interface LoadSwarmConfigOptions {
   readonly baseDir?: string;
   /** Variables for `${VAR}` interpolation. Default: `process.env`. */
   readonly env?: Environment;
+  /** See {@link ParseSwarmConfigOptions.variablesNeededOnlyUnder}. */
+  readonly variablesNeededOnlyUnder?: readonly string[];
 }
 
 /** Options of {@link validateSwarmConfig}. */
@@ -115,9 +126,11 @@ function validate(
     lines?: SourceLines;
     earlierIssues?: readonly ConfigIssue[];
     failedPaths?: readonly string[];
+    /** Unset variables let through (see `variablesNeededOnlyUnder`): an issue only if their field refuses `${VAR}`. */
+    leftUnset?: readonly ConfigIssue[];
   },
 ): SwarmConfig {
-  const { source, lines, earlierIssues = [], failedPaths = [] } = context;
+  const { source, lines, earlierIssues = [], failedPaths = [], leftUnset = [] } = context;
   if (data === null || data === undefined) {
     throw configError(source, [
       {
@@ -129,16 +142,38 @@ function validate(
     ]);
   }
   const result = swarmConfigSchema.safeParse(data, { error: () => UNWRITTEN_MESSAGE });
-  const schemaIssues = result.success
+  const allSchemaIssues = result.success
     ? []
-    : toConfigIssues(result.error.issues, data, swarmConfigSchema, lines).filter(
-        // A value whose interpolation failed was left as written; its schema
-        // errors would only repeat the real problem.
-        (issue) => !isUnder(issue.path, failedPaths),
-      );
+    : toConfigIssues(result.error.issues, data, swarmConfigSchema, lines);
+  // A value whose interpolation failed was left as written; its schema
+  // errors would only repeat the real problem.
+  const schemaIssues = allSchemaIssues.filter((issue) => !isUnder(issue.path, failedPaths));
   const issues = [...earlierIssues, ...schemaIssues, ...inexactIntegers(data, lines)];
-  if (!result.success || issues.length > 0) throw configError(source, issues);
+  if (!result.success || issues.length > 0) {
+    throw configError(source, [
+      ...issues,
+      ...unsetButRefused(leftUnset, allSchemaIssues, issues.length === 0),
+    ]);
+  }
   return resolvePaths(result.data, resolve(context.baseDir));
+}
+
+// The unset variables let through whose `${VAR}` text the schema refused
+// (e.g. in a URL field): named after all, saying why a reading command
+// needs them. When no such field is found but nothing else explains the
+// failure, every one is named rather than an error with no line.
+function unsetButRefused(
+  leftUnset: readonly ConfigIssue[],
+  schemaIssues: readonly ConfigIssue[],
+  nothingElseFailed: boolean,
+): ConfigIssue[] {
+  const refused = leftUnset.filter((unset) =>
+    schemaIssues.some((issue) => isUnder(issue.path, [unset.path])),
+  );
+  return (refused.length > 0 || !nothingElseFailed ? refused : leftUnset).map((unset) => ({
+    ...unset,
+    message: `${unset.message} (only running the swarm uses it, but this field must hold a valid value for the file to be read)`,
+  }));
 }
 
 // `{ concurrency: ${C:-4} }`: in a flow collection an unquoted `${` opens a
@@ -213,10 +248,12 @@ export function parseSwarmConfig(text: string, options: ParseSwarmConfigOptions 
     });
     throw configError(source, withFlowReferenceHint(yamlIssues, text));
   }
-  const { issues, failedPaths, retyped } = interpolateDocument(
+  const needed = options.variablesNeededOnlyUnder;
+  const { issues, failedPaths, retyped, leftUnset } = interpolateDocument(
     document,
     options.env ?? process.env,
     lines,
+    needed === undefined ? {} : { mayLeaveUnset: (path) => !needed.includes(String(path[0])) },
   );
   let data: unknown;
   try {
@@ -230,7 +267,7 @@ export function parseSwarmConfig(text: string, options: ParseSwarmConfigOptions 
     );
   }
   restoreTextWhereStringsAreExpected(data, retyped);
-  return validate(data, { source, baseDir, lines, earlierIssues: issues, failedPaths });
+  return validate(data, { source, baseDir, lines, earlierIssues: issues, failedPaths, leftUnset });
 }
 
 // `${TOKEN}` unquoted reads as a number when the token is all digits; where
@@ -290,6 +327,9 @@ export async function loadSwarmConfig(
     source: options.source ?? path,
     baseDir: options.baseDir ?? dirname(resolve(path)),
     ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.variablesNeededOnlyUnder === undefined
+      ? {}
+      : { variablesNeededOnlyUnder: options.variablesNeededOnlyUnder }),
   });
 }
 

@@ -88,6 +88,14 @@ describe("conclave admit", () => {
       /--owner must be 1 to 256/,
     ],
     [
+      // Safe, but past the last time a Date can show: the credential was
+      // written, then printing its expiry threw a RangeError.
+      "a ttl past the dates a clock can show",
+      "py-6",
+      { ttl: "104000000d" },
+      /--ttl .* too far in the future/,
+    ],
+    [
       "a ttl of no time (already expired)",
       "py-4",
       { ttl: "0d" },

@@ -10,7 +10,7 @@ import { canonicalize } from "../wire/canonical.js";
 import { createEnvelope, type Envelope, signaturePattern } from "../wire/envelope.js";
 import { signEnvelope, signText, verifyEnvelope, verifyText } from "../wire/signature.js";
 import { type AgentCard, agentStatuses } from "./agent-card.js";
-import type { AgentEntry } from "./registry-view.js";
+import type { AgentEntry, RegistryView } from "./registry-view.js";
 
 /** Envelope type of a node's signed departure notice. */
 export const LEAVE_TYPE = "registry.leave";
@@ -193,6 +193,38 @@ export function checkLeave(envelope: Envelope, context: LeaveCheckContext): stri
     const entry = context.entry(id);
     return entry !== undefined && entry.card.node === node && entry.joinedAt <= envelope.ts + skew;
   });
+}
+
+// ---- which node an agent is on ------------------------------------------------
+
+/**
+ * A node announced by an agent that is not one of its agents, while the node
+ * has agents. A leave is accepted for the signer's node only (see
+ * `checkLeave`): an agent that could put itself on another node by saying so
+ * could then sign that node's agents away.
+ */
+export class NodeClaimError extends SignatureError {}
+
+/** What judging an agent's claim to a node needs: the registry's entry by id, and its count of agents per node. */
+export type NodeClaimContext = Pick<RegistryView, "get" | "agentsOn">;
+
+/**
+ * Why `card`, which vouches for its node itself (a heartbeat's signer, a
+ * handshake's challenger), may not put its agent on the node it names, or
+ * undefined when it may. A node that has agents in the registry is spoken
+ * for by them only: an agent not among them is refused there until they all
+ * left or timed out. A new agent of a node is listed in the heartbeat one of
+ * its agents signs, and is not judged here; an agent restarted on a new node
+ * moves at once, as nobody else is on that node.
+ */
+export function nodeClaimConflict(
+  card: Pick<AgentCard, "id" | "node">,
+  context: NodeClaimContext,
+): string | undefined {
+  const node = card.node;
+  if (node === undefined || context.get(card.id)?.card.node === node) return undefined;
+  if (context.agentsOn(node) === 0) return undefined;
+  return `"${card.id}" announces node "${node.slice(0, 128)}", which has agents here, and it is not one of them: only a node's own agents speak for it (a new agent of a node is listed in the heartbeat one of them signs; a node restarted under the same id with other agents is heard once the old ones left or timed out); ignored`;
 }
 
 // ---- heartbeats -----------------------------------------------------------------

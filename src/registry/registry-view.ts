@@ -111,6 +111,11 @@ export interface RegistryView {
   get(id: string): AgentEntry | undefined;
   /** Matching agents, ordered by id. With no query: every alive agent. */
   find(query?: FindQuery): AgentEntry[];
+  /**
+   * Number of agents in the view (alive or suspect) whose card names `node`:
+   * a node with agents here may only be announced by one of them.
+   */
+  agentsOn(node: string): number;
   /** Number of agents in the view, alive or suspect. */
   readonly size: number;
   /** The earliest time at which `tick` would emit something, or undefined if none is pending. */
@@ -181,6 +186,8 @@ class RegistryViewImpl implements RegistryView {
   readonly #byRole = new Map<string, Group>();
   readonly #revokedIds = new Set<string>();
   readonly #revokedKeys = new Set<string>();
+  /** Node id → agents in the view on it. */
+  readonly #perNode = new Map<string, number>();
   #latest = Number.NEGATIVE_INFINITY;
 
   constructor(suspectAfterMs: number, leftAfterMs: number) {
@@ -256,6 +263,10 @@ class RegistryViewImpl implements RegistryView {
     return this.#revokedIds.has(id);
   }
 
+  agentsOn(node: string): number {
+    return this.#perNode.get(node) ?? 0;
+  }
+
   get(id: string): AgentEntry | undefined {
     const entry = this.#entries.get(id);
     return entry === undefined ? undefined : snapshot(entry);
@@ -301,6 +312,10 @@ class RegistryViewImpl implements RegistryView {
 
   #update(entry: Entry, card: AgentCard, at: number): RegistryEvent {
     const previous = entry.card;
+    if (previous.node !== card.node) {
+      this.#countOnNode(previous.node, -1);
+      this.#countOnNode(card.node, 1);
+    }
     if (previous.role !== card.role) {
       this.#unindexRole(entry);
       entry.card = card;
@@ -346,6 +361,7 @@ class RegistryViewImpl implements RegistryView {
       heapIndex: this.#heap.length,
     };
     this.#entries.set(card.id, entry);
+    this.#countOnNode(card.node, 1);
     this.#heap.push(entry);
     this.#siftUp(entry.heapIndex);
     append(this.#all, entry);
@@ -368,8 +384,17 @@ class RegistryViewImpl implements RegistryView {
     if (group.stale * 2 > group.list.length) this.#sweep(group);
   }
 
+  #countOnNode(node: string | undefined, change: 1 | -1): void {
+    if (node === undefined) return;
+    const count = (this.#perNode.get(node) ?? 0) + change;
+    // Node ids come and go with processes; keeping zeros would leak.
+    if (count > 0) this.#perNode.set(node, count);
+    else this.#perNode.delete(node);
+  }
+
   #remove(entry: Entry): void {
     this.#entries.delete(entry.card.id);
+    this.#countOnNode(entry.card.node, -1);
     const last = this.#heap.pop()!;
     if (last !== entry) {
       this.#heap[entry.heapIndex] = last;

@@ -5,6 +5,8 @@ import {
   checkHeartbeat,
   checkLeave,
   KnownNodes,
+  NodeClaimError,
+  nodeClaimConflict,
   type SignedCard,
   signCard,
   signHeartbeat,
@@ -102,8 +104,12 @@ export class Membership {
    * Records a card heard in a heartbeat (or carried by a handshake) if
    * admission grants it and it does not conflict with the key pinned for its
    * id; returns whether it was kept. Its agent is then offered a handshake.
+   * `listedByItsNode`: the card came in a heartbeat whose signer was found to
+   * speak for the card's node; otherwise the card vouches for its node
+   * itself (a handshake's), and may not join a node that has other agents
+   * (see `nodeClaimConflict`).
    */
-  async observeCard(card: AgentCard, subject: string): Promise<boolean> {
+  async observeCard(card: AgentCard, subject: string, listedByItsNode = false): Promise<boolean> {
     const { agents, registry, clock, events, admission } = this.#node;
     const local = agents.get(card.id);
     // Our own agents were admitted by being configured here.
@@ -117,6 +123,11 @@ export class Membership {
         code: "E_SIGNATURE",
         reason: `a card for "${card.id}" carries a different public key than the one pinned; ignored (revoke the agent first to rotate its key)`,
       });
+      return false;
+    }
+    const conflict = ours || listedByItsNode ? undefined : nodeClaimConflict(card, registry);
+    if (conflict !== undefined) {
+      events.emit({ type: "message.rejected", subject, code: "E_SIGNATURE", reason: conflict });
       return false;
     }
     for (const event of registry.observe(card, clock.now())) events.emit(event);
@@ -230,7 +241,10 @@ export class Membership {
       });
       const signer = checked.cards.find((c) => c.id === envelope.from) as AgentCard;
       heard = { ...checked, signer };
-      if (!(await this.observeCard(signer, message.subject))) admission.assertAdmitted(signer.id);
+      this.#assertSpeaksForNode(signer);
+      if (!(await this.observeCard(signer, message.subject, true))) {
+        admission.assertAdmitted(signer.id);
+      }
     } catch (error) {
       if (error instanceof StaleHeartbeatError && error.node !== nodeId) {
         this.#clockWatch.skewed(error.node, error.offsetMs, clock.now());
@@ -251,8 +265,21 @@ export class Membership {
       this.#replies.request();
     }
     for (const card of heard.cards) {
-      if (card !== heard.signer) await this.observeCard(card, message.subject);
+      if (card !== heard.signer) await this.observeCard(card, message.subject, true);
     }
+  }
+
+  /**
+   * Throws `NodeClaimError` when a heartbeat's signer may not speak for the
+   * node it names: that node has agents here and the signer is not one of
+   * them (see `nodeClaimConflict`). What it lists is then ignored with it,
+   * as a forged heartbeat's is.
+   */
+  #assertSpeaksForNode(signer: AgentCard): void {
+    const local = this.#node.agents.get(signer.id);
+    if (local !== undefined && local.card.publicKey === signer.publicKey) return;
+    const conflict = nodeClaimConflict(signer, this.#node.registry);
+    if (conflict !== undefined) throw new NodeClaimError(conflict);
   }
 
   /** A signed leave removes the signer's node's agents; an unsigned or forged one is dead-lettered. */

@@ -2,10 +2,17 @@ import { backoffDelay } from "../delivery/backoff.js";
 import { QueueFullError, ReplicationPendingError, toError } from "../errors/index.js";
 import { accountAgent, type LedgerOperation } from "../ledger/index.js";
 import type { OutboxEntry, OutboxSent } from "../store/port.js";
-import type { Transport } from "../transport/port.js";
-import { redriveLineage, redriveMsgId } from "../transport/settlement.js";
+import { refusedForGood } from "../transport/failures.js";
+import { DeadLetterHeaders, type Transport } from "../transport/port.js";
+import {
+  deadLetterHeaders,
+  deadLetterMsgId,
+  redriveLineage,
+  redriveMsgId,
+} from "../transport/settlement.js";
 import type { NodeContext, Outbox, StagedWrites } from "./node-context.js";
 import { SentWatch, type SentWatchSettings } from "./outbox-watch.js";
+import { subjects } from "./subjects.js";
 
 /** The relay's spacing between recovery passes (and after a failed send). */
 const RELAY_BACKOFF = { baseMs: 1000, maxMs: 30_000, factor: 2, jitter: "equal" } as const;
@@ -15,6 +22,10 @@ const FULL_BACKOFF = { baseMs: 50, maxMs: 2_000, factor: 2, jitter: "full" } as 
 const DELETE_BATCH = 1000;
 /** How long a task may be refused as "still replicating" before it goes under a new message id. */
 const RENAME_AFTER_MS = 10_000;
+/** Where tasks the bus refuses for good go: `<swarm>.dlq.outbox`, recorded as any dead letter. */
+const REFUSED_DEAD_LETTER = "outbox";
+
+type Unsent = Omit<OutboxEntry, "taskId">;
 
 /**
  * The outbox entries the completion of a delivery settles
@@ -128,15 +139,12 @@ export class NodeOutbox implements Outbox {
 
   /**
    * Sends entries concurrently (a plan of thousands of tasks shares journal
-   * commits). What fails stays in the store for the relay. Returns true when
-   * every one was taken, else the first refusal (reported as an event unless
-   * `report` is false).
+   * commits). What fails stays in the store for the relay, but for what the
+   * bus refuses for good, which is given up (`#giveUp`). Returns true when
+   * every one was taken or given up, else the first failure (reported as an
+   * event unless `report` is false).
    */
-  async #send(
-    taskId: string,
-    entries: readonly Omit<OutboxEntry, "taskId">[],
-    report = true,
-  ): Promise<true | unknown> {
+  async #send(taskId: string, entries: readonly Unsent[], report = true): Promise<true | unknown> {
     const { transport, clock } = this.#node;
     const mine = entries.filter((e) => !this.#inFlight.has(e.id));
     for (const e of mine) this.#inFlight.add(e.id);
@@ -157,24 +165,76 @@ export class NodeOutbox implements Outbox {
     let failure: unknown;
     const at = clock.now();
     const watched = this.#watch.active;
+    const refused: { entry: Unsent; reason: unknown }[] = [];
     results.forEach((result, i) => {
-      const id = (mine[i] as Omit<OutboxEntry, "taskId">).id;
+      const entry = mine[i] as Unsent;
+      const id = entry.id;
       if (result.status === "fulfilled") {
         const renamed = this.#replicating.get(id)?.renamed === true;
         this.#replicating.delete(id);
         const receipt = watched ? result.value?.receipt : undefined;
         if (receipt === undefined) this.#sent.push(id);
         else this.#marks.push({ id, at, receipt, ...(renamed ? { resent: true as const } : {}) });
+      } else if (refusedForGood(result.reason)) {
+        // Stays in flight (hidden from the relay) while it is given up.
+        refused.push({ entry, reason: result.reason });
       } else {
         this.#inFlight.delete(id);
         if (result.reason instanceof ReplicationPendingError) this.#stillReplicating(id, at);
         failure ??= result.reason;
       }
     });
+    for (const { entry, reason } of refused) {
+      const notTaken = await this.#giveUp(taskId, entry, reason);
+      if (notTaken !== undefined) failure ??= notTaken;
+    }
     this.#scheduleFlush();
     if (failure === undefined) return true;
     if (report) this.#report(taskId, failure);
     return failure;
+  }
+
+  /**
+   * Gives up an entry the bus refused for good: a task is sent to the
+   * swarm's dead-letter queue with the refusal as its reason, an event is
+   * forgotten; reported once, and the entry forgotten. Returns the error
+   * when the dead letter could not be sent (the entry stays for the relay).
+   */
+  async #giveUp(taskId: string, entry: Unsent, refusal: unknown): Promise<unknown> {
+    const { transport, clock, events, swarm } = this.#node;
+    const why = toError(refusal);
+    const reason = `the bus refused it for good when the outbox sent it (${why.name}: ${why.message})`;
+    if (entry.mode === "enqueue") {
+      const headers = deadLetterHeaders({
+        headers: {},
+        reason,
+        queue: "",
+        subject: entry.subject,
+        deliveries: 0,
+        at: clock.now(),
+        msgId: entry.id,
+      });
+      // It never reached a queue.
+      delete headers[DeadLetterHeaders.queue];
+      try {
+        await transport.enqueue(subjects.deadLetter(swarm, REFUSED_DEAD_LETTER), entry.data, {
+          msgId: deadLetterMsgId(entry.id),
+          headers,
+        });
+      } catch (error) {
+        this.#inFlight.delete(entry.id);
+        return error;
+      }
+    }
+    this.#sent.push(entry.id);
+    events.emit({
+      type: "error",
+      error:
+        entry.mode === "enqueue"
+          ? `task ${entry.id} to "${entry.subject}" (from ${taskId}) was dead-lettered: ${reason}; fix the cause, then redrive it`
+          : `event ${entry.id} to "${entry.subject}" (from ${taskId}) was dropped: ${reason}`,
+    });
+    return undefined;
   }
 
   /** Counts a refusal as still replicating; past `RENAME_AFTER_MS` of them, a new id. */

@@ -15,8 +15,15 @@ import {
 } from "../settlement.js";
 import { settleWithin } from "./channel-slot.js";
 import type { ConfirmPublisher, PublishOutcome } from "./confirm-publisher.js";
+import type { DelayedMessages } from "./delayed-messages.js";
 import { mapAmqpError } from "./errors.js";
-import { deliveryCount, InternalHeaders, readHeaders, writeHeaders } from "./headers.js";
+import {
+  deliveryCount,
+  InternalHeaders,
+  owedDeadLetter,
+  readHeaders,
+  writeHeaders,
+} from "./headers.js";
 
 /** What a consumer needs from the transport around it. */
 export interface ConsumerHost {
@@ -35,6 +42,8 @@ export interface ConsumerHost {
   readonly inProcessDelayMaxMs: number;
   /** Declares (once) the delay queue for `delayMs`; returns the exchange and bucket header value. */
   delayRoute(delayMs: number): Promise<{ readonly exchange: string; readonly bucket: string }>;
+  /** Messages this connection put in delay queues, for `queueInfo`. */
+  readonly delayed: DelayedMessages;
   forget(consumer: AmqpConsumer): void;
 }
 
@@ -52,8 +61,17 @@ interface Lease {
   cancelTimer: (() => void) | undefined;
 }
 
-/** After a failed dead-letter publish, how long the message waits before it goes back. */
-const DEAD_LETTER_RETRY_MS = 1000;
+/**
+ * Attempts at a refused dead letter while its message is held here (1 s
+ * apart, then doubling: 7 s in all), before the message is parked at the
+ * tail of its queue, still owing its dead letter: held no longer, it does
+ * not keep a prefetch slot, nor reach RabbitMQ's consumer_timeout.
+ */
+const DEAD_LETTER_ATTEMPTS_HELD = 4;
+/** The pause before attempt `n + 1` at a refused dead letter. */
+function deadLetterPause(attempt: number): number {
+  return 1000 * 2 ** (attempt - 1);
+}
 /** After the server closed the consumer's channel, how long before it attaches again. */
 const REATTACH_MS = 1000;
 
@@ -92,6 +110,15 @@ export class AmqpConsumer implements Consumer {
   /** Deliveries handed to the handler and not yet settled. */
   get inFlight(): number {
     return this.#leases.size;
+  }
+
+  /**
+   * Messages this consumer holds unacknowledged: its unsettled deliveries,
+   * and those settled but still held here (waiting for a short retry delay,
+   * or for a refused dead letter to be tried again).
+   */
+  get unacked(): number {
+    return this.#leases.size + this.#busy;
   }
 
   drain(): Promise<void> {
@@ -228,6 +255,9 @@ export class AmqpConsumer implements Consumer {
     if (this.#state === "closed" || channel !== this.#channel) return;
     const config = this.#currentConfig();
     const raw = message.properties.headers as Record<string, unknown> | undefined;
+    if (raw?.[InternalHeaders.delay] !== undefined && message.properties.messageId) {
+      this.host.delayed.back(this.queue, String(message.properties.messageId));
+    }
     const subjectHeader = raw?.[InternalHeaders.subject];
     const lease: Lease = {
       message,
@@ -244,6 +274,14 @@ export class AmqpConsumer implements Consumer {
       until: this.host.clock.now() + config.ackWaitMs,
       cancelTimer: undefined,
     };
+    const owed = owedDeadLetter(raw);
+    if (owed !== undefined) {
+      // Its dead letter was refused before: dead-letter it with its own
+      // reason and count; its handler does not run again.
+      this.#end(lease, "settling");
+      void this.#settle(lease, () => this.#deadLetter(lease, owed.reason, owed.deliveries));
+      return;
+    }
     const delivery = this.#delivery(lease);
     if (isExhausted(lease.count, config.maxDeliver)) {
       // Its last allowed delivery went to a consumer that died: dead-letter
@@ -385,10 +423,14 @@ export class AmqpConsumer implements Consumer {
         }
         const route = await this.host.delayRoute(delayMs);
         headers[InternalHeaders.delay] = route.bucket;
-        return this.host.publisher.publish(route.exchange, this.queue, message.content, {
-          ...properties,
-          expiration: String(Math.round(delayMs)),
-        });
+        const outcome = await this.host.publisher.publish(
+          route.exchange,
+          this.queue,
+          message.content,
+          { ...properties, expiration: String(Math.round(delayMs)) },
+        );
+        if (outcome === "routed") this.host.delayed.add(this.queue, lease.msgId, delayMs);
+        return outcome;
       },
       // Could not republish (queue full, channel lost): hand it straight back
       // to RabbitMQ instead, which counts the redelivery in x-delivery-count.
@@ -398,8 +440,18 @@ export class AmqpConsumer implements Consumer {
     );
   }
 
-  /** Publishes the message to the dead-letter subject with the reason, then acks it. */
-  #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
+  /**
+   * Publishes the message to the dead-letter subject with the reason, then
+   * acks it. A refused dead letter is tried again with backoff while the
+   * message stays held here (never handed back as a new delivery, whose
+   * count RabbitMQ would keep or reset: on 4.3 basic.nack does not count,
+   * and a message at its last delivery ran again for ever); then, or when
+   * the consumer stops, the message is parked at the tail of its queue with
+   * the reason it still owes (`#park`), and dead-lettered when it comes
+   * back. Nothing is lost, the handler does not run again, and the dead
+   * letter keeps its reason and count.
+   */
+  async #deadLetter(lease: Lease, reason: string, deliveries: number): Promise<void> {
     const config = this.#currentConfig();
     const headers = deadLetterHeaders({
       headers: lease.headers,
@@ -410,19 +462,63 @@ export class AmqpConsumer implements Consumer {
       at: this.host.clock.now(),
       msgId: lease.msgId,
     });
-    return this.#replace(
-      lease,
-      () =>
-        this.host.publisher.publish(
+    for (let attempt = 1; ; attempt++) {
+      let outcome: PublishOutcome | Error;
+      try {
+        outcome = await this.host.publisher.publish(
           this.host.exchange,
           config.deadLetterSubject,
           lease.message.content,
           { headers, persistent: true, mandatory: true, messageId: deadLetterMsgId(lease.msgId) },
+        );
+      } catch (error) {
+        outcome = toError(error);
+      }
+      if (outcome === "routed") {
+        this.#ack(lease);
+        return;
+      }
+      // The channel that held it closed: the broker put the message back itself.
+      if (!this.#holds(lease)) return;
+      const park = attempt >= DEAD_LETTER_ATTEMPTS_HELD || this.#state !== "running";
+      const pause = deadLetterPause(attempt);
+      this.host.report(
+        new TransportError(
+          `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${describe(outcome)}); ${park ? "it goes to the tail of its queue and is dead-lettered when it comes back (its handler does not run again)" : `trying again in ${pause} ms`}: check the dead-letter queue (full, or deleted)`,
+          outcome instanceof Error ? { cause: outcome } : undefined,
         ),
+      );
+      if (park) return this.#park(lease, reason, deliveries);
+      await new Promise<void>((resolve) => this.host.clock.setTimer(resolve, pause));
+      if (!this.#holds(lease)) return;
+    }
+  }
+
+  /**
+   * Puts a message whose dead letter was refused back at the tail of its
+   * queue, owing that dead letter (`InternalHeaders.deadReason`), then acks
+   * the original. When even that copy is refused, the original goes back to
+   * the queue as it is (it then runs again as a redelivery).
+   */
+  #park(lease: Lease, reason: string, deliveries: number): Promise<void> {
+    const headers = writeHeaders(lease.headers, {
+      [InternalHeaders.deliveries]: String(lease.count),
+      [InternalHeaders.subject]: lease.subject,
+      [InternalHeaders.deadReason]: reason,
+      [InternalHeaders.deadDeliveries]: String(deliveries),
+    });
+    return this.#replace(
+      lease,
+      () =>
+        this.host.publisher.publish("", this.queue, lease.message.content, {
+          headers,
+          persistent: true,
+          mandatory: true,
+          messageId: lease.msgId,
+        }),
       (why) =>
-        `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${why}); it goes back to the queue in ${DEAD_LETTER_RETRY_MS} ms`,
-      // Held a moment so that a missing dead-letter queue does not turn into a hot loop.
-      DEAD_LETTER_RETRY_MS,
+        `could not park message "${lease.msgId}" on queue "${this.queue}" until its dead letter is taken (${why}); it was returned to the queue as it was, and runs again`,
+      0,
     );
   }
 
@@ -475,10 +571,15 @@ export class AmqpConsumer implements Consumer {
     }
   }
 
+  /**
+   * Hands the message back to RabbitMQ as a failed delivery: basic.reject,
+   * which counts in `x-delivery-count` (from RabbitMQ 4.3, basic.nack does
+   * not, and the message would come back at the same count).
+   */
   #requeue(lease: Lease): void {
     if (!this.#holds(lease)) return;
     try {
-      lease.channel.nack(lease.message, false, true);
+      lease.channel.reject(lease.message, true);
     } catch (error) {
       this.host.report(toError(error));
     }

@@ -34,6 +34,7 @@ import { type AmqpTransportConfig, type ConnectionSettings, resolveSettings } fr
 import { ConfirmPublisher } from "./confirm-publisher.js";
 import { closeModel, openConnection } from "./connection.js";
 import { createWindowDedupStore, type DedupStore } from "./dedup.js";
+import { DelayedMessages } from "./delayed-messages.js";
 import { mapAmqpError, replyCode } from "./errors.js";
 import { writeHeaders } from "./headers.js";
 import { QueueDeclarations } from "./queue-declarations.js";
@@ -72,7 +73,9 @@ const FEATURES: TransportFeatures = Object.freeze({
  * Known limits: quorum queues apply `x-max-length` a little late (a burst of
  * concurrent enqueues can overshoot `maxPending`, sequential ones by one);
  * `queueInfo().pending` counts messages ready in the broker plus those this
- * connection holds unsettled, not those leased to other connections; a
+ * connection holds unacked or put in a delay queue (AMQP reports a queue's
+ * ready messages only), not those other connections hold or delay (a
+ * node's transport is one connection: exact for a single node); a
  * dead-letter queue must be declared on the same connection before the queues
  * that use it (AMQP cannot list bindings); settling a delivery after its ack
  * deadline passed is ignored (it was already given back).
@@ -107,6 +110,7 @@ class AmqpTransport implements Transport, ConsumerHost {
   readonly clock: Clock;
   readonly publisher: ConfirmPublisher;
   readonly inProcessDelayMaxMs: number;
+  readonly delayed: DelayedMessages;
   readonly #model: ChannelModel;
   readonly #settings: ConnectionSettings;
   readonly #dedup: DedupStore;
@@ -134,6 +138,7 @@ class AmqpTransport implements Transport, ConsumerHost {
     this.#dedup = config.dedup ?? createWindowDedupStore(this.clock);
     this.#dedupWindowMs = config.dedupWindowMs ?? 120_000;
     this.inProcessDelayMaxMs = config.inProcessDelayMaxMs ?? 1_000;
+    this.delayed = new DelayedMessages(this.clock);
     this.report = createErrorReporter(config.onError, "amqp transport");
     const openChannel = () => this.#model.createChannel();
     this.#core = new ChannelSlot(openChannel, {
@@ -318,11 +323,12 @@ class AmqpTransport implements Transport, ConsumerHost {
       throw error;
     }
     let held = 0;
-    for (const consumer of this.#consumers) if (consumer.queue === queue) held += consumer.inFlight;
+    for (const consumer of this.#consumers) if (consumer.queue === queue) held += consumer.unacked;
     return {
       name: queue,
-      // AMQP reports ready messages only; add what this connection holds unsettled.
-      pending: ready.messageCount + held,
+      // AMQP reports ready messages only; add what this connection holds
+      // unacked and what it put in delay queues.
+      pending: ready.messageCount + held + this.delayed.count(queue),
       inFlight: held,
       consumers: ready.consumerCount,
     };

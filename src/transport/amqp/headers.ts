@@ -18,6 +18,14 @@ export const InternalHeaders = Object.freeze({
   delay: "conclave-amqp-delay",
   /** Ties a `basic.return` to its publish. */
   publish: "conclave-amqp-publish",
+  /**
+   * On a copy put back on its queue because its dead letter was refused:
+   * the reason it is to be dead-lettered with. Such a copy is dead-lettered
+   * when it comes back, never handed to a handler again.
+   */
+  deadReason: "conclave-amqp-dead-reason",
+  /** With `deadReason`: the deliveries its dead letter reports. */
+  deadDeliveries: "conclave-amqp-dead-deliveries",
 } as const);
 
 const INTERNAL: ReadonlySet<string> = new Set(Object.values(InternalHeaders));
@@ -90,4 +98,14 @@ function toCount(value: unknown): number {
         ? value
         : 0;
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/** A dead letter still owed by a received message (`InternalHeaders.deadReason`), or undefined. */
+export function owedDeadLetter(
+  raw: Record<string, unknown> | undefined,
+): { readonly reason: string; readonly deliveries: number } | undefined {
+  const reason = raw?.[InternalHeaders.deadReason];
+  const text = Buffer.isBuffer(reason) ? reason.toString("utf8") : reason;
+  if (typeof text !== "string") return undefined;
+  return { reason: text, deliveries: toCount(raw?.[InternalHeaders.deadDeliveries]) };
 }

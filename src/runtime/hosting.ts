@@ -193,11 +193,17 @@ export class AgentHosting {
       .catch(() => undefined);
     this.#supervisors.delete(agentId);
     this.#node.hosted.delete(agentId);
-    // Nobody else reads its award queue: what it won and never ran is handed back.
+    // Nobody else reads its award queue: what it won and never ran is handed
+    // back. Called without waiting (a revocation): a failure is reported, never thrown.
     if (agent?.bidHandler !== undefined) {
       await handBackAwardedTasks(this.#node, agent, {
         waitMs: this.#node.roles.settings(agent.role).ackWaitMs,
-      });
+      }).catch((error: unknown) =>
+        this.#node.events.emit({
+          type: "error",
+          error: `handing back the tasks agent "${agentId}" won at auction: ${toError(error).message}; they stay in its queue until an agent with that id runs or is retired again`,
+        }),
+      );
     }
   }
 

@@ -88,6 +88,40 @@ describe("tasks awarded to an agent that stops for good", () => {
     }
   });
 
+  // Revocation stops the agent without waiting for it: a hand-back that
+  // throws (the bus refusing the consumer) must be reported, not left as an
+  // unhandled rejection, which ends the process.
+  test("revoking a bidder whose award queue cannot be read reports it and keeps the node up", async () => {
+    const { t, swarm } = await strandTwoAwards();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const errors: string[] = [];
+    swarm.on((e) => {
+      if (e.type === "error") errors.push(e.error);
+    });
+    const transport = swarm.transport as { consume: typeof swarm.transport.consume };
+    const consume = transport.consume.bind(swarm.transport);
+    const queue = queueNames.awarded(swarm.name, "dev-1");
+    transport.consume = (name, handler, options) => {
+      if (name === queue) throw new Error("the bus refused the consumer");
+      return consume(name, handler, options);
+    };
+    try {
+      await swarm.revoke("dev-1", { as: "dev-1" }, "leaving");
+      await until(
+        () => errors.some((e) => e.includes("won at auction") && e.includes("refused")),
+        10000,
+        "the hand-back's failure reported",
+      );
+      await sleep(100);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await t.cleanup();
+    }
+  });
+
   test("handBackAwardedTasks dead-letters them with a reason, refunds the escrow once, and a redrive runs them on the role's queue", async () => {
     const { t, swarm, tasks, ranByDev2 } = await strandTwoAwards();
     try {

@@ -10,7 +10,14 @@ import {
   type Delivery,
   type Message,
 } from "../transport/port.js";
-import { fromRedrive, redriveLineage, redriveMsgId } from "../transport/settlement.js";
+import {
+  type DeadLetterFacts,
+  deadLetterHeaders,
+  deadLetterMsgId,
+  fromRedrive,
+  redriveLineage,
+  redriveMsgId,
+} from "../transport/settlement.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
 import { ulid } from "../wire/ulid.js";
@@ -272,6 +279,25 @@ export class DeadLetters implements BadInputPark {
       deliveries: record.deliveries,
     });
   }
+}
+
+/**
+ * Dead-letters `data` from this node rather than through a broker's
+ * delivery (a task the bus refused for good, one a stopped agent won): to
+ * `<swarm>.dlq.<source>`, with the headers and deduplication id a broker's
+ * dead letter carries, so the dead-letter consumer records it like any other
+ * and a repeat is stored once.
+ */
+export function sendDeadLetter(
+  node: Pick<NodeContext, "transport" | "swarm">,
+  source: string,
+  data: Uint8Array,
+  facts: DeadLetterFacts,
+): Promise<unknown> {
+  return node.transport.enqueue(subjects.deadLetter(node.swarm, source), data, {
+    msgId: deadLetterMsgId(facts.msgId),
+    headers: deadLetterHeaders(facts),
+  });
 }
 
 /** Audit entry kind of a redrive. */

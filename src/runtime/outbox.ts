@@ -3,16 +3,11 @@ import { QueueFullError, ReplicationPendingError, toError } from "../errors/inde
 import { accountAgent, type LedgerOperation } from "../ledger/index.js";
 import type { OutboxEntry, OutboxSent } from "../store/port.js";
 import { refusedForGood } from "../transport/failures.js";
-import { DeadLetterHeaders, type Transport } from "../transport/port.js";
-import {
-  deadLetterHeaders,
-  deadLetterMsgId,
-  redriveLineage,
-  redriveMsgId,
-} from "../transport/settlement.js";
+import type { Transport } from "../transport/port.js";
+import { redriveLineage, redriveMsgId } from "../transport/settlement.js";
+import { sendDeadLetter } from "./dead-letters.js";
 import type { NodeContext, Outbox, StagedWrites } from "./node-context.js";
 import { SentWatch, type SentWatchSettings } from "./outbox-watch.js";
-import { subjects } from "./subjects.js";
 
 /** The relay's spacing between recovery passes (and after a failed send). */
 const RELAY_BACKOFF = { baseMs: 1000, maxMs: 30_000, factor: 2, jitter: "equal" } as const;
@@ -201,25 +196,19 @@ export class NodeOutbox implements Outbox {
    * when the dead letter could not be sent (the entry stays for the relay).
    */
   async #giveUp(taskId: string, entry: Unsent, refusal: unknown): Promise<unknown> {
-    const { transport, clock, events, swarm } = this.#node;
+    const { clock, events } = this.#node;
     const why = toError(refusal);
     const reason = `the bus refused it for good when the outbox sent it (${why.name}: ${why.message})`;
     if (entry.mode === "enqueue") {
-      const headers = deadLetterHeaders({
-        headers: {},
-        reason,
-        queue: "",
-        subject: entry.subject,
-        deliveries: 0,
-        at: clock.now(),
-        msgId: entry.id,
-      });
-      // It never reached a queue.
-      delete headers[DeadLetterHeaders.queue];
       try {
-        await transport.enqueue(subjects.deadLetter(swarm, REFUSED_DEAD_LETTER), entry.data, {
-          msgId: deadLetterMsgId(entry.id),
-          headers,
+        // It never reached a queue: no queue named.
+        await sendDeadLetter(this.#node, REFUSED_DEAD_LETTER, entry.data, {
+          headers: {},
+          reason,
+          subject: entry.subject,
+          deliveries: 0,
+          at: clock.now(),
+          msgId: entry.id,
         });
       } catch (error) {
         this.#inFlight.delete(entry.id);

@@ -1,9 +1,9 @@
 import { toError } from "../errors/index.js";
 import { signLeave } from "../registry/gossip.js";
 import type { Delivery } from "../transport/port.js";
-import { deadLetterHeaders, deadLetterMsgId } from "../transport/settlement.js";
 import { encodeEnvelope } from "../wire/codec.js";
 import type { Agent } from "./agent.js";
+import { sendDeadLetter } from "./dead-letters.js";
 import type { SwarmNode } from "./node.js";
 import type { NodeContext } from "./node-context.js";
 import { queueNames, subjects } from "./subjects.js";
@@ -129,27 +129,20 @@ async function deadLetterAward(
   queue: string,
   delivery: Delivery,
 ): Promise<void> {
-  const prefix = `${node.swarm}.market.task.${agent.id}.`;
+  const prefix = subjects.awardedTask(node.swarm, agent.id, "");
   const task = delivery.subject.startsWith(prefix) ? delivery.subject.slice(prefix.length) : "";
   const subject = task === "" ? delivery.subject : subjects.task(node.swarm, agent.role, task);
   const reason = `agent "${agent.id}" stopped for good (retired or revoked) before running this task it won at auction; any price held for it goes back to the payer; run it on another agent of role "${agent.role}" with: conclave dead-letters redrive <id> --unpaid`;
   try {
-    await node.transport.enqueue(
-      subjects.deadLetter(node.swarm, `award-${agent.id}`),
-      delivery.data,
-      {
-        msgId: deadLetterMsgId(delivery.msgId),
-        headers: deadLetterHeaders({
-          headers: delivery.headers,
-          reason,
-          queue,
-          subject,
-          deliveries: delivery.deliveryCount,
-          at: node.clock.now(),
-          msgId: delivery.msgId,
-        }),
-      },
-    );
+    await sendDeadLetter(node, `award-${agent.id}`, delivery.data, {
+      headers: delivery.headers,
+      reason,
+      queue,
+      subject,
+      deliveries: delivery.deliveryCount,
+      at: node.clock.now(),
+      msgId: delivery.msgId,
+    });
   } catch (error) {
     node.events.emit({
       type: "error",

@@ -91,8 +91,8 @@ export interface DeadLetterFacts {
   /** The original's headers, kept on the dead letter. */
   readonly headers: Headers;
   readonly reason: string;
-  /** The queue the message leaves. */
-  readonly queue: string;
+  /** The queue the message leaves; absent for one that never reached a queue. */
+  readonly queue?: string;
   /** The subject the message was enqueued to. */
   readonly subject: string;
   readonly deliveries: number;
@@ -107,7 +107,7 @@ export function deadLetterHeaders(facts: DeadLetterFacts): Record<string, string
   return {
     ...facts.headers,
     [DeadLetterHeaders.reason]: facts.reason,
-    [DeadLetterHeaders.queue]: facts.queue,
+    ...(facts.queue === undefined ? {} : { [DeadLetterHeaders.queue]: facts.queue }),
     [DeadLetterHeaders.subject]: facts.subject,
     [DeadLetterHeaders.deliveries]: String(facts.deliveries),
     [DeadLetterHeaders.at]: String(facts.at),

@@ -87,6 +87,22 @@ export class StaleHeartbeatError extends SignatureError {
   }
 }
 
+/**
+ * A signed envelope naming another swarm in its `conclave-swarm` header:
+ * signed there (the same agent keys serving two swarms on one broker) and
+ * sent, or replayed, onto this swarm's subject. Refused, never handled.
+ */
+export class OtherSwarmError extends SignatureError {
+  constructor(
+    readonly signedFor: string,
+    readonly swarm: string,
+  ) {
+    super(
+      `envelope signed for swarm "${signedFor}" arrived in swarm "${swarm}"; it is refused here. Send it from a node of swarm "${swarm}" (a message signed for one swarm is never valid in another)`,
+    );
+  }
+}
+
 /** A signed envelope from an agent id the node has no trusted public key for. */
 export class UnknownSignerError extends SignatureError {
   constructor(readonly agentId: string) {

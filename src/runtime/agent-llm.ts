@@ -212,6 +212,7 @@ export function publishLlmEvent(
   try {
     const { entry } = signedMessage(
       {
+        swarm: node.swarm,
         clock: node.clock,
         maxEnvelopeBytes: node.limits.maxEnvelopeBytes,
         transportKind: node.transport.kind,

@@ -229,9 +229,10 @@ export class StagingContext {
   }
 
   #stageMessage<TBody>(draft: MessageDraft<TBody>): string {
-    const { clock, limits, transport, runId } = this.node;
+    const { clock, limits, transport, runId, swarm } = this.node;
     const { envelope, entry } = signedMessage(
       {
+        swarm,
         clock,
         maxEnvelopeBytes: limits.maxEnvelopeBytes,
         transportKind: transport.kind,

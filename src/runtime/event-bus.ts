@@ -65,7 +65,7 @@ export class EventBus {
       headers[VECTOR_CLOCK_FROM_HEADER] = self;
     }
     const { envelope, entry } = signedMessage(
-      { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
+      { swarm, clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
       agent.signer,
       {
         mode: "publish",

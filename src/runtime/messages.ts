@@ -6,7 +6,7 @@ import { signEnvelope } from "../wire/signature.js";
 import type { OutboxDraft } from "./market/engine.js";
 import type { Signer } from "./node-context.js";
 import { RUN_HEADER } from "./run-identity.js";
-import { APPROVAL_HEADER } from "./subjects.js";
+import { APPROVAL_HEADER, SWARM_HEADER } from "./subjects.js";
 import { traceOutgoing } from "./tracing.js";
 
 /** Options of a message sent on behalf of an agent. */
@@ -43,6 +43,8 @@ export interface SubmitOptions {
 
 /** What building a message needs besides the signer. */
 export interface MessageSettings {
+  /** The swarm the message is signed for: its `conclave-swarm` header. */
+  readonly swarm: string;
   readonly clock: Clock;
   readonly maxEnvelopeBytes: number;
   /** The transport's kind (`Transport.kind`): the `messaging.system` of the message's span. */
@@ -83,15 +85,14 @@ export function signedMessage<TBody>(
   // The trace context goes in before signing: headers are signed with the rest.
   const traced = traceOutgoing(settings.transportKind, draft.mode, draft.subject, parent);
   const run = draft.mode === "enqueue" ? settings.run : undefined;
-  const headers =
-    options.headers === undefined && options.approval === undefined && run === undefined
-      ? traced.headers
-      : {
-          ...traced.headers,
-          ...options.headers,
-          ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
-          ...(run === undefined ? {} : { [RUN_HEADER]: run }),
-        };
+  // The swarm's name last: a caller's headers cannot sign it for another swarm.
+  const headers = {
+    ...traced.headers,
+    ...options.headers,
+    ...(options.approval === undefined ? {} : { [APPROVAL_HEADER]: options.approval }),
+    ...(run === undefined ? {} : { [RUN_HEADER]: run }),
+    [SWARM_HEADER]: settings.swarm,
+  };
   try {
     const unsigned = createEnvelope<TBody>(
       {
@@ -101,7 +102,7 @@ export function signedMessage<TBody>(
         ...(parent ? { corr: parent.corr ?? parent.id, cause: parent.id } : {}),
         ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
         ...(options.conv === undefined ? {} : { conv: options.conv, seq: options.seq as number }),
-        ...(headers === undefined ? {} : { headers }),
+        headers,
       },
       { clock: settings.clock, ...(draft.id === undefined ? {} : { id: draft.id }) },
     );

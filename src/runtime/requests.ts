@@ -64,7 +64,12 @@ export class Requests {
       async (card) => {
         const subject = subjects.agentRequest(swarm, card.id);
         signed ??= signedMessage(
-          { clock, maxEnvelopeBytes: limits.maxEnvelopeBytes, transportKind: transport.kind },
+          {
+            swarm,
+            clock,
+            maxEnvelopeBytes: limits.maxEnvelopeBytes,
+            transportKind: transport.kind,
+          },
           as.signer,
           { mode: "publish", subject, type: taskType(task), body },
         ).entry.data;

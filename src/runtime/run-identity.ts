@@ -13,7 +13,7 @@
  * `task.other_run`, counted in the run's summary.
  */
 import type { Clock } from "../core/clock.js";
-import { SignatureError } from "../errors/index.js";
+import { OtherSwarmError, SignatureError } from "../errors/index.js";
 import type { IdempotencyStore, MetaStore } from "../store/port.js";
 import type { Delivery } from "../transport/port.js";
 import type { Envelope } from "../wire/envelope.js";
@@ -55,7 +55,10 @@ export function strayRun(
   ours: string | undefined,
   error: unknown,
 ): string | undefined {
-  return error instanceof SignatureError ? otherRunOf(envelope, ours) : undefined;
+  // A task signed for another swarm is refused as such, not parked as a leftover.
+  return error instanceof SignatureError && !(error instanceof OtherSwarmError)
+    ? otherRunOf(envelope, ours)
+    : undefined;
 }
 
 /** The run an envelope names, when it names one other than `ours`. */

@@ -100,5 +100,10 @@ export const PROPOSAL_TYPE = "consensus.proposal";
 export const CLUSTER_REQUEST_TYPE = "consensus.cluster-request";
 /** Event type (`<swarm>.event.consensus.decided`) announcing a sealed decision. */
 export const DECIDED_EVENT = "consensus.decided";
+/**
+ * Envelope header (signed with the rest) naming the swarm a message was
+ * signed for; a node refuses a signed envelope naming another swarm.
+ */
+export const SWARM_HEADER = "conclave-swarm";
 /** Task header carrying the seal of the decision that approves a privileged task. */
 export const APPROVAL_HEADER = "conclave-approval";

@@ -1,5 +1,5 @@
 import { type KeyObject, randomBytes } from "node:crypto";
-import { SignatureError, toError, UnknownSignerError } from "../errors/index.js";
+import { OtherSwarmError, SignatureError, toError, UnknownSignerError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import { isAgentCard } from "../registry/gossip.js";
@@ -9,6 +9,7 @@ import { createEnvelope, type Envelope } from "../wire/envelope.js";
 import { signEnvelope, verifyEnvelope, verifyEnvelopeOffThread } from "../wire/signature.js";
 import type { KeyRing, NodeContext, Signer } from "./node-context.js";
 import type { ProvedSigners } from "./proved-signers.js";
+import { SWARM_HEADER } from "./subjects.js";
 
 /** Subject a node answers handshakes on. */
 export const handshakeSubject = (swarm: string, node: string) => `${swarm}.handshake.${node}`;
@@ -181,6 +182,10 @@ export class TrustManager implements KeyRing {
     this.#node.admission.assertAdmitted(envelope.from);
     if (this.revoked(envelope.from)) {
       throw new SignatureError(`agent "${envelope.from}" was revoked; its messages are refused`);
+    }
+    const signedFor = envelope.headers?.[SWARM_HEADER];
+    if (signedFor !== undefined && signedFor !== this.#node.swarm) {
+      throw new OtherSwarmError(signedFor, this.#node.swarm);
     }
     if (envelope.sig === undefined) {
       if (this.#node.limits.signing === "required") {

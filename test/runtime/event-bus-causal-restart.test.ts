@@ -92,7 +92,12 @@ test("a causal event naming another agent's entry as its sender's is dead-letter
     const got: unknown[] = [];
     t.swarm.subscribe("note", (e) => void got.push(e.body), { ordering: "causal" });
     const { entry } = signedMessage(
-      { clock: systemClock, maxEnvelopeBytes: 1 << 20, transportKind: t.swarm.transport.kind },
+      {
+        swarm: t.swarm.name,
+        clock: systemClock,
+        maxEnvelopeBytes: 1 << 20,
+        transportKind: t.swarm.transport.kind,
+      },
       a.signer,
       { mode: "publish", subject: "test.event.note", type: "note", body: { n: 1 } },
     );

@@ -78,7 +78,12 @@ describe("causal event subscriptions with a predecessor that never arrives", () 
       );
       const send = (n: number) => {
         const { entry } = signedMessage(
-          { clock: systemClock, maxEnvelopeBytes: 1 << 20, transportKind: t.swarm.transport.kind },
+          {
+            swarm: t.swarm.name,
+            clock: systemClock,
+            maxEnvelopeBytes: 1 << 20,
+            transportKind: t.swarm.transport.kind,
+          },
           a.signer,
           { mode: "publish", subject: "test.event.note", type: "note", body: { n } },
         );

@@ -115,7 +115,12 @@ describe("event subscriptions", () => {
       );
       const send = (sender: typeof a, text: string, clock: Record<string, number>) => {
         const { entry } = signedMessage(
-          { clock: systemClock, maxEnvelopeBytes: 1 << 20, transportKind: swarm.transport.kind },
+          {
+            swarm: swarm.name,
+            clock: systemClock,
+            maxEnvelopeBytes: 1 << 20,
+            transportKind: swarm.transport.kind,
+          },
           sender.signer,
           { mode: "publish", subject: "test.event.note", type: "note", body: { text } },
         );

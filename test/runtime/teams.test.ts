@@ -141,7 +141,12 @@ test("a task published on a team's subject by anyone but its lead is dead-letter
   assert.ok(r4);
   // What a client that skips the sender's check would send: signed, but not by the lead.
   const { envelope, entry } = signedMessage(
-    { clock: systemClock, maxEnvelopeBytes: 1 << 20, transportKind: swarm.transport.kind },
+    {
+      swarm: swarm.name,
+      clock: systemClock,
+      maxEnvelopeBytes: 1 << 20,
+      transportKind: swarm.transport.kind,
+    },
     r4.signer,
     {
       mode: "enqueue",

@@ -378,10 +378,10 @@ describe("spans of a swarm in one process", () => {
     } finally {
       setTracingEnabled(true);
     }
-    // Only the run id (run-identity.ts): no trace context.
+    // Only the run id (run-identity.ts) and the swarm: no trace context.
     assert.deepEqual(
       headers.map((h) => Object.keys((h ?? {}) as object)),
-      [["conclave-run"]],
+      [["conclave-run", "conclave-swarm"]],
     );
     assert.deepEqual(
       spans().filter((s) => s.name.includes("work.job")),

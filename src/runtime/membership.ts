@@ -13,6 +13,7 @@ import {
   signLeave,
   Throttle,
 } from "../registry/gossip.js";
+import type { RegistryEvent } from "../registry/registry-view.js";
 import type { Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import { createEnvelope } from "../wire/envelope.js";
@@ -171,10 +172,7 @@ export class Membership {
       .expire(now)
       .flatMap((id) => registry.leave(id, now))
       .concat(registry.tick(now));
-    for (const event of left) {
-      if (event.type === "agent.left") this.#onLeft(event.card.id);
-      events.emit(event);
-    }
+    this.#emitLeaving(left);
     this.#cancelHeartbeat = clock.setTimer(() => this.#heartbeat(), this.#node.limits.heartbeatMs);
   }
 
@@ -284,7 +282,7 @@ export class Membership {
 
   /** A signed leave removes the signer's node's agents; an unsigned or forged one is dead-lettered. */
   #onLeave(message: Message): void {
-    const { keys, registry, clock, limits, events, deadLetters } = this.#node;
+    const { keys, registry, clock, limits, deadLetters } = this.#node;
     try {
       const envelope = decodeEnvelope(message.data, { maxBytes: limits.maxEnvelopeBytes });
       const ids = checkLeave(envelope, {
@@ -293,9 +291,18 @@ export class Membership {
         revoked: (id) => keys.revoked(id),
       });
       const now = clock.now();
-      for (const id of ids) for (const event of registry.leave(id, now)) events.emit(event);
+      // As when it falls silent: its routes are dropped.
+      this.#emitLeaving(ids.flatMap((id) => registry.leave(id, now)));
     } catch (error) {
       deadLetters.park(message, error);
+    }
+  }
+
+  /** Reports the registry's leave events, dropping each departed agent's routes first. */
+  #emitLeaving(leaving: readonly RegistryEvent[]): void {
+    for (const event of leaving) {
+      if (event.type === "agent.left") this.#onLeft(event.card.id);
+      this.#node.events.emit(event);
     }
   }
 }

@@ -12,7 +12,7 @@
  */
 
 import { LLM_DEFAULTS } from "../config/models.js";
-import { ConfigError } from "../errors/index.js";
+import { ConclaveError, ConfigError } from "../errors/index.js";
 import { ModelResponseError, ToolResultTooLargeError, UnknownToolError } from "../errors/llm.js";
 import type { JsonValue } from "../wire/json-value.js";
 import { estimateInputTokens } from "./cost.js";
@@ -300,13 +300,14 @@ class Loop implements LlmClient {
           : { onText: (text: string) => emit({ step: name, text, replayed: false }) }),
       };
       let result: ModelStepResult;
+      const started = performance.now();
       try {
         result = await pool.call(send);
       } catch (error) {
         // The hold is keyed by the step: should settling fail, the next attempt reclaims it.
-        if (failed.length === 0) await hold.release().catch(() => undefined);
+        const spent = failed.length === 0 ? undefined : failedAttemptsCharge(failed, most);
+        if (spent === undefined) await hold.release().catch(() => undefined);
         else {
-          const spent = failedAttemptsCharge(failed, most);
           await hold
             .charge(spent.credits, {
               step: name,
@@ -322,6 +323,20 @@ class Loop implements LlmClient {
             })
             .catch(() => undefined);
         }
+        // Failed calls are calls too: their record says so, with what they cost.
+        const entry = pool.chain(request.model)[0];
+        this.#config.onCall?.({
+          model: spent?.model ?? request.model,
+          modelId: spent?.modelId ?? entry?.modelId ?? "",
+          inputTokens: spent?.inputTokens ?? 0,
+          outputTokens: spent?.outputTokens ?? 0,
+          cachedInputTokens: 0,
+          cost: spent?.credits ?? 0,
+          latencyMs: Math.round(performance.now() - started),
+          step: name,
+          replayed: false,
+          failed: error instanceof ConclaveError ? error.code : "E_UNKNOWN",
+        });
         throw error;
       }
       const earlier = failed.length === 0 ? undefined : failedAttemptsCharge(failed, most);

@@ -210,6 +210,13 @@ export interface LlmCallRecord {
   readonly step: string;
   /** True when the result came from the journal: no request was sent, nothing was charged. */
   readonly replayed: boolean;
+  /**
+   * The error's code when the call gave no answer (after its retries and
+   * fallbacks). `cost` and the tokens are then what was charged as an
+   * estimate for the output the provider produced before it failed, 0 when
+   * it produced none (the hold was released).
+   */
+  readonly failed?: string;
 }
 
 /** A streamed piece of text, for publishing as an event. */

@@ -208,7 +208,13 @@ describe("a call that fails after the provider produced output", () => {
     assert.equal(charge.model, "fast");
     assert.equal(charge.modelId, "test-model");
     assert.equal(charge.priceVersion, "test-1");
-    assert.equal(calls.length, 0, "no llm.call record: the call gave no answer");
+    // The llm.call record says the call failed, and what it cost.
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]?.failed, "E_MODEL_UNAVAILABLE");
+    assert.equal(calls[0]?.cost, charge.credits);
+    assert.equal(calls[0]?.outputTokens, estimateTokens(PARTIAL));
+    assert.equal(calls[0]?.model, "fast");
+    assert.equal(calls[0]?.modelId, "test-model");
   });
 
   test("a stream aborted by its signal after text is charged too", async () => {
@@ -254,12 +260,17 @@ describe("a call that fails after the provider produced output", () => {
 
   test("a failure before any output still releases the hold", async () => {
     faults = [serverError];
-    const { llm, budget } = loop(pool([model("fast", url, { maxRetries: 0 })]));
+    const { llm, budget, calls } = loop(pool([model("fast", url, { maxRetries: 0 })]));
     const { error } = await drain(llm.stream({ prompt: PROMPT }));
     assert.ok(error instanceof ModelUnavailableError, String(error));
     assert.equal(budget.charges.length, 0);
     assert.equal(budget.held, 0);
     assert.equal(budget.balance, 1_000_000);
+    // Still a call: its record shows the failure, at no cost.
+    assert.deepEqual(
+      calls.map((c) => [c.failed, c.cost, c.inputTokens, c.outputTokens, c.modelId]),
+      [["E_MODEL_UNAVAILABLE", 0, 0, 0, "test-model"]],
+    );
   });
 
   test("a failed call retried by the task is charged once more for the new call only", async () => {
@@ -387,6 +398,13 @@ describe("on the ledger", () => {
     assert.equal(estimated.memo["failedAttemptCredits"], estimateCredits);
     const balance = await swarm.store.balance(agentAccount("analyst-p"));
     assert.equal(100_000 - balance, 200 + estimateCredits, "both calls paid");
+    // The metrics count both calls and agree with the ledger on what they cost.
+    const text = await swarm.metrics.render();
+    assert.match(text, /conclave_llm_calls_total\{model="fast",replayed="false"\} 2/);
+    assert.match(
+      text,
+      new RegExp(`conclave_llm_cost_credits_total\\{model="fast"\\} ${200 + estimateCredits}\\b`),
+    );
   });
 });
 

@@ -22,6 +22,12 @@
  *   dead-lettered without running the handler again.
  * - A dead letter carries the original's data and headers plus
  *   `DeadLetterHeaders`, and is enqueued with the id `dlq:<original id>`.
+ * - A dead letter the broker refuses (its queue full or gone) never sends
+ *   the message back to a handler: the NATS and RabbitMQ adapters keep the
+ *   message leased and try again with backoff (`DEAD_LETTER_ATTEMPTS_HELD`,
+ *   `deadLetterRetryPause`), then puts it back marked as owing that dead
+ *   letter. A message that arrives owing one is dead-lettered with the
+ *   owed reason and count (`owedDeadLetter`), without running the handler.
  */
 
 import { toError } from "../errors/index.js";
@@ -85,6 +91,18 @@ export function isExhausted(deliveryCount: number, maxDeliver: number): boolean 
 }
 
 // ---- dead letters -------------------------------------------------------------
+
+/**
+ * Attempts at a refused dead letter while its message stays leased (1 s
+ * apart, then doubling: 7 s in all), before the message is put back owing
+ * its dead letter: held no longer, it does not keep a consumer's slot.
+ */
+export const DEAD_LETTER_ATTEMPTS_HELD = 4;
+
+/** The pause after attempt `attempt` (from 1) at a refused dead letter, ms. */
+export function deadLetterRetryPause(attempt: number): number {
+  return 1000 * 2 ** (attempt - 1);
+}
 
 /** What a dead letter says about the message it replaces. */
 export interface DeadLetterFacts {
@@ -175,7 +193,8 @@ export interface LeaseOperations {
   /**
    * Moves the message to its queue's dead-letter subject (headers from
    * `deadLetterHeaders`, id from `deadLetterMsgId`) and removes the
-   * original; when the dead letter cannot be stored, keeps the message.
+   * original; when the dead letter cannot be stored, keeps the message,
+   * owing that dead letter (see the rules above).
    */
   deadLetter(reason: string, deliveries: number): Promise<void>;
   /** Extends the lease by the queue's `ackWaitMs` from now. */
@@ -198,6 +217,12 @@ export interface SettlingDelivery extends Delivery {
   readonly settled: boolean;
   /** Dead-letters a message that arrived after its last allowed lease ended unsettled (see `isExhausted`). */
   exhausted(lastFailure: string): Promise<void>;
+  /**
+   * Dead-letters a message that arrived owing a dead letter an earlier
+   * delivery could not store (the broker refused it), with that dead
+   * letter's reason and deliveries: its handler does not run again.
+   */
+  owedDeadLetter(reason: string, deliveries: number): Promise<void>;
 }
 
 /**
@@ -274,6 +299,10 @@ class LeasedDelivery implements SettlingDelivery {
       exhaustedReason(deliveries, this.#lease.maxDeliver(), lastFailure),
       deliveries,
     );
+  }
+
+  owedDeadLetter(reason: string, deliveries: number): Promise<void> {
+    return this.#settleOnce() ? this.#lease.deadLetter(reason, deliveries) : Promise.resolve();
   }
 }
 

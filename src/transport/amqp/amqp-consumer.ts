@@ -6,8 +6,10 @@ import type { Consumer, DeliveryHandler, Headers, QueueConfig } from "../port.js
 import {
   ackDeadlineReason,
   createDelivery,
+  DEAD_LETTER_ATTEMPTS_HELD,
   deadLetterHeaders,
   deadLetterMsgId,
+  deadLetterRetryPause,
   decideRedelivery,
   invokeHandler,
   isExhausted,
@@ -61,17 +63,6 @@ interface Lease {
   cancelTimer: (() => void) | undefined;
 }
 
-/**
- * Attempts at a refused dead letter while its message is held here (1 s
- * apart, then doubling: 7 s in all), before the message is parked at the
- * tail of its queue, still owing its dead letter: held no longer, it does
- * not keep a prefetch slot, nor reach RabbitMQ's consumer_timeout.
- */
-const DEAD_LETTER_ATTEMPTS_HELD = 4;
-/** The pause before attempt `n + 1` at a refused dead letter. */
-function deadLetterPause(attempt: number): number {
-  return 1000 * 2 ** (attempt - 1);
-}
 /** After the server closed the consumer's channel, how long before it attaches again. */
 const REATTACH_MS = 1000;
 
@@ -481,7 +472,7 @@ export class AmqpConsumer implements Consumer {
       // The channel that held it closed: the broker put the message back itself.
       if (!this.#holds(lease)) return;
       const park = attempt >= DEAD_LETTER_ATTEMPTS_HELD || this.#state !== "running";
-      const pause = deadLetterPause(attempt);
+      const pause = deadLetterRetryPause(attempt);
       this.host.report(
         new TransportError(
           `could not dead-letter message "${lease.msgId}" from queue "${this.queue}" to "${config.deadLetterSubject}" (${describe(outcome)}); ${park ? "it goes to the tail of its queue and is dead-lettered when it comes back (its handler does not run again)" : `trying again in ${pause} ms`}: check the dead-letter queue (full, or deleted)`,

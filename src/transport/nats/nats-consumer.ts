@@ -4,13 +4,15 @@ import { type Consumer, DeadLetterHeaders, type DeliveryHandler, type Headers } 
 import {
   ackDeadlineReason,
   createDelivery,
-  deadLetterHeaders,
-  deadLetterMsgId,
   invokeHandler,
   isExhausted,
   type SettlingDelivery,
 } from "../settlement.js";
-import { fitDeadLetter } from "./dead-letter-size.js";
+import {
+  moveToDeadLetter,
+  ORIGINAL_SEQ_HEADER,
+  ORIGINAL_STORED_ID_HEADER,
+} from "./dead-letter-move.js";
 import {
   ackSubject,
   type Driver,
@@ -20,6 +22,7 @@ import {
 } from "./driver.js";
 import { mapError } from "./errors.js";
 import { fromNatsHeaders, natsMsgId } from "./headers.js";
+import { OwedDeadLetters, type ReadHeaders, readParked } from "./owed-dead-letters.js";
 import type { QueueSettings } from "./queue-settings.js";
 import { ReleasedDeliveries } from "./released-deliveries.js";
 
@@ -39,7 +42,10 @@ export interface ConsumerHost {
    * not see (`consumer-health.ts`).
    */
   idle(queue: string): void;
-  /** Durably stores a dead letter (JetStream publish, deduplicated by `msgId`). */
+  /**
+   * Durably stores a message (JetStream publish, deduplicated by `msgId`): a
+   * dead letter, or a copy parked on its own queue owing its dead letter.
+   */
   publishDeadLetter(
     subject: string,
     data: Uint8Array,
@@ -67,19 +73,14 @@ export interface ConsumerHost {
    * so that they do not count as attempts; a consumer keeps its own without.
    */
   readonly released?: ReleasedDeliveries;
+  /**
+   * The messages given back owing a dead letter the server refused, shared
+   * by the transport's consumers; a consumer keeps its own without.
+   */
+  readonly owed?: OwedDeadLetters;
   /** The server's `max_payload`, once known: a dead letter is trimmed to fit it. */
   maxPayload?(): number | undefined;
 }
-
-/**
- * Header on a dead letter naming the original's sequence in its queue's
- * stream (the queue is `DeadLetterHeaders.queue`). JetStream cannot move a
- * message between streams atomically, so a dead letter is published first
- * (nothing is lost if the mover dies) and the original removed after; a
- * consumer that receives the dead letter first completes the removal before
- * its handler sees it. So once a dead letter is observed, the original is gone.
- */
-export const ORIGINAL_SEQ_HEADER = "conclave-original-seq";
 
 /** How long one pull request waits on the server for messages; an idle consumer renews it this often. */
 const PULL_EXPIRES_MS = 10_000;
@@ -126,6 +127,9 @@ export class NatsConsumer implements Consumer {
   readonly #loops = new Set<Promise<void>>();
   #draining: Promise<void> | undefined;
   readonly #released: ReleasedDeliveries;
+  readonly #owed: OwedDeadLetters;
+  /** Wakes the pauses between attempts at refused dead letters (see `#pause`). */
+  readonly #pauses = new Set<() => void>();
 
   constructor(
     queue: string,
@@ -135,6 +139,7 @@ export class NatsConsumer implements Consumer {
   ) {
     this.queue = queue;
     this.#released = host.released ?? new ReleasedDeliveries();
+    this.#owed = host.owed ?? new OwedDeadLetters();
     this.#pump();
   }
 
@@ -152,6 +157,7 @@ export class NatsConsumer implements Consumer {
       this.#state = "draining";
       this.#cancelRetry?.();
       this.#cancelRetry = undefined;
+      this.#wakePauses();
       await this.#endPulls();
     }
     await this.#idle();
@@ -162,6 +168,7 @@ export class NatsConsumer implements Consumer {
     if (this.#state !== "closed") {
       this.#state = "closed";
       this.#stopPulling();
+      this.#wakePauses();
       // A drain waiting on this consumer gives up: close means now.
       this.#wakeIdle();
     }
@@ -347,7 +354,25 @@ export class NatsConsumer implements Consumer {
       return;
     }
     this.#inFlight++;
-    const delivery = this.#delivery(message, settings);
+    const read = readParked(fromNatsHeaders(message.headers));
+    const storedId = natsMsgId(message.headers, settings.stream, message.seq);
+    const delivery = this.#delivery(message, settings, read, storedId);
+    const owed = this.#owed.get(settings.stream, message.seq, storedId) ?? read.owed;
+    if (owed) {
+      // Its dead letter was refused before: dead-letter it with that
+      // reason and count; its handler does not run again. A parked copy
+      // first removes the message it replaces, if a crash left it stored.
+      const from = read.parkedFrom;
+      const removed = from
+        ? this.host.completeDeadLetter(settings.stream, from.seq, from.storedId)
+        : Promise.resolve();
+      void removed.then(() =>
+        delivery
+          .owedDeadLetter(owed.reason, owed.deliveries)
+          .catch((e: unknown) => this.host.report(toError(e))),
+      );
+      return;
+    }
     if (isExhausted(delivery.deliveryCount, settings.maxDeliver)) {
       // Its last allowed lease expired (a hung handler, a dead consumer):
       // dead-letter it now, never hand it over again.
@@ -358,7 +383,8 @@ export class NatsConsumer implements Consumer {
     }
     const deadQueue = delivery.headers[DeadLetterHeaders.queue];
     const originalSeq = Number(delivery.headers[ORIGINAL_SEQ_HEADER]);
-    const originalMsgId = delivery.headers[DeadLetterHeaders.msgId];
+    const originalMsgId =
+      delivery.headers[ORIGINAL_STORED_ID_HEADER] ?? delivery.headers[DeadLetterHeaders.msgId];
     if (deadQueue && originalMsgId && Number.isSafeInteger(originalSeq) && originalSeq > 0) {
       void this.host
         .completeDeadLetter(deadQueue, originalSeq, originalMsgId)
@@ -377,10 +403,16 @@ export class NatsConsumer implements Consumer {
    * its slot is freed for the redelivery, as the memory adapter does. A late
    * `ack` still removes the message; a late `nak` does nothing.
    */
-  #delivery(message: JsMsg, settings: QueueSettings): SettlingDelivery {
+  #delivery(
+    message: JsMsg,
+    settings: QueueSettings,
+    read: ReadHeaders,
+    storedId: string,
+  ): SettlingDelivery {
     const host = this.host;
-    const headers = fromNatsHeaders(message.headers);
-    const msgId = natsMsgId(message.headers, settings.stream, message.seq);
+    const { headers } = read;
+    // A parked copy is stored under an id of its own; it stands for the original.
+    const msgId = read.owed?.msgId ?? storedId;
     const current = () => host.cachedSettings(settings.name) ?? settings;
     const released = this.#released;
     /** The message left its queue: its releases need no remembering. */
@@ -424,48 +456,15 @@ export class NatsConsumer implements Consumer {
       });
     };
 
-    const deadLetter = async (reason: string, deliveries: number): Promise<void> => {
-      const s = current();
-      const dead: Headers = {
-        ...deadLetterHeaders({
-          headers,
-          // NATS header values are single lines.
-          reason: reason.replace(/[\r\n]+/g, " "),
-          queue: s.name,
-          subject: message.subject,
-          deliveries,
-          at: host.clock.now(),
-          msgId,
-        }),
-        [ORIGINAL_SEQ_HEADER]: String(message.seq),
-      };
-      const id = deadLetterMsgId(msgId);
-      // The dead letter's headers must not push it over max_payload: then
-      // it could never be stored, and the message came back forever.
-      const fitted = fitDeadLetter(
-        message.data.byteLength,
-        dead,
-        { "Nats-Msg-Id": id },
-        host.maxPayload?.(),
-        [DeadLetterHeaders.at, DeadLetterHeaders.deliveries, ORIGINAL_SEQ_HEADER],
-      );
-      try {
-        await host.publishDeadLetter(s.deadLetterSubject, message.data, id, fitted);
-      } catch (error) {
-        // Keep the message rather than lose it: it comes back after a pause
-        // and is dead-lettered again then.
-        try {
-          message.nak(Math.min(s.ackWaitMs, RETRY_MAX_MS));
-        } catch {
-          // Connection gone: redelivered after the ack deadline.
-        }
-        throw error;
-      }
-      // Plain TERM: the reason travels in the dead letter's headers (a TERM
-      // reason needs nats-server 2.11). In a work-queue stream TERM removes
-      // the message, like an ack.
-      message.term();
-      await host.flush();
+    const moved = {
+      message,
+      settings: current,
+      headers,
+      msgId,
+      storedId,
+      stopping: () => this.#state !== "running",
+      pause: (ms: number) => this.#pause(ms),
+      owed: this.#owed,
     };
 
     const delivery = createDelivery(
@@ -495,7 +494,7 @@ export class NatsConsumer implements Consumer {
           }),
         deadLetter: (reason, deliveries) =>
           settle(async () => {
-            await deadLetter(reason, deliveries);
+            await moveToDeadLetter(host, moved, reason, deliveries);
             gone();
           }),
         extendLease: () => {
@@ -509,6 +508,29 @@ export class NatsConsumer implements Consumer {
       },
     );
     return delivery;
+  }
+
+  /**
+   * Waits `ms`, or less when this consumer stops meanwhile: a message held
+   * for another attempt at its dead letter is then put back at once, and
+   * no timer outlives the consumer.
+   */
+  #pause(ms: number): Promise<void> {
+    if (this.#state !== "running") return Promise.resolve();
+    return new Promise((resolve) => {
+      let cancel: (() => void) | undefined;
+      const wake = () => {
+        cancel?.();
+        this.#pauses.delete(wake);
+        resolve();
+      };
+      cancel = this.host.clock.setTimer(wake, ms);
+      this.#pauses.add(wake);
+    });
+  }
+
+  #wakePauses(): void {
+    for (const wake of [...this.#pauses]) wake();
   }
 
   #slotFreed(): void {

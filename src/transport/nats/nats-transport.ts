@@ -28,6 +28,7 @@ import { CoreMessaging } from "./core-messaging.js";
 import type { NatsConnection } from "./driver.js";
 import { describeCause } from "./errors.js";
 import { type ConsumerHost, NatsConsumer } from "./nats-consumer.js";
+import { OwedDeadLetters } from "./owed-dead-letters.js";
 import { DurablePublisher, fromNatsReceipt } from "./publisher.js";
 import { ReleasedDeliveries } from "./released-deliveries.js";
 import { ReplyInbox } from "./reply-inbox.js";
@@ -66,6 +67,12 @@ const FEATURES: TransportFeatures = Object.freeze({
  *   terminated, so a crash in between loses nothing; it also carries
  *   `conclave-original-seq`, with which a consumer of the dead letter
  *   finishes removing the original first (there is no atomic move).
+ * - A dead letter the server refuses (its queue full or gone) is tried again
+ *   while the message stays leased; then a copy owing it is parked at the
+ *   tail of the message's queue (`conclave-nats-dead-reason`, ...), or, if
+ *   that is refused too, the message is given back and remembered here as
+ *   owing it. Either way its handler does not run again (see
+ *   `dead-letter-move.ts`, and `owed-dead-letters.ts` for what a crash costs).
  * - A closed consumer's unsettled messages come back after their ack
  *   deadline, not at once (`features.releasesOnClose` is false).
  * - The connection reconnects forever; pulls resume once it is back.
@@ -203,6 +210,7 @@ class NatsTransport implements Transport {
       detached: (consumer) => this.#consumers.delete(consumer),
       isClosed: () => this.#nc.isClosed(),
       released: new ReleasedDeliveries(),
+      owed: new OwedDeadLetters(),
       maxPayload: () => this.#nc.info?.max_payload,
     };
   }

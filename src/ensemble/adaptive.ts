@@ -14,7 +14,7 @@ import { byCodeUnits, type MemberAnswer } from "./answers.js";
 /** A member the plan may ask, with what asking it costs (credits, or any consistent unit). */
 export interface AdaptiveMember {
   readonly id: string;
-  /** Expected cost of one call. Members without one are asked after every priced one. */
+  /** Expected cost of one call, a finite number ≥ 0. Members without one are asked after every priced one. */
   readonly cost?: number;
 }
 
@@ -110,8 +110,8 @@ export interface AdaptivePlan<T> {
  *
  * So when the first `start` members agree, nobody else is asked.
  *
- * @throws ConfigError on an empty or duplicated member list, or `start`,
- * `maxMembers` or `step` out of range.
+ * @throws ConfigError on an empty or duplicated member list, a cost that is
+ * not a finite number ≥ 0, or `start`, `maxMembers` or `step` out of range.
  *
  * @example
  * ```ts
@@ -129,6 +129,14 @@ export function createAdaptivePlan<T>(config: AdaptiveConfig<T>): AdaptivePlan<T
   if (ids.length === 0) throw new ConfigError("an adaptive ensemble needs at least one member");
   if (new Set(ids).size !== ids.length) {
     throw new ConfigError(`ensemble members must be distinct, got ${ids.join(", ")}`);
+  }
+  for (const { id, cost } of config.members) {
+    // A NaN compares as neither cheaper nor dearer: the order would stop being "cheapest first".
+    if (cost !== undefined && !(Number.isFinite(cost) && cost >= 0)) {
+      throw new ConfigError(
+        `cost of ensemble member "${id}" must be a finite number ≥ 0, got ${cost}; leave it out to ask the member after every priced one`,
+      );
+    }
   }
   const maxMembers = config.maxMembers ?? ids.length;
   const step = config.step ?? 1;

@@ -55,6 +55,37 @@ export class CombinerReplyError extends ConclaveError {
 }
 
 /**
+ * The reviewer, judge or combiner was asked as often as the runtime asks
+ * (the second time told what was wrong) and no reply could be used; `cause`
+ * is the last reply's {@link CombinerReplyError}. Permanent: the replies are
+ * journaled, so a retry of the task would read the same ones.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof CombinerRepliesUnusableError) console.log(err.role, err.asks);
+ * ```
+ */
+export class CombinerRepliesUnusableError extends PermanentError {
+  override readonly code: string = "E_COMBINER_REPLIES_UNUSABLE";
+
+  constructor(
+    /** The ensemble's task type. */
+    readonly ensemble: string,
+    /** The role asked. */
+    readonly role: string,
+    /** The task type it was asked (`ensemble.review`, `ensemble.judge`, `ensemble.combine`). */
+    readonly askedTask: string,
+    readonly asks: number,
+    last: CombinerReplyError,
+  ) {
+    super(
+      `ensemble ${ensemble}: role "${role}" was asked ${asks} times (${askedTask}) and no reply could be used (${last.message})`,
+      { cause: last },
+    );
+  }
+}
+
+/**
  * An outcome would have let a member grade itself: the auditor of an ensemble
  * member's answer is that member. Weights are learned only from someone
  * else's verdict (an auditor agent, a reviewer, or the task's ground truth).

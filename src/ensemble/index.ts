@@ -41,7 +41,12 @@ export {
   sameAnswer,
 } from "./answers.js";
 export { type BestOfOptions, type BestOfResult, bestOf } from "./best-of.js";
-export { CombinerReplyError, NoUsableAnswersError, SelfAssessmentError } from "./errors.js";
+export {
+  CombinerRepliesUnusableError,
+  CombinerReplyError,
+  NoUsableAnswersError,
+  SelfAssessmentError,
+} from "./errors.js";
 export {
   decideByJudge,
   type JudgeInput,

@@ -59,7 +59,8 @@ export type AuditedOutcome = AuditVerdict | AuditScore;
  *
  * Has the shape the store's `updateReputation(key, update)` expects.
  *
- * @throws SelfAssessmentError when the auditor is the member itself.
+ * @throws SelfAssessmentError when the auditor is the member itself (a
+ * {@link GROUND_TRUTH_AUDITOR} verdict never is: the truth is no agent's).
  * @throws ConfigError when `alpha` is not in (0, 1] or the score is NaN.
  *
  * @example
@@ -74,7 +75,11 @@ export function updateWeight(
   outcome: AuditedOutcome,
   alpha: number = ENSEMBLE_WEIGHT_ALPHA,
 ): number {
-  if (outcome.auditor === outcome.member) throw new SelfAssessmentError(outcome.member);
+  // The task's truth is nobody's verdict, even for a member whose id is
+  // "ground-truth" (a valid agent id): only an agent can grade itself.
+  if (outcome.auditor === outcome.member && outcome.auditor !== GROUND_TRUTH_AUDITOR) {
+    throw new SelfAssessmentError(outcome.member);
+  }
   const score = "verdict" in outcome ? (outcome.verdict === "pass" ? 1 : 0) : outcome.score;
   if (Number.isNaN(score)) {
     throw new ConfigError(

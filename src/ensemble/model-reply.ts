@@ -81,23 +81,49 @@ export function readReplyObject(rule: AskingRule, output: unknown): Record<strin
     throw new CombinerReplyError(rule, `expected JSON text or an object, got ${typeof output}`);
   }
   const text = output.trim();
-  const start = text.indexOf("{");
-  const end = text.lastIndexOf("}");
-  if (start < 0 || end < start) {
+  // Each balanced {…} in turn, so that a brace in the prose around the
+  // object ("I prefer {B}") does not hide it; the first that parses wins.
+  let firstError: unknown;
+  let tried = 0;
+  for (let start = text.indexOf("{"); start >= 0 && tried < MAX_OBJECT_STARTS; tried++) {
+    const end = closingBrace(text, start);
+    // Never closed (a stray quote in the prose swallowed the rest): try the next one.
+    try {
+      const parsed: unknown = JSON.parse(text.slice(start, end < 0 ? undefined : end + 1));
+      if (isObject(parsed)) return parsed;
+    } catch (cause) {
+      firstError ??= cause;
+    }
+    start = text.indexOf("{", start + 1);
+  }
+  if (tried === 0 || firstError === undefined) {
     throw new CombinerReplyError(rule, `no JSON object in the reply: ${preview(text)}`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.slice(start, end + 1));
-  } catch (cause) {
-    throw new CombinerReplyError(rule, `the reply's JSON does not parse: ${preview(text)}`, {
-      cause,
-    });
+  throw new CombinerReplyError(rule, `the reply's JSON does not parse: ${preview(text)}`, {
+    cause: firstError,
+  });
+}
+
+/** How many `{` a reply is searched from: a bound on the work a long reply of braces can cause. */
+const MAX_OBJECT_STARTS = 64;
+
+/**
+ * The index of the `}` that closes the `{` at `start`, skipping braces
+ * inside JSON strings; -1 when it is never closed.
+ */
+function closingBrace(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) return i;
   }
-  if (!isObject(parsed)) {
-    throw new CombinerReplyError(rule, `the reply is not a JSON object: ${preview(text)}`);
-  }
-  return parsed;
+  return -1;
 }
 
 /**

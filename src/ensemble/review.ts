@@ -77,7 +77,9 @@ export function prepareReviewInput<T>(
  * score is left out of the map (`bestOf` then rejects its answer).
  *
  * @throws CombinerReplyError when there are no `scores`, a letter names no
- * candidate, or the list is longer than the candidates.
+ * candidate, the list is longer than the candidates, or no candidate has a
+ * finite score (a reply that ranks nothing is the reviewer's slip, such as
+ * `"9"` for `9`: asking again can fix it, while the members' answers are fine).
  */
 export function parseReviewScores<T>(output: unknown, input: ReviewInput<T>): Map<string, number> {
   const reply = Array.isArray(output) ? { scores: output } : readReplyObject("best-of", output);
@@ -96,7 +98,7 @@ export function parseReviewScores<T>(output: unknown, input: ReviewInput<T>): Ma
     scores.forEach((score, i) => {
       keep((input.candidates[i] as ShownAnswer<T>).member, score);
     });
-    return result;
+    return scoredSome(result);
   }
   if (typeof scores !== "object" || scores === null) {
     throw new CombinerReplyError("best-of", 'the reply has no "scores" object or list');
@@ -112,5 +114,15 @@ export function parseReviewScores<T>(output: unknown, input: ReviewInput<T>): Ma
     }
     keep(candidate.member, score);
   }
-  return result;
+  return scoredSome(result);
+}
+
+function scoredSome(scores: Map<string, number>): Map<string, number> {
+  if (scores.size === 0) {
+    throw new CombinerReplyError(
+      "best-of",
+      'no candidate has a finite score: give each a number, e.g. {"scores": {"A": 7, "B": 9}}',
+    );
+  }
+  return scores;
 }

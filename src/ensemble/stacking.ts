@@ -96,9 +96,12 @@ export function parseStackingAnswer<T>(
   try {
     answer = validate(reply["answer"]);
   } catch (cause) {
+    // The validator's reason goes in the message: the runtime's second ask
+    // tells the combiner only the message, and "refused" alone says nothing to fix.
+    const why = cause instanceof Error && cause.message !== "" ? `: ${cause.message}` : "";
     throw new CombinerReplyError(
       "stacking",
-      `the validator refused the answer ${renderAnswer(reply["answer"])}`,
+      `the validator refused the answer ${renderAnswer(reply["answer"])}${why}`,
       { cause },
     );
   }

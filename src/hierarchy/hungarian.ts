@@ -81,18 +81,20 @@ export function solveAssignment(values: readonly (readonly number[])[]): Assignm
   const transpose = rows > columns;
   const n = transpose ? columns : rows;
   const m = transpose ? rows : columns;
-  // Costs best − v lie in [0, spread]. A forbidden pair costs more than any n
-  // allowed pairs together, so one forbidden pair fewer always wins: that is
-  // the lexicographic objective, and forbidden pairs are dropped afterwards.
-  const spread = best - worst;
-  const forbiddenCost = n * spread + 1;
+  // Costs (best − v) ÷ spread lie in [0, 1] whatever the values' scale. A
+  // forbidden pair costs n + 1, more than any n allowed pairs together, so
+  // one forbidden pair fewer always wins: that is the lexicographic
+  // objective, and forbidden pairs are dropped afterwards. (In the values'
+  // own units the margin of 1 was rounded away once n × spread passed 2⁵³.)
+  const costOf = scaledCost(best, worst);
+  const forbiddenCost = n + 1;
   const cost = new Float64Array(n * m);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < m; j++) {
       const v = transpose
         ? (values[j] as readonly number[])[i]
         : (values[i] as readonly number[])[j];
-      cost[i * m + j] = v === FORBIDDEN ? forbiddenCost : best - (v as number);
+      cost[i * m + j] = v === FORBIDDEN ? forbiddenCost : costOf(v as number);
     }
   }
   const rowOfSolverColumn = minimiseCost(cost, n, m);
@@ -112,6 +114,18 @@ export function solveAssignment(values: readonly (readonly number[])[]): Assignm
     total += v;
   }
   return { columnOfRow, rowOfColumn, assigned, total };
+}
+
+/**
+ * The cost of a finite value in [0, 1]: 0 for `best`, 1 for `worst`. Halves
+ * when the spread overflows (values from −1e308 to 1e308).
+ */
+function scaledCost(best: number, worst: number): (value: number) => number {
+  const spread = best - worst;
+  if (spread === 0) return () => 0;
+  if (Number.isFinite(spread)) return (value) => (best - value) / spread;
+  const halfSpread = best / 2 - worst / 2;
+  return (value) => (best / 2 - value / 2) / halfSpread;
 }
 
 /**

@@ -158,7 +158,10 @@ export function planVacancyFill(
 ): VacancyFillPlan {
   const floor = floorOf(options);
   const held = new Set(current.map(slotKey));
-  const open = vacant.filter((v) => !held.has(slotKey(v)));
+  // Each slot once: a slot listed twice would be solved as two, and staffed twice.
+  const open = [...new Map(vacant.map((v) => [slotKey(v), v])).values()].filter(
+    (v) => !held.has(slotKey(v)),
+  );
   if (open.length === 0) return { assignments: current, filled: [], vacant: [] };
   const holding = new Set(current.map((s) => s.agent));
   const free = agents.filter((a) => !holding.has(a.id) && clampReputation(a.reputation) >= floor);

@@ -71,7 +71,8 @@ export const DEFAULT_SUITABILITY_WEIGHTS: SuitabilityWeights = Object.freeze({
  *  − cost × cost / (cost + costScale)`
  *
  * With the default weights a value in [−0.1, 0.9]; higher is better.
- * Reputation and load are clamped to [0, 1].
+ * Reputation and load are clamped to [0, 1], a negative cost counts 0 and an
+ * infinite one the whole penalty; a NaN figure counts as its default.
  *
  * @example
  * ```ts
@@ -91,14 +92,24 @@ export function suitability(
   const prefers = role.prefers ?? [];
   const preferred =
     prefers.length === 0 ? 1 : prefers.filter((c) => has.has(c)).length / prefers.length;
-  const load = Math.min(1, Math.max(0, agent.load ?? 0));
-  const cost = Math.max(0, agent.cost ?? 0);
+  // Measured figures, so clamped rather than refused: an unknown (NaN) load
+  // or cost counts as its default, as an unknown reputation counts as neutral.
+  const load = Math.min(1, Math.max(0, orDefault(agent.load, 0)));
+  const cost = Math.max(0, orDefault(agent.cost, 0));
+  // cost ÷ (cost + scale), written so that it is 0 for a cost of 0 (whatever
+  // the scale, 0 included) and tends
+  // to 1 for a huge or infinite one (∞ ÷ ∞ is NaN; a sum that overflows gave 0).
+  const costPenalty = cost === 0 ? 0 : 1 / (1 + weights.costScale / cost);
   return (
     weights.preferred * preferred +
     weights.reputation * clampReputation(agent.reputation) +
     weights.spareCapacity * (1 - load) -
-    weights.cost * (cost / (cost + weights.costScale))
+    weights.cost * costPenalty
   );
+}
+
+function orDefault(value: number | undefined, fallback: number): number {
+  return value === undefined || Number.isNaN(value) ? fallback : value;
 }
 
 /** Checks a {@link SuitabilityWeights}. @throws ConfigError on a negative or non-finite weight. */

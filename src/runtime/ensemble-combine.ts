@@ -8,6 +8,7 @@
 import { ASKED_BY_RULE, type AskingRuleName } from "../config/ensembles.js";
 import {
   bestOf,
+  CombinerRepliesUnusableError,
   CombinerReplyError,
   type EnsembleRecord,
   judgeRecord,
@@ -164,10 +165,7 @@ async function askCombiner(
       if (!(err instanceof CombinerReplyError)) throw err;
       if (steps.length >= COMBINER_ASKS) {
         // The replies are journaled: a retry of the task would read the same ones.
-        throw new PermanentError(
-          `ensemble ${spec.task}: role "${asks.role}" was asked ${steps.length} times (${asks.task}) and no reply could be used (${err.message})`,
-          { cause: err },
-        );
+        throw new CombinerRepliesUnusableError(spec.task, asks.role, asks.task, steps.length, err);
       }
       previousError = err.message;
     }
@@ -209,10 +207,14 @@ function fromReply(
 /**
  * The stacking combiner's answer must be of the members' kind: a finite
  * number when they all answered numbers, a non-empty string when they all
- * answered strings, and anything but null otherwise.
+ * answered strings, and anything but null otherwise. A member that answered
+ * nothing (null) is no candidate the combiner was shown, so it has no kind:
+ * its null must not make numeric answers look mixed.
  */
 function likeTheMembers(answers: readonly MemberAnswer<unknown>[]): (value: unknown) => unknown {
-  const kinds = new Set(answers.map((a) => typeof a.answer));
+  const kinds = new Set(
+    answers.filter((a) => a.answer !== null && a.answer !== undefined).map((a) => typeof a.answer),
+  );
   return (value) => {
     if (kinds.size === 1 && kinds.has("number") && !Number.isFinite(value)) {
       throw new Error("the members answered numbers: answer a finite number");

@@ -288,7 +288,11 @@ export function runCommands(cli: Command): void {
       port,
     )
     .option("--host <host>", "with --http: the address to bind (default gateway.host, 127.0.0.1)")
-    .option("--agents <ids>", "only run these agents here (comma-separated)", agentList)
+    .option(
+      "--agents <ids>",
+      "only run these agents here, and gateway.as (comma-separated)",
+      agentList,
+    )
     .action(
       async (opts: {
         swarm: string;

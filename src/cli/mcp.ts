@@ -19,7 +19,7 @@ export interface McpCommandOptions {
   readonly http: boolean;
   readonly host?: string;
   readonly port?: number;
-  /** Only these agents run here. */
+  /** Only these agents run here, and the gateway's agent (`gateway.as`). */
   readonly agents?: readonly string[];
   readonly logLevel: string;
 }
@@ -33,9 +33,11 @@ export async function serveMcp(file: string, options: McpCommandOptions): Promis
     );
   }
   const log = pino({ name: "conclave-mcp", level: options.logLevel }, pino.destination(2));
-  const swarm = await openSwarm(config, {
-    ...(options.agents === undefined ? {} : { agents: options.agents }),
-  });
+  // The gateway's agent signs (and pays for) every task a caller starts: it
+  // runs here whatever --agents names, as under `conclave gateway a2a`.
+  const agents =
+    options.agents === undefined ? undefined : [...new Set([...options.agents, config.gateway.as])];
+  const swarm = await openSwarm(config, agents === undefined ? {} : { agents });
   swarm.on((event) => {
     if (event.type === "error") log.error({ event: event.type }, event.error);
     else if (event.type === "task.dead_lettered") {

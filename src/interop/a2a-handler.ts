@@ -56,6 +56,14 @@ export const CallState = Object.freeze({
   error: "conclave.error",
 });
 
+/**
+ * A context id a task's envelope carries (as its `conclave-context`
+ * header, printable ASCII), short enough that the gateway's memory of
+ * contexts stays small.
+ */
+const CONTEXT_ID_MAX = 1024;
+const CONTEXT_ID = new RegExp(`^[\\x20-\\x7e]{1,${CONTEXT_ID_MAX}}$`);
+
 /** Prefix of the id of a task the council refused: never a swarm task. */
 const REFUSED = "refused-";
 
@@ -146,9 +154,10 @@ export class SwarmA2AHandler implements A2ARequestHandler {
     if ("refused" in started) return started.refused;
     const { taskId, contextId } = started;
     const signal = context.state.get(CallState.signal) as AbortSignal | undefined;
-    const state = params.configuration?.returnImmediately
-      ? await this.#door.state(taskId)
-      : await this.#door.wait(taskId, signal === undefined ? {} : { signal });
+    const state = await this.#door.waitStarted(taskId, {
+      immediately: params.configuration?.returnImmediately === true,
+      ...(signal === undefined ? {} : { signal }),
+    });
     return a2aTask(state, contextId, this.#price);
   }
 
@@ -289,14 +298,20 @@ export class SwarmA2AHandler implements A2ARequestHandler {
     const input = inputOf(message);
     const offered = this.#offered(params, message);
     const caller = String(context.state.get(CallState.caller) ?? context.user?.userName ?? "");
+    if (message.contextId && !CONTEXT_ID.test(message.contextId)) {
+      throw new RequestMalformedError(
+        `message.contextId: at most ${CONTEXT_ID_MAX} printable ASCII characters (it travels in the task's signed envelope as the conclave-context header); leave it out and the task's id is the context`,
+      );
+    }
     const taskId = ulid();
     const contextId = message.contextId || taskId;
-    this.#memory.remember(this.#memory.contexts, taskId, contextId);
     try {
       await this.#door.start({ name: caller, via: "a2a" }, offered, input, {
         id: taskId,
         context: contextId,
       });
+      // Kept once the task exists: a refused start leaves nothing behind.
+      this.#memory.remember(this.#memory.contexts, taskId, contextId);
     } catch (error) {
       if (error instanceof ActionNotApprovedError) {
         // Not a ULID: no swarm task exists under it, and a restarted gateway says so.

@@ -196,6 +196,29 @@ export class FrontDoor {
   }
 
   /**
+   * {@link wait} (or, with `immediately`, {@link state}) for a task the
+   * caller has just {@link start}ed, where a failure to read its state (the
+   * store unreachable for a moment) answers `working`: the task was sent,
+   * its price held, and it runs on. The caller must get its id to follow
+   * it, not an error that leaves it only asking again — starting, and
+   * paying for, a second task.
+   */
+  async waitStarted(
+    taskId: string,
+    options: {
+      readonly immediately?: boolean;
+      readonly timeoutMs?: number;
+      readonly signal?: AbortSignal;
+    } = {},
+  ): Promise<OutsideTaskState> {
+    try {
+      return options.immediately ? await this.state(taskId) : await this.wait(taskId, options);
+    } catch {
+      return { state: "working", taskId };
+    }
+  }
+
+  /**
    * Stops settling escrows in the background; those of tasks still running
    * are settled by the next front door opened on the swarm (or when asked).
    */

@@ -33,18 +33,24 @@ class RateLimiter {
     this.#perMs = ratePerMinute / 60_000;
   }
 
-  /** Takes one request from `caller`'s bucket. @throws RateLimitedError when it is empty. */
-  take(caller: string): void {
+  /**
+   * Takes `count` requests from `caller`'s bucket, all or none.
+   * @throws RateLimitedError when it holds fewer.
+   */
+  take(caller: string, count = 1): void {
     const now = this.clock.now();
     if (this.#buckets.size >= MAX_BUCKETS) this.#prune(now);
     const bucket = this.#buckets.get(caller) ?? { tokens: this.ratePerMinute, at: now };
     bucket.tokens = Math.min(this.ratePerMinute, bucket.tokens + (now - bucket.at) * this.#perMs);
     bucket.at = now;
     this.#buckets.set(caller, bucket);
-    if (bucket.tokens < 1) {
-      throw new RateLimitedError(caller, Math.ceil((1 - bucket.tokens) / this.#perMs / 1000));
+    if (bucket.tokens < count) {
+      throw new RateLimitedError(
+        caller,
+        Math.ceil((Math.min(count, this.ratePerMinute) - bucket.tokens) / this.#perMs / 1000),
+      );
     }
-    bucket.tokens -= 1;
+    bucket.tokens -= count;
   }
 
   /** Forgets buckets idle for a minute: they are full again, as a new one would be. */
@@ -91,6 +97,17 @@ export class HttpGuard {
     }
     this.#limiter.take(caller);
     return caller;
+  }
+
+  /**
+   * Counts `count` more requests of an admitted `caller` against its rate:
+   * the messages of a JSON-RPC batch past the first, which {@link admit}
+   * counted. Each message is a call (an MCP `tools/call` starts a task), so
+   * a batch does not multiply what the rate lets through.
+   * @throws RateLimitedError
+   */
+  countMore(caller: string, count: number): void {
+    if (count > 0) this.#limiter.take(caller, count);
   }
 
   #authenticate(request: IncomingMessage): string {

@@ -175,6 +175,17 @@ export function createSwarmMcpServer(door: FrontDoor, caller: string): McpServer
       if (typeof taskId !== "string" || taskId === "") {
         throw new McpError(ErrorCode.InvalidParams, `${TASK_STATUS_TOOL} needs { "taskId": "…" }`);
       }
+      // The schema allows nothing else (additionalProperties: false): say so rather than ignore it.
+      const extra = Object.keys(args ?? {}).filter((key) => key !== "taskId");
+      if (extra.length > 0) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `${TASK_STATUS_TOOL} takes { "taskId": "…" } only; remove ${extra
+            .slice(0, 5)
+            .map((k) => JSON.stringify(k.slice(0, 64)))
+            .join(", ")}${extra.length > 5 ? ` and ${extra.length - 5} more` : ""}`,
+        );
+      }
       const problem = taskIdProblem(taskId);
       if (problem !== undefined) throw new McpError(ErrorCode.InvalidParams, problem);
       return stateResult(await door.state(taskId));
@@ -191,13 +202,14 @@ export function createSwarmMcpServer(door: FrontDoor, caller: string): McpServer
       }
       throw error;
     }
+    let taskId: string;
     try {
-      const taskId = await door.start({ name: caller, via: "mcp" }, offered, taskInput(args));
-      const timeoutMs = Math.min(door.gateway.waitMs, MCP_WAIT_LIMIT_MS);
-      return stateResult(await door.wait(taskId, { timeoutMs, signal: extra.signal }));
+      taskId = await door.start({ name: caller, via: "mcp" }, offered, taskInput(args));
     } catch (error) {
       return refusal(error);
     }
+    const timeoutMs = Math.min(door.gateway.waitMs, MCP_WAIT_LIMIT_MS);
+    return stateResult(await door.waitStarted(taskId, { timeoutMs, signal: extra.signal }));
   });
   return server;
 }
@@ -315,6 +327,8 @@ async function serveRequest(
       );
       return;
     }
+    // A batch is as many calls as it has messages (the SDK's transport takes up to 100 in one POST).
+    if (Array.isArray(body)) guard.countMore(caller, body.length - 1);
   } catch (error) {
     refuse(response, error);
     return;

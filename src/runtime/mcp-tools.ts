@@ -44,6 +44,11 @@ interface ListedTool {
   /** The tool's own name on its server. */
   readonly tool: string;
   readonly definition: ToolDefinition;
+  /**
+   * Why an input is outside the tool's input schema, or undefined when it
+   * is not; absent when the schema could not be compiled (the server judges).
+   */
+  readonly check?: (args: Record<string, unknown>) => string | undefined;
 }
 
 interface Connection {
@@ -75,6 +80,9 @@ export interface McpToolsConfig {
 }
 
 const ANY_OBJECT: JsonSchema = Object.freeze({ type: "object" });
+
+/** Pages of `tools/list` read from one server before its listing is taken to never end. */
+const MAX_TOOL_PAGES = 1000;
 
 /** The ledger key of one MCP call's hold: (task, agent, step), like a model call's. */
 export function mcpHoldKey(taskId: string, agentId: string, step: string): string {
@@ -211,6 +219,13 @@ export class McpTools {
       throw new ConfigError(`no MCP tool "${name}" is listed on this node`);
     }
     const connection = this.#connections.get(listed.server) as Connection;
+    const args = toolArguments(input);
+    // A call the tool's schema refuses (a model's malformed input) goes back
+    // to the model to correct: nothing is held, sent, or charged for it.
+    const problem = listed.check?.(args);
+    if (problem !== undefined) {
+      return { error: `the input does not match ${name}'s input schema: ${problem}` };
+    }
     const cost = connection.config.costs[listed.tool] ?? 0;
     // Throws InsufficientCreditsError / AgentHaltedError before anything is sent.
     const key = await who.budgets.holdCall(
@@ -221,7 +236,7 @@ export class McpTools {
     const held = who.budgets.has(who.agentId) ? cost : 0;
     let result: JsonValue;
     try {
-      result = await this.#call(connection, listed.tool, input, context.signal);
+      result = await this.#call(connection, listed.tool, args, context.signal);
     } catch (error) {
       await who.budgets.releaseCall(who.agentId, key, held).catch(() => undefined);
       throw error;
@@ -252,12 +267,10 @@ export class McpTools {
   async #call(
     connection: Connection,
     tool: string,
-    input: JsonValue,
+    args: Record<string, unknown>,
     signal: AbortSignal | undefined,
   ): Promise<JsonValue> {
     const { config } = connection;
-    const args =
-      typeof input === "object" && input !== null && !Array.isArray(input) ? input : { input };
     try {
       // Closed (the swarm is stopping): no server is started again, as nothing would close it.
       if (this.#closed) throw new Error("the node has closed its MCP connections");
@@ -289,10 +302,13 @@ export class McpTools {
       config.transport === "stdio" ? [config.command, ...config.args].join(" ") : config.url;
     let client: Client | undefined;
     try {
-      const [{ Client }, transport] = await Promise.all([
+      const [{ Client }, { AjvJsonSchemaValidator }, transport] = await Promise.all([
         import("@modelcontextprotocol/sdk/client/index.js"),
+        import("@modelcontextprotocol/sdk/validation/ajv"),
         openTransport(config),
       ]);
+      // One per connection: schemas cached by $id stay the server's own.
+      const validator = new AjvJsonSchemaValidator();
       client = new Client({ name: this.#config.clientName ?? "conclave", version: "0.1.0" });
       await client.connect(transport);
       const opened = client;
@@ -301,9 +317,23 @@ export class McpTools {
       };
       const tools: ListedTool[] = [];
       let cursor: string | undefined;
+      // A server whose listing never ends (a cursor it names again, or pages
+      // without end) must not hold the start, or grow the list, for ever.
+      const cursors = new Set<string>();
       do {
+        if (cursor !== undefined) {
+          if (cursors.has(cursor)) {
+            throw new Error(`its tools/list names cursor "${cursor.slice(0, 40)}" again`);
+          }
+          if (cursors.size >= MAX_TOOL_PAGES) {
+            throw new Error(`its tools/list did not end after ${MAX_TOOL_PAGES} pages`);
+          }
+          cursors.add(cursor);
+        }
         const page = await client.listTools(cursor === undefined ? {} : { cursor });
         for (const t of page.tools) {
+          const inputSchema = (t.inputSchema as JsonSchema | undefined) ?? ANY_OBJECT;
+          const check = schemaCheck(validator, inputSchema);
           tools.push({
             name: `${config.name}.${t.name}`,
             server: config.name,
@@ -311,8 +341,9 @@ export class McpTools {
             definition: {
               name: `${config.name}.${t.name}`,
               description: t.description ?? `Tool "${t.name}" of the MCP server ${config.name}.`,
-              inputSchema: (t.inputSchema as JsonSchema | undefined) ?? ANY_OBJECT,
+              inputSchema,
             },
+            ...(check === undefined ? {} : { check }),
           });
         }
         cursor = page.nextCursor;
@@ -367,6 +398,35 @@ async function openTransport(config: McpServerConfig) {
       ? {}
       : { requestInit: { headers: { authorization: `Bearer ${config.token}` } } }),
   });
+}
+
+/** A call's arguments: an object input as it is, anything else as `{ input }`. */
+function toolArguments(input: JsonValue): Record<string, unknown> {
+  return typeof input === "object" && input !== null && !Array.isArray(input) ? input : { input };
+}
+
+type SchemaValidator = import("@modelcontextprotocol/sdk/validation/ajv").AjvJsonSchemaValidator;
+
+/**
+ * The check of a tool's input schema, or undefined when the schema cannot
+ * be compiled (a dialect or keyword the validator does not know): then the
+ * server alone judges its input, as it would anyway.
+ */
+function schemaCheck(
+  validator: SchemaValidator,
+  schema: JsonSchema,
+): ((args: Record<string, unknown>) => string | undefined) | undefined {
+  try {
+    const validate = validator.getValidator(
+      schema as Parameters<SchemaValidator["getValidator"]>[0],
+    );
+    return (args) => {
+      const result = validate(args);
+      return result.valid ? undefined : result.errorMessage;
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** What `callTool` resolves with, as far as it is read here. */

@@ -107,7 +107,9 @@ async function callRemote(
     referenceTaskIds: [],
   };
   try {
-    const client = await clientFor(remote);
+    // The card is fetched once per remote, under its own deadline; this call
+    // waits for it no longer than for the rest of its answer.
+    const client = await untilAborted(clientFor(remote), signal);
     let reply: Message | Task = await client.sendMessage(
       {
         tenant: "",
@@ -132,6 +134,16 @@ async function callRemote(
   } catch (error) {
     throw classify(remote.a2a, error, signal, errors);
   }
+}
+
+/** `promise`, or the signal's reason once it is aborted first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }
 
 function isTask(reply: Message | Task): reply is Task {
@@ -237,6 +249,10 @@ async function createClient(remote: RemoteRoleConfig): Promise<Client> {
     headers.set("authorization", `Bearer ${token}`);
     return fetch(input, { ...init, headers });
   };
+  // The card resolver passes no signal: its fetch gets the call's deadline,
+  // or a remote that never answers it would hold every call of the role.
+  const cardFetch: typeof fetch = (input, init) =>
+    fetchImpl(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(remote.timeoutMs) });
   const legacyCompat = { enabled: true };
   const factory = new sdk.ClientFactory(
     sdk.ClientFactoryOptions.createFrom(sdk.ClientFactoryOptions.default, {
@@ -245,7 +261,7 @@ async function createClient(remote: RemoteRoleConfig): Promise<Client> {
         new sdk.JsonRpcTransportFactory({ fetchImpl, legacyCompat }),
         new sdk.RestTransportFactory({ fetchImpl, legacyCompat }),
       ],
-      cardResolver: new sdk.DefaultAgentCardResolver({ fetchImpl, legacyCompat }),
+      cardResolver: new sdk.DefaultAgentCardResolver({ fetchImpl: cardFetch, legacyCompat }),
     }),
   );
   // The full card URL, with an empty path: the card may live anywhere.

@@ -197,7 +197,9 @@ describe("MCP tools for LLM agents", () => {
     });
     const events: string[] = [];
     swarm.on((e) => {
-      if (e.type === "llm.call") events.push(`${e.step}:${e.replayed}`);
+      if (e.type === "llm.call") {
+        events.push(`${e.step}:${e.replayed}${e.failed === undefined ? "" : `:${e.failed}`}`);
+      }
     });
     await swarm.start();
     const result = await swarm.submitAndWait<string>("researcher", "ask", "replay me", {
@@ -207,7 +209,13 @@ describe("MCP tools for LLM agents", () => {
     assert.equal(result, "done after a retry");
     assert.ok(failed, "the final model call failed once");
     assert.equal(search.calls.length - before, 1, "the MCP server saw one call over both attempts");
-    assert.deepEqual(events, ["llm/0/model/0:false", "llm/0/model/0:true", "llm/0/model/1:false"]);
+    // The failed call has its record too (llm.call with `failed`).
+    assert.deepEqual(events, [
+      "llm/0/model/0:false",
+      "llm/0/model/1:false:E_MODEL_UNAVAILABLE",
+      "llm/0/model/0:true",
+      "llm/0/model/1:false",
+    ]);
     assert.equal((await mcpFees(swarm)).length, 1, "charged once");
     const check = await swarm.store.ledgerCheck();
     assert.equal(check.sum, check.minted);

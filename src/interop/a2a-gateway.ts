@@ -33,7 +33,7 @@ import { LegacyJsonRpcTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
 import { JsonRpcTransportHandler, ServerCallContext, validateVersion } from "@a2a-js/sdk/server";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
-import { listenOn } from "../core/listen.js";
+import { checkListenAddress, listenOn } from "../core/listen.js";
 import type { Swarm } from "../runtime/swarm.js";
 import { agentCard, GatewayPaths, legacyAgentCard } from "./a2a-card.js";
 import { CallState, GatewayMemory, SwarmA2AHandler } from "./a2a-handler.js";
@@ -288,11 +288,18 @@ export async function startA2AGateway(
   // trickle does not hold a connection open (answers may stream for longer).
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  const host = options.host ?? settings.host;
-  await listenOn(server, options.port ?? settings.port, host, "A2A").catch((error: unknown) => {
+  let host: string;
+  try {
+    host = checkListenAddress(
+      "A2A gateway",
+      options.port ?? settings.port,
+      options.host ?? settings.host,
+    );
+    await listenOn(server, options.port ?? settings.port, host, "A2A");
+  } catch (error) {
     door.close();
     throw error;
-  });
+  }
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
   base = `${scheme}://${shownHost}:${bound.port}`;

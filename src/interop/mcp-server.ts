@@ -33,7 +33,7 @@ import {
   McpError,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { listenOn } from "../core/listen.js";
+import { checkListenAddress, listenOn } from "../core/listen.js";
 import { ConclaveError, toError } from "../errors/index.js";
 import { NotExposedError } from "../errors/interop.js";
 import {
@@ -267,12 +267,13 @@ export async function serveMcpHttp(
           },
           handle,
         );
-  const host = options.host ?? gateway.host;
-  await listenOn(server, options.port ?? gateway.port, host, "MCP");
-  const { port } = server.address() as AddressInfo;
+  const port = options.port ?? gateway.port;
+  const host = checkListenAddress("MCP server", port, options.host ?? gateway.host);
+  await listenOn(server, port, host, "MCP");
+  const bound = (server.address() as AddressInfo).port;
   const shown = host.includes(":") ? `[${host}]` : host;
   return {
-    url: `${tls === undefined ? "http" : "https"}://${shown}:${port}${MCP_PATH}`,
+    url: `${tls === undefined ? "http" : "https"}://${shown}:${bound}${MCP_PATH}`,
     close: () =>
       new Promise<void>((closed) => {
         server.closeAllConnections();

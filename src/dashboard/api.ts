@@ -52,7 +52,8 @@ export interface DecisionRow {
   readonly proposer: string;
   readonly protocol: string;
   readonly outcome: string;
-  readonly tally: Decision["tally"];
+  /** The sealed tally's figures; null for one that is not a number (a forged entry: Verify says where). */
+  readonly tally: { readonly [K in keyof Decision["tally"]]: number | null };
   readonly votes: readonly {
     readonly from: string;
     readonly choice: string;
@@ -256,7 +257,12 @@ export class DashboardApi {
       .slice(-LIST_LIMIT)
       .reverse()
       .map((r) => {
-        const d = r.data as Decision;
+        // As stored, not verified yet: an entry of another shape (a forged
+        // one) is listed with what it holds, for Verify to name, rather than
+        // failing the whole list.
+        const d = (isRecord(r.data) ? r.data : {}) as Partial<Record<keyof Decision, unknown>>;
+        const p = isRecord(d.proposal) ? d.proposal : {};
+        const action = text(p["action"]);
         // The weight each voter had in this round, as its proposal's rule
         // recorded it (an agent admitted by credential, a person included).
         const proposal = parseRuntimeProposal(d.proposal);
@@ -264,27 +270,33 @@ export class DashboardApi {
           typeof proposal === "string" ? [] : proposal.rule.voters.map((v) => [v.id, v.weight]),
         );
         // A person's vote weighs what this action's rule gives them, not an agent's default.
-        const people = new Map(
-          (this.#config.privileged[d.proposal.action]?.humans ?? []).map((h) => [h.id, h.weight]),
+        const rule = Object.hasOwn(this.#config.privileged, action)
+          ? this.#config.privileged[action]
+          : undefined;
+        const people = new Map((rule?.humans ?? []).map((h) => [h.id, h.weight]));
+        const votes = (Array.isArray(d.votes) ? d.votes : []).filter(
+          (v): v is Envelope => isRecord(v) && v["type"] === "consensus.vote",
         );
         return {
           seq: r.seq,
-          proposal: d.proposal.id,
-          action: d.proposal.action,
-          proposer: d.proposal.proposer,
-          protocol: d.protocol,
-          outcome: d.outcome,
-          tally: d.tally,
-          votes: d.votes
-            .filter((v: Envelope) => v.type === "consensus.vote")
-            .map((v: Envelope) => ({
-              from: v.from,
-              choice: String((v.body as { choice?: unknown }).choice ?? "?"),
-              weight: counted.get(v.from) ?? people.get(v.from) ?? weights.get(v.from) ?? 1,
-            })),
-          seal: d.seal,
-          decidedAt: d.decidedAt,
-          evidence: d.evidence.length,
+          proposal: text(p["id"]),
+          action,
+          proposer: text(p["proposer"]),
+          protocol: text(d.protocol),
+          outcome: text(d.outcome),
+          tally: figures(d.tally as Decision["tally"]),
+          votes: votes.map((v) => {
+            const from = text(v.from);
+            const body = isRecord(v.body) ? v.body : {};
+            return {
+              from,
+              choice: String(body["choice"] ?? "?"),
+              weight: counted.get(from) ?? people.get(from) ?? weights.get(from) ?? 1,
+            };
+          }),
+          seal: text(d.seal),
+          decidedAt: typeof d.decidedAt === "number" ? d.decidedAt : 0,
+          evidence: Array.isArray(d.evidence) ? d.evidence.length : 0,
         };
       });
   }
@@ -352,7 +364,9 @@ export class DashboardApi {
 
   async #spend() {
     const fees = await this.#store.ledgerOperations({ kind: "fee", limit: LEDGER_SCAN });
-    const models: Record<string, { calls: number; credits: number; tokens: number }> = {};
+    // A Map, not an object: a model is named by a stored memo, and the names
+    // `__proto__` or `constructor` would sum into Object.prototype or Object.
+    const models = new Map<string, { calls: number; credits: number; tokens: number }>();
     const points: { at: number; model: string; fee: number }[] = [];
     let calls = 0;
     let credits = 0;
@@ -362,17 +376,50 @@ export class DashboardApi {
         op.entries.find((e) => e.delta < 0 && e.account.startsWith("agent:"))?.delta ?? 0
       );
       const model = String(op.memo["model"] ?? "(unknown)");
-      const line = models[model] ?? { calls: 0, credits: 0, tokens: 0 };
+      const line = models.get(model) ?? { calls: 0, credits: 0, tokens: 0 };
       line.calls++;
       line.credits += fee;
       line.tokens += Number(op.memo["inputTokens"] ?? 0) + Number(op.memo["outputTokens"] ?? 0);
-      models[model] = line;
+      models.set(model, line);
       points.push({ at: op.at, model, fee });
       calls++;
       credits += fee;
     }
-    return { totals: { calls, credits }, models, series: cumulative(points, Object.keys(models)) };
+    return {
+      totals: { calls, credits },
+      // fromEntries defines each name as an own key, `__proto__` included.
+      models: Object.fromEntries(models),
+      series: cumulative(points, [...models.keys()]),
+    };
   }
+}
+
+/**
+ * A decision's tally as the page draws it: its figures, each a number (or
+ * null). The audit log is read as stored, before anyone verified it, and a
+ * figure the page puts in a bar's width or a line of text must not be
+ * markup a coordinator wrote.
+ */
+function figures(tally: Decision["tally"]): DecisionRow["tally"] {
+  const figure = (value: unknown) =>
+    typeof value === "number" && Number.isFinite(value) ? value : null;
+  const t = (tally ?? {}) as Partial<Record<keyof Decision["tally"], unknown>>;
+  return {
+    approve: figure(t.approve),
+    reject: figure(t.reject),
+    abstain: figure(t.abstain),
+    threshold: figure(t.threshold),
+    total: figure(t.total),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A stored field the page shows as text: itself when it is a string, `?` otherwise. */
+function text(value: unknown): string {
+  return typeof value === "string" ? value : "?";
 }
 
 /** Samples in a spend series: enough for a smooth chart, few enough for a page. */
@@ -391,16 +438,16 @@ function cumulative(
   const sorted = [...points].sort((a, b) => a.at - b.at);
   const first = sorted[0]?.at ?? 0;
   const span = Math.max(1, (sorted[sorted.length - 1]?.at ?? first) - first);
-  const totals: Record<string, number> = Object.fromEntries(models.map((m) => [m, 0]));
+  const totals = new Map(models.map((m) => [m, 0]));
   const series: { at: number; byModel: Record<string, number> }[] = [];
   let i = 0;
   for (let k = 0; k <= SAMPLES; k++) {
     const at = first + (span * k) / SAMPLES;
     for (; i < sorted.length && (sorted[i]?.at ?? 0) <= at; i++) {
       const p = sorted[i];
-      if (p) totals[p.model] = (totals[p.model] ?? 0) + p.fee;
+      if (p) totals.set(p.model, (totals.get(p.model) ?? 0) + p.fee);
     }
-    series.push({ at: Math.round(at), byModel: { ...totals } });
+    series.push({ at: Math.round(at), byModel: Object.fromEntries(totals) });
   }
   return series;
 }

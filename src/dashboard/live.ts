@@ -52,6 +52,12 @@ export class LiveFeed {
   readonly #counts = new Map<string, number>();
   readonly #clients = new Set<ServerResponse>();
   readonly #stops: (() => void)[] = [];
+  /**
+   * Whether an overview is being computed: one at a time, sent to every page
+   * open when it comes. A slow store otherwise had each tick (and each page
+   * that opened) start another read, piling up for as long as it was slow.
+   */
+  #computing = false;
 
   constructor(config: LiveFeedConfig) {
     this.#config = config;
@@ -106,7 +112,8 @@ export class LiveFeed {
     );
     this.#clients.add(response);
     response.on("close", () => this.#clients.delete(response));
-    void this.#overview(response);
+    // The one being computed, if any, reaches this page too.
+    void this.#overview();
   }
 
   /** The kept events that went out in a batch: all but the pending ones, which end the list. */
@@ -143,14 +150,18 @@ export class LiveFeed {
     client.write(chunk);
   }
 
-  async #overview(only?: ServerResponse): Promise<void> {
-    const targets = only ? [only] : [...this.#clients];
-    if (targets.length === 0) return;
+  async #overview(): Promise<void> {
+    if (this.#computing || this.#clients.size === 0) return;
+    this.#computing = true;
     try {
       const data = JSON.stringify(await this.#config.overview());
-      for (const client of targets) this.#send(client, `event: overview\ndata: ${data}\n\n`);
+      for (const client of this.#clients) {
+        this.#send(client, `event: overview\ndata: ${data}\n\n`);
+      }
     } catch {
       // A store hiccup: the next tick tries again.
+    } finally {
+      this.#computing = false;
     }
   }
 }

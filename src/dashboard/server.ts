@@ -5,14 +5,16 @@
  * Security: binds 127.0.0.1 unless told otherwise, and every request —
  * page, API, stream, metrics — needs the token (`Authorization: Bearer
  * <token>`, or `?token=` for the page link and the event stream, which a
- * browser cannot give headers). Without it: 401 and nothing else.
+ * browser cannot give headers). Without it: 401 and nothing else. On the
+ * loopback it answers only requests addressed to the loopback (403
+ * otherwise: DNS rebinding), and its page runs its own script only.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SwarmConfig as SwarmFile } from "../config/schema.js";
-import { listenOn } from "../core/listen.js";
+import { checkListenAddress, isLoopback, listenOn, namesLoopback } from "../core/listen.js";
 import {
   ConclaveError,
   ConfigError,
@@ -42,13 +44,21 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-/** The page, with its style and script inlined: one authenticated response loads everything. */
-function page(): string {
+/**
+ * The page, with its style and script inlined: one authenticated response
+ * loads everything. `script` is the hash the page's policy allows its one
+ * script by: names, payloads and error messages from the swarm's nodes end
+ * up in the page's markup, and markup someone slipped into them (an
+ * `onerror`, say) must not run, as it would under `'unsafe-inline'`.
+ */
+function page(): { html: string; script: string } {
   const dir = new URL("../../web/dashboard/", import.meta.url);
   const read = (name: string) => readFileSync(new URL(name, dir), "utf8");
-  return read("index.html")
+  const app = read("app.js");
+  const html = read("index.html")
     .replace("/*STYLE*/", () => read("style.css"))
-    .replace("/*APP*/", () => read("app.js"));
+    .replace("/*APP*/", () => app);
+  return { html, script: `'sha256-${createHash("sha256").update(app).digest("base64")}'` };
 }
 
 /** A vote or a ballot request is a few hundred bytes. */
@@ -103,15 +113,21 @@ export async function serveDashboard(
       "the dashboard token (CONCLAVE_DASHBOARD_TOKEN for the CLI) must be one or more characters without spaces; leave it unset for a random one",
     );
   }
+  const port = options.port ?? 0;
+  const host = checkListenAddress("the dashboard", port, options.host ?? "127.0.0.1");
+  const loopbackOnly = isLoopback(host);
   const token = options.token ?? randomBytes(18).toString("base64url");
   const expected = digest(token);
   const api = new DashboardApi(swarm, config);
   const live = new LiveFeed({ swarm, overview: () => api.overview() });
-  const html = page();
+  const { html, script } = page();
+  // Style attributes (bar widths, indents) need 'unsafe-inline' for styles; script never does.
+  const policy = `default-src 'self'; script-src ${script}; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
-  const authorized = (request: IncomingMessage, url: URL): boolean => {
+  /** `url`: the request's target, undefined when it is not a URL (then only the header can carry the token). */
+  const authorized = (request: IncomingMessage, url: URL | undefined): boolean => {
     const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
-    const presented = header ?? url.searchParams.get("token");
+    const presented = header ?? url?.searchParams.get("token") ?? null;
     return presented !== null && timingSafeEqual(digest(presented), expected);
   };
 
@@ -129,7 +145,18 @@ export async function serveDashboard(
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const url = new URL(request.url ?? "/", "http://dashboard");
+    const url = URL.canParse(request.url ?? "/", "http://dashboard")
+      ? new URL(request.url ?? "/", "http://dashboard")
+      : undefined;
+    // Before the token: a rebinding page could otherwise try tokens from the browser.
+    if (loopbackOnly && !namesLoopback(request.headers.host)) {
+      response
+        .writeHead(403, { "content-type": "text/plain" })
+        .end(
+          `403: the dashboard listens on ${host} for this machine only; open it at 127.0.0.1 or localhost (or through an SSH tunnel), or bind another address with --host\n`,
+        );
+      return;
+    }
     if (!authorized(request, url)) {
       response
         .writeHead(401, {
@@ -141,14 +168,20 @@ export async function serveDashboard(
         );
       return;
     }
+    if (url === undefined) {
+      throw new InvalidRequestError(
+        `the request's target ${JSON.stringify((request.url ?? "").slice(0, 200))} is not a URL; see docs/DASHBOARD.md for the API`,
+      );
+    }
     const path = url.pathname;
     if (request.method === "GET" && path === "/") {
       response
         .writeHead(200, {
           "content-type": "text/html; charset=utf-8",
           "cache-control": "no-store",
-          "content-security-policy":
-            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+          "content-security-policy": policy,
+          // The page's address carries the token: never send it on.
+          "referrer-policy": "no-referrer",
         })
         .end(html);
       return;
@@ -249,12 +282,11 @@ export async function serveDashboard(
       } else response.end();
     });
   });
-  const host = options.host ?? "127.0.0.1";
-  await listenOn(server, options.port ?? 0, host, "the dashboard");
+  await listenOn(server, port, host, "the dashboard");
   live.start();
-  const { port } = server.address() as AddressInfo;
+  const bound = (server.address() as AddressInfo).port;
   const shown = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
-  const url = `http://${shown}:${port}`;
+  const url = `http://${shown}:${bound}`;
   return {
     url,
     link: `${url}/?token=${encodeURIComponent(token)}`,

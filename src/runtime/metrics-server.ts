@@ -3,13 +3,14 @@
  * exposition format (version 0.0.4): the counters and histograms the node
  * counted from its events, and, read from the store at each scrape, the
  * balance of every agent account (`conclave_agent_balance_credits{agent}`)
- * and the credits held in escrow. Binds 127.0.0.1 unless told otherwise.
+ * and the credits held in escrow. Binds 127.0.0.1 unless told otherwise,
+ * and there answers only requests addressed to the loopback (DNS rebinding).
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gauge } from "prom-client";
-import { listenOn } from "../core/listen.js";
-import { ConfigError, toError } from "../errors/index.js";
+import { checkListenAddress, isLoopback, listenOn, namesLoopback } from "../core/listen.js";
+import { toError } from "../errors/index.js";
 import type { Store } from "../store/port.js";
 import type { QueueInfo } from "../transport/port.js";
 import type { SwarmMetrics } from "./metrics.js";
@@ -47,7 +48,20 @@ export async function serveMetrics(
   source: MetricsSource,
   options: MetricsServerOptions,
 ): Promise<MetricsServer> {
+  const host = checkListenAddress("metrics endpoint", options.port, options.host ?? "127.0.0.1");
+  // A page of any site can read a loopback endpoint by DNS rebinding (its
+  // name re-resolved to 127.0.0.1): its requests still name its own host.
+  const loopbackOnly = isLoopback(host);
   const server: Server = createServer((request, response) => {
+    const named = request.headers.host;
+    if (loopbackOnly && !namesLoopback(named)) {
+      response
+        .writeHead(403, { "content-type": "text/plain" })
+        .end(
+          `refused: this request names the host ${JSON.stringify(named?.slice(0, 100))}, but the metrics endpoint listens on ${host} for this machine only; scrape it by a loopback address (127.0.0.1, localhost), or bind another address with --metrics-host\n`,
+        );
+      return;
+    }
     if (request.url?.split("?")[0] !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
       return;
@@ -70,7 +84,6 @@ export async function serveMetrics(
       },
     );
   });
-  const host = checkAddress(options);
   await listenOn(server, options.port, host, "metrics");
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
@@ -87,26 +100,6 @@ export async function serveMetrics(
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/metrics`,
     close,
   };
-}
-
-/**
- * The address to bind, checked: a port out of range was a bare RangeError
- * from `listen`, and an empty host bound every interface (not the loopback
- * the endpoint defaults to) and gave a URL with no host.
- */
-function checkAddress(options: MetricsServerOptions): string {
-  const { port, host = "127.0.0.1" } = options;
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(
-      `metrics endpoint: port must be a whole number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(port) ?? String(port)}`,
-    );
-  }
-  if (typeof host !== "string" || host.trim() === "") {
-    throw new ConfigError(
-      `metrics endpoint: host must be an address to bind, e.g. "127.0.0.1" (the default: this machine only) or "0.0.0.0" (every interface), got ${JSON.stringify(host) ?? String(host)}`,
-    );
-  }
-  return host;
 }
 
 /** The gauges read at each scrape, created in the node's registry on first use. */

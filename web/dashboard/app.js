@@ -84,8 +84,8 @@ const views = {
         td(esc(a.id), "mono"),
         td(esc(a.role)),
         td(esc(a.node ?? ""), "mono"),
-        td(esc(a.liveness), `state-${a.liveness}`),
-        td(esc(a.status), `state-${a.status}`),
+        td(esc(a.liveness), `state-${esc(a.liveness)}`),
+        td(esc(a.status), `state-${esc(a.status)}`),
         td(a.balance ?? "–"),
         td(a.reputation === undefined ? "–" : a.reputation.toFixed(2)),
         td(a.weight),
@@ -136,7 +136,7 @@ const views = {
       rows.map((q) => [
         td(esc(q.name), "mono"),
         td(esc(q.role ?? "")),
-        td(q.pending),
+        td(esc(q.pending)),
         td(q.inFlight),
         td(q.consumers),
         td(q.deadLetters ?? "", q.deadLetters ? "state-dead_lettered" : ""),
@@ -165,7 +165,7 @@ const views = {
         td(`<a class="task-link mono" data-id="${esc(d.id)}">${esc(d.id)}</a>`),
         td(esc(d.type ?? ""), "mono"),
         td(esc(d.reason), "state-dead_lettered"),
-        td(d.deliveries),
+        td(esc(d.deliveries)),
         td(time(d.at)),
         td(
           `<button type="button" class="action redrive" data-id="${esc(d.id)}">Redrive</button> <span class="redrive-result" id="redrive-${esc(d.id)}"></span>`,
@@ -183,12 +183,12 @@ const views = {
             .map((d) => {
               const t = d.tally;
               const pct = (w) => `${t.total ? (w / t.total) * 100 : 0}%`;
-              return `<div class="decision" data-seq="${d.seq}">
-        <h4><span class="mono">#${d.seq}</span> ${esc(d.action)} <span class="state-${esc(d.outcome)}">${esc(d.outcome)}</span> <span class="sub">${esc(d.protocol)} · proposed by ${esc(d.proposer)} · ${time(d.decidedAt)}</span>
-        <span class="verdict" id="verdict-${d.seq}"></span><button class="action verify" data-seq="${d.seq}">Verify</button></h4>
+              return `<div class="decision" data-seq="${esc(d.seq)}">
+        <h4><span class="mono">#${esc(d.seq)}</span> ${esc(d.action)} <span class="state-${esc(d.outcome)}">${esc(d.outcome)}</span> <span class="sub">${esc(d.protocol)} · proposed by ${esc(d.proposer)} · ${time(d.decidedAt)}</span>
+        <span class="verdict" id="verdict-${esc(d.seq)}"></span><button class="action verify" data-seq="${esc(d.seq)}">Verify</button></h4>
         <div class="bar"><div class="approve" style="width:${pct(t.approve)}"></div><div class="reject" style="width:${pct(t.reject)}"></div><div class="abstain" style="width:${pct(t.abstain)}"></div></div>
-        <div class="sub">approve ${t.approve} · reject ${t.reject} · abstain ${t.abstain} · threshold ${t.threshold} of ${t.total}${d.evidence ? ` · ${d.evidence} pieces of evidence` : ""}</div>
-        <table>${d.votes.map((v) => `<tr><td class="mono">${esc(v.from)}</td><td class="state-${esc(v.choice)}">${esc(v.choice)}</td><td>weight ${v.weight}</td></tr>`).join("")}</table>
+        <div class="sub">approve ${esc(t.approve)} · reject ${esc(t.reject)} · abstain ${esc(t.abstain)} · threshold ${esc(t.threshold)} of ${esc(t.total)}${d.evidence ? ` · ${esc(d.evidence)} pieces of evidence` : ""}</div>
+        <table>${d.votes.map((v) => `<tr><td class="mono">${esc(v.from)}</td><td class="state-${esc(v.choice)}">${esc(v.choice)}</td><td>weight ${esc(v.weight)}</td></tr>`).join("")}</table>
         <div class="sub mono">seal ${esc(d.seal)}</div></div>`;
             })
             .join("");
@@ -222,9 +222,9 @@ const views = {
         td(esc(a.id), "mono"),
         td(esc(a.task)),
         td(esc(a.rule)),
-        td(esc(a.status), `state-${a.status}`),
+        td(esc(a.status), `state-${esc(a.status)}`),
         td(esc(a.winner ?? "–")),
-        td(a.price ?? "–"),
+        td(esc(a.price ?? "–")),
         td(a.bids),
         td(a.rejectedBids),
         td(time(a.at)),
@@ -310,9 +310,9 @@ async function showTask(id) {
       .join("");
   $("task-detail").innerHTML =
     `<h3 class="mono">${esc(t.taskId)} <span class="state-${esc(t.status)}">${esc(status)}</span></h3>
-    <div class="sub">${t.type ? `${esc(t.role ?? "")} ${esc(t.type)} · ` : ""}${t.agent ? `handled by ${esc(t.agent)} · ` : ""}${t.root && t.root !== t.taskId ? `root <a class="task-link mono" data-id="${esc(t.root)}">${esc(t.root)}</a> · ` : ""}${t.attempts ? `${t.attempts} attempt(s)` : ""}</div>
+    <div class="sub">${t.type ? `${esc(t.role ?? "")} ${esc(t.type)} · ` : ""}${t.agent ? `handled by ${esc(t.agent)} · ` : ""}${t.root && t.root !== t.taskId ? `root <a class="task-link mono" data-id="${esc(t.root)}">${esc(t.root)}</a> · ` : ""}${t.attempts ? `${esc(t.attempts)} attempt(s)` : ""}</div>
     <div class="timeline">
-      ${t.steps.map((s) => `<div><span class="sub">${time(s.at)}</span> step ${s.position}: <span class="mono">${esc(s.name)}</span></div>`).join("")}
+      ${t.steps.map((s) => `<div><span class="sub">${time(s.at)}</span> step ${esc(s.position)}: <span class="mono">${esc(s.name)}</span></div>`).join("")}
       ${charges.join("")}
       ${t.status === "completed" ? `<div><span class="sub">${time(t.at)}</span> completed by ${esc(t.agent)}: <span class="mono">${esc(JSON.stringify(t.result ?? null))}</span></div>` : ""}
       ${t.status === "dead_lettered" ? `<div><span class="sub">${time(t.at)}</span> dead-lettered: ${esc(t.reason)}</div>` : ""}

@@ -113,9 +113,13 @@ function unadmittedVoter(host: ConsensusContext, decision: Decision): string | u
 /**
  * Voter `id` described when this node refuses it: revoked, in every
  * admission mode; refused for any other reason, in every mode but `open`
- * (as before revocation was checked here).
+ * (as before revocation was checked here). The rounds this node
+ * coordinates count no vote from such a voter either.
  */
-function refusedVoter(host: ConsensusContext, id: string): string | undefined {
+export function refusedVoter(
+  host: Pick<ConsensusContext, "admission" | "keys">,
+  id: string,
+): string | undefined {
   const refusal = host.admission.refusal(id);
   if (host.keys.revoked(id) || refusal?.code === "E_REVOKED") {
     return `voter ${id}, refused here (E_REVOKED)`;

@@ -72,6 +72,12 @@ export function checkClusterReport(
       if (!child.representatives.includes(envelope.from)) {
         return `${what}: ${envelope.from} does not represent ${child.id}`;
       }
+      if (report.proposal !== plan.proposal.id || report.proposalHash !== plan.proposalHash) {
+        return `${what} is for another proposal`;
+      }
+      if (report.level !== child.level || report.weight !== child.weight) {
+        return `${what} gives ${child.id} another level or weight than the plan`;
+      }
       if (box.has(child.id)) return `${what} is a second report on ${child.id}`;
       box.cast(child.id, report.choice, report.outcome === "vetoed");
     }

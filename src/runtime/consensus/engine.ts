@@ -52,7 +52,12 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { RoundOutgoing } from "../../consensus/round.js";
-import { buildRule, DEFAULT_DEADLINE_MS, type RuntimeProposal } from "../../consensus/rule.js";
+import {
+  buildRule,
+  DEFAULT_DEADLINE_MS,
+  type RuntimeProposal,
+  ruleMismatch,
+} from "../../consensus/rule.js";
 import { type Decision, decisionParts } from "../../consensus/seal.js";
 import type { ByzantineEvidence, Verifier } from "../../consensus/types.js";
 import { ClosedError, ConfigError, toError, VoteRefusedError } from "../../errors/index.js";
@@ -69,7 +74,7 @@ import {
   PROPOSAL_TYPE,
 } from "../subjects.js";
 import { startRoundSpan } from "../tracing.js";
-import { checkApproval, isPrivileged } from "./approval.js";
+import { checkApproval, isPrivileged, refusedVoter } from "./approval.js";
 import { AuditHeads } from "./audit-heads.js";
 import { type ConsensusContext, localVoter, publish, sendSigned } from "./context.js";
 import {
@@ -124,16 +129,21 @@ export class ConsensusEngine {
     this.#node = node;
     this.#heads = new AuditHeads(node);
     this.#decisions = new DecisionLog(node, this.#heads);
-    // A revoked agent has no key here, whatever is still cached for it.
+    // An agent refused here (revoked; under any admission but open, also
+    // an expired credential) has no key here, whatever is still cached for
+    // it: the guard in front of the action would refuse its vote anyway.
     // People vote with the keys the configuration gives them; agents with the keys trust established.
     const humans = new Map<string, KeyObject>();
     for (const action of Object.values(node.privileged)) {
       for (const human of action.humans ?? [])
         humans.set(human.id, decodePublicKey(human.publicKey));
     }
-    this.#verify = verifierFromKeyTable((agent) =>
-      node.keys.revoked(agent) ? undefined : (humans.get(agent) ?? node.keys.key(agent)),
-    );
+    this.#verify = verifierFromKeyTable((agent) => {
+      if (node.keys.revoked(agent)) return undefined;
+      const human = humans.get(agent);
+      if (human !== undefined) return human;
+      return refusedVoter(node, agent) === undefined ? node.keys.key(agent) : undefined;
+    });
     this.#replicas = new HostedReplicas(node, this.#verify, (now) => this.#schedule(now));
     this.#voters = new VoterSide(node, this.#verify, this.#replicas);
   }
@@ -153,17 +163,7 @@ export class ConsensusEngine {
       }),
       transport.subscribe(consensusSubjects.allVotes(swarm), (m) => this.#onVote(m)),
       // Decisions announced by other nodes' coordinators close what waits for people here too.
-      transport.subscribe(`${swarm}.event.${DECIDED_EVENT}`, (m) => {
-        try {
-          const body = decodeEnvelope(m.data, { maxBytes: this.#node.limits.maxEnvelopeBytes })
-            .body as {
-            proposal?: unknown;
-          };
-          if (typeof body?.proposal === "string") this.#decidedWithHumans.add(body.proposal);
-        } catch {
-          // Not ours to judge here: the event bus parks bad events.
-        }
-      }),
+      transport.subscribe(`${swarm}.event.${DECIDED_EVENT}`, (m) => this.#onDecidedEvent(m)),
       transport.subscribe(consensusSubjects.allClusters(swarm), (m) =>
         this.#voters.onClusterRequest(m),
       ),
@@ -203,8 +203,10 @@ export class ConsensusEngine {
    * @throws ConfigError if the action is not privileged, no live agent can
    *   vote on it, or `deadlineMs` is not a whole number of ms from 10 to
    *   86_400_000; InvalidEnvelopeError if `data` is not representable as
-   *   JSON (a bigint, a cycle, a function); ClosedError if the node stops
-   *   first; StoreError if the decision cannot be recorded.
+   *   JSON (a bigint, a cycle, a function); EnvelopeTooLargeError if the
+   *   signed proposal is over the node's `maxEnvelopeBytes` (no round is
+   *   left open for it); ClosedError if the node stops first; StoreError if
+   *   the decision cannot be recorded.
    */
   async propose(
     proposerId: string,
@@ -285,20 +287,38 @@ export class ConsensusEngine {
       this.#finishIfDecided(round);
       return decided;
     }
-    sendSigned(
-      this.#node,
-      consensusSubjects.proposal(node.swarm),
-      proposer,
-      PROPOSAL_TYPE,
-      proposal,
-      id,
-      span.headers,
-    );
+    try {
+      sendSigned(
+        this.#node,
+        consensusSubjects.proposal(node.swarm),
+        proposer,
+        PROPOSAL_TYPE,
+        proposal,
+        id,
+        span.headers,
+      );
+    } catch (error) {
+      // Nobody saw the proposal (too large for the bus, the link closed):
+      // no round to close at its deadline, nor a decision to seal for it.
+      this.#rounds.delete(id);
+      decided.catch(() => undefined);
+      round.reject(toError(error));
+      throw error;
+    }
     this.#schedule(node.clock.now());
     const humans = humanVoters(proposal);
     if (humans.length > 0) {
-      // Kept in the store so a person can vote from another machine (conclave approve).
-      await node.store.setMeta(awaitingKey(id), JSON.stringify(proposal));
+      // Kept in the store so a person can vote from another machine (conclave
+      // approve). The round runs already: a failed write is reported, not
+      // thrown, or the caller would propose again beside a live round.
+      try {
+        await node.store.setMeta(awaitingKey(id), JSON.stringify(proposal));
+      } catch (error) {
+        node.events.emit({
+          type: "error",
+          error: `keeping proposal ${id} for people voting from other machines (conclave approve): ${toError(error).message}`,
+        });
+      }
       node.events.emit({
         type: "consensus.waiting",
         proposal: id,
@@ -325,7 +345,10 @@ export class ConsensusEngine {
         (p) =>
           now < p.deadline &&
           !this.#decisions.knownDecided(p.id) &&
-          !this.#decidedWithHumans.has(p.id),
+          !this.#decidedWithHumans.has(p.id) &&
+          // A rule this node's voters refuse (another key or weight for a
+          // person, another threshold) is not put to people either.
+          ruleMismatch(p, this.#node.privileged[p.action], this.#node.roles.names) === undefined,
       )
       .map((proposal) => ({ proposal, humans: humanVoters(proposal) }))
       .filter((a) => a.humans.length > 0);
@@ -338,6 +361,12 @@ export class ConsensusEngine {
    */
   castHumanVote(proposalId: string, vote: unknown): Envelope {
     const envelope = checkHumanVote(this.#awaiting(proposalId), vote, this.#node.clock.now());
+    // The person's key from this node's configuration, as the coordinator counts it.
+    if (!this.#verify(envelope)) {
+      throw new VoteRefusedError(
+        `the vote is not signed with ${envelope.from}'s key (the one the swarm file gives under humans); sign with their key file`,
+      );
+    }
     publish(this.#node, consensusSubjects.vote(this.#node.swarm, proposalId), envelope);
     return envelope;
   }
@@ -359,6 +388,34 @@ export class ConsensusEngine {
       );
     }
     return open.proposal;
+  }
+
+  /**
+   * Another coordinator announced a decision: the proposal no longer waits
+   * for people here. Only its proposer's signed announcement counts: anyone
+   * on the bus could otherwise close a proposal to its human voters.
+   */
+  #onDecidedEvent(message: Message): void {
+    const node = this.#node;
+    try {
+      const envelope = decodeEnvelope(message.data, { maxBytes: node.limits.maxEnvelopeBytes });
+      const body = envelope.body as { proposal?: unknown } | null;
+      if (envelope.type !== DECIDED_EVENT || typeof body?.proposal !== "string") return;
+      const proposal = this.#knownProposal(body.proposal);
+      // Unknown here: nothing waits for people on it, nothing to close.
+      if (proposal === undefined || envelope.from !== proposal.proposer) return;
+      // Its proposer always signs it, whatever the swarm's signing policy.
+      if (envelope.sig === undefined) return;
+      node.keys.verify(envelope);
+      this.#decidedWithHumans.add(proposal.id);
+    } catch {
+      // Not ours to judge here: the event bus parks bad events.
+    }
+  }
+
+  /** Proposal `id` as this node knows it: coordinated here, or seen by its voters. */
+  #knownProposal(id: string): RuntimeProposal | undefined {
+    return this.#rounds.get(id)?.proposal ?? this.#voters.seen(id)?.proposal;
   }
 
   #onVote(message: Message): void {
@@ -445,14 +502,25 @@ export class ConsensusEngine {
     for (const message of outgoing) {
       // The only kind so far: a decided cluster's representatives asked to sign its vote.
       const { cluster, votes } = message;
-      sendSigned(
-        this.#node,
-        consensusSubjects.cluster(this.#node.swarm, round.proposal.id),
-        round.proposer,
-        CLUSTER_REQUEST_TYPE,
-        { cluster: cluster.cluster, body: cluster.body, votes },
-        round.proposal.id,
-      );
+      try {
+        sendSigned(
+          this.#node,
+          consensusSubjects.cluster(this.#node.swarm, round.proposal.id),
+          round.proposer,
+          CLUSTER_REQUEST_TYPE,
+          { cluster: cluster.cluster, body: cluster.body, votes },
+          round.proposal.id,
+        );
+      } catch (error) {
+        // Called from the tick's timer too: a throw there would end the
+        // process and stop the ticks that close every open round. Unsent,
+        // the cluster's vote is asked for again, and the round ends at its
+        // deadline all the same.
+        this.#node.events.emit({
+          type: "error",
+          error: `asking the representatives of cluster ${cluster.cluster} of proposal ${round.proposal.id} for its vote: ${toError(error).message}`,
+        });
+      }
     }
   }
 
@@ -485,7 +553,7 @@ export class ConsensusEngine {
     const result = round.counting.result();
     if (result === undefined || !this.#rounds.has(round.proposal.id)) return;
     this.#rounds.delete(round.proposal.id);
-    this.#late.closed(round.proposal, this.#node.clock.now());
+    this.#late.closed(round.proposal, this.#node.clock.now(), result.votes);
     const parts = decisionParts(result);
     this.#decisions.seal(parts, round.proposer).then(
       ({ decision, seq }) => {

@@ -11,8 +11,8 @@
  */
 
 import type { RuntimeProposal } from "../../consensus/rule.js";
-import type { VoteBody } from "../../consensus/types.js";
-import { VOTE_TYPE } from "../../consensus/vote.js";
+import { hashProposal, parseVoteBody, VOTE_TYPE } from "../../consensus/vote.js";
+import { SignatureError } from "../../errors/index.js";
 import { decodePublicKey } from "../../identity/keys.js";
 import type { Store } from "../../store/port.js";
 import type { Envelope } from "../../wire/envelope.js";
@@ -32,16 +32,34 @@ export interface LateVote {
   readonly vote: Envelope;
 }
 
+/** A closed round as remembered here: what its late votes are checked against. */
+interface ClosedRound {
+  readonly proposal: RuntimeProposal;
+  readonly hash: string;
+  readonly closedAt: number;
+  /** The votes the round counted, by `id/sig`: a copy of one is not a late vote. */
+  readonly counted: ReadonlySet<string>;
+}
+
+/** Names a signed envelope as received: its id and signature. */
+const copyKey = (envelope: Envelope) => `${String(envelope.id)}/${String(envelope.sig)}`;
+
 /** Rounds this node coordinated and closed, remembered (bounded) to recognise their late votes. */
 export class LateVotes {
-  readonly #closed = new Map<string, { proposal: RuntimeProposal; closedAt: number }>();
+  readonly #closed = new Map<string, ClosedRound>();
   readonly #recorded = new Set<string>();
   #writes: Promise<unknown> = Promise.resolve();
 
   constructor(readonly limit = 1000) {}
 
-  closed(proposal: RuntimeProposal, at: number): void {
-    this.#closed.set(proposal.id, { proposal, closedAt: at });
+  /** Round `proposal` closed at `at`, having counted `counted` (its decision's votes). */
+  closed(proposal: RuntimeProposal, at: number, counted: readonly Envelope[] = []): void {
+    this.#closed.set(proposal.id, {
+      proposal,
+      hash: hashProposal(proposal),
+      closedAt: at,
+      counted: new Set(counted.map(copyKey)),
+    });
     if (this.#closed.size > this.limit)
       this.#closed.delete(this.#closed.keys().next().value as string);
   }
@@ -52,21 +70,26 @@ export class LateVotes {
 
   /**
    * The late vote to record, or undefined when there is nothing to record
-   * (already recorded for this voter, or not a vote on the closed round).
-   * @throws when the vote is signed by someone else than a voter of the rule (bad input).
+   * (already recorded for this voter, a copy of a vote the round counted,
+   * or not a vote on the closed round as proposed).
+   * @throws SignatureError when the vote is signed by someone else than a
+   *   voter of the rule (bad input).
    */
   take(proposalId: string, envelope: Envelope, now: number): LateVote | undefined {
     const closed = this.#closed.get(proposalId);
     if (closed === undefined || envelope.type !== VOTE_TYPE) return undefined;
     const voter = closed.proposal.rule.voters.find((v) => v.id === envelope.from);
     if (voter === undefined) {
-      throw new Error(
-        `a late vote on ${proposalId} from ${envelope.from}, who is not a voter of its rule`,
+      throw new SignatureError(
+        `a late vote on ${proposalId} from ${envelope.from}, who is not a voter of its rule; only its voters' late votes are kept`,
       );
     }
     verifyEnvelope(envelope, decodePublicKey(voter.publicKey));
-    const body = envelope.body as Partial<VoteBody> | null;
-    if (body?.proposal !== proposalId) return undefined;
+    // Counted in time: a copy of it, however late, says nothing new.
+    if (closed.counted.has(copyKey(envelope))) return undefined;
+    const body = parseVoteBody(envelope.body);
+    if (typeof body === "string") return undefined;
+    if (body.proposal !== proposalId || body.proposalHash !== closed.hash) return undefined;
     const key = `${proposalId}:${voter.id}`;
     if (this.#recorded.has(key)) return undefined;
     this.#recorded.add(key);
@@ -76,7 +99,7 @@ export class LateVotes {
       proposal: proposalId,
       action: closed.proposal.action,
       voter: voter.id,
-      choice: String(body.choice),
+      choice: body.choice,
       lateByMs: Math.max(0, now - closed.closedAt),
       vote: envelope,
     };

@@ -26,6 +26,7 @@ import type { Decision } from "../../consensus/seal.js";
 import type { Tally, Verifier } from "../../consensus/types.js";
 import { hashProposal } from "../../consensus/vote.js";
 import { ConfigError, InvalidEnvelopeError, toError } from "../../errors/index.js";
+import { refusedVoter } from "./approval.js";
 import { type ConsensusContext, localVoters, remoteVoters } from "./context.js";
 import type { LocalVoter } from "./types.js";
 
@@ -46,7 +47,8 @@ export interface CoordinatedRound {
 
 /**
  * Who votes on `action`: the live agents of its voter roles, hosted here
- * or trusted elsewhere (not revoked), and the people its settings list.
+ * or trusted elsewhere (not refused here: revoked, or under any admission
+ * but open a credential run out), and the people its settings list.
  *
  * @throws ConfigError if nobody can vote.
  */
@@ -61,7 +63,13 @@ export function electorate(
     if (roles.has(voter.role)) voters.set(voter.id, voter);
   }
   for (const voter of remoteVoters(node)) {
-    if (roles.has(voter.role) && !voters.has(voter.id) && !node.keys.revoked(voter.id)) {
+    // Not an agent refused here (revoked, a credential run out): this
+    // node's guard would refuse an approval that lists it.
+    if (
+      roles.has(voter.role) &&
+      !voters.has(voter.id) &&
+      refusedVoter(node, voter.id) === undefined
+    ) {
       voters.set(voter.id, voter);
     }
   }

@@ -122,7 +122,10 @@ export class DecisionLog {
     await this.#scan();
     const found = this.#bySeal.get(seal);
     if (found !== undefined) return found;
-    // Older than the cache: search the whole log.
+    // Nothing ever left the cache: every decision of the log is in it, so a
+    // miss is certain (an approval header naming no decision costs no read
+    // of the whole log). Otherwise it may be older than the cache.
+    if (!this.#evicted) return undefined;
     for (const record of await readAuditLog(this.#node.store)) {
       if (record.kind === DECISION_KIND && record.hash === seal) return record.data as Decision;
     }

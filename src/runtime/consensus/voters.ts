@@ -20,14 +20,30 @@ import { decodeEnvelope } from "../../wire/codec.js";
 import { type Envelope, parseEnvelope } from "../../wire/envelope.js";
 import { CLUSTER_REQUEST_TYPE, consensusSubjects, PROPOSAL_TYPE } from "../subjects.js";
 import { startProcessSpan } from "../tracing.js";
-import { checkClusterReport } from "./cluster-report.js";
+import { CLOCK_SKEW_MS, checkClusterReport } from "./cluster-report.js";
 import { type ConsensusContext, localVoter, publish } from "./context.js";
 import type { HostedReplicas } from "./pbft-replicas.js";
+import { ROUND_DEADLINE_RANGE_MS } from "./rounds.js";
 import type { LocalVoter } from "./types.js";
 import { castVote, decideVote, type SeenProposal } from "./vote-casting.js";
 
 /** How long a seen proposal is remembered after its deadline (late cluster requests). */
 const SEEN_GRACE_MS = 60_000;
+
+/**
+ * Why a proposal stays open longer than any node proposes one (its window
+ * or its deadline more than {@link ROUND_DEADLINE_RANGE_MS} `.max` away),
+ * or undefined. Kept until its deadline, with PBFT replicas ticking, such a
+ * proposal would hold this node's memory and timers for as long as its
+ * signer liked.
+ */
+function openTooLong(proposal: RuntimeProposal, now: number): string | undefined {
+  const { max } = ROUND_DEADLINE_RANGE_MS;
+  if (proposal.deadline - proposal.ts > max || proposal.deadline > now + max + CLOCK_SKEW_MS) {
+    return `proposal ${proposal.id} would stay open until ${proposal.deadline} (proposed at ${proposal.ts}, now ${now}); a round is open for at most ${max} ms: propose it with a deadlineMs of at most that`;
+  }
+  return undefined;
+}
 
 /** The hosted voters' side of consensus rounds on one node. */
 export class VoterSide {
@@ -83,6 +99,8 @@ export class VoterSide {
           `proposal ${parsed.id} names ${parsed.proposer} as proposer but is signed by ${envelope.from}`,
         );
       }
+      const open = openTooLong(parsed, node.clock.now());
+      if (open !== undefined) throw new InvalidEnvelopeError(open);
       proposal = parsed;
     } catch (error) {
       node.deadLetters.park(message, error);

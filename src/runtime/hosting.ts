@@ -196,8 +196,10 @@ export class AgentHosting {
     // Nobody else reads its award queue: what it won and never ran is handed
     // back. Called without waiting (a revocation): a failure is reported, never thrown.
     if (agent?.bidHandler !== undefined) {
+      const bidsCloseAt = this.#node.marketEngine.takeBidsCloseAt(agent.id);
       await handBackAwardedTasks(this.#node, agent, {
         waitMs: this.#node.roles.settings(agent.role).ackWaitMs,
+        ...(bidsCloseAt === undefined ? {} : { bidsCloseAt }),
       }).catch((error: unknown) =>
         this.#node.events.emit({
           type: "error",

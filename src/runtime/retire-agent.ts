@@ -16,7 +16,8 @@ import type { Supervisor } from "./supervisor.js";
  * agents of its role), its supervision ends, every node is told it left (a
  * leave signed by the agent itself, for this node's agents), and the node
  * stops hosting it. Tasks it won at auction and had not run are handed back
- * ({@link handBackAwardedTasks}): nobody else reads its award queue. Its key
+ * ({@link handBackAwardedTasks}), and so are those of auctions it bid in that
+ * close later: nobody else reads its award queue. Its key
  * stays pinned: a worker slot started again later runs with the same key.
  */
 export async function retireAgent(
@@ -33,8 +34,10 @@ export async function retireAgent(
   // After it left the hosted agents: this node bids for it no more, so
   // nothing it wins while draining is missed.
   if (agent.bidHandler !== undefined) {
+    const bidsCloseAt = node.marketEngine.takeBidsCloseAt(agent.id);
     await handBackAwardedTasks(node, agent, {
       waitMs: node.roles.settings(agent.role).ackWaitMs,
+      ...(bidsCloseAt === undefined ? {} : { bidsCloseAt }),
     });
   }
 }
@@ -50,6 +53,12 @@ export interface AwardHandBackOptions {
    * to come back to the queue; default 30 s. Use the role's `ackWaitMs`.
    */
   readonly waitMs?: number;
+  /**
+   * When the last auction the agent bid in closes (`MarketEngine.takeBidsCloseAt`):
+   * an award may still come then, so the queue is read until `waitMs`
+   * after it, however empty it is before.
+   */
+  readonly bidsCloseAt?: number;
 }
 
 /** How often the award queue's depth is read while handing it back. */
@@ -89,7 +98,9 @@ export async function handBackAwardedTasks(
       return 0;
     }
   };
-  if ((await pending()) === 0) return 0;
+  const waitMs = options.waitMs ?? 30_000;
+  const awardsUntil = options.bidsCloseAt === undefined ? undefined : options.bidsCloseAt + waitMs;
+  if (awardsUntil === undefined && (await pending()) === 0) return 0;
   let handedBack = 0;
   const consumer = node.transport.consume(
     queue,
@@ -99,8 +110,11 @@ export async function handBackAwardedTasks(
     },
     { maxInFlight: 16 },
   );
-  const deadline = node.clock.now() + (options.waitMs ?? 30_000);
   try {
+    // The consumer hands back whatever arrives meanwhile.
+    const wait = awardsUntil === undefined ? 0 : awardsUntil - node.clock.now();
+    if (wait > 0) await new Promise<void>((resolve) => node.clock.setTimer(resolve, wait));
+    const deadline = node.clock.now() + waitMs;
     let left = await pending();
     while (left > 0 && node.clock.now() < deadline) {
       await new Promise<void>((resolve) => node.clock.setTimer(resolve, HAND_BACK_POLL_MS));

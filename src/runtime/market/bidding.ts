@@ -18,6 +18,8 @@ import type { BidOffer, BidRequest } from "./types.js";
 export class BidderSide {
   readonly #node: MarketContext;
   readonly #timers = new Set<() => void>();
+  /** When the latest auction each local agent bid in closes: its award may come until then. */
+  readonly #bidsCloseAt = new Map<string, number>();
   #closed = false;
 
   constructor(node: MarketContext) {
@@ -29,6 +31,17 @@ export class BidderSide {
     this.#closed = true;
     for (const cancel of this.#timers) cancel();
     this.#timers.clear();
+  }
+
+  /**
+   * When the last auction `agentId` bid in closes (its award, if it won,
+   * comes then), or undefined when it bid in none still open; forgets it.
+   * For handing back what an agent that stopped for good still wins.
+   */
+  takeBidsCloseAt(agentId: string): number | undefined {
+    const at = this.#bidsCloseAt.get(agentId);
+    this.#bidsCloseAt.delete(agentId);
+    return at === undefined || at < this.#node.clock.now() ? undefined : at;
   }
 
   /** A call for proposals arrived on `<swarm>.market.cfp.<role>`. */
@@ -73,7 +86,9 @@ export class BidderSide {
       });
       return;
     }
-    if (!offer || this.#closed) return;
+    // Stopped for good while its handler ran (no longer hosted here): its
+    // award queue is being handed back, so it bids no more.
+    if (!offer || this.#closed || node.agents.get(agent.id) !== agent) return;
     const send = (price: number, take?: boolean) => {
       try {
         const bid = createBid(
@@ -93,6 +108,10 @@ export class BidderSide {
           subjects.bid(node.swarm, request.auction),
           encodeEnvelope(bid, { maxBytes: node.limits.maxEnvelopeBytes }),
         );
+        const latest = this.#bidsCloseAt.get(agent.id);
+        if (latest === undefined || latest < request.closesAt) {
+          this.#bidsCloseAt.set(agent.id, request.closesAt);
+        }
       } catch (error) {
         node.events.emit({
           type: "error",

@@ -162,6 +162,15 @@ export class MarketEngine {
     });
   }
 
+  /**
+   * When the last auction local agent `agentId` bid in closes, or undefined
+   * when none is open; forgets it (the agent stopped for good, see
+   * `handBackAwardedTasks`).
+   */
+  takeBidsCloseAt(agentId: string): number | undefined {
+    return this.#bidding.takeBidsCloseAt(agentId);
+  }
+
   /** Whether tasks of type `task` are allocated by auction (the swarm file says so). */
   isAuctioned(task: string): boolean {
     return this.#node.roles.tasks[task]?.allocation === "auction";

@@ -100,7 +100,11 @@ export class DecisionLog {
     if (record.seq !== this.#scannedSeq + 1) return;
     this.#scannedSeq = record.seq;
     this.#headHash = record.hash;
-    if (record.kind === DECISION_KIND) this.#remember(record.data as Decision);
+    // An entry of the decision kind that is not shaped as one (a store
+    // written by hand) is not looked up; `conclave audit verify` names it.
+    if (record.kind === DECISION_KIND && isDecisionShaped(record.data)) {
+      this.#remember(record.data);
+    }
   }
 
   #remember(decision: Decision): void {
@@ -127,7 +131,9 @@ export class DecisionLog {
     // of the whole log). Otherwise it may be older than the cache.
     if (!this.#evicted) return undefined;
     for (const record of await readAuditLog(this.#node.store)) {
-      if (record.kind === DECISION_KIND && record.hash === seal) return record.data as Decision;
+      if (record.kind === DECISION_KIND && record.hash === seal && isDecisionShaped(record.data)) {
+        return record.data;
+      }
     }
     return undefined;
   }
@@ -153,4 +159,10 @@ export class DecisionLog {
   knownDecided(id: string): boolean {
     return this.#sealByProposal.has(id);
   }
+}
+
+/** Whether an audit entry's data has what the log's lookups read of a decision. */
+function isDecisionShaped(data: unknown): data is Decision {
+  const d = data as { seal?: unknown; proposal?: { id?: unknown } | null } | null;
+  return typeof d?.seal === "string" && typeof d.proposal?.id === "string";
 }

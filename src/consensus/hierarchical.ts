@@ -495,7 +495,14 @@ class UpperRound implements ClusterRound {
         },
       );
     }
-    if (body.proposal !== this.#plan.proposal.id || body.proposalHash !== this.#plan.proposalHash) {
+    if (body.proposal !== this.#plan.proposal.id) {
+      // Signed for another round and put on this one's subject: no proof its signer did wrong.
+      return this.#refuse(
+        "wrong-proposal",
+        `cluster vote ${vote.id} is for proposal ${body.proposal}`,
+      );
+    }
+    if (body.proposalHash !== this.#plan.proposalHash) {
       return this.#refuse("wrong-proposal", `cluster vote ${vote.id} is for another proposal`, {
         kind: "wrong-proposal",
         agent: from,

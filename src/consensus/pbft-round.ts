@@ -400,11 +400,16 @@ class PbftRoundImpl implements PbftRound {
     if (typeof body === "string") {
       return this.#accuse("wrong-proposal", from, `vote ${envelope.id}: ${body}`, [envelope]);
     }
-    if (body.proposal !== this.proposal.id || body.proposalHash !== this.proposalHash) {
+    if (body.proposal !== this.proposal.id) {
+      // Signed for another round and put on this one's subject, by anyone
+      // who saw it: refused, but no proof its signer did wrong.
+      return { accepted: false, reason: `vote ${envelope.id} is for proposal ${body.proposal}` };
+    }
+    if (body.proposalHash !== this.proposalHash) {
       return this.#accuse(
         "wrong-proposal",
         from,
-        `vote ${envelope.id} is for ${body.proposal !== this.proposal.id ? `proposal ${body.proposal}` : "another version of this proposal"}`,
+        `vote ${envelope.id} is for another version of this proposal`,
         [envelope],
       );
     }

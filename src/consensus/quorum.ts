@@ -308,11 +308,16 @@ class QuorumRoundImpl implements QuorumRound {
         },
       );
     }
-    if (body.proposal !== this.proposal.id || body.proposalHash !== this.proposalHash) {
-      const what =
-        body.proposal !== this.proposal.id
-          ? `proposal ${body.proposal}`
-          : `a different version of proposal ${body.proposal} (hash ${body.proposalHash.slice(0, 12)}…)`;
+    if (body.proposal !== this.proposal.id) {
+      // Signed for another round and put on this one's subject, by anyone
+      // who saw it: refused, but no proof its signer did wrong.
+      return this.#refuse(
+        "wrong-proposal",
+        `vote ${vote.id} from ${from} is for proposal ${body.proposal}`,
+      );
+    }
+    if (body.proposalHash !== this.proposalHash) {
+      const what = `a different version of proposal ${body.proposal} (hash ${body.proposalHash.slice(0, 12)}…)`;
       return this.#refuse("wrong-proposal", `vote ${vote.id} from ${from} is for ${what}`, {
         kind: "wrong-proposal",
         agent: from,

@@ -256,6 +256,10 @@ describe("quorum round: bad votes are refused with evidence", () => {
     const stale = r.step(vote("agent_auditor", "approve", changed), T0 + 2);
     assert.equal(!stale.accepted && stale.reason, "wrong-proposal");
     assert.equal(r.tally().approve, 0);
+    // Signed for another proposal, it may have been put here by anyone: no
+    // evidence against its signer. A vote on another version of this one is.
+    assert.equal(!other.accepted && other.evidence, undefined);
+    assert.equal(!stale.accepted && stale.evidence?.agent, "agent_auditor");
   });
 
   test("malformed envelopes are refused without evidence and never throw", () => {

@@ -21,6 +21,7 @@ import type { SwarmConfig as SwarmFile } from "../config/schema.js";
 import { ActionNotApprovedError, InvalidRequestError, NotExposedError } from "../errors/interop.js";
 import type { Swarm } from "../runtime/swarm.js";
 import type { TaskOutcome } from "../store/ports/tasks.js";
+import { decodeEnvelope } from "../wire/codec.js";
 import { ulid, ulidPattern } from "../wire/ulid.js";
 import { GatewayEscrows, gatewayEscrowKey } from "./gateway-escrows.js";
 
@@ -227,13 +228,44 @@ export class FrontDoor {
   }
 
   async #settled(taskId: string, outcome: TaskOutcome | undefined): Promise<OutsideTaskState> {
-    if (outcome === undefined) return { state: "working", taskId };
+    // A task this gateway did not start (a child task, whose id is derived
+    // from its parent's; another agent's) reads as an id it does not know.
+    if (outcome === undefined || !(await this.#startedHere(taskId, outcome))) {
+      return { state: "working", taskId };
+    }
     // Once per escrow however often asked (the background settler, or an
     // auditor of the swarm, may have settled it first).
     await this.#escrows.settle(taskId, outcome);
     return outcome.status === "completed"
       ? { state: "completed", taskId, result: outcome.result }
       : { state: "failed", taskId, reason: outcome.reason };
+  }
+
+  /**
+   * Whether the ended task `taskId` is one this gateway may have started:
+   * a root task (no cause) sent by `gateway.as`. An auctioned task reads as
+   * the task awarded for it (another id, sent by the auctioneer): the
+   * request's id is the gateway's. Read from the completion's lineage, or
+   * from a dead letter's envelope.
+   */
+  async #startedHere(taskId: string, outcome: TaskOutcome): Promise<boolean> {
+    if (outcome.taskId !== taskId) return true;
+    let lineage: { readonly sender?: string | undefined; readonly cause?: string | undefined };
+    if (outcome.status === "completed") {
+      lineage = outcome;
+    } else {
+      const dead = await this.#swarm.store.deadLetter(taskId);
+      if (dead === undefined) return true;
+      try {
+        const envelope = decodeEnvelope(Buffer.from(dead.data, "base64"));
+        lineage = { sender: envelope.from, cause: envelope.cause };
+      } catch {
+        // Not a task's envelope: nothing a caller of the gateway sent.
+        return false;
+      }
+    }
+    if (lineage.cause !== undefined) return false;
+    return lineage.sender === undefined || lineage.sender === this.#gateway.as;
   }
 }
 

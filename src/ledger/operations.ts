@@ -37,6 +37,21 @@ export function operationFingerprint(operation: LedgerOperation): string {
   return createHash("sha256").update(body).digest("hex");
 }
 
+/**
+ * Throws `InvalidOperationError` unless `id` is 1 to 200 characters without
+ * a NUL character: Postgres cannot store NUL in text, so such an id was
+ * applied on SQLite and failed on Postgres with a `StoreError`.
+ */
+export function assertOperationId(id: unknown): asserts id is string {
+  if (typeof id !== "string" || id.length === 0 || id.length > 200)
+    throw new InvalidOperationError(String(id), "the id must be 1 to 200 characters");
+  if (id.includes("\u0000"))
+    throw new InvalidOperationError(
+      id,
+      "the id holds a NUL character (\\u0000), which a Postgres store cannot hold; remove it",
+    );
+}
+
 function op(
   id: string,
   kind: OperationKind,
@@ -44,9 +59,7 @@ function op(
   at: number,
   memo: Record<string, string | number> = {},
 ): LedgerOperation {
-  if (typeof id !== "string" || id.length === 0 || id.length > 200) {
-    throw new InvalidOperationError(String(id), "the id must be 1 to 200 characters");
-  }
+  assertOperationId(id);
   for (const e of entries) assertAccount(e.account);
   return Object.freeze({
     id,

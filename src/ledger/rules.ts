@@ -18,6 +18,7 @@ import {
   UnknownAccountError,
 } from "./errors.js";
 import {
+  assertOperationId,
   type Entry,
   type LedgerOperation,
   type OperationKind,
@@ -73,7 +74,7 @@ export interface PreparedLedgerOperation {
 
 /**
  * Checks the shape of an operation handed to a store, which may not come
- * from the builders: the id (1 to 200 characters), the kind, at least two
+ * from the builders: the id (1 to 200 characters, no NUL), the kind, at least two
  * entries with well-formed accounts and non-zero whole deltas that sum to
  * zero, a flat memo of strings and finite numbers, and `at` in whole
  * milliseconds. Throws `InvalidOperationError`, `InvalidAmountError` or
@@ -83,8 +84,7 @@ export function prepareLedgerOperation(operation: LedgerOperation): PreparedLedg
   if (typeof operation !== "object" || operation === null)
     throw new InvalidOperationError(String(operation), "not an object");
   const { id, kind, entries, memo, at } = operation;
-  if (typeof id !== "string" || id.length === 0 || id.length > 200)
-    throw new InvalidOperationError(String(id), "the id must be 1 to 200 characters");
+  assertOperationId(id);
   if (typeof kind !== "string" || !KINDS.has(kind))
     throw new InvalidOperationError(id, `unknown kind ${JSON.stringify(kind)}`);
   if (!Array.isArray(entries) || entries.length < 2)

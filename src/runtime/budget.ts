@@ -178,9 +178,16 @@ export class Budgets {
     if (budget === undefined) return;
     if (budget.initial > 0) {
       const at = this.host.clock.now();
-      await this.host.store.applyLedgerOperation(
-        operations.mint(`budget-initial:${agentId}`, agentAccount(agentId), budget.initial, at),
-      );
+      try {
+        await this.host.store.applyLedgerOperation(
+          operations.mint(`budget-initial:${agentId}`, agentAccount(agentId), budget.initial, at),
+        );
+      } catch (error) {
+        // Minted before with another `initial` (the config changed since, or
+        // another node hosts the agent with its own): credits are minted
+        // once, the first time, so that mint stands and the start goes on.
+        if (!(error instanceof OperationConflictError)) throw error;
+      }
     }
     await this.#checkBalance(agentId);
   }

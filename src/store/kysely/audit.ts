@@ -17,9 +17,12 @@ export class KyselyAuditStore implements AuditStore {
   }
 
   appendAudit(entry: AuditEntry): Promise<AuditRecord> {
-    if (entry.kind.length === 0 || /[\r\n]/.test(entry.kind)) {
+    // NUL too: Postgres cannot store it in text, so SQLite alone appended such an entry.
+    if (entry.kind.length === 0 || /[\r\n]/.test(entry.kind) || entry.kind.includes("\u0000")) {
       return Promise.reject(
-        new StoreError(`audit kind ${JSON.stringify(entry.kind)} must be non-empty, on one line`),
+        new StoreError(
+          `audit kind ${JSON.stringify(entry.kind)} must be non-empty, on one line, without NUL characters`,
+        ),
       );
     }
     let data: string;

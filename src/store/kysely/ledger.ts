@@ -165,7 +165,7 @@ export class KyselyLedgerStore implements LedgerStore {
       const rows = await this.#core.db
         .selectFrom("conclave_ledger_balances")
         .select(["account", "balance"])
-        .orderBy("account")
+        .orderBy(this.#byCodePoint("account"))
         .execute();
       return rows.map((r) => ({ account: r.account, balance: integer(r.balance) }));
     });
@@ -178,7 +178,7 @@ export class KyselyLedgerStore implements LedgerStore {
         .innerJoin("conclave_ledger_operations as o", "o.id", "e.operation_id")
         .select(["e.operation_id", "e.seq", "o.kind", "e.account", "e.delta", "o.at"])
         .orderBy("o.at")
-        .orderBy("e.operation_id")
+        .orderBy(this.#byCodePoint("e.operation_id"))
         .orderBy("e.seq")
         .limit(options.limit ?? 10_000);
       if (options.account !== undefined) query = query.where("e.account", "=", options.account);
@@ -199,16 +199,33 @@ export class KyselyLedgerStore implements LedgerStore {
   ): Promise<LedgerOperation[]> {
     if (options.ids !== undefined && options.ids.length === 0) return Promise.resolve([]);
     return this.#core.run("reading ledger operations", async () => {
-      let query = this.#core.db
-        .selectFrom("conclave_ledger_operations")
-        .select(["id", "kind", "memo", "at"])
-        .orderBy("at")
-        .orderBy("id")
-        .limit(options.limit ?? 10_000);
-      if (options.since !== undefined) query = query.where("at", ">=", options.since);
-      if (options.kind !== undefined) query = query.where("kind", "=", options.kind);
-      if (options.ids !== undefined) query = query.where("id", "in", [...new Set(options.ids)]);
-      const rows = await query.execute();
+      const limit = options.limit ?? 10_000;
+      const read = (ids: readonly string[] | undefined) => {
+        let query = this.#core.db
+          .selectFrom("conclave_ledger_operations")
+          .select(["id", "kind", "memo", "at"])
+          .orderBy("at")
+          .orderBy(this.#byCodePoint("id"))
+          .limit(limit);
+        if (options.since !== undefined) query = query.where("at", ">=", options.since);
+        if (options.kind !== undefined) query = query.where("kind", "=", options.kind);
+        if (ids !== undefined) query = query.where("id", "in", ids);
+        return query.execute();
+      };
+      // Ids in chunks: one `in (…)` of them all exceeded the parameters a
+      // statement may bind (SQLite 32,766, Postgres 65,535) and failed.
+      // Each chunk's first `limit` rows, merged in order, hold the first
+      // `limit` rows of all.
+      const idChunks = options.ids === undefined ? undefined : chunks([...new Set(options.ids)]);
+      const rows =
+        idChunks === undefined
+          ? await read(undefined)
+          : idChunks.length === 1
+            ? await read(idChunks[0])
+            : (await Promise.all(idChunks.map((chunk) => read(chunk))))
+                .flat()
+                .sort((a, b) => integer(a.at) - integer(b.at) || codePointOrder(a.id, b.id))
+                .slice(0, limit);
       const entries = new Map<string, { account: string; delta: number }[]>();
       for (const chunk of chunks(rows.map((r) => r.id))) {
         const found = await this.#core.db
@@ -234,6 +251,18 @@ export class KyselyLedgerStore implements LedgerStore {
         }),
       );
     });
+  }
+
+  /**
+   * A text column ordered by code point, as SQLite orders it: Postgres
+   * orders by the database's collation, which on a language locale
+   * (`en_US.UTF-8`) puts `agent:B` after `agent:a` and skips punctuation,
+   * so the backends listed the same ledger in different orders.
+   */
+  #byCodePoint(column: string) {
+    return this.#core.dialect === "postgres"
+      ? sql`${sql.ref(column)} collate "C"`
+      : sql.ref(column);
   }
 
   ledgerCheck(): Promise<LedgerCheck> {
@@ -315,6 +344,11 @@ export class KyselyLedgerStore implements LedgerStore {
       };
     });
   }
+}
+
+/** Code-point order, as `collate "C"` (Postgres) and SQLite's binary collation compare text. */
+function codePointOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
 /**

@@ -9,8 +9,9 @@
  * - The entry's hash is computed once, under the append lock, by
  *   `AuditEntry.hash` (default `auditHash`), from the true previous hash.
  * - Nothing updates or deletes an entry.
- * - A `kind` that is empty or holds a line break, or data that is not
- *   JSON-serialisable, is refused with `StoreError` and nothing is appended.
+ * - A `kind` that is empty or holds a line break or a NUL character (which
+ *   Postgres cannot store), or data that is not JSON-serialisable, is
+ *   refused with `StoreError` and nothing is appended.
  */
 
 /** The fields that link one audit entry to the chain, given to the hash function. */
@@ -26,7 +27,7 @@ export interface AuditLink {
 
 /** An event to append to the audit chain. */
 export interface AuditEntry {
-  /** What happened, e.g. `"decision.sealed"`. No line breaks. */
+  /** What happened, e.g. `"decision.sealed"`. No line breaks, no NUL characters. */
   readonly kind: string;
   /** JSON-serialisable data (e.g. the decision with its signed votes). */
   readonly data: unknown;

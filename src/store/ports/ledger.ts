@@ -93,15 +93,17 @@ export interface LedgerStore {
   applyLedgerOperation(operation: LedgerOperation): Promise<{ applied: boolean }>;
   /** An account's balance from the maintained balance table; 0 for an account that does not exist. */
   balance(account: string): Promise<number>;
-  /** Every account that exists, by account id. */
+  /** Every account that exists, by account id (code-point order on every backend, whatever the database's collation). */
   balances(): Promise<AccountBalance[]>;
   /**
-   * Ledger entries, oldest operation first (by time, then operation id, then
-   * position); of one account, or all; at most `limit` (default 10,000).
+   * Ledger entries, oldest operation first (by time, then operation id in
+   * code-point order, then position); of one account, or all; at most
+   * `limit` (default 10,000).
    */
   ledgerEntries(options?: { account?: string; limit?: number }): Promise<LedgerEntryRecord[]>;
   /**
-   * Applied operations with their entries, oldest first (by time, then id):
+   * Applied operations with their entries, oldest first (by time, then id
+   * in code-point order):
    * those at or after `since` (ms since epoch), of one `kind` when given,
    * at most `limit` (default 10,000). The spend report reads the `fee`
    * operations: the agent is the debited account, the memo says what was

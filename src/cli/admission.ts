@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { loadSwarmConfig } from "../config/load.js";
 import { systemClock } from "../core/clock.js";
 import { ConfigError } from "../errors/index.js";
@@ -122,7 +122,7 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
   if (options.out) {
     const out = options.out;
     await writingTo({ what: "the credential", path: out, option: "--out" }, () =>
-      writeFile(out, text, { mode: 0o600 }),
+      writePrivately(out, text),
     );
     process.stderr.write(
       `credential for ${agent} (${options.role}) written to ${options.out}, valid until ${new Date(credential.notAfter).toISOString()}\n`,
@@ -131,6 +131,21 @@ export async function admitAgent(agent: string, options: AdmitOptions): Promise<
     process.stdout.write(text);
   }
   return 0;
+}
+
+/**
+ * Writes `text` to `path` with mode 0600. A mode given when opening applies
+ * only to a file created then: one that exists (a renewal written over the
+ * last credential) is narrowed before anything is written to it.
+ */
+async function writePrivately(path: string, text: string): Promise<void> {
+  const handle = await open(path, "w", 0o600);
+  try {
+    if (process.platform !== "win32") await handle.chmod(0o600);
+    await handle.writeFile(text, "utf8");
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface RevokeOptions {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { link, lstat, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
@@ -149,6 +150,14 @@ export async function refuseOpenFolder(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Opening a named pipe for reading waits for a writer: without O_NONBLOCK a
+ * key path that is one (or links to one) would hang before it is checked.
+ * It changes nothing for a regular file.
+ */
+const READ_WITHOUT_WAITING =
+  process.platform === "win32" ? "r" : constants.O_RDONLY | constants.O_NONBLOCK;
+
 /** The key stored at `path` (for `agentId` when given), or undefined if there is no file. */
 async function readKeyFile(
   path: string,
@@ -157,7 +166,7 @@ async function readKeyFile(
   let text: string;
   try {
     // Stat the open handle, not the path, so the file checked is the file read.
-    const handle = await open(path, "r");
+    const handle = await open(path, READ_WITHOUT_WAITING);
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) throw new KeyError(`key file ${path} is not a regular file`);

@@ -18,7 +18,7 @@
  * - `open` (libraries and tests only): any agent that proves its key.
  *
  * A key stays pinned after its agent leaves: a new key for a known id needs
- * a credential, a vote or the operator's re-key.
+ * a credential for that key (conclave admit).
  *
  * Pure: no IO, no clock; the runtime passes `now` and what it knows.
  */
@@ -307,7 +307,7 @@ function keyMismatch(
   if (credential !== undefined && checkCredential(credential, card, policy, facts.now).admitted) {
     return undefined;
   }
-  return `agent "${card.id}" presents a new key, but its id stays pinned to the key first seen; re-key it with a credential (conclave admit) or the operator (conclave rekey)`;
+  return `agent "${card.id}" presents a new key, but its id stays pinned to the key first seen; re-key it with a credential for the new key (conclave admit)`;
 }
 
 /** Whether a pinned key (base64url, or `SHA256:` fingerprint) is the card's key. */

@@ -9,6 +9,11 @@
  * grants what an approved, verified `swarm.admit` decision says, from the
  * audit log at start and from the decision event as it happens; the agent's
  * next heartbeat is then admitted with that grant, never more.
+ *
+ * A decision is sealed into the shared audit log by whichever node ran the
+ * round, so it is granted only under the checks the guard of privileged
+ * tasks makes: the swarm's configured rule, keys this node trusts, and
+ * voters this node admits with the role, weight and key they voted with.
  */
 
 import { DECISION_KIND, decisionProblem } from "../consensus/audit-verify.js";
@@ -18,6 +23,7 @@ import type { Grant } from "../registry/admission.js";
 import type { AgentCard } from "../registry/agent-card.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import type { Gatekeeper } from "./admission.js";
+import { unadmittedVoter } from "./consensus/approval.js";
 import { readAuditLog } from "./consensus/audit-log.js";
 import type { ConsensusEngine } from "./consensus/engine.js";
 import type { NodeContext } from "./node-context.js";
@@ -63,6 +69,12 @@ export class VotedAdmission {
   readonly #gate: Gatekeeper;
   readonly #engine: ConsensusEngine;
   readonly #asked = new Set<string>();
+  /**
+   * Approved admissions not granted yet because a voter was not admitted
+   * here when they were read (at start, a voter admitted by credential is
+   * not heard yet): judged again when the agent they admit is heard.
+   */
+  readonly #pending = new Map<string, Decision>();
   #subscription: { unsubscribe(): void } | undefined;
 
   constructor(node: NodeContext, gate: Gatekeeper, engine: ConsensusEngine) {
@@ -99,6 +111,12 @@ export class VotedAdmission {
    */
   requested(card: AgentCard): void {
     if (!this.active) return;
+    const pending = this.#pending.get(card.id);
+    if (pending !== undefined) {
+      this.#pending.delete(card.id);
+      // Granted now: its next heartbeat is admitted, no need to ask again.
+      if (this.#grant(pending, { quiet: true })) return;
+    }
     const key = `${card.id}:${card.publicKey}`;
     if (this.#asked.has(key)) return;
     const proposer = [...this.#node.agents.all()].map((a) => a.id).sort()[0];
@@ -141,18 +159,38 @@ export class VotedAdmission {
     }
   }
 
-  /** Grants what a decision approved, once it verifies on its own (seal, votes, tally). */
-  #grant(decision: Decision): void {
+  /**
+   * Grants what a decision approved, once it verifies against this node's
+   * configuration and trust (seal, configured rule, votes, tally) and every
+   * voter is one this node admits. Returns whether it granted; `quiet`
+   * leaves out the error already reported when the decision was first read.
+   */
+  #grant(decision: Decision, options: { quiet?: boolean } = {}): boolean {
     const grant = grantOf(decision);
-    if (grant === undefined) return;
-    const problem = decisionProblem(decision);
-    if (problem !== undefined) {
-      this.#node.events.emit({
+    if (grant === undefined) return false;
+    const node = this.#node;
+    const problem = decisionProblem(decision, {
+      privileged: node.privileged,
+      roles: node.roles.names,
+      trusted: (id) => node.keys.key(id),
+    });
+    // Every voter admitted here as it voted; one granted by a vote counts
+    // before its agent is heard (`votedGrant`).
+    const stranger =
+      problem === undefined
+        ? unadmittedVoter(node, decision, (id) => this.#gate.votedGrant(id))
+        : undefined;
+    if (problem !== undefined || stranger !== undefined) {
+      if (problem === undefined) this.#pending.set(grant.agent, decision);
+      if (options.quiet === true) return false;
+      node.events.emit({
         type: "error",
-        error: `not admitting "${grant.agent}": its admission decision does not verify (${problem})`,
+        error: `not admitting "${grant.agent}": its admission decision ${problem === undefined ? `counts ${stranger}` : `does not verify (${problem})`}`,
       });
-      return;
+      return false;
     }
+    this.#pending.delete(grant.agent);
     this.#gate.grantByVote(grant);
+    return true;
   }
 }

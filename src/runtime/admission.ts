@@ -49,6 +49,15 @@ export class Gatekeeper implements AdmissionGate {
   /** Told of each card refused as not admitted (admission by vote asks the swarm). */
   whenNotAdmitted: ((card: AgentCard) => void) | undefined;
 
+  /**
+   * Asked of each card before it is judged: whether a revocation that was
+   * waiting for this card's key to be checked revokes its agent (a node
+   * that started after an agent revoked itself knows the revocation, from
+   * the audit log, before it knows the key). The hook applies it; the card
+   * is then refused.
+   */
+  revokedByCard: ((card: AgentCard) => boolean) | undefined;
+
   get policy(): AdmissionPolicy {
     return this.#policy;
   }
@@ -76,6 +85,7 @@ export class Gatekeeper implements AdmissionGate {
    */
   async admit(card: AgentCard): Promise<AgentCard | undefined> {
     if (this.#refused.get(card.id)?.code === "E_REVOKED") return undefined;
+    if (this.revokedByCard?.(card) === true) return undefined;
     let verdict: Admission;
     try {
       // Only an id the swarm file declares is pinned on sight: a credential
@@ -154,6 +164,11 @@ export class Gatekeeper implements AdmissionGate {
   grant(agentId: string): Grant | undefined {
     this.#lapse(agentId);
     return this.#grants.get(agentId);
+  }
+
+  /** The grant the swarm voted for `agentId`, heard or not since. */
+  votedGrant(agentId: string): Grant | undefined {
+    return this.#voted.get(agentId);
   }
 
   /** Records a grant the swarm voted for (an approved `swarm.admit` decision). */

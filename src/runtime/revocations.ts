@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
-import { toError } from "../errors/index.js";
+import { SignatureError, toError } from "../errors/index.js";
 import { decodePublicKey } from "../identity/keys.js";
+import type { AgentCard } from "../registry/agent-card.js";
 import {
   checkRevocation,
   OPERATOR_ID,
@@ -10,6 +11,7 @@ import {
 import type { Message } from "../transport/port.js";
 import { decodeEnvelope, encodeEnvelope } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
+import { Gatekeeper } from "./admission.js";
 import type { NodeContext, Signer } from "./node-context.js";
 import { subjects } from "./subjects.js";
 
@@ -41,7 +43,7 @@ export class Revocations {
   /** The audit log is read from here on the next poll. */
   #nextSeq = 1;
   /** Logged self-revocations (by audit seq) whose agent's key is not known here yet. */
-  readonly #unverified = new Map<number, unknown>();
+  readonly #unverified = new Map<number, { readonly agent: string; readonly data: unknown }>();
   #cancelPoll: (() => void) | undefined;
 
   constructor(
@@ -64,7 +66,10 @@ export class Revocations {
    * by `conclave revoke` on the embedded transport, or a broadcast missed).
    */
   async start(): Promise<void> {
-    const { transport, swarm } = this.#node;
+    const { transport, swarm, admission } = this.#node;
+    // A card brings the key a waiting self-revocation needs: checked before
+    // the card is admitted, not at the next read of the log.
+    if (admission instanceof Gatekeeper) admission.revokedByCard = (card) => this.#revokes(card);
     await this.#readLog();
     this.#subscription = transport.subscribe(subjects.revoke(swarm), (m) => this.#onRevoke(m));
     this.#schedulePoll();
@@ -80,7 +85,7 @@ export class Revocations {
   async #readLog(): Promise<void> {
     const { store } = this.#node;
     // Self-revocations whose agent's key was unknown at the last read: its key may be known now.
-    for (const [seq, envelope] of [...this.#unverified]) this.#applyLogged(seq, envelope);
+    for (const [seq, waiting] of [...this.#unverified]) this.#applyLogged(seq, waiting.data);
     for (;;) {
       const page = await store.auditLog({ fromSeq: this.#nextSeq, limit: 1000 });
       for (const entry of page) {
@@ -112,7 +117,7 @@ export class Revocations {
         typeof agent === "string" &&
         this.#knownKey(agent) === undefined
       ) {
-        this.#defer(seq, data);
+        this.#defer(seq, agent, data);
         return;
       }
       body = checkRevocation(envelope, {
@@ -131,8 +136,8 @@ export class Revocations {
   }
 
   /** Keeps a logged self-revocation for the next read; the oldest kept is dropped beyond the bound. */
-  #defer(seq: number, data: unknown): void {
-    this.#unverified.set(seq, data);
+  #defer(seq: number, agent: string, data: unknown): void {
+    this.#unverified.set(seq, { agent, data });
     if (this.#unverified.size <= MAX_UNVERIFIED) return;
     const [oldest] = this.#unverified.keys();
     if (oldest === undefined) return;
@@ -141,6 +146,33 @@ export class Revocations {
       type: "error",
       error: `ignoring the self-revocation at audit seq ${oldest}: its agent's key never became known here (more than ${MAX_UNVERIFIED} such revocations wait)`,
     });
+  }
+
+  /**
+   * Whether a logged self-revocation waiting for its agent's key verifies
+   * with the key of `card`, which is then refused: applied at once. One
+   * signed with another key is left for the next read of the log.
+   */
+  #revokes(card: AgentCard): boolean {
+    if (this.#unverified.size === 0) return false;
+    for (const [seq, waiting] of this.#unverified) {
+      if (waiting.agent !== card.id) continue;
+      let body: RevocationBody;
+      try {
+        const key = decodePublicKey(card.publicKey);
+        body = checkRevocation(decodeEnvelope(JSON.stringify(waiting.data ?? null)), {
+          operatorKey: this.#node.admission.policy.operatorKey,
+          keyOf: (id) => (id === card.id ? key : undefined),
+          swarm: this.#node.swarm,
+        });
+      } catch {
+        continue;
+      }
+      this.#unverified.delete(seq);
+      this.#apply(body);
+      return true;
+    }
+    return false;
   }
 
   /** The key an agent is known by here: trusted, hosted here, pinned by the swarm file or carried by its admitted card. */
@@ -193,12 +225,34 @@ export class Revocations {
     const signer =
       "self" in authority ? authority.self : { id: OPERATOR_ID, privateKey: authority.operatorKey };
     const envelope = signRevocation(body, signer, clock);
+    if (!("self" in authority)) this.#requireOperatorKey(envelope);
     this.#apply(body);
     await store.appendAudit({ kind: REVOKED_AUDIT_KIND, data: envelope });
     transport.publish(
       subjects.revoke(swarm),
       encodeEnvelope(envelope, { maxBytes: limits.maxEnvelopeBytes }),
     );
+  }
+
+  /**
+   * Throws `SignatureError` unless `envelope` verifies with this swarm's
+   * operator key: every node would refuse it, so it is not applied here
+   * either, nor logged or sent.
+   */
+  #requireOperatorKey(envelope: Envelope<RevocationBody>): void {
+    const { admission, swarm } = this.#node;
+    try {
+      checkRevocation(envelope, {
+        operatorKey: admission.policy.operatorKey,
+        keyOf: () => undefined,
+        swarm,
+      });
+    } catch (error) {
+      throw new SignatureError(
+        `the key given to revoke "${envelope.body.agent}" is not this swarm's operator key (operator.publicKey in the swarm file); every node would ignore the revocation, so nothing was revoked: ${toError(error).message}`,
+        { cause: error },
+      );
+    }
   }
 
   #onRevoke(message: Message): void {

@@ -405,6 +405,8 @@ export class Swarm {
    * revoke only itself (`{ as: agentId }`); the operator revokes any agent
    * with its key (`{ operatorKey }`, checked by every node against the
    * operator key it was configured with). Recorded in the audit log.
+   * @throws SignatureError for an `operatorKey` that is not the configured
+   *   operator's: every node would refuse it, so nothing is revoked.
    */
   async revoke(
     agentId: string,

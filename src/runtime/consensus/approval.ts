@@ -9,7 +9,7 @@ import { approvalError, approvalProblem } from "../../consensus/approval.js";
 import { HUMAN_ROLE, parseRuntimeProposal, type RuleVoter } from "../../consensus/rule.js";
 import type { Decision } from "../../consensus/seal.js";
 import { UnapprovedActionError } from "../../errors/index.js";
-import { sameKey } from "../../registry/admission.js";
+import { type Grant, sameKey } from "../../registry/admission.js";
 import type { Envelope } from "../../wire/envelope.js";
 import { APPROVAL_HEADER } from "../subjects.js";
 import type { ConsensusContext } from "./context.js";
@@ -99,12 +99,16 @@ export async function checkApproval(
  * sealed before its revocation. People vote under the action's `humans`,
  * which the decision's rule is checked against already.
  */
-function unadmittedVoter(host: ConsensusContext, decision: Decision): string | undefined {
+export function unadmittedVoter(
+  host: ConsensusContext,
+  decision: Decision,
+  votedGrant?: (id: string) => Grant | undefined,
+): string | undefined {
   const proposal = parseRuntimeProposal(decision.proposal);
   if (typeof proposal === "string") return `voters this node cannot read (${proposal})`;
   for (const voter of proposal.rule.voters) {
     if (voter.role === HUMAN_ROLE) continue;
-    const problem = refusedVoter(host, voter.id) ?? unadmittedAs(host, voter);
+    const problem = refusedVoter(host, voter.id) ?? unadmittedAs(host, voter, votedGrant);
     if (problem !== undefined) return problem;
   }
   return undefined;
@@ -132,11 +136,15 @@ export function refusedVoter(
  * A voter this node never admitted as it voted (role, weight, key),
  * described; always undefined under `open` admission, which admits anyone.
  */
-function unadmittedAs(host: ConsensusContext, voter: RuleVoter): string | undefined {
+function unadmittedAs(
+  host: ConsensusContext,
+  voter: RuleVoter,
+  votedGrant: ((id: string) => Grant | undefined) | undefined,
+): string | undefined {
   const { admission } = host;
   const { policy } = admission;
   if (policy.mode === "open") return undefined;
-  const grant = admission.grant(voter.id);
+  const grant = admission.grant(voter.id) ?? votedGrant?.(voter.id);
   const granted: { role: string; weight: number; publicKey?: string } | undefined =
     policy.declared.get(voter.id) ?? grant ?? host.agents.get(voter.id)?.card;
   if (granted === undefined) return `voter ${voter.id}, an agent this node never admitted`;

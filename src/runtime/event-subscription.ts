@@ -1,5 +1,6 @@
 import {
   type CausalOrderer,
+  type CausalReport,
   createCausalOrderer,
   type VectorClock,
 } from "../delivery/causal-order.js";
@@ -7,7 +8,7 @@ import {
   type ConversationOrderer,
   createConversationOrderer,
 } from "../delivery/conversation-order.js";
-import { OrderingError, toError } from "../errors/index.js";
+import { ConfigError, OrderingError, toError } from "../errors/index.js";
 import type { Message } from "../transport/port.js";
 import { decodeEnvelope } from "../wire/codec.js";
 import type { Envelope } from "../wire/envelope.js";
@@ -39,7 +40,11 @@ export interface SubscribeOptions {
    * conversation, or an event it causally follows); then the missing one is
    * given up on (an `error` event says so) and what waited is delivered, in
    * order. Events are at-most-once: a predecessor published before this
-   * subscription, or of a type it does not match, never arrives. Default 2000 ms.
+   * subscription, or of a type it does not match, never arrives. A given-up
+   * event that comes later is not delivered, except, for causal order, one
+   * whose place only another sender's clock claimed (that header is not
+   * signed): it is delivered late, once. A number of ms >= 0 (`ConfigError`
+   * otherwise). Default 2000 ms.
    */
   readonly gapTimeoutMs?: number;
   /** Most events held back per conversation (or in total, for causal). Default 1000. */
@@ -66,6 +71,16 @@ export class EventSubscription {
   #causal: CausalOrderer<Envelope> | undefined;
   /** Causal events held back, in arrival order, with what they wait on and since when. */
   readonly #causalHeld = new Map<Envelope, HeldEvent>();
+  /**
+   * Senders the causal orderer counts as delivered up to `assumed` only
+   * because a gap given up on named them in another sender's clock (the
+   * `conclave-vc` header is not signed: that is the other sender's word),
+   * with how many of their own events were really delivered or given up on.
+   * Their events in between are delivered late rather than dropped as
+   * repeats, and published clocks name only `delivered`: one forged entry
+   * must not silence an agent here, nor, through this node's clocks, anywhere.
+   */
+  readonly #hearsay = new Map<string, { delivered: number; readonly assumed: number }>();
   readonly #gapTimeoutMs: number;
   readonly #maxBuffered: number;
   readonly #unsubscribe: () => void;
@@ -81,7 +96,15 @@ export class EventSubscription {
     options: SubscribeOptions,
   ) {
     const maxBuffered = options.maxBuffered ?? 1000;
-    this.#gapTimeoutMs = options.gapTimeoutMs ?? 2000;
+    const gapTimeoutMs = options.gapTimeoutMs ?? 2000;
+    // Checked for both orderings: NaN never expires a causal gap and re-arms
+    // its timer every millisecond.
+    if (typeof gapTimeoutMs !== "number" || Number.isNaN(gapTimeoutMs) || gapTimeoutMs < 0) {
+      throw new ConfigError(
+        `gapTimeoutMs must be a number of milliseconds >= 0 (how long an event waits for a missing predecessor), got ${String(gapTimeoutMs)}`,
+      );
+    }
+    this.#gapTimeoutMs = gapTimeoutMs;
     this.#maxBuffered = maxBuffered;
     if (options.ordering === "conversation") {
       this.#conversation = createConversationOrderer<Envelope>({
@@ -101,7 +124,16 @@ export class EventSubscription {
 
   /** Events this subscription has delivered, by sender: what a causal publisher must have seen. */
   delivered(): VectorClock | undefined {
-    return this.#causal?.delivered();
+    const delivered = this.#causal?.delivered();
+    if (delivered === undefined || this.#hearsay.size === 0) return delivered;
+    const out = new Map(Object.entries(delivered));
+    for (const [node, { delivered: n, assumed }] of this.#hearsay) {
+      // Past what was assumed, the orderer counts the sender's own events.
+      if ((delivered[node] ?? 0) > assumed) this.#hearsay.delete(node);
+      else if (n > 0) out.set(node, n);
+      else out.delete(node);
+    }
+    return Object.freeze(Object.fromEntries(out));
   }
 
   close(): void {
@@ -167,6 +199,7 @@ export class EventSubscription {
         }
         const from = causalSender(envelope, message.headers[VECTOR_CLOCK_FROM_HEADER]);
         const out = this.#causal.push({ from, clock, value: envelope });
+        if (this.#deliverLateHearsay(from, clock, out.reports, envelope)) return;
         for (const delivered of out.deliver) this.#causalHeld.delete(delivered);
         if (out.reports.length === 0 && !out.deliver.includes(envelope)) {
           this.#causalHeld.set(envelope, {
@@ -200,6 +233,27 @@ export class EventSubscription {
     } else {
       this.#deliver([envelope]);
     }
+  }
+
+  /**
+   * Delivers, at once, an event the orderer took for a repeat only because a
+   * given-up gap assumed its sender's events up to a count another sender's
+   * clock claimed (see `#hearsay`). Returns whether it did.
+   */
+  #deliverLateHearsay(
+    from: string,
+    clock: VectorClock,
+    reports: readonly CausalReport[],
+    envelope: Envelope,
+  ): boolean {
+    const hearsay = this.#hearsay.get(from);
+    const seq = Object.hasOwn(clock, from) ? (clock[from] ?? 0) : 0;
+    if (hearsay === undefined || reports[0]?.kind !== "duplicate") return false;
+    if (seq <= hearsay.delivered || seq > hearsay.assumed) return false;
+    hearsay.delivered = seq;
+    if (seq === hearsay.assumed) this.#hearsay.delete(from);
+    this.#deliver([envelope]);
+    return true;
   }
 
   /** Runs the handler on each event in order, one at a time. */
@@ -278,11 +332,25 @@ export class EventSubscription {
     // The sum of a clock grows along happened-before: a causal order of the flushed events.
     const size = (clock: VectorClock) => Object.values(clock).reduce((sum, n) => sum + n, 0);
     flushed.sort((x, y) => size(x.clock) - size(y.clock));
-    const initial = new Map<string, number>(Object.entries(causal.delivered()));
-    for (const { clock } of flushed) {
+    const before = new Map<string, number>(Object.entries(causal.delivered()));
+    const initial = new Map(before);
+    /** Per flushed sender, the highest of its own events given up on or delivered now. */
+    const own = new Map<string, number>();
+    for (const { from, clock } of flushed) {
+      own.set(from, Math.max(own.get(from) ?? 0, clock[from] ?? 0));
       for (const [node, n] of Object.entries(clock)) {
         initial.set(node, Math.max(initial.get(node) ?? 0, n));
       }
+    }
+    for (const [node, n] of initial) {
+      const was = before.get(node) ?? 0;
+      const ownUpTo = own.get(node) ?? 0;
+      if (n === was || ownUpTo >= n) {
+        if (ownUpTo >= n) this.#hearsay.delete(node);
+        continue;
+      }
+      const delivered = Math.max(this.#hearsay.get(node)?.delivered ?? was, ownUpTo);
+      this.#hearsay.set(node, { delivered, assumed: n });
     }
     const orderer = createCausalOrderer<Envelope>({
       maxBuffered: this.#maxBuffered,

@@ -1,4 +1,4 @@
-import { ConclaveError } from "../errors/index.js";
+import { ConclaveError, ConfigError } from "../errors/index.js";
 import { createRouter, type Router } from "../routing/router.js";
 import type { RoutingStrategy } from "../routing/strategies.js";
 import { decodeEnvelope } from "../wire/codec.js";
@@ -17,13 +17,26 @@ export interface RequestOptions {
 /**
  * Codes of a handler's `PermanentError` (and its subclasses): the request
  * itself is at fault (a queued task is dead-lettered at once for them), so
- * no other agent is asked to run it again.
+ * no other agent is asked to run it again. Only the code crosses the wire,
+ * so every subclass the library defines is listed; keep it in step with
+ * them (`extends PermanentError`).
  */
 const PERMANENT_CODES: ReadonlySet<string> = new Set([
   "E_PERMANENT",
   "E_NOT_JSON",
   "E_CHILD_FAILED",
   "E_UNPRICED_MODEL",
+  "E_NO_USABLE_ANSWERS",
+  "E_COMBINER_REPLIES_UNUSABLE",
+  "E_REMOTE_REFUSED",
+  "E_MODEL_REQUEST",
+  "E_MODEL_RESPONSE",
+  "E_UNKNOWN_TOOL",
+  "E_TOOL_RESULT_TOO_LARGE",
+  "E_NON_DETERMINISM",
+  "E_DUPLICATE_STEP",
+  "E_NOT_TEAM_LEAD",
+  "E_PAYLOAD_TOO_LARGE",
 ]);
 
 /**
@@ -53,6 +66,13 @@ export class Requests {
       .find({ role, cardStatus: "active", ...(options.tags ? { tags: options.tags } : {}) })
       .map((e) => e.card);
     const timeoutMs = options.timeoutMs ?? 30_000;
+    // 0, a negative or NaN would time every candidate out at once, after the
+    // first had started the handler.
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
+      throw new ConfigError(
+        `request timeoutMs must be a number of ms > 0 (each candidate's time to answer), got ${String(timeoutMs)}; omit it for the 30 s default`,
+      );
+    }
     // Signed once for every candidate: a candidate that timed out may still
     // be running it, and the same envelope id makes the next one wait for
     // that run's claim and answer with its result instead of running the

@@ -3,7 +3,7 @@
 // membership credential and LLM settings.
 import { z } from "zod";
 import { concurrency } from "./delivery.js";
-import { expecting, freeForm, integer, isRecord, path, pattern } from "./fields.js";
+import { freeForm, integer, isRecord, path, pattern, voteWeight } from "./fields.js";
 import { didYouMean, quoteList } from "./messages.js";
 import { type AgentLlmConfig, agentLlmSchema } from "./models.js";
 import type { RoleConfig } from "./roles.js";
@@ -48,11 +48,7 @@ const agentSchema = z
     role: z.string().min(1).describe("A role defined under roles."),
     tags: z.array(label).default([]).describe("Labels for discovery, e.g. [ts, backend]."),
     capabilities: z.array(label).default([]).describe("What the agent can do, for routing."),
-    weight: z
-      .number({ error: expecting("a number > 0") })
-      .positive({ error: expecting("a number > 0") })
-      .default(1)
-      .describe("Vote weight in consensus."),
+    weight: voteWeight().default(1).describe("Vote weight in consensus."),
     concurrency: concurrency.optional(),
     options: freeForm.default({}).describe("Free-form settings passed to the agent's handlers."),
     budget: z

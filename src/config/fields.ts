@@ -19,6 +19,23 @@ export function integer(min: number, max: number) {
   return z.int({ error }).min(min, { error }).max(max, { error });
 }
 
+/**
+ * Vote weights are counted in integer micro-units (`WEIGHT_SCALE` in
+ * src/consensus/quorum-math.ts, a layer the config may not import;
+ * test/config/vote-weight-range.test.ts checks the two agree): a finer
+ * weight would count as 0, and a larger one, or a larger total of an
+ * action's voters, cannot be counted exactly (every proposal would fail).
+ */
+const MICRO_UNITS = 1_000_000;
+export const MIN_VOTE_WEIGHT = 1 / MICRO_UNITS;
+export const MAX_VOTE_WEIGHT = Math.floor(Number.MAX_SAFE_INTEGER / MICRO_UNITS);
+
+/** A vote weight (an agent's, a human voter's, a threshold), within what the quorum arithmetic counts. */
+export function voteWeight() {
+  const error = expecting(`a number from ${MIN_VOTE_WEIGHT} to ${MAX_VOTE_WEIGHT}`);
+  return z.number({ error }).min(MIN_VOTE_WEIGHT, { error }).max(MAX_VOTE_WEIGHT, { error });
+}
+
 export function pattern(regex: RegExp, expected: string) {
   const error = expecting(expected);
   return z.string({ error }).regex(regex, { error });

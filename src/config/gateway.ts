@@ -63,7 +63,14 @@ export const gatewaySchema = z
         z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
           error: expecting("a caller name of letters, digits, '.', '_' or '-'"),
         }),
-        z.string().min(16, { error: "a token must have at least 16 characters" }),
+        z
+          .string()
+          .min(16, { error: "a token must have at least 16 characters" })
+          // A caller sends it as one word after `Bearer`; the value is never echoed.
+          .regex(/^\S+$/, {
+            error:
+              "a token cannot contain whitespace (a space, or a newline left from the file it was read from): callers send it as one word after Bearer, so it could never match",
+          }),
       )
       .default({})
       .describe(`Bearer tokens by caller name, e.g. { ide: "\${CONCLAVE_IDE_TOKEN}" }.`),
@@ -124,6 +131,20 @@ export function checkGateway(
       path: ["gateway", "tokens"],
       message: `outside callers must authenticate: give tokens (e.g. { ide: "\${CONCLAVE_IDE_TOKEN}" }) or tls with a client CA`,
     });
+  }
+  if (hasTokens) {
+    // The caller is known by its token: two with one token are both taken for the first.
+    const callerOf = new Map<unknown, string>();
+    for (const [caller, token] of Object.entries(tokens)) {
+      const first = callerOf.get(token);
+      if (first === undefined) callerOf.set(token, caller);
+      else {
+        addIssue({
+          path: ["gateway", "tokens", caller],
+          message: `caller "${caller}" has the same token as caller "${first}", so its requests would be recorded as ${first}'s; give each caller a token of its own`,
+        });
+      }
+    }
   }
   const expose = gateway["expose"];
   if (!Array.isArray(expose)) return;

@@ -5,8 +5,9 @@
 // consensus vote like an agent's, counted by the same rule and re-checked by
 // `conclave audit verify`.
 import { z } from "zod";
-import { isRecord, pattern } from "./fields.js";
+import { isRecord, pattern, voteWeight } from "./fields.js";
 import { didYouMean, quoteList } from "./messages.js";
+import { poolWorkerIds } from "./pools.js";
 
 /** The role a human voter has in a proposal's rule: no agent role may take this name. */
 export const HUMAN_ROLE = "human";
@@ -40,7 +41,7 @@ export const humansSchema = z
 /** A voter entry that names a human, as written in `privileged.<action>.voters`. */
 export const humanVoterSchema = z.strictObject({
   human: z.string().regex(HUMAN_ID, { error: "a human's name from the humans: section" }),
-  weight: z.number().positive().default(1),
+  weight: voteWeight().default(1),
 });
 
 type Issue = { path: (string | number)[]; message: string };
@@ -61,6 +62,17 @@ export function checkHumans(
       });
     }
   }
+  // A pool's workers are agents too, declared by these ids.
+  const workers = names.length === 0 ? new Map() : poolWorkerIds(value["pools"], agents);
+  for (const name of names) {
+    const role = workers.get(name);
+    if (role !== undefined) {
+      addIssue({
+        path: ["humans", name],
+        message: `"${name}" is the id of one of pools.${role}'s workers, and a vote is counted by its voter's id; give the person another name`,
+      });
+    }
+  }
   if (names.length > 0 && isRecord(value["roles"]) && HUMAN_ROLE in value["roles"]) {
     addIssue({
       path: ["roles", HUMAN_ROLE],
@@ -70,8 +82,19 @@ export function checkHumans(
   const privileged = isRecord(value["privileged"]) ? value["privileged"] : {};
   for (const [action, settings] of Object.entries(privileged)) {
     if (!isRecord(settings) || !Array.isArray(settings["voters"])) continue;
+    // The vote counts each person once (voters are keyed by id): listed twice,
+    // one weight would be silently dropped.
+    const firstIndexOf = new Map<string, number>();
     settings["voters"].forEach((voter: unknown, index: number) => {
       if (!isRecord(voter) || typeof voter["human"] !== "string") return;
+      const first = firstIndexOf.get(voter["human"]);
+      if (first === undefined) firstIndexOf.set(voter["human"], index);
+      else {
+        addIssue({
+          path: ["privileged", action, "voters", index, "human"],
+          message: `"${voter["human"]}" is already a voter of "${action}" (voters.${first}); list each person once, with the weight they should have`,
+        });
+      }
       if (!names.includes(voter["human"])) {
         addIssue({
           path: ["privileged", action, "voters", index, "human"],

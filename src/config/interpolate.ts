@@ -1,7 +1,7 @@
 // `${VAR}` interpolation, done on the YAML tree rather than the raw text so a
 // variable's value can never inject YAML structure, and so each failure
 // knows the path and line of the scalar it came from.
-import { type Document, isMap, isScalar, isSeq, parse, type Scalar } from "yaml";
+import { type Document, isAlias, isMap, isScalar, isSeq, parse, type Scalar } from "yaml";
 import type { ConfigIssue } from "../errors/index.js";
 import { dottedPath, type PathSegment, type SourceLines } from "./issues.js";
 
@@ -48,6 +48,19 @@ export function interpolate(
     }
     const reference = text.slice(dollar + 2, close);
     index = close + 1;
+    // `${A:-${B}}` would end at B's `}`: A's value plus a stray "}", or the
+    // text "${B}" if A is unset. Refused, the whole nested reference skipped.
+    const nested = reference.indexOf("${");
+    if (nested !== -1) {
+      const outerClose = text.indexOf("}", close + 1);
+      const end = outerClose === -1 ? close + 1 : outerClose + 1;
+      const name = reference.slice(0, nested).replace(/:-$/, "");
+      errors.push(
+        `nested variable reference "${text.slice(dollar, end)}" is not supported (a reference ends at its first "}"); give ${name || "the variable"} a literal default, e.g. \${${name || "NAME"}:-text}`,
+      );
+      index = end;
+      continue;
+    }
     const match = REFERENCE.exec(reference);
     const name = match?.[1];
     if (match === null || name === undefined) {
@@ -71,11 +84,18 @@ export function interpolate(
 }
 
 // An unquoted `${WORKERS:-4}` should be the number 4, as if it had been
-// written in place; quoted scalars always stay strings.
+// written in place; quoted scalars always stay strings. Digits beyond what a
+// number holds exactly (an 18-digit id) stay the text they are, the only
+// form that keeps them.
 function retype(text: string): string | number | boolean {
   try {
     const typed: unknown = parse(text);
-    if (typeof typed === "boolean" || (typeof typed === "number" && Number.isFinite(typed))) {
+    if (
+      typeof typed === "boolean" ||
+      (typeof typed === "number" &&
+        Number.isFinite(typed) &&
+        (!Number.isInteger(typed) || Number.isSafeInteger(typed)))
+    ) {
       return typed;
     }
   } catch {
@@ -158,9 +178,28 @@ export function interpolateDocument(
     }
   };
 
+  const deferred = deferredNodes(document);
+  // An alias shares its anchor's node: one anchored in a deferred section
+  // still holds `${VAR}` as written, which here would be taken literally
+  // (a gateway token "${TOKEN}" that anyone reading the file can present).
+  const visitAlias = (target: unknown, source: string, path: readonly PathSegment[]) => {
+    if (!deferred.has(target)) return;
+    const references = referencesIn(target);
+    if (references.length === 0) return;
+    const dotted = dottedPath(path);
+    failedPaths.push(dotted);
+    const line = lines.lineOf(path);
+    issues.push({
+      path: dotted,
+      ...(line === undefined ? {} : { line }),
+      message: `*${source} refers to a value under ${[...DEFERRED_SECTIONS].join(", ")}, which is left as written when the file loads, so ${quoted(references)} would be used as text, not the variable's value; write the reference here instead of the alias`,
+    });
+  };
+
   const visit = (node: unknown, path: readonly PathSegment[]) => {
     if (path.length === 1 && DEFERRED_SECTIONS.has(String(path[0]))) return;
-    if (isScalar(node)) visitScalar(node, path);
+    if (isAlias(node)) visitAlias(node.resolve(document), node.source, path);
+    else if (isScalar(node)) visitScalar(node, path);
     else if (isMap(node)) {
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
@@ -171,9 +210,41 @@ export function interpolateDocument(
         visit(item, [...path, index]);
       });
     }
-    // Aliases are skipped: their anchor is interpolated where it is defined.
+    // An alias's anchor is interpolated where it is defined.
   };
 
   visit(document.contents, []);
   return { issues, failedPaths, retyped, leftUnset };
+}
+
+/** Every node under a {@link DEFERRED_SECTIONS} section, which interpolation leaves as written. */
+function deferredNodes(document: Document): Set<unknown> {
+  const nodes = new Set<unknown>();
+  const add = (node: unknown) => {
+    if (nodes.has(node)) return;
+    nodes.add(node);
+    if (isMap(node)) for (const pair of node.items) add(pair.value);
+    else if (isSeq(node)) for (const item of node.items) add(item);
+  };
+  const root = document.contents;
+  if (isMap(root)) {
+    for (const pair of root.items) {
+      if (isScalar(pair.key) && DEFERRED_SECTIONS.has(String(pair.key.value))) add(pair.value);
+    }
+  }
+  return nodes;
+}
+
+/** The `${…}` references written in the string scalars of `node` and below. */
+function referencesIn(node: unknown): string[] {
+  if (isScalar(node)) {
+    return typeof node.value === "string" ? (node.value.match(/\$\{[^}]*\}/g) ?? []) : [];
+  }
+  if (isMap(node)) return node.items.flatMap((pair) => referencesIn(pair.value));
+  if (isSeq(node)) return node.items.flatMap((item) => referencesIn(item));
+  return [];
+}
+
+function quoted(references: readonly string[]): string {
+  return [...new Set(references)].map((reference) => JSON.stringify(reference)).join(", ");
 }

@@ -45,6 +45,116 @@ export function inexactIntegers(data: unknown, lines: SourceLines | undefined): 
   return issues;
 }
 
+// What YAML's tags (`!!binary`, `!!set`, `!!omap`, `!!timestamp`, and a plain
+// date under `%YAML 1.1`) turn a value into. None is plain data: a byte array
+// cannot even be frozen, and JSON carries none of them (a Set prints as {}).
+function tagOfUnplain(value: object): string | undefined {
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return "!!binary";
+  if (value instanceof Date) return "!!timestamp";
+  if (value instanceof Set) return "!!set";
+  if (value instanceof Map) return "!!omap";
+  return undefined;
+}
+
+/**
+ * Values that are not plain data (text, numbers, true/false, lists,
+ * mappings): byte arrays, dates, sets and maps, which YAML makes of tagged
+ * values, and a value that contains itself (an alias inside its own
+ * anchor). Checked before the schema, which would crash on them (freezing a
+ * byte array, walking a cycle for ever).
+ */
+export function unplainValues(data: unknown, lines: SourceLines | undefined): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const enclosing = new Set<object>();
+  const walk = (value: unknown, path: PropertyKey[]): void => {
+    if (typeof value !== "object" || value === null) return;
+    if (enclosing.has(value)) {
+      const line = lines?.lineOf(path);
+      issues.push({
+        path: dottedPath(path),
+        ...(line === undefined ? {} : { line }),
+        message:
+          lines === undefined
+            ? "the value contains itself; a swarm configuration must be finite data"
+            : "the value contains itself (an alias inside its own anchor), so it would never end; write the nested value out, or alias another anchor",
+      });
+      return;
+    }
+    const tag = tagOfUnplain(value);
+    if (tag !== undefined) {
+      const line = lines?.lineOf(path);
+      const written = lines?.sourceOf(path);
+      issues.push({
+        path: dottedPath(path),
+        ...(line === undefined ? {} : { line }),
+        message:
+          lines === undefined
+            ? `expected plain data (text, a number, true or false, a list or a mapping), got a ${value.constructor.name}`
+            : tag === "!!timestamp" && written !== undefined
+              ? `YAML reads ${written} as a date; a swarm file holds text, numbers, true/false, lists and mappings: to keep it text, quote it: ${JSON.stringify(written)}`
+              : `a ${tag} value is not supported; a swarm file holds text, numbers, true/false, lists and mappings: drop the tag (write base64 as quoted text, a set as a list)`,
+      });
+      return;
+    }
+    enclosing.add(value);
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) walk(item, [...path, i]);
+    } else {
+      for (const [key, item] of Object.entries(value)) walk(item, [...path, key]);
+    }
+    enclosing.delete(value);
+  };
+  walk(data, []);
+  return issues;
+}
+
+/**
+ * Mapping keys that read as the same text (`1` and `"1"`, `true` and
+ * `"true"`: different keys to YAML, which refuses only a key written twice,
+ * but one field once read, the second replacing the first), and keys that
+ * are lists or mappings (which would be turned into text).
+ */
+export function keyProblems(document: Document, lines: SourceLines): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const walk = (node: unknown, path: readonly PathSegment[]): void => {
+    if (isSeq(node)) {
+      node.items.forEach((item, index) => {
+        walk(item, [...path, index]);
+      });
+      return;
+    }
+    if (!isMap(node)) return;
+    const lineOfKey = new Map<string, number | undefined>();
+    for (const pair of node.items) {
+      const key: unknown = pair.key;
+      const keyLine = isNode(key) && key.range ? lines.atOffset(key.range[0]) : lines.lineOf(path);
+      const at = keyLine === undefined ? {} : { line: keyLine };
+      if (!isScalar(key)) {
+        issues.push({
+          path: dottedPath(path),
+          ...at,
+          message: `a key must be a name, not a list, a mapping or an alias; write it as text${isMap(key) && key.flow === true && node.flow === true ? " (a {{ placeholder }} left unfilled reads as one)" : ""}`,
+        });
+        continue;
+      }
+      const name = String(key.value);
+      // Merge keys (`<<: *common`) are YAML's own, checked by the parser.
+      if (name === "<<") continue;
+      if (lineOfKey.has(name)) {
+        const first = lineOfKey.get(name);
+        issues.push({
+          path: dottedPath([...path, name]),
+          ...at,
+          message: `key ${JSON.stringify(name)} is given twice${first === undefined ? "" : ` (also on line ${first})`}: YAML reads ${typeof key.source === "string" ? key.source : name} as another key than the first, but they name the same field and one would replace the other; keep one`,
+        });
+      } else lineOfKey.set(name, keyLine);
+      walk(pair.value, [...path, name]);
+    }
+  };
+  walk(document.contents, []);
+  return issues;
+}
+
 /** Finds the 1-based source line of the node at a path in a parsed YAML document. */
 export class SourceLines {
   readonly #document: Document;

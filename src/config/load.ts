@@ -8,9 +8,11 @@ import {
   configError,
   dottedPath,
   inexactIntegers,
+  keyProblems,
   SourceLines,
   toConfigIssues,
   UNWRITTEN_MESSAGE,
+  unplainValues,
 } from "./issues.js";
 import { resolveMcpPaths } from "./mcp.js";
 import { resolveAgentLlmPaths } from "./models.js";
@@ -141,6 +143,10 @@ function validate(
       },
     ]);
   }
+  // The schema cannot look at these (building the config would crash
+  // freezing a byte array), so they are reported alone.
+  const unplain = unplainValues(data, lines);
+  if (unplain.length > 0) throw configError(source, [...earlierIssues, ...unplain]);
   const result = swarmConfigSchema.safeParse(data, { error: () => UNWRITTEN_MESSAGE });
   const allSchemaIssues = result.success
     ? []
@@ -248,6 +254,8 @@ export function parseSwarmConfig(text: string, options: ParseSwarmConfigOptions 
     });
     throw configError(source, withFlowReferenceHint(yamlIssues, text));
   }
+  const badKeys = keyProblems(document, lines);
+  if (badKeys.length > 0) throw configError(source, badKeys);
   const needed = options.variablesNeededOnlyUnder;
   const { issues, failedPaths, retyped, leftUnset } = interpolateDocument(
     document,
@@ -274,7 +282,8 @@ export function parseSwarmConfig(text: string, options: ParseSwarmConfigOptions 
 // the schema wants a string, the value is the text the variable held (a
 // secret's leading zeros kept, and never echoed back as "got 123…").
 function restoreTextWhereStringsAreExpected(data: unknown, retyped: readonly RetypedValue[]): void {
-  if (retyped.length === 0) return;
+  // Values that are not plain data are reported by `validate`; the schema would crash on them.
+  if (retyped.length === 0 || unplainValues(data, undefined).length > 0) return;
   const result = swarmConfigSchema.safeParse(data);
   if (result.success) return;
   const wantsText = new Set(

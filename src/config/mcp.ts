@@ -6,7 +6,8 @@
 // a journaled step, charging the tool's cost (if any) to the agent.
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { expecting, integer, isRecord, path } from "./fields.js";
+import { shownUrl } from "./connection.js";
+import { expecting, type IssueInput, integer, isRecord, path } from "./fields.js";
 import { didYouMean, quoteList } from "./messages.js";
 
 /** A server started as a child process, speaking MCP over its stdin/stdout. */
@@ -79,7 +80,14 @@ export const mcpSchema = z
         .optional()
         .describe("Working folder of the child (stdio only); default the swarm file's folder."),
       url: z
-        .url({ protocol: /^https?$/, error: expecting("an http:// or https:// URL") })
+        .url({
+          protocol: /^https?$/,
+          // It may carry credentials from the environment: echoed redacted.
+          error: (issue: IssueInput) =>
+            issue.input === undefined
+              ? undefined
+              : `expected an http:// or https:// URL, got ${shownUrl(issue.input)}`,
+        })
         .optional()
         .describe("Reach the server over MCP streamable HTTP at this URL."),
       token: z

@@ -265,6 +265,29 @@ export function poolSlotIds(template: string, max: number): string[] {
   return Array.from({ length: 2 * max }, (_, i) => `${template}-p${i + 1}`);
 }
 
+/**
+ * The worker ids of every pool as written (`<template>-p1 …`), by the role
+ * pooled; pools whose template or max is not valid are left out.
+ */
+export function poolWorkerIds(pools: unknown, agents: unknown): Map<string, string> {
+  const ids = new Map<string, string>();
+  if (!isRecord(pools) || !Array.isArray(agents)) return ids;
+  const roleOf = new Map<string, string>();
+  for (const a of agents) {
+    if (isRecord(a) && typeof a["id"] === "string" && typeof a["role"] === "string") {
+      roleOf.set(a["id"], a["role"]);
+    }
+  }
+  for (const [role, pool] of Object.entries(pools)) {
+    if (!isRecord(pool)) continue;
+    const template = templateOf(role, pool, roleOf);
+    const max = pool["max"];
+    if (template === undefined || !Number.isInteger(max) || (max as number) > MAX_WORKERS) continue;
+    for (const id of poolSlotIds(template, max as number)) ids.set(id, role);
+  }
+  return ids;
+}
+
 /** The section with defaults applied; the template defaults to the role's first agent. */
 export function buildPools(
   parsed: z.output<typeof poolsSchema>,

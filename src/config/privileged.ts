@@ -2,7 +2,14 @@
 // without a sealed approval, the consensus protocol that decides each, who
 // votes (roles, and people: see humans.ts), the threshold and the veto.
 import { z } from "zod";
-import { expecting, type IssueInput, integer, isRecord } from "./fields.js";
+import {
+  expecting,
+  type IssueInput,
+  integer,
+  isRecord,
+  MAX_VOTE_WEIGHT,
+  voteWeight,
+} from "./fields.js";
 import { type HumanVoterConfig, humanVoterSchema } from "./humans.js";
 import { describeValue, didYouMean, quoteList } from "./messages.js";
 
@@ -38,10 +45,9 @@ const thresholdSchema = z
   .union(
     [
       z.strictObject({
-        weight: z
-          .number({ error: expecting("a number > 0") })
-          .positive({ error: expecting("a number > 0") })
-          .describe("Approving weight needed, e.g. 4 with weights 2.5, 1, 2, 1.5."),
+        weight: voteWeight().describe(
+          "Approving weight needed, e.g. 4 with weights 2.5, 1, 2, 1.5.",
+        ),
       }),
       z.strictObject({
         fraction: z
@@ -162,11 +168,18 @@ export function checkPrivileged(
     });
     return;
   }
+  const total =
+    humanWeight +
+    electorate.reduce((sum, a) => sum + (typeof a["weight"] === "number" ? a["weight"] : 1), 0);
+  if (total > MAX_VOTE_WEIGHT) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("voters"),
+      message: `the voters' total weight (${total}) is above ${MAX_VOTE_WEIGHT}, the most a vote can count exactly, so every proposal of "${action}" would fail; lower the weights`,
+    });
+  }
   const threshold = settings["threshold"];
   if (isRecord(threshold) && typeof threshold["weight"] === "number") {
-    const total =
-      humanWeight +
-      electorate.reduce((sum, a) => sum + (typeof a["weight"] === "number" ? a["weight"] : 1), 0);
     if (threshold["weight"] > total + 1e-9) {
       ctx.addIssue({
         code: "custom",

@@ -42,9 +42,12 @@ export interface DeadLetterMoveHost {
     msgId: string,
     headers: Headers,
   ): Promise<void>;
+  /** Resolves once the server has read everything sent so far. */
   flush(): Promise<void>;
   report(error: Error): void;
+  /** True once the transport is closed: settling can no longer reach the server. */
   isClosed(): boolean;
+  /** The server's `max_payload`, once known: a dead letter is trimmed to fit it. */
   maxPayload?(): number | undefined;
 }
 

@@ -1,6 +1,5 @@
-import type { Clock } from "../../core/clock.js";
 import { ClosedError, toError } from "../../errors/index.js";
-import { type Consumer, DeadLetterHeaders, type DeliveryHandler, type Headers } from "../port.js";
+import { type Consumer, DeadLetterHeaders, type DeliveryHandler } from "../port.js";
 import {
   ackDeadlineReason,
   createDelivery,
@@ -9,6 +8,7 @@ import {
   type SettlingDelivery,
 } from "../settlement.js";
 import {
+  type DeadLetterMoveHost,
   moveToDeadLetter,
   ORIGINAL_SEQ_HEADER,
   ORIGINAL_STORED_ID_HEADER,
@@ -26,10 +26,13 @@ import { OwedDeadLetters, type ReadHeaders, readParked } from "./owed-dead-lette
 import type { QueueSettings } from "./queue-settings.js";
 import { ReleasedDeliveries } from "./released-deliveries.js";
 
-/** What a consumer needs from the transport that owns it. */
-export interface ConsumerHost {
+/**
+ * What a consumer needs from the transport that owns it: what moving a dead
+ * letter needs (`DeadLetterMoveHost`: the clock, storing a message durably,
+ * flush, report, closed, `max_payload`), and the rest.
+ */
+export interface ConsumerHost extends DeadLetterMoveHost {
   readonly driver: Driver;
-  readonly clock: Clock;
   /** The queue's settings: this transport's `ensureQueue`, else read from the server. */
   settings(queue: string): Promise<QueueSettings>;
   /** The latest settings known locally (an `ensureQueue` may update them while consuming). */
@@ -43,16 +46,6 @@ export interface ConsumerHost {
    */
   idle(queue: string): void;
   /**
-   * Durably stores a message (JetStream publish, deduplicated by `msgId`): a
-   * dead letter, or a copy parked on its own queue owing its dead letter.
-   */
-  publishDeadLetter(
-    subject: string,
-    data: Uint8Array,
-    msgId: string,
-    headers: Headers,
-  ): Promise<void>;
-  /**
    * Finishes moving a dead letter: removes the original from its queue's
    * stream if it is still there (see `ORIGINAL_SEQ_HEADER`). Never throws.
    */
@@ -62,12 +55,7 @@ export interface ConsumerHost {
    * resolves once the server confirms the removal.
    */
   confirmAck(reply: string, queue: string): Promise<void>;
-  /** Resolves once the server has read everything sent so far. */
-  flush(): Promise<void>;
-  report(error: Error): void;
   detached(consumer: NatsConsumer): void;
-  /** True once the transport is closed: settling can no longer reach the server. */
-  isClosed(): boolean;
   /**
    * The deliveries given back unhandled, shared by the transport's consumers
    * so that they do not count as attempts; a consumer keeps its own without.
@@ -78,8 +66,6 @@ export interface ConsumerHost {
    * by the transport's consumers; a consumer keeps its own without.
    */
   readonly owed?: OwedDeadLetters;
-  /** The server's `max_payload`, once known: a dead letter is trimmed to fit it. */
-  maxPayload?(): number | undefined;
 }
 
 /** How long one pull request waits on the server for messages; an idle consumer renews it this often. */

@@ -90,6 +90,8 @@ export class BidderSide {
     // award queue is being handed back, so it bids no more.
     if (!offer || this.#closed || node.agents.get(agent.id) !== agent) return;
     const send = (price: number, take?: boolean) => {
+      // A Dutch take is sent later, from a timer: the agent may have stopped for good since.
+      if (node.agents.get(agent.id) !== agent) return;
       try {
         const bid = createBid(
           {

@@ -257,7 +257,9 @@ export class FrontDoor {
       const dead = await this.#swarm.store.deadLetter(taskId);
       if (dead === undefined) return true;
       try {
-        const envelope = decodeEnvelope(Buffer.from(dead.data, "base64"));
+        // Read back from this swarm's own store: any size it took in.
+        const data = Buffer.from(dead.data, "base64");
+        const envelope = decodeEnvelope(data, { maxBytes: Math.max(1, data.byteLength) });
         lineage = { sender: envelope.from, cause: envelope.cause };
       } catch {
         // Not a task's envelope: nothing a caller of the gateway sent.

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "../core/clock.js";
 import { toError } from "../errors/index.js";
 import { signLeave } from "../registry/gossip.js";
 import type { Delivery } from "../transport/port.js";
@@ -113,7 +114,11 @@ export async function handBackAwardedTasks(
   try {
     // The consumer hands back whatever arrives meanwhile.
     const wait = awardsUntil === undefined ? 0 : awardsUntil - node.clock.now();
-    if (wait > 0) await new Promise<void>((resolve) => node.clock.setTimer(resolve, wait));
+    if (wait > 0) {
+      // One timer at most (an auction's round may outlast it): then the queue is read as usual.
+      const ms = Math.min(wait, MAX_TIMER_MS);
+      await new Promise<void>((resolve) => node.clock.setTimer(resolve, ms));
+    }
     const deadline = node.clock.now() + waitMs;
     let left = await pending();
     while (left > 0 && node.clock.now() < deadline) {

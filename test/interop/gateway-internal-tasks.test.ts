@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseSwarmConfig } from "../../src/config/load.js";
 import type { SwarmConfig as SwarmFile } from "../../src/config/schema.js";
+import { PermanentError } from "../../src/errors/index.js";
 import { createFrontDoor, type FrontDoor } from "../../src/interop/front-door.js";
 import { openSwarm } from "../../src/runtime/from-config.js";
 import type { Swarm } from "../../src/runtime/swarm.js";
@@ -28,7 +29,7 @@ describe("a gateway asked about tasks it did not start", () => {
   before(async () => {
     config = parseSwarmConfig(
       `swarm: internal
-roles: { front: {}, lead: {}, writer: { tasks: [write] }, vault: { tasks: [secret] } }
+roles: { front: {}, lead: {}, writer: { tasks: [write] }, vault: { tasks: [secret, fail] } }
 agents:
   - { id: gate, role: front }
   - { id: lead, role: lead }
@@ -47,11 +48,18 @@ gateway:
         setup(agent) {
           if (agent.role === "writer") {
             agent.handle("write", async (ctx) => {
+              if ((ctx.body as { fail?: boolean }).fail)
+                throw new PermanentError("cannot write that");
               const secret = await ctx.call("vault", "secret", {});
               return { wrote: secret === "s3cr3t" ? "with the secret" : "without" };
             });
           }
-          if (agent.role === "vault") agent.handle("secret", () => "s3cr3t");
+          if (agent.role === "vault") {
+            agent.handle("secret", () => "s3cr3t");
+            agent.handle("fail", () => {
+              throw new PermanentError("the vault refused: internal detail");
+            });
+          }
         },
       },
     });
@@ -82,6 +90,16 @@ gateway:
     // Nor by starting "again" under its id.
     const again = await door.start(caller, door.find("writer.write"), {}, { id: other });
     assert.equal(again, other);
+    assert.deepEqual(await door.state(other), { state: "working", taskId: other });
+  });
+
+  test("a dead-lettered task reads as failed when the gateway sent it, as unknown when another agent did", async () => {
+    const caller = { name: "ide", via: "a2a" as const };
+    const id = await door.start(caller, door.find("writer.write"), { fail: true });
+    const own = await door.wait(id, { timeoutMs: 10_000 });
+    assert.equal(own.state, "failed");
+    const other = await swarm.submit("vault", "fail", {}, { as: "lead" });
+    await assert.rejects(swarm.wait(other, { timeoutMs: 10_000 }));
     assert.deepEqual(await door.state(other), { state: "working", taskId: other });
   });
 });
